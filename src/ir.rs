@@ -1,0 +1,397 @@
+//! The checked program: what [`crate::check`] produces and the only thing
+//! [`crate::train`] ever sees.
+//!
+//! Architecture invariant: a `Program` that exists is valid. Every default is
+//! filled in, every name is resolved to an enum, every layer knows its input and
+//! output width, the data is loaded, split and normalised, and every label fits the
+//! loss and the output width. The trainer never re-validates and never reports a
+//! recipe error.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::ast::Span;
+
+/// Floating-point type of the model and of all training arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    #[default]
+    F32,
+    F64,
+}
+
+/// The recipe text, kept so that run-time diagnostics can point at a layer's line.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path as given on the command line (what the `start` event prints).
+    pub name: String,
+    pub text: Arc<String>,
+}
+
+impl SourceFile {
+    /// 1-based line number of a byte offset.
+    pub fn line_of(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub source: SourceFile,
+    pub seed: u64,
+    pub precision: Precision,
+    pub data: Data,
+    pub model: Model,
+    pub loss: Loss,
+    pub optimizer: Optimizer,
+    pub regularize: Regularize,
+    pub train: TrainPlan,
+    /// Absolute (or recipe-relative resolved) path of the start weights.
+    pub init_from: Option<PathBuf>,
+    /// Where to write the final (or best) parameters; `--save` already applied.
+    pub save: Option<PathBuf>,
+    pub checkpoint: Option<CheckpointPlan>,
+    pub diagnose: DiagnoseConfig,
+}
+
+// ---------------------------------------------------------------- data
+
+/// How the data section was written, resolved: what [`crate::data::load`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSpec {
+    pub train: SourceSpec,
+    pub valid: Option<SourceSpec>,
+    pub test: Option<SourceSpec>,
+    pub normalize: Normalize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceSpec {
+    Csv(CsvSpec),
+    /// `split(train, fraction)`: only for valid and test.
+    Split { fraction: f64 },
+    Blobs { n: usize, features: usize, classes: usize, spread: f64 },
+    Spirals { n: usize, classes: usize, noise: f64 },
+    Moons { n: usize, noise: f64 },
+    Xor { n: usize, noise: f64 },
+    Linear { n: usize, features: usize, targets: usize, noise: f64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvSpec {
+    /// Resolved against the recipe's directory.
+    pub path: PathBuf,
+    /// The path as written in the recipe (for messages).
+    pub display: String,
+    /// One or more target columns, in output-unit order.
+    pub label: Vec<ColumnRef>,
+    pub header: bool,
+    pub delimiter: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnRef {
+    Name(String),
+    Index(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Normalize {
+    #[default]
+    None,
+    Standard,
+    MinMax,
+}
+
+/// One split, in memory, row-major, in f64 (converted to the recipe's precision by
+/// the trainer).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Table {
+    pub rows: usize,
+    pub features: usize,
+    pub targets: usize,
+    /// `rows × features`, row-major.
+    pub x: Vec<f64>,
+    /// `rows × targets`, row-major. Class labels are stored as exact integers.
+    pub y: Vec<f64>,
+}
+
+/// The loaded, split and normalised data.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Data {
+    pub train: Table,
+    pub valid: Option<Table>,
+    pub test: Option<Table>,
+}
+
+// ---------------------------------------------------------------- model
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// Number of feature columns.
+    pub input_width: usize,
+    /// Layers in network order (an `input(N)` layer is not one of them).
+    pub layers: Vec<Layer>,
+}
+
+impl Model {
+    pub fn output_width(&self) -> usize {
+        self.layers.last().map_or(self.input_width, |l| l.out_width)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    /// `nn.Sequential` index: parameter names are `{index}.weight` and so on.
+    pub index: usize,
+    pub kind: LayerKind,
+    pub in_width: usize,
+    pub out_width: usize,
+    /// Where the layer is written, for run-time diagnostics.
+    pub span: Span,
+    /// 1-based line of the layer in the recipe.
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerKind {
+    Dense { units: usize, init: Init, bias: bool },
+    Relu,
+    Sigmoid,
+    Tanh,
+    Gelu,
+    Softmax,
+    LeakyRelu { slope: f64 },
+    Elu { alpha: f64 },
+    Dropout { p: f64 },
+    BatchNorm { momentum: f64, eps: f64 },
+}
+
+impl LayerKind {
+    /// The recipe name of the layer.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LayerKind::Dense { .. } => "dense",
+            LayerKind::Relu => "relu",
+            LayerKind::Sigmoid => "sigmoid",
+            LayerKind::Tanh => "tanh",
+            LayerKind::Gelu => "gelu",
+            LayerKind::Softmax => "softmax",
+            LayerKind::LeakyRelu { .. } => "leaky_relu",
+            LayerKind::Elu { .. } => "elu",
+            LayerKind::Dropout { .. } => "dropout",
+            LayerKind::BatchNorm { .. } => "batch_norm",
+        }
+    }
+}
+
+/// Weight initialiser of a dense layer (§5).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    HeUniform,
+    HeNormal,
+    XavierUniform,
+    XavierNormal,
+    LecunNormal,
+    Normal { std: f64 },
+    Uniform { limit: f64 },
+    Zeros,
+    TorchDefault,
+}
+
+impl Init {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Init::HeUniform => "he_uniform",
+            Init::HeNormal => "he_normal",
+            Init::XavierUniform => "xavier_uniform",
+            Init::XavierNormal => "xavier_normal",
+            Init::LecunNormal => "lecun_normal",
+            Init::Normal { .. } => "normal",
+            Init::Uniform { .. } => "uniform",
+            Init::Zeros => "zeros",
+            Init::TorchDefault => "torch_default",
+        }
+    }
+}
+
+// ---------------------------------------------------------------- loss
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Loss {
+    CrossEntropy { label_smoothing: f64 },
+    BinaryCrossEntropy,
+    Mse,
+    Mae,
+    Huber { delta: f64 },
+}
+
+impl Loss {
+    /// Classification losses log accuracy.
+    pub fn is_classification(&self) -> bool {
+        matches!(self, Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy)
+    }
+}
+
+// ---------------------------------------------------------------- optimizer
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Optimizer {
+    Sgd { lr: f64, momentum: f64, dampening: f64, nesterov: bool, weight_decay: f64 },
+    Adam { lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64, amsgrad: bool },
+    AdamW { lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64 },
+    RmsProp { lr: f64, alpha: f64, eps: f64, momentum: f64, centered: bool, weight_decay: f64 },
+    Adagrad { lr: f64, eps: f64, weight_decay: f64 },
+}
+
+impl Optimizer {
+    /// The base learning rate (the schedule scales from it).
+    pub fn lr(&self) -> f64 {
+        match *self {
+            Optimizer::Sgd { lr, .. }
+            | Optimizer::Adam { lr, .. }
+            | Optimizer::AdamW { lr, .. }
+            | Optimizer::RmsProp { lr, .. }
+            | Optimizer::Adagrad { lr, .. } => lr,
+        }
+    }
+    pub fn name(&self) -> &'static str {
+        match self {
+            Optimizer::Sgd { .. } => "sgd",
+            Optimizer::Adam { .. } => "adam",
+            Optimizer::AdamW { .. } => "adamw",
+            Optimizer::RmsProp { .. } => "rmsprop",
+            Optimizer::Adagrad { .. } => "adagrad",
+        }
+    }
+}
+
+// ---------------------------------------------------------------- regularize
+
+/// §8: penalties on dense weights only. Several `l1`/`l2` entries add up.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Regularize {
+    /// Sum of the `l1(lambda)` entries (0 when none).
+    pub l1: f64,
+    /// Sum of the `l2(lambda)` entries (0 when none).
+    pub l2: f64,
+    /// True when the list holds `l1` or `l2`: the epoch event then logs `penalty`.
+    pub has_penalty: bool,
+    pub max_norm: Option<f64>,
+}
+
+// ---------------------------------------------------------------- train
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainPlan {
+    pub epochs: usize,
+    pub batch: Batch,
+    pub shuffle: bool,
+    pub lr_schedule: Schedule,
+    pub clip: Option<Clip>,
+    pub early_stop: Option<EarlyStop>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    Size(usize),
+    Full,
+}
+
+impl Batch {
+    /// Rows per batch for a split of `rows` rows (at least 1).
+    pub fn rows(&self, rows: usize) -> usize {
+        match *self {
+            Batch::Size(n) => n.max(1),
+            Batch::Full => rows.max(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    Constant,
+    Step { every: usize, factor: f64 },
+    Exponential { gamma: f64 },
+    Cosine { min_lr: f64 },
+    /// The inner schedule is never `Warmup` or `ReduceOnPlateau`.
+    Warmup { epochs: usize, then: Box<Schedule> },
+    ReduceOnPlateau { factor: f64, patience: usize, monitor: Monitor },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Clip {
+    Norm(f64),
+    Value(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EarlyStop {
+    pub patience: usize,
+    pub monitor: Monitor,
+    pub min_delta: f64,
+}
+
+/// A `valid_*` monitor is only ever present with a valid split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Monitor {
+    TrainLoss,
+    ValidLoss,
+    ValidAccuracy,
+}
+
+impl Monitor {
+    pub fn higher_is_better(&self) -> bool {
+        matches!(self, Monitor::ValidAccuracy)
+    }
+    pub fn name(&self) -> &'static str {
+        match self {
+            Monitor::TrainLoss => "train_loss",
+            Monitor::ValidLoss => "valid_loss",
+            Monitor::ValidAccuracy => "valid_accuracy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointPlan {
+    pub every: usize,
+    /// Directory, resolved against the recipe's directory.
+    pub path: PathBuf,
+    pub keep: usize,
+}
+
+// ---------------------------------------------------------------- diagnose
+
+/// Thresholds of the run-time detectors (§13; the `diagnose { … }` section).
+/// `None` turns a detector off.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiagnoseConfig {
+    /// A layer's gradient norm above this many times its running level, or above
+    /// `exploding_abs`, is an exploding gradient.
+    pub exploding_ratio: Option<f64>,
+    pub exploding_abs: Option<f64>,
+    /// A layer whose gradient norm / weight norm stays below this for a whole epoch
+    /// (while the last layer's does not) has vanishing gradients.
+    pub vanishing_ratio: Option<f64>,
+    /// Fraction of a relu layer's units that output zero for a whole epoch.
+    pub dead_relu_fraction: Option<f64>,
+    /// Relative change of train loss per epoch below which training has plateaued.
+    pub plateau_delta: Option<f64>,
+    /// Epochs of no movement before the plateau is reported.
+    pub plateau_epochs: usize,
+}
+
+impl Default for DiagnoseConfig {
+    fn default() -> Self {
+        DiagnoseConfig {
+            exploding_ratio: Some(100.0),
+            exploding_abs: Some(1e4),
+            vanishing_ratio: Some(1e-5),
+            dead_relu_fraction: Some(0.5),
+            plateau_delta: Some(1e-4),
+            plateau_epochs: 5,
+        }
+    }
+}
