@@ -1,1 +1,277 @@
-//! (formatter, being written)
+//! `nnt fmt`: the canonical layout of a recipe.
+//!
+//! Canonical means: top-level items in the order of the specification's §3 table
+//! (unknown items last, in source order), four-space indentation inside sections,
+//! one item or entry per line, `name = value` with single spaces, every call and
+//! list on one line, a blank line around each section, at most one blank line
+//! between entries where the source had any. Comments are kept: a comment on the
+//! same line as an item or entry stays behind it, any other comment moves with the
+//! item or entry that follows it, and a comment block at the top of the file that
+//! is separated from the first item by a blank line stays at the top.
+//!
+//! Formatting only moves whole top-level items (whose order has no meaning) and
+//! re-spaces tokens, so the formatted recipe means exactly the same. It is
+//! idempotent: formatting its own output changes nothing.
+
+use crate::ast::{Comment, Entry, Item, Recipe, SourceId, Span};
+use crate::syntax;
+
+/// Parses `bytes` and returns the canonical text.
+pub fn format_recipe(
+    name: &str,
+    bytes: &[u8],
+) -> Result<String, Box<dyn miette::Diagnostic + Send + Sync + 'static>> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return Err(Box::new(syntax::invalid_utf8(name, bytes, e.valid_up_to()))),
+    };
+    let recipe = syntax::parse(text, SourceId::RECIPE)
+        .map_err(|e| Box::new(e.with_source(name, text)) as Box<dyn miette::Diagnostic + Send + Sync>)?;
+    Ok(format_ast(&recipe, text))
+}
+
+/// Order of the top-level items in canonical layout (§3).
+const ITEM_ORDER: &[&str] = &[
+    "seed",
+    "precision",
+    "data",
+    "model",
+    "loss",
+    "optimizer",
+    "regularize",
+    "train",
+    "diagnose",
+    "init_from",
+    "save",
+    "checkpoint",
+];
+
+/// Renders a parsed recipe; `text` is the source it was parsed from (for line
+/// positions of comments).
+pub fn format_ast(recipe: &Recipe, text: &str) -> String {
+    let lines = LineIndex::new(text);
+    let mut comments: Vec<Placed> = recipe
+        .comments
+        .iter()
+        .filter(|c| c.span.source == SourceId::RECIPE)
+        .map(|c| Placed { comment: c, used: false })
+        .collect();
+
+    let mut out = String::new();
+
+    // A comment block before the first item, separated from it by a blank line,
+    // is the file's header and stays first.
+    let first_start = recipe.items.iter().map(|i| i.span().start).min().unwrap_or(text.len());
+    let first_line = lines.line(first_start);
+    let header: Vec<usize> = comments
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.comment.span.start < first_start)
+        .map(|(i, _)| i)
+        .collect();
+    if let Some(&last) = header.last() {
+        let last_line = lines.line(comments[last].comment.span.start);
+        let separated = recipe.items.is_empty() || lines.blank_between(last_line, first_line);
+        if separated {
+            for &i in &header {
+                push_comment(&mut out, "", comments[i].comment);
+                comments[i].used = true;
+            }
+        }
+    }
+
+    let mut order: Vec<&Item> = recipe.items.iter().collect();
+    order.sort_by_key(|item| {
+        ITEM_ORDER.iter().position(|n| *n == item.name().name).unwrap_or(ITEM_ORDER.len())
+    });
+
+    let mut prev_was_section = None::<bool>;
+    for item in order {
+        let is_section = matches!(item, Item::Section(_));
+        // Leading comments are those after the item that precedes it in the
+        // source, whatever the canonical order puts before it.
+        let lower = recipe
+            .items
+            .iter()
+            .map(|i| i.span().end)
+            .filter(|&end| end <= item.span().start)
+            .max()
+            .unwrap_or(0);
+        let leading = take_leading(&mut comments, &lines, item.span(), lower, None);
+        let needs_blank = match prev_was_section {
+            None => !out.is_empty(),
+            Some(prev) => prev || is_section || !leading.is_empty(),
+        };
+        if needs_blank {
+            out.push('\n');
+        }
+        for c in leading {
+            push_comment(&mut out, "", c);
+        }
+        match item {
+            Item::Setting(s) => {
+                out.push_str(&format!("{} = {}", s.name.name, s.value));
+                push_trailing(&mut out, &mut comments, &lines, s.span);
+                out.push('\n');
+            }
+            Item::Section(sec) => {
+                let open_line = lines.line(sec.name.span.start);
+                if sec.entries.is_empty() && !has_comments_in(&comments, sec.span) {
+                    out.push_str(&format!("{} {{}}", sec.name.name));
+                    push_trailing(&mut out, &mut comments, &lines, sec.span);
+                    out.push('\n');
+                } else {
+                    out.push_str(&format!("{} {{", sec.name.name));
+                    // A comment behind the `{` stays there.
+                    push_trailing_on_line(&mut out, &mut comments, &lines, open_line, sec.span);
+                    out.push('\n');
+                    let mut prev_end_line: Option<usize> = None;
+                    for entry in &sec.entries {
+                        let span = entry.span();
+                        let leading = take_leading(&mut comments, &lines, span, sec.span.start, Some(open_line));
+                        let start_line = leading
+                            .first()
+                            .map(|c| lines.line(c.span.start))
+                            .unwrap_or_else(|| lines.line(span.start));
+                        if let Some(prev) = prev_end_line {
+                            if lines.blank_between(prev, start_line) {
+                                out.push('\n');
+                            }
+                        }
+                        for c in leading {
+                            push_comment(&mut out, "    ", c);
+                        }
+                        out.push_str("    ");
+                        match entry {
+                            Entry::Setting(s) => out.push_str(&format!("{} = {}", s.name.name, s.value)),
+                            Entry::Layer(e) => out.push_str(&e.to_string()),
+                        }
+                        push_trailing(&mut out, &mut comments, &lines, span);
+                        out.push('\n');
+                        prev_end_line = Some(lines.line(span.end.saturating_sub(1).max(span.start)));
+                    }
+                    // Comments after the last entry, before the closing brace.
+                    let rest: Vec<&Comment> = comments
+                        .iter_mut()
+                        .filter(|c| !c.used && c.comment.span.start < sec.span.end && c.comment.span.start >= sec.span.start)
+                        .map(|c| {
+                            c.used = true;
+                            c.comment
+                        })
+                        .collect();
+                    for c in rest {
+                        push_comment(&mut out, "    ", c);
+                    }
+                    out.push('}');
+                    push_trailing(&mut out, &mut comments, &lines, sec.span);
+                    out.push('\n');
+                }
+            }
+        }
+        prev_was_section = Some(is_section);
+    }
+
+    // Whatever is left (comments after the last item) closes the file.
+    let rest: Vec<&Comment> = comments.iter().filter(|c| !c.used).map(|c| c.comment).collect();
+    if !rest.is_empty() && !out.is_empty() {
+        out.push('\n');
+    }
+    for c in rest {
+        push_comment(&mut out, "", c);
+    }
+    out
+}
+
+struct Placed<'a> {
+    comment: &'a Comment,
+    used: bool,
+}
+
+fn push_comment(out: &mut String, indent: &str, c: &Comment) {
+    out.push_str(indent);
+    out.push('#');
+    out.push_str(c.text.trim_end());
+    out.push('\n');
+}
+
+fn has_comments_in(comments: &[Placed], span: Span) -> bool {
+    comments.iter().any(|c| !c.used && c.comment.span.start >= span.start && c.comment.span.start < span.end)
+}
+
+/// The unused comments that stand between `lower` and `span` (except on
+/// `skip_line`), plus comments inside `span` that are not on
+/// its last line: they move in front of the node, in source order.
+fn take_leading<'a>(
+    comments: &mut [Placed<'a>],
+    lines: &LineIndex,
+    span: Span,
+    lower: usize,
+    skip_line: Option<usize>,
+) -> Vec<&'a Comment> {
+    let end_line = lines.line(span.end.saturating_sub(1).max(span.start));
+    let mut taken = Vec::new();
+    for c in comments.iter_mut() {
+        if c.used {
+            continue;
+        }
+        let at = c.comment.span.start;
+        let before = at >= lower && at < span.start;
+        let inside_not_last = at >= span.start && at < span.end && lines.line(at) != end_line;
+        // Comments behind a section's `{` are that line's trailing comment.
+        if skip_line == Some(lines.line(at)) {
+            continue;
+        }
+        if before || inside_not_last {
+            c.used = true;
+            taken.push(c.comment);
+        }
+    }
+    taken
+}
+
+/// A comment that starts on the last line of `span`, after it, is kept behind it.
+fn push_trailing(out: &mut String, comments: &mut [Placed], lines: &LineIndex, span: Span) {
+    let end_line = lines.line(span.end.saturating_sub(1).max(span.start));
+    push_trailing_on_line(out, comments, lines, end_line, span);
+}
+
+fn push_trailing_on_line(out: &mut String, comments: &mut [Placed], lines: &LineIndex, line: usize, span: Span) {
+    for c in comments.iter_mut() {
+        if !c.used && lines.line(c.comment.span.start) == line && c.comment.span.start >= span.start {
+            c.used = true;
+            out.push_str("  #");
+            out.push_str(c.comment.text.trim_end());
+        }
+    }
+}
+
+/// Line numbers of byte offsets.
+struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+        LineIndex { text, starts }
+    }
+
+    /// 0-based line of an offset.
+    fn line(&self, offset: usize) -> usize {
+        match self.starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
+    }
+
+    /// Whether a blank line stands strictly between lines `a` and `b`.
+    fn blank_between(&self, a: usize, b: usize) -> bool {
+        (a + 1..b).any(|l| {
+            let start = self.starts[l];
+            let end = self.starts.get(l + 1).copied().unwrap_or(self.text.len());
+            self.text[start..end].trim().is_empty()
+        })
+    }
+}
