@@ -404,3 +404,34 @@ fn blobs_valid_source_shares_the_train_centres() {
         );
     }
 }
+
+#[test]
+fn blank_lines_and_a_byte_order_mark_are_tolerated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.csv");
+    std::fs::write(&path, "\u{feff}a,y\n1,0\n\n2,1\n\n").unwrap();
+    let d = ok(
+        &spec(csv_at(
+            path.clone(),
+            vec![ColumnRef::Name("y".into())],
+            true,
+            b',',
+        )),
+        0,
+    );
+    assert_eq!(
+        (d.train.x.clone(), d.train.y.clone()),
+        (vec![1.0, 2.0], vec![0.0, 1.0])
+    );
+    // Line numbers still count the blank lines: the bad cell is on line 4.
+    std::fs::write(&path, "a,y\n1,0\n\nz,1\n").unwrap();
+    let err = load(
+        &spec(csv_at(path, vec![ColumnRef::Name("y".into())], true, b',')),
+        0,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().starts_with("b.csv:4: column 1 (`a`)"),
+        "{err}"
+    );
+}

@@ -59,7 +59,7 @@ pub fn read(spec: &CsvSpec) -> Result<Table, DataError> {
     let mut last_line = first_line;
 
     if header.is_some() && !next_record(spec, &mut rdr, &mut record, last_line)? {
-        let (src, span) = source_line(spec, first_line, Mark::Line);
+        let (src, span, _) = source_line(spec, first_line, Mark::Line);
         return Err(DataError::HeaderOnly {
             file: file.clone(),
             src,
@@ -202,7 +202,7 @@ fn resolve_labels(
         let index = match label {
             ColumnRef::Index(i) => {
                 if *i >= columns {
-                    let (src, span) = source_line(spec, first_line, Mark::Line);
+                    let (src, span, _) = source_line(spec, first_line, Mark::Line);
                     return Err(DataError::ColumnOutOfRange {
                         file: file.clone(),
                         index: *i,
@@ -225,7 +225,7 @@ fn resolve_labels(
                 match (found.next(), found.next()) {
                     (Some((first, _)), None) => first,
                     (Some((first, _)), Some((second, _))) => {
-                        let (src, span) = source_line(spec, first_line, Mark::Field(second));
+                        let (src, span, _) = source_line(spec, first_line, Mark::Field(second));
                         return Err(DataError::AmbiguousColumn {
                             file: file.clone(),
                             name: name.clone(),
@@ -236,7 +236,7 @@ fn resolve_labels(
                         });
                     }
                     _ => {
-                        let (src, span) = source_line(spec, first_line, Mark::Line);
+                        let (src, span, _) = source_line(spec, first_line, Mark::Line);
                         let help = match closest(name, names) {
                             Some(c) => format!("did you mean `{c}`?"),
                             None if names.len() <= 12 => {
@@ -312,7 +312,7 @@ fn cell_error(
 ) -> DataError {
     let file = spec.display.clone();
     let column = column_name(names, index);
-    let (src, span) = source_line(spec, line, Mark::Field(index));
+    let (src, span, line) = source_line(spec, line, Mark::Field(index));
     match kind {
         CellError::Empty => DataError::EmptyCell {
             file,
@@ -348,7 +348,7 @@ fn cell_error(
 }
 
 fn invalid_utf8(spec: &CsvSpec, names: Option<&[String]>, line: usize, index: usize) -> DataError {
-    let (src, span) = source_line(spec, line, Mark::Field(index));
+    let (src, span, line) = source_line(spec, line, Mark::Field(index));
     DataError::InvalidUtf8 {
         file: spec.display.clone(),
         line,
@@ -364,7 +364,7 @@ fn ragged(spec: &CsvSpec, line: usize, expected: usize, found: usize) -> DataErr
     } else {
         Mark::End
     };
-    let (src, span) = source_line(spec, line, mark);
+    let (src, span, line) = source_line(spec, line, mark);
     DataError::RaggedRow {
         file: spec.display.clone(),
         line,
@@ -414,8 +414,8 @@ enum Mark {
 /// The text of `line` (1-based) as a [`LineSource`], and the span of `mark` in it.
 ///
 /// Reads the file again up to that line: only ever called on the error path.
-fn source_line(spec: &CsvSpec, line: usize, mark: Mark) -> (Arc<LineSource>, SourceSpan) {
-    let raw = raw_line(spec, line).unwrap_or_default();
+fn source_line(spec: &CsvSpec, line: usize, mark: Mark) -> (Arc<LineSource>, SourceSpan, usize) {
+    let (line, raw) = raw_line(spec, line).unwrap_or((line, Vec::new()));
     let (start, end) = match mark {
         Mark::Line => (0, raw.len()),
         Mark::Field(f) => field_range(&raw, spec.delimiter, f).unwrap_or((0, raw.len())),
@@ -451,23 +451,31 @@ fn source_line(spec: &CsvSpec, line: usize, mark: Mark) -> (Arc<LineSource>, Sou
         0
     };
     let src = Arc::new(LineSource::new(&spec.display, text, line, column_offset));
-    (src, SourceSpan::from((span_start, span_len)))
+    (src, SourceSpan::from((span_start, span_len)), line)
 }
 
-/// The raw bytes of `line` (1-based), without its line end.
-fn raw_line(spec: &CsvSpec, line: usize) -> Option<Vec<u8>> {
+/// The first line at or after `line` (1-based) that is not blank, with its raw
+/// bytes (without the line end).
+///
+/// Why "not blank": the CSV reader skips blank lines, and the position it reports
+/// for the record after one is the blank line's.
+fn raw_line(spec: &CsvSpec, line: usize) -> Option<(usize, Vec<u8>)> {
     let mut reader = BufReader::new(open(spec).ok()?);
     let mut buf = Vec::new();
-    for _ in 0..line {
+    let mut number = 0;
+    loop {
         buf.clear();
         if reader.read_until(b'\n', &mut buf).ok()? == 0 {
             return None;
         }
+        number += 1;
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        if number >= line && !buf.iter().all(u8::is_ascii_whitespace) {
+            return Some((number, buf));
+        }
     }
-    while matches!(buf.last(), Some(b'\n' | b'\r')) {
-        buf.pop();
-    }
-    Some(buf)
 }
 
 /// Byte range of field `index` (0-based) in a raw line, quotes respected, the
