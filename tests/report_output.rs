@@ -251,3 +251,28 @@ fn colour_only_when_asked() {
     let out = String::from_utf8(obs.into_inner()).unwrap();
     assert!(out.contains("\x1b[1;33mwarning\x1b[0m"), "{out:?}");
 }
+
+#[test]
+fn terminal_mode_keeps_the_table_on_the_writer() {
+    // The bar draws on stderr (hidden when stderr is not a terminal, as under
+    // `cargo test`); the table rows still go to the writer, step calls included.
+    let mut obs = TextObserver::new(
+        Vec::new(),
+        TextOptions {
+            tty: true,
+            color: false,
+            timings: false,
+        },
+    );
+    for e in classification_run() {
+        if let Event::Epoch(ep) = &e {
+            for step in 1..=8 {
+                obs.step(ep.epoch, step, 8, 0.5);
+            }
+        }
+        obs.event(&e);
+    }
+    obs.step(0, 0, 0, f64::NAN);
+    let out = String::from_utf8(obs.into_inner()).unwrap();
+    assert_eq!(out, text(&classification_run(), false));
+}

@@ -139,9 +139,9 @@ impl<W: Write> TextObserver<W> {
             let total = (e.epochs * e.steps_per_epoch) as u64;
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             let template = if self.opts.color {
-                "{prefix:.bold} [{bar:30.cyan/blue}] {msg} {per_sec} eta {eta}"
+                "{prefix:.bold} [{bar:16.cyan/blue}] {msg} eta {eta}"
             } else {
-                "{prefix} [{bar:30}] {msg} {per_sec} eta {eta}"
+                "{prefix} [{bar:16}] {msg} eta {eta}"
             };
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style.progress_chars("=> "));
@@ -327,15 +327,23 @@ impl<W: Write> Observer for TextObserver<W> {
 
     fn step(&mut self, epoch: usize, step: usize, steps_per_epoch: usize, running_loss: f64) {
         let Some(bar) = &self.bar else { return };
-        bar.set_position(((epoch - 1) * steps_per_epoch + step) as u64);
+        bar.set_position((epoch.saturating_sub(1) * steps_per_epoch + step) as u64);
         let now = Instant::now();
         if self
             .last_draw
             .is_none_or(|t| now.duration_since(t) >= REDRAW)
         {
             self.last_draw = Some(now);
+            // Throughput over the run so far (indicatif's own rate prints four
+            // decimals: too wide for an 80-column terminal).
+            let elapsed = bar.elapsed().as_secs_f64();
+            let rate = if elapsed > 0.0 {
+                format!(", {} steps/s", human(bar.position() as f64 / elapsed, 3))
+            } else {
+                String::new()
+            };
             bar.set_message(format!(
-                "step {step}/{steps_per_epoch} loss {}",
+                "step {step}/{steps_per_epoch}, loss {}{rate},",
                 loss(running_loss)
             ));
         }
