@@ -1,1 +1,17 @@
-//! (stage module, being written)
+//! The report stage: renders the [`crate::events`] of a run for people and
+//! machines: the JSONL log of §10 ([`jsonl`]), the terminal view ([`text`]),
+//! pictures of a log ([`plot`]) and the plan of `nnt explain` ([`explain`]).
+//!
+//! Nothing here touches files: observers write to a `std::io::Write` they are
+//! given, and plots are returned as bytes for the binary to write.
+
+pub mod explain;
+pub mod jsonl;
+pub mod number;
+pub mod plot;
+pub mod text;
+
+pub use explain::{explain, planned_lr};
+pub use jsonl::JsonlObserver;
+pub use plot::{render_png, render_svg, PlotError};
+pub use text::{TextObserver, TextOptions};

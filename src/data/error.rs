@@ -1,0 +1,364 @@
+//! Errors of the data stage: every malformed input names the file, the line
+//! (1-based, the header line counted) and the column (1-based field number, with the
+//! header name when there is one), and shows the offending line of the file.
+
+use std::sync::Arc;
+
+use miette::{Diagnostic, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
+use thiserror::Error;
+
+/// An error found while reading, splitting or generating data.
+///
+/// The doc comment of each variant gives a minimal input that triggers it; those
+/// inputs are the fixtures of `tests/fixtures/data/<code>.csv`.
+#[derive(Debug, Error, Diagnostic)]
+pub enum DataError {
+    /// `csv("missing.csv", label = "y")` where the file does not exist.
+    #[error("data file `{file}` not found")]
+    #[diagnostic(
+        code(nnt::data::file_not_found),
+        help("relative paths are relative to the recipe's directory; looked for `{path}`")
+    )]
+    FileNotFound { file: String, path: String },
+
+    /// A path that exists but cannot be read, e.g. a directory: `csv("unreadable.csv", label = 0)`.
+    #[error("cannot read data file `{file}`: {reason}")]
+    #[diagnostic(code(nnt::data::unreadable))]
+    Unreadable { file: String, reason: String },
+
+    /// A cell that is not valid UTF-8: the bytes `x,y\n1,\xff\n`.
+    #[error("{file}:{line}: column {column} is not valid UTF-8")]
+    #[diagnostic(code(nnt::data::invalid_utf8), help("save the file as UTF-8"))]
+    InvalidUtf8 {
+        file: String,
+        line: usize,
+        column: String,
+        #[source_code]
+        src: Arc<LineSource>,
+        #[label("not UTF-8")]
+        span: SourceSpan,
+    },
+
+    /// A file with no bytes (or only blank lines).
+    #[error("data file `{file}` is empty")]
+    #[diagnostic(
+        code(nnt::data::empty_file),
+        help("a CSV file needs a header line and at least one row of numbers")
+    )]
+    EmptyFile { file: String },
+
+    /// A header and no rows: `x,y\n`.
+    #[error("data file `{file}` has a header but no rows")]
+    #[diagnostic(code(nnt::data::header_only))]
+    HeaderOnly {
+        file: String,
+        #[source_code]
+        src: Arc<LineSource>,
+        #[label("only this line")]
+        span: SourceSpan,
+    },
+
+    /// A row with a different number of fields than the first line: `x,y\n1,2\n3\n`.
+    #[error("{file}:{line}: expected {expected} fields, found {found}")]
+    #[diagnostic(
+        code(nnt::data::ragged_row),
+        help("every row needs as many fields as line 1 ({expected})")
+    )]
+    RaggedRow {
+        file: String,
+        line: usize,
+        expected: usize,
+        found: usize,
+        #[source_code]
+        src: Arc<LineSource>,
+        #[label("{}", if found > expected { "extra field" } else { "missing field" })]
+        span: SourceSpan,
+    },
+
+    /// An empty cell: `x,y\n1,\n`.
+    #[error("{file}:{line}: column {column} is empty")]
+    #[diagnostic(
+        code(nnt::data::empty_cell),
+        help("every cell must hold a finite number")
+    )]
+    EmptyCell {
+        file: String,
+        line: usize,
+        column: String,
+        #[source_code]
+        src: Arc<LineSource>,
+        #[label("empty cell")]
+        span: SourceSpan,
+    },
+
+    /// A cell that is not a number: `x,y\n1,abc\n`.
+    #[error("{file}:{line}: column {column} is not a number: `{text}`")]
+    #[diagnostic(
+        code(nnt::data::not_a_number),
+        help("every cell must hold a finite number")
+    )]
+    NotANumber {
+        file: String,
+        line: usize,
+        column: String,
+        text: String,
+        #[source_code]
+        src: Arc<LineSource>,
+        #[label("not a number")]
+        span: SourceSpan,
+    },
+
+    /// `nan`, `inf` or a number too large for f64: `x,y\n1,nan\n`.
+    #[error("{file}:{line}: column {column} is not finite: `{text}`")]
+    #[diagnostic(
+        code(nnt::data::not_finite),
+        help("nan and infinite values cannot be trained on; remove or impute them")
+    )]
+    NotFinite {
+        file: String,
+        line: usize,
+        column: String,
+        text: String,
+        #[source_code]
+        src: Arc<LineSource>,
+        #[label("not finite")]
+        span: SourceSpan,
+    },
+
+    /// `label = "z"` for the header `x,y`.
+    #[error("data file `{file}` has no column named `{name}`")]
+    #[diagnostic(code(nnt::data::unknown_column), help("{help}"))]
+    UnknownColumn {
+        file: String,
+        name: String,
+        help: String,
+        #[source_code]
+        src: Arc<LineSource>,
+        #[label("the header")]
+        span: SourceSpan,
+    },
+
+    /// `label = "x"` for the header `x,x,y`.
+    #[error(
+        "data file `{file}` has several columns named `{name}` (columns {first} and {second})"
+    )]
+    #[diagnostic(
+        code(nnt::data::ambiguous_column),
+        help("rename one of them, or name the label by its 0-based index")
+    )]
+    AmbiguousColumn {
+        file: String,
+        name: String,
+        first: usize,
+        second: usize,
+        #[source_code]
+        src: Arc<LineSource>,
+        #[label("second `{name}`")]
+        span: SourceSpan,
+    },
+
+    /// `label = "y", header = false`: without a header, columns have no names.
+    #[error(
+        "data file `{file}` is read with `header = false`, so column `{name}` has no name to match"
+    )]
+    #[diagnostic(
+        code(nnt::data::name_without_header),
+        help("name the label by its 0-based index, e.g. `label = 0`")
+    )]
+    NameWithoutHeader { file: String, name: String },
+
+    /// `label = 5` for the header `x,y`.
+    #[error("data file `{file}` has {columns} columns, so label index {index} is out of range")]
+    #[diagnostic(
+        code(nnt::data::column_out_of_range),
+        help("indices are 0-based: the last column is {last}")
+    )]
+    ColumnOutOfRange {
+        file: String,
+        index: usize,
+        columns: usize,
+        last: usize,
+        #[source_code]
+        src: Arc<LineSource>,
+        #[label("{columns} columns")]
+        span: SourceSpan,
+    },
+
+    /// `label = ["y", 1]` for the header `x,y`.
+    #[error("data file `{file}`: column {column} is listed twice as a label")]
+    #[diagnostic(code(nnt::data::duplicate_label_column))]
+    DuplicateLabelColumn { file: String, column: String },
+
+    /// `label = []`.
+    #[error("data file `{file}`: no label column given")]
+    #[diagnostic(
+        code(nnt::data::no_label_column),
+        help("name at least one label column")
+    )]
+    NoLabelColumn { file: String },
+
+    /// `label = ["x", "y"]` for the header `x,y`: nothing is left to learn from.
+    #[error("data file `{file}` has no feature columns: every column is a label")]
+    #[diagnostic(
+        code(nnt::data::no_feature_columns),
+        help("at least one column must be a feature")
+    )]
+    NoFeatureColumns { file: String },
+
+    /// A `.gz` file whose bytes are not a (complete) gzip stream.
+    #[error("data file `{file}` is not a valid gzip stream{after}: {reason}")]
+    #[diagnostic(
+        code(nnt::data::gzip_corrupt),
+        help("files ending in `.gz` are read through gzip; check that the file is complete")
+    )]
+    GzipCorrupt {
+        file: String,
+        /// " after line N" when some lines were read.
+        after: String,
+        reason: String,
+    },
+
+    /// `valid = split(train, 0.5)` and `test = split(train, 0.5)` on a one-row train set.
+    #[error("`{split} = split(train, {fraction})` takes {taken} of the {remaining} rows left in train, leaving none to train on")]
+    #[diagnostic(
+        code(nnt::data::split_too_large),
+        help("use a smaller fraction or more data: train needs at least one row")
+    )]
+    SplitTooLarge {
+        split: &'static str,
+        fraction: f64,
+        taken: usize,
+        remaining: usize,
+    },
+
+    /// `train = blobs(n = 0, features = 2, classes = 3)`.
+    #[error("`{source_name}`: {reason}")]
+    #[diagnostic(code(nnt::data::invalid_synthetic))]
+    InvalidSynthetic {
+        source_name: &'static str,
+        reason: String,
+    },
+
+    /// `valid = split(train, 0.2)` used as the train source.
+    #[error("`split(...)` can only be used for `valid` and `test`, not for `train`")]
+    #[diagnostic(code(nnt::data::split_as_train))]
+    SplitAsTrain,
+
+    /// `valid = blobs(n = 10, features = 3, classes = 2)` next to a train set of 4 features.
+    #[error("the {split} split has a different shape than train: {found} features × {found_targets} targets, train has {expected} × {expected_targets}")]
+    #[diagnostic(
+        code(nnt::data::width_mismatch),
+        help("every split needs the same columns")
+    )]
+    WidthMismatch {
+        split: &'static str,
+        found: usize,
+        found_targets: usize,
+        expected: usize,
+        expected_targets: usize,
+    },
+}
+
+/// One line of a data file as miette source code, numbered as in the file.
+///
+/// Why not a `NamedSource` of the whole file: data files are large (tens of MB);
+/// the diagnostic keeps only the offending line (cut around the offending cell when
+/// it is long) and reports its real line and column through [`SpanContents`].
+#[derive(Debug, Clone)]
+pub struct LineSource {
+    name: String,
+    text: String,
+    /// 0-based line of `text` in the file.
+    line: usize,
+    /// Bytes of the real line cut off on the left (minus the ellipsis shown).
+    column_offset: usize,
+}
+
+impl LineSource {
+    /// `line` is 1-based; `column_offset` is added to the column miette computes.
+    pub(crate) fn new(name: &str, text: String, line: usize, column_offset: usize) -> Self {
+        LineSource {
+            name: name.to_string(),
+            text,
+            line: line.saturating_sub(1),
+            column_offset,
+        }
+    }
+
+    /// The text shown (the line, possibly cut around the cell).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl SourceCode for LineSource {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let inner = self
+            .text
+            .read_span(span, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            inner.line() + self.line,
+            inner.column() + self.column_offset,
+            inner.line_count(),
+        )))
+    }
+}
+
+/// The closest of `candidates` to `name` (edit distance at most a third of the
+/// name's length, at least 1), for "did you mean" help.
+pub(crate) fn closest<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.as_str())
+}
+
+/// Edit distance with adjacent transpositions (optimal string alignment) over
+/// chars, case-insensitive (header names vary in case).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for (j, cell) in d.iter_mut().enumerate().take(w) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        d[i * w] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j - 1] + cost)
+                .min(d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    d[a.len() * w + b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_finds_typos() {
+        let names = vec!["label".to_string(), "petal_width".to_string()];
+        assert_eq!(closest("lable", &names), Some("label"));
+        assert_eq!(closest("Label", &names), Some("label"));
+        assert_eq!(closest("zzz", &names), None);
+    }
+}

@@ -1,0 +1,401 @@
+//! The terminal view of a run (§10, issue 7): a live progress bar, one aligned
+//! table row per epoch, readable diagnostics and a summary with the confusion
+//! matrix.
+//!
+//! Without a terminal (piped, CI) there is no bar, no escape code and no carriage
+//! return: only plain lines, identical on every run unless `--timings` is given.
+
+use std::io::{self, IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::number::human;
+use crate::events::{
+    EndEvent, EndReason, EpochEvent, Event, Observer, RunDiagnostic, Severity, StartEvent,
+};
+
+/// How the text view may draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TextOptions {
+    /// Draw a live progress bar (on stderr).
+    pub tty: bool,
+    /// Use ANSI colours.
+    pub color: bool,
+    /// Show the `time` column and the end's throughput (`--timings`).
+    pub timings: bool,
+}
+
+impl TextOptions {
+    /// For a run printing to stdout: a bar when stdout and stderr are terminals,
+    /// colour when stdout is one and `NO_COLOR` is not set (<https://no-color.org>).
+    pub fn detect(timings: bool) -> Self {
+        let out_tty = io::stdout().is_terminal();
+        let tty = out_tty && io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        TextOptions {
+            tty,
+            color: out_tty && !no_color,
+            timings,
+        }
+    }
+}
+
+/// Renders events for people.
+pub struct TextObserver<W: Write> {
+    out: W,
+    opts: TextOptions,
+    error: Option<io::Error>,
+    bar: Option<ProgressBar>,
+    start: Option<StartEvent>,
+    columns: Option<Columns>,
+    best_valid_loss: f64,
+    last_draw: Option<Instant>,
+}
+
+/// Which columns the epoch table has (decided by the first epoch event).
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    accuracy: bool,
+    valid: bool,
+    penalty: bool,
+    time: bool,
+    epoch_width: usize,
+}
+
+/// How often the bar's text is refreshed: formatting it every step would cost more
+/// than a small network's step.
+const REDRAW: Duration = Duration::from_millis(100);
+
+impl<W: Write> TextObserver<W> {
+    pub fn new(out: W, opts: TextOptions) -> Self {
+        TextObserver {
+            out,
+            opts,
+            error: None,
+            bar: None,
+            start: None,
+            columns: None,
+            best_valid_loss: f64::INFINITY,
+            last_draw: None,
+        }
+    }
+
+    /// The first write error, if any (later output is dropped).
+    pub fn error(&self) -> Option<&io::Error> {
+        self.error.as_ref()
+    }
+
+    pub fn take_error(&mut self) -> Option<io::Error> {
+        self.error.take()
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// Writes lines, with the bar (if any) hidden meanwhile.
+    fn emit(&mut self, text: &str) {
+        if self.error.is_some() {
+            return;
+        }
+        let out = &mut self.out;
+        let mut write = || out.write_all(text.as_bytes()).and_then(|()| out.flush());
+        let result = match &self.bar {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        };
+        if let Err(e) = result {
+            self.error = Some(e);
+        }
+    }
+
+    fn paint(&self, text: &str, code: &str) -> String {
+        if self.opts.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn on_start(&mut self, e: &StartEvent) {
+        let mut rows = format!("{} train", e.train_rows);
+        if let Some(v) = e.valid_rows {
+            rows.push_str(&format!(", {v} valid"));
+        }
+        if let Some(t) = e.test_rows {
+            rows.push_str(&format!(", {t} test"));
+        }
+        let line = format!(
+            "{}: {} parameters, {} rows, seed {}\n",
+            self.paint(&e.recipe, "1"),
+            e.parameters,
+            rows,
+            e.seed
+        );
+        self.emit(&line);
+        self.start = Some(e.clone());
+        if self.opts.tty {
+            let total = (e.epochs * e.steps_per_epoch) as u64;
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            let template = if self.opts.color {
+                "{prefix:.bold} [{bar:16.cyan/blue}] {msg} eta {eta}"
+            } else {
+                "{prefix} [{bar:16}] {msg} eta {eta}"
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix(format!("epoch 1/{}", e.epochs));
+            self.bar = Some(bar);
+        }
+    }
+
+    fn on_epoch(&mut self, e: &EpochEvent) {
+        let columns = match self.columns {
+            Some(c) => c,
+            None => {
+                let epochs = self
+                    .start
+                    .as_ref()
+                    .map_or(e.epoch, |s| s.epochs.max(e.epoch));
+                let c = Columns {
+                    accuracy: e.train_accuracy.is_some(),
+                    valid: e.valid_loss.is_some(),
+                    penalty: e.penalty.is_some(),
+                    time: self.opts.timings && e.seconds.is_some(),
+                    epoch_width: epochs.to_string().len().max(5),
+                };
+                self.columns = Some(c);
+                let header = self.header(&c);
+                let header = self.paint(&header, "1");
+                self.emit(&format!("{header}\n"));
+                c
+            }
+        };
+        let mut line = format!("{:>w$}", e.epoch, w = columns.epoch_width);
+        line.push_str(&format!("  {:>9}", human(e.lr, 4)));
+        line.push_str(&format!("  {:>10}", loss(e.train_loss)));
+        if columns.accuracy {
+            line.push_str(&format!("  {:>9}", percent(e.train_accuracy)));
+        }
+        if columns.valid {
+            let v = e.valid_loss.unwrap_or(f64::NAN);
+            let cell = format!("  {:>10}", loss(v));
+            // A new best valid loss is worth noticing.
+            if v < self.best_valid_loss {
+                self.best_valid_loss = v;
+                line.push_str(&self.paint(&cell, "32"));
+            } else {
+                line.push_str(&cell);
+            }
+            if columns.accuracy {
+                line.push_str(&format!("  {:>9}", percent(e.valid_accuracy)));
+            }
+        }
+        if columns.penalty {
+            line.push_str(&format!(
+                "  {:>9}",
+                e.penalty.map_or("-".into(), |p| human(p, 4))
+            ));
+        }
+        if columns.time {
+            line.push_str(&format!("  {:>8}", e.seconds.map_or("-".into(), seconds)));
+        }
+        line.push('\n');
+        self.emit(&line);
+        if let (Some(bar), Some(s)) = (&self.bar, &self.start) {
+            bar.set_position((e.epoch * s.steps_per_epoch) as u64);
+            bar.set_prefix(format!(
+                "epoch {}/{}",
+                (e.epoch + 1).min(s.epochs),
+                s.epochs
+            ));
+        }
+    }
+
+    fn header(&self, c: &Columns) -> String {
+        let mut h = format!("{:>w$}", "epoch", w = c.epoch_width);
+        h.push_str(&format!("  {:>9}  {:>10}", "lr", "train loss"));
+        if c.accuracy {
+            h.push_str(&format!("  {:>9}", "train acc"));
+        }
+        if c.valid {
+            h.push_str(&format!("  {:>10}", "valid loss"));
+            if c.accuracy {
+                h.push_str(&format!("  {:>9}", "valid acc"));
+            }
+        }
+        if c.penalty {
+            h.push_str(&format!("  {:>9}", "penalty"));
+        }
+        if c.time {
+            h.push_str(&format!("  {:>8}", "time"));
+        }
+        h
+    }
+
+    fn on_diagnostic(&mut self, d: &RunDiagnostic) {
+        let (word, code) = match d.severity {
+            Severity::Warning => ("warning", "33"),
+            Severity::Error => ("error", "31"),
+        };
+        let mut at = format!("epoch {}", d.epoch);
+        if let Some(step) = d.step {
+            at.push_str(&format!(", step {step}"));
+        }
+        let mut text = format!(
+            "{}[{}] {at}: {}\n",
+            self.paint(word, &format!("1;{code}")),
+            d.code,
+            d.message
+        );
+        if d.layer.is_some() || d.line.is_some() {
+            let recipe = self.start.as_ref().map_or("recipe", |s| s.recipe.as_str());
+            let place = match d.line {
+                Some(line) => format!("{recipe}:{line}"),
+                None => recipe.to_string(),
+            };
+            let layer = d.layer.map_or(String::new(), |l| format!(" (layer {l})"));
+            text.push_str(&format!("  --> {place}{layer}\n"));
+        }
+        if let Some(help) = &d.help {
+            text.push_str(&format!("  {}: {help}\n", self.paint("help", "36")));
+        }
+        self.emit(&text);
+    }
+
+    fn on_end(&mut self, e: &EndEvent) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let (reason, code) = match e.reason {
+            EndReason::Completed => ("completed", "32"),
+            EndReason::EarlyStop => ("stopped early", "33"),
+            EndReason::Diverged => ("diverged", "31"),
+            EndReason::Interrupted => ("interrupted", "33"),
+        };
+        let mut text = format!(
+            "{} after {} {}",
+            self.paint(reason, &format!("1;{code}")),
+            e.epochs,
+            if e.epochs == 1 { "epoch" } else { "epochs" }
+        );
+        if let Some(best) = e.best_epoch {
+            text.push_str(&format!(", best epoch {best}"));
+        }
+        text.push('\n');
+        if let Some(l) = e.test_loss {
+            text.push_str(&format!("test loss {}", loss(l)));
+            if let Some(a) = e.test_accuracy {
+                text.push_str(&format!(", test accuracy {}", percent(Some(a))));
+            }
+            text.push('\n');
+        }
+        if self.opts.timings {
+            if let Some(s) = e.seconds {
+                text.push_str(&format!("time {}", seconds(s)));
+                if let Some(r) = e.steps_per_second {
+                    text.push_str(&format!(", {} steps/s", human(r, 4)));
+                }
+                text.push('\n');
+            }
+        }
+        if let Some(matrix) = &e.confusion {
+            let split = match &self.start {
+                Some(s) if s.test_rows.is_some() => "test",
+                _ => "valid",
+            };
+            text.push_str(&format!(
+                "confusion matrix of the {split} split (rows: true class, columns: predicted)\n"
+            ));
+            text.push_str(&confusion_table(matrix));
+        }
+        self.emit(&text);
+    }
+}
+
+impl<W: Write> Observer for TextObserver<W> {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::Start(e) => self.on_start(e),
+            Event::Epoch(e) => self.on_epoch(e),
+            Event::Diagnostic(d) => self.on_diagnostic(d),
+            Event::End(e) => self.on_end(e),
+        }
+    }
+
+    fn step(&mut self, epoch: usize, step: usize, steps_per_epoch: usize, running_loss: f64) {
+        let Some(bar) = &self.bar else { return };
+        bar.set_position((epoch.saturating_sub(1) * steps_per_epoch + step) as u64);
+        let now = Instant::now();
+        if self
+            .last_draw
+            .is_none_or(|t| now.duration_since(t) >= REDRAW)
+        {
+            self.last_draw = Some(now);
+            // Throughput over the run so far (indicatif's own rate prints four
+            // decimals: too wide for an 80-column terminal).
+            let elapsed = bar.elapsed().as_secs_f64();
+            let rate = if elapsed > 0.0 {
+                format!(", {} steps/s", human(bar.position() as f64 / elapsed, 3))
+            } else {
+                String::new()
+            };
+            bar.set_message(format!(
+                "step {step}/{steps_per_epoch}, loss {}{rate},",
+                loss(running_loss)
+            ));
+        }
+    }
+}
+
+/// Losses with four decimals (aligned in the table), exponent form when tiny.
+fn loss(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && x.abs() < 1e-3 {
+        format!("{x:.3e}")
+    } else if x.is_finite() {
+        format!("{x:.4}")
+    } else {
+        human(x, 4)
+    }
+}
+
+fn percent(x: Option<f64>) -> String {
+    x.map_or("-".into(), |a| format!("{:.1}%", a * 100.0))
+}
+
+fn seconds(s: f64) -> String {
+    if s < 1.0 {
+        format!("{:.0} ms", s * 1000.0)
+    } else {
+        format!("{s:.2} s")
+    }
+}
+
+/// The matrix with a header of predicted classes and a column of true classes.
+fn confusion_table(m: &[Vec<u64>]) -> String {
+    let classes = m.len();
+    let width = m
+        .iter()
+        .flatten()
+        .map(|v| v.to_string().len())
+        .chain(std::iter::once(classes.to_string().len()))
+        .max()
+        .unwrap_or(1)
+        .max(3);
+    let label = classes.to_string().len().max(4);
+    let mut s = format!("{:>label$}", "");
+    for c in 0..m.first().map_or(0, Vec::len) {
+        s.push_str(&format!(" {c:>width$}"));
+    }
+    s.push('\n');
+    for (i, row) in m.iter().enumerate() {
+        s.push_str(&format!("{i:>label$}"));
+        for v in row {
+            s.push_str(&format!(" {v:>width$}"));
+        }
+        s.push('\n');
+    }
+    s
+}
