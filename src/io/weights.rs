@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for bytes in [&b""[..], b"abc", b"\xff\xff\xff\xff\xff\xff\xff\xff{}", b"\x02\x00\x00\x00\x00\x00\x00\x00{}"] {
+        for bytes in [&b""[..], b"abc", b"\xff\xff\xff\xff\xff\xff\xff\xff{}", b"\x05\x00\x00\x00\x00\x00\x00\x00{\"a\":", b"\x10\x00\x00\x00\x00\x00\x00\x00{}"] {
             assert!(matches!(WeightsFile::parse(bytes, "x".into()), Err(WeightsError::NotSafetensors { .. })));
         }
     }

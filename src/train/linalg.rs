@@ -46,6 +46,7 @@ impl Mat {
 }
 
 /// `c ← alpha · a · b + beta · c` (with `beta = 0`, `c` is never read).
+#[allow(clippy::too_many_arguments)]
 pub fn gemm<T: Float>(
     alpha: T,
     a: &[T],
@@ -71,6 +72,12 @@ pub fn gemm<T: Float>(
         }
         return;
     }
+    // nalgebra's own small-matrix path (any dimension ≤ 5) indexes strided views
+    // incorrectly, and a plain loop is as fast there: multiply directly.
+    if am.nrows <= SMALL || am.ncols <= SMALL || bm.ncols <= SMALL {
+        naive(alpha, a, am, b, bm, beta, c, cm);
+        return;
+    }
     let av = DMatrixView::from_slice_with_strides(&a[..am.len()], am.nrows, am.ncols, am.rstride, am.cstride);
     let bv = DMatrixView::from_slice_with_strides(&b[..bm.len()], bm.nrows, bm.ncols, bm.rstride, bm.cstride);
     let mut cv = DMatrixViewMut::from_slice_with_strides_mut(
@@ -86,6 +93,25 @@ pub fn gemm<T: Float>(
         cv.fill(T::zero());
     }
     cv.gemm(alpha, &av, &bv, beta);
+}
+
+/// Below this size in any dimension, [`gemm`] multiplies with plain loops.
+const SMALL: usize = 5;
+
+/// `c ← alpha · a · b + beta · c` by dot products, in a fixed order.
+#[allow(clippy::too_many_arguments)]
+fn naive<T: Float>(alpha: T, a: &[T], am: Mat, b: &[T], bm: Mat, beta: T, c: &mut [T], cm: Mat) {
+    let k = am.ncols;
+    for j in 0..cm.ncols {
+        for i in 0..cm.nrows {
+            let mut s = T::zero();
+            for p in 0..k {
+                s += a[i * am.rstride + p * am.cstride] * b[p * bm.rstride + j * bm.cstride];
+            }
+            let o = &mut c[i * cm.rstride + j * cm.cstride];
+            *o = if beta == T::zero() { alpha * s } else { alpha * s + beta * *o };
+        }
+    }
 }
 
 #[cfg(test)]

@@ -75,13 +75,13 @@ mod tests {
         let mut o = RmsProp::<f64>::new(1, 0.9, 1e-8, 0.5, true, 0.0);
         let mut p = [1.0];
         o.step(&mut p, &[2.0], 0.01);
-        let s1 = 0.1 * 4.0;
-        let gb1 = 0.1 * 2.0;
+        let s1: f64 = 0.1 * 4.0;
+        let gb1: f64 = 0.1 * 2.0;
         let b1 = 2.0 / ((s1 - gb1 * gb1).sqrt() + 1e-8);
         let p1 = 1.0 - 0.01 * b1;
         assert!((p[0] - p1).abs() < 1e-12);
         o.step(&mut p, &[1.0], 0.01);
-        let s2 = 0.9 * s1 + 0.1;
+        let s2: f64 = 0.9 * s1 + 0.1;
         let gb2 = 0.9 * gb1 + 0.1;
         let b2 = 0.5 * b1 + 1.0 / ((s2 - gb2 * gb2).sqrt() + 1e-8);
         assert!((p[0] - (p1 - 0.01 * b2)).abs() < 1e-12);
