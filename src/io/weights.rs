@@ -18,14 +18,14 @@ use super::atomic::write_atomic;
 pub enum WeightsError {
     /// `init_from = "nowhere.safetensors"` (a file that does not exist).
     /// Fixture: tests/fixtures/engine/errors/missing_file.nnt
-    #[error("cannot read weights file {path}: {source}")]
+    #[error("cannot read weights file {path}")]
     #[diagnostic(code(nnt::io::unreadable), help("check the path; relative paths are relative to the recipe's directory"))]
     Unreadable {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    /// `init_from = "data.csv"` (a file that is not safetensors).
+    /// `init_from` naming a CSV file (or anything else that is not safetensors).
     /// Fixture: tests/fixtures/engine/errors/not_safetensors.safetensors
     #[error("{path} is not a safetensors file: {reason}")]
     #[diagnostic(code(nnt::io::not_safetensors), help("weights files are written by `save`, by checkpoints, or by safetensors.torch.save_file"))]
@@ -50,8 +50,9 @@ pub enum WeightsError {
     #[error("{path} is not a usable nnt checkpoint: {reason}")]
     #[diagnostic(code(nnt::io::bad_checkpoint), help("resume from a file written by the `checkpoint` section of the same recipe"))]
     BadCheckpoint { path: String, reason: String },
-    /// `save = "/no/such/dir/out.safetensors"`.
-    #[error("cannot write {path}: {source}")]
+    /// `save = "no/such/directory/out.safetensors"` (a directory that does not exist).
+    /// Fixture: tests/fixtures/engine/errors/save_unwritable.nnt
+    #[error("cannot write {path}")]
     #[diagnostic(code(nnt::io::write_failed))]
     Write {
         path: String,
@@ -88,7 +89,7 @@ impl WeightsFile {
     /// Parses the bytes of a file (`path` is only for messages).
     pub fn parse(bytes: &[u8], path: String) -> Result<WeightsFile, WeightsError> {
         let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| WeightsError::NotSafetensors { path: path.clone(), reason: format!("{e:?}") })?;
+            .map_err(|e| WeightsError::NotSafetensors { path: path.clone(), reason: describe(&e) })?;
         let metadata = SafeTensors::read_metadata(bytes)
             .ok()
             .and_then(|(_, m)| m.metadata().clone())
@@ -138,6 +139,21 @@ impl WeightsFile {
         } else {
             Ok(None)
         }
+    }
+}
+
+/// The safetensors crate's errors in words.
+fn describe(e: &safetensors::SafeTensorError) -> String {
+    use safetensors::SafeTensorError as E;
+    match e {
+        E::HeaderTooSmall | E::HeaderTooLarge | E::InvalidHeaderLength | E::InvalidHeader | E::InvalidHeaderStart => {
+            "it does not start with a safetensors header".to_string()
+        }
+        E::InvalidHeaderDeserialization => "its header is not valid safetensors JSON".to_string(),
+        E::MetadataIncompleteBuffer | E::InvalidOffset(_) | E::TensorInvalidInfo => {
+            "the file is truncated or its tensor offsets are wrong".to_string()
+        }
+        other => format!("{other:?}"),
     }
 }
 
