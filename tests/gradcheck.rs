@@ -26,14 +26,26 @@ fn random(n: usize, seed: u64) -> Vec<f64> {
 
 /// Inputs bounded away from 0 so no finite difference straddles a kink.
 fn away_from_kinks(n: usize, seed: u64) -> Vec<f64> {
-    random(n, seed).into_iter().map(|v| if v.abs() < 0.05 { v + 0.1_f64.copysign(v) } else { v * 2.0 }).collect()
+    random(n, seed)
+        .into_iter()
+        .map(|v| {
+            if v.abs() < 0.05 {
+                v + 0.1_f64.copysign(v)
+            } else {
+                v * 2.0
+            }
+        })
+        .collect()
 }
 
 fn assert_close(what: &str, analytic: &[f64], numeric: &[f64]) {
     assert_eq!(analytic.len(), numeric.len());
     for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
         let tol = 1e-6 * a.abs().max(n.abs()) + 1e-8;
-        assert!((a - n).abs() <= tol.max(1e-7), "{what}[{i}]: analytic {a}, numeric {n}");
+        assert!(
+            (a - n).abs() <= tol.max(1e-7),
+            "{what}[{i}]: analytic {a}, numeric {n}"
+        );
     }
 }
 
@@ -58,7 +70,12 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 fn check_dense(bias: bool) {
     let (inputs, units, n) = (7, 6, 9);
-    let d = Dense { inputs, units, weight: 0, bias: bias.then_some(units * inputs) };
+    let d = Dense {
+        inputs,
+        units,
+        weight: 0,
+        bias: bias.then_some(units * inputs),
+    };
     let mut params = random(units * inputs + if bias { units } else { 0 }, 1);
     let mut x = random(inputs * n, 2);
     let r = random(units * n, 3);
@@ -90,7 +107,12 @@ fn dense_with_and_without_bias() {
 #[test]
 fn dense_tiny_shapes() {
     // Below the gemm size threshold: the plain-loop path.
-    let d = Dense { inputs: 3, units: 2, weight: 0, bias: Some(6) };
+    let d = Dense {
+        inputs: 3,
+        units: 2,
+        weight: 0,
+        bias: Some(6),
+    };
     let mut params = random(8, 4);
     let x = random(3 * 4, 5);
     let r = random(2 * 4, 6);
@@ -151,7 +173,7 @@ fn dropout_with_a_fixed_mask() {
     let (w, n) = (4, 3);
     let mut d = Dropout::<f64>::new(0.5, w, n);
     d.draw_mask(w * n, &mut generator(9, Stream::Dropout));
-    assert!(d.mask.iter().any(|&m| m == 0.0) && d.mask.iter().any(|&m| m == 2.0));
+    assert!(d.mask.contains(&0.0) && d.mask.contains(&2.0));
     let mut x = random(w * n, 10);
     let r = random(w * n, 11);
     let mut dx = vec![0.0; w * n];
@@ -223,8 +245,19 @@ fn every_loss() {
     let (k, n) = (4, 5);
     let labels: Vec<f64> = (0..n).map(|i| (i % k) as f64).collect();
     for eps in [0.0, 0.1] {
-        let mut z = random(k * n, 15).iter().map(|v| v * 3.0).collect::<Vec<_>>();
-        check_loss(Loss::CrossEntropy { label_smoothing: eps }, &mut z, &labels, k, n);
+        let mut z = random(k * n, 15)
+            .iter()
+            .map(|v| v * 3.0)
+            .collect::<Vec<_>>();
+        check_loss(
+            Loss::CrossEntropy {
+                label_smoothing: eps,
+            },
+            &mut z,
+            &labels,
+            k,
+            n,
+        );
     }
     let mut z = random(n, 16).iter().map(|v| v * 4.0).collect::<Vec<_>>();
     let bin: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
@@ -232,7 +265,11 @@ fn every_loss() {
     let targets = random(k * n, 17);
     let mut z = random(k * n, 18);
     check_loss(Loss::Mse, &mut z, &targets, k, n);
-    let mut z: Vec<f64> = targets.iter().zip(away_from_kinks(k * n, 19)).map(|(t, d)| t + d).collect();
+    let mut z: Vec<f64> = targets
+        .iter()
+        .zip(away_from_kinks(k * n, 19))
+        .map(|(t, d)| t + d)
+        .collect();
     check_loss(Loss::Mae, &mut z, &targets, k, n);
     // Huber, both regions: |d| < δ and |d| > δ
     let d = away_from_kinks(k * n, 20);
@@ -247,13 +284,39 @@ fn loss_values_match_pytorch_formulas() {
     let z = [1.0f64, 2.0, 3.0];
     let lse = (1f64.exp() + 2f64.exp() + 3f64.exp()).ln();
     let want = 0.7 * (lse - 1.0) + 0.1 * ((lse - 1.0) + (lse - 2.0) + (lse - 3.0));
-    let got = losses::evaluate(&Loss::CrossEntropy { label_smoothing: 0.3 }, &z, &[0.0], 3, 1, None).mean;
+    let got = losses::evaluate(
+        &Loss::CrossEntropy {
+            label_smoothing: 0.3,
+        },
+        &z,
+        &[0.0],
+        3,
+        1,
+        None,
+    )
+    .mean;
     assert!((got - want).abs() < 1e-12);
     // BCE with logits stays finite for large logits
-    let got = losses::evaluate(&Loss::BinaryCrossEntropy, &[-800.0f64, 800.0], &[1.0, 0.0], 1, 2, None).mean;
+    let got = losses::evaluate(
+        &Loss::BinaryCrossEntropy,
+        &[-800.0f64, 800.0],
+        &[1.0, 0.0],
+        1,
+        2,
+        None,
+    )
+    .mean;
     assert!((got - 800.0).abs() < 1e-9);
     // Huber on both sides of δ = 1: d = 0.5 → 0.125, d = 3 → 2.5
-    let got = losses::evaluate(&Loss::Huber { delta: 1.0 }, &[0.5f64, 3.0], &[0.0, 0.0], 1, 2, None).mean;
+    let got = losses::evaluate(
+        &Loss::Huber { delta: 1.0 },
+        &[0.5f64, 3.0],
+        &[0.0, 0.0],
+        1,
+        2,
+        None,
+    )
+    .mean;
     assert!((got - (0.125 + 2.5) / 2.0).abs() < 1e-12);
 }
 
@@ -277,21 +340,46 @@ fn every_penalty() {
 #[test]
 fn whole_network() {
     let kinds = vec![
-        LayerKind::Dense { units: 6, init: Init::XavierUniform, bias: true },
-        LayerKind::BatchNorm { momentum: 0.1, eps: 1e-5 },
+        LayerKind::Dense {
+            units: 6,
+            init: Init::XavierUniform,
+            bias: true,
+        },
+        LayerKind::BatchNorm {
+            momentum: 0.1,
+            eps: 1e-5,
+        },
         LayerKind::Elu { alpha: 1.0 },
         LayerKind::Dropout { p: 0.3 },
-        LayerKind::Dense { units: 3, init: Init::XavierUniform, bias: false },
+        LayerKind::Dense {
+            units: 3,
+            init: Init::XavierUniform,
+            bias: false,
+        },
         LayerKind::Tanh,
     ];
     let mut width = 4;
     let mut layers = vec![];
     for (i, kind) in kinds.into_iter().enumerate() {
-        let out = if let LayerKind::Dense { units, .. } = kind { units } else { width };
-        layers.push(Layer { index: i, kind, in_width: width, out_width: out, span: Span::new(SourceId::RECIPE, 0, 0), line: i + 1 });
+        let out = if let LayerKind::Dense { units, .. } = kind {
+            units
+        } else {
+            width
+        };
+        layers.push(Layer {
+            index: i,
+            kind,
+            in_width: width,
+            out_width: out,
+            span: Span::new(SourceId::RECIPE, 0, 0),
+            line: i + 1,
+        });
         width = out;
     }
-    let model = Model { input_width: 4, layers };
+    let model = Model {
+        input_width: 4,
+        layers,
+    };
     let n = 5;
     let mut net = Network::<f64>::new(&model, n);
     let mut params = random(net.params.len(), 22);

@@ -17,8 +17,14 @@ pub fn path_for(dir: &Path, epoch: usize) -> PathBuf {
 pub fn write(dir: &Path, epoch: usize, bytes: &[u8], keep: usize) -> Result<PathBuf, WeightsError> {
     let path = path_for(dir, epoch);
     let shown = path.display().to_string();
-    std::fs::create_dir_all(dir).map_err(|source| WeightsError::Write { path: dir.display().to_string(), source })?;
-    write_atomic(&path, bytes).map_err(|source| WeightsError::Write { path: shown, source })?;
+    std::fs::create_dir_all(dir).map_err(|source| WeightsError::Write {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    write_atomic(&path, bytes).map_err(|source| WeightsError::Write {
+        path: shown,
+        source,
+    })?;
     rotate(dir, keep.max(1));
     Ok(path)
 }
@@ -36,7 +42,10 @@ pub fn list(dir: &Path) -> Vec<usize> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_prefix("epoch-")?.strip_suffix(".safetensors")?.parse().ok()
+            name.strip_prefix("epoch-")?
+                .strip_suffix(".safetensors")?
+                .parse()
+                .ok()
         })
         .collect();
     epochs.sort_unstable();

@@ -24,7 +24,12 @@ pub struct Verdict {
 
 impl EarlyStopper {
     pub fn new(config: EarlyStop) -> Self {
-        EarlyStopper { config, best: None, best_epoch: 0, wait: 0 }
+        EarlyStopper {
+            config,
+            best: None,
+            best_epoch: 0,
+            wait: 0,
+        }
     }
 
     pub fn observe(&mut self, epoch: usize, value: f64) -> Verdict {
@@ -45,7 +50,10 @@ impl EarlyStopper {
         } else {
             self.wait += 1;
         }
-        Verdict { improved, stop: !improved && self.wait >= self.config.patience }
+        Verdict {
+            improved,
+            stop: !improved && self.wait >= self.config.patience,
+        }
     }
 }
 
@@ -56,9 +64,17 @@ mod tests {
 
     #[test]
     fn stops_after_patience_epochs_without_improvement() {
-        let mut s = EarlyStopper::new(EarlyStop { patience: 2, monitor: Monitor::ValidLoss, min_delta: 0.01 });
+        let mut s = EarlyStopper::new(EarlyStop {
+            patience: 2,
+            monitor: Monitor::ValidLoss,
+            min_delta: 0.01,
+        });
         let vals = [1.0, 0.5, 0.495, 0.4, 0.399, 0.398];
-        let verdicts: Vec<Verdict> = vals.iter().enumerate().map(|(i, &v)| s.observe(i + 1, v)).collect();
+        let verdicts: Vec<Verdict> = vals
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| s.observe(i + 1, v))
+            .collect();
         assert!(verdicts[0].improved && verdicts[1].improved);
         assert!(!verdicts[2].improved && !verdicts[2].stop); // by less than min_delta
         assert!(verdicts[3].improved);
@@ -68,7 +84,11 @@ mod tests {
 
     #[test]
     fn accuracy_is_higher_better() {
-        let mut s = EarlyStopper::new(EarlyStop { patience: 1, monitor: Monitor::ValidAccuracy, min_delta: 0.0 });
+        let mut s = EarlyStopper::new(EarlyStop {
+            patience: 1,
+            monitor: Monitor::ValidAccuracy,
+            min_delta: 0.0,
+        });
         assert!(s.observe(1, 0.5).improved);
         assert!(s.observe(2, 0.6).improved);
         let v = s.observe(3, 0.6);

@@ -10,7 +10,14 @@ use crate::ir::Init;
 use crate::train::float::Float;
 
 /// Fills `weight` (`[units, inputs]`) and `bias` (when present) of one dense layer.
-pub fn dense<T: Float>(init: &Init, inputs: usize, units: usize, weight: &mut [T], bias: Option<&mut [T]>, rng: &mut ChaCha8Rng) {
+pub fn dense<T: Float>(
+    init: &Init,
+    inputs: usize,
+    units: usize,
+    weight: &mut [T],
+    bias: Option<&mut [T]>,
+    rng: &mut ChaCha8Rng,
+) {
     let fan_in = inputs.max(1) as f64;
     let fan_out = units as f64;
     let uniform = |limit: f64, out: &mut [T], rng: &mut ChaCha8Rng| {

@@ -26,15 +26,30 @@ pub struct Mat {
 impl Mat {
     /// Column-major `nrows × ncols` (each column contiguous).
     pub fn cols(nrows: usize, ncols: usize) -> Mat {
-        Mat { nrows, ncols, rstride: 1, cstride: nrows }
+        Mat {
+            nrows,
+            ncols,
+            rstride: 1,
+            cstride: nrows,
+        }
     }
     /// Row-major `nrows × ncols` (each row contiguous).
     pub fn rows(nrows: usize, ncols: usize) -> Mat {
-        Mat { nrows, ncols, rstride: ncols, cstride: 1 }
+        Mat {
+            nrows,
+            ncols,
+            rstride: ncols,
+            cstride: 1,
+        }
     }
     /// The same storage read as the transposed matrix.
     pub fn t(self) -> Mat {
-        Mat { nrows: self.ncols, ncols: self.nrows, rstride: self.cstride, cstride: self.rstride }
+        Mat {
+            nrows: self.ncols,
+            ncols: self.nrows,
+            rstride: self.cstride,
+            cstride: self.rstride,
+        }
     }
     fn len(&self) -> usize {
         if self.nrows == 0 || self.ncols == 0 {
@@ -47,16 +62,7 @@ impl Mat {
 
 /// `c ← alpha · a · b + beta · c` (with `beta = 0`, `c` is never read).
 #[allow(clippy::too_many_arguments)]
-pub fn gemm<T: Float>(
-    alpha: T,
-    a: &[T],
-    am: Mat,
-    b: &[T],
-    bm: Mat,
-    beta: T,
-    c: &mut [T],
-    cm: Mat,
-) {
+pub fn gemm<T: Float>(alpha: T, a: &[T], am: Mat, b: &[T], bm: Mat, beta: T, c: &mut [T], cm: Mat) {
     debug_assert_eq!(am.ncols, bm.nrows);
     debug_assert_eq!((am.nrows, bm.ncols), (cm.nrows, cm.ncols));
     if cm.nrows == 0 || cm.ncols == 0 {
@@ -67,7 +73,11 @@ pub fn gemm<T: Float>(
         for j in 0..cm.ncols {
             for i in 0..cm.nrows {
                 let v = &mut c[i * cm.rstride + j * cm.cstride];
-                *v = if beta == T::zero() { T::zero() } else { *v * beta };
+                *v = if beta == T::zero() {
+                    T::zero()
+                } else {
+                    *v * beta
+                };
             }
         }
         return;
@@ -78,8 +88,20 @@ pub fn gemm<T: Float>(
         naive(alpha, a, am, b, bm, beta, c, cm);
         return;
     }
-    let av = DMatrixView::from_slice_with_strides(&a[..am.len()], am.nrows, am.ncols, am.rstride, am.cstride);
-    let bv = DMatrixView::from_slice_with_strides(&b[..bm.len()], bm.nrows, bm.ncols, bm.rstride, bm.cstride);
+    let av = DMatrixView::from_slice_with_strides(
+        &a[..am.len()],
+        am.nrows,
+        am.ncols,
+        am.rstride,
+        am.cstride,
+    );
+    let bv = DMatrixView::from_slice_with_strides(
+        &b[..bm.len()],
+        bm.nrows,
+        bm.ncols,
+        bm.rstride,
+        bm.cstride,
+    );
     let mut cv = DMatrixViewMut::from_slice_with_strides_mut(
         &mut c[..cm.len()],
         cm.nrows,
@@ -109,7 +131,11 @@ fn naive<T: Float>(alpha: T, a: &[T], am: Mat, b: &[T], bm: Mat, beta: T, c: &mu
                 s += a[i * am.rstride + p * am.cstride] * b[p * bm.rstride + j * bm.cstride];
             }
             let o = &mut c[i * cm.rstride + j * cm.cstride];
-            *o = if beta == T::zero() { alpha * s } else { alpha * s + beta * *o };
+            *o = if beta == T::zero() {
+                alpha * s
+            } else {
+                alpha * s + beta * *o
+            };
         }
     }
 }
@@ -124,13 +150,31 @@ mod tests {
         let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         let b = [1.0, 0.0, 1.0, 2.0, 1.0, 0.0];
         let mut c = [0.0f64; 4];
-        gemm(1.0, &a, Mat::rows(2, 3), &b, Mat::cols(3, 2), 0.0, &mut c, Mat::cols(2, 2));
+        gemm(
+            1.0,
+            &a,
+            Mat::rows(2, 3),
+            &b,
+            Mat::cols(3, 2),
+            0.0,
+            &mut c,
+            Mat::cols(2, 2),
+        );
         // column 0 of b = (1,0,1): (4, 10); column 1 = (2,1,0): (4, 13)
         assert_eq!(c, [4.0, 10.0, 4.0, 13.0]);
         // aᵀ (3×2) · (2×1)
         let x = [1.0, 1.0];
         let mut y = [0.0f64; 3];
-        gemm(1.0, &a, Mat::rows(2, 3).t(), &x, Mat::cols(2, 1), 0.0, &mut y, Mat::cols(3, 1));
+        gemm(
+            1.0,
+            &a,
+            Mat::rows(2, 3).t(),
+            &x,
+            Mat::cols(2, 1),
+            0.0,
+            &mut y,
+            Mat::cols(3, 1),
+        );
         assert_eq!(y, [5.0, 7.0, 9.0]);
     }
 
@@ -140,7 +184,16 @@ mod tests {
         let a: Vec<f32> = (0..m * k).map(|i| (i % 5) as f32 - 2.0).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i % 3) as f32 - 1.0).collect();
         let mut c = vec![0.0f32; m * n];
-        gemm(1.0, &a, Mat::rows(m, k), &b, Mat::cols(k, n), 0.0, &mut c, Mat::cols(m, n));
+        gemm(
+            1.0,
+            &a,
+            Mat::rows(m, k),
+            &b,
+            Mat::cols(k, n),
+            0.0,
+            &mut c,
+            Mat::cols(m, n),
+        );
         for i in 0..m {
             for j in 0..n {
                 let want: f32 = (0..k).map(|p| a[i * k + p] * b[j * k + p]).sum();

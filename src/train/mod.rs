@@ -59,7 +59,11 @@ pub enum TrainError {
 }
 
 /// Trains `program`, sending every event to `observer`.
-pub fn run(program: &Program, opts: &RunOptions, observer: &mut dyn Observer) -> Result<RunOutcome, TrainError> {
+pub fn run(
+    program: &Program,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunOutcome, TrainError> {
     match program.precision {
         Precision::F32 => trainer::Trainer::<f32>::new(program, opts)?.run(observer),
         Precision::F64 => trainer::Trainer::<f64>::new(program, opts)?.run(observer),

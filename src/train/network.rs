@@ -73,23 +73,65 @@ impl<T: Float> Network<T> {
         let mut tensors = Vec::new();
         let mut layers = Vec::new();
         let mut offset = 0usize;
-        let mut add = |tensors: &mut Vec<ParamTensor>, name: String, layer: usize, shape: Vec<usize>, kind: ParamKind| {
+        let mut add = |tensors: &mut Vec<ParamTensor>,
+                       name: String,
+                       layer: usize,
+                       shape: Vec<usize>,
+                       kind: ParamKind| {
             let len = shape.iter().product();
             let off = offset;
             offset += len;
-            tensors.push(ParamTensor { name, layer, offset: off, len, shape, kind });
+            tensors.push(ParamTensor {
+                name,
+                layer,
+                offset: off,
+                len,
+                shape,
+                kind,
+            });
             off
         };
         for (pos, l) in model.layers.iter().enumerate() {
             let node = match l.kind {
                 LayerKind::Dense { units, bias, .. } => {
-                    let w = add(&mut tensors, format!("{}.weight", l.index), pos, vec![units, l.in_width], ParamKind::DenseWeight);
-                    let b = bias.then(|| add(&mut tensors, format!("{}.bias", l.index), pos, vec![units], ParamKind::DenseBias));
-                    Node::Dense(Dense { inputs: l.in_width, units, weight: w, bias: b })
+                    let w = add(
+                        &mut tensors,
+                        format!("{}.weight", l.index),
+                        pos,
+                        vec![units, l.in_width],
+                        ParamKind::DenseWeight,
+                    );
+                    let b = bias.then(|| {
+                        add(
+                            &mut tensors,
+                            format!("{}.bias", l.index),
+                            pos,
+                            vec![units],
+                            ParamKind::DenseBias,
+                        )
+                    });
+                    Node::Dense(Dense {
+                        inputs: l.in_width,
+                        units,
+                        weight: w,
+                        bias: b,
+                    })
                 }
                 LayerKind::BatchNorm { momentum, eps } => {
-                    let w = add(&mut tensors, format!("{}.weight", l.index), pos, vec![l.in_width], ParamKind::BnWeight);
-                    let b = add(&mut tensors, format!("{}.bias", l.index), pos, vec![l.in_width], ParamKind::BnBias);
+                    let w = add(
+                        &mut tensors,
+                        format!("{}.weight", l.index),
+                        pos,
+                        vec![l.in_width],
+                        ParamKind::BnWeight,
+                    );
+                    let b = add(
+                        &mut tensors,
+                        format!("{}.bias", l.index),
+                        pos,
+                        vec![l.in_width],
+                        ParamKind::BnBias,
+                    );
                     Node::BatchNorm(BatchNorm::new(l.in_width, momentum, eps, w, b, capacity))
                 }
                 LayerKind::Dropout { p } => Node::Dropout(Dropout::new(p, l.in_width, capacity)),
@@ -187,7 +229,11 @@ impl<T: Float> Network<T> {
             let slot = &mut self.layers[i];
             let (dbefore, dafter) = self.dacts.split_at_mut(i + 1);
             let dy = &dafter[0][..slot.out_width * n];
-            let dx = if i == 0 { None } else { Some(&mut dbefore[i][..slot.in_width * n]) };
+            let dx = if i == 0 {
+                None
+            } else {
+                Some(&mut dbefore[i][..slot.in_width * n])
+            };
             let x = &self.acts[i][..slot.in_width * n];
             let y = &self.acts[i + 1][..slot.out_width * n];
             match &mut slot.node {

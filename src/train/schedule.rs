@@ -29,7 +29,11 @@ impl Scheduler {
             schedule: schedule.clone(),
             base,
             epochs,
-            plateau: PlateauState { rate: base, best: f64::INFINITY, bad_epochs: 0 },
+            plateau: PlateauState {
+                rate: base,
+                best: f64::INFINITY,
+                bad_epochs: 0,
+            },
         }
     }
 
@@ -44,7 +48,10 @@ impl Scheduler {
     /// After an epoch: feed the monitored value (lower is better: the caller negates
     /// accuracies). Only `reduce_on_plateau` changes.
     pub fn observe(&mut self, value: f64) {
-        if let Schedule::ReduceOnPlateau { factor, patience, .. } = self.schedule {
+        if let Schedule::ReduceOnPlateau {
+            factor, patience, ..
+        } = self.schedule
+        {
             let st = &mut self.plateau;
             if value < st.best {
                 st.best = value;
@@ -74,7 +81,10 @@ fn closed_form(s: &Schedule, base: f64, e: usize, total: usize) -> f64 {
         Schedule::Exponential { gamma } => base * gamma.powi(e.saturating_sub(1) as i32),
         Schedule::Cosine { min_lr } => {
             let t = total.max(1) as f64;
-            min_lr + (base - min_lr) * (1.0 + (std::f64::consts::PI * (e.saturating_sub(1)) as f64 / t).cos()) / 2.0
+            min_lr
+                + (base - min_lr)
+                    * (1.0 + (std::f64::consts::PI * (e.saturating_sub(1)) as f64 / t).cos())
+                    / 2.0
         }
         Schedule::Warmup { epochs: w, then } => {
             if e <= *w {
@@ -99,7 +109,10 @@ mod tests {
     fn close(a: &[f64], b: &[f64]) {
         assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(b) {
-            assert!((x - y).abs() <= 1e-12 * y.abs().max(1e-12), "{a:?} vs {b:?}");
+            assert!(
+                (x - y).abs() <= 1e-12 * y.abs().max(1e-12),
+                "{a:?} vs {b:?}"
+            );
         }
     }
 
@@ -113,17 +126,47 @@ mod tests {
 
     #[test]
     fn step_and_exponential() {
-        close(&rates(Schedule::Step { every: 2, factor: 0.5 }, 0.01, 6), &[0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025]);
-        close(&rates(Schedule::Exponential { gamma: 0.9 }, 0.05, 3), &[0.05, 0.045, 0.0405]);
+        close(
+            &rates(
+                Schedule::Step {
+                    every: 2,
+                    factor: 0.5,
+                },
+                0.01,
+                6,
+            ),
+            &[0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025],
+        );
+        close(
+            &rates(Schedule::Exponential { gamma: 0.9 }, 0.05, 3),
+            &[0.05, 0.045, 0.0405],
+        );
     }
 
     #[test]
     fn warmup_then_inner_schedule() {
-        let inner = Schedule::Step { every: 2, factor: 0.5 };
-        let r = rates(Schedule::Warmup { epochs: 2, then: Box::new(inner) }, 0.02, 7);
+        let inner = Schedule::Step {
+            every: 2,
+            factor: 0.5,
+        };
+        let r = rates(
+            Schedule::Warmup {
+                epochs: 2,
+                then: Box::new(inner),
+            },
+            0.02,
+            7,
+        );
         close(&r, &[0.01, 0.02, 0.02, 0.02, 0.01, 0.01, 0.005]);
         // warm-up into cosine: T = E − W
-        let r = rates(Schedule::Warmup { epochs: 2, then: Box::new(Schedule::Cosine { min_lr: 0.001 }) }, 0.01, 8);
+        let r = rates(
+            Schedule::Warmup {
+                epochs: 2,
+                then: Box::new(Schedule::Cosine { min_lr: 0.001 }),
+            },
+            0.01,
+            8,
+        );
         assert!((r[0] - 0.005).abs() < 1e-15 && (r[1] - 0.01).abs() < 1e-15);
         assert!((r[2] - 0.01).abs() < 1e-15);
         let want = 0.001 + 0.009 * (1.0 + (std::f64::consts::PI / 6.0).cos()) / 2.0;
@@ -132,7 +175,11 @@ mod tests {
 
     #[test]
     fn reduce_on_plateau_waits_past_patience() {
-        let s = Schedule::ReduceOnPlateau { factor: 0.5, patience: 1, monitor: Monitor::TrainLoss };
+        let s = Schedule::ReduceOnPlateau {
+            factor: 0.5,
+            patience: 1,
+            monitor: Monitor::TrainLoss,
+        };
         let mut sc = Scheduler::new(&s, 1.0, 10);
         let mut seen = vec![];
         for v in [1.0, 0.9, 0.9, 0.95, 0.8, 0.8, 0.8] {

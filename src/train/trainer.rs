@@ -12,9 +12,11 @@ use std::time::Instant;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::events::{EndEvent, EndReason, EpochEvent, Event, Observer, RunDiagnostic, Severity, StartEvent};
-use crate::io::weights::{self, WeightsFile};
+use crate::events::{
+    EndEvent, EndReason, EpochEvent, Event, Observer, RunDiagnostic, Severity, StartEvent,
+};
 use crate::io::checkpoint;
+use crate::io::weights::{self, WeightsFile};
 use crate::ir::{Loss, Monitor, Program, Schedule, Table};
 use crate::rng::{generator, Stream};
 use crate::train::clip;
@@ -46,7 +48,11 @@ pub struct Split<T> {
 
 impl<T: Float> Split<T> {
     fn from_table(t: &Table) -> Self {
-        Split { rows: t.rows, x: t.x.iter().map(|&v| T::of(v)).collect(), y: t.y.iter().map(|&v| T::of(v)).collect() }
+        Split {
+            rows: t.rows,
+            x: t.x.iter().map(|&v| T::of(v)).collect(),
+            y: t.y.iter().map(|&v| T::of(v)).collect(),
+        }
     }
 }
 
@@ -99,7 +105,12 @@ impl<'p, T: Float> Trainer<'p, T> {
         let data = &program.data;
         let train_rows = data.train.rows;
         let batch = program.train.batch.rows(train_rows).min(train_rows.max(1));
-        let eval_rows = [data.valid.as_ref(), data.test.as_ref()].iter().flatten().map(|t| t.rows).max().unwrap_or(0);
+        let eval_rows = [data.valid.as_ref(), data.test.as_ref()]
+            .iter()
+            .flatten()
+            .map(|t| t.rows)
+            .max()
+            .unwrap_or(0);
         let capacity = batch.max(eval_rows.min(EVAL_CHUNK)).max(1);
         let mut net = Network::<T>::new(&program.model, capacity);
 
@@ -108,11 +119,15 @@ impl<'p, T: Float> Trainer<'p, T> {
         for slot in &net.layers {
             if let Node::Dense(d) = &slot.node {
                 let ir_layer = program.model.layers.iter().find(|l| l.index == slot.index);
-                if let Some(crate::ir::LayerKind::Dense { init: how, .. }) = ir_layer.map(|l| &l.kind) {
+                if let Some(crate::ir::LayerKind::Dense { init: how, .. }) =
+                    ir_layer.map(|l| &l.kind)
+                {
                     let (wo, wl) = (d.weight, d.weight_len());
                     let (head, tail) = net.params.split_at_mut(wo + wl);
                     let w = &mut head[wo..];
-                    let b = d.bias.map(|bo| &mut tail[bo - (wo + wl)..bo - (wo + wl) + d.units]);
+                    let b = d
+                        .bias
+                        .map(|bo| &mut tail[bo - (wo + wl)..bo - (wo + wl) + d.units]);
                     init::dense(how, d.inputs, d.units, w, b, &mut rng);
                 }
             }
@@ -127,7 +142,11 @@ impl<'p, T: Float> Trainer<'p, T> {
             program,
             opts: opts.clone(),
             optim: Optim::new(&program.optimizer, net.params.len()),
-            sched: Scheduler::new(&program.train.lr_schedule, program.optimizer.lr(), program.train.epochs),
+            sched: Scheduler::new(
+                &program.train.lr_schedule,
+                program.optimizer.lr(),
+                program.train.epochs,
+            ),
             stopper: program.train.early_stop.map(EarlyStopper::new),
             best: None,
             shuffle_rng: generator(program.seed, Stream::Shuffle),
@@ -192,7 +211,11 @@ impl<'p, T: Float> Trainer<'p, T> {
             match self.train_epoch(epoch, observer) {
                 EpochResult::Done(mut ev, steps) => {
                     total_steps += steps;
-                    let valid = if self.valid.is_some() { Some(self.evaluate_valid()) } else { None };
+                    let valid = if self.valid.is_some() {
+                        Some(self.evaluate_valid())
+                    } else {
+                        None
+                    };
                     ev.valid_loss = valid.map(|v| v.loss);
                     ev.valid_accuracy = valid.and_then(|v| v.accuracy);
                     let seconds = t0.elapsed().as_secs_f64();
@@ -209,7 +232,8 @@ impl<'p, T: Float> Trainer<'p, T> {
                     };
                     if let Schedule::ReduceOnPlateau { monitor, .. } = self.sched.schedule {
                         let v = monitored(monitor);
-                        self.sched.observe(if monitor.higher_is_better() { -v } else { v });
+                        self.sched
+                            .observe(if monitor.higher_is_better() { -v } else { v });
                     }
                     if let Some(stopper) = self.stopper.as_mut() {
                         let verdict = stopper.observe(epoch, monitored(stopper.config.monitor));
@@ -223,12 +247,14 @@ impl<'p, T: Float> Trainer<'p, T> {
                     }
                     self.done = epoch;
                     if let Some(ck) = &program.checkpoint {
-                        let due = epoch % ck.every.max(1) == 0;
+                        let due = epoch.is_multiple_of(ck.every.max(1));
                         let wanted_for_interrupt = self.opts.interrupt.is_some();
                         if due || wanted_for_interrupt {
                             let bytes = snapshot::serialize(&self).map_err(|e| {
                                 TrainError::Weights(weights::WeightsError::Write {
-                                    path: checkpoint::path_for(&ck.path, epoch).display().to_string(),
+                                    path: checkpoint::path_for(&ck.path, epoch)
+                                        .display()
+                                        .to_string(),
                                     source: std::io::Error::other(e),
                                 })
                             })?;
@@ -261,7 +287,11 @@ impl<'p, T: Float> Trainer<'p, T> {
         let mut end = EndEvent {
             reason,
             epochs: epochs_logged,
-            best_epoch: self.stopper.as_ref().map(|s| s.best_epoch).filter(|&e| e > 0),
+            best_epoch: self
+                .stopper
+                .as_ref()
+                .map(|s| s.best_epoch)
+                .filter(|&e| e > 0),
             test_loss: None,
             test_accuracy: None,
             confusion: None,
@@ -272,7 +302,12 @@ impl<'p, T: Float> Trainer<'p, T> {
             // With early_stop, the best epoch's parameters are the ones saved and tested.
             if let Some((params, stats)) = self.best.as_mut() {
                 std::mem::swap(&mut self.net.params, params);
-                for ((_, cur), saved) in self.net.running_stats_mut().into_iter().zip(stats.iter_mut()) {
+                for ((_, cur), saved) in self
+                    .net
+                    .running_stats_mut()
+                    .into_iter()
+                    .zip(stats.iter_mut())
+                {
                     std::mem::swap(cur, saved);
                 }
             }
@@ -294,14 +329,23 @@ impl<'p, T: Float> Trainer<'p, T> {
         }
         if self.opts.timings {
             end.seconds = Some(total_seconds);
-            end.steps_per_second = Some(if total_seconds > 0.0 { total_steps as f64 / total_seconds } else { 0.0 });
+            end.steps_per_second = Some(if total_seconds > 0.0 {
+                total_steps as f64 / total_seconds
+            } else {
+                0.0
+            });
         }
         observer.event(&Event::End(end.clone()));
         Ok(RunOutcome { end })
     }
 
     fn remember_best(&mut self) {
-        let stats: Vec<Vec<T>> = self.net.running_stats().into_iter().map(|(_, v)| v.to_vec()).collect();
+        let stats: Vec<Vec<T>> = self
+            .net
+            .running_stats()
+            .into_iter()
+            .map(|(_, v)| v.to_vec())
+            .collect();
         match self.best.as_mut() {
             Some((p, s)) => {
                 p.copy_from_slice(&self.net.params);
@@ -342,13 +386,22 @@ impl<'p, T: Float> Trainer<'p, T> {
             {
                 let input = self.net.input_mut(n);
                 for (c, &r) in self.order[start..start + n].iter().enumerate() {
-                    input[c * features..(c + 1) * features].copy_from_slice(&self.train.x[r * features..(r + 1) * features]);
-                    self.ybuf[c * targets..(c + 1) * targets].copy_from_slice(&self.train.y[r * targets..(r + 1) * targets]);
+                    input[c * features..(c + 1) * features]
+                        .copy_from_slice(&self.train.x[r * features..(r + 1) * features]);
+                    self.ybuf[c * targets..(c + 1) * targets]
+                        .copy_from_slice(&self.train.y[r * targets..(r + 1) * targets]);
                 }
             }
             self.net.forward(n, true, &mut self.dropout_rng);
             let (out, dout) = self.net.output_and_grad(n);
-            let bl = losses::evaluate(&program.loss, out, &self.ybuf[..targets * n], k, n, Some(dout));
+            let bl = losses::evaluate(
+                &program.loss,
+                out,
+                &self.ybuf[..targets * n],
+                k,
+                n,
+                Some(dout),
+            );
             if !bl.mean.is_finite() {
                 let where_ = match self.net.first_nonfinite_output(n) {
                     Some(p) => Blowup::Forward(p),
@@ -361,7 +414,12 @@ impl<'p, T: Float> Trainer<'p, T> {
                 for t in &self.net.tensors {
                     if t.kind == ParamKind::DenseWeight {
                         let r = t.offset..t.offset + t.len;
-                        penalty::add_gradient(&self.net.params[r.clone()], &mut self.net.grads[r], reg.l1, reg.l2);
+                        penalty::add_gradient(
+                            &self.net.params[r.clone()],
+                            &mut self.net.grads[r],
+                            reg.l1,
+                            reg.l2,
+                        );
                     }
                 }
             }
@@ -380,7 +438,9 @@ impl<'p, T: Float> Trainer<'p, T> {
             if !norm.is_finite() {
                 let where_ = match self.net.first_nonfinite_output(n) {
                     Some(p) => Blowup::Forward(p),
-                    None => Blowup::Gradient(self.layer_grad_sq.iter().rposition(|v| !v.is_finite())),
+                    None => {
+                        Blowup::Gradient(self.layer_grad_sq.iter().rposition(|v| !v.is_finite()))
+                    }
                 };
                 return EpochResult::Diverged(self.divergence(epoch, step, where_));
             }
@@ -393,7 +453,11 @@ impl<'p, T: Float> Trainer<'p, T> {
                 for t in &self.net.tensors {
                     if t.kind == ParamKind::DenseWeight {
                         let inputs = t.shape[1];
-                        penalty::max_norm(&mut self.net.params[t.offset..t.offset + t.len], inputs, c);
+                        penalty::max_norm(
+                            &mut self.net.params[t.offset..t.offset + t.len],
+                            inputs,
+                            c,
+                        );
                     }
                 }
             }
@@ -413,7 +477,9 @@ impl<'p, T: Float> Trainer<'p, T> {
                 .tensors
                 .iter()
                 .filter(|t| t.kind == ParamKind::DenseWeight)
-                .map(|t| penalty::value(&self.net.params[t.offset..t.offset + t.len], reg.l1, reg.l2))
+                .map(|t| {
+                    penalty::value(&self.net.params[t.offset..t.offset + t.len], reg.l1, reg.l2)
+                })
                 .sum()
         });
         EpochResult::Done(
@@ -421,7 +487,10 @@ impl<'p, T: Float> Trainer<'p, T> {
                 epoch,
                 lr,
                 train_loss: loss_sum / rows_f,
-                train_accuracy: program.loss.is_classification().then(|| correct as f64 / rows_f),
+                train_accuracy: program
+                    .loss
+                    .is_classification()
+                    .then(|| correct as f64 / rows_f),
                 valid_loss: None,
                 valid_accuracy: None,
                 penalty,
@@ -435,19 +504,33 @@ impl<'p, T: Float> Trainer<'p, T> {
     fn divergence(&self, epoch: usize, step: usize, where_: Blowup) -> RunDiagnostic {
         let layer_desc = |pos: usize| {
             let s = &self.net.layers[pos];
-            (Some(s.index), Some(s.line), format!("layer {} ({}, line {})", s.index, s.name, s.line))
+            (
+                Some(s.index),
+                Some(s.line),
+                format!("layer {} ({}, line {})", s.index, s.name, s.line),
+            )
         };
         let (layer, line, message) = match where_ {
             Blowup::Forward(p) => {
                 let (l, ln, d) = layer_desc(p);
                 (l, ln, format!("training diverged at epoch {epoch}, step {step}: the forward pass produced a non-finite value in the output of {d}"))
             }
-            Blowup::Loss => (None, None, format!("training diverged at epoch {epoch}, step {step}: the loss is not finite")),
+            Blowup::Loss => (
+                None,
+                None,
+                format!("training diverged at epoch {epoch}, step {step}: the loss is not finite"),
+            ),
             Blowup::Gradient(Some(p)) => {
                 let (l, ln, d) = layer_desc(p);
                 (l, ln, format!("training diverged at epoch {epoch}, step {step}: the gradient of {d} is not finite"))
             }
-            Blowup::Gradient(None) => (None, None, format!("training diverged at epoch {epoch}, step {step}: a gradient is not finite")),
+            Blowup::Gradient(None) => (
+                None,
+                None,
+                format!(
+                    "training diverged at epoch {epoch}, step {step}: a gradient is not finite"
+                ),
+            ),
         };
         RunDiagnostic {
             severity: Severity::Error,
@@ -468,13 +551,20 @@ impl<'p, T: Float> Trainer<'p, T> {
                 self.valid = Some(v);
                 ev
             }
-            None => Evaluation { loss: f64::NAN, accuracy: None },
+            None => Evaluation {
+                loss: f64::NAN,
+                accuracy: None,
+            },
         }
     }
 
     /// Loss and accuracy of a split in evaluation mode, in chunks of the buffer
     /// capacity; fills `confusion[true][predicted]` when given.
-    pub fn evaluate(&mut self, split: &Split<T>, mut confusion: Option<&mut Vec<Vec<u64>>>) -> Evaluation {
+    pub fn evaluate(
+        &mut self,
+        split: &Split<T>,
+        mut confusion: Option<&mut Vec<Vec<u64>>>,
+    ) -> Evaluation {
         let program = self.program;
         let features = self.net.input_width;
         let k = self.net.output_width;
@@ -485,7 +575,9 @@ impl<'p, T: Float> Trainer<'p, T> {
         let mut start = 0;
         while start < split.rows {
             let n = chunk.min(split.rows - start);
-            self.net.input_mut(n).copy_from_slice(&split.x[start * features..(start + n) * features]);
+            self.net
+                .input_mut(n)
+                .copy_from_slice(&split.x[start * features..(start + n) * features]);
             self.net.forward(n, false, &mut self.dropout_rng);
             let y = &split.y[start * targets..(start + n) * targets];
             let out = self.net.output(n);
@@ -504,7 +596,13 @@ impl<'p, T: Float> Trainer<'p, T> {
             start += n;
         }
         let rows = split.rows.max(1) as f64;
-        Evaluation { loss: loss_sum / rows, accuracy: program.loss.is_classification().then(|| correct as f64 / rows) }
+        Evaluation {
+            loss: loss_sum / rows,
+            accuracy: program
+                .loss
+                .is_classification()
+                .then(|| correct as f64 / rows),
+        }
     }
 }
 

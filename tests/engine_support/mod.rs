@@ -47,7 +47,9 @@ impl Recorder {
 }
 
 pub fn fixture_dir(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance").join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/conformance")
+        .join(case)
 }
 
 /// Reads a CSV with a header row; `labels` name the target columns (in order),
@@ -55,13 +57,36 @@ pub fn fixture_dir(case: &str) -> PathBuf {
 pub fn read_csv(path: &Path, labels: &[&str]) -> Table {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = lines.next().expect("header").split(',').map(str::trim).collect();
-    let label_idx: Vec<usize> =
-        labels.iter().map(|l| header.iter().position(|h| h == l).unwrap_or_else(|| panic!("no column {l}"))).collect();
-    let feat_idx: Vec<usize> = (0..header.len()).filter(|i| !label_idx.contains(i)).collect();
-    let mut t = Table { rows: 0, features: feat_idx.len(), targets: label_idx.len(), x: vec![], y: vec![] };
+    let header: Vec<&str> = lines
+        .next()
+        .expect("header")
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let label_idx: Vec<usize> = labels
+        .iter()
+        .map(|l| {
+            header
+                .iter()
+                .position(|h| h == l)
+                .unwrap_or_else(|| panic!("no column {l}"))
+        })
+        .collect();
+    let feat_idx: Vec<usize> = (0..header.len())
+        .filter(|i| !label_idx.contains(i))
+        .collect();
+    let mut t = Table {
+        rows: 0,
+        features: feat_idx.len(),
+        targets: label_idx.len(),
+        x: vec![],
+        y: vec![],
+    };
     for line in lines {
-        let cells: Vec<f64> = line.split(',').map(|c| c.trim().parse::<f64>().expect("number")).collect();
+        let cells: Vec<f64> = line
+            .split(',')
+            .map(|c| c.trim().parse::<f64>().expect("number"))
+            .collect();
         t.x.extend(feat_idx.iter().map(|&i| cells[i]));
         t.y.extend(label_idx.iter().map(|&i| cells[i]));
         t.rows += 1;
@@ -79,7 +104,9 @@ pub fn normalize(data: &mut Data, how: Normalize) {
     let mut shift = vec![0.0; f];
     let mut scale = vec![1.0; f];
     for j in 0..f {
-        let col: Vec<f64> = (0..data.train.rows).map(|r| data.train.x[r * f + j]).collect();
+        let col: Vec<f64> = (0..data.train.rows)
+            .map(|r| data.train.x[r * f + j])
+            .collect();
         let min = col.iter().cloned().fold(f64::INFINITY, f64::min);
         let max = col.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         match how {
@@ -100,7 +127,11 @@ pub fn normalize(data: &mut Data, how: Normalize) {
         for r in 0..t.rows {
             for j in 0..f {
                 let v = &mut t.x[r * f + j];
-                *v = if scale[j].is_infinite() { 0.0 } else { (*v - shift[j]) / scale[j] };
+                *v = if scale[j].is_infinite() {
+                    0.0
+                } else {
+                    (*v - shift[j]) / scale[j]
+                };
             }
         }
     };
@@ -122,18 +153,39 @@ pub fn layers(input: usize, kinds: Vec<LayerKind>, line0: usize) -> Model {
             LayerKind::Dense { units, .. } => units,
             _ => width,
         };
-        out.push(Layer { index: i, kind, in_width: width, out_width, span: Span::new(SourceId::RECIPE, 0, 0), line: line0 + i });
+        out.push(Layer {
+            index: i,
+            kind,
+            in_width: width,
+            out_width,
+            span: Span::new(SourceId::RECIPE, 0, 0),
+            line: line0 + i,
+        });
         width = out_width;
     }
-    Model { input_width: input, layers: out }
+    Model {
+        input_width: input,
+        layers: out,
+    }
 }
 
 pub fn dense(units: usize) -> LayerKind {
-    LayerKind::Dense { units, init: Init::XavierUniform, bias: true }
+    LayerKind::Dense {
+        units,
+        init: Init::XavierUniform,
+        bias: true,
+    }
 }
 
 pub fn plan(epochs: usize, batch: Batch) -> TrainPlan {
-    TrainPlan { epochs, batch, shuffle: false, lr_schedule: Schedule::Constant, clip: None, early_stop: None }
+    TrainPlan {
+        epochs,
+        batch,
+        shuffle: false,
+        lr_schedule: Schedule::Constant,
+        clip: None,
+        early_stop: None,
+    }
 }
 
 /// A program over a conformance case's files: `splits` = (train, valid, test) file names.
@@ -156,10 +208,16 @@ pub fn program(
     };
     normalize(&mut data, norm);
     let text = std::fs::read_to_string(dir.join("recipe.nnt")).unwrap_or_default();
-    let model_line = text.lines().position(|l| l.starts_with("model")).map_or(1, |p| p + 1);
+    let model_line = text
+        .lines()
+        .position(|l| l.starts_with("model"))
+        .map_or(1, |p| p + 1);
     let input = data.train.features;
     Program {
-        source: SourceFile { name: format!("{case}/recipe.nnt"), text: Arc::new(text) },
+        source: SourceFile {
+            name: format!("{case}/recipe.nnt"),
+            text: Arc::new(text),
+        },
         seed: 1,
         precision: Precision::F32,
         data,
@@ -190,14 +248,28 @@ fn rows_for(program: &Program, key: &str) -> usize {
 
 /// check.py's comparison: every epoch field, the end event, the saved tensors.
 /// Returns the list of problems (empty when the run matches).
-pub fn compare(program: &Program, rec: &Recorder, expected_jsonl: &Path, expected_weights: &Path, saved: &Path) -> Vec<String> {
+pub fn compare(
+    program: &Program,
+    rec: &Recorder,
+    expected_jsonl: &Path,
+    expected_weights: &Path,
+    saved: &Path,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let text = std::fs::read_to_string(expected_jsonl).expect("expected.jsonl");
-    let expected: Vec<serde_json::Value> = text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("json")).collect();
+    let expected: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
     let want: Vec<&serde_json::Value> = expected.iter().filter(|e| e["event"] == "epoch").collect();
     let got = rec.epochs();
     if got.len() != want.len() {
-        problems.push(format!("{} epoch events, expected {}", got.len(), want.len()));
+        problems.push(format!(
+            "{} epoch events, expected {}",
+            got.len(),
+            want.len()
+        ));
     }
     for (g, w) in got.iter().zip(&want) {
         let fields: [(&str, Option<f64>); 8] = [
@@ -214,13 +286,18 @@ pub fn compare(program: &Program, rec: &Recorder, expected_jsonl: &Path, expecte
             let wv = w.get(key).and_then(|v| v.as_f64());
             match (gv, wv) {
                 (None, None) => {}
-                (Some(_), None) => problems.push(format!("epoch {}: field {key} present but not expected", g.epoch)),
+                (Some(_), None) => problems.push(format!(
+                    "epoch {}: field {key} present but not expected",
+                    g.epoch
+                )),
                 (None, Some(_)) => problems.push(format!("epoch {}: field {key} missing", g.epoch)),
                 (Some(gv), Some(wv)) => {
                     let ok = match key {
                         "epoch" => gv == wv,
                         "lr" => close(gv, wv, LR_RTOL, 1e-12),
-                        k if k.ends_with("accuracy") => (gv - wv).abs() <= 1.5 / rows_for(program, k).max(1) as f64,
+                        k if k.ends_with("accuracy") => {
+                            (gv - wv).abs() <= 1.5 / rows_for(program, k).max(1) as f64
+                        }
                         _ => gv.is_finite() && close(gv, wv, LOSS_RTOL, 1e-6),
                     };
                     if !ok {
@@ -262,7 +339,10 @@ pub fn compare(program: &Program, rec: &Recorder, expected_jsonl: &Path, expecte
             }
         }
     }
-    match (WeightsFile::read(saved), WeightsFile::read(expected_weights)) {
+    match (
+        WeightsFile::read(saved),
+        WeightsFile::read(expected_weights),
+    ) {
         (Err(e), _) => problems.push(format!("saved weights unreadable: {e}")),
         (_, Err(e)) => problems.push(format!("expected weights unreadable: {e}")),
         (Ok(have), Ok(want)) => {
@@ -276,9 +356,14 @@ pub fn compare(program: &Program, rec: &Recorder, expected_jsonl: &Path, expecte
                     Ok(hv) => {
                         let scale = wv.iter().fold(0.0f64, |m, v| m.max(v.abs()));
                         let scale = if scale == 0.0 { 1.0 } else { scale };
-                        let err = hv.iter().zip(wv).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+                        let err = hv
+                            .iter()
+                            .zip(wv)
+                            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
                         if err > WEIGHT_RTOL * scale {
-                            problems.push(format!("{name}: max |diff| {err:.3e} > {WEIGHT_RTOL} x {scale:.3e}"));
+                            problems.push(format!(
+                                "{name}: max |diff| {err:.3e} > {WEIGHT_RTOL} x {scale:.3e}"
+                            ));
                         }
                     }
                 }
@@ -299,5 +384,11 @@ pub fn run_and_compare(case: &str, mut program: Program) -> Vec<String> {
         return vec![format!("run failed: {e}")];
     }
     let fx = fixture_dir(case);
-    compare(&program, &rec, &fx.join("expected.jsonl"), &fx.join("expected.safetensors"), &saved)
+    compare(
+        &program,
+        &rec,
+        &fx.join("expected.jsonl"),
+        &fx.join("expected.safetensors"),
+        &saved,
+    )
 }

@@ -10,8 +10,12 @@ use crate::train::float::Float;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {
     Relu,
-    LeakyRelu { slope: f64 },
-    Elu { alpha: f64 },
+    LeakyRelu {
+        slope: f64,
+    },
+    Elu {
+        alpha: f64,
+    },
     Gelu,
     Sigmoid,
     Tanh,
@@ -43,7 +47,11 @@ impl Activation {
             Activation::Elu { alpha } => {
                 let a = T::of(alpha);
                 for (o, &v) in y.iter_mut().zip(x) {
-                    *o = if v > T::zero() { v } else { a * (v.exp() - T::one()) };
+                    *o = if v > T::zero() {
+                        v
+                    } else {
+                        a * (v.exp() - T::one())
+                    };
                 }
             }
             Activation::Gelu => {
@@ -71,7 +79,15 @@ impl Activation {
     }
 
     /// dx ← dy · f′ given the forward input x and output y.
-    pub fn backward<T: Float>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T], width: usize, n: usize) {
+    pub fn backward<T: Float>(
+        &self,
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: &mut [T],
+        width: usize,
+        n: usize,
+    ) {
         let len = width * n;
         let (x, y, dy, dx) = (&x[..len], &y[..len], &dy[..len], &mut dx[..len]);
         match *self {
@@ -89,7 +105,11 @@ impl Activation {
             Activation::Elu { alpha } => {
                 let a = T::of(alpha);
                 for i in 0..len {
-                    dx[i] = if x[i] > T::zero() { dy[i] } else { dy[i] * a * x[i].exp() };
+                    dx[i] = if x[i] > T::zero() {
+                        dy[i]
+                    } else {
+                        dy[i] * a * x[i].exp()
+                    };
                 }
             }
             Activation::Gelu => {
@@ -111,8 +131,10 @@ impl Activation {
                 }
             }
             Activation::Softmax => {
-                for ((yc, dyc), dxc) in
-                    y.chunks_exact(width).zip(dy.chunks_exact(width)).zip(dx.chunks_exact_mut(width))
+                for ((yc, dyc), dxc) in y
+                    .chunks_exact(width)
+                    .zip(dy.chunks_exact(width))
+                    .zip(dx.chunks_exact_mut(width))
                 {
                     let mut dot = T::zero();
                     for (&a, &b) in yc.iter().zip(dyc) {

@@ -30,7 +30,14 @@ pub struct BatchNorm<T> {
 }
 
 impl<T: Float> BatchNorm<T> {
-    pub fn new(width: usize, momentum: f64, eps: f64, weight: usize, bias: usize, capacity: usize) -> Self {
+    pub fn new(
+        width: usize,
+        momentum: f64,
+        eps: f64,
+        weight: usize,
+        bias: usize,
+        capacity: usize,
+    ) -> Self {
         BatchNorm {
             width,
             momentum,
@@ -75,9 +82,9 @@ impl<T: Float> BatchNorm<T> {
         // Biased variance, two-pass for accuracy.
         self.inv_std.fill(T::zero());
         for xc in x[..len].chunks_exact(w) {
-            for j in 0..w {
-                let d = xc[j] - self.mean[j];
-                self.inv_std[j] += d * d;
+            for ((acc, &v), &m) in self.inv_std.iter_mut().zip(xc).zip(&self.mean) {
+                let d = v - m;
+                *acc += d * d;
             }
         }
         let mom = T::of(self.momentum);
@@ -89,8 +96,10 @@ impl<T: Float> BatchNorm<T> {
             self.running_var[j] = (T::one() - mom) * self.running_var[j] + mom * var * unbias;
             self.inv_std[j] = T::one() / (var + eps).sqrt();
         }
-        for ((xc, hc), yc) in
-            x[..len].chunks_exact(w).zip(self.xhat[..len].chunks_exact_mut(w)).zip(y[..len].chunks_exact_mut(w))
+        for ((xc, hc), yc) in x[..len]
+            .chunks_exact(w)
+            .zip(self.xhat[..len].chunks_exact_mut(w))
+            .zip(y[..len].chunks_exact_mut(w))
         {
             for j in 0..w {
                 let h = (xc[j] - self.mean[j]) * self.inv_std[j];
@@ -102,12 +111,22 @@ impl<T: Float> BatchNorm<T> {
 
     /// Backward of the training forward pass: dγ = Σ dy·x̂, dβ = Σ dy,
     /// dx = γ·inv_std/n · (n·dy − dβ − x̂·dγ).
-    pub fn backward(&mut self, params: &[T], grads: &mut [T], dy: &[T], dx: Option<&mut [T]>, n: usize) {
+    pub fn backward(
+        &mut self,
+        params: &[T],
+        grads: &mut [T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        n: usize,
+    ) {
         let w = self.width;
         let len = w * n;
         self.sum_dy.fill(T::zero());
         self.sum_dy_xhat.fill(T::zero());
-        for (dc, hc) in dy[..len].chunks_exact(w).zip(self.xhat[..len].chunks_exact(w)) {
+        for (dc, hc) in dy[..len]
+            .chunks_exact(w)
+            .zip(self.xhat[..len].chunks_exact(w))
+        {
             for j in 0..w {
                 self.sum_dy[j] += dc[j];
                 self.sum_dy_xhat[j] += dc[j] * hc[j];
@@ -118,8 +137,10 @@ impl<T: Float> BatchNorm<T> {
         if let Some(dx) = dx {
             let gamma = &params[self.weight..self.weight + w];
             let nt = T::of(n as f64);
-            for ((dc, hc), oc) in
-                dy[..len].chunks_exact(w).zip(self.xhat[..len].chunks_exact(w)).zip(dx[..len].chunks_exact_mut(w))
+            for ((dc, hc), oc) in dy[..len]
+                .chunks_exact(w)
+                .zip(self.xhat[..len].chunks_exact(w))
+                .zip(dx[..len].chunks_exact_mut(w))
             {
                 for j in 0..w {
                     let k = gamma[j] * self.inv_std[j] / nt;

@@ -19,14 +19,21 @@ pub struct Dropout<T> {
 
 impl<T: Float> Dropout<T> {
     pub fn new(p: f64, width: usize, capacity: usize) -> Self {
-        Dropout { p, mask: vec![T::one(); width * capacity] }
+        Dropout {
+            p,
+            mask: vec![T::one(); width * capacity],
+        }
     }
 
     /// Draws a fresh mask for `len` elements.
     pub fn draw_mask(&mut self, len: usize, rng: &mut ChaCha8Rng) {
         let scale = T::of(1.0 / (1.0 - self.p));
         for m in &mut self.mask[..len] {
-            *m = if rng.gen::<f64>() < self.p { T::zero() } else { scale };
+            *m = if rng.gen::<f64>() < self.p {
+                T::zero()
+            } else {
+                scale
+            };
         }
     }
 

@@ -7,7 +7,12 @@
 use super::BatchLoss;
 use crate::train::float::Float;
 
-pub fn forward_backward<T: Float>(z: &[T], y: &[T], n: usize, mut dz: Option<&mut [T]>) -> BatchLoss {
+pub fn forward_backward<T: Float>(
+    z: &[T],
+    y: &[T],
+    n: usize,
+    mut dz: Option<&mut [T]>,
+) -> BatchLoss {
     let mut total = 0.0f64;
     let mut correct = 0usize;
     let inv_n = 1.0 / n as f64;
@@ -19,9 +24,16 @@ pub fn forward_backward<T: Float>(z: &[T], y: &[T], n: usize, mut dz: Option<&mu
             correct += 1;
         }
         if let Some(dz) = dz.as_deref_mut() {
-            let s = if zf >= 0.0 { 1.0 / (1.0 + (-zf).exp()) } else { zf.exp() / (1.0 + zf.exp()) };
+            let s = if zf >= 0.0 {
+                1.0 / (1.0 + (-zf).exp())
+            } else {
+                zf.exp() / (1.0 + zf.exp())
+            };
             dz[k] = T::of((s - yf) * inv_n);
         }
     }
-    BatchLoss { mean: total * inv_n, correct }
+    BatchLoss {
+        mean: total * inv_n,
+        correct,
+    }
 }

@@ -53,5 +53,8 @@ pub fn forward_backward<T: Float>(
             }
         }
     }
-    BatchLoss { mean: total * inv_n, correct }
+    BatchLoss {
+        mean: total * inv_n,
+        correct,
+    }
 }

@@ -5,7 +5,13 @@
 use super::BatchLoss;
 use crate::train::float::Float;
 
-pub fn forward_backward<T: Float>(delta: f64, z: &[T], y: &[T], len: usize, mut dz: Option<&mut [T]>) -> BatchLoss {
+pub fn forward_backward<T: Float>(
+    delta: f64,
+    z: &[T],
+    y: &[T],
+    len: usize,
+    mut dz: Option<&mut [T]>,
+) -> BatchLoss {
     let mut total = 0.0f64;
     let inv = 1.0 / len as f64;
     for i in 0..len {
@@ -20,5 +26,8 @@ pub fn forward_backward<T: Float>(delta: f64, z: &[T], y: &[T], len: usize, mut 
             dz[i] = T::of(g * inv);
         }
     }
-    BatchLoss { mean: total * inv, correct: 0 }
+    BatchLoss {
+        mean: total * inv,
+        correct: 0,
+    }
 }

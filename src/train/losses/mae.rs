@@ -4,7 +4,12 @@
 use super::BatchLoss;
 use crate::train::float::Float;
 
-pub fn forward_backward<T: Float>(z: &[T], y: &[T], len: usize, mut dz: Option<&mut [T]>) -> BatchLoss {
+pub fn forward_backward<T: Float>(
+    z: &[T],
+    y: &[T],
+    len: usize,
+    mut dz: Option<&mut [T]>,
+) -> BatchLoss {
     let mut total = 0.0f64;
     let inv = 1.0 / len as f64;
     for i in 0..len {
@@ -21,5 +26,8 @@ pub fn forward_backward<T: Float>(z: &[T], y: &[T], len: usize, mut dz: Option<&
             dz[i] = T::of(s * inv);
         }
     }
-    BatchLoss { mean: total * inv, correct: 0 }
+    BatchLoss {
+        mean: total * inv,
+        correct: 0,
+    }
 }

@@ -25,9 +25,18 @@ pub struct BatchLoss {
 }
 
 /// Loss of a batch of `n` rows, and dz = ∂mean/∂z when `dz` is given.
-pub fn evaluate<T: Float>(loss: &Loss, z: &[T], y: &[T], k: usize, n: usize, dz: Option<&mut [T]>) -> BatchLoss {
+pub fn evaluate<T: Float>(
+    loss: &Loss,
+    z: &[T],
+    y: &[T],
+    k: usize,
+    n: usize,
+    dz: Option<&mut [T]>,
+) -> BatchLoss {
     match *loss {
-        Loss::CrossEntropy { label_smoothing } => cross_entropy::forward_backward(label_smoothing, z, y, k, n, dz),
+        Loss::CrossEntropy { label_smoothing } => {
+            cross_entropy::forward_backward(label_smoothing, z, y, k, n, dz)
+        }
         Loss::BinaryCrossEntropy => bce::forward_backward(z, y, n, dz),
         Loss::Mse => mse::forward_backward(z, y, k * n, dz),
         Loss::Mae => mae::forward_backward(z, y, k * n, dz),

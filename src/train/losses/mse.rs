@@ -4,7 +4,12 @@
 use super::BatchLoss;
 use crate::train::float::Float;
 
-pub fn forward_backward<T: Float>(z: &[T], y: &[T], len: usize, mut dz: Option<&mut [T]>) -> BatchLoss {
+pub fn forward_backward<T: Float>(
+    z: &[T],
+    y: &[T],
+    len: usize,
+    mut dz: Option<&mut [T]>,
+) -> BatchLoss {
     let mut total = 0.0f64;
     let inv = 1.0 / len as f64;
     for i in 0..len {
@@ -14,5 +19,8 @@ pub fn forward_backward<T: Float>(z: &[T], y: &[T], len: usize, mut dz: Option<&
             dz[i] = T::of(2.0 * d * inv);
         }
     }
-    BatchLoss { mean: total * inv, correct: 0 }
+    BatchLoss {
+        mean: total * inv,
+        correct: 0,
+    }
 }

@@ -13,7 +13,12 @@ pub struct Adagrad<T> {
 
 impl<T: Float> Adagrad<T> {
     pub fn new(len: usize, eps: f64, weight_decay: f64) -> Self {
-        Adagrad { eps, weight_decay, steps: 0, sum: vec![T::zero(); len] }
+        Adagrad {
+            eps,
+            weight_decay,
+            steps: 0,
+            sum: vec![T::zero(); len],
+        }
     }
 
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
@@ -23,7 +28,11 @@ impl<T: Float> Adagrad<T> {
         let wd = T::of(self.weight_decay);
         let use_wd = self.weight_decay != 0.0;
         for i in 0..params.len() {
-            let g = if use_wd { grads[i] + wd * params[i] } else { grads[i] };
+            let g = if use_wd {
+                grads[i] + wd * params[i]
+            } else {
+                grads[i]
+            };
             let s = self.sum[i] + g * g;
             self.sum[i] = s;
             params[i] -= lr * g / (s.sqrt() + eps);

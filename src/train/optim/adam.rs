@@ -20,7 +20,14 @@ pub struct Adam<T> {
 }
 
 impl<T: Float> Adam<T> {
-    pub fn new(len: usize, beta1: f64, beta2: f64, eps: f64, weight_decay: f64, amsgrad: bool) -> Self {
+    pub fn new(
+        len: usize,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+        amsgrad: bool,
+    ) -> Self {
         Adam {
             beta1,
             beta2,
@@ -47,7 +54,11 @@ impl<T: Float> Adam<T> {
         let wd = T::of(self.weight_decay);
         let use_wd = self.weight_decay != 0.0;
         for i in 0..params.len() {
-            let g = if use_wd { grads[i] + wd * params[i] } else { grads[i] };
+            let g = if use_wd {
+                grads[i] + wd * params[i]
+            } else {
+                grads[i]
+            };
             let m = b1 * self.m[i] + ob1 * g;
             let v = b2 * self.v[i] + ob2 * g * g;
             self.m[i] = m;

@@ -12,7 +12,10 @@ pub struct AdamW<T> {
 
 impl<T: Float> AdamW<T> {
     pub fn new(len: usize, beta1: f64, beta2: f64, eps: f64, weight_decay: f64) -> Self {
-        AdamW { weight_decay, inner: Adam::new(len, beta1, beta2, eps, 0.0, false) }
+        AdamW {
+            weight_decay,
+            inner: Adam::new(len, beta1, beta2, eps, 0.0, false),
+        }
     }
 
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {

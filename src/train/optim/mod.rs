@@ -23,19 +23,59 @@ pub enum Optim<T> {
 impl<T: Float> Optim<T> {
     pub fn new(config: &Optimizer, len: usize) -> Self {
         match *config {
-            Optimizer::Sgd { momentum, dampening, nesterov, weight_decay, .. } => {
-                Optim::Sgd(sgd::Sgd::new(len, momentum, dampening, nesterov, weight_decay))
-            }
-            Optimizer::Adam { beta1, beta2, eps, weight_decay, amsgrad, .. } => {
-                Optim::Adam(adam::Adam::new(len, beta1, beta2, eps, weight_decay, amsgrad))
-            }
-            Optimizer::AdamW { beta1, beta2, eps, weight_decay, .. } => {
-                Optim::AdamW(adamw::AdamW::new(len, beta1, beta2, eps, weight_decay))
-            }
-            Optimizer::RmsProp { alpha, eps, momentum, centered, weight_decay, .. } => {
-                Optim::RmsProp(rmsprop::RmsProp::new(len, alpha, eps, momentum, centered, weight_decay))
-            }
-            Optimizer::Adagrad { eps, weight_decay, .. } => Optim::Adagrad(adagrad::Adagrad::new(len, eps, weight_decay)),
+            Optimizer::Sgd {
+                momentum,
+                dampening,
+                nesterov,
+                weight_decay,
+                ..
+            } => Optim::Sgd(sgd::Sgd::new(
+                len,
+                momentum,
+                dampening,
+                nesterov,
+                weight_decay,
+            )),
+            Optimizer::Adam {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                amsgrad,
+                ..
+            } => Optim::Adam(adam::Adam::new(
+                len,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                amsgrad,
+            )),
+            Optimizer::AdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                ..
+            } => Optim::AdamW(adamw::AdamW::new(len, beta1, beta2, eps, weight_decay)),
+            Optimizer::RmsProp {
+                alpha,
+                eps,
+                momentum,
+                centered,
+                weight_decay,
+                ..
+            } => Optim::RmsProp(rmsprop::RmsProp::new(
+                len,
+                alpha,
+                eps,
+                momentum,
+                centered,
+                weight_decay,
+            )),
+            Optimizer::Adagrad {
+                eps, weight_decay, ..
+            } => Optim::Adagrad(adagrad::Adagrad::new(len, eps, weight_decay)),
         }
     }
 
@@ -76,8 +116,16 @@ impl<T: Float> Optim<T> {
         match self {
             Optim::Sgd(o) => vec![("momentum", &o.momentum_buf[..])],
             Optim::Adam(o) => vec![("m", &o.m[..]), ("v", &o.v[..]), ("vmax", &o.vmax[..])],
-            Optim::AdamW(o) => vec![("m", &o.inner.m[..]), ("v", &o.inner.v[..]), ("vmax", &o.inner.vmax[..])],
-            Optim::RmsProp(o) => vec![("square_avg", &o.square_avg[..]), ("grad_avg", &o.grad_avg[..]), ("momentum", &o.momentum_buf[..])],
+            Optim::AdamW(o) => vec![
+                ("m", &o.inner.m[..]),
+                ("v", &o.inner.v[..]),
+                ("vmax", &o.inner.vmax[..]),
+            ],
+            Optim::RmsProp(o) => vec![
+                ("square_avg", &o.square_avg[..]),
+                ("grad_avg", &o.grad_avg[..]),
+                ("momentum", &o.momentum_buf[..]),
+            ],
             Optim::Adagrad(o) => vec![("sum", &o.sum[..])],
         }
     }
@@ -86,7 +134,11 @@ impl<T: Float> Optim<T> {
         match self {
             Optim::Sgd(o) => vec![("momentum", &mut o.momentum_buf)],
             Optim::Adam(o) => vec![("m", &mut o.m), ("v", &mut o.v), ("vmax", &mut o.vmax)],
-            Optim::AdamW(o) => vec![("m", &mut o.inner.m), ("v", &mut o.inner.v), ("vmax", &mut o.inner.vmax)],
+            Optim::AdamW(o) => vec![
+                ("m", &mut o.inner.m),
+                ("v", &mut o.inner.v),
+                ("vmax", &mut o.inner.vmax),
+            ],
             Optim::RmsProp(o) => vec![
                 ("square_avg", &mut o.square_avg),
                 ("grad_avg", &mut o.grad_avg),

@@ -20,7 +20,14 @@ pub struct RmsProp<T> {
 }
 
 impl<T: Float> RmsProp<T> {
-    pub fn new(len: usize, alpha: f64, eps: f64, momentum: f64, centered: bool, weight_decay: f64) -> Self {
+    pub fn new(
+        len: usize,
+        alpha: f64,
+        eps: f64,
+        momentum: f64,
+        centered: bool,
+        weight_decay: f64,
+    ) -> Self {
         RmsProp {
             alpha,
             eps,
@@ -44,7 +51,11 @@ impl<T: Float> RmsProp<T> {
         let wd = T::of(self.weight_decay);
         let use_wd = self.weight_decay != 0.0;
         for i in 0..params.len() {
-            let g = if use_wd { grads[i] + wd * params[i] } else { grads[i] };
+            let g = if use_wd {
+                grads[i] + wd * params[i]
+            } else {
+                grads[i]
+            };
             let s = a * self.square_avg[i] + oa * g * g;
             self.square_avg[i] = s;
             let st = if self.centered {

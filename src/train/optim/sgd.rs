@@ -16,9 +16,22 @@ pub struct Sgd<T> {
 }
 
 impl<T: Float> Sgd<T> {
-    pub fn new(len: usize, momentum: f64, dampening: f64, nesterov: bool, weight_decay: f64) -> Self {
+    pub fn new(
+        len: usize,
+        momentum: f64,
+        dampening: f64,
+        nesterov: bool,
+        weight_decay: f64,
+    ) -> Self {
         let buf_len = if momentum > 0.0 { len } else { 0 };
-        Sgd { momentum, dampening, nesterov, weight_decay, steps: 0, momentum_buf: vec![T::zero(); buf_len] }
+        Sgd {
+            momentum,
+            dampening,
+            nesterov,
+            weight_decay,
+            steps: 0,
+            momentum_buf: vec![T::zero(); buf_len],
+        }
     }
 
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
@@ -36,7 +49,11 @@ impl<T: Float> Sgd<T> {
         let mu = T::of(self.momentum);
         let damp = T::of(1.0 - self.dampening);
         let first = self.steps == 1;
-        for ((p, &g), b) in params.iter_mut().zip(grads).zip(self.momentum_buf.iter_mut()) {
+        for ((p, &g), b) in params
+            .iter_mut()
+            .zip(grads)
+            .zip(self.momentum_buf.iter_mut())
+        {
             let g = if use_wd { g + wd * *p } else { g };
             *b = if first { g } else { mu * *b + damp * g };
             let d = if self.nesterov { g + mu * *b } else { *b };
