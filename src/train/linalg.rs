@@ -109,12 +109,28 @@ pub fn gemm<T: Float>(alpha: T, a: &[T], am: Mat, b: &[T], bm: Mat, beta: T, c: 
         cm.rstride,
         cm.cstride,
     );
-    if beta == T::zero() {
-        // nalgebra documents that `c` is not read when beta is zero, but its small
-        // matrix path multiplies; zero first so stale NaNs never leak in.
-        cv.fill(T::zero());
-    }
+    // Only shapes above SMALL get here, which nalgebra hands to matrixmultiply: it
+    // never reads `c` when beta is zero, so stale values (even NaN) cannot leak in.
     cv.gemm(alpha, &av, &bv, beta);
+}
+
+/// Σ v², in f64, over 8 interleaved lanes (so it vectorises) added up in a fixed
+/// order: the same bits on every run and any number of threads.
+pub fn sum_squares<T: Float>(v: &[T]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            let x = x.to_f64();
+            *l += x * x;
+        }
+    }
+    for (l, &x) in lanes.iter_mut().zip(rest) {
+        let x = x.to_f64();
+        *l += x * x;
+    }
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
 }
 
 /// Below this size in any dimension, [`gemm`] multiplies with plain loops.
@@ -143,6 +159,15 @@ fn naive<T: Float>(alpha: T, a: &[T], am: Mat, b: &[T], bm: Mat, beta: T, c: &mu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sum_squares_of_any_length() {
+        for n in [0, 1, 7, 8, 9, 100] {
+            let v: Vec<f32> = (0..n).map(|i| i as f32 * 0.5).collect();
+            let want: f64 = v.iter().map(|&x| (x as f64) * (x as f64)).sum();
+            assert!((sum_squares(&v) - want).abs() <= 1e-9 * want.max(1.0));
+        }
+    }
 
     #[test]
     fn transposed_views_multiply() {

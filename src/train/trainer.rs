@@ -23,6 +23,7 @@ use crate::train::clip;
 use crate::train::early_stop::EarlyStopper;
 use crate::train::float::Float;
 use crate::train::init;
+use crate::train::linalg;
 use crate::train::layers::Node;
 use crate::train::losses;
 use crate::train::network::{Network, ParamKind};
@@ -426,12 +427,8 @@ impl<'p, T: Float> Trainer<'p, T> {
             // Per-layer squared norms, summed in a fixed order.
             self.layer_grad_sq.iter_mut().for_each(|v| *v = 0.0);
             for t in &self.net.tensors {
-                let mut s = 0.0f64;
-                for &g in &self.net.grads[t.offset..t.offset + t.len] {
-                    let g = g.to_f64();
-                    s += g * g;
-                }
-                self.layer_grad_sq[t.layer] += s;
+                self.layer_grad_sq[t.layer] +=
+                    linalg::sum_squares(&self.net.grads[t.offset..t.offset + t.len]);
             }
             let total: f64 = self.layer_grad_sq.iter().sum();
             let norm = total.sqrt();

@@ -27,15 +27,10 @@ impl<T: Float> Adagrad<T> {
         let eps = T::of(self.eps);
         let wd = T::of(self.weight_decay);
         let use_wd = self.weight_decay != 0.0;
-        for i in 0..params.len() {
-            let g = if use_wd {
-                grads[i] + wd * params[i]
-            } else {
-                grads[i]
-            };
-            let s = self.sum[i] + g * g;
-            self.sum[i] = s;
-            params[i] -= lr * g / (s.sqrt() + eps);
+        for ((p, &g), s) in params.iter_mut().zip(grads).zip(self.sum.iter_mut()) {
+            let g = if use_wd { g + wd * *p } else { g };
+            *s += g * g;
+            *p -= lr * g / (s.sqrt() + eps);
         }
     }
 }

@@ -53,24 +53,25 @@ impl<T: Float> Adam<T> {
         let eps = T::of(self.eps);
         let wd = T::of(self.weight_decay);
         let use_wd = self.weight_decay != 0.0;
-        for i in 0..params.len() {
-            let g = if use_wd {
-                grads[i] + wd * params[i]
-            } else {
-                grads[i]
-            };
-            let m = b1 * self.m[i] + ob1 * g;
-            let v = b2 * self.v[i] + ob2 * g * g;
-            self.m[i] = m;
-            self.v[i] = v;
-            let u = if self.amsgrad {
-                let u = if v > self.vmax[i] { v } else { self.vmax[i] };
-                self.vmax[i] = u;
-                u
-            } else {
-                v
-            };
-            params[i] -= step_size * m / (u.sqrt() * inv_bc2_sqrt + eps);
+        if self.amsgrad {
+            let it = params.iter_mut().zip(grads).zip(self.m.iter_mut()).zip(self.v.iter_mut()).zip(self.vmax.iter_mut());
+            for ((((p, &g), m), v), vmax) in it {
+                let g = if use_wd { g + wd * *p } else { g };
+                *m = (b1 * *m + ob1 * g).flush();
+                *v = (b2 * *v + ob2 * g * g).flush();
+                if *v > *vmax {
+                    *vmax = *v;
+                }
+                *p -= step_size * *m / (vmax.sqrt() * inv_bc2_sqrt + eps);
+            }
+        } else {
+            let it = params.iter_mut().zip(grads).zip(self.m.iter_mut()).zip(self.v.iter_mut());
+            for (((p, &g), m), v) in it {
+                let g = if use_wd { g + wd * *p } else { g };
+                *m = (b1 * *m + ob1 * g).flush();
+                *v = (b2 * *v + ob2 * g * g).flush();
+                *p -= step_size * *m / (v.sqrt() * inv_bc2_sqrt + eps);
+            }
         }
     }
 }

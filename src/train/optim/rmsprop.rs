@@ -56,10 +56,10 @@ impl<T: Float> RmsProp<T> {
             } else {
                 grads[i]
             };
-            let s = a * self.square_avg[i] + oa * g * g;
+            let s = (a * self.square_avg[i] + oa * g * g).flush();
             self.square_avg[i] = s;
             let st = if self.centered {
-                let gb = a * self.grad_avg[i] + oa * g;
+                let gb = (a * self.grad_avg[i] + oa * g).flush();
                 self.grad_avg[i] = gb;
                 s - gb * gb
             } else {
@@ -67,7 +67,7 @@ impl<T: Float> RmsProp<T> {
             };
             let r = st.sqrt() + eps;
             if self.momentum > 0.0 {
-                let b = mu * self.momentum_buf[i] + g / r;
+                let b = (mu * self.momentum_buf[i] + g / r).flush();
                 self.momentum_buf[i] = b;
                 params[i] -= lr * b;
             } else {
