@@ -1,2 +1,4 @@
 //! Files that are not recipes or data: weights (safetensors) and checkpoints.
 pub mod atomic;
+pub mod checkpoint;
+pub mod weights;

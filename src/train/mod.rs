@@ -1,1 +1,71 @@
-//! (stage module, being written)
+//! The training engine: runs a checked [`Program`](crate::ir::Program) and reports
+//! what happens through an [`Observer`](crate::events::Observer).
+//!
+//! Layout: one concept per file. `layers/`, `losses/`, `optim/` hold the numerical
+//! pieces (forward and backward side by side); `network` owns the parameters and
+//! every buffer (allocated once); `trainer` is the epoch loop; `snapshot` turns the
+//! run's state into checkpoint tensors and back.
+
+pub mod clip;
+pub mod early_stop;
+pub mod float;
+pub mod init;
+pub mod layers;
+pub mod linalg;
+pub mod losses;
+pub mod network;
+pub mod optim;
+pub mod penalty;
+pub mod schedule;
+pub mod snapshot;
+pub mod trainer;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::events::{EndEvent, Observer};
+use crate::io::weights::WeightsError;
+use crate::ir::{Precision, Program};
+
+/// How to run, beyond the recipe.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Continue from this checkpoint (`--resume`).
+    pub resume: Option<PathBuf>,
+    /// Add wall-clock fields to the events (`--timings`).
+    pub timings: bool,
+    /// Set by a Ctrl-C handler: finish the current step, checkpoint, stop.
+    pub interrupt: Option<Arc<AtomicBool>>,
+}
+
+/// The result of a run; the `end` event has already been sent to the observer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// Reason `Diverged` means the caller exits with status 3.
+    pub end: EndEvent,
+}
+
+/// What can stop a run other than the training itself: files.
+#[derive(Debug, Error, Diagnostic)]
+pub enum TrainError {
+    /// Weights, `init_from`, `save`, checkpoint and resume file problems.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Weights(#[from] WeightsError),
+}
+
+/// Trains `program`, sending every event to `observer`.
+pub fn run(
+    program: &Program,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunOutcome, TrainError> {
+    match program.precision {
+        Precision::F32 => trainer::Trainer::<f32>::new(program, opts)?.run(observer),
+        Precision::F64 => trainer::Trainer::<f64>::new(program, opts)?.run(observer),
+    }
+}

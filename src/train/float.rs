@@ -1,0 +1,55 @@
+//! The floating-point type of a run: `f32` by default, `f64` under `precision = f64`.
+//! Everything in the engine is generic over [`Float`]; `run` picks the type once.
+
+/// Element type of parameters, activations, gradients and optimizer state.
+pub trait Float:
+    nalgebra::RealField + Copy + Default + std::fmt::Debug + Send + Sync + 'static
+{
+    /// The safetensors dtype this type is saved as.
+    const DTYPE: safetensors::Dtype;
+    /// Converts from f64 (rounding to nearest for f32).
+    fn of(x: f64) -> Self;
+    /// Widens to f64 (exact).
+    fn to_f64(self) -> f64;
+    /// The smallest positive normal value.
+    const TINY: Self;
+
+    /// `self`, or 0 when it is subnormal. Optimizer state that decays geometrically
+    /// (momentum of a unit whose gradient is 0) would otherwise sink into subnormal
+    /// numbers, on which x86 arithmetic is ~100× slower; values this small change no
+    /// update by a representable amount.
+    #[inline(always)]
+    fn flush(self) -> Self {
+        if self.abs() < Self::TINY {
+            Self::zero()
+        } else {
+            self
+        }
+    }
+}
+
+impl Float for f32 {
+    const DTYPE: safetensors::Dtype = safetensors::Dtype::F32;
+    const TINY: Self = f32::MIN_POSITIVE;
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Float for f64 {
+    const DTYPE: safetensors::Dtype = safetensors::Dtype::F64;
+    const TINY: Self = f64::MIN_POSITIVE;
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
+    }
+}

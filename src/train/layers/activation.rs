@@ -1,0 +1,184 @@
+//! Element-wise activations and softmax, forward and backward side by side.
+//!
+//! Shapes: x, y, dy, dx are all `width × n` (column-major batch). Backward gets both
+//! the input x and the output y and uses whichever gives the cheaper exact formula.
+//! Derivatives at kinks are PyTorch's: relu′(0) = 0, leaky_relu′(0) = slope,
+//! elu′(x) = alpha·eˣ for x ≤ 0.
+
+use crate::train::float::Float;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Activation {
+    Relu,
+    LeakyRelu {
+        slope: f64,
+    },
+    Elu {
+        alpha: f64,
+    },
+    Gelu,
+    Sigmoid,
+    Tanh,
+    /// Softmax over each column (`nn.Softmax(dim=1)` on row-major batches).
+    Softmax,
+}
+
+const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
+/// 1/√(2π)
+const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+
+impl Activation {
+    /// y ← f(x) for a batch of `width × n`.
+    pub fn forward<T: Float>(&self, x: &[T], y: &mut [T], width: usize, n: usize) {
+        let len = width * n;
+        let (x, y) = (&x[..len], &mut y[..len]);
+        match *self {
+            Activation::Relu => {
+                for (o, &v) in y.iter_mut().zip(x) {
+                    *o = if v > T::zero() { v } else { T::zero() };
+                }
+            }
+            Activation::LeakyRelu { slope } => {
+                let s = T::of(slope);
+                for (o, &v) in y.iter_mut().zip(x) {
+                    *o = if v > T::zero() { v } else { v * s };
+                }
+            }
+            Activation::Elu { alpha } => {
+                let a = T::of(alpha);
+                for (o, &v) in y.iter_mut().zip(x) {
+                    *o = if v > T::zero() {
+                        v
+                    } else {
+                        a * (v.exp() - T::one())
+                    };
+                }
+            }
+            Activation::Gelu => {
+                for (o, &v) in y.iter_mut().zip(x) {
+                    let xf = v.to_f64();
+                    *o = T::of(0.5 * xf * (1.0 + libm::erf(xf * FRAC_1_SQRT_2)));
+                }
+            }
+            Activation::Sigmoid => {
+                for (o, &v) in y.iter_mut().zip(x) {
+                    *o = sigmoid(v);
+                }
+            }
+            Activation::Tanh => {
+                for (o, &v) in y.iter_mut().zip(x) {
+                    *o = v.tanh();
+                }
+            }
+            Activation::Softmax => {
+                for (xc, yc) in x.chunks_exact(width).zip(y.chunks_exact_mut(width)) {
+                    softmax_column(xc, yc);
+                }
+            }
+        }
+    }
+
+    /// dx ← dy · f′ given the forward input x and output y.
+    pub fn backward<T: Float>(
+        &self,
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: &mut [T],
+        width: usize,
+        n: usize,
+    ) {
+        let len = width * n;
+        let (x, y, dy, dx) = (&x[..len], &y[..len], &dy[..len], &mut dx[..len]);
+        match *self {
+            Activation::Relu => {
+                for i in 0..len {
+                    dx[i] = if x[i] > T::zero() { dy[i] } else { T::zero() };
+                }
+            }
+            Activation::LeakyRelu { slope } => {
+                let s = T::of(slope);
+                for i in 0..len {
+                    dx[i] = if x[i] > T::zero() { dy[i] } else { dy[i] * s };
+                }
+            }
+            Activation::Elu { alpha } => {
+                let a = T::of(alpha);
+                for i in 0..len {
+                    dx[i] = if x[i] > T::zero() {
+                        dy[i]
+                    } else {
+                        dy[i] * a * x[i].exp()
+                    };
+                }
+            }
+            Activation::Gelu => {
+                for i in 0..len {
+                    let xf = x[i].to_f64();
+                    let cdf = 0.5 * (1.0 + libm::erf(xf * FRAC_1_SQRT_2));
+                    let pdf = INV_SQRT_2PI * (-0.5 * xf * xf).exp();
+                    dx[i] = dy[i] * T::of(cdf + xf * pdf);
+                }
+            }
+            Activation::Sigmoid => {
+                for i in 0..len {
+                    dx[i] = dy[i] * y[i] * (T::one() - y[i]);
+                }
+            }
+            Activation::Tanh => {
+                for i in 0..len {
+                    dx[i] = dy[i] * (T::one() - y[i] * y[i]);
+                }
+            }
+            Activation::Softmax => {
+                for ((yc, dyc), dxc) in y
+                    .chunks_exact(width)
+                    .zip(dy.chunks_exact(width))
+                    .zip(dx.chunks_exact_mut(width))
+                {
+                    let mut dot = T::zero();
+                    for (&a, &b) in yc.iter().zip(dyc) {
+                        dot += a * b;
+                    }
+                    for ((o, &a), &b) in dxc.iter_mut().zip(yc).zip(dyc) {
+                        *o = a * (b - dot);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether this is a relu (for the dead-unit detector).
+    pub fn is_relu(&self) -> bool {
+        matches!(self, Activation::Relu)
+    }
+}
+
+/// Logistic function without overflow for large |x|.
+#[inline]
+pub fn sigmoid<T: Float>(v: T) -> T {
+    if v >= T::zero() {
+        T::one() / (T::one() + (-v).exp())
+    } else {
+        let e = v.exp();
+        e / (T::one() + e)
+    }
+}
+
+/// Numerically stable softmax of one column.
+fn softmax_column<T: Float>(x: &[T], y: &mut [T]) {
+    let mut m = x[0];
+    for &v in &x[1..] {
+        if v > m {
+            m = v;
+        }
+    }
+    let mut s = T::zero();
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = (v - m).exp();
+        s += *o;
+    }
+    for o in y.iter_mut() {
+        *o /= s;
+    }
+}

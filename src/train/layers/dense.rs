@@ -1,0 +1,95 @@
+//! `dense(units)` / `linear`: `nn.Linear`. y = W·x + b.
+//!
+//! Shapes: x `inputs × n` (column-major batch), W `[units, inputs]` (row-major, as
+//! PyTorch), b `[units]`, y `units × n`.
+
+use crate::train::float::Float;
+use crate::train::linalg::{gemm, Mat};
+
+/// A dense layer: where its parameters live in the flat parameter vector.
+#[derive(Debug, Clone)]
+pub struct Dense {
+    pub inputs: usize,
+    pub units: usize,
+    /// Offset of the weight `[units, inputs]`.
+    pub weight: usize,
+    /// Offset of the bias `[units]`, absent with `bias = false`.
+    pub bias: Option<usize>,
+}
+
+impl Dense {
+    pub fn weight_len(&self) -> usize {
+        self.units * self.inputs
+    }
+
+    /// y (`units × n`) ← W·x + b. The bias is broadcast into y first and the product
+    /// accumulated on top of it, so the bias add costs no extra pass.
+    pub fn forward<T: Float>(&self, params: &[T], x: &[T], y: &mut [T], n: usize) {
+        let w = &params[self.weight..self.weight + self.weight_len()];
+        let beta = match self.bias {
+            Some(off) => {
+                let b = &params[off..off + self.units];
+                for col in y[..self.units * n].chunks_exact_mut(self.units) {
+                    col.copy_from_slice(b);
+                }
+                T::one()
+            }
+            None => T::zero(),
+        };
+        gemm(
+            T::one(),
+            w,
+            Mat::rows(self.units, self.inputs),
+            x,
+            Mat::cols(self.inputs, n),
+            beta,
+            y,
+            Mat::cols(self.units, n),
+        );
+    }
+
+    /// Given dy (`units × n`): writes dW = dy·xᵀ and db = Σ_columns dy into `grads`
+    /// (overwriting), and dx = Wᵀ·dy (`inputs × n`) when asked for.
+    pub fn backward<T: Float>(
+        &self,
+        params: &[T],
+        grads: &mut [T],
+        x: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        n: usize,
+    ) {
+        let wl = self.weight_len();
+        gemm(
+            T::one(),
+            dy,
+            Mat::cols(self.units, n),
+            x,
+            Mat::cols(self.inputs, n).t(),
+            T::zero(),
+            &mut grads[self.weight..self.weight + wl],
+            Mat::rows(self.units, self.inputs),
+        );
+        if let Some(off) = self.bias {
+            let db = &mut grads[off..off + self.units];
+            db.fill(T::zero());
+            for col in dy[..self.units * n].chunks_exact(self.units) {
+                for (g, &d) in db.iter_mut().zip(col) {
+                    *g += d;
+                }
+            }
+        }
+        if let Some(dx) = dx {
+            gemm(
+                T::one(),
+                &params[self.weight..self.weight + wl],
+                Mat::rows(self.units, self.inputs).t(),
+                dy,
+                Mat::cols(self.units, n),
+                T::zero(),
+                dx,
+                Mat::cols(self.inputs, n),
+            );
+        }
+    }
+}

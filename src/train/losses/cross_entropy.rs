@@ -1,0 +1,60 @@
+//! `cross_entropy(label_smoothing = ε)`: `nn.CrossEntropyLoss` on logits.
+//!
+//! Per row with logits z (`C`), label y: lse = log Σ exp z_c,
+//! loss = (1−ε)·(lse − z_y) + (ε/C)·Σ_c (lse − z_c);
+//! ∂loss/∂z_c = softmax_c − (1−ε)·[c = y] − ε/C. The batch value is the row mean.
+//! Shapes: z `C × n`, y `1 × n` (class indices), dz `C × n`.
+
+use super::BatchLoss;
+use crate::train::float::Float;
+
+pub fn forward_backward<T: Float>(
+    eps: f64,
+    z: &[T],
+    y: &[T],
+    c: usize,
+    n: usize,
+    mut dz: Option<&mut [T]>,
+) -> BatchLoss {
+    let mut total = 0.0f64;
+    let mut correct = 0usize;
+    let inv_n = 1.0 / n as f64;
+    let cf = c as f64;
+    for k in 0..n {
+        let col = &z[k * c..(k + 1) * c];
+        let label = y[k].to_f64() as usize;
+        let mut m = f64::NEG_INFINITY;
+        let mut arg = 0;
+        for (j, &v) in col.iter().enumerate() {
+            let v = v.to_f64();
+            if v > m {
+                m = v;
+                arg = j;
+            }
+        }
+        if arg == label {
+            correct += 1;
+        }
+        let mut s = 0.0f64;
+        let mut sum_z = 0.0f64;
+        for &v in col {
+            s += (v.to_f64() - m).exp();
+            sum_z += v.to_f64();
+        }
+        let lse = m + s.ln();
+        let zy = col.get(label).map_or(f64::NAN, |v| v.to_f64());
+        total += (1.0 - eps) * (lse - zy) + (eps / cf) * (cf * lse - sum_z);
+        if let Some(dz) = dz.as_deref_mut() {
+            let out = &mut dz[k * c..(k + 1) * c];
+            for (j, (o, &v)) in out.iter_mut().zip(col).enumerate() {
+                let p = (v.to_f64() - lse).exp();
+                let target = if j == label { 1.0 - eps } else { 0.0 } + eps / cf;
+                *o = T::of((p - target) * inv_n);
+            }
+        }
+    }
+    BatchLoss {
+        mean: total * inv_n,
+        correct,
+    }
+}

@@ -1,0 +1,291 @@
+//! The model as the trainer runs it: layers, the flat parameter and gradient
+//! vectors, and every activation buffer, all allocated once.
+//!
+//! Buffers: `acts[i]` is the input of layer i (`acts[0]` the batch, `acts[L]` the
+//! output), `width_i × capacity`, column-major; a batch of n rows uses the first
+//! `width_i · n` elements. `dacts[i]` is ∂loss/∂acts[i] (`dacts[0]` is never needed
+//! and stays empty).
+
+use rand_chacha::ChaCha8Rng;
+
+use crate::ir::{LayerKind, Model};
+use crate::train::float::Float;
+use crate::train::layers::activation::Activation;
+use crate::train::layers::batch_norm::BatchNorm;
+use crate::train::layers::dense::Dense;
+use crate::train::layers::dropout::Dropout;
+use crate::train::layers::Node;
+
+/// What a parameter tensor is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    DenseWeight,
+    DenseBias,
+    BnWeight,
+    BnBias,
+}
+
+/// One trainable tensor in the flat vector.
+#[derive(Debug, Clone)]
+pub struct ParamTensor {
+    /// `{index}.weight` / `{index}.bias`.
+    pub name: String,
+    /// Position of the owning layer in `Network::layers`.
+    pub layer: usize,
+    pub offset: usize,
+    pub len: usize,
+    pub shape: Vec<usize>,
+    pub kind: ParamKind,
+}
+
+/// A layer with its place in the recipe.
+#[derive(Debug, Clone)]
+pub struct Slot<T> {
+    /// `nn.Sequential` index.
+    pub index: usize,
+    /// 1-based recipe line.
+    pub line: usize,
+    pub name: &'static str,
+    pub in_width: usize,
+    pub out_width: usize,
+    pub node: Node<T>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Network<T> {
+    pub layers: Vec<Slot<T>>,
+    pub params: Vec<T>,
+    pub grads: Vec<T>,
+    pub tensors: Vec<ParamTensor>,
+    pub input_width: usize,
+    pub output_width: usize,
+    /// Columns (rows of data) every buffer holds.
+    pub capacity: usize,
+    acts: Vec<Vec<T>>,
+    dacts: Vec<Vec<T>>,
+}
+
+impl<T: Float> Network<T> {
+    /// Lays out the parameters (zero) and allocates every buffer for batches of up to
+    /// `capacity` rows.
+    pub fn new(model: &Model, capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        let mut tensors = Vec::new();
+        let mut layers = Vec::new();
+        let mut offset = 0usize;
+        let mut add = |tensors: &mut Vec<ParamTensor>,
+                       name: String,
+                       layer: usize,
+                       shape: Vec<usize>,
+                       kind: ParamKind| {
+            let len = shape.iter().product();
+            let off = offset;
+            offset += len;
+            tensors.push(ParamTensor {
+                name,
+                layer,
+                offset: off,
+                len,
+                shape,
+                kind,
+            });
+            off
+        };
+        for (pos, l) in model.layers.iter().enumerate() {
+            let node = match l.kind {
+                LayerKind::Dense { units, bias, .. } => {
+                    let w = add(
+                        &mut tensors,
+                        format!("{}.weight", l.index),
+                        pos,
+                        vec![units, l.in_width],
+                        ParamKind::DenseWeight,
+                    );
+                    let b = bias.then(|| {
+                        add(
+                            &mut tensors,
+                            format!("{}.bias", l.index),
+                            pos,
+                            vec![units],
+                            ParamKind::DenseBias,
+                        )
+                    });
+                    Node::Dense(Dense {
+                        inputs: l.in_width,
+                        units,
+                        weight: w,
+                        bias: b,
+                    })
+                }
+                LayerKind::BatchNorm { momentum, eps } => {
+                    let w = add(
+                        &mut tensors,
+                        format!("{}.weight", l.index),
+                        pos,
+                        vec![l.in_width],
+                        ParamKind::BnWeight,
+                    );
+                    let b = add(
+                        &mut tensors,
+                        format!("{}.bias", l.index),
+                        pos,
+                        vec![l.in_width],
+                        ParamKind::BnBias,
+                    );
+                    Node::BatchNorm(BatchNorm::new(l.in_width, momentum, eps, w, b, capacity))
+                }
+                LayerKind::Dropout { p } => Node::Dropout(Dropout::new(p, l.in_width, capacity)),
+                LayerKind::Relu => Node::Activation(Activation::Relu),
+                LayerKind::Sigmoid => Node::Activation(Activation::Sigmoid),
+                LayerKind::Tanh => Node::Activation(Activation::Tanh),
+                LayerKind::Gelu => Node::Activation(Activation::Gelu),
+                LayerKind::Softmax => Node::Activation(Activation::Softmax),
+                LayerKind::LeakyRelu { slope } => Node::Activation(Activation::LeakyRelu { slope }),
+                LayerKind::Elu { alpha } => Node::Activation(Activation::Elu { alpha }),
+            };
+            layers.push(Slot {
+                index: l.index,
+                line: l.line,
+                name: l.kind.name(),
+                in_width: l.in_width,
+                out_width: l.out_width,
+                node,
+            });
+        }
+        let mut params = vec![T::zero(); offset];
+        // Batch norm starts at weight 1, bias 0.
+        for t in &tensors {
+            if t.kind == ParamKind::BnWeight {
+                params[t.offset..t.offset + t.len].fill(T::one());
+            }
+        }
+        let mut acts = vec![vec![T::zero(); model.input_width * capacity]];
+        let mut dacts = vec![Vec::new()];
+        for l in &layers {
+            acts.push(vec![T::zero(); l.out_width * capacity]);
+            dacts.push(vec![T::zero(); l.out_width * capacity]);
+        }
+        Network {
+            layers,
+            grads: vec![T::zero(); params.len()],
+            params,
+            tensors,
+            input_width: model.input_width,
+            output_width: model.output_width(),
+            capacity,
+            acts,
+            dacts,
+        }
+    }
+
+    /// The input buffer for a batch of n rows (`input_width × n`), to fill.
+    pub fn input_mut(&mut self, n: usize) -> &mut [T] {
+        &mut self.acts[0][..self.input_width * n]
+    }
+
+    /// The output of the last forward pass (`output_width × n`).
+    pub fn output(&self, n: usize) -> &[T] {
+        let last = self.acts.len() - 1;
+        &self.acts[last][..self.output_width * n]
+    }
+
+    /// The output and the buffer for ∂loss/∂output, to fill from the loss.
+    pub fn output_and_grad(&mut self, n: usize) -> (&[T], &mut [T]) {
+        let last = self.acts.len() - 1;
+        let k = self.output_width * n;
+        (&self.acts[last][..k], &mut self.dacts[last][..k])
+    }
+
+    /// The activation after layer `pos` (`out_width × n`).
+    pub fn layer_output(&self, pos: usize, n: usize) -> &[T] {
+        &self.acts[pos + 1][..self.layers[pos].out_width * n]
+    }
+
+    /// Forward pass over the n rows in the input buffer. `dropout_rng` is drawn from
+    /// only in training.
+    pub fn forward(&mut self, n: usize, train: bool, dropout_rng: &mut ChaCha8Rng) {
+        for (i, slot) in self.layers.iter_mut().enumerate() {
+            let (before, after) = self.acts.split_at_mut(i + 1);
+            let x = &before[i][..slot.in_width * n];
+            let y = &mut after[0][..slot.out_width * n];
+            match &mut slot.node {
+                Node::Dense(d) => d.forward(&self.params, x, y, n),
+                Node::Activation(a) => a.forward(x, y, slot.out_width, n),
+                Node::Dropout(d) => {
+                    if train && d.p > 0.0 {
+                        d.draw_mask(slot.out_width * n, dropout_rng);
+                    }
+                    d.forward(x, y, slot.out_width * n, train);
+                }
+                Node::BatchNorm(b) => b.forward(&self.params, x, y, n, train),
+            }
+        }
+    }
+
+    /// Backward pass after a training forward pass, from ∂loss/∂output (already in
+    /// place) down to the first layer; overwrites every gradient in `grads`.
+    pub fn backward(&mut self, n: usize) {
+        for i in (0..self.layers.len()).rev() {
+            let slot = &mut self.layers[i];
+            let (dbefore, dafter) = self.dacts.split_at_mut(i + 1);
+            let dy = &dafter[0][..slot.out_width * n];
+            let dx = if i == 0 {
+                None
+            } else {
+                Some(&mut dbefore[i][..slot.in_width * n])
+            };
+            let x = &self.acts[i][..slot.in_width * n];
+            let y = &self.acts[i + 1][..slot.out_width * n];
+            match &mut slot.node {
+                Node::Dense(d) => d.backward(&self.params, &mut self.grads, x, dy, dx, n),
+                Node::Activation(a) => {
+                    if let Some(dx) = dx {
+                        a.backward(x, y, dy, dx, slot.out_width, n);
+                    }
+                }
+                Node::Dropout(d) => {
+                    if let Some(dx) = dx {
+                        d.backward(dy, dx, slot.out_width * n);
+                    }
+                }
+                Node::BatchNorm(b) => b.backward(&self.params, &mut self.grads, dy, dx, n),
+            }
+        }
+    }
+
+    /// Position of the first layer whose output (of the last forward pass) holds a
+    /// value that is not finite.
+    pub fn first_nonfinite_output(&self, n: usize) -> Option<usize> {
+        (0..self.layers.len()).find(|&p| self.layer_output(p, n).iter().any(|v| !v.is_finite()))
+    }
+
+    /// Trainable parameter count.
+    pub fn parameter_count(&self) -> usize {
+        self.params.len()
+    }
+
+    /// Batch-norm running statistics by tensor name (`{index}.running_mean`, …).
+    pub fn running_stats(&self) -> Vec<(String, &[T])> {
+        let mut out = Vec::new();
+        for s in &self.layers {
+            if let Node::BatchNorm(b) = &s.node {
+                out.push((format!("{}.running_mean", s.index), &b.running_mean[..]));
+                out.push((format!("{}.running_var", s.index), &b.running_var[..]));
+            }
+        }
+        out
+    }
+
+    /// Mutable running statistics by tensor name.
+    pub fn running_stats_mut(&mut self) -> Vec<(String, &mut Vec<T>)> {
+        let mut out = Vec::new();
+        for s in &mut self.layers {
+            let index = s.index;
+            if let Node::BatchNorm(b) = &mut s.node {
+                out.push((format!("{index}.running_mean"), &mut b.running_mean));
+                out.push((format!("{index}.running_var"), &mut b.running_var));
+            }
+        }
+        out
+    }
+}

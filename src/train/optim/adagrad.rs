@@ -1,0 +1,52 @@
+//! `adagrad(lr, eps, weight_decay)`: `torch.optim.Adagrad` (no lr decay, initial
+//! accumulator 0). g ← g + wd·θ; s ← s + g²; θ ← θ − lr·g/(√s + eps).
+
+use crate::train::float::Float;
+
+#[derive(Debug, Clone)]
+pub struct Adagrad<T> {
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub steps: u64,
+    pub sum: Vec<T>,
+}
+
+impl<T: Float> Adagrad<T> {
+    pub fn new(len: usize, eps: f64, weight_decay: f64) -> Self {
+        Adagrad {
+            eps,
+            weight_decay,
+            steps: 0,
+            sum: vec![T::zero(); len],
+        }
+    }
+
+    pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
+        self.steps += 1;
+        let lr = T::of(lr);
+        let eps = T::of(self.eps);
+        let wd = T::of(self.weight_decay);
+        let use_wd = self.weight_decay != 0.0;
+        for ((p, &g), s) in params.iter_mut().zip(grads).zip(self.sum.iter_mut()) {
+            let g = if use_wd { g + wd * *p } else { g };
+            *s += g * g;
+            *p -= lr * g / (s.sqrt() + eps);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accumulates_squares() {
+        let mut o = Adagrad::<f64>::new(1, 1e-10, 0.0);
+        let mut p = [0.0];
+        o.step(&mut p, &[3.0], 0.1);
+        assert!((p[0] + 0.1 * 3.0 / (3.0 + 1e-10)).abs() < 1e-12);
+        let p1 = p[0];
+        o.step(&mut p, &[4.0], 0.1);
+        assert!((p[0] - (p1 - 0.1 * 4.0 / (5.0 + 1e-10))).abs() < 1e-12);
+    }
+}

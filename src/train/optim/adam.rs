@@ -1,0 +1,109 @@
+//! `adam(lr, beta1, beta2, eps, weight_decay, amsgrad)`: `torch.optim.Adam`.
+//! g ← g + wd·θ; m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
+//! with amsgrad vmax ← max(vmax, v), u = vmax, else u = v;
+//! θ ← θ − (lr/(1−β1ᵗ))·m / (√u/√(1−β2ᵗ) + eps) (PyTorch's grouping of the same formula).
+
+use crate::train::float::Float;
+
+#[derive(Debug, Clone)]
+pub struct Adam<T> {
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub amsgrad: bool,
+    pub steps: u64,
+    pub m: Vec<T>,
+    pub v: Vec<T>,
+    /// Running maximum of v (empty without amsgrad).
+    pub vmax: Vec<T>,
+}
+
+impl<T: Float> Adam<T> {
+    pub fn new(
+        len: usize,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+        amsgrad: bool,
+    ) -> Self {
+        Adam {
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            amsgrad,
+            steps: 0,
+            m: vec![T::zero(); len],
+            v: vec![T::zero(); len],
+            vmax: vec![T::zero(); if amsgrad { len } else { 0 }],
+        }
+    }
+
+    pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
+        self.steps += 1;
+        let t = self.steps as i32;
+        let bc1 = 1.0 - self.beta1.powi(t);
+        let bc2_sqrt = (1.0 - self.beta2.powi(t)).sqrt();
+        let step_size = T::of(lr / bc1);
+        let inv_bc2_sqrt = T::of(1.0 / bc2_sqrt);
+        let (b1, b2) = (T::of(self.beta1), T::of(self.beta2));
+        let (ob1, ob2) = (T::of(1.0 - self.beta1), T::of(1.0 - self.beta2));
+        let eps = T::of(self.eps);
+        let wd = T::of(self.weight_decay);
+        let use_wd = self.weight_decay != 0.0;
+        if self.amsgrad {
+            let it = params.iter_mut().zip(grads).zip(self.m.iter_mut()).zip(self.v.iter_mut()).zip(self.vmax.iter_mut());
+            for ((((p, &g), m), v), vmax) in it {
+                let g = if use_wd { g + wd * *p } else { g };
+                *m = (b1 * *m + ob1 * g).flush();
+                *v = (b2 * *v + ob2 * g * g).flush();
+                if *v > *vmax {
+                    *vmax = *v;
+                }
+                *p -= step_size * *m / (vmax.sqrt() * inv_bc2_sqrt + eps);
+            }
+        } else {
+            let it = params.iter_mut().zip(grads).zip(self.m.iter_mut()).zip(self.v.iter_mut());
+            for (((p, &g), m), v) in it {
+                let g = if use_wd { g + wd * *p } else { g };
+                *m = (b1 * *m + ob1 * g).flush();
+                *v = (b2 * *v + ob2 * g * g).flush();
+                *p -= step_size * *m / (v.sqrt() * inv_bc2_sqrt + eps);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_step_moves_by_lr() {
+        // At t = 1, m̂ = g and v̂ = g², so the step is lr·g/(|g| + eps) ≈ lr·sign(g).
+        let mut o = Adam::<f64>::new(2, 0.9, 0.999, 1e-8, 0.0, false);
+        let mut p = [1.0, -1.0];
+        o.step(&mut p, &[0.3, -2.0], 0.01);
+        assert!((p[0] - (1.0 - 0.01 * 0.3 / (0.3 + 1e-8))).abs() < 1e-12);
+        assert!((p[1] - (-1.0 + 0.01 * 2.0 / (2.0 + 1e-8))).abs() < 1e-12);
+    }
+
+    #[test]
+    fn second_step_matches_formula_with_amsgrad() {
+        let mut o = Adam::<f64>::new(1, 0.9, 0.999, 1e-8, 0.01, true);
+        let mut p = [0.5];
+        o.step(&mut p, &[1.0], 0.1);
+        let p1 = p[0];
+        o.step(&mut p, &[0.1], 0.1);
+        let g1 = 1.0 + 0.01 * 0.5;
+        let (m1, v1) = (0.1 * g1, 0.001 * g1 * g1);
+        let g2 = 0.1 + 0.01 * p1;
+        let m2 = 0.9 * m1 + 0.1 * g2;
+        let v2 = 0.999 * v1 + 0.001 * g2 * g2;
+        let u = v1.max(v2);
+        let want = p1 - 0.1 * (m2 / (1.0 - 0.81)) / ((u / (1.0 - 0.999f64.powi(2))).sqrt() + 1e-8);
+        assert!((p[0] - want).abs() < 1e-12, "{} vs {want}", p[0]);
+    }
+}

@@ -1,0 +1,44 @@
+//! `adamw(lr, beta1, beta2, eps, weight_decay)`: `torch.optim.AdamW`.
+//! θ ← θ·(1 − lr·wd) first (decoupled decay), then the Adam step without decay.
+
+use super::adam::Adam;
+use crate::train::float::Float;
+
+#[derive(Debug, Clone)]
+pub struct AdamW<T> {
+    pub weight_decay: f64,
+    pub inner: Adam<T>,
+}
+
+impl<T: Float> AdamW<T> {
+    pub fn new(len: usize, beta1: f64, beta2: f64, eps: f64, weight_decay: f64) -> Self {
+        AdamW {
+            weight_decay,
+            inner: Adam::new(len, beta1, beta2, eps, 0.0, false),
+        }
+    }
+
+    pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
+        if self.weight_decay != 0.0 {
+            let k = T::of(1.0 - lr * self.weight_decay);
+            for p in params.iter_mut() {
+                *p *= k;
+            }
+        }
+        self.inner.step(params, grads, lr);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decay_is_decoupled() {
+        let mut o = AdamW::<f64>::new(1, 0.9, 0.999, 1e-8, 0.1);
+        let mut p = [2.0];
+        o.step(&mut p, &[0.5], 0.01);
+        let decayed = 2.0 * (1.0 - 0.01 * 0.1);
+        assert!((p[0] - (decayed - 0.01 * 0.5 / (0.5 + 1e-8))).abs() < 1e-12);
+    }
+}

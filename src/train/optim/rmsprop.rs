@@ -1,0 +1,100 @@
+//! `rmsprop(lr, alpha, eps, momentum, centered, weight_decay)`: `torch.optim.RMSprop`.
+//! g ← g + wd·θ; s ← α·s + (1−α)·g²; centered: ḡ ← α·ḡ + (1−α)·g, s̃ = s − ḡ²;
+//! r = √s̃ + eps; with momentum b ← μ·b + g/r, θ ← θ − lr·b; else θ ← θ − lr·g/r.
+
+use crate::train::float::Float;
+
+#[derive(Debug, Clone)]
+pub struct RmsProp<T> {
+    pub alpha: f64,
+    pub eps: f64,
+    pub momentum: f64,
+    pub centered: bool,
+    pub weight_decay: f64,
+    pub steps: u64,
+    pub square_avg: Vec<T>,
+    /// ḡ (empty unless centered).
+    pub grad_avg: Vec<T>,
+    /// b (empty without momentum).
+    pub momentum_buf: Vec<T>,
+}
+
+impl<T: Float> RmsProp<T> {
+    pub fn new(
+        len: usize,
+        alpha: f64,
+        eps: f64,
+        momentum: f64,
+        centered: bool,
+        weight_decay: f64,
+    ) -> Self {
+        RmsProp {
+            alpha,
+            eps,
+            momentum,
+            centered,
+            weight_decay,
+            steps: 0,
+            square_avg: vec![T::zero(); len],
+            grad_avg: vec![T::zero(); if centered { len } else { 0 }],
+            momentum_buf: vec![T::zero(); if momentum > 0.0 { len } else { 0 }],
+        }
+    }
+
+    pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
+        self.steps += 1;
+        let lr = T::of(lr);
+        let a = T::of(self.alpha);
+        let oa = T::of(1.0 - self.alpha);
+        let eps = T::of(self.eps);
+        let mu = T::of(self.momentum);
+        let wd = T::of(self.weight_decay);
+        let use_wd = self.weight_decay != 0.0;
+        for i in 0..params.len() {
+            let g = if use_wd {
+                grads[i] + wd * params[i]
+            } else {
+                grads[i]
+            };
+            let s = (a * self.square_avg[i] + oa * g * g).flush();
+            self.square_avg[i] = s;
+            let st = if self.centered {
+                let gb = (a * self.grad_avg[i] + oa * g).flush();
+                self.grad_avg[i] = gb;
+                s - gb * gb
+            } else {
+                s
+            };
+            let r = st.sqrt() + eps;
+            if self.momentum > 0.0 {
+                let b = (mu * self.momentum_buf[i] + g / r).flush();
+                self.momentum_buf[i] = b;
+                params[i] -= lr * b;
+            } else {
+                params[i] -= lr * g / r;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn centered_momentum_two_steps() {
+        let mut o = RmsProp::<f64>::new(1, 0.9, 1e-8, 0.5, true, 0.0);
+        let mut p = [1.0];
+        o.step(&mut p, &[2.0], 0.01);
+        let s1: f64 = 0.1 * 4.0;
+        let gb1: f64 = 0.1 * 2.0;
+        let b1 = 2.0 / ((s1 - gb1 * gb1).sqrt() + 1e-8);
+        let p1 = 1.0 - 0.01 * b1;
+        assert!((p[0] - p1).abs() < 1e-12);
+        o.step(&mut p, &[1.0], 0.01);
+        let s2: f64 = 0.9 * s1 + 0.1;
+        let gb2 = 0.9 * gb1 + 0.1;
+        let b2 = 0.5 * b1 + 1.0 / ((s2 - gb2 * gb2).sqrt() + 1e-8);
+        assert!((p[0] - (p1 - 0.01 * b2)).abs() < 1e-12);
+    }
+}

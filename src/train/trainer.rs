@@ -1,0 +1,612 @@
+//! The epoch loop (§9, §10): batches, steps, evaluation, events, schedule, early
+//! stopping, checkpoints, divergence and interruption.
+//!
+//! A step: gather the batch → forward (train mode) → loss and ∂loss/∂output →
+//! backward → add penalty gradients → per-layer and global gradient norms (logged
+//! `grad_norm`, divergence check) → clip → optimizer step → max_norm. Nothing is
+//! allocated in a step.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::events::{
+    EndEvent, EndReason, EpochEvent, Event, Observer, RunDiagnostic, Severity, StartEvent,
+};
+use crate::io::checkpoint;
+use crate::io::weights::{self, WeightsFile};
+use crate::ir::{Loss, Monitor, Program, Schedule, Table};
+use crate::rng::{generator, Stream};
+use crate::train::clip;
+use crate::train::early_stop::EarlyStopper;
+use crate::train::float::Float;
+use crate::train::init;
+use crate::train::linalg;
+use crate::train::layers::Node;
+use crate::train::losses;
+use crate::train::network::{Network, ParamKind};
+use crate::train::optim::Optim;
+use crate::train::penalty;
+use crate::train::schedule::Scheduler;
+use crate::train::snapshot;
+use crate::train::{RunOptions, RunOutcome, TrainError};
+
+/// Largest evaluation chunk, so that evaluating a big valid split does not need
+/// buffers larger than training does.
+const EVAL_CHUNK: usize = 512;
+
+/// One split converted to the run's precision.
+#[derive(Debug, Clone)]
+pub struct Split<T> {
+    pub rows: usize,
+    /// `features × rows`, column-major (= the table's row-major order).
+    pub x: Vec<T>,
+    /// `targets × rows`.
+    pub y: Vec<T>,
+}
+
+impl<T: Float> Split<T> {
+    fn from_table(t: &Table) -> Self {
+        Split {
+            rows: t.rows,
+            x: t.x.iter().map(|&v| T::of(v)).collect(),
+            y: t.y.iter().map(|&v| T::of(v)).collect(),
+        }
+    }
+}
+
+/// Loss, accuracy and optionally the confusion matrix of a split.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    pub loss: f64,
+    pub accuracy: Option<f64>,
+}
+
+/// Where a non-finite value first showed up in a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blowup {
+    Forward(usize),
+    Loss,
+    Gradient(Option<usize>),
+}
+
+/// The state of a run, generic over the float type.
+pub struct Trainer<'p, T> {
+    pub program: &'p Program,
+    pub opts: RunOptions,
+    pub net: Network<T>,
+    pub optim: Optim<T>,
+    pub sched: Scheduler,
+    pub stopper: Option<EarlyStopper>,
+    /// Parameters and running statistics of the best epoch (with early_stop).
+    pub best: Option<(Vec<T>, Vec<Vec<T>>)>,
+    pub shuffle_rng: ChaCha8Rng,
+    pub dropout_rng: ChaCha8Rng,
+    /// Epochs already done (from a checkpoint); the loop starts at `done + 1`.
+    pub done: usize,
+    /// The checkpoint said the run had already stopped early.
+    pub stopped: bool,
+    train: Split<T>,
+    valid: Option<Split<T>>,
+    test: Option<Split<T>>,
+    order: Vec<usize>,
+    ybuf: Vec<T>,
+    targets: usize,
+    batch: usize,
+    /// Squared gradient norm of each layer in the last step (for the detectors).
+    pub layer_grad_sq: Vec<f64>,
+}
+
+impl<'p, T: Float> Trainer<'p, T> {
+    /// Builds the network, initialises it (or loads `init_from`), and restores a
+    /// checkpoint when resuming.
+    pub fn new(program: &'p Program, opts: &RunOptions) -> Result<Self, TrainError> {
+        let data = &program.data;
+        let train_rows = data.train.rows;
+        let batch = program.train.batch.rows(train_rows).min(train_rows.max(1));
+        let eval_rows = [data.valid.as_ref(), data.test.as_ref()]
+            .iter()
+            .flatten()
+            .map(|t| t.rows)
+            .max()
+            .unwrap_or(0);
+        let capacity = batch.max(eval_rows.min(EVAL_CHUNK)).max(1);
+        let mut net = Network::<T>::new(&program.model, capacity);
+
+        // Initialise dense layers from the Init stream, layer by layer.
+        let mut rng = generator(program.seed, Stream::Init);
+        for slot in &net.layers {
+            if let Node::Dense(d) = &slot.node {
+                let ir_layer = program.model.layers.iter().find(|l| l.index == slot.index);
+                if let Some(crate::ir::LayerKind::Dense { init: how, .. }) =
+                    ir_layer.map(|l| &l.kind)
+                {
+                    let (wo, wl) = (d.weight, d.weight_len());
+                    let (head, tail) = net.params.split_at_mut(wo + wl);
+                    let w = &mut head[wo..];
+                    let b = d
+                        .bias
+                        .map(|bo| &mut tail[bo - (wo + wl)..bo - (wo + wl) + d.units]);
+                    init::dense(how, d.inputs, d.units, w, b, &mut rng);
+                }
+            }
+        }
+        if let Some(path) = &program.init_from {
+            let file = WeightsFile::read(path)?;
+            snapshot::load_parameters(&mut net, &file, "")?;
+        }
+
+        let targets = losses::target_width(&program.loss, net.output_width);
+        let mut trainer = Trainer {
+            program,
+            opts: opts.clone(),
+            optim: Optim::new(&program.optimizer, net.params.len()),
+            sched: Scheduler::new(
+                &program.train.lr_schedule,
+                program.optimizer.lr(),
+                program.train.epochs,
+            ),
+            stopper: program.train.early_stop.map(EarlyStopper::new),
+            best: None,
+            shuffle_rng: generator(program.seed, Stream::Shuffle),
+            dropout_rng: generator(program.seed, Stream::Dropout),
+            done: 0,
+            stopped: false,
+            train: Split::from_table(&data.train),
+            valid: data.valid.as_ref().map(Split::from_table),
+            test: data.test.as_ref().map(Split::from_table),
+            order: (0..train_rows).collect(),
+            ybuf: vec![T::zero(); targets * capacity],
+            targets,
+            batch: batch.max(1),
+            layer_grad_sq: vec![0.0; net.layers.len()],
+            net,
+        };
+        if let Some(path) = &opts.resume {
+            let file = checkpoint::read(path)?;
+            snapshot::restore(&mut trainer, &file)?;
+        }
+        Ok(trainer)
+    }
+
+    fn steps_per_epoch(&self) -> usize {
+        self.train.rows.div_ceil(self.batch).max(1)
+    }
+
+    /// Runs the remaining epochs and the end of the run.
+    pub fn run(mut self, observer: &mut dyn Observer) -> Result<RunOutcome, TrainError> {
+        let program = self.program;
+        let plan = &program.train;
+        let classes = match program.loss {
+            Loss::CrossEntropy { .. } => Some(self.net.output_width),
+            Loss::BinaryCrossEntropy => Some(2),
+            _ => None,
+        };
+        observer.event(&Event::Start(StartEvent {
+            recipe: program.source.name.clone(),
+            parameters: self.net.parameter_count(),
+            train_rows: self.train.rows,
+            valid_rows: self.valid.as_ref().map(|s| s.rows),
+            test_rows: self.test.as_ref().map(|s| s.rows),
+            seed: program.seed,
+            classes,
+            epochs: plan.epochs,
+            steps_per_epoch: self.steps_per_epoch(),
+        }));
+
+        let mut reason = EndReason::Completed;
+        let mut epochs_logged = self.done;
+        let mut total_seconds = 0.0f64;
+        let mut total_steps = 0usize;
+        // Serialised state after the last finished epoch, for Ctrl-C.
+        let mut last_snapshot: Option<(usize, Vec<u8>)> = None;
+        if self.stopped {
+            reason = EndReason::EarlyStop;
+        }
+        let start_epoch = self.done + 1;
+        let mut epoch = start_epoch;
+        while !self.stopped && epoch <= plan.epochs {
+            let t0 = Instant::now();
+            match self.train_epoch(epoch, observer) {
+                EpochResult::Done(mut ev, steps) => {
+                    total_steps += steps;
+                    let valid = if self.valid.is_some() {
+                        Some(self.evaluate_valid())
+                    } else {
+                        None
+                    };
+                    ev.valid_loss = valid.map(|v| v.loss);
+                    ev.valid_accuracy = valid.and_then(|v| v.accuracy);
+                    let seconds = t0.elapsed().as_secs_f64();
+                    total_seconds += seconds;
+                    if self.opts.timings {
+                        ev.seconds = Some(seconds);
+                    }
+                    observer.event(&Event::Epoch(ev.clone()));
+                    epochs_logged = epoch;
+                    let monitored = |m: Monitor| match m {
+                        Monitor::TrainLoss => ev.train_loss,
+                        Monitor::ValidLoss => ev.valid_loss.unwrap_or(f64::NAN),
+                        Monitor::ValidAccuracy => ev.valid_accuracy.unwrap_or(f64::NAN),
+                    };
+                    if let Schedule::ReduceOnPlateau { monitor, .. } = self.sched.schedule {
+                        let v = monitored(monitor);
+                        self.sched
+                            .observe(if monitor.higher_is_better() { -v } else { v });
+                    }
+                    if let Some(stopper) = self.stopper.as_mut() {
+                        let verdict = stopper.observe(epoch, monitored(stopper.config.monitor));
+                        if verdict.improved {
+                            self.remember_best();
+                        }
+                        if verdict.stop {
+                            self.stopped = true;
+                            reason = EndReason::EarlyStop;
+                        }
+                    }
+                    self.done = epoch;
+                    if let Some(ck) = &program.checkpoint {
+                        let due = epoch.is_multiple_of(ck.every.max(1));
+                        let wanted_for_interrupt = self.opts.interrupt.is_some();
+                        if due || wanted_for_interrupt {
+                            let bytes = snapshot::serialize(&self).map_err(|e| {
+                                TrainError::Weights(weights::WeightsError::Write {
+                                    path: checkpoint::path_for(&ck.path, epoch)
+                                        .display()
+                                        .to_string(),
+                                    source: std::io::Error::other(e),
+                                })
+                            })?;
+                            if due {
+                                checkpoint::write(&ck.path, epoch, &bytes, ck.keep)?;
+                                last_snapshot = None;
+                            } else {
+                                last_snapshot = Some((epoch, bytes));
+                            }
+                        }
+                    }
+                }
+                EpochResult::Diverged(diag) => {
+                    observer.event(&Event::Diagnostic(diag));
+                    reason = EndReason::Diverged;
+                    break;
+                }
+                EpochResult::Interrupted(steps) => {
+                    total_steps += steps;
+                    reason = EndReason::Interrupted;
+                    if let (Some(ck), Some((e, bytes))) = (&program.checkpoint, &last_snapshot) {
+                        checkpoint::write(&ck.path, *e, bytes, ck.keep)?;
+                    }
+                    break;
+                }
+            }
+            epoch += 1;
+        }
+
+        let mut end = EndEvent {
+            reason,
+            epochs: epochs_logged,
+            best_epoch: self
+                .stopper
+                .as_ref()
+                .map(|s| s.best_epoch)
+                .filter(|&e| e > 0),
+            test_loss: None,
+            test_accuracy: None,
+            confusion: None,
+            seconds: None,
+            steps_per_second: None,
+        };
+        if matches!(reason, EndReason::Completed | EndReason::EarlyStop) {
+            // With early_stop, the best epoch's parameters are the ones saved and tested.
+            if let Some((params, stats)) = self.best.as_mut() {
+                std::mem::swap(&mut self.net.params, params);
+                for ((_, cur), saved) in self
+                    .net
+                    .running_stats_mut()
+                    .into_iter()
+                    .zip(stats.iter_mut())
+                {
+                    std::mem::swap(cur, saved);
+                }
+            }
+            if let Some(test) = self.test.take() {
+                let mut confusion = classes.map(|c| vec![vec![0u64; c]; c]);
+                let ev = self.evaluate(&test, confusion.as_mut());
+                end.test_loss = Some(ev.loss);
+                end.test_accuracy = ev.accuracy;
+                end.confusion = confusion;
+            } else if let Some(valid) = self.valid.take() {
+                let mut confusion = classes.map(|c| vec![vec![0u64; c]; c]);
+                self.evaluate(&valid, confusion.as_mut());
+                end.confusion = confusion;
+                self.valid = Some(valid);
+            }
+            if let Some(path) = &program.save {
+                weights::write(path, &snapshot::model_tensors(&self.net), T::DTYPE, None)?;
+            }
+        }
+        if self.opts.timings {
+            end.seconds = Some(total_seconds);
+            end.steps_per_second = Some(if total_seconds > 0.0 {
+                total_steps as f64 / total_seconds
+            } else {
+                0.0
+            });
+        }
+        observer.event(&Event::End(end.clone()));
+        Ok(RunOutcome { end })
+    }
+
+    fn remember_best(&mut self) {
+        let stats: Vec<Vec<T>> = self
+            .net
+            .running_stats()
+            .into_iter()
+            .map(|(_, v)| v.to_vec())
+            .collect();
+        match self.best.as_mut() {
+            Some((p, s)) => {
+                p.copy_from_slice(&self.net.params);
+                for (dst, src) in s.iter_mut().zip(&stats) {
+                    dst.copy_from_slice(src);
+                }
+            }
+            None => self.best = Some((self.net.params.clone(), stats)),
+        }
+    }
+
+    /// One epoch of training steps.
+    fn train_epoch(&mut self, epoch: usize, observer: &mut dyn Observer) -> EpochResult {
+        let program = self.program;
+        let lr = self.sched.rate(epoch);
+        let rows = self.train.rows;
+        for (i, o) in self.order.iter_mut().enumerate() {
+            *o = i;
+        }
+        if program.train.shuffle {
+            for i in (1..rows).rev() {
+                let j = self.shuffle_rng.gen_range(0..=i as u64) as usize;
+                self.order.swap(i, j);
+            }
+        }
+        let steps = self.steps_per_epoch();
+        let features = self.net.input_width;
+        let k = self.net.output_width;
+        let targets = self.targets;
+        let reg = program.regularize;
+        let mut loss_sum = 0.0f64;
+        let mut correct = 0usize;
+        let mut norm_sum = 0.0f64;
+        let mut done_rows = 0usize;
+        for step in 1..=steps {
+            let start = (step - 1) * self.batch;
+            let n = self.batch.min(rows - start);
+            {
+                let input = self.net.input_mut(n);
+                for (c, &r) in self.order[start..start + n].iter().enumerate() {
+                    input[c * features..(c + 1) * features]
+                        .copy_from_slice(&self.train.x[r * features..(r + 1) * features]);
+                    self.ybuf[c * targets..(c + 1) * targets]
+                        .copy_from_slice(&self.train.y[r * targets..(r + 1) * targets]);
+                }
+            }
+            self.net.forward(n, true, &mut self.dropout_rng);
+            let (out, dout) = self.net.output_and_grad(n);
+            let bl = losses::evaluate(
+                &program.loss,
+                out,
+                &self.ybuf[..targets * n],
+                k,
+                n,
+                Some(dout),
+            );
+            if !bl.mean.is_finite() {
+                let where_ = match self.net.first_nonfinite_output(n) {
+                    Some(p) => Blowup::Forward(p),
+                    None => Blowup::Loss,
+                };
+                return EpochResult::Diverged(self.divergence(epoch, step, where_));
+            }
+            self.net.backward(n);
+            if reg.l1 != 0.0 || reg.l2 != 0.0 {
+                for t in &self.net.tensors {
+                    if t.kind == ParamKind::DenseWeight {
+                        let r = t.offset..t.offset + t.len;
+                        penalty::add_gradient(
+                            &self.net.params[r.clone()],
+                            &mut self.net.grads[r],
+                            reg.l1,
+                            reg.l2,
+                        );
+                    }
+                }
+            }
+            // Per-layer squared norms, summed in a fixed order.
+            self.layer_grad_sq.iter_mut().for_each(|v| *v = 0.0);
+            for t in &self.net.tensors {
+                self.layer_grad_sq[t.layer] +=
+                    linalg::sum_squares(&self.net.grads[t.offset..t.offset + t.len]);
+            }
+            let total: f64 = self.layer_grad_sq.iter().sum();
+            let norm = total.sqrt();
+            if !norm.is_finite() {
+                let where_ = match self.net.first_nonfinite_output(n) {
+                    Some(p) => Blowup::Forward(p),
+                    None => {
+                        Blowup::Gradient(self.layer_grad_sq.iter().rposition(|v| !v.is_finite()))
+                    }
+                };
+                return EpochResult::Diverged(self.divergence(epoch, step, where_));
+            }
+            norm_sum += norm;
+            if let Some(c) = &program.train.clip {
+                clip::apply(c, &mut self.net.grads, norm);
+            }
+            self.optim.step(&mut self.net.params, &self.net.grads, lr);
+            if let Some(c) = reg.max_norm {
+                for t in &self.net.tensors {
+                    if t.kind == ParamKind::DenseWeight {
+                        let inputs = t.shape[1];
+                        penalty::max_norm(
+                            &mut self.net.params[t.offset..t.offset + t.len],
+                            inputs,
+                            c,
+                        );
+                    }
+                }
+            }
+            loss_sum += bl.mean * n as f64;
+            correct += bl.correct;
+            done_rows += n;
+            observer.step(epoch, step, steps, loss_sum / done_rows as f64);
+            if let Some(flag) = &self.opts.interrupt {
+                if flag.load(Ordering::SeqCst) {
+                    return EpochResult::Interrupted(step);
+                }
+            }
+        }
+        let rows_f = rows.max(1) as f64;
+        let penalty = reg.has_penalty.then(|| {
+            self.net
+                .tensors
+                .iter()
+                .filter(|t| t.kind == ParamKind::DenseWeight)
+                .map(|t| {
+                    penalty::value(&self.net.params[t.offset..t.offset + t.len], reg.l1, reg.l2)
+                })
+                .sum()
+        });
+        EpochResult::Done(
+            EpochEvent {
+                epoch,
+                lr,
+                train_loss: loss_sum / rows_f,
+                train_accuracy: program
+                    .loss
+                    .is_classification()
+                    .then(|| correct as f64 / rows_f),
+                valid_loss: None,
+                valid_accuracy: None,
+                penalty,
+                grad_norm: norm_sum / steps as f64,
+                seconds: None,
+            },
+            steps,
+        )
+    }
+
+    fn divergence(&self, epoch: usize, step: usize, where_: Blowup) -> RunDiagnostic {
+        let layer_desc = |pos: usize| {
+            let s = &self.net.layers[pos];
+            (
+                Some(s.index),
+                Some(s.line),
+                format!("layer {} ({}, line {})", s.index, s.name, s.line),
+            )
+        };
+        let (layer, line, message) = match where_ {
+            Blowup::Forward(p) => {
+                let (l, ln, d) = layer_desc(p);
+                (l, ln, format!("training diverged at epoch {epoch}, step {step}: the forward pass produced a non-finite value in the output of {d}"))
+            }
+            Blowup::Loss => (
+                None,
+                None,
+                format!("training diverged at epoch {epoch}, step {step}: the loss is not finite"),
+            ),
+            Blowup::Gradient(Some(p)) => {
+                let (l, ln, d) = layer_desc(p);
+                (l, ln, format!("training diverged at epoch {epoch}, step {step}: the gradient of {d} is not finite"))
+            }
+            Blowup::Gradient(None) => (
+                None,
+                None,
+                format!(
+                    "training diverged at epoch {epoch}, step {step}: a gradient is not finite"
+                ),
+            ),
+        };
+        RunDiagnostic {
+            severity: Severity::Error,
+            code: "nnt::train::diverged",
+            epoch,
+            step: Some(step),
+            layer,
+            line,
+            message,
+            help: Some("lower the learning rate, add `clip = norm(1.0)`, or normalise the data (`normalize = standard`)".to_string()),
+        }
+    }
+
+    fn evaluate_valid(&mut self) -> Evaluation {
+        match self.valid.take() {
+            Some(v) => {
+                let ev = self.evaluate(&v, None);
+                self.valid = Some(v);
+                ev
+            }
+            None => Evaluation {
+                loss: f64::NAN,
+                accuracy: None,
+            },
+        }
+    }
+
+    /// Loss and accuracy of a split in evaluation mode, in chunks of the buffer
+    /// capacity; fills `confusion[true][predicted]` when given.
+    pub fn evaluate(
+        &mut self,
+        split: &Split<T>,
+        mut confusion: Option<&mut Vec<Vec<u64>>>,
+    ) -> Evaluation {
+        let program = self.program;
+        let features = self.net.input_width;
+        let k = self.net.output_width;
+        let targets = self.targets;
+        let chunk = self.net.capacity;
+        let mut loss_sum = 0.0f64;
+        let mut correct = 0usize;
+        let mut start = 0;
+        while start < split.rows {
+            let n = chunk.min(split.rows - start);
+            self.net
+                .input_mut(n)
+                .copy_from_slice(&split.x[start * features..(start + n) * features]);
+            self.net.forward(n, false, &mut self.dropout_rng);
+            let y = &split.y[start * targets..(start + n) * targets];
+            let out = self.net.output(n);
+            let bl = losses::evaluate(&program.loss, out, y, k, n, None);
+            loss_sum += bl.mean * n as f64;
+            correct += bl.correct;
+            if let Some(m) = confusion.as_deref_mut() {
+                for c in 0..n {
+                    let truth = y[c * targets].to_f64() as usize;
+                    let pred = losses::predict(&program.loss, &out[c * k..(c + 1) * k]);
+                    if let Some(cell) = m.get_mut(truth).and_then(|row| row.get_mut(pred)) {
+                        *cell += 1;
+                    }
+                }
+            }
+            start += n;
+        }
+        let rows = split.rows.max(1) as f64;
+        Evaluation {
+            loss: loss_sum / rows,
+            accuracy: program
+                .loss
+                .is_classification()
+                .then(|| correct as f64 / rows),
+        }
+    }
+}
+
+enum EpochResult {
+    /// The epoch event (valid fields not yet filled) and the steps taken.
+    Done(EpochEvent, usize),
+    Diverged(RunDiagnostic),
+    /// Stopped by the interrupt flag after this many steps.
+    Interrupted(usize),
+}
