@@ -22,12 +22,12 @@ pub enum CheckError {
     },
 
     /// `sed = 1` at the top level, or `epoch = 3` in `train`.
-    #[error("unknown {place} `{name}`")]
+    #[error("unknown item `{name}` {place}")]
     #[diagnostic(code(nnt::check::unknown_item))]
     UnknownItem {
         place: String,
         name: String,
-        #[label("not a known {place}")]
+        #[label("not a known item {place}")]
         span: Span,
         #[help]
         help: Option<String>,

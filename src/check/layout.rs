@@ -37,6 +37,9 @@ fn example(name: &str) -> &'static str {
 pub struct Layout<'a> {
     pub settings: HashMap<&'static str, &'a Setting>,
     pub sections: HashMap<&'static str, &'a Section>,
+    /// Every known item name present, in whichever form (so that `model = …` is
+    /// reported as the wrong form, not also as missing).
+    pub present: Vec<&'static str>,
 }
 
 impl<'a> Layout<'a> {
@@ -59,6 +62,9 @@ pub fn layout<'a>(cx: &mut Cx, recipe: &'a Recipe) -> Layout<'a> {
             continue;
         }
         first.insert(name.name.as_str(), name.span);
+        if let Some(&k) = SETTINGS.iter().chain(SECTIONS).find(|k| **k == name.name) {
+            out.present.push(k);
+        }
         if let Some(&k) = SETTINGS.iter().find(|k| **k == name.name) {
             match item {
                 Item::Setting(s) => {
@@ -91,7 +97,7 @@ pub fn layout<'a>(cx: &mut Cx, recipe: &'a Recipe) -> Layout<'a> {
                 })
                 .or_else(|| Some(format!("the top-level items are: {}", all.join(", "))));
             cx.err(CheckError::UnknownItem {
-                place: "top-level item".into(),
+                place: "at the top level".into(),
                 name: name.name.clone(),
                 span: name.span,
                 help,
@@ -144,7 +150,7 @@ pub fn entries<'a>(cx: &mut Cx, sec: &'a Section, known: &[&str]) -> Vec<Option<
                         .map(|k| format!("did you mean `{k}`?"))
                         .or_else(|| Some(format!("the items of `{}` are: {}", sec.name.name, known.join(", "))));
                     cx.err(CheckError::UnknownItem {
-                        place: format!("item of `{}`", sec.name.name),
+                        place: format!("in `{}`", sec.name.name),
                         name: s.name.name.clone(),
                         span: s.name.span,
                         help,

@@ -173,7 +173,9 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         list.push(format!("seed={seed}"));
     }
     overrides::apply(&mut cx, &mut recipe, &list, &mut sources.0);
-    let end = Span::new(SourceId::RECIPE, text.len(), text.len());
+    // Missing items are reported at the end of the recipe's last line of text.
+    let last = text.trim_end().len();
+    let end = Span::new(SourceId::RECIPE, last, last);
     let st = resolve(&mut cx, &recipe, dir, end);
 
     // Lints look at what resolved, whatever else failed.
@@ -244,28 +246,36 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
     let data = match lay.sections.get("data") {
         Some(s) => data::resolve(cx, s, dir),
         None => {
-            layout::missing(cx, end, "data", true);
+            if !lay.present.contains(&"data") {
+                layout::missing(cx, end, "data", true);
+            }
             None
         }
     };
     let model = match lay.sections.get("model") {
         Some(s) => model::resolve(cx, s),
         None => {
-            layout::missing(cx, end, "model", true);
+            if !lay.present.contains(&"model") {
+                layout::missing(cx, end, "model", true);
+            }
             None
         }
     };
     let loss = match lay.setting("loss") {
         Some(e) => optim::loss(cx, e).map(|l| (l, e.span)),
         None => {
-            layout::missing(cx, end, "loss", false);
+            if !lay.present.contains(&"loss") {
+                layout::missing(cx, end, "loss", false);
+            }
             None
         }
     };
     let optimizer = match lay.setting("optimizer") {
         Some(e) => optim::optimizer(cx, e),
         None => {
-            layout::missing(cx, end, "optimizer", false);
+            if !lay.present.contains(&"optimizer") {
+                layout::missing(cx, end, "optimizer", false);
+            }
             None
         }
     };
@@ -276,7 +286,9 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
     let train = match lay.sections.get("train") {
         Some(s) => train::resolve(cx, s),
         None => {
-            layout::missing(cx, end, "train", true);
+            if !lay.present.contains(&"train") {
+                layout::missing(cx, end, "train", true);
+            }
             None
         }
     };

@@ -1,20 +1,29 @@
 //! Closest-name suggestions for unknown names (`adamm` -> `adam`).
 
-/// Levenshtein distance between two ASCII-ish strings.
+/// Edit distance (Levenshtein, with a swap of two neighbours counting as one edit:
+/// `rleu` is one edit from `relu`).
 pub fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    let (n, m) = (a.len(), b.len());
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=m {
+        d[0][j] = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[n][m]
 }
 
 /// The known name closest to `name`, if it is close enough to be a likely typo.
@@ -53,5 +62,6 @@ mod tests {
         assert_eq!(closest("Relu", &["relu", "tanh"]), Some("relu"));
         assert_eq!(closest("zzzzzz", &["relu", "tanh"]), None);
         assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(closest("rleu", &["relu", "tanh"]), Some("relu"));
     }
 }
