@@ -1,1 +1,372 @@
-//! (stage module, being written)
+//! AST -> [`crate::ir::Program`]: every name resolved, every default filled in,
+//! the data loaded and every width and label checked. All errors of a recipe are
+//! collected in one run; warnings (lints) come along.
+//!
+//! One concern per file: [`layout`] (which items exist), [`args`] (argument
+//! binding), [`values`] (typed values), [`model`], [`optim`] (loss, optimizer,
+//! regularize), [`train`], [`data`], [`diagnose`], [`top`] (small settings),
+//! [`labels`] (facts that need the data), [`lints`] (warnings), [`overrides`]
+//! (`--set`), [`error`] (the error kinds), [`sourced`] (attaching source text).
+
+pub mod args;
+pub mod data;
+pub mod diagnose;
+pub mod error;
+pub mod labels;
+pub mod layout;
+pub mod lints;
+pub mod model;
+pub mod optim;
+pub mod overrides;
+pub mod sourced;
+pub mod suggest;
+pub mod top;
+pub mod train;
+pub mod values;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use miette::Diagnostic;
+
+use crate::ast::{Recipe, SourceId, Span};
+use crate::ir::{DiagnoseConfig, Loss, Monitor, Precision, Program, SourceFile};
+use crate::syntax::{self, SyntaxError, SyntaxErrorKind};
+
+pub use error::CheckError;
+pub use lints::Lint;
+pub use sourced::Sourced;
+
+/// Options from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// `--set KEY=VALUE`, in order.
+    pub overrides: Vec<String>,
+    /// `--seed N`: the same as `--set seed=N`.
+    pub seed: Option<u64>,
+    /// `--save PATH`: replaces the recipe's `save` (taken as given, not recipe-relative).
+    pub save: Option<PathBuf>,
+}
+
+pub type BoxedDiagnostic = Box<dyn Diagnostic + Send + Sync + 'static>;
+
+/// What checking a recipe found.
+pub struct CheckReport {
+    /// `Some` iff `errors` is empty.
+    pub program: Option<Program>,
+    pub errors: Vec<BoxedDiagnostic>,
+    pub warnings: Vec<BoxedDiagnostic>,
+}
+
+/// The result of [`resolve_recipe`]: the parsed (and overridden) recipe, and the
+/// diagnostics found without the data.
+pub struct ResolveReport {
+    /// The recipe after `--set` overrides; `None` when it does not parse.
+    pub recipe: Option<Recipe>,
+    pub errors: Vec<BoxedDiagnostic>,
+    pub warnings: Vec<BoxedDiagnostic>,
+}
+
+/// Checks a recipe. `name` is the recipe path as given on the command line (used
+/// in diagnostics and in `Program.source.name`), `bytes` its content, `dir` the
+/// recipe's directory (relative paths in the recipe are resolved against it).
+pub fn check_recipe(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions) -> CheckReport {
+    let run = run(name, bytes, dir, opts, true);
+    CheckReport { program: run.program, errors: run.errors, warnings: run.warnings }
+}
+
+/// Parse + resolve without loading data or checking data-dependent facts, for
+/// tools that only need the AST-level result (fmt, tests).
+pub fn resolve_recipe(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions) -> ResolveReport {
+    let run = run(name, bytes, dir, opts, false);
+    ResolveReport { recipe: run.recipe, errors: run.errors, warnings: run.warnings }
+}
+
+/// Where diagnostics go while checking; each carries the span that decides which
+/// source text it is shown with.
+#[derive(Default)]
+pub struct Cx {
+    pub errors: Vec<(Span, BoxedDiagnostic)>,
+    pub warnings: Vec<(Span, BoxedDiagnostic)>,
+}
+
+impl Cx {
+    pub fn err(&mut self, e: CheckError) {
+        self.errors.push((e.primary(), Box::new(e)));
+    }
+    pub fn syntax(&mut self, e: SyntaxError) {
+        self.errors.push((e.span, Box::new(e)));
+    }
+    pub fn warn(&mut self, w: Lint) {
+        self.warnings.push((w.primary(), Box::new(w)));
+    }
+}
+
+struct Run {
+    program: Option<Program>,
+    recipe: Option<Recipe>,
+    errors: Vec<BoxedDiagnostic>,
+    warnings: Vec<BoxedDiagnostic>,
+}
+
+/// The texts diagnostics can point into: the recipe, then one per override.
+struct Sources(Vec<(String, Arc<String>)>);
+
+impl Sources {
+    fn wrap(&self, list: Vec<(Span, BoxedDiagnostic)>) -> Vec<BoxedDiagnostic> {
+        list.into_iter()
+            .map(|(span, d)| match self.0.get(span.source.0 as usize) {
+                Some((name, text)) => Box::new(Sourced::new(d, name, text.clone())) as BoxedDiagnostic,
+                None => d,
+            })
+            .collect()
+    }
+}
+
+/// Decodes the recipe, reporting the first invalid byte.
+fn decode(bytes: &[u8]) -> Result<String, (String, SyntaxError)> {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => Ok(t.to_string()),
+        Err(e) => {
+            let at = e.valid_up_to();
+            // The lossy text keeps the valid prefix byte for byte, so `at` still
+            // points at the first replacement character (3 bytes in UTF-8).
+            let lossy = String::from_utf8_lossy(bytes).into_owned();
+            let end = (at + '\u{FFFD}'.len_utf8()).min(lossy.len());
+            let err = SyntaxError::new(SyntaxErrorKind::InvalidUtf8, Span::new(SourceId::RECIPE, at, end));
+            Err((lossy, err))
+        }
+    }
+}
+
+fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: bool) -> Run {
+    let mut cx = Cx::default();
+    let (text, utf8_error) = match decode(bytes) {
+        Ok(t) => (t, None),
+        Err((t, e)) => (t, Some(e)),
+    };
+    let text = Arc::new(text);
+    let mut sources = Sources(vec![(name.to_string(), text.clone())]);
+    let done = |cx: Cx, sources: &Sources, recipe: Option<Recipe>, program: Option<Program>| {
+        let mut errors = cx.errors;
+        // Source order reads best; the data-dependent errors follow their spans too.
+        errors.sort_by_key(|(s, _)| (s.source, s.start));
+        let mut warnings = cx.warnings;
+        warnings.sort_by_key(|(s, _)| (s.source, s.start));
+        let errors = sources.wrap(errors);
+        let program = if errors.is_empty() { program } else { None };
+        Run { program, recipe, errors, warnings: sources.wrap(warnings) }
+    };
+    if let Some(e) = utf8_error {
+        cx.syntax(e);
+        return done(cx, &sources, None, None);
+    }
+    let mut recipe = match syntax::parse(&text, SourceId::RECIPE) {
+        Ok(r) => r,
+        Err(e) => {
+            cx.syntax(e);
+            return done(cx, &sources, None, None);
+        }
+    };
+    let mut list = opts.overrides.clone();
+    if let Some(seed) = opts.seed {
+        list.push(format!("seed={seed}"));
+    }
+    overrides::apply(&mut cx, &mut recipe, &list, &mut sources.0);
+    // Missing items are reported at the end of the recipe's last line of text.
+    let last = text.trim_end().len();
+    let end = Span::new(SourceId::RECIPE, last, last);
+    let st = resolve(&mut cx, &recipe, dir, end);
+
+    // Lints look at what resolved, whatever else failed.
+    if let Some(m) = &st.model {
+        for w in lints::model(m, st.loss) {
+            cx.warn(w);
+        }
+    }
+    if let Some(o) = &st.optimizer {
+        for w in lints::optimizer(o, st.regularize.as_ref()) {
+            cx.warn(w);
+        }
+    }
+
+    let source = SourceFile { name: name.to_string(), text: text.clone() };
+    let mut program = None;
+    if with_data {
+        if let Some(rdata) = &st.data {
+            match crate::data::load(&rdata.spec, st.seed.unwrap_or(0)) {
+                Ok(data) => {
+                    let model =
+                        labels::check(&mut cx, &source, &data, rdata, st.model.as_ref(), st.loss, st.train.as_ref());
+                    program = assemble(&st, &source, data, model, opts);
+                }
+                Err(e) => {
+                    // The data module's errors carry their own source (the data file).
+                    cx.errors.push((Span::new(SourceId(u16::MAX), 0, 0), Box::new(e)));
+                }
+            }
+        }
+    }
+    done(cx, &sources, Some(recipe), program)
+}
+
+/// Everything resolved from the recipe before the data is read.
+struct Static {
+    seed: Option<u64>,
+    precision: Option<Precision>,
+    data: Option<data::RData>,
+    model: Option<model::RModel>,
+    loss: Option<(Loss, Span)>,
+    optimizer: Option<optim::ROptimizer>,
+    regularize: Option<optim::RRegularize>,
+    train: Option<train::RTrain>,
+    init_from: Option<Option<PathBuf>>,
+    save: Option<Option<PathBuf>>,
+    checkpoint: Option<Option<crate::ir::CheckpointPlan>>,
+    diagnose: Option<DiagnoseConfig>,
+}
+
+fn optional<T>(x: Option<&crate::ast::Expr>, f: impl FnOnce(&crate::ast::Expr) -> Option<T>) -> Option<Option<T>> {
+    match x {
+        Some(e) => f(e).map(Some),
+        None => Some(None),
+    }
+}
+
+fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
+    let lay = layout::layout(cx, recipe);
+    let seed = match lay.setting("seed") {
+        Some(e) => top::seed(cx, e),
+        None => Some(0),
+    };
+    let precision = match lay.setting("precision") {
+        Some(e) => top::precision(cx, e),
+        None => Some(Precision::F32),
+    };
+    let data = match lay.sections.get("data") {
+        Some(s) => data::resolve(cx, s, dir),
+        None => {
+            if !lay.present.contains(&"data") {
+                layout::missing(cx, end, "data", true);
+            }
+            None
+        }
+    };
+    let model = match lay.sections.get("model") {
+        Some(s) => model::resolve(cx, s),
+        None => {
+            if !lay.present.contains(&"model") {
+                layout::missing(cx, end, "model", true);
+            }
+            None
+        }
+    };
+    let loss = match lay.setting("loss") {
+        Some(e) => optim::loss(cx, e).map(|l| (l, e.span)),
+        None => {
+            if !lay.present.contains(&"loss") {
+                layout::missing(cx, end, "loss", false);
+            }
+            None
+        }
+    };
+    let optimizer = match lay.setting("optimizer") {
+        Some(e) => optim::optimizer(cx, e),
+        None => {
+            if !lay.present.contains(&"optimizer") {
+                layout::missing(cx, end, "optimizer", false);
+            }
+            None
+        }
+    };
+    let regularize = match lay.setting("regularize") {
+        Some(e) => optim::regularize(cx, e),
+        None => Some(optim::RRegularize::default()),
+    };
+    let train = match lay.sections.get("train") {
+        Some(s) => train::resolve(cx, s),
+        None => {
+            if !lay.present.contains(&"train") {
+                layout::missing(cx, end, "train", true);
+            }
+            None
+        }
+    };
+    let init_from = optional(lay.setting("init_from"), |e| top::path(cx, e, "init_from", dir));
+    let save = optional(lay.setting("save"), |e| top::path(cx, e, "save", dir));
+    let checkpoint = match lay.sections.get("checkpoint") {
+        Some(s) => top::checkpoint(cx, s, dir).map(Some),
+        None => Some(None),
+    };
+    let diagnose = match lay.sections.get("diagnose") {
+        Some(s) => diagnose::resolve(cx, s),
+        None => Some(DiagnoseConfig::default()),
+    };
+
+    // A `valid_*` monitor needs a valid split; accuracy needs a classification loss.
+    if let (Some(d), Some(t)) = (&data, &train) {
+        for (m, span) in &t.monitors {
+            if *m != Monitor::TrainLoss && d.spec.valid.is_none() {
+                cx.err(CheckError::NoValidSplit {
+                    monitor: m.name().to_string(),
+                    span: *span,
+                    help: Some(
+                        "add `valid = split(train, 0.2)` to `data`, or use `monitor = train_loss`".into(),
+                    ),
+                });
+            }
+        }
+    }
+    if let (Some((l, _)), Some(t)) = (&loss, &train) {
+        for (m, span) in &t.monitors {
+            if *m == Monitor::ValidAccuracy && !l.is_classification() {
+                cx.err(CheckError::NoAccuracy {
+                    span: *span,
+                    help: Some("monitor `valid_loss` instead".into()),
+                });
+            }
+        }
+    }
+    Static {
+        seed,
+        precision,
+        data,
+        model,
+        loss,
+        optimizer,
+        regularize,
+        train,
+        init_from,
+        save,
+        checkpoint,
+        diagnose,
+    }
+}
+
+fn assemble(
+    st: &Static,
+    source: &SourceFile,
+    data: crate::ir::Data,
+    model: Option<crate::ir::Model>,
+    opts: &CheckOptions,
+) -> Option<Program> {
+    let save = match &opts.save {
+        Some(p) => Some(p.clone()),
+        None => st.save.clone()?,
+    };
+    Some(Program {
+        source: source.clone(),
+        seed: st.seed?,
+        precision: st.precision?,
+        data,
+        model: model?,
+        loss: st.loss?.0,
+        optimizer: st.optimizer.as_ref()?.opt,
+        regularize: st.regularize.as_ref()?.reg,
+        train: st.train.as_ref()?.plan.clone(),
+        init_from: st.init_from.clone()?,
+        save,
+        checkpoint: st.checkpoint.clone()?,
+        diagnose: st.diagnose.clone()?,
+    })
+}

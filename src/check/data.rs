@@ -1,0 +1,270 @@
+//! The `data` section (§4): sources, splits and normalisation, resolved into a
+//! [`DataSpec`] for [`crate::data::load`].
+
+use std::path::Path;
+
+use crate::ast::{Expr, ExprKind, Section, Span};
+use crate::ir::{ColumnRef, CsvSpec, DataSpec, Normalize, SourceSpec};
+
+use super::args::{bind, Sig};
+use super::error::CheckError;
+use super::layout;
+use super::values::{self, Range};
+use super::Cx;
+
+pub const ITEMS: &[&str] = &["train", "valid", "test", "normalize"];
+pub const SOURCES: &[&str] = &["csv", "split", "blobs", "spirals", "moons", "xor", "linear"];
+
+/// The resolved data section and where each split is written.
+#[derive(Debug, Clone)]
+pub struct RData {
+    pub spec: DataSpec,
+    pub train_span: Span,
+    pub valid_span: Option<Span>,
+    pub test_span: Option<Span>,
+}
+
+pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
+    let before = cx.errors.len();
+    let e = layout::entries(cx, sec, ITEMS);
+    let train = match e[0] {
+        Some(s) => source(cx, &s.value, "train", dir),
+        None => {
+            layout::missing_entry(cx, sec, "train", "train = csv(\"train.csv\", label = \"label\")");
+            None
+        }
+    };
+    let valid = e[1].map(|s| source(cx, &s.value, "valid", dir));
+    let test = e[2].map(|s| source(cx, &s.value, "test", dir));
+    let normalize = match e[3] {
+        Some(s) => match values::choice(cx, &s.value, "normalisation", &["none", "standard", "minmax"]) {
+            Some(0) => Some(Normalize::None),
+            Some(1) => Some(Normalize::Standard),
+            Some(_) => Some(Normalize::MinMax),
+            None => None,
+        },
+        None => Some(Normalize::None),
+    };
+    if cx.errors.len() > before {
+        return None;
+    }
+    Some(RData {
+        spec: DataSpec {
+            train: train?,
+            valid: match valid {
+                Some(v) => Some(v?),
+                None => None,
+            },
+            test: match test {
+                Some(v) => Some(v?),
+                None => None,
+            },
+            normalize: normalize?,
+        },
+        train_span: e[0].map(|s| s.value.span)?,
+        valid_span: e[1].map(|s| s.value.span),
+        test_span: e[2].map(|s| s.value.span),
+    })
+}
+
+fn n_rows(cx: &mut Cx, x: Option<&Expr>) -> Option<usize> {
+    values::count(cx, x?, "the number of rows", 1)
+}
+
+fn noise(cx: &mut Cx, x: Option<&Expr>, default: f64) -> Option<f64> {
+    match x {
+        Some(x) => values::float_in(cx, x, "noise", Range::NonNegative),
+        None => Some(default),
+    }
+}
+
+fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> {
+    let (which, id) = values::callee_in(
+        cx,
+        e,
+        "data source",
+        "csv(\"train.csv\", label = \"label\")",
+        SOURCES,
+    )?;
+    Some(match SOURCES[which] {
+        "csv" => {
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["path", "label", "header", "delimiter"],
+                    required: 2,
+                    example: "csv(\"train.csv\", label = \"label\")",
+                },
+            );
+            let path = b.get(0).and_then(|x| values::string(cx, x, "the path"));
+            let label = b.get(1).and_then(|x| labels(cx, x));
+            let header = match b.get(2) {
+                Some(x) => values::boolean(cx, x, "header"),
+                None => Some(true),
+            };
+            let delimiter = match b.get(3) {
+                Some(x) => delimiter(cx, x),
+                None => Some(b','),
+            };
+            let display = path?;
+            let resolved = if Path::new(&display).is_absolute() {
+                Path::new(&display).to_path_buf()
+            } else {
+                dir.join(&display)
+            };
+            SourceSpec::Csv(CsvSpec {
+                path: resolved,
+                display,
+                label: label?,
+                header: header?,
+                delimiter: delimiter?,
+            })
+        }
+        "split" => {
+            if split == "train" {
+                cx.err(CheckError::SplitForTrain { span: id.span });
+                return None;
+            }
+            let b = bind(cx, e, &Sig { params: &["from", "fraction"], required: 2, example: "split(train, 0.2)" });
+            if let Some(x) = b.get(0) {
+                match values::bare_name(x) {
+                    Some(n) if n.name == "train" => {}
+                    Some(n) => {
+                        cx.err(CheckError::UnknownName {
+                            what: "split to take rows from".into(),
+                            name: n.name.clone(),
+                            span: n.span,
+                            help: Some("rows can only be split off `train`: write `split(train, 0.2)`".into()),
+                        });
+                        return None;
+                    }
+                    None => {
+                        cx.err(CheckError::WrongType {
+                            expected: "the name `train`".into(),
+                            found: values::describe(x),
+                            span: x.span,
+                            help: Some("write `split(train, 0.2)`".into()),
+                        });
+                        return None;
+                    }
+                }
+            }
+            let fraction = values::float_in(cx, b.get(1)?, "the split fraction", Range::Fraction)?;
+            SourceSpec::Split { fraction }
+        }
+        "blobs" => {
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["n", "features", "classes", "spread"],
+                    required: 3,
+                    example: "blobs(n = 300, features = 2, classes = 3)",
+                },
+            );
+            let n = n_rows(cx, b.get(0));
+            let features = b.get(1).and_then(|x| values::count(cx, x, "features", 1));
+            let classes = b.get(2).and_then(|x| values::count(cx, x, "classes", 1));
+            let spread = match b.get(3) {
+                Some(x) => values::float_in(cx, x, "spread", Range::NonNegative),
+                None => Some(1.0),
+            };
+            SourceSpec::Blobs { n: n?, features: features?, classes: classes?, spread: spread? }
+        }
+        "spirals" => {
+            let b = bind(
+                cx,
+                e,
+                &Sig { params: &["n", "classes", "noise"], required: 2, example: "spirals(n = 300, classes = 3)" },
+            );
+            let n = n_rows(cx, b.get(0));
+            let classes = b.get(1).and_then(|x| values::count(cx, x, "classes", 1));
+            let noise = noise(cx, b.get(2), 0.2);
+            SourceSpec::Spirals { n: n?, classes: classes?, noise: noise? }
+        }
+        "moons" | "xor" => {
+            let moons = SOURCES[which] == "moons";
+            let example = if moons { "moons(n = 200)" } else { "xor(n = 200)" };
+            let b = bind(cx, e, &Sig { params: &["n", "noise"], required: 1, example });
+            let n = n_rows(cx, b.get(0));
+            let noise = noise(cx, b.get(1), 0.1);
+            if moons {
+                SourceSpec::Moons { n: n?, noise: noise? }
+            } else {
+                SourceSpec::Xor { n: n?, noise: noise? }
+            }
+        }
+        _ => {
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["n", "features", "targets", "noise"],
+                    required: 2,
+                    example: "linear(n = 200, features = 3)",
+                },
+            );
+            let n = n_rows(cx, b.get(0));
+            let features = b.get(1).and_then(|x| values::count(cx, x, "features", 1));
+            let targets = match b.get(2) {
+                Some(x) => values::count(cx, x, "targets", 1),
+                None => Some(1),
+            };
+            let noise = noise(cx, b.get(3), 0.1);
+            SourceSpec::Linear { n: n?, features: features?, targets: targets?, noise: noise? }
+        }
+    })
+}
+
+fn column(cx: &mut Cx, e: &Expr) -> Option<ColumnRef> {
+    match &e.kind {
+        ExprKind::String(s) => Some(ColumnRef::Name(s.clone())),
+        ExprKind::Number(_) => values::count(cx, e, "a column index", 0).map(ColumnRef::Index),
+        _ => {
+            cx.err(CheckError::WrongType {
+                expected: "a column name or index".into(),
+                found: values::describe(e),
+                span: e.span,
+                help: Some("write a header name in quotes (`\"label\"`) or a 0-based index (`0`)".into()),
+            });
+            None
+        }
+    }
+}
+
+fn labels(cx: &mut Cx, e: &Expr) -> Option<Vec<ColumnRef>> {
+    match &e.kind {
+        ExprKind::List(items) => {
+            if items.is_empty() {
+                cx.err(CheckError::WrongType {
+                    expected: "at least one label column".into(),
+                    found: "an empty list".into(),
+                    span: e.span,
+                    help: Some("write `label = \"y\"` or `label = [\"y0\", \"y1\"]`".into()),
+                });
+                return None;
+            }
+            let cols: Vec<Option<ColumnRef>> = items.iter().map(|x| column(cx, x)).collect();
+            cols.into_iter().collect()
+        }
+        _ => column(cx, e).map(|c| vec![c]),
+    }
+}
+
+fn delimiter(cx: &mut Cx, e: &Expr) -> Option<u8> {
+    let s = values::string(cx, e, "the delimiter")?;
+    match s.as_bytes() {
+        [b] if b.is_ascii() && *b != b'"' && *b != b'\n' && *b != b'\r' => Some(*b),
+        _ => {
+            cx.err(CheckError::OutOfRange {
+                what: "the delimiter".into(),
+                rule: "one ASCII character other than a quote or line end".into(),
+                value: format!("{e}"),
+                span: e.span,
+                help: Some("for example `delimiter = \";\"` or `delimiter = \"\\t\"`".into()),
+            });
+            None
+        }
+    }
+}

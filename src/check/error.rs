@@ -1,0 +1,441 @@
+//! Check errors: one variant per kind, code `nnt::check::<name>`. Above each variant,
+//! a minimal recipe that triggers it; that recipe is the fixture
+//! `tests/fixtures/invalid/<name>.nnt` (a full recipe around the shown line).
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::ast::Span;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum CheckError {
+    /// `optimizer = adamm(lr = 0.1)`
+    #[error("unknown {what} `{name}`")]
+    #[diagnostic(code(nnt::check::unknown_name))]
+    UnknownName {
+        what: String,
+        name: String,
+        #[label("not a known {what}")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `sed = 1` at the top level, or `epoch = 3` in `train`.
+    #[error("unknown item `{name}` {place}")]
+    #[diagnostic(code(nnt::check::unknown_item))]
+    UnknownItem {
+        place: String,
+        name: String,
+        #[label("not a known item {place}")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `seed = 1` twice.
+    #[error("`{name}` is given twice")]
+    #[diagnostic(code(nnt::check::duplicate_item), help("keep one of them"))]
+    DuplicateItem {
+        name: String,
+        #[label("given again here")]
+        span: Span,
+        #[label("first given here")]
+        first: Option<Span>,
+    },
+
+    /// A recipe without `optimizer = …`, or a `train` section without `epochs`.
+    #[error("missing {what}")]
+    #[diagnostic(code(nnt::check::missing_item))]
+    MissingItem {
+        what: String,
+        #[label("{label}")]
+        span: Span,
+        label: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `model = dense(3)`
+    #[error("`{name}` is a section, not a setting")]
+    #[diagnostic(code(nnt::check::expected_section))]
+    ExpectedSection {
+        name: String,
+        #[label("a section is written `{name} {{ … }}`")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `loss { mse }`
+    #[error("`{name}` is a setting, not a section")]
+    #[diagnostic(code(nnt::check::expected_setting))]
+    ExpectedSetting {
+        name: String,
+        #[label("a setting is written `{name} = value`")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `train { relu }`
+    #[error("a layer can only appear inside `model`, not in `{section}`")]
+    #[diagnostic(
+        code(nnt::check::layer_outside_model),
+        help("entries of this section are written `name = value`")
+    )]
+    LayerOutsideModel {
+        section: String,
+        #[label("a layer (a value on its own)")]
+        span: Span,
+    },
+
+    /// `model { epochs = 3 }`
+    #[error("`model` holds layers, not settings: `{name} = …` does not belong here")]
+    #[diagnostic(code(nnt::check::setting_in_model))]
+    SettingInModel {
+        name: String,
+        #[label("a setting inside `model`")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `dense(16.0)`
+    #[error("expected {expected}, found {found}")]
+    #[diagnostic(code(nnt::check::wrong_type))]
+    WrongType {
+        expected: String,
+        found: String,
+        #[label("expected {expected}")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `optimizer = adam()`
+    #[error("`{call}` needs the argument `{param}`")]
+    #[diagnostic(code(nnt::check::missing_argument))]
+    MissingArgument {
+        call: String,
+        param: String,
+        #[label("`{param}` missing here")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `dense(8, activation = relu)`
+    #[error("`{call}` has no argument `{name}`")]
+    #[diagnostic(code(nnt::check::unknown_argument))]
+    UnknownArgument {
+        call: String,
+        name: String,
+        #[label("unknown argument")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `adam(0.1, lr = 0.2)`
+    #[error("the argument `{name}` is given twice")]
+    #[diagnostic(code(nnt::check::repeated_argument), help("give each argument once"))]
+    RepeatedArgument {
+        name: String,
+        #[label("given again here")]
+        span: Span,
+        #[label("first given here")]
+        first: Option<Span>,
+    },
+
+    /// `adam(lr = 0.1, 0.9)`
+    #[error("a positional argument cannot follow a named one")]
+    #[diagnostic(
+        code(nnt::check::positional_after_named),
+        help("put positional arguments first, or name this one too")
+    )]
+    PositionalAfterNamed {
+        #[label("positional argument")]
+        span: Span,
+        #[label("after this named argument")]
+        named: Option<Span>,
+    },
+
+    /// `dropout(0.1, 0.2)`
+    #[error("`{call}` takes at most {max} argument{plural}")]
+    #[diagnostic(code(nnt::check::too_many_arguments))]
+    TooManyArguments {
+        call: String,
+        max: usize,
+        plural: &'static str,
+        #[label("one too many")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `optimizer = adam(lr = 0)`
+    #[error("{what} must be {rule}, found {value}")]
+    #[diagnostic(code(nnt::check::out_of_range))]
+    OutOfRange {
+        what: String,
+        rule: String,
+        value: String,
+        #[label("must be {rule}")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `model { dense(4); input(4) }`
+    #[error("`input` must be the first layer of the model")]
+    #[diagnostic(
+        code(nnt::check::input_not_first),
+        help("move `input(N)` to the top of `model`, or remove it: the width comes from the data")
+    )]
+    InputNotFirst {
+        #[label("not the first layer")]
+        span: Span,
+    },
+
+    /// `input(5)` with data of 4 feature columns.
+    #[error("`input({given})` does not match the data, which has {features} feature column{plural}")]
+    #[diagnostic(code(nnt::check::input_width))]
+    InputWidth {
+        given: usize,
+        features: usize,
+        plural: &'static str,
+        #[label("the data has {features} feature column{plural}")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `model { relu }`
+    #[error("the model has no dense layer, so there is nothing to train")]
+    #[diagnostic(code(nnt::check::no_dense_layer), help("add at least one `dense(units)` layer"))]
+    NoDenseLayer {
+        #[label("no dense layer in here")]
+        span: Span,
+    },
+
+    /// `dense(3)` as the output of a cross_entropy model whose labels go up to 4.
+    #[error("the output layer has {width} unit{plural} but the data needs {needed} classes (largest label {largest} + 1)")]
+    #[diagnostic(code(nnt::check::class_count))]
+    ClassCount {
+        width: usize,
+        plural: &'static str,
+        needed: usize,
+        largest: usize,
+        #[label("{width} output unit{plural}: classes 0..{width_minus_one} only")]
+        span: Span,
+        width_minus_one: usize,
+        #[label("cross-entropy: one output unit per class")]
+        loss: Option<Span>,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// cross_entropy with a label `2.5` or `-1` in the data.
+    #[error("cross-entropy needs integer class labels 0, 1, 2, …, but row {row} of the {split} split has label {value}")]
+    #[diagnostic(code(nnt::check::label_not_class))]
+    LabelNotClass {
+        split: String,
+        row: usize,
+        value: String,
+        #[label("the {split} data")]
+        span: Span,
+        #[label("cross-entropy")]
+        loss: Option<Span>,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// binary_cross_entropy with a label `2` in the data.
+    #[error("binary cross-entropy needs labels 0 or 1, but row {row} of the {split} split has label {value}")]
+    #[diagnostic(code(nnt::check::binary_label))]
+    BinaryLabel {
+        split: String,
+        row: usize,
+        value: String,
+        #[label("the {split} data")]
+        span: Span,
+        #[label("binary cross-entropy")]
+        loss: Option<Span>,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// binary_cross_entropy with `dense(2)` as the output, or mse with 1 unit for 2 targets.
+    #[error("the output layer has {width} unit{plural} but {loss_name} needs {needed}")]
+    #[diagnostic(code(nnt::check::output_width))]
+    OutputWidth {
+        width: usize,
+        plural: &'static str,
+        needed: usize,
+        loss_name: String,
+        #[label("{width} output unit{plural}")]
+        span: Span,
+        #[label("{loss_name}")]
+        loss: Option<Span>,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// cross_entropy with `label = ["a", "b"]`.
+    #[error("{loss_name} needs exactly one label column, but the data has {targets}")]
+    #[diagnostic(code(nnt::check::label_count))]
+    LabelCount {
+        loss_name: String,
+        targets: usize,
+        #[label("{targets} label columns")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `early_stop = patience(5, monitor = valid_loss)` without `valid = …`.
+    #[error("`{monitor}` needs a valid split, but `data` has no `valid`")]
+    #[diagnostic(code(nnt::check::no_valid_split))]
+    NoValidSplit {
+        monitor: String,
+        #[label("monitors the valid split")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `early_stop = patience(5, monitor = valid_accuracy)` with `loss = mse`.
+    #[error("`valid_accuracy` is only measured for classification losses")]
+    #[diagnostic(code(nnt::check::no_accuracy))]
+    NoAccuracy {
+        #[label("no accuracy to monitor with this loss")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `sgd(lr = 0.1, nesterov = true)`
+    #[error("nesterov momentum needs {reason}")]
+    #[diagnostic(code(nnt::check::nesterov))]
+    Nesterov {
+        reason: String,
+        #[label("nesterov = true")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `batch_norm` with `batch = 1`, or 33 train rows in batches of 32.
+    #[error("batch_norm cannot train on a batch of one row: {why}")]
+    #[diagnostic(code(nnt::check::batch_norm_one_row))]
+    BatchNormOneRow {
+        why: String,
+        #[label("batch_norm here")]
+        span: Span,
+        #[label("the batch size")]
+        batch: Option<Span>,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `warmup(epochs = 2, then = warmup(epochs = 1))`
+    #[error("the schedule after warmup cannot be `{inner}`")]
+    #[diagnostic(
+        code(nnt::check::nested_schedule),
+        help("use constant, step, exponential or cosine after warmup")
+    )]
+    NestedSchedule {
+        inner: String,
+        #[label("not allowed after warmup")]
+        span: Span,
+    },
+
+    /// `train = split(train, 0.2)`
+    #[error("`split` can only be used for `valid` and `test`")]
+    #[diagnostic(
+        code(nnt::check::split_for_train),
+        help("the train split comes from a file or a synthetic set: csv(\"…\", label = …), blobs(…), …")
+    )]
+    SplitForTrain {
+        #[label("train cannot be split from itself")]
+        span: Span,
+    },
+
+    /// `valid = split(train, 0.5)` and `test = split(train, 0.5)` on 2 rows.
+    #[error("the train split has no rows left")]
+    #[diagnostic(code(nnt::check::empty_train))]
+    EmptyTrain {
+        #[label("no rows left for training")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `--set train.epoch=3` or `--set epochs`.
+    #[error("bad override `{text}`: {reason}")]
+    #[diagnostic(code(nnt::check::bad_override))]
+    BadOverride {
+        text: String,
+        reason: String,
+        #[label("{reason}")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+}
+
+impl CheckError {
+    /// The span of the main label: it decides which source text the diagnostic shows.
+    pub fn primary(&self) -> Span {
+        use CheckError::*;
+        match self {
+            UnknownName { span, .. }
+            | UnknownItem { span, .. }
+            | DuplicateItem { span, .. }
+            | MissingItem { span, .. }
+            | ExpectedSection { span, .. }
+            | ExpectedSetting { span, .. }
+            | LayerOutsideModel { span, .. }
+            | SettingInModel { span, .. }
+            | WrongType { span, .. }
+            | MissingArgument { span, .. }
+            | UnknownArgument { span, .. }
+            | RepeatedArgument { span, .. }
+            | PositionalAfterNamed { span, .. }
+            | TooManyArguments { span, .. }
+            | OutOfRange { span, .. }
+            | InputNotFirst { span }
+            | InputWidth { span, .. }
+            | NoDenseLayer { span }
+            | ClassCount { span, .. }
+            | LabelNotClass { span, .. }
+            | BinaryLabel { span, .. }
+            | OutputWidth { span, .. }
+            | LabelCount { span, .. }
+            | NoValidSplit { span, .. }
+            | NoAccuracy { span, .. }
+            | Nesterov { span, .. }
+            | BatchNormOneRow { span, .. }
+            | NestedSchedule { span, .. }
+            | SplitForTrain { span }
+            | EmptyTrain { span, .. }
+            | BadOverride { span, .. } => *span,
+        }
+    }
+}
+
+/// Keeps a secondary label only when it points into the same text as the primary
+/// one (a diagnostic renders one source).
+pub fn same_source(primary: Span, other: Option<Span>) -> Option<Span> {
+    other.filter(|o| o.source == primary.source)
+}
+
+/// "s" for plural counts.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

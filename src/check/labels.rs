@@ -1,0 +1,233 @@
+//! Facts that need the loaded data: the input width, every layer's widths, labels
+//! that fit the loss and the output width, and batch_norm's one-row batches.
+
+use crate::ast::{SourceId, Span};
+use crate::ir::{Batch, Data, Layer, LayerKind, Loss, Model, SourceFile, Table};
+
+use super::data::RData;
+use super::error::{plural, same_source, CheckError};
+use super::model::RModel;
+use super::train::RTrain;
+use super::Cx;
+
+/// Builds the IR model (widths known) and checks the data against it.
+pub fn check(
+    cx: &mut Cx,
+    source: &SourceFile,
+    data: &Data,
+    rdata: &RData,
+    model: Option<&RModel>,
+    loss: Option<(Loss, Span)>,
+    train: Option<&RTrain>,
+) -> Option<Model> {
+    let before = cx.errors.len();
+    if data.train.rows == 0 {
+        cx.err(CheckError::EmptyTrain {
+            span: rdata.train_span,
+            help: Some("use smaller split fractions, or more data".into()),
+        });
+    }
+    let features = data.train.features;
+    let targets = data.train.targets;
+    let model = model?;
+    if let Some((n, span)) = model.input {
+        if n != features {
+            cx.err(CheckError::InputWidth {
+                given: n,
+                features,
+                plural: plural(features),
+                span,
+                help: Some(format!("write `input({features})`, or remove it: the width comes from the data")),
+            });
+        }
+    }
+    let mut layers = Vec::with_capacity(model.layers.len());
+    let mut width = features;
+    for (index, l) in model.layers.iter().enumerate() {
+        let in_width = width;
+        if let LayerKind::Dense { units, .. } = l.kind {
+            width = units;
+        }
+        let line = if l.span.source == SourceId::RECIPE { source.line_of(l.span.start) } else { 0 };
+        layers.push(Layer { index, kind: l.kind.clone(), in_width, out_width: width, span: l.span, line });
+    }
+    let out_width = width;
+    // The layer that decides the output width: the last dense one.
+    let out_span = model
+        .layers
+        .iter()
+        .rev()
+        .find(|l| matches!(l.kind, LayerKind::Dense { .. }))
+        .map_or(model.span, |l| l.span);
+    if let Some((loss, loss_span)) = loss {
+        labels(cx, data, rdata, loss, loss_span, out_width, out_span, targets);
+    }
+    if let Some(t) = train {
+        batch_norm(cx, data, model, t);
+    }
+    (cx.errors.len() == before).then_some(Model { input_width: features, layers })
+}
+
+fn splits<'a>(data: &'a Data, rdata: &RData) -> Vec<(&'static str, &'a Table, Span)> {
+    let mut v = vec![("train", &data.train, rdata.train_span)];
+    if let (Some(t), Some(s)) = (&data.valid, rdata.valid_span) {
+        v.push(("valid", t, s));
+    }
+    if let (Some(t), Some(s)) = (&data.test, rdata.test_span) {
+        v.push(("test", t, s));
+    }
+    v
+}
+
+#[allow(clippy::too_many_arguments)]
+fn labels(
+    cx: &mut Cx,
+    data: &Data,
+    rdata: &RData,
+    loss: Loss,
+    loss_span: Span,
+    out_width: usize,
+    out_span: Span,
+    targets: usize,
+) {
+    let name = match loss {
+        Loss::CrossEntropy { .. } => "cross_entropy",
+        Loss::BinaryCrossEntropy => "binary_cross_entropy",
+        Loss::Mse => "mse",
+        Loss::Mae => "mae",
+        Loss::Huber { .. } => "huber",
+    };
+    if loss.is_classification() && targets != 1 {
+        cx.err(CheckError::LabelCount {
+            loss_name: name.into(),
+            targets,
+            span: rdata.train_span,
+            help: Some("classification predicts one label column: give `label` a single column".into()),
+        });
+        return;
+    }
+    match loss {
+        Loss::CrossEntropy { .. } => {
+            let mut largest: Option<(f64, usize)> = None;
+            for (split, t, span) in splits(data, rdata) {
+                for (row, &y) in t.y.iter().enumerate() {
+                    if y.fract() != 0.0 || y < 0.0 || !y.is_finite() {
+                        cx.err(CheckError::LabelNotClass {
+                            split: split.into(),
+                            row: row + 1,
+                            value: fmt(y),
+                            span,
+                            loss: same_source(span, Some(loss_span)),
+                            help: Some(
+                                "class labels are whole numbers from 0; for a numeric target use a regression loss such as `mse`"
+                                    .into(),
+                            ),
+                        });
+                        return;
+                    }
+                    if largest.is_none_or(|(m, _)| y > m) {
+                        largest = Some((y, row));
+                    }
+                }
+            }
+            if let Some((m, _)) = largest {
+                let needed = m as usize + 1;
+                if needed > out_width {
+                    cx.err(CheckError::ClassCount {
+                        width: out_width,
+                        plural: plural(out_width),
+                        needed,
+                        largest: m as usize,
+                        span: out_span,
+                        width_minus_one: out_width.saturating_sub(1),
+                        loss: same_source(out_span, Some(loss_span)),
+                        help: Some(format!("make the output layer `dense({needed})`")),
+                    });
+                }
+            }
+        }
+        Loss::BinaryCrossEntropy => {
+            if out_width != 1 {
+                cx.err(CheckError::OutputWidth {
+                    width: out_width,
+                    plural: plural(out_width),
+                    needed: 1,
+                    loss_name: name.into(),
+                    span: out_span,
+                    loss: same_source(out_span, Some(loss_span)),
+                    help: Some(
+                        "binary cross-entropy takes one logit: end the model with `dense(1)`, or use cross_entropy with one unit per class"
+                            .into(),
+                    ),
+                });
+            }
+            for (split, t, span) in splits(data, rdata) {
+                if let Some((row, &y)) = t.y.iter().enumerate().find(|(_, &y)| y != 0.0 && y != 1.0) {
+                    cx.err(CheckError::BinaryLabel {
+                        split: split.into(),
+                        row: row + 1,
+                        value: fmt(y),
+                        span,
+                        loss: same_source(span, Some(loss_span)),
+                        help: Some("for more than two classes use `cross_entropy` with one output unit per class".into()),
+                    });
+                    return;
+                }
+            }
+        }
+        _ => {
+            if out_width != targets {
+                cx.err(CheckError::OutputWidth {
+                    width: out_width,
+                    plural: plural(out_width),
+                    needed: targets,
+                    loss_name: name.into(),
+                    span: out_span,
+                    loss: same_source(out_span, Some(loss_span)),
+                    help: Some(format!(
+                        "the data has {targets} target column{}: end the model with `dense({targets})`",
+                        plural(targets)
+                    )),
+                });
+            }
+        }
+    }
+}
+
+fn fmt(v: f64) -> String {
+    format!("{v}")
+}
+
+fn batch_norm(cx: &mut Cx, data: &Data, model: &RModel, train: &RTrain) {
+    let Some(bn) = model.layers.iter().find(|l| matches!(l.kind, LayerKind::BatchNorm { .. })) else {
+        return;
+    };
+    let rows = data.train.rows;
+    if rows == 0 {
+        return;
+    }
+    let size = train.plan.batch.rows(rows);
+    let why = if size == 1 {
+        match train.plan.batch {
+            Batch::Size(_) => "`batch = 1` trains on one row at a time".to_string(),
+            Batch::Full => "the train split has a single row".to_string(),
+        }
+    } else if rows % size == 1 {
+        format!(
+            "the train split has {rows} rows, so batches of {size} leave a last batch of one row"
+        )
+    } else {
+        return;
+    };
+    let help = if size == 1 {
+        "use a batch of at least 2 rows, or remove batch_norm".to_string()
+    } else {
+        format!("use a batch size that does not leave one row over, such as {}", size + 1)
+    };
+    cx.err(CheckError::BatchNormOneRow {
+        why,
+        span: bn.span,
+        batch: same_source(bn.span, train.batch_span),
+        help: Some(help),
+    });
+}

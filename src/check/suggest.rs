@@ -1,0 +1,67 @@
+//! Closest-name suggestions for unknown names (`adamm` -> `adam`).
+
+/// Edit distance (Levenshtein, with a swap of two neighbours counting as one edit:
+/// `rleu` is one edit from `relu`).
+pub fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let (n, m) = (a.len(), b.len());
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=m {
+        d[0][j] = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[n][m]
+}
+
+/// The known name closest to `name`, if it is close enough to be a likely typo.
+pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let lower = name.to_ascii_lowercase();
+    let mut best: Option<(usize, &str)> = None;
+    for &k in known {
+        let d = distance(&lower, k);
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, k));
+        }
+    }
+    let (d, k) = best?;
+    let limit = (name.len().max(k.len()) / 3).max(1);
+    (d <= limit).then_some(k)
+}
+
+/// Help text for an unknown name: the suggestion, else the list of known names.
+pub fn help(name: &str, known: &[&str]) -> Option<String> {
+    if known.is_empty() {
+        return None;
+    }
+    match closest(name, known) {
+        Some(k) => Some(format!("did you mean `{k}`?")),
+        None => Some(format!("expected one of: {}", known.join(", "))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_typos() {
+        assert_eq!(closest("adamm", &["sgd", "adam", "adamw"]), Some("adam"));
+        assert_eq!(closest("Relu", &["relu", "tanh"]), Some("relu"));
+        assert_eq!(closest("zzzzzz", &["relu", "tanh"]), None);
+        assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(closest("rleu", &["relu", "tanh"]), Some("relu"));
+    }
+}

@@ -1,0 +1,58 @@
+//! The small top-level items: `seed`, `precision`, `init_from`, `save`, `checkpoint`.
+
+use std::path::{Path, PathBuf};
+
+use crate::ast::{Expr, Section};
+use crate::ir::{CheckpointPlan, Precision};
+
+use super::layout;
+use super::values;
+use super::Cx;
+
+pub fn seed(cx: &mut Cx, e: &Expr) -> Option<u64> {
+    values::count(cx, e, "the seed", 0).map(|v| v as u64)
+}
+
+pub fn precision(cx: &mut Cx, e: &Expr) -> Option<Precision> {
+    match values::choice(cx, e, "precision", &["f32", "f64"])? {
+        0 => Some(Precision::F32),
+        _ => Some(Precision::F64),
+    }
+}
+
+/// A path, resolved against the recipe's directory when relative.
+pub fn path(cx: &mut Cx, e: &Expr, what: &str, dir: &Path) -> Option<PathBuf> {
+    let s = values::string(cx, e, what)?;
+    let p = Path::new(&s);
+    Some(if p.is_absolute() { p.to_path_buf() } else { dir.join(p) })
+}
+
+pub const CHECKPOINT_ITEMS: &[&str] = &["every", "path", "keep"];
+
+pub fn checkpoint(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<CheckpointPlan> {
+    let before = cx.errors.len();
+    let e = layout::entries(cx, sec, CHECKPOINT_ITEMS);
+    let every = match e[0] {
+        Some(s) => values::count(cx, &s.value, "every", 1),
+        None => {
+            layout::missing_entry(cx, sec, "every", "every = 5");
+            None
+        }
+    };
+    let path = match e[1] {
+        Some(s) => self::path(cx, &s.value, "the checkpoint directory", dir),
+        None => {
+            layout::missing_entry(cx, sec, "path", "path = \"checkpoints\"");
+            None
+        }
+    };
+    // Without `keep`, every checkpoint is kept.
+    let keep = match e[2] {
+        Some(s) => values::count(cx, &s.value, "keep", 1),
+        None => Some(usize::MAX),
+    };
+    if cx.errors.len() > before {
+        return None;
+    }
+    Some(CheckpointPlan { every: every?, path: path?, keep: keep? })
+}

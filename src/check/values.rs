@@ -1,0 +1,234 @@
+//! Typed reading of expressions: integer, float, bool, string, name, with the
+//! `wrong_type` and `out_of_range` errors.
+
+use crate::ast::{Expr, ExprKind, Ident};
+
+use super::error::CheckError;
+use super::suggest;
+use super::Cx;
+
+/// How a value is described in messages: `16.0`, a string, a list, …
+pub fn describe(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Number(n) => format!("`{}`", n.text),
+        ExprKind::String(_) => "a string".into(),
+        ExprKind::Bool(b) => format!("`{b}`"),
+        ExprKind::Name(i) => format!("the name `{}`", i.name),
+        ExprKind::Call(c) => format!("`{}(…)`", c.name.name),
+        ExprKind::List(_) => "a list".into(),
+    }
+}
+
+fn wrong(cx: &mut Cx, e: &Expr, expected: &str, help: Option<String>) {
+    cx.err(CheckError::WrongType {
+        expected: expected.to_string(),
+        found: describe(e),
+        span: e.span,
+        help,
+    });
+}
+
+/// An integer literal (no `.`, no exponent).
+pub fn int(cx: &mut Cx, e: &Expr, what: &str) -> Option<i64> {
+    match &e.kind {
+        ExprKind::Number(n) if n.is_integer => match n.text.parse::<i64>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                cx.err(CheckError::OutOfRange {
+                    what: what.to_string(),
+                    rule: "a reasonable integer".into(),
+                    value: n.text.clone(),
+                    span: e.span,
+                    help: None,
+                });
+                None
+            }
+        },
+        ExprKind::Number(n) => {
+            let help = if n.value.fract() == 0.0 && n.value.abs() < 1e15 {
+                Some(format!("{what} is an integer: write `{}`", n.value as i64))
+            } else {
+                Some(format!("{what} is a whole number, written without `.` or exponent"))
+            };
+            cx.err(CheckError::WrongType {
+                expected: "an integer".into(),
+                found: format!("`{}`", n.text),
+                span: e.span,
+                help,
+            });
+            None
+        }
+        _ => {
+            wrong(cx, e, "an integer", Some(format!("{what} is a whole number, such as `3`")));
+            None
+        }
+    }
+}
+
+/// An integer of at least `min`, as a count.
+pub fn count(cx: &mut Cx, e: &Expr, what: &str, min: i64) -> Option<usize> {
+    let v = int(cx, e, what)?;
+    if v < min {
+        cx.err(CheckError::OutOfRange {
+            what: what.to_string(),
+            rule: format!("at least {min}"),
+            value: v.to_string(),
+            span: e.span,
+            help: None,
+        });
+        return None;
+    }
+    usize::try_from(v).ok()
+}
+
+/// A number (an integer is fine where a float is wanted).
+pub fn float(cx: &mut Cx, e: &Expr, what: &str) -> Option<f64> {
+    match &e.kind {
+        ExprKind::Number(n) => Some(n.value),
+        _ => {
+            wrong(cx, e, "a number", Some(format!("{what} is a number, such as `0.1`")));
+            None
+        }
+    }
+}
+
+/// Which interval a float must lie in.
+#[derive(Debug, Clone, Copy)]
+pub enum Range {
+    /// > 0
+    Positive,
+    /// ≥ 0
+    NonNegative,
+    /// [0, 1)
+    UnitOpen,
+    /// [0, 1]
+    Unit,
+    /// (0, 1)
+    Fraction,
+    /// > 0 and ≤ 1
+    UnitPositive,
+    /// anything finite
+    Any,
+}
+
+impl Range {
+    fn contains(self, v: f64) -> bool {
+        match self {
+            Range::Positive => v > 0.0,
+            Range::NonNegative => v >= 0.0,
+            Range::UnitOpen => (0.0..1.0).contains(&v),
+            Range::Unit => (0.0..=1.0).contains(&v),
+            Range::Fraction => v > 0.0 && v < 1.0,
+            Range::UnitPositive => v > 0.0 && v <= 1.0,
+            Range::Any => v.is_finite(),
+        }
+    }
+    fn words(self) -> &'static str {
+        match self {
+            Range::Positive => "greater than 0",
+            Range::NonNegative => "at least 0",
+            Range::UnitOpen => "in [0, 1)",
+            Range::Unit => "in [0, 1]",
+            Range::Fraction => "strictly between 0 and 1",
+            Range::UnitPositive => "in (0, 1]",
+            Range::Any => "finite",
+        }
+    }
+}
+
+/// A number within `range`.
+pub fn float_in(cx: &mut Cx, e: &Expr, what: &str, range: Range) -> Option<f64> {
+    let v = float(cx, e, what)?;
+    if !range.contains(v) {
+        let value = match &e.kind {
+            ExprKind::Number(n) => n.text.clone(),
+            _ => v.to_string(),
+        };
+        cx.err(CheckError::OutOfRange {
+            what: what.to_string(),
+            rule: range.words().to_string(),
+            value,
+            span: e.span,
+            help: None,
+        });
+        return None;
+    }
+    Some(v)
+}
+
+pub fn boolean(cx: &mut Cx, e: &Expr, what: &str) -> Option<bool> {
+    match &e.kind {
+        ExprKind::Bool(b) => Some(*b),
+        _ => {
+            wrong(cx, e, "`true` or `false`", Some(format!("{what} is `true` or `false`")));
+            None
+        }
+    }
+}
+
+pub fn string(cx: &mut Cx, e: &Expr, what: &str) -> Option<String> {
+    match &e.kind {
+        ExprKind::String(s) => Some(s.clone()),
+        _ => {
+            wrong(cx, e, "a string", Some(format!("{what} is a string in double quotes")));
+            None
+        }
+    }
+}
+
+/// A bare name, or a call with no arguments (`relu` = `relu()`).
+pub fn bare_name(e: &Expr) -> Option<&Ident> {
+    match &e.kind {
+        ExprKind::Name(i) => Some(i),
+        ExprKind::Call(c) if c.args.is_empty() => Some(&c.name),
+        _ => None,
+    }
+}
+
+/// The callee of a name or call expression.
+pub fn callee(e: &Expr) -> Option<&Ident> {
+    match &e.kind {
+        ExprKind::Name(i) => Some(i),
+        ExprKind::Call(c) => Some(&c.name),
+        _ => None,
+    }
+}
+
+/// One of `known`, written as a plain name. Returns its index in `known`.
+pub fn choice(cx: &mut Cx, e: &Expr, what: &str, known: &[&str]) -> Option<usize> {
+    let Some(id) = bare_name(e) else {
+        wrong(cx, e, &format!("a {what}"), Some(format!("expected one of: {}", known.join(", "))));
+        return None;
+    };
+    lookup(cx, id, what, known)
+}
+
+/// Finds `id` among `known`, or reports it with the closest name suggested.
+pub fn lookup(cx: &mut Cx, id: &Ident, what: &str, known: &[&str]) -> Option<usize> {
+    if let Some(i) = known.iter().position(|k| *k == id.name) {
+        return Some(i);
+    }
+    cx.err(CheckError::UnknownName {
+        what: what.to_string(),
+        name: id.name.clone(),
+        span: id.span,
+        help: suggest::help(&id.name, known),
+    });
+    None
+}
+
+/// A name or call whose name is one of `known`; else `wrong_type` / `unknown_name`.
+pub fn callee_in<'a>(
+    cx: &mut Cx,
+    e: &'a Expr,
+    what: &str,
+    example: &str,
+    known: &[&str],
+) -> Option<(usize, &'a Ident)> {
+    let Some(id) = callee(e) else {
+        wrong(cx, e, &format!("a {what}"), Some(format!("for example `{example}`")));
+        return None;
+    };
+    let i = lookup(cx, id, what, known)?;
+    Some((i, id))
+}
