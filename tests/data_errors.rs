@@ -74,7 +74,7 @@ fn unreadable() {
         &spec(csv("unreadable.csv", vec![name("y")], true)),
         "nnt::data::unreadable",
     );
-    assert!(rendered.contains("unreadable.csv"), "{rendered}");
+    insta::assert_snapshot!("unreadable_csv", rendered);
 }
 
 #[test]
@@ -268,4 +268,49 @@ fn split_as_train() {
         "nnt::data::split_as_train",
     );
     insta::assert_snapshot!("split_as_train", rendered);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Any bytes, read as CSV (plain or claimed gzip, with or without a header),
+    /// load or fail with a diagnostic that renders: never a panic.
+    #[test]
+    fn arbitrary_bytes_never_panic(
+        bytes in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::prelude::Just(b','),
+                proptest::prelude::Just(b'\n'),
+                proptest::prelude::Just(b'"'),
+                proptest::prelude::Just(b'1'),
+                proptest::prelude::Just(b'.'),
+                proptest::prelude::any::<u8>(),
+            ],
+            0..200,
+        ),
+        header in proptest::prelude::any::<bool>(),
+        gz in proptest::prelude::any::<bool>(),
+        label in 0usize..4,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(if gz { "f.csv.gz" } else { "f.csv" });
+        std::fs::write(&path, &bytes).unwrap();
+        let s = spec(SourceSpec::Csv(CsvSpec {
+            path,
+            display: "f.csv".into(),
+            label: vec![ColumnRef::Index(label)],
+            header,
+            delimiter: b',',
+        }));
+        match load(&s, 0) {
+            Ok(d) => {
+                proptest::prop_assert!(d.train.rows > 0);
+                proptest::prop_assert!(d.train.x.iter().chain(&d.train.y).all(|v| v.is_finite()));
+            }
+            Err(e) => {
+                proptest::prop_assert!(e.code().is_some());
+                let _ = common::render(&e);
+            }
+        }
+    }
 }

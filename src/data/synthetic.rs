@@ -35,6 +35,8 @@ pub fn blobs(
     positive(NAME, "features", features)?;
     positive(NAME, "classes", classes)?;
     finite_non_negative(NAME, "spread", spread)?;
+    fits(NAME, n, features)?;
+    fits(NAME, classes, features)?;
     let mut structure = structure_rng(seed);
     let centres: Vec<f64> = (0..classes * features)
         .map(|_| structure.gen_range(-10.0..=10.0))
@@ -63,6 +65,7 @@ pub fn spirals(
     positive(NAME, "n", n)?;
     positive(NAME, "classes", classes)?;
     finite_non_negative(NAME, "noise", noise)?;
+    fits(NAME, n, 2)?;
     let mut x = Vec::with_capacity(n * 2);
     let mut y = Vec::with_capacity(n);
     for k in 0..classes {
@@ -86,6 +89,7 @@ pub fn moons(rng: &mut ChaCha8Rng, n: usize, noise: f64) -> Result<Table, DataEr
     const NAME: &str = "moons";
     positive(NAME, "n", n)?;
     finite_non_negative(NAME, "noise", noise)?;
+    fits(NAME, n, 2)?;
     let outer = n / 2;
     let inner = n - outer;
     let mut x = Vec::with_capacity(n * 2);
@@ -116,6 +120,7 @@ pub fn xor(rng: &mut ChaCha8Rng, n: usize, noise: f64) -> Result<Table, DataErro
     const NAME: &str = "xor";
     positive(NAME, "n", n)?;
     finite_non_negative(NAME, "noise", noise)?;
+    fits(NAME, n, 2)?;
     let mut x = Vec::with_capacity(n * 2);
     let mut y = Vec::with_capacity(n);
     for _ in 0..n {
@@ -150,6 +155,8 @@ pub fn linear(
     positive(NAME, "features", features)?;
     positive(NAME, "targets", targets)?;
     finite_non_negative(NAME, "noise", noise)?;
+    fits(NAME, n, features.saturating_add(targets))?;
+    fits(NAME, features, targets)?;
     let mut structure = structure_rng(seed);
     let w: Vec<f64> = (0..features * targets)
         .map(|_| normal(&mut structure))
@@ -219,6 +226,20 @@ fn shuffled(
         targets,
         x: sx,
         y: sy,
+    }
+}
+
+/// Most cells a synthetic table may have (4 GiB of f64): larger requests are
+/// errors, not an allocation failure.
+const MAX_CELLS: usize = 1 << 29;
+
+fn fits(source_name: &'static str, rows: usize, width: usize) -> Result<(), DataError> {
+    match rows.checked_mul(width) {
+        Some(cells) if cells <= MAX_CELLS => Ok(()),
+        _ => Err(DataError::InvalidSynthetic {
+            source_name,
+            reason: format!("{rows} × {width} values is too large (at most {MAX_CELLS})"),
+        }),
     }
 }
 

@@ -150,7 +150,9 @@ fn write_plan(out: &mut String, p: &Program) -> std::fmt::Result {
     };
     let noun = if batches == 1 { "batch" } else { "batches" };
     write!(out, "batch {batch_text}: {batches} {noun} per epoch")?;
-    if last != per_batch && batches > 0 {
+    if batches == 1 && last != per_batch {
+        write!(out, " ({last} rows)")?;
+    } else if last != per_batch && batches > 0 {
         write!(out, " (the last of {last} rows)")?;
     }
     writeln!(out)?;
