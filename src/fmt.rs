@@ -21,13 +21,17 @@ pub fn format_recipe(
     name: &str,
     bytes: &[u8],
 ) -> Result<String, Box<dyn miette::Diagnostic + Send + Sync + 'static>> {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => return Err(Box::new(syntax::invalid_utf8(name, bytes, e.valid_up_to()))),
-    };
-    let recipe = syntax::parse(text, SourceId::RECIPE)
-        .map_err(|e| Box::new(e.with_source(name, text)) as Box<dyn miette::Diagnostic + Send + Sync>)?;
-    Ok(format_ast(&recipe, text))
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        if let Ok(recipe) = syntax::parse(text, SourceId::RECIPE) {
+            return Ok(format_ast(&recipe, text));
+        }
+    }
+    // Not UTF-8 or not parseable: the checker renders the same diagnostic as
+    // `nnt check` would, with its source attached.
+    let report = crate::check::resolve_recipe(name, bytes, std::path::Path::new("."), &Default::default());
+    Err(report.errors.into_iter().next().unwrap_or_else(|| {
+        Box::new(miette::MietteDiagnostic::new(format!("{name} does not parse")).with_code("nnt::syntax::unexpected"))
+    }))
 }
 
 /// Order of the top-level items in canonical layout (§3).

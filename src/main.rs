@@ -201,10 +201,10 @@ fn cmd_run(args: RunArgs) -> u8 {
                 nnt::train::run(&program, &opts, &mut tee)
             }
             Format::Text => {
-                let tty = std::io::stdout().is_terminal();
                 let stdout = std::io::stdout();
-                let mut text = nnt::report::text::TextObserver::new(stdout.lock(), tty, color);
-                let mut tee = Tee(vec![&mut text, &mut recorder]);
+                let options = nnt::report::text::TextOptions::detect(args.timings);
+                let mut text = nnt::report::text::TextObserver::new(stdout.lock(), options);
+                let mut tee = Tee(vec![&mut text, &mut stderr_diags, &mut recorder]);
                 nnt::train::run(&program, &opts, &mut tee)
             }
         }
@@ -388,12 +388,8 @@ struct LogRecorder<'a> {
 impl Observer for LogRecorder<'_> {
     fn event(&mut self, event: &Event) {
         if self.keep {
-            let mut buf = Vec::new();
-            {
-                let mut j = nnt::report::jsonl::JsonlObserver::new(&mut buf);
-                j.event(event);
-            }
-            self.log.push_str(&String::from_utf8_lossy(&buf));
+            self.log.push_str(&nnt::report::jsonl::event_line(event));
+            self.log.push('\n');
         }
     }
 }
