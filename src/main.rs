@@ -204,7 +204,7 @@ fn cmd_run(args: RunArgs) -> u8 {
                 let stdout = std::io::stdout();
                 let options = nnt::report::text::TextOptions::detect(args.timings);
                 let mut text = nnt::report::text::TextObserver::new(stdout.lock(), options);
-                let mut tee = Tee(vec![&mut text, &mut stderr_diags, &mut recorder]);
+                let mut tee = Tee(vec![&mut text, &mut recorder]);
                 nnt::train::run(&program, &opts, &mut tee)
             }
         }
@@ -395,7 +395,8 @@ impl Observer for LogRecorder<'_> {
 }
 
 /// In JSONL mode stdout holds only JSON; run-time diagnostics are also shown on
-/// stderr as miette warnings pointing at the layer's line in the recipe.
+/// stderr as miette warnings pointing at the layer's line in the recipe. (In text
+/// mode the text view shows them in the log itself.)
 struct RunDiagnosticPrinter<'a> {
     program: &'a Program,
     color: bool,
