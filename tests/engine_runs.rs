@@ -242,14 +242,17 @@ fn divergence_stops_at_once_and_names_the_place() {
     let end = rec.end().unwrap();
     assert_eq!(end.reason, EndReason::Diverged);
     assert_eq!(end.epochs, rec.epochs().len());
-    let diag = rec
+    let diags: Vec<_> = rec
         .events
         .iter()
-        .find_map(|e| match e {
+        .filter_map(|e| match e {
             Event::Diagnostic(d) => Some(d.clone()),
             _ => None,
         })
-        .expect("a diagnostic");
+        .collect();
+    // Gradients blowing up are reported before they turn non-finite.
+    assert_eq!(diags[0].code, "nnt::train::exploding_gradient");
+    let diag = diags.last().expect("a diagnostic").clone();
     assert_eq!(diag.code, "nnt::train::diverged");
     assert!(diag.step.is_some());
     assert!(
@@ -371,4 +374,68 @@ fn unwritable_save_is_an_error() {
             .as_deref(),
         Some("nnt::io::write_failed")
     );
+}
+
+/// A deep sigmoid stack trained with a small learning rate: the first layers'
+/// gradients vanish, the loss stalls, and the detectors say so, naming the layer
+/// and its recipe line.
+#[test]
+fn detectors_report_vanishing_gradients_and_plateau() {
+    let mut kinds = vec![];
+    for _ in 0..8 {
+        kinds.push(LayerKind::Dense {
+            units: 16,
+            init: Init::Normal { std: 0.05 },
+            bias: true,
+        });
+        kinds.push(LayerKind::Sigmoid);
+    }
+    kinds.push(dense(3));
+    let mut p = program(
+        "iris_adam_tanh",
+        ("train.csv", Some("valid.csv"), None),
+        &["label"],
+        Normalize::Standard,
+        kinds,
+        Loss::CrossEntropy {
+            label_smoothing: 0.0,
+        },
+        Optimizer::Sgd {
+            lr: 1e-3,
+            momentum: 0.0,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        },
+        plan(12, Batch::Size(16)),
+    );
+    p.init_from = None;
+    // A looser plateau threshold than the default, so 12 epochs suffice.
+    p.diagnose.plateau_delta = Some(1e-2);
+    p.diagnose.plateau_epochs = 3;
+    let rec = record(&p, &RunOptions::default());
+    let diags: Vec<_> = rec
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Diagnostic(d) => Some(d.clone()),
+            _ => None,
+        })
+        .collect();
+    let vanishing = diags
+        .iter()
+        .find(|d| d.code == "nnt::train::vanishing_gradient")
+        .expect("vanishing");
+    assert_eq!(vanishing.layer, Some(0));
+    assert_eq!(vanishing.line, Some(p.model.layers[0].line));
+    assert_eq!(vanishing.epoch, 1);
+    assert!(
+        diags.iter().any(|d| d.code == "nnt::train::plateau"),
+        "{diags:#?}"
+    );
+    let text: Vec<String> = diags
+        .iter()
+        .map(|d| format!("{} [{}] {}", d.code, d.epoch, d.message))
+        .collect();
+    insta::assert_snapshot!("deep_sigmoid_diagnostics", text.join("\n"));
 }

@@ -130,7 +130,8 @@ pub fn sum_squares<T: Float>(v: &[T]) -> f64 {
         let x = x.to_f64();
         *l += x * x;
     }
-    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
 }
 
 /// Below this size in any dimension, [`gemm`] multiplies with plain loops.
