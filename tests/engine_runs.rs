@@ -439,3 +439,42 @@ fn detectors_report_vanishing_gradients_and_plateau() {
         .collect();
     insta::assert_snapshot!("deep_sigmoid_diagnostics", text.join("\n"));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 6, ..Default::default() })]
+
+    /// A checkpoint read back and written again is the same file, byte for byte.
+    #[test]
+    fn checkpoint_round_trips(seed in 0u64..1000, epochs in 1usize..5, f64_precision in proptest::bool::ANY) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = iris(epochs);
+        p.seed = seed;
+        if f64_precision {
+            p.precision = Precision::F64;
+        }
+        p.checkpoint = Some(CheckpointPlan { every: 1, path: dir.path().join("ck"), keep: 10 });
+        record(&p, &RunOptions::default());
+        for e in nnt::io::checkpoint::list(&dir.path().join("ck")) {
+            let path = nnt::io::checkpoint::path_for(&dir.path().join("ck"), e);
+            let opts = RunOptions { resume: Some(path.clone()), ..Default::default() };
+            let again = if f64_precision {
+                nnt::train::snapshot::serialize(&nnt::train::trainer::Trainer::<f64>::new(&p, &opts).unwrap())
+            } else {
+                nnt::train::snapshot::serialize(&nnt::train::trainer::Trainer::<f32>::new(&p, &opts).unwrap())
+            };
+            let written = std::fs::read(&path).unwrap();
+            let again = again.unwrap();
+            let a = nnt::io::weights::WeightsFile::parse(&written, "a".into()).unwrap();
+            let b = nnt::io::weights::WeightsFile::parse(&again, "b".into()).unwrap();
+            let mut differ: Vec<String> = a
+                .tensors
+                .iter()
+                .filter(|(k, v)| b.tensors.get(*k) != Some(v))
+                .map(|(k, _)| k.clone())
+                .collect();
+            differ.extend(a.metadata.iter().filter(|(k, v)| b.metadata.get(*k) != Some(v)).map(|(k, v)| format!("{k}={v} vs {:?}", b.metadata.get(k))));
+            differ.sort();
+            proptest::prop_assert!(differ.is_empty() && a.tensors.len() == b.tensors.len(), "epoch {}: {:?}", e, differ);
+        }
+    }
+}

@@ -32,16 +32,37 @@ pub struct LayerInfo {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DiagnoseState {
     /// Mean gradient norm of each layer over the steps seen so far.
+    #[serde(with = "exact_floats")]
     pub grad_mean: Vec<f64>,
     pub steps: u64,
     /// Largest gradient norm of each layer this epoch.
+    #[serde(with = "exact_floats")]
     pub epoch_grad_max: Vec<f64>,
     /// Per relu layer: whether each unit was non-zero at least once this epoch.
     pub alive: Vec<Vec<bool>>,
     /// Train loss of each finished epoch.
+    #[serde(with = "exact_floats")]
     pub losses: Vec<f64>,
     /// Codes already reported per layer (`code@layer`), so each is said once.
     pub reported: Vec<String>,
+}
+
+/// f64 values as their shortest round-trip decimal strings: JSON number parsing
+/// is not guaranteed to give back the same bits, and a resumed run must.
+mod exact_floats {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|x| format!("{x:?}")))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let strings = Vec::<String>::deserialize(d)?;
+        strings
+            .iter()
+            .map(|s| s.parse::<f64>().map_err(serde::de::Error::custom))
+            .collect()
+    }
 }
 
 /// The detectors of one run.

@@ -241,7 +241,17 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
     let state = get("diagnose")?;
     let state: crate::train::diagnose::DiagnoseState = serde_json::from_str(&state)
         .map_err(|e| bad(format!("metadata `diagnose` is not valid: {e}")))?;
-    if state.grad_mean.len() != tr.diag.layers.len() || state.alive.len() != tr.diag.layers.len() {
+    let n = tr.diag.layers.len();
+    let widths_match = state
+        .alive
+        .iter()
+        .zip(&tr.diag.state.alive)
+        .all(|(a, b)| a.len() == b.len());
+    if state.grad_mean.len() != n
+        || state.epoch_grad_max.len() != n
+        || state.alive.len() != n
+        || !widths_match
+    {
         return Err(bad(
             "its detector state is for a different model".to_string()
         ));
