@@ -15,6 +15,10 @@ use crate::ir::DiagnoseConfig;
 /// Steps a layer must have seen before its running level is trusted.
 const WARMUP_STEPS: u64 = 20;
 
+/// A jump relative to the running level only counts from this norm up: growing
+/// from 1e-9 to 1e-6 (a layer waking up from a zero start) is not an explosion.
+const MIN_EXPLODING_NORM: f64 = 1.0;
+
 /// What the detectors know about one layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerInfo {
@@ -147,7 +151,7 @@ impl Diagnoser {
                 let by_ratio = self
                     .config
                     .exploding_ratio
-                    .filter(|_| steps >= WARMUP_STEPS && mean > 0.0)
+                    .filter(|_| steps >= WARMUP_STEPS && mean > 0.0 && g >= MIN_EXPLODING_NORM)
                     .and_then(|r| (g > r * mean).then_some(g / mean));
                 let by_abs = self.config.exploding_abs.is_some_and(|a| g > a);
                 if by_ratio.is_some() || by_abs {
@@ -460,6 +464,15 @@ mod tests {
             d.observe_step(1, 32, &[1e8, 0.0, 1.0]).is_none(),
             "reported once"
         );
+    }
+
+    #[test]
+    fn small_norms_waking_up_are_not_explosions() {
+        let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
+        for s in 1..=30 {
+            assert!(d.observe_step(1, s, &[1e-18, 0.0, 1.0]).is_none());
+        }
+        assert!(d.observe_step(1, 31, &[1e-6, 0.0, 1.0]).is_none());
     }
 
     #[test]
