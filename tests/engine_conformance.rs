@@ -9,8 +9,20 @@ use engine_support::*;
 use nnt::ir::*;
 
 fn assert_passes(case: &str, program: Program) {
-    let problems = run_and_compare(case, program);
+    let problems = run_and_compare(case, program.clone());
     assert!(problems.is_empty(), "{case}:\n  {}", problems.join("\n  "));
+    // The same case in the other precision must match PyTorch too.
+    let mut other = program;
+    other.precision = match other.precision {
+        Precision::F32 => Precision::F64,
+        Precision::F64 => Precision::F32,
+    };
+    let problems = run_and_compare(case, other);
+    assert!(
+        problems.is_empty(),
+        "{case} (other precision):\n  {}",
+        problems.join("\n  ")
+    );
 }
 
 #[test]

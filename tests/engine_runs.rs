@@ -242,14 +242,17 @@ fn divergence_stops_at_once_and_names_the_place() {
     let end = rec.end().unwrap();
     assert_eq!(end.reason, EndReason::Diverged);
     assert_eq!(end.epochs, rec.epochs().len());
-    let diag = rec
+    let diags: Vec<_> = rec
         .events
         .iter()
-        .find_map(|e| match e {
+        .filter_map(|e| match e {
             Event::Diagnostic(d) => Some(d.clone()),
             _ => None,
         })
-        .expect("a diagnostic");
+        .collect();
+    // Gradients blowing up are reported before they turn non-finite.
+    assert_eq!(diags[0].code, "nnt::train::exploding_gradient");
+    let diag = diags.last().expect("a diagnostic").clone();
     assert_eq!(diag.code, "nnt::train::diverged");
     assert!(diag.step.is_some());
     assert!(
@@ -371,4 +374,107 @@ fn unwritable_save_is_an_error() {
             .as_deref(),
         Some("nnt::io::write_failed")
     );
+}
+
+/// A deep sigmoid stack trained with a small learning rate: the first layers'
+/// gradients vanish, the loss stalls, and the detectors say so, naming the layer
+/// and its recipe line.
+#[test]
+fn detectors_report_vanishing_gradients_and_plateau() {
+    let mut kinds = vec![];
+    for _ in 0..8 {
+        kinds.push(LayerKind::Dense {
+            units: 16,
+            init: Init::Normal { std: 0.05 },
+            bias: true,
+        });
+        kinds.push(LayerKind::Sigmoid);
+    }
+    kinds.push(dense(3));
+    let mut p = program(
+        "iris_adam_tanh",
+        ("train.csv", Some("valid.csv"), None),
+        &["label"],
+        Normalize::Standard,
+        kinds,
+        Loss::CrossEntropy {
+            label_smoothing: 0.0,
+        },
+        Optimizer::Sgd {
+            lr: 1e-3,
+            momentum: 0.0,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        },
+        plan(12, Batch::Size(16)),
+    );
+    p.init_from = None;
+    // A looser plateau threshold than the default, so 12 epochs suffice.
+    p.diagnose.plateau_delta = Some(1e-2);
+    p.diagnose.plateau_epochs = 3;
+    let rec = record(&p, &RunOptions::default());
+    let diags: Vec<_> = rec
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Diagnostic(d) => Some(d.clone()),
+            _ => None,
+        })
+        .collect();
+    let vanishing = diags
+        .iter()
+        .find(|d| d.code == "nnt::train::vanishing_gradient")
+        .expect("vanishing");
+    assert_eq!(vanishing.layer, Some(0));
+    assert_eq!(vanishing.line, Some(p.model.layers[0].line));
+    assert_eq!(vanishing.epoch, 1);
+    assert!(
+        diags.iter().any(|d| d.code == "nnt::train::plateau"),
+        "{diags:#?}"
+    );
+    let text: Vec<String> = diags
+        .iter()
+        .map(|d| format!("{} [{}] {}", d.code, d.epoch, d.message))
+        .collect();
+    insta::assert_snapshot!("deep_sigmoid_diagnostics", text.join("\n"));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 6, ..Default::default() })]
+
+    /// A checkpoint read back and written again is the same file, byte for byte.
+    #[test]
+    fn checkpoint_round_trips(seed in 0u64..1000, epochs in 1usize..5, f64_precision in proptest::bool::ANY) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = iris(epochs);
+        p.seed = seed;
+        if f64_precision {
+            p.precision = Precision::F64;
+        }
+        p.checkpoint = Some(CheckpointPlan { every: 1, path: dir.path().join("ck"), keep: 10 });
+        record(&p, &RunOptions::default());
+        for e in nnt::io::checkpoint::list(&dir.path().join("ck")) {
+            let path = nnt::io::checkpoint::path_for(&dir.path().join("ck"), e);
+            let opts = RunOptions { resume: Some(path.clone()), ..Default::default() };
+            let again = if f64_precision {
+                nnt::train::snapshot::serialize(&nnt::train::trainer::Trainer::<f64>::new(&p, &opts).unwrap())
+            } else {
+                nnt::train::snapshot::serialize(&nnt::train::trainer::Trainer::<f32>::new(&p, &opts).unwrap())
+            };
+            let written = std::fs::read(&path).unwrap();
+            let again = again.unwrap();
+            let a = nnt::io::weights::WeightsFile::parse(&written, "a".into()).unwrap();
+            let b = nnt::io::weights::WeightsFile::parse(&again, "b".into()).unwrap();
+            let mut differ: Vec<String> = a
+                .tensors
+                .iter()
+                .filter(|(k, v)| b.tensors.get(*k) != Some(v))
+                .map(|(k, _)| k.clone())
+                .collect();
+            differ.extend(a.metadata.iter().filter(|(k, v)| b.metadata.get(*k) != Some(v)).map(|(k, v)| format!("{k}={v} vs {:?}", b.metadata.get(k))));
+            differ.sort();
+            proptest::prop_assert!(differ.is_empty() && a.tensors.len() == b.tensors.len(), "epoch {}: {:?}", e, differ);
+        }
+    }
 }

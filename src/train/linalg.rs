@@ -114,6 +114,138 @@ pub fn gemm<T: Float>(alpha: T, a: &[T], am: Mat, b: &[T], bm: Mat, beta: T, c: 
     cv.gemm(alpha, &av, &bv, beta);
 }
 
+/// Products with fewer multiply-adds than this (m·k·n) use the direct kernels
+/// below: there they beat matrixmultiply (whose packing dominates tiny products),
+/// and they need no scratch memory. Above it matrixmultiply's SIMD kernels (chosen
+/// at run time, AVX-512 where present) win by far, at the price of a packing
+/// buffer it allocates per call. Measured crossover: direct 1.7 µs vs 5 µs at
+/// 5×10×32, 3.2 µs vs 1.3 µs at 10×32×16 (all three products of a layer).
+pub const DIRECT_WORK: usize = 1 << 12;
+
+/// Forward of a dense layer: y (`m × n`, column-major) ← w (`m × k`, row-major) ·
+/// x (`k × n`, column-major), added to y when `accumulate` (y holds the bias).
+pub fn w_x<T: Float>(
+    w: &[T],
+    x: &[T],
+    y: &mut [T],
+    m: usize,
+    k: usize,
+    n: usize,
+    accumulate: bool,
+) {
+    if m * k * n >= DIRECT_WORK {
+        let beta = if accumulate { T::one() } else { T::zero() };
+        gemm(
+            T::one(),
+            w,
+            Mat::rows(m, k),
+            x,
+            Mat::cols(k, n),
+            beta,
+            y,
+            Mat::cols(m, n),
+        );
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            y[..m * n].fill(T::zero());
+        }
+        return;
+    }
+    for (xj, yj) in x[..k * n]
+        .chunks_exact(k)
+        .zip(y[..m * n].chunks_exact_mut(m.max(1)))
+    {
+        for (wi, yi) in w[..m * k].chunks_exact(k).zip(yj.iter_mut()) {
+            let d = dot(wi, xj);
+            *yi = if accumulate { *yi + d } else { d };
+        }
+    }
+}
+
+/// Weight gradient of a dense layer: dw (`m × k`, row-major) ← dy (`m × n`,
+/// column-major) · xᵀ (x `k × n`, column-major). Overwrites dw.
+pub fn dy_xt<T: Float>(dy: &[T], x: &[T], dw: &mut [T], m: usize, k: usize, n: usize) {
+    if m * k * n >= DIRECT_WORK {
+        gemm(
+            T::one(),
+            dy,
+            Mat::cols(m, n),
+            x,
+            Mat::cols(k, n).t(),
+            T::zero(),
+            dw,
+            Mat::rows(m, k),
+        );
+        return;
+    }
+    let dw = &mut dw[..m * k];
+    dw.fill(T::zero());
+    if k == 0 || m == 0 {
+        return;
+    }
+    for (xj, dyj) in x[..k * n].chunks_exact(k).zip(dy[..m * n].chunks_exact(m)) {
+        for (row, &a) in dw.chunks_exact_mut(k).zip(dyj) {
+            axpy(a, xj, row);
+        }
+    }
+}
+
+/// Input gradient of a dense layer: dx (`k × n`, column-major) ← wᵀ · dy with w
+/// `m × k` row-major and dy `m × n` column-major. Overwrites dx.
+pub fn wt_dy<T: Float>(w: &[T], dy: &[T], dx: &mut [T], m: usize, k: usize, n: usize) {
+    if m * k * n >= DIRECT_WORK {
+        gemm(
+            T::one(),
+            w,
+            Mat::rows(m, k).t(),
+            dy,
+            Mat::cols(m, n),
+            T::zero(),
+            dx,
+            Mat::cols(k, n),
+        );
+        return;
+    }
+    let dx = &mut dx[..k * n];
+    dx.fill(T::zero());
+    if k == 0 || m == 0 {
+        return;
+    }
+    for (dxj, dyj) in dx.chunks_exact_mut(k).zip(dy[..m * n].chunks_exact(m)) {
+        for (wi, &a) in w[..m * k].chunks_exact(k).zip(dyj) {
+            axpy(a, wi, dxj);
+        }
+    }
+}
+
+/// Σ a·b over 8 interleaved lanes, added up in a fixed order.
+#[inline]
+fn dot<T: Float>(a: &[T], b: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            lanes[l] += x[l] * y[l];
+        }
+    }
+    for (l, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+        lanes[l] += x * y;
+    }
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+}
+
+/// y ← y + a·x
+#[inline]
+fn axpy<T: Float>(a: T, x: &[T], y: &mut [T]) {
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o += a * v;
+    }
+}
+
 /// Σ v², in f64, over 8 interleaved lanes (so it vectorises) added up in a fixed
 /// order: the same bits on every run and any number of threads.
 pub fn sum_squares<T: Float>(v: &[T]) -> f64 {
@@ -130,7 +262,8 @@ pub fn sum_squares<T: Float>(v: &[T]) -> f64 {
         let x = x.to_f64();
         *l += x * x;
     }
-    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
 }
 
 /// Below this size in any dimension, [`gemm`] multiplies with plain loops.
@@ -159,6 +292,57 @@ fn naive<T: Float>(alpha: T, a: &[T], am: Mat, b: &[T], bm: Mat, beta: T, c: &mu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_kernels_match_gemm() {
+        for (m, k, n) in [(3, 4, 5), (16, 9, 7), (10, 20, 12), (1, 1, 1), (8, 0, 3)] {
+            let w: Vec<f64> = (0..m * k).map(|i| ((i * 7) % 11) as f64 - 5.0).collect();
+            let x: Vec<f64> = (0..k * n).map(|i| ((i * 5) % 13) as f64 - 6.0).collect();
+            let dy: Vec<f64> = (0..m * n).map(|i| ((i * 3) % 7) as f64 - 3.0).collect();
+            let mut y = vec![1.0; m * n];
+            let mut want = y.clone();
+            w_x(&w, &x, &mut y, m, k, n, true);
+            naive(
+                1.0,
+                &w,
+                Mat::rows(m, k),
+                &x,
+                Mat::cols(k, n),
+                1.0,
+                &mut want,
+                Mat::cols(m, n),
+            );
+            assert_eq!(y, want);
+            let mut dw = vec![9.0; m * k];
+            let mut want = vec![0.0; m * k];
+            dy_xt(&dy, &x, &mut dw, m, k, n);
+            naive(
+                1.0,
+                &dy,
+                Mat::cols(m, n),
+                &x,
+                Mat::cols(k, n).t(),
+                0.0,
+                &mut want,
+                Mat::rows(m, k),
+            );
+            assert_eq!(dw, want);
+            let mut dx = vec![9.0; k * n];
+            let mut want = vec![0.0; k * n];
+            wt_dy(&w, &dy, &mut dx, m, k, n);
+            naive(
+                1.0,
+                &w,
+                Mat::rows(m, k).t(),
+                &dy,
+                Mat::cols(m, n),
+                0.0,
+                &mut want,
+                Mat::cols(k, n),
+            );
+            assert_eq!(dx, want);
+        }
+    }
 
     #[test]
     fn sum_squares_of_any_length() {

@@ -7,6 +7,7 @@
 //! run's state into checkpoint tensors and back.
 
 pub mod clip;
+pub mod diagnose;
 pub mod early_stop;
 pub mod float;
 pub mod init;

@@ -160,7 +160,12 @@ impl<T: Float> Network<T> {
             }
         }
         let mut acts = vec![vec![T::zero(); model.input_width * capacity]];
-        let mut dacts = vec![Vec::new()];
+        // dacts[0] is only read when there are no layers (the output is the input).
+        let mut dacts = vec![if layers.is_empty() {
+            vec![T::zero(); model.input_width * capacity]
+        } else {
+            Vec::new()
+        }];
         for l in &layers {
             acts.push(vec![T::zero(); l.out_width * capacity]);
             dacts.push(vec![T::zero(); l.out_width * capacity]);

@@ -147,6 +147,10 @@ pub fn serialize<T: Float>(tr: &Trainer<'_, T>) -> Result<Vec<u8>, String> {
         );
         m.insert("early_stop_wait".to_string(), s.wait.to_string());
     }
+    m.insert(
+        "diagnose".to_string(),
+        serde_json::to_string(&tr.diag.state).map_err(|e| e.to_string())?,
+    );
     serialize_tensors(&tensors, T::DTYPE, Some(m))
 }
 
@@ -234,6 +238,25 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
         }
         tr.best = Some((params, stats));
     }
+    let state = get("diagnose")?;
+    let state: crate::train::diagnose::DiagnoseState = serde_json::from_str(&state)
+        .map_err(|e| bad(format!("metadata `diagnose` is not valid: {e}")))?;
+    let n = tr.diag.layers.len();
+    let widths_match = state
+        .alive
+        .iter()
+        .zip(&tr.diag.state.alive)
+        .all(|(a, b)| a.len() == b.len());
+    if state.grad_mean.len() != n
+        || state.epoch_grad_max.len() != n
+        || state.alive.len() != n
+        || !widths_match
+    {
+        return Err(bad(
+            "its detector state is for a different model".to_string()
+        ));
+    }
+    tr.diag.state = state;
     tr.stopped = parse("stopped", &get("stopped")?).map_err(bad)?;
     tr.done = epoch;
     Ok(())

@@ -20,11 +20,12 @@ use crate::io::weights::{self, WeightsFile};
 use crate::ir::{Loss, Monitor, Program, Schedule, Table};
 use crate::rng::{generator, Stream};
 use crate::train::clip;
+use crate::train::diagnose::{Diagnoser, LayerInfo};
 use crate::train::early_stop::EarlyStopper;
 use crate::train::float::Float;
 use crate::train::init;
-use crate::train::linalg;
 use crate::train::layers::Node;
+use crate::train::linalg;
 use crate::train::losses;
 use crate::train::network::{Network, ParamKind};
 use crate::train::optim::Optim;
@@ -97,6 +98,10 @@ pub struct Trainer<'p, T> {
     batch: usize,
     /// Squared gradient norm of each layer in the last step (for the detectors).
     pub layer_grad_sq: Vec<f64>,
+    /// The run-time detectors of §13.
+    pub diag: Diagnoser,
+    /// Positions of the relu layers (the dead-unit detector reads their output).
+    relu_layers: Vec<usize>,
 }
 
 impl<'p, T: Float> Trainer<'p, T> {
@@ -139,6 +144,31 @@ impl<'p, T: Float> Trainer<'p, T> {
         }
 
         let targets = losses::target_width(&program.loss, net.output_width);
+        let infos: Vec<LayerInfo> = net
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(pos, s)| LayerInfo {
+                index: s.index,
+                line: s.line,
+                name: s.name,
+                trainable: net.tensors.iter().any(|t| t.layer == pos),
+                is_dense: matches!(s.node, Node::Dense(_)),
+                is_relu: matches!(s.node, Node::Activation(a) if a.is_relu()),
+                width: s.out_width,
+            })
+            .collect();
+        let diag = Diagnoser::new(program.diagnose.clone(), infos);
+        let relu_layers = if diag.watches_relu() {
+            diag.layers
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.is_relu)
+                .map(|(p, _)| p)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut trainer = Trainer {
             program,
             opts: opts.clone(),
@@ -162,6 +192,8 @@ impl<'p, T: Float> Trainer<'p, T> {
             targets,
             batch: batch.max(1),
             layer_grad_sq: vec![0.0; net.layers.len()],
+            diag,
+            relu_layers,
             net,
         };
         if let Some(path) = &opts.resume {
@@ -226,6 +258,13 @@ impl<'p, T: Float> Trainer<'p, T> {
                     }
                     observer.event(&Event::Epoch(ev.clone()));
                     epochs_logged = epoch;
+                    let norms = self.weight_norms();
+                    for d in self
+                        .diag
+                        .end_epoch(epoch, ev.train_loss, ev.train_accuracy, &norms)
+                    {
+                        observer.event(&Event::Diagnostic(d));
+                    }
                     let monitored = |m: Monitor| match m {
                         Monitor::TrainLoss => ev.train_loss,
                         Monitor::ValidLoss => ev.valid_loss.unwrap_or(f64::NAN),
@@ -340,6 +379,15 @@ impl<'p, T: Float> Trainer<'p, T> {
         Ok(RunOutcome { end })
     }
 
+    /// L2 norm of each layer's trainable parameters.
+    fn weight_norms(&self) -> Vec<f64> {
+        let mut sq = vec![0.0f64; self.net.layers.len()];
+        for t in &self.net.tensors {
+            sq[t.layer] += linalg::sum_squares(&self.net.params[t.offset..t.offset + t.len]);
+        }
+        sq.into_iter().map(f64::sqrt).collect()
+    }
+
     fn remember_best(&mut self) {
         let stats: Vec<Vec<T>> = self
             .net
@@ -394,6 +442,11 @@ impl<'p, T: Float> Trainer<'p, T> {
                 }
             }
             self.net.forward(n, true, &mut self.dropout_rng);
+            for &pos in &self.relu_layers {
+                let width = self.net.layers[pos].out_width;
+                self.diag
+                    .observe_relu(pos, self.net.layer_output(pos, n), width);
+            }
             let (out, dout) = self.net.output_and_grad(n);
             let bl = losses::evaluate(
                 &program.loss,
@@ -442,6 +495,9 @@ impl<'p, T: Float> Trainer<'p, T> {
                 return EpochResult::Diverged(self.divergence(epoch, step, where_));
             }
             norm_sum += norm;
+            if let Some(d) = self.diag.observe_step(epoch, step, &self.layer_grad_sq) {
+                observer.event(&Event::Diagnostic(d));
+            }
             if let Some(c) = &program.train.clip {
                 clip::apply(c, &mut self.net.grads, norm);
             }

@@ -41,7 +41,8 @@ impl Activation {
             Activation::LeakyRelu { slope } => {
                 let s = T::of(slope);
                 for (o, &v) in y.iter_mut().zip(x) {
-                    *o = if v > T::zero() { v } else { v * s };
+                    let vs = v * s;
+                    *o = if v > T::zero() { v } else { vs };
                 }
             }
             Activation::Elu { alpha } => {
@@ -90,44 +91,52 @@ impl Activation {
     ) {
         let len = width * n;
         let (x, y, dy, dx) = (&x[..len], &y[..len], &dy[..len], &mut dx[..len]);
+        // Zipped iterators with both arms computed: the loops compile to blends.
+        macro_rules! xs {
+            () => {
+                x.iter().zip(dy).zip(dx.iter_mut())
+            };
+        }
+        macro_rules! ys {
+            () => {
+                y.iter().zip(dy).zip(dx.iter_mut())
+            };
+        }
         match *self {
             Activation::Relu => {
-                for i in 0..len {
-                    dx[i] = if x[i] > T::zero() { dy[i] } else { T::zero() };
+                for ((&v, &d), o) in xs!() {
+                    *o = if v > T::zero() { d } else { T::zero() };
                 }
             }
             Activation::LeakyRelu { slope } => {
                 let s = T::of(slope);
-                for i in 0..len {
-                    dx[i] = if x[i] > T::zero() { dy[i] } else { dy[i] * s };
+                for ((&v, &d), o) in xs!() {
+                    let ds = d * s;
+                    *o = if v > T::zero() { d } else { ds };
                 }
             }
             Activation::Elu { alpha } => {
                 let a = T::of(alpha);
-                for i in 0..len {
-                    dx[i] = if x[i] > T::zero() {
-                        dy[i]
-                    } else {
-                        dy[i] * a * x[i].exp()
-                    };
+                for ((&v, &d), o) in xs!() {
+                    *o = if v > T::zero() { d } else { d * a * v.exp() };
                 }
             }
             Activation::Gelu => {
-                for i in 0..len {
-                    let xf = x[i].to_f64();
+                for ((&v, &d), o) in xs!() {
+                    let xf = v.to_f64();
                     let cdf = 0.5 * (1.0 + libm::erf(xf * FRAC_1_SQRT_2));
                     let pdf = INV_SQRT_2PI * (-0.5 * xf * xf).exp();
-                    dx[i] = dy[i] * T::of(cdf + xf * pdf);
+                    *o = d * T::of(cdf + xf * pdf);
                 }
             }
             Activation::Sigmoid => {
-                for i in 0..len {
-                    dx[i] = dy[i] * y[i] * (T::one() - y[i]);
+                for ((&v, &d), o) in ys!() {
+                    *o = d * v * (T::one() - v);
                 }
             }
             Activation::Tanh => {
-                for i in 0..len {
-                    dx[i] = dy[i] * (T::one() - y[i] * y[i]);
+                for ((&v, &d), o) in ys!() {
+                    *o = d * (T::one() - v * v);
                 }
             }
             Activation::Softmax => {

@@ -4,7 +4,7 @@
 //! PyTorch), b `[units]`, y `units × n`.
 
 use crate::train::float::Float;
-use crate::train::linalg::{gemm, Mat};
+use crate::train::linalg;
 
 /// A dense layer: where its parameters live in the flat parameter vector.
 #[derive(Debug, Clone)]
@@ -26,26 +26,17 @@ impl Dense {
     /// accumulated on top of it, so the bias add costs no extra pass.
     pub fn forward<T: Float>(&self, params: &[T], x: &[T], y: &mut [T], n: usize) {
         let w = &params[self.weight..self.weight + self.weight_len()];
-        let beta = match self.bias {
+        let accumulate = match self.bias {
             Some(off) => {
                 let b = &params[off..off + self.units];
-                for col in y[..self.units * n].chunks_exact_mut(self.units) {
+                for col in y[..self.units * n].chunks_exact_mut(self.units.max(1)) {
                     col.copy_from_slice(b);
                 }
-                T::one()
+                true
             }
-            None => T::zero(),
+            None => false,
         };
-        gemm(
-            T::one(),
-            w,
-            Mat::rows(self.units, self.inputs),
-            x,
-            Mat::cols(self.inputs, n),
-            beta,
-            y,
-            Mat::cols(self.units, n),
-        );
+        linalg::w_x(w, x, y, self.units, self.inputs, n, accumulate);
     }
 
     /// Given dy (`units × n`): writes dW = dy·xᵀ and db = Σ_columns dy into `grads`
@@ -60,16 +51,8 @@ impl Dense {
         n: usize,
     ) {
         let wl = self.weight_len();
-        gemm(
-            T::one(),
-            dy,
-            Mat::cols(self.units, n),
-            x,
-            Mat::cols(self.inputs, n).t(),
-            T::zero(),
-            &mut grads[self.weight..self.weight + wl],
-            Mat::rows(self.units, self.inputs),
-        );
+        let dw = &mut grads[self.weight..self.weight + wl];
+        linalg::dy_xt(dy, x, dw, self.units, self.inputs, n);
         if let Some(off) = self.bias {
             let db = &mut grads[off..off + self.units];
             db.fill(T::zero());
@@ -80,16 +63,8 @@ impl Dense {
             }
         }
         if let Some(dx) = dx {
-            gemm(
-                T::one(),
-                &params[self.weight..self.weight + wl],
-                Mat::rows(self.units, self.inputs).t(),
-                dy,
-                Mat::cols(self.units, n),
-                T::zero(),
-                dx,
-                Mat::cols(self.inputs, n),
-            );
+            let w = &params[self.weight..self.weight + wl];
+            linalg::wt_dy(w, dy, dx, self.units, self.inputs, n);
         }
     }
 }

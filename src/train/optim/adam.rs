@@ -54,7 +54,12 @@ impl<T: Float> Adam<T> {
         let wd = T::of(self.weight_decay);
         let use_wd = self.weight_decay != 0.0;
         if self.amsgrad {
-            let it = params.iter_mut().zip(grads).zip(self.m.iter_mut()).zip(self.v.iter_mut()).zip(self.vmax.iter_mut());
+            let it = params
+                .iter_mut()
+                .zip(grads)
+                .zip(self.m.iter_mut())
+                .zip(self.v.iter_mut())
+                .zip(self.vmax.iter_mut());
             for ((((p, &g), m), v), vmax) in it {
                 let g = if use_wd { g + wd * *p } else { g };
                 *m = (b1 * *m + ob1 * g).flush();
@@ -65,7 +70,11 @@ impl<T: Float> Adam<T> {
                 *p -= step_size * *m / (vmax.sqrt() * inv_bc2_sqrt + eps);
             }
         } else {
-            let it = params.iter_mut().zip(grads).zip(self.m.iter_mut()).zip(self.v.iter_mut());
+            let it = params
+                .iter_mut()
+                .zip(grads)
+                .zip(self.m.iter_mut())
+                .zip(self.v.iter_mut());
             for (((p, &g), m), v) in it {
                 let g = if use_wd { g + wd * *p } else { g };
                 *m = (b1 * *m + ob1 * g).flush();

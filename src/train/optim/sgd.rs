@@ -55,7 +55,11 @@ impl<T: Float> Sgd<T> {
             .zip(self.momentum_buf.iter_mut())
         {
             let g = if use_wd { g + wd * *p } else { g };
-            *b = if first { g } else { (mu * *b + damp * g).flush() };
+            *b = if first {
+                g
+            } else {
+                (mu * *b + damp * g).flush()
+            };
             let d = if self.nesterov { g + mu * *b } else { *b };
             *p -= lr * d;
         }

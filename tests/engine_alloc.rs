@@ -1,0 +1,125 @@
+//! The training step allocates nothing: a run with four times as many steps per
+//! epoch makes exactly as many heap allocations. (The network here is small enough
+//! for the direct kernels of `linalg`; larger layers go through matrixmultiply,
+//! which allocates its own packing scratch inside each multiply.)
+
+mod engine_support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use engine_support::*;
+use nnt::ir::*;
+use nnt::train::{run, RunOptions};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by `run` on the iris data repeated `copies` times.
+fn allocations(copies: usize, optimizer: Optimizer, extra: Vec<LayerKind>) -> usize {
+    let mut train = plan(2, Batch::Size(8));
+    train.shuffle = true;
+    train.clip = Some(Clip::Norm(1.0));
+    let mut kinds = vec![dense(16), LayerKind::Relu];
+    kinds.extend(extra);
+    kinds.push(dense(3));
+    let mut p = program(
+        "iris_adam_tanh",
+        ("train.csv", Some("valid.csv"), None),
+        &["label"],
+        Normalize::Standard,
+        kinds,
+        Loss::CrossEntropy {
+            label_smoothing: 0.1,
+        },
+        optimizer,
+        train,
+    );
+    p.init_from = None;
+    p.regularize = Regularize {
+        l1: 1e-4,
+        l2: 1e-4,
+        has_penalty: true,
+        max_norm: Some(2.0),
+    };
+    let t = &mut p.data.train;
+    let (x, y) = (t.x.clone(), t.y.clone());
+    for _ in 1..copies {
+        t.x.extend_from_slice(&x);
+        t.y.extend_from_slice(&y);
+    }
+    t.rows *= copies;
+    let mut rec = Recorder::default();
+    rec.events.reserve(64);
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    run(&p, &RunOptions::default(), &mut rec).expect("run");
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn steps_do_not_allocate() {
+    let optimizers = [
+        Optimizer::Sgd {
+            lr: 0.05,
+            momentum: 0.9,
+            dampening: 0.0,
+            nesterov: true,
+            weight_decay: 1e-4,
+        },
+        Optimizer::Adam {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: true,
+        },
+        Optimizer::RmsProp {
+            lr: 0.01,
+            alpha: 0.99,
+            eps: 1e-8,
+            momentum: 0.5,
+            centered: true,
+            weight_decay: 0.0,
+        },
+    ];
+    for opt in optimizers {
+        let extra = vec![
+            LayerKind::Dropout { p: 0.2 },
+            LayerKind::Dense {
+                units: 8,
+                init: Init::HeUniform,
+                bias: true,
+            },
+            LayerKind::BatchNorm {
+                momentum: 0.1,
+                eps: 1e-5,
+            },
+            LayerKind::Gelu,
+        ];
+        let small = allocations(1, opt, extra.clone());
+        let large = allocations(4, opt, extra);
+        assert_eq!(
+            small, large,
+            "{opt:?}: 15 steps per epoch made {small} allocations, 60 made {large}"
+        );
+    }
+}
