@@ -28,9 +28,13 @@ pub fn format_recipe(
     }
     // Not UTF-8 or not parseable: the checker renders the same diagnostic as
     // `nnt check` would, with its source attached.
-    let report = crate::check::resolve_recipe(name, bytes, std::path::Path::new("."), &Default::default());
+    let report =
+        crate::check::resolve_recipe(name, bytes, std::path::Path::new("."), &Default::default());
     Err(report.errors.into_iter().next().unwrap_or_else(|| {
-        Box::new(miette::MietteDiagnostic::new(format!("{name} does not parse")).with_code("nnt::syntax::unexpected"))
+        Box::new(
+            miette::MietteDiagnostic::new(format!("{name} does not parse"))
+                .with_code("nnt::syntax::unexpected"),
+        )
     }))
 }
 
@@ -58,14 +62,22 @@ pub fn format_ast(recipe: &Recipe, text: &str) -> String {
         .comments
         .iter()
         .filter(|c| c.span.source == SourceId::RECIPE)
-        .map(|c| Placed { comment: c, used: false })
+        .map(|c| Placed {
+            comment: c,
+            used: false,
+        })
         .collect();
 
     let mut out = String::new();
 
     // A comment block before the first item, separated from it by a blank line,
     // is the file's header and stays first.
-    let first_start = recipe.items.iter().map(|i| i.span().start).min().unwrap_or(text.len());
+    let first_start = recipe
+        .items
+        .iter()
+        .map(|i| i.span().start)
+        .min()
+        .unwrap_or(text.len());
     let first_line = lines.line(first_start);
     let header: Vec<usize> = comments
         .iter()
@@ -86,7 +98,10 @@ pub fn format_ast(recipe: &Recipe, text: &str) -> String {
 
     let mut order: Vec<&Item> = recipe.items.iter().collect();
     order.sort_by_key(|item| {
-        ITEM_ORDER.iter().position(|n| *n == item.name().name).unwrap_or(ITEM_ORDER.len())
+        ITEM_ORDER
+            .iter()
+            .position(|n| *n == item.name().name)
+            .unwrap_or(ITEM_ORDER.len())
     });
 
     let mut prev_was_section = None::<bool>;
@@ -132,7 +147,13 @@ pub fn format_ast(recipe: &Recipe, text: &str) -> String {
                     let mut prev_end_line: Option<usize> = None;
                     for entry in &sec.entries {
                         let span = entry.span();
-                        let leading = take_leading(&mut comments, &lines, span, sec.span.start, Some(open_line));
+                        let leading = take_leading(
+                            &mut comments,
+                            &lines,
+                            span,
+                            sec.span.start,
+                            Some(open_line),
+                        );
                         let start_line = leading
                             .first()
                             .map(|c| lines.line(c.span.start))
@@ -147,17 +168,24 @@ pub fn format_ast(recipe: &Recipe, text: &str) -> String {
                         }
                         out.push_str("    ");
                         match entry {
-                            Entry::Setting(s) => out.push_str(&format!("{} = {}", s.name.name, s.value)),
+                            Entry::Setting(s) => {
+                                out.push_str(&format!("{} = {}", s.name.name, s.value))
+                            }
                             Entry::Layer(e) => out.push_str(&e.to_string()),
                         }
                         push_trailing(&mut out, &mut comments, &lines, span);
                         out.push('\n');
-                        prev_end_line = Some(lines.line(span.end.saturating_sub(1).max(span.start)));
+                        prev_end_line =
+                            Some(lines.line(span.end.saturating_sub(1).max(span.start)));
                     }
                     // Comments after the last entry, before the closing brace.
                     let rest: Vec<&Comment> = comments
                         .iter_mut()
-                        .filter(|c| !c.used && c.comment.span.start < sec.span.end && c.comment.span.start >= sec.span.start)
+                        .filter(|c| {
+                            !c.used
+                                && c.comment.span.start < sec.span.end
+                                && c.comment.span.start >= sec.span.start
+                        })
                         .map(|c| {
                             c.used = true;
                             c.comment
@@ -176,7 +204,11 @@ pub fn format_ast(recipe: &Recipe, text: &str) -> String {
     }
 
     // Whatever is left (comments after the last item) closes the file.
-    let rest: Vec<&Comment> = comments.iter().filter(|c| !c.used).map(|c| c.comment).collect();
+    let rest: Vec<&Comment> = comments
+        .iter()
+        .filter(|c| !c.used)
+        .map(|c| c.comment)
+        .collect();
     if !rest.is_empty() && !out.is_empty() {
         out.push('\n');
     }
@@ -199,7 +231,9 @@ fn push_comment(out: &mut String, indent: &str, c: &Comment) {
 }
 
 fn has_comments_in(comments: &[Placed], span: Span) -> bool {
-    comments.iter().any(|c| !c.used && c.comment.span.start >= span.start && c.comment.span.start < span.end)
+    comments
+        .iter()
+        .any(|c| !c.used && c.comment.span.start >= span.start && c.comment.span.start < span.end)
 }
 
 /// The unused comments that stand between `lower` and `span` (except on
@@ -239,9 +273,16 @@ fn push_trailing(out: &mut String, comments: &mut [Placed], lines: &LineIndex, s
     push_trailing_on_line(out, comments, lines, end_line, span);
 }
 
-fn push_trailing_on_line(out: &mut String, comments: &mut [Placed], lines: &LineIndex, line: usize, span: Span) {
+fn push_trailing_on_line(
+    out: &mut String,
+    comments: &mut [Placed],
+    lines: &LineIndex,
+    line: usize,
+    span: Span,
+) {
     for c in comments.iter_mut() {
-        if !c.used && lines.line(c.comment.span.start) == line && c.comment.span.start >= span.start {
+        if !c.used && lines.line(c.comment.span.start) == line && c.comment.span.start >= span.start
+        {
             c.used = true;
             out.push_str("  #");
             out.push_str(c.comment.text.trim_end());
@@ -258,7 +299,12 @@ struct LineIndex<'a> {
 impl<'a> LineIndex<'a> {
     fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
-        starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
         LineIndex { text, starts }
     }
 

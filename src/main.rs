@@ -41,19 +41,27 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check a recipe, then train it and print the log.
-    #[command(after_help = "Examples:\n  nnt run examples/iris.nnt\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt run examples/iris.nnt --seed 3 --set 'optimizer=sgd(lr = 0.1)' --set train.epochs=5\n  nnt run examples/iris.nnt --save weights.safetensors --plot loss.svg\n\nExit status: 0 success, 1 invalid recipe or data, 2 usage error, 3 training diverged.")]
+    #[command(
+        after_help = "Examples:\n  nnt run examples/iris.nnt\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt run examples/iris.nnt --seed 3 --set 'optimizer=sgd(lr = 0.1)' --set train.epochs=5\n  nnt run examples/iris.nnt --save weights.safetensors --plot loss.svg\n\nExit status: 0 success, 1 invalid recipe or data, 2 usage error, 3 training diverged."
+    )]
     Run(RunArgs),
     /// Parse and check a recipe, reading and validating its data, without training.
-    #[command(after_help = "Example:\n  nnt check examples/iris.nnt\n\nExit status: 0 when the recipe is valid (warnings allowed), 1 when it is not.")]
+    #[command(
+        after_help = "Example:\n  nnt check examples/iris.nnt\n\nExit status: 0 when the recipe is valid (warnings allowed), 1 when it is not."
+    )]
     Check(RecipeArgs),
     /// Show the plan: layers, shapes, parameters, rows, batches and learning rates.
     #[command(after_help = "Example:\n  nnt explain examples/iris.nnt")]
     Explain(RecipeArgs),
     /// Draw the loss (and accuracy) curves of a JSONL log as SVG or PNG.
-    #[command(after_help = "Example:\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt plot log.jsonl -o loss.svg")]
+    #[command(
+        after_help = "Example:\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt plot log.jsonl -o loss.svg"
+    )]
     Plot(PlotArgs),
     /// Rewrite recipes in canonical layout, keeping comments.
-    #[command(after_help = "Examples:\n  nnt fmt examples/iris.nnt\n  nnt fmt --check examples/*.nnt   # exit 1 when a file would change")]
+    #[command(
+        after_help = "Examples:\n  nnt fmt examples/iris.nnt\n  nnt fmt --check examples/*.nnt   # exit 1 when a file would change"
+    )]
     Fmt(FmtArgs),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  nnt completions bash > /etc/bash_completion.d/nnt")]
@@ -191,8 +199,14 @@ fn cmd_run(args: RunArgs) -> u8 {
     let color = use_color();
     let mut log = String::new();
     let outcome = {
-        let mut stderr_diags = RunDiagnosticPrinter { program: &program, color };
-        let mut recorder = LogRecorder { keep: args.plot.is_some(), log: &mut log };
+        let mut stderr_diags = RunDiagnosticPrinter {
+            program: &program,
+            color,
+        };
+        let mut recorder = LogRecorder {
+            keep: args.plot.is_some(),
+            log: &mut log,
+        };
         match args.format {
             Format::Jsonl => {
                 let stdout = std::io::stdout();
@@ -289,12 +303,19 @@ fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<Program, u8>
     let bytes = match std::fs::read(&args.recipe) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error[nnt::cli::unreadable_recipe]: cannot read {}: {e}", args.recipe.display());
+            eprintln!(
+                "error[nnt::cli::unreadable_recipe]: cannot read {}: {e}",
+                args.recipe.display()
+            );
             return Err(EXIT_USAGE);
         }
     };
     let dir = recipe_dir(&args.recipe);
-    let opts = nnt::check::CheckOptions { overrides: args.set.clone(), seed: args.seed, save };
+    let opts = nnt::check::CheckOptions {
+        overrides: args.set.clone(),
+        seed: args.seed,
+        save,
+    };
     let name = args.recipe.display().to_string();
     let report = nnt::check::check_recipe(&name, &bytes, &dir, &opts);
     for w in &report.warnings {
@@ -325,7 +346,11 @@ fn use_color() -> bool {
 }
 
 fn handler(color: bool) -> GraphicalReportHandler {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
     GraphicalReportHandler::new_themed(theme).with_links(false)
 }
 
@@ -338,7 +363,9 @@ fn eprint_diagnostic(diag: &dyn Diagnostic, color: bool) {
 }
 
 fn write_plot(log: &str, title: &str, out: &Path) -> Result<(), u8> {
-    let is_png = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    let is_png = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
     let bytes = if is_png {
         nnt::report::plot::render_png(log, title)
     } else {
@@ -420,14 +447,29 @@ fn run_diagnostic(program: &Program, d: &RunDiagnostic) -> MietteDiagnostic {
         nnt::events::Severity::Warning => miette::Severity::Warning,
         nnt::events::Severity::Error => miette::Severity::Error,
     };
-    let mut diag = MietteDiagnostic::new(d.message.clone()).with_code(d.code).with_severity(severity);
+    let mut diag = MietteDiagnostic::new(d.message.clone())
+        .with_code(d.code)
+        .with_severity(severity);
     if let Some(help) = &d.help {
         diag = diag.with_help(help.clone());
     }
-    if let Some(layer) = d.layer.and_then(|i| program.model.layers.iter().find(|l| l.index == i)) {
+    if let Some(layer) = d
+        .layer
+        .and_then(|i| program.model.layers.iter().find(|l| l.index == i))
+    {
         let where_ = match d.step {
-            Some(s) => format!("layer {} ({}), epoch {}, step {s}", layer.index, layer.kind.name(), d.epoch),
-            None => format!("layer {} ({}), epoch {}", layer.index, layer.kind.name(), d.epoch),
+            Some(s) => format!(
+                "layer {} ({}), epoch {}, step {s}",
+                layer.index,
+                layer.kind.name(),
+                d.epoch
+            ),
+            None => format!(
+                "layer {} ({}), epoch {}",
+                layer.index,
+                layer.kind.name(),
+                d.epoch
+            ),
         };
         diag = diag.with_label(LabeledSpan::at(layer.span, where_));
     }

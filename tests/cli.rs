@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 
 fn nnt() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_nnt"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR")).env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE");
     c
 }
 
@@ -34,7 +36,14 @@ fn examples() -> Vec<PathBuf> {
 
 #[test]
 fn help_is_complete() {
-    for cmd in [vec!["--help"], vec!["run", "--help"], vec!["check", "--help"], vec!["fmt", "--help"], vec!["plot", "--help"], vec!["explain", "--help"]] {
+    for cmd in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["check", "--help"],
+        vec!["fmt", "--help"],
+        vec!["plot", "--help"],
+        vec!["explain", "--help"],
+    ] {
         let o = run(&cmd);
         assert_eq!(o.status.code(), Some(0));
         let name = format!("help_{}", cmd.join("_").replace("--", ""));
@@ -46,8 +55,16 @@ fn help_is_complete() {
 fn usage_errors_exit_2() {
     assert_eq!(run(&[]).status.code(), Some(2));
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
-    assert_eq!(run(&["run", "examples/iris.nnt", "--format", "xml"]).status.code(), Some(2));
-    assert_eq!(run(&["run", "examples/no-such-recipe.nnt"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["run", "examples/iris.nnt", "--format", "xml"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["run", "examples/no-such-recipe.nnt"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -85,10 +102,24 @@ fn text_log_when_piped_is_plain() {
 
 #[test]
 fn overrides_and_seed_change_the_run() {
-    let o = run(&["run", "examples/xor.nnt", "--format", "jsonl", "--set", "train.epochs=2", "--seed", "5"]);
+    let o = run(&[
+        "run",
+        "examples/xor.nnt",
+        "--format",
+        "jsonl",
+        "--set",
+        "train.epochs=2",
+        "--seed",
+        "5",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert_eq!(out.lines().filter(|l| l.contains("\"event\":\"epoch\"")).count(), 2);
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("\"event\":\"epoch\""))
+            .count(),
+        2
+    );
     assert!(out.lines().next().unwrap().contains("\"seed\":5"));
 }
 
@@ -98,7 +129,11 @@ fn divergence_exits_3_with_a_diagnostic() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("\"code\":\"nnt::train::diverged\""), "{out}");
-    assert!(out.lines().last().unwrap().contains("\"reason\":\"diverged\""));
+    assert!(out
+        .lines()
+        .last()
+        .unwrap()
+        .contains("\"reason\":\"diverged\""));
 }
 
 #[test]
@@ -112,7 +147,17 @@ fn explain_prints_the_plan() {
 fn plot_writes_an_svg() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("loss.svg");
-    let o = nnt().args(["run", "examples/xor.nnt", "--set", "train.epochs=5", "--plot"]).arg(&svg).output().unwrap();
+    let o = nnt()
+        .args([
+            "run",
+            "examples/xor.nnt",
+            "--set",
+            "train.epochs=5",
+            "--plot",
+        ])
+        .arg(&svg)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.starts_with("<svg") || text.starts_with("<?xml"));
@@ -123,7 +168,19 @@ fn plot_writes_an_svg() {
 fn save_writes_loadable_weights() {
     let dir = tempfile::tempdir().unwrap();
     let w = dir.path().join("w.safetensors");
-    let o = nnt().args(["run", "examples/xor.nnt", "--format", "jsonl", "--set", "train.epochs=2", "--save"]).arg(&w).output().unwrap();
+    let o = nnt()
+        .args([
+            "run",
+            "examples/xor.nnt",
+            "--format",
+            "jsonl",
+            "--set",
+            "train.epochs=2",
+            "--save",
+        ])
+        .arg(&w)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let bytes = std::fs::read(&w).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();

@@ -4,11 +4,12 @@
 use std::path::Path;
 
 fn fixtures() -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fmt"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "nnt"))
-        .collect();
+    let mut v: Vec<_> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fmt"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "nnt"))
+            .collect();
     v.sort();
     v
 }
@@ -28,7 +29,10 @@ fn formatting_is_idempotent() {
     let mut inputs: Vec<_> = fixtures();
     for dir in ["examples", "tests/fixtures/valid"] {
         if let Ok(rd) = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)) {
-            inputs.extend(rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "nnt")));
+            inputs.extend(
+                rd.map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "nnt")),
+            );
         }
     }
     assert!(inputs.len() >= 3);
@@ -43,7 +47,10 @@ fn formatting_is_idempotent() {
 fn canonical_recipe_is_unchanged() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fmt/canonical.nnt");
     let bytes = std::fs::read(&path).unwrap();
-    assert_eq!(nnt::fmt::format_recipe("r.nnt", &bytes).unwrap().as_bytes(), bytes.as_slice());
+    assert_eq!(
+        nnt::fmt::format_recipe("r.nnt", &bytes).unwrap().as_bytes(),
+        bytes.as_slice()
+    );
 }
 
 #[test]
@@ -52,7 +59,12 @@ fn every_comment_is_kept() {
         let text = std::fs::read_to_string(&path).unwrap();
         let out = nnt::fmt::format_recipe("r.nnt", text.as_bytes()).unwrap();
         let count = |s: &str| s.matches('#').count();
-        assert_eq!(count(&text), count(&out), "a comment was lost in {}", path.display());
+        assert_eq!(
+            count(&text),
+            count(&out),
+            "a comment was lost in {}",
+            path.display()
+        );
     }
 }
 
@@ -61,21 +73,55 @@ fn formatted_recipe_trains_identically() {
     let nnt = env!("CARGO_BIN_EXE_nnt");
     let dir = tempfile::tempdir().unwrap();
     for name in ["comments", "messy"] {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/fmt/{name}.nnt"));
+        let src =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/fmt/{name}.nnt"));
         let formatted = dir.path().join(format!("{name}.nnt"));
         std::fs::copy(&src, &formatted).unwrap();
-        let st = std::process::Command::new(nnt).arg("fmt").arg(&formatted).status().unwrap();
+        let st = std::process::Command::new(nnt)
+            .arg("fmt")
+            .arg(&formatted)
+            .status()
+            .unwrap();
         assert!(st.success());
         let log = |p: &Path| {
-            let out = std::process::Command::new(nnt).args(["run", "--format", "jsonl"]).arg(p).output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let out = std::process::Command::new(nnt)
+                .args(["run", "--format", "jsonl"])
+                .arg(p)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             // The start event names the recipe path, which differs; compare the rest.
-            String::from_utf8(out.stdout).unwrap().lines().skip(1).collect::<Vec<_>>().join("\n")
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join("\n")
         };
-        assert_eq!(log(&src), log(&formatted), "{name}: formatting changed the training log");
-        let check = std::process::Command::new(nnt).args(["fmt", "--check"]).arg(&formatted).status().unwrap();
+        assert_eq!(
+            log(&src),
+            log(&formatted),
+            "{name}: formatting changed the training log"
+        );
+        let check = std::process::Command::new(nnt)
+            .args(["fmt", "--check"])
+            .arg(&formatted)
+            .status()
+            .unwrap();
         assert_eq!(check.code(), Some(0));
-        let check = std::process::Command::new(nnt).args(["fmt", "--check"]).arg(&src).status().unwrap();
-        assert_eq!(check.code(), Some(1), "--check must report a file that would change");
+        let check = std::process::Command::new(nnt)
+            .args(["fmt", "--check"])
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert_eq!(
+            check.code(),
+            Some(1),
+            "--check must report a file that would change"
+        );
     }
 }

@@ -199,7 +199,9 @@ pub enum CheckError {
     },
 
     /// `input(5)` with data of 4 feature columns.
-    #[error("`input({given})` does not match the data, which has {features} feature column{plural}")]
+    #[error(
+        "`input({given})` does not match the data, which has {features} feature column{plural}"
+    )]
     #[diagnostic(code(nnt::check::input_width))]
     InputWidth {
         given: usize,
@@ -213,7 +215,10 @@ pub enum CheckError {
 
     /// `model { relu }`
     #[error("the model has no dense layer, so there is nothing to train")]
-    #[diagnostic(code(nnt::check::no_dense_layer), help("add at least one `dense(units)` layer"))]
+    #[diagnostic(
+        code(nnt::check::no_dense_layer),
+        help("add at least one `dense(units)` layer")
+    )]
     NoDenseLayer {
         #[label("no dense layer in here")]
         span: Span,

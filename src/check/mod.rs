@@ -72,14 +72,22 @@ pub struct ResolveReport {
 /// recipe's directory (relative paths in the recipe are resolved against it).
 pub fn check_recipe(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions) -> CheckReport {
     let run = run(name, bytes, dir, opts, true);
-    CheckReport { program: run.program, errors: run.errors, warnings: run.warnings }
+    CheckReport {
+        program: run.program,
+        errors: run.errors,
+        warnings: run.warnings,
+    }
 }
 
 /// Parse + resolve without loading data or checking data-dependent facts, for
 /// tools that only need the AST-level result (fmt, tests).
 pub fn resolve_recipe(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions) -> ResolveReport {
     let run = run(name, bytes, dir, opts, false);
-    ResolveReport { recipe: run.recipe, errors: run.errors, warnings: run.warnings }
+    ResolveReport {
+        recipe: run.recipe,
+        errors: run.errors,
+        warnings: run.warnings,
+    }
 }
 
 /// Where diagnostics go while checking; each carries the span that decides which
@@ -116,7 +124,9 @@ impl Sources {
     fn wrap(&self, list: Vec<(Span, BoxedDiagnostic)>) -> Vec<BoxedDiagnostic> {
         list.into_iter()
             .map(|(span, d)| match self.0.get(span.source.0 as usize) {
-                Some((name, text)) => Box::new(Sourced::new(d, name, text.clone())) as BoxedDiagnostic,
+                Some((name, text)) => {
+                    Box::new(Sourced::new(d, name, text.clone())) as BoxedDiagnostic
+                }
                 None => d,
             })
             .collect()
@@ -133,7 +143,10 @@ fn decode(bytes: &[u8]) -> Result<String, (String, SyntaxError)> {
             // points at the first replacement character (3 bytes in UTF-8).
             let lossy = String::from_utf8_lossy(bytes).into_owned();
             let end = (at + '\u{FFFD}'.len_utf8()).min(lossy.len());
-            let err = SyntaxError::new(SyntaxErrorKind::InvalidUtf8, Span::new(SourceId::RECIPE, at, end));
+            let err = SyntaxError::new(
+                SyntaxErrorKind::InvalidUtf8,
+                Span::new(SourceId::RECIPE, at, end),
+            );
             Err((lossy, err))
         }
     }
@@ -155,7 +168,12 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         warnings.sort_by_key(|(s, _)| (s.source, s.start));
         let errors = sources.wrap(errors);
         let program = if errors.is_empty() { program } else { None };
-        Run { program, recipe, errors, warnings: sources.wrap(warnings) }
+        Run {
+            program,
+            recipe,
+            errors,
+            warnings: sources.wrap(warnings),
+        }
     };
     if let Some(e) = utf8_error {
         cx.syntax(e);
@@ -190,19 +208,30 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         }
     }
 
-    let source = SourceFile { name: name.to_string(), text: text.clone() };
+    let source = SourceFile {
+        name: name.to_string(),
+        text: text.clone(),
+    };
     let mut program = None;
     if with_data {
         if let Some(rdata) = &st.data {
             match crate::data::load(&rdata.spec, st.seed.unwrap_or(0)) {
                 Ok(data) => {
-                    let model =
-                        labels::check(&mut cx, &source, &data, rdata, st.model.as_ref(), st.loss, st.train.as_ref());
+                    let model = labels::check(
+                        &mut cx,
+                        &source,
+                        &data,
+                        rdata,
+                        st.model.as_ref(),
+                        st.loss,
+                        st.train.as_ref(),
+                    );
                     program = assemble(&st, &source, data, model, opts);
                 }
                 Err(e) => {
                     // The data module's errors carry their own source (the data file).
-                    cx.errors.push((Span::new(SourceId(u16::MAX), 0, 0), Box::new(e)));
+                    cx.errors
+                        .push((Span::new(SourceId(u16::MAX), 0, 0), Box::new(e)));
                 }
             }
         }
@@ -226,7 +255,10 @@ struct Static {
     diagnose: Option<DiagnoseConfig>,
 }
 
-fn optional<T>(x: Option<&crate::ast::Expr>, f: impl FnOnce(&crate::ast::Expr) -> Option<T>) -> Option<Option<T>> {
+fn optional<T>(
+    x: Option<&crate::ast::Expr>,
+    f: impl FnOnce(&crate::ast::Expr) -> Option<T>,
+) -> Option<Option<T>> {
     match x {
         Some(e) => f(e).map(Some),
         None => Some(None),
@@ -292,7 +324,9 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
             None
         }
     };
-    let init_from = optional(lay.setting("init_from"), |e| top::path(cx, e, "init_from", dir));
+    let init_from = optional(lay.setting("init_from"), |e| {
+        top::path(cx, e, "init_from", dir)
+    });
     let save = optional(lay.setting("save"), |e| top::path(cx, e, "save", dir));
     let checkpoint = match lay.sections.get("checkpoint") {
         Some(s) => top::checkpoint(cx, s, dir).map(Some),
@@ -311,7 +345,8 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
                     monitor: m.name().to_string(),
                     span: *span,
                     help: Some(
-                        "add `valid = split(train, 0.2)` to `data`, or use `monitor = train_loss`".into(),
+                        "add `valid = split(train, 0.2)` to `data`, or use `monitor = train_loss`"
+                            .into(),
                     ),
                 });
             }

@@ -14,8 +14,15 @@ pub struct Sourced {
 }
 
 impl Sourced {
-    pub fn new(inner: Box<dyn Diagnostic + Send + Sync + 'static>, name: &str, text: Arc<String>) -> Sourced {
-        Sourced { inner, src: NamedSource::new(name, text) }
+    pub fn new(
+        inner: Box<dyn Diagnostic + Send + Sync + 'static>,
+        name: &str,
+        text: Arc<String>,
+    ) -> Sourced {
+        Sourced {
+            inner,
+            src: NamedSource::new(name, text),
+        }
     }
 }
 

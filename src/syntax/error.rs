@@ -19,7 +19,11 @@ pub struct SyntaxError {
 pub enum SyntaxErrorKind {
     /// Something other than what the grammar allows here.
     /// Minimal recipe: `seed 7` (tests/fixtures/invalid/syntax_unexpected.nnt).
-    Unexpected { expected: String, found: String, help: Option<String> },
+    Unexpected {
+        expected: String,
+        found: String,
+        help: Option<String>,
+    },
     /// A bracket left open at the end of the text.
     /// Minimal recipe: `optimizer = adam(lr = 0.1` (syntax_unclosed.nnt).
     Unclosed { open: char },
@@ -54,7 +58,11 @@ pub enum SyntaxErrorKind {
 
 impl SyntaxError {
     pub fn new(kind: SyntaxErrorKind, span: Span) -> SyntaxError {
-        SyntaxError { kind, span, related: None }
+        SyntaxError {
+            kind,
+            span,
+            related: None,
+        }
     }
 
     fn code_name(&self) -> &'static str {
@@ -104,13 +112,22 @@ fn closing(open: char) -> char {
 impl std::fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
-            SyntaxErrorKind::Unexpected { expected, found, .. } => {
+            SyntaxErrorKind::Unexpected {
+                expected, found, ..
+            } => {
                 write!(f, "expected {expected}, found {found}")
             }
             SyntaxErrorKind::Unclosed { open } => {
-                write!(f, "unclosed `{open}`: expected `{}` before the end of the file", closing(*open))
+                write!(
+                    f,
+                    "unclosed `{open}`: expected `{}` before the end of the file",
+                    closing(*open)
+                )
             }
-            SyntaxErrorKind::Mismatched { open: Some(o), close } => {
+            SyntaxErrorKind::Mismatched {
+                open: Some(o),
+                close,
+            } => {
                 write!(f, "mismatched bracket: `{close}` cannot close `{o}`")
             }
             SyntaxErrorKind::Mismatched { open: None, close } => {
@@ -119,19 +136,33 @@ impl std::fmt::Display for SyntaxError {
             SyntaxErrorKind::BadNumber(t) => write!(f, "malformed number `{t}`"),
             SyntaxErrorKind::NumberTooLarge(t) => write!(f, "number `{t}` is too large"),
             SyntaxErrorKind::UnterminatedString => {
-                write!(f, "unterminated string: expected a closing `\"` on the same line")
+                write!(
+                    f,
+                    "unterminated string: expected a closing `\"` on the same line"
+                )
             }
             SyntaxErrorKind::BadEscape => {
-                write!(f, "unknown escape in string: only \\\", \\\\, \\n and \\t are allowed")
+                write!(
+                    f,
+                    "unknown escape in string: only \\\", \\\\, \\n and \\t are allowed"
+                )
             }
             SyntaxErrorKind::UnexpectedChar(c) => {
                 write!(f, "unexpected character `{}`", c.escape_debug())
             }
             SyntaxErrorKind::NonAsciiIdent(c) => {
-                write!(f, "names are ASCII: `{}` cannot be part of a name", c.escape_debug())
+                write!(
+                    f,
+                    "names are ASCII: `{}` cannot be part of a name",
+                    c.escape_debug()
+                )
             }
             SyntaxErrorKind::TooDeep => {
-                write!(f, "brackets nested more than {} deep", super::lexer::MAX_DEPTH)
+                write!(
+                    f,
+                    "brackets nested more than {} deep",
+                    super::lexer::MAX_DEPTH
+                )
             }
             SyntaxErrorKind::InvalidUtf8 => write!(f, "the recipe is not valid UTF-8"),
         }
@@ -183,7 +214,10 @@ impl Diagnostic for SyntaxError {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let mut v = vec![LabeledSpan::new_primary_with_span(Some(self.label_text()), self.span)];
+        let mut v = vec![LabeledSpan::new_primary_with_span(
+            Some(self.label_text()),
+            self.span,
+        )];
         if let Some((span, text)) = &self.related {
             v.push(LabeledSpan::new_with_span(Some(text.clone()), *span));
         }
@@ -201,11 +235,20 @@ fn number_help(t: &str) -> String {
     if let Some(rest) = t.strip_prefix("-.") {
         return format!("write a digit before the point: `-0.{rest}`");
     }
-    if t.ends_with('.') && t[..t.len() - 1].bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+    if t.ends_with('.')
+        && t[..t.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'-')
+    {
         return format!("write a digit after the point: `{t}0`, or drop the point");
     }
-    let digits: String = t.chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect();
-    if !digits.is_empty() && t[digits.len()..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+    let digits: String = t
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '-')
+        .collect();
+    if !digits.is_empty()
+        && t[digits.len()..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+    {
         let e = t[digits.len()..].starts_with(['e', 'E']);
         if !e {
             return format!(
