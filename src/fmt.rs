@@ -116,7 +116,17 @@ pub fn format_ast(recipe: &Recipe, text: &str) -> String {
             .filter(|&end| end <= item.span().start)
             .max()
             .unwrap_or(0);
-        let leading = take_leading(&mut comments, &lines, item.span(), lower, None);
+        // A comment on the line where that item ends is its trailing comment.
+        let prev_line = (lower > 0).then(|| lines.line(lower - 1));
+        let hoist_inside = !is_section;
+        let leading = take_leading(
+            &mut comments,
+            &lines,
+            item.span(),
+            lower,
+            prev_line,
+            hoist_inside,
+        );
         let needs_blank = match prev_was_section {
             None => !out.is_empty(),
             Some(prev) => prev || is_section || !leading.is_empty(),
@@ -153,6 +163,7 @@ pub fn format_ast(recipe: &Recipe, text: &str) -> String {
                             span,
                             sec.span.start,
                             Some(open_line),
+                            true,
                         );
                         let start_line = leading
                             .first()
@@ -237,14 +248,16 @@ fn has_comments_in(comments: &[Placed], span: Span) -> bool {
 }
 
 /// The unused comments that stand between `lower` and `span` (except on
-/// `skip_line`), plus comments inside `span` that are not on
-/// its last line: they move in front of the node, in source order.
+/// `skip_line`), plus, with `hoist_inside`, comments inside `span` that are not
+/// on its last line (a call spanning lines is written on one line): they move in
+/// front of the node, in source order.
 fn take_leading<'a>(
     comments: &mut [Placed<'a>],
     lines: &LineIndex,
     span: Span,
     lower: usize,
     skip_line: Option<usize>,
+    hoist_inside: bool,
 ) -> Vec<&'a Comment> {
     let end_line = lines.line(span.end.saturating_sub(1).max(span.start));
     let mut taken = Vec::new();
@@ -254,7 +267,8 @@ fn take_leading<'a>(
         }
         let at = c.comment.span.start;
         let before = at >= lower && at < span.start;
-        let inside_not_last = at >= span.start && at < span.end && lines.line(at) != end_line;
+        let inside_not_last =
+            hoist_inside && at >= span.start && at < span.end && lines.line(at) != end_line;
         // Comments behind a section's `{` are that line's trailing comment.
         if skip_line == Some(lines.line(at)) {
             continue;
