@@ -32,7 +32,11 @@ impl SourceFile {
     /// 1-based line number of a byte offset.
     pub fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 }
 
@@ -70,12 +74,34 @@ pub struct DataSpec {
 pub enum SourceSpec {
     Csv(CsvSpec),
     /// `split(train, fraction)`: only for valid and test.
-    Split { fraction: f64 },
-    Blobs { n: usize, features: usize, classes: usize, spread: f64 },
-    Spirals { n: usize, classes: usize, noise: f64 },
-    Moons { n: usize, noise: f64 },
-    Xor { n: usize, noise: f64 },
-    Linear { n: usize, features: usize, targets: usize, noise: f64 },
+    Split {
+        fraction: f64,
+    },
+    Blobs {
+        n: usize,
+        features: usize,
+        classes: usize,
+        spread: f64,
+    },
+    Spirals {
+        n: usize,
+        classes: usize,
+        noise: f64,
+    },
+    Moons {
+        n: usize,
+        noise: f64,
+    },
+    Xor {
+        n: usize,
+        noise: f64,
+    },
+    Linear {
+        n: usize,
+        features: usize,
+        targets: usize,
+        noise: f64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -156,16 +182,29 @@ pub struct Layer {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum LayerKind {
-    Dense { units: usize, init: Init, bias: bool },
+    Dense {
+        units: usize,
+        init: Init,
+        bias: bool,
+    },
     Relu,
     Sigmoid,
     Tanh,
     Gelu,
     Softmax,
-    LeakyRelu { slope: f64 },
-    Elu { alpha: f64 },
-    Dropout { p: f64 },
-    BatchNorm { momentum: f64, eps: f64 },
+    LeakyRelu {
+        slope: f64,
+    },
+    Elu {
+        alpha: f64,
+    },
+    Dropout {
+        p: f64,
+    },
+    BatchNorm {
+        momentum: f64,
+        eps: f64,
+    },
 }
 
 impl LayerKind {
@@ -238,11 +277,41 @@ impl Loss {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Optimizer {
-    Sgd { lr: f64, momentum: f64, dampening: f64, nesterov: bool, weight_decay: f64 },
-    Adam { lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64, amsgrad: bool },
-    AdamW { lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64 },
-    RmsProp { lr: f64, alpha: f64, eps: f64, momentum: f64, centered: bool, weight_decay: f64 },
-    Adagrad { lr: f64, eps: f64, weight_decay: f64 },
+    Sgd {
+        lr: f64,
+        momentum: f64,
+        dampening: f64,
+        nesterov: bool,
+        weight_decay: f64,
+    },
+    Adam {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+        amsgrad: bool,
+    },
+    AdamW {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+    },
+    RmsProp {
+        lr: f64,
+        alpha: f64,
+        eps: f64,
+        momentum: f64,
+        centered: bool,
+        weight_decay: f64,
+    },
+    Adagrad {
+        lr: f64,
+        eps: f64,
+        weight_decay: f64,
+    },
 }
 
 impl Optimizer {
@@ -312,12 +381,26 @@ impl Batch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
     Constant,
-    Step { every: usize, factor: f64 },
-    Exponential { gamma: f64 },
-    Cosine { min_lr: f64 },
+    Step {
+        every: usize,
+        factor: f64,
+    },
+    Exponential {
+        gamma: f64,
+    },
+    Cosine {
+        min_lr: f64,
+    },
     /// The inner schedule is never `Warmup` or `ReduceOnPlateau`.
-    Warmup { epochs: usize, then: Box<Schedule> },
-    ReduceOnPlateau { factor: f64, patience: usize, monitor: Monitor },
+    Warmup {
+        epochs: usize,
+        then: Box<Schedule>,
+    },
+    ReduceOnPlateau {
+        factor: f64,
+        patience: usize,
+        monitor: Monitor,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -16,7 +16,9 @@ use miette::Diagnostic;
 use nnt::check::{check_recipe, CheckOptions, CheckReport};
 
 fn fixtures(dir: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(dir)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir)
 }
 
 fn nnt_files(dir: &Path) -> Vec<PathBuf> {
@@ -39,12 +41,19 @@ struct Header {
 
 fn header(bytes: &[u8]) -> Header {
     let text = String::from_utf8_lossy(bytes);
-    let mut h = Header { expect: None, sets: Vec::new() };
+    let mut h = Header {
+        expect: None,
+        sets: Vec::new(),
+    };
     for line in text.lines().take_while(|l| l.starts_with('#')) {
         if let Some(rest) = line.strip_prefix("# expect:") {
             let (code, at) = rest.split_once('@').expect("`# expect: CODE @ LINE`");
             let at = at.trim();
-            let line = if at == "*" { None } else { Some(at.parse().expect("line number")) };
+            let line = if at == "*" {
+                None
+            } else {
+                Some(at.parse().expect("line number"))
+            };
             h.expect = Some((code.trim().to_string(), line));
         } else if let Some(rest) = line.strip_prefix("# set:") {
             h.sets.push(rest.trim().to_string());
@@ -57,8 +66,14 @@ fn check(path: &Path, folder: &str) -> (CheckReport, Header) {
     let bytes = std::fs::read(path).unwrap();
     let h = header(&bytes);
     let name = format!("{folder}/{}", path.file_name().unwrap().to_string_lossy());
-    let opts = CheckOptions { overrides: h.sets.clone(), ..CheckOptions::default() };
-    (check_recipe(&name, &bytes, path.parent().unwrap(), &opts), h)
+    let opts = CheckOptions {
+        overrides: h.sets.clone(),
+        ..CheckOptions::default()
+    };
+    (
+        check_recipe(&name, &bytes, path.parent().unwrap(), &opts),
+        h,
+    )
 }
 
 fn code(d: &dyn Diagnostic) -> String {
@@ -86,7 +101,10 @@ fn render_all(report: &CheckReport) -> String {
 #[test]
 fn conformance_recipes_check_clean() {
     let root = fixtures("conformance");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     dirs.sort();
     assert!(dirs.len() >= 10, "the conformance cases are vendored");
     for d in dirs {
@@ -125,12 +143,14 @@ fn invalid_recipes_report_the_expected_error() {
     for f in files {
         let (report, h) = check(&f, "invalid");
         let stem = f.file_stem().unwrap().to_string_lossy().to_string();
-        let (want, line) = h.expect.unwrap_or_else(|| panic!("{} has no `# expect:` line", f.display()));
+        let (want, line) = h
+            .expect
+            .unwrap_or_else(|| panic!("{} has no `# expect:` line", f.display()));
         assert!(report.program.is_none(), "{stem}: a program despite errors");
-        let found = report
-            .errors
-            .iter()
-            .any(|e| code(e.as_ref()).starts_with(&want) && (line.is_none() || label_line(e.as_ref()) == line));
+        let found = report.errors.iter().any(|e| {
+            code(e.as_ref()).starts_with(&want)
+                && (line.is_none() || label_line(e.as_ref()) == line)
+        });
         if !found {
             let got: Vec<String> = report
                 .errors
@@ -140,7 +160,10 @@ fn invalid_recipes_report_the_expected_error() {
             failures.push(format!("{stem}: expected {want} @ {line:?}, got {got:?}"));
         }
         for e in &report.errors {
-            assert!(code(e.as_ref()).starts_with("nnt::"), "{stem}: error without an nnt:: code");
+            assert!(
+                code(e.as_ref()).starts_with("nnt::"),
+                "{stem}: error without an nnt:: code"
+            );
         }
         // The data module's messages are its own (and name absolute paths): only
         // the code is checked here.
@@ -159,7 +182,9 @@ fn warn_recipes_report_the_expected_warning() {
     for f in files {
         let (report, h) = check(&f, "warn");
         let stem = f.file_stem().unwrap().to_string_lossy().to_string();
-        let (want, line) = h.expect.unwrap_or_else(|| panic!("{} has no `# expect:` line", f.display()));
+        let (want, line) = h
+            .expect
+            .unwrap_or_else(|| panic!("{} has no `# expect:` line", f.display()));
         assert!(report.errors.is_empty(), "{stem}:\n{}", render_all(&report));
         assert!(report.program.is_some());
         let found = report.warnings.iter().any(|w| {

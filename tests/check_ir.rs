@@ -9,13 +9,19 @@ use nnt::check::{check_recipe, CheckOptions};
 use nnt::ir::{Program, Table};
 
 fn shape(t: &Table) -> String {
-    format!("{} rows x {} features -> {} targets", t.rows, t.features, t.targets)
+    format!(
+        "{} rows x {} features -> {} targets",
+        t.rows, t.features, t.targets
+    )
 }
 
 fn summary(p: &Program) -> String {
     let root = env!("CARGO_MANIFEST_DIR");
     let mut out = String::new();
-    out.push_str(&format!("source: {}\nseed: {}\nprecision: {:?}\n", p.source.name, p.seed, p.precision));
+    out.push_str(&format!(
+        "source: {}\nseed: {}\nprecision: {:?}\n",
+        p.source.name, p.seed, p.precision
+    ));
     out.push_str(&format!("data.train: {}\n", shape(&p.data.train)));
     if let Some(v) = &p.data.valid {
         out.push_str(&format!("data.valid: {}\n", shape(v)));
@@ -24,7 +30,10 @@ fn summary(p: &Program) -> String {
         out.push_str(&format!("data.test: {}\n", shape(t)));
     }
     out.push_str(&format!("model: {:#?}\n", p.model));
-    out.push_str(&format!("loss: {:?}\noptimizer: {:#?}\nregularize: {:#?}\ntrain: {:#?}\n", p.loss, p.optimizer, p.regularize, p.train));
+    out.push_str(&format!(
+        "loss: {:?}\noptimizer: {:#?}\nregularize: {:#?}\ntrain: {:#?}\n",
+        p.loss, p.optimizer, p.regularize, p.train
+    ));
     out.push_str(&format!(
         "init_from: {:?}\nsave: {:?}\ncheckpoint: {:#?}\ndiagnose: {:#?}\n",
         p.init_from, p.save, p.checkpoint, p.diagnose
@@ -47,7 +56,10 @@ fn ir_of_the_spec_example() {
 
 #[test]
 fn ir_of_a_recipe_using_everything() {
-    insta::assert_snapshot!(summary(&program("everything.nnt", &CheckOptions::default())));
+    insta::assert_snapshot!(summary(&program(
+        "everything.nnt",
+        &CheckOptions::default()
+    )));
 }
 
 #[test]
@@ -58,7 +70,11 @@ fn ir_with_defaults_only() {
 #[test]
 fn overrides_seed_and_save_apply() {
     let opts = CheckOptions {
-        overrides: vec!["train.epochs=7".into(), "optimizer=sgd(lr = 0.2)".into(), "train.batch=full".into()],
+        overrides: vec![
+            "train.epochs=7".into(),
+            "optimizer=sgd(lr = 0.2)".into(),
+            "train.batch=full".into(),
+        ],
         seed: Some(99),
         save: Some("elsewhere.safetensors".into()),
     };
@@ -73,7 +89,10 @@ fn overrides_seed_and_save_apply() {
 
 #[test]
 fn an_override_can_add_a_missing_section_item() {
-    let opts = CheckOptions { overrides: vec!["checkpoint.every=2".into(), "checkpoint.path=\"c\"".into()], ..Default::default() };
+    let opts = CheckOptions {
+        overrides: vec!["checkpoint.every=2".into(), "checkpoint.path=\"c\"".into()],
+        ..Default::default()
+    };
     let p = program("synthetic.nnt", &opts);
     let c = p.checkpoint.expect("checkpoint from overrides");
     assert_eq!(c.every, 2);

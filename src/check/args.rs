@@ -46,7 +46,10 @@ pub fn bind<'a>(cx: &mut Cx, e: &'a Expr, sig: &Sig) -> Bound<'a> {
         match &a.name {
             None => {
                 if let Some(named) = first_named {
-                    cx.err(CheckError::PositionalAfterNamed { span: a.span, named: Some(named) });
+                    cx.err(CheckError::PositionalAfterNamed {
+                        span: a.span,
+                        named: Some(named),
+                    });
                     continue;
                 }
                 if next_positional >= sig.params.len() {
@@ -112,5 +115,9 @@ pub fn bind<'a>(cx: &mut Cx, e: &'a Expr, sig: &Sig) -> Bound<'a> {
             });
         }
     }
-    Bound { call, span: e.span, slots }
+    Bound {
+        call,
+        span: e.span,
+        slots,
+    }
 }

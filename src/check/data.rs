@@ -30,14 +30,24 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
     let train = match e[0] {
         Some(s) => source(cx, &s.value, "train", dir),
         None => {
-            layout::missing_entry(cx, sec, "train", "train = csv(\"train.csv\", label = \"label\")");
+            layout::missing_entry(
+                cx,
+                sec,
+                "train",
+                "train = csv(\"train.csv\", label = \"label\")",
+            );
             None
         }
     };
     let valid = e[1].map(|s| source(cx, &s.value, "valid", dir));
     let test = e[2].map(|s| source(cx, &s.value, "test", dir));
     let normalize = match e[3] {
-        Some(s) => match values::choice(cx, &s.value, "normalisation", &["none", "standard", "minmax"]) {
+        Some(s) => match values::choice(
+            cx,
+            &s.value,
+            "normalisation",
+            &["none", "standard", "minmax"],
+        ) {
             Some(0) => Some(Normalize::None),
             Some(1) => Some(Normalize::Standard),
             Some(_) => Some(Normalize::MinMax),
@@ -126,7 +136,15 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 cx.err(CheckError::SplitForTrain { span: id.span });
                 return None;
             }
-            let b = bind(cx, e, &Sig { params: &["from", "fraction"], required: 2, example: "split(train, 0.2)" });
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["from", "fraction"],
+                    required: 2,
+                    example: "split(train, 0.2)",
+                },
+            );
             if let Some(x) = b.get(0) {
                 match values::bare_name(x) {
                     Some(n) if n.name == "train" => {}
@@ -135,7 +153,10 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                             what: "split to take rows from".into(),
                             name: n.name.clone(),
                             span: n.span,
-                            help: Some("rows can only be split off `train`: write `split(train, 0.2)`".into()),
+                            help: Some(
+                                "rows can only be split off `train`: write `split(train, 0.2)`"
+                                    .into(),
+                            ),
                         });
                         return None;
                     }
@@ -170,29 +191,60 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 Some(x) => values::float_in(cx, x, "spread", Range::NonNegative),
                 None => Some(1.0),
             };
-            SourceSpec::Blobs { n: n?, features: features?, classes: classes?, spread: spread? }
+            SourceSpec::Blobs {
+                n: n?,
+                features: features?,
+                classes: classes?,
+                spread: spread?,
+            }
         }
         "spirals" => {
             let b = bind(
                 cx,
                 e,
-                &Sig { params: &["n", "classes", "noise"], required: 2, example: "spirals(n = 300, classes = 3)" },
+                &Sig {
+                    params: &["n", "classes", "noise"],
+                    required: 2,
+                    example: "spirals(n = 300, classes = 3)",
+                },
             );
             let n = n_rows(cx, b.get(0));
             let classes = b.get(1).and_then(|x| values::count(cx, x, "classes", 1));
             let noise = noise(cx, b.get(2), 0.2);
-            SourceSpec::Spirals { n: n?, classes: classes?, noise: noise? }
+            SourceSpec::Spirals {
+                n: n?,
+                classes: classes?,
+                noise: noise?,
+            }
         }
         "moons" | "xor" => {
             let moons = SOURCES[which] == "moons";
-            let example = if moons { "moons(n = 200)" } else { "xor(n = 200)" };
-            let b = bind(cx, e, &Sig { params: &["n", "noise"], required: 1, example });
+            let example = if moons {
+                "moons(n = 200)"
+            } else {
+                "xor(n = 200)"
+            };
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["n", "noise"],
+                    required: 1,
+                    example,
+                },
+            );
             let n = n_rows(cx, b.get(0));
             let noise = noise(cx, b.get(1), 0.1);
             if moons {
-                SourceSpec::Moons { n: n?, noise: noise? }
+                SourceSpec::Moons {
+                    n: n?,
+                    noise: noise?,
+                }
             } else {
-                SourceSpec::Xor { n: n?, noise: noise? }
+                SourceSpec::Xor {
+                    n: n?,
+                    noise: noise?,
+                }
             }
         }
         _ => {
@@ -212,7 +264,12 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 None => Some(1),
             };
             let noise = noise(cx, b.get(3), 0.1);
-            SourceSpec::Linear { n: n?, features: features?, targets: targets?, noise: noise? }
+            SourceSpec::Linear {
+                n: n?,
+                features: features?,
+                targets: targets?,
+                noise: noise?,
+            }
         }
     })
 }
@@ -226,7 +283,9 @@ fn column(cx: &mut Cx, e: &Expr) -> Option<ColumnRef> {
                 expected: "a column name or index".into(),
                 found: values::describe(e),
                 span: e.span,
-                help: Some("write a header name in quotes (`\"label\"`) or a 0-based index (`0`)".into()),
+                help: Some(
+                    "write a header name in quotes (`\"label\"`) or a 0-based index (`0`)".into(),
+                ),
             });
             None
         }

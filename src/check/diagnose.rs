@@ -31,7 +31,9 @@ fn threshold(cx: &mut Cx, e: &Expr, what: &str, range: Range) -> Option<Option<f
             expected: "a number or `off`".into(),
             found: values::describe(e),
             span: e.span,
-            help: Some(format!("write a threshold for {what}, or `off` to turn the detector off")),
+            help: Some(format!(
+                "write a threshold for {what}, or `off` to turn the detector off"
+            )),
         });
         return None;
     }

@@ -199,7 +199,9 @@ pub enum CheckError {
     },
 
     /// `input(5)` with data of 4 feature columns.
-    #[error("`input({given})` does not match the data, which has {features} feature column{plural}")]
+    #[error(
+        "`input({given})` does not match the data, which has {features} feature column{plural}"
+    )]
     #[diagnostic(code(nnt::check::input_width))]
     InputWidth {
         given: usize,
@@ -213,7 +215,10 @@ pub enum CheckError {
 
     /// `model { relu }`
     #[error("the model has no dense layer, so there is nothing to train")]
-    #[diagnostic(code(nnt::check::no_dense_layer), help("add at least one `dense(units)` layer"))]
+    #[diagnostic(
+        code(nnt::check::no_dense_layer),
+        help("add at least one `dense(units)` layer")
+    )]
     NoDenseLayer {
         #[label("no dense layer in here")]
         span: Span,
@@ -372,6 +377,20 @@ pub enum CheckError {
         help: Option<String>,
     },
 
+    /// More errors than are worth reading: the rest are summarised.
+    /// Minimal recipe: 51 unknown items `a1 = 1` … `a51 = 1` (too_many_errors.nnt).
+    #[error("{more} more error{plural} not shown")]
+    #[diagnostic(
+        code(nnt::check::too_many_errors),
+        help("fix the errors above and check again")
+    )]
+    TooManyErrors {
+        more: usize,
+        plural: &'static str,
+        #[label("the next one is here")]
+        span: Span,
+    },
+
     /// `--set train.epoch=3` or `--set epochs`.
     #[error("bad override `{text}`: {reason}")]
     #[diagnostic(code(nnt::check::bad_override))]
@@ -420,6 +439,7 @@ impl CheckError {
             | NestedSchedule { span, .. }
             | SplitForTrain { span }
             | EmptyTrain { span, .. }
+            | TooManyErrors { span, .. }
             | BadOverride { span, .. } => *span,
         }
     }

@@ -37,7 +37,9 @@ pub fn check(
                 features,
                 plural: plural(features),
                 span,
-                help: Some(format!("write `input({features})`, or remove it: the width comes from the data")),
+                help: Some(format!(
+                    "write `input({features})`, or remove it: the width comes from the data"
+                )),
             });
         }
     }
@@ -48,8 +50,19 @@ pub fn check(
         if let LayerKind::Dense { units, .. } = l.kind {
             width = units;
         }
-        let line = if l.span.source == SourceId::RECIPE { source.line_of(l.span.start) } else { 0 };
-        layers.push(Layer { index, kind: l.kind.clone(), in_width, out_width: width, span: l.span, line });
+        let line = if l.span.source == SourceId::RECIPE {
+            source.line_of(l.span.start)
+        } else {
+            0
+        };
+        layers.push(Layer {
+            index,
+            kind: l.kind.clone(),
+            in_width,
+            out_width: width,
+            span: l.span,
+            line,
+        });
     }
     let out_width = width;
     // The layer that decides the output width: the last dense one.
@@ -60,12 +73,17 @@ pub fn check(
         .find(|l| matches!(l.kind, LayerKind::Dense { .. }))
         .map_or(model.span, |l| l.span);
     if let Some((loss, loss_span)) = loss {
-        labels(cx, data, rdata, loss, loss_span, out_width, out_span, targets);
+        labels(
+            cx, data, rdata, loss, loss_span, out_width, out_span, targets,
+        );
     }
     if let Some(t) = train {
         batch_norm(cx, data, model, t);
     }
-    (cx.errors.len() == before).then_some(Model { input_width: features, layers })
+    (cx.errors.len() == before).then_some(Model {
+        input_width: features,
+        layers,
+    })
 }
 
 fn splits<'a>(data: &'a Data, rdata: &RData) -> Vec<(&'static str, &'a Table, Span)> {
@@ -102,7 +120,9 @@ fn labels(
             loss_name: name.into(),
             targets,
             span: rdata.train_span,
-            help: Some("classification predicts one label column: give `label` a single column".into()),
+            help: Some(
+                "classification predicts one label column: give `label` a single column".into(),
+            ),
         });
         return;
     }
@@ -162,7 +182,8 @@ fn labels(
                 });
             }
             for (split, t, span) in splits(data, rdata) {
-                if let Some((row, &y)) = t.y.iter().enumerate().find(|(_, &y)| y != 0.0 && y != 1.0) {
+                if let Some((row, &y)) = t.y.iter().enumerate().find(|(_, &y)| y != 0.0 && y != 1.0)
+                {
                     cx.err(CheckError::BinaryLabel {
                         split: split.into(),
                         row: row + 1,
@@ -199,7 +220,11 @@ fn fmt(v: f64) -> String {
 }
 
 fn batch_norm(cx: &mut Cx, data: &Data, model: &RModel, train: &RTrain) {
-    let Some(bn) = model.layers.iter().find(|l| matches!(l.kind, LayerKind::BatchNorm { .. })) else {
+    let Some(bn) = model
+        .layers
+        .iter()
+        .find(|l| matches!(l.kind, LayerKind::BatchNorm { .. }))
+    else {
         return;
     };
     let rows = data.train.rows;
@@ -222,7 +247,10 @@ fn batch_norm(cx: &mut Cx, data: &Data, model: &RModel, train: &RTrain) {
     let help = if size == 1 {
         "use a batch of at least 2 rows, or remove batch_norm".to_string()
     } else {
-        format!("use a batch size that does not leave one row over, such as {}", size + 1)
+        format!(
+            "use a batch size that does not leave one row over, such as {}",
+            size + 1
+        )
     };
     cx.err(CheckError::BatchNormOneRow {
         why,

@@ -9,8 +9,15 @@ use super::error::CheckError;
 use super::suggest;
 use super::Cx;
 
-pub const SETTINGS: &[&str] =
-    &["seed", "precision", "loss", "optimizer", "regularize", "init_from", "save"];
+pub const SETTINGS: &[&str] = &[
+    "seed",
+    "precision",
+    "loss",
+    "optimizer",
+    "regularize",
+    "init_from",
+    "save",
+];
 pub const SECTIONS: &[&str] = &["data", "model", "train", "checkpoint", "diagnose"];
 
 /// Example text per item, for help messages.
@@ -87,13 +94,16 @@ pub fn layout<'a>(cx: &mut Cx, recipe: &'a Recipe) -> Layout<'a> {
                     help: Some(format!("write `{}`", example(k))),
                 }),
             }
+        } else if cx.full() {
+            cx.dropped += 1;
         } else {
             let all: Vec<&str> = SETTINGS.iter().chain(SECTIONS).copied().collect();
             let help = suggest::closest(&name.name, &all)
                 .map(|k| format!("did you mean `{k}`?"))
                 .or_else(|| {
                     // A section item at the top level, such as `epochs = 3`?
-                    section_of(&name.name).map(|s| format!("`{}` belongs inside the `{s}` section", name.name))
+                    section_of(&name.name)
+                        .map(|s| format!("`{}` belongs inside the `{s}` section", name.name))
                 })
                 .or_else(|| Some(format!("the top-level items are: {}", all.join(", "))));
             cx.err(CheckError::UnknownItem {
@@ -148,7 +158,13 @@ pub fn entries<'a>(cx: &mut Cx, sec: &'a Section, known: &[&str]) -> Vec<Option<
                 let Some(i) = known.iter().position(|k| *k == s.name.name) else {
                     let help = suggest::closest(&s.name.name, known)
                         .map(|k| format!("did you mean `{k}`?"))
-                        .or_else(|| Some(format!("the items of `{}` are: {}", sec.name.name, known.join(", "))));
+                        .or_else(|| {
+                            Some(format!(
+                                "the items of `{}` are: {}",
+                                sec.name.name,
+                                known.join(", ")
+                            ))
+                        });
                     cx.err(CheckError::UnknownItem {
                         place: format!("in `{}`", sec.name.name),
                         name: s.name.name.clone(),

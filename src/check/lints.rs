@@ -19,7 +19,9 @@ pub enum Lint {
     #[diagnostic(
         code(nnt::lint::softmax_before_cross_entropy),
         severity(Warning),
-        help("remove this `softmax`: cross_entropy takes raw logits and applies log-softmax itself")
+        help(
+            "remove this `softmax`: cross_entropy takes raw logits and applies log-softmax itself"
+        )
     )]
     SoftmaxBeforeCrossEntropy {
         #[label("softmax on the output")]
@@ -158,7 +160,10 @@ impl Lint {
 }
 
 fn is_relu_family(k: &LayerKind) -> bool {
-    matches!(k, LayerKind::Relu | LayerKind::LeakyRelu { .. } | LayerKind::Elu { .. } | LayerKind::Gelu)
+    matches!(
+        k,
+        LayerKind::Relu | LayerKind::LeakyRelu { .. } | LayerKind::Elu { .. } | LayerKind::Gelu
+    )
 }
 
 fn is_saturating(k: &LayerKind) -> bool {
@@ -176,10 +181,12 @@ pub fn model(model: &RModel, loss: Option<(Loss, Span)>) -> Vec<Lint> {
     let layers = &model.layers;
     if let (Some(last), Some((loss, loss_span))) = (layers.last(), loss) {
         match (&last.kind, loss) {
-            (LayerKind::Softmax, Loss::CrossEntropy { .. }) => out.push(Lint::SoftmaxBeforeCrossEntropy {
-                span: last.span,
-                loss: same_source(last.span, Some(loss_span)),
-            }),
+            (LayerKind::Softmax, Loss::CrossEntropy { .. }) => {
+                out.push(Lint::SoftmaxBeforeCrossEntropy {
+                    span: last.span,
+                    loss: same_source(last.span, Some(loss_span)),
+                })
+            }
             (LayerKind::Sigmoid, Loss::BinaryCrossEntropy) => {
                 out.push(Lint::SigmoidBeforeBinaryCrossEntropy {
                     span: last.span,
@@ -194,8 +201,11 @@ pub fn model(model: &RModel, loss: Option<(Loss, Span)>) -> Vec<Lint> {
             out.push(Lint::DropoutOnOutput { span: last.span });
         }
     }
-    let saturating: Vec<&super::model::RLayer> = layers.iter().filter(|l| is_saturating(&l.kind)).collect();
-    let has_norm = layers.iter().any(|l| matches!(l.kind, LayerKind::BatchNorm { .. }));
+    let saturating: Vec<&super::model::RLayer> =
+        layers.iter().filter(|l| is_saturating(&l.kind)).collect();
+    let has_norm = layers
+        .iter()
+        .any(|l| matches!(l.kind, LayerKind::BatchNorm { .. }));
     if saturating.len() >= 4 && !has_norm {
         let first = saturating[0].span;
         out.push(Lint::DeepSaturatingStack {
@@ -205,17 +215,25 @@ pub fn model(model: &RModel, loss: Option<(Loss, Span)>) -> Vec<Lint> {
         });
     }
     for (i, l) in layers.iter().enumerate() {
-        let LayerKind::Dense { init, bias, .. } = &l.kind else { continue };
+        let LayerKind::Dense { init, bias, .. } = &l.kind else {
+            continue;
+        };
         if *bias {
             if let Some(n) = layers.get(i + 1) {
                 if matches!(n.kind, LayerKind::BatchNorm { .. }) {
-                    out.push(Lint::BiasBeforeBatchNorm { span: l.span, norm: Some(n.span) });
+                    out.push(Lint::BiasBeforeBatchNorm {
+                        span: l.span,
+                        norm: Some(n.span),
+                    });
                 }
             }
         }
         if let Some(init_span) = l.init_span {
             if let Some(next) = layers[i + 1..].iter().find(|n| !is_transparent(&n.kind)) {
-                let relu_bad = matches!(init, Init::XavierUniform | Init::XavierNormal | Init::LecunNormal);
+                let relu_bad = matches!(
+                    init,
+                    Init::XavierUniform | Init::XavierNormal | Init::LecunNormal
+                );
                 let he = matches!(init, Init::HeUniform | Init::HeNormal);
                 let help = if is_relu_family(&next.kind) && relu_bad {
                     Some(format!(
@@ -246,7 +264,10 @@ pub fn model(model: &RModel, loss: Option<(Loss, Span)>) -> Vec<Lint> {
         // Two dense layers with only dropout/batch_norm between them.
         if let Some(next) = layers[i + 1..].iter().find(|n| !is_transparent(&n.kind)) {
             if matches!(next.kind, LayerKind::Dense { .. }) {
-                out.push(Lint::StackedDense { span: next.span, previous: Some(l.span) });
+                out.push(Lint::StackedDense {
+                    span: next.span,
+                    previous: Some(l.span),
+                });
             }
         }
     }
@@ -285,7 +306,10 @@ pub fn optimizer(opt: &ROptimizer, reg: Option<&RRegularize>) -> Vec<Lint> {
             if weight_decay > 0.0 && reg.reg.l2 > 0.0 {
                 out.push(Lint::DoubleWeightDecay {
                     span: l2_span,
-                    optimizer: same_source(l2_span, Some(opt.weight_decay_span.unwrap_or(opt.span))),
+                    optimizer: same_source(
+                        l2_span,
+                        Some(opt.weight_decay_span.unwrap_or(opt.span)),
+                    ),
                 });
             }
         }
@@ -293,6 +317,11 @@ pub fn optimizer(opt: &ROptimizer, reg: Option<&RRegularize>) -> Vec<Lint> {
     out
 }
 
+/// `0.01` stays as is; very small or large rates read better as `1e-9`.
 fn format_num(v: f64) -> String {
-    format!("{v}")
+    if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e4) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }

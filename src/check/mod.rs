@@ -72,15 +72,26 @@ pub struct ResolveReport {
 /// recipe's directory (relative paths in the recipe are resolved against it).
 pub fn check_recipe(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions) -> CheckReport {
     let run = run(name, bytes, dir, opts, true);
-    CheckReport { program: run.program, errors: run.errors, warnings: run.warnings }
+    CheckReport {
+        program: run.program,
+        errors: run.errors,
+        warnings: run.warnings,
+    }
 }
 
 /// Parse + resolve without loading data or checking data-dependent facts, for
 /// tools that only need the AST-level result (fmt, tests).
 pub fn resolve_recipe(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions) -> ResolveReport {
     let run = run(name, bytes, dir, opts, false);
-    ResolveReport { recipe: run.recipe, errors: run.errors, warnings: run.warnings }
+    ResolveReport {
+        recipe: run.recipe,
+        errors: run.errors,
+        warnings: run.warnings,
+    }
 }
+
+/// At most this many errors (and warnings) are reported; the rest are counted.
+const MAX_ERRORS: usize = 50;
 
 /// Where diagnostics go while checking; each carries the span that decides which
 /// source text it is shown with.
@@ -88,11 +99,22 @@ pub fn resolve_recipe(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions)
 pub struct Cx {
     pub errors: Vec<(Span, BoxedDiagnostic)>,
     pub warnings: Vec<(Span, BoxedDiagnostic)>,
+    /// Errors beyond what is kept (a pathological input can have millions).
+    pub dropped: usize,
 }
 
 impl Cx {
     pub fn err(&mut self, e: CheckError) {
+        if self.errors.len() >= 4 * MAX_ERRORS {
+            self.dropped += 1;
+            return;
+        }
         self.errors.push((e.primary(), Box::new(e)));
+    }
+
+    /// True once enough errors are kept that more would not be shown.
+    pub fn full(&self) -> bool {
+        self.errors.len() >= 4 * MAX_ERRORS
     }
     pub fn syntax(&mut self, e: SyntaxError) {
         self.errors.push((e.span, Box::new(e)));
@@ -116,7 +138,9 @@ impl Sources {
     fn wrap(&self, list: Vec<(Span, BoxedDiagnostic)>) -> Vec<BoxedDiagnostic> {
         list.into_iter()
             .map(|(span, d)| match self.0.get(span.source.0 as usize) {
-                Some((name, text)) => Box::new(Sourced::new(d, name, text.clone())) as BoxedDiagnostic,
+                Some((name, text)) => {
+                    Box::new(Sourced::new(d, name, text.clone())) as BoxedDiagnostic
+                }
                 None => d,
             })
             .collect()
@@ -124,7 +148,7 @@ impl Sources {
 }
 
 /// Decodes the recipe, reporting the first invalid byte.
-fn decode(bytes: &[u8]) -> Result<String, (String, SyntaxError)> {
+fn decode(bytes: &[u8]) -> Result<String, Box<(String, SyntaxError)>> {
     match std::str::from_utf8(bytes) {
         Ok(t) => Ok(t.to_string()),
         Err(e) => {
@@ -133,8 +157,11 @@ fn decode(bytes: &[u8]) -> Result<String, (String, SyntaxError)> {
             // points at the first replacement character (3 bytes in UTF-8).
             let lossy = String::from_utf8_lossy(bytes).into_owned();
             let end = (at + '\u{FFFD}'.len_utf8()).min(lossy.len());
-            let err = SyntaxError::new(SyntaxErrorKind::InvalidUtf8, Span::new(SourceId::RECIPE, at, end));
-            Err((lossy, err))
+            let err = SyntaxError::new(
+                SyntaxErrorKind::InvalidUtf8,
+                Span::new(SourceId::RECIPE, at, end),
+            );
+            Err(Box::new((lossy, err)))
         }
     }
 }
@@ -143,7 +170,10 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
     let mut cx = Cx::default();
     let (text, utf8_error) = match decode(bytes) {
         Ok(t) => (t, None),
-        Err((t, e)) => (t, Some(e)),
+        Err(b) => {
+            let (t, e) = *b;
+            (t, Some(e))
+        }
     };
     let text = Arc::new(text);
     let mut sources = Sources(vec![(name.to_string(), text.clone())]);
@@ -151,11 +181,28 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         let mut errors = cx.errors;
         // Source order reads best; the data-dependent errors follow their spans too.
         errors.sort_by_key(|(s, _)| (s.source, s.start));
+        if errors.len() > MAX_ERRORS {
+            let rest = errors.split_off(MAX_ERRORS);
+            let more = rest.len() + cx.dropped;
+            let span = rest[0].0;
+            let e = CheckError::TooManyErrors {
+                more,
+                plural: error::plural(more),
+                span,
+            };
+            errors.push((span, Box::new(e)));
+        }
         let mut warnings = cx.warnings;
         warnings.sort_by_key(|(s, _)| (s.source, s.start));
+        warnings.truncate(MAX_ERRORS);
         let errors = sources.wrap(errors);
         let program = if errors.is_empty() { program } else { None };
-        Run { program, recipe, errors, warnings: sources.wrap(warnings) }
+        Run {
+            program,
+            recipe,
+            errors,
+            warnings: sources.wrap(warnings),
+        }
     };
     if let Some(e) = utf8_error {
         cx.syntax(e);
@@ -190,19 +237,30 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         }
     }
 
-    let source = SourceFile { name: name.to_string(), text: text.clone() };
+    let source = SourceFile {
+        name: name.to_string(),
+        text: text.clone(),
+    };
     let mut program = None;
     if with_data {
         if let Some(rdata) = &st.data {
             match crate::data::load(&rdata.spec, st.seed.unwrap_or(0)) {
                 Ok(data) => {
-                    let model =
-                        labels::check(&mut cx, &source, &data, rdata, st.model.as_ref(), st.loss, st.train.as_ref());
+                    let model = labels::check(
+                        &mut cx,
+                        &source,
+                        &data,
+                        rdata,
+                        st.model.as_ref(),
+                        st.loss,
+                        st.train.as_ref(),
+                    );
                     program = assemble(&st, &source, data, model, opts);
                 }
                 Err(e) => {
                     // The data module's errors carry their own source (the data file).
-                    cx.errors.push((Span::new(SourceId(u16::MAX), 0, 0), Box::new(e)));
+                    cx.errors
+                        .push((Span::new(SourceId(u16::MAX), 0, 0), Box::new(e)));
                 }
             }
         }
@@ -226,7 +284,10 @@ struct Static {
     diagnose: Option<DiagnoseConfig>,
 }
 
-fn optional<T>(x: Option<&crate::ast::Expr>, f: impl FnOnce(&crate::ast::Expr) -> Option<T>) -> Option<Option<T>> {
+fn optional<T>(
+    x: Option<&crate::ast::Expr>,
+    f: impl FnOnce(&crate::ast::Expr) -> Option<T>,
+) -> Option<Option<T>> {
     match x {
         Some(e) => f(e).map(Some),
         None => Some(None),
@@ -292,7 +353,9 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
             None
         }
     };
-    let init_from = optional(lay.setting("init_from"), |e| top::path(cx, e, "init_from", dir));
+    let init_from = optional(lay.setting("init_from"), |e| {
+        top::path(cx, e, "init_from", dir)
+    });
     let save = optional(lay.setting("save"), |e| top::path(cx, e, "save", dir));
     let checkpoint = match lay.sections.get("checkpoint") {
         Some(s) => top::checkpoint(cx, s, dir).map(Some),
@@ -311,7 +374,8 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
                     monitor: m.name().to_string(),
                     span: *span,
                     help: Some(
-                        "add `valid = split(train, 0.2)` to `data`, or use `monitor = train_loss`".into(),
+                        "add `valid = split(train, 0.2)` to `data`, or use `monitor = train_loss`"
+                            .into(),
                     ),
                 });
             }

@@ -67,19 +67,31 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
                 } else {
                     Some("write layers on their own, one per line: `dense(16)`, `relu`".to_string())
                 };
-                cx.err(CheckError::SettingInModel { name: s.name.name.clone(), span: s.name.span, help });
+                cx.err(CheckError::SettingInModel {
+                    name: s.name.name.clone(),
+                    span: s.name.span,
+                    help,
+                });
                 continue;
             }
             Entry::Layer(e) => e,
         };
-        let Some((which, id)) =
-            values::callee_in(cx, e, "layer", "dense(16)", LAYERS)
-        else {
+        let Some((which, id)) = values::callee_in(cx, e, "layer", "dense(16)", LAYERS) else {
             continue;
         };
         if LAYERS[which] == "input" {
-            let b = bind(cx, e, &Sig { params: &["features"], required: 1, example: "input(4)" });
-            let n = b.get(0).and_then(|x| values::count(cx, x, "the input width", 1));
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["features"],
+                    required: 1,
+                    example: "input(4)",
+                },
+            );
+            let n = b
+                .get(0)
+                .and_then(|x| values::count(cx, x, "the input width", 1));
             if pos != 0 || input.is_some() {
                 cx.err(CheckError::InputNotFirst { span: e.span });
             } else if let Some(n) = n {
@@ -90,14 +102,23 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
         let _ = id;
         if let Some((kind, init_span)) = layer(cx, e, LAYERS[which]) {
             explicit_init.push(init_span.is_some());
-            layers.push(RLayer { kind, span: e.span, init_span });
+            layers.push(RLayer {
+                kind,
+                span: e.span,
+                init_span,
+            });
         }
     }
     if cx.errors.len() > before {
         return None;
     }
-    if !layers.iter().any(|l| matches!(l.kind, LayerKind::Dense { .. })) {
-        cx.err(CheckError::NoDenseLayer { span: sec.name.span });
+    if !layers
+        .iter()
+        .any(|l| matches!(l.kind, LayerKind::Dense { .. }))
+    {
+        cx.err(CheckError::NoDenseLayer {
+            span: sec.name.span,
+        });
         return None;
     }
     // The default initialiser depends on the next layer that is not dropout or batch_norm.
@@ -107,33 +128,50 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
         }
         let next = layers[i + 1..]
             .iter()
-            .find(|l| !matches!(l.kind, LayerKind::Dropout { .. } | LayerKind::BatchNorm { .. }))
+            .find(|l| {
+                !matches!(
+                    l.kind,
+                    LayerKind::Dropout { .. } | LayerKind::BatchNorm { .. }
+                )
+            })
             .map(|l| l.kind.clone());
         if let LayerKind::Dense { init, .. } = &mut layers[i].kind {
             *init = default_init(next.as_ref());
         }
     }
-    Some(RModel { input, layers, span: sec.name.span })
+    Some(RModel {
+        input,
+        layers,
+        span: sec.name.span,
+    })
 }
 
 /// §5: he_uniform before the relu family and gelu, xavier_uniform otherwise.
 pub fn default_init(next: Option<&LayerKind>) -> Init {
     match next {
-        Some(LayerKind::Relu | LayerKind::LeakyRelu { .. } | LayerKind::Elu { .. } | LayerKind::Gelu) => {
-            Init::HeUniform
-        }
+        Some(
+            LayerKind::Relu | LayerKind::LeakyRelu { .. } | LayerKind::Elu { .. } | LayerKind::Gelu,
+        ) => Init::HeUniform,
         _ => Init::XavierUniform,
     }
 }
 
 fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)> {
-    let none = Sig { params: &[], required: 0, example: "relu" };
+    let none = Sig {
+        params: &[],
+        required: 0,
+        example: "relu",
+    };
     let kind = match name {
         "dense" | "linear" => {
             let b = bind(
                 cx,
                 e,
-                &Sig { params: &["units", "init", "bias"], required: 1, example: "dense(16)" },
+                &Sig {
+                    params: &["units", "init", "bias"],
+                    required: 1,
+                    example: "dense(16)",
+                },
             );
             let units = b.get(0).and_then(|x| values::count(cx, x, "units", 1));
             let init = match b.get(1) {
@@ -146,18 +184,29 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
             };
             let init_span = b.get(1).map(|x| x.span);
             return Some((
-                LayerKind::Dense { units: units?, init: init.unwrap_or(Init::XavierUniform), bias },
+                LayerKind::Dense {
+                    units: units?,
+                    init: init.unwrap_or(Init::XavierUniform),
+                    bias,
+                },
                 init_span,
             ));
         }
         "relu" | "sigmoid" | "tanh" | "gelu" | "softmax" => {
-            bind(cx, e, &Sig { example: match name {
-                "relu" => "relu",
-                "sigmoid" => "sigmoid",
-                "tanh" => "tanh",
-                "gelu" => "gelu",
-                _ => "softmax",
-            }, ..none });
+            bind(
+                cx,
+                e,
+                &Sig {
+                    example: match name {
+                        "relu" => "relu",
+                        "sigmoid" => "sigmoid",
+                        "tanh" => "tanh",
+                        "gelu" => "gelu",
+                        _ => "softmax",
+                    },
+                    ..none
+                },
+            );
             match name {
                 "relu" => LayerKind::Relu,
                 "sigmoid" => LayerKind::Sigmoid,
@@ -167,7 +216,15 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
             }
         }
         "leaky_relu" => {
-            let b = bind(cx, e, &Sig { params: &["slope"], required: 0, example: "leaky_relu(0.01)" });
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["slope"],
+                    required: 0,
+                    example: "leaky_relu(0.01)",
+                },
+            );
             let slope = match b.get(0) {
                 Some(x) => values::float_in(cx, x, "the slope", Range::Any)?,
                 None => 0.01,
@@ -175,7 +232,15 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
             LayerKind::LeakyRelu { slope }
         }
         "elu" => {
-            let b = bind(cx, e, &Sig { params: &["alpha"], required: 0, example: "elu(1.0)" });
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["alpha"],
+                    required: 0,
+                    example: "elu(1.0)",
+                },
+            );
             let alpha = match b.get(0) {
                 Some(x) => values::float_in(cx, x, "alpha", Range::Any)?,
                 None => 1.0,
@@ -183,7 +248,15 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
             LayerKind::Elu { alpha }
         }
         "dropout" => {
-            let b = bind(cx, e, &Sig { params: &["p"], required: 1, example: "dropout(0.1)" });
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["p"],
+                    required: 1,
+                    example: "dropout(0.1)",
+                },
+            );
             let p = values::float_in(cx, b.get(0)?, "the dropout probability", Range::UnitOpen)?;
             LayerKind::Dropout { p }
         }
@@ -191,7 +264,11 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
             let b = bind(
                 cx,
                 e,
-                &Sig { params: &["momentum", "eps"], required: 0, example: "batch_norm(momentum = 0.1)" },
+                &Sig {
+                    params: &["momentum", "eps"],
+                    required: 0,
+                    example: "batch_norm(momentum = 0.1)",
+                },
             );
             let momentum = match b.get(0) {
                 Some(x) => values::float_in(cx, x, "the batch_norm momentum", Range::Unit)?,
@@ -212,10 +289,22 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
 pub fn init(cx: &mut Cx, e: &Expr) -> Option<Init> {
     let (which, _) = values::callee_in(cx, e, "initialiser", "he_uniform", INITS)?;
     let name = INITS[which];
-    let none = Sig { params: &[], required: 0, example: "he_uniform" };
+    let none = Sig {
+        params: &[],
+        required: 0,
+        example: "he_uniform",
+    };
     Some(match name {
         "normal" => {
-            let b = bind(cx, e, &Sig { params: &["std"], required: 0, example: "normal(std = 0.01)" });
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["std"],
+                    required: 0,
+                    example: "normal(std = 0.01)",
+                },
+            );
             let std = match b.get(0) {
                 Some(x) => values::float_in(cx, x, "std", Range::NonNegative)?,
                 None => 0.01,
@@ -223,7 +312,15 @@ pub fn init(cx: &mut Cx, e: &Expr) -> Option<Init> {
             Init::Normal { std }
         }
         "uniform" => {
-            let b = bind(cx, e, &Sig { params: &["limit"], required: 0, example: "uniform(limit = 0.05)" });
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["limit"],
+                    required: 0,
+                    example: "uniform(limit = 0.05)",
+                },
+            );
             let limit = match b.get(0) {
                 Some(x) => values::float_in(cx, x, "limit", Range::NonNegative)?,
                 None => 0.05,

@@ -8,7 +8,13 @@ use super::error::CheckError;
 use super::values::{self, Range};
 use super::Cx;
 
-pub const LOSSES: &[&str] = &["cross_entropy", "binary_cross_entropy", "mse", "mae", "huber"];
+pub const LOSSES: &[&str] = &[
+    "cross_entropy",
+    "binary_cross_entropy",
+    "mse",
+    "mae",
+    "huber",
+];
 pub const OPTIMIZERS: &[&str] = &["sgd", "adam", "adamw", "rmsprop", "adagrad"];
 pub const REGULARIZERS: &[&str] = &["l1", "l2", "max_norm"];
 
@@ -19,7 +25,11 @@ pub fn loss(cx: &mut Cx, e: &Expr) -> Option<Loss> {
             let b = bind(
                 cx,
                 e,
-                &Sig { params: &["label_smoothing"], required: 0, example: "cross_entropy(label_smoothing = 0.1)" },
+                &Sig {
+                    params: &["label_smoothing"],
+                    required: 0,
+                    example: "cross_entropy(label_smoothing = 0.1)",
+                },
             );
             let label_smoothing = match b.get(0) {
                 Some(x) => values::float_in(cx, x, "label_smoothing", Range::Unit)?,
@@ -28,7 +38,15 @@ pub fn loss(cx: &mut Cx, e: &Expr) -> Option<Loss> {
             Loss::CrossEntropy { label_smoothing }
         }
         "huber" => {
-            let b = bind(cx, e, &Sig { params: &["delta"], required: 0, example: "huber(delta = 1.0)" });
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["delta"],
+                    required: 0,
+                    example: "huber(delta = 1.0)",
+                },
+            );
             let delta = match b.get(0) {
                 Some(x) => values::float_in(cx, x, "delta", Range::Positive)?,
                 None => 1.0,
@@ -36,7 +54,15 @@ pub fn loss(cx: &mut Cx, e: &Expr) -> Option<Loss> {
             Loss::Huber { delta }
         }
         other => {
-            bind(cx, e, &Sig { params: &[], required: 0, example: "mse" });
+            bind(
+                cx,
+                e,
+                &Sig {
+                    params: &[],
+                    required: 0,
+                    example: "mse",
+                },
+            );
             match other {
                 "binary_cross_entropy" => Loss::BinaryCrossEntropy,
                 "mse" => Loss::Mse,
@@ -55,7 +81,14 @@ pub struct ROptimizer {
     pub weight_decay_span: Option<Span>,
 }
 
-fn opt_float(cx: &mut Cx, x: Option<&Expr>, what: &str, range: Range, default: f64, ok: &mut bool) -> f64 {
+fn opt_float(
+    cx: &mut Cx,
+    x: Option<&Expr>,
+    what: &str,
+    range: Range,
+    default: f64,
+    ok: &mut bool,
+) -> f64 {
     match x {
         Some(x) => match values::float_in(cx, x, what, range) {
             Some(v) => v,
@@ -105,7 +138,11 @@ pub fn optimizer(cx: &mut Cx, e: &Expr) -> Option<ROptimizer> {
             required: 1,
             example: "rmsprop(lr = 0.01)",
         },
-        _ => Sig { params: &["lr", "eps", "weight_decay"], required: 1, example: "adagrad(lr = 0.01)" },
+        _ => Sig {
+            params: &["lr", "eps", "weight_decay"],
+            required: 1,
+            example: "adagrad(lr = 0.01)",
+        },
     };
     let b = bind(cx, e, &sig);
     let mut ok = true;
@@ -116,15 +153,27 @@ pub fn optimizer(cx: &mut Cx, e: &Expr) -> Option<ROptimizer> {
         Some(x) => values::float_in(cx, x, "the learning rate", Range::Positive),
         None => None,
     };
-    let Some(lr) = lr else {
-        return None;
-    };
+    let lr = lr?;
     let wd_expr = arg("weight_decay");
     let wd_default = if name == "adamw" { 0.01 } else { 0.0 };
-    let weight_decay = opt_float(cx, wd_expr, "weight_decay", Range::NonNegative, wd_default, &mut ok);
+    let weight_decay = opt_float(
+        cx,
+        wd_expr,
+        "weight_decay",
+        Range::NonNegative,
+        wd_default,
+        &mut ok,
+    );
     let opt = match name {
         "sgd" => {
-            let momentum = opt_float(cx, arg("momentum"), "momentum", Range::NonNegative, 0.0, &mut ok);
+            let momentum = opt_float(
+                cx,
+                arg("momentum"),
+                "momentum",
+                Range::NonNegative,
+                0.0,
+                &mut ok,
+            );
             let dampening = opt_float(cx, arg("dampening"), "dampening", Range::Unit, 0.0, &mut ok);
             let nesterov = opt_bool(cx, arg("nesterov"), "nesterov", &mut ok);
             if nesterov && ok {
@@ -145,7 +194,13 @@ pub fn optimizer(cx: &mut Cx, e: &Expr) -> Option<ROptimizer> {
                     ok = false;
                 }
             }
-            Optimizer::Sgd { lr, momentum, dampening, nesterov, weight_decay }
+            Optimizer::Sgd {
+                lr,
+                momentum,
+                dampening,
+                nesterov,
+                weight_decay,
+            }
         }
         "adam" | "adamw" => {
             let beta1 = opt_float(cx, arg("beta1"), "beta1", Range::UnitOpen, 0.9, &mut ok);
@@ -153,25 +208,61 @@ pub fn optimizer(cx: &mut Cx, e: &Expr) -> Option<ROptimizer> {
             let eps = opt_float(cx, arg("eps"), "eps", Range::Positive, 1e-8, &mut ok);
             if name == "adam" {
                 let amsgrad = opt_bool(cx, arg("amsgrad"), "amsgrad", &mut ok);
-                Optimizer::Adam { lr, beta1, beta2, eps, weight_decay, amsgrad }
+                Optimizer::Adam {
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                    amsgrad,
+                }
             } else {
-                Optimizer::AdamW { lr, beta1, beta2, eps, weight_decay }
+                Optimizer::AdamW {
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                }
             }
         }
         "rmsprop" => {
             let alpha = opt_float(cx, arg("alpha"), "alpha", Range::Unit, 0.99, &mut ok);
             let eps = opt_float(cx, arg("eps"), "eps", Range::Positive, 1e-8, &mut ok);
-            let momentum = opt_float(cx, arg("momentum"), "momentum", Range::NonNegative, 0.0, &mut ok);
+            let momentum = opt_float(
+                cx,
+                arg("momentum"),
+                "momentum",
+                Range::NonNegative,
+                0.0,
+                &mut ok,
+            );
             let centered = opt_bool(cx, arg("centered"), "centered", &mut ok);
-            Optimizer::RmsProp { lr, alpha, eps, momentum, centered, weight_decay }
+            Optimizer::RmsProp {
+                lr,
+                alpha,
+                eps,
+                momentum,
+                centered,
+                weight_decay,
+            }
         }
         _ => {
             let eps = opt_float(cx, arg("eps"), "eps", Range::Positive, 1e-10, &mut ok);
-            Optimizer::Adagrad { lr, eps, weight_decay }
+            Optimizer::Adagrad {
+                lr,
+                eps,
+                weight_decay,
+            }
         }
     };
     let lr_span = lr_expr.map_or(e.span, |x| x.span);
-    ok.then(|| ROptimizer { opt, span: e.span, lr_span, weight_decay_span: wd_expr.map(|x| x.span) })
+    ok.then(|| ROptimizer {
+        opt,
+        span: e.span,
+        lr_span,
+        weight_decay_span: wd_expr.map(|x| x.span),
+    })
 }
 
 /// The resolved `regularize` list, with the span of an `l2` entry (for a lint).
@@ -195,7 +286,8 @@ pub fn regularize(cx: &mut Cx, e: &Expr) -> Option<RRegularize> {
     let mut ok = true;
     let mut max_norm_at: Option<Span> = None;
     for x in items {
-        let Some((which, id)) = values::callee_in(cx, x, "regulariser", "l2(1e-4)", REGULARIZERS) else {
+        let Some((which, id)) = values::callee_in(cx, x, "regulariser", "l2(1e-4)", REGULARIZERS)
+        else {
             ok = false;
             continue;
         };
@@ -206,9 +298,25 @@ pub fn regularize(cx: &mut Cx, e: &Expr) -> Option<RRegularize> {
             _ => ("c", "max_norm(3.0)"),
         };
         let params: &'static [&'static str] = if param == "c" { &["c"] } else { &["lambda"] };
-        let b = bind(cx, x, &Sig { params, required: 1, example });
-        let range = if name == "max_norm" { Range::Positive } else { Range::NonNegative };
-        let what = if name == "max_norm" { "the max_norm limit" } else { "lambda" };
+        let b = bind(
+            cx,
+            x,
+            &Sig {
+                params,
+                required: 1,
+                example,
+            },
+        );
+        let range = if name == "max_norm" {
+            Range::Positive
+        } else {
+            Range::NonNegative
+        };
+        let what = if name == "max_norm" {
+            "the max_norm limit"
+        } else {
+            "lambda"
+        };
         let Some(v) = b.get(0).and_then(|a| values::float_in(cx, a, what, range)) else {
             ok = false;
             continue;

@@ -24,7 +24,11 @@ pub fn precision(cx: &mut Cx, e: &Expr) -> Option<Precision> {
 pub fn path(cx: &mut Cx, e: &Expr, what: &str, dir: &Path) -> Option<PathBuf> {
     let s = values::string(cx, e, what)?;
     let p = Path::new(&s);
-    Some(if p.is_absolute() { p.to_path_buf() } else { dir.join(p) })
+    Some(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        dir.join(p)
+    })
 }
 
 pub const CHECKPOINT_ITEMS: &[&str] = &["every", "path", "keep"];
@@ -54,5 +58,9 @@ pub fn checkpoint(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<CheckpointPl
     if cx.errors.len() > before {
         return None;
     }
-    Some(CheckpointPlan { every: every?, path: path?, keep: keep? })
+    Some(CheckpointPlan {
+        every: every?,
+        path: path?,
+        keep: keep?,
+    })
 }

@@ -9,9 +9,22 @@ use super::layout;
 use super::values::{self, Range};
 use super::Cx;
 
-pub const ITEMS: &[&str] = &["epochs", "batch", "shuffle", "lr_schedule", "clip", "early_stop"];
-pub const SCHEDULES: &[&str] =
-    &["constant", "step", "exponential", "cosine", "warmup", "reduce_on_plateau"];
+pub const ITEMS: &[&str] = &[
+    "epochs",
+    "batch",
+    "shuffle",
+    "lr_schedule",
+    "clip",
+    "early_stop",
+];
+pub const SCHEDULES: &[&str] = &[
+    "constant",
+    "step",
+    "exponential",
+    "cosine",
+    "warmup",
+    "reduce_on_plateau",
+];
 pub const MONITORS: &[&str] = &["train_loss", "valid_loss", "valid_accuracy"];
 
 #[derive(Debug, Clone)]
@@ -92,7 +105,12 @@ fn batch(cx: &mut Cx, e: &Expr) -> Option<Batch> {
     values::count(cx, e, "the batch size", 1).map(Batch::Size)
 }
 
-fn monitor(cx: &mut Cx, e: Option<&Expr>, at: Span, out: &mut Vec<(Monitor, Span)>) -> Option<Monitor> {
+fn monitor(
+    cx: &mut Cx,
+    e: Option<&Expr>,
+    at: Span,
+    out: &mut Vec<(Monitor, Span)>,
+) -> Option<Monitor> {
     let m = match e {
         Some(x) => match values::choice(cx, x, "monitor", MONITORS)? {
             0 => Monitor::TrainLoss,
@@ -105,38 +123,77 @@ fn monitor(cx: &mut Cx, e: Option<&Expr>, at: Span, out: &mut Vec<(Monitor, Span
     Some(m)
 }
 
-fn schedule(cx: &mut Cx, e: &Expr, inner: bool, monitors: &mut Vec<(Monitor, Span)>) -> Option<Schedule> {
+fn schedule(
+    cx: &mut Cx,
+    e: &Expr,
+    inner: bool,
+    monitors: &mut Vec<(Monitor, Span)>,
+) -> Option<Schedule> {
     let (which, id) = values::callee_in(cx, e, "schedule", "cosine(min_lr = 0.0001)", SCHEDULES)?;
     let name = SCHEDULES[which];
     if inner && (name == "warmup" || name == "reduce_on_plateau") {
-        cx.err(CheckError::NestedSchedule { inner: name.to_string(), span: id.span });
+        cx.err(CheckError::NestedSchedule {
+            inner: name.to_string(),
+            span: id.span,
+        });
         return None;
     }
     Some(match name {
         "constant" => {
-            bind(cx, e, &Sig { params: &[], required: 0, example: "constant" });
+            bind(
+                cx,
+                e,
+                &Sig {
+                    params: &[],
+                    required: 0,
+                    example: "constant",
+                },
+            );
             Schedule::Constant
         }
         "step" => {
             let b = bind(
                 cx,
                 e,
-                &Sig { params: &["every", "factor"], required: 1, example: "step(every = 10, factor = 0.5)" },
+                &Sig {
+                    params: &["every", "factor"],
+                    required: 1,
+                    example: "step(every = 10, factor = 0.5)",
+                },
             );
             let every = b.get(0).and_then(|x| values::count(cx, x, "every", 1));
             let factor = match b.get(1) {
                 Some(x) => values::float_in(cx, x, "the step factor", Range::Positive),
                 None => Some(0.1),
             };
-            Schedule::Step { every: every?, factor: factor? }
+            Schedule::Step {
+                every: every?,
+                factor: factor?,
+            }
         }
         "exponential" => {
-            let b = bind(cx, e, &Sig { params: &["gamma"], required: 1, example: "exponential(0.95)" });
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["gamma"],
+                    required: 1,
+                    example: "exponential(0.95)",
+                },
+            );
             let gamma = values::float_in(cx, b.get(0)?, "gamma", Range::Positive)?;
             Schedule::Exponential { gamma }
         }
         "cosine" => {
-            let b = bind(cx, e, &Sig { params: &["min_lr"], required: 0, example: "cosine(min_lr = 0.0001)" });
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["min_lr"],
+                    required: 0,
+                    example: "cosine(min_lr = 0.0001)",
+                },
+            );
             let min_lr = match b.get(0) {
                 Some(x) => values::float_in(cx, x, "min_lr", Range::NonNegative)?,
                 None => 0.0,
@@ -147,14 +204,23 @@ fn schedule(cx: &mut Cx, e: &Expr, inner: bool, monitors: &mut Vec<(Monitor, Spa
             let b = bind(
                 cx,
                 e,
-                &Sig { params: &["epochs", "then"], required: 1, example: "warmup(epochs = 5, then = cosine)" },
+                &Sig {
+                    params: &["epochs", "then"],
+                    required: 1,
+                    example: "warmup(epochs = 5, then = cosine)",
+                },
             );
-            let epochs = b.get(0).and_then(|x| values::count(cx, x, "the warm-up epochs", 1));
+            let epochs = b
+                .get(0)
+                .and_then(|x| values::count(cx, x, "the warm-up epochs", 1));
             let then = match b.get(1) {
                 Some(x) => schedule(cx, x, true, monitors),
                 None => Some(Schedule::Constant),
             };
-            Schedule::Warmup { epochs: epochs?, then: Box::new(then?) }
+            Schedule::Warmup {
+                epochs: epochs?,
+                then: Box::new(then?),
+            }
         }
         _ => {
             let b = bind(
@@ -175,17 +241,37 @@ fn schedule(cx: &mut Cx, e: &Expr, inner: bool, monitors: &mut Vec<(Monitor, Spa
                 None => Some(10),
             };
             let monitor = monitor(cx, b.get(2), e.span, monitors);
-            Schedule::ReduceOnPlateau { factor: factor?, patience: patience?, monitor: monitor? }
+            Schedule::ReduceOnPlateau {
+                factor: factor?,
+                patience: patience?,
+                monitor: monitor?,
+            }
         }
     })
 }
 
 fn clip(cx: &mut Cx, e: &Expr) -> Option<Clip> {
     let (which, _) = values::callee_in(cx, e, "clipping", "norm(1.0)", &["norm", "value"])?;
-    let example = if which == 0 { "norm(1.0)" } else { "value(0.5)" };
-    let b = bind(cx, e, &Sig { params: &["max"], required: 1, example });
+    let example = if which == 0 {
+        "norm(1.0)"
+    } else {
+        "value(0.5)"
+    };
+    let b = bind(
+        cx,
+        e,
+        &Sig {
+            params: &["max"],
+            required: 1,
+            example,
+        },
+    );
     let max = values::float_in(cx, b.get(0)?, "the clipping limit", Range::Positive)?;
-    Some(if which == 0 { Clip::Norm(max) } else { Clip::Value(max) })
+    Some(if which == 0 {
+        Clip::Norm(max)
+    } else {
+        Clip::Value(max)
+    })
 }
 
 fn early_stop(cx: &mut Cx, e: &Expr, monitors: &mut Vec<(Monitor, Span)>) -> Option<EarlyStop> {
@@ -205,5 +291,9 @@ fn early_stop(cx: &mut Cx, e: &Expr, monitors: &mut Vec<(Monitor, Span)>) -> Opt
         Some(x) => values::float_in(cx, x, "min_delta", Range::NonNegative),
         None => Some(0.0),
     };
-    Some(EarlyStop { patience: patience?, monitor: monitor?, min_delta: min_delta? })
+    Some(EarlyStop {
+        patience: patience?,
+        monitor: monitor?,
+        min_delta: min_delta?,
+    })
 }

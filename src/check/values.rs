@@ -48,7 +48,9 @@ pub fn int(cx: &mut Cx, e: &Expr, what: &str) -> Option<i64> {
             let help = if n.value.fract() == 0.0 && n.value.abs() < 1e15 {
                 Some(format!("{what} is an integer: write `{}`", n.value as i64))
             } else {
-                Some(format!("{what} is a whole number, written without `.` or exponent"))
+                Some(format!(
+                    "{what} is a whole number, written without `.` or exponent"
+                ))
             };
             cx.err(CheckError::WrongType {
                 expected: "an integer".into(),
@@ -59,7 +61,12 @@ pub fn int(cx: &mut Cx, e: &Expr, what: &str) -> Option<i64> {
             None
         }
         _ => {
-            wrong(cx, e, "an integer", Some(format!("{what} is a whole number, such as `3`")));
+            wrong(
+                cx,
+                e,
+                "an integer",
+                Some(format!("{what} is a whole number, such as `3`")),
+            );
             None
         }
     }
@@ -86,7 +93,12 @@ pub fn float(cx: &mut Cx, e: &Expr, what: &str) -> Option<f64> {
     match &e.kind {
         ExprKind::Number(n) => Some(n.value),
         _ => {
-            wrong(cx, e, "a number", Some(format!("{what} is a number, such as `0.1`")));
+            wrong(
+                cx,
+                e,
+                "a number",
+                Some(format!("{what} is a number, such as `0.1`")),
+            );
             None
         }
     }
@@ -160,7 +172,12 @@ pub fn boolean(cx: &mut Cx, e: &Expr, what: &str) -> Option<bool> {
     match &e.kind {
         ExprKind::Bool(b) => Some(*b),
         _ => {
-            wrong(cx, e, "`true` or `false`", Some(format!("{what} is `true` or `false`")));
+            wrong(
+                cx,
+                e,
+                "`true` or `false`",
+                Some(format!("{what} is `true` or `false`")),
+            );
             None
         }
     }
@@ -170,7 +187,12 @@ pub fn string(cx: &mut Cx, e: &Expr, what: &str) -> Option<String> {
     match &e.kind {
         ExprKind::String(s) => Some(s.clone()),
         _ => {
-            wrong(cx, e, "a string", Some(format!("{what} is a string in double quotes")));
+            wrong(
+                cx,
+                e,
+                "a string",
+                Some(format!("{what} is a string in double quotes")),
+            );
             None
         }
     }
@@ -197,7 +219,12 @@ pub fn callee(e: &Expr) -> Option<&Ident> {
 /// One of `known`, written as a plain name. Returns its index in `known`.
 pub fn choice(cx: &mut Cx, e: &Expr, what: &str, known: &[&str]) -> Option<usize> {
     let Some(id) = bare_name(e) else {
-        wrong(cx, e, &format!("a {what}"), Some(format!("expected one of: {}", known.join(", "))));
+        wrong(
+            cx,
+            e,
+            &format!("a {what}"),
+            Some(format!("expected one of: {}", known.join(", "))),
+        );
         return None;
     };
     lookup(cx, id, what, known)
@@ -226,7 +253,12 @@ pub fn callee_in<'a>(
     known: &[&str],
 ) -> Option<(usize, &'a Ident)> {
     let Some(id) = callee(e) else {
-        wrong(cx, e, &format!("a {what}"), Some(format!("for example `{example}`")));
+        wrong(
+            cx,
+            e,
+            &format!("a {what}"),
+            Some(format!("for example `{example}`")),
+        );
         return None;
     };
     let i = lookup(cx, id, what, known)?;

@@ -16,7 +16,12 @@ pub enum DataError {
     Io { path: PathBuf, message: String },
     #[error("{path}:{line}:{column}: {message}")]
     #[diagnostic(code(nnt::data::parse))]
-    Parse { path: PathBuf, line: usize, column: usize, message: String },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
 }
 
 pub fn load(spec: &DataSpec, _seed: u64) -> Result<Data, DataError> {
@@ -25,9 +30,16 @@ pub fn load(spec: &DataSpec, _seed: u64) -> Result<Data, DataError> {
         match s {
             None => Ok(None),
             Some(SourceSpec::Split { fraction }) => {
-                let k = ((fraction * train.rows as f64).round() as usize).max(1).min(train.rows);
+                let k = ((fraction * train.rows as f64).round() as usize)
+                    .max(1)
+                    .min(train.rows);
                 let keep = train.rows - k;
-                let mut t = Table { rows: k, features: train.features, targets: train.targets, ..Table::default() };
+                let mut t = Table {
+                    rows: k,
+                    features: train.features,
+                    targets: train.targets,
+                    ..Table::default()
+                };
                 t.x = train.x.split_off(keep * train.features);
                 t.y = train.y.split_off(keep * train.targets);
                 train.rows = keep;
@@ -44,11 +56,20 @@ pub fn load(spec: &DataSpec, _seed: u64) -> Result<Data, DataError> {
 fn table(s: &SourceSpec) -> Result<Table, DataError> {
     match s {
         SourceSpec::Csv(c) => {
-            let text = std::fs::read_to_string(&c.path)
-                .map_err(|e| DataError::Io { path: c.path.clone(), message: e.to_string() })?;
+            let text = std::fs::read_to_string(&c.path).map_err(|e| DataError::Io {
+                path: c.path.clone(),
+                message: e.to_string(),
+            })?;
             let mut lines = text.lines().enumerate();
             let header: Vec<String> = if c.header {
-                lines.next().map(|(_, l)| l.split(c.delimiter as char).map(|s| s.trim().to_string()).collect()).unwrap_or_default()
+                lines
+                    .next()
+                    .map(|(_, l)| {
+                        l.split(c.delimiter as char)
+                            .map(|s| s.trim().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default()
             } else {
                 Vec::new()
             };
@@ -63,7 +84,9 @@ fn table(s: &SourceSpec) -> Result<Table, DataError> {
                     .iter()
                     .map(|l| match l {
                         ColumnRef::Index(k) => *k,
-                        ColumnRef::Name(n) => header.iter().position(|h| h == n).unwrap_or(usize::MAX),
+                        ColumnRef::Name(n) => {
+                            header.iter().position(|h| h == n).unwrap_or(usize::MAX)
+                        }
                     })
                     .collect();
                 let mut vals = Vec::new();
@@ -78,7 +101,12 @@ fn table(s: &SourceSpec) -> Result<Table, DataError> {
                 }
                 for &k in &label_idx {
                     let Some(v) = vals.get(k) else {
-                        return Err(DataError::Parse { path: c.path.clone(), line: i + 1, column: 1, message: "no label column".into() });
+                        return Err(DataError::Parse {
+                            path: c.path.clone(),
+                            line: i + 1,
+                            column: 1,
+                            message: "no label column".into(),
+                        });
                     };
                     t.y.push(*v);
                 }
@@ -93,10 +121,22 @@ fn table(s: &SourceSpec) -> Result<Table, DataError> {
             }
             Ok(t)
         }
-        SourceSpec::Blobs { n, features, classes, .. } => Ok(synthetic(*n, *features, 1, |i| (i % classes) as f64)),
+        SourceSpec::Blobs {
+            n,
+            features,
+            classes,
+            ..
+        } => Ok(synthetic(*n, *features, 1, |i| (i % classes) as f64)),
         SourceSpec::Spirals { n, classes, .. } => Ok(synthetic(*n, 2, 1, |i| (i % classes) as f64)),
-        SourceSpec::Moons { n, .. } | SourceSpec::Xor { n, .. } => Ok(synthetic(*n, 2, 1, |i| (i % 2) as f64)),
-        SourceSpec::Linear { n, features, targets, .. } => Ok(synthetic(*n, *features, *targets, |i| i as f64)),
+        SourceSpec::Moons { n, .. } | SourceSpec::Xor { n, .. } => {
+            Ok(synthetic(*n, 2, 1, |i| (i % 2) as f64))
+        }
+        SourceSpec::Linear {
+            n,
+            features,
+            targets,
+            ..
+        } => Ok(synthetic(*n, *features, *targets, |i| i as f64)),
         SourceSpec::Split { .. } => Ok(Table::default()),
     }
 }
@@ -107,6 +147,8 @@ fn synthetic(n: usize, features: usize, targets: usize, label: impl Fn(usize) ->
         features,
         targets,
         x: vec![0.0; n * features],
-        y: (0..n).flat_map(|i| std::iter::repeat_n(label(i), targets)).collect(),
+        y: (0..n)
+            .flat_map(|i| std::iter::repeat_n(label(i), targets))
+            .collect(),
     }
 }

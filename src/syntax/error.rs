@@ -12,14 +12,22 @@ pub struct SyntaxError {
     /// The offending token.
     pub span: Span,
     /// A second place worth showing (the bracket left open, say).
-    pub related: Option<(Span, String)>,
+    pub related: Option<Box<(Span, String)>>,
+}
+
+/// What was expected where the parse failed, in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unexpected {
+    pub expected: String,
+    pub found: String,
+    pub help: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyntaxErrorKind {
     /// Something other than what the grammar allows here.
     /// Minimal recipe: `seed 7` (tests/fixtures/invalid/syntax_unexpected.nnt).
-    Unexpected { expected: String, found: String, help: Option<String> },
+    Unexpected(Box<Unexpected>),
     /// A bracket left open at the end of the text.
     /// Minimal recipe: `optimizer = adam(lr = 0.1` (syntax_unclosed.nnt).
     Unclosed { open: char },
@@ -54,12 +62,16 @@ pub enum SyntaxErrorKind {
 
 impl SyntaxError {
     pub fn new(kind: SyntaxErrorKind, span: Span) -> SyntaxError {
-        SyntaxError { kind, span, related: None }
+        SyntaxError {
+            kind,
+            span,
+            related: None,
+        }
     }
 
     fn code_name(&self) -> &'static str {
         match self.kind {
-            SyntaxErrorKind::Unexpected { .. } => "unexpected",
+            SyntaxErrorKind::Unexpected(_) => "unexpected",
             SyntaxErrorKind::Unclosed { .. } => "unclosed",
             SyntaxErrorKind::Mismatched { .. } => "mismatched_bracket",
             SyntaxErrorKind::BadNumber(_) => "bad_number",
@@ -75,7 +87,7 @@ impl SyntaxError {
 
     fn label_text(&self) -> String {
         match &self.kind {
-            SyntaxErrorKind::Unexpected { found, .. } => format!("found {found}"),
+            SyntaxErrorKind::Unexpected(u) => format!("found {}", u.found),
             SyntaxErrorKind::Unclosed { open } => format!("this `{open}` is never closed"),
             SyntaxErrorKind::Mismatched { open: Some(o), .. } => {
                 format!("expected `{}` here", closing(*o))
@@ -104,13 +116,20 @@ fn closing(open: char) -> char {
 impl std::fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
-            SyntaxErrorKind::Unexpected { expected, found, .. } => {
-                write!(f, "expected {expected}, found {found}")
+            SyntaxErrorKind::Unexpected(u) => {
+                write!(f, "expected {}, found {}", u.expected, u.found)
             }
             SyntaxErrorKind::Unclosed { open } => {
-                write!(f, "unclosed `{open}`: expected `{}` before the end of the file", closing(*open))
+                write!(
+                    f,
+                    "unclosed `{open}`: expected `{}` before the end of the file",
+                    closing(*open)
+                )
             }
-            SyntaxErrorKind::Mismatched { open: Some(o), close } => {
+            SyntaxErrorKind::Mismatched {
+                open: Some(o),
+                close,
+            } => {
                 write!(f, "mismatched bracket: `{close}` cannot close `{o}`")
             }
             SyntaxErrorKind::Mismatched { open: None, close } => {
@@ -119,19 +138,33 @@ impl std::fmt::Display for SyntaxError {
             SyntaxErrorKind::BadNumber(t) => write!(f, "malformed number `{t}`"),
             SyntaxErrorKind::NumberTooLarge(t) => write!(f, "number `{t}` is too large"),
             SyntaxErrorKind::UnterminatedString => {
-                write!(f, "unterminated string: expected a closing `\"` on the same line")
+                write!(
+                    f,
+                    "unterminated string: expected a closing `\"` on the same line"
+                )
             }
             SyntaxErrorKind::BadEscape => {
-                write!(f, "unknown escape in string: only \\\", \\\\, \\n and \\t are allowed")
+                write!(
+                    f,
+                    "unknown escape in string: only \\\", \\\\, \\n and \\t are allowed"
+                )
             }
             SyntaxErrorKind::UnexpectedChar(c) => {
                 write!(f, "unexpected character `{}`", c.escape_debug())
             }
             SyntaxErrorKind::NonAsciiIdent(c) => {
-                write!(f, "names are ASCII: `{}` cannot be part of a name", c.escape_debug())
+                write!(
+                    f,
+                    "names are ASCII: `{}` cannot be part of a name",
+                    c.escape_debug()
+                )
             }
             SyntaxErrorKind::TooDeep => {
-                write!(f, "brackets nested more than {} deep", super::lexer::MAX_DEPTH)
+                write!(
+                    f,
+                    "brackets nested more than {} deep",
+                    super::lexer::MAX_DEPTH
+                )
             }
             SyntaxErrorKind::InvalidUtf8 => write!(f, "the recipe is not valid UTF-8"),
         }
@@ -147,7 +180,7 @@ impl Diagnostic for SyntaxError {
 
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
         let h: Option<String> = match &self.kind {
-            SyntaxErrorKind::Unexpected { help, .. } => help.clone(),
+            SyntaxErrorKind::Unexpected(u) => u.help.clone(),
             SyntaxErrorKind::Unclosed { open } => {
                 Some(format!("add the missing `{}`", closing(*open)))
             }
@@ -183,9 +216,12 @@ impl Diagnostic for SyntaxError {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let mut v = vec![LabeledSpan::new_primary_with_span(Some(self.label_text()), self.span)];
-        if let Some((span, text)) = &self.related {
-            v.push(LabeledSpan::new_with_span(Some(text.clone()), *span));
+        let mut v = vec![LabeledSpan::new_primary_with_span(
+            Some(self.label_text()),
+            self.span,
+        )];
+        if let Some(r) = &self.related {
+            v.push(LabeledSpan::new_with_span(Some(r.1.clone()), r.0));
         }
         Some(Box::new(v.into_iter()))
     }
@@ -201,11 +237,20 @@ fn number_help(t: &str) -> String {
     if let Some(rest) = t.strip_prefix("-.") {
         return format!("write a digit before the point: `-0.{rest}`");
     }
-    if t.ends_with('.') && t[..t.len() - 1].bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+    if t.ends_with('.')
+        && t[..t.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'-')
+    {
         return format!("write a digit after the point: `{t}0`, or drop the point");
     }
-    let digits: String = t.chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect();
-    if !digits.is_empty() && t[digits.len()..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+    let digits: String = t
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '-')
+        .collect();
+    if !digits.is_empty()
+        && t[digits.len()..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+    {
         let e = t[digits.len()..].starts_with(['e', 'E']);
         if !e {
             return format!(

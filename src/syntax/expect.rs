@@ -5,7 +5,7 @@ use pest::error::{Error, ErrorVariant, InputLocation};
 
 use crate::ast::{SourceId, Span};
 
-use super::error::{SyntaxError, SyntaxErrorKind};
+use super::error::{SyntaxError, SyntaxErrorKind, Unexpected};
 use super::lexer::{Scan, TokenKind};
 use super::Rule;
 
@@ -114,7 +114,11 @@ fn found_at(text: &str, source: SourceId, scan: &Scan, pos: usize) -> Found {
             } else {
                 Span::new(source, t.start, t.end)
             };
-            Found { span, what, kind: Some(t.kind) }
+            Found {
+                span,
+                what,
+                kind: Some(t.kind),
+            }
         }
         None => Found {
             span: Span::new(source, text.len(), text.len()),
@@ -163,9 +167,17 @@ pub fn describe(
                 );
             }
             let open = text.as_bytes().get(open_at).copied().unwrap_or(b'(') as char;
-            let mut err =
-                SyntaxError::new(SyntaxErrorKind::Mismatched { open: Some(open), close }, found.span);
-            err.related = Some((Span::new(source, open_at, open_at + 1), format!("`{open}` opened here")));
+            let mut err = SyntaxError::new(
+                SyntaxErrorKind::Mismatched {
+                    open: Some(open),
+                    close,
+                },
+                found.span,
+            );
+            err.related = Some(Box::new((
+                Span::new(source, open_at, open_at + 1),
+                format!("`{open}` opened here"),
+            )));
             return err;
         }
     }
@@ -175,7 +187,7 @@ pub fn describe(
                 SyntaxErrorKind::Unclosed { open: open as char },
                 Span::new(source, at, at + 1),
             );
-            err.related = Some((found.span, "the file ends here".to_string()));
+            err.related = Some(Box::new((found.span, "the file ends here".to_string())));
             return err;
         }
     }
@@ -198,10 +210,19 @@ pub fn describe(
         VALUE_WORDS.to_string()
     } else if wants.is_empty() && ctx == Context::Value {
         VALUE_WORDS.to_string()
-    } else if ctx == Context::Recipe && (wants.is_empty() || wants.contains(&Want::Name)) && !wants.contains(&Want::Value) && !wants.contains(&Want::RBrace) {
-        help = Some("a recipe is a list of settings (`seed = 1`) and sections (`model { … }`)".to_string());
+    } else if ctx == Context::Recipe
+        && (wants.is_empty() || wants.contains(&Want::Name))
+        && !wants.contains(&Want::Value)
+        && !wants.contains(&Want::RBrace)
+    {
+        help = Some(
+            "a recipe is a list of settings (`seed = 1`) and sections (`model { … }`)".to_string(),
+        );
         "a setting (`name = value`) or a section (`name { … }`)".to_string()
-    } else if wants.contains(&Want::RBrace) && (wants.contains(&Want::Value) || wants.contains(&Want::Name)) && !wants.contains(&Want::Sep) {
+    } else if wants.contains(&Want::RBrace)
+        && (wants.contains(&Want::Value) || wants.contains(&Want::Name))
+        && !wants.contains(&Want::Sep)
+    {
         "an entry (`name = value`, or a layer inside `model`) or `}`".to_string()
     } else {
         if ctx == Context::Value {
@@ -219,9 +240,19 @@ pub fn describe(
             }
         }
         if wants.contains(&Want::Sep) && ctx == Context::Recipe {
-            help = Some("put each item and each entry on its own line, or separate them with `;`".to_string());
+            help = Some(
+                "put each item and each entry on its own line, or separate them with `;`"
+                    .to_string(),
+            );
         }
         join(&words)
     };
-    SyntaxError::new(SyntaxErrorKind::Unexpected { expected, found: found.what, help }, found.span)
+    SyntaxError::new(
+        SyntaxErrorKind::Unexpected(Box::new(Unexpected {
+            expected,
+            found: found.what,
+            help,
+        })),
+        found.span,
+    )
 }

@@ -60,7 +60,11 @@ pub fn scan(text: &str, source: SourceId) -> Result<Scan, SyntaxError> {
         match c {
             b' ' | b'\t' | b'\r' => i += 1,
             b'\n' => {
-                out.tokens.push(Token { kind: TokenKind::Newline, start: i, end: i + 1 });
+                out.tokens.push(Token {
+                    kind: TokenKind::Newline,
+                    start: i,
+                    end: i + 1,
+                });
                 i += 1;
             }
             b'#' => {
@@ -73,7 +77,10 @@ pub fn scan(text: &str, source: SourceId) -> Result<Scan, SyntaxError> {
                     end -= 1;
                 }
                 let text = text.get(start + 1..end).unwrap_or("").to_string();
-                out.comments.push(Comment { text, span: sp(start, end) });
+                out.comments.push(Comment {
+                    text,
+                    span: sp(start, end),
+                });
             }
             b'"' => {
                 let start = i;
@@ -94,22 +101,24 @@ pub fn scan(text: &str, source: SourceId) -> Result<Scan, SyntaxError> {
                             i += 1;
                             break;
                         }
-                        b'\\' => {
-                            match b.get(i + 1) {
-                                Some(b'"' | b'\\' | b'n' | b't') => i += 2,
-                                _ => {
-                                    let end = next_char_end(text, i + 1).min(n).max(i + 1);
-                                    return Err(SyntaxError::new(
-                                        SyntaxErrorKind::BadEscape,
-                                        sp(i, end),
-                                    ));
-                                }
+                        b'\\' => match b.get(i + 1) {
+                            Some(b'"' | b'\\' | b'n' | b't') => i += 2,
+                            _ => {
+                                let end = next_char_end(text, i + 1).min(n).max(i + 1);
+                                return Err(SyntaxError::new(
+                                    SyntaxErrorKind::BadEscape,
+                                    sp(i, end),
+                                ));
                             }
-                        }
+                        },
                         _ => i = next_char_end(text, i),
                     }
                 }
-                out.tokens.push(Token { kind: TokenKind::String, start, end: i });
+                out.tokens.push(Token {
+                    kind: TokenKind::String,
+                    start,
+                    end: i,
+                });
             }
             b'0'..=b'9' | b'-' | b'+' | b'.' => {
                 let start = i;
@@ -136,7 +145,11 @@ pub fn scan(text: &str, source: SourceId) -> Result<Scan, SyntaxError> {
                         ))
                     }
                 }
-                out.tokens.push(Token { kind: TokenKind::Number, start, end });
+                out.tokens.push(Token {
+                    kind: TokenKind::Number,
+                    start,
+                    end,
+                });
                 i = end;
             }
             c if is_ident_start(c) => {
@@ -146,10 +159,20 @@ pub fn scan(text: &str, source: SourceId) -> Result<Scan, SyntaxError> {
                 }
                 if i < n && !b[i].is_ascii() {
                     let end = next_char_end(text, i);
-                    let ch = text.get(i..end).and_then(|s| s.chars().next()).unwrap_or('?');
-                    return Err(SyntaxError::new(SyntaxErrorKind::NonAsciiIdent(ch), sp(i, end)));
+                    let ch = text
+                        .get(i..end)
+                        .and_then(|s| s.chars().next())
+                        .unwrap_or('?');
+                    return Err(SyntaxError::new(
+                        SyntaxErrorKind::NonAsciiIdent(ch),
+                        sp(i, end),
+                    ));
                 }
-                out.tokens.push(Token { kind: TokenKind::Ident, start, end: i });
+                out.tokens.push(Token {
+                    kind: TokenKind::Ident,
+                    start,
+                    end: i,
+                });
             }
             b'(' | b'[' | b'{' => {
                 if c != b'{' {
@@ -159,7 +182,11 @@ pub fn scan(text: &str, source: SourceId) -> Result<Scan, SyntaxError> {
                     }
                 }
                 stack.push((c, i));
-                out.tokens.push(Token { kind: TokenKind::Punct, start: i, end: i + 1 });
+                out.tokens.push(Token {
+                    kind: TokenKind::Punct,
+                    start: i,
+                    end: i + 1,
+                });
                 i += 1;
             }
             b')' | b']' | b'}' => {
@@ -186,17 +213,31 @@ pub fn scan(text: &str, source: SourceId) -> Result<Scan, SyntaxError> {
                         }
                     }
                 }
-                out.tokens.push(Token { kind: TokenKind::Punct, start: i, end: i + 1 });
+                out.tokens.push(Token {
+                    kind: TokenKind::Punct,
+                    start: i,
+                    end: i + 1,
+                });
                 i += 1;
             }
             b'=' | b',' | b';' => {
-                out.tokens.push(Token { kind: TokenKind::Punct, start: i, end: i + 1 });
+                out.tokens.push(Token {
+                    kind: TokenKind::Punct,
+                    start: i,
+                    end: i + 1,
+                });
                 i += 1;
             }
             _ => {
                 let end = next_char_end(text, i);
-                let ch = text.get(i..end).and_then(|s| s.chars().next()).unwrap_or('?');
-                return Err(SyntaxError::new(SyntaxErrorKind::UnexpectedChar(ch), sp(i, end)));
+                let ch = text
+                    .get(i..end)
+                    .and_then(|s| s.chars().next())
+                    .unwrap_or('?');
+                return Err(SyntaxError::new(
+                    SyntaxErrorKind::UnexpectedChar(ch),
+                    sp(i, end),
+                ));
             }
         }
     }

@@ -8,14 +8,13 @@ mod error;
 mod expect;
 pub mod lexer;
 
-pub use error::{SyntaxError, SyntaxErrorKind};
+pub use error::{SyntaxError, SyntaxErrorKind, Unexpected};
 
 use pest::iterators::Pair;
 use pest::Parser;
 
 use crate::ast::{
-    Arg, Call, Entry, Expr, ExprKind, Ident, Item, Number, Recipe, Section, Setting, SourceId,
-    Span,
+    Arg, Call, Entry, Expr, ExprKind, Ident, Item, Number, Recipe, Section, Setting, SourceId, Span,
 };
 
 #[derive(pest_derive::Parser)]
@@ -36,7 +35,10 @@ pub fn parse(text: &str, source: SourceId) -> Result<Recipe, SyntaxError> {
             }
         }
     }
-    Ok(Recipe { items, comments: scan.comments })
+    Ok(Recipe {
+        items,
+        comments: scan.comments,
+    })
 }
 
 /// Parses one value, as given to `--set KEY=VALUE`.
@@ -52,11 +54,11 @@ pub fn parse_expr(text: &str, source: SourceId) -> Result<Expr, SyntaxError> {
     }
     // Unreachable by the grammar (lone_value always holds a value); report rather than panic.
     Err(SyntaxError::new(
-        SyntaxErrorKind::Unexpected {
+        SyntaxErrorKind::Unexpected(Box::new(error::Unexpected {
             expected: expect::VALUE_WORDS.into(),
             found: "nothing".into(),
             help: None,
-        },
+        })),
         Span::new(source, 0, text.len()),
     ))
 }
@@ -72,7 +74,10 @@ impl Builder {
     }
 
     fn ident(&self, p: Pair<'_, Rule>) -> Ident {
-        Ident { name: p.as_str().to_string(), span: self.span(&p) }
+        Ident {
+            name: p.as_str().to_string(),
+            span: self.span(&p),
+        }
     }
 
     fn item(&self, p: Pair<'_, Rule>) -> Item {
@@ -90,10 +95,17 @@ impl Builder {
                 _ => {}
             }
         }
-        let name = name.unwrap_or_else(|| Ident { name: String::new(), span });
+        let name = name.unwrap_or_else(|| Ident {
+            name: String::new(),
+            span,
+        });
         match (section, value) {
             (false, Some(value)) => Item::Setting(Setting { name, value, span }),
-            _ => Item::Section(Section { name, entries, span }),
+            _ => Item::Section(Section {
+                name,
+                entries,
+                span,
+            }),
         }
     }
 
@@ -112,7 +124,10 @@ impl Builder {
                             _ => {}
                         }
                     }
-                    let name = name.unwrap_or_else(|| Ident { name: String::new(), span });
+                    let name = name.unwrap_or_else(|| Ident {
+                        name: String::new(),
+                        span,
+                    });
                     let value = value.unwrap_or_else(|| self.placeholder(span));
                     return Entry::Setting(Setting { name, value, span });
                 }
@@ -129,7 +144,10 @@ impl Builder {
 
     /// Only built when the grammar and this builder disagree, which they do not.
     fn placeholder(&self, span: Span) -> Expr {
-        Expr { kind: ExprKind::List(Vec::new()), span }
+        Expr {
+            kind: ExprKind::List(Vec::new()),
+            span,
+        }
     }
 
     fn value(&self, p: Pair<'_, Rule>) -> Expr {
@@ -143,7 +161,11 @@ impl Builder {
                 let is_integer = !text.contains(['.', 'e', 'E']);
                 // The lexer already rejected non-finite literals.
                 let value = text.parse::<f64>().unwrap_or(f64::NAN);
-                ExprKind::Number(Number { value, is_integer, text })
+                ExprKind::Number(Number {
+                    value,
+                    is_integer,
+                    text,
+                })
             }
             Rule::string => {
                 let raw = c.into_inner().next().map(|s| s.as_str()).unwrap_or("");
@@ -164,7 +186,10 @@ impl Builder {
                         _ => {}
                     }
                 }
-                let name = name.unwrap_or_else(|| Ident { name: String::new(), span });
+                let name = name.unwrap_or_else(|| Ident {
+                    name: String::new(),
+                    span,
+                });
                 ExprKind::Call(Call { name, args })
             }
             Rule::list => ExprKind::List(
