@@ -117,6 +117,19 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 Some(x) => delimiter(cx, x),
                 None => Some(b','),
             };
+            if header == Some(false) {
+                if let (Some(cols), Some(x)) = (&label, b.get(1)) {
+                    if cols.iter().any(|c| matches!(c, ColumnRef::Name(_))) {
+                        cx.err(CheckError::WrongType {
+                            expected: "a column index".into(),
+                            found: "a column name".into(),
+                            span: x.span,
+                            help: Some("without a header row, columns are chosen by 0-based index: `label = 0`".into()),
+                        });
+                        return None;
+                    }
+                }
+            }
             let display = path?;
             let resolved = if Path::new(&display).is_absolute() {
                 Path::new(&display).to_path_buf()

@@ -29,6 +29,27 @@ pub fn check(
     }
     let features = data.train.features;
     let targets = data.train.targets;
+    for (split, t, span) in splits(data, rdata).into_iter().skip(1) {
+        for (what, found, expected) in [
+            ("feature columns", t.features, features),
+            ("label columns", t.targets, targets),
+        ] {
+            if found != expected {
+                cx.err(CheckError::SplitShape {
+                    split: split.into(),
+                    what,
+                    found,
+                    expected,
+                    span,
+                    train: same_source(span, Some(rdata.train_span)),
+                    help: Some("every split needs the same feature and label columns".into()),
+                });
+            }
+        }
+    }
+    if cx.errors.len() > before {
+        return None;
+    }
     let model = model?;
     if let Some((n, span)) = model.input {
         if n != features {

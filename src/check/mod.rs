@@ -208,7 +208,12 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         cx.syntax(e);
         return done(cx, &sources, None, None);
     }
-    let mut recipe = match syntax::parse(&text, SourceId::RECIPE) {
+    // A byte-order mark is not part of the recipe; blank it out, keeping offsets.
+    let parse_text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => format!("   {rest}"),
+        None => text.to_string(),
+    };
+    let mut recipe = match syntax::parse(&parse_text, SourceId::RECIPE) {
         Ok(r) => r,
         Err(e) => {
             cx.syntax(e);

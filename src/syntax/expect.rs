@@ -239,7 +239,12 @@ pub fn describe(
                 (_, w) => words.push(word(*w)),
             }
         }
-        if wants.contains(&Want::Sep) && ctx == Context::Recipe {
+        if found.kind == Some(TokenKind::Punct)
+            && found.what == "`{`"
+            && wants.contains(&Want::RBrace)
+        {
+            help = Some("sections do not nest: a section holds `name = value` settings, and `model` holds layers".to_string());
+        } else if wants.contains(&Want::Sep) && ctx == Context::Recipe {
             help = Some(
                 "put each item and each entry on its own line, or separate them with `;`"
                     .to_string(),
