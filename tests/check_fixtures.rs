@@ -204,3 +204,53 @@ fn warn_recipes_report_the_expected_warning() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every diagnostic code declared in the source has its fixture:
+/// `invalid/<name>.nnt` for `nnt::check::<name>`, `invalid/syntax_<name>.nnt` for
+/// `nnt::syntax::<name>`, `warn/<name>.nnt` for `nnt::lint::<name>`.
+#[test]
+fn every_code_has_a_fixture() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for (file, prefix, folder, fixture_prefix) in [
+        ("src/check/error.rs", "code(nnt::check::", "invalid", ""),
+        ("src/check/lints.rs", "code(nnt::lint::", "warn", ""),
+    ] {
+        for part in read(file).split(prefix).skip(1) {
+            let name: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            seen += 1;
+            if !fixtures(folder)
+                .join(format!("{fixture_prefix}{name}.nnt"))
+                .exists()
+            {
+                missing.push(format!("{folder}/{name}.nnt"));
+            }
+        }
+    }
+    // Syntax codes are listed as `=> "name",` in `code_name`.
+    let src = read("src/syntax/error.rs");
+    let body = src
+        .split("fn code_name")
+        .nth(1)
+        .unwrap()
+        .split("fn label_text")
+        .next()
+        .unwrap();
+    for part in body.split("=> \"").skip(1) {
+        let name: String = part.chars().take_while(|c| *c != '"').collect();
+        seen += 1;
+        if !fixtures("invalid")
+            .join(format!("syntax_{name}.nnt"))
+            .exists()
+        {
+            missing.push(format!("invalid/syntax_{name}.nnt"));
+        }
+    }
+    assert!(seen > 40, "found only {seen} codes");
+    assert!(missing.is_empty(), "missing fixtures: {missing:?}");
+}

@@ -47,10 +47,10 @@ pub enum SyntaxErrorKind {
     /// Minimal recipe: `save = "a\qb"` (syntax_bad_escape.nnt).
     BadEscape,
     /// A character that cannot start any token: `@`, `-` not before a digit, ...
-    /// Minimal recipe: `seed = @` (syntax_unexpected_char.nnt).
+    /// Minimal recipe: `seed = @` (syntax_unexpected_character.nnt).
     UnexpectedChar(char),
     /// A non-ASCII letter in a name.
-    /// Minimal recipe: `séed = 1` (syntax_non_ascii.nnt).
+    /// Minimal recipe: `séed = 1` (syntax_non_ascii_name.nnt).
     NonAsciiIdent(char),
     /// Brackets nested deeper than [`super::lexer::MAX_DEPTH`].
     /// Minimal recipe: `regularize = [[[[…]]]]` 65 deep (syntax_too_deep.nnt).
