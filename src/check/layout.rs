@@ -101,6 +101,11 @@ pub fn layout<'a>(cx: &mut Cx, recipe: &'a Recipe) -> Layout<'a> {
             let help = suggest::closest(&name.name, &all)
                 .map(|k| format!("did you mean `{k}`?"))
                 .or_else(|| {
+                    (name.name == "lr" || name.name == "learning_rate").then(|| {
+                        "the learning rate is an argument of the optimizer: `optimizer = adam(lr = 0.001)`".to_string()
+                    })
+                })
+                .or_else(|| {
                     // A section item at the top level, such as `epochs = 3`?
                     section_of(&name.name)
                         .map(|s| format!("`{}` belongs inside the `{s}` section", name.name))

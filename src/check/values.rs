@@ -216,15 +216,22 @@ pub fn callee(e: &Expr) -> Option<&Ident> {
     }
 }
 
+/// For a quoted name (`"mse"`), the advice to drop the quotes.
+fn unquote_help(e: &Expr, known: &[&str]) -> Option<String> {
+    match &e.kind {
+        ExprKind::String(s) if known.contains(&s.as_str()) => {
+            Some(format!("names are written without quotes: `{s}`"))
+        }
+        _ => None,
+    }
+}
+
 /// One of `known`, written as a plain name. Returns its index in `known`.
 pub fn choice(cx: &mut Cx, e: &Expr, what: &str, known: &[&str]) -> Option<usize> {
     let Some(id) = bare_name(e) else {
-        wrong(
-            cx,
-            e,
-            &format!("a {what}"),
-            Some(format!("expected one of: {}", known.join(", "))),
-        );
+        let help = unquote_help(e, known)
+            .unwrap_or_else(|| format!("expected one of: {}", known.join(", ")));
+        wrong(cx, e, &format!("a {what}"), Some(help));
         return None;
     };
     lookup(cx, id, what, known)
@@ -253,12 +260,8 @@ pub fn callee_in<'a>(
     known: &[&str],
 ) -> Option<(usize, &'a Ident)> {
     let Some(id) = callee(e) else {
-        wrong(
-            cx,
-            e,
-            &format!("a {what}"),
-            Some(format!("for example `{example}`")),
-        );
+        let help = unquote_help(e, known).unwrap_or_else(|| format!("for example `{example}`"));
+        wrong(cx, e, &format!("a {what}"), Some(help));
         return None;
     };
     let i = lookup(cx, id, what, known)?;
