@@ -78,7 +78,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
 }
 
 fn n_rows(cx: &mut Cx, x: Option<&Expr>) -> Option<usize> {
-    values::count(cx, x?, "the number of rows", 1)
+    values::count_in(cx, x?, "the number of rows", 1, values::MAX_SIZE)
 }
 
 fn noise(cx: &mut Cx, x: Option<&Expr>, default: f64) -> Option<f64> {
@@ -198,12 +198,17 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 },
             );
             let n = n_rows(cx, b.get(0));
-            let features = b.get(1).and_then(|x| values::count(cx, x, "features", 1));
-            let classes = b.get(2).and_then(|x| values::count(cx, x, "classes", 1));
+            let features = b
+                .get(1)
+                .and_then(|x| values::count_in(cx, x, "features", 1, values::MAX_SIZE));
+            let classes = b
+                .get(2)
+                .and_then(|x| values::count_in(cx, x, "classes", 1, values::MAX_SIZE));
             let spread = match b.get(3) {
                 Some(x) => values::float_in(cx, x, "spread", Range::NonNegative),
                 None => Some(1.0),
             };
+            too_big(cx, e, n?, features?)?;
             SourceSpec::Blobs {
                 n: n?,
                 features: features?,
@@ -222,7 +227,9 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 },
             );
             let n = n_rows(cx, b.get(0));
-            let classes = b.get(1).and_then(|x| values::count(cx, x, "classes", 1));
+            let classes = b
+                .get(1)
+                .and_then(|x| values::count_in(cx, x, "classes", 1, values::MAX_SIZE));
             let noise = noise(cx, b.get(2), 0.2);
             SourceSpec::Spirals {
                 n: n?,
@@ -271,12 +278,15 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 },
             );
             let n = n_rows(cx, b.get(0));
-            let features = b.get(1).and_then(|x| values::count(cx, x, "features", 1));
+            let features = b
+                .get(1)
+                .and_then(|x| values::count_in(cx, x, "features", 1, values::MAX_SIZE));
             let targets = match b.get(2) {
-                Some(x) => values::count(cx, x, "targets", 1),
+                Some(x) => values::count_in(cx, x, "targets", 1, values::MAX_SIZE),
                 None => Some(1),
             };
             let noise = noise(cx, b.get(3), 0.1);
+            too_big(cx, e, n?, features? + targets?)?;
             SourceSpec::Linear {
                 n: n?,
                 features: features?,
@@ -285,6 +295,22 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
             }
         }
     })
+}
+
+/// Synthetic sets are generated in memory: at most 10^8 cells.
+fn too_big(cx: &mut Cx, e: &Expr, n: usize, width: usize) -> Option<()> {
+    let cells = n.saturating_mul(width);
+    if cells > 100_000_000 {
+        cx.err(CheckError::OutOfRange {
+            what: "the synthetic set's size (rows × columns)".into(),
+            rule: "at most 100000000".into(),
+            value: cells.to_string(),
+            span: e.span,
+            help: Some("use fewer rows or features".into()),
+        });
+        return None;
+    }
+    Some(())
 }
 
 fn column(cx: &mut Cx, e: &Expr) -> Option<ColumnRef> {

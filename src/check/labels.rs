@@ -10,6 +10,9 @@ use super::model::RModel;
 use super::train::RTrain;
 use super::Cx;
 
+/// At most this many weights in one dense layer (1 GiB in f32).
+const MAX_WEIGHTS: usize = 1 << 28;
+
 /// Builds the IR model (widths known) and checks the data against it.
 pub fn check(
     cx: &mut Cx,
@@ -70,6 +73,16 @@ pub fn check(
         let in_width = width;
         if let LayerKind::Dense { units, .. } = l.kind {
             width = units;
+        }
+        let dense = matches!(l.kind, LayerKind::Dense { .. });
+        if dense && in_width.saturating_mul(width) > MAX_WEIGHTS {
+            cx.err(CheckError::OutOfRange {
+                what: "the weights of this layer (inputs × units)".into(),
+                rule: format!("at most {MAX_WEIGHTS}"),
+                value: format!("{in_width} × {width}"),
+                span: l.span,
+                help: Some("use fewer units".into()),
+            });
         }
         let line = if l.span.source == SourceId::RECIPE {
             source.line_of(l.span.start)
@@ -172,7 +185,8 @@ fn labels(
                 }
             }
             if let Some((m, _)) = largest {
-                let needed = m as usize + 1;
+                // `as` saturates for absurd labels (1e300); the message stays truthful enough.
+                let needed = (m as usize).saturating_add(1);
                 if needed > out_width {
                     cx.err(CheckError::ClassCount {
                         width: out_width,

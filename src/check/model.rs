@@ -91,7 +91,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
             );
             let n = b
                 .get(0)
-                .and_then(|x| values::count(cx, x, "the input width", 1));
+                .and_then(|x| values::count_in(cx, x, "the input width", 1, values::MAX_SIZE));
             if pos != 0 || input.is_some() {
                 cx.err(CheckError::InputNotFirst { span: e.span });
             } else if let Some(n) = n {
@@ -173,7 +173,9 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
                     example: "dense(16)",
                 },
             );
-            let units = b.get(0).and_then(|x| values::count(cx, x, "units", 1));
+            let units = b
+                .get(0)
+                .and_then(|x| values::count_in(cx, x, "units", 1, values::MAX_SIZE));
             let init = match b.get(1) {
                 Some(x) => Some(init(cx, x)?),
                 None => None,

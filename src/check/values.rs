@@ -88,6 +88,26 @@ pub fn count(cx: &mut Cx, e: &Expr, what: &str, min: i64) -> Option<usize> {
     usize::try_from(v).ok()
 }
 
+/// An integer in `min..=max`: sizes that decide memory (units, rows, features) are
+/// capped so that a typo cannot make the trainer try to allocate terabytes.
+pub fn count_in(cx: &mut Cx, e: &Expr, what: &str, min: i64, max: i64) -> Option<usize> {
+    let v = count(cx, e, what, min)?;
+    if v as u64 > max as u64 {
+        cx.err(CheckError::OutOfRange {
+            what: what.to_string(),
+            rule: format!("at most {max}"),
+            value: v.to_string(),
+            span: e.span,
+            help: None,
+        });
+        return None;
+    }
+    Some(v)
+}
+
+/// Upper bound of layer widths, rows, features and classes.
+pub const MAX_SIZE: i64 = 1 << 24;
+
 /// A number (an integer is fine where a float is wanted).
 pub fn float(cx: &mut Cx, e: &Expr, what: &str) -> Option<f64> {
     match &e.kind {
