@@ -149,3 +149,31 @@ fn resolve_recipe_needs_no_data() {
     let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
     assert!(codes(&r.errors)[0].starts_with("nnt::data"));
 }
+
+#[test]
+fn errors_far_right_on_a_long_line_keep_their_line() {
+    let mut text = String::from("seed = 1\n\n\nregularize = [");
+    for _ in 0..10_000 {
+        text.push_str("l2(1e-4), ");
+    }
+    text.push_str("l3(1)]\n");
+    let r = check_recipe("big.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+    let d = r
+        .errors
+        .iter()
+        .find(|d| d.code().unwrap().to_string() == "nnt::check::unknown_name")
+        .unwrap();
+    let label = d.labels().unwrap().next().unwrap();
+    let span = d
+        .source_code()
+        .unwrap()
+        .read_span(label.inner(), 0, 0)
+        .unwrap();
+    assert_eq!(span.line() + 1, 4);
+    assert_eq!(std::str::from_utf8(span.data()).unwrap(), "l3");
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .render_report(&mut out, d.as_ref())
+        .unwrap();
+    assert!(out.contains("big.nnt:4:"), "{out}");
+}

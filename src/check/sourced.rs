@@ -52,14 +52,15 @@ impl Sourced {
         )
         .max(ws);
         let line = text[..line_start].matches('\n').count() + 1;
-        let column = text[line_start..floor(&text, at)].chars().count() + 1;
-        let window = text[ws..we].to_string();
+        // Blank lines before the excerpt keep the line number right in the header.
+        let pad = line - 1;
+        let window = format!("{}{}", "\n".repeat(pad), &text[ws..we]);
         let moved = labels
             .iter()
             .filter(|l| l.offset() < we && l.offset() + l.len() >= ws)
             .map(|l| {
-                let s = l.offset().max(ws) - ws;
-                let e = (l.offset() + l.len()).min(we) - ws;
+                let s = l.offset().max(ws) - ws + pad;
+                let e = (l.offset() + l.len()).min(we) - ws + pad;
                 let mut n = LabeledSpan::new(l.label().map(String::from), s, e.saturating_sub(s));
                 if l.primary() {
                     n = LabeledSpan::new_primary_with_span(
@@ -72,10 +73,7 @@ impl Sourced {
             .collect();
         Sourced {
             inner,
-            src: NamedSource::new(
-                format!("{name}, line {line}, column {column}, excerpt"),
-                Arc::new(window),
-            ),
+            src: NamedSource::new(name, Arc::new(window)),
             window_labels: Some(moved),
         }
     }
