@@ -177,3 +177,21 @@ fn errors_far_right_on_a_long_line_keep_their_line() {
         .unwrap();
     assert!(out.contains("big.nnt:4:"), "{out}");
 }
+
+#[test]
+fn every_argument_of_a_call_is_checked() {
+    let text = GOOD
+        .replace("adam(lr = 0.01)", "adam(lr = 0, beta1 = 2)")
+        .replace("dense(8)", "dense(8.5, init = he, bias = 1)");
+    let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+    assert_eq!(
+        codes(&r.errors),
+        [
+            "nnt::check::wrong_type",
+            "nnt::check::unknown_name",
+            "nnt::check::wrong_type",
+            "nnt::check::out_of_range",
+            "nnt::check::out_of_range"
+        ]
+    );
+}

@@ -176,14 +176,16 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
             let units = b
                 .get(0)
                 .and_then(|x| values::count_in(cx, x, "units", 1, values::MAX_SIZE));
+            // Every argument is checked before giving up, so all errors are reported.
             let init = match b.get(1) {
-                Some(x) => Some(init(cx, x)?),
-                None => None,
+                Some(x) => init(cx, x).map(Some),
+                None => Some(None),
             };
             let bias = match b.get(2) {
-                Some(x) => values::boolean(cx, x, "bias")?,
-                None => true,
+                Some(x) => values::boolean(cx, x, "bias"),
+                None => Some(true),
             };
+            let (init, bias) = (init?, bias?);
             let init_span = b.get(1).map(|x| x.span);
             return Some((
                 LayerKind::Dense {
