@@ -195,3 +195,17 @@ fn every_argument_of_a_call_is_checked() {
         ]
     );
 }
+
+#[test]
+fn an_empty_override_value_is_a_syntax_error_in_the_override() {
+    let opts = CheckOptions {
+        overrides: vec!["seed=".into()],
+        ..CheckOptions::default()
+    };
+    let r = check_recipe("r.nnt", GOOD.as_bytes(), &dir(), &opts);
+    assert_eq!(codes(&r.errors), ["nnt::syntax::unexpected"]);
+    assert_eq!(
+        r.errors[0].to_string(),
+        "expected a value: a number, string, name, call or list, found nothing"
+    );
+}

@@ -154,7 +154,10 @@ pub fn describe(
     };
     wants.sort();
     wants.dedup();
-    let found = found_at(text, source, scan, pos);
+    let mut found = found_at(text, source, scan, pos);
+    if ctx == Context::Value && found.kind.is_none() {
+        found.what = "nothing".to_string();
+    }
 
     // Bracket trouble gets its own wording, pointing at the bracket left open.
     if let Some((open_at, close_at)) = scan.mismatch {
