@@ -26,7 +26,11 @@ pub fn check(
     let before = cx.errors.len();
     if data.train.rows == 0 {
         cx.err(CheckError::EmptyTrain {
-            span: rdata.train_span,
+            // The split taken last is the one that left train empty.
+            span: rdata
+                .test_span
+                .or(rdata.valid_span)
+                .unwrap_or(rdata.train_span),
             help: Some("use smaller split fractions, or more data".into()),
         });
     }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod labels;
 pub mod layout;
 pub mod lints;
+pub mod located;
 pub mod model;
 pub mod optim;
 pub mod overrides;
@@ -262,11 +263,12 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                     );
                     program = assemble(&st, &source, data, model, opts);
                 }
-                Err(e) => {
-                    // The data module's errors carry their own source (the data file).
-                    cx.errors
-                        .push((Span::new(SourceId(u16::MAX), 0, 0), Box::new(e)));
-                }
+                Err(e) => match located::Located::wrap(Box::new(e), rdata) {
+                    // No place of its own: shown at the recipe's data source.
+                    Ok(l) => cx.errors.push((l.span(), Box::new(l))),
+                    // The data module's errors with a place carry their own source.
+                    Err(e) => cx.errors.push((Span::new(SourceId(u16::MAX), 0, 0), e)),
+                },
             }
         }
     }

@@ -11,9 +11,13 @@ use crate::ir::{ColumnRef, Data, DataSpec, SourceSpec, Table};
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum DataError {
-    #[error("cannot read {path}: {message}")]
-    #[diagnostic(code(nnt::data::io))]
-    Io { path: PathBuf, message: String },
+    #[error("data file `{file}` not found")]
+    #[diagnostic(code(nnt::data::file_not_found))]
+    Io {
+        path: PathBuf,
+        file: String,
+        message: String,
+    },
     #[error("{path}:{line}:{column}: {message}")]
     #[diagnostic(code(nnt::data::parse))]
     Parse {
@@ -22,17 +26,31 @@ pub enum DataError {
         column: usize,
         message: String,
     },
+    #[error("`{split} = split(train, {fraction})` leaves no rows to train on")]
+    #[diagnostic(code(nnt::data::split_too_large))]
+    SplitTooLarge { split: &'static str, fraction: f64 },
+    #[error("the {split} split has a different shape than train")]
+    #[diagnostic(code(nnt::data::width_mismatch))]
+    WidthMismatch { split: &'static str },
 }
 
 pub fn load(spec: &DataSpec, _seed: u64) -> Result<Data, DataError> {
     let mut train = table(&spec.train)?;
-    let take = |s: &Option<SourceSpec>, train: &mut Table| -> Result<Option<Table>, DataError> {
+    let original = train.rows;
+    let take = |s: &Option<SourceSpec>,
+                train: &mut Table,
+                split: &'static str|
+     -> Result<Option<Table>, DataError> {
         match s {
             None => Ok(None),
             Some(SourceSpec::Split { fraction }) => {
-                let k = ((fraction * train.rows as f64).round() as usize)
-                    .max(1)
-                    .min(train.rows);
+                let k = ((fraction * original as f64).round() as usize).max(1);
+                if k >= train.rows {
+                    return Err(DataError::SplitTooLarge {
+                        split,
+                        fraction: *fraction,
+                    });
+                }
                 let keep = train.rows - k;
                 let mut t = Table {
                     rows: k,
@@ -45,11 +63,17 @@ pub fn load(spec: &DataSpec, _seed: u64) -> Result<Data, DataError> {
                 train.rows = keep;
                 Ok(Some(t))
             }
-            Some(other) => table(other).map(Some),
+            Some(other) => {
+                let t = table(other)?;
+                if t.features != train.features || t.targets != train.targets {
+                    return Err(DataError::WidthMismatch { split });
+                }
+                Ok(Some(t))
+            }
         }
     };
-    let valid = take(&spec.valid, &mut train)?;
-    let test = take(&spec.test, &mut train)?;
+    let valid = take(&spec.valid, &mut train, "valid")?;
+    let test = take(&spec.test, &mut train, "test")?;
     Ok(Data { train, valid, test })
 }
 
@@ -58,6 +82,7 @@ fn table(s: &SourceSpec) -> Result<Table, DataError> {
         SourceSpec::Csv(c) => {
             let text = std::fs::read_to_string(&c.path).map_err(|e| DataError::Io {
                 path: c.path.clone(),
+                file: c.display.clone(),
                 message: e.to_string(),
             })?;
             let mut lines = text.lines().enumerate();
