@@ -76,7 +76,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
             }
             Entry::Layer(e) => e,
         };
-        let Some((which, id)) = values::callee_in(cx, e, "layer", "dense(16)", LAYERS) else {
+        let Some((which, _)) = values::callee_in(cx, e, "layer", "dense(16)", LAYERS) else {
             continue;
         };
         if LAYERS[which] == "input" {
@@ -99,7 +99,6 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
             }
             continue;
         }
-        let _ = id;
         if let Some((kind, init_span)) = layer(cx, e, LAYERS[which]) {
             explicit_init.push(init_span.is_some());
             layers.push(RLayer {
@@ -197,20 +196,8 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
             ));
         }
         "relu" | "sigmoid" | "tanh" | "gelu" | "softmax" => {
-            bind(
-                cx,
-                e,
-                &Sig {
-                    example: match name {
-                        "relu" => "relu",
-                        "sigmoid" => "sigmoid",
-                        "tanh" => "tanh",
-                        "gelu" => "gelu",
-                        _ => "softmax",
-                    },
-                    ..none
-                },
-            );
+            // No parameters: any argument is reported as one too many.
+            bind(cx, e, &none);
             match name {
                 "relu" => LayerKind::Relu,
                 "sigmoid" => LayerKind::Sigmoid,
