@@ -31,6 +31,29 @@ impl<'a> Bound<'a> {
     }
 }
 
+/// Parameter names from other frameworks, and what nnt calls them.
+const ALIASES: &[(&str, &str)] = &[
+    ("learning_rate", "lr"),
+    ("rate", "p"),
+    ("probability", "p"),
+    ("size", "units"),
+    ("out_features", "units"),
+    ("negative_slope", "slope"),
+    ("alpha", "slope"),
+    ("use_bias", "bias"),
+    ("initializer", "init"),
+    ("kernel_initializer", "init"),
+    ("beta_1", "beta1"),
+    ("beta_2", "beta2"),
+    ("epsilon", "eps"),
+    ("decay", "weight_decay"),
+    ("patience", "p"),
+    ("max_norm", "max"),
+    ("step_size", "every"),
+    ("gamma", "factor"),
+    ("mode", "monitor"),
+];
+
 /// Binds the arguments of `e` (a name or a call) to `sig`.
 pub fn bind<'a>(cx: &mut Cx, e: &'a Expr, sig: &Sig) -> Bound<'a> {
     let (call, args) = match &e.kind {
@@ -42,6 +65,8 @@ pub fn bind<'a>(cx: &mut Cx, e: &'a Expr, sig: &Sig) -> Bound<'a> {
     let mut given_at: Vec<Option<Span>> = vec![None; sig.params.len()];
     let mut first_named: Option<Span> = None;
     let mut next_positional = 0usize;
+    // Parameters suggested for an unknown argument: not also reported as missing.
+    let mut suggested: Vec<&str> = Vec::new();
     for a in args {
         match &a.name {
             None => {
@@ -79,8 +104,15 @@ pub fn bind<'a>(cx: &mut Cx, e: &'a Expr, sig: &Sig) -> Bound<'a> {
                     let help = if sig.params.is_empty() {
                         Some(format!("`{call}` takes no arguments"))
                     } else {
-                        match suggest::closest(&name.name, sig.params) {
-                            Some(k) => Some(format!("did you mean `{k}`?")),
+                        let alias = ALIASES
+                            .iter()
+                            .find(|(from, to)| *from == name.name && sig.params.contains(to))
+                            .map(|(_, to)| *to);
+                        match alias.or_else(|| suggest::closest(&name.name, sig.params)) {
+                            Some(k) => {
+                                suggested.push(k);
+                                Some(format!("did you mean `{k}`?"))
+                            }
                             None => Some(format!("its parameters are: {}", sig.params.join(", "))),
                         }
                     };
@@ -106,7 +138,7 @@ pub fn bind<'a>(cx: &mut Cx, e: &'a Expr, sig: &Sig) -> Bound<'a> {
         }
     }
     for (i, p) in sig.params.iter().enumerate().take(sig.required) {
-        if slots[i].is_none() && given_at[i].is_none() {
+        if slots[i].is_none() && given_at[i].is_none() && !suggested.contains(p) {
             cx.err(CheckError::MissingArgument {
                 call: call.clone(),
                 param: (*p).to_string(),

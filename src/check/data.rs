@@ -78,7 +78,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
 }
 
 fn n_rows(cx: &mut Cx, x: Option<&Expr>) -> Option<usize> {
-    values::count(cx, x?, "the number of rows", 1)
+    values::count_in(cx, x?, "the number of rows", 1, values::MAX_SIZE)
 }
 
 fn noise(cx: &mut Cx, x: Option<&Expr>, default: f64) -> Option<f64> {
@@ -117,6 +117,19 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 Some(x) => delimiter(cx, x),
                 None => Some(b','),
             };
+            if header == Some(false) {
+                if let (Some(cols), Some(x)) = (&label, b.get(1)) {
+                    if cols.iter().any(|c| matches!(c, ColumnRef::Name(_))) {
+                        cx.err(CheckError::WrongType {
+                            expected: "a column index".into(),
+                            found: "a column name".into(),
+                            span: x.span,
+                            help: Some("without a header row, columns are chosen by 0-based index: `label = 0`".into()),
+                        });
+                        return None;
+                    }
+                }
+            }
             let display = path?;
             let resolved = if Path::new(&display).is_absolute() {
                 Path::new(&display).to_path_buf()
@@ -185,12 +198,20 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 },
             );
             let n = n_rows(cx, b.get(0));
-            let features = b.get(1).and_then(|x| values::count(cx, x, "features", 1));
-            let classes = b.get(2).and_then(|x| values::count(cx, x, "classes", 1));
+            let features = b
+                .get(1)
+                .and_then(|x| values::count_in(cx, x, "features", 1, values::MAX_SIZE));
+            let classes = b
+                .get(2)
+                .and_then(|x| values::count_in(cx, x, "classes", 1, values::MAX_SIZE));
             let spread = match b.get(3) {
                 Some(x) => values::float_in(cx, x, "spread", Range::NonNegative),
                 None => Some(1.0),
             };
+<<<<<<< HEAD
+=======
+            too_big(cx, e, n?, features?)?;
+>>>>>>> front
             SourceSpec::Blobs {
                 n: n?,
                 features: features?,
@@ -209,7 +230,9 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 },
             );
             let n = n_rows(cx, b.get(0));
-            let classes = b.get(1).and_then(|x| values::count(cx, x, "classes", 1));
+            let classes = b
+                .get(1)
+                .and_then(|x| values::count_in(cx, x, "classes", 1, values::MAX_SIZE));
             let noise = noise(cx, b.get(2), 0.2);
             SourceSpec::Spirals {
                 n: n?,
@@ -258,12 +281,18 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 },
             );
             let n = n_rows(cx, b.get(0));
-            let features = b.get(1).and_then(|x| values::count(cx, x, "features", 1));
+            let features = b
+                .get(1)
+                .and_then(|x| values::count_in(cx, x, "features", 1, values::MAX_SIZE));
             let targets = match b.get(2) {
-                Some(x) => values::count(cx, x, "targets", 1),
+                Some(x) => values::count_in(cx, x, "targets", 1, values::MAX_SIZE),
                 None => Some(1),
             };
             let noise = noise(cx, b.get(3), 0.1);
+<<<<<<< HEAD
+=======
+            too_big(cx, e, n?, features? + targets?)?;
+>>>>>>> front
             SourceSpec::Linear {
                 n: n?,
                 features: features?,
@@ -272,6 +301,22 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
             }
         }
     })
+}
+
+/// Synthetic sets are generated in memory: at most 10^8 cells.
+fn too_big(cx: &mut Cx, e: &Expr, n: usize, width: usize) -> Option<()> {
+    let cells = n.saturating_mul(width);
+    if cells > 100_000_000 {
+        cx.err(CheckError::OutOfRange {
+            what: "the synthetic set's size (rows × columns)".into(),
+            rule: "at most 100000000".into(),
+            value: cells.to_string(),
+            span: e.span,
+            help: Some("use fewer rows or features".into()),
+        });
+        return None;
+    }
+    Some(())
 }
 
 fn column(cx: &mut Cx, e: &Expr) -> Option<ColumnRef> {

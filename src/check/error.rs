@@ -15,7 +15,7 @@ pub enum CheckError {
     UnknownName {
         what: String,
         name: String,
-        #[label("not a known {what}")]
+        #[label(primary, "not a known {what}")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -27,7 +27,7 @@ pub enum CheckError {
     UnknownItem {
         place: String,
         name: String,
-        #[label("not a known item {place}")]
+        #[label(primary, "not a known item {place}")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -38,7 +38,7 @@ pub enum CheckError {
     #[diagnostic(code(nnt::check::duplicate_item), help("keep one of them"))]
     DuplicateItem {
         name: String,
-        #[label("given again here")]
+        #[label(primary, "given again here")]
         span: Span,
         #[label("first given here")]
         first: Option<Span>,
@@ -49,7 +49,7 @@ pub enum CheckError {
     #[diagnostic(code(nnt::check::missing_item))]
     MissingItem {
         what: String,
-        #[label("{label}")]
+        #[label(primary, "{label}")]
         span: Span,
         label: String,
         #[help]
@@ -61,7 +61,7 @@ pub enum CheckError {
     #[diagnostic(code(nnt::check::expected_section))]
     ExpectedSection {
         name: String,
-        #[label("a section is written `{name} {{ … }}`")]
+        #[label(primary, "a section is written `{name} {{ … }}`")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -72,7 +72,7 @@ pub enum CheckError {
     #[diagnostic(code(nnt::check::expected_setting))]
     ExpectedSetting {
         name: String,
-        #[label("a setting is written `{name} = value`")]
+        #[label(primary, "a setting is written `{name} = value`")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -86,7 +86,7 @@ pub enum CheckError {
     )]
     LayerOutsideModel {
         section: String,
-        #[label("a layer (a value on its own)")]
+        #[label(primary, "a layer (a value on its own)")]
         span: Span,
     },
 
@@ -95,7 +95,7 @@ pub enum CheckError {
     #[diagnostic(code(nnt::check::setting_in_model))]
     SettingInModel {
         name: String,
-        #[label("a setting inside `model`")]
+        #[label(primary, "a setting inside `model`")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -107,7 +107,7 @@ pub enum CheckError {
     WrongType {
         expected: String,
         found: String,
-        #[label("expected {expected}")]
+        #[label(primary, "expected {expected}")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -119,7 +119,7 @@ pub enum CheckError {
     MissingArgument {
         call: String,
         param: String,
-        #[label("`{param}` missing here")]
+        #[label(primary, "`{param}` missing here")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -131,7 +131,7 @@ pub enum CheckError {
     UnknownArgument {
         call: String,
         name: String,
-        #[label("unknown argument")]
+        #[label(primary, "unknown argument")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -142,7 +142,7 @@ pub enum CheckError {
     #[diagnostic(code(nnt::check::repeated_argument), help("give each argument once"))]
     RepeatedArgument {
         name: String,
-        #[label("given again here")]
+        #[label(primary, "given again here")]
         span: Span,
         #[label("first given here")]
         first: Option<Span>,
@@ -155,7 +155,7 @@ pub enum CheckError {
         help("put positional arguments first, or name this one too")
     )]
     PositionalAfterNamed {
-        #[label("positional argument")]
+        #[label(primary, "positional argument")]
         span: Span,
         #[label("after this named argument")]
         named: Option<Span>,
@@ -168,7 +168,7 @@ pub enum CheckError {
         call: String,
         max: usize,
         plural: &'static str,
-        #[label("one too many")]
+        #[label(primary, "one too many")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -181,7 +181,7 @@ pub enum CheckError {
         what: String,
         rule: String,
         value: String,
-        #[label("must be {rule}")]
+        #[label(primary, "must be {rule}")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -194,7 +194,7 @@ pub enum CheckError {
         help("move `input(N)` to the top of `model`, or remove it: the width comes from the data")
     )]
     InputNotFirst {
-        #[label("not the first layer")]
+        #[label(primary, "not the first layer")]
         span: Span,
     },
 
@@ -207,7 +207,7 @@ pub enum CheckError {
         given: usize,
         features: usize,
         plural: &'static str,
-        #[label("the data has {features} feature column{plural}")]
+        #[label(primary, "the data has {features} feature column{plural}")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -220,7 +220,7 @@ pub enum CheckError {
         help("add at least one `dense(units)` layer")
     )]
     NoDenseLayer {
-        #[label("no dense layer in here")]
+        #[label(primary, "no dense layer in here")]
         span: Span,
     },
 
@@ -232,7 +232,10 @@ pub enum CheckError {
         plural: &'static str,
         needed: usize,
         largest: usize,
-        #[label("{width} output unit{plural}: classes 0..{width_minus_one} only")]
+        #[label(
+            primary,
+            "{width} output unit{plural}: classes 0..{width_minus_one} only"
+        )]
         span: Span,
         width_minus_one: usize,
         #[label("cross-entropy: one output unit per class")]
@@ -248,7 +251,7 @@ pub enum CheckError {
         split: String,
         row: usize,
         value: String,
-        #[label("the {split} data")]
+        #[label(primary, "the {split} data")]
         span: Span,
         #[label("cross-entropy")]
         loss: Option<Span>,
@@ -263,7 +266,7 @@ pub enum CheckError {
         split: String,
         row: usize,
         value: String,
-        #[label("the {split} data")]
+        #[label(primary, "the {split} data")]
         span: Span,
         #[label("binary cross-entropy")]
         loss: Option<Span>,
@@ -279,7 +282,7 @@ pub enum CheckError {
         plural: &'static str,
         needed: usize,
         loss_name: String,
-        #[label("{width} output unit{plural}")]
+        #[label(primary, "{width} output unit{plural}")]
         span: Span,
         #[label("{loss_name}")]
         loss: Option<Span>,
@@ -293,7 +296,7 @@ pub enum CheckError {
     LabelCount {
         loss_name: String,
         targets: usize,
-        #[label("{targets} label columns")]
+        #[label(primary, "{targets} label columns")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -304,7 +307,7 @@ pub enum CheckError {
     #[diagnostic(code(nnt::check::no_valid_split))]
     NoValidSplit {
         monitor: String,
-        #[label("monitors the valid split")]
+        #[label(primary, "monitors the valid split")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -314,7 +317,7 @@ pub enum CheckError {
     #[error("`valid_accuracy` is only measured for classification losses")]
     #[diagnostic(code(nnt::check::no_accuracy))]
     NoAccuracy {
-        #[label("no accuracy to monitor with this loss")]
+        #[label(primary, "no accuracy to monitor with this loss")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -325,7 +328,7 @@ pub enum CheckError {
     #[diagnostic(code(nnt::check::nesterov))]
     Nesterov {
         reason: String,
-        #[label("nesterov = true")]
+        #[label(primary, "nesterov = true")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -336,7 +339,7 @@ pub enum CheckError {
     #[diagnostic(code(nnt::check::batch_norm_one_row))]
     BatchNormOneRow {
         why: String,
-        #[label("batch_norm here")]
+        #[label(primary, "batch_norm here")]
         span: Span,
         #[label("the batch size")]
         batch: Option<Span>,
@@ -352,7 +355,7 @@ pub enum CheckError {
     )]
     NestedSchedule {
         inner: String,
-        #[label("not allowed after warmup")]
+        #[label(primary, "not allowed after warmup")]
         span: Span,
     },
 
@@ -363,18 +366,48 @@ pub enum CheckError {
         help("the train split comes from a file or a synthetic set: csv(\"…\", label = …), blobs(…), …")
     )]
     SplitForTrain {
-        #[label("train cannot be split from itself")]
+        #[label(primary, "train cannot be split from itself")]
         span: Span,
+    },
+
+    /// `valid = csv(…)` with other columns than `train = csv(…)`.
+    #[error("the {split} data has {found} {what} but the train data has {expected}")]
+    #[diagnostic(code(nnt::check::split_shape))]
+    SplitShape {
+        split: String,
+        what: &'static str,
+        found: usize,
+        expected: usize,
+        #[label(primary, "{found} {what}")]
+        span: Span,
+        #[label("{expected} {what}")]
+        train: Option<Span>,
+        #[help]
+        help: Option<String>,
     },
 
     /// `valid = split(train, 0.5)` and `test = split(train, 0.5)` on 2 rows.
     #[error("the train split has no rows left")]
     #[diagnostic(code(nnt::check::empty_train))]
     EmptyTrain {
-        #[label("no rows left for training")]
+        #[label(primary, "no rows left for training")]
         span: Span,
         #[help]
         help: Option<String>,
+    },
+
+    /// More errors than are worth reading: the rest are summarised.
+    /// Minimal recipe: 51 unknown items `a1 = 1` … `a51 = 1` (too_many_errors.nnt).
+    #[error("{more} more error{plural} not shown")]
+    #[diagnostic(
+        code(nnt::check::too_many_errors),
+        help("fix the errors above and check again")
+    )]
+    TooManyErrors {
+        more: usize,
+        plural: &'static str,
+        #[label(primary, "the next one is here")]
+        span: Span,
     },
 
     /// `--set train.epoch=3` or `--set epochs`.
@@ -383,7 +416,7 @@ pub enum CheckError {
     BadOverride {
         text: String,
         reason: String,
-        #[label("{reason}")]
+        #[label(primary, "{reason}")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -425,6 +458,8 @@ impl CheckError {
             | NestedSchedule { span, .. }
             | SplitForTrain { span }
             | EmptyTrain { span, .. }
+            | SplitShape { span, .. }
+            | TooManyErrors { span, .. }
             | BadOverride { span, .. } => *span,
         }
     }

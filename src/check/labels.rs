@@ -10,6 +10,9 @@ use super::model::RModel;
 use super::train::RTrain;
 use super::Cx;
 
+/// At most this many weights in one dense layer (1 GiB in f32).
+const MAX_WEIGHTS: usize = 1 << 28;
+
 /// Builds the IR model (widths known) and checks the data against it.
 pub fn check(
     cx: &mut Cx,
@@ -23,12 +26,37 @@ pub fn check(
     let before = cx.errors.len();
     if data.train.rows == 0 {
         cx.err(CheckError::EmptyTrain {
-            span: rdata.train_span,
+            // The split taken last is the one that left train empty.
+            span: rdata
+                .test_span
+                .or(rdata.valid_span)
+                .unwrap_or(rdata.train_span),
             help: Some("use smaller split fractions, or more data".into()),
         });
     }
     let features = data.train.features;
     let targets = data.train.targets;
+    for (split, t, span) in splits(data, rdata).into_iter().skip(1) {
+        for (what, found, expected) in [
+            ("feature columns", t.features, features),
+            ("label columns", t.targets, targets),
+        ] {
+            if found != expected {
+                cx.err(CheckError::SplitShape {
+                    split: split.into(),
+                    what,
+                    found,
+                    expected,
+                    span,
+                    train: same_source(span, Some(rdata.train_span)),
+                    help: Some("every split needs the same feature and label columns".into()),
+                });
+            }
+        }
+    }
+    if cx.errors.len() > before {
+        return None;
+    }
     let model = model?;
     if let Some((n, span)) = model.input {
         if n != features {
@@ -50,6 +78,19 @@ pub fn check(
         if let LayerKind::Dense { units, .. } = l.kind {
             width = units;
         }
+<<<<<<< HEAD
+=======
+        let dense = matches!(l.kind, LayerKind::Dense { .. });
+        if dense && in_width.saturating_mul(width) > MAX_WEIGHTS {
+            cx.err(CheckError::OutOfRange {
+                what: "the weights of this layer (inputs × units)".into(),
+                rule: format!("at most {MAX_WEIGHTS}"),
+                value: format!("{in_width} × {width}"),
+                span: l.span,
+                help: Some("use fewer units".into()),
+            });
+        }
+>>>>>>> front
         let line = if l.span.source == SourceId::RECIPE {
             source.line_of(l.span.start)
         } else {
@@ -151,7 +192,8 @@ fn labels(
                 }
             }
             if let Some((m, _)) = largest {
-                let needed = m as usize + 1;
+                // `as` saturates for absurd labels (1e300); the message stays truthful enough.
+                let needed = (m as usize).saturating_add(1);
                 if needed > out_width {
                     cx.err(CheckError::ClassCount {
                         width: out_width,

@@ -94,10 +94,17 @@ pub fn layout<'a>(cx: &mut Cx, recipe: &'a Recipe) -> Layout<'a> {
                     help: Some(format!("write `{}`", example(k))),
                 }),
             }
+        } else if cx.full() {
+            cx.dropped += 1;
         } else {
             let all: Vec<&str> = SETTINGS.iter().chain(SECTIONS).copied().collect();
             let help = suggest::closest(&name.name, &all)
                 .map(|k| format!("did you mean `{k}`?"))
+                .or_else(|| {
+                    (name.name == "lr" || name.name == "learning_rate").then(|| {
+                        "the learning rate is an argument of the optimizer: `optimizer = adam(lr = 0.001)`".to_string()
+                    })
+                })
                 .or_else(|| {
                     // A section item at the top level, such as `epochs = 3`?
                     section_of(&name.name)

@@ -24,7 +24,7 @@ pub enum Lint {
         )
     )]
     SoftmaxBeforeCrossEntropy {
-        #[label("softmax on the output")]
+        #[label(primary, "softmax on the output")]
         span: Span,
         #[label("already includes a softmax")]
         loss: Option<Span>,
@@ -38,7 +38,7 @@ pub enum Lint {
         help("remove this `sigmoid`: binary_cross_entropy takes a raw logit and applies the sigmoid itself")
     )]
     SigmoidBeforeBinaryCrossEntropy {
-        #[label("sigmoid on the output")]
+        #[label(primary, "sigmoid on the output")]
         span: Span,
         #[label("already includes a sigmoid")]
         loss: Option<Span>,
@@ -53,7 +53,7 @@ pub enum Lint {
     )]
     DeepSaturatingStack {
         count: usize,
-        #[label("the first of {count} saturating activations")]
+        #[label(primary, "the first of {count} saturating activations")]
         span: Span,
         #[label("the deepest")]
         last: Option<Span>,
@@ -65,7 +65,7 @@ pub enum Lint {
     InitMismatch {
         init: String,
         activation: String,
-        #[label("{init}")]
+        #[label(primary, "{init}")]
         span: Span,
         #[label("followed by {activation}")]
         next: Option<Span>,
@@ -81,7 +81,7 @@ pub enum Lint {
         help("batch_norm subtracts the mean, cancelling the bias: write `dense(…, bias = false)`")
     )]
     BiasBeforeBatchNorm {
-        #[label("has a bias")]
+        #[label(primary, "has a bias")]
         span: Span,
         #[label("removes it again")]
         norm: Option<Span>,
@@ -95,7 +95,7 @@ pub enum Lint {
         help("add an activation such as `relu` between them, or remove one")
     )]
     StackedDense {
-        #[label("no activation before this layer")]
+        #[label(primary, "no activation before this layer")]
         span: Span,
         #[label("the previous dense layer")]
         previous: Option<Span>,
@@ -109,7 +109,7 @@ pub enum Lint {
         optimizer: String,
         low: String,
         high: String,
-        #[label("unusual for {optimizer}")]
+        #[label(primary, "unusual for {optimizer}")]
         span: Span,
         #[help]
         help: Option<String>,
@@ -123,7 +123,7 @@ pub enum Lint {
         help("dropout belongs between hidden layers; on the output it zeroes predictions during training")
     )]
     DropoutOnOutput {
-        #[label("the last layer")]
+        #[label(primary, "the last layer")]
         span: Span,
     },
 
@@ -135,7 +135,7 @@ pub enum Lint {
         help("keep one: remove `l2`, or set `weight_decay = 0` in adamw")
     )]
     DoubleWeightDecay {
-        #[label("l2 penalty")]
+        #[label(primary, "l2 penalty")]
         span: Span,
         #[label("adamw decays the weights too")]
         optimizer: Option<Span>,
@@ -317,6 +317,11 @@ pub fn optimizer(opt: &ROptimizer, reg: Option<&RRegularize>) -> Vec<Lint> {
     out
 }
 
+/// `0.01` stays as is; very small or large rates read better as `1e-9`.
 fn format_num(v: f64) -> String {
-    format!("{v}")
+    if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e4) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }

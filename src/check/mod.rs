@@ -15,6 +15,7 @@ pub mod error;
 pub mod labels;
 pub mod layout;
 pub mod lints;
+pub mod located;
 pub mod model;
 pub mod optim;
 pub mod overrides;
@@ -90,17 +91,31 @@ pub fn resolve_recipe(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions)
     }
 }
 
+/// At most this many errors (and warnings) are reported; the rest are counted.
+const MAX_ERRORS: usize = 50;
+
 /// Where diagnostics go while checking; each carries the span that decides which
 /// source text it is shown with.
 #[derive(Default)]
 pub struct Cx {
     pub errors: Vec<(Span, BoxedDiagnostic)>,
     pub warnings: Vec<(Span, BoxedDiagnostic)>,
+    /// Errors beyond what is kept (a pathological input can have millions).
+    pub dropped: usize,
 }
 
 impl Cx {
     pub fn err(&mut self, e: CheckError) {
+        if self.errors.len() >= 4 * MAX_ERRORS {
+            self.dropped += 1;
+            return;
+        }
         self.errors.push((e.primary(), Box::new(e)));
+    }
+
+    /// True once enough errors are kept that more would not be shown.
+    pub fn full(&self) -> bool {
+        self.errors.len() >= 4 * MAX_ERRORS
     }
     pub fn syntax(&mut self, e: SyntaxError) {
         self.errors.push((e.span, Box::new(e)));
@@ -134,7 +149,7 @@ impl Sources {
 }
 
 /// Decodes the recipe, reporting the first invalid byte.
-fn decode(bytes: &[u8]) -> Result<String, (String, SyntaxError)> {
+fn decode(bytes: &[u8]) -> Result<String, Box<(String, SyntaxError)>> {
     match std::str::from_utf8(bytes) {
         Ok(t) => Ok(t.to_string()),
         Err(e) => {
@@ -147,7 +162,11 @@ fn decode(bytes: &[u8]) -> Result<String, (String, SyntaxError)> {
                 SyntaxErrorKind::InvalidUtf8,
                 Span::new(SourceId::RECIPE, at, end),
             );
+<<<<<<< HEAD
             Err((lossy, err))
+=======
+            Err(Box::new((lossy, err)))
+>>>>>>> front
         }
     }
 }
@@ -156,7 +175,10 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
     let mut cx = Cx::default();
     let (text, utf8_error) = match decode(bytes) {
         Ok(t) => (t, None),
-        Err((t, e)) => (t, Some(e)),
+        Err(b) => {
+            let (t, e) = *b;
+            (t, Some(e))
+        }
     };
     let text = Arc::new(text);
     let mut sources = Sources(vec![(name.to_string(), text.clone())]);
@@ -164,8 +186,20 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         let mut errors = cx.errors;
         // Source order reads best; the data-dependent errors follow their spans too.
         errors.sort_by_key(|(s, _)| (s.source, s.start));
+        if errors.len() > MAX_ERRORS {
+            let rest = errors.split_off(MAX_ERRORS);
+            let more = rest.len() + cx.dropped;
+            let span = rest[0].0;
+            let e = CheckError::TooManyErrors {
+                more,
+                plural: error::plural(more),
+                span,
+            };
+            errors.push((span, Box::new(e)));
+        }
         let mut warnings = cx.warnings;
         warnings.sort_by_key(|(s, _)| (s.source, s.start));
+        warnings.truncate(MAX_ERRORS);
         let errors = sources.wrap(errors);
         let program = if errors.is_empty() { program } else { None };
         Run {
@@ -179,7 +213,12 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         cx.syntax(e);
         return done(cx, &sources, None, None);
     }
-    let mut recipe = match syntax::parse(&text, SourceId::RECIPE) {
+    // A byte-order mark is not part of the recipe; blank it out, keeping offsets.
+    let parse_text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => format!("   {rest}"),
+        None => text.to_string(),
+    };
+    let mut recipe = match syntax::parse(&parse_text, SourceId::RECIPE) {
         Ok(r) => r,
         Err(e) => {
             cx.syntax(e);
@@ -228,11 +267,20 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                     );
                     program = assemble(&st, &source, data, model, opts);
                 }
+<<<<<<< HEAD
                 Err(e) => {
                     // The data module's errors carry their own source (the data file).
                     cx.errors
                         .push((Span::new(SourceId(u16::MAX), 0, 0), Box::new(e)));
                 }
+=======
+                Err(e) => match located::Located::wrap(Box::new(e), rdata) {
+                    // No place of its own: shown at the recipe's data source.
+                    Ok(l) => cx.errors.push((l.span(), Box::new(l))),
+                    // The data module's errors with a place carry their own source.
+                    Err(e) => cx.errors.push((Span::new(SourceId(u16::MAX), 0, 0), e)),
+                },
+>>>>>>> front
             }
         }
     }

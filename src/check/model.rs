@@ -76,7 +76,11 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
             }
             Entry::Layer(e) => e,
         };
+<<<<<<< HEAD
         let Some((which, id)) = values::callee_in(cx, e, "layer", "dense(16)", LAYERS) else {
+=======
+        let Some((which, _)) = values::callee_in(cx, e, "layer", "dense(16)", LAYERS) else {
+>>>>>>> front
             continue;
         };
         if LAYERS[which] == "input" {
@@ -91,7 +95,11 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
             );
             let n = b
                 .get(0)
+<<<<<<< HEAD
                 .and_then(|x| values::count(cx, x, "the input width", 1));
+=======
+                .and_then(|x| values::count_in(cx, x, "the input width", 1, values::MAX_SIZE));
+>>>>>>> front
             if pos != 0 || input.is_some() {
                 cx.err(CheckError::InputNotFirst { span: e.span });
             } else if let Some(n) = n {
@@ -99,7 +107,6 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
             }
             continue;
         }
-        let _ = id;
         if let Some((kind, init_span)) = layer(cx, e, LAYERS[which]) {
             explicit_init.push(init_span.is_some());
             layers.push(RLayer {
@@ -173,15 +180,19 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
                     example: "dense(16)",
                 },
             );
-            let units = b.get(0).and_then(|x| values::count(cx, x, "units", 1));
+            let units = b
+                .get(0)
+                .and_then(|x| values::count_in(cx, x, "units", 1, values::MAX_SIZE));
+            // Every argument is checked before giving up, so all errors are reported.
             let init = match b.get(1) {
-                Some(x) => Some(init(cx, x)?),
-                None => None,
+                Some(x) => init(cx, x).map(Some),
+                None => Some(None),
             };
             let bias = match b.get(2) {
-                Some(x) => values::boolean(cx, x, "bias")?,
-                None => true,
+                Some(x) => values::boolean(cx, x, "bias"),
+                None => Some(true),
             };
+            let (init, bias) = (init?, bias?);
             let init_span = b.get(1).map(|x| x.span);
             return Some((
                 LayerKind::Dense {
@@ -193,6 +204,7 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
             ));
         }
         "relu" | "sigmoid" | "tanh" | "gelu" | "softmax" => {
+<<<<<<< HEAD
             bind(
                 cx,
                 e,
@@ -207,6 +219,10 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
                     ..none
                 },
             );
+=======
+            // No parameters: any argument is reported as one too many.
+            bind(cx, e, &none);
+>>>>>>> front
             match name {
                 "relu" => LayerKind::Relu,
                 "sigmoid" => LayerKind::Sigmoid,

@@ -153,9 +153,11 @@ pub fn optimizer(cx: &mut Cx, e: &Expr) -> Option<ROptimizer> {
         Some(x) => values::float_in(cx, x, "the learning rate", Range::Positive),
         None => None,
     };
-    let Some(lr) = lr else {
-        return None;
-    };
+    // Keep checking the other arguments when lr is wrong, so all errors are reported.
+    if lr.is_none() {
+        ok = false;
+    }
+    let lr = lr.unwrap_or(1.0);
     let wd_expr = arg("weight_decay");
     let wd_default = if name == "adamw" { 0.01 } else { 0.0 };
     let weight_decay = opt_float(

@@ -10,8 +10,8 @@ pub fn distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=m {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=n {
         for j in 1..=m {
@@ -33,6 +33,10 @@ pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     let lower = name.to_ascii_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for &k in known {
+        // Names of very different lengths are never close; skip the full distance.
+        if lower.len().abs_diff(k.len()) > (lower.len().max(k.len()) / 3).max(1) {
+            continue;
+        }
         let d = distance(&lower, k);
         if best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, k));

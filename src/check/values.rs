@@ -88,6 +88,26 @@ pub fn count(cx: &mut Cx, e: &Expr, what: &str, min: i64) -> Option<usize> {
     usize::try_from(v).ok()
 }
 
+/// An integer in `min..=max`: sizes that decide memory (units, rows, features) are
+/// capped so that a typo cannot make the trainer try to allocate terabytes.
+pub fn count_in(cx: &mut Cx, e: &Expr, what: &str, min: i64, max: i64) -> Option<usize> {
+    let v = count(cx, e, what, min)?;
+    if v as u64 > max as u64 {
+        cx.err(CheckError::OutOfRange {
+            what: what.to_string(),
+            rule: format!("at most {max}"),
+            value: v.to_string(),
+            span: e.span,
+            help: None,
+        });
+        return None;
+    }
+    Some(v)
+}
+
+/// Upper bound of layer widths, rows, features and classes.
+pub const MAX_SIZE: i64 = 1 << 24;
+
 /// A number (an integer is fine where a float is wanted).
 pub fn float(cx: &mut Cx, e: &Expr, what: &str) -> Option<f64> {
     match &e.kind {
@@ -216,15 +236,31 @@ pub fn callee(e: &Expr) -> Option<&Ident> {
     }
 }
 
+/// For a quoted name (`"mse"`), the advice to drop the quotes.
+fn unquote_help(e: &Expr, known: &[&str]) -> Option<String> {
+    match &e.kind {
+        ExprKind::String(s) if known.contains(&s.as_str()) => {
+            Some(format!("names are written without quotes: `{s}`"))
+        }
+        _ => None,
+    }
+}
+
 /// One of `known`, written as a plain name. Returns its index in `known`.
 pub fn choice(cx: &mut Cx, e: &Expr, what: &str, known: &[&str]) -> Option<usize> {
     let Some(id) = bare_name(e) else {
+<<<<<<< HEAD
         wrong(
             cx,
             e,
             &format!("a {what}"),
             Some(format!("expected one of: {}", known.join(", "))),
         );
+=======
+        let help = unquote_help(e, known)
+            .unwrap_or_else(|| format!("expected one of: {}", known.join(", ")));
+        wrong(cx, e, &format!("a {what}"), Some(help));
+>>>>>>> front
         return None;
     };
     lookup(cx, id, what, known)
@@ -253,12 +289,17 @@ pub fn callee_in<'a>(
     known: &[&str],
 ) -> Option<(usize, &'a Ident)> {
     let Some(id) = callee(e) else {
+<<<<<<< HEAD
         wrong(
             cx,
             e,
             &format!("a {what}"),
             Some(format!("for example `{example}`")),
         );
+=======
+        let help = unquote_help(e, known).unwrap_or_else(|| format!("for example `{example}`"));
+        wrong(cx, e, &format!("a {what}"), Some(help));
+>>>>>>> front
         return None;
     };
     let i = lookup(cx, id, what, known)?;

@@ -12,18 +12,30 @@ pub struct SyntaxError {
     /// The offending token.
     pub span: Span,
     /// A second place worth showing (the bracket left open, say).
-    pub related: Option<(Span, String)>,
+    pub related: Option<Box<(Span, String)>>,
+}
+
+/// What was expected where the parse failed, in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unexpected {
+    pub expected: String,
+    pub found: String,
+    pub help: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyntaxErrorKind {
     /// Something other than what the grammar allows here.
     /// Minimal recipe: `seed 7` (tests/fixtures/invalid/syntax_unexpected.nnt).
+<<<<<<< HEAD
     Unexpected {
         expected: String,
         found: String,
         help: Option<String>,
     },
+=======
+    Unexpected(Box<Unexpected>),
+>>>>>>> front
     /// A bracket left open at the end of the text.
     /// Minimal recipe: `optimizer = adam(lr = 0.1` (syntax_unclosed.nnt).
     Unclosed { open: char },
@@ -43,10 +55,10 @@ pub enum SyntaxErrorKind {
     /// Minimal recipe: `save = "a\qb"` (syntax_bad_escape.nnt).
     BadEscape,
     /// A character that cannot start any token: `@`, `-` not before a digit, ...
-    /// Minimal recipe: `seed = @` (syntax_unexpected_char.nnt).
+    /// Minimal recipe: `seed = @` (syntax_unexpected_character.nnt).
     UnexpectedChar(char),
     /// A non-ASCII letter in a name.
-    /// Minimal recipe: `séed = 1` (syntax_non_ascii.nnt).
+    /// Minimal recipe: `séed = 1` (syntax_non_ascii_name.nnt).
     NonAsciiIdent(char),
     /// Brackets nested deeper than [`super::lexer::MAX_DEPTH`].
     /// Minimal recipe: `regularize = [[[[…]]]]` 65 deep (syntax_too_deep.nnt).
@@ -67,7 +79,7 @@ impl SyntaxError {
 
     fn code_name(&self) -> &'static str {
         match self.kind {
-            SyntaxErrorKind::Unexpected { .. } => "unexpected",
+            SyntaxErrorKind::Unexpected(_) => "unexpected",
             SyntaxErrorKind::Unclosed { .. } => "unclosed",
             SyntaxErrorKind::Mismatched { .. } => "mismatched_bracket",
             SyntaxErrorKind::BadNumber(_) => "bad_number",
@@ -83,7 +95,7 @@ impl SyntaxError {
 
     fn label_text(&self) -> String {
         match &self.kind {
-            SyntaxErrorKind::Unexpected { found, .. } => format!("found {found}"),
+            SyntaxErrorKind::Unexpected(u) => format!("found {}", u.found),
             SyntaxErrorKind::Unclosed { open } => format!("this `{open}` is never closed"),
             SyntaxErrorKind::Mismatched { open: Some(o), .. } => {
                 format!("expected `{}` here", closing(*o))
@@ -112,10 +124,15 @@ fn closing(open: char) -> char {
 impl std::fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
+<<<<<<< HEAD
             SyntaxErrorKind::Unexpected {
                 expected, found, ..
             } => {
                 write!(f, "expected {expected}, found {found}")
+=======
+            SyntaxErrorKind::Unexpected(u) => {
+                write!(f, "expected {}, found {}", u.expected, u.found)
+>>>>>>> front
             }
             SyntaxErrorKind::Unclosed { open } => {
                 write!(
@@ -178,7 +195,7 @@ impl Diagnostic for SyntaxError {
 
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
         let h: Option<String> = match &self.kind {
-            SyntaxErrorKind::Unexpected { help, .. } => help.clone(),
+            SyntaxErrorKind::Unexpected(u) => u.help.clone(),
             SyntaxErrorKind::Unclosed { open } => {
                 Some(format!("add the missing `{}`", closing(*open)))
             }
@@ -218,8 +235,13 @@ impl Diagnostic for SyntaxError {
             Some(self.label_text()),
             self.span,
         )];
+<<<<<<< HEAD
         if let Some((span, text)) = &self.related {
             v.push(LabeledSpan::new_with_span(Some(text.clone()), *span));
+=======
+        if let Some(r) = &self.related {
+            v.push(LabeledSpan::new_with_span(Some(r.1.clone()), r.0));
+>>>>>>> front
         }
         Some(Box::new(v.into_iter()))
     }

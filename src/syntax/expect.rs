@@ -5,7 +5,7 @@ use pest::error::{Error, ErrorVariant, InputLocation};
 
 use crate::ast::{SourceId, Span};
 
-use super::error::{SyntaxError, SyntaxErrorKind};
+use super::error::{SyntaxError, SyntaxErrorKind, Unexpected};
 use super::lexer::{Scan, TokenKind};
 use super::Rule;
 
@@ -154,7 +154,10 @@ pub fn describe(
     };
     wants.sort();
     wants.dedup();
-    let found = found_at(text, source, scan, pos);
+    let mut found = found_at(text, source, scan, pos);
+    if ctx == Context::Value && found.kind.is_none() {
+        found.what = "nothing".to_string();
+    }
 
     // Bracket trouble gets its own wording, pointing at the bracket left open.
     if let Some((open_at, close_at)) = scan.mismatch {
@@ -174,10 +177,17 @@ pub fn describe(
                 },
                 found.span,
             );
+<<<<<<< HEAD
             err.related = Some((
                 Span::new(source, open_at, open_at + 1),
                 format!("`{open}` opened here"),
             ));
+=======
+            err.related = Some(Box::new((
+                Span::new(source, open_at, open_at + 1),
+                format!("`{open}` opened here"),
+            )));
+>>>>>>> front
             return err;
         }
     }
@@ -187,7 +197,7 @@ pub fn describe(
                 SyntaxErrorKind::Unclosed { open: open as char },
                 Span::new(source, at, at + 1),
             );
-            err.related = Some((found.span, "the file ends here".to_string()));
+            err.related = Some(Box::new((found.span, "the file ends here".to_string())));
             return err;
         }
     }
@@ -239,7 +249,16 @@ pub fn describe(
                 (_, w) => words.push(word(*w)),
             }
         }
+<<<<<<< HEAD
         if wants.contains(&Want::Sep) && ctx == Context::Recipe {
+=======
+        if found.kind == Some(TokenKind::Punct)
+            && found.what == "`{`"
+            && wants.contains(&Want::RBrace)
+        {
+            help = Some("sections do not nest: a section holds `name = value` settings, and `model` holds layers".to_string());
+        } else if wants.contains(&Want::Sep) && ctx == Context::Recipe {
+>>>>>>> front
             help = Some(
                 "put each item and each entry on its own line, or separate them with `;`"
                     .to_string(),
@@ -248,11 +267,19 @@ pub fn describe(
         join(&words)
     };
     SyntaxError::new(
+<<<<<<< HEAD
         SyntaxErrorKind::Unexpected {
             expected,
             found: found.what,
             help,
         },
+=======
+        SyntaxErrorKind::Unexpected(Box::new(Unexpected {
+            expected,
+            found: found.what,
+            help,
+        })),
+>>>>>>> front
         found.span,
     )
 }

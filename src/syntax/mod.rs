@@ -8,7 +8,7 @@ mod error;
 mod expect;
 pub mod lexer;
 
-pub use error::{SyntaxError, SyntaxErrorKind};
+pub use error::{SyntaxError, SyntaxErrorKind, Unexpected};
 
 use pest::iterators::Pair;
 use pest::Parser;
@@ -54,11 +54,11 @@ pub fn parse_expr(text: &str, source: SourceId) -> Result<Expr, SyntaxError> {
     }
     // Unreachable by the grammar (lone_value always holds a value); report rather than panic.
     Err(SyntaxError::new(
-        SyntaxErrorKind::Unexpected {
+        SyntaxErrorKind::Unexpected(Box::new(error::Unexpected {
             expected: expect::VALUE_WORDS.into(),
             found: "nothing".into(),
             help: None,
-        },
+        })),
         Span::new(source, 0, text.len()),
     ))
 }

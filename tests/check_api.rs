@@ -1,0 +1,211 @@
+//! The checker's public behaviour beyond single fixtures.
+
+use std::path::Path;
+
+use nnt::check::{check_recipe, resolve_recipe, CheckOptions};
+
+fn dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid")
+}
+
+fn codes(list: &[Box<dyn miette::Diagnostic + Send + Sync>]) -> Vec<String> {
+    list.iter()
+        .map(|d| d.code().map(|c| c.to_string()).unwrap_or_default())
+        .collect()
+}
+
+const GOOD: &str = "data { train = csv(\"data/three.csv\", label = \"label\") }\nmodel { dense(8); relu; dense(3) }\nloss = cross_entropy\noptimizer = adam(lr = 0.01)\ntrain { epochs = 2 }\n";
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    let text = GOOD
+        .replace("adam(lr = 0.01)", "adamm(lr = 0.01)")
+        .replace("relu", "rleu")
+        .replace("epochs = 2", "epochs = 0");
+    let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+    assert!(r.program.is_none());
+    assert_eq!(
+        codes(&r.errors),
+        [
+            "nnt::check::unknown_name",
+            "nnt::check::unknown_name",
+            "nnt::check::out_of_range"
+        ]
+    );
+}
+
+#[test]
+fn warnings_do_not_block_the_program() {
+    let text = GOOD.replace("dense(3) }", "dense(3); softmax }");
+    let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+    assert!(r.errors.is_empty());
+    assert!(r.program.is_some());
+    assert_eq!(
+        codes(&r.warnings),
+        ["nnt::lint::softmax_before_cross_entropy"]
+    );
+    for w in &r.warnings {
+        assert_eq!(w.severity(), Some(miette::Severity::Warning));
+    }
+}
+
+#[test]
+fn the_program_knows_its_source_and_layer_lines() {
+    let r = check_recipe(
+        "some/path.nnt",
+        GOOD.as_bytes(),
+        &dir(),
+        &CheckOptions::default(),
+    );
+    let p = r.program.unwrap();
+    assert_eq!(p.source.name, "some/path.nnt");
+    assert_eq!(p.model.layers.len(), 3);
+    assert!(p.model.layers.iter().all(|l| l.line == 2));
+    assert_eq!(p.model.input_width, 4);
+    assert_eq!(
+        (p.model.layers[2].in_width, p.model.layers[2].out_width),
+        (8, 3)
+    );
+    assert_eq!(p.seed, 0);
+    assert_eq!(p.train.batch, nnt::ir::Batch::Size(32));
+    assert!(p.train.shuffle);
+    assert_eq!(p.train.lr_schedule, nnt::ir::Schedule::Constant);
+}
+
+#[test]
+fn invalid_utf8_and_byte_order_marks() {
+    let mut bytes = GOOD.as_bytes().to_vec();
+    bytes.insert(10, 0xff);
+    let r = check_recipe("r.nnt", &bytes, &dir(), &CheckOptions::default());
+    assert_eq!(codes(&r.errors), ["nnt::syntax::invalid_utf8"]);
+    let with_bom = format!("\u{feff}{GOOD}");
+    let r = check_recipe(
+        "r.nnt",
+        with_bom.as_bytes(),
+        &dir(),
+        &CheckOptions::default(),
+    );
+    assert!(r.errors.is_empty(), "{:?}", codes(&r.errors));
+}
+
+#[test]
+fn an_empty_recipe_lists_what_is_missing() {
+    let r = check_recipe("r.nnt", b"", &dir(), &CheckOptions::default());
+    assert_eq!(codes(&r.errors), vec!["nnt::check::missing_item"; 5]);
+}
+
+#[test]
+fn seed_option_is_a_set_override() {
+    let opts = CheckOptions {
+        seed: Some(5),
+        ..CheckOptions::default()
+    };
+    let r = check_recipe("r.nnt", GOOD.as_bytes(), &dir(), &opts);
+    assert_eq!(r.program.unwrap().seed, 5);
+    let opts = CheckOptions {
+        overrides: vec!["seed=1.5".into()],
+        ..CheckOptions::default()
+    };
+    let r = check_recipe("r.nnt", GOOD.as_bytes(), &dir(), &opts);
+    assert_eq!(codes(&r.errors), ["nnt::check::wrong_type"]);
+}
+
+#[test]
+fn override_diagnostics_show_the_override_text() {
+    let opts = CheckOptions {
+        overrides: vec!["train.epochs=0".into()],
+        ..CheckOptions::default()
+    };
+    let r = check_recipe("r.nnt", GOOD.as_bytes(), &dir(), &opts);
+    let d = &r.errors[0];
+    let src = d.source_code().unwrap();
+    let label = d.labels().unwrap().next().unwrap();
+    let span = src.read_span(label.inner(), 0, 0).unwrap();
+    assert_eq!(span.name(), Some("--set train.epochs=0"));
+    assert_eq!(std::str::from_utf8(span.data()).unwrap(), "0");
+    for bad in [
+        "epochs",
+        "=3",
+        "a.b.c=1",
+        "trian.epochs=1",
+        "model.x=1",
+        "train=1",
+    ] {
+        let opts = CheckOptions {
+            overrides: vec![bad.into()],
+            ..CheckOptions::default()
+        };
+        let r = check_recipe("r.nnt", GOOD.as_bytes(), &dir(), &opts);
+        assert_eq!(codes(&r.errors), ["nnt::check::bad_override"], "{bad}");
+    }
+}
+
+#[test]
+fn resolve_recipe_needs_no_data() {
+    let text = GOOD.replace("data/three.csv", "data/does_not_exist.csv");
+    let r = resolve_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+    assert!(r.errors.is_empty());
+    assert_eq!(r.recipe.unwrap().items.len(), 5);
+    let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+    assert!(codes(&r.errors)[0].starts_with("nnt::data"));
+}
+
+#[test]
+fn errors_far_right_on_a_long_line_keep_their_line() {
+    let mut text = String::from("seed = 1\n\n\nregularize = [");
+    for _ in 0..10_000 {
+        text.push_str("l2(1e-4), ");
+    }
+    text.push_str("l3(1)]\n");
+    let r = check_recipe("big.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+    let d = r
+        .errors
+        .iter()
+        .find(|d| d.code().unwrap().to_string() == "nnt::check::unknown_name")
+        .unwrap();
+    let label = d.labels().unwrap().next().unwrap();
+    let span = d
+        .source_code()
+        .unwrap()
+        .read_span(label.inner(), 0, 0)
+        .unwrap();
+    assert_eq!(span.line() + 1, 4);
+    assert_eq!(std::str::from_utf8(span.data()).unwrap(), "l3");
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .render_report(&mut out, d.as_ref())
+        .unwrap();
+    assert!(out.contains("big.nnt:4:"), "{out}");
+}
+
+#[test]
+fn every_argument_of_a_call_is_checked() {
+    let text = GOOD
+        .replace("adam(lr = 0.01)", "adam(lr = 0, beta1 = 2)")
+        .replace("dense(8)", "dense(8.5, init = he, bias = 1)");
+    let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+    assert_eq!(
+        codes(&r.errors),
+        [
+            "nnt::check::wrong_type",
+            "nnt::check::unknown_name",
+            "nnt::check::wrong_type",
+            "nnt::check::out_of_range",
+            "nnt::check::out_of_range"
+        ]
+    );
+}
+
+#[test]
+fn an_empty_override_value_is_a_syntax_error_in_the_override() {
+    let opts = CheckOptions {
+        overrides: vec!["seed=".into()],
+        ..CheckOptions::default()
+    };
+    let r = check_recipe("r.nnt", GOOD.as_bytes(), &dir(), &opts);
+    assert_eq!(codes(&r.errors), ["nnt::syntax::unexpected"]);
+    assert_eq!(
+        r.errors[0].to_string(),
+        "expected a value: a number, string, name, call or list, found nothing"
+    );
+}
