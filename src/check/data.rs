@@ -208,10 +208,7 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 Some(x) => values::float_in(cx, x, "spread", Range::NonNegative),
                 None => Some(1.0),
             };
-<<<<<<< HEAD
-=======
             too_big(cx, e, n?, features?)?;
->>>>>>> front
             SourceSpec::Blobs {
                 n: n?,
                 features: features?,
@@ -289,10 +286,7 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 None => Some(1),
             };
             let noise = noise(cx, b.get(3), 0.1);
-<<<<<<< HEAD
-=======
             too_big(cx, e, n?, features? + targets?)?;
->>>>>>> front
             SourceSpec::Linear {
                 n: n?,
                 features: features?,

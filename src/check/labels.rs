@@ -78,8 +78,6 @@ pub fn check(
         if let LayerKind::Dense { units, .. } = l.kind {
             width = units;
         }
-<<<<<<< HEAD
-=======
         let dense = matches!(l.kind, LayerKind::Dense { .. });
         if dense && in_width.saturating_mul(width) > MAX_WEIGHTS {
             cx.err(CheckError::OutOfRange {
@@ -90,7 +88,6 @@ pub fn check(
                 help: Some("use fewer units".into()),
             });
         }
->>>>>>> front
         let line = if l.span.source == SourceId::RECIPE {
             source.line_of(l.span.start)
         } else {

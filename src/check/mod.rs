@@ -162,11 +162,7 @@ fn decode(bytes: &[u8]) -> Result<String, Box<(String, SyntaxError)>> {
                 SyntaxErrorKind::InvalidUtf8,
                 Span::new(SourceId::RECIPE, at, end),
             );
-<<<<<<< HEAD
-            Err((lossy, err))
-=======
             Err(Box::new((lossy, err)))
->>>>>>> front
         }
     }
 }
@@ -267,20 +263,12 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                     );
                     program = assemble(&st, &source, data, model, opts);
                 }
-<<<<<<< HEAD
-                Err(e) => {
-                    // The data module's errors carry their own source (the data file).
-                    cx.errors
-                        .push((Span::new(SourceId(u16::MAX), 0, 0), Box::new(e)));
-                }
-=======
                 Err(e) => match located::Located::wrap(Box::new(e), rdata) {
                     // No place of its own: shown at the recipe's data source.
                     Ok(l) => cx.errors.push((l.span(), Box::new(l))),
                     // The data module's errors with a place carry their own source.
                     Err(e) => cx.errors.push((Span::new(SourceId(u16::MAX), 0, 0), e)),
                 },
->>>>>>> front
             }
         }
     }

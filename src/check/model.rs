@@ -76,11 +76,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
             }
             Entry::Layer(e) => e,
         };
-<<<<<<< HEAD
-        let Some((which, id)) = values::callee_in(cx, e, "layer", "dense(16)", LAYERS) else {
-=======
         let Some((which, _)) = values::callee_in(cx, e, "layer", "dense(16)", LAYERS) else {
->>>>>>> front
             continue;
         };
         if LAYERS[which] == "input" {
@@ -95,11 +91,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
             );
             let n = b
                 .get(0)
-<<<<<<< HEAD
-                .and_then(|x| values::count(cx, x, "the input width", 1));
-=======
                 .and_then(|x| values::count_in(cx, x, "the input width", 1, values::MAX_SIZE));
->>>>>>> front
             if pos != 0 || input.is_some() {
                 cx.err(CheckError::InputNotFirst { span: e.span });
             } else if let Some(n) = n {
@@ -204,25 +196,8 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
             ));
         }
         "relu" | "sigmoid" | "tanh" | "gelu" | "softmax" => {
-<<<<<<< HEAD
-            bind(
-                cx,
-                e,
-                &Sig {
-                    example: match name {
-                        "relu" => "relu",
-                        "sigmoid" => "sigmoid",
-                        "tanh" => "tanh",
-                        "gelu" => "gelu",
-                        _ => "softmax",
-                    },
-                    ..none
-                },
-            );
-=======
             // No parameters: any argument is reported as one too many.
             bind(cx, e, &none);
->>>>>>> front
             match name {
                 "relu" => LayerKind::Relu,
                 "sigmoid" => LayerKind::Sigmoid,

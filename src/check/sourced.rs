@@ -26,11 +26,6 @@ impl Sourced {
         name: &str,
         text: Arc<String>,
     ) -> Sourced {
-<<<<<<< HEAD
-        Sourced {
-            inner,
-            src: NamedSource::new(name, text),
-=======
         let labels: Vec<LabeledSpan> = inner.labels().map(|l| l.collect()).unwrap_or_default();
         let far = labels.iter().any(|l| {
             let start = l.offset().min(text.len());
@@ -80,7 +75,6 @@ impl Sourced {
             inner,
             src: NamedSource::new(name, Arc::new(window)),
             window_labels: Some(moved),
->>>>>>> front
         }
     }
 }

@@ -249,18 +249,9 @@ fn unquote_help(e: &Expr, known: &[&str]) -> Option<String> {
 /// One of `known`, written as a plain name. Returns its index in `known`.
 pub fn choice(cx: &mut Cx, e: &Expr, what: &str, known: &[&str]) -> Option<usize> {
     let Some(id) = bare_name(e) else {
-<<<<<<< HEAD
-        wrong(
-            cx,
-            e,
-            &format!("a {what}"),
-            Some(format!("expected one of: {}", known.join(", "))),
-        );
-=======
         let help = unquote_help(e, known)
             .unwrap_or_else(|| format!("expected one of: {}", known.join(", ")));
         wrong(cx, e, &format!("a {what}"), Some(help));
->>>>>>> front
         return None;
     };
     lookup(cx, id, what, known)
@@ -289,17 +280,8 @@ pub fn callee_in<'a>(
     known: &[&str],
 ) -> Option<(usize, &'a Ident)> {
     let Some(id) = callee(e) else {
-<<<<<<< HEAD
-        wrong(
-            cx,
-            e,
-            &format!("a {what}"),
-            Some(format!("for example `{example}`")),
-        );
-=======
         let help = unquote_help(e, known).unwrap_or_else(|| format!("for example `{example}`"));
         wrong(cx, e, &format!("a {what}"), Some(help));
->>>>>>> front
         return None;
     };
     let i = lookup(cx, id, what, known)?;

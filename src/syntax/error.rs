@@ -27,15 +27,7 @@ pub struct Unexpected {
 pub enum SyntaxErrorKind {
     /// Something other than what the grammar allows here.
     /// Minimal recipe: `seed 7` (tests/fixtures/invalid/syntax_unexpected.nnt).
-<<<<<<< HEAD
-    Unexpected {
-        expected: String,
-        found: String,
-        help: Option<String>,
-    },
-=======
     Unexpected(Box<Unexpected>),
->>>>>>> front
     /// A bracket left open at the end of the text.
     /// Minimal recipe: `optimizer = adam(lr = 0.1` (syntax_unclosed.nnt).
     Unclosed { open: char },
@@ -124,15 +116,8 @@ fn closing(open: char) -> char {
 impl std::fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
-<<<<<<< HEAD
-            SyntaxErrorKind::Unexpected {
-                expected, found, ..
-            } => {
-                write!(f, "expected {expected}, found {found}")
-=======
             SyntaxErrorKind::Unexpected(u) => {
                 write!(f, "expected {}, found {}", u.expected, u.found)
->>>>>>> front
             }
             SyntaxErrorKind::Unclosed { open } => {
                 write!(
@@ -235,13 +220,8 @@ impl Diagnostic for SyntaxError {
             Some(self.label_text()),
             self.span,
         )];
-<<<<<<< HEAD
-        if let Some((span, text)) = &self.related {
-            v.push(LabeledSpan::new_with_span(Some(text.clone()), *span));
-=======
         if let Some(r) = &self.related {
             v.push(LabeledSpan::new_with_span(Some(r.1.clone()), r.0));
->>>>>>> front
         }
         Some(Box::new(v.into_iter()))
     }

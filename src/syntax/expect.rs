@@ -177,17 +177,10 @@ pub fn describe(
                 },
                 found.span,
             );
-<<<<<<< HEAD
-            err.related = Some((
-                Span::new(source, open_at, open_at + 1),
-                format!("`{open}` opened here"),
-            ));
-=======
             err.related = Some(Box::new((
                 Span::new(source, open_at, open_at + 1),
                 format!("`{open}` opened here"),
             )));
->>>>>>> front
             return err;
         }
     }
@@ -249,16 +242,12 @@ pub fn describe(
                 (_, w) => words.push(word(*w)),
             }
         }
-<<<<<<< HEAD
-        if wants.contains(&Want::Sep) && ctx == Context::Recipe {
-=======
         if found.kind == Some(TokenKind::Punct)
             && found.what == "`{`"
             && wants.contains(&Want::RBrace)
         {
             help = Some("sections do not nest: a section holds `name = value` settings, and `model` holds layers".to_string());
         } else if wants.contains(&Want::Sep) && ctx == Context::Recipe {
->>>>>>> front
             help = Some(
                 "put each item and each entry on its own line, or separate them with `;`"
                     .to_string(),
@@ -267,19 +256,11 @@ pub fn describe(
         join(&words)
     };
     SyntaxError::new(
-<<<<<<< HEAD
-        SyntaxErrorKind::Unexpected {
-            expected,
-            found: found.what,
-            help,
-        },
-=======
         SyntaxErrorKind::Unexpected(Box::new(Unexpected {
             expected,
             found: found.what,
             help,
         })),
->>>>>>> front
         found.span,
     )
 }
