@@ -352,3 +352,32 @@ fn comparison_detects_a_mismatch() {
         "{problems:?}"
     );
 }
+
+/// The whole pipeline: each vendored recipe goes through the parser, the checker and
+/// the data loader (not a hand-built program), then trains and is compared.
+#[test]
+fn every_case_through_the_checker() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance");
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("recipe.nnt").is_file())
+        .collect();
+    cases.sort();
+    assert_eq!(cases.len(), 10);
+    for dir in cases {
+        let case = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(dir.join("recipe.nnt")).unwrap();
+        let report = nnt::check::check_recipe(
+            "recipe.nnt",
+            &bytes,
+            &dir,
+            &nnt::check::CheckOptions::default(),
+        );
+        assert!(report.errors.is_empty(), "{case}: check errors");
+        assert!(report.warnings.is_empty(), "{case}: check warnings");
+        let program = report.program.unwrap();
+        let problems = run_and_compare(&case, program);
+        assert!(problems.is_empty(), "{case}:\n  {}", problems.join("\n  "));
+    }
+}
