@@ -3,6 +3,42 @@
 //! The pipeline, one module per stage (see ARCHITECTURE.md):
 //! `source -> syntax -> ast -> check -> ir -> train -> events -> report`.
 //! `data` and `io` are the only library modules that touch files.
+//!
+//! Checking and training a recipe from Rust:
+//!
+//! ```
+//! use nnt::check::{check_recipe, CheckOptions};
+//! use nnt::events::{Event, Observer};
+//!
+//! let recipe = r#"
+//! seed = 1
+//! data { train = xor(n = 64, noise = 0.1) }
+//! model {
+//!     dense(8)
+//!     tanh
+//!     dense(2)
+//! }
+//! loss = cross_entropy
+//! optimizer = sgd(lr = 0.5, momentum = 0.9)
+//! train { epochs = 3; batch = full }
+//! "#;
+//! let report = check_recipe("xor.nnt", recipe.as_bytes(), std::path::Path::new("."), &CheckOptions::default());
+//! assert!(report.errors.is_empty());
+//! let program = report.program.expect("a valid recipe checks into a program");
+//!
+//! struct Epochs(usize);
+//! impl Observer for Epochs {
+//!     fn event(&mut self, e: &Event) {
+//!         if let Event::Epoch(_) = e {
+//!             self.0 += 1;
+//!         }
+//!     }
+//! }
+//! let mut epochs = Epochs(0);
+//! let outcome = nnt::train::run(&program, &Default::default(), &mut epochs).unwrap();
+//! assert_eq!(epochs.0, 3);
+//! assert_eq!(outcome.end.epochs, 3);
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod ast;
