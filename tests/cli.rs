@@ -198,3 +198,83 @@ fn completions_are_generated() {
         assert!(stdout(&o).contains("nnt"));
     }
 }
+
+#[test]
+fn example_logs_are_snapshotted() {
+    // mnist and digits are left out only to keep the debug-build test run short;
+    // they are checked above and trained by the benchmarks.
+    for name in ["iris", "breast_cancer", "regression", "spirals"] {
+        let path = format!("examples/{name}.nnt");
+        let jsonl = run(&["run", &path, "--format", "jsonl"]);
+        assert_eq!(jsonl.status.code(), Some(0), "{name}: {}", stderr(&jsonl));
+        insta::assert_snapshot!(format!("example_{name}_jsonl"), stdout(&jsonl));
+        let text = run(&["run", &path]);
+        assert_eq!(text.status.code(), Some(0), "{name}: {}", stderr(&text));
+        insta::assert_snapshot!(format!("example_{name}_text"), stdout(&text));
+    }
+}
+
+#[test]
+fn resume_continues_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("ck.nnt");
+    std::fs::write(
+        &recipe,
+        r#"seed = 3
+data {
+    train = spirals(n = 300, classes = 3)
+    valid = split(train, 0.2)
+}
+model {
+    dense(32)
+    relu
+    dropout(0.2)
+    dense(3)
+}
+loss = cross_entropy
+optimizer = adam(lr = 0.01)
+checkpoint { every = 2; path = "ckpt"; keep = 2 }
+train {
+    epochs = 8
+    batch = 32
+    lr_schedule = cosine
+    early_stop = patience(5, monitor = valid_accuracy)
+}
+"#,
+    )
+    .unwrap();
+    let full = nnt()
+        .args(["run", "--format", "jsonl"])
+        .arg(&recipe)
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(0), "{}", stderr(&full));
+    let mut kept: Vec<_> = std::fs::read_dir(dir.path().join("ckpt"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        ["epoch-6.safetensors", "epoch-8.safetensors"],
+        "keep = 2 keeps the newest two"
+    );
+    let resumed = nnt()
+        .args(["run", "--format", "jsonl", "--resume"])
+        .arg(dir.path().join("ckpt/epoch-6.safetensors"))
+        .arg(&recipe)
+        .output()
+        .unwrap();
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    let tail = |o: &Output| {
+        stdout(o)
+            .lines()
+            .filter(|l| !l.contains("\"start\""))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let full_tail = tail(&full);
+    let resumed_tail = tail(&resumed);
+    assert_eq!(resumed_tail.len(), 3, "epochs 7 and 8, then the end event");
+    assert_eq!(full_tail[full_tail.len() - 3..], resumed_tail[..]);
+}
