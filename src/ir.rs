@@ -460,7 +460,8 @@ pub struct DiagnoseConfig {
     pub vanishing_ratio: Option<f64>,
     /// Fraction of a relu layer's units that output zero for a whole epoch.
     pub dead_relu_fraction: Option<f64>,
-    /// Relative change of train loss per epoch below which training has plateaued.
+    /// Relative improvement of the train loss per epoch, per step of the epoch (at
+    /// most 10 steps counted), below which training has plateaued.
     pub plateau_delta: Option<f64>,
     /// Epochs of no movement before the plateau is reported.
     pub plateau_epochs: usize,
@@ -471,8 +472,8 @@ impl Default for DiagnoseConfig {
         DiagnoseConfig {
             exploding_ratio: Some(100.0),
             exploding_abs: Some(1e4),
-            vanishing_ratio: Some(1e-5),
-            dead_relu_fraction: Some(0.5),
+            vanishing_ratio: Some(1e-3),
+            dead_relu_fraction: Some(0.3),
             plateau_delta: Some(1e-4),
             plateau_epochs: 5,
         }
