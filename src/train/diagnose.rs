@@ -28,11 +28,6 @@ const VANISHING_SPREAD: f64 = 100.0;
 /// Train accuracy below which a flat loss is premature convergence.
 const POOR_ACCURACY: f64 = 0.9;
 
-/// The plateau limit per epoch is `plateau_delta` times the epoch's steps, up to
-/// this many: a full-batch epoch is one step and moves the loss less than an
-/// epoch of many mini-batches.
-const PLATEAU_STEP_CAP: u64 = 10;
-
 /// A plateau spans at least this many optimizer steps.
 const MIN_PLATEAU_STEPS: u64 = 50;
 
@@ -404,9 +399,9 @@ impl Diagnoser {
             self.state.dead_fraction[p] = frac;
             if dead > 0 && frac >= threshold && self.once(format!("{DEAD}@{p}")) {
                 let message = format!(
-                    "dead relu units: {dead} of {width} units of {} ({:.0}%) output 0 for every training example of epoch {epoch}; a dead unit gets no gradient and never recovers",
-                    self.describe(p),
-                    frac * 100.0
+                    "dead relu units: {dead} of {width} units ({:.0}%) of {} output 0 for every training example of epoch {epoch}; a dead unit gets no gradient and never recovers",
+                    frac * 100.0,
+                    self.describe(p)
                 );
                 out.push(self.diagnostic(
                     "nnt::train::dead_relu",
@@ -450,8 +445,7 @@ impl Diagnoser {
             return;
         }
         let window = &l[l.len() - n - 1..];
-        let per_epoch_steps = last_steps.min(PLATEAU_STEP_CAP);
-        let limit = delta * per_epoch_steps as f64;
+        let limit = delta;
         let base = window[0].abs().max(1e-12);
         let best = window[1..].iter().cloned().fold(f64::INFINITY, f64::min);
         let improvement = (window[0] - best) / base / n as f64;
