@@ -125,7 +125,10 @@ fn vanishing_gradients_example() {
     let d = expect_code(&o, "nnt::train::vanishing_gradient", "example");
     assert_eq!(d["layer"], 0, "the first dense layer vanishes first");
     let msg = d["message"].as_str().unwrap();
-    assert!(msg.contains("gradient/weight ratio per dense layer: 0: "), "{msg}");
+    assert!(
+        msg.contains("gradient/weight ratio per dense layer: 0: "),
+        "{msg}"
+    );
     let p = expect_code(&o, "nnt::train::plateau", "example");
     assert!(p["message"].as_str().unwrap().contains("saturated"), "{p}");
     assert_eq!(lints(&o), vec!["nnt::lint::deep_saturating_stack"]);
@@ -194,13 +197,7 @@ fn recipe(text: &str) -> Recipe {
     Recipe { _dir: dir, path }
 }
 
-fn classifier(
-    seed: u64,
-    data: &str,
-    model: &str,
-    optimizer: &str,
-    train: &str,
-) -> String {
+fn classifier(seed: u64, data: &str, model: &str, optimizer: &str, train: &str) -> String {
     format!(
         "seed = {seed}\ndata {{\n    {data}\n}}\nmodel {{\n{model}\n}}\nloss = cross_entropy\noptimizer = {optimizer}\ntrain {{\n    {train}\n}}\n"
     )
@@ -256,7 +253,11 @@ fn exploding_variants() {
     for (i, text) in cases.iter().enumerate() {
         let r = recipe(text);
         let o = run(&r.path, &[]);
-        expect_code(&o, "nnt::train::exploding_gradient", &format!("variant {i}"));
+        expect_code(
+            &o,
+            "nnt::train::exploding_gradient",
+            &format!("variant {i}"),
+        );
     }
 }
 
@@ -315,7 +316,11 @@ fn dead_relu_variants() {
     for (i, text) in cases.iter().enumerate() {
         let r = recipe(text);
         let o = run(&r.path, &[]);
-        expect_code(&o, "nnt::train::dead_relu", &format!("variant {i}:\n{text}"));
+        expect_code(
+            &o,
+            "nnt::train::dead_relu",
+            &format!("variant {i}:\n{text}"),
+        );
     }
 }
 
@@ -342,7 +347,10 @@ fn plateau_variants() {
         let o = run(&r.path, &[]);
         let d = expect_code(&o, "nnt::train::plateau", &format!("variant {i}:\n{text}"));
         let msg = d["message"].as_str().unwrap();
-        assert!(msg.contains("a learning rate too small"), "variant {i}: {msg}");
+        assert!(
+            msg.contains("a learning rate too small"),
+            "variant {i}: {msg}"
+        );
     }
     // A plateau caused by dead units names them.
     let text = classifier(
@@ -355,7 +363,10 @@ fn plateau_variants() {
     let r = recipe(&text);
     let o = run(&r.path, &[]);
     let d = expect_code(&o, "nnt::train::plateau", "dead units");
-    assert!(d["message"].as_str().unwrap().contains("dead relu units"), "{d}");
+    assert!(
+        d["message"].as_str().unwrap().contains("dead relu units"),
+        "{d}"
+    );
 }
 
 // ------------------------------------------------------------ check-time lints
@@ -385,7 +396,13 @@ fn each_lint_example_warns_exactly_its_lint() {
 
 fn assert_silent(path: &Path) {
     let o = run(path, &[]);
-    assert_eq!(o.status.code(), Some(0), "{}: {}", path.display(), text(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}: {}",
+        path.display(),
+        text(&o.stderr)
+    );
     assert!(
         diagnostics(&o).is_empty(),
         "{}: {:?}",

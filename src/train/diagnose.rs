@@ -340,7 +340,7 @@ impl Diagnoser {
             return Vec::new();
         };
         let r = &self.state.ratios;
-        if !(r[last] >= threshold) {
+        if r[last].is_nan() || r[last] < threshold {
             return Vec::new();
         }
         early
@@ -609,22 +609,68 @@ mod tests {
         ]
     }
 
+    /// One epoch of `steps` steps with the given per-layer squared norms and a
+    /// relu layer whose units all fire.
+    fn epoch(
+        d: &mut Diagnoser,
+        e: usize,
+        steps: usize,
+        sq: &[f64],
+        loss: f64,
+        acc: Option<f64>,
+        w: &[f64],
+    ) -> Vec<RunDiagnostic> {
+        let mut found = Vec::new();
+        for s in 1..=steps {
+            found.extend(d.observe_step(e, s, sq));
+            d.observe_relu(1, &[1.0f32; 4], 4);
+        }
+        found.extend(d.end_epoch(e, loss, acc, w));
+        found
+    }
+
     #[test]
-    fn exploding_once_after_warmup() {
+    fn exploding_once_per_run_after_warmup_naming_the_worst_layer() {
         let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
         for s in 1..=30 {
             assert!(d.observe_step(1, s, &[1.0, 0.0, 1.0]).is_none());
         }
-        let hit = d.observe_step(1, 31, &[1e6, 0.0, 1.0]).expect("exploding");
+        // both layers jump; layer 2 jumps further
+        let hit = d.observe_step(1, 31, &[1e6, 0.0, 1e7]).expect("exploding");
         assert_eq!(hit.code, "nnt::train::exploding_gradient");
         assert_eq!(
             (hit.layer, hit.line, hit.step),
-            (Some(0), Some(5), Some(31))
+            (Some(2), Some(7), Some(31))
         );
         assert!(
-            d.observe_step(1, 32, &[1e8, 0.0, 1.0]).is_none(),
+            hit.message.contains("0: 1.0e3, 2: 3.2e3"),
+            "{}",
+            hit.message
+        );
+        assert!(
+            d.observe_step(1, 32, &[1e8, 0.0, 1e8]).is_none(),
             "reported once"
         );
+    }
+
+    #[test]
+    fn exploding_by_absolute_limit_without_warmup() {
+        let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
+        let hit = d.observe_step(1, 1, &[1e10, 0.0, 1.0]).expect("abs");
+        assert_eq!(hit.layer, Some(0));
+        assert!(
+            hit.message.contains("above the limit 1e4"),
+            "{}",
+            hit.message
+        );
+        let mut off = Diagnoser::new(
+            DiagnoseConfig {
+                exploding_abs: None,
+                ..DiagnoseConfig::default()
+            },
+            layers(),
+        );
+        assert!(off.observe_step(1, 1, &[1e10, 0.0, 1.0]).is_none());
     }
 
     #[test]
@@ -649,30 +695,118 @@ mod tests {
             vec!["nnt::train::vanishing_gradient", "nnt::train::dead_relu"]
         );
         assert!(
-            found[1].message.contains("3 of 4 units"),
+            found[0].message.contains("0: 1.0e-8, 2: 1.0e0"),
+            "{}",
+            found[0].message
+        );
+        assert!(
+            found[1].message.contains("3 of 4 units (75%)"),
             "{}",
             found[1].message
         );
     }
 
     #[test]
+    fn small_gradients_everywhere_are_not_vanishing() {
+        // A converged network: every layer's gradient is small, none far below
+        // the last layer's.
+        let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
+        let found = epoch(
+            &mut d,
+            1,
+            3,
+            &[1e-10, 0.0, 1e-9],
+            0.01,
+            Some(1.0),
+            &[1.0, 0.0, 1.0],
+        );
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
     fn plateau_needs_flat_loss_and_poor_accuracy() {
+        let w = [1.0, 0.0, 1.0];
         let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
         let mut found = vec![];
         for e in 1..=8 {
-            d.observe_step(e, 1, &[1.0, 0.0, 1.0]);
-            d.observe_relu(1, &[1.0f32; 4], 4);
-            found.extend(d.end_epoch(e, 0.7, Some(0.5), &[1.0, 0.0, 1.0]));
+            found.extend(epoch(&mut d, e, 10, &[1.0, 0.0, 1.0], 0.7, Some(0.5), &w));
         }
-        assert_eq!(found.len(), 1);
+        assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].code, "nnt::train::plateau");
+        assert_eq!(found[0].epoch, 6);
+        // weights did not move at all while gradients are of normal size
+        assert!(
+            found[0].message.contains("a learning rate too small"),
+            "{}",
+            found[0].message
+        );
         let mut ok = Diagnoser::new(DiagnoseConfig::default(), layers());
         for e in 1..=8 {
-            ok.observe_step(e, 1, &[1.0, 0.0, 1.0]);
-            ok.observe_relu(1, &[1.0f32; 4], 4);
-            assert!(ok
-                .end_epoch(e, 0.1, Some(0.99), &[1.0, 0.0, 1.0])
-                .is_empty());
+            assert!(epoch(&mut ok, e, 10, &[1.0, 0.0, 1.0], 0.1, Some(0.99), &w).is_empty());
         }
+    }
+
+    #[test]
+    fn plateau_spans_at_least_fifty_steps() {
+        // Full batch: one step per epoch, so five flat epochs are not enough.
+        let w = [1.0, 0.0, 1.0];
+        let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
+        let mut found = vec![];
+        for e in 1..=40 {
+            found.extend(epoch(&mut d, e, 1, &[1.0, 0.0, 1.0], 0.7, Some(0.5), &w));
+        }
+        assert!(found.is_empty(), "{found:?}");
+        for e in 41..=60 {
+            found.extend(epoch(&mut d, e, 1, &[1.0, 0.0, 1.0], 0.7, Some(0.5), &w));
+        }
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].epoch, 51);
+    }
+
+    #[test]
+    fn plateau_with_dead_units_names_them() {
+        let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
+        let mut found = vec![];
+        for e in 1..=8 {
+            for s in 1..=10 {
+                d.observe_step(e, s, &[0.0, 0.0, 1.0]);
+                d.observe_relu(1, &[0.0f32; 4], 4);
+            }
+            found.extend(d.end_epoch(e, 1.1, Some(0.33), &[1.0, 0.0, 1.0]));
+        }
+        let p = found
+            .iter()
+            .find(|f| f.code == "nnt::train::plateau")
+            .expect("plateau");
+        assert!(
+            p.message.contains("dead relu units (layer 1"),
+            "{}",
+            p.message
+        );
+        assert_eq!(p.layer, Some(1));
+    }
+
+    #[test]
+    fn state_round_trips_and_reads_older_checkpoints() {
+        let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
+        epoch(
+            &mut d,
+            1,
+            3,
+            &[0.1, 0.0, 0.3],
+            0.7,
+            Some(0.5),
+            &[1.5, 0.0, 0.25],
+        );
+        let json = serde_json::to_string(&d.state).unwrap();
+        let back: DiagnoseState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d.state);
+        // a state written before the history fields existed still loads
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        for k in ["weight_history", "epoch_steps", "ratios", "dead_fraction"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        let old: DiagnoseState = serde_json::from_value(v).unwrap();
+        assert!(old.weight_history.is_empty());
     }
 }
