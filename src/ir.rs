@@ -472,7 +472,7 @@ impl Default for DiagnoseConfig {
     fn default() -> Self {
         DiagnoseConfig {
             exploding_ratio: Some(100.0),
-            exploding_abs: Some(1e4),
+            exploding_abs: Some(1e3),
             vanishing_ratio: Some(1e-3),
             dead_relu_fraction: Some(0.3),
             plateau_delta: Some(3e-3),

@@ -659,7 +659,7 @@ mod tests {
         let hit = d.observe_step(1, 1, &[1e10, 0.0, 1.0]).expect("abs");
         assert_eq!(hit.layer, Some(0));
         assert!(
-            hit.message.contains("above the limit 1e4"),
+            hit.message.contains("above the limit 1e3"),
             "{}",
             hit.message
         );
