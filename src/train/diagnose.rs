@@ -478,7 +478,10 @@ impl Diagnoser {
             "raise the learning rate (e.g. 10×) or use adam(lr = 0.001)"
         } else if causes.iter().any(|c| c.starts_with("dead relu")) {
             "lower the learning rate, use leaky_relu, or initialise with he_uniform"
-        } else if causes.iter().any(|c| c.starts_with("saturated")) {
+        } else if causes
+            .iter()
+            .any(|c| c.starts_with("saturated") || c.starts_with("vanishing"))
+        {
             "use relu with he_uniform init, or add batch_norm between the layers"
         } else if causes
             .iter()
@@ -521,9 +524,22 @@ impl Diagnoser {
         }
         let vanishing = self.vanishing_layers();
         if !vanishing.is_empty() {
+            let saturating = self
+                .layers
+                .iter()
+                .any(|l| l.name == "sigmoid" || l.name == "tanh");
+            let what = if saturating {
+                "saturated sigmoid/tanh units"
+            } else {
+                "vanishing gradients (an initialisation too small for the depth)"
+            };
             causes.push(format!(
-                "saturated sigmoid/tanh units: the gradients of {} vanish (gradient/weight ratio per dense layer: {})",
-                vanishing.iter().map(|&p| format!("layer {}", self.layers[p].index)).collect::<Vec<_>>().join(", "),
+                "{what}: the gradients of {} vanish (gradient/weight ratio per dense layer: {})",
+                vanishing
+                    .iter()
+                    .map(|&p| format!("layer {}", self.layers[p].index))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 self.per_layer(&st.ratios, true)
             ));
             pos = pos.or(vanishing.first().copied());
