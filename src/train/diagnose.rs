@@ -292,6 +292,8 @@ impl Diagnoser {
     ) -> Vec<RunDiagnostic> {
         let n = self.layers.len();
         let mut out = Vec::new();
+        // A state from a checkpoint written before these fields existed.
+        self.state.dead_fraction.resize(n, 0.0);
         self.state.ratios = (0..n)
             .map(|p| {
                 let w = weight_norms.get(p).copied().unwrap_or(0.0);
@@ -824,5 +826,19 @@ mod tests {
         }
         let old: DiagnoseState = serde_json::from_value(v).unwrap();
         assert!(old.weight_history.is_empty());
+        // and training continues from it
+        d.state = old;
+        for e in 2..=12 {
+            epoch(
+                &mut d,
+                e,
+                10,
+                &[0.1, 0.0, 0.3],
+                0.7,
+                Some(0.5),
+                &[1.5, 0.0, 0.25],
+            );
+        }
+        assert!(d.state.reported.iter().any(|r| r == PLATEAU));
     }
 }
