@@ -460,7 +460,9 @@ pub struct DiagnoseConfig {
     pub vanishing_ratio: Option<f64>,
     /// Fraction of a relu layer's units that output zero for a whole epoch.
     pub dead_relu_fraction: Option<f64>,
-    /// Relative change of train loss per epoch below which training has plateaued.
+    /// Relative improvement of the train loss per epoch (averaged over the last
+    /// `plateau_epochs` epochs, and over at least 50 steps) below which training
+    /// has plateaued.
     pub plateau_delta: Option<f64>,
     /// Epochs of no movement before the plateau is reported.
     pub plateau_epochs: usize,
@@ -470,10 +472,10 @@ impl Default for DiagnoseConfig {
     fn default() -> Self {
         DiagnoseConfig {
             exploding_ratio: Some(100.0),
-            exploding_abs: Some(1e4),
-            vanishing_ratio: Some(1e-5),
-            dead_relu_fraction: Some(0.5),
-            plateau_delta: Some(1e-4),
+            exploding_abs: Some(1e3),
+            vanishing_ratio: Some(1e-3),
+            dead_relu_fraction: Some(0.3),
+            plateau_delta: Some(3e-3),
             plateau_epochs: 5,
         }
     }

@@ -1,8 +1,9 @@
 //! Run-time detectors (§13): exploding and vanishing gradients, dead ReLU units,
 //! and a plateau of the train loss. They read statistics the trainer computes
-//! anyway (each layer's squared gradient norm per step) plus one cheap pass over
-//! each relu layer's output, and report each finding once per run as a warning
-//! that names the layer, its recipe line and the usual fixes.
+//! anyway (each layer's squared gradient norm per step, each layer's weight norm
+//! per epoch) plus one cheap pass over each relu layer's output, and report each
+//! finding once per run as a warning that names the layer, its recipe line, the
+//! numbers behind the finding and the usual fixes.
 //!
 //! The state is plain data (serialisable) so that a resumed run reports exactly
 //! what the uninterrupted run would have.
@@ -13,11 +14,26 @@ use crate::events::{RunDiagnostic, Severity};
 use crate::ir::DiagnoseConfig;
 
 /// Steps a layer must have seen before its running level is trusted.
-const WARMUP_STEPS: u64 = 20;
+const WARMUP_STEPS: u64 = 10;
 
 /// A jump relative to the running level only counts from this norm up: growing
 /// from 1e-9 to 1e-6 (a layer waking up from a zero start) is not an explosion.
 const MIN_EXPLODING_NORM: f64 = 1.0;
+
+/// A layer only counts as vanishing when its gradient/weight ratio is also this
+/// many times smaller than the last dense layer's: a converged network has small
+/// gradients everywhere, which is not the same thing.
+const VANISHING_SPREAD: f64 = 100.0;
+
+/// Train accuracy below which a flat loss is premature convergence.
+const POOR_ACCURACY: f64 = 0.9;
+
+/// A plateau spans at least this many optimizer steps.
+const MIN_PLATEAU_STEPS: u64 = 50;
+
+/// Relative change of the weights per epoch below which a learning rate is
+/// judged too small to move them (plateau causes).
+const STILL_WEIGHTS: f64 = 1e-3;
 
 /// What the detectors know about one layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +65,18 @@ pub struct DiagnoseState {
     pub losses: Vec<f64>,
     /// Codes already reported per layer (`code@layer`), so each is said once.
     pub reported: Vec<String>,
+    /// Each finished epoch's weight norm per layer, epoch after epoch.
+    #[serde(default, with = "exact_floats")]
+    pub weight_history: Vec<f64>,
+    /// `steps` at the end of each finished epoch.
+    #[serde(default)]
+    pub epoch_steps: Vec<u64>,
+    /// The last finished epoch's gradient/weight ratio per layer (0 when untrainable).
+    #[serde(default, with = "exact_floats")]
+    pub ratios: Vec<f64>,
+    /// The last finished epoch's dead fraction per relu layer (0 elsewhere).
+    #[serde(default, with = "exact_floats")]
+    pub dead_fraction: Vec<f64>,
 }
 
 /// f64 values as their shortest round-trip decimal strings: JSON number parsing
@@ -97,6 +125,8 @@ impl Diagnoser {
                 grad_mean: vec![0.0; n],
                 epoch_grad_max: vec![0.0; n],
                 alive,
+                ratios: vec![0.0; n],
+                dead_fraction: vec![0.0; n],
                 ..Default::default()
             },
         }
@@ -115,7 +145,9 @@ impl Diagnoser {
         y: &[T],
         width: usize,
     ) {
-        let alive = &mut self.state.alive[pos];
+        let Some(alive) = self.state.alive.get_mut(pos) else {
+            return;
+        };
         if alive.len() != width || width == 0 {
             return;
         }
@@ -128,50 +160,51 @@ impl Diagnoser {
     }
 
     /// After a step's gradients: `layer_sq` holds each layer's squared gradient
-    /// norm. Returns an exploding-gradient warning the first time a layer jumps.
+    /// norm. Returns an exploding-gradient warning the first time (in the run) a
+    /// layer's norm jumps past its running level or the absolute limit; it names
+    /// the layer that jumped furthest.
     pub fn observe_step(
         &mut self,
         epoch: usize,
         step: usize,
         layer_sq: &[f64],
     ) -> Option<RunDiagnostic> {
-        let mut found = None;
         let steps = self.state.steps;
+        let watching = !self.state.reported.iter().any(|r| r == EXPLODING);
+        // (position, norm, running level, jump) of the worst layer this step.
+        let mut worst: Option<(usize, f64, f64, Option<f64>)> = None;
         for (pos, &sq) in layer_sq.iter().enumerate() {
-            if !self.layers[pos].trainable {
+            if !self.layers.get(pos).is_some_and(|l| l.trainable) {
                 continue;
             }
             let g = sq.sqrt();
             let mean = self.state.grad_mean[pos];
-            let max = &mut self.state.epoch_grad_max[pos];
-            if g > *max {
-                *max = g;
+            if g > self.state.epoch_grad_max[pos] {
+                self.state.epoch_grad_max[pos] = g;
             }
-            if found.is_none() {
-                let by_ratio = self
+            if watching {
+                let jump = self
                     .config
                     .exploding_ratio
                     .filter(|_| steps >= WARMUP_STEPS && mean > 0.0 && g >= MIN_EXPLODING_NORM)
                     .and_then(|r| (g > r * mean).then_some(g / mean));
                 let by_abs = self.config.exploding_abs.is_some_and(|a| g > a);
-                if by_ratio.is_some() || by_abs {
-                    found = self.exploding(pos, epoch, step, g, mean, by_ratio);
+                if jump.is_some() || by_abs {
+                    // Rank by the jump when there is one, else by the norm itself.
+                    let score =
+                        |w: &(usize, f64, f64, Option<f64>)| (w.3.is_some(), w.3.unwrap_or(w.1));
+                    let cand = (pos, g, mean, jump);
+                    if worst.as_ref().is_none_or(|w| score(&cand) > score(w)) {
+                        worst = Some(cand);
+                    }
                 }
             }
             self.state.grad_mean[pos] = mean + (g - mean) / (steps + 1) as f64;
         }
         self.state.steps += 1;
-        found
-    }
-
-    fn once(&mut self, code: &str, pos: usize) -> bool {
-        let key = format!("{code}@{pos}");
-        if self.state.reported.contains(&key) {
-            false
-        } else {
-            self.state.reported.push(key);
-            true
-        }
+        let (pos, g, mean, jump) = worst?;
+        self.state.reported.push(EXPLODING.to_string());
+        Some(self.exploding(pos, epoch, step, g, mean, jump, layer_sq))
     }
 
     fn describe(&self, pos: usize) -> String {
@@ -200,34 +233,51 @@ impl Diagnoser {
         }
     }
 
+    /// `index: value` for each trainable layer (dense only with `dense_only`).
+    fn per_layer(&self, values: &[f64], dense_only: bool) -> String {
+        self.layers
+            .iter()
+            .zip(values)
+            .filter(|(l, _)| l.trainable && (l.is_dense || !dense_only))
+            .map(|(l, v)| format!("{}: {v:.1e}", l.index))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn exploding(
-        &mut self,
+        &self,
         pos: usize,
         epoch: usize,
         step: usize,
         g: f64,
         mean: f64,
-        ratio: Option<f64>,
-    ) -> Option<RunDiagnostic> {
-        if !self.once("exploding_gradient", pos) {
-            return None;
-        }
-        let how = match ratio {
-            Some(r) => format!("{r:.0}× its running level {mean:.3e}"),
-            None => format!(
-                "above the limit {:.3e}",
+        jump: Option<f64>,
+        layer_sq: &[f64],
+    ) -> RunDiagnostic {
+        let how = match (jump, self.config.exploding_ratio) {
+            (Some(j), Some(r)) => {
+                format!("{j:.0}× its running level {mean:.2e} (the limit is {r}×)")
+            }
+            _ => format!(
+                "above the limit {:.0e}",
                 self.config.exploding_abs.unwrap_or(f64::INFINITY)
             ),
         };
-        let message = format!("exploding gradient: the gradient norm of {} is {g:.3e} at epoch {epoch}, step {step}, {how}", self.describe(pos));
-        Some(self.diagnostic(
+        let norms: Vec<f64> = layer_sq.iter().map(|v| v.sqrt()).collect();
+        let message = format!(
+            "exploding gradient: at epoch {epoch}, step {step} the gradient norm of {} is {g:.2e}, {how}; gradient norm per layer at this step: {}",
+            self.describe(pos),
+            self.per_layer(&norms, false)
+        );
+        self.diagnostic(
             "nnt::train::exploding_gradient",
             epoch,
             Some(step),
             pos,
             message,
-            "lower the learning rate, add `clip = norm(1.0)` to the train section, or normalise activations with batch_norm",
-        ))
+            "lower the learning rate, add `clip = norm(1.0)` to the train section, normalise the inputs (`normalize = standard`), or add batch_norm between layers",
+        )
     }
 
     /// After an epoch's event: vanishing gradients, dead relu units, plateau.
@@ -240,10 +290,27 @@ impl Diagnoser {
         accuracy: Option<f64>,
         weight_norms: &[f64],
     ) -> Vec<RunDiagnostic> {
+        let n = self.layers.len();
         let mut out = Vec::new();
-        self.vanishing(epoch, weight_norms, &mut out);
-        let dead = self.dead_relu(epoch, &mut out);
-        self.plateau(epoch, train_loss, accuracy, dead, &mut out);
+        // A state from a checkpoint written before these fields existed.
+        self.state.dead_fraction.resize(n, 0.0);
+        self.state.ratios = (0..n)
+            .map(|p| {
+                let w = weight_norms.get(p).copied().unwrap_or(0.0);
+                if self.layers[p].trainable && w > 0.0 {
+                    self.state.epoch_grad_max[p] / w
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        self.state
+            .weight_history
+            .extend((0..n).map(|p| weight_norms.get(p).copied().unwrap_or(0.0)));
+        self.state.epoch_steps.push(self.state.steps);
+        self.vanishing(epoch, &mut out);
+        self.dead_relu(epoch, &mut out);
+        self.plateau(epoch, train_loss, accuracy, &mut out);
         for m in &mut self.state.epoch_grad_max {
             *m = 0.0;
         }
@@ -253,49 +320,59 @@ impl Diagnoser {
         out
     }
 
-    fn vanishing(&mut self, epoch: usize, weight_norms: &[f64], out: &mut Vec<RunDiagnostic>) {
+    fn once(&mut self, key: String) -> bool {
+        if self.state.reported.contains(&key) {
+            false
+        } else {
+            self.state.reported.push(key);
+            true
+        }
+    }
+
+    /// Dense layers (before the last) whose gradient/weight ratio this epoch is
+    /// below the threshold and far below the last dense layer's.
+    fn vanishing_layers(&self) -> Vec<usize> {
         let Some(threshold) = self.config.vanishing_ratio else {
-            return;
+            return Vec::new();
         };
         let dense: Vec<usize> = (0..self.layers.len())
-            .filter(|&p| self.layers[p].is_dense)
+            .filter(|&p| self.layers[p].is_dense && self.layers[p].trainable)
             .collect();
-        let Some(&last) = dense.last() else { return };
-        let ratios_all: Vec<f64> = (0..self.layers.len())
-            .map(|p| {
-                let w = weight_norms.get(p).copied().unwrap_or(0.0);
-                if w > 0.0 {
-                    self.state.epoch_grad_max[p] / w
-                } else {
-                    f64::INFINITY
-                }
-            })
-            .collect();
-        let ratio = |p: usize| ratios_all[p];
-        let last_ratio = ratio(last);
-        if last_ratio.is_nan() || last_ratio < threshold {
-            return;
+        let Some((&last, early)) = dense.split_last() else {
+            return Vec::new();
+        };
+        let r = &self.state.ratios;
+        if r[last].is_nan() || r[last] < threshold {
+            return Vec::new();
         }
-        let ratios: Vec<String> = dense
-            .iter()
-            .map(|&p| format!("{}: {:.1e}", self.layers[p].index, ratio(p)))
-            .collect();
-        let affected: Vec<usize> = dense[..dense.len() - 1]
+        early
             .iter()
             .copied()
-            .filter(|&p| ratio(p) < threshold)
-            .collect();
+            .filter(|&p| r[p] < threshold && r[p] * VANISHING_SPREAD < r[last])
+            .collect()
+    }
+
+    fn vanishing(&mut self, epoch: usize, out: &mut Vec<RunDiagnostic>) {
+        let affected = self.vanishing_layers();
         let Some(&first) = affected.first() else {
             return;
         };
-        if !self.once("vanishing_gradient", first) {
+        if !self.once(VANISHING.to_string()) {
             return;
         }
+        let threshold = self.config.vanishing_ratio.unwrap_or(0.0);
+        let last_ratio = self
+            .layers
+            .iter()
+            .zip(&self.state.ratios)
+            .rev()
+            .find(|(l, _)| l.is_dense && l.trainable)
+            .map_or(0.0, |(_, r)| *r);
         let names: Vec<String> = affected.iter().map(|&p| self.describe(p)).collect();
         let message = format!(
-            "vanishing gradient: in epoch {epoch} the gradients of {} stayed below {threshold:.0e} of their weights' norm while the last layer's reached {last_ratio:.1e}; gradient/weight ratio per dense layer: {}",
+            "vanishing gradient: in epoch {epoch} the largest gradient of {} stayed below {threshold:.0e} of the layer's weight norm, while the last dense layer's reached {last_ratio:.1e}; gradient/weight ratio per dense layer: {}",
             names.join(", "),
-            ratios.join(", ")
+            self.per_layer(&self.state.ratios, true)
         );
         out.push(self.diagnostic(
             "nnt::train::vanishing_gradient",
@@ -303,17 +380,16 @@ impl Diagnoser {
             None,
             first,
             message,
-            "use relu-family activations with he_uniform init, add batch_norm between layers, or make the model shallower",
+            "use relu-family activations (relu, leaky_relu, gelu) with he_uniform init, add batch_norm between the layers, or make the model shallower",
         ));
     }
 
-    /// Reports relu layers with too many dead units; returns whether any layer has
-    /// dead units above the threshold (a likely cause of a plateau).
-    fn dead_relu(&mut self, epoch: usize, out: &mut Vec<RunDiagnostic>) -> bool {
+    /// Reports relu layers with too many dead units and records each relu
+    /// layer's dead fraction (a likely cause of a plateau).
+    fn dead_relu(&mut self, epoch: usize, out: &mut Vec<RunDiagnostic>) {
         let Some(threshold) = self.config.dead_relu_fraction else {
-            return false;
+            return;
         };
-        let mut any = false;
         for p in 0..self.layers.len() {
             let alive = &self.state.alive[p];
             if !self.layers[p].is_relu || alive.is_empty() {
@@ -322,26 +398,23 @@ impl Diagnoser {
             let width = alive.len();
             let dead = alive.iter().filter(|a| !**a).count();
             let frac = dead as f64 / width as f64;
-            if dead > 0 && frac >= threshold {
-                any = true;
-                if self.once("dead_relu", p) {
-                    let message = format!(
-                        "dead relu units: {dead} of {width} units of {} ({:.0}%) output 0 for every training example of epoch {epoch}",
-                        self.describe(p),
-                        frac * 100.0
-                    );
-                    out.push(self.diagnostic(
-                        "nnt::train::dead_relu",
-                        epoch,
-                        None,
-                        p,
-                        message,
-                        "lower the learning rate, use leaky_relu or elu instead, or initialise the layer before it with he_uniform",
-                    ));
-                }
+            self.state.dead_fraction[p] = frac;
+            if dead > 0 && frac >= threshold && self.once(format!("{DEAD}@{p}")) {
+                let message = format!(
+                    "dead relu units: {dead} of {width} units ({:.0}%) of {} output 0 for every training example of epoch {epoch}; a dead unit gets no gradient and never recovers",
+                    frac * 100.0,
+                    self.describe(p)
+                );
+                out.push(self.diagnostic(
+                    "nnt::train::dead_relu",
+                    epoch,
+                    None,
+                    p,
+                    message,
+                    "lower the learning rate, normalise the inputs (`normalize = standard`), use leaky_relu or elu instead, or initialise the dense layer before it with he_uniform",
+                ));
             }
         }
-        any
     }
 
     fn plateau(
@@ -349,75 +422,181 @@ impl Diagnoser {
         epoch: usize,
         loss: f64,
         accuracy: Option<f64>,
-        dead: bool,
         out: &mut Vec<RunDiagnostic>,
     ) {
         self.state.losses.push(loss);
         let Some(delta) = self.config.plateau_delta else {
             return;
         };
-        let n = self.config.plateau_epochs.max(1);
+        let s = &self.state.epoch_steps;
+        let last_steps = match s.len() {
+            0 => return,
+            1 => s[0],
+            k => s[k - 1] - s[k - 2],
+        }
+        .max(1);
+        // At least `plateau_epochs` epochs and at least MIN_PLATEAU_STEPS steps:
+        // a handful of full-batch steps says nothing about a plateau.
+        let n = self
+            .config
+            .plateau_epochs
+            .max(1)
+            .max(MIN_PLATEAU_STEPS.div_ceil(last_steps) as usize);
         let l = &self.state.losses;
-        if l.len() < n + 1 {
+        if l.len() < n + 1 || self.state.reported.iter().any(|r| r == PLATEAU) {
             return;
         }
-        let recent = &l[l.len() - n - 1..];
-        let flat = recent
-            .windows(2)
-            .all(|w| (w[1] - w[0]).abs() <= delta * w[0].abs().max(1e-12));
+        let window = &l[l.len() - n - 1..];
+        let limit = delta;
+        let base = window[0].abs().max(1e-12);
+        let best = window[1..].iter().cloned().fold(f64::INFINITY, f64::min);
+        let improvement = (window[0] - best) / base / n as f64;
+        let flat = improvement < limit;
         let poor = match accuracy {
-            Some(a) => a < 0.9,
+            Some(a) => a < POOR_ACCURACY,
             None => loss > 0.5 * l[0],
         };
-        if !(flat && poor) {
+        if !(flat && poor && loss.is_finite()) {
             return;
         }
-        let Some(pos) = (0..self.layers.len())
-            .rev()
-            .find(|&p| self.layers[p].trainable)
-        else {
-            return;
-        };
-        if !self.once("plateau", usize::MAX) {
-            return;
-        }
-        let mut causes = Vec::new();
-        if dead {
-            causes.push("dead relu units");
-        }
-        if self
-            .state
-            .reported
-            .iter()
-            .any(|r| r.starts_with("vanishing_gradient@"))
-        {
-            causes.push("vanishing gradients in the early layers (saturated sigmoid/tanh units; see the vanishing_gradient warning)");
-        }
-        let max_grad = self.state.grad_mean.iter().cloned().fold(0.0f64, f64::max);
-        if max_grad < 1e-3 {
-            causes.push("gradients too small to move the weights (a learning rate too small, or saturated sigmoid/tanh units)");
-        }
-        if causes.is_empty() {
-            causes.push("a learning rate too small or too large for the optimizer, or a model too small for the data");
-        }
+        self.state.reported.push(PLATEAU.to_string());
+        let (causes, pos) = self.plateau_causes(n, window, limit);
         let state = match accuracy {
             Some(a) => format!("train accuracy is only {a:.3}"),
-            None => format!("train loss {loss:.4} is still above half of epoch 1's"),
+            None => format!(
+                "train loss {loss:.4} is still above half of epoch 1's ({:.4})",
+                l[0]
+            ),
         };
         let message = format!(
-            "premature convergence: the train loss has moved by less than {delta:.0e} (relative) per epoch for {n} epochs up to epoch {epoch}, while {state}; likely causes: {}",
+            "premature convergence: the train loss has improved by {:.1e} (relative) per epoch over the {n} epochs up to epoch {epoch}, below the limit {limit:.0e}, while {state}; likely causes: {}",
+            improvement.max(0.0),
             causes.join("; ")
         );
-        out.push(self.diagnostic(
-            "nnt::train::plateau",
-            epoch,
-            None,
-            pos,
-            message,
-            "try a larger learning rate or a schedule, check the initialisation, or widen the model",
-        ));
+        let help = if causes
+            .iter()
+            .any(|c| c.starts_with("a learning rate too small"))
+        {
+            "raise the learning rate (e.g. 10×) or use adam(lr = 0.001)"
+        } else if causes.iter().any(|c| c.starts_with("dead relu")) {
+            "lower the learning rate, use leaky_relu, or initialise with he_uniform"
+        } else if causes
+            .iter()
+            .any(|c| c.starts_with("saturated") || c.starts_with("vanishing"))
+        {
+            "use relu with he_uniform init, or add batch_norm between the layers"
+        } else if causes
+            .iter()
+            .any(|c| c.starts_with("the loss goes up and down"))
+        {
+            "lower the learning rate or add a schedule (`lr_schedule = cosine`)"
+        } else {
+            "widen or deepen the model, or train with a larger learning rate"
+        };
+        out.push(self.diagnostic("nnt::train::plateau", epoch, None, pos, message, help));
+    }
+
+    /// Likely causes of a plateau, from what the detectors have seen, and the
+    /// layer the finding points at.
+    fn plateau_causes(&self, n: usize, window: &[f64], limit: f64) -> (Vec<String>, usize) {
+        let st = &self.state;
+        let mut causes = Vec::new();
+        let mut pos = None;
+        let threshold = self.config.dead_relu_fraction.unwrap_or(f64::INFINITY);
+        let dead: Vec<usize> = (0..self.layers.len())
+            .filter(|&p| {
+                self.layers[p].is_relu
+                    && st.dead_fraction[p] > 0.0
+                    && st.dead_fraction[p] >= threshold
+            })
+            .collect();
+        if !dead.is_empty() {
+            let list: Vec<String> = dead
+                .iter()
+                .map(|&p| {
+                    format!(
+                        "{} {:.0}% dead",
+                        self.describe(p),
+                        st.dead_fraction[p] * 100.0
+                    )
+                })
+                .collect();
+            causes.push(format!("dead relu units ({})", list.join(", ")));
+            pos = dead.first().copied();
+        }
+        let vanishing = self.vanishing_layers();
+        if !vanishing.is_empty() {
+            let saturating = self
+                .layers
+                .iter()
+                .any(|l| l.name == "sigmoid" || l.name == "tanh");
+            let what = if saturating {
+                "saturated sigmoid/tanh units"
+            } else {
+                "vanishing gradients (an initialisation too small for the depth)"
+            };
+            causes.push(format!(
+                "{what}: the gradients of {} vanish (gradient/weight ratio per dense layer: {})",
+                vanishing
+                    .iter()
+                    .map(|&p| format!("layer {}", self.layers[p].index))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.per_layer(&st.ratios, true)
+            ));
+            pos = pos.or(vanishing.first().copied());
+        }
+        // How far the weights moved over the window, relative to their size.
+        let k = self.layers.len();
+        let h = &st.weight_history;
+        let epochs = h.len() / k.max(1);
+        let mut moved = 0.0f64;
+        let mut any_weights = false;
+        if k > 0 && epochs > n {
+            let (old, new) = (
+                &h[(epochs - n - 1) * k..(epochs - n) * k],
+                &h[(epochs - 1) * k..],
+            );
+            for p in 0..k {
+                if self.layers[p].trainable && old[p] > 0.0 {
+                    any_weights = true;
+                    moved = moved.max((new[p] - old[p]).abs() / old[p] / n as f64);
+                }
+            }
+        }
+        if causes.is_empty() && any_weights && moved < STILL_WEIGHTS {
+            causes.push(format!(
+                "a learning rate too small: the weight norms changed by at most {moved:.1e} (relative) per epoch"
+            ));
+        }
+        let swing = window
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0f64, f64::max)
+            / window[0].abs().max(1e-12);
+        if swing > 10.0 * limit.max(1e-12) && swing > 0.01 {
+            causes.push(format!(
+                "the loss goes up and down by up to {:.0}% per epoch: a learning rate too large",
+                swing * 100.0
+            ));
+        }
+        if causes.is_empty() {
+            causes.push(
+                "the model may be too small for the data, or the optimizer stuck in a poor region"
+                    .to_string(),
+            );
+        }
+        let pos = pos
+            .or_else(|| (0..k).rev().find(|&p| self.layers[p].trainable))
+            .unwrap_or(0);
+        (causes, pos)
     }
 }
+
+const EXPLODING: &str = "exploding_gradient";
+const VANISHING: &str = "vanishing_gradient";
+const DEAD: &str = "dead_relu";
+const PLATEAU: &str = "plateau";
 
 #[cfg(test)]
 mod tests {
@@ -448,22 +627,68 @@ mod tests {
         ]
     }
 
+    /// One epoch of `steps` steps with the given per-layer squared norms and a
+    /// relu layer whose units all fire.
+    fn epoch(
+        d: &mut Diagnoser,
+        e: usize,
+        steps: usize,
+        sq: &[f64],
+        loss: f64,
+        acc: Option<f64>,
+        w: &[f64],
+    ) -> Vec<RunDiagnostic> {
+        let mut found = Vec::new();
+        for s in 1..=steps {
+            found.extend(d.observe_step(e, s, sq));
+            d.observe_relu(1, &[1.0f32; 4], 4);
+        }
+        found.extend(d.end_epoch(e, loss, acc, w));
+        found
+    }
+
     #[test]
-    fn exploding_once_after_warmup() {
+    fn exploding_once_per_run_after_warmup_naming_the_worst_layer() {
         let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
         for s in 1..=30 {
             assert!(d.observe_step(1, s, &[1.0, 0.0, 1.0]).is_none());
         }
-        let hit = d.observe_step(1, 31, &[1e6, 0.0, 1.0]).expect("exploding");
+        // both layers jump; layer 2 jumps further
+        let hit = d.observe_step(1, 31, &[1e6, 0.0, 1e7]).expect("exploding");
         assert_eq!(hit.code, "nnt::train::exploding_gradient");
         assert_eq!(
             (hit.layer, hit.line, hit.step),
-            (Some(0), Some(5), Some(31))
+            (Some(2), Some(7), Some(31))
         );
         assert!(
-            d.observe_step(1, 32, &[1e8, 0.0, 1.0]).is_none(),
+            hit.message.contains("0: 1.0e3, 2: 3.2e3"),
+            "{}",
+            hit.message
+        );
+        assert!(
+            d.observe_step(1, 32, &[1e8, 0.0, 1e8]).is_none(),
             "reported once"
         );
+    }
+
+    #[test]
+    fn exploding_by_absolute_limit_without_warmup() {
+        let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
+        let hit = d.observe_step(1, 1, &[1e10, 0.0, 1.0]).expect("abs");
+        assert_eq!(hit.layer, Some(0));
+        assert!(
+            hit.message.contains("above the limit 1e3"),
+            "{}",
+            hit.message
+        );
+        let mut off = Diagnoser::new(
+            DiagnoseConfig {
+                exploding_abs: None,
+                ..DiagnoseConfig::default()
+            },
+            layers(),
+        );
+        assert!(off.observe_step(1, 1, &[1e10, 0.0, 1.0]).is_none());
     }
 
     #[test]
@@ -488,30 +713,132 @@ mod tests {
             vec!["nnt::train::vanishing_gradient", "nnt::train::dead_relu"]
         );
         assert!(
-            found[1].message.contains("3 of 4 units"),
+            found[0].message.contains("0: 1.0e-8, 2: 1.0e0"),
+            "{}",
+            found[0].message
+        );
+        assert!(
+            found[1].message.contains("3 of 4 units (75%)"),
             "{}",
             found[1].message
         );
     }
 
     #[test]
+    fn small_gradients_everywhere_are_not_vanishing() {
+        // A converged network: every layer's gradient is small, none far below
+        // the last layer's.
+        let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
+        let found = epoch(
+            &mut d,
+            1,
+            3,
+            &[1e-10, 0.0, 1e-9],
+            0.01,
+            Some(1.0),
+            &[1.0, 0.0, 1.0],
+        );
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
     fn plateau_needs_flat_loss_and_poor_accuracy() {
+        let w = [1.0, 0.0, 1.0];
         let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
         let mut found = vec![];
         for e in 1..=8 {
-            d.observe_step(e, 1, &[1.0, 0.0, 1.0]);
-            d.observe_relu(1, &[1.0f32; 4], 4);
-            found.extend(d.end_epoch(e, 0.7, Some(0.5), &[1.0, 0.0, 1.0]));
+            found.extend(epoch(&mut d, e, 10, &[1.0, 0.0, 1.0], 0.7, Some(0.5), &w));
         }
-        assert_eq!(found.len(), 1);
+        assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].code, "nnt::train::plateau");
+        assert_eq!(found[0].epoch, 6);
+        // weights did not move at all while gradients are of normal size
+        assert!(
+            found[0].message.contains("a learning rate too small"),
+            "{}",
+            found[0].message
+        );
         let mut ok = Diagnoser::new(DiagnoseConfig::default(), layers());
         for e in 1..=8 {
-            ok.observe_step(e, 1, &[1.0, 0.0, 1.0]);
-            ok.observe_relu(1, &[1.0f32; 4], 4);
-            assert!(ok
-                .end_epoch(e, 0.1, Some(0.99), &[1.0, 0.0, 1.0])
-                .is_empty());
+            assert!(epoch(&mut ok, e, 10, &[1.0, 0.0, 1.0], 0.1, Some(0.99), &w).is_empty());
         }
+    }
+
+    #[test]
+    fn plateau_spans_at_least_fifty_steps() {
+        // Full batch: one step per epoch, so five flat epochs are not enough.
+        let w = [1.0, 0.0, 1.0];
+        let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
+        let mut found = vec![];
+        for e in 1..=40 {
+            found.extend(epoch(&mut d, e, 1, &[1.0, 0.0, 1.0], 0.7, Some(0.5), &w));
+        }
+        assert!(found.is_empty(), "{found:?}");
+        for e in 41..=60 {
+            found.extend(epoch(&mut d, e, 1, &[1.0, 0.0, 1.0], 0.7, Some(0.5), &w));
+        }
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].epoch, 51);
+    }
+
+    #[test]
+    fn plateau_with_dead_units_names_them() {
+        let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
+        let mut found = vec![];
+        for e in 1..=8 {
+            for s in 1..=10 {
+                d.observe_step(e, s, &[0.0, 0.0, 1.0]);
+                d.observe_relu(1, &[0.0f32; 4], 4);
+            }
+            found.extend(d.end_epoch(e, 1.1, Some(0.33), &[1.0, 0.0, 1.0]));
+        }
+        let p = found
+            .iter()
+            .find(|f| f.code == "nnt::train::plateau")
+            .expect("plateau");
+        assert!(
+            p.message.contains("dead relu units (layer 1"),
+            "{}",
+            p.message
+        );
+        assert_eq!(p.layer, Some(1));
+    }
+
+    #[test]
+    fn state_round_trips_and_reads_older_checkpoints() {
+        let mut d = Diagnoser::new(DiagnoseConfig::default(), layers());
+        epoch(
+            &mut d,
+            1,
+            3,
+            &[0.1, 0.0, 0.3],
+            0.7,
+            Some(0.5),
+            &[1.5, 0.0, 0.25],
+        );
+        let json = serde_json::to_string(&d.state).unwrap();
+        let back: DiagnoseState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d.state);
+        // a state written before the history fields existed still loads
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        for k in ["weight_history", "epoch_steps", "ratios", "dead_fraction"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        let old: DiagnoseState = serde_json::from_value(v).unwrap();
+        assert!(old.weight_history.is_empty());
+        // and training continues from it
+        d.state = old;
+        for e in 2..=12 {
+            epoch(
+                &mut d,
+                e,
+                10,
+                &[0.1, 0.0, 0.3],
+                0.7,
+                Some(0.5),
+                &[1.5, 0.0, 0.25],
+            );
+        }
+        assert!(d.state.reported.iter().any(|r| r == PLATEAU));
     }
 }
