@@ -133,9 +133,15 @@ fn small_steps_do_not_allocate() {
     }
 }
 
-/// A 784-128-10 network (MNIST size) on `steps` batches of 64 synthetic rows:
-/// its products go through faer and are split between the pool's two threads.
-fn mnist_size_allocations(steps: usize, optimizer: Optimizer) -> usize {
+/// A 784-`hidden`-10 network on `steps` batches of `batch` synthetic rows: its
+/// products go through faer (784-128-10 at batch 64: on one thread; 784-512-10 at
+/// batch 64: the first layer's split between the pool's two threads).
+fn mnist_size_allocations(
+    hidden: usize,
+    batch: usize,
+    steps: usize,
+    optimizer: Optimizer,
+) -> usize {
     let mut p = program(
         "iris_adam_tanh",
         ("train.csv", None, None),
@@ -146,10 +152,10 @@ fn mnist_size_allocations(steps: usize, optimizer: Optimizer) -> usize {
             label_smoothing: 0.0,
         },
         optimizer,
-        plan(3, Batch::Size(64)),
+        plan(3, Batch::Size(batch)),
     );
     p.init_from = None;
-    let (features, rows) = (784, 64 * steps);
+    let (features, rows) = (784, batch * steps);
     p.data.train = Table {
         rows,
         features,
@@ -159,7 +165,7 @@ fn mnist_size_allocations(steps: usize, optimizer: Optimizer) -> usize {
             .collect(),
         y: (0..rows).map(|r| (r % 10) as f64).collect(),
     };
-    p.model = layers(features, vec![dense(128), LayerKind::Relu, dense(10)], 1);
+    p.model = layers(features, vec![dense(hidden), LayerKind::Relu, dense(10)], 1);
     let mut rec = Recorder::default();
     rec.events.reserve(64);
     let before = ALLOCATIONS.load(Ordering::SeqCst);
@@ -185,16 +191,20 @@ fn mnist_size_steps_do_not_allocate() {
             amsgrad: false,
         },
     ];
+    assert!(512 * 784 * 64 >= nnt::train::linalg::PAR_WORK);
+    assert!(128 * 784 * 64 < nnt::train::linalg::PAR_WORK);
     for opt in optimizers {
-        // Warm up once: the pool's threads, faer's per-thread scratch, and the
-        // first work-stealing of the pool's second thread (which registers it with
-        // crossbeam's epoch collector) allocate, once per thread.
-        mnist_size_allocations(32, opt);
-        let small = mnist_size_allocations(4, opt);
-        let large = mnist_size_allocations(16, opt);
-        assert_eq!(
-            small, large,
-            "{opt:?}: 4 steps per epoch made {small} allocations, 16 made {large}"
-        );
+        for hidden in [128, 512] {
+            // Warm up once: the pool's threads, faer's per-thread scratch, and the
+            // first work-stealing of the pool's second thread (which registers it
+            // with crossbeam's epoch collector) allocate, once per thread.
+            mnist_size_allocations(hidden, 64, 32, opt);
+            let small = mnist_size_allocations(hidden, 64, 4, opt);
+            let large = mnist_size_allocations(hidden, 64, 16, opt);
+            assert_eq!(
+                small, large,
+                "784-{hidden}-10 {opt:?}: 4 steps per epoch made {small} allocations, 16 made {large}"
+            );
+        }
     }
 }

@@ -9,15 +9,15 @@ use nnt::events::Event;
 use nnt::ir::*;
 use nnt::train::{run, RunOptions};
 
-/// A 300-200-10 network on batches of 128: every dense product is above the
-/// split threshold except the last layer's.
+/// A 600-300-10 network on batches of 128: the first layer's products are above
+/// the split threshold, the last layer's below.
 fn wide_program() -> Program {
     let mut p = program(
         "iris_adam_tanh",
         ("train.csv", None, None),
         &["label"],
         Normalize::None,
-        vec![dense(200), LayerKind::Relu, dense(10)],
+        vec![dense(300), LayerKind::Relu, dense(10)],
         Loss::CrossEntropy {
             label_smoothing: 0.0,
         },
@@ -31,7 +31,7 @@ fn wide_program() -> Program {
         plan(3, Batch::Size(128)),
     );
     p.init_from = None;
-    let (features, rows) = (300, 512);
+    let (features, rows) = (600, 512);
     p.data.train = Table {
         rows,
         features,
@@ -41,7 +41,7 @@ fn wide_program() -> Program {
             .collect(),
         y: (0..rows).map(|r| ((r * 31) % 10) as f64).collect(),
     };
-    p.model = layers(features, vec![dense(200), LayerKind::Relu, dense(10)], 1);
+    p.model = layers(features, vec![dense(300), LayerKind::Relu, dense(10)], 1);
     p
 }
 
@@ -54,6 +54,7 @@ fn events(p: &Program) -> Vec<Event> {
 #[test]
 fn one_and_two_threads_give_identical_events() {
     let p = wide_program();
+    assert!(600 * 300 * 128 >= nnt::train::linalg::PAR_WORK);
     let pooled = events(&p);
     // Inside another rayon pool of one thread the engine runs every product on
     // that thread alone.
