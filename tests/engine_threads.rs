@@ -9,15 +9,22 @@ use nnt::events::Event;
 use nnt::ir::*;
 use nnt::train::{run, RunOptions};
 
-/// A 600-300-10 network on batches of 128: the first layer's products are above
-/// the split threshold, the last layer's below.
+/// A 600-300-300-10 network on batches of 256: the first layer's products are
+/// split in halves, the second layer's backward pair runs side by side, the last
+/// layer's products are below the threshold.
 fn wide_program() -> Program {
     let mut p = program(
         "iris_adam_tanh",
         ("train.csv", None, None),
         &["label"],
         Normalize::None,
-        vec![dense(300), LayerKind::Relu, dense(10)],
+        vec![
+            dense(300),
+            LayerKind::Relu,
+            dense(300),
+            LayerKind::Relu,
+            dense(10),
+        ],
         Loss::CrossEntropy {
             label_smoothing: 0.0,
         },
@@ -28,7 +35,7 @@ fn wide_program() -> Program {
             nesterov: false,
             weight_decay: 0.0,
         },
-        plan(3, Batch::Size(128)),
+        plan(3, Batch::Size(256)),
     );
     p.init_from = None;
     let (features, rows) = (600, 512);
@@ -41,7 +48,17 @@ fn wide_program() -> Program {
             .collect(),
         y: (0..rows).map(|r| ((r * 31) % 10) as f64).collect(),
     };
-    p.model = layers(features, vec![dense(300), LayerKind::Relu, dense(10)], 1);
+    p.model = layers(
+        features,
+        vec![
+            dense(300),
+            LayerKind::Relu,
+            dense(300),
+            LayerKind::Relu,
+            dense(10),
+        ],
+        1,
+    );
     p
 }
 
@@ -54,7 +71,7 @@ fn events(p: &Program) -> Vec<Event> {
 #[test]
 fn one_and_two_threads_give_identical_events() {
     let p = wide_program();
-    assert!(600 * 300 * 128 >= nnt::train::linalg::PAR_WORK);
+    assert!(300 * 300 * 256 >= nnt::train::linalg::PAR_WORK);
     let pooled = events(&p);
     // Inside another rayon pool of one thread the engine runs every product on
     // that thread alone.

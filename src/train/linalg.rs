@@ -161,6 +161,21 @@ thread_local! {
 
 /// `c ← a · b`, or `c ← c + a · b` when `accumulate` (otherwise `c` is never read).
 pub fn gemm<T: Float>(a: &[T], am: Mat, b: &[T], bm: Mat, c: &mut [T], cm: Mat, accumulate: bool) {
+    gemm_split(a, am, b, bm, c, cm, accumulate, true);
+}
+
+/// [`gemm`], splitting large products in two halves only when `split`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_split<T: Float>(
+    a: &[T],
+    am: Mat,
+    b: &[T],
+    bm: Mat,
+    c: &mut [T],
+    cm: Mat,
+    accumulate: bool,
+    split: bool,
+) {
     debug_assert_eq!(am.ncols, bm.nrows);
     debug_assert_eq!((am.nrows, bm.ncols), (cm.nrows, cm.ncols));
     if cm.nrows == 0 || cm.ncols == 0 {
@@ -181,7 +196,7 @@ pub fn gemm<T: Float>(a: &[T], am: Mat, b: &[T], bm: Mat, c: &mut [T], cm: Mat, 
         naive(a, am, b, bm, c, cm, accumulate);
         return;
     };
-    if am.nrows * am.ncols * bm.ncols < PAR_WORK {
+    if !split || am.nrows * am.ncols * bm.ncols < PAR_WORK {
         T::matmul(cv, accumulate, av, bv);
         return;
     }
@@ -288,6 +303,58 @@ pub fn dy_xt<T: Float>(dy: &[T], x: &[T], dw: &mut [T], m: usize, k: usize, n: u
     for (xj, dyj) in x[..k * n].chunks_exact(k).zip(dy[..m * n].chunks_exact(m)) {
         for (row, &a) in dw.chunks_exact_mut(k).zip(dyj) {
             axpy(a, xj, row);
+        }
+    }
+}
+
+/// Both backward products of a dense layer: dw ← dy·xᵀ ([`dy_xt`]) and, when
+/// asked, dx ← wᵀ·dy ([`wt_dy`]). A large pair runs side by side, each product
+/// whole on one thread, which beats splitting each in two (no operand is packed
+/// twice); the choice depends on the shape alone, so the bits do not depend on
+/// the number of threads.
+#[allow(clippy::too_many_arguments)]
+pub fn dense_backward<T: Float>(
+    dy: &[T],
+    x: &[T],
+    w: &[T],
+    dw: &mut [T],
+    dx: Option<&mut [T]>,
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    match dx {
+        Some(dx) if m * k * n >= PAR_WORK => both(
+            || {
+                gemm_split(
+                    dy,
+                    Mat::cols(m, n),
+                    x,
+                    Mat::cols(k, n).t(),
+                    dw,
+                    Mat::rows(m, k),
+                    false,
+                    false,
+                )
+            },
+            || {
+                gemm_split(
+                    w,
+                    Mat::rows(m, k).t(),
+                    dy,
+                    Mat::cols(m, n),
+                    dx,
+                    Mat::cols(k, n),
+                    false,
+                    false,
+                )
+            },
+        ),
+        dx => {
+            dy_xt(dy, x, dw, m, k, n);
+            if let Some(dx) = dx {
+                wt_dy(w, dy, dx, m, k, n);
+            }
         }
     }
 }
