@@ -197,8 +197,8 @@ fn mnist_size_steps_do_not_allocate() {
             amsgrad: false,
         },
     ];
-    assert!(512 * 512 * 64 >= nnt::train::linalg::PAR_WORK);
-    assert!(128 * 784 * 64 < nnt::train::linalg::PAR_WORK);
+    const { assert!(512 * 512 * 64 >= nnt::train::linalg::PAR_WORK) };
+    const { assert!(128 * 784 * 64 < nnt::train::linalg::PAR_WORK) };
     for opt in optimizers {
         for hidden in [&[128][..], &[512, 512]] {
             // Warm up once: the pool's threads, faer's per-thread scratch, and the

@@ -71,7 +71,7 @@ fn events(p: &Program) -> Vec<Event> {
 #[test]
 fn one_and_two_threads_give_identical_events() {
     let p = wide_program();
-    assert!(300 * 300 * 256 >= nnt::train::linalg::PAR_WORK);
+    const { assert!(300 * 300 * 256 >= nnt::train::linalg::PAR_WORK) };
     let pooled = events(&p);
     // Inside another rayon pool of one thread the engine runs every product on
     // that thread alone.
