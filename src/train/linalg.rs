@@ -222,8 +222,12 @@ fn gemm_split<T: Float>(
     }
 }
 
+/// Element-wise passes over at least this many values run in two halves on the
+/// pool's two threads.
+pub const PAR_ELEMENTS: usize = 1 << 18;
+
 /// Runs both closures: in parallel on the pool, else one after the other.
-fn both(f: impl FnOnce() + Send, g: impl FnOnce() + Send) {
+pub fn both(f: impl FnOnce() + Send, g: impl FnOnce() + Send) {
     if rayon::current_thread_index().is_some() {
         rayon::join(f, g);
     } else {
@@ -413,8 +417,20 @@ fn axpy<T: Float>(a: T, x: &[T], y: &mut [T]) {
 }
 
 /// Σ v², in f64, over 8 interleaved lanes (so it vectorises) added up in a fixed
-/// order: the same bits on every run and any number of threads.
+/// order: the same bits on every run and any number of threads. A vector of at
+/// least [`PAR_ELEMENTS`] values is summed as two fixed halves (on both threads)
+/// added at the end.
 pub fn sum_squares<T: Float>(v: &[T]) -> f64 {
+    if v.len() >= PAR_ELEMENTS {
+        let (a, b) = v.split_at(v.len() / 2);
+        let (mut sa, mut sb) = (0.0, 0.0);
+        both(|| sa = sum_squares_seq(a), || sb = sum_squares_seq(b));
+        return sa + sb;
+    }
+    sum_squares_seq(v)
+}
+
+fn sum_squares_seq<T: Float>(v: &[T]) -> f64 {
     let mut lanes = [0.0f64; 8];
     let chunks = v.chunks_exact(8);
     let rest = chunks.remainder();
@@ -547,7 +563,7 @@ mod tests {
 
     #[test]
     fn sum_squares_of_any_length() {
-        for n in [0, 1, 7, 8, 9, 100] {
+        for n in [0, 1, 7, 8, 9, 100, PAR_ELEMENTS + 3] {
             let v: Vec<f32> = (0..n).map(|i| i as f32 * 0.5).collect();
             let want: f64 = v.iter().map(|&x| (x as f64) * (x as f64)).sum();
             assert!((sum_squares(&v) - want).abs() <= 1e-9 * want.max(1.0));
