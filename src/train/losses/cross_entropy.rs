@@ -49,7 +49,9 @@ pub fn forward_backward<T: Float>(
             for (j, (o, &v)) in out.iter_mut().zip(col).enumerate() {
                 let p = exp(v.to_f64() - lse);
                 let target = if j == label { 1.0 - eps } else { 0.0 } + eps / cf;
-                *o = T::of((p - target) * inv_n);
+                // A subnormal gradient (a far-off logit of a confident model)
+                // would make every product it enters take x86's slow path.
+                *o = T::of((p - target) * inv_n).flush();
             }
         }
     }
