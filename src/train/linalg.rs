@@ -237,11 +237,10 @@ pub fn both(f: impl FnOnce() + Send, g: impl FnOnce() + Send) {
 }
 
 /// Products with fewer multiply-adds than this (m·k·n) use the direct kernels
-/// below: there they beat matrixmultiply (whose packing dominates tiny products),
-/// and they need no scratch memory. Above it matrixmultiply's SIMD kernels (chosen
-/// at run time, AVX-512 where present) win by far, at the price of a packing
-/// buffer it allocates per call. Measured crossover: direct 1.7 µs vs 5 µs at
-/// 5×10×32, 3.2 µs vs 1.3 µs at 10×32×16 (all three products of a layer).
+/// below: there they beat a packing gemm, whose set-up dominates tiny products.
+/// Above it faer's SIMD kernels win by far. Measured crossover (against
+/// matrixmultiply, whose set-up costs about what faer's does): direct 1.7 µs vs
+/// 5 µs at 5×10×32, 3.2 µs vs 1.3 µs at 10×32×16 (all three products of a layer).
 pub const DIRECT_WORK: usize = 1 << 12;
 
 /// Forward of a dense layer: y (`m × n`, column-major) ← w (`m × k`, row-major) ·
