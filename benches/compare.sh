@@ -13,8 +13,7 @@ RUNS=${1:-5}
 TORCH_PY=${TORCH_PY:-../torchenv/bin/python}
 TORCH_BENCH=${TORCH_BENCH:-../shared/bench/torch_bench.py}
 cargo build --release --quiet
-NNT=target/release/nnt
-[ -x "$NNT" ] || NNT=${CARGO_TARGET_DIR:-target}/release/nnt
+NNT=${CARGO_TARGET_DIR:-target}/release/nnt
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
@@ -26,17 +25,19 @@ rows=(
   "mlp_784_128_10_adam|784 128 10 64 1000 adam|1.5"
   "mlp_784_512_512_10_sgd|784 512,512 10 256 200 sgd|0.9"
 )
+echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-26s %14s %14s %8s %6s\n' network "nnt steps/s" "torch steps/s" ratio goal
 for row in "${rows[@]}"; do
   IFS='|' read -r name targs goal <<<"$row"
   nnt_runs=(); torch_runs=()
   for _ in $(seq "$RUNS"); do
-    nnt_runs+=("$("$NNT" run "benches/recipes/$name.nnt" --format jsonl --timings | tail -n1 |
+    nnt_runs+=("$("$NNT" run "benches/recipes/$name.nnt" --format jsonl --timings 2>/dev/null | tail -n1 |
       python3 -c 'import json,sys; print(json.load(sys.stdin)["steps_per_second"])')")
     # shellcheck disable=SC2086
-    torch_runs+=("$("$TORCH_PY" "$TORCH_BENCH" $targs | awk '{for(i=1;i<=NF;i++) if($(i+1)=="steps/s") print $i}')")
+    torch_runs+=("$("$TORCH_PY" "$TORCH_BENCH" $targs 2>/dev/null | awk '{for(i=1;i<=NF;i++) if($(i+1)=="steps/s") print $i}')")
   done
   n=$(printf '%s\n' "${nnt_runs[@]}" | median)
   t=$(printf '%s\n' "${torch_runs[@]}" | median)
   printf '%-26s %14.0f %14.0f %8.2f %6s\n' "$name" "$n" "$t" "$(python3 -c "print($n/$t)")" "$goal"
+  [ -z "${VERBOSE:-}" ] || echo "  nnt: ${nnt_runs[*]}  torch: ${torch_runs[*]}"
 done

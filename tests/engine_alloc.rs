@@ -1,7 +1,7 @@
 //! The training step allocates nothing: a run with four times as many steps per
-//! epoch makes exactly as many heap allocations. (The network here is small enough
-//! for the direct kernels of `linalg`; larger layers go through matrixmultiply,
-//! which allocates its own packing scratch inside each multiply.)
+//! epoch makes exactly as many heap allocations, for a small network (the direct
+//! kernels of `linalg`) and for an MNIST-size one (faer's kernels, products split
+//! over the two-thread pool). The counter sees every thread.
 
 mod engine_support;
 
@@ -74,8 +74,15 @@ fn allocations(copies: usize, optimizer: Optimizer, extra: Vec<LayerKind>) -> us
     ALLOCATIONS.load(Ordering::SeqCst) - before
 }
 
+/// One test on one thread: the counter sees every thread, and a test thread that
+/// ends takes its pool down (which allocates) while another would be counting.
 #[test]
 fn steps_do_not_allocate() {
+    small_steps_do_not_allocate();
+    mnist_size_steps_do_not_allocate();
+}
+
+fn small_steps_do_not_allocate() {
     let optimizers = [
         Optimizer::Sgd {
             lr: 0.05,
@@ -115,11 +122,95 @@ fn steps_do_not_allocate() {
             },
             LayerKind::Gelu,
         ];
+        // the first run on this thread makes the engine's thread pool
+        allocations(1, opt, extra.clone());
         let small = allocations(1, opt, extra.clone());
         let large = allocations(4, opt, extra);
         assert_eq!(
             small, large,
             "{opt:?}: 15 steps per epoch made {small} allocations, 60 made {large}"
         );
+    }
+}
+
+/// A 784-`hidden`-10 network on `steps` batches of `batch` synthetic rows: its
+/// products go through faer (784-128-10 at batch 64: on one thread; 784-512-512-10
+/// at batch 64: the first layer's split between the pool's two threads, the
+/// second layer's backward pair side by side).
+fn mnist_size_allocations(
+    hidden: &[usize],
+    batch: usize,
+    steps: usize,
+    optimizer: Optimizer,
+) -> usize {
+    let mut p = program(
+        "iris_adam_tanh",
+        ("train.csv", None, None),
+        &["label"],
+        Normalize::None,
+        vec![dense(128), LayerKind::Relu, dense(10)],
+        Loss::CrossEntropy {
+            label_smoothing: 0.0,
+        },
+        optimizer,
+        plan(3, Batch::Size(batch)),
+    );
+    p.init_from = None;
+    let (features, rows) = (784, batch * steps);
+    p.data.train = Table {
+        rows,
+        features,
+        targets: 1,
+        x: (0..rows * features)
+            .map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0)
+            .collect(),
+        y: (0..rows).map(|r| (r % 10) as f64).collect(),
+    };
+    let mut kinds = Vec::new();
+    for &h in hidden {
+        kinds.extend([dense(h), LayerKind::Relu]);
+    }
+    kinds.push(dense(10));
+    p.model = layers(features, kinds, 1);
+    let mut rec = Recorder::default();
+    rec.events.reserve(64);
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    run(&p, &RunOptions::default(), &mut rec).expect("run");
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+fn mnist_size_steps_do_not_allocate() {
+    let optimizers = [
+        Optimizer::Sgd {
+            lr: 0.01,
+            momentum: 0.0,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        },
+        Optimizer::Adam {
+            lr: 0.001,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+        },
+    ];
+    const { assert!(512 * 512 * 64 >= nnt::train::linalg::PAR_WORK) };
+    const { assert!(128 * 784 * 64 < nnt::train::linalg::PAR_WORK) };
+    for opt in optimizers {
+        for hidden in [&[128][..], &[512, 512]] {
+            // Warm up once: the pool's threads, faer's per-thread scratch, and the
+            // first work-stealing of the pool's second thread (which registers it
+            // with crossbeam's epoch collector) allocate, once per thread.
+            mnist_size_allocations(hidden, 64, 32, opt);
+            let small = mnist_size_allocations(hidden, 64, 4, opt);
+            let large = mnist_size_allocations(hidden, 64, 16, opt);
+            assert_eq!(
+                small, large,
+                "784-{hidden:?}-10 {opt:?}: 4 steps per epoch made {small} allocations, 16 made {large}"
+            );
+        }
     }
 }

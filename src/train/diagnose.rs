@@ -151,6 +151,10 @@ impl Diagnoser {
         if alive.len() != width || width == 0 {
             return;
         }
+        // Once every unit has fired this epoch, nothing more can be learnt.
+        if alive.iter().all(|&a| a) {
+            return;
+        }
         let zero = T::default();
         for col in y.chunks_exact(width) {
             for (a, &v) in alive.iter_mut().zip(col) {

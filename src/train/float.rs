@@ -14,6 +14,15 @@ pub trait Float:
     /// The smallest positive normal value.
     const TINY: Self;
 
+    /// `dst ← a·b`, or `dst ← dst + a·b` when `accumulate`, on the calling thread
+    /// (faer's kernels; [`crate::train::linalg`] decides about threads).
+    fn matmul(
+        dst: faer::MatMut<'_, Self>,
+        accumulate: bool,
+        a: faer::MatRef<'_, Self>,
+        b: faer::MatRef<'_, Self>,
+    );
+
     /// `self`, or 0 when it is subnormal. Optimizer state that decays geometrically
     /// (momentum of a unit whose gradient is 0) would otherwise sink into subnormal
     /// numbers, on which x86 arithmetic is ~100× slower; values this small change no
@@ -39,6 +48,14 @@ impl Float for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    fn matmul(
+        dst: faer::MatMut<'_, Self>,
+        accumulate: bool,
+        a: faer::MatRef<'_, Self>,
+        b: faer::MatRef<'_, Self>,
+    ) {
+        faer_matmul(dst, accumulate, a, b, 1.0);
+    }
 }
 
 impl Float for f64 {
@@ -52,4 +69,27 @@ impl Float for f64 {
     fn to_f64(self) -> f64 {
         self
     }
+    fn matmul(
+        dst: faer::MatMut<'_, Self>,
+        accumulate: bool,
+        a: faer::MatRef<'_, Self>,
+        b: faer::MatRef<'_, Self>,
+    ) {
+        faer_matmul(dst, accumulate, a, b, 1.0);
+    }
+}
+
+fn faer_matmul<T: faer::traits::ComplexField>(
+    dst: faer::MatMut<'_, T>,
+    accumulate: bool,
+    a: faer::MatRef<'_, T>,
+    b: faer::MatRef<'_, T>,
+    one: T,
+) {
+    let accum = if accumulate {
+        faer::Accum::Add
+    } else {
+        faer::Accum::Replace
+    };
+    faer::linalg::matmul::matmul(dst, accum, a, b, one, faer::Par::Seq);
 }

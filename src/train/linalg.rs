@@ -1,6 +1,13 @@
-//! Matrix products over plain slices, through nalgebra's `gemm` (matrixmultiply for
-//! anything but tiny shapes). Transposes are strided views, never copies, and the
-//! result is written into a preallocated slice: no allocation.
+//! Matrix products over plain slices, through faer's kernels (SIMD chosen at run
+//! time, AVX-512 where present) for anything but tiny shapes. Transposes are
+//! strided views, never copies, and the result is written into a preallocated
+//! slice: no allocation (faer keeps its packing scratch per thread, sized once).
+//!
+//! Threads: a product of at least [`PAR_WORK`] multiply-adds is cut into two
+//! fixed halves of its output (by shape alone), each computed by one call on one
+//! thread; on the training pool (see [`pool`]) the halves run on both cores,
+//! elsewhere one after the other. Every output element is therefore summed by one
+//! kernel call in one order, and results are bit-identical with 1 or 2 threads.
 //!
 //! Layout conventions of the engine:
 //! - a batch of activations of width `w` and `n` rows is a column-major `w × n`
@@ -8,7 +15,7 @@
 //! - a dense weight `[units, inputs]` is row-major, exactly as PyTorch stores it
 //!   (and as safetensors files hold it): `Mat::rows(units, inputs)`.
 
-use nalgebra::{DMatrixView, DMatrixViewMut};
+use faer::{MatMut, MatRef};
 
 use super::float::Float;
 
@@ -58,68 +65,182 @@ impl Mat {
             (self.nrows - 1) * self.rstride + (self.ncols - 1) * self.cstride + 1
         }
     }
+    /// faer's view of `s`, when one of the strides is 1 (always so in the engine).
+    fn view<T>(self, s: &[T]) -> Option<MatRef<'_, T>> {
+        let s = &s[..self.len()];
+        if self.rstride == 1 {
+            Some(MatRef::from_column_major_slice_with_stride(
+                s,
+                self.nrows,
+                self.ncols,
+                self.cstride.max(self.nrows),
+            ))
+        } else if self.cstride == 1 {
+            Some(MatRef::from_row_major_slice_with_stride(
+                s,
+                self.nrows,
+                self.ncols,
+                self.rstride.max(self.ncols),
+            ))
+        } else {
+            None
+        }
+    }
+    fn view_mut<T>(self, s: &mut [T]) -> Option<MatMut<'_, T>> {
+        let s = &mut s[..self.len()];
+        if self.rstride == 1 {
+            Some(MatMut::from_column_major_slice_with_stride_mut(
+                s,
+                self.nrows,
+                self.ncols,
+                self.cstride.max(self.nrows),
+            ))
+        } else if self.cstride == 1 {
+            // Transposed column-major view: faer 0.22's
+            // `from_row_major_slice_with_stride_mut` builds a column-major view
+            // (writing out of bounds), so it is not used.
+            Some(
+                MatMut::from_column_major_slice_with_stride_mut(
+                    s,
+                    self.ncols,
+                    self.nrows,
+                    self.rstride.max(self.ncols),
+                )
+                .transpose_mut(),
+            )
+        } else {
+            None
+        }
+    }
 }
 
-/// `c ← alpha · a · b + beta · c` (with `beta = 0`, `c` is never read).
+/// Products with at least this many multiply-adds (m·k·n) are split in two halves
+/// that run on both threads of the pool. Below it, waking the second thread (a
+/// futex wake, tens of µs on a busy machine) costs more than it saves. Measured:
+/// 784-128-10 at batch 64 (6.4 M per product) ran at 3 770 steps/s on one thread
+/// and 2 490 split; 784-512-512-10 at batch 256 (67-103 M) gains 1.4×.
+pub const PAR_WORK: usize = 1 << 24;
+
+/// Runs the closure inside the engine's thread pool: two threads (fewer when the
+/// machine or `RAYON_NUM_THREADS` says so), the calling thread being one of them,
+/// so that splitting a product costs no allocation (the halves go through the
+/// calling thread's own deque). The pool is made once per calling thread and
+/// kept (rayon cannot release a thread it adopted). A thread that already works
+/// for a rayon pool keeps that one. Results never depend on the pool.
+pub fn pool<R>(f: impl FnOnce() -> R) -> R {
+    if rayon::current_thread_index().is_none() {
+        POOL.with(|p| {
+            p.get_or_init(|| {
+                let threads = std::env::var("RAYON_NUM_THREADS")
+                    .ok()
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .filter(|&t| t > 0)
+                    .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+                    .unwrap_or(1)
+                    .min(2);
+                // Without a pool, `both` runs the halves one after the other.
+                (threads > 1)
+                    .then(|| {
+                        rayon::ThreadPoolBuilder::new()
+                            .num_threads(threads)
+                            .use_current_thread()
+                            .build()
+                            .ok()
+                    })
+                    .flatten()
+            });
+        });
+    }
+    f()
+}
+
+thread_local! {
+    static POOL: std::cell::OnceCell<Option<rayon::ThreadPool>> =
+        const { std::cell::OnceCell::new() };
+}
+
+/// `c ← a · b`, or `c ← c + a · b` when `accumulate` (otherwise `c` is never read).
+pub fn gemm<T: Float>(a: &[T], am: Mat, b: &[T], bm: Mat, c: &mut [T], cm: Mat, accumulate: bool) {
+    gemm_split(a, am, b, bm, c, cm, accumulate, true);
+}
+
+/// [`gemm`], splitting large products in two halves only when `split`.
 #[allow(clippy::too_many_arguments)]
-pub fn gemm<T: Float>(alpha: T, a: &[T], am: Mat, b: &[T], bm: Mat, beta: T, c: &mut [T], cm: Mat) {
+fn gemm_split<T: Float>(
+    a: &[T],
+    am: Mat,
+    b: &[T],
+    bm: Mat,
+    c: &mut [T],
+    cm: Mat,
+    accumulate: bool,
+    split: bool,
+) {
     debug_assert_eq!(am.ncols, bm.nrows);
     debug_assert_eq!((am.nrows, bm.ncols), (cm.nrows, cm.ncols));
     if cm.nrows == 0 || cm.ncols == 0 {
         return;
     }
     if am.ncols == 0 {
-        let c = &mut c[..cm.len()];
-        for j in 0..cm.ncols {
-            for i in 0..cm.nrows {
-                let v = &mut c[i * cm.rstride + j * cm.cstride];
-                *v = if beta == T::zero() {
-                    T::zero()
-                } else {
-                    *v * beta
-                };
+        if !accumulate {
+            let c = &mut c[..cm.len()];
+            for j in 0..cm.ncols {
+                for i in 0..cm.nrows {
+                    c[i * cm.rstride + j * cm.cstride] = T::zero();
+                }
             }
         }
         return;
     }
-    // nalgebra's own small-matrix path (any dimension ≤ 5) indexes strided views
-    // incorrectly, and a plain loop is as fast there: multiply directly.
-    if am.nrows <= SMALL || am.ncols <= SMALL || bm.ncols <= SMALL {
-        naive(alpha, a, am, b, bm, beta, c, cm);
+    let (Some(av), Some(bv), Some(cv)) = (am.view(a), bm.view(b), cm.view_mut(c)) else {
+        naive(a, am, b, bm, c, cm, accumulate);
+        return;
+    };
+    if !split || am.nrows * am.ncols * bm.ncols < PAR_WORK {
+        T::matmul(cv, accumulate, av, bv);
         return;
     }
-    let av = DMatrixView::from_slice_with_strides(
-        &a[..am.len()],
-        am.nrows,
-        am.ncols,
-        am.rstride,
-        am.cstride,
-    );
-    let bv = DMatrixView::from_slice_with_strides(
-        &b[..bm.len()],
-        bm.nrows,
-        bm.ncols,
-        bm.rstride,
-        bm.cstride,
-    );
-    let mut cv = DMatrixViewMut::from_slice_with_strides_mut(
-        &mut c[..cm.len()],
-        cm.nrows,
-        cm.ncols,
-        cm.rstride,
-        cm.cstride,
-    );
-    // Only shapes above SMALL get here, which nalgebra hands to matrixmultiply: it
-    // never reads `c` when beta is zero, so stale values (even NaN) cannot leak in.
-    cv.gemm(alpha, &av, &bv, beta);
+    // Two halves of the output, cut by shape alone (at a multiple of 32 so that
+    // both halves keep whole SIMD tiles).
+    let half = |d: usize| (d / 2).div_ceil(32) * 32;
+    if cm.ncols >= cm.nrows {
+        let h = half(cm.ncols).min(cm.ncols);
+        let (c0, c1) = cv.split_at_col_mut(h);
+        let (b0, b1) = bv.split_at_col(h);
+        both(
+            || T::matmul(c0, accumulate, av, b0),
+            || T::matmul(c1, accumulate, av, b1),
+        );
+    } else {
+        let h = half(cm.nrows).min(cm.nrows);
+        let (c0, c1) = cv.split_at_row_mut(h);
+        let (a0, a1) = av.split_at_row(h);
+        both(
+            || T::matmul(c0, accumulate, a0, bv),
+            || T::matmul(c1, accumulate, a1, bv),
+        );
+    }
+}
+
+/// Element-wise passes over at least this many values run in two halves on the
+/// pool's two threads.
+pub const PAR_ELEMENTS: usize = 1 << 18;
+
+/// Runs both closures: in parallel on the pool, else one after the other.
+pub fn both(f: impl FnOnce() + Send, g: impl FnOnce() + Send) {
+    if rayon::current_thread_index().is_some() {
+        rayon::join(f, g);
+    } else {
+        f();
+        g();
+    }
 }
 
 /// Products with fewer multiply-adds than this (m·k·n) use the direct kernels
-/// below: there they beat matrixmultiply (whose packing dominates tiny products),
-/// and they need no scratch memory. Above it matrixmultiply's SIMD kernels (chosen
-/// at run time, AVX-512 where present) win by far, at the price of a packing
-/// buffer it allocates per call. Measured crossover: direct 1.7 µs vs 5 µs at
-/// 5×10×32, 3.2 µs vs 1.3 µs at 10×32×16 (all three products of a layer).
+/// below: there they beat a packing gemm, whose set-up dominates tiny products.
+/// Above it faer's SIMD kernels win by far. Measured crossover (against
+/// matrixmultiply, whose set-up costs about what faer's does): direct 1.7 µs vs
+/// 5 µs at 5×10×32, 3.2 µs vs 1.3 µs at 10×32×16 (all three products of a layer).
 pub const DIRECT_WORK: usize = 1 << 12;
 
 /// Forward of a dense layer: y (`m × n`, column-major) ← w (`m × k`, row-major) ·
@@ -134,16 +255,14 @@ pub fn w_x<T: Float>(
     accumulate: bool,
 ) {
     if m * k * n >= DIRECT_WORK {
-        let beta = if accumulate { T::one() } else { T::zero() };
         gemm(
-            T::one(),
             w,
             Mat::rows(m, k),
             x,
             Mat::cols(k, n),
-            beta,
             y,
             Mat::cols(m, n),
+            accumulate,
         );
         return;
     }
@@ -169,14 +288,13 @@ pub fn w_x<T: Float>(
 pub fn dy_xt<T: Float>(dy: &[T], x: &[T], dw: &mut [T], m: usize, k: usize, n: usize) {
     if m * k * n >= DIRECT_WORK {
         gemm(
-            T::one(),
             dy,
             Mat::cols(m, n),
             x,
             Mat::cols(k, n).t(),
-            T::zero(),
             dw,
             Mat::rows(m, k),
+            false,
         );
         return;
     }
@@ -192,19 +310,70 @@ pub fn dy_xt<T: Float>(dy: &[T], x: &[T], dw: &mut [T], m: usize, k: usize, n: u
     }
 }
 
+/// Both backward products of a dense layer: dw ← dy·xᵀ ([`dy_xt`]) and, when
+/// asked, dx ← wᵀ·dy ([`wt_dy`]). A large pair runs side by side, each product
+/// whole on one thread, which beats splitting each in two (no operand is packed
+/// twice); the choice depends on the shape alone, so the bits do not depend on
+/// the number of threads.
+#[allow(clippy::too_many_arguments)]
+pub fn dense_backward<T: Float>(
+    dy: &[T],
+    x: &[T],
+    w: &[T],
+    dw: &mut [T],
+    dx: Option<&mut [T]>,
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    match dx {
+        Some(dx) if m * k * n >= PAR_WORK => both(
+            || {
+                gemm_split(
+                    dy,
+                    Mat::cols(m, n),
+                    x,
+                    Mat::cols(k, n).t(),
+                    dw,
+                    Mat::rows(m, k),
+                    false,
+                    false,
+                )
+            },
+            || {
+                gemm_split(
+                    w,
+                    Mat::rows(m, k).t(),
+                    dy,
+                    Mat::cols(m, n),
+                    dx,
+                    Mat::cols(k, n),
+                    false,
+                    false,
+                )
+            },
+        ),
+        dx => {
+            dy_xt(dy, x, dw, m, k, n);
+            if let Some(dx) = dx {
+                wt_dy(w, dy, dx, m, k, n);
+            }
+        }
+    }
+}
+
 /// Input gradient of a dense layer: dx (`k × n`, column-major) ← wᵀ · dy with w
 /// `m × k` row-major and dy `m × n` column-major. Overwrites dx.
 pub fn wt_dy<T: Float>(w: &[T], dy: &[T], dx: &mut [T], m: usize, k: usize, n: usize) {
     if m * k * n >= DIRECT_WORK {
         gemm(
-            T::one(),
             w,
             Mat::rows(m, k).t(),
             dy,
             Mat::cols(m, n),
-            T::zero(),
             dx,
             Mat::cols(k, n),
+            false,
         );
         return;
     }
@@ -247,8 +416,20 @@ fn axpy<T: Float>(a: T, x: &[T], y: &mut [T]) {
 }
 
 /// Σ v², in f64, over 8 interleaved lanes (so it vectorises) added up in a fixed
-/// order: the same bits on every run and any number of threads.
+/// order: the same bits on every run and any number of threads. A vector of at
+/// least [`PAR_ELEMENTS`] values is summed as two fixed halves (on both threads)
+/// added at the end.
 pub fn sum_squares<T: Float>(v: &[T]) -> f64 {
+    if v.len() >= PAR_ELEMENTS {
+        let (a, b) = v.split_at(v.len() / 2);
+        let (mut sa, mut sb) = (0.0, 0.0);
+        both(|| sa = sum_squares_seq(a), || sb = sum_squares_seq(b));
+        return sa + sb;
+    }
+    sum_squares_seq(v)
+}
+
+fn sum_squares_seq<T: Float>(v: &[T]) -> f64 {
     let mut lanes = [0.0f64; 8];
     let chunks = v.chunks_exact(8);
     let rest = chunks.remainder();
@@ -266,12 +447,9 @@ pub fn sum_squares<T: Float>(v: &[T]) -> f64 {
         + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
 }
 
-/// Below this size in any dimension, [`gemm`] multiplies with plain loops.
-const SMALL: usize = 5;
-
-/// `c ← alpha · a · b + beta · c` by dot products, in a fixed order.
-#[allow(clippy::too_many_arguments)]
-fn naive<T: Float>(alpha: T, a: &[T], am: Mat, b: &[T], bm: Mat, beta: T, c: &mut [T], cm: Mat) {
+/// `c ← a · b (+ c)` by dot products, in a fixed order (for strides faer cannot
+/// view, which the engine never produces, and as the tests' reference).
+fn naive<T: Float>(a: &[T], am: Mat, b: &[T], bm: Mat, c: &mut [T], cm: Mat, accumulate: bool) {
     let k = am.ncols;
     for j in 0..cm.ncols {
         for i in 0..cm.nrows {
@@ -280,11 +458,7 @@ fn naive<T: Float>(alpha: T, a: &[T], am: Mat, b: &[T], bm: Mat, beta: T, c: &mu
                 s += a[i * am.rstride + p * am.cstride] * b[p * bm.rstride + j * bm.cstride];
             }
             let o = &mut c[i * cm.rstride + j * cm.cstride];
-            *o = if beta == T::zero() {
-                alpha * s
-            } else {
-                alpha * s + beta * *o
-            };
+            *o = if accumulate { *o + s } else { s };
         }
     }
 }
@@ -293,60 +467,102 @@ fn naive<T: Float>(alpha: T, a: &[T], am: Mat, b: &[T], bm: Mat, beta: T, c: &mu
 mod tests {
     use super::*;
 
+    fn data(len: usize, mul: usize, modulo: usize) -> Vec<f64> {
+        (0..len)
+            .map(|i| ((i * mul) % modulo) as f64 - (modulo / 2) as f64)
+            .collect()
+    }
+
+    /// The three products of a dense layer against the plain loops, below and
+    /// above the direct-kernel and the two-thread thresholds.
     #[test]
-    fn direct_kernels_match_gemm() {
-        for (m, k, n) in [(3, 4, 5), (16, 9, 7), (10, 20, 12), (1, 1, 1), (8, 0, 3)] {
-            let w: Vec<f64> = (0..m * k).map(|i| ((i * 7) % 11) as f64 - 5.0).collect();
-            let x: Vec<f64> = (0..k * n).map(|i| ((i * 5) % 13) as f64 - 6.0).collect();
-            let dy: Vec<f64> = (0..m * n).map(|i| ((i * 3) % 7) as f64 - 3.0).collect();
+    fn layer_products_match_naive() {
+        for (m, k, n) in [
+            (3, 4, 5),
+            (16, 9, 7),
+            (10, 20, 12),
+            (1, 1, 1),
+            (8, 0, 3),
+            (40, 70, 90),
+            (150, 130, 120),
+            (70, 300, 130),
+            (260, 520, 130),
+        ] {
+            let w = data(m * k, 7, 11);
+            let x = data(k * n, 5, 13);
+            let dy = data(m * n, 3, 7);
             let mut y = vec![1.0; m * n];
             let mut want = y.clone();
             w_x(&w, &x, &mut y, m, k, n, true);
             naive(
-                1.0,
                 &w,
                 Mat::rows(m, k),
                 &x,
                 Mat::cols(k, n),
-                1.0,
                 &mut want,
                 Mat::cols(m, n),
+                true,
             );
             assert_eq!(y, want);
             let mut dw = vec![9.0; m * k];
             let mut want = vec![0.0; m * k];
             dy_xt(&dy, &x, &mut dw, m, k, n);
             naive(
-                1.0,
                 &dy,
                 Mat::cols(m, n),
                 &x,
                 Mat::cols(k, n).t(),
-                0.0,
                 &mut want,
                 Mat::rows(m, k),
+                false,
             );
             assert_eq!(dw, want);
-            let mut dx = vec![9.0; k * n];
+            let mut dx = vec![f64::NAN; k * n];
             let mut want = vec![0.0; k * n];
             wt_dy(&w, &dy, &mut dx, m, k, n);
             naive(
-                1.0,
                 &w,
                 Mat::rows(m, k).t(),
                 &dy,
                 Mat::cols(m, n),
-                0.0,
                 &mut want,
                 Mat::cols(k, n),
+                false,
             );
             assert_eq!(dx, want);
         }
     }
 
+    /// Split products give the same bits inside and outside the two-thread pool.
+    #[test]
+    fn pool_and_single_thread_agree() {
+        let (m, k, n) = (300, 500, 128);
+        assert!(m * k * n >= PAR_WORK);
+        let w: Vec<f32> = (0..m * k)
+            .map(|i| ((i % 17) as f32 - 8.0) * 0.013)
+            .collect();
+        let x: Vec<f32> = (0..k * n)
+            .map(|i| ((i % 23) as f32 - 11.0) * 0.07)
+            .collect();
+        let mut alone = vec![0.0f32; m * n];
+        w_x(&w, &x, &mut alone, m, k, n, false);
+        let mut pooled = vec![0.0f32; m * n];
+        pool(|| w_x(&w, &x, &mut pooled, m, k, n, false));
+        assert_eq!(alone, pooled);
+        let mut wide = vec![0.0f32; m * n];
+        // a product wider than tall splits by columns
+        let mut alone_t = vec![0.0f32; k * n];
+        wt_dy(&w, &alone, &mut alone_t, m, k, n);
+        let mut pooled_t = vec![0.0f32; k * n];
+        pool(|| wt_dy(&w, &pooled, &mut pooled_t, m, k, n));
+        assert_eq!(alone_t, pooled_t);
+        wide.copy_from_slice(&alone);
+        assert_eq!(wide, pooled);
+    }
+
     #[test]
     fn sum_squares_of_any_length() {
-        for n in [0, 1, 7, 8, 9, 100] {
+        for n in [0, 1, 7, 8, 9, 100, PAR_ELEMENTS + 3] {
             let v: Vec<f32> = (0..n).map(|i| i as f32 * 0.5).collect();
             let want: f64 = v.iter().map(|&x| (x as f64) * (x as f64)).sum();
             assert!((sum_squares(&v) - want).abs() <= 1e-9 * want.max(1.0));
@@ -360,14 +576,13 @@ mod tests {
         let b = [1.0, 0.0, 1.0, 2.0, 1.0, 0.0];
         let mut c = [0.0f64; 4];
         gemm(
-            1.0,
             &a,
             Mat::rows(2, 3),
             &b,
             Mat::cols(3, 2),
-            0.0,
             &mut c,
             Mat::cols(2, 2),
+            false,
         );
         // column 0 of b = (1,0,1): (4, 10); column 1 = (2,1,0): (4, 13)
         assert_eq!(c, [4.0, 10.0, 4.0, 13.0]);
@@ -375,39 +590,14 @@ mod tests {
         let x = [1.0, 1.0];
         let mut y = [0.0f64; 3];
         gemm(
-            1.0,
             &a,
             Mat::rows(2, 3).t(),
             &x,
             Mat::cols(2, 1),
-            0.0,
             &mut y,
             Mat::cols(3, 1),
+            false,
         );
         assert_eq!(y, [5.0, 7.0, 9.0]);
-    }
-
-    #[test]
-    fn large_shapes_use_strides() {
-        let (m, k, n) = (7, 9, 8);
-        let a: Vec<f32> = (0..m * k).map(|i| (i % 5) as f32 - 2.0).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| (i % 3) as f32 - 1.0).collect();
-        let mut c = vec![0.0f32; m * n];
-        gemm(
-            1.0,
-            &a,
-            Mat::rows(m, k),
-            &b,
-            Mat::cols(k, n),
-            0.0,
-            &mut c,
-            Mat::cols(m, n),
-        );
-        for i in 0..m {
-            for j in 0..n {
-                let want: f32 = (0..k).map(|p| a[i * k + p] * b[j * k + p]).sum();
-                assert_eq!(c[i + j * m], want);
-            }
-        }
     }
 }

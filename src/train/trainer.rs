@@ -207,8 +207,13 @@ impl<'p, T: Float> Trainer<'p, T> {
         self.train.rows.div_ceil(self.batch).max(1)
     }
 
-    /// Runs the remaining epochs and the end of the run.
-    pub fn run(mut self, observer: &mut dyn Observer) -> Result<RunOutcome, TrainError> {
+    /// Runs the remaining epochs and the end of the run, on the engine's two-thread
+    /// pool (large matrix products use both cores; see `linalg::pool`).
+    pub fn run(self, observer: &mut dyn Observer) -> Result<RunOutcome, TrainError> {
+        linalg::pool(|| self.run_on_pool(observer))
+    }
+
+    fn run_on_pool(mut self, observer: &mut dyn Observer) -> Result<RunOutcome, TrainError> {
         let program = self.program;
         let plan = &program.train;
         let classes = match program.loss {

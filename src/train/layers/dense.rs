@@ -51,8 +51,9 @@ impl Dense {
         n: usize,
     ) {
         let wl = self.weight_len();
+        let w = &params[self.weight..self.weight + wl];
         let dw = &mut grads[self.weight..self.weight + wl];
-        linalg::dy_xt(dy, x, dw, self.units, self.inputs, n);
+        linalg::dense_backward(dy, x, w, dw, dx, self.units, self.inputs, n);
         if let Some(off) = self.bias {
             let db = &mut grads[off..off + self.units];
             db.fill(T::zero());
@@ -61,10 +62,6 @@ impl Dense {
                     *g += d;
                 }
             }
-        }
-        if let Some(dx) = dx {
-            let w = &params[self.weight..self.weight + wl];
-            linalg::wt_dy(w, dy, dx, self.units, self.inputs, n);
         }
     }
 }

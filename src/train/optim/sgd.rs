@@ -3,6 +3,7 @@
 //! d = g + μ·b (nesterov) or b; without momentum d = g; θ ← θ − lr·d.
 
 use crate::train::float::Float;
+use crate::train::linalg;
 
 #[derive(Debug, Clone)]
 pub struct Sgd<T> {
@@ -40,9 +41,20 @@ impl<T: Float> Sgd<T> {
         let wd = T::of(self.weight_decay);
         let use_wd = self.weight_decay != 0.0;
         if self.momentum <= 0.0 {
-            for (p, &g) in params.iter_mut().zip(grads) {
-                let g = if use_wd { g + wd * *p } else { g };
-                *p -= lr * g;
+            // Element-wise: the two halves of a large vector update on both threads.
+            let update = |params: &mut [T], grads: &[T]| {
+                for (p, &g) in params.iter_mut().zip(grads) {
+                    let g = if use_wd { g + wd * *p } else { g };
+                    *p -= lr * g;
+                }
+            };
+            if params.len() >= linalg::PAR_ELEMENTS {
+                let h = params.len() / 2;
+                let (p0, p1) = params.split_at_mut(h);
+                let (g0, g1) = grads.split_at(h.min(grads.len()));
+                linalg::both(|| update(p0, g0), || update(p1, g1));
+            } else {
+                update(params, grads);
             }
             return;
         }

@@ -1,0 +1,121 @@
+//! One training step (forward, cross-entropy loss and gradient, backward, optimizer
+//! update) of each benchmark network of BENCHMARKS.md, on the engine's thread pool:
+//! `cargo bench --bench step`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+
+use nnt::ast::{SourceId, Span};
+use nnt::ir::{Init, Layer, LayerKind, Loss, Model, Optimizer};
+use nnt::rng::{generator, Stream};
+use nnt::train::layers::Node;
+use nnt::train::network::Network;
+use nnt::train::optim::Optim;
+use nnt::train::{init, linalg, losses};
+
+/// (name, widths input..output, batch, adam?)
+const NETWORKS: [(&str, &[usize], usize, bool); 5] = [
+    ("10-5-2 b32 sgd", &[10, 5, 2], 32, false),
+    ("64-32-10 b16 sgd", &[64, 32, 10], 16, false),
+    ("784-128-10 b64 sgd", &[784, 128, 10], 64, false),
+    ("784-128-10 b64 adam", &[784, 128, 10], 64, true),
+    ("784-512-512-10 b256 sgd", &[784, 512, 512, 10], 256, false),
+];
+
+/// Dense + relu stack (no relu after the last layer), as the recipes.
+fn model(widths: &[usize]) -> Model {
+    let mut layers = Vec::new();
+    for (i, w) in widths.windows(2).enumerate() {
+        let mut push = |kind, in_width, out_width| {
+            layers.push(Layer {
+                index: layers.len(),
+                kind,
+                in_width,
+                out_width,
+                span: Span::new(SourceId::RECIPE, 0, 0),
+                line: layers.len() + 1,
+            })
+        };
+        push(
+            LayerKind::Dense {
+                units: w[1],
+                init: Init::XavierUniform,
+                bias: true,
+            },
+            w[0],
+            w[1],
+        );
+        if i + 2 < widths.len() {
+            push(LayerKind::Relu, w[1], w[1]);
+        }
+    }
+    Model {
+        input_width: widths[0],
+        layers,
+    }
+}
+
+fn step(c: &mut Criterion) {
+    for (name, widths, batch, adam) in NETWORKS {
+        let model = model(widths);
+        let mut net = Network::<f32>::new(&model, batch);
+        let mut rng = generator(0, Stream::Init);
+        for slot in &net.layers {
+            if let Node::Dense(d) = &slot.node {
+                let (w, b) = net.params.split_at_mut(d.weight + d.weight_len());
+                let bias = d.bias.map(|o| &mut b[o - w.len()..o - w.len() + d.units]);
+                init::dense(
+                    &Init::XavierUniform,
+                    d.inputs,
+                    d.units,
+                    &mut w[d.weight..],
+                    bias,
+                    &mut rng,
+                );
+            }
+        }
+        let config = if adam {
+            Optimizer::Adam {
+                lr: 1e-3,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.0,
+                amsgrad: false,
+            }
+        } else {
+            Optimizer::Sgd {
+                lr: 0.01,
+                momentum: 0.0,
+                dampening: 0.0,
+                nesterov: false,
+                weight_decay: 0.0,
+            }
+        };
+        let mut optim = Optim::<f32>::new(&config, net.params.len());
+        let (features, classes) = (widths[0], widths[widths.len() - 1]);
+        for (i, v) in net.input_mut(batch).iter_mut().enumerate() {
+            *v = ((i * 37) % 101) as f32 / 50.0 - 1.0;
+        }
+        let y: Vec<f32> = (0..batch).map(|r| (r % classes) as f32).collect();
+        let loss = Loss::CrossEntropy {
+            label_smoothing: 0.0,
+        };
+        let mut dropout = generator(0, Stream::Dropout);
+        assert_eq!(net.input_width, features);
+        linalg::pool(|| {
+            c.bench_function(name, |b| {
+                b.iter(|| {
+                    net.forward(batch, true, &mut dropout);
+                    let (out, dout) = net.output_and_grad(batch);
+                    let l = losses::evaluate(&loss, out, &y, classes, batch, Some(dout));
+                    net.backward(batch);
+                    optim.step(&mut net.params, &net.grads, 0.01);
+                    l.mean
+                })
+            });
+        });
+    }
+}
+
+criterion_group!(benches, step);
+criterion_main!(benches);
