@@ -1,6 +1,6 @@
-//! One training step (forward, cross-entropy loss and gradient, backward, optimizer
-//! update) of each benchmark network of BENCHMARKS.md, on the engine's thread pool:
-//! `cargo bench --bench step`.
+//! One training step (batch copy, forward, cross-entropy loss and gradient,
+//! backward, optimizer update) of each benchmark network of BENCHMARKS.md, on the
+//! engine's thread pool: `cargo bench --bench step`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -92,22 +92,38 @@ fn step(c: &mut Criterion) {
             }
         };
         let mut optim = Optim::<f32>::new(&config, net.params.len());
+        // As torch_bench.py: 16 batches of random inputs and labels, cycled (one
+        // fixed batch would be learnt by heart, with vanishing gradients).
         let (features, classes) = (widths[0], widths[widths.len() - 1]);
-        for (i, v) in net.input_mut(batch).iter_mut().enumerate() {
-            *v = ((i * 37) % 101) as f32 / 50.0 - 1.0;
-        }
-        let y: Vec<f32> = (0..batch).map(|r| (r % classes) as f32).collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let xs: Vec<f32> = (0..16 * batch * features)
+            .map(|_| (next() % 2001) as f32 / 1000.0 - 1.0)
+            .collect();
+        let ys: Vec<f32> = (0..16 * batch)
+            .map(|_| (next() % classes as u64) as f32)
+            .collect();
+        let mut i = 0usize;
         let loss = Loss::CrossEntropy {
             label_smoothing: 0.0,
         };
         let mut dropout = generator(0, Stream::Dropout);
-        assert_eq!(net.input_width, features);
         linalg::pool(|| {
             c.bench_function(name, |b| {
                 b.iter(|| {
+                    let j = i % 16;
+                    i += 1;
+                    net.input_mut(batch)
+                        .copy_from_slice(&xs[j * batch * features..(j + 1) * batch * features]);
+                    let y = &ys[j * batch..(j + 1) * batch];
                     net.forward(batch, true, &mut dropout);
                     let (out, dout) = net.output_and_grad(batch);
-                    let l = losses::evaluate(&loss, out, &y, classes, batch, Some(dout));
+                    let l = losses::evaluate(&loss, out, y, classes, batch, Some(dout));
                     net.backward(batch);
                     optim.step(&mut net.params, &net.grads, 0.01);
                     l.mean

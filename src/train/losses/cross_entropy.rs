@@ -49,9 +49,7 @@ pub fn forward_backward<T: Float>(
             for (j, (o, &v)) in out.iter_mut().zip(col).enumerate() {
                 let p = exp(v.to_f64() - lse);
                 let target = if j == label { 1.0 - eps } else { 0.0 } + eps / cf;
-                // A subnormal gradient (a far-off logit of a confident model)
-                // would make every product it enters take x86's slow path.
-                *o = T::of((p - target) * inv_n).flush();
+                *o = quiet(T::of((p - target) * inv_n));
             }
         }
     }
@@ -71,5 +69,19 @@ fn exp(x: f64) -> f64 {
         0.0
     } else {
         libm::exp(x)
+    }
+}
+
+/// A gradient within 2²⁴ of the smallest normal number counts as 0: a confident
+/// model's far-off logits give such values, and the backward products would
+/// carry them (times weights below 1) into subnormal numbers, on which every x86
+/// multiply-add takes a ~100× slower microcode path. No parameter update can
+/// come from them (lr·g is below any normal parameter's rounding step).
+#[inline]
+fn quiet<T: Float>(g: T) -> T {
+    if g.abs() < T::TINY * T::of(16_777_216.0) {
+        T::zero()
+    } else {
+        g
     }
 }
