@@ -2,9 +2,7 @@
 //! that leaves train empty, …) is shown at the recipe's data source that caused it,
 //! so that every diagnostic points at a line.
 
-use std::fmt;
-
-use miette::{Diagnostic, LabeledSpan, Severity};
+use miette::{LabeledSpan, MietteDiagnostic};
 
 use crate::ast::Span;
 use crate::ir::SourceSpec;
@@ -12,26 +10,36 @@ use crate::ir::SourceSpec;
 use super::data::RData;
 use super::BoxedDiagnostic;
 
-/// Another stage's diagnostic, labelled at a recipe span.
-pub struct Located {
+/// Relabels `inner` at the recipe's data source when it has no labels or source of
+/// its own (then returns the span it now points at); otherwise gives it back.
+///
+/// The result is a plain [`MietteDiagnostic`] carrying the same message, code,
+/// severity, help and url, so no forwarding wrapper type is needed.
+pub fn locate(
     inner: BoxedDiagnostic,
-    span: Span,
-}
-
-impl Located {
-    /// Wraps `inner` when it has no labels of its own; otherwise `None`.
-    pub fn wrap(inner: BoxedDiagnostic, rdata: &RData) -> Result<Located, BoxedDiagnostic> {
-        let has_labels = inner.labels().is_some_and(|mut l| l.next().is_some());
-        if has_labels || inner.source_code().is_some() {
-            return Err(inner);
-        }
-        let span = blame(&inner.to_string(), rdata);
-        Ok(Located { inner, span })
+    rdata: &RData,
+) -> Result<(Span, MietteDiagnostic), BoxedDiagnostic> {
+    let has_labels = inner.labels().is_some_and(|mut l| l.next().is_some());
+    if has_labels || inner.source_code().is_some() {
+        return Err(inner);
     }
-
-    pub fn span(&self) -> Span {
-        self.span
+    let span = blame(&inner.to_string(), rdata);
+    let mut diag = MietteDiagnostic::new(inner.to_string()).with_label(
+        LabeledSpan::new_primary_with_span(Some("while reading this data".into()), span),
+    );
+    if let Some(code) = inner.code() {
+        diag = diag.with_code(code.to_string());
     }
+    if let Some(severity) = inner.severity() {
+        diag = diag.with_severity(severity);
+    }
+    if let Some(help) = inner.help() {
+        diag = diag.with_help(help.to_string());
+    }
+    if let Some(url) = inner.url() {
+        diag = diag.with_url(url.to_string());
+    }
+    Ok((span, diag))
 }
 
 /// The split a data message is about: the one whose file it names, else the one
@@ -60,41 +68,4 @@ fn blame(message: &str, rdata: &RData) -> Span {
         }
     }
     rdata.train_span
-}
-
-impl fmt::Debug for Located {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.inner, f)
-    }
-}
-
-impl fmt::Display for Located {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.inner, f)
-    }
-}
-
-impl std::error::Error for Located {}
-
-impl Diagnostic for Located {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.inner.code()
-    }
-    fn severity(&self) -> Option<Severity> {
-        self.inner.severity()
-    }
-    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.inner.help()
-    }
-    fn url<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.inner.url()
-    }
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let label =
-            LabeledSpan::new_primary_with_span(Some("while reading this data".into()), self.span);
-        Some(Box::new(std::iter::once(label)))
-    }
-    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
-        self.inner.related()
-    }
 }

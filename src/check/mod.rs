@@ -263,9 +263,9 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                     );
                     program = assemble(&st, &source, data, model, opts);
                 }
-                Err(e) => match located::Located::wrap(Box::new(e), rdata) {
+                Err(e) => match located::locate(Box::new(e), rdata) {
                     // No place of its own: shown at the recipe's data source.
-                    Ok(l) => cx.errors.push((l.span(), Box::new(l))),
+                    Ok((span, d)) => cx.errors.push((span, Box::new(d))),
                     // The data module's errors with a place carry their own source.
                     Err(e) => cx.errors.push((Span::new(SourceId(u16::MAX), 0, 0), e)),
                 },
