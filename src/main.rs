@@ -210,14 +210,14 @@ fn cmd_run(args: RunArgs) -> u8 {
         match args.format {
             Format::Jsonl => {
                 let stdout = std::io::stdout();
-                let mut jsonl = nnt::report::jsonl::JsonlObserver::new(stdout.lock());
+                let mut jsonl = nnt::report::jsonl::JsonlObserver::new(stdout);
                 let mut tee = Tee(vec![&mut jsonl, &mut stderr_diags, &mut recorder]);
                 nnt::train::run(&program, &opts, &mut tee)
             }
             Format::Text => {
                 let stdout = std::io::stdout();
                 let options = nnt::report::text::TextOptions::detect(args.timings);
-                let mut text = nnt::report::text::TextObserver::new(stdout.lock(), options);
+                let mut text = nnt::report::text::TextObserver::new(stdout, options);
                 let mut tee = Tee(vec![&mut text, &mut recorder]);
                 nnt::train::run(&program, &opts, &mut tee)
             }
@@ -391,7 +391,7 @@ fn title_from_log(log: &str) -> Option<String> {
 }
 
 /// Sends every event to several observers.
-struct Tee<'a>(Vec<&'a mut dyn Observer>);
+struct Tee<'a>(Vec<&'a mut (dyn Observer + Send)>);
 
 impl Observer for Tee<'_> {
     fn event(&mut self, event: &Event) {

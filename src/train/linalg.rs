@@ -5,7 +5,7 @@
 //!
 //! Threads: a product of at least [`PAR_WORK`] multiply-adds is cut into two
 //! fixed halves of its output (by shape alone), each computed by one call on one
-//! thread; on the training pool (see [`pool`]) the halves run on both cores,
+//! thread; inside a training team (see [`pool`]) the halves run on both cores,
 //! elsewhere one after the other. Every output element is therefore summed by one
 //! kernel call in one order, and results are bit-identical with 1 or 2 threads.
 //!
@@ -115,48 +115,78 @@ impl Mat {
 }
 
 /// Products with at least this many multiply-adds (m·k·n) are split in two halves
-/// that run on both threads of the pool. Below it, waking the second thread (a
-/// futex wake, tens of µs on a busy machine) costs more than it saves. Measured:
-/// 784-128-10 at batch 64 (6.4 M per product) ran at 3 770 steps/s on one thread
-/// and 2 490 split; 784-512-512-10 at batch 256 (67-103 M) gains 1.4×.
-pub const PAR_WORK: usize = 1 << 24;
+/// that run on both threads of the team (~7 µs of one core's work, against ~1 µs
+/// to hand a half to the spinning second thread). Measured with the team: the
+/// 784-128-10 network at batch 64 (6.4 M per product) went from 3 700 to 4 100
+/// steps/s when its products split; before the team, a split woke a sleeping
+/// rayon thread (~30 µs) and the same network lost a third of its speed.
+pub const PAR_WORK: usize = 1 << 20;
 
-/// Runs the closure inside the engine's thread pool: two threads (fewer when the
-/// machine or `RAYON_NUM_THREADS` says so), the calling thread being one of them,
-/// so that splitting a product costs no allocation (the halves go through the
-/// calling thread's own deque). The pool is made once per calling thread and
-/// kept (rayon cannot release a thread it adopted). A thread that already works
-/// for a rayon pool keeps that one. Results never depend on the pool.
-pub fn pool<R>(f: impl FnOnce() -> R) -> R {
-    if rayon::current_thread_index().is_none() {
-        POOL.with(|p| {
-            p.get_or_init(|| {
-                let threads = std::env::var("RAYON_NUM_THREADS")
-                    .ok()
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .filter(|&t| t > 0)
-                    .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
-                    .unwrap_or(1)
-                    .min(2);
-                // Without a pool, `both` runs the halves one after the other.
-                (threads > 1)
-                    .then(|| {
-                        rayon::ThreadPoolBuilder::new()
-                            .num_threads(threads)
-                            .use_current_thread()
-                            .build()
-                            .ok()
-                    })
-                    .flatten()
-            });
-        });
+/// Runs the closure with the engine's two threads at hand: a rayon pool of two
+/// threads (fewer when the machine or `RAYON_NUM_THREADS` says so), the calling
+/// thread being one of them, and on it a spindle team whose second worker spins
+/// while the closure runs. [`both`] then hands its second half to a worker that
+/// is already awake: about 1 µs, where waking a sleeping rayon thread costs
+/// ~30 µs (measured on the 2-core machine; rayon's workers fall asleep after a
+/// ~10 µs gap, and a training step has a dozen such gaps). The spinning stops
+/// when the closure returns, or after ~1 ms without work.
+///
+/// With `team == false` (a network with nothing large enough to split) the
+/// closure runs alone on the calling thread and the second core stays idle.
+/// Results never depend on the pool: [`both`] cuts work by shape alone.
+pub fn pool<R: Send>(team: bool, f: impl FnOnce() -> R + Send) -> R {
+    // A thread that already serves another rayon pool cannot adopt this one
+    // (`build` fails): it runs alone.
+    if !team || IN_TEAM.with(|t| t.get()) {
+        return f();
     }
-    f()
+    let pool = POOL.with(|p| {
+        p.get_or_init(|| {
+            let threads = std::env::var("RAYON_NUM_THREADS")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|&t| t > 0)
+                .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+                .unwrap_or(1)
+                .min(2);
+            // Without a pool, `both` runs the halves one after the other.
+            (threads > 1)
+                .then(|| {
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .use_current_thread()
+                        .build()
+                        .ok()
+                })
+                .flatten()
+        })
+        .is_some()
+    });
+    if !pool {
+        return f();
+    }
+    spindle::with_lock(2, || {
+        IN_TEAM.with(|t| t.set(true));
+        let _reset = ResetTeam;
+        f()
+    })
+}
+
+/// Clears the calling thread's team flag when the team's closure ends (also on
+/// unwinding).
+struct ResetTeam;
+
+impl Drop for ResetTeam {
+    fn drop(&mut self) {
+        IN_TEAM.with(|t| t.set(false));
+    }
 }
 
 thread_local! {
     static POOL: std::cell::OnceCell<Option<rayon::ThreadPool>> =
         const { std::cell::OnceCell::new() };
+    /// The calling thread leads a spindle team (inside [`pool`]).
+    static IN_TEAM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// `c ← a · b`, or `c ← c + a · b` when `accumulate` (otherwise `c` is never read).
@@ -223,16 +253,72 @@ fn gemm_split<T: Float>(
 }
 
 /// Element-wise passes over at least this many values run in two halves on the
-/// pool's two threads.
-pub const PAR_ELEMENTS: usize = 1 << 18;
+/// team's two threads (with a worker already awake, a split costs ~1 µs, the
+/// time of ~8 000 relu outputs).
+pub const PAR_ELEMENTS: usize = 1 << 15;
 
-/// Runs both closures: in parallel on the pool, else one after the other.
+/// Where a column-major `width × n` batch is cut for an element-wise pass on two
+/// threads: the column count of the first half, or `None` when the batch is too
+/// small to be worth it. Decided by shape alone, so results never depend on the
+/// number of threads (each column is computed whole by one thread).
+pub fn column_halves(width: usize, n: usize) -> Option<usize> {
+    (width * n >= PAR_ELEMENTS && n >= 2).then_some(n / 2)
+}
+
+/// `f` over the columns of a batch, in two halves of columns on two threads when
+/// [`column_halves`] says so: `f(first_column, a, b)` gets matching column
+/// ranges of `a` (`wa` values a column) and `b` (`wb` a column).
+pub fn split_columns<A: Send + Sync, B: Send>(
+    a: &[A],
+    wa: usize,
+    b: &mut [B],
+    wb: usize,
+    n: usize,
+    f: impl Fn(usize, &[A], &mut [B]) + Sync,
+) {
+    let (a, b) = (&a[..wa * n], &mut b[..wb * n]);
+    match column_halves(wa.max(wb), n) {
+        Some(h) => {
+            let (a0, a1) = a.split_at(wa * h);
+            let (b0, b1) = b.split_at_mut(wb * h);
+            both(|| f(0, a0, b0), || f(h, a1, b1));
+        }
+        None => f(0, a, b),
+    }
+}
+
+/// Runs both closures: in parallel when called by the leader of a team (see
+/// [`pool`]), else one after the other. Each closure runs exactly once, whole,
+/// on one thread; a `both` inside one of them runs its halves in turn.
 pub fn both(f: impl FnOnce() + Send, g: impl FnOnce() + Send) {
-    if rayon::current_thread_index().is_some() {
-        rayon::join(f, g);
-    } else {
+    if !IN_TEAM.with(|t| t.get()) {
         f();
         g();
+        return;
+    }
+    // spindle hands out job indices 0 and 1; each takes its closure out of its
+    // cell (an uncontended lock: tens of ns).
+    let f = std::sync::Mutex::new(Some(f));
+    let g = std::sync::Mutex::new(Some(g));
+    IN_TEAM.with(|t| t.set(false));
+    let _reset = SetTeam;
+    spindle::for_each_raw(2, |job| {
+        if job == 0 {
+            if let Some(f) = f.lock().ok().and_then(|mut f| f.take()) {
+                f();
+            }
+        } else if let Some(g) = g.lock().ok().and_then(|mut g| g.take()) {
+            g();
+        }
+    });
+}
+
+/// Restores the calling thread's team flag when a [`both`] ends.
+struct SetTeam;
+
+impl Drop for SetTeam {
+    fn drop(&mut self) {
+        IN_TEAM.with(|t| t.set(true));
     }
 }
 
@@ -547,14 +633,14 @@ mod tests {
         let mut alone = vec![0.0f32; m * n];
         w_x(&w, &x, &mut alone, m, k, n, false);
         let mut pooled = vec![0.0f32; m * n];
-        pool(|| w_x(&w, &x, &mut pooled, m, k, n, false));
+        pool(true, || w_x(&w, &x, &mut pooled, m, k, n, false));
         assert_eq!(alone, pooled);
         let mut wide = vec![0.0f32; m * n];
         // a product wider than tall splits by columns
         let mut alone_t = vec![0.0f32; k * n];
         wt_dy(&w, &alone, &mut alone_t, m, k, n);
         let mut pooled_t = vec![0.0f32; k * n];
-        pool(|| wt_dy(&w, &pooled, &mut pooled_t, m, k, n));
+        pool(true, || wt_dy(&w, &pooled, &mut pooled_t, m, k, n));
         assert_eq!(alone_t, pooled_t);
         wide.copy_from_slice(&alone);
         assert_eq!(wide, pooled);

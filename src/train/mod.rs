@@ -59,11 +59,13 @@ pub enum TrainError {
     Weights(#[from] WeightsError),
 }
 
-/// Trains `program`, sending every event to `observer`.
+/// Trains `program`, sending every event to `observer`. The observer is `Send`
+/// because the run may execute inside a thread team (the calling thread still
+/// does all the observing).
 pub fn run(
     program: &Program,
     opts: &RunOptions,
-    observer: &mut dyn Observer,
+    observer: &mut (dyn Observer + Send),
 ) -> Result<RunOutcome, TrainError> {
     match program.precision {
         Precision::F32 => trainer::Trainer::<f32>::new(program, opts)?.run(observer),

@@ -207,10 +207,23 @@ impl<'p, T: Float> Trainer<'p, T> {
         self.train.rows.div_ceil(self.batch).max(1)
     }
 
-    /// Runs the remaining epochs and the end of the run, on the engine's two-thread
-    /// pool (large matrix products use both cores; see `linalg::pool`).
-    pub fn run(self, observer: &mut dyn Observer) -> Result<RunOutcome, TrainError> {
-        linalg::pool(|| self.run_on_pool(observer))
+    /// Runs the remaining epochs and the end of the run, with the engine's two
+    /// threads at hand when the network has work large enough to split (see
+    /// `linalg::pool`).
+    pub fn run(self, observer: &mut (dyn Observer + Send)) -> Result<RunOutcome, TrainError> {
+        let team = self.worth_two_threads();
+        linalg::pool(team, || self.run_on_pool(observer))
+    }
+
+    /// Whether a step has a matrix product or an element-wise pass large enough
+    /// that `linalg` splits it between two threads; tiny networks run on one core.
+    fn worth_two_threads(&self) -> bool {
+        let n = self.batch;
+        self.net.params.len() >= linalg::PAR_ELEMENTS
+            || self.net.layers.iter().any(|l| {
+                l.in_width.max(l.out_width) * n >= linalg::PAR_ELEMENTS
+                    || l.in_width * l.out_width * n >= linalg::PAR_WORK
+            })
     }
 
     fn run_on_pool(mut self, observer: &mut dyn Observer) -> Result<RunOutcome, TrainError> {
@@ -439,9 +452,14 @@ impl<'p, T: Float> Trainer<'p, T> {
             let n = self.batch.min(rows - start);
             {
                 let input = self.net.input_mut(n);
-                for (c, &r) in self.order[start..start + n].iter().enumerate() {
-                    input[c * features..(c + 1) * features]
-                        .copy_from_slice(&self.train.x[r * features..(r + 1) * features]);
+                let (order, x) = (&self.order[start..start + n], &self.train.x[..]);
+                linalg::split_columns(order, 1, input, features, n, |_, order, input| {
+                    for (c, &r) in order.iter().enumerate() {
+                        input[c * features..(c + 1) * features]
+                            .copy_from_slice(&x[r * features..(r + 1) * features]);
+                    }
+                });
+                for (c, &r) in order.iter().enumerate() {
                     self.ybuf[c * targets..(c + 1) * targets]
                         .copy_from_slice(&self.train.y[r * targets..(r + 1) * targets]);
                 }

@@ -6,6 +6,7 @@
 //! elu′(x) = alpha·eˣ for x ≤ 0.
 
 use crate::train::float::Float;
+use crate::train::linalg;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {
@@ -28,8 +29,15 @@ const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
 const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
 impl Activation {
-    /// y ← f(x) for a batch of `width × n`.
+    /// y ← f(x) for a batch of `width × n` (two halves of columns on two threads
+    /// when the batch is large; every value is the same either way).
     pub fn forward<T: Float>(&self, x: &[T], y: &mut [T], width: usize, n: usize) {
+        linalg::split_columns(x, width, y, width, n, |_, x, y| {
+            self.forward_columns(x, y, width, x.len() / width.max(1))
+        });
+    }
+
+    fn forward_columns<T: Float>(&self, x: &[T], y: &mut [T], width: usize, n: usize) {
         let len = width * n;
         let (x, y) = (&x[..len], &mut y[..len]);
         match *self {
@@ -79,8 +87,24 @@ impl Activation {
         }
     }
 
-    /// dx ← dy · f′ given the forward input x and output y.
+    /// dx ← dy · f′ given the forward input x and output y (two halves of columns
+    /// on two threads when the batch is large).
     pub fn backward<T: Float>(
+        &self,
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: &mut [T],
+        width: usize,
+        n: usize,
+    ) {
+        linalg::split_columns(dy, width, dx, width, n, |first, dy, dx| {
+            let r = first * width..first * width + dy.len();
+            self.backward_columns(&x[r.clone()], &y[r], dy, dx, width, dy.len() / width.max(1))
+        });
+    }
+
+    fn backward_columns<T: Float>(
         &self,
         x: &[T],
         y: &[T],

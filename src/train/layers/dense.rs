@@ -29,9 +29,12 @@ impl Dense {
         let accumulate = match self.bias {
             Some(off) => {
                 let b = &params[off..off + self.units];
-                for col in y[..self.units * n].chunks_exact_mut(self.units.max(1)) {
-                    col.copy_from_slice(b);
-                }
+                let units = self.units.max(1);
+                linalg::split_columns(b, 0, y, units, n, |_, _, y| {
+                    for col in y.chunks_exact_mut(units) {
+                        col.copy_from_slice(b);
+                    }
+                });
                 true
             }
             None => false,
@@ -56,11 +59,22 @@ impl Dense {
         linalg::dense_backward(dy, x, w, dw, dx, self.units, self.inputs, n);
         if let Some(off) = self.bias {
             let db = &mut grads[off..off + self.units];
-            db.fill(T::zero());
-            for col in dy[..self.units * n].chunks_exact(self.units) {
-                for (g, &d) in db.iter_mut().zip(col) {
-                    *g += d;
+            let units = self.units;
+            // Each unit's sum runs over the columns in order; a large batch
+            // splits the units (not the columns) between two threads.
+            let sum_rows = |first: usize, db: &mut [T]| {
+                db.fill(T::zero());
+                for col in dy[..units * n].chunks_exact(units.max(1)) {
+                    for (g, &d) in db.iter_mut().zip(&col[first..]) {
+                        *g += d;
+                    }
                 }
+            };
+            if linalg::column_halves(units, n).is_some() && units >= 2 {
+                let (d0, d1) = db.split_at_mut(units / 2);
+                linalg::both(|| sum_rows(0, d0), || sum_rows(units / 2, d1));
+            } else {
+                sum_rows(0, db);
             }
         }
     }
