@@ -4,6 +4,7 @@
 //! θ ← θ − (lr/(1−β1ᵗ))·m / (√u/√(1−β2ᵗ) + eps) (PyTorch's grouping of the same formula).
 
 use crate::train::float::Float;
+use crate::train::linalg;
 
 #[derive(Debug, Clone)]
 pub struct Adam<T> {
@@ -64,35 +65,93 @@ impl<T: Float> Adam<T> {
                 .max(tiny / (1.0 - self.beta1).max(tiny)),
         );
         let m_min = T::of(tiny / (lr / bc1).max(tiny));
-        if self.amsgrad {
+        let c = Consts {
+            step_size,
+            inv_bc2_sqrt,
+            b1,
+            b2,
+            ob1,
+            ob2,
+            eps,
+            wd,
+            use_wd,
+            g_min,
+            m_min,
+        };
+        // Element-wise: a large vector updates as two halves on two threads.
+        let len = params.len();
+        let (m, v) = (&mut self.m[..len], &mut self.v[..len]);
+        let vmax = if self.amsgrad {
+            &mut self.vmax[..len]
+        } else {
+            &mut self.vmax[..0]
+        };
+        if len >= linalg::PAR_ELEMENTS {
+            let h = len / 2;
+            let (p0, p1) = params.split_at_mut(h);
+            let (g0, g1) = grads[..len].split_at(h);
+            let (m0, m1) = m.split_at_mut(h);
+            let (v0, v1) = v.split_at_mut(h);
+            let (x0, x1) = vmax.split_at_mut(h.min(vmax.len()));
+            linalg::both(
+                || c.update(p0, g0, m0, v0, x0),
+                || c.update(p1, g1, m1, v1, x1),
+            );
+        } else {
+            c.update(params, grads, m, v, vmax);
+        }
+    }
+}
+
+/// The per-step constants of the update.
+#[derive(Clone, Copy)]
+struct Consts<T> {
+    step_size: T,
+    inv_bc2_sqrt: T,
+    b1: T,
+    b2: T,
+    ob1: T,
+    ob2: T,
+    eps: T,
+    wd: T,
+    use_wd: bool,
+    g_min: T,
+    m_min: T,
+}
+
+impl<T: Float> Consts<T> {
+    /// Updates one range of parameters; `vmax` is empty without amsgrad.
+    fn update(&self, params: &mut [T], grads: &[T], m: &mut [T], v: &mut [T], vmax: &mut [T]) {
+        let c = *self;
+        if !vmax.is_empty() {
             let it = params
                 .iter_mut()
                 .zip(grads)
-                .zip(self.m.iter_mut())
-                .zip(self.v.iter_mut())
-                .zip(self.vmax.iter_mut());
+                .zip(m.iter_mut())
+                .zip(v.iter_mut())
+                .zip(vmax.iter_mut());
             for ((((p, &g), m), v), vmax) in it {
-                let g = if use_wd { g + wd * *p } else { g };
-                let g = quiet(g, g_min);
-                *m = (b1 * *m + ob1 * g).flush();
-                *v = (b2 * *v + ob2 * g * g).flush();
+                let g = if c.use_wd { g + c.wd * *p } else { g };
+                let g = quiet(g, c.g_min);
+                *m = (c.b1 * *m + c.ob1 * g).flush();
+                *v = (c.b2 * *v + c.ob2 * g * g).flush();
                 if *v > *vmax {
                     *vmax = *v;
                 }
-                *p -= step_size * quiet(*m, m_min) / (vmax.sqrt() * inv_bc2_sqrt + eps);
+                *p -= c.step_size * quiet(*m, c.m_min) / (vmax.sqrt() * c.inv_bc2_sqrt + c.eps);
             }
         } else {
             let it = params
                 .iter_mut()
                 .zip(grads)
-                .zip(self.m.iter_mut())
-                .zip(self.v.iter_mut());
+                .zip(m.iter_mut())
+                .zip(v.iter_mut());
             for (((p, &g), m), v) in it {
-                let g = if use_wd { g + wd * *p } else { g };
-                let g = quiet(g, g_min);
-                *m = (b1 * *m + ob1 * g).flush();
-                *v = (b2 * *v + ob2 * g * g).flush();
-                *p -= step_size * quiet(*m, m_min) / (v.sqrt() * inv_bc2_sqrt + eps);
+                let g = if c.use_wd { g + c.wd * *p } else { g };
+                let g = quiet(g, c.g_min);
+                *m = (c.b1 * *m + c.ob1 * g).flush();
+                *v = (c.b2 * *v + c.ob2 * g * g).flush();
+                *p -= c.step_size * quiet(*m, c.m_min) / (v.sqrt() * c.inv_bc2_sqrt + c.eps);
             }
         }
     }

@@ -61,19 +61,28 @@ impl<T: Float> Sgd<T> {
         let mu = T::of(self.momentum);
         let damp = T::of(1.0 - self.dampening);
         let first = self.steps == 1;
-        for ((p, &g), b) in params
-            .iter_mut()
-            .zip(grads)
-            .zip(self.momentum_buf.iter_mut())
-        {
-            let g = if use_wd { g + wd * *p } else { g };
-            *b = if first {
-                g
-            } else {
-                (mu * *b + damp * g).flush()
-            };
-            let d = if self.nesterov { g + mu * *b } else { *b };
-            *p -= lr * d;
+        let nesterov = self.nesterov;
+        let update = |params: &mut [T], grads: &[T], buf: &mut [T]| {
+            for ((p, &g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
+                let g = if use_wd { g + wd * *p } else { g };
+                *b = if first {
+                    g
+                } else {
+                    (mu * *b + damp * g).flush()
+                };
+                let d = if nesterov { g + mu * *b } else { *b };
+                *p -= lr * d;
+            }
+        };
+        let buf = &mut self.momentum_buf[..];
+        if params.len() >= linalg::PAR_ELEMENTS && buf.len() == params.len() {
+            let h = params.len() / 2;
+            let (p0, p1) = params.split_at_mut(h);
+            let (g0, g1) = grads.split_at(h.min(grads.len()));
+            let (b0, b1) = buf.split_at_mut(h);
+            linalg::both(|| update(p0, g0, b0), || update(p1, g1, b1));
+        } else {
+            update(params, grads, buf);
         }
     }
 }
