@@ -11,7 +11,8 @@ use nnt::train::{run, RunOptions};
 
 /// A 600-300-300-10 network on batches of 256: the first layer's products are
 /// split in halves, the second layer's backward pair runs side by side, the last
-/// layer's products are below the threshold.
+/// layer's products are below the threshold; the activations, bias sums, the
+/// cross-entropy pass and the momentum update run in two halves.
 fn wide_program() -> Program {
     let mut p = program(
         "iris_adam_tanh",
@@ -72,6 +73,7 @@ fn events(p: &Program) -> Vec<Event> {
 fn one_and_two_threads_give_identical_events() {
     let p = wide_program();
     const { assert!(300 * 300 * 256 >= nnt::train::linalg::PAR_WORK) };
+    const { assert!(300 * 256 >= nnt::train::linalg::PAR_ELEMENTS) };
     let pooled = events(&p);
     // Inside another rayon pool of one thread the engine runs every product on
     // that thread alone.
