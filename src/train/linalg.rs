@@ -519,6 +519,12 @@ pub fn sum_squares<T: Float>(v: &[T]) -> f64 {
     sum_squares_seq(v)
 }
 
+/// Σ v² of a short block on the calling thread, in the same fixed order as
+/// [`sum_squares`] uses for a vector below [`PAR_ELEMENTS`].
+pub fn sum_squares_block<T: Float>(v: &[T]) -> f64 {
+    sum_squares_seq(v)
+}
+
 fn sum_squares_seq<T: Float>(v: &[T]) -> f64 {
     let mut lanes = [0.0f64; 8];
     let chunks = v.chunks_exact(8);

@@ -500,11 +500,26 @@ impl<'p, T: Float> Trainer<'p, T> {
                     }
                 }
             }
-            // Per-layer squared norms, summed in a fixed order.
+            // Per-layer squared norms, summed in a fixed order. Without clipping
+            // nothing needs the norm before the update, so sgd and adam measure
+            // the gradient while they apply it (one pass over it instead of two).
+            // On a non-finite norm the run stops just below with the parameters
+            // updated; nothing reads them after a divergence (no save, and a
+            // checkpoint holds the previous epoch's state).
             self.layer_grad_sq.iter_mut().for_each(|v| *v = 0.0);
-            for t in &self.net.tensors {
-                self.layer_grad_sq[t.layer] +=
-                    linalg::sum_squares(&self.net.grads[t.offset..t.offset + t.len]);
+            let updated = program.train.clip.is_none()
+                && self.optim.step_measured(
+                    &mut self.net.params,
+                    &self.net.grads,
+                    lr,
+                    &self.net.tensors,
+                    &mut self.layer_grad_sq,
+                );
+            if !updated {
+                for t in &self.net.tensors {
+                    self.layer_grad_sq[t.layer] +=
+                        linalg::sum_squares(&self.net.grads[t.offset..t.offset + t.len]);
+                }
             }
             let total: f64 = self.layer_grad_sq.iter().sum();
             let norm = total.sqrt();
@@ -521,10 +536,12 @@ impl<'p, T: Float> Trainer<'p, T> {
             if let Some(d) = self.diag.observe_step(epoch, step, &self.layer_grad_sq) {
                 observer.event(&Event::Diagnostic(d));
             }
-            if let Some(c) = &program.train.clip {
-                clip::apply(c, &mut self.net.grads, norm);
+            if !updated {
+                if let Some(c) = &program.train.clip {
+                    clip::apply(c, &mut self.net.grads, norm);
+                }
+                self.optim.step(&mut self.net.params, &self.net.grads, lr);
             }
-            self.optim.step(&mut self.net.params, &self.net.grads, lr);
             if let Some(c) = reg.max_norm {
                 for t in &self.net.tensors {
                     if t.kind == ParamKind::DenseWeight {

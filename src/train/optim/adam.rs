@@ -43,41 +43,7 @@ impl<T: Float> Adam<T> {
     }
 
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
-        self.steps += 1;
-        let t = self.steps as i32;
-        let bc1 = 1.0 - self.beta1.powi(t);
-        let bc2_sqrt = (1.0 - self.beta2.powi(t)).sqrt();
-        let step_size = T::of(lr / bc1);
-        let inv_bc2_sqrt = T::of(1.0 / bc2_sqrt);
-        let (b1, b2) = (T::of(self.beta1), T::of(self.beta2));
-        let (ob1, ob2) = (T::of(1.0 - self.beta1), T::of(1.0 - self.beta2));
-        let eps = T::of(self.eps);
-        let wd = T::of(self.weight_decay);
-        let use_wd = self.weight_decay != 0.0;
-        // Subnormal intermediates cost x86 a microcode assist each (~100× an
-        // add), and a converged classifier's gradients sink that low: a gradient
-        // whose (1 − β₂)·g² would be subnormal, and a moment whose step_size·m
-        // would be, count as 0 (they could move no normal parameter anyway).
-        let tiny = T::TINY.to_f64();
-        let g_min = T::of(
-            (tiny / (1.0 - self.beta2).max(tiny))
-                .sqrt()
-                .max(tiny / (1.0 - self.beta1).max(tiny)),
-        );
-        let m_min = T::of(tiny / (lr / bc1).max(tiny));
-        let c = Consts {
-            step_size,
-            inv_bc2_sqrt,
-            b1,
-            b2,
-            ob1,
-            ob2,
-            eps,
-            wd,
-            use_wd,
-            g_min,
-            m_min,
-        };
+        let c = self.begin(lr);
         // Element-wise: a large vector updates as two halves on two threads.
         let len = params.len();
         let (m, v) = (&mut self.m[..len], &mut self.v[..len]);
@@ -101,11 +67,51 @@ impl<T: Float> Adam<T> {
             c.update(params, grads, m, v, vmax);
         }
     }
+
+    /// Counts the step and returns its update rule (the moments stay here).
+    pub(crate) fn begin(&mut self, lr: f64) -> AdamStep<T> {
+        self.steps += 1;
+        let t = self.steps as i32;
+        let bc1 = 1.0 - self.beta1.powi(t);
+        let bc2_sqrt = (1.0 - self.beta2.powi(t)).sqrt();
+        let step_size = T::of(lr / bc1);
+        let inv_bc2_sqrt = T::of(1.0 / bc2_sqrt);
+        let (b1, b2) = (T::of(self.beta1), T::of(self.beta2));
+        let (ob1, ob2) = (T::of(1.0 - self.beta1), T::of(1.0 - self.beta2));
+        let eps = T::of(self.eps);
+        let wd = T::of(self.weight_decay);
+        let use_wd = self.weight_decay != 0.0;
+        // Subnormal intermediates cost x86 a microcode assist each (~100× an
+        // add), and a converged classifier's gradients sink that low: a gradient
+        // whose (1 − β₂)·g² would be subnormal, and a moment whose step_size·m
+        // would be, count as 0 (they could move no normal parameter anyway).
+        let tiny = T::TINY.to_f64();
+        let g_min = T::of(
+            (tiny / (1.0 - self.beta2).max(tiny))
+                .sqrt()
+                .max(tiny / (1.0 - self.beta1).max(tiny)),
+        );
+        let m_min = T::of(tiny / (lr / bc1).max(tiny));
+        AdamStep {
+            step_size,
+            inv_bc2_sqrt,
+            b1,
+            b2,
+            ob1,
+            ob2,
+            eps,
+            wd,
+            use_wd,
+            g_min,
+            m_min,
+        }
+    }
 }
 
-/// The per-step constants of the update.
-#[derive(Clone, Copy)]
-struct Consts<T> {
+/// One step's update rule (its constants), applied to any range of the
+/// parameters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AdamStep<T> {
     step_size: T,
     inv_bc2_sqrt: T,
     b1: T,
@@ -119,9 +125,16 @@ struct Consts<T> {
     m_min: T,
 }
 
-impl<T: Float> Consts<T> {
+impl<T: Float> AdamStep<T> {
     /// Updates one range of parameters; `vmax` is empty without amsgrad.
-    fn update(&self, params: &mut [T], grads: &[T], m: &mut [T], v: &mut [T], vmax: &mut [T]) {
+    pub(crate) fn update(
+        &self,
+        params: &mut [T],
+        grads: &[T],
+        m: &mut [T],
+        v: &mut [T],
+        vmax: &mut [T],
+    ) {
         let c = *self;
         if !vmax.is_empty() {
             let it = params

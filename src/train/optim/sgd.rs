@@ -36,53 +36,70 @@ impl<T: Float> Sgd<T> {
     }
 
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
-        self.steps += 1;
-        let lr = T::of(lr);
-        let wd = T::of(self.weight_decay);
-        let use_wd = self.weight_decay != 0.0;
-        if self.momentum <= 0.0 {
-            // Element-wise: the two halves of a large vector update on both threads.
-            let update = |params: &mut [T], grads: &[T]| {
-                for (p, &g) in params.iter_mut().zip(grads) {
-                    let g = if use_wd { g + wd * *p } else { g };
-                    *p -= lr * g;
-                }
-            };
-            if params.len() >= linalg::PAR_ELEMENTS {
-                let h = params.len() / 2;
-                let (p0, p1) = params.split_at_mut(h);
-                let (g0, g1) = grads.split_at(h.min(grads.len()));
-                linalg::both(|| update(p0, g0), || update(p1, g1));
-            } else {
-                update(params, grads);
-            }
-            return;
-        }
-        let mu = T::of(self.momentum);
-        let damp = T::of(1.0 - self.dampening);
-        let first = self.steps == 1;
-        let nesterov = self.nesterov;
-        let update = |params: &mut [T], grads: &[T], buf: &mut [T]| {
-            for ((p, &g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
-                let g = if use_wd { g + wd * *p } else { g };
-                *b = if first {
-                    g
-                } else {
-                    (mu * *b + damp * g).flush()
-                };
-                let d = if nesterov { g + mu * *b } else { *b };
-                *p -= lr * d;
-            }
-        };
+        let k = self.begin(lr);
         let buf = &mut self.momentum_buf[..];
-        if params.len() >= linalg::PAR_ELEMENTS && buf.len() == params.len() {
+        // Element-wise: the two halves of a large vector update on both threads.
+        if params.len() >= linalg::PAR_ELEMENTS {
             let h = params.len() / 2;
             let (p0, p1) = params.split_at_mut(h);
             let (g0, g1) = grads.split_at(h.min(grads.len()));
-            let (b0, b1) = buf.split_at_mut(h);
-            linalg::both(|| update(p0, g0, b0), || update(p1, g1, b1));
+            let (b0, b1) = buf.split_at_mut(h.min(buf.len()));
+            linalg::both(|| k.update(p0, g0, b0), || k.update(p1, g1, b1));
         } else {
-            update(params, grads, buf);
+            k.update(params, grads, buf);
+        }
+    }
+
+    /// Counts the step and returns its update rule (the state stays here).
+    pub(crate) fn begin(&mut self, lr: f64) -> SgdStep<T> {
+        self.steps += 1;
+        SgdStep {
+            lr: T::of(lr),
+            wd: T::of(self.weight_decay),
+            use_wd: self.weight_decay != 0.0,
+            momentum: self.momentum > 0.0,
+            mu: T::of(self.momentum),
+            damp: T::of(1.0 - self.dampening),
+            first: self.steps == 1,
+            nesterov: self.nesterov,
+        }
+    }
+}
+
+/// One step's update rule, applied to any range of the parameters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SgdStep<T> {
+    lr: T,
+    wd: T,
+    use_wd: bool,
+    momentum: bool,
+    mu: T,
+    damp: T,
+    first: bool,
+    nesterov: bool,
+}
+
+impl<T: Float> SgdStep<T> {
+    /// Updates `params` from `grads`; `buf` is the range's momentum buffer (empty
+    /// without momentum).
+    pub(crate) fn update(&self, params: &mut [T], grads: &[T], buf: &mut [T]) {
+        let k = *self;
+        if !k.momentum {
+            for (p, &g) in params.iter_mut().zip(grads) {
+                let g = if k.use_wd { g + k.wd * *p } else { g };
+                *p -= k.lr * g;
+            }
+            return;
+        }
+        for ((p, &g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
+            let g = if k.use_wd { g + k.wd * *p } else { g };
+            *b = if k.first {
+                g
+            } else {
+                (k.mu * *b + k.damp * g).flush()
+            };
+            let d = if k.nesterov { g + k.mu * *b } else { *b };
+            *p -= k.lr * d;
         }
     }
 }
