@@ -31,7 +31,10 @@ for row in "${rows[@]}"; do
   IFS='|' read -r name targs goal <<<"$row"
   nnt_runs=(); torch_runs=()
   for _ in $(seq "$RUNS"); do
-    nnt_runs+=("$("$NNT" run "benches/recipes/$name.nnt" --format jsonl --timings 2>/dev/null | tail -n1 |
+    # The log is parsed after nnt has exited: a parser started alongside it (a
+    # pipeline) would take one of its two cores during the first ~50 ms.
+    log=$("$NNT" run "benches/recipes/$name.nnt" --format jsonl --timings 2>/dev/null)
+    nnt_runs+=("$(printf '%s\n' "$log" | tail -n1 |
       python3 -c 'import json,sys; print(json.load(sys.stdin)["steps_per_second"])')")
     # shellcheck disable=SC2086
     torch_runs+=("$("$TORCH_PY" "$TORCH_BENCH" $targs 2>/dev/null | awk '{for(i=1;i<=NF;i++) if($(i+1)=="steps/s") print $i}')")
