@@ -141,6 +141,9 @@ pub struct Table {
     pub x: Vec<f64>,
     /// `rows × targets`, row-major. Class labels are stored as exact integers.
     pub y: Vec<f64>,
+    /// The 1-based line of each row in its CSV file, so that a diagnostic about
+    /// a value can name the line; empty for generated data.
+    pub lines: Vec<usize>,
 }
 
 /// The loaded, split and normalised data.

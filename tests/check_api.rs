@@ -209,3 +209,37 @@ fn an_empty_override_value_is_a_syntax_error_in_the_override() {
         "expected a value: a number, string, name, call or list, found nothing"
     );
 }
+
+/// A bad label names its line in the file, also after `split` has moved rows
+/// between train and valid (and the row number is the split's own).
+#[test]
+fn label_errors_name_the_file_line_through_splits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut csv = String::from("x0,x1,label\n");
+    for i in 0..20 {
+        let label = if i == 13 {
+            "2.5".to_string()
+        } else {
+            (i % 3).to_string()
+        };
+        csv.push_str(&format!("0.{i},-0.{i},{label}\n"));
+    }
+    std::fs::write(dir.path().join("bad.csv"), csv).expect("write");
+    let text = GOOD.replace("data/three.csv", "bad.csv").replace(
+        "label = \"label\") }",
+        "label = \"label\")\n valid = split(train, 0.5) }",
+    );
+    let r = check_recipe(
+        "r.nnt",
+        text.as_bytes(),
+        dir.path(),
+        &CheckOptions::default(),
+    );
+    assert_eq!(codes(&r.errors), ["nnt::check::label_not_class"]);
+    let message = r.errors[0].to_string();
+    // header on line 1, row i on line i + 2
+    assert!(
+        message.contains("(line 15 of `bad.csv`) has label 2.5"),
+        "{message}"
+    );
+}

@@ -165,6 +165,7 @@ fn mnist_size_allocations(
             .map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0)
             .collect(),
         y: (0..rows).map(|r| (r % 10) as f64).collect(),
+        lines: Vec::new(),
     };
     let mut kinds = Vec::new();
     for &h in hidden {

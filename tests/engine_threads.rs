@@ -48,6 +48,7 @@ fn wide_program() -> Program {
             .map(|i| (((i * 7919) % 997) as f64 / 498.0 - 1.0) * 0.5)
             .collect(),
         y: (0..rows).map(|r| ((r * 31) % 10) as f64).collect(),
+        lines: Vec::new(),
     };
     p.model = layers(
         features,

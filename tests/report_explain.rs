@@ -13,6 +13,7 @@ fn table(rows: usize, features: usize) -> Table {
         targets: 1,
         x: vec![0.0; rows * features],
         y: vec![0.0; rows],
+        lines: Vec::new(),
     }
 }
 

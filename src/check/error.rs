@@ -225,13 +225,15 @@ pub enum CheckError {
     },
 
     /// `dense(3)` as the output of a cross_entropy model whose labels go up to 4.
-    #[error("the output layer has {width} unit{plural} but the data needs {needed} classes (largest label {largest} + 1)")]
+    #[error("the output layer has {width} unit{plural} but the data needs {needed} classes (largest label {largest} + 1{at})")]
     #[diagnostic(code(nnt::check::class_count))]
     ClassCount {
         width: usize,
         plural: &'static str,
         needed: usize,
         largest: usize,
+        /// `, found on line L of `file`` for data read from a CSV file, else empty.
+        at: String,
         #[label(
             primary,
             "{width} output unit{plural}: classes 0..{width_minus_one} only"
@@ -245,11 +247,13 @@ pub enum CheckError {
     },
 
     /// cross_entropy with a label `2.5` or `-1` in the data.
-    #[error("cross-entropy needs integer class labels 0, 1, 2, …, but row {row} of the {split} split has label {value}")]
+    #[error("cross-entropy needs integer class labels 0, 1, 2, …, but row {row} of the {split} split{at} has label {value}")]
     #[diagnostic(code(nnt::check::label_not_class))]
     LabelNotClass {
         split: String,
         row: usize,
+        /// ` (line L of `file`)` for data read from a CSV file, else empty.
+        at: String,
         value: String,
         #[label(primary, "the {split} data")]
         span: Span,
@@ -260,11 +264,13 @@ pub enum CheckError {
     },
 
     /// binary_cross_entropy with a label `2` in the data.
-    #[error("binary cross-entropy needs labels 0 or 1, but row {row} of the {split} split has label {value}")]
+    #[error("binary cross-entropy needs labels 0 or 1, but row {row} of the {split} split{at} has label {value}")]
     #[diagnostic(code(nnt::check::binary_label))]
     BinaryLabel {
         split: String,
         row: usize,
+        /// ` (line L of `file`)` for data read from a CSV file, else empty.
+        at: String,
         value: String,
         #[label(primary, "the {split} data")]
         span: Span,

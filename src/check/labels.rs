@@ -2,7 +2,7 @@
 //! that fit the loss and the output width, and batch_norm's one-row batches.
 
 use crate::ast::{SourceId, Span};
-use crate::ir::{Batch, Data, Layer, LayerKind, Loss, Model, SourceFile, Table};
+use crate::ir::{Batch, Data, Layer, LayerKind, Loss, Model, SourceFile, SourceSpec, Table};
 
 use super::data::RData;
 use super::error::{plural, same_source, CheckError};
@@ -135,6 +135,25 @@ fn splits<'a>(data: &'a Data, rdata: &RData) -> Vec<(&'static str, &'a Table, Sp
     v
 }
 
+/// The line (1-based) and the file of a split's row, for splits read from a CSV
+/// file (directly or split off one); `None` for generated data.
+fn line_in_file(rdata: &RData, split: &str, t: &Table, row: usize) -> Option<(usize, String)> {
+    let source = match split {
+        "valid" => rdata.spec.valid.as_ref(),
+        "test" => rdata.spec.test.as_ref(),
+        _ => Some(&rdata.spec.train),
+    };
+    let file = match source? {
+        SourceSpec::Csv(c) => c,
+        SourceSpec::Split { .. } => match &rdata.spec.train {
+            SourceSpec::Csv(c) => c,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some((*t.lines.get(row)?, file.display.clone()))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn labels(
     cx: &mut Cx,
@@ -166,13 +185,16 @@ fn labels(
     }
     match loss {
         Loss::CrossEntropy { .. } => {
-            let mut largest: Option<(f64, usize)> = None;
+            let mut largest: Option<(f64, &str, &Table, usize)> = None;
             for (split, t, span) in splits(data, rdata) {
                 for (row, &y) in t.y.iter().enumerate() {
                     if y.fract() != 0.0 || y < 0.0 || !y.is_finite() {
                         cx.err(CheckError::LabelNotClass {
                             split: split.into(),
                             row: row + 1,
+                            at: line_in_file(rdata, split, t, row)
+                                .map(|(line, file)| format!(" (line {line} of `{file}`)"))
+                                .unwrap_or_default(),
                             value: fmt(y),
                             span,
                             loss: same_source(span, Some(loss_span)),
@@ -183,12 +205,12 @@ fn labels(
                         });
                         return;
                     }
-                    if largest.is_none_or(|(m, _)| y > m) {
-                        largest = Some((y, row));
+                    if largest.is_none_or(|(m, ..)| y > m) {
+                        largest = Some((y, split, t, row));
                     }
                 }
             }
-            if let Some((m, _)) = largest {
+            if let Some((m, split, t, row)) = largest {
                 // `as` saturates for absurd labels (1e300); the message stays truthful enough.
                 let needed = (m as usize).saturating_add(1);
                 if needed > out_width {
@@ -197,6 +219,9 @@ fn labels(
                         plural: plural(out_width),
                         needed,
                         largest: m as usize,
+                        at: line_in_file(rdata, split, t, row)
+                            .map(|(line, file)| format!(", found on line {line} of `{file}`"))
+                            .unwrap_or_default(),
                         span: out_span,
                         width_minus_one: out_width.saturating_sub(1),
                         loss: same_source(out_span, Some(loss_span)),
@@ -226,6 +251,9 @@ fn labels(
                     cx.err(CheckError::BinaryLabel {
                         split: split.into(),
                         row: row + 1,
+                        at: line_in_file(rdata, split, t, row)
+                            .map(|(line, file)| format!(" (line {line} of `{file}`)"))
+                            .unwrap_or_default(),
                         value: fmt(y),
                         span,
                         loss: same_source(span, Some(loss_span)),

@@ -55,6 +55,7 @@ pub fn read(spec: &CsvSpec) -> Result<Table, DataError> {
 
     let mut x: Vec<f64> = Vec::new();
     let mut y: Vec<f64> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
     let mut rows = 0usize;
     let mut last_line = first_line;
 
@@ -87,6 +88,7 @@ pub fn read(spec: &CsvSpec) -> Result<Table, DataError> {
             }
         }
         rows += 1;
+        lines.push(line);
         if !next_record(spec, &mut rdr, &mut record, last_line)? {
             break;
         }
@@ -99,6 +101,7 @@ pub fn read(spec: &CsvSpec) -> Result<Table, DataError> {
         targets,
         x,
         y,
+        lines,
     })
 }
 

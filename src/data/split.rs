@@ -38,21 +38,27 @@ pub fn split(
         targets: t,
         x: Vec::with_capacity(taken * f),
         y: Vec::with_capacity(taken * t),
+        lines: Vec::new(),
     };
     let mut keep_x = Vec::with_capacity((train.rows - taken) * f);
     let mut keep_y = Vec::with_capacity((train.rows - taken) * t);
+    let mut keep_lines = Vec::with_capacity(train.lines.len().saturating_sub(taken));
     for (r, &moved) in chosen.iter().enumerate() {
-        let (x, y) = if moved {
-            (&mut out.x, &mut out.y)
+        let (x, y, lines) = if moved {
+            (&mut out.x, &mut out.y, &mut out.lines)
         } else {
-            (&mut keep_x, &mut keep_y)
+            (&mut keep_x, &mut keep_y, &mut keep_lines)
         };
         x.extend_from_slice(&train.x[r * f..(r + 1) * f]);
         y.extend_from_slice(&train.y[r * t..(r + 1) * t]);
+        if let Some(&line) = train.lines.get(r) {
+            lines.push(line);
+        }
     }
     train.rows -= taken;
     train.x = keep_x;
     train.y = keep_y;
+    train.lines = keep_lines;
     Ok(out)
 }
 
@@ -70,6 +76,33 @@ pub fn rows_taken(rows: usize, fraction: f64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each row keeps its file line through the split (x holds the line number).
+    #[test]
+    fn rows_keep_their_lines() {
+        use crate::rng::{generator, Stream};
+        let lines: Vec<usize> = (2..12).collect();
+        let mut train = Table {
+            rows: 10,
+            features: 1,
+            targets: 1,
+            x: lines.iter().map(|&l| l as f64).collect(),
+            y: vec![0.0; 10],
+            lines: lines.clone(),
+        };
+        let mut rng = generator(3, Stream::Data);
+        let valid = split(&mut train, 10, 0.3, "valid", &mut rng).expect("split");
+        assert_eq!((valid.rows, train.rows), (3, 7));
+        for t in [&train, &valid] {
+            assert_eq!(t.lines.len(), t.rows);
+            let from_x: Vec<usize> = t.x.iter().map(|&v| v as usize).collect();
+            assert_eq!(t.lines, from_x);
+            assert!(t.lines.windows(2).all(|w| w[0] < w[1]), "file order");
+        }
+        let mut all = [train.lines, valid.lines].concat();
+        all.sort_unstable();
+        assert_eq!(all, lines);
+    }
 
     #[test]
     fn rows_taken_rounds_and_floors_at_one() {

@@ -137,6 +137,7 @@ pub fn xor(rng: &mut ChaCha8Rng, n: usize, noise: f64) -> Result<Table, DataErro
         targets: 1,
         x,
         y,
+        lines: Vec::new(),
     })
 }
 
@@ -181,6 +182,7 @@ pub fn linear(
         targets,
         x,
         y,
+        lines: Vec::new(),
     })
 }
 
@@ -226,6 +228,7 @@ fn shuffled(
         targets,
         x: sx,
         y: sy,
+        lines: Vec::new(),
     }
 }
 

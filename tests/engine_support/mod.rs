@@ -81,6 +81,7 @@ pub fn read_csv(path: &Path, labels: &[&str]) -> Table {
         targets: label_idx.len(),
         x: vec![],
         y: vec![],
+        lines: vec![],
     };
     for line in lines {
         let cells: Vec<f64> = line
