@@ -501,7 +501,7 @@ impl<'p, T: Float> Trainer<'p, T> {
                 }
             }
             // Per-layer squared norms, summed in a fixed order. Without clipping
-            // nothing needs the norm before the update, so sgd and adam measure
+            // nothing needs the norm before the update, so sgd, adam and adamw measure
             // the gradient while they apply it (one pass over it instead of two).
             // On a non-finite norm the run stops just below with the parameters
             // updated; nothing reads them after a divergence (no save, and a

@@ -101,7 +101,7 @@ impl<T: Float> Optim<T> {
     /// reading each gradient from memory once instead of twice: the separate pass
     /// cost 2–7 % of a step. Sums go block by block (fixed blocks; a large tensor
     /// in two fixed halves, one a thread), so they are the same with one thread or
-    /// two. Only sgd and adam have it: for the other optimizers, or tensors that do
+    /// two. Only sgd, adam and adamw have it: for the others, or tensors that do
     /// not tile the parameters in order, it returns `false` having changed
     /// nothing, and the caller measures and steps apart.
     pub fn step_measured(
@@ -150,6 +150,34 @@ impl<T: Float> Optim<T> {
                     params,
                     grads,
                     [&mut o.m, &mut o.v, vmax],
+                    tensors,
+                    sq,
+                    &update,
+                );
+                true
+            }
+            Optim::AdamW(w) => {
+                let o = &mut w.inner;
+                let len = params.len();
+                if o.m.len() != len || o.v.len() != len || o.amsgrad {
+                    return false;
+                }
+                // Decoupled decay first, element by element, as `AdamW::step` does
+                // for the whole vector: the same operations on each value.
+                let decay = (w.weight_decay != 0.0).then(|| T::of(1.0 - lr * w.weight_decay));
+                let k = o.begin(lr);
+                let update = |p: &mut [T], g: &[T], [m, v, x]: [&mut [T]; 3]| {
+                    if let Some(d) = decay {
+                        for p in p.iter_mut() {
+                            *p *= d;
+                        }
+                    }
+                    k.update(p, g, m, v, x)
+                };
+                measured(
+                    params,
+                    grads,
+                    [&mut o.m, &mut o.v, &mut []],
                     tensors,
                     sq,
                     &update,
@@ -372,6 +400,13 @@ mod tests {
                 eps: 1e-6,
                 weight_decay: 0.1,
                 amsgrad: true,
+            },
+            Optimizer::AdamW {
+                lr: 0.01,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.05,
             },
         ];
         let (tensors, len) = layout();
