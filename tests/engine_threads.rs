@@ -14,18 +14,19 @@ use nnt::train::{run, RunOptions};
 /// layer's products are below the threshold; the activations, bias sums, the
 /// cross-entropy pass and the momentum update run in two halves.
 fn wide_program() -> Program {
+    let kinds = vec![
+        dense(300),
+        LayerKind::Relu,
+        dense(300),
+        LayerKind::Relu,
+        dense(10),
+    ];
     let mut p = program(
         "iris_adam_tanh",
         ("train.csv", None, None),
         &["label"],
         Normalize::None,
-        vec![
-            dense(300),
-            LayerKind::Relu,
-            dense(300),
-            LayerKind::Relu,
-            dense(10),
-        ],
+        kinds.clone(),
         Loss::CrossEntropy {
             label_smoothing: 0.0,
         },
@@ -50,17 +51,7 @@ fn wide_program() -> Program {
         y: (0..rows).map(|r| ((r * 31) % 10) as f64).collect(),
         lines: Vec::new(),
     };
-    p.model = layers(
-        features,
-        vec![
-            dense(300),
-            LayerKind::Relu,
-            dense(300),
-            LayerKind::Relu,
-            dense(10),
-        ],
-        1,
-    );
+    p.model = layers(features, kinds, 1);
     p
 }
 

@@ -513,19 +513,15 @@ pub fn sum_squares<T: Float>(v: &[T]) -> f64 {
     if v.len() >= PAR_ELEMENTS {
         let (a, b) = v.split_at(v.len() / 2);
         let (mut sa, mut sb) = (0.0, 0.0);
-        both(|| sa = sum_squares_seq(a), || sb = sum_squares_seq(b));
+        both(|| sa = sum_squares_block(a), || sb = sum_squares_block(b));
         return sa + sb;
     }
-    sum_squares_seq(v)
+    sum_squares_block(v)
 }
 
-/// Σ v² of a short block on the calling thread, in the same fixed order as
-/// [`sum_squares`] uses for a vector below [`PAR_ELEMENTS`].
+/// Σ v² on the calling thread, in the fixed order [`sum_squares`] uses for each
+/// of its parts.
 pub fn sum_squares_block<T: Float>(v: &[T]) -> f64 {
-    sum_squares_seq(v)
-}
-
-fn sum_squares_seq<T: Float>(v: &[T]) -> f64 {
     let mut lanes = [0.0f64; 8];
     let chunks = v.chunks_exact(8);
     let rest = chunks.remainder();

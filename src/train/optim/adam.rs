@@ -4,7 +4,6 @@
 //! θ ← θ − (lr/(1−β1ᵗ))·m / (√u/√(1−β2ᵗ) + eps) (PyTorch's grouping of the same formula).
 
 use crate::train::float::Float;
-use crate::train::linalg;
 
 #[derive(Debug, Clone)]
 pub struct Adam<T> {
@@ -45,27 +44,20 @@ impl<T: Float> Adam<T> {
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
         let c = self.begin(lr);
         // Element-wise: a large vector updates as two halves on two threads.
-        let len = params.len();
-        let (m, v) = (&mut self.m[..len], &mut self.v[..len]);
+        super::in_halves(params, grads, self.moments(), &|p, g, [m, v, x]| {
+            c.update(p, g, m, v, x)
+        });
+    }
+
+    /// The state buffers as one update takes them: m, v, and vmax (empty without
+    /// amsgrad).
+    pub(crate) fn moments(&mut self) -> [&mut [T]; 3] {
         let vmax = if self.amsgrad {
-            &mut self.vmax[..len]
+            &mut self.vmax[..]
         } else {
             &mut self.vmax[..0]
         };
-        if len >= linalg::PAR_ELEMENTS {
-            let h = len / 2;
-            let (p0, p1) = params.split_at_mut(h);
-            let (g0, g1) = grads[..len].split_at(h);
-            let (m0, m1) = m.split_at_mut(h);
-            let (v0, v1) = v.split_at_mut(h);
-            let (x0, x1) = vmax.split_at_mut(h.min(vmax.len()));
-            linalg::both(
-                || c.update(p0, g0, m0, v0, x0),
-                || c.update(p1, g1, m1, v1, x1),
-            );
-        } else {
-            c.update(params, grads, m, v, vmax);
-        }
+        [&mut self.m, &mut self.v, vmax]
     }
 
     /// Counts the step and returns its update rule (the moments stay here).

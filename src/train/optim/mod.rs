@@ -103,7 +103,9 @@ impl<T: Float> Optim<T> {
     /// in two fixed halves, one a thread), so they are the same with one thread or
     /// two. Only sgd, adam and adamw have it: for the others, or tensors that do
     /// not tile the parameters in order, it returns `false` having changed
-    /// nothing, and the caller measures and steps apart.
+    /// nothing, and the caller measures and steps apart. (State buffers always
+    /// have the parameters' length, or none: construction and checkpoint restore
+    /// keep it so.)
     pub fn step_measured(
         &mut self,
         params: &mut [T],
@@ -125,64 +127,17 @@ impl<T: Float> Optim<T> {
         match self {
             Optim::Sgd(o) => {
                 let k = o.begin(lr);
-                let buf = &mut o.momentum_buf[..];
-                if !buf.is_empty() && buf.len() != params.len() {
-                    return false;
-                }
+                let buf = &mut o.momentum_buf;
                 let update = |p: &mut [T], g: &[T], [b, _, _]: [&mut [T]; 3]| k.update(p, g, b);
                 measured(params, grads, [buf, &mut [], &mut []], tensors, sq, &update);
                 true
             }
-            Optim::Adam(o) => {
-                let len = params.len();
-                if o.m.len() != len || o.v.len() != len || (o.amsgrad && o.vmax.len() != len) {
-                    return false;
-                }
-                let k = o.begin(lr);
-                let vmax = if o.amsgrad {
-                    &mut o.vmax[..]
-                } else {
-                    &mut o.vmax[..0]
-                };
-                let update =
-                    |p: &mut [T], g: &[T], [m, v, x]: [&mut [T]; 3]| k.update(p, g, m, v, x);
-                measured(
-                    params,
-                    grads,
-                    [&mut o.m, &mut o.v, vmax],
-                    tensors,
-                    sq,
-                    &update,
-                );
-                true
-            }
+            Optim::Adam(o) => adam_measured(o, None, params, grads, lr, tensors, sq),
             Optim::AdamW(w) => {
-                let o = &mut w.inner;
-                let len = params.len();
-                if o.m.len() != len || o.v.len() != len || o.amsgrad {
-                    return false;
-                }
-                // Decoupled decay first, element by element, as `AdamW::step` does
-                // for the whole vector: the same operations on each value.
+                // Decoupled decay first, value by value, as `AdamW::step` does for
+                // the whole vector: the same operations on each value.
                 let decay = (w.weight_decay != 0.0).then(|| T::of(1.0 - lr * w.weight_decay));
-                let k = o.begin(lr);
-                let update = |p: &mut [T], g: &[T], [m, v, x]: [&mut [T]; 3]| {
-                    if let Some(d) = decay {
-                        for p in p.iter_mut() {
-                            *p *= d;
-                        }
-                    }
-                    k.update(p, g, m, v, x)
-                };
-                measured(
-                    params,
-                    grads,
-                    [&mut o.m, &mut o.v, &mut []],
-                    tensors,
-                    sq,
-                    &update,
-                );
-                true
+                adam_measured(&mut w.inner, decay, params, grads, lr, tensors, sq)
             }
             _ => false,
         }
@@ -248,8 +203,60 @@ impl<T: Float> Optim<T> {
 }
 
 /// The update rule of one step over a range: parameters, gradients and up to
-/// three state buffers of the same range (empty when the optimizer has fewer).
-type Update<'u, T> = dyn Fn(&mut [T], &[T], [&mut [T]; 3]) + Sync + 'u;
+/// three state buffers of the same range (empty when the optimizer has fewer);
+/// what it returns (`R`) is the caller's.
+pub(crate) type Update<'u, T, R = ()> = dyn Fn(&mut [T], &[T], [&mut [T]; 3]) -> R + Sync + 'u;
+
+/// [`Optim::step_measured`] for adam (`decay: None`) and adamw (the decoupled
+/// decay factor).
+#[allow(clippy::too_many_arguments)]
+fn adam_measured<T: Float>(
+    o: &mut adam::Adam<T>,
+    decay: Option<T>,
+    params: &mut [T],
+    grads: &[T],
+    lr: f64,
+    tensors: &[ParamTensor],
+    sq: &mut [f64],
+) -> bool {
+    let k = o.begin(lr);
+    let update = |p: &mut [T], g: &[T], [m, v, x]: [&mut [T]; 3]| {
+        if let Some(d) = decay {
+            for p in p.iter_mut() {
+                *p *= d;
+            }
+        }
+        k.update(p, g, m, v, x)
+    };
+    measured(params, grads, o.moments(), tensors, sq, &update);
+    true
+}
+
+/// `f` over a whole range of the parameters (with the same ranges of the state
+/// buffers), or over its two fixed halves on two threads when it holds at least
+/// `PAR_ELEMENTS` values; the results in order (the second is `R::default()`
+/// when the range was not cut). The cut depends on the length alone.
+pub(crate) fn in_halves<T: Float, R: Send + Default>(
+    p: &mut [T],
+    g: &[T],
+    bufs: [&mut [T]; 3],
+    f: &Update<'_, T, R>,
+) -> (R, R) {
+    if p.len() < linalg::PAR_ELEMENTS {
+        return (f(p, g, bufs), R::default());
+    }
+    let h = p.len() / 2;
+    let [b0, b1, b2] = bufs;
+    let (p0, p1) = p.split_at_mut(h);
+    let (g0, g1) = g.split_at(h.min(g.len()));
+    let ((x0, x1), (y0, y1), (z0, z1)) = (take(b0, h), take(b1, h), take(b2, h));
+    let (mut r0, mut r1) = (R::default(), R::default());
+    linalg::both(
+        || r0 = f(p0, g0, [x0, y0, z0]),
+        || r1 = f(p1, g1, [x1, y1, z1]),
+    );
+    (r0, r1)
+}
 
 /// Walks the tensors in order (they tile `params`), updating each and adding its
 /// Σ g² to `sq[layer]`; a tensor of at least `PAR_ELEMENTS` values goes as two
@@ -273,24 +280,11 @@ fn measured<T: Float>(
         (x0, b0) = take(b0, t.len);
         (x1, b1) = take(b1, t.len);
         (x2, b2) = take(b2, t.len);
-        let s = if t.len >= linalg::PAR_ELEMENTS {
-            let h = t.len / 2;
-            let (p0, p1) = pt.split_at_mut(h);
-            let (g0, g1) = gt.split_at(h);
-            let (y0, y1) = take(x0, h);
-            let (z0, z1) = take(x1, h);
-            let (w0, w1) = take(x2, h);
-            let (mut s0, mut s1) = (0.0, 0.0);
-            linalg::both(
-                || s0 = blocks(p0, g0, [y0, z0, w0], update),
-                || s1 = blocks(p1, g1, [y1, z1, w1], update),
-            );
-            s0 + s1
-        } else {
-            blocks(pt, gt, [x0, x1, x2], update)
-        };
+        let (s0, s1) = in_halves(pt, gt, [x0, x1, x2], &|p, g, bufs| {
+            blocks(p, g, bufs, update)
+        });
         if let Some(v) = sq.get_mut(t.layer) {
-            *v += s;
+            *v += s0 + s1;
         }
     }
 }
@@ -315,7 +309,7 @@ fn blocks<T: Float>(p: &mut [T], g: &[T], bufs: [&mut [T]; 3], update: &Update<'
 
 /// The first `n` values of a state buffer and the rest (an empty buffer stays
 /// empty).
-fn take<T>(b: &mut [T], n: usize) -> (&mut [T], &mut [T]) {
+pub(crate) fn take<T>(b: &mut [T], n: usize) -> (&mut [T], &mut [T]) {
     if b.is_empty() {
         (b, &mut [])
     } else {

@@ -3,7 +3,6 @@
 //! d = g + μ·b (nesterov) or b; without momentum d = g; θ ← θ − lr·d.
 
 use crate::train::float::Float;
-use crate::train::linalg;
 
 #[derive(Debug, Clone)]
 pub struct Sgd<T> {
@@ -37,17 +36,14 @@ impl<T: Float> Sgd<T> {
 
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
         let k = self.begin(lr);
-        let buf = &mut self.momentum_buf[..];
         // Element-wise: the two halves of a large vector update on both threads.
-        if params.len() >= linalg::PAR_ELEMENTS {
-            let h = params.len() / 2;
-            let (p0, p1) = params.split_at_mut(h);
-            let (g0, g1) = grads.split_at(h.min(grads.len()));
-            let (b0, b1) = buf.split_at_mut(h.min(buf.len()));
-            linalg::both(|| k.update(p0, g0, b0), || k.update(p1, g1, b1));
-        } else {
-            k.update(params, grads, buf);
-        }
+        let buf = &mut self.momentum_buf;
+        super::in_halves(
+            params,
+            grads,
+            [buf, &mut [], &mut []],
+            &|p, g, [b, _, _]| k.update(p, g, b),
+        );
     }
 
     /// Counts the step and returns its update rule (the state stays here).
