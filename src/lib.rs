@@ -43,6 +43,7 @@
 
 pub mod ast;
 pub mod check;
+pub mod cli;
 pub mod data;
 pub mod events;
 pub mod fmt;

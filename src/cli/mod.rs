@@ -1,0 +1,5 @@
+//! Command implementations that are more than glue: each command that needs its own
+//! logic (a test runner, a sweep, a language server, …) lives in one file here, and
+//! `main.rs` only parses arguments, calls it and maps the result to an exit status.
+//!
+//! Like `data`, `io` and `main.rs`, this module may touch files and start processes.
