@@ -208,6 +208,10 @@ pub enum LayerKind {
         momentum: f64,
         eps: f64,
     },
+    /// `layer_norm(eps)` (v1.2): `k.weight` and `k.bias` of the layer's width.
+    LayerNorm {
+        eps: f64,
+    },
 }
 
 impl LayerKind {
@@ -224,6 +228,7 @@ impl LayerKind {
             LayerKind::Elu { .. } => "elu",
             LayerKind::Dropout { .. } => "dropout",
             LayerKind::BatchNorm { .. } => "batch_norm",
+            LayerKind::LayerNorm { .. } => "layer_norm",
         }
     }
 }
@@ -315,6 +320,15 @@ pub enum Optimizer {
         eps: f64,
         weight_decay: f64,
     },
+    /// `nadam(...)` (v1.2): `torch.optim.NAdam` (coupled weight decay).
+    NAdam {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+        momentum_decay: f64,
+    },
 }
 
 impl Optimizer {
@@ -325,7 +339,8 @@ impl Optimizer {
             | Optimizer::Adam { lr, .. }
             | Optimizer::AdamW { lr, .. }
             | Optimizer::RmsProp { lr, .. }
-            | Optimizer::Adagrad { lr, .. } => lr,
+            | Optimizer::Adagrad { lr, .. }
+            | Optimizer::NAdam { lr, .. } => lr,
         }
     }
     pub fn name(&self) -> &'static str {
@@ -335,6 +350,7 @@ impl Optimizer {
             Optimizer::AdamW { .. } => "adamw",
             Optimizer::RmsProp { .. } => "rmsprop",
             Optimizer::Adagrad { .. } => "adagrad",
+            Optimizer::NAdam { .. } => "nadam",
         }
     }
 }

@@ -127,3 +127,57 @@ fn default_init_follows_the_next_activation() {
         k => panic!("{k:?}"),
     }
 }
+
+/// v1.2's layer_norm and nadam: their defaults fill in, `--set` reaches nadam's
+/// arguments, and the default initialiser looks past layer_norm (and dropout) to
+/// the activation (§5).
+#[test]
+fn layer_norm_and_nadam_resolve() {
+    use nnt::ir::{Init, LayerKind, Optimizer};
+    let p = program("layer_norm_nadam.nnt", &CheckOptions::default());
+    let kinds: Vec<&LayerKind> = p.model.layers.iter().map(|l| &l.kind).collect();
+    assert_eq!(*kinds[1], LayerKind::LayerNorm { eps: 1e-5 });
+    assert_eq!(*kinds[4], LayerKind::LayerNorm { eps: 1e-3 });
+    assert_eq!(
+        (p.model.layers[4].in_width, p.model.layers[4].out_width),
+        (6, 6)
+    );
+    let init = |i: usize| match kinds[i] {
+        LayerKind::Dense { init, .. } => *init,
+        k => panic!("{k:?}"),
+    };
+    assert_eq!(init(0), Init::HeUniform, "dense, layer_norm, gelu");
+    assert_eq!(
+        init(3),
+        Init::XavierUniform,
+        "dense, layer_norm, dropout, tanh"
+    );
+    assert_eq!(
+        p.optimizer,
+        Optimizer::NAdam {
+            lr: 0.002,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum_decay: 0.004,
+        }
+    );
+    let opts = CheckOptions {
+        overrides: vec![
+            "optimizer=nadam(0.01, 0.8, weight_decay = 0.1, momentum_decay = 0.01)".into(),
+        ],
+        ..Default::default()
+    };
+    assert_eq!(
+        program("layer_norm_nadam.nnt", &opts).optimizer,
+        Optimizer::NAdam {
+            lr: 0.01,
+            beta1: 0.8,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.1,
+            momentum_decay: 0.01,
+        }
+    );
+}

@@ -107,6 +107,14 @@ fn small_steps_do_not_allocate() {
             centered: true,
             weight_decay: 0.0,
         },
+        Optimizer::NAdam {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 1e-4,
+            momentum_decay: 0.004,
+        },
     ];
     for opt in optimizers {
         let extra = vec![
@@ -121,6 +129,7 @@ fn small_steps_do_not_allocate() {
                 eps: 1e-5,
             },
             LayerKind::Gelu,
+            LayerKind::LayerNorm { eps: 1e-5 },
         ];
         // the first run on this thread makes the engine's thread pool
         allocations(1, opt, extra.clone());
@@ -168,8 +177,14 @@ fn mnist_size_allocations(
         lines: Vec::new(),
     };
     let mut kinds = Vec::new();
+    // The nadam runs also put a layer_norm after each hidden dense layer.
+    let norm = matches!(optimizer, Optimizer::NAdam { .. });
     for &h in hidden {
-        kinds.extend([dense(h), LayerKind::Relu]);
+        kinds.push(dense(h));
+        if norm {
+            kinds.push(LayerKind::LayerNorm { eps: 1e-5 });
+        }
+        kinds.push(LayerKind::Relu);
     }
     kinds.push(dense(10));
     p.model = layers(features, kinds, 1);
@@ -196,6 +211,14 @@ fn mnist_size_steps_do_not_allocate() {
             eps: 1e-8,
             weight_decay: 0.0,
             amsgrad: false,
+        },
+        Optimizer::NAdam {
+            lr: 0.001,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum_decay: 0.004,
         },
     ];
     // Both networks split their large products (and element-wise passes) between

@@ -364,7 +364,7 @@ fn every_case_through_the_checker() {
         .filter(|p| p.join("recipe.nnt").is_file())
         .collect();
     cases.sort();
-    assert_eq!(cases.len(), 10);
+    assert_eq!(cases.len(), 14);
     for dir in cases {
         let case = dir.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(dir.join("recipe.nnt")).unwrap();
@@ -380,4 +380,133 @@ fn every_case_through_the_checker() {
         let problems = run_and_compare(&case, program);
         assert!(problems.is_empty(), "{case}:\n  {}", problems.join("\n  "));
     }
+}
+
+// v1.2 built-ins: layer_norm and nadam (cases made by
+// tests/torch_reference.py).
+
+fn nadam(lr: f64) -> Optimizer {
+    Optimizer::NAdam {
+        lr,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+        momentum_decay: 0.004,
+    }
+}
+
+const LAYER_NORM: LayerKind = LayerKind::LayerNorm { eps: 1e-5 };
+
+#[test]
+fn iris_nadam_layernorm() {
+    let p = program(
+        "iris_nadam_layernorm",
+        ("train.csv", Some("valid.csv"), None),
+        &["label"],
+        Normalize::Standard,
+        vec![dense(16), LAYER_NORM, LayerKind::Relu, dense(3)],
+        Loss::CrossEntropy {
+            label_smoothing: 0.0,
+        },
+        nadam(0.01),
+        plan(12, Batch::Size(16)),
+    );
+    assert_passes("iris_nadam_layernorm", p);
+}
+
+#[test]
+fn regression_layernorm_adam() {
+    let p = program(
+        "regression_layernorm_adam",
+        ("train.csv", Some("valid.csv"), None),
+        &["y0", "y1"],
+        Normalize::None,
+        vec![
+            dense(16),
+            LayerKind::Gelu,
+            LayerKind::LayerNorm { eps: 1e-3 },
+            dense(8),
+            LayerKind::Tanh,
+            LAYER_NORM,
+            dense(2),
+        ],
+        Loss::Mse,
+        Optimizer::Adam {
+            lr: 0.005,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+        },
+        plan(6, Batch::Size(32)),
+    );
+    assert_passes("regression_layernorm_adam", p);
+}
+
+#[test]
+fn digits_nadam_decay_step_clip() {
+    let mut train = plan(5, Batch::Size(64));
+    train.lr_schedule = Schedule::Step {
+        every: 2,
+        factor: 0.5,
+    };
+    train.clip = Some(Clip::Norm(0.5));
+    let p = program(
+        "digits_nadam_decay_step_clip",
+        ("train.csv", None, None),
+        &["label"],
+        Normalize::MinMax,
+        vec![dense(32), LayerKind::Elu { alpha: 1.0 }, dense(10)],
+        Loss::CrossEntropy {
+            label_smoothing: 0.0,
+        },
+        Optimizer::NAdam {
+            lr: 0.004,
+            beta1: 0.85,
+            beta2: 0.99,
+            eps: 1e-7,
+            weight_decay: 0.001,
+            momentum_decay: 0.01,
+        },
+        train,
+    );
+    assert_passes("digits_nadam_decay_step_clip", p);
+}
+
+#[test]
+fn cancer_nadam_layernorm_bce() {
+    let mut p = program(
+        "cancer_nadam_layernorm_bce",
+        ("train.csv", Some("valid.csv"), None),
+        &["label"],
+        Normalize::Standard,
+        vec![
+            dense(24),
+            LAYER_NORM,
+            LayerKind::Relu,
+            dense(8),
+            LAYER_NORM,
+            LayerKind::LeakyRelu { slope: 0.01 },
+            dense(1),
+        ],
+        Loss::BinaryCrossEntropy,
+        Optimizer::NAdam {
+            lr: 0.003,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            momentum_decay: 0.004,
+        },
+        plan(8, Batch::Size(40)),
+    );
+    p.regularize = Regularize {
+        l1: 0.0,
+        l2: 1e-4,
+        has_penalty: true,
+        max_norm: None,
+    };
+    assert_passes("cancer_nadam_layernorm_bce", p);
 }

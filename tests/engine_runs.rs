@@ -146,6 +146,62 @@ fn resume_continues_byte_for_byte() {
     }
 }
 
+/// nadam's state (m, v, the step count and Πₜ, `mu_product`) and a network with
+/// layer_norm go through a checkpoint exactly: resuming after any epoch gives the
+/// rest of the run and the saved weights bit for bit.
+#[test]
+fn nadam_and_layer_norm_resume_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = iris(8);
+    p.train.early_stop = None;
+    p.optimizer = Optimizer::NAdam {
+        lr: 0.01,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 1e-3,
+        momentum_decay: 0.004,
+    };
+    for l in &mut p.model.layers {
+        if matches!(l.kind, LayerKind::BatchNorm { .. }) {
+            l.kind = LayerKind::LayerNorm { eps: 1e-5 };
+        }
+    }
+    let ck = dir.path().join("ck");
+    p.checkpoint = Some(CheckpointPlan {
+        every: 1,
+        path: ck.clone(),
+        keep: 100,
+    });
+    let save_full = dir.path().join("full.safetensors");
+    p.save = Some(save_full.clone());
+    let full = record(&p, &RunOptions::default());
+    assert_eq!(full.epochs().len(), 8);
+    // After epoch 3 (8 steps an epoch), Π₂₄ = μ₁·…·μ₂₄ is in the checkpoint.
+    let file = nnt::io::checkpoint::read(&nnt::io::checkpoint::path_for(&ck, 3)).unwrap();
+    let steps: u64 = file.metadata["optimizer_steps"].parse().unwrap();
+    assert_eq!(steps, 24);
+    let mu = |t: u64| 0.9 * (1.0 - 0.5 * 0.96f64.powf(t as f64 * 0.004));
+    let product = (1..=steps).fold(1.0, |acc, t| acc * mu(t));
+    assert_eq!(file.metadata["optim.mu_product"], format!("{product:?}"));
+    for k in [1, 3, 7] {
+        let mut q = p.clone();
+        let save_resumed = dir.path().join(format!("resumed-{k}.safetensors"));
+        q.save = Some(save_resumed.clone());
+        let opts = RunOptions {
+            resume: Some(nnt::io::checkpoint::path_for(&ck, k)),
+            ..Default::default()
+        };
+        let resumed = record(&q, &opts);
+        assert_eq!(resumed.epochs(), full.epochs()[k..].to_vec(), "from {k}");
+        assert_eq!(resumed.end(), full.end());
+        assert_eq!(
+            std::fs::read(&save_resumed).unwrap(),
+            std::fs::read(&save_full).unwrap()
+        );
+    }
+}
+
 #[test]
 fn checkpoints_rotate() {
     let dir = tempfile::tempdir().unwrap();

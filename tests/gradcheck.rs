@@ -12,6 +12,7 @@ use nnt::train::layers::activation::Activation;
 use nnt::train::layers::batch_norm::BatchNorm;
 use nnt::train::layers::dense::Dense;
 use nnt::train::layers::dropout::Dropout;
+use nnt::train::layers::layer_norm::LayerNorm;
 use nnt::train::losses;
 use nnt::train::network::Network;
 use nnt::train::penalty;
@@ -233,6 +234,41 @@ fn batch_norm_running_estimates() {
     assert!((bn.running_var[1] - 0.9).abs() < 1e-12);
 }
 
+/// γ and β away from 1 and 0, with β stored before γ (the layer takes any
+/// offsets), on a width of 5 and one of 1 (x̂ = 0: only β moves the output).
+#[test]
+fn layer_norm() {
+    for (w, n) in [(5, 4), (1, 3)] {
+        let mut params = random(2 * w + 1, 30);
+        let mut x = away_from_kinks(w * n, 31);
+        let r = random(w * n, 32);
+        // β at 1, γ at w + 1.
+        let mut ln = LayerNorm::<f64>::new(w, 1e-5, w + 1, 1, n);
+        let mut y = vec![0.0; w * n];
+        ln.forward(&params, &x, &mut y, n);
+        let mut grads = vec![7.0; params.len()];
+        let mut dx = vec![0.0; w * n];
+        ln.backward(&params, &mut grads, &r, Some(&mut dx), n);
+        let mut probe = LayerNorm::<f64>::new(w, 1e-5, w + 1, 1, n);
+        let p0 = params.clone();
+        let num_x = numeric(&mut x, |x| {
+            let mut y = vec![0.0; w * n];
+            probe.forward(&p0, x, &mut y, n);
+            dot(&y, &r)
+        });
+        assert_close("layer_norm dx", &dx, &num_x);
+        let x0 = x.clone();
+        let num_p = numeric(&mut params, |p| {
+            let mut y = vec![0.0; w * n];
+            probe.forward(p, &x0, &mut y, n);
+            dot(&y, &r)
+        });
+        // The value at offset 0 is no parameter of the layer: left as it was.
+        assert_eq!(grads[0], 7.0);
+        assert_close("layer_norm dγ dβ", &grads[1..], &num_p[1..]);
+    }
+}
+
 fn check_loss(loss: Loss, z: &mut [f64], y: &[f64], k: usize, n: usize) {
     let mut dz = vec![0.0; z.len()];
     losses::evaluate(&loss, z, y, k, n, Some(&mut dz));
@@ -339,7 +375,7 @@ fn every_penalty() {
 /// through the network's buffers, checked against differences of the loss.
 #[test]
 fn whole_network() {
-    let kinds = vec![
+    check_network(vec![
         LayerKind::Dense {
             units: 6,
             init: Init::XavierUniform,
@@ -357,7 +393,33 @@ fn whole_network() {
             bias: false,
         },
         LayerKind::Tanh,
-    ];
+    ]);
+}
+
+/// dense → layer_norm → relu → dense → layer_norm → tanh → mse.
+#[test]
+fn whole_network_with_layer_norm() {
+    check_network(vec![
+        LayerKind::Dense {
+            units: 6,
+            init: Init::XavierUniform,
+            bias: true,
+        },
+        LayerKind::LayerNorm { eps: 1e-5 },
+        LayerKind::LeakyRelu { slope: 0.1 },
+        LayerKind::Dense {
+            units: 3,
+            init: Init::XavierUniform,
+            bias: false,
+        },
+        LayerKind::LayerNorm { eps: 1e-3 },
+        LayerKind::Tanh,
+    ]);
+}
+
+/// The network of `kinds` (4 inputs, 3 outputs) under mse, checked through the
+/// network's buffers against differences of the loss.
+fn check_network(kinds: Vec<LayerKind>) {
     let mut width = 4;
     let mut layers = vec![];
     for (i, kind) in kinds.into_iter().enumerate() {

@@ -164,3 +164,28 @@ fn planned_lr_of_warmup_into_cosine() {
     let e5 = planned_lr(&s, 1.0, 5, 6).unwrap();
     assert!((e5 - 0.5).abs() < 1e-15, "{e5}");
 }
+
+/// layer_norm counts its weight and bias (2 × width), as the engine lays them
+/// out; the plan names nadam.
+#[test]
+fn explain_counts_layer_norm_and_names_nadam() {
+    let mut p = iris(Schedule::Constant, 3);
+    p.model.layers[3].kind = LayerKind::LayerNorm { eps: 1e-3 };
+    p.optimizer = Optimizer::NAdam {
+        lr: 0.002,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+        momentum_decay: 0.004,
+    };
+    let out = explain(&p);
+    assert!(
+        out.contains("  3  layer_norm(0.001)         13  [batch, 16]          32"),
+        "{out}"
+    );
+    let net = nnt::train::network::Network::<f32>::new(&p.model, 1);
+    assert_eq!(net.parameter_count(), 160);
+    assert!(out.contains("trainable parameters: 160"), "{out}");
+    assert!(out.contains("optimizer: nadam (lr 0.002)"), "{out}");
+}

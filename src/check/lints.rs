@@ -175,6 +175,13 @@ fn is_transparent(k: &LayerKind) -> bool {
     matches!(k, LayerKind::Dropout { .. } | LayerKind::BatchNorm { .. })
 }
 
+/// The layers §5's default-init rule looks past to find the activation a dense
+/// layer feeds: the transparent ones and layer_norm (which, unlike batch_norm in
+/// evaluation, is not affine, so two dense layers around it are not stacked).
+fn is_init_transparent(k: &LayerKind) -> bool {
+    is_transparent(k) || matches!(k, LayerKind::LayerNorm { .. })
+}
+
 /// Lints of the model alone and with the loss.
 pub fn model(model: &RModel, loss: Option<(Loss, Span)>) -> Vec<Lint> {
     let mut out = Vec::new();
@@ -203,9 +210,12 @@ pub fn model(model: &RModel, loss: Option<(Loss, Span)>) -> Vec<Lint> {
     }
     let saturating: Vec<&super::model::RLayer> =
         layers.iter().filter(|l| is_saturating(&l.kind)).collect();
-    let has_norm = layers
-        .iter()
-        .any(|l| matches!(l.kind, LayerKind::BatchNorm { .. }));
+    let has_norm = layers.iter().any(|l| {
+        matches!(
+            l.kind,
+            LayerKind::BatchNorm { .. } | LayerKind::LayerNorm { .. }
+        )
+    });
     if saturating.len() >= 4 && !has_norm {
         let first = saturating[0].span;
         out.push(Lint::DeepSaturatingStack {
@@ -229,7 +239,10 @@ pub fn model(model: &RModel, loss: Option<(Loss, Span)>) -> Vec<Lint> {
             }
         }
         if let Some(init_span) = l.init_span {
-            if let Some(next) = layers[i + 1..].iter().find(|n| !is_transparent(&n.kind)) {
+            if let Some(next) = layers[i + 1..]
+                .iter()
+                .find(|n| !is_init_transparent(&n.kind))
+            {
                 let relu_bad = matches!(
                     init,
                     Init::XavierUniform | Init::XavierNormal | Init::LecunNormal
@@ -279,7 +292,10 @@ pub fn optimizer(opt: &ROptimizer, reg: Option<&RRegularize>) -> Vec<Lint> {
     let mut out = Vec::new();
     let (low, high) = match opt.opt {
         Optimizer::Sgd { .. } | Optimizer::Adagrad { .. } => (1e-5, 1.0),
-        Optimizer::Adam { .. } | Optimizer::AdamW { .. } | Optimizer::RmsProp { .. } => (1e-6, 0.1),
+        Optimizer::Adam { .. }
+        | Optimizer::AdamW { .. }
+        | Optimizer::RmsProp { .. }
+        | Optimizer::NAdam { .. } => (1e-6, 0.1),
     };
     let lr = opt.opt.lr();
     if lr > high || lr < low {

@@ -21,6 +21,7 @@ pub const LAYERS: &[&str] = &[
     "elu",
     "dropout",
     "batch_norm",
+    "layer_norm",
     "input",
 ];
 
@@ -120,7 +121,8 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
         });
         return None;
     }
-    // The default initialiser depends on the next layer that is not dropout or batch_norm.
+    // The default initialiser depends on the next layer that is not dropout,
+    // batch_norm or layer_norm (§5).
     for i in 0..layers.len() {
         if explicit_init[i] {
             continue;
@@ -130,7 +132,9 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
             .find(|l| {
                 !matches!(
                     l.kind,
-                    LayerKind::Dropout { .. } | LayerKind::BatchNorm { .. }
+                    LayerKind::Dropout { .. }
+                        | LayerKind::BatchNorm { .. }
+                        | LayerKind::LayerNorm { .. }
                 )
             })
             .map(|l| l.kind.clone());
@@ -270,6 +274,22 @@ fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)>
                 None => 1e-5,
             };
             LayerKind::BatchNorm { momentum, eps }
+        }
+        "layer_norm" => {
+            let b = bind(
+                cx,
+                e,
+                &Sig {
+                    params: &["eps"],
+                    required: 0,
+                    example: "layer_norm(eps = 1e-5)",
+                },
+            );
+            let eps = match b.get(0) {
+                Some(x) => values::float_in(cx, x, "eps", Range::Positive)?,
+                None => 1e-5,
+            };
+            LayerKind::LayerNorm { eps }
         }
         _ => return None,
     };

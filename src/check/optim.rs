@@ -15,7 +15,7 @@ pub const LOSSES: &[&str] = &[
     "mae",
     "huber",
 ];
-pub const OPTIMIZERS: &[&str] = &["sgd", "adam", "adamw", "rmsprop", "adagrad"];
+pub const OPTIMIZERS: &[&str] = &["sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam"];
 pub const REGULARIZERS: &[&str] = &["l1", "l2", "max_norm"];
 
 pub fn loss(cx: &mut Cx, e: &Expr) -> Option<Loss> {
@@ -138,6 +138,18 @@ pub fn optimizer(cx: &mut Cx, e: &Expr) -> Option<ROptimizer> {
             required: 1,
             example: "rmsprop(lr = 0.01)",
         },
+        "nadam" => Sig {
+            params: &[
+                "lr",
+                "beta1",
+                "beta2",
+                "eps",
+                "weight_decay",
+                "momentum_decay",
+            ],
+            required: 1,
+            example: "nadam(lr = 0.002)",
+        },
         _ => Sig {
             params: &["lr", "eps", "weight_decay"],
             required: 1,
@@ -249,6 +261,27 @@ pub fn optimizer(cx: &mut Cx, e: &Expr) -> Option<ROptimizer> {
                 momentum,
                 centered,
                 weight_decay,
+            }
+        }
+        "nadam" => {
+            let beta1 = opt_float(cx, arg("beta1"), "beta1", Range::UnitOpen, 0.9, &mut ok);
+            let beta2 = opt_float(cx, arg("beta2"), "beta2", Range::UnitOpen, 0.999, &mut ok);
+            let eps = opt_float(cx, arg("eps"), "eps", Range::Positive, 1e-8, &mut ok);
+            let momentum_decay = opt_float(
+                cx,
+                arg("momentum_decay"),
+                "momentum_decay",
+                Range::NonNegative,
+                0.004,
+                &mut ok,
+            );
+            Optimizer::NAdam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                momentum_decay,
             }
         }
         _ => {

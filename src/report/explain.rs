@@ -216,13 +216,13 @@ fn write_plan(out: &mut String, p: &Program) -> std::fmt::Result {
 }
 
 /// Trainable parameters of a layer (§5): dense weights and biases, batch_norm
-/// weights and biases (running statistics are not trainable).
+/// and layer_norm weights and biases (running statistics are not trainable).
 fn trainable(layer: &Layer) -> usize {
     match layer.kind {
         LayerKind::Dense { units, bias, .. } => {
             units * layer.in_width + if bias { units } else { 0 }
         }
-        LayerKind::BatchNorm { .. } => 2 * layer.out_width,
+        LayerKind::BatchNorm { .. } | LayerKind::LayerNorm { .. } => 2 * layer.out_width,
         _ => 0,
     }
 }
@@ -242,6 +242,7 @@ fn layer_text(kind: &LayerKind) -> String {
         LayerKind::BatchNorm { momentum, eps } => {
             format!("batch_norm({}, {})", human(*momentum, 6), human(*eps, 6))
         }
+        LayerKind::LayerNorm { eps } => format!("layer_norm({})", human(*eps, 6)),
         other => other.name().to_string(),
     }
 }

@@ -14,6 +14,7 @@ use crate::train::layers::activation::Activation;
 use crate::train::layers::batch_norm::BatchNorm;
 use crate::train::layers::dense::Dense;
 use crate::train::layers::dropout::Dropout;
+use crate::train::layers::layer_norm::LayerNorm;
 use crate::train::layers::Node;
 
 /// What a parameter tensor is.
@@ -23,6 +24,8 @@ pub enum ParamKind {
     DenseBias,
     BnWeight,
     BnBias,
+    LnWeight,
+    LnBias,
 }
 
 /// One trainable tensor in the flat vector.
@@ -134,6 +137,23 @@ impl<T: Float> Network<T> {
                     );
                     Node::BatchNorm(BatchNorm::new(l.in_width, momentum, eps, w, b, capacity))
                 }
+                LayerKind::LayerNorm { eps } => {
+                    let w = add(
+                        &mut tensors,
+                        format!("{}.weight", l.index),
+                        pos,
+                        vec![l.in_width],
+                        ParamKind::LnWeight,
+                    );
+                    let b = add(
+                        &mut tensors,
+                        format!("{}.bias", l.index),
+                        pos,
+                        vec![l.in_width],
+                        ParamKind::LnBias,
+                    );
+                    Node::LayerNorm(LayerNorm::new(l.in_width, eps, w, b, capacity))
+                }
                 LayerKind::Dropout { p } => Node::Dropout(Dropout::new(p, l.in_width, capacity)),
                 LayerKind::Relu => Node::Activation(Activation::Relu),
                 LayerKind::Sigmoid => Node::Activation(Activation::Sigmoid),
@@ -153,9 +173,9 @@ impl<T: Float> Network<T> {
             });
         }
         let mut params = vec![T::zero(); offset];
-        // Batch norm starts at weight 1, bias 0.
+        // Batch norm and layer norm start at weight 1, bias 0.
         for t in &tensors {
-            if t.kind == ParamKind::BnWeight {
+            if matches!(t.kind, ParamKind::BnWeight | ParamKind::LnWeight) {
                 params[t.offset..t.offset + t.len].fill(T::one());
             }
         }
@@ -223,6 +243,7 @@ impl<T: Float> Network<T> {
                     d.forward(x, y, slot.out_width * n, train);
                 }
                 Node::BatchNorm(b) => b.forward(&self.params, x, y, n, train),
+                Node::LayerNorm(l) => l.forward(&self.params, x, y, n),
             }
         }
     }
@@ -254,6 +275,7 @@ impl<T: Float> Network<T> {
                     }
                 }
                 Node::BatchNorm(b) => b.backward(&self.params, &mut self.grads, dy, dx, n),
+                Node::LayerNorm(l) => l.backward(&self.params, &mut self.grads, dy, dx, n),
             }
         }
     }

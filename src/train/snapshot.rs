@@ -1,7 +1,8 @@
 //! The run's state as safetensors tensors and metadata: what `save` writes (the
 //! model), what `init_from` reads, and what a checkpoint holds and `--resume`
 //! restores (model, optimizer buffers `optim.{name}`, best-epoch parameters
-//! `best.{name}`, and in the metadata the epoch, optimizer step count, schedule
+//! `best.{name}`, and in the metadata the epoch, optimizer step count and scalars
+//! (`optim.mu_product` for nadam, exact f64), schedule
 //! and early-stop state and the random streams' word positions).
 
 use std::collections::HashMap;
@@ -121,6 +122,9 @@ pub fn serialize<T: Float>(tr: &Trainer<'_, T>) -> Result<Vec<u8>, String> {
         tr.program.optimizer.name().to_string(),
     );
     m.insert("optimizer_steps".to_string(), tr.optim.steps().to_string());
+    for (name, value) in tr.optim.scalars() {
+        m.insert(format!("optim.{name}"), f(value));
+    }
     m.insert(
         "shuffle_word_pos".to_string(),
         tr.shuffle_rng.get_word_pos().to_string(),
@@ -200,6 +204,11 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
     }
     tr.optim
         .set_steps(parse("optimizer_steps", &get("optimizer_steps")?).map_err(bad)?);
+    for (name, _) in tr.optim.scalars() {
+        let key = format!("optim.{name}");
+        let value: f64 = parse(&key, &get(&key)?).map_err(bad)?;
+        tr.optim.set_scalar(name, value);
+    }
     let seed = tr.program.seed;
     tr.shuffle_rng = generator(seed, Stream::Shuffle);
     tr.shuffle_rng

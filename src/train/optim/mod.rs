@@ -4,6 +4,7 @@
 pub mod adagrad;
 pub mod adam;
 pub mod adamw;
+pub mod nadam;
 pub mod rmsprop;
 pub mod sgd;
 
@@ -24,6 +25,7 @@ pub enum Optim<T> {
     AdamW(adamw::AdamW<T>),
     RmsProp(rmsprop::RmsProp<T>),
     Adagrad(adagrad::Adagrad<T>),
+    NAdam(nadam::NAdam<T>),
 }
 
 impl<T: Float> Optim<T> {
@@ -82,6 +84,21 @@ impl<T: Float> Optim<T> {
             Optimizer::Adagrad {
                 eps, weight_decay, ..
             } => Optim::Adagrad(adagrad::Adagrad::new(len, eps, weight_decay)),
+            Optimizer::NAdam {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                momentum_decay,
+                ..
+            } => Optim::NAdam(nadam::NAdam::new(
+                len,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                momentum_decay,
+            )),
         }
     }
 
@@ -93,6 +110,7 @@ impl<T: Float> Optim<T> {
             Optim::AdamW(o) => o.step(params, grads, lr),
             Optim::RmsProp(o) => o.step(params, grads, lr),
             Optim::Adagrad(o) => o.step(params, grads, lr),
+            Optim::NAdam(o) => o.step(params, grads, lr),
         }
     }
 
@@ -101,7 +119,7 @@ impl<T: Float> Optim<T> {
     /// reading each gradient from memory once instead of twice: the separate pass
     /// cost 2–7 % of a step. Sums go block by block (fixed blocks; a large tensor
     /// in two fixed halves, one a thread), so they are the same with one thread or
-    /// two. Only sgd, adam and adamw have it: for the others, or tensors that do
+    /// two. Only sgd, adam, adamw and nadam have it: for the others, or tensors that do
     /// not tile the parameters in order, it returns `false` having changed
     /// nothing, and the caller measures and steps apart. (State buffers always
     /// have the parameters' length, or none: construction and checkpoint restore
@@ -139,6 +157,12 @@ impl<T: Float> Optim<T> {
                 let decay = (w.weight_decay != 0.0).then(|| T::of(1.0 - lr * w.weight_decay));
                 adam_measured(&mut w.inner, decay, params, grads, lr, tensors, sq)
             }
+            Optim::NAdam(o) => {
+                let k = o.begin(lr);
+                let update = |p: &mut [T], g: &[T], [m, v, _]: [&mut [T]; 3]| k.update(p, g, m, v);
+                measured(params, grads, o.moments(), tensors, sq, &update);
+                true
+            }
             _ => false,
         }
     }
@@ -151,6 +175,7 @@ impl<T: Float> Optim<T> {
             Optim::AdamW(o) => o.inner.steps,
             Optim::RmsProp(o) => o.steps,
             Optim::Adagrad(o) => o.steps,
+            Optim::NAdam(o) => o.steps,
         }
     }
 
@@ -161,6 +186,7 @@ impl<T: Float> Optim<T> {
             Optim::AdamW(o) => o.inner.steps = steps,
             Optim::RmsProp(o) => o.steps = steps,
             Optim::Adagrad(o) => o.steps = steps,
+            Optim::NAdam(o) => o.steps = steps,
         }
     }
 
@@ -180,6 +206,7 @@ impl<T: Float> Optim<T> {
                 ("momentum", &o.momentum_buf[..]),
             ],
             Optim::Adagrad(o) => vec![("sum", &o.sum[..])],
+            Optim::NAdam(o) => vec![("m", &o.m[..]), ("v", &o.v[..])],
         }
     }
 
@@ -198,6 +225,28 @@ impl<T: Float> Optim<T> {
                 ("momentum", &mut o.momentum_buf),
             ],
             Optim::Adagrad(o) => vec![("sum", &mut o.sum)],
+            Optim::NAdam(o) => vec![("m", &mut o.m), ("v", &mut o.v)],
+        }
+    }
+
+    /// The scalar state beyond the step count, by name, for checkpoints (kept in
+    /// f64 whatever the precision): nadam's `mu_product`.
+    pub fn scalars(&self) -> Vec<(&'static str, f64)> {
+        match self {
+            Optim::NAdam(o) => vec![("mu_product", o.mu_product)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Sets the scalar `name` of [`Optim::scalars`]; `false` when there is none
+    /// of that name.
+    pub fn set_scalar(&mut self, name: &str, value: f64) -> bool {
+        match (self, name) {
+            (Optim::NAdam(o), "mu_product") => {
+                o.mu_product = value;
+                true
+            }
+            _ => false,
         }
     }
 }
@@ -402,6 +451,14 @@ mod tests {
                 eps: 1e-8,
                 weight_decay: 0.05,
             },
+            Optimizer::NAdam {
+                lr: 0.01,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.02,
+                momentum_decay: 0.004,
+            },
         ];
         let (tensors, len) = layout();
         for config in configs {
@@ -428,6 +485,7 @@ mod tests {
                 }
             }
             assert_eq!(plain.steps(), fused.steps());
+            assert_eq!(plain.scalars(), fused.scalars());
             for ((_, a), (_, b)) in plain.buffers().iter().zip(fused.buffers()) {
                 assert_eq!(a, &b);
             }

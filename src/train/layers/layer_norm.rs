@@ -1,0 +1,156 @@
+//! `layer_norm(eps)`: `nn.LayerNorm(width, eps)` (v1.2).
+//!
+//! Shapes: x, y, x̂ `width × n`, column-major, so column k is example k's features
+//! (`x[j + k·width]`), and each column is normalised on its own; weight γ and bias
+//! β `[width]`; the per-example 1/√(var + eps) `[n]`. The layer sees them as
+//! nalgebra matrix views over the network's flat buffers (no copies).
+//!
+//! Forward, for each column x: μ = Σx/w, σ² = Σ(x − μ)²/w (biased),
+//! x̂ = (x − μ)/√(σ² + eps), y = γ∘x̂ + β. The same in training and evaluation:
+//! no running statistics.
+//!
+//! Backward, with g = γ∘dy for each column: dx = (w·g − Σg − x̂·Σ(g∘x̂))/(w·√(σ² + eps));
+//! over the batch dγ = Σ_k dy∘x̂, dβ = Σ_k dy.
+
+use nalgebra::{DMatrixView, DMatrixViewMut, DVectorView};
+
+use crate::train::float::Float;
+
+#[derive(Debug, Clone)]
+pub struct LayerNorm<T> {
+    pub width: usize,
+    pub eps: f64,
+    /// Offset of γ `[width]` in the flat parameters.
+    pub weight: usize,
+    /// Offset of β `[width]`.
+    pub bias: usize,
+    /// x̂ of the last forward pass, `width × capacity`.
+    xhat: Vec<T>,
+    /// 1/√(σ² + eps) of each example of the last forward pass, `[capacity]`.
+    inv_std: Vec<T>,
+}
+
+impl<T: Float> LayerNorm<T> {
+    /// Buffers for batches of up to `capacity` examples, allocated once.
+    pub fn new(width: usize, eps: f64, weight: usize, bias: usize, capacity: usize) -> Self {
+        LayerNorm {
+            width,
+            eps,
+            weight,
+            bias,
+            xhat: vec![T::zero(); width * capacity],
+            inv_std: vec![T::zero(); capacity],
+        }
+    }
+
+    /// y (`width × n`) ← γ∘x̂ + β, keeping x̂ and 1/√(σ² + eps) for backward.
+    pub fn forward(&mut self, params: &[T], x: &[T], y: &mut [T], n: usize) {
+        let w = self.width;
+        let len = w * n;
+        let gamma = DVectorView::from_slice(&params[self.weight..self.weight + w], w);
+        let beta = DVectorView::from_slice(&params[self.bias..self.bias + w], w);
+        let x = DMatrixView::from_slice(&x[..len], w, n);
+        let mut xhat = DMatrixViewMut::from_slice(&mut self.xhat[..len], w, n);
+        let mut y = DMatrixViewMut::from_slice(&mut y[..len], w, n);
+        let wt = T::of(w as f64);
+        let eps = T::of(self.eps);
+        for (k, inv_std) in self.inv_std[..n].iter_mut().enumerate() {
+            let xc = x.column(k);
+            let mean = xc.sum() / wt;
+            // Biased variance, two-pass for accuracy.
+            let mut ss = T::zero();
+            for &v in xc.iter() {
+                let d = v - mean;
+                ss += d * d;
+            }
+            let inv = T::one() / (ss / wt + eps).sqrt();
+            *inv_std = inv;
+            let mut hc = xhat.column_mut(k);
+            let mut yc = y.column_mut(k);
+            for j in 0..w {
+                let h = (xc[j] - mean) * inv;
+                hc[j] = h;
+                yc[j] = h * gamma[j] + beta[j];
+            }
+        }
+    }
+
+    /// Given dy (`width × n`): writes dγ = Σ_k dy∘x̂ and dβ = Σ_k dy into `grads`
+    /// (overwriting), and dx (`width × n`) when asked for.
+    pub fn backward(
+        &self,
+        params: &[T],
+        grads: &mut [T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        n: usize,
+    ) {
+        let w = self.width;
+        let len = w * n;
+        let dy = DMatrixView::from_slice(&dy[..len], w, n);
+        let xhat = DMatrixView::from_slice(&self.xhat[..len], w, n);
+        {
+            let (head, tail) = grads.split_at_mut(self.bias.max(self.weight));
+            let (dgamma, dbeta) = if self.weight < self.bias {
+                (&mut head[self.weight..self.weight + w], &mut tail[..w])
+            } else {
+                (&mut tail[..w], &mut head[self.bias..self.bias + w])
+            };
+            dgamma.fill(T::zero());
+            dbeta.fill(T::zero());
+            for k in 0..n {
+                let (dc, hc) = (dy.column(k), xhat.column(k));
+                for j in 0..w {
+                    dgamma[j] += dc[j] * hc[j];
+                    dbeta[j] += dc[j];
+                }
+            }
+        }
+        let Some(dx) = dx else {
+            return;
+        };
+        let gamma = DVectorView::from_slice(&params[self.weight..self.weight + w], w);
+        let mut dx = DMatrixViewMut::from_slice(&mut dx[..len], w, n);
+        let wt = T::of(w as f64);
+        for (k, &inv) in self.inv_std[..n].iter().enumerate() {
+            let (dc, hc) = (dy.column(k), xhat.column(k));
+            let (mut s, mut sh) = (T::zero(), T::zero());
+            for j in 0..w {
+                let g = gamma[j] * dc[j];
+                s += g;
+                sh += g * hc[j];
+            }
+            let scale = inv / wt;
+            let mut oc = dx.column_mut(k);
+            for j in 0..w {
+                oc[j] = scale * (wt * gamma[j] * dc[j] - s - hc[j] * sh);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each output column has mean β and (biased) variance γ²·σ²/(σ² + eps).
+    #[test]
+    fn columns_are_normalised() {
+        let (w, n) = (4, 3);
+        // γ = 1, β = 0 at offsets 0 and 4.
+        let mut params = vec![1.0f64; w];
+        params.extend(vec![0.0; w]);
+        let x: Vec<f64> = (0..w * n).map(|i| ((i * 7) % 5) as f64 - 1.5).collect();
+        let mut ln = LayerNorm::<f64>::new(w, 1e-5, 0, w, n);
+        let mut y = vec![0.0; w * n];
+        ln.forward(&params, &x, &mut y, n);
+        for (xc, yc) in x.chunks(w).zip(y.chunks(w)) {
+            let mean_x = xc.iter().sum::<f64>() / w as f64;
+            let var_x = xc.iter().map(|v| (v - mean_x).powi(2)).sum::<f64>() / w as f64;
+            let mean = yc.iter().sum::<f64>() / w as f64;
+            let var = yc.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / w as f64;
+            assert!(mean.abs() < 1e-12, "{mean}");
+            assert!((var - var_x / (var_x + 1e-5)).abs() < 1e-12, "{var}");
+        }
+    }
+}
