@@ -40,6 +40,11 @@
 //! assert_eq!(outcome.end.epochs, 3);
 //! ```
 #![forbid(unsafe_code)]
+// Library code returns errors; tests/tidy.rs checks that this line stays.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod ast;
 pub mod check;
