@@ -41,7 +41,7 @@ pub struct LayerInfo {
     pub index: usize,
     pub line: usize,
     pub name: &'static str,
-    /// Has trainable parameters (dense or batch_norm).
+    /// Has trainable parameters (dense, batch_norm or layer_norm).
     pub trainable: bool,
     pub is_dense: bool,
     pub is_relu: bool,
