@@ -285,8 +285,8 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
         if args.check {
             println!("would reformat {name}");
             status = status.max(1);
-        } else if let Err(e) = nnt::io::atomic::write_atomic(path, formatted.as_bytes()) {
-            eprintln!("error: cannot write {name}: {e}");
+        } else if let Err(e) = nnt::io::atomic::write_file(path, formatted.as_bytes()) {
+            eprint_diagnostic(&e, use_color());
             status = status.max(EXIT_INVALID);
         } else {
             println!("formatted {name}");
@@ -378,8 +378,8 @@ fn write_plot(log: &str, title: &str, out: &Path) -> Result<(), u8> {
             return Err(EXIT_INVALID);
         }
     };
-    nnt::io::atomic::write_atomic(out, &bytes).map_err(|e| {
-        eprintln!("error: cannot write {}: {e}", out.display());
+    nnt::io::atomic::write_file(out, &bytes).map_err(|e| {
+        eprint_diagnostic(&e, use_color());
         EXIT_INVALID
     })
 }

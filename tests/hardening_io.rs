@@ -1,0 +1,119 @@
+//! End-to-end regressions of issue 11's file-safety items: what the binary writes,
+//! refuses and reads, run against temporary directories (never against a real
+//! device or a file outside the test's own directory).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn nnt(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nnt"));
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE");
+    c
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    nnt(dir).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A small, fast recipe on generated data, with extra lines appended.
+fn recipe(extra: &str) -> String {
+    format!(
+        "seed = 3\n\
+         data {{\n    train = xor(n = 64, noise = 0.1)\n    valid = split(train, 0.25)\n}}\n\
+         model {{\n    dense(4)\n    tanh\n    dense(2)\n}}\n\
+         loss = cross_entropy\n\
+         optimizer = sgd(lr = 0.1)\n\
+         train {{\n    epochs = 3\n    batch = 16\n}}\n{extra}"
+    )
+}
+
+fn write_recipe(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    fs::write(&p, text).unwrap();
+    p
+}
+
+#[cfg(unix)]
+fn mkfifo(p: &Path) {
+    let st = Command::new("mkfifo").arg(p).status().unwrap();
+    assert!(st.success());
+}
+
+#[cfg(unix)]
+fn is_fifo(p: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    fs::symlink_metadata(p)
+        .map(|m| m.file_type().is_fifo())
+        .unwrap_or(false)
+}
+
+fn is_symlink(p: &Path) -> bool {
+    fs::symlink_metadata(p)
+        .map(|m| m.file_type().is_symlink())
+        .unwrap_or(false)
+}
+
+// ------------------------------------------------------------ item 1
+
+#[cfg(unix)]
+#[test]
+fn save_writes_through_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(d, "r.nnt", &recipe(""));
+    fs::create_dir(d.join("real")).unwrap();
+    fs::write(d.join("real/w.safetensors"), b"old").unwrap();
+    std::os::unix::fs::symlink("real/w.safetensors", d.join("w.safetensors")).unwrap();
+    let o = run_in(d, &["run", "r.nnt", "--save", "w.safetensors"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(is_symlink(&d.join("w.safetensors")), "the link is kept");
+    let bytes = fs::read(d.join("real/w.safetensors")).unwrap();
+    assert!(bytes.len() > 100, "the link's target holds the weights");
+}
+
+#[cfg(unix)]
+#[test]
+fn outputs_never_replace_a_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(d, "r.nnt", &recipe(""));
+    mkfifo(&d.join("p.svg"));
+    let o = run_in(d, &["run", "r.nnt", "--plot", "p.svg"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("nnt::io::"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("p.svg"), "{}", stderr(&o));
+    assert!(is_fifo(&d.join("p.svg")), "the FIFO is still a FIFO");
+    mkfifo(&d.join("w.safetensors"));
+    let o = run_in(d, &["run", "r.nnt", "--save", "w.safetensors"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("nnt::io::"), "{}", stderr(&o));
+    assert!(is_fifo(&d.join("w.safetensors")));
+}
+
+#[cfg(unix)]
+#[test]
+fn fmt_keeps_mode_and_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let real = write_recipe(
+        d,
+        "real.nnt",
+        &recipe("").replace("    dense(4)", "dense(4)"),
+    );
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink("real.nnt", d.join("link.nnt")).unwrap();
+    let o = run_in(d, &["fmt", "link.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(is_symlink(&d.join("link.nnt")));
+    assert!(fs::read_to_string(&real).unwrap().contains("    dense(4)"));
+    let mode = fs::metadata(&real).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o600);
+}
