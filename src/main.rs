@@ -161,14 +161,34 @@ fn run() -> u8 {
 
 fn cmd_check(args: &RecipeArgs) -> u8 {
     match load_program(args, None) {
-        Ok(_) => 0,
+        Ok((program, data_files)) => {
+            // The files the run would read and write, without writing any.
+            let opts = nnt::train::RunOptions {
+                inputs: run_inputs(&args.recipe, data_files),
+                ..Default::default()
+            };
+            match nnt::train::preflight::check(&program, &opts) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprint_diagnostic(&e, use_color());
+                    EXIT_INVALID
+                }
+            }
+        }
         Err(code) => code,
     }
 }
 
+/// The recipe and the data files, as the run's inputs.
+fn run_inputs(recipe: &Path, data_files: Vec<PathBuf>) -> Vec<(String, PathBuf)> {
+    let mut v = vec![("recipe".to_string(), recipe.to_path_buf())];
+    v.extend(data_files.into_iter().map(|p| ("data file".to_string(), p)));
+    v
+}
+
 fn cmd_explain(args: &RecipeArgs) -> u8 {
     match load_program(args, None) {
-        Ok(program) => {
+        Ok((program, _)) => {
             print!("{}", nnt::report::explain::explain(&program));
             0
         }
@@ -177,7 +197,7 @@ fn cmd_explain(args: &RecipeArgs) -> u8 {
 }
 
 fn cmd_run(args: RunArgs) -> u8 {
-    let program = match load_program(&args.recipe, args.save.clone()) {
+    let (program, data_files) = match load_program(&args.recipe, args.save.clone()) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -195,6 +215,12 @@ fn cmd_run(args: RunArgs) -> u8 {
         resume: args.resume.clone(),
         timings: args.timings,
         interrupt: Some(interrupt),
+        inputs: run_inputs(&args.recipe.recipe, data_files),
+        outputs: args
+            .plot
+            .iter()
+            .map(|p| ("plot".to_string(), p.clone()))
+            .collect(),
     };
     let color = use_color();
     let mut log = String::new();
@@ -298,7 +324,8 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
 // ------------------------------------------------------------------ helpers
 
 /// Reads and checks a recipe; prints its diagnostics. `Err` holds the exit status.
-fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<Program, u8> {
+/// `Ok` holds the program and the data files it reads.
+fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<(Program, Vec<PathBuf>), u8> {
     let color = use_color();
     let bytes = match std::fs::read(&args.recipe) {
         Ok(b) => b,
@@ -325,7 +352,7 @@ fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<Program, u8>
         eprint_diagnostic(e.as_ref(), color);
     }
     match report.program {
-        Some(p) if report.errors.is_empty() => Ok(p),
+        Some(p) if report.errors.is_empty() => Ok((p, report.data_files)),
         _ => {
             let n = report.errors.len();
             eprintln!("{name}: {n} error{}", if n == 1 { "" } else { "s" });

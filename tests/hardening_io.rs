@@ -117,3 +117,160 @@ fn fmt_keeps_mode_and_link() {
     let mode = fs::metadata(&real).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o600);
 }
+
+// ------------------------------------------------------------ item 2
+
+/// A recipe reading `data.csv` (written next to it).
+fn csv_recipe(dir: &Path, extra: &str) -> PathBuf {
+    let mut csv = String::from("a,b,label\n");
+    for i in 0..40 {
+        let (a, b) = ((i % 2) as f64, ((i / 2) % 2) as f64);
+        let label = (a as i32) ^ (b as i32);
+        csv.push_str(&format!("{a},{b},{label}\n"));
+    }
+    fs::write(dir.join("data.csv"), csv).unwrap();
+    let text = recipe(extra).replace(
+        "train = xor(n = 64, noise = 0.1)",
+        "train = csv(\"data.csv\", label = \"label\")",
+    );
+    write_recipe(dir, "r.nnt", &text)
+}
+
+#[test]
+fn outputs_never_replace_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    csv_recipe(d, "");
+    let recipe_before = fs::read(d.join("r.nnt")).unwrap();
+    let data_before = fs::read(d.join("data.csv")).unwrap();
+    for args in [
+        vec!["run", "r.nnt", "--plot", "r.nnt"],
+        vec!["run", "r.nnt", "--plot", "./r.nnt"],
+        vec!["run", "r.nnt", "--save", "data.csv"],
+        vec!["run", "r.nnt", "--save", "sub/../data.csv"],
+    ] {
+        fs::create_dir_all(d.join("sub")).unwrap();
+        let o = run_in(d, &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("nnt::io::output_is_input"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty(), "nothing was trained");
+    }
+    assert_eq!(fs::read(d.join("r.nnt")).unwrap(), recipe_before);
+    assert_eq!(fs::read(d.join("data.csv")).unwrap(), data_before);
+}
+
+#[test]
+fn save_never_replaces_init_from_or_the_checkpoint_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(d, "r.nnt", &recipe(""));
+    let o = run_in(d, &["run", "r.nnt", "--save", "w.safetensors"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let w = fs::read(d.join("w.safetensors")).unwrap();
+    write_recipe(d, "init.nnt", &recipe("init_from = \"w.safetensors\"\n"));
+    let o = run_in(d, &["run", "init.nnt", "--save", "w.safetensors"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nnt::io::output_is_input"));
+    assert!(stderr(&o).contains("init_from"), "{}", stderr(&o));
+    assert_eq!(fs::read(d.join("w.safetensors")).unwrap(), w);
+
+    write_recipe(
+        d,
+        "ck.nnt",
+        &recipe("checkpoint { every = 1; path = \"ck\" }\n"),
+    );
+    let o = run_in(d, &["run", "ck.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let ck1 = fs::read(d.join("ck/epoch-1.safetensors")).unwrap();
+    let o = run_in(
+        d,
+        &[
+            "run",
+            "ck.nnt",
+            "--resume",
+            "ck/epoch-1.safetensors",
+            "--save",
+            "ck/epoch-1.safetensors",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nnt::io::output_is_input"));
+    // A checkpoint renamed to a later epoch's name would be rewritten by the run.
+    fs::copy(
+        d.join("ck/epoch-1.safetensors"),
+        d.join("ck/epoch-3.safetensors"),
+    )
+    .unwrap();
+    let o = run_in(d, &["run", "ck.nnt", "--resume", "ck/epoch-3.safetensors"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nnt::io::output_is_input"));
+    assert_eq!(fs::read(d.join("ck/epoch-3.safetensors")).unwrap(), ck1);
+}
+
+// ------------------------------------------------------------ item 7
+
+#[test]
+fn unwritable_outputs_are_found_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(d, "r.nnt", &recipe(""));
+    for args in [
+        vec![
+            "run",
+            "r.nnt",
+            "--format",
+            "jsonl",
+            "--save",
+            "no/such/w.safetensors",
+        ],
+        vec![
+            "run",
+            "r.nnt",
+            "--format",
+            "jsonl",
+            "--plot",
+            "no/such/p.svg",
+        ],
+    ] {
+        let o = run_in(d, &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&o).contains("nnt::io::write_failed"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty(), "{args:?}: no epoch was trained");
+    }
+    fs::write(d.join("ckfile"), b"x").unwrap();
+    write_recipe(
+        d,
+        "ck.nnt",
+        &recipe("checkpoint { every = 1; path = \"ckfile\" }\n"),
+    );
+    let o = run_in(d, &["check", "ck.nnt"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("nnt::io::checkpoint_not_dir"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run_in(d, &["run", "ck.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert_eq!(fs::read(d.join("ckfile")).unwrap(), b"x");
+}
+
+#[test]
+fn check_reports_a_missing_init_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(d, "r.nnt", &recipe("init_from = \"nowhere.safetensors\"\n"));
+    let o = run_in(d, &["check", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nnt::io::unreadable"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nowhere.safetensors"));
+}

@@ -184,7 +184,7 @@ fn temp_pid(file_name: &str) -> Option<u32> {
 
 /// Whether process `pid` is running (Linux: `/proc/PID` exists). Where `/proc`
 /// is not mounted every process counts as running, so nothing is removed.
-fn alive(pid: u32) -> bool {
+pub fn alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
     }

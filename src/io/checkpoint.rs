@@ -34,19 +34,26 @@ pub fn read(path: &Path) -> Result<WeightsFile, WeightsError> {
     WeightsFile::read(path)
 }
 
+/// The epoch of a checkpoint file name `epoch-N.safetensors`, N written as nnt
+/// writes it (no sign, no leading zero): `epoch-00002.safetensors` is not one.
+pub fn parse_name(name: &str) -> Option<usize> {
+    let n = name.strip_prefix("epoch-")?.strip_suffix(".safetensors")?;
+    let canonical =
+        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n == "0" || !n.starts_with('0'));
+    if canonical {
+        n.parse().ok()
+    } else {
+        None
+    }
+}
+
 /// Epoch numbers of the checkpoints in `dir`, ascending.
 pub fn list(dir: &Path) -> Vec<usize> {
     let mut epochs: Vec<usize> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_prefix("epoch-")?
-                .strip_suffix(".safetensors")?
-                .parse()
-                .ok()
-        })
+        .filter_map(|e| parse_name(&e.file_name().to_string_lossy()))
         .collect();
     epochs.sort_unstable();
     epochs

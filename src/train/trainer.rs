@@ -199,6 +199,21 @@ impl<'p, T: Float> Trainer<'p, T> {
         if let Some(path) = &opts.resume {
             let file = checkpoint::read(path)?;
             snapshot::restore(&mut trainer, &file)?;
+            // Resuming from a checkpoint this run would write again (it is in the
+            // checkpoint directory, named after a later epoch) would replace it.
+            if let Some(ck) = &program.checkpoint {
+                if let Some(e) = crate::train::preflight::checkpoint_epoch_in(&ck.path, path) {
+                    if e > trainer.done && e <= program.train.epochs {
+                        return Err(crate::io::guard::IoError::OutputIsInput {
+                            output_role: "checkpoint".to_string(),
+                            output: checkpoint::path_for(&ck.path, e).display().to_string(),
+                            input_role: "checkpoint resumed".to_string(),
+                            input: path.display().to_string(),
+                        }
+                        .into());
+                    }
+                }
+            }
         }
         Ok(trainer)
     }
