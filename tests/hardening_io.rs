@@ -274,3 +274,50 @@ fn check_reports_a_missing_init_from() {
     assert!(stderr(&o).contains("nnt::io::unreadable"), "{}", stderr(&o));
     assert!(stderr(&o).contains("nowhere.safetensors"));
 }
+
+// ------------------------------------------------------------ item 3
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn rotation_deletes_only_this_runs_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let five = recipe("checkpoint { every = 1; path = \"ck\"; keep = 2 }\n")
+        .replace("epochs = 3", "epochs = 5");
+    write_recipe(d, "r.nnt", &five);
+    let o = run_in(d, &["run", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        names_in(&d.join("ck")),
+        ["epoch-4.safetensors", "epoch-5.safetensors"]
+    );
+    fs::write(d.join("ck/epoch-0.safetensors"), b"mine").unwrap();
+    fs::write(d.join("ck/epoch-00002.safetensors"), b"mine too").unwrap();
+    // A changed recipe run into the same directory keeps its own newest two and
+    // touches nothing else.
+    let three = recipe("checkpoint { every = 1; path = \"ck\"; keep = 2 }\n")
+        .replace("lr = 0.1", "lr = 0.2");
+    write_recipe(d, "r.nnt", &three);
+    let o = run_in(d, &["run", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        names_in(&d.join("ck")),
+        [
+            "epoch-0.safetensors",
+            "epoch-00002.safetensors",
+            "epoch-2.safetensors",
+            "epoch-3.safetensors",
+            "epoch-4.safetensors",
+            "epoch-5.safetensors"
+        ]
+    );
+    assert_eq!(fs::read(d.join("ck/epoch-0.safetensors")).unwrap(), b"mine");
+}

@@ -267,6 +267,8 @@ impl<'p, T: Float> Trainer<'p, T> {
         let mut total_steps = 0usize;
         // Serialised state after the last finished epoch, for Ctrl-C.
         let mut last_snapshot: Option<(usize, Vec<u8>)> = None;
+        // The checkpoints this run wrote, oldest first: the only ones rotation deletes.
+        let mut written: Vec<std::path::PathBuf> = Vec::new();
         if self.stopped {
             reason = EndReason::EarlyStop;
         }
@@ -332,7 +334,8 @@ impl<'p, T: Float> Trainer<'p, T> {
                                 })
                             })?;
                             if due {
-                                checkpoint::write(&ck.path, epoch, &bytes, ck.keep)?;
+                                let p = checkpoint::write(&ck.path, epoch, &bytes)?;
+                                checkpoint::rotate(&mut written, p, ck.keep);
                                 last_snapshot = None;
                             } else {
                                 last_snapshot = Some((epoch, bytes));
@@ -349,7 +352,8 @@ impl<'p, T: Float> Trainer<'p, T> {
                     total_steps += steps;
                     reason = EndReason::Interrupted;
                     if let (Some(ck), Some((e, bytes))) = (&program.checkpoint, &last_snapshot) {
-                        checkpoint::write(&ck.path, *e, bytes, ck.keep)?;
+                        let p = checkpoint::write(&ck.path, *e, bytes)?;
+                        checkpoint::rotate(&mut written, p, ck.keep);
                     }
                     break;
                 }
