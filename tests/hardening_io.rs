@@ -321,3 +321,89 @@ fn rotation_deletes_only_this_runs_checkpoints() {
     );
     assert_eq!(fs::read(d.join("ck/epoch-0.safetensors")).unwrap(), b"mine");
 }
+
+// ------------------------------------------------------------ item 4
+
+#[test]
+fn resume_refuses_another_runs_checkpoint_and_says_what_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    csv_recipe(
+        d,
+        "checkpoint { every = 1; path = \"ck\" }\nregularize = [l2(1e-4)]\n",
+    );
+    let o = run_in(d, &["run", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let resume = ["run", "r.nnt", "--resume", "ck/epoch-2.safetensors"];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--seed", "4"],
+            "seed (3 in the checkpoint, 4 in the recipe)",
+        ),
+        (vec!["--set", "optimizer=sgd(lr = 0.5)"], "optimizer"),
+        (vec!["--set", "regularize=[l2(1e-3)]"], "regularizer"),
+        (vec!["--set", "train.batch=8"], "training plan"),
+        (vec!["--set", "precision=f64"], "precision"),
+    ];
+    for (extra, what) in cases {
+        let args: Vec<&str> = resume.iter().copied().chain(extra.clone()).collect();
+        let o = run_in(d, &args);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("nnt::io::foreign_checkpoint"),
+            "{extra:?}: {err}"
+        );
+        assert!(err.contains(what), "{extra:?}: {err}");
+    }
+    // Other data: one value changed.
+    let csv = fs::read_to_string(d.join("data.csv")).unwrap();
+    fs::write(d.join("data.csv"), csv.replacen("0,0,0", "0,0.5,0", 1)).unwrap();
+    let o = run_in(d, &resume);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("what differs from this recipe: data"),
+        "{}",
+        stderr(&o)
+    );
+    fs::write(d.join("data.csv"), csv).unwrap();
+    // The same run resumes, and may train longer.
+    let o = run_in(d, &resume);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run_in(
+        d,
+        &[
+            "run",
+            "r.nnt",
+            "--resume",
+            "ck/epoch-3.safetensors",
+            "--set",
+            "train.epochs=4",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn a_checkpoint_directory_in_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(
+        d,
+        "r.nnt",
+        &recipe("checkpoint { every = 1; path = \"ck\" }\n"),
+    );
+    fs::create_dir(d.join("ck")).unwrap();
+    // Process 1 always runs: its lock holds.
+    fs::write(d.join("ck/.nnt.lock"), b"1\n").unwrap();
+    let o = run_in(d, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nnt::io::locked"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    assert_eq!(names_in(&d.join("ck")), [".nnt.lock"]);
+    // A dead process's lock is taken over, and released at the end.
+    fs::write(d.join("ck/.nnt.lock"), b"9999999\n").unwrap();
+    let o = run_in(d, &["run", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!d.join("ck/.nnt.lock").exists());
+}

@@ -75,6 +75,13 @@ pub enum WeightsError {
         help("resume from a file written by the `checkpoint` section of the same recipe")
     )]
     BadCheckpoint { path: String, reason: String },
+    /// `--resume` with a checkpoint written by another recipe, seed or data set.
+    #[error("{path} was written by another run; what differs from this recipe: {differ}")]
+    #[diagnostic(
+        code(nnt::io::foreign_checkpoint),
+        help("resume with the recipe, seed and data that wrote the checkpoint, or train from the start")
+    )]
+    ForeignCheckpoint { path: String, differ: String },
     /// `save = "no/such/directory/out.safetensors"` (a directory that does not exist).
     /// Fixture: tests/fixtures/engine/errors/save_unwritable.nnt
     #[error("cannot write {path}")]

@@ -9,6 +9,7 @@
 pub mod clip;
 pub mod diagnose;
 pub mod early_stop;
+pub mod fingerprint;
 pub mod float;
 pub mod init;
 pub mod layers;

@@ -136,6 +136,12 @@ pub fn serialize<T: Float>(tr: &Trainer<'_, T>) -> Result<Vec<u8>, String> {
         tr.sched.plateau.bad_epochs.to_string(),
     );
     m.insert("has_best".to_string(), tr.best.is_some().to_string());
+    for (name, value) in &tr.fingerprint {
+        m.insert(
+            format!("{}{name}", crate::train::fingerprint::PREFIX),
+            value.clone(),
+        );
+    }
     if let Some(s) = &tr.stopper {
         m.insert(
             "early_stop_best".to_string(),
@@ -176,12 +182,6 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
     }
     let get = |key: &str| -> Result<String, TrainError> { meta(key).cloned() };
     let epoch: usize = parse("epoch", &get("epoch")?).map_err(bad)?;
-    if epoch > tr.program.train.epochs {
-        return Err(bad(format!(
-            "it is from epoch {epoch} but the recipe trains {} epochs",
-            tr.program.train.epochs
-        )));
-    }
     let opt = get("optimizer")?;
     if opt != tr.program.optimizer.name() {
         return Err(bad(format!(
@@ -189,7 +189,22 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
             tr.program.optimizer.name()
         )));
     }
+    let differ = crate::train::fingerprint::differences(&tr.fingerprint, &file.metadata);
+    if !differ.is_empty() {
+        return Err(TrainError::Weights(WeightsError::ForeignCheckpoint {
+            path: file.path.clone(),
+            differ: differ.join(", "),
+        }));
+    }
+    // The model's shapes first: a checkpoint of another model says so, whatever
+    // its epoch.
     load_parameters(&mut tr.net, file, "")?;
+    if epoch > tr.program.train.epochs {
+        return Err(bad(format!(
+            "it is from epoch {epoch} but the recipe trains {} epochs",
+            tr.program.train.epochs
+        )));
+    }
     for (name, buf) in tr.optim.buffers_mut() {
         if !buf.is_empty() {
             let values = file.get(&format!("optim.{name}"), &[buf.len()])?;

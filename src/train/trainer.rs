@@ -102,6 +102,8 @@ pub struct Trainer<'p, T> {
     pub diag: Diagnoser,
     /// Positions of the relu layers (the dead-unit detector reads their output).
     relu_layers: Vec<usize>,
+    /// What checkpoints depend on (empty when the run neither writes nor reads one).
+    pub fingerprint: Vec<(&'static str, String)>,
 }
 
 impl<'p, T: Float> Trainer<'p, T> {
@@ -195,6 +197,11 @@ impl<'p, T: Float> Trainer<'p, T> {
             diag,
             relu_layers,
             net,
+            fingerprint: if program.checkpoint.is_some() || opts.resume.is_some() {
+                crate::train::fingerprint::of(program)
+            } else {
+                Vec::new()
+            },
         };
         if let Some(path) = &opts.resume {
             let file = checkpoint::read(path)?;
