@@ -407,3 +407,36 @@ fn a_checkpoint_directory_in_use_is_refused() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!d.join("ck/.nnt.lock").exists());
 }
+
+// ------------------------------------------------------------ item 5
+
+#[test]
+fn divergence_in_the_last_step_is_caught_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = recipe("checkpoint { every = 1; path = \"ck\" }\n")
+        .replace("lr = 0.1", "lr = 1e300")
+        .replace("epochs = 3", "epochs = 1")
+        .replace("batch = 16", "batch = full");
+    write_recipe(d, "r.nnt", &text);
+    let o = run_in(
+        d,
+        &[
+            "run",
+            "r.nnt",
+            "--format",
+            "jsonl",
+            "--save",
+            "w.safetensors",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let log = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        log.contains("diverged at epoch 1, step 1"),
+        "the step where the first non-finite value appeared: {log}"
+    );
+    assert!(log.contains("\"reason\":\"diverged\""), "{log}");
+    assert!(!d.join("w.safetensors").exists(), "no inf weights saved");
+    assert_eq!(names_in(&d.join("ck")), Vec::<String>::new());
+}

@@ -274,6 +274,24 @@ pub fn serialize(
             )
         })
         .collect();
+    // Never write a non-finite parameter (nor one that overflows F32): the
+    // trainer stops a diverging run before it saves, this is the last guard.
+    // Optimizer buffers (`optim.*`) are state, not parameters, and may hold inf.
+    for t in tensors.iter().filter(|t| !t.name.starts_with("optim.")) {
+        let finite = |v: f64| {
+            if dtype == Dtype::F64 {
+                v.is_finite()
+            } else {
+                (v as f32).is_finite()
+            }
+        };
+        if !t.data.iter().all(|&v| finite(v)) {
+            return Err(format!(
+                "tensor `{}` holds a value that is not finite",
+                t.name
+            ));
+        }
+    }
     // Check every view is consistent before handing it over.
     for (_, o) in &owned {
         TensorView::new(o.dtype, o.shape.clone(), &o.bytes).map_err(|e| format!("{e:?}"))?;
@@ -303,6 +321,21 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_finite_parameters_are_never_written() {
+        let t = |name: &str, v: f64| OutTensor {
+            name: name.into(),
+            shape: vec![1],
+            data: vec![v],
+        };
+        assert!(serialize(&[t("0.weight", f64::NAN)], Dtype::F32, None).is_err());
+        assert!(serialize(&[t("0.weight", f64::INFINITY)], Dtype::F64, None).is_err());
+        // Finite in f64, infinite in f32.
+        assert!(serialize(&[t("0.weight", 1e300)], Dtype::F32, None).is_err());
+        assert!(serialize(&[t("0.weight", 1e300)], Dtype::F64, None).is_ok());
+        assert!(serialize(&[t("optim.v", f64::INFINITY)], Dtype::F32, None).is_ok());
+    }
 
     #[test]
     fn round_trip_f32_and_f64() {

@@ -71,6 +71,23 @@ enum Blowup {
     Forward(usize),
     Loss,
     Gradient(Option<usize>),
+    /// The update left a parameter of this layer non-finite.
+    Update(Option<usize>),
+}
+
+/// Whether every value is finite: `x·0` is 0 for a finite `x` and NaN otherwise,
+/// summed in eight independent lanes (one vectorised pass over the values).
+fn all_finite<T: Float>(v: &[T]) -> bool {
+    let zero = T::zero();
+    let mut lanes = [zero; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l += x * zero;
+        }
+    }
+    rest.iter().all(|x| x.is_finite()) && lanes.iter().all(|l| l.is_finite())
 }
 
 /// The state of a run, generic over the float type.
@@ -580,6 +597,18 @@ impl<'p, T: Float> Trainer<'p, T> {
                     }
                 }
             }
+            // An update can overflow parameters while the gradient was finite
+            // (a huge learning rate): check every update, before anything is
+            // logged or written.
+            if !all_finite(&self.net.params) {
+                let layer = self
+                    .net
+                    .tensors
+                    .iter()
+                    .find(|t| !all_finite(&self.net.params[t.offset..t.offset + t.len]))
+                    .map(|t| t.layer);
+                return EpochResult::Diverged(self.divergence(epoch, step, Blowup::Update(layer)));
+            }
             loss_sum += bl.mean * n as f64;
             correct += bl.correct;
             done_rows += n;
@@ -643,6 +672,15 @@ impl<'p, T: Float> Trainer<'p, T> {
                 let (l, ln, d) = layer_desc(p);
                 (l, ln, format!("training diverged at epoch {epoch}, step {step}: the gradient of {d} is not finite"))
             }
+            Blowup::Update(Some(p)) => {
+                let (l, ln, d) = layer_desc(p);
+                (l, ln, format!("training diverged at epoch {epoch}, step {step}: the update made the parameters of {d} non-finite"))
+            }
+            Blowup::Update(None) => (
+                None,
+                None,
+                format!("training diverged at epoch {epoch}, step {step}: the update made a parameter non-finite"),
+            ),
             Blowup::Gradient(None) => (
                 None,
                 None,
