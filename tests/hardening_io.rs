@@ -440,3 +440,161 @@ fn divergence_in_the_last_step_is_caught_and_nothing_is_written() {
     assert!(!d.join("w.safetensors").exists(), "no inf weights saved");
     assert_eq!(names_in(&d.join("ck")), Vec::<String>::new());
 }
+
+// ------------------------------------------------------------ item 6
+
+/// A safetensors file: (name, dtype, shape, little-endian bytes) and metadata.
+fn safetensors_bytes(
+    tensors: &[(&str, &str, Vec<usize>, Vec<u8>)],
+    metadata: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    if let Some(m) = metadata {
+        header.insert("__metadata__".into(), serde_json::Value::Object(m.clone()));
+    }
+    let mut data = Vec::new();
+    for (name, dtype, shape, bytes) in tensors {
+        let start = data.len();
+        data.extend_from_slice(bytes);
+        header.insert(
+            name.to_string(),
+            serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [start, data.len()]}),
+        );
+    }
+    let h = serde_json::to_vec(&serde_json::Value::Object(header)).unwrap();
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&h);
+    out.extend_from_slice(&data);
+    out
+}
+
+fn f32s(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn f64s(v: &[f64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+#[test]
+fn non_finite_start_weights_are_refused_naming_the_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(d, "r.nnt", &recipe("init_from = \"w.safetensors\"\n"));
+    let good = |name: &str| -> (Vec<usize>, usize) {
+        match name {
+            "0.weight" => (vec![4, 2], 8),
+            "0.bias" => (vec![4], 4),
+            "2.weight" => (vec![2, 4], 8),
+            _ => (vec![2], 2),
+        }
+    };
+    let names = ["0.weight", "0.bias", "2.weight", "2.bias"];
+    // A NaN in 2.weight (behind a tanh), and an F64 1e300 in 0.bias.
+    let cases: [(&str, &str, f64); 3] = [
+        ("2.weight", "F32", f64::NAN),
+        ("0.bias", "F64", 1e300),
+        ("2.bias", "F32", f64::INFINITY),
+    ];
+    for (bad, dtype, value) in cases {
+        let tensors: Vec<_> = names
+            .iter()
+            .map(|&n| {
+                let (shape, len) = good(n);
+                let mut v = vec![0.1f64; len];
+                if n == bad {
+                    v[len - 1] = value;
+                }
+                let bytes = if dtype == "F64" {
+                    f64s(&v)
+                } else {
+                    f32s(&v.iter().map(|&x| x as f32).collect::<Vec<_>>())
+                };
+                (n, dtype, shape, bytes)
+            })
+            .collect();
+        fs::write(d.join("w.safetensors"), safetensors_bytes(&tensors, None)).unwrap();
+        let o = run_in(d, &["run", "r.nnt", "--format", "jsonl"]);
+        assert_eq!(o.status.code(), Some(1), "{bad}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("nnt::io::non_finite"), "{bad}: {err}");
+        assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");
+        assert!(o.stdout.is_empty());
+    }
+}
+
+/// Rewrites one metadata value of a safetensors file.
+fn tamper(path: &Path, key: &str, value: &str) -> Vec<u8> {
+    let bytes = fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    header["__metadata__"][key] = serde_json::Value::String(value.to_string());
+    let h = serde_json::to_vec(&header).unwrap();
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&h);
+    out.extend_from_slice(&bytes[8 + n..]);
+    out
+}
+
+#[test]
+fn tampered_checkpoint_state_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = recipe(
+        "checkpoint { every = 1; path = \"ck\" }\n",
+    )
+    .replace(
+        "batch = 16",
+        "batch = 16\n    lr_schedule = reduce_on_plateau(0.5, patience = 1)\n    early_stop = patience(5)",
+    );
+    write_recipe(d, "r.nnt", &text);
+    let o = run_in(d, &["run", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let ck = d.join("ck/epoch-2.safetensors");
+    for (key, value) in [
+        ("plateau_rate", "-0.1"),
+        ("plateau_rate", "NaN"),
+        ("plateau_rate", "1e300"),
+        ("plateau_best", "NaN"),
+        ("early_stop_best", "NaN"),
+    ] {
+        fs::write(d.join("t.safetensors"), tamper(&ck, key, value)).unwrap();
+        let o = run_in(d, &["run", "r.nnt", "--resume", "t.safetensors"]);
+        assert_eq!(o.status.code(), Some(1), "{key}={value}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("nnt::io::bad_checkpoint"),
+            "{key}={value}: {err}"
+        );
+        assert!(err.contains(key), "{key}={value}: {err}");
+    }
+    // The untouched checkpoint resumes.
+    let o = run_in(d, &["run", "r.nnt", "--resume", "ck/epoch-2.safetensors"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn another_models_checkpoint_is_named_as_such_before_its_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(
+        d,
+        "r.nnt",
+        &recipe("checkpoint { every = 1; path = \"ck\" }\n"),
+    );
+    let o = run_in(d, &["run", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let other = recipe("")
+        .replace("dense(4)", "dense(5)")
+        .replace("epochs = 3", "epochs = 1");
+    write_recipe(d, "other.nnt", &other);
+    let o = run_in(
+        d,
+        &["run", "other.nnt", "--resume", "ck/epoch-3.safetensors"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("model"), "{err}");
+    assert!(!err.contains("from epoch 3"), "{err}");
+}

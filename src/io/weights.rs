@@ -67,6 +67,18 @@ pub enum WeightsError {
         name: String,
         dtype: String,
     },
+    /// A start-weights or checkpoint tensor holding NaN or ±inf, or an F64 value
+    /// beyond F32's range where the model is F32.
+    #[error("tensor `{name}` in {path} holds a value that is not finite{detail}")]
+    #[diagnostic(
+        code(nnt::io::non_finite),
+        help("the file comes from a run that diverged, or was damaged; use weights saved before the divergence")
+    )]
+    NonFinite {
+        path: String,
+        name: String,
+        detail: String,
+    },
     /// A checkpoint whose metadata is missing or damaged.
     /// Fixture: tests/fixtures/engine/errors/bad_checkpoint.safetensors
     #[error("{path} is not a usable nnt checkpoint: {reason}")]

@@ -62,16 +62,39 @@ pub fn load_parameters<T: Float>(
             )
         };
         let values = file.get(&name, &shape)?;
-        for (dst, &v) in net.params[off..off + len].iter_mut().zip(values) {
-            *dst = T::of(v);
-        }
+        convert(&mut net.params[off..off + len], values, file, &name)?;
     }
     for (name, buf) in net.running_stats_mut() {
         let shape = [buf.len()];
-        if let Some(values) = file.get_optional(&format!("{prefix}{name}"), &shape)? {
-            for (dst, &v) in buf.iter_mut().zip(values) {
-                *dst = T::of(v);
-            }
+        let name = format!("{prefix}{name}");
+        if let Some(values) = file.get_optional(&name, &shape)? {
+            convert(buf, values, file, &name)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies a file's values into the run's precision; a value that is not finite
+/// there (NaN, ±inf, or an F64 beyond F32's range) is an error naming the tensor.
+fn convert<T: Float>(
+    dst: &mut [T],
+    values: &[f64],
+    file: &WeightsFile,
+    name: &str,
+) -> Result<(), WeightsError> {
+    for (i, (d, &v)) in dst.iter_mut().zip(values).enumerate() {
+        *d = T::of(v);
+        if !d.is_finite() {
+            let detail = if v.is_finite() {
+                format!(" in {:?} (element {i} is {v:e})", T::DTYPE)
+            } else {
+                format!(" (element {i} is {v})")
+            };
+            return Err(WeightsError::NonFinite {
+                path: file.path.clone(),
+                name: name.to_string(),
+                detail,
+            });
         }
     }
     Ok(())
@@ -207,10 +230,9 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
     }
     for (name, buf) in tr.optim.buffers_mut() {
         if !buf.is_empty() {
-            let values = file.get(&format!("optim.{name}"), &[buf.len()])?;
-            for (dst, &v) in buf.iter_mut().zip(values) {
-                *dst = T::of(v);
-            }
+            let name = format!("optim.{name}");
+            let values = file.get(&name, &[buf.len()])?;
+            convert(buf, values, file, &name)?;
         }
     }
     tr.optim
@@ -226,12 +248,33 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
     tr.sched.plateau.best = parse("plateau_best", &get("plateau_best")?).map_err(bad)?;
     tr.sched.plateau.bad_epochs =
         parse("plateau_bad_epochs", &get("plateau_bad_epochs")?).map_err(bad)?;
+    // Values the file may have been tampered with: a learning rate must be a
+    // finite non-negative number no larger than the optimizer's, a best value
+    // must not be NaN (+inf is the state before the first epoch).
+    let rate = tr.sched.plateau.rate;
+    if !(rate.is_finite() && rate >= 0.0 && rate <= tr.program.optimizer.lr()) {
+        return Err(bad(format!(
+            "metadata `plateau_rate` = {rate:?} is not a learning rate of this optimizer"
+        )));
+    }
+    let best = tr.sched.plateau.best;
+    if best.is_nan() || best == f64::NEG_INFINITY {
+        return Err(bad(format!(
+            "metadata `plateau_best` = {best:?} is not valid"
+        )));
+    }
     if let Some(s) = tr.stopper.as_mut() {
         let best = get("early_stop_best")?;
         s.best = if best == "none" {
             None
         } else {
-            Some(parse("early_stop_best", &best).map_err(bad)?)
+            let v: f64 = parse("early_stop_best", &best).map_err(bad)?;
+            if !v.is_finite() {
+                return Err(bad(format!(
+                    "metadata `early_stop_best` = {best:?} is not valid"
+                )));
+            }
+            Some(v)
         };
         s.best_epoch =
             parse("early_stop_best_epoch", &get("early_stop_best_epoch")?).map_err(bad)?;
@@ -241,15 +284,17 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
     if has_best {
         let mut params = tr.net.params.clone();
         for t in &tr.net.tensors {
-            let values = file.get(&format!("best.{}", t.name), &t.shape)?;
-            for (dst, &v) in params[t.offset..t.offset + t.len].iter_mut().zip(values) {
-                *dst = T::of(v);
-            }
+            let name = format!("best.{}", t.name);
+            let values = file.get(&name, &t.shape)?;
+            convert(&mut params[t.offset..t.offset + t.len], values, file, &name)?;
         }
         let mut stats = Vec::new();
         for (name, cur) in tr.net.running_stats() {
-            let values = file.get(&format!("best.{name}"), &[cur.len()])?;
-            stats.push(values.iter().map(|&v| T::of(v)).collect());
+            let name = format!("best.{name}");
+            let values = file.get(&name, &[cur.len()])?;
+            let mut s = vec![T::zero(); cur.len()];
+            convert(&mut s, values, file, &name)?;
+            stats.push(s);
         }
         tr.best = Some((params, stats));
     }
