@@ -224,7 +224,7 @@ fn cmd_run(args: RunArgs) -> u8 {
     };
     let color = use_color();
     let mut log = String::new();
-    let outcome = {
+    let (outcome, log_error) = {
         let mut stderr_diags = RunDiagnosticPrinter {
             program: &program,
             color,
@@ -238,18 +238,24 @@ fn cmd_run(args: RunArgs) -> u8 {
                 let stdout = std::io::stdout();
                 let mut jsonl = nnt::report::jsonl::JsonlObserver::new(stdout);
                 let mut tee = Tee(vec![&mut jsonl, &mut stderr_diags, &mut recorder]);
-                nnt::train::run(&program, &opts, &mut tee)
+                let outcome = nnt::train::run(&program, &opts, &mut tee);
+                (outcome, jsonl.take_error())
             }
             Format::Text => {
                 let stdout = std::io::stdout();
                 let options = nnt::report::text::TextOptions::detect(args.timings);
                 let mut text = nnt::report::text::TextObserver::new(stdout, options);
                 let mut tee = Tee(vec![&mut text, &mut recorder]);
-                nnt::train::run(&program, &opts, &mut tee)
+                let outcome = nnt::train::run(&program, &opts, &mut tee);
+                (outcome, text.take_error())
             }
         }
     };
-    let _ = std::io::stdout().flush();
+    // A log that could not be written (a full disk, /dev/full) is an error; a
+    // reader that went away (a closed pipe) is not.
+    let log_error = log_error
+        .or_else(|| std::io::stdout().flush().err())
+        .filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe);
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -262,6 +268,10 @@ fn cmd_run(args: RunArgs) -> u8 {
         if let Err(code) = write_plot(&log, &title, out) {
             return code;
         }
+    }
+    if let Some(source) = log_error {
+        eprint_diagnostic(&nnt::io::guard::IoError::LogWrite { source }, color);
+        return EXIT_INVALID;
     }
     match outcome.end.reason {
         EndReason::Diverged => EXIT_DIVERGED,

@@ -598,3 +598,38 @@ fn another_models_checkpoint_is_named_as_such_before_its_epoch() {
     assert!(err.contains("model"), "{err}");
     assert!(!err.contains("from epoch 3"), "{err}");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_log_that_cannot_be_written_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(d, "r.nnt", &recipe(""));
+    for format in ["text", "jsonl"] {
+        let full = fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = nnt(d)
+            .args([
+                "run",
+                "r.nnt",
+                "--format",
+                format,
+                "--save",
+                "w.safetensors",
+            ])
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{format}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("nnt::io::log_write_failed"),
+            "{format}: {}",
+            stderr(&o)
+        );
+        // The trained weights are still saved.
+        assert!(d.join("w.safetensors").exists());
+        fs::remove_file(d.join("w.safetensors")).unwrap();
+    }
+}
