@@ -633,3 +633,32 @@ fn a_log_that_cannot_be_written_is_an_error() {
         fs::remove_file(d.join("w.safetensors")).unwrap();
     }
 }
+
+// ------------------------------------------------------------ item 8
+
+#[test]
+fn a_confusion_matrix_only_for_fifty_classes_or_fewer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (units, expected) in [(50, true), (51, false)] {
+        let text = recipe("").replace("    dense(2)", &format!("    dense({units})"));
+        write_recipe(d, "r.nnt", &text);
+        let o = run_in(
+            d,
+            &[
+                "run",
+                "r.nnt",
+                "--format",
+                "jsonl",
+                "--save",
+                "w.safetensors",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{units}: {}", stderr(&o));
+        let log = String::from_utf8_lossy(&o.stdout).into_owned();
+        let end = log.lines().last().unwrap();
+        assert!(end.contains("\"end\""), "{end}");
+        assert_eq!(end.contains("\"confusion\""), expected, "{units}: {end}");
+        assert!(d.join("w.safetensors").exists());
+    }
+}

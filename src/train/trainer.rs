@@ -38,6 +38,9 @@ use crate::train::{RunOptions, RunOutcome, TrainError};
 /// buffers larger than training does.
 const EVAL_CHUNK: usize = 512;
 
+/// The most classes for which the end event carries a confusion matrix.
+pub const MAX_CONFUSION_CLASSES: usize = 50;
+
 /// One split converted to the run's precision.
 #[derive(Debug, Clone)]
 pub struct Split<T> {
@@ -412,6 +415,14 @@ impl<'p, T: Float> Trainer<'p, T> {
                     std::mem::swap(cur, saved);
                 }
             }
+            // The weights first: nothing after training (an evaluation, a large
+            // confusion matrix) may cost them.
+            if let Some(path) = &program.save {
+                weights::write(path, &snapshot::model_tensors(&self.net), T::DTYPE, None)?;
+            }
+            // A confusion matrix only where it can be read (C ≤ 50): C² counts of
+            // 20 000 classes would take gigabytes.
+            let classes = classes.filter(|&c| c <= MAX_CONFUSION_CLASSES);
             if let Some(test) = self.test.take() {
                 let mut confusion = classes.map(|c| vec![vec![0u64; c]; c]);
                 let ev = self.evaluate(&test, confusion.as_mut());
@@ -423,9 +434,6 @@ impl<'p, T: Float> Trainer<'p, T> {
                 self.evaluate(&valid, confusion.as_mut());
                 end.confusion = confusion;
                 self.valid = Some(valid);
-            }
-            if let Some(path) = &program.save {
-                weights::write(path, &snapshot::model_tensors(&self.net), T::DTYPE, None)?;
             }
         }
         if self.opts.timings {
