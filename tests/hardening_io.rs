@@ -662,3 +662,93 @@ fn a_confusion_matrix_only_for_fifty_classes_or_fewer() {
         assert!(d.join("w.safetensors").exists());
     }
 }
+
+// ------------------------------------------------------------ item 18
+
+#[cfg(target_os = "linux")]
+#[test]
+fn sigterm_checkpoints_like_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Long enough to be running when the signal comes.
+    let text = recipe("checkpoint { every = 100000; path = \"ck\" }\n")
+        .replace("epochs = 3", "epochs = 100000")
+        .replace("batch = 16", "batch = 1");
+    write_recipe(d, "r.nnt", &text);
+    let mut child = nnt(d)
+        .args(["run", "r.nnt", "--format", "jsonl"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Wait for the second epoch's event.
+    let mut epochs = 0;
+    while epochs < 2 {
+        let line = lines.next().unwrap().unwrap();
+        if line.contains("\"epoch\"") {
+            epochs += 1;
+        }
+    }
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "SIGTERM ends like Ctrl-C");
+    assert!(
+        rest.last().is_some_and(|l| l.contains("\"interrupted\"")),
+        "{rest:?}"
+    );
+    let written = names_in(&d.join("ck"));
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert!(written[0].starts_with("epoch-"), "{written:?}");
+}
+
+#[test]
+fn stale_temporary_files_of_dead_runs_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(
+        d,
+        "r.nnt",
+        &recipe("checkpoint { every = 1; path = \"ck\" }\n"),
+    );
+    fs::create_dir(d.join("ck")).unwrap();
+    fs::create_dir(d.join("out")).unwrap();
+    // Pids above Linux's maximum never run; pid 1 always does.
+    let dead = [
+        d.join("ck/.epoch-3.safetensors.tmp-9999999"),
+        d.join("out/.w.safetensors.tmp-9999999"),
+        d.join("out/.p.svg.tmp-9999998"),
+    ];
+    let kept = [
+        d.join("out/.w.safetensors.tmp-1"),
+        d.join("out/notes.tmp-9999999"),
+    ];
+    for p in dead.iter().chain(&kept) {
+        fs::write(p, b"partial").unwrap();
+    }
+    let o = run_in(
+        d,
+        &[
+            "run",
+            "r.nnt",
+            "--save",
+            "out/w.safetensors",
+            "--plot",
+            "out/p.svg",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for p in &dead {
+        assert!(!p.exists(), "{} removed", p.display());
+    }
+    for p in &kept {
+        assert!(p.exists(), "{} kept", p.display());
+    }
+}
