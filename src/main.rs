@@ -281,10 +281,18 @@ fn cmd_run(args: RunArgs) -> u8 {
 }
 
 fn cmd_plot(args: &PlotArgs) -> u8 {
-    let log = match std::fs::read_to_string(&args.log) {
+    use nnt::io::guard::{read_regular, IoError, LOG_LIMIT};
+    let log = read_regular("log", &args.log, LOG_LIMIT).and_then(|b| {
+        String::from_utf8(b).map_err(|e| IoError::Unreadable {
+            role: "log".to_string(),
+            path: args.log.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })
+    });
+    let log = match log {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.log.display());
+            eprint_diagnostic(&e, use_color());
             return EXIT_INVALID;
         }
     };
@@ -298,10 +306,11 @@ fn cmd_plot(args: &PlotArgs) -> u8 {
 fn cmd_fmt(args: &FmtArgs) -> u8 {
     let mut status = 0;
     for path in &args.recipes {
-        let bytes = match std::fs::read(path) {
+        let bytes = match nnt::io::guard::read_regular("recipe", path, nnt::io::guard::RECIPE_LIMIT)
+        {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
+                eprint_diagnostic(&e, use_color());
                 status = status.max(EXIT_INVALID);
                 continue;
             }
@@ -337,13 +346,19 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
 /// `Ok` holds the program and the data files it reads.
 fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<(Program, Vec<PathBuf>), u8> {
     let color = use_color();
-    let bytes = match std::fs::read(&args.recipe) {
+    let limit = nnt::io::guard::RECIPE_LIMIT;
+    let bytes = match nnt::io::guard::read_regular("recipe", &args.recipe, limit) {
         Ok(b) => b,
-        Err(e) => {
+        Err(nnt::io::guard::IoError::Unreadable { source: e, .. }) => {
             eprintln!(
                 "error[nnt::cli::unreadable_recipe]: cannot read {}: {e}",
                 args.recipe.display()
             );
+            return Err(EXIT_USAGE);
+        }
+        // A device, a FIFO, a directory, or a file beyond the size limit.
+        Err(e) => {
+            eprint_diagnostic(&e, color);
             return Err(EXIT_USAGE);
         }
     };

@@ -752,3 +752,60 @@ fn stale_temporary_files_of_dead_runs_are_removed() {
         assert!(p.exists(), "{} kept", p.display());
     }
 }
+
+// ------------------------------------------------------------ item 13 (readers other than CSV)
+
+/// Runs with a time limit: a reader that blocks on a FIFO fails the test
+/// instead of hanging it.
+fn run_bounded(dir: &Path, args: &[&str]) -> Output {
+    use std::process::Stdio;
+    let mut child = nnt(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("nnt {args:?} did not end");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn readers_refuse_fifos_and_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    mkfifo(&d.join("fifo"));
+    std::os::unix::fs::symlink("/dev/zero", d.join("zero")).unwrap();
+    write_recipe(d, "init.nnt", &recipe("init_from = \"fifo\"\n"));
+    write_recipe(d, "initz.nnt", &recipe("init_from = \"zero\"\n"));
+    write_recipe(d, "r.nnt", &recipe(""));
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["check", "fifo"],
+        vec!["run", "zero"],
+        vec!["fmt", "fifo"],
+        vec!["plot", "fifo", "-o", "p.svg"],
+        vec!["plot", "zero", "-o", "p.svg"],
+        vec!["check", "init.nnt"],
+        vec!["run", "init.nnt"],
+        vec!["run", "initz.nnt"],
+        vec!["run", "r.nnt", "--resume", "fifo"],
+        vec!["run", "r.nnt", "--resume", "zero"],
+    ];
+    for args in cases {
+        let o = run_bounded(d, &args);
+        assert_ne!(o.status.code(), Some(0), "{args:?}");
+        let err = stderr(&o);
+        assert!(err.contains("nnt::io::not_a_file"), "{args:?}: {err}");
+    }
+    assert!(!d.join("p.svg").exists());
+}

@@ -94,6 +94,11 @@ pub enum WeightsError {
         help("resume with the recipe, seed and data that wrote the checkpoint, or train from the start")
     )]
     ForeignCheckpoint { path: String, differ: String },
+    /// A weights path that is not a regular file (a FIFO, a device, a
+    /// directory), or a file beyond the size nnt reads.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(Box<super::guard::IoError>),
     /// `save = "no/such/directory/out.safetensors"` (a directory that does not exist).
     /// Fixture: tests/fixtures/engine/errors/save_unwritable.nnt
     #[error("cannot write {path}")]
@@ -125,10 +130,15 @@ pub struct WeightsFile {
 impl WeightsFile {
     /// Reads and parses a file.
     pub fn read(path: &Path) -> Result<WeightsFile, WeightsError> {
+        use super::guard::{read_regular, IoError, WEIGHTS_LIMIT};
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| WeightsError::Unreadable {
-            path: shown.clone(),
-            source,
+        // A regular file of bounded size: a FIFO would block, a device never end.
+        let bytes = read_regular("weights file", path, WEIGHTS_LIMIT).map_err(|e| match e {
+            IoError::Unreadable { source, .. } => WeightsError::Unreadable {
+                path: shown.clone(),
+                source,
+            },
+            other => WeightsError::Io(Box::new(other)),
         })?;
         WeightsFile::parse(&bytes, shown)
     }
