@@ -296,6 +296,14 @@ fn cmd_plot(args: &PlotArgs) -> u8 {
             return EXIT_INVALID;
         }
     };
+    let collide = nnt::io::guard::outputs_are_not_inputs(
+        &[("picture", args.output.as_path())],
+        &[("log", args.log.as_path())],
+    );
+    if let Err(e) = collide {
+        eprint_diagnostic(&e, use_color());
+        return EXIT_INVALID;
+    }
     let title = title_from_log(&log).unwrap_or_else(|| args.log.display().to_string());
     match write_plot(&log, &title, &args.output) {
         Ok(()) => 0,

@@ -809,3 +809,42 @@ fn readers_refuse_fifos_and_devices() {
     }
     assert!(!d.join("p.svg").exists());
 }
+
+// ------------------------------------------------------------ the same class, elsewhere
+
+#[test]
+fn outputs_never_replace_each_other_and_plot_never_replaces_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(
+        d,
+        "r.nnt",
+        &recipe("checkpoint { every = 1; path = \"ck\" }\n"),
+    );
+    for args in [
+        vec!["run", "r.nnt", "--save", "out.png", "--plot", "out.png"],
+        vec!["run", "r.nnt", "--save", "ck/epoch-2.safetensors"],
+    ] {
+        let o = run_in(d, &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("nnt::io::outputs_collide"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty());
+    }
+    let o = run_in(d, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(0));
+    fs::write(d.join("log.jsonl"), &o.stdout).unwrap();
+    let o = run_in(d, &["plot", "log.jsonl", "-o", "./log.jsonl"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nnt::io::output_is_input"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(fs::read_to_string(d.join("log.jsonl"))
+        .unwrap()
+        .contains("\"end\""));
+}

@@ -115,7 +115,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let (target, existing) = check_target(path)?;
     let tmp = temp_path(&target);
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
+        // A fresh file: never one planted at the temporary name (a link would
+        // be followed by a plain create).
+        let _ = fs::remove_file(&tmp);
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         if let Some(m) = &existing {
             keep_owner_and_mode(&f, m)?;
         }

@@ -27,6 +27,16 @@ pub enum IoError {
         input_role: String,
         input: String,
     },
+    /// `--save out.svg --plot out.svg`, or `--save ck/epoch-3.safetensors` where
+    /// the run writes its checkpoints into `ck`: two outputs that are one file.
+    #[error("the {a_role} {a} is the same file as the {b_role} {b}")]
+    #[diagnostic(code(nnt::io::outputs_collide), help("give each output its own path"))]
+    OutputsCollide {
+        a_role: String,
+        a: String,
+        b_role: String,
+        b: String,
+    },
     /// An output whose directory is missing, read-only, or which is not a file.
     #[error("cannot write the {role} {path}")]
     #[diagnostic(
@@ -128,6 +138,25 @@ pub fn outputs_are_not_inputs(
                     output: out.display().to_string(),
                     input_role: irole.to_string(),
                     input: inp.display().to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses two outputs that are one file (role, path pairs).
+pub fn outputs_are_distinct(outputs: &[(&str, &Path)]) -> Result<(), IoError> {
+    for (i, (arole, a)) in outputs.iter().enumerate() {
+        let ta = atomic::resolve_target(a).unwrap_or_else(|_| a.to_path_buf());
+        for (brole, b) in &outputs[i + 1..] {
+            let tb = atomic::resolve_target(b).unwrap_or_else(|_| b.to_path_buf());
+            if same_file(&ta, &tb) {
+                return Err(IoError::OutputsCollide {
+                    a_role: arole.to_string(),
+                    a: a.display().to_string(),
+                    b_role: brole.to_string(),
+                    b: b.display().to_string(),
                 });
             }
         }

@@ -46,6 +46,7 @@ pub fn check(program: &Program, opts: &RunOptions) -> Result<(), TrainError> {
     let ins = inputs(program, opts);
     let outs = outputs(program, opts);
     guard::outputs_are_not_inputs(&outs, &ins)?;
+    guard::outputs_are_distinct(&outs)?;
     if let Some(p) = &program.init_from {
         match guard::check_regular("init_from weights", p) {
             Err(IoError::Unreadable { source, .. }) => {
@@ -64,6 +65,17 @@ pub fn check(program: &Program, opts: &RunOptions) -> Result<(), TrainError> {
         guard::check_checkpoint_path(&ck.path)?;
         // A checkpoint this run may write must not be one of the inputs (the
         // checkpoint resumed is checked once its epoch is known).
+        for (role, p) in &outs {
+            if let Some(e) = checkpoint_epoch_in(&ck.path, p) {
+                return Err(IoError::OutputsCollide {
+                    a_role: role.to_string(),
+                    a: p.display().to_string(),
+                    b_role: "checkpoint".to_string(),
+                    b: checkpoint::path_for(&ck.path, e).display().to_string(),
+                }
+                .into());
+            }
+        }
         for (role, p) in ins.iter().filter(|(r, _)| *r != "checkpoint resumed") {
             if let Some(e) = checkpoint_epoch_in(&ck.path, p) {
                 return Err(IoError::OutputIsInput {
