@@ -848,3 +848,22 @@ fn outputs_never_replace_each_other_and_plot_never_replaces_its_log() {
         .unwrap()
         .contains("\"end\""));
 }
+
+#[cfg(unix)]
+#[test]
+fn fmt_as_root_keeps_the_owner() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let real = write_recipe(d, "r.nnt", &recipe("").replace("    dense(4)", "dense(4)"));
+    if fs::metadata(&real).unwrap().uid() != 0 {
+        // Only root can give a file to another user; nothing to check otherwise.
+        return;
+    }
+    std::os::unix::fs::chown(&real, Some(1234), Some(2345)).unwrap();
+    let o = run_in(d, &["fmt", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m = fs::metadata(&real).unwrap();
+    assert!(fs::read_to_string(&real).unwrap().contains("    dense(4)"));
+    assert_eq!((m.uid(), m.gid()), (1234, 2345));
+}
