@@ -569,6 +569,21 @@ fn tampered_checkpoint_state_is_refused() {
         );
         assert!(err.contains(key), "{key}={value}: {err}");
     }
+    // A checkpoint without a fingerprint (as an older nnt wrote them).
+    let bytes = fs::read(&ck).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let meta = header["__metadata__"].as_object_mut().unwrap();
+    meta.retain(|k, _| !k.starts_with("fingerprint."));
+    let h = serde_json::to_vec(&header).unwrap();
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&h);
+    out.extend_from_slice(&bytes[8 + n..]);
+    fs::write(d.join("t.safetensors"), out).unwrap();
+    let o = run_in(d, &["run", "r.nnt", "--resume", "t.safetensors"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no fingerprint"), "{}", stderr(&o));
     // The untouched checkpoint resumes.
     let o = run_in(d, &["run", "r.nnt", "--resume", "ck/epoch-2.safetensors"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

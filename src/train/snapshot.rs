@@ -212,6 +212,15 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
             tr.program.optimizer.name()
         )));
     }
+    let has_fingerprint = file
+        .metadata
+        .keys()
+        .any(|k| k.starts_with(crate::train::fingerprint::PREFIX));
+    if !has_fingerprint {
+        return Err(bad(
+            "it has no fingerprint of the run that wrote it (an older nnt wrote it)".to_string(),
+        ));
+    }
     let differ = crate::train::fingerprint::differences(&tr.fingerprint, &file.metadata);
     if !differ.is_empty() {
         return Err(TrainError::Weights(WeightsError::ForeignCheckpoint {
