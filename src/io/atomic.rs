@@ -62,7 +62,7 @@ pub fn resolve_target(path: &Path) -> io::Result<PathBuf> {
 }
 
 /// What kind of thing a non-file is, in words.
-fn kind_of(m: &fs::Metadata) -> &'static str {
+pub fn kind_of(m: &fs::Metadata) -> &'static str {
     let t = m.file_type();
     #[cfg(unix)]
     {

@@ -226,14 +226,9 @@ pub fn check_regular(role: &str, path: &Path) -> Result<fs::Metadata, IoError> {
         source,
     })?;
     if !m.is_file() {
-        let what = atomic::not_regular(path, &m).to_string();
-        let what = what
-            .split_once(" is ")
-            .map(|(_, w)| w.split(';').next().unwrap_or(w).to_string())
-            .unwrap_or(what);
         return Err(IoError::NotAFile {
             path: path.display().to_string(),
-            what,
+            what: atomic::kind_of(&m).to_string(),
         });
     }
     Ok(m)
