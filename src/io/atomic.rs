@@ -26,8 +26,20 @@ pub struct WriteError {
 }
 
 /// Writes `bytes` to `path` atomically, as [`write_atomic`] does, with a
-/// diagnostic naming the path on failure.
+/// diagnostic naming the path on failure; first removes the temporary files a
+/// killed earlier write of the same file left behind.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    if let Ok(target) = resolve_target(path) {
+        if let (Some(dir), Some(name)) = (target.parent(), target.file_name()) {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            let prefix = format!(".{}.tmp-", name.to_string_lossy());
+            remove_stale_temps_where(dir, |n| n.starts_with(&prefix));
+        }
+    }
     write_atomic(path, bytes).map_err(|source| WriteError {
         path: path.display().to_string(),
         source,
@@ -204,13 +216,18 @@ pub fn alive(pid: u32) -> bool {
 /// files whose pid no longer runs) in `dir`; returns what was removed. Nothing
 /// else is touched, and failures are ignored: this is tidying, not the run.
 pub fn remove_stale_temps(dir: &Path) -> Vec<PathBuf> {
+    remove_stale_temps_where(dir, |_| true)
+}
+
+/// [`remove_stale_temps`] for the names that `select` accepts.
+fn remove_stale_temps_where(dir: &Path, select: impl Fn(&str) -> bool) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     let Ok(entries) = fs::read_dir(dir) else {
         return removed;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = temp_pid(&name) else {
+        let Some(pid) = temp_pid(&name).filter(|_| select(&name)) else {
             continue;
         };
         let is_file = entry.file_type().is_ok_and(|t| t.is_file());
@@ -322,5 +339,12 @@ mod tests {
         let removed = remove_stale_temps(dir.path());
         assert_eq!(removed, vec![dead.clone()]);
         assert!(!dead.exists() && mine.exists() && other.exists());
+        // A write of one file removes that file's stale temporaries only.
+        let dead_a = dir.path().join(".a.svg.tmp-9999999");
+        let dead_b = dir.path().join(".b.svg.tmp-9999999");
+        fs::write(&dead_a, b"x").unwrap();
+        fs::write(&dead_b, b"x").unwrap();
+        write_file(&dir.path().join("a.svg"), b"<svg/>").unwrap();
+        assert!(!dead_a.exists() && dead_b.exists());
     }
 }
