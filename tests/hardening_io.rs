@@ -839,6 +839,8 @@ fn outputs_never_replace_each_other_and_plot_never_replaces_its_log() {
     for args in [
         vec!["run", "r.nnt", "--save", "out.png", "--plot", "out.png"],
         vec!["run", "r.nnt", "--save", "ck/epoch-2.safetensors"],
+        vec!["run", "r.nnt", "--save", "ck"],
+        vec!["run", "r.nnt", "--plot", "./ck"],
     ] {
         let o = run_in(d, &args);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));

@@ -46,7 +46,11 @@ pub fn check(program: &Program, opts: &RunOptions) -> Result<(), TrainError> {
     let ins = inputs(program, opts);
     let outs = outputs(program, opts);
     guard::outputs_are_not_inputs(&outs, &ins)?;
-    guard::outputs_are_distinct(&outs)?;
+    let mut all_outs = outs.clone();
+    if let Some(ck) = &program.checkpoint {
+        all_outs.push(("checkpoint directory", &ck.path));
+    }
+    guard::outputs_are_distinct(&all_outs)?;
     if let Some(p) = &program.init_from {
         match guard::check_regular("init_from weights", p) {
             Err(IoError::Unreadable { source, .. }) => {
