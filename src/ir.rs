@@ -70,6 +70,20 @@ pub struct DataSpec {
     pub normalize: Normalize,
 }
 
+impl DataSpec {
+    /// The files the data is read from, in train, valid, test order.
+    pub fn files(&self) -> Vec<&std::path::Path> {
+        [Some(&self.train), self.valid.as_ref(), self.test.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|s| match s {
+                SourceSpec::Csv(c) => Some(c.path.as_path()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceSpec {
     Csv(CsvSpec),

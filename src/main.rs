@@ -161,14 +161,34 @@ fn run() -> u8 {
 
 fn cmd_check(args: &RecipeArgs) -> u8 {
     match load_program(args, None) {
-        Ok(_) => 0,
+        Ok((program, data_files)) => {
+            // The files the run would read and write, without writing any.
+            let opts = nnt::train::RunOptions {
+                inputs: run_inputs(&args.recipe, data_files),
+                ..Default::default()
+            };
+            match nnt::train::preflight::check(&program, &opts) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprint_diagnostic(&e, use_color());
+                    EXIT_INVALID
+                }
+            }
+        }
         Err(code) => code,
     }
 }
 
+/// The recipe and the data files, as the run's inputs.
+fn run_inputs(recipe: &Path, data_files: Vec<PathBuf>) -> Vec<(String, PathBuf)> {
+    let mut v = vec![("recipe".to_string(), recipe.to_path_buf())];
+    v.extend(data_files.into_iter().map(|p| ("data file".to_string(), p)));
+    v
+}
+
 fn cmd_explain(args: &RecipeArgs) -> u8 {
     match load_program(args, None) {
-        Ok(program) => {
+        Ok((program, _)) => {
             print!("{}", nnt::report::explain::explain(&program));
             0
         }
@@ -177,7 +197,7 @@ fn cmd_explain(args: &RecipeArgs) -> u8 {
 }
 
 fn cmd_run(args: RunArgs) -> u8 {
-    let program = match load_program(&args.recipe, args.save.clone()) {
+    let (program, data_files) = match load_program(&args.recipe, args.save.clone()) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -195,10 +215,16 @@ fn cmd_run(args: RunArgs) -> u8 {
         resume: args.resume.clone(),
         timings: args.timings,
         interrupt: Some(interrupt),
+        inputs: run_inputs(&args.recipe.recipe, data_files),
+        outputs: args
+            .plot
+            .iter()
+            .map(|p| ("plot".to_string(), p.clone()))
+            .collect(),
     };
     let color = use_color();
     let mut log = String::new();
-    let outcome = {
+    let (outcome, log_error) = {
         let mut stderr_diags = RunDiagnosticPrinter {
             program: &program,
             color,
@@ -212,18 +238,24 @@ fn cmd_run(args: RunArgs) -> u8 {
                 let stdout = std::io::stdout();
                 let mut jsonl = nnt::report::jsonl::JsonlObserver::new(stdout);
                 let mut tee = Tee(vec![&mut jsonl, &mut stderr_diags, &mut recorder]);
-                nnt::train::run(&program, &opts, &mut tee)
+                let outcome = nnt::train::run(&program, &opts, &mut tee);
+                (outcome, jsonl.take_error())
             }
             Format::Text => {
                 let stdout = std::io::stdout();
                 let options = nnt::report::text::TextOptions::detect(args.timings);
                 let mut text = nnt::report::text::TextObserver::new(stdout, options);
                 let mut tee = Tee(vec![&mut text, &mut recorder]);
-                nnt::train::run(&program, &opts, &mut tee)
+                let outcome = nnt::train::run(&program, &opts, &mut tee);
+                (outcome, text.take_error())
             }
         }
     };
-    let _ = std::io::stdout().flush();
+    // A log that could not be written (a full disk, /dev/full) is an error; a
+    // reader that went away (a closed pipe) is not.
+    let log_error = log_error
+        .or_else(|| std::io::stdout().flush().err())
+        .filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe);
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -237,6 +269,10 @@ fn cmd_run(args: RunArgs) -> u8 {
             return code;
         }
     }
+    if let Some(source) = log_error {
+        eprint_diagnostic(&nnt::io::guard::IoError::LogWrite { source }, color);
+        return EXIT_INVALID;
+    }
     match outcome.end.reason {
         EndReason::Diverged => EXIT_DIVERGED,
         EndReason::Interrupted => 130,
@@ -245,13 +281,29 @@ fn cmd_run(args: RunArgs) -> u8 {
 }
 
 fn cmd_plot(args: &PlotArgs) -> u8 {
-    let log = match std::fs::read_to_string(&args.log) {
+    use nnt::io::guard::{read_regular, IoError, LOG_LIMIT};
+    let log = read_regular("log", &args.log, LOG_LIMIT).and_then(|b| {
+        String::from_utf8(b).map_err(|e| IoError::Unreadable {
+            role: "log".to_string(),
+            path: args.log.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })
+    });
+    let log = match log {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.log.display());
+            eprint_diagnostic(&e, use_color());
             return EXIT_INVALID;
         }
     };
+    let collide = nnt::io::guard::outputs_are_not_inputs(
+        &[("picture", args.output.as_path())],
+        &[("log", args.log.as_path())],
+    );
+    if let Err(e) = collide {
+        eprint_diagnostic(&e, use_color());
+        return EXIT_INVALID;
+    }
     let title = title_from_log(&log).unwrap_or_else(|| args.log.display().to_string());
     match write_plot(&log, &title, &args.output) {
         Ok(()) => 0,
@@ -262,10 +314,11 @@ fn cmd_plot(args: &PlotArgs) -> u8 {
 fn cmd_fmt(args: &FmtArgs) -> u8 {
     let mut status = 0;
     for path in &args.recipes {
-        let bytes = match std::fs::read(path) {
+        let bytes = match nnt::io::guard::read_regular("recipe", path, nnt::io::guard::RECIPE_LIMIT)
+        {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
+                eprint_diagnostic(&e, use_color());
                 status = status.max(EXIT_INVALID);
                 continue;
             }
@@ -285,8 +338,8 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
         if args.check {
             println!("would reformat {name}");
             status = status.max(1);
-        } else if let Err(e) = nnt::io::atomic::write_atomic(path, formatted.as_bytes()) {
-            eprintln!("error: cannot write {name}: {e}");
+        } else if let Err(e) = nnt::io::atomic::write_file(path, formatted.as_bytes()) {
+            eprint_diagnostic(&e, use_color());
             status = status.max(EXIT_INVALID);
         } else {
             println!("formatted {name}");
@@ -298,15 +351,22 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
 // ------------------------------------------------------------------ helpers
 
 /// Reads and checks a recipe; prints its diagnostics. `Err` holds the exit status.
-fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<Program, u8> {
+/// `Ok` holds the program and the data files it reads.
+fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<(Program, Vec<PathBuf>), u8> {
     let color = use_color();
-    let bytes = match std::fs::read(&args.recipe) {
+    let limit = nnt::io::guard::RECIPE_LIMIT;
+    let bytes = match nnt::io::guard::read_regular("recipe", &args.recipe, limit) {
         Ok(b) => b,
-        Err(e) => {
+        Err(nnt::io::guard::IoError::Unreadable { source: e, .. }) => {
             eprintln!(
                 "error[nnt::cli::unreadable_recipe]: cannot read {}: {e}",
                 args.recipe.display()
             );
+            return Err(EXIT_USAGE);
+        }
+        // A device, a FIFO, a directory, or a file beyond the size limit.
+        Err(e) => {
+            eprint_diagnostic(&e, color);
             return Err(EXIT_USAGE);
         }
     };
@@ -325,7 +385,7 @@ fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<Program, u8>
         eprint_diagnostic(e.as_ref(), color);
     }
     match report.program {
-        Some(p) if report.errors.is_empty() => Ok(p),
+        Some(p) if report.errors.is_empty() => Ok((p, report.data_files)),
         _ => {
             let n = report.errors.len();
             eprintln!("{name}: {n} error{}", if n == 1 { "" } else { "s" });
@@ -378,8 +438,8 @@ fn write_plot(log: &str, title: &str, out: &Path) -> Result<(), u8> {
             return Err(EXIT_INVALID);
         }
     };
-    nnt::io::atomic::write_atomic(out, &bytes).map_err(|e| {
-        eprintln!("error: cannot write {}: {e}", out.display());
+    nnt::io::atomic::write_file(out, &bytes).map_err(|e| {
+        eprint_diagnostic(&e, use_color());
         EXIT_INVALID
     })
 }

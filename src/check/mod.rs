@@ -57,6 +57,9 @@ pub struct CheckReport {
     pub program: Option<Program>,
     pub errors: Vec<BoxedDiagnostic>,
     pub warnings: Vec<BoxedDiagnostic>,
+    /// The data files the recipe reads (resolved paths), so that the caller can
+    /// refuse an output that would replace one.
+    pub data_files: Vec<PathBuf>,
 }
 
 /// The result of [`resolve_recipe`]: the parsed (and overridden) recipe, and the
@@ -77,6 +80,7 @@ pub fn check_recipe(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions) -
         program: run.program,
         errors: run.errors,
         warnings: run.warnings,
+        data_files: run.data_files,
     }
 }
 
@@ -130,6 +134,7 @@ struct Run {
     recipe: Option<Recipe>,
     errors: Vec<BoxedDiagnostic>,
     warnings: Vec<BoxedDiagnostic>,
+    data_files: Vec<PathBuf>,
 }
 
 /// The texts diagnostics can point into: the recipe, then one per override.
@@ -203,6 +208,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
             recipe,
             errors,
             warnings: sources.wrap(warnings),
+            data_files: Vec::new(),
         }
     };
     if let Some(e) = utf8_error {
@@ -272,7 +278,15 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
             }
         }
     }
-    done(cx, &sources, Some(recipe), program)
+    let data_files = st
+        .data
+        .as_ref()
+        .map(|d| d.spec.files().into_iter().map(Path::to_path_buf).collect())
+        .unwrap_or_default();
+    Run {
+        data_files,
+        ..done(cx, &sources, Some(recipe), program)
+    }
 }
 
 /// Everything resolved from the recipe before the data is read.

@@ -1,24 +1,183 @@
-//! Writes that never leave a half-written file: write to a temporary name in the
-//! same directory, flush, then rename over the target.
+//! Writes that never leave a half-written file and never replace what is not a
+//! file: resolve symbolic links to the file they name, refuse a target that exists
+//! and is not a regular file (a device, a FIFO, a directory), write a temporary
+//! file in the target's directory, give it the replaced file's mode (and owner,
+//! where the process may), sync it, then rename it over the target.
+//!
+//! Temporary files are named `.{name}.tmp-{pid}`; [`remove_stale_temps`] deletes
+//! those of processes that no longer run (a run killed with SIGKILL leaves them).
 
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// Writes `bytes` to `path` atomically (temporary file + rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = temp_path(path);
+use miette::Diagnostic;
+use thiserror::Error;
+
+/// A file that could not be written (for writers outside `weights`: plots,
+/// formatted recipes).
+#[derive(Debug, Error, Diagnostic)]
+#[error("cannot write {path}")]
+#[diagnostic(code(nnt::io::write_failed))]
+pub struct WriteError {
+    pub path: String,
+    #[source]
+    pub source: io::Error,
+}
+
+/// Writes `bytes` to `path` atomically, as [`write_atomic`] does, with a
+/// diagnostic naming the path on failure; first removes the temporary files a
+/// killed earlier write of the same file left behind.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    if let Ok(target) = resolve_target(path) {
+        if let (Some(dir), Some(name)) = (target.parent(), target.file_name()) {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            let prefix = format!(".{}.tmp-", name.to_string_lossy());
+            remove_stale_temps_where(dir, |n| n.starts_with(&prefix));
+        }
+    }
+    write_atomic(path, bytes).map_err(|source| WriteError {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// How many symbolic links are followed before giving up (Linux's own limit).
+const MAX_LINKS: usize = 40;
+
+/// The path a write to `path` must replace: `path` itself, or, when it is a
+/// symbolic link (possibly through a chain, possibly dangling), the path the last
+/// link names.
+pub fn resolve_target(path: &Path) -> io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            Ok(_) => return Ok(p),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(p),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "more than {MAX_LINKS} symbolic links to follow"
+    )))
+}
+
+/// What kind of thing a non-file is, in words.
+pub fn kind_of(m: &fs::Metadata) -> &'static str {
+    let t = m.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The error for a target that exists and is not a regular file.
+pub fn not_regular(path: &Path, m: &fs::Metadata) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{} is {}; nnt only replaces regular files",
+            path.display(),
+            kind_of(m)
+        ),
+    )
+}
+
+/// Checks that a write to `path` could replace what is there: nothing, or a
+/// regular file (through symbolic links). Returns the resolved target and its
+/// metadata when it exists.
+pub fn check_target(path: &Path) -> io::Result<(PathBuf, Option<fs::Metadata>)> {
+    let target = resolve_target(path)?;
+    match fs::metadata(&target) {
+        Ok(m) if m.is_file() => Ok((target, Some(m))),
+        Ok(m) => Err(not_regular(&target, &m)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((target, None)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `bytes` to `path` atomically (temporary file + rename), through
+/// symbolic links, keeping the replaced file's mode and owner.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let (target, existing) = check_target(path)?;
+    let tmp = temp_path(&target);
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
+        // A fresh file: never one planted at the temporary name (a link would
+        // be followed by a plain create).
+        let _ = fs::remove_file(&tmp);
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        if let Some(m) = &existing {
+            keep_owner_and_mode(&f, m)?;
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, &target)?;
+        sync_dir(&target);
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Gives the new file the owner (where allowed: as root, or a group the user is
+/// in) and then the permission bits of the file it replaces.
+#[cfg(unix)]
+fn keep_owner_and_mode(f: &fs::File, m: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // Only root may give a file away; others may still keep the group. A file
+    // that cannot get the replaced file's owner keeps the writer's.
+    if std::os::unix::fs::fchown(f, Some(m.uid()), Some(m.gid())).is_err() {
+        let _ = std::os::unix::fs::fchown(f, None, Some(m.gid()));
+    }
+    f.set_permissions(m.permissions())
+}
+
+#[cfg(not(unix))]
+fn keep_owner_and_mode(f: &fs::File, m: &fs::Metadata) -> io::Result<()> {
+    f.set_permissions(m.permissions())
+}
+
+/// Makes the rename durable; a directory that cannot be synced is not worth
+/// failing a finished write for.
+fn sync_dir(target: &Path) {
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 fn temp_path(path: &Path) -> PathBuf {
@@ -27,6 +186,56 @@ fn temp_path(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// The pid in a temporary file's name `.{name}.tmp-{pid}`.
+fn temp_pid(file_name: &str) -> Option<u32> {
+    if !file_name.starts_with('.') {
+        return None;
+    }
+    let (_, pid) = file_name.rsplit_once(".tmp-")?;
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether process `pid` is running (Linux: `/proc/PID` exists). Where `/proc`
+/// is not mounted every process counts as running, so nothing is removed.
+pub fn alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Deletes the temporary files of dead processes (`.{name}.tmp-{pid}` regular
+/// files whose pid no longer runs) in `dir`; returns what was removed. Nothing
+/// else is touched, and failures are ignored: this is tidying, not the run.
+pub fn remove_stale_temps(dir: &Path) -> Vec<PathBuf> {
+    remove_stale_temps_where(dir, |_| true)
+}
+
+/// [`remove_stale_temps`] for the names that `select` accepts.
+fn remove_stale_temps_where(dir: &Path, select: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temp_pid(&name).filter(|_| select(&name)) else {
+            continue;
+        };
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file && !alive(pid) && fs::remove_file(entry.path()).is_ok() {
+            removed.push(entry.path());
+        }
+    }
+    removed
 }
 
 #[cfg(test)]
@@ -45,5 +254,97 @@ mod tests {
             1,
             "no temporary file left"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writes_through_a_symlink_and_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("real");
+        fs::create_dir(&real_dir).unwrap();
+        let real = real_dir.join("w.bin");
+        fs::write(&real, b"old").unwrap();
+        let link = dir.path().join("link.bin");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+        // A relative, dangling link creates its target.
+        let dangling = dir.path().join("dangling.bin");
+        std::os::unix::fs::symlink("real/fresh.bin", &dangling).unwrap();
+        write_atomic(&dangling, b"x").unwrap();
+        assert_eq!(fs::read(real_dir.join("fresh.bin")).unwrap(), b"x");
+        assert!(fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn keeps_the_mode_of_a_replaced_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("secret.nnt");
+        fs::write(&p, b"old").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        write_atomic(&p, b"new").unwrap();
+        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        let e = write_atomic(&sub, b"x").unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        assert!(sub.is_dir());
+        #[cfg(unix)]
+        {
+            let e = write_atomic(Path::new("/dev/null"), b"x").unwrap_err();
+            assert!(e.to_string().contains("a device"), "{e}");
+            let link = dir.path().join("null-link");
+            std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+            assert!(write_atomic(&link, b"x").is_err());
+            assert!(fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink());
+        }
+        let err = write_file(&sub, b"x").unwrap_err();
+        assert_eq!(
+            miette::Diagnostic::code(&err).map(|c| c.to_string()),
+            Some("nnt::io::write_failed".to_string())
+        );
+        assert!(err.to_string().contains("sub"));
+    }
+
+    #[test]
+    fn removes_only_dead_processes_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        // A pid above Linux's maximum (2^22) never runs.
+        let dead = dir.path().join(".w.safetensors.tmp-9999999");
+        let mine = dir
+            .path()
+            .join(format!(".w.safetensors.tmp-{}", std::process::id()));
+        let other = dir.path().join("w.tmp-9999999");
+        for p in [&dead, &mine, &other] {
+            fs::write(p, b"x").unwrap();
+        }
+        let removed = remove_stale_temps(dir.path());
+        assert_eq!(removed, vec![dead.clone()]);
+        assert!(!dead.exists() && mine.exists() && other.exists());
+        // A write of one file removes that file's stale temporaries only.
+        let dead_a = dir.path().join(".a.svg.tmp-9999999");
+        let dead_b = dir.path().join(".b.svg.tmp-9999999");
+        fs::write(&dead_a, b"x").unwrap();
+        fs::write(&dead_b, b"x").unwrap();
+        write_file(&dir.path().join("a.svg"), b"<svg/>").unwrap();
+        assert!(!dead_a.exists() && dead_b.exists());
     }
 }

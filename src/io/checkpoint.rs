@@ -1,5 +1,5 @@
 //! Checkpoint files (§11): `PATH/epoch-N.safetensors`, written atomically, keeping
-//! only the newest `keep`. What goes inside (parameters, optimizer state, metadata)
+//! only the newest `keep` that the run itself wrote. What goes inside (parameters, optimizer state, metadata)
 //! is the trainer's business; this module names, writes, rotates and reads files.
 
 use std::path::{Path, PathBuf};
@@ -12,9 +12,9 @@ pub fn path_for(dir: &Path, epoch: usize) -> PathBuf {
     dir.join(format!("epoch-{epoch}.safetensors"))
 }
 
-/// Writes the serialised checkpoint of `epoch` into `dir` (created if needed), then
-/// deletes all but the newest `keep` checkpoints there.
-pub fn write(dir: &Path, epoch: usize, bytes: &[u8], keep: usize) -> Result<PathBuf, WeightsError> {
+/// Writes the serialised checkpoint of `epoch` into `dir` (created if needed).
+/// Rotation is [`rotate`]'s, over the files the run itself wrote.
+pub fn write(dir: &Path, epoch: usize, bytes: &[u8]) -> Result<PathBuf, WeightsError> {
     let path = path_for(dir, epoch);
     let shown = path.display().to_string();
     std::fs::create_dir_all(dir).map_err(|source| WeightsError::Write {
@@ -25,13 +25,39 @@ pub fn write(dir: &Path, epoch: usize, bytes: &[u8], keep: usize) -> Result<Path
         path: shown,
         source,
     })?;
-    rotate(dir, keep.max(1));
     Ok(path)
+}
+
+/// Records `path` as written by this run and deletes the oldest of the run's
+/// checkpoints so that `keep` (at least one) remain. Only files in `written` are
+/// ever deleted: another run's checkpoints, or a user's file that happens to be
+/// called `epoch-N.safetensors`, are never touched. Failing to delete an old file
+/// is not worth stopping a run for.
+pub fn rotate(written: &mut Vec<PathBuf>, path: PathBuf, keep: usize) {
+    written.retain(|p| *p != path);
+    written.push(path);
+    let excess = written.len().saturating_sub(keep.max(1));
+    for old in written.drain(..excess) {
+        let _ = std::fs::remove_file(old);
+    }
 }
 
 /// Reads a checkpoint file.
 pub fn read(path: &Path) -> Result<WeightsFile, WeightsError> {
     WeightsFile::read(path)
+}
+
+/// The epoch of a checkpoint file name `epoch-N.safetensors`, N written as nnt
+/// writes it (no sign, no leading zero): `epoch-00002.safetensors` is not one.
+pub fn parse_name(name: &str) -> Option<usize> {
+    let n = name.strip_prefix("epoch-")?.strip_suffix(".safetensors")?;
+    let canonical =
+        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n == "0" || !n.starts_with('0'));
+    if canonical {
+        n.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// Epoch numbers of the checkpoints in `dir`, ascending.
@@ -40,27 +66,10 @@ pub fn list(dir: &Path) -> Vec<usize> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_prefix("epoch-")?
-                .strip_suffix(".safetensors")?
-                .parse()
-                .ok()
-        })
+        .filter_map(|e| parse_name(&e.file_name().to_string_lossy()))
         .collect();
     epochs.sort_unstable();
     epochs
-}
-
-/// Deletes the oldest checkpoints so that `keep` remain. Failing to delete an old
-/// file is not worth stopping a run for.
-fn rotate(dir: &Path, keep: usize) {
-    let epochs = list(dir);
-    if epochs.len() > keep {
-        for e in &epochs[..epochs.len() - keep] {
-            let _ = std::fs::remove_file(path_for(dir, *e));
-        }
-    }
 }
 
 #[cfg(test)]
@@ -68,12 +77,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_the_newest() {
+    fn keeps_the_newest_of_this_run_only() {
         let dir = tempfile::tempdir().unwrap();
         let sub = dir.path().join("ck");
-        for e in [2, 4, 6, 8, 10] {
-            write(&sub, e, b"x", 2).unwrap();
+        std::fs::create_dir(&sub).unwrap();
+        // Another run's later epochs, a user's epoch 0 and a zero-padded name.
+        for name in [
+            "epoch-0.safetensors",
+            "epoch-20.safetensors",
+            "epoch-00002.safetensors",
+        ] {
+            std::fs::write(sub.join(name), b"theirs").unwrap();
         }
-        assert_eq!(list(&sub), vec![8, 10]);
+        let mut written = Vec::new();
+        for e in [2, 4, 6, 8, 10] {
+            let p = write(&sub, e, b"x").unwrap();
+            rotate(&mut written, p, 2);
+        }
+        assert_eq!(list(&sub), vec![0, 8, 10, 20]);
+        assert!(sub.join("epoch-00002.safetensors").exists());
+        assert_eq!(written, vec![path_for(&sub, 8), path_for(&sub, 10)]);
+    }
+
+    #[test]
+    fn names_are_canonical() {
+        assert_eq!(parse_name("epoch-12.safetensors"), Some(12));
+        assert_eq!(parse_name("epoch-0.safetensors"), Some(0));
+        assert_eq!(parse_name("epoch-00002.safetensors"), None);
+        assert_eq!(parse_name("epoch-+2.safetensors"), None);
+        assert_eq!(parse_name("epoch-.safetensors"), None);
     }
 }

@@ -1,4 +1,6 @@
-//! Files that are not recipes or data: weights (safetensors) and checkpoints.
+//! Files that are not recipes or data: weights (safetensors) and checkpoints,
+//! safe writing (`atomic`) and the checks around a run's files (`guard`).
 pub mod atomic;
 pub mod checkpoint;
+pub mod guard;
 pub mod weights;

@@ -67,6 +67,18 @@ pub enum WeightsError {
         name: String,
         dtype: String,
     },
+    /// A start-weights or checkpoint tensor holding NaN or ±inf, or an F64 value
+    /// beyond F32's range where the model is F32.
+    #[error("tensor `{name}` in {path} holds a value that is not finite{detail}")]
+    #[diagnostic(
+        code(nnt::io::non_finite),
+        help("the file comes from a run that diverged, or was damaged; use weights saved before the divergence")
+    )]
+    NonFinite {
+        path: String,
+        name: String,
+        detail: String,
+    },
     /// A checkpoint whose metadata is missing or damaged.
     /// Fixture: tests/fixtures/engine/errors/bad_checkpoint.safetensors
     #[error("{path} is not a usable nnt checkpoint: {reason}")]
@@ -75,6 +87,18 @@ pub enum WeightsError {
         help("resume from a file written by the `checkpoint` section of the same recipe")
     )]
     BadCheckpoint { path: String, reason: String },
+    /// `--resume` with a checkpoint written by another recipe, seed or data set.
+    #[error("{path} was written by another run; what differs from this recipe: {differ}")]
+    #[diagnostic(
+        code(nnt::io::foreign_checkpoint),
+        help("resume with the recipe, seed and data that wrote the checkpoint, or train from the start")
+    )]
+    ForeignCheckpoint { path: String, differ: String },
+    /// A weights path that is not a regular file (a FIFO, a device, a
+    /// directory), or a file beyond the size nnt reads.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(Box<super::guard::IoError>),
     /// `save = "no/such/directory/out.safetensors"` (a directory that does not exist).
     /// Fixture: tests/fixtures/engine/errors/save_unwritable.nnt
     #[error("cannot write {path}")]
@@ -106,10 +130,15 @@ pub struct WeightsFile {
 impl WeightsFile {
     /// Reads and parses a file.
     pub fn read(path: &Path) -> Result<WeightsFile, WeightsError> {
+        use super::guard::{read_regular, IoError, WEIGHTS_LIMIT};
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| WeightsError::Unreadable {
-            path: shown.clone(),
-            source,
+        // A regular file of bounded size: a FIFO would block, a device never end.
+        let bytes = read_regular("weights file", path, WEIGHTS_LIMIT).map_err(|e| match e {
+            IoError::Unreadable { source, .. } => WeightsError::Unreadable {
+                path: shown.clone(),
+                source,
+            },
+            other => WeightsError::Io(Box::new(other)),
         })?;
         WeightsFile::parse(&bytes, shown)
     }
@@ -267,6 +296,24 @@ pub fn serialize(
             )
         })
         .collect();
+    // Never write a non-finite parameter (nor one that overflows F32): the
+    // trainer stops a diverging run before it saves, this is the last guard.
+    // Optimizer buffers (`optim.*`) are state, not parameters, and may hold inf.
+    for t in tensors.iter().filter(|t| !t.name.starts_with("optim.")) {
+        let finite = |v: f64| {
+            if dtype == Dtype::F64 {
+                v.is_finite()
+            } else {
+                (v as f32).is_finite()
+            }
+        };
+        if !t.data.iter().all(|&v| finite(v)) {
+            return Err(format!(
+                "tensor `{}` holds a value that is not finite",
+                t.name
+            ));
+        }
+    }
     // Check every view is consistent before handing it over.
     for (_, o) in &owned {
         TensorView::new(o.dtype, o.shape.clone(), &o.bytes).map_err(|e| format!("{e:?}"))?;
@@ -296,6 +343,21 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_finite_parameters_are_never_written() {
+        let t = |name: &str, v: f64| OutTensor {
+            name: name.into(),
+            shape: vec![1],
+            data: vec![v],
+        };
+        assert!(serialize(&[t("0.weight", f64::NAN)], Dtype::F32, None).is_err());
+        assert!(serialize(&[t("0.weight", f64::INFINITY)], Dtype::F64, None).is_err());
+        // Finite in f64, infinite in f32.
+        assert!(serialize(&[t("0.weight", 1e300)], Dtype::F32, None).is_err());
+        assert!(serialize(&[t("0.weight", 1e300)], Dtype::F64, None).is_ok());
+        assert!(serialize(&[t("optim.v", f64::INFINITY)], Dtype::F32, None).is_ok());
+    }
 
     #[test]
     fn round_trip_f32_and_f64() {

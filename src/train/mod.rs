@@ -9,6 +9,7 @@
 pub mod clip;
 pub mod diagnose;
 pub mod early_stop;
+pub mod fingerprint;
 pub mod float;
 pub mod init;
 pub mod layers;
@@ -17,6 +18,7 @@ pub mod losses;
 pub mod network;
 pub mod optim;
 pub mod penalty;
+pub mod preflight;
 pub mod schedule;
 pub mod snapshot;
 pub mod trainer;
@@ -41,6 +43,12 @@ pub struct RunOptions {
     pub timings: bool,
     /// Set by a Ctrl-C handler: finish the current step, checkpoint, stop.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Further files the run reads, as (role, path): the recipe, the data files.
+    /// No output may replace one.
+    pub inputs: Vec<(String, PathBuf)>,
+    /// Further files the caller writes after the run (role, path), e.g. `--plot`:
+    /// probed before training like `save`.
+    pub outputs: Vec<(String, PathBuf)>,
 }
 
 /// The result of a run; the `end` event has already been sent to the observer.
@@ -57,6 +65,10 @@ pub enum TrainError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Weights(#[from] WeightsError),
+    /// An output that is an input, cannot be written, or a locked checkpoint directory.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] crate::io::guard::IoError),
 }
 
 /// Trains `program`, sending every event to `observer`. The observer is `Send`
@@ -67,6 +79,8 @@ pub fn run(
     opts: &RunOptions,
     observer: &mut (dyn Observer + Send),
 ) -> Result<RunOutcome, TrainError> {
+    // Held until the run ends: the checkpoint directory is this run's.
+    let _lock = preflight::prepare(program, opts)?;
     match program.precision {
         Precision::F32 => trainer::Trainer::<f32>::new(program, opts)?.run(observer),
         Precision::F64 => trainer::Trainer::<f64>::new(program, opts)?.run(observer),

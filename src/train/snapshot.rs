@@ -63,16 +63,39 @@ pub fn load_parameters<T: Float>(
             )
         };
         let values = file.get(&name, &shape)?;
-        for (dst, &v) in net.params[off..off + len].iter_mut().zip(values) {
-            *dst = T::of(v);
-        }
+        convert(&mut net.params[off..off + len], values, file, &name)?;
     }
     for (name, buf) in net.running_stats_mut() {
         let shape = [buf.len()];
-        if let Some(values) = file.get_optional(&format!("{prefix}{name}"), &shape)? {
-            for (dst, &v) in buf.iter_mut().zip(values) {
-                *dst = T::of(v);
-            }
+        let name = format!("{prefix}{name}");
+        if let Some(values) = file.get_optional(&name, &shape)? {
+            convert(buf, values, file, &name)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies a file's values into the run's precision; a value that is not finite
+/// there (NaN, ±inf, or an F64 beyond F32's range) is an error naming the tensor.
+fn convert<T: Float>(
+    dst: &mut [T],
+    values: &[f64],
+    file: &WeightsFile,
+    name: &str,
+) -> Result<(), WeightsError> {
+    for (i, (d, &v)) in dst.iter_mut().zip(values).enumerate() {
+        *d = T::of(v);
+        if !d.is_finite() {
+            let detail = if v.is_finite() {
+                format!(" in {:?} (element {i} is {v:e})", T::DTYPE)
+            } else {
+                format!(" (element {i} is {v})")
+            };
+            return Err(WeightsError::NonFinite {
+                path: file.path.clone(),
+                name: name.to_string(),
+                detail,
+            });
         }
     }
     Ok(())
@@ -140,6 +163,12 @@ pub fn serialize<T: Float>(tr: &Trainer<'_, T>) -> Result<Vec<u8>, String> {
         tr.sched.plateau.bad_epochs.to_string(),
     );
     m.insert("has_best".to_string(), tr.best.is_some().to_string());
+    for (name, value) in &tr.fingerprint {
+        m.insert(
+            format!("{}{name}", crate::train::fingerprint::PREFIX),
+            value.clone(),
+        );
+    }
     if let Some(s) = &tr.stopper {
         m.insert(
             "early_stop_best".to_string(),
@@ -180,12 +209,6 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
     }
     let get = |key: &str| -> Result<String, TrainError> { meta(key).cloned() };
     let epoch: usize = parse("epoch", &get("epoch")?).map_err(bad)?;
-    if epoch > tr.program.train.epochs {
-        return Err(bad(format!(
-            "it is from epoch {epoch} but the recipe trains {} epochs",
-            tr.program.train.epochs
-        )));
-    }
     let opt = get("optimizer")?;
     if opt != tr.program.optimizer.name() {
         return Err(bad(format!(
@@ -193,13 +216,36 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
             tr.program.optimizer.name()
         )));
     }
+    let has_fingerprint = file
+        .metadata
+        .keys()
+        .any(|k| k.starts_with(crate::train::fingerprint::PREFIX));
+    if !has_fingerprint {
+        return Err(bad(
+            "it has no fingerprint of the run that wrote it (an older nnt wrote it)".to_string(),
+        ));
+    }
+    let differ = crate::train::fingerprint::differences(&tr.fingerprint, &file.metadata);
+    if !differ.is_empty() {
+        return Err(TrainError::Weights(WeightsError::ForeignCheckpoint {
+            path: file.path.clone(),
+            differ: differ.join(", "),
+        }));
+    }
+    // The model's shapes first: a checkpoint of another model says so, whatever
+    // its epoch.
     load_parameters(&mut tr.net, file, "")?;
+    if epoch > tr.program.train.epochs {
+        return Err(bad(format!(
+            "it is from epoch {epoch} but the recipe trains {} epochs",
+            tr.program.train.epochs
+        )));
+    }
     for (name, buf) in tr.optim.buffers_mut() {
         if !buf.is_empty() {
-            let values = file.get(&format!("optim.{name}"), &[buf.len()])?;
-            for (dst, &v) in buf.iter_mut().zip(values) {
-                *dst = T::of(v);
-            }
+            let name = format!("optim.{name}");
+            let values = file.get(&name, &[buf.len()])?;
+            convert(buf, values, file, &name)?;
         }
     }
     tr.optim
@@ -220,12 +266,33 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
     tr.sched.plateau.best = parse("plateau_best", &get("plateau_best")?).map_err(bad)?;
     tr.sched.plateau.bad_epochs =
         parse("plateau_bad_epochs", &get("plateau_bad_epochs")?).map_err(bad)?;
+    // Values the file may have been tampered with: a learning rate must be a
+    // finite non-negative number no larger than the optimizer's, a best value
+    // must not be NaN (+inf is the state before the first epoch).
+    let rate = tr.sched.plateau.rate;
+    if !(rate.is_finite() && rate >= 0.0 && rate <= tr.program.optimizer.lr()) {
+        return Err(bad(format!(
+            "metadata `plateau_rate` = {rate:?} is not a learning rate of this optimizer"
+        )));
+    }
+    let best = tr.sched.plateau.best;
+    if best.is_nan() || best == f64::NEG_INFINITY {
+        return Err(bad(format!(
+            "metadata `plateau_best` = {best:?} is not valid"
+        )));
+    }
     if let Some(s) = tr.stopper.as_mut() {
         let best = get("early_stop_best")?;
         s.best = if best == "none" {
             None
         } else {
-            Some(parse("early_stop_best", &best).map_err(bad)?)
+            let v: f64 = parse("early_stop_best", &best).map_err(bad)?;
+            if !v.is_finite() {
+                return Err(bad(format!(
+                    "metadata `early_stop_best` = {best:?} is not valid"
+                )));
+            }
+            Some(v)
         };
         s.best_epoch =
             parse("early_stop_best_epoch", &get("early_stop_best_epoch")?).map_err(bad)?;
@@ -235,15 +302,17 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
     if has_best {
         let mut params = tr.net.params.clone();
         for t in &tr.net.tensors {
-            let values = file.get(&format!("best.{}", t.name), &t.shape)?;
-            for (dst, &v) in params[t.offset..t.offset + t.len].iter_mut().zip(values) {
-                *dst = T::of(v);
-            }
+            let name = format!("best.{}", t.name);
+            let values = file.get(&name, &t.shape)?;
+            convert(&mut params[t.offset..t.offset + t.len], values, file, &name)?;
         }
         let mut stats = Vec::new();
         for (name, cur) in tr.net.running_stats() {
-            let values = file.get(&format!("best.{name}"), &[cur.len()])?;
-            stats.push(values.iter().map(|&v| T::of(v)).collect());
+            let name = format!("best.{name}");
+            let values = file.get(&name, &[cur.len()])?;
+            let mut s = vec![T::zero(); cur.len()];
+            convert(&mut s, values, file, &name)?;
+            stats.push(s);
         }
         tr.best = Some((params, stats));
     }

@@ -38,6 +38,9 @@ use crate::train::{RunOptions, RunOutcome, TrainError};
 /// buffers larger than training does.
 const EVAL_CHUNK: usize = 512;
 
+/// The most classes for which the end event carries a confusion matrix.
+pub const MAX_CONFUSION_CLASSES: usize = 50;
+
 /// One split converted to the run's precision.
 #[derive(Debug, Clone)]
 pub struct Split<T> {
@@ -71,6 +74,23 @@ enum Blowup {
     Forward(usize),
     Loss,
     Gradient(Option<usize>),
+    /// The update left a parameter of this layer non-finite.
+    Update(Option<usize>),
+}
+
+/// Whether every value is finite: `x·0` is 0 for a finite `x` and NaN otherwise,
+/// summed in eight independent lanes (one vectorised pass over the values).
+fn all_finite<T: Float>(v: &[T]) -> bool {
+    let zero = T::zero();
+    let mut lanes = [zero; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l += x * zero;
+        }
+    }
+    rest.iter().all(|x| x.is_finite()) && lanes.iter().all(|l| l.is_finite())
 }
 
 /// The state of a run, generic over the float type.
@@ -102,6 +122,8 @@ pub struct Trainer<'p, T> {
     pub diag: Diagnoser,
     /// Positions of the relu layers (the dead-unit detector reads their output).
     relu_layers: Vec<usize>,
+    /// What checkpoints depend on (empty when the run neither writes nor reads one).
+    pub fingerprint: Vec<(&'static str, String)>,
 }
 
 impl<'p, T: Float> Trainer<'p, T> {
@@ -195,10 +217,30 @@ impl<'p, T: Float> Trainer<'p, T> {
             diag,
             relu_layers,
             net,
+            fingerprint: if program.checkpoint.is_some() || opts.resume.is_some() {
+                crate::train::fingerprint::of(program)
+            } else {
+                Vec::new()
+            },
         };
         if let Some(path) = &opts.resume {
             let file = checkpoint::read(path)?;
             snapshot::restore(&mut trainer, &file)?;
+            // Resuming from a checkpoint this run would write again (it is in the
+            // checkpoint directory, named after a later epoch) would replace it.
+            if let Some(ck) = &program.checkpoint {
+                if let Some(e) = crate::train::preflight::checkpoint_epoch_in(&ck.path, path) {
+                    if e > trainer.done && e <= program.train.epochs {
+                        return Err(crate::io::guard::IoError::OutputIsInput {
+                            output_role: "checkpoint".to_string(),
+                            output: checkpoint::path_for(&ck.path, e).display().to_string(),
+                            input_role: "checkpoint resumed".to_string(),
+                            input: path.display().to_string(),
+                        }
+                        .into());
+                    }
+                }
+            }
         }
         Ok(trainer)
     }
@@ -252,6 +294,8 @@ impl<'p, T: Float> Trainer<'p, T> {
         let mut total_steps = 0usize;
         // Serialised state after the last finished epoch, for Ctrl-C.
         let mut last_snapshot: Option<(usize, Vec<u8>)> = None;
+        // The checkpoints this run wrote, oldest first: the only ones rotation deletes.
+        let mut written: Vec<std::path::PathBuf> = Vec::new();
         if self.stopped {
             reason = EndReason::EarlyStop;
         }
@@ -317,7 +361,8 @@ impl<'p, T: Float> Trainer<'p, T> {
                                 })
                             })?;
                             if due {
-                                checkpoint::write(&ck.path, epoch, &bytes, ck.keep)?;
+                                let p = checkpoint::write(&ck.path, epoch, &bytes)?;
+                                checkpoint::rotate(&mut written, p, ck.keep);
                                 last_snapshot = None;
                             } else {
                                 last_snapshot = Some((epoch, bytes));
@@ -334,7 +379,8 @@ impl<'p, T: Float> Trainer<'p, T> {
                     total_steps += steps;
                     reason = EndReason::Interrupted;
                     if let (Some(ck), Some((e, bytes))) = (&program.checkpoint, &last_snapshot) {
-                        checkpoint::write(&ck.path, *e, bytes, ck.keep)?;
+                        let p = checkpoint::write(&ck.path, *e, bytes)?;
+                        checkpoint::rotate(&mut written, p, ck.keep);
                     }
                     break;
                 }
@@ -369,6 +415,14 @@ impl<'p, T: Float> Trainer<'p, T> {
                     std::mem::swap(cur, saved);
                 }
             }
+            // The weights first: nothing after training (an evaluation, a large
+            // confusion matrix) may cost them.
+            if let Some(path) = &program.save {
+                weights::write(path, &snapshot::model_tensors(&self.net), T::DTYPE, None)?;
+            }
+            // A confusion matrix only where it can be read (C ≤ 50): C² counts of
+            // 20 000 classes would take gigabytes.
+            let classes = classes.filter(|&c| c <= MAX_CONFUSION_CLASSES);
             if let Some(test) = self.test.take() {
                 let mut confusion = classes.map(|c| vec![vec![0u64; c]; c]);
                 let ev = self.evaluate(&test, confusion.as_mut());
@@ -380,9 +434,6 @@ impl<'p, T: Float> Trainer<'p, T> {
                 self.evaluate(&valid, confusion.as_mut());
                 end.confusion = confusion;
                 self.valid = Some(valid);
-            }
-            if let Some(path) = &program.save {
-                weights::write(path, &snapshot::model_tensors(&self.net), T::DTYPE, None)?;
             }
         }
         if self.opts.timings {
@@ -554,6 +605,18 @@ impl<'p, T: Float> Trainer<'p, T> {
                     }
                 }
             }
+            // An update can overflow parameters while the gradient was finite
+            // (a huge learning rate): check every update, before anything is
+            // logged or written.
+            if !all_finite(&self.net.params) {
+                let layer = self
+                    .net
+                    .tensors
+                    .iter()
+                    .find(|t| !all_finite(&self.net.params[t.offset..t.offset + t.len]))
+                    .map(|t| t.layer);
+                return EpochResult::Diverged(self.divergence(epoch, step, Blowup::Update(layer)));
+            }
             loss_sum += bl.mean * n as f64;
             correct += bl.correct;
             done_rows += n;
@@ -617,6 +680,15 @@ impl<'p, T: Float> Trainer<'p, T> {
                 let (l, ln, d) = layer_desc(p);
                 (l, ln, format!("training diverged at epoch {epoch}, step {step}: the gradient of {d} is not finite"))
             }
+            Blowup::Update(Some(p)) => {
+                let (l, ln, d) = layer_desc(p);
+                (l, ln, format!("training diverged at epoch {epoch}, step {step}: the update made the parameters of {d} non-finite"))
+            }
+            Blowup::Update(None) => (
+                None,
+                None,
+                format!("training diverged at epoch {epoch}, step {step}: the update made a parameter non-finite"),
+            ),
             Blowup::Gradient(None) => (
                 None,
                 None,

@@ -1,0 +1,412 @@
+//! Checks before a run touches anything: no output is one of the run's inputs,
+//! every output can be written (found before training, not after it), inputs are
+//! regular files of bounded size, and one run at a time writes into a checkpoint
+//! directory (a lock file holding the writer's pid).
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use super::atomic;
+
+/// File problems found before or around a run.
+#[derive(Debug, Error, Diagnostic)]
+pub enum IoError {
+    /// `--plot iris.nnt`, `--save data/iris.csv`: an output that would replace an input.
+    #[error("the {output_role} {output} is the same file as the {input_role} {input}")]
+    #[diagnostic(
+        code(nnt::io::output_is_input),
+        help("choose another path for the {output_role}; nnt never overwrites its inputs")
+    )]
+    OutputIsInput {
+        output_role: String,
+        output: String,
+        input_role: String,
+        input: String,
+    },
+    /// `--save out.svg --plot out.svg`, or `--save ck/epoch-3.safetensors` where
+    /// the run writes its checkpoints into `ck`: two outputs that are one file.
+    #[error("the {a_role} {a} is the same file as the {b_role} {b}")]
+    #[diagnostic(code(nnt::io::outputs_collide), help("give each output its own path"))]
+    OutputsCollide {
+        a_role: String,
+        a: String,
+        b_role: String,
+        b: String,
+    },
+    /// An output whose directory is missing, read-only, or which is not a file.
+    #[error("cannot write the {role} {path}")]
+    #[diagnostic(
+        code(nnt::io::write_failed),
+        help("nothing was trained: check that the directory exists and is writable")
+    )]
+    Unwritable {
+        role: String,
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A checkpoint directory another running nnt writes into.
+    #[error("the checkpoint directory {dir} is in use by another nnt run (pid {pid})")]
+    #[diagnostic(
+        code(nnt::io::locked),
+        help("wait for that run to end, or give this run another checkpoint `path`; a lock left by a run that no longer exists is taken over")
+    )]
+    Locked { dir: String, pid: u32 },
+    /// An input that is a device, a FIFO or a directory.
+    #[error("{path} is not a regular file ({what})")]
+    #[diagnostic(code(nnt::io::not_a_file), help("give the path of a file"))]
+    NotAFile { path: String, what: String },
+    /// An input larger than nnt reads.
+    #[error("{path} is larger than {limit} bytes, the most nnt reads as a {role}")]
+    #[diagnostic(code(nnt::io::too_large))]
+    TooLarge {
+        path: String,
+        role: String,
+        limit: u64,
+    },
+    /// An input that cannot be read (missing, no permission).
+    #[error("cannot read the {role} {path}")]
+    #[diagnostic(code(nnt::io::unreadable))]
+    Unreadable {
+        role: String,
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A checkpoint `path` that exists and is not a directory.
+    #[error("the checkpoint path {path} exists and is not a directory")]
+    #[diagnostic(
+        code(nnt::io::checkpoint_not_dir),
+        help("checkpoints are files in a directory: give `path` a directory name")
+    )]
+    CheckpointNotDir { path: String },
+    /// Writing the log (stdout) failed: a full disk, a closed file.
+    #[error("cannot write the log to standard output")]
+    #[diagnostic(code(nnt::io::log_write_failed))]
+    LogWrite {
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Whether two paths name the same file (device and inode, through symbolic
+/// links). Paths that do not exist are compared by their canonical parent
+/// directory and name.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (fs::metadata(a), fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+    }
+    match (canonical(a), canonical(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// The canonical form of a path whose last component may not exist yet.
+fn canonical(p: &Path) -> Option<PathBuf> {
+    if let Ok(c) = fs::canonicalize(p) {
+        return Some(c);
+    }
+    let name = p.file_name()?;
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(fs::canonicalize(parent).ok()?.join(name))
+}
+
+/// Refuses an output that is one of the inputs. `outputs` and `inputs` are
+/// (role, path) pairs.
+pub fn outputs_are_not_inputs(
+    outputs: &[(&str, &Path)],
+    inputs: &[(&str, &Path)],
+) -> Result<(), IoError> {
+    for (orole, out) in outputs {
+        let target = atomic::resolve_target(out).unwrap_or_else(|_| out.to_path_buf());
+        for (irole, inp) in inputs {
+            if same_file(&target, inp) {
+                return Err(IoError::OutputIsInput {
+                    output_role: orole.to_string(),
+                    output: out.display().to_string(),
+                    input_role: irole.to_string(),
+                    input: inp.display().to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses two outputs that are one file (role, path pairs).
+pub fn outputs_are_distinct(outputs: &[(&str, &Path)]) -> Result<(), IoError> {
+    for (i, (arole, a)) in outputs.iter().enumerate() {
+        let ta = atomic::resolve_target(a).unwrap_or_else(|_| a.to_path_buf());
+        for (brole, b) in &outputs[i + 1..] {
+            let tb = atomic::resolve_target(b).unwrap_or_else(|_| b.to_path_buf());
+            if same_file(&ta, &tb) {
+                return Err(IoError::OutputsCollide {
+                    a_role: arole.to_string(),
+                    a: a.display().to_string(),
+                    b_role: brole.to_string(),
+                    b: b.display().to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `path` can be written before anything is computed: it is absent
+/// or a regular file (through links), and a file can be created and removed in
+/// its directory.
+pub fn probe_file(role: &str, path: &Path) -> Result<(), IoError> {
+    let unwritable = |source: io::Error| IoError::Unwritable {
+        role: role.to_string(),
+        path: path.display().to_string(),
+        source,
+    };
+    let (target, _) = atomic::check_target(path).map_err(unwritable)?;
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    probe_dir(&dir).map_err(unwritable)
+}
+
+/// Creates and removes a file in `dir`.
+fn probe_dir(dir: &Path) -> io::Result<()> {
+    let probe = dir.join(format!(".nnt-probe.tmp-{}", std::process::id()));
+    fs::File::create(&probe)?;
+    fs::remove_file(&probe)
+}
+
+/// Creates the checkpoint directory if needed and checks a file can be written in it.
+pub fn probe_checkpoint_dir(dir: &Path) -> Result<(), IoError> {
+    check_checkpoint_path(dir)?;
+    let unwritable = |source: io::Error| IoError::Unwritable {
+        role: "checkpoint directory".to_string(),
+        path: dir.display().to_string(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(unwritable)?;
+    probe_dir(dir).map_err(unwritable)
+}
+
+/// A checkpoint path that exists must be a directory.
+pub fn check_checkpoint_path(dir: &Path) -> Result<(), IoError> {
+    match fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(IoError::CheckpointNotDir {
+            path: dir.display().to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The most bytes read from a recipe.
+pub const RECIPE_LIMIT: u64 = 256 << 20;
+/// The most bytes read from a JSONL log (`nnt plot`).
+pub const LOG_LIMIT: u64 = 1 << 30;
+/// The most bytes read from a weights or checkpoint file.
+pub const WEIGHTS_LIMIT: u64 = 16 << 30;
+
+/// Checks that `path` is a regular file (through links) without opening it, so
+/// that a FIFO never blocks and a device is never read.
+pub fn check_regular(role: &str, path: &Path) -> Result<fs::Metadata, IoError> {
+    let m = fs::metadata(path).map_err(|source| IoError::Unreadable {
+        role: role.to_string(),
+        path: path.display().to_string(),
+        source,
+    })?;
+    if !m.is_file() {
+        return Err(IoError::NotAFile {
+            path: path.display().to_string(),
+            what: atomic::kind_of(&m).to_string(),
+        });
+    }
+    Ok(m)
+}
+
+/// Reads a regular file of at most `limit` bytes.
+pub fn read_regular(role: &str, path: &Path, limit: u64) -> Result<Vec<u8>, IoError> {
+    let unreadable = |source: io::Error| IoError::Unreadable {
+        role: role.to_string(),
+        path: path.display().to_string(),
+        source,
+    };
+    let too_large = || IoError::TooLarge {
+        path: path.display().to_string(),
+        role: role.to_string(),
+        limit,
+    };
+    let m = check_regular(role, path)?;
+    if m.len() > limit {
+        return Err(too_large());
+    }
+    let f = fs::File::open(path).map_err(unreadable)?;
+    // The file may have been swapped since; check what was opened too.
+    let opened = f.metadata().map_err(unreadable)?;
+    if !opened.is_file() {
+        return Err(IoError::NotAFile {
+            path: path.display().to_string(),
+            what: "not a regular file".to_string(),
+        });
+    }
+    let mut bytes = Vec::with_capacity(opened.len().min(limit) as usize);
+    f.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// The lock of a checkpoint directory, removed when dropped.
+#[derive(Debug)]
+pub struct DirLock {
+    path: PathBuf,
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// The lock file's name inside a checkpoint directory.
+pub const LOCK_NAME: &str = ".nnt.lock";
+
+/// Takes the lock of a checkpoint directory (created if needed): a file created
+/// exclusively, holding this process's pid. A lock whose pid no longer runs is
+/// taken over; a live one is an error.
+pub fn lock_dir(dir: &Path) -> Result<DirLock, IoError> {
+    let unwritable = |source: io::Error| IoError::Unwritable {
+        role: "checkpoint directory".to_string(),
+        path: dir.display().to_string(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(unwritable)?;
+    let path = dir.join(LOCK_NAME);
+    let me = std::process::id();
+    for _ in 0..3 {
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                use std::io::Write;
+                f.write_all(format!("{me}\n").as_bytes())
+                    .map_err(unwritable)?;
+                return Ok(DirLock { path });
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let holder = fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u32>().ok());
+                match holder {
+                    Some(pid) if pid != me && atomic::alive(pid) => {
+                        return Err(IoError::Locked {
+                            dir: dir.display().to_string(),
+                            pid,
+                        });
+                    }
+                    // Stale (or unreadable, or our own): take it over.
+                    _ => {
+                        let _ = fs::remove_file(&path);
+                    }
+                }
+            }
+            Err(e) => return Err(unwritable(e)),
+        }
+    }
+    Err(unwritable(io::Error::other(
+        "the lock file keeps reappearing",
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_file_sees_through_links_and_dots() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.csv");
+        fs::write(&a, b"x").unwrap();
+        let dotted = dir.path().join(".").join("a.csv");
+        assert!(same_file(&a, &dotted));
+        #[cfg(unix)]
+        {
+            let l = dir.path().join("l.csv");
+            std::os::unix::fs::symlink(&a, &l).unwrap();
+            assert!(same_file(&a, &l));
+        }
+        assert!(!same_file(&a, &dir.path().join("b.csv")));
+        let err = outputs_are_not_inputs(&[("plot", &dotted)], &[("data file", &a)]).unwrap_err();
+        assert_eq!(
+            miette::Diagnostic::code(&err).map(|c| c.to_string()),
+            Some("nnt::io::output_is_input".to_string())
+        );
+    }
+
+    #[test]
+    fn reads_refuse_non_files_and_bound_the_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = read_regular("recipe", dir.path(), 10).unwrap_err();
+        assert!(matches!(e, IoError::NotAFile { .. }), "{e:?}");
+        #[cfg(unix)]
+        {
+            let e = read_regular("recipe", Path::new("/dev/zero"), 10).unwrap_err();
+            assert!(matches!(e, IoError::NotAFile { .. }), "{e:?}");
+        }
+        let big = dir.path().join("big");
+        fs::write(&big, vec![b'x'; 11]).unwrap();
+        let e = read_regular("recipe", &big, 10).unwrap_err();
+        assert!(matches!(e, IoError::TooLarge { .. }), "{e:?}");
+        assert_eq!(read_regular("recipe", &big, 11).unwrap().len(), 11);
+    }
+
+    #[test]
+    fn a_live_lock_refuses_a_stale_one_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let ck = dir.path().join("ck");
+        {
+            let _lock = lock_dir(&ck).unwrap();
+            assert!(ck.join(LOCK_NAME).exists());
+            // pid 1 always runs.
+            fs::write(ck.join(LOCK_NAME), b"1\n").unwrap();
+            let e = lock_dir(&ck).unwrap_err();
+            assert!(matches!(e, IoError::Locked { pid: 1, .. }), "{e:?}");
+            // A pid above Linux's maximum never runs.
+            fs::write(ck.join(LOCK_NAME), b"9999999\n").unwrap();
+            let again = lock_dir(&ck).unwrap();
+            drop(again);
+        }
+        assert!(!ck.join(LOCK_NAME).exists());
+    }
+
+    #[test]
+    fn probes_find_unwritable_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no/such/dir/w.safetensors");
+        assert!(probe_file("save path", &missing).is_err());
+        assert!(probe_file("save path", &dir.path().join("w.safetensors")).is_ok());
+        let file = dir.path().join("f");
+        fs::write(&file, b"x").unwrap();
+        assert!(matches!(
+            probe_checkpoint_dir(&file),
+            Err(IoError::CheckpointNotDir { .. })
+        ));
+        assert!(probe_checkpoint_dir(&dir.path().join("ck/sub")).is_ok());
+        assert_eq!(fs::read_dir(dir.path().join("ck/sub")).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,135 @@
+//! What a run checks about its files before it trains: no output replaces an
+//! input (the recipe, a data file, `init_from`, the checkpoint resumed), every
+//! output can be written, stale temporary files of dead runs are removed from the
+//! output directories, and the checkpoint directory is locked for this run.
+
+use std::path::{Path, PathBuf};
+
+use crate::io::atomic;
+use crate::io::checkpoint;
+use crate::io::guard::{self, DirLock, IoError};
+use crate::io::weights::WeightsError;
+use crate::ir::Program;
+use crate::train::{RunOptions, TrainError};
+
+/// The files a run reads (role, path): the caller's (recipe, data files), then
+/// `init_from` and the checkpoint resumed.
+fn inputs<'a>(program: &'a Program, opts: &'a RunOptions) -> Vec<(&'a str, &'a Path)> {
+    let mut v: Vec<(&str, &Path)> = opts
+        .inputs
+        .iter()
+        .map(|(r, p)| (r.as_str(), p.as_path()))
+        .collect();
+    if let Some(p) = &program.init_from {
+        v.push(("init_from weights", p));
+    }
+    if let Some(p) = &opts.resume {
+        v.push(("checkpoint resumed", p));
+    }
+    v
+}
+
+/// The files a run writes, checkpoints aside (role, path).
+fn outputs<'a>(program: &'a Program, opts: &'a RunOptions) -> Vec<(&'a str, &'a Path)> {
+    let mut v: Vec<(&str, &Path)> = Vec::new();
+    if let Some(p) = &program.save {
+        v.push(("save path", p));
+    }
+    v.extend(opts.outputs.iter().map(|(r, p)| (r.as_str(), p.as_path())));
+    v
+}
+
+/// Checks that need no writing (`nnt check` runs these too): outputs are not
+/// inputs, `init_from` is a readable regular file, the checkpoint path is not a
+/// file.
+pub fn check(program: &Program, opts: &RunOptions) -> Result<(), TrainError> {
+    let ins = inputs(program, opts);
+    let outs = outputs(program, opts);
+    guard::outputs_are_not_inputs(&outs, &ins)?;
+    let mut all_outs = outs.clone();
+    if let Some(ck) = &program.checkpoint {
+        all_outs.push(("checkpoint directory", &ck.path));
+    }
+    guard::outputs_are_distinct(&all_outs)?;
+    if let Some(p) = &program.init_from {
+        match guard::check_regular("init_from weights", p) {
+            Err(IoError::Unreadable { source, .. }) => {
+                return Err(WeightsError::Unreadable {
+                    path: p.display().to_string(),
+                    source,
+                }
+                .into())
+            }
+            other => {
+                other?;
+            }
+        }
+    }
+    if let Some(ck) = &program.checkpoint {
+        guard::check_checkpoint_path(&ck.path)?;
+        // A checkpoint this run may write must not be one of the inputs (the
+        // checkpoint resumed is checked once its epoch is known).
+        for (role, p) in &outs {
+            if let Some(e) = checkpoint_epoch_in(&ck.path, p) {
+                return Err(IoError::OutputsCollide {
+                    a_role: role.to_string(),
+                    a: p.display().to_string(),
+                    b_role: "checkpoint".to_string(),
+                    b: checkpoint::path_for(&ck.path, e).display().to_string(),
+                }
+                .into());
+            }
+        }
+        for (role, p) in ins.iter().filter(|(r, _)| *r != "checkpoint resumed") {
+            if let Some(e) = checkpoint_epoch_in(&ck.path, p) {
+                return Err(IoError::OutputIsInput {
+                    output_role: "checkpoint".to_string(),
+                    output: checkpoint::path_for(&ck.path, e).display().to_string(),
+                    input_role: role.to_string(),
+                    input: p.display().to_string(),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The epoch of `file` when it is a checkpoint name (`epoch-N.safetensors`) in
+/// directory `dir` (the same directory, however it is spelled).
+pub fn checkpoint_epoch_in(dir: &Path, file: &Path) -> Option<usize> {
+    let target = atomic::resolve_target(file).unwrap_or_else(|_| file.to_path_buf());
+    let name = target.file_name()?.to_str()?;
+    let epoch = checkpoint::parse_name(name)?;
+    let parent = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    guard::same_file(&parent, dir).then_some(epoch)
+}
+
+/// Everything before training: [`check`], then a write probe of every output,
+/// stale temporaries removed, the checkpoint directory created and locked. The
+/// lock is released when the returned guard is dropped.
+pub fn prepare(program: &Program, opts: &RunOptions) -> Result<Option<DirLock>, TrainError> {
+    check(program, opts)?;
+    for (role, p) in outputs(program, opts) {
+        guard::probe_file(role, p)?;
+        if let Ok(t) = atomic::resolve_target(p) {
+            let dir = match t.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            atomic::remove_stale_temps(&dir);
+        }
+    }
+    match &program.checkpoint {
+        Some(ck) => {
+            guard::probe_checkpoint_dir(&ck.path)?;
+            let lock = guard::lock_dir(&ck.path)?;
+            atomic::remove_stale_temps(&ck.path);
+            Ok(Some(lock))
+        }
+        None => Ok(None),
+    }
+}
