@@ -230,9 +230,12 @@ impl<R: Read> Read for LineCounter<R> {
                 b.starts.push(at);
                 b.since_break = 0;
             }
+            let after_cr = b.pending_cr;
             b.pending_cr = byte == b'\r';
             if byte == b'\n' {
-                b.starts.push(at + 1);
+                // After `\r` the line starts at the `\n` already: the CSV reader
+                // may report a record's start at the `\n` of a `\r\n`.
+                b.starts.push(if after_cr { at } else { at + 1 });
                 b.since_break = 0;
             } else {
                 b.since_break += 1;
@@ -1222,8 +1225,8 @@ mod tests {
         let mut out = Vec::new();
         counter.read_to_end(&mut out).expect("read");
         std::mem::swap(&mut b, &mut counter.breaks.borrow_mut());
-        // Lines start at bytes 0, 3 ("b"), 5 ("c"), 7 ("d").
-        assert_eq!(b.starts, vec![3, 5, 7]);
+        // Lines start at bytes 0, 2 (the `\n` of `\r\n`; "b" is at 3), 5 ("c"), 7 ("d").
+        assert_eq!(b.starts, vec![2, 5, 7]);
         assert_eq!(
             [b.line_of(0), b.line_of(3), b.line_of(5), b.line_of(7)],
             [1, 2, 3, 4]

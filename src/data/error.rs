@@ -388,7 +388,7 @@ impl DataError {
 #[derive(Debug, Error, Diagnostic)]
 pub enum DataWarning {
     /// Categories in valid/test that the train split does not have.
-    #[error("{count} categorical cell{plural} of the {split} split hold{s} a category the train split does not have; {they} are encoded as all zeros")]
+    #[error("{count} categorical cell{plural} of the {split} split hold{s} a category the train split does not have; {they} encoded as all zeros")]
     #[diagnostic(
         code(nnt::data::unseen_category),
         severity(Warning),

@@ -413,7 +413,10 @@ fn unknown_class(prep: &Preparation, part: &Part) -> Option<DataError> {
         _ => "the train split's labels are all numbers, so every label must be a class number".into(),
     };
     let more = if more_rows > 0 {
-        format!(" ({more_rows} more rows of this split)")
+        format!(
+            " ({more_rows} more row{} of this split)",
+            if more_rows == 1 { "" } else { "s" }
+        )
     } else {
         String::new()
     };
@@ -425,7 +428,10 @@ fn unknown_class(prep: &Preparation, part: &Part) -> Option<DataError> {
             Some(DataError::UnknownClass {
                 file: file.display.clone(),
                 line,
-                column: format!("{}", column_index + 1),
+                column: match prep.labels.first() {
+                    Some(l) if prep.header => format!("{} (`{}`)", column_index + 1, l.name),
+                    _ => format!("{}", column_index + 1),
+                },
                 name,
                 more,
                 help,

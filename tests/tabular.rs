@@ -1,0 +1,249 @@
+//! Real tabular data (§14), data-driven: every recipe of `tests/fixtures/tabular/`
+//! names what it expects on its first line (`# expect: ok`, or the codes that must
+//! be reported); the diagnostics (and, for valid recipes, `explain`'s data plan)
+//! are snapshot. Plus the independent reference (scikit-learn preparation and
+//! PyTorch training, `scripts/tabular_reference.py`), the start event's
+//! `dropped_rows` and the bounded reads.
+
+mod common;
+mod engine_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nnt::check::{check_recipe, CheckOptions, CheckReport};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn check(path: &Path) -> CheckReport {
+    let bytes = std::fs::read(path).expect("recipe");
+    let name = format!(
+        "tabular/{}",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    check_recipe(
+        &name,
+        &bytes,
+        path.parent().unwrap_or(Path::new(".")),
+        &CheckOptions::default(),
+    )
+}
+
+fn render_all(report: &CheckReport) -> String {
+    let mut out = String::new();
+    for d in report.errors.iter().chain(&report.warnings) {
+        out.push_str(&common::render(d.as_ref()));
+        out.push('\n');
+    }
+    out
+}
+
+fn codes(report: &CheckReport) -> Vec<String> {
+    report
+        .errors
+        .iter()
+        .chain(&report.warnings)
+        .map(|d| d.code().map(|c| c.to_string()).unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn fixtures_report_what_they_expect() {
+    let dir = root().join("tests/fixtures/tabular");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "nnt"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 25, "the §14 fixtures are there");
+    let mut failures = Vec::new();
+    for f in files {
+        let stem = f
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let text = std::fs::read_to_string(&f).expect("recipe");
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect:"))
+            .unwrap_or_else(|| panic!("{stem}: no `# expect:` line"))
+            .trim()
+            .to_string();
+        let report = check(&f);
+        let rendered = render_all(&report);
+        if expect == "ok" {
+            match &report.program {
+                Some(p) => {
+                    let plan = nnt::report::explain::explain(p);
+                    let data_plan: String = plan
+                        .lines()
+                        .skip_while(|l| !l.starts_with("data:"))
+                        .take_while(|l| !l.starts_with("batch"))
+                        .map(|l| format!("{l}\n"))
+                        .collect();
+                    insta::assert_snapshot!(
+                        format!("tabular_{stem}"),
+                        format!("{data_plan}{rendered}")
+                    );
+                }
+                None => failures.push(format!("{stem}: expected ok, got\n{rendered}")),
+            }
+            continue;
+        }
+        let got = codes(&report);
+        for want in expect.split_whitespace() {
+            if !got.iter().any(|c| c == want) {
+                failures.push(format!("{stem}: expected {want}, got {got:?}"));
+            }
+        }
+        // Every diagnostic has a code and a place (a file line or a recipe line).
+        for d in report.errors.iter().chain(&report.warnings) {
+            assert!(d.code().is_some(), "{stem}: a diagnostic without a code");
+            assert!(
+                d.labels().is_some_and(|mut l| l.next().is_some()),
+                "{stem}: a diagnostic without a place:\n{}",
+                common::render(d.as_ref())
+            );
+        }
+        insta::assert_snapshot!(format!("tabular_{stem}"), rendered);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Line numbers with every kind of line end and with a quoted cell that holds a
+/// line break (issue 11, item 15).
+#[test]
+fn locations_are_right_with_any_line_end() {
+    let dir = root().join("tests/fixtures/tabular");
+    for (recipe, at) in [
+        (
+            "crlf_line.nnt",
+            "crlf.csv:3: column 2 (`y`) is not a number: `four`",
+        ),
+        (
+            "cr_only_line.nnt",
+            "cr_only.csv:3: column 2 (`y`) is not a number: `four`",
+        ),
+        (
+            "quoted_newline_line.nnt",
+            "quoted_newline.csv:5: column 1 (`x`) is not a number: `three`",
+        ),
+    ] {
+        let rendered = render_all(&check(&dir.join(recipe)));
+        assert!(rendered.contains(at), "{recipe}:\n{rendered}");
+    }
+}
+
+/// The recipe of `tests/fixtures/conformance/penguins_mean_onehot` (class names,
+/// categories, `missing = mean`, a valid file with its columns in another order)
+/// agrees with scikit-learn's preparation and PyTorch's training.
+#[test]
+fn agrees_with_an_independent_reference() {
+    let case = "penguins_mean_onehot";
+    let report = check(&engine_support::fixture_dir(case).join("recipe.nnt"));
+    assert!(report.errors.is_empty(), "{}", render_all(&report));
+    let program = report.program.expect("program");
+    assert_eq!(
+        program.model.input_width, 9,
+        "4 numeric + 3 islands + 2 sexes"
+    );
+    let prep = program.data.prep.as_ref().expect("prep");
+    assert_eq!(
+        prep.class_names(),
+        Some(&["Adelie".to_string(), "Chinstrap".into(), "Gentoo".into()][..])
+    );
+    let problems = engine_support::run_and_compare(case, program);
+    assert!(problems.is_empty(), "{case}:\n  {}", problems.join("\n  "));
+}
+
+fn nnt(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_nnt"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("nnt runs")
+}
+
+#[test]
+fn the_start_event_reports_dropped_rows() {
+    let o = nnt(&[
+        "run",
+        "tests/fixtures/tabular/ok_drop.nnt",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let start = out.lines().next().unwrap_or_default();
+    // small.csv: rows 3 (NA), 4 (empty sex) and 8 (?) have a missing cell.
+    assert!(
+        start.contains("\"train_rows\":9") && start.ends_with("\"seed\":1,\"dropped_rows\":3}"),
+        "{start}"
+    );
+    // Without `drop`, the field is absent.
+    let o = nnt(&[
+        "run",
+        "tests/fixtures/tabular/ok_class_names.nnt",
+        "--format",
+        "jsonl",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("dropped_rows"), "{out}");
+}
+
+#[test]
+fn non_regular_files_and_huge_lines_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let recipe = |data: &str| {
+        format!(
+            "data {{ train = csv(\"{data}\", label = 0, header = false) }}\nmodel {{ dense(1) }}\nloss = mse\noptimizer = adam(lr = 0.01)\ntrain {{ epochs = 1 }}\n"
+        )
+    };
+    let run_check = |text: String| {
+        let r = check_recipe(
+            "r.nnt",
+            text.as_bytes(),
+            dir.path(),
+            &CheckOptions::default(),
+        );
+        assert!(r.program.is_none());
+        (codes(&r), render_all(&r))
+    };
+    // A device never ends.
+    let (c, r) = run_check(recipe("/dev/zero"));
+    assert_eq!(c, ["nnt::data::not_a_file"], "{r}");
+    assert!(r.contains("is a device"), "{r}");
+    // A FIFO without a writer would block forever.
+    let fifo = dir.path().join("pipe.csv");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let (c, r) = run_check(recipe("pipe.csv"));
+        assert_eq!(c, ["nnt::data::not_a_file"], "{r}");
+        assert!(r.contains("named pipe"), "{r}");
+    }
+    // A small .gz holding one line of 9 MB.
+    let gz = dir.path().join("long.csv.gz");
+    {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).expect("create"),
+            flate2::Compression::fast(),
+        );
+        e.write_all(b"1,2\n").expect("write");
+        e.write_all(&vec![b'7'; 9 << 20]).expect("write");
+        e.finish().expect("finish");
+    }
+    let (c, r) = run_check(recipe("long.csv.gz"));
+    assert_eq!(c, ["nnt::data::line_too_long"], "{r}");
+    assert!(r.contains("long.csv.gz:2"), "{r}");
+}
