@@ -715,6 +715,13 @@ fn resolve_layout(
     let mut categorical = vec![false; columns];
     for c in &data.categorical {
         let i = resolve(c)?;
+        if data.features.is_some() && !features.contains(&i) && !matches!(roles[i], Role::Target(_))
+        {
+            return Err(DataError::CategoricalNotFeature {
+                file: spec.display.clone(),
+                column: column_name(names, i),
+            });
+        }
         let role = if matches!(roles[i], Role::Target(_)) {
             Some("label")
         } else if ignored.contains(&i) {

@@ -78,7 +78,21 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
             }
         },
         source => match synthetic_source(source, seed, &mut rng) {
-            Ok(t) => (None, RawTable::from_table(&t), None),
+            Ok(t) => {
+                for (item, given) in [
+                    ("features", spec.features.is_some()),
+                    ("ignore", !spec.ignore.is_empty()),
+                    ("categorical", !spec.categorical.is_empty()),
+                ] {
+                    if given {
+                        out.errors.push(DataError::ItemsNeedCsv { item });
+                    }
+                }
+                if !out.errors.is_empty() {
+                    return out;
+                }
+                (None, RawTable::from_table(&t), None)
+            }
             Err(e) => {
                 out.errors.push(e);
                 return out;
