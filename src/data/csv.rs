@@ -409,6 +409,8 @@ impl Opened {
         let mut names = Vec::with_capacity(self.record.len());
         for (i, field) in self.record.iter().enumerate() {
             match std::str::from_utf8(field) {
+                // Excel's "CSV UTF-8" starts with a byte-order mark.
+                Ok(s) if i == 0 => names.push(s.trim_start_matches('\u{feff}').trim().to_string()),
                 Ok(s) => names.push(s.to_string()),
                 Err(_) => return Err(invalid_utf8(spec, None, first, i)),
             }
