@@ -183,10 +183,15 @@ fn is_gz(spec: &CsvSpec) -> bool {
 }
 
 /// Where each line starts, in bytes of the (decompressed) stream.
+///
+/// Only the line starts not yet passed are kept (records are asked for in file
+/// order), so memory stays at what the reader has buffered ahead.
 #[derive(Debug, Default)]
 struct Breaks {
-    /// Byte offset at which line 2, 3, … starts.
-    starts: Vec<u64>,
+    /// Byte offsets at which the lines after the last one passed start.
+    starts: std::collections::VecDeque<u64>,
+    /// Line starts already passed.
+    passed: usize,
     /// Bytes read so far.
     offset: u64,
     /// The last byte read was `\r` (a lone `\r` ends a line unless `\n` follows).
@@ -196,9 +201,14 @@ struct Breaks {
 }
 
 impl Breaks {
-    /// 1-based line of the byte at `offset`.
-    fn line_of(&self, offset: u64) -> usize {
-        self.starts.partition_point(|&s| s <= offset) + 1
+    /// 1-based line of the byte at `offset`; offsets must not decrease from one
+    /// call to the next.
+    fn line_of(&mut self, offset: u64) -> usize {
+        while self.starts.front().is_some_and(|&s| s <= offset) {
+            self.starts.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
     }
 }
 
@@ -227,7 +237,7 @@ impl<R: Read> Read for LineCounter<R> {
         for (i, &byte) in buf[..n].iter().enumerate() {
             let at = b.offset + i as u64;
             if b.pending_cr && byte != b'\n' {
-                b.starts.push(at);
+                b.starts.push_back(at);
                 b.since_break = 0;
             }
             let after_cr = b.pending_cr;
@@ -235,7 +245,7 @@ impl<R: Read> Read for LineCounter<R> {
             if byte == b'\n' {
                 // After `\r` the line starts at the `\n` already: the CSV reader
                 // may report a record's start at the `\n` of a `\r\n`.
-                b.starts.push(if after_cr { at } else { at + 1 });
+                b.starts.push_back(if after_cr { at } else { at + 1 });
                 b.since_break = 0;
             } else {
                 b.since_break += 1;
@@ -378,7 +388,7 @@ impl Opened {
     /// 1-based line where the current record starts (counted from bytes).
     fn line(&self, fallback: usize) -> usize {
         match self.record.position() {
-            Some(p) => self.breaks.borrow().line_of(p.byte()),
+            Some(p) => self.breaks.borrow_mut().line_of(p.byte()),
             None => fallback,
         }
     }
@@ -1235,7 +1245,7 @@ mod tests {
         counter.read_to_end(&mut out).expect("read");
         std::mem::swap(&mut b, &mut counter.breaks.borrow_mut());
         // Lines start at bytes 0, 2 (the `\n` of `\r\n`; "b" is at 3), 5 ("c"), 7 ("d").
-        assert_eq!(b.starts, vec![2, 5, 7]);
+        assert_eq!(b.starts, [2, 5, 7]);
         assert_eq!(
             [b.line_of(0), b.line_of(3), b.line_of(5), b.line_of(7)],
             [1, 2, 3, 4]
