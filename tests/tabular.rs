@@ -323,3 +323,26 @@ proptest::proptest! {
         }
     }
 }
+
+/// `split(train, 0.2, stratify = true)` twice (examples/penguins.nnt): each class
+/// gives round(0.2 × its rows) rows to valid and as many to test; every split
+/// keeps file order.
+#[test]
+fn stratified_splits_keep_each_class_share() {
+    let report = check(&root().join("examples/penguins.nnt"));
+    assert!(report.errors.is_empty(), "{}", render_all(&report));
+    let data = report.program.expect("program").data;
+    assert_eq!(data.class_counts.len(), 3);
+    for (class, counts) in &data.class_counts {
+        let total: usize = counts.iter().sum();
+        let share = (0.2 * total as f64).round() as usize;
+        assert_eq!(&counts[1..], &[share, share], "class {class}: {counts:?}");
+    }
+    for t in [
+        &data.train,
+        data.valid.as_ref().unwrap(),
+        data.test.as_ref().unwrap(),
+    ] {
+        assert!(t.lines.windows(2).all(|w| w[0] < w[1]), "file order");
+    }
+}
