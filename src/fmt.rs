@@ -38,6 +38,18 @@ pub fn format_recipe(
     }))
 }
 
+/// A recipe as a configuration (§18: the `start` event's `config`, a sweep's saved
+/// recipe): canonical layout, without comments and without the source's blank
+/// lines, so that it depends only on what the recipe means. `nnt fmt` leaves it as
+/// it is.
+pub fn config_text(recipe: &Recipe) -> String {
+    let bare = Recipe {
+        items: recipe.items.clone(),
+        comments: Vec::new(),
+    };
+    format_ast(&bare, "")
+}
+
 /// Order of the top-level items in canonical layout (§3).
 const ITEM_ORDER: &[&str] = &[
     "seed",

@@ -310,6 +310,15 @@ fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<Program, u8>
             return Err(EXIT_USAGE);
         }
     };
+    let mut keys = args.set.clone();
+    keys.extend(args.seed.map(|s| format!("seed={s}")));
+    if let Some(key) = nnt::check::overrides::duplicate_key(&keys) {
+        let diag = MietteDiagnostic::new(format!("`{key}` is set more than once"))
+            .with_code("nnt::cli::duplicate_override")
+            .with_help("give each --set key once (`--seed N` is `--set seed=N`)");
+        eprint_diagnostic(&diag, color);
+        return Err(EXIT_USAGE);
+    }
     let dir = recipe_dir(&args.recipe);
     let opts = nnt::check::CheckOptions {
         overrides: args.set.clone(),
