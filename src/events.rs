@@ -28,6 +28,11 @@ pub struct StartEvent {
     pub valid_rows: Option<usize>,
     pub test_rows: Option<usize>,
     pub seed: u64,
+    /// The version of nnt that ran (§18).
+    pub nnt: String,
+    /// The recipe after `--set` overrides, in config layout (§18; see
+    /// [`crate::fmt::config_text`]).
+    pub config: String,
     /// Classification runs: number of classes (for confusion matrices); `None` for regression.
     pub classes: Option<usize>,
     /// Total epochs planned (for progress bars; not logged).
@@ -114,6 +119,12 @@ pub struct EndEvent {
     /// Classification: confusion matrix of the test split (or valid when there is
     /// no test split), `confusion[true][predicted]`.
     pub confusion: Option<Vec<Vec<u64>>>,
+    /// The kept epoch's event (§18): the best epoch under `early_stop`, else the
+    /// last; only when the run completed or stopped early and that epoch ran in
+    /// this process (a run resumed after it does not have it).
+    pub best: Option<EpochEvent>,
+    /// Where the parameters were written, when they were (§18).
+    pub save: Option<String>,
     /// Only with `--timings`.
     pub seconds: Option<f64>,
     pub steps_per_second: Option<f64>,

@@ -83,7 +83,7 @@ enum Format {
 struct RecipeArgs {
     /// The recipe file.
     recipe: PathBuf,
-    /// Override a setting in recipe syntax: `seed=3`, `train.epochs=5`, `optimizer=adam(lr = 0.01)`.
+    /// Override a setting in recipe syntax: `seed=3`, `train.epochs=5`, `optimizer.lr=0.01`, `model.0.units=64`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// The seed of the random generator (same as `--set seed=N`).
@@ -110,6 +110,9 @@ struct RunArgs {
     /// Also draw the loss curves into this SVG or PNG file.
     #[arg(long, value_name = "OUT")]
     plot: Option<PathBuf>,
+    /// Also write the JSONL log to FILE (written whole when the run ends).
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -204,7 +207,7 @@ fn cmd_run(args: RunArgs) -> u8 {
             color,
         };
         let mut recorder = LogRecorder {
-            keep: args.plot.is_some(),
+            keep: args.plot.is_some() || args.log.is_some(),
             log: &mut log,
         };
         match args.format {
@@ -231,6 +234,12 @@ fn cmd_run(args: RunArgs) -> u8 {
             return EXIT_INVALID;
         }
     };
+    if let Some(path) = &args.log {
+        if let Err(e) = nnt::io::atomic::write_atomic(path, log.as_bytes()) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_INVALID;
+        }
+    }
     if let Some(out) = &args.plot {
         let title = program.source.name.clone();
         if let Err(code) = write_plot(&log, &title, out) {
@@ -415,7 +424,7 @@ impl Observer for Tee<'_> {
     }
 }
 
-/// Keeps the JSONL form of the log in memory for `--plot`.
+/// Keeps the JSONL form of the log in memory for `--plot` and `--log`.
 struct LogRecorder<'a> {
     keep: bool,
     log: &'a mut String,

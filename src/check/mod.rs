@@ -246,6 +246,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
     let source = SourceFile {
         name: name.to_string(),
         text: text.clone(),
+        config: crate::fmt::config_text(&recipe),
     };
     let mut program = None;
     if with_data {
