@@ -58,6 +58,11 @@ enum Command {
         after_help = "Example:\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt plot log.jsonl -o loss.svg"
     )]
     Plot(PlotArgs),
+    /// Train a recipe once per combination of values; resumable, parallel, shardable.
+    #[command(
+        after_help = "Examples:\n  nnt sweep r.nnt --grid 'optimizer.lr=[0.1, 0.01]' --grid 'model.0.units=[32, 64]' -o sweep\n  nnt sweep r.nnt --grid 'optimizer.lr=[0.1, 0.03, 0.01]' --random 2 --jobs 2 -o sweep\n  nnt sweep r.nnt --grid 'optimizer.lr=[0.1, 0.01]' --shard 0/2 -o sweep   # one job of an array\n  nnt sweep --summarize sweep\n\nRun k lives in DIR/run-k/ (recipe.nnt, log.jsonl, the model when saved); complete runs are\nskipped, so an interrupted sweep resumes. See docs/experiments.md for Slurm and Kubernetes."
+    )]
+    Sweep(SweepArgs),
     /// Rewrite recipes in canonical layout, keeping comments.
     #[command(
         after_help = "Examples:\n  nnt fmt examples/iris.nnt\n  nnt fmt --check examples/*.nnt   # exit 1 when a file would change"
@@ -125,6 +130,34 @@ struct PlotArgs {
 }
 
 #[derive(clap::Args, Debug)]
+struct SweepArgs {
+    /// The recipe file.
+    #[arg(required_unless_present = "summarize")]
+    recipe: Option<PathBuf>,
+    /// Values of one key, in recipe syntax: `optimizer.lr=[0.1, 0.01]`; the last grid varies fastest.
+    #[arg(long, value_name = "KEY=LIST", required_unless_present = "summarize")]
+    grid: Vec<String>,
+    /// Override a setting in every run (as in `nnt run`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Run N combinations drawn with the recipe's seed instead of all of them.
+    #[arg(long, value_name = "N")]
+    random: Option<usize>,
+    /// Runs at once.
+    #[arg(long, value_name = "J", default_value_t = 1)]
+    jobs: usize,
+    /// Run only the runs k with k mod N = I (one job of a cluster's job array).
+    #[arg(long, value_name = "I/N", value_parser = nnt::cli::sweep::parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// The sweep's folder.
+    #[arg(short, long, value_name = "DIR", required_unless_present = "summarize")]
+    output: Option<PathBuf>,
+    /// Only rebuild DIR/summary.csv and the ranked table from the complete runs in DIR.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["recipe", "grid", "set", "random", "shard", "output"])]
+    summarize: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
 struct FmtArgs {
     /// The recipes to format in place.
     #[arg(required = true)]
@@ -152,6 +185,7 @@ fn run() -> u8 {
         Command::Check(args) => cmd_check(&args),
         Command::Explain(args) => cmd_explain(&args),
         Command::Plot(args) => cmd_plot(&args),
+        Command::Sweep(args) => cmd_sweep(args),
         Command::Fmt(args) => cmd_fmt(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "nnt", &mut std::io::stdout());
@@ -266,6 +300,38 @@ fn cmd_plot(args: &PlotArgs) -> u8 {
         Ok(()) => 0,
         Err(code) => code,
     }
+}
+
+fn cmd_sweep(args: SweepArgs) -> u8 {
+    use nnt::cli::sweep;
+    let color = use_color();
+    let print = |d: &dyn Diagnostic| eprint_diagnostic(d, color);
+    if let Some(dir) = &args.summarize {
+        return match sweep::summarize(dir) {
+            Ok(s) => {
+                print!("{}", s.table(None));
+                0
+            }
+            Err(e) => {
+                print(e.as_ref());
+                EXIT_INVALID
+            }
+        };
+    }
+    let (Some(recipe), Some(out)) = (args.recipe, args.output) else {
+        return EXIT_USAGE;
+    };
+    let opts = sweep::SweepOptions {
+        recipe,
+        grid: args.grid,
+        set: args.set,
+        random: args.random,
+        jobs: args.jobs,
+        shard: args.shard,
+        out,
+        progress: true,
+    };
+    sweep::sweep(&opts, &print)
 }
 
 fn cmd_fmt(args: &FmtArgs) -> u8 {
