@@ -53,9 +53,9 @@ enum Command {
     /// Show the plan: layers, shapes, parameters, rows, batches and learning rates.
     #[command(after_help = "Example:\n  nnt explain examples/iris.nnt")]
     Explain(RecipeArgs),
-    /// Draw the loss (and accuracy) curves of a JSONL log as SVG or PNG.
+    /// Draw the loss (and accuracy) curves of JSONL logs as SVG or PNG.
     #[command(
-        after_help = "Example:\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt plot log.jsonl -o loss.svg"
+        after_help = "Examples:\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt plot log.jsonl -o loss.svg\n  nnt plot sweep/run-*/log.jsonl -o compare.png --log-y"
     )]
     Plot(PlotArgs),
     /// Train a recipe once per combination of values; resumable, parallel, shardable.
@@ -122,11 +122,15 @@ struct RunArgs {
 
 #[derive(clap::Args, Debug)]
 struct PlotArgs {
-    /// A JSONL log written by `nnt run --format jsonl`.
-    log: PathBuf,
+    /// JSONL logs written by `nnt run --format jsonl` or `--log`; several share one picture.
+    #[arg(required = true, value_name = "LOG")]
+    logs: Vec<PathBuf>,
     /// The picture to write: `.svg` or `.png`.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
+    /// Draw losses on a logarithmic axis.
+    #[arg(long)]
+    log_y: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -288,17 +292,47 @@ fn cmd_run(args: RunArgs) -> u8 {
 }
 
 fn cmd_plot(args: &PlotArgs) -> u8 {
-    let log = match std::fs::read_to_string(&args.log) {
-        Ok(s) => s,
+    let mut texts = Vec::new();
+    for path in &args.logs {
+        match std::fs::read_to_string(path) {
+            Ok(s) => texts.push((path.display().to_string(), s)),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let title = match texts.as_slice() {
+        [(name, log)] => title_from_log(log).unwrap_or_else(|| name.clone()),
+        _ => String::new(),
+    };
+    let logs: Vec<nnt::report::plot::Log> = texts
+        .iter()
+        .map(|(name, text)| nnt::report::plot::Log { name, text })
+        .collect();
+    let opts = nnt::report::PlotOptions { log_y: args.log_y };
+    let is_png = args
+        .output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    let bytes = if is_png {
+        nnt::report::render_png_logs(&logs, &title, &opts)
+    } else {
+        nnt::report::render_svg_logs(&logs, &title, &opts).map(String::into_bytes)
+    };
+    let bytes = match bytes {
+        Ok(b) => b,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.log.display());
+            eprint_diagnostic(&e, use_color());
             return EXIT_INVALID;
         }
     };
-    let title = title_from_log(&log).unwrap_or_else(|| args.log.display().to_string());
-    match write_plot(&log, &title, &args.output) {
+    match nnt::io::atomic::write_atomic(&args.output, &bytes) {
         Ok(()) => 0,
-        Err(code) => code,
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", args.output.display());
+            EXIT_INVALID
+        }
     }
 }
 

@@ -647,3 +647,29 @@ fn sweep_usage_and_recipe_errors() {
         text(&o.stdout)
     );
 }
+
+#[test]
+fn several_logs_plot_into_one_picture() {
+    let (dir, _) = workspace();
+    ok(&sweep(dir.path(), &["--jobs", "2"]));
+    let logs: Vec<String> = (0..4).map(|k| format!("out/run-{k}/log.jsonl")).collect();
+    let mut args: Vec<&str> = vec!["plot"];
+    args.extend(logs.iter().map(String::as_str));
+    args.extend(["-o", "compare.svg"]);
+    ok(&run(dir.path(), &args));
+    let svg = read(dir.path().join("compare.svg"));
+    for label in [
+        "model.0.units = 4, optimizer.lr = 0.1",
+        "model.0.units = 8, optimizer.lr = 0.1",
+        "model.0.units = 4, optimizer.lr = 0.01",
+        "model.0.units = 8, optimizer.lr = 0.01",
+    ] {
+        // The legend: what differs between the logs' configs, in config order.
+        assert!(svg.contains(label), "{label}");
+    }
+    args.pop();
+    args.extend(["compare.png", "--log-y"]);
+    ok(&run(dir.path(), &args));
+    let png = std::fs::read(dir.path().join("compare.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+}

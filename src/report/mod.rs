@@ -6,6 +6,7 @@
 //! given, and plots are returned as bytes for the binary to write.
 
 pub mod explain;
+pub mod glyphs;
 pub mod jsonl;
 pub mod number;
 pub mod plot;
@@ -13,5 +14,5 @@ pub mod text;
 
 pub use explain::{explain, planned_lr};
 pub use jsonl::JsonlObserver;
-pub use plot::{render_png, render_svg, PlotError};
+pub use plot::{render_png, render_png_logs, render_svg, render_svg_logs, PlotError, PlotOptions};
 pub use text::{TextObserver, TextOptions};
