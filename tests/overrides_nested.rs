@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use miette::Diagnostic;
 use nnt::check::{check_recipe, resolve_recipe, CheckOptions};
 
 fn valid_dir() -> PathBuf {
