@@ -30,8 +30,7 @@ pub struct StartEvent {
     pub seed: u64,
     /// The version of nnt that ran (§18).
     pub nnt: String,
-    /// The recipe after `--set` overrides, in config layout (§18; see
-    /// [`crate::fmt::config_text`]).
+    /// The recipe after `--set` overrides, in `nnt fmt` layout (§18).
     pub config: String,
     /// Classification runs: number of classes (for confusion matrices); `None` for regression.
     pub classes: Option<usize>,

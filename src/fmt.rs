@@ -38,10 +38,9 @@ pub fn format_recipe(
     }))
 }
 
-/// A recipe as a configuration (§18: the `start` event's `config`, a sweep's saved
-/// recipe): canonical layout, without comments and without the source's blank
-/// lines, so that it depends only on what the recipe means. `nnt fmt` leaves it as
-/// it is.
+/// A recipe's canonical layout without its comments and without the source's blank
+/// lines: text that depends only on what the recipe means (to compare recipes).
+/// `nnt fmt` leaves it as it is.
 pub fn config_text(recipe: &Recipe) -> String {
     let bare = Recipe {
         items: recipe.items.clone(),

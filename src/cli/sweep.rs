@@ -6,7 +6,7 @@
 //! Layout of the output folder:
 //!
 //! ```text
-//! DIR/run-K/recipe.nnt        the recipe after the run's overrides (config layout),
+//! DIR/run-K/recipe.nnt        the recipe after the run's overrides (`nnt fmt` layout),
 //!                             data paths rewritten so that they resolve from here
 //! DIR/run-K/sweep.json        {"k": K, "values": [[KEY, VALUE], …]}: what was swept
 //! DIR/run-K/log.jsonl         the JSONL log (written whole when the run ends)
@@ -250,6 +250,8 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
         )
     })?;
     let name = opts.recipe.display().to_string();
+    // For the layout of comments in the saved recipes (spans index this text).
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     let recipe_dir = match opts.recipe.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -326,7 +328,7 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
             k,
             values,
             dir: opts.out.join(&run_name),
-            recipe_text: crate::fmt::config_text(&recipe),
+            recipe_text: crate::fmt::format_ast(&recipe, &text),
         });
     }
     std::fs::create_dir_all(&opts.out).map_err(|e| {
