@@ -149,3 +149,71 @@ impl<B: DrawingBackend> DrawingBackend for TextFix<B> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plotters::prelude::*;
+    use plotters::style::{register_font, FontStyle};
+
+    const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+    /// The first column with ink of each run of inked columns.
+    fn ink_starts(rgb: &[u8], w: usize) -> Vec<usize> {
+        let h = rgb.len() / 3 / w;
+        let inked = |x: usize| (0..h).any(|y| rgb[(y * w + x) * 3] < 250);
+        let mut starts = Vec::new();
+        let mut prev = false;
+        for x in 0..w {
+            let now = inked(x);
+            if now && !prev {
+                starts.push(x);
+            }
+            prev = now;
+        }
+        starts
+    }
+
+    #[test]
+    fn glyphs_stand_at_pen_plus_their_bearing() {
+        let font = FontRef::try_from_slice(FONT).unwrap();
+        register_font("sans-serif", FontStyle::Normal, FONT)
+            .ok()
+            .unwrap();
+        let (w, h) = (240usize, 140usize);
+        let mut rgb = vec![255u8; w * h * 3];
+        {
+            let backend = TextFix {
+                inner: BitMapBackend::with_buffer(&mut rgb, (w as u32, h as u32)),
+                font: font.clone(),
+            };
+            let root = backend.into_drawing_area();
+            root.draw_text(
+                "vl",
+                &("sans-serif", 100).into_font().color(&BLACK),
+                (10, 10),
+            )
+            .unwrap();
+            root.present().unwrap();
+        }
+        let starts = ink_starts(&rgb, w);
+        assert_eq!(starts.len(), 2, "{starts:?}");
+        let f = font.as_scaled(100.0);
+        let (v, l) = (f.glyph_id('v'), f.glyph_id('l'));
+        let bound = |id: ab_glyph::GlyphId| {
+            f.outline_glyph(id.with_scale(100.0))
+                .unwrap()
+                .px_bounds()
+                .min
+                .x
+        };
+        let want = f.h_advance(v) + f.kern(v, l) + bound(l) - bound(v);
+        let got = (starts[1] - starts[0]) as f32;
+        assert!(
+            (got - want).abs() <= 1.5,
+            "ink 'l' - 'v' = {got}, want {want}"
+        );
+        // plotters' own placement (no bearings) would be off by this much.
+        assert!((bound(l) - bound(v)).abs() >= 2.0);
+    }
+}
