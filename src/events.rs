@@ -32,6 +32,10 @@ pub struct StartEvent {
     pub dropped_rows: Option<usize>,
     /// Class names (§14), for the confusion matrix of the text report; not logged.
     pub class_names: Option<Vec<String>>,
+    /// The version of nnt that ran (§18).
+    pub nnt: String,
+    /// The recipe after `--set` overrides, in `nnt fmt` layout (§18).
+    pub config: String,
     /// Classification runs: number of classes (for confusion matrices); `None` for regression.
     pub classes: Option<usize>,
     /// Total epochs planned (for progress bars; not logged).
@@ -118,6 +122,12 @@ pub struct EndEvent {
     /// Classification: confusion matrix of the test split (or valid when there is
     /// no test split), `confusion[true][predicted]`.
     pub confusion: Option<Vec<Vec<u64>>>,
+    /// The kept epoch's event (§18): the best epoch under `early_stop`, else the
+    /// last; only when the run completed or stopped early and that epoch ran in
+    /// this process (a run resumed after it does not have it).
+    pub best: Option<EpochEvent>,
+    /// Where the parameters were written, when they were (§18).
+    pub save: Option<String>,
     /// Only with `--timings`.
     pub seconds: Option<f64>,
     pub steps_per_second: Option<f64>,

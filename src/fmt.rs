@@ -38,6 +38,17 @@ pub fn format_recipe(
     }))
 }
 
+/// A recipe's canonical layout without its comments and without the source's blank
+/// lines: text that depends only on what the recipe means (to compare recipes).
+/// `nnt fmt` leaves it as it is.
+pub fn config_text(recipe: &Recipe) -> String {
+    let bare = Recipe {
+        items: recipe.items.clone(),
+        comments: Vec::new(),
+    };
+    format_ast(&bare, "")
+}
+
 /// Order of the top-level items in canonical layout (§3).
 const ITEM_ORDER: &[&str] = &[
     "seed",

@@ -26,6 +26,9 @@ pub struct SourceFile {
     /// The path as given on the command line (what the `start` event prints).
     pub name: String,
     pub text: Arc<String>,
+    /// The recipe after `--set` overrides, in `nnt fmt` layout (§18: the `start`
+    /// event's `config`).
+    pub config: String,
 }
 
 impl SourceFile {

@@ -53,11 +53,16 @@ enum Command {
     /// Show the plan: layers, shapes, parameters, rows, batches and learning rates.
     #[command(after_help = "Example:\n  nnt explain examples/iris.nnt")]
     Explain(RecipeArgs),
-    /// Draw the loss (and accuracy) curves of a JSONL log as SVG or PNG.
+    /// Draw the loss (and accuracy) curves of JSONL logs as SVG or PNG.
     #[command(
-        after_help = "Example:\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt plot log.jsonl -o loss.svg"
+        after_help = "Examples:\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt plot log.jsonl -o loss.svg\n  nnt plot sweep/run-*/log.jsonl -o compare.png --log-y"
     )]
     Plot(PlotArgs),
+    /// Train a recipe once per combination of values; resumable, parallel, shardable.
+    #[command(
+        after_help = "Examples:\n  nnt sweep r.nnt --grid 'optimizer.lr=[0.1, 0.01]' --grid 'model.0.units=[32, 64]' -o sweep\n  nnt sweep r.nnt --grid 'optimizer.lr=[0.1, 0.03, 0.01]' --random 2 --jobs 2 -o sweep\n  nnt sweep r.nnt --grid 'optimizer.lr=[0.1, 0.01]' --shard 0/2 -o sweep   # one job of an array\n  nnt sweep --summarize sweep\n\nRun k lives in DIR/run-k/ (recipe.nnt, log.jsonl, the model when saved); complete runs are\nskipped, so an interrupted sweep resumes. See docs/experiments.md for Slurm and Kubernetes."
+    )]
+    Sweep(SweepArgs),
     /// Rewrite recipes in canonical layout, keeping comments.
     #[command(
         after_help = "Examples:\n  nnt fmt examples/iris.nnt\n  nnt fmt --check examples/*.nnt   # exit 1 when a file would change"
@@ -83,7 +88,7 @@ enum Format {
 struct RecipeArgs {
     /// The recipe file.
     recipe: PathBuf,
-    /// Override a setting in recipe syntax: `seed=3`, `train.epochs=5`, `optimizer=adam(lr = 0.01)`.
+    /// Override a setting in recipe syntax: `seed=3`, `train.epochs=5`, `optimizer.lr=0.01`, `model.0.units=64`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// The seed of the random generator (same as `--set seed=N`).
@@ -110,15 +115,50 @@ struct RunArgs {
     /// Also draw the loss curves into this SVG or PNG file.
     #[arg(long, value_name = "OUT")]
     plot: Option<PathBuf>,
+    /// Also write the JSONL log to FILE (written whole when the run ends).
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
 struct PlotArgs {
-    /// A JSONL log written by `nnt run --format jsonl`.
-    log: PathBuf,
+    /// JSONL logs written by `nnt run --format jsonl` or `--log`; several share one picture.
+    #[arg(required = true, value_name = "LOG")]
+    logs: Vec<PathBuf>,
     /// The picture to write: `.svg` or `.png`.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
+    /// Draw losses on a logarithmic axis.
+    #[arg(long)]
+    log_y: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct SweepArgs {
+    /// The recipe file.
+    #[arg(required_unless_present = "summarize")]
+    recipe: Option<PathBuf>,
+    /// Values of one key, in recipe syntax: `optimizer.lr=[0.1, 0.01]`; the last grid varies fastest.
+    #[arg(long, value_name = "KEY=LIST", required_unless_present = "summarize")]
+    grid: Vec<String>,
+    /// Override a setting in every run (as in `nnt run`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Run N combinations drawn with the recipe's seed instead of all of them.
+    #[arg(long, value_name = "N")]
+    random: Option<usize>,
+    /// Runs at once.
+    #[arg(long, value_name = "J", default_value_t = 1)]
+    jobs: usize,
+    /// Run only the runs k with k mod N = I (one job of a cluster's job array).
+    #[arg(long, value_name = "I/N", value_parser = nnt::cli::sweep::parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// The sweep's folder.
+    #[arg(short, long, value_name = "DIR", required_unless_present = "summarize")]
+    output: Option<PathBuf>,
+    /// Only rebuild DIR/summary.csv and the ranked table from the complete runs in DIR.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["recipe", "grid", "set", "random", "shard", "output"])]
+    summarize: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -149,6 +189,7 @@ fn run() -> u8 {
         Command::Check(args) => cmd_check(&args),
         Command::Explain(args) => cmd_explain(&args),
         Command::Plot(args) => cmd_plot(&args),
+        Command::Sweep(args) => cmd_sweep(args),
         Command::Fmt(args) => cmd_fmt(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "nnt", &mut std::io::stdout());
@@ -230,7 +271,7 @@ fn cmd_run(args: RunArgs) -> u8 {
             color,
         };
         let mut recorder = LogRecorder {
-            keep: args.plot.is_some(),
+            keep: args.plot.is_some() || args.log.is_some(),
             log: &mut log,
         };
         match args.format {
@@ -263,6 +304,12 @@ fn cmd_run(args: RunArgs) -> u8 {
             return EXIT_INVALID;
         }
     };
+    if let Some(path) = &args.log {
+        if let Err(e) = nnt::io::atomic::write_atomic(path, log.as_bytes()) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_INVALID;
+        }
+    }
     if let Some(out) = &args.plot {
         let title = program.source.name.clone();
         if let Err(code) = write_plot(&log, &title, out) {
@@ -282,33 +329,95 @@ fn cmd_run(args: RunArgs) -> u8 {
 
 fn cmd_plot(args: &PlotArgs) -> u8 {
     use nnt::io::guard::{read_regular, IoError, LOG_LIMIT};
-    let log = read_regular("log", &args.log, LOG_LIMIT).and_then(|b| {
-        String::from_utf8(b).map_err(|e| IoError::Unreadable {
-            role: "log".to_string(),
-            path: args.log.display().to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        })
-    });
-    let log = match log {
-        Ok(s) => s,
+    let color = use_color();
+    let mut texts = Vec::new();
+    for path in &args.logs {
+        let log = read_regular("log", path, LOG_LIMIT).and_then(|b| {
+            String::from_utf8(b).map_err(|e| IoError::Unreadable {
+                role: "log".to_string(),
+                path: path.display().to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            })
+        });
+        match log {
+            Ok(s) => texts.push((path.display().to_string(), s)),
+            Err(e) => {
+                eprint_diagnostic(&e, color);
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let inputs: Vec<(&str, &Path)> = args.logs.iter().map(|p| ("log", p.as_path())).collect();
+    let collide =
+        nnt::io::guard::outputs_are_not_inputs(&[("picture", args.output.as_path())], &inputs);
+    if let Err(e) = collide {
+        eprint_diagnostic(&e, color);
+        return EXIT_INVALID;
+    }
+    let title = match texts.as_slice() {
+        [(name, log)] => title_from_log(log).unwrap_or_else(|| name.clone()),
+        _ => String::new(),
+    };
+    let logs: Vec<nnt::report::plot::Log> = texts
+        .iter()
+        .map(|(name, text)| nnt::report::plot::Log { name, text })
+        .collect();
+    let opts = nnt::report::PlotOptions { log_y: args.log_y };
+    let is_png = args
+        .output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    let bytes = if is_png {
+        nnt::report::render_png_logs(&logs, &title, &opts)
+    } else {
+        nnt::report::render_svg_logs(&logs, &title, &opts).map(String::into_bytes)
+    };
+    let bytes = match bytes {
+        Ok(b) => b,
         Err(e) => {
-            eprint_diagnostic(&e, use_color());
+            eprint_diagnostic(&e, color);
             return EXIT_INVALID;
         }
     };
-    let collide = nnt::io::guard::outputs_are_not_inputs(
-        &[("picture", args.output.as_path())],
-        &[("log", args.log.as_path())],
-    );
-    if let Err(e) = collide {
-        eprint_diagnostic(&e, use_color());
-        return EXIT_INVALID;
-    }
-    let title = title_from_log(&log).unwrap_or_else(|| args.log.display().to_string());
-    match write_plot(&log, &title, &args.output) {
+    match nnt::io::atomic::write_file(&args.output, &bytes) {
         Ok(()) => 0,
-        Err(code) => code,
+        Err(e) => {
+            eprint_diagnostic(&e, color);
+            EXIT_INVALID
+        }
     }
+}
+
+fn cmd_sweep(args: SweepArgs) -> u8 {
+    use nnt::cli::sweep;
+    let color = use_color();
+    let print = |d: &dyn Diagnostic| eprint_diagnostic(d, color);
+    if let Some(dir) = &args.summarize {
+        return match sweep::summarize(dir) {
+            Ok(s) => {
+                print!("{}", s.table(None));
+                0
+            }
+            Err(e) => {
+                print(e.as_ref());
+                EXIT_INVALID
+            }
+        };
+    }
+    let (Some(recipe), Some(out)) = (args.recipe, args.output) else {
+        return EXIT_USAGE;
+    };
+    let opts = sweep::SweepOptions {
+        recipe,
+        grid: args.grid,
+        set: args.set,
+        random: args.random,
+        jobs: args.jobs,
+        shard: args.shard,
+        out,
+        progress: true,
+    };
+    sweep::sweep(&opts, &print)
 }
 
 fn cmd_fmt(args: &FmtArgs) -> u8 {
@@ -370,6 +479,15 @@ fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<(Program, Ve
             return Err(EXIT_USAGE);
         }
     };
+    let mut keys = args.set.clone();
+    keys.extend(args.seed.map(|s| format!("seed={s}")));
+    if let Some(key) = nnt::check::overrides::duplicate_key(&keys) {
+        let diag = MietteDiagnostic::new(format!("`{key}` is set more than once"))
+            .with_code("nnt::cli::duplicate_override")
+            .with_help("give each --set key once (`--seed N` is `--set seed=N`)");
+        eprint_diagnostic(&diag, color);
+        return Err(EXIT_USAGE);
+    }
     let dir = recipe_dir(&args.recipe);
     let opts = nnt::check::CheckOptions {
         overrides: args.set.clone(),
@@ -466,7 +584,7 @@ impl Observer for Tee<'_> {
     }
 }
 
-/// Keeps the JSONL form of the log in memory for `--plot`.
+/// Keeps the JSONL form of the log in memory for `--plot` and `--log`.
 struct LogRecorder<'a> {
     keep: bool,
     log: &'a mut String,

@@ -19,6 +19,8 @@ pub enum Stream {
     Shuffle = 2,
     /// Dropout masks.
     Dropout = 3,
+    /// `nnt sweep --random`: which combinations are drawn.
+    Sweep = 4,
 }
 
 /// The generator for one purpose.

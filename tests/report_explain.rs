@@ -34,6 +34,7 @@ fn iris(schedule: Schedule, epochs: usize) -> Program {
         source: SourceFile {
             name: "iris.nnt".into(),
             text: Arc::new(String::new()),
+            config: String::new(),
         },
         seed: 7,
         precision: Precision::F32,

@@ -16,6 +16,8 @@ fn classification_run() -> Vec<Event> {
         seed: 7,
         dropped_rows: None,
         class_names: None,
+        nnt: "1.2.0".into(),
+        config: "seed = 7\n\nmodel {\n    dense(3)\n}\n".into(),
         classes: Some(3),
         epochs: 3,
         steps_per_epoch: 8,
@@ -57,6 +59,18 @@ fn classification_run() -> Vec<Event> {
         test_loss: None,
         test_accuracy: None,
         confusion: Some(vec![vec![10, 0, 0], vec![0, 9, 1], vec![0, 2, 8]]),
+        best: Some(EpochEvent {
+            epoch: 2,
+            lr: 0.01,
+            train_loss: 0.7,
+            train_accuracy: Some(0.7),
+            valid_loss: Some(0.75),
+            valid_accuracy: Some(0.8),
+            penalty: Some(0.0012),
+            grad_norm: 0.83,
+            seconds: None,
+        }),
+        save: Some("out/model.safetensors".into()),
         seconds: None,
         steps_per_second: None,
     }));
@@ -74,6 +88,8 @@ fn regression_run() -> Vec<Event> {
             seed: 0,
             dropped_rows: None,
             class_names: None,
+            nnt: "1.2.0".into(),
+            config: String::new(),
             classes: None,
             epochs: 2,
             steps_per_epoch: 3,
@@ -106,6 +122,8 @@ fn regression_run() -> Vec<Event> {
             test_loss: Some(f64::NAN),
             test_accuracy: None,
             confusion: None,
+            best: None,
+            save: None,
             seconds: Some(0.5),
             steps_per_second: Some(12.0),
         }),
@@ -144,10 +162,10 @@ fn jsonl_matches_the_spec_layout() {
     let log = jsonl(&classification_run());
     insta::assert_snapshot!("jsonl_classification", log);
     let lines: Vec<&str> = log.lines().collect();
-    // The spec's own example lines, field for field.
+    // The spec's own example lines, field for field (§10), then §18's additions.
     assert_eq!(
         lines[0],
-        r#"{"event":"start","recipe":"iris.nnt","parameters":131,"train_rows":120,"valid_rows":30,"seed":7}"#
+        r#"{"event":"start","recipe":"iris.nnt","parameters":131,"train_rows":120,"valid_rows":30,"seed":7,"nnt":"1.2.0","config":"seed = 7\n\nmodel {\n    dense(3)\n}\n"}"#
     );
     assert_eq!(
         lines[1],
@@ -185,7 +203,7 @@ fn jsonl_keys_follow_the_spec_order() {
     let end = event_line(&classification_run()[5]);
     assert_eq!(
         end,
-        r#"{"event":"end","reason":"early_stop","epochs":3,"best_epoch":2,"confusion":[[10,0,0],[0,9,1],[0,2,8]]}"#
+        r#"{"event":"end","reason":"early_stop","epochs":3,"best_epoch":2,"confusion":[[10,0,0],[0,9,1],[0,2,8]],"best":{"epoch":2,"lr":0.01,"train_loss":0.7,"train_accuracy":0.7,"valid_loss":0.75,"valid_accuracy":0.8,"penalty":0.0012,"grad_norm":0.83},"save":"out/model.safetensors"}"#
     );
 }
 

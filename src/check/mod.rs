@@ -257,6 +257,8 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
     let source = SourceFile {
         name: name.to_string(),
         text: text.clone(),
+        // §18: the recipe after overrides, as `nnt fmt` writes it.
+        config: crate::fmt::format_ast(&recipe, &parse_text),
     };
     let mut program = None;
     if with_data {

@@ -1,10 +1,15 @@
 //! `--set KEY=VALUE`: the value is parsed as recipe syntax in its own source (so
 //! diagnostics point into the override text) and replaces or adds the item in the
-//! AST before checking. KEY is a top-level setting (`seed`) or `section.item`.
+//! AST before checking. KEY is a top-level setting (`seed`), `section.item`, or a
+//! path that reaches inside a call (§18): `optimizer.lr`, `train.lr_schedule.every`,
+//! `data.train.label`, `model.K.NAME` for the layer with index K (§5 numbering).
+//! Only the named argument changes; the call's other arguments stay as written.
 
 use std::sync::Arc;
 
-use crate::ast::{Entry, Ident, Item, Recipe, Section, Setting, SourceId, Span};
+use crate::ast::{
+    Arg, Call, Entry, Expr, ExprKind, Ident, Item, Recipe, Section, Setting, SourceId, Span,
+};
 use crate::syntax;
 
 use super::error::CheckError;
@@ -20,12 +25,25 @@ pub fn apply(
     list: &[String],
     sources: &mut Vec<(String, Arc<String>)>,
 ) {
-    for text in list {
+    for (i, text) in list.iter().enumerate() {
         let Ok(id) = u16::try_from(sources.len()) else {
             break;
         };
         let source = SourceId(id);
         sources.push((format!("--set {text}"), Arc::new(text.clone())));
+        let key = text.split_once('=').map_or(text.as_str(), |(k, _)| k);
+        if list[..i].iter().any(|t| key_of(t) == key.trim()) {
+            let start = key.len() - key.trim_start().len();
+            let span = Span::new(source, start, start + key.trim().len());
+            bad(
+                cx,
+                text,
+                span,
+                "this key is given more than once",
+                Some("give each key once".into()),
+            );
+            continue;
+        }
         apply_one(cx, recipe, text, source);
     }
 }
@@ -74,7 +92,7 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
             return;
         }
     };
-    let parts: Vec<&str> = key.split('.').collect();
+    let parts = key_parts(key, key_start, source);
     let valid_name = |p: &str| {
         !p.is_empty()
             && p.bytes()
@@ -82,13 +100,22 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
                 .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
             && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     };
-    if parts.len() > 2 || !parts.iter().all(|p| valid_name(p)) {
+    let is_index = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let well_formed = parts
+        .iter()
+        .enumerate()
+        .all(|(i, (p, _))| valid_name(p) || (i == 1 && parts[0].0 == "model" && is_index(p)));
+    if !well_formed {
         bad(
             cx,
             text,
             key_span,
-            "the key must be `name` or `section.item`",
-            Some("for example `--set seed=3` or `--set train.epochs=3`".into()),
+            "the key must be `name`, `section.item` or a path to an argument",
+            Some(
+                "for example `--set seed=3`, `--set train.epochs=3`, `--set optimizer.lr=0.1` \
+                 or `--set model.0.units=64`"
+                    .into(),
+            ),
         );
         return;
     }
@@ -121,32 +148,67 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
         }
         return;
     }
-    let (sec_name, item_name) = (parts[0], parts[1]);
-    let sec_span = Span::new(source, key_start, key_start + sec_name.len());
-    let item_span = Span::new(
-        source,
-        key_start + sec_name.len() + 1,
-        key_start + key.len(),
-    );
+    let (sec_name, sec_span) = parts[0];
+    let ov = Ov { text, value };
     if sec_name == "model" {
-        bad(
-            cx,
-            text,
-            sec_span,
-            "`model` holds layers, which cannot be overridden one by one",
-            None,
-        );
+        model_key(cx, recipe, &ov, &parts);
+        return;
+    }
+    if SETTINGS.contains(&sec_name) {
+        // `optimizer.lr=…`: one argument of the setting's call.
+        match recipe.items.iter_mut().find(|i| i.name().name == sec_name) {
+            Some(Item::Setting(s)) => set_in(cx, &mut s.value, &parts[1..], ov, Context::Other),
+            Some(Item::Section(_)) => bad(
+                cx,
+                text,
+                sec_span,
+                "the recipe has this as a section, not a setting",
+                None,
+            ),
+            None => bad(
+                cx,
+                text,
+                sec_span,
+                "the recipe does not set this, so there is no call to change an argument of",
+                Some(format!("set the whole value: `--set {sec_name}=…`")),
+            ),
+        }
         return;
     }
     if !SECTIONS.contains(&sec_name) {
-        let help = if SETTINGS.contains(&sec_name) {
-            Some(format!(
-                "`{sec_name}` is a setting: write `--set {sec_name}=…`"
-            ))
-        } else {
-            suggest::help(sec_name, SECTIONS).map(|h| h.replace("one of", "one of the sections"))
-        };
+        let help =
+            suggest::help(sec_name, SECTIONS).map(|h| h.replace("one of", "one of the sections"));
         bad(cx, text, sec_span, "unknown section", help);
+        return;
+    }
+    let (item_name, item_span) = parts[1];
+    let existing = recipe.items.iter_mut().find(|i| i.name().name == sec_name);
+    if parts.len() > 2 {
+        // `train.lr_schedule.every=5`: one argument of an item's call.
+        let ctx = if sec_name == "data" {
+            Context::Data
+        } else {
+            Context::Other
+        };
+        let slot = match existing {
+            Some(Item::Section(sec)) => sec.entries.iter_mut().find_map(|e| match e {
+                Entry::Setting(s) if s.name.name == item_name => Some(&mut s.value),
+                _ => None,
+            }),
+            _ => None,
+        };
+        match slot {
+            Some(v) => set_in(cx, v, &parts[2..], ov, ctx),
+            None => bad(
+                cx,
+                text,
+                item_span,
+                &format!("the recipe's `{sec_name}` has no `{item_name}` to change an argument of"),
+                Some(format!(
+                    "set the whole item: `--set {sec_name}.{item_name}=…`"
+                )),
+            ),
+        }
         return;
     }
     let setting = Setting {
@@ -154,10 +216,9 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
             name: item_name.to_string(),
             span: item_span,
         },
-        value,
+        value: ov.value,
         span: setting_span,
     };
-    let existing = recipe.items.iter_mut().find(|i| i.name().name == sec_name);
     match existing {
         Some(Item::Section(sec)) => {
             let slot = sec
@@ -189,6 +250,281 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
     }
 }
 
+/// The override being applied: its text (for messages) and its parsed value.
+struct Ov<'a> {
+    text: &'a str,
+    value: Expr,
+}
+
+/// Which parameter lists apply to a call name (`linear` is a layer in `model`
+/// and synthetic data in `data`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Model,
+    Data,
+    Other,
+}
+
+/// The key's dot-separated parts, each with its span in the override's text.
+fn key_parts(key: &str, key_start: usize, source: SourceId) -> Vec<(&str, Span)> {
+    let mut out = Vec::new();
+    let mut at = key_start;
+    for p in key.split('.') {
+        out.push((p, Span::new(source, at, at + p.len())));
+        at += p.len() + 1;
+    }
+    out
+}
+
+/// `model.K=LAYER` replaces layer K; `model.K.NAME=VALUE` sets one of its arguments.
+/// K counts every layer of the model block except `input` (§5 numbering).
+fn model_key(cx: &mut Cx, recipe: &mut Recipe, ov: &Ov, parts: &[(&str, Span)]) {
+    let (index_text, index_span) = parts[1];
+    let Ok(k) = index_text.parse::<usize>() else {
+        bad(
+            cx,
+            ov.text,
+            index_span,
+            "a layer is named by its index",
+            Some("layers count from 0, `input` not counted: `--set model.0.units=64`".into()),
+        );
+        return;
+    };
+    let sec = recipe.items.iter_mut().find_map(|i| match i {
+        Item::Section(s) if s.name.name == "model" => Some(s),
+        _ => None,
+    });
+    let Some(sec) = sec else {
+        bad(
+            cx,
+            ov.text,
+            parts[0].1,
+            "the recipe has no `model` section",
+            None,
+        );
+        return;
+    };
+    let mut layers: Vec<&mut Expr> = sec
+        .entries
+        .iter_mut()
+        .filter_map(|e| match e {
+            Entry::Layer(x) if callee(x) != Some("input") => Some(x),
+            _ => None,
+        })
+        .collect();
+    let n = layers.len();
+    if k >= n {
+        let reason = match n {
+            0 => "the model has no layers".to_string(),
+            1 => "the model has 1 layer, index 0".to_string(),
+            _ => format!("the model has {n} layers, indexed 0 to {}", n - 1),
+        };
+        bad(
+            cx,
+            ov.text,
+            index_span,
+            &reason,
+            Some("layers count from 0 in the order written; `input` is not counted".into()),
+        );
+        return;
+    }
+    let layer = &mut *layers[k];
+    if parts.len() == 2 {
+        *layer = ov.value.clone();
+        return;
+    }
+    set_in(
+        cx,
+        layer,
+        &parts[2..],
+        Ov {
+            text: ov.text,
+            value: ov.value.clone(),
+        },
+        Context::Model,
+    );
+}
+
+/// The name of a call or bare name.
+fn callee(e: &Expr) -> Option<&str> {
+    match &e.kind {
+        ExprKind::Call(c) => Some(&c.name.name),
+        ExprKind::Name(i) => Some(&i.name),
+        _ => None,
+    }
+}
+
+/// Sets the argument named by `path` (one or more argument names, each reaching
+/// into the call given for the one before) inside `e`, keeping every other
+/// argument. An argument given positionally is replaced in place. A name the call
+/// does not have is added as a named argument whose name points into the override,
+/// so the checker reports the usual unknown-argument error there.
+fn set_in(cx: &mut Cx, e: &mut Expr, path: &[(&str, Span)], ov: Ov, ctx: Context) {
+    let Some(&(name, name_span)) = path.first() else {
+        *e = ov.value;
+        return;
+    };
+    // `regularize.l2.lambda`: a list's element is named by its call.
+    if let ExprKind::List(items) = &mut e.kind {
+        let mut hits = items.iter_mut().filter(|x| callee(x) == Some(name));
+        match (hits.next(), hits.next()) {
+            (Some(x), None) => set_in(cx, x, &path[1..], ov, ctx),
+            (Some(_), Some(_)) => bad(
+                cx,
+                ov.text,
+                name_span,
+                &format!("the list holds `{name}` more than once"),
+                None,
+            ),
+            (None, _) => bad(
+                cx,
+                ov.text,
+                name_span,
+                &format!("the list holds no `{name}`"),
+                None,
+            ),
+        }
+        return;
+    }
+    if let ExprKind::Name(id) = &e.kind {
+        e.kind = ExprKind::Call(Call {
+            name: id.clone(),
+            args: Vec::new(),
+        });
+    }
+    let ExprKind::Call(call) = &mut e.kind else {
+        bad(
+            cx,
+            ov.text,
+            name_span,
+            &format!("`{e}` is not a call, so it has no argument `{name}`"),
+            None,
+        );
+        return;
+    };
+    let ctx = if ctx == Context::Other && call.name.name == "csv" {
+        Context::Data
+    } else {
+        ctx
+    };
+    let named = call
+        .args
+        .iter()
+        .position(|a| a.name.as_ref().is_some_and(|n| n.name == name));
+    let positional = || {
+        let i = params_of(ctx, &call.name.name)?
+            .iter()
+            .position(|p| *p == name)?;
+        call.args
+            .iter()
+            .take_while(|a| a.name.is_none())
+            .nth(i)
+            .map(|_| i)
+    };
+    let slot = named.or_else(positional);
+    if path.len() > 1 {
+        match slot {
+            Some(i) => set_in(cx, &mut call.args[i].value, &path[1..], ov, ctx),
+            None => {
+                bad(
+                    cx,
+                    ov.text,
+                    name_span,
+                    &format!("`{}` does not give `{name}`", call.name.name),
+                    Some(format!("set the whole argument `{name}` instead")),
+                );
+            }
+        }
+        return;
+    }
+    match slot {
+        Some(i) => call.args[i].value = ov.value,
+        None => {
+            let span = name_span.to(ov.value.span);
+            call.args.push(Arg {
+                name: Some(Ident {
+                    name: name.to_string(),
+                    span: name_span,
+                }),
+                value: ov.value,
+                span,
+            });
+        }
+    }
+}
+
+/// The parameters of each call, in the specification's order (what positional
+/// arguments bind to). A call not listed only takes named overrides.
+pub fn params_of(ctx: Context, call: &str) -> Option<&'static [&'static str]> {
+    let model: Option<&'static [&'static str]> = match call {
+        "input" => Some(&["features"]),
+        "dense" | "linear" => Some(&["units", "init", "bias"]),
+        "leaky_relu" => Some(&["slope"]),
+        "elu" => Some(&["alpha"]),
+        "dropout" => Some(&["p"]),
+        "batch_norm" => Some(&["momentum", "eps"]),
+        "layer_norm" => Some(&["eps"]),
+        "normal" => Some(&["std"]),
+        "uniform" => Some(&["limit"]),
+        _ => None,
+    };
+    let data: Option<&'static [&'static str]> = match call {
+        "csv" => Some(&["path", "label", "header", "delimiter"]),
+        "split" => Some(&["from", "fraction"]),
+        "blobs" => Some(&["n", "features", "classes", "spread"]),
+        "spirals" => Some(&["n", "classes", "noise"]),
+        "moons" | "xor" => Some(&["n", "noise"]),
+        "linear" => Some(&["n", "features", "targets", "noise"]),
+        _ => None,
+    };
+    match ctx {
+        Context::Model => return model,
+        Context::Data => return data,
+        Context::Other => {}
+    }
+    Some(match call {
+        "cross_entropy" => &["label_smoothing"],
+        "huber" => &["delta"],
+        "sgd" => &["lr", "momentum", "dampening", "nesterov", "weight_decay"],
+        "adam" => &["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad"],
+        "adamw" => &["lr", "beta1", "beta2", "eps", "weight_decay"],
+        "rmsprop" => &["lr", "alpha", "eps", "momentum", "centered", "weight_decay"],
+        "adagrad" => &["lr", "eps", "weight_decay"],
+        "nadam" => &[
+            "lr",
+            "beta1",
+            "beta2",
+            "eps",
+            "weight_decay",
+            "momentum_decay",
+        ],
+        "l1" | "l2" => &["lambda"],
+        "max_norm" => &["c"],
+        "step" => &["every", "factor"],
+        "exponential" => &["gamma"],
+        "cosine" => &["min_lr"],
+        "warmup" => &["epochs", "then"],
+        "reduce_on_plateau" => &["factor", "patience", "monitor"],
+        "norm" | "value" => &["max"],
+        "patience" => &["p", "monitor", "min_delta"],
+        _ => return None,
+    })
+}
+
+/// The first key given twice among `--set` texts (`KEY=VALUE`; spaces around the
+/// key do not count), for the command line to refuse as a usage error.
+pub fn duplicate_key(list: &[String]) -> Option<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    for text in list {
+        let key = key_of(text);
+        if seen.contains(&key) {
+            return Some(key.to_string());
+        }
+        seen.push(key);
+    }
+    None
+}
+
 fn first_item(section: &str) -> &'static str {
     match section {
         "data" => "normalize",
@@ -197,4 +533,9 @@ fn first_item(section: &str) -> &'static str {
         "diagnose" => "plateau_epochs",
         _ => "item",
     }
+}
+
+/// The key of a `KEY=VALUE` text, without surrounding spaces.
+fn key_of(text: &str) -> &str {
+    text.split_once('=').map_or(text, |(k, _)| k).trim()
 }

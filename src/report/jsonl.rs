@@ -73,11 +73,18 @@ fn start(o: &mut Obj, e: &StartEvent) {
     o.opt_int("valid_rows", e.valid_rows.map(|v| v as u64));
     o.opt_int("test_rows", e.test_rows.map(|v| v as u64));
     o.int("seed", e.seed);
+    o.str("nnt", &e.nnt);
+    o.str("config", &e.config);
     o.opt_int("dropped_rows", e.dropped_rows.map(|v| v as u64));
 }
 
 fn epoch(o: &mut Obj, e: &EpochEvent) {
     o.str("event", "epoch");
+    epoch_fields(o, e);
+}
+
+/// An epoch event's fields after `event` (also the end event's `best`).
+fn epoch_fields(o: &mut Obj, e: &EpochEvent) {
     o.int("epoch", e.epoch as u64);
     o.num("lr", e.lr);
     o.num("train_loss", e.train_loss);
@@ -126,6 +133,15 @@ fn end(o: &mut Obj, e: &EndEvent) {
             o.buf.push(']');
         }
         o.buf.push(']');
+    }
+    if let Some(best) = &e.best {
+        o.key("best");
+        let mut inner = Obj::new();
+        epoch_fields(&mut inner, best);
+        o.buf.push_str(&inner.finish());
+    }
+    if let Some(save) = &e.save {
+        o.str("save", save);
     }
     o.opt_num("seconds", e.seconds);
     o.opt_num("steps_per_second", e.steps_per_second);

@@ -7,6 +7,7 @@
 
 pub mod data_plan;
 pub mod explain;
+pub mod glyphs;
 pub mod jsonl;
 pub mod number;
 pub mod plot;
@@ -14,5 +15,5 @@ pub mod text;
 
 pub use explain::{explain, planned_lr};
 pub use jsonl::JsonlObserver;
-pub use plot::{render_png, render_svg, PlotError};
+pub use plot::{render_png, render_png_logs, render_svg, render_svg_logs, PlotError, PlotOptions};
 pub use text::{TextObserver, TextOptions};

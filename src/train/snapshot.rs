@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use crate::events::EpochEvent;
 use crate::io::weights::{serialize as serialize_tensors, OutTensor, WeightsError, WeightsFile};
 use crate::rng::{generator, Stream};
 use crate::train::float::Float;
@@ -184,6 +185,14 @@ pub fn serialize<T: Float>(tr: &Trainer<'_, T>) -> Result<Vec<u8>, String> {
         "diagnose".to_string(),
         serde_json::to_string(&tr.diag.state).map_err(|e| e.to_string())?,
     );
+    for (key, ev) in [
+        ("last_event", &tr.last_event),
+        ("best_event", &tr.best_event),
+    ] {
+        if let Some(ev) = ev {
+            m.insert(key.to_string(), encode_event(ev));
+        }
+    }
     serialize_tensors(&tensors, T::DTYPE, Some(m))
 }
 
@@ -335,7 +344,53 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
         ));
     }
     tr.diag.state = state;
+    // Absent from checkpoints written before §18: the end event then has no `best`.
+    for (key, slot) in [
+        ("last_event", &mut tr.last_event),
+        ("best_event", &mut tr.best_event),
+    ] {
+        *slot = match file.metadata.get(key) {
+            Some(s) => {
+                Some(decode_event(s).ok_or_else(|| bad(format!("metadata `{key}` is not valid")))?)
+            }
+            None => None,
+        };
+    }
     tr.stopped = parse("stopped", &get("stopped")?).map_err(bad)?;
     tr.done = epoch;
     Ok(())
+}
+
+/// An epoch event, bit for bit, as metadata text: a JSON array of its fields (f64
+/// values as their bit patterns, absent ones `null`).
+fn encode_event(e: &EpochEvent) -> String {
+    let bits = |v: f64| Some(v.to_bits());
+    let fields: [Option<u64>; 9] = [
+        Some(e.epoch as u64),
+        bits(e.lr),
+        bits(e.train_loss),
+        e.train_accuracy.and_then(bits),
+        e.valid_loss.and_then(bits),
+        e.valid_accuracy.and_then(bits),
+        e.penalty.and_then(bits),
+        bits(e.grad_norm),
+        e.seconds.and_then(bits),
+    ];
+    serde_json::to_string(&fields).unwrap_or_default()
+}
+
+fn decode_event(s: &str) -> Option<EpochEvent> {
+    let f: [Option<u64>; 9] = serde_json::from_str(s).ok()?;
+    let num = |v: Option<u64>| v.map(f64::from_bits);
+    Some(EpochEvent {
+        epoch: usize::try_from(f[0]?).ok()?,
+        lr: num(f[1])?,
+        train_loss: num(f[2])?,
+        train_accuracy: num(f[3]),
+        valid_loss: num(f[4]),
+        valid_accuracy: num(f[5]),
+        penalty: num(f[6]),
+        grad_norm: num(f[7])?,
+        seconds: num(f[8]),
+    })
 }

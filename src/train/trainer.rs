@@ -109,6 +109,10 @@ pub struct Trainer<'p, T> {
     pub done: usize,
     /// The checkpoint said the run had already stopped early.
     pub stopped: bool,
+    /// The events of the last epoch and of the best epoch under early_stop (the
+    /// end event's `best`, §18); kept in checkpoints so a resumed log ends the same.
+    pub last_event: Option<EpochEvent>,
+    pub best_event: Option<EpochEvent>,
     train: Split<T>,
     valid: Option<Split<T>>,
     test: Option<Split<T>>,
@@ -206,6 +210,8 @@ impl<'p, T: Float> Trainer<'p, T> {
             dropout_rng: generator(program.seed, Stream::Dropout),
             done: 0,
             stopped: false,
+            last_event: None,
+            best_event: None,
             train: Split::from_table(&data.train),
             valid: data.valid.as_ref().map(Split::from_table),
             test: data.test.as_ref().map(Split::from_table),
@@ -290,6 +296,8 @@ impl<'p, T: Float> Trainer<'p, T> {
                 .as_ref()
                 .and_then(|p| p.class_names())
                 .map(<[String]>::to_vec),
+            nnt: env!("CARGO_PKG_VERSION").to_string(),
+            config: program.source.config.clone(),
             classes,
             epochs: plan.epochs,
             steps_per_epoch: self.steps_per_epoch(),
@@ -354,6 +362,10 @@ impl<'p, T: Float> Trainer<'p, T> {
                             reason = EndReason::EarlyStop;
                         }
                     }
+                    if self.stopper.is_some_and(|s| s.best_epoch == epoch) {
+                        self.best_event = Some(ev.clone());
+                    }
+                    self.last_event = Some(ev);
                     self.done = epoch;
                     if let Some(ck) = &program.checkpoint {
                         let due = epoch.is_multiple_of(ck.every.max(1));
@@ -406,6 +418,8 @@ impl<'p, T: Float> Trainer<'p, T> {
             test_loss: None,
             test_accuracy: None,
             confusion: None,
+            best: None,
+            save: None,
             seconds: None,
             steps_per_second: None,
         };
@@ -426,6 +440,7 @@ impl<'p, T: Float> Trainer<'p, T> {
             // confusion matrix) may cost them.
             if let Some(path) = &program.save {
                 weights::write(path, &snapshot::model_tensors(&self.net), T::DTYPE, None)?;
+                end.save = Some(path.display().to_string());
             }
             // A confusion matrix only where it can be read (C ≤ 50): C² counts of
             // 20 000 classes would take gigabytes.
@@ -442,6 +457,11 @@ impl<'p, T: Float> Trainer<'p, T> {
                 end.confusion = confusion;
                 self.valid = Some(valid);
             }
+            end.best = if self.stopper.is_some() {
+                self.best_event.take()
+            } else {
+                self.last_event.take()
+            };
         }
         if self.opts.timings {
             end.seconds = Some(total_seconds);

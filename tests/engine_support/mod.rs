@@ -219,6 +219,7 @@ pub fn program(
         source: SourceFile {
             name: format!("{case}/recipe.nnt"),
             text: Arc::new(text),
+            config: String::new(),
         },
         seed: 1,
         precision: Precision::F32,

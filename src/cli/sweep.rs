@@ -1,0 +1,978 @@
+//! `nnt sweep` (§18): one training per combination of `--grid` values (or `--random N`
+//! of them), each a child `nnt run` of its own saved recipe, in parallel (`--jobs`) or
+//! split over a cluster's job array (`--shard I/N`); complete runs are skipped, so an
+//! interrupted sweep resumes; `summary.csv` and a ranked table at the end.
+//!
+//! Layout of the output folder:
+//!
+//! ```text
+//! DIR/run-K/recipe.nnt        the recipe after the run's overrides (`nnt fmt` layout),
+//!                             data paths rewritten so that they resolve from here
+//! DIR/run-K/sweep.json        {"k": K, "values": [[KEY, VALUE], …]}: what was swept
+//! DIR/run-K/log.jsonl         the JSONL log (written whole when the run ends)
+//! DIR/run-K/model.safetensors when the recipe saves one (`save` lands in the run's folder)
+//! DIR/run-K/stderr.txt        what the run printed on stderr, when it printed anything
+//! DIR/run-K/done              the marker, written last: the run is complete
+//! DIR/summary.csv             one row per complete run
+//! ```
+//!
+//! A run is complete only when its marker exists, its log ends with an `end` event and
+//! its saved recipe is the one this sweep would write; anything else is rerun from
+//! the start (never half-counted). Every file is written through
+//! [`crate::io::atomic`].
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use miette::{Diagnostic, MietteDiagnostic};
+use rand::Rng;
+
+use crate::ast::{Entry, Expr, ExprKind, Item, Recipe, SourceId};
+use crate::check::{resolve_recipe, BoxedDiagnostic, CheckOptions, Sourced};
+use crate::io::atomic::write_atomic;
+
+/// Exit status: a run or the recipe is invalid, or a run failed.
+pub const EXIT_INVALID: u8 = 1;
+/// Exit status: wrong command-line usage.
+pub const EXIT_USAGE: u8 = 2;
+
+/// What `nnt sweep R.nnt …` was asked to do.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    pub recipe: PathBuf,
+    /// `KEY=LIST` texts, in order: the last varies fastest.
+    pub grid: Vec<String>,
+    /// Fixed `--set KEY=VALUE` overrides applied to every run.
+    pub set: Vec<String>,
+    /// Draw this many combinations with the recipe's seed instead of all of them.
+    pub random: Option<usize>,
+    /// Runs at once.
+    pub jobs: usize,
+    /// `(I, N)`: only the runs with k mod N = I.
+    pub shard: Option<(usize, usize)>,
+    pub out: PathBuf,
+    /// Show a progress display (on a terminal only).
+    pub progress: bool,
+}
+
+/// One `--grid KEY=LIST`: the key and each value in recipe syntax.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+/// Parses `--shard I/N` (clap's value parser).
+pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("expected I/N, such as 0/4, found `{s}`"))?;
+    let i: usize = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{i}` is not a shard index"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a shard count"))?;
+    if n == 0 || i >= n {
+        return Err(format!(
+            "the shard index must be below the count: 0/{n} to {}/{n}",
+            n.max(1) - 1
+        ));
+    }
+    Ok((i, n))
+}
+
+fn usage(message: impl Into<String>, help: Option<String>) -> BoxedDiagnostic {
+    let mut d = MietteDiagnostic::new(message.into()).with_code("nnt::cli::sweep_usage");
+    if let Some(h) = help {
+        d = d.with_help(h);
+    }
+    Box::new(d)
+}
+
+/// Parses one `--grid KEY=LIST`; a syntax error is shown on the option's own text.
+pub fn parse_grid(text: &str) -> Result<Grid, BoxedDiagnostic> {
+    let example = Some("for example `--grid 'optimizer.lr=[0.1, 0.01]'`".to_string());
+    let Some((key, list)) = text.split_once('=') else {
+        return Err(usage(
+            format!("bad grid `{text}`: expected KEY=LIST"),
+            example,
+        ));
+    };
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(usage(
+            format!("bad grid `{text}`: no key before `=`"),
+            example,
+        ));
+    }
+    let padded = format!("{}{list}", " ".repeat(text.len() - list.len()));
+    let value = crate::syntax::parse_expr(&padded, SourceId(0)).map_err(|e| {
+        Box::new(Sourced::new(
+            Box::new(e),
+            &format!("--grid {text}"),
+            Arc::new(text.to_string()),
+        )) as BoxedDiagnostic
+    })?;
+    match value.kind {
+        ExprKind::List(items) if !items.is_empty() => Ok(Grid {
+            key: key.to_string(),
+            values: items.iter().map(Expr::to_string).collect(),
+        }),
+        _ => Err(usage(
+            format!("bad grid `{text}`: the values must be a non-empty list"),
+            example,
+        )),
+    }
+}
+
+/// The number of combinations of `grids` (`None` when it does not fit a `u64`).
+fn total(grids: &[Grid]) -> Option<u64> {
+    grids
+        .iter()
+        .try_fold(1u64, |n, g| n.checked_mul(g.values.len() as u64))
+}
+
+/// The value index of each grid in combination `index` of the product (the last
+/// grid varies fastest).
+fn combination(grids: &[Grid], mut index: u64) -> Vec<usize> {
+    let mut out = vec![0; grids.len()];
+    for (i, g) in grids.iter().enumerate().rev() {
+        let n = g.values.len() as u64;
+        out[i] = (index % n) as usize;
+        index /= n;
+    }
+    out
+}
+
+/// The combinations a sweep runs, as product indices in increasing order: all of
+/// them, or `random` distinct ones drawn with `seed` (all when there are no more).
+pub fn plan(grids: &[Grid], random: Option<usize>, seed: u64) -> Option<Vec<u64>> {
+    let total = total(grids)?;
+    match random {
+        Some(n) if (n as u64) < total => {
+            let mut rng = crate::rng::generator(seed, crate::rng::Stream::Sweep);
+            let mut picked = HashSet::new();
+            while picked.len() < n {
+                picked.insert(rng.gen_range(0..total));
+            }
+            let mut v: Vec<u64> = picked.into_iter().collect();
+            v.sort_unstable();
+            Some(v)
+        }
+        _ => {
+            // A run per combination: a product too large to hold is refused earlier.
+            let n = usize::try_from(total).ok()?;
+            Some((0..n as u64).collect())
+        }
+    }
+}
+
+/// Most runs one sweep may plan without `--random`.
+const MAX_RUNS: u64 = 1_000_000;
+
+/// One run of the sweep, ready to start.
+struct Run {
+    k: usize,
+    values: Vec<(String, String)>,
+    dir: PathBuf,
+    recipe_text: String,
+}
+
+/// Runs a sweep; `print` shows a diagnostic. Returns the exit status.
+pub fn sweep(opts: &SweepOptions, print: &dyn Fn(&dyn Diagnostic)) -> u8 {
+    match prepare(opts) {
+        Ok(runs) => execute(opts, runs, print),
+        Err((diags, code)) => {
+            for d in &diags {
+                print(d.as_ref());
+            }
+            code
+        }
+    }
+}
+
+type Refusal = (Vec<BoxedDiagnostic>, u8);
+
+fn refuse(d: BoxedDiagnostic, code: u8) -> Refusal {
+    (vec![d], code)
+}
+
+/// Parses the grids, checks every run's recipe (without its data) and writes
+/// nothing: a sweep that cannot run starts no run.
+fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
+    if opts.jobs == 0 {
+        return Err(refuse(usage("--jobs must be at least 1", None), EXIT_USAGE));
+    }
+    if opts.random == Some(0) {
+        return Err(refuse(
+            usage("--random must be at least 1", None),
+            EXIT_USAGE,
+        ));
+    }
+    let mut grids = Vec::new();
+    for g in &opts.grid {
+        grids.push(parse_grid(g).map_err(|d| refuse(d, EXIT_USAGE))?);
+    }
+    if grids.is_empty() {
+        return Err(refuse(
+            usage(
+                "nothing to sweep: give at least one --grid KEY=LIST",
+                Some("for example `--grid 'optimizer.lr=[0.1, 0.01]'`".into()),
+            ),
+            EXIT_USAGE,
+        ));
+    }
+    let mut keys = opts.set.clone();
+    keys.extend(grids.iter().map(|g| format!("{}=", g.key)));
+    if let Some(key) = crate::check::overrides::duplicate_key(&keys) {
+        return Err(refuse(
+            usage(
+                format!("`{key}` is given more than once"),
+                Some("give each key once, in --grid or in --set".into()),
+            ),
+            EXIT_USAGE,
+        ));
+    }
+    let bytes = std::fs::read(&opts.recipe).map_err(|e| {
+        refuse(
+            Box::new(
+                MietteDiagnostic::new(format!("cannot read {}: {e}", opts.recipe.display()))
+                    .with_code("nnt::cli::unreadable_recipe"),
+            ),
+            EXIT_USAGE,
+        )
+    })?;
+    let name = opts.recipe.display().to_string();
+    // For the layout of comments in the saved recipes (spans index this text).
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let recipe_dir = match opts.recipe.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let resolve = |overrides: Vec<String>| -> Result<Recipe, Refusal> {
+        let report = resolve_recipe(
+            &name,
+            &bytes,
+            &recipe_dir,
+            &CheckOptions {
+                overrides,
+                ..CheckOptions::default()
+            },
+        );
+        match report.recipe {
+            Some(r) if report.errors.is_empty() => Ok(r),
+            _ => Err((report.errors, EXIT_INVALID)),
+        }
+    };
+    let base = resolve(opts.set.clone())?;
+    match total(&grids) {
+        Some(t) if t <= MAX_RUNS || opts.random.is_some() => {}
+        _ => {
+            return Err(refuse(
+                usage(
+                    "the grids have too many combinations to run them all",
+                    Some("draw some of them with `--random N`".into()),
+                ),
+                EXIT_USAGE,
+            ))
+        }
+    }
+    let Some(planned) = plan(&grids, opts.random, seed_of(&base)) else {
+        return Err(refuse(
+            usage("the grids have too many combinations", None),
+            EXIT_USAGE,
+        ));
+    };
+    let from = std::fs::canonicalize(&recipe_dir).map_err(|e| {
+        refuse(
+            usage(format!("cannot find {}: {e}", recipe_dir.display()), None),
+            EXIT_USAGE,
+        )
+    })?;
+    // The folder is created only once every run's recipe checks.
+    let out_abs = std::env::current_dir()
+        .and_then(std::fs::canonicalize)
+        .map(|cwd| lexical(&cwd.join(&opts.out)))
+        .map_err(|e| {
+            refuse(
+                usage(format!("cannot find the current folder: {e}"), None),
+                EXIT_INVALID,
+            )
+        })?;
+    let mut runs = Vec::new();
+    for (k, &index) in planned.iter().enumerate() {
+        if let Some((i, n)) = opts.shard {
+            if k % n != i {
+                continue;
+            }
+        }
+        let choice = combination(&grids, index);
+        let values: Vec<(String, String)> = grids
+            .iter()
+            .zip(&choice)
+            .map(|(g, &c)| (g.key.clone(), g.values[c].clone()))
+            .collect();
+        let mut overrides = opts.set.clone();
+        overrides.extend(values.iter().map(|(key, v)| format!("{key}={v}")));
+        let mut recipe = resolve(overrides)?;
+        let run_name = format!("run-{k}");
+        relocate(&mut recipe, &from, &out_abs.join(&run_name));
+        runs.push(Run {
+            k,
+            values,
+            dir: opts.out.join(&run_name),
+            recipe_text: crate::fmt::format_ast(&recipe, &text),
+        });
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|e| {
+        refuse(
+            usage(format!("cannot create {}: {e}", opts.out.display()), None),
+            EXIT_INVALID,
+        )
+    })?;
+    Ok(runs)
+}
+
+/// The recipe's `seed` (0 when it has none), for `--random`.
+fn seed_of(recipe: &Recipe) -> u64 {
+    recipe
+        .items
+        .iter()
+        .find_map(|i| match i {
+            Item::Setting(s) if s.name.name == "seed" => match &s.value.kind {
+                ExprKind::Number(n) if n.is_integer && n.value >= 0.0 => n.text.parse().ok(),
+                _ => None,
+            },
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+/// Rewrites the recipe's paths for its new home `to` (the run's folder): files it
+/// reads (`csv` data, `init_from`) point back to where they are, relative to `to`;
+/// files it writes (`save`, the checkpoint folder) land inside `to`.
+fn relocate(recipe: &mut Recipe, from: &Path, to: &Path) {
+    let read = |s: &mut String| *s = relative_to(&from.join(&*s), to);
+    let write = |s: &mut String| {
+        if let Some(name) = Path::new(s.as_str()).file_name() {
+            *s = name.to_string_lossy().into_owned();
+        }
+    };
+    for item in &mut recipe.items {
+        match item {
+            Item::Setting(st) if st.name.name == "init_from" => string_mut(&mut st.value, read),
+            Item::Setting(st) if st.name.name == "save" => string_mut(&mut st.value, write),
+            Item::Section(sec) if sec.name.name == "data" => {
+                for e in &mut sec.entries {
+                    if let Entry::Setting(st) = e {
+                        csv_path_mut(&mut st.value, read);
+                    }
+                }
+            }
+            Item::Section(sec) if sec.name.name == "checkpoint" => {
+                for e in &mut sec.entries {
+                    match e {
+                        Entry::Setting(st) if st.name.name == "path" => {
+                            string_mut(&mut st.value, write)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn string_mut(e: &mut Expr, f: impl Fn(&mut String)) {
+    if let ExprKind::String(s) = &mut e.kind {
+        f(s);
+    }
+}
+
+/// The path of a `csv(…)` call: its first positional argument or `path = …`.
+fn csv_path_mut(e: &mut Expr, f: impl Fn(&mut String)) {
+    let ExprKind::Call(c) = &mut e.kind else {
+        return;
+    };
+    if c.name.name != "csv" {
+        return;
+    }
+    let slot = match c.args.first() {
+        Some(a) if a.name.is_none() => Some(0),
+        _ => c
+            .args
+            .iter()
+            .position(|a| a.name.as_ref().is_some_and(|n| n.name == "path")),
+    };
+    if let Some(i) = slot {
+        string_mut(&mut c.args[i].value, f);
+    }
+}
+
+/// `target` as a path relative to the folder `base` (both absolute); `target` as
+/// it is when it is relative to nothing they share (another drive).
+fn relative_to(target: &Path, base: &Path) -> String {
+    let target = lexical(target);
+    let base = lexical(base);
+    let t: Vec<Component> = target.components().collect();
+    let b: Vec<Component> = base.components().collect();
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return target.display().to_string();
+    }
+    let mut rel = PathBuf::new();
+    for _ in common..b.len() {
+        rel.push("..");
+    }
+    for c in &t[common..] {
+        rel.push(c.as_os_str());
+    }
+    // Recipes use `/` on every system.
+    rel.to_string_lossy().replace('\\', "/")
+}
+
+/// `a/./b/../c` as `a/c`, without touching the file system.
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            c => out.push(c.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Whether the run in `dir` is complete: its marker, a log that ends with an `end`
+/// event, and (when given) the recipe this sweep would write.
+pub fn is_complete(dir: &Path, recipe_text: Option<&str>) -> bool {
+    if !dir.join(MARKER).is_file() {
+        return false;
+    }
+    if let Some(want) = recipe_text {
+        match std::fs::read_to_string(dir.join(RECIPE)) {
+            Ok(have) if have == want => {}
+            _ => return false,
+        }
+    }
+    read_end(dir).is_some()
+}
+
+const MARKER: &str = "done";
+const RECIPE: &str = "recipe.nnt";
+const LOG: &str = "log.jsonl";
+
+/// The `end` event of the run's log, when its last line is one.
+fn read_end(dir: &Path) -> Option<serde_json::Value> {
+    let log = std::fs::read_to_string(dir.join(LOG)).ok()?;
+    let last = log.lines().rev().find(|l| !l.trim().is_empty())?;
+    let v: serde_json::Value = serde_json::from_str(last).ok()?;
+    (v["event"] == "end").then_some(v)
+}
+
+/// What became of one run.
+enum Outcome {
+    Skipped,
+    Done,
+    Failed(String),
+}
+
+fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic)) -> u8 {
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            print(
+                &MietteDiagnostic::new(format!("cannot find the nnt binary: {e}"))
+                    .with_code("nnt::cli::sweep_failed"),
+            );
+            return EXIT_INVALID;
+        }
+    };
+    let todo: Vec<&Run> = runs
+        .iter()
+        .filter(|r| !is_complete(&r.dir, Some(&r.recipe_text)))
+        .collect();
+    let skipped = runs.len() - todo.len();
+    let bar = if opts.progress && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(todo.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} sweep {bar:30} {pos}/{len} runs {elapsed_precise} {msg}",
+        ) {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    if skipped > 0 {
+        bar.println(format!("{skipped} run(s) already complete, skipped"));
+    }
+    let next = AtomicUsize::new(0);
+    let outcomes: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.min(todo.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(run) = todo.get(i) else {
+                    break;
+                };
+                let outcome = match start_run(&exe, run) {
+                    Ok(()) => Outcome::Done,
+                    Err(e) => Outcome::Failed(e),
+                };
+                bar.inc(1);
+                bar.set_message(format!("run-{} finished", run.k));
+                if let Ok(mut o) = outcomes.lock() {
+                    o.push((run.k, outcome));
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let mut outcomes = outcomes.into_inner().unwrap_or_default();
+    outcomes.extend(
+        runs.iter()
+            .filter(|r| !todo.iter().any(|t| t.k == r.k))
+            .map(|r| (r.k, Outcome::Skipped)),
+    );
+    outcomes.sort_by_key(|(k, _)| *k);
+    let mut status = 0;
+    for (k, o) in &outcomes {
+        if let Outcome::Failed(why) = o {
+            print(
+                &MietteDiagnostic::new(format!("run-{k} failed: {why}"))
+                    .with_code("nnt::cli::run_failed")
+                    .with_help(format!(
+                        "see {} and run it again with `nnt run {}`",
+                        opts.out.join(format!("run-{k}/stderr.txt")).display(),
+                        opts.out.join(format!("run-{k}/{RECIPE}")).display()
+                    )),
+            );
+            status = EXIT_INVALID;
+        }
+    }
+    let ran = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Done))
+        .count();
+    match summarize(&opts.out) {
+        Ok(summary) => {
+            print!("{}", summary.table(Some((ran, skipped))));
+        }
+        Err(e) => {
+            print(e.as_ref());
+            status = EXIT_INVALID;
+        }
+    }
+    status
+}
+
+/// Runs one training as a child `nnt run` of its saved recipe; writes the marker
+/// when its log is complete.
+fn start_run(exe: &Path, run: &Run) -> Result<(), String> {
+    let io = |what: &str, e: std::io::Error| format!("cannot {what}: {e}");
+    std::fs::create_dir_all(&run.dir).map_err(|e| io("create the run's folder", e))?;
+    // The marker goes first: whatever happens next, the run is not complete.
+    for f in [MARKER, LOG, "stderr.txt"] {
+        let p = run.dir.join(f);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(|e| io(&format!("remove {}", p.display()), e))?;
+        }
+    }
+    write_atomic(&run.dir.join(RECIPE), run.recipe_text.as_bytes())
+        .map_err(|e| io("write the run's recipe", e))?;
+    let values: Vec<serde_json::Value> = run
+        .values
+        .iter()
+        .map(|(k, v)| serde_json::json!([k, v]))
+        .collect();
+    let meta = serde_json::json!({ "k": run.k, "values": values });
+    write_atomic(&run.dir.join("sweep.json"), format!("{meta}\n").as_bytes())
+        .map_err(|e| io("write sweep.json", e))?;
+    let out = Command::new(exe)
+        .arg("run")
+        .arg(run.dir.join(RECIPE))
+        .args(["--format", "jsonl", "--log"])
+        .arg(run.dir.join(LOG))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| io("start nnt", e))?;
+    if !out.stderr.is_empty() {
+        write_atomic(&run.dir.join("stderr.txt"), &out.stderr)
+            .map_err(|e| io("write stderr.txt", e))?;
+    }
+    // 0: completed or stopped early; 3: diverged (a result too).
+    let code = out.status.code();
+    if !matches!(code, Some(0) | Some(3)) || read_end(&run.dir).is_none() {
+        return Err(match code {
+            Some(c) => format!("`nnt run` exited with status {c}"),
+            None => "`nnt run` was killed".to_string(),
+        });
+    }
+    write_atomic(&run.dir.join(MARKER), b"complete\n").map_err(|e| io("write the marker", e))
+}
+
+/// One complete run, as read back from its folder.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub k: usize,
+    pub values: Vec<(String, String)>,
+    pub end: serde_json::Value,
+}
+
+/// The complete runs of a sweep folder.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub rows: Vec<Row>,
+    /// Swept keys, in order of first appearance.
+    pub keys: Vec<String>,
+    /// The metric runs are ranked by, and whether higher is better.
+    pub monitor: String,
+    pub higher_is_better: bool,
+    /// The kept epoch's metric columns present in some run.
+    pub metrics: Vec<&'static str>,
+}
+
+const METRICS: &[&str] = &[
+    "train_loss",
+    "train_accuracy",
+    "valid_loss",
+    "valid_accuracy",
+    "penalty",
+];
+const TEST_METRICS: &[&str] = &["test_loss", "test_accuracy"];
+
+/// Reads every complete run of `dir` and writes `DIR/summary.csv`.
+pub fn summarize(dir: &Path) -> Result<Summary, BoxedDiagnostic> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Box::new(
+            MietteDiagnostic::new(format!("cannot read {}: {e}", dir.display()))
+                .with_code("nnt::cli::sweep_folder"),
+        ) as BoxedDiagnostic
+    })?;
+    let mut ks: Vec<usize> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_prefix("run-")?
+                .parse::<usize>()
+                .ok()
+        })
+        .collect();
+    ks.sort_unstable();
+    let mut rows = Vec::new();
+    let mut monitor: Option<String> = None;
+    for k in ks {
+        let run = dir.join(format!("run-{k}"));
+        if !is_complete(&run, None) {
+            continue;
+        }
+        let Some(end) = read_end(&run) else {
+            continue;
+        };
+        let values = std::fs::read_to_string(run.join("sweep.json"))
+            .ok()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            .and_then(|v| {
+                v["values"].as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|p| {
+                            Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string()))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .unwrap_or_default();
+        if monitor.is_none() {
+            monitor = std::fs::read_to_string(run.join(RECIPE))
+                .ok()
+                .and_then(|t| crate::syntax::parse(&t, SourceId::RECIPE).ok())
+                .and_then(|r| monitor_of(&r));
+        }
+        rows.push(Row { k, values, end });
+    }
+    let mut keys: Vec<String> = Vec::new();
+    for r in &rows {
+        for (key, _) in &r.values {
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+    }
+    let has = |m: &str| {
+        rows.iter()
+            .any(|r| !r.end["best"][m].is_null() || !r.end[m].is_null())
+    };
+    let metrics: Vec<&'static str> = METRICS
+        .iter()
+        .chain(TEST_METRICS)
+        .copied()
+        .filter(|m| has(m))
+        .collect();
+    let monitor = monitor.unwrap_or_else(|| {
+        if has("valid_loss") {
+            "valid_loss".to_string()
+        } else {
+            "train_loss".to_string()
+        }
+    });
+    let summary = Summary {
+        higher_is_better: monitor.ends_with("accuracy"),
+        monitor,
+        rows,
+        keys,
+        metrics,
+    };
+    write_atomic(&dir.join("summary.csv"), summary.csv().as_bytes()).map_err(|e| {
+        Box::new(
+            MietteDiagnostic::new(format!(
+                "cannot write {}: {e}",
+                dir.join("summary.csv").display()
+            ))
+            .with_code("nnt::cli::sweep_folder"),
+        ) as BoxedDiagnostic
+    })?;
+    Ok(summary)
+}
+
+/// The `monitor` of the recipe's `early_stop` (`valid_loss` when it names none), else
+/// of a `reduce_on_plateau` schedule.
+fn monitor_of(recipe: &Recipe) -> Option<String> {
+    let train = recipe.items.iter().find_map(|i| match i {
+        Item::Section(s) if s.name.name == "train" => Some(s),
+        _ => None,
+    })?;
+    let item = |name: &str| {
+        train.entries.iter().find_map(|e| match e {
+            Entry::Setting(s) if s.name.name == name => Some(&s.value),
+            _ => None,
+        })
+    };
+    // (call, positional index of `monitor`)
+    for (name, call, at) in [
+        ("early_stop", "patience", 1),
+        ("lr_schedule", "reduce_on_plateau", 2),
+    ] {
+        let Some(Expr {
+            kind: ExprKind::Call(c),
+            ..
+        }) = item(name)
+        else {
+            continue;
+        };
+        if c.name.name != call {
+            continue;
+        }
+        let arg = c
+            .args
+            .iter()
+            .find(|a| a.name.as_ref().is_some_and(|n| n.name == "monitor"))
+            .or_else(|| c.args.iter().take_while(|a| a.name.is_none()).nth(at));
+        return Some(match arg.map(|a| &a.value.kind) {
+            Some(ExprKind::Name(id)) => id.name.clone(),
+            _ => "valid_loss".to_string(),
+        });
+    }
+    None
+}
+
+/// A JSON value as a table cell: numbers as logged, strings bare, absent empty.
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+impl Row {
+    fn value(&self, key: &str) -> &str {
+        self.values
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("", |(_, v)| v.as_str())
+    }
+    /// A kept-epoch metric, or a test metric of the end event.
+    fn metric(&self, m: &str) -> &serde_json::Value {
+        if TEST_METRICS.contains(&m) {
+            &self.end[m]
+        } else {
+            &self.end["best"][m]
+        }
+    }
+}
+
+impl Summary {
+    fn header(&self) -> Vec<String> {
+        let mut h = vec!["k".to_string()];
+        h.extend(self.keys.iter().cloned());
+        h.extend(["reason", "epochs", "kept_epoch"].map(String::from));
+        h.extend(self.metrics.iter().map(|m| m.to_string()));
+        h
+    }
+
+    fn cells(&self, r: &Row) -> Vec<String> {
+        let mut c = vec![r.k.to_string()];
+        c.extend(self.keys.iter().map(|key| r.value(key).to_string()));
+        c.push(cell(&r.end["reason"]));
+        c.push(cell(&r.end["epochs"]));
+        c.push(cell(&r.end["best"]["epoch"]));
+        c.extend(self.metrics.iter().map(|m| cell(r.metric(m))));
+        c
+    }
+
+    /// `summary.csv`: one row per complete run, in run order.
+    pub fn csv(&self) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record(self.header());
+        for r in &self.rows {
+            let _ = w.write_record(self.cells(r));
+        }
+        let bytes = w.into_inner().unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// The runs, best first by the monitor (runs without a value last, then by k).
+    pub fn ranked(&self) -> Vec<&Row> {
+        let mut rows: Vec<&Row> = self.rows.iter().collect();
+        let key = |r: &Row| {
+            r.metric(&self.monitor)
+                .as_f64()
+                .filter(|v| v.is_finite())
+                .map(|v| if self.higher_is_better { -v } else { v })
+        };
+        rows.sort_by(|a, b| match (key(a), key(b)) {
+            (Some(x), Some(y)) => x.total_cmp(&y).then(a.k.cmp(&b.k)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.k.cmp(&b.k),
+        });
+        rows
+    }
+
+    /// The ranked table shown on the terminal; `counts` is (run now, skipped) after a sweep.
+    pub fn table(&self, counts: Option<(usize, usize)>) -> String {
+        let mut lines: Vec<Vec<String>> = vec![{
+            let mut h = vec!["rank".to_string()];
+            h.extend(self.header());
+            h
+        }];
+        for (i, r) in self.ranked().into_iter().enumerate() {
+            let mut c = vec![(i + 1).to_string()];
+            c.extend(self.cells(r));
+            lines.push(c);
+        }
+        let cols = lines[0].len();
+        let widths: Vec<usize> = (0..cols)
+            .map(|c| {
+                lines
+                    .iter()
+                    .map(|l| l.get(c).map_or(0, |s| s.chars().count()))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let direction = if self.higher_is_better {
+            "higher is better"
+        } else {
+            "lower is better"
+        };
+        let counts = match counts {
+            Some((ran, skipped)) => format!(" ({ran} run now, {skipped} skipped)"),
+            None => String::new(),
+        };
+        let mut out = format!(
+            "{} complete run(s){counts}, ranked by {} ({direction})\n",
+            self.rows.len(),
+            self.monitor
+        );
+        for l in &lines {
+            let cells: Vec<String> = l
+                .iter()
+                .zip(&widths)
+                .map(|(s, w)| format!("{s:<w$}"))
+                .collect();
+            out.push_str(cells.join("  ").trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(key: &str, n: usize) -> Grid {
+        Grid {
+            key: key.into(),
+            values: (0..n).map(|i| i.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_last_grid_varies_fastest() {
+        let g = [grid("a", 2), grid("b", 3)];
+        let all: Vec<Vec<usize>> = (0..6).map(|i| combination(&g, i)).collect();
+        assert_eq!(
+            all,
+            [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]].map(|x| x.to_vec())
+        );
+    }
+
+    #[test]
+    fn random_draws_are_distinct_seeded_and_capped() {
+        let g = [grid("a", 4), grid("b", 5)];
+        let a = plan(&g, Some(7), 3).unwrap();
+        assert_eq!(a.len(), 7);
+        assert!(a.windows(2).all(|w| w[0] < w[1]), "{a:?}");
+        assert_eq!(a, plan(&g, Some(7), 3).unwrap());
+        assert_ne!(a, plan(&g, Some(7), 4).unwrap());
+        assert_eq!(plan(&g, Some(50), 3).unwrap(), (0..20).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn grids_and_shards_parse() {
+        let g = parse_grid("optimizer.lr=[0.1, 1e-2, adam(lr = 0.1)]").unwrap();
+        assert_eq!(g.key, "optimizer.lr");
+        assert_eq!(g.values, ["0.1", "1e-2", "adam(lr = 0.1)"]);
+        assert!(parse_grid("optimizer.lr=0.1").is_err());
+        assert!(parse_grid("optimizer.lr=[]").is_err());
+        assert!(parse_grid("=[1]").is_err());
+        assert!(parse_grid("x=[1,").is_err());
+        assert_eq!(parse_shard("1/4"), Ok((1, 4)));
+        assert!(parse_shard("4/4").is_err());
+        assert!(parse_shard("0/0").is_err());
+        assert!(parse_shard("a/2").is_err());
+    }
+
+    #[test]
+    fn paths_are_made_relative_to_the_run() {
+        assert_eq!(
+            relative_to(Path::new("/w/data/x.csv"), Path::new("/w/out/run-0")),
+            "../../data/x.csv"
+        );
+        assert_eq!(
+            relative_to(Path::new("/w/./a/../data/x.csv"), Path::new("/w")),
+            "data/x.csv"
+        );
+    }
+}

@@ -1,0 +1,681 @@
+//! §18 end to end with the `nnt` binary on synthetic data: `--log` beside the text
+//! view, the `start`/`end` additions, repeated `--set` keys, `nnt sweep` (grid,
+//! random, jobs, shards, resume, summary) and `nnt plot` of several logs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn nnt(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nnt"));
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE");
+    c
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    nnt(dir).args(args).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ok(o: &Output) {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+}
+
+/// A small xor recipe (3 epochs, early stopping, a saved model) in a fresh folder.
+fn workspace() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("xor.nnt");
+    std::fs::write(
+        &recipe,
+        "# a tiny experiment\nseed = 5\n\ndata {\n    train = xor(n = 64, noise = 0.1)\n    valid = split(train, 0.25)\n}\n\nmodel {\n    dense(4)\n    tanh\n    dense(2)\n}\n\nloss = cross_entropy\noptimizer = sgd(0.1, momentum = 0.9)\nsave = \"model.safetensors\"\n\ntrain {\n    epochs = 3\n    batch = 16\n    early_stop = patience(2, monitor = valid_loss)\n}\n",
+    )
+    .unwrap();
+    (dir, recipe)
+}
+
+fn events(log: &str) -> Vec<serde_json::Value> {
+    log.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn log_file_beside_the_text_view() {
+    let (dir, _) = workspace();
+    let o = run(dir.path(), &["run", "xor.nnt", "--log", "out/log.jsonl"]);
+    // The folder does not exist: the write fails, and nothing is left behind.
+    assert_ne!(o.status.code(), Some(0));
+    assert!(!dir.path().join("out/log.jsonl").exists());
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let o = run(dir.path(), &["run", "xor.nnt", "--log", "out/log.jsonl"]);
+    ok(&o);
+    let shown = text(&o.stdout);
+    assert!(
+        !shown.contains("\"event\""),
+        "the terminal shows the text view"
+    );
+    assert!(shown.contains("epoch"), "{shown}");
+    let log = std::fs::read_to_string(dir.path().join("out/log.jsonl")).unwrap();
+    let jsonl = run(dir.path(), &["run", "xor.nnt", "--format", "jsonl"]);
+    ok(&jsonl);
+    assert_eq!(log, text(&jsonl.stdout), "the file is the JSONL log");
+
+    let ev = events(&log);
+    let start = &ev[0];
+    assert_eq!(start["nnt"], env!("CARGO_PKG_VERSION"));
+    let config = start["config"].as_str().unwrap();
+    // The recipe as `nnt fmt` writes it.
+    std::fs::copy(dir.path().join("xor.nnt"), dir.path().join("copy.nnt")).unwrap();
+    ok(&run(dir.path(), &["fmt", "copy.nnt"]));
+    assert_eq!(config, read(dir.path().join("copy.nnt")));
+    assert!(
+        config.starts_with("# a tiny experiment\nseed = 5\n\ndata {\n"),
+        "{config}"
+    );
+    let end = ev.last().unwrap();
+    let best_epoch = end["best_epoch"].as_u64().unwrap();
+    let best = &end["best"];
+    assert_eq!(best["epoch"].as_u64(), Some(best_epoch));
+    let epoch_event = ev
+        .iter()
+        .find(|e| e["event"] == "epoch" && e["epoch"].as_u64() == Some(best_epoch))
+        .unwrap();
+    for (k, v) in best.as_object().unwrap() {
+        assert_eq!(&epoch_event[k], v, "best.{k}");
+    }
+    assert_eq!(
+        best.as_object().unwrap().len() + 1,
+        epoch_event.as_object().unwrap().len()
+    );
+    assert_eq!(end["save"], "./model.safetensors");
+    assert!(dir.path().join("model.safetensors").exists());
+}
+
+#[test]
+fn config_records_the_overrides() {
+    let (dir, _) = workspace();
+    let o = run(
+        dir.path(),
+        &[
+            "run",
+            "xor.nnt",
+            "--format",
+            "jsonl",
+            "--set",
+            "optimizer.lr=0.05",
+            "--set",
+            "model.0.units=6",
+        ],
+    );
+    ok(&o);
+    let ev = events(&text(&o.stdout));
+    let config = ev[0]["config"].as_str().unwrap();
+    assert!(
+        config.contains("optimizer = sgd(0.05, momentum = 0.9)"),
+        "{config}"
+    );
+    assert!(config.contains("    dense(6)\n"), "{config}");
+    // Without early_stop the kept epoch is the last.
+    let plain = std::fs::read_to_string(dir.path().join("xor.nnt"))
+        .unwrap()
+        .replace("    early_stop = patience(2, monitor = valid_loss)\n", "");
+    std::fs::write(dir.path().join("plain.nnt"), plain).unwrap();
+    let o = run(dir.path(), &["run", "plain.nnt", "--format", "jsonl"]);
+    ok(&o);
+    let ev = events(&text(&o.stdout));
+    let end = ev.last().unwrap();
+    assert!(end.get("best_epoch").is_none());
+    assert_eq!(end["best"]["epoch"].as_u64(), Some(3));
+    assert_eq!(&end["best"]["train_loss"], &ev[ev.len() - 2]["train_loss"]);
+}
+
+#[test]
+fn a_key_given_twice_is_a_usage_error() {
+    let (dir, _) = workspace();
+    let o = run(
+        dir.path(),
+        &[
+            "run",
+            "xor.nnt",
+            "--set",
+            "optimizer.lr=0.1",
+            "--set",
+            "optimizer.lr = 0.2",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("nnt::cli::duplicate_override"));
+    let o = run(
+        dir.path(),
+        &["check", "xor.nnt", "--seed", "3", "--set", "seed=4"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
+
+// ------------------------------------------------------------------ sweeps
+
+const GRID_LR: &str = "optimizer.lr=[0.1, 0.01]";
+const GRID_UNITS: &str = "model.0.units=[4, 8]";
+
+fn sweep(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "sweep", "xor.nnt", "--grid", GRID_LR, "--grid", GRID_UNITS, "-o", "out",
+    ];
+    args.extend_from_slice(extra);
+    run(dir, &args)
+}
+
+/// The rows of `DIR/summary.csv` as maps from column to cell.
+fn summary(dir: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(dir.join("summary.csv")).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    r.records()
+        .map(|rec| {
+            header
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn read(p: impl AsRef<Path>) -> String {
+    std::fs::read_to_string(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
+}
+
+fn run_dirs(out: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("run-"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_two_by_two_grid_with_two_jobs() {
+    let (dir, _) = workspace();
+    let o = sweep(dir.path(), &["--jobs", "2"]);
+    ok(&o);
+    let out = dir.path().join("out");
+    assert_eq!(run_dirs(&out), ["run-0", "run-1", "run-2", "run-3"]);
+    // The last grid varies fastest.
+    let want = [("0.1", "4"), ("0.1", "8"), ("0.01", "4"), ("0.01", "8")];
+    for (k, (lr, units)) in want.iter().enumerate() {
+        let run = out.join(format!("run-{k}"));
+        let recipe = read(run.join("recipe.nnt"));
+        assert!(
+            recipe.contains(&format!("sgd({lr}, momentum = 0.9)")),
+            "{recipe}"
+        );
+        assert!(
+            recipe.contains(&format!("    dense({units})\n")),
+            "{recipe}"
+        );
+        assert!(recipe.contains("save = \"model.safetensors\""), "{recipe}");
+        assert!(run.join("model.safetensors").is_file());
+        assert!(run.join("done").is_file());
+        let log = read(run.join("log.jsonl"));
+        let ev = events(&log);
+        assert_eq!(
+            ev[0]["config"],
+            recipe.as_str(),
+            "the log records its recipe"
+        );
+        assert_eq!(ev.last().unwrap()["event"], "end");
+    }
+    let rows = summary(&out);
+    assert_eq!(rows.len(), 4);
+    for (k, row) in rows.iter().enumerate() {
+        let ev = events(&read(out.join(format!("run-{k}/log.jsonl"))));
+        let end = ev.last().unwrap();
+        assert_eq!(row["k"], k.to_string());
+        assert_eq!(row["optimizer.lr"], want[k].0);
+        assert_eq!(row["model.0.units"], want[k].1);
+        assert_eq!(row["reason"], end["reason"].as_str().unwrap());
+        assert_eq!(row["epochs"], end["epochs"].to_string());
+        assert_eq!(row["kept_epoch"], end["best"]["epoch"].to_string());
+        for m in [
+            "train_loss",
+            "train_accuracy",
+            "valid_loss",
+            "valid_accuracy",
+        ] {
+            assert_eq!(row[m], end["best"][m].to_string(), "run-{k} {m}");
+        }
+    }
+    // The table is ranked by the recipe's monitor, valid_loss, lowest first.
+    let table = text(&o.stdout);
+    assert!(table.contains("ranked by valid_loss"), "{table}");
+    let ranked: Vec<f64> = table
+        .lines()
+        .skip(2)
+        .map(|l| {
+            let k: usize = l.split_whitespace().nth(1).unwrap().parse().unwrap();
+            rows[k]["valid_loss"].parse().unwrap()
+        })
+        .collect();
+    assert_eq!(ranked.len(), 4);
+    assert!(
+        ranked.windows(2).all(|w| w[0] <= w[1]),
+        "{ranked:?}\n{table}"
+    );
+    // No progress display without a terminal.
+    assert!(!text(&o.stderr).contains("runs"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn each_runs_log_equals_nnt_run_of_its_recipe() {
+    let (dir, _) = workspace();
+    ok(&sweep(dir.path(), &["--jobs", "3"]));
+    for k in 0..4 {
+        let recipe = format!("out/run-{k}/recipe.nnt");
+        let o = run(dir.path(), &["run", &recipe, "--format", "jsonl"]);
+        ok(&o);
+        assert_eq!(
+            text(&o.stdout),
+            read(dir.path().join(format!("out/run-{k}/log.jsonl"))),
+            "run-{k}"
+        );
+    }
+}
+
+#[test]
+fn a_rerun_trains_nothing_and_a_killed_run_is_rerun() {
+    let (dir, _) = workspace();
+    ok(&sweep(dir.path(), &[]));
+    let out = dir.path().join("out");
+    let logs: Vec<String> = (0..4)
+        .map(|k| read(out.join(format!("run-{k}/log.jsonl"))))
+        .collect();
+    let stamp = |k: usize| {
+        std::fs::metadata(out.join(format!("run-{k}/log.jsonl")))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let before: Vec<_> = (0..4).map(stamp).collect();
+    let o = sweep(dir.path(), &["--jobs", "2"]);
+    ok(&o);
+    assert!(
+        text(&o.stdout).contains("(0 run now, 4 skipped)"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert_eq!(
+        (0..4).map(stamp).collect::<Vec<_>>(),
+        before,
+        "nothing rewritten"
+    );
+
+    // A run killed before its marker, and one whose log was cut short.
+    std::fs::remove_file(out.join("run-1/done")).unwrap();
+    let cut: String = logs[2].lines().take(2).map(|l| format!("{l}\n")).collect();
+    std::fs::write(out.join("run-2/log.jsonl"), cut).unwrap();
+    // A summary built now counts only what is complete.
+    let o = run(dir.path(), &["sweep", "--summarize", "out"]);
+    ok(&o);
+    let ks: Vec<String> = summary(&out).iter().map(|r| r["k"].clone()).collect();
+    assert_eq!(ks, ["0", "3"], "an incomplete run is never counted");
+
+    let o = sweep(dir.path(), &[]);
+    ok(&o);
+    assert!(
+        text(&o.stdout).contains("(2 run now, 2 skipped)"),
+        "{}",
+        text(&o.stdout)
+    );
+    for (k, log) in logs.iter().enumerate() {
+        assert_eq!(
+            &read(out.join(format!("run-{k}/log.jsonl"))),
+            log,
+            "run-{k}"
+        );
+    }
+    assert_eq!(stamp(0), before[0]);
+    assert_eq!(stamp(3), before[3]);
+    assert_eq!(summary(&out).len(), 4);
+
+    // A different grid in the same folder reruns the runs whose recipe changed.
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            GRID_LR,
+            "--grid",
+            "model.0.units=[4, 6]",
+            "-o",
+            "out",
+        ],
+    );
+    ok(&o);
+    assert!(
+        text(&o.stdout).contains("(2 run now, 2 skipped)"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(read(out.join("run-3/recipe.nnt")).contains("dense(6)"));
+}
+
+#[test]
+fn two_shards_in_separate_processes_cover_every_run_once() {
+    let (dir, _) = workspace();
+    let spawn = |shard: &str| {
+        nnt(dir.path())
+            .args([
+                "sweep",
+                "xor.nnt",
+                "--grid",
+                GRID_LR,
+                "--grid",
+                GRID_UNITS,
+                "--grid",
+                "train.batch=[8, 16, full]",
+                "--shard",
+                shard,
+                "-o",
+                "out",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("0/2"), spawn("1/2"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    ok(&a);
+    ok(&b);
+    for o in [&a, &b] {
+        assert!(
+            text(&o.stdout).contains("(6 run now, 0 skipped)"),
+            "{}",
+            text(&o.stdout)
+        );
+    }
+    let out = dir.path().join("out");
+    let all: Vec<String> = (0..12).map(|k| format!("run-{k}")).collect();
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(run_dirs(&out), sorted);
+    for k in 0..12 {
+        assert!(out.join(format!("run-{k}/done")).is_file(), "run-{k}");
+    }
+    // Each shard ran exactly its own runs: rerunning either trains nothing.
+    for shard in ["0/2", "1/2"] {
+        let o = run(
+            dir.path(),
+            &[
+                "sweep",
+                "xor.nnt",
+                "--grid",
+                GRID_LR,
+                "--grid",
+                GRID_UNITS,
+                "--grid",
+                "train.batch=[8, 16, full]",
+                "--shard",
+                shard,
+                "-o",
+                "out",
+            ],
+        );
+        ok(&o);
+        assert!(
+            text(&o.stdout).contains("(0 run now, 6 skipped)"),
+            "{}",
+            text(&o.stdout)
+        );
+    }
+    let o = run(dir.path(), &["sweep", "--summarize", "out"]);
+    ok(&o);
+    let rows = summary(&out);
+    assert_eq!(rows.len(), 12);
+    assert_eq!(rows[5]["train.batch"], "full");
+    assert_eq!(rows[5]["model.0.units"], "8");
+    assert_eq!(rows[5]["optimizer.lr"], "0.1");
+}
+
+#[test]
+fn random_draws_distinct_combinations_with_the_seed() {
+    let (dir, _) = workspace();
+    let args = |o: &str| {
+        vec![
+            "sweep".to_string(),
+            "xor.nnt".into(),
+            "--grid".into(),
+            GRID_LR.into(),
+            "--grid".into(),
+            "model.0.units=[2, 4, 8]".into(),
+            "--random".into(),
+            "3".into(),
+            "--jobs".into(),
+            "2".into(),
+            "-o".into(),
+            o.into(),
+        ]
+    };
+    let pairs = |o: &str| {
+        let a: Vec<String> = args(o);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        ok(&run(dir.path(), &a));
+        summary(&dir.path().join(o))
+            .iter()
+            .map(|r| (r["optimizer.lr"].clone(), r["model.0.units"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let a = pairs("a");
+    assert_eq!(a.len(), 3);
+    let distinct: std::collections::HashSet<_> = a.iter().collect();
+    assert_eq!(distinct.len(), 3, "{a:?}");
+    assert_eq!(a, pairs("b"), "the recipe's seed decides the draw");
+    // More draws than combinations: all of them.
+    let o = run(
+        dir.path(),
+        &[
+            "sweep", "xor.nnt", "--grid", GRID_LR, "--random", "5", "-o", "c",
+        ],
+    );
+    ok(&o);
+    assert_eq!(summary(&dir.path().join("c")).len(), 2);
+}
+
+#[test]
+fn data_files_resolve_from_the_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("exp");
+    std::fs::create_dir_all(exp.join("data")).unwrap();
+    let three = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/data/three.csv");
+    std::fs::copy(three, exp.join("data/three.csv")).unwrap();
+    std::fs::write(
+        exp.join("r.nnt"),
+        "data {\n    train = csv(\"data/three.csv\", label = \"label\")\n}\nmodel {\n    dense(4)\n    relu\n    dense(3)\n}\nloss = cross_entropy\noptimizer = adam(lr = 0.01)\ntrain {\n    epochs = 2\n    batch = 4\n}\n",
+    )
+    .unwrap();
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "exp/r.nnt",
+            "--grid",
+            "train.batch=[2, 4]",
+            "-o",
+            "sweeps/one",
+        ],
+    );
+    ok(&o);
+    let recipe = read(dir.path().join("sweeps/one/run-0/recipe.nnt"));
+    assert!(
+        recipe.contains("csv(\"../../../exp/data/three.csv\", label = \"label\")"),
+        "{recipe}"
+    );
+    // No valid split and no monitor: ranked by train_loss.
+    let rows = summary(&dir.path().join("sweeps/one"));
+    assert_eq!(rows.len(), 2);
+    assert!(
+        text(&o.stdout).contains("ranked by train_loss"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = run(
+        dir.path(),
+        &["run", "sweeps/one/run-1/recipe.nnt", "--format", "jsonl"],
+    );
+    ok(&o);
+    assert_eq!(
+        text(&o.stdout),
+        read(dir.path().join("sweeps/one/run-1/log.jsonl"))
+    );
+}
+
+#[test]
+fn sweep_usage_and_recipe_errors() {
+    let (dir, _) = workspace();
+    // A key in --grid and --set, a bad list, a bad shard: usage errors, nothing run.
+    for args in [
+        vec![
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            GRID_LR,
+            "--set",
+            "optimizer.lr=0.3",
+            "-o",
+            "out",
+        ],
+        vec![
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            "optimizer.lr=0.1",
+            "-o",
+            "out",
+        ],
+        vec![
+            "sweep", "xor.nnt", "--grid", GRID_LR, "--shard", "2/2", "-o", "out",
+        ],
+        vec![
+            "sweep", "xor.nnt", "--grid", GRID_LR, "--jobs", "0", "-o", "out",
+        ],
+        vec!["sweep", "xor.nnt", "-o", "out"],
+    ] {
+        let o = run(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}\n{}", text(&o.stderr));
+        assert!(!dir.path().join("out").exists(), "{args:?}");
+    }
+    // A key the recipe does not have: the check error, shown on the override.
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            "optimizer.lrr=[0.1, 0.2]",
+            "-o",
+            "out",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("nnt::check::unknown_argument"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stderr).contains("--set optimizer.lrr=0.1"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!dir.path().join("out").exists());
+    // A value out of range: the check error, nothing run.
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            "model.0.units=[4, 0]",
+            "-o",
+            "out",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(!dir.path().join("out").exists());
+    // A run whose data fails at run time is reported, not counted, and rerun next time.
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            "data.valid.fraction=[0.25, 0.999]",
+            "-o",
+            "out",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("run-1 failed"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(read(dir.path().join("out/run-1/stderr.txt")).contains("nnt::"));
+    assert!(!dir.path().join("out/run-1/done").exists());
+    assert_eq!(summary(&dir.path().join("out")).len(), 1);
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            "data.valid.fraction=[0.25, 0.999]",
+            "-o",
+            "out",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stdout).contains("(0 run now, 1 skipped)"),
+        "{}",
+        text(&o.stdout)
+    );
+}
+
+#[test]
+fn several_logs_plot_into_one_picture() {
+    let (dir, _) = workspace();
+    ok(&sweep(dir.path(), &["--jobs", "2"]));
+    let logs: Vec<String> = (0..4).map(|k| format!("out/run-{k}/log.jsonl")).collect();
+    let mut args: Vec<&str> = vec!["plot"];
+    args.extend(logs.iter().map(String::as_str));
+    args.extend(["-o", "compare.svg"]);
+    ok(&run(dir.path(), &args));
+    let svg = read(dir.path().join("compare.svg"));
+    for label in [
+        "model.0.units = 4, optimizer.lr = 0.1",
+        "model.0.units = 8, optimizer.lr = 0.1",
+        "model.0.units = 4, optimizer.lr = 0.01",
+        "model.0.units = 8, optimizer.lr = 0.01",
+    ] {
+        // The legend: what differs between the logs' configs, in config order.
+        assert!(svg.contains(label), "{label}");
+    }
+    args.pop();
+    args.extend(["compare.png", "--log-y"]);
+    ok(&run(dir.path(), &args));
+    let png = std::fs::read(dir.path().join("compare.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+}
