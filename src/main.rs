@@ -63,6 +63,11 @@ enum Command {
         after_help = "Examples:\n  nnt fmt examples/iris.nnt\n  nnt fmt --check examples/*.nnt   # exit 1 when a file would change"
     )]
     Fmt(FmtArgs),
+    /// Run the language server on stdio, for editors (diagnostics, hover, completion, formatting).
+    #[command(
+        after_help = "Started by an editor, not by hand; see docs/editors.md.\n\nExit status: 0 after an LSP `shutdown` request and `exit`, 1 otherwise."
+    )]
+    Lsp,
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  nnt completions bash > /etc/bash_completion.d/nnt")]
     Completions {
@@ -150,6 +155,7 @@ fn run() -> u8 {
         Command::Explain(args) => cmd_explain(&args),
         Command::Plot(args) => cmd_plot(&args),
         Command::Fmt(args) => cmd_fmt(&args),
+        Command::Lsp => nnt::cli::lsp::run_stdio(),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "nnt", &mut std::io::stdout());
             0

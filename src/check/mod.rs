@@ -9,6 +9,7 @@
 //! (`--set`), [`error`] (the error kinds), [`sourced`] (attaching source text).
 
 pub mod args;
+pub mod catalog;
 pub mod data;
 pub mod diagnose;
 pub mod error;

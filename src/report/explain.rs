@@ -217,7 +217,7 @@ fn write_plan(out: &mut String, p: &Program) -> std::fmt::Result {
 
 /// Trainable parameters of a layer (§5): dense weights and biases, batch_norm
 /// weights and biases (running statistics are not trainable).
-fn trainable(layer: &Layer) -> usize {
+pub fn trainable(layer: &Layer) -> usize {
     match layer.kind {
         LayerKind::Dense { units, bias, .. } => {
             units * layer.in_width + if bias { units } else { 0 }
