@@ -450,3 +450,41 @@ fn a_keystroke_on_a_200_line_recipe_answers_quickly() {
     assert!(worst < Duration::from_secs(2), "worst {worst:?}");
     c.shutdown();
 }
+
+/// The VS Code grammar highlights every built-in name of the catalog.
+#[test]
+fn the_grammar_knows_every_builtin() {
+    use nnt::check::catalog::{Kind, BUILTINS};
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("editors/vscode/syntaxes/nnt.tmLanguage.json");
+    let grammar: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("grammar")).expect("JSON");
+    assert_eq!(grammar["scopeName"], "source.nnt");
+    let patterns = grammar["repository"]["builtin-name"]["patterns"]
+        .as_array()
+        .expect("builtin-name patterns");
+    // Each pattern is `\b(?:a|b|c)\b`: the alternatives are the names it knows.
+    let names_of = |scope: &str| -> Vec<String> {
+        let p = patterns
+            .iter()
+            .find(|p| p["name"] == scope)
+            .and_then(|p| p["match"].as_str())
+            .expect("pattern");
+        let inner = p.trim_start_matches("\\b(?:").trim_end_matches(")\\b");
+        inner.split('|').map(str::to_string).collect()
+    };
+    let layers = names_of("support.function.layer.nnt");
+    let builtins = names_of("support.function.builtin.nnt");
+    let constants = names_of("support.constant.nnt");
+    for b in BUILTINS {
+        let lists = match b.kind {
+            Kind::Layer => vec![&layers],
+            Kind::Value(_) => vec![&constants],
+            Kind::Setting | Kind::Section | Kind::Item(_) => continue,
+            // `linear` is a layer and a source: either highlight will do.
+            _ => vec![&builtins, &layers],
+        };
+        let known = lists.iter().any(|l| l.iter().any(|n| n == b.name));
+        assert!(known, "{} ({:?}) is not highlighted", b.name, b.kind);
+    }
+}
