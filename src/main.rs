@@ -69,7 +69,9 @@ enum Command {
     )]
     Lsp,
     /// Print a shell completion script.
-    #[command(after_help = "Example:\n  nnt completions bash > /etc/bash_completion.d/nnt")]
+    #[command(
+        after_help = "The script calls back into `nnt` on every TAB, so `nnt` must be on the PATH.\n\nExamples:\n  nnt completions bash > ~/.local/share/bash-completion/completions/nnt\n  nnt completions zsh > ~/.zfunc/_nnt\n  nnt completions fish > ~/.config/fish/completions/nnt.fish"
+    )]
     Completions {
         /// The shell to generate completions for.
         shell: clap_complete::Shell,
@@ -87,12 +89,13 @@ enum Format {
 #[derive(clap::Args, Debug)]
 struct RecipeArgs {
     /// The recipe file.
+    #[arg(value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::recipes())]
     recipe: PathBuf,
     /// Override a setting in recipe syntax: `seed=3`, `train.epochs=5`, `optimizer=adam(lr = 0.01)`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE", value_hint = clap::ValueHint::Other, add = nnt::cli::complete::setting_keys())]
     set: Vec<String>,
     /// The seed of the random generator (same as `--set seed=N`).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_hint = clap::ValueHint::Other)]
     seed: Option<u64>,
 }
 
@@ -104,10 +107,10 @@ struct RunArgs {
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// Write the final (or, with early_stop, the best) parameters here, as safetensors.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::weights())]
     save: Option<PathBuf>,
     /// Continue from a checkpoint written by this recipe's `checkpoint` section.
-    #[arg(long, value_name = "CKPT")]
+    #[arg(long, value_name = "CKPT", value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::weights())]
     resume: Option<PathBuf>,
     /// Add wall-clock seconds and steps per second to the log.
     #[arg(long)]
@@ -129,7 +132,7 @@ struct PlotArgs {
 #[derive(clap::Args, Debug)]
 struct FmtArgs {
     /// The recipes to format in place.
-    #[arg(required = true)]
+    #[arg(required = true, value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::recipes())]
     recipes: Vec<PathBuf>,
     /// Only report files that would change; exit 1 if any would.
     #[arg(long)]
@@ -137,6 +140,8 @@ struct FmtArgs {
 }
 
 fn main() -> ExitCode {
+    // With `COMPLETE=SHELL` set (by the script of `nnt completions`), answer a TAB and exit.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     ExitCode::from(run())
 }
 
@@ -157,8 +162,13 @@ fn run() -> u8 {
         Command::Fmt(args) => cmd_fmt(&args),
         Command::Lsp => nnt::cli::lsp::run_stdio(),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "nnt", &mut std::io::stdout());
-            0
+            match nnt::cli::complete::write_registration(shell, &mut std::io::stdout()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    EXIT_USAGE
+                }
+            }
         }
     }
 }
