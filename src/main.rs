@@ -26,7 +26,7 @@ const EXIT_DIVERGED: u8 = 3;
 #[derive(Parser, Debug)]
 #[command(
     name = "nnt",
-    version,
+    version = nnt::cli::version::text(),
     about = "Train neural networks from checked, reproducible recipes",
     long_about = "nnt reads a .nnt recipe (data, layers, loss, optimizer, regularisation, \
                   schedule), checks it before any compute, and trains it on the CPU with \
@@ -68,6 +68,9 @@ enum Command {
         after_help = "Started by an editor, not by hand; see docs/editors.md.\n\nExit status: 0 after an LSP `shutdown` request and `exit`, 1 otherwise."
     )]
     Lsp,
+    /// Print the manual page (roff): `nnt man | gzip > /usr/local/share/man/man1/nnt.1.gz`.
+    #[command(hide = true)]
+    Man,
     /// Print a shell completion script.
     #[command(
         after_help = "The script calls back into `nnt` on every TAB, so `nnt` must be on the PATH.\n\nExamples:\n  nnt completions bash > ~/.local/share/bash-completion/completions/nnt\n  nnt completions zsh > ~/.zfunc/_nnt\n  nnt completions fish > ~/.config/fish/completions/nnt.fish"
@@ -161,6 +164,13 @@ fn run() -> u8 {
         Command::Plot(args) => cmd_plot(&args),
         Command::Fmt(args) => cmd_fmt(&args),
         Command::Lsp => nnt::cli::lsp::run_stdio(),
+        Command::Man => match nnt::cli::version::man_page(Cli::command(), &mut std::io::stdout()) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_INVALID
+            }
+        },
         Command::Completions { shell } => {
             match nnt::cli::complete::write_registration(shell, &mut std::io::stdout()) {
                 Ok(()) => 0,

@@ -5,3 +5,4 @@
 //! Like `data`, `io` and `main.rs`, this module may touch files and start processes.
 pub mod complete;
 pub mod lsp;
+pub mod version;

@@ -1,5 +1,6 @@
-//! `nnt completions SHELL`: the scripts register a callback into `nnt`, and a TAB
-//! completes what each argument means (recipes, weights, setting keys, nothing).
+//! What installing nnt gives a user beyond the binary: shell completions (the
+//! scripts register a callback into `nnt`, and a TAB completes what each argument
+//! means: recipes, weights, setting keys, nothing), the manual page and the version.
 
 use std::path::Path;
 use std::process::Command;
@@ -136,4 +137,89 @@ printf '%s\n' "${COMPREPLY[@]}""#;
     let lines: Vec<&str> = got.lines().collect();
     assert!(lines.contains(&"a.nnt") && lines.contains(&"sub/"), "{got}");
     assert!(!lines.contains(&"b.csv"), "{got}");
+}
+
+#[test]
+fn version_names_the_simd_level() {
+    let out = Command::new(BIN)
+        .arg("--version")
+        .output()
+        .expect("nnt runs");
+    assert!(out.status.success());
+    let v = String::from_utf8_lossy(&out.stdout);
+    let levels = ["avx512f", "avx2+fma", "sse2", "neon", "none"];
+    let expected_start = format!("nnt {} (SIMD: ", env!("CARGO_PKG_VERSION"));
+    assert!(v.starts_with(&expected_start), "{v}");
+    let rest = v.trim_end().trim_start_matches(&expected_start);
+    let (runtime, built) = rest
+        .trim_end_matches(')')
+        .split_once("; built for ")
+        .expect("both levels");
+    assert!(levels.contains(&runtime) && levels.contains(&built), "{v}");
+    #[cfg(target_arch = "x86_64")]
+    {
+        let detected = if std::arch::is_x86_feature_detected!("avx512f") {
+            "avx512f"
+        } else if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            "avx2+fma"
+        } else {
+            "sse2"
+        };
+        assert_eq!(runtime, detected);
+    }
+}
+
+#[test]
+fn the_man_page_documents_every_command() {
+    let out = Command::new(BIN).arg("man").output().expect("nnt runs");
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH nnt 1"), "{page}");
+    assert!(page.contains(&format!("nnt {}", env!("CARGO_PKG_VERSION"))));
+    // Every visible command has its subsection, with its options.
+    let help = Command::new(BIN).arg("--help").output().expect("nnt runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(
+        commands.contains(&"run") && commands.contains(&"lsp"),
+        "{commands:?}"
+    );
+    for c in &commands {
+        assert!(page.contains(&format!(".SS \"nnt {c}\"")), "{c} missing");
+    }
+    assert!(
+        page.contains("\\fB\\-\\-resume\\fR"),
+        "run's options are in the page"
+    );
+    assert!(
+        !page.contains(".SS \"nnt man\""),
+        "the hidden command stays hidden"
+    );
+    // groff reads it without a warning, where it is installed.
+    if let Ok(mut groff) = Command::new("groff")
+        .args(["-man", "-ww", "-z"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        use std::io::Write;
+        groff
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&out.stdout)
+            .expect("write");
+        let r = groff.wait_with_output().expect("groff");
+        assert!(r.status.success());
+        assert_eq!(String::from_utf8_lossy(&r.stderr), "", "groff warnings");
+    }
 }
