@@ -210,6 +210,20 @@ fn diagnostics_quick_fix_hover_and_completion() {
         .as_str()
         .is_some_and(|m| m.contains("did you mean `adam`?")));
 
+    // Hover on a layer works while another part of the recipe is wrong: the data
+    // and the model checked.
+    let (line, col) = pos_of(RECIPE, "dense(2)");
+    let r = c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": col}}),
+    );
+    let h = r["result"]["contents"]["value"]
+        .as_str()
+        .expect("hover text");
+    assert!(h.contains("layer 2") && h.contains("`[batch, 2]`"), "{h}");
+    let params = 2 * 16 + 2;
+    assert!(h.contains(&format!("{params} trainable parameters")), "{h}");
+
     // The quick fix replaces the name with the suggestion.
     let r = c.request(
         "textDocument/codeAction",

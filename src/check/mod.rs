@@ -56,6 +56,9 @@ pub type BoxedDiagnostic = Box<dyn Diagnostic + Send + Sync + 'static>;
 pub struct CheckReport {
     /// `Some` iff `errors` is empty.
     pub program: Option<Program>,
+    /// The model with every width known, whenever the data and the `model` section
+    /// check, even when other parts of the recipe do not (for editors' hover).
+    pub model: Option<crate::ir::Model>,
     pub errors: Vec<BoxedDiagnostic>,
     pub warnings: Vec<BoxedDiagnostic>,
 }
@@ -76,6 +79,7 @@ pub fn check_recipe(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions) -
     let run = run(name, bytes, dir, opts, true);
     CheckReport {
         program: run.program,
+        model: run.model,
         errors: run.errors,
         warnings: run.warnings,
     }
@@ -128,6 +132,7 @@ impl Cx {
 
 struct Run {
     program: Option<Program>,
+    model: Option<crate::ir::Model>,
     recipe: Option<Recipe>,
     errors: Vec<BoxedDiagnostic>,
     warnings: Vec<BoxedDiagnostic>,
@@ -201,6 +206,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         let program = if errors.is_empty() { program } else { None };
         Run {
             program,
+            model: None,
             recipe,
             errors,
             warnings: sources.wrap(warnings),
@@ -249,6 +255,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         text: text.clone(),
     };
     let mut program = None;
+    let mut checked_model = None;
     if with_data {
         if let Some(rdata) = &st.data {
             match crate::data::load(&rdata.spec, st.seed.unwrap_or(0)) {
@@ -262,6 +269,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                         st.loss,
                         st.train.as_ref(),
                     );
+                    checked_model = model.clone();
                     program = assemble(&st, &source, data, model, opts);
                 }
                 Err(e) => match located::locate(Box::new(e), rdata) {
@@ -273,7 +281,9 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
             }
         }
     }
-    done(cx, &sources, Some(recipe), program)
+    let mut run = done(cx, &sources, Some(recipe), program);
+    run.model = checked_model;
+    run
 }
 
 /// Everything resolved from the recipe before the data is read.

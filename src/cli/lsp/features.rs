@@ -14,7 +14,7 @@ use super::text::{self, LineIndex, Tok, TokKind};
 use crate::ast::{Entry, ExprKind, Item, SourceId, Span};
 use crate::check::catalog::{self, Builtin, Kind};
 use crate::check::{BoxedDiagnostic, Sourced};
-use crate::ir::Program;
+use crate::ir::Model;
 
 /// A converted diagnostic and, when its help suggests a replacement, the fix.
 pub struct Converted {
@@ -202,7 +202,7 @@ pub fn uri_path(uri: &str) -> Option<std::path::PathBuf> {
 // ------------------------------------------------------------------ hover
 
 /// Hover text (markdown) for the identifier at `offset`, and its span.
-pub fn hover(text: &str, offset: usize, program: Option<&Program>) -> Option<(String, Span)> {
+pub fn hover(text: &str, offset: usize, model: Option<&Model>) -> Option<(String, Span)> {
     let toks = text::tokens(text);
     let tok = *toks
         .iter()
@@ -245,7 +245,7 @@ pub fn hover(text: &str, offset: usize, program: Option<&Program>) -> Option<(St
     // A value: a layer, or a built-in of the kind this place expects.
     let kind = cx.value_kind();
     if kind == Some(Kind::Layer) && cx.frames.is_empty() {
-        if let Some(text) = layer_hover(text, tok.start, program) {
+        if let Some(text) = layer_hover(text, tok.start, model) {
             return Some((text, span));
         }
     }
@@ -274,8 +274,8 @@ fn builtin_doc(b: &Builtin) -> String {
 }
 
 /// The hover of the layer written at `offset` in the model section: its place,
-/// output shape and parameter count (from the checked program).
-fn layer_hover(text: &str, offset: usize, program: Option<&Program>) -> Option<String> {
+/// output shape and parameter count (from the last check that read the data).
+fn layer_hover(text: &str, offset: usize, checked: Option<&Model>) -> Option<String> {
     let recipe = crate::syntax::parse(text, SourceId::RECIPE).ok()?;
     let model = recipe.items.iter().find_map(|i| match i {
         Item::Section(s) if s.name.name == "model" => Some(s),
@@ -306,8 +306,8 @@ fn layer_hover(text: &str, offset: usize, program: Option<&Program>) -> Option<S
                 format!("{sig}{}", b.doc)
             });
             let canonical = if name == "linear" { "dense" } else { name };
-            let layer = program
-                .and_then(|p| p.model.layers.get(index))
+            let layer = checked
+                .and_then(|m| m.layers.get(index))
                 .filter(|l| l.kind.name() == canonical);
             let mut s = format!("**{name}** — layer {index}\n\n");
             match layer {
@@ -333,7 +333,15 @@ fn layer_hover(text: &str, offset: usize, program: Option<&Program>) -> Option<S
                     }
                     s.push_str("\n\n");
                 }
-                None => s.push_str("(shapes appear once the recipe checks)\n\n"),
+                None => {
+                    // Without the data only a dense layer's own width is known.
+                    match dense_units(e) {
+                        Some(u) => s.push_str(&format!(
+                            "output shape `[batch, {u}]`; the parameter count needs the data, read once its section checks\n\n"
+                        )),
+                        None => s.push_str("shapes appear once the data and the model check\n\n"),
+                    }
+                }
             }
             if let Some(d) = doc {
                 s.push_str(&d);
@@ -343,6 +351,25 @@ fn layer_hover(text: &str, offset: usize, program: Option<&Program>) -> Option<S
         index += 1;
     }
     None
+}
+
+/// The `units` of a `dense`/`linear` call, as written.
+fn dense_units(e: &crate::ast::Expr) -> Option<u64> {
+    let ExprKind::Call(c) = &e.kind else {
+        return None;
+    };
+    if c.name.name != "dense" && c.name.name != "linear" {
+        return None;
+    }
+    let arg = c
+        .args
+        .iter()
+        .find(|a| a.name.as_ref().is_some_and(|n| n.name == "units"))
+        .or_else(|| c.args.first().filter(|a| a.name.is_none()))?;
+    match &arg.value.kind {
+        ExprKind::Number(n) if n.is_integer && n.value >= 1.0 => Some(n.value as u64),
+        _ => None,
+    }
 }
 
 // ------------------------------------------------------------------ completion

@@ -30,7 +30,7 @@ use lsp_types::{
 use serde_json::{json, Value};
 
 use crate::check::CheckOptions;
-use crate::ir::Program;
+use crate::ir::Model;
 use text::LineIndex;
 use transport::Incoming;
 
@@ -52,8 +52,9 @@ struct Doc {
     /// The name diagnostics use (the path), and the directory of relative paths.
     name: String,
     dir: PathBuf,
-    /// The program of the last check that produced one (possibly of older text).
-    program: Option<Program>,
+    /// The model (with widths) of the last check that produced one (possibly of
+    /// older text).
+    model: Option<Model>,
     /// The last published diagnostics with their suggested replacements.
     fixes: Vec<(lsp_types::Diagnostic, String)>,
     /// How long the last check with the data took.
@@ -251,7 +252,7 @@ impl Server {
                     version: td["version"].as_i64(),
                     name,
                     dir,
-                    program: None,
+                    model: None,
                     fixes: Vec::new(),
                     full_cost: Duration::ZERO,
                 };
@@ -315,8 +316,8 @@ impl Server {
             let start = Instant::now();
             let report = crate::check::check_recipe(&doc.name, bytes, &doc.dir, &opts);
             doc.full_cost = start.elapsed();
-            if report.program.is_some() {
-                doc.program = report.program;
+            if report.model.is_some() {
+                doc.model = report.model;
             }
             (report.errors, report.warnings)
         } else {
@@ -375,7 +376,7 @@ impl Server {
 
     fn hover(&self, params: &Value) -> Result<Value, (i64, String)> {
         let (_, doc, offset) = self.doc_at(params)?;
-        let Some((value, span)) = features::hover(&doc.text, offset, doc.program.as_ref()) else {
+        let Some((value, span)) = features::hover(&doc.text, offset, doc.model.as_ref()) else {
             return Ok(Value::Null);
         };
         let idx = LineIndex::new(&doc.text);
