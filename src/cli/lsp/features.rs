@@ -22,11 +22,17 @@ pub struct Converted {
     pub fix: Option<String>,
 }
 
-/// The replacement a help text suggests: the checker words every closest-name
-/// suggestion as "did you mean `NAME`?".
+/// The replacement a help text suggests for the labelled span: the checker words
+/// every closest-name suggestion as "did you mean `NAME`?", and a quoted name as
+/// "names are written without quotes: `NAME`".
 pub fn suggestion(help: &str) -> Option<String> {
-    let rest = help.strip_prefix("did you mean `")?;
-    let name = rest.strip_suffix("`?")?;
+    let name = help
+        .strip_prefix("did you mean `")
+        .and_then(|r| r.strip_suffix("`?"))
+        .or_else(|| {
+            help.strip_prefix("names are written without quotes: `")
+                .and_then(|r| r.strip_suffix('`'))
+        })?;
     let ident = !name.is_empty()
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && !name.as_bytes()[0].is_ascii_digit();
@@ -685,6 +691,53 @@ mod tests {
         );
         assert_eq!(suggestion("expected one of: a, b"), None);
         assert_eq!(suggestion("did you mean `x y`?"), None);
+    }
+
+    /// Every help that suggests a replacement becomes a fix of exactly the labelled span.
+    #[test]
+    fn fixes_replace_the_labelled_span() {
+        let cases = [
+            ("optimizer = adamm(lr = 0.1)", "adamm", "adam"),
+            ("optimizer = \"adam\"", "\"adam\"", "adam"),
+            (
+                "optimizer = sgd(learning_rate = 0.1)",
+                "learning_rate",
+                "lr",
+            ),
+            (
+                "optimizer = sgd(lr = 0.1, momentun = 0.9)",
+                "momentun",
+                "momentum",
+            ),
+            ("loss = cross_entrop", "cross_entrop", "cross_entropy"),
+            ("model {\n    dense(4)\n    rleu\n}", "rleu", "relu"),
+            ("trian { epochs = 1 }", "trian", "train"),
+        ];
+        for (text, wrong, fixed) in cases {
+            let r = crate::check::resolve_recipe(
+                "t.nnt",
+                text.as_bytes(),
+                std::path::Path::new("."),
+                &Default::default(),
+            );
+            let idx = LineIndex::new(text);
+            let conv = convert(
+                &r.errors,
+                DiagnosticSeverity::ERROR,
+                "t.nnt",
+                "file:///t.nnt",
+                text,
+                &idx,
+            );
+            let fix = conv
+                .iter()
+                .find(|c| c.fix.is_some())
+                .unwrap_or_else(|| panic!("no fix for {text}"));
+            assert_eq!(fix.fix.as_deref(), Some(fixed), "{text}");
+            let start = idx.offset(text, fix.diagnostic.range.start);
+            let end = idx.offset(text, fix.diagnostic.range.end);
+            assert_eq!(&text[start..end], wrong, "{text}");
+        }
     }
 
     #[test]
