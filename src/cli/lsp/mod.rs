@@ -266,15 +266,12 @@ impl Server {
                 let Some(doc) = self.docs.get_mut(uri) else {
                     return;
                 };
-                // Full synchronisation: the last change holds the whole text.
-                let Some(text) = params["contentChanges"]
-                    .as_array()
-                    .and_then(|c| c.last())
-                    .and_then(|c| c["text"].as_str())
-                else {
+                let Some(changes) = params["contentChanges"].as_array() else {
                     return;
                 };
-                doc.text = text.to_string();
+                for change in changes {
+                    apply_change(&mut doc.text, change);
+                }
                 doc.version = params["textDocument"]["version"].as_i64();
                 let full = doc.full_cost <= FULL_CHECK_BUDGET;
                 let uri = uri.to_string();
@@ -442,6 +439,23 @@ impl Server {
     }
 }
 
+/// Applies one `contentChanges` entry: the whole text (the synchronisation this
+/// server asks for), or, from a client that sends them anyway, a range's new text.
+fn apply_change(text: &mut String, change: &Value) {
+    let Some(new) = change["text"].as_str() else {
+        return;
+    };
+    match serde_json::from_value::<Range>(change["range"].clone()) {
+        Ok(r) => {
+            let idx = LineIndex::new(text);
+            let start = idx.offset(text, r.start);
+            let end = idx.offset(text, r.end).max(start);
+            text.replace_range(start..end, new);
+        }
+        Err(_) => *text = new.to_string(),
+    }
+}
+
 fn flatten(tokens: &[lsp_types::SemanticToken]) -> Vec<u32> {
     tokens
         .iter()
@@ -509,5 +523,56 @@ fn initialize_result() -> InitializeResult {
             name: "nnt".into(),
             version: Some(env!("CARGO_PKG_VERSION").into()),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_apply_whole_or_by_range() {
+        let mut t = "seed = 1\nloss = mse\n".to_string();
+        apply_change(
+            &mut t,
+            &json!({"range": {"start": {"line": 1, "character": 7}, "end": {"line": 1, "character": 10}}, "text": "mae"}),
+        );
+        assert_eq!(t, "seed = 1\nloss = mae\n");
+        apply_change(
+            &mut t,
+            &json!({"range": {"start": {"line": 0, "character": 7}, "end": {"line": 0, "character": 7}}, "text": "2"}),
+        );
+        assert_eq!(t, "seed = 21\nloss = mae\n");
+        apply_change(&mut t, &json!({"text": "seed = 3\n"}));
+        assert_eq!(t, "seed = 3\n");
+        apply_change(&mut t, &json!({"range": 5}));
+        assert_eq!(t, "seed = 3\n");
+    }
+
+    /// The server in-process: requests answered in order, `exit` ends it.
+    #[test]
+    fn serves_a_session() {
+        let mut input = Vec::new();
+        for m in [
+            json!({"jsonrpc": "2.0", "id": 1, "method": "textDocument/hover", "params": {}}),
+            json!({"jsonrpc": "2.0", "id": 2, "method": "initialize", "params": {}}),
+            json!({"jsonrpc": "2.0", "id": 3, "method": "shutdown"}),
+            json!({"jsonrpc": "2.0", "method": "exit"}),
+        ] {
+            transport::write(&mut input, &m).unwrap_or_default();
+        }
+        let mut out = Vec::new();
+        let status = serve(&mut std::io::Cursor::new(input), &mut out);
+        assert_eq!(status, 0);
+        let mut r = std::io::Cursor::new(out);
+        let mut replies = Vec::new();
+        while let Ok(Incoming::Message(v)) = transport::read(&mut r) {
+            replies.push(v);
+        }
+        assert_eq!(replies.len(), 3);
+        assert_eq!(replies[0]["error"]["code"], SERVER_NOT_INITIALIZED);
+        assert_eq!(replies[1]["id"], 2);
+        assert!(replies[1]["result"]["capabilities"]["hoverProvider"] == true);
+        assert_eq!(replies[2]["result"], Value::Null);
     }
 }
