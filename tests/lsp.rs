@@ -502,3 +502,31 @@ fn the_grammar_knows_every_builtin() {
         assert!(known, "{} ({:?}) is not highlighted", b.name, b.kind);
     }
 }
+
+/// The VS Code package points at files that exist, has the `nnt.path` setting and
+/// the release's version.
+#[test]
+fn the_vscode_package_is_consistent() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("editors/vscode");
+    let read = |p: &str| -> Value {
+        let text = std::fs::read_to_string(dir.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{p}: {e}"))
+    };
+    let pkg = read("package.json");
+    assert_eq!(pkg["version"], env!("CARGO_PKG_VERSION"));
+    let main = pkg["main"].as_str().expect("main");
+    assert!(dir.join(main).is_file(), "{main}");
+    let lang = &pkg["contributes"]["languages"][0];
+    assert_eq!(lang["extensions"][0], ".nnt");
+    let config = read(lang["configuration"].as_str().expect("configuration"));
+    assert_eq!(config["comments"]["lineComment"], "#");
+    let grammar = &pkg["contributes"]["grammars"][0];
+    assert_eq!(grammar["scopeName"], "source.nnt");
+    let g = read(grammar["path"].as_str().expect("grammar path"));
+    assert_eq!(g["scopeName"], grammar["scopeName"]);
+    let setting = &pkg["contributes"]["configuration"]["properties"]["nnt.path"];
+    assert_eq!(setting["default"], "nnt");
+    let js = std::fs::read_to_string(dir.join(main)).expect("extension.js");
+    assert!(js.contains("\"nnt.path\"") || js.contains("get(\"path\")"));
+    assert!(js.contains("args: [\"lsp\"]"));
+}
