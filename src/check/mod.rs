@@ -11,6 +11,7 @@
 pub mod args;
 pub mod catalog;
 pub mod data;
+pub mod data_cache;
 pub mod diagnose;
 pub mod error;
 pub mod labels;
@@ -258,7 +259,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
     let mut checked_model = None;
     if with_data {
         if let Some(rdata) = &st.data {
-            match crate::data::load(&rdata.spec, st.seed.unwrap_or(0)) {
+            match data_cache::load(&rdata.spec, st.seed.unwrap_or(0)) {
                 Ok(data) => {
                     let model = labels::check(
                         &mut cx,

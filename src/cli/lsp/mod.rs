@@ -3,9 +3,12 @@
 //! One thread, one loop: read a message, answer it. Documents are synchronised in
 //! full; each open and change is checked with [`crate::check::check_recipe`]
 //! (relative paths against the document's directory) and its diagnostics
-//! published. A check reads the recipe's data; when that took long (a large CSV),
-//! changes are checked without the data ([`crate::check::resolve_recipe`]) and the
-//! data is read again on open and save only.
+//! published. A check reads the recipe's data through
+//! [`crate::check::data_cache`] (kept by spec, seed and each file's path,
+//! modification time and size), so a keystroke outside the `data` section does not
+//! read the files again; when a check with the data still took long (a large CSV
+//! read for the first time), changes are checked without the data
+//! ([`crate::check::resolve_recipe`]) until the next open or save.
 //!
 //! Bad input never ends the server: a message that is not JSON is answered with a
 //! parse error, an unknown request with "method not found", bad parameters with
@@ -86,6 +89,7 @@ pub fn run_stdio() -> u8 {
 
 /// Runs the server on any pair of streams.
 pub fn serve(input: &mut impl BufRead, output: &mut impl Write) -> u8 {
+    crate::check::data_cache::enable();
     let mut server = Server::new();
     loop {
         let msg = match transport::read(input) {
