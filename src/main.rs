@@ -73,7 +73,7 @@ enum Command {
     Man,
     /// Print a shell completion script.
     #[command(
-        after_help = "The script calls back into `nnt` on every TAB, so `nnt` must be on the PATH.\n\nExamples:\n  nnt completions bash > ~/.local/share/bash-completion/completions/nnt\n  nnt completions zsh > ~/.zfunc/_nnt\n  nnt completions fish > ~/.config/fish/completions/nnt.fish"
+        after_help = "The script calls back into `nnt` on every TAB, so `nnt` must be on the PATH.\n\nExamples:\n  nnt completions bash > ~/.local/share/bash-completion/completions/nnt\n  source <(nnt completions zsh)   # in ~/.zshrc, after compinit\n  nnt completions fish > ~/.config/fish/completions/nnt.fish"
     )]
     Completions {
         /// The shell to generate completions for.
