@@ -530,3 +530,40 @@ fn the_vscode_package_is_consistent() {
     assert!(js.contains("\"nnt.path\"") || js.contains("get(\"path\")"));
     assert!(js.contains("args: [\"lsp\"]"));
 }
+
+/// An error in a data file is shown at the recipe's `data` section with the file's
+/// place as related information; fixing the file and saving clears it (the data
+/// cache notices the file changed).
+#[test]
+fn data_errors_point_into_the_data_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = "a,b,label\n1,2,0\n3,x,1\n";
+    std::fs::write(dir.path().join("d.csv"), csv).expect("write");
+    let recipe = "data {\n    train = csv(\"d.csv\", label = \"label\")\n}\nmodel {\n    dense(2)\n}\nloss = cross_entropy\noptimizer = sgd(lr = 0.1)\ntrain { epochs = 1 }\n";
+    let path = dir.path().join("r.nnt");
+    std::fs::write(&path, recipe).expect("write");
+    let uri = uri_of(&path);
+    let mut c = Client::start();
+    let diags = c.open(&uri, recipe);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    let d = &diags[0];
+    assert_eq!(d["code"], "nnt::data::not_a_number");
+    let (line, col) = pos_of(recipe, "data");
+    assert_eq!(d["range"]["start"], json!({"line": line, "character": col}));
+    let related = &d["relatedInformation"][0]["location"];
+    assert_eq!(related["uri"], uri_of(&dir.path().join("d.csv")));
+    let (line, col) = pos_of(csv, "x");
+    assert_eq!(
+        related["range"]["start"],
+        json!({"line": line, "character": col})
+    );
+
+    std::fs::write(dir.path().join("d.csv"), csv.replace('x', "55")).expect("write");
+    c.notify(
+        "textDocument/didSave",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let diags = c.diagnostics(&uri);
+    assert!(diags.is_empty(), "{diags:?}");
+    c.shutdown();
+}

@@ -39,28 +39,35 @@ pub fn suggestion(help: &str) -> Option<String> {
     ident.then(|| name.to_string())
 }
 
-/// Converts the diagnostics of a check of `text` (named `name`, at `uri`).
+/// Where a checked document is: its name in diagnostics, its URI, and the directory
+/// its relative paths (and the data files' names in diagnostics) start from.
+pub struct Place<'a> {
+    pub name: &'a str,
+    pub uri: &'a str,
+    pub dir: &'a std::path::Path,
+}
+
+/// Converts the diagnostics of a check of `text`.
 pub fn convert(
     list: &[BoxedDiagnostic],
     default: DiagnosticSeverity,
-    name: &str,
-    uri: &str,
+    place: &Place,
     text: &str,
     idx: &LineIndex,
 ) -> Vec<Converted> {
     list.iter()
-        .map(|d| convert_one(d.as_ref(), default, name, uri, text, idx))
+        .map(|d| convert_one(d.as_ref(), default, place, text, idx))
         .collect()
 }
 
 fn convert_one(
     d: &(dyn Diagnostic + Send + Sync + 'static),
     default: DiagnosticSeverity,
-    name: &str,
-    uri: &str,
+    place: &Place,
     text: &str,
     idx: &LineIndex,
 ) -> Converted {
+    let (name, uri) = (place.name, place.uri);
     let as_error: &(dyn std::error::Error + Send + Sync + 'static) = d;
     let sourced = as_error.downcast_ref::<Sourced>();
     // Labels into the recipe: a wrapped diagnostic's own (full-text) labels; a
@@ -112,7 +119,7 @@ fn convert_one(
                 }
                 let pos = Position::new(c.line() as u32, c.column() as u32);
                 related.push(json!({
-                    "location": {"uri": file_uri(&file), "range": Range::new(pos, pos)},
+                    "location": {"uri": file_uri(&place.dir.join(&file).to_string_lossy()), "range": Range::new(pos, pos)},
                     "message": l.label().unwrap_or("here"),
                 }));
             }
@@ -721,14 +728,12 @@ mod tests {
                 &Default::default(),
             );
             let idx = LineIndex::new(text);
-            let conv = convert(
-                &r.errors,
-                DiagnosticSeverity::ERROR,
-                "t.nnt",
-                "file:///t.nnt",
-                text,
-                &idx,
-            );
+            let place = Place {
+                name: "t.nnt",
+                uri: "file:///t.nnt",
+                dir: std::path::Path::new("/"),
+            };
+            let conv = convert(&r.errors, DiagnosticSeverity::ERROR, &place, text, &idx);
             let fix = conv
                 .iter()
                 .find(|c| c.fix.is_some())

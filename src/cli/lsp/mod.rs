@@ -326,19 +326,17 @@ impl Server {
             (report.errors, report.warnings)
         };
         let idx = LineIndex::new(&doc.text);
-        let mut all = features::convert(
-            &errors,
-            DiagnosticSeverity::ERROR,
-            &doc.name,
+        let place = features::Place {
+            name: &doc.name,
             uri,
-            &doc.text,
-            &idx,
-        );
+            dir: &doc.dir,
+        };
+        let mut all =
+            features::convert(&errors, DiagnosticSeverity::ERROR, &place, &doc.text, &idx);
         all.extend(features::convert(
             &warnings,
             DiagnosticSeverity::WARNING,
-            &doc.name,
-            uri,
+            &place,
             &doc.text,
             &idx,
         ));
