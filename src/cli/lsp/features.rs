@@ -544,6 +544,40 @@ const COMMENT: u32 = 5;
 const PROPERTY: u32 = 6;
 const ENUM_MEMBER: u32 = 7;
 
+/// The semantic token type of token `i`, given the context just before it.
+fn classify(text: &str, toks: &[Tok], i: usize, cx: &text::Context) -> Option<u32> {
+    let t = &toks[i];
+    Some(match t.kind {
+        TokKind::Number => NUMBER,
+        TokKind::Str => STRING,
+        TokKind::Comment => COMMENT,
+        TokKind::Ident => {
+            let word = &text[t.start..t.end];
+            let next = toks[i + 1..]
+                .iter()
+                .find(|n| n.kind != TokKind::Comment)
+                .map(|n| n.kind);
+            if word == "true" || word == "false" || next == Some(TokKind::Punct(b'{')) {
+                KEYWORD
+            } else if next == Some(TokKind::Punct(b'(')) {
+                FUNCTION
+            } else if next == Some(TokKind::Punct(b'=')) {
+                if cx.frames.is_empty() {
+                    PROPERTY
+                } else {
+                    PARAMETER
+                }
+            } else {
+                match cx.value_kind() {
+                    Some(Kind::Value(_)) | None => ENUM_MEMBER,
+                    Some(_) => FUNCTION,
+                }
+            }
+        }
+        _ => return None,
+    })
+}
+
 /// Semantic tokens of the whole text, delta-encoded.
 pub fn semantic_tokens(text: &str) -> Vec<SemanticToken> {
     let toks = text::tokens(text);
@@ -551,40 +585,14 @@ pub fn semantic_tokens(text: &str) -> Vec<SemanticToken> {
     let mut out = Vec::new();
     let (mut line, mut col) = (0u32, 0u32);
     let mut cx_toks: Vec<(Tok, u32)> = Vec::new();
+    // One pass: the walker holds the context just before each token.
+    let mut walker = text::Walker::new(text);
     for (i, t) in toks.iter().enumerate() {
-        let ty = match t.kind {
-            TokKind::Number => NUMBER,
-            TokKind::Str => STRING,
-            TokKind::Comment => COMMENT,
-            TokKind::Ident => {
-                let word = &text[t.start..t.end];
-                let next = toks[i + 1..]
-                    .iter()
-                    .find(|n| n.kind != TokKind::Comment)
-                    .map(|n| n.kind);
-                if word == "true" || word == "false" || next == Some(TokKind::Punct(b'{')) {
-                    KEYWORD
-                } else if next == Some(TokKind::Punct(b'(')) {
-                    FUNCTION
-                } else {
-                    let cx = text::context(text, &toks, t.start);
-                    if next == Some(TokKind::Punct(b'=')) {
-                        if cx.frames.is_empty() {
-                            PROPERTY
-                        } else {
-                            PARAMETER
-                        }
-                    } else {
-                        match cx.value_kind() {
-                            Some(Kind::Value(_)) | None => ENUM_MEMBER,
-                            Some(_) => FUNCTION,
-                        }
-                    }
-                }
-            }
-            _ => continue,
-        };
-        cx_toks.push((*t, ty));
+        let ty = classify(text, &toks, i, &walker.cx);
+        walker.step(t);
+        if let Some(ty) = ty {
+            cx_toks.push((*t, ty));
+        }
     }
     for (t, ty) in cx_toks {
         let start = idx.position(text, t.start);

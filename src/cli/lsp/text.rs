@@ -177,28 +177,40 @@ pub struct Context {
     pub word: Option<Tok>,
 }
 
-/// The context of byte `offset` in `text`.
-pub fn context(text: &str, toks: &[Tok], offset: usize) -> Context {
-    let mut cx = Context {
-        at_statement_start: true,
-        ..Context::default()
-    };
-    let mut last_ident: Option<&str> = None;
-    let mut prev_ident = false;
-    for t in toks {
-        if t.start >= offset {
-            break;
+/// Walks the tokens of a text in order, keeping the [`Context`] of the position
+/// just after the last token it was given (one pass for a whole text).
+pub struct Walker<'t> {
+    text: &'t str,
+    pub cx: Context,
+    last_ident: Option<&'t str>,
+    prev_ident: bool,
+}
+
+impl<'t> Walker<'t> {
+    pub fn new(text: &'t str) -> Walker<'t> {
+        Walker {
+            text,
+            cx: Context {
+                at_statement_start: true,
+                ..Context::default()
+            },
+            last_ident: None,
+            prev_ident: false,
         }
-        let s = &text[t.start..t.end];
-        if t.kind == TokKind::Ident && t.end >= offset {
-            cx.word = Some(*t);
-            break;
+    }
+
+    /// Takes in the next token.
+    pub fn step(&mut self, t: &Tok) {
+        let cx = &mut self.cx;
+        let was_ident = self.prev_ident;
+        if t.kind == TokKind::Comment {
+            return;
         }
-        let was_ident = prev_ident;
-        prev_ident = false;
+        self.prev_ident = false;
         cx.after_eq = false;
+        let last = self.last_ident.filter(|_| was_ident).map(str::to_string);
         match t.kind {
-            TokKind::Comment => continue,
+            TokKind::Comment => {}
             TokKind::Newline => {
                 if cx.frames.is_empty() {
                     cx.key = None;
@@ -206,8 +218,8 @@ pub fn context(text: &str, toks: &[Tok], offset: usize) -> Context {
                 }
             }
             TokKind::Ident => {
-                last_ident = Some(s);
-                prev_ident = true;
+                self.last_ident = self.text.get(t.start..t.end);
+                self.prev_ident = true;
                 cx.at_statement_start = false;
                 if let Some(f) = cx.frames.last_mut() {
                     f.at_start = false;
@@ -216,8 +228,8 @@ pub fn context(text: &str, toks: &[Tok], offset: usize) -> Context {
             TokKind::Punct(b'=') => {
                 cx.after_eq = true;
                 match cx.frames.last_mut() {
-                    Some(f) => f.arg = last_ident.filter(|_| was_ident).map(str::to_string),
-                    None => cx.key = last_ident.filter(|_| was_ident).map(str::to_string),
+                    Some(f) => f.arg = last,
+                    None => cx.key = last,
                 }
             }
             TokKind::Punct(b';') if cx.frames.is_empty() => {
@@ -225,7 +237,7 @@ pub fn context(text: &str, toks: &[Tok], offset: usize) -> Context {
                 cx.at_statement_start = true;
             }
             TokKind::Punct(b'{') => {
-                cx.section = last_ident.filter(|_| was_ident).map(str::to_string);
+                cx.section = last;
                 cx.key = None;
                 cx.frames.clear();
                 cx.at_statement_start = true;
@@ -242,11 +254,7 @@ pub fn context(text: &str, toks: &[Tok], offset: usize) -> Context {
                 }
                 cx.frames.push(Frame {
                     open: c,
-                    callee: if c == b'(' && was_ident {
-                        last_ident.map(str::to_string)
-                    } else {
-                        None
-                    },
+                    callee: if c == b'(' { last } else { None },
                     arg: None,
                     at_start: true,
                 });
@@ -269,7 +277,22 @@ pub fn context(text: &str, toks: &[Tok], offset: usize) -> Context {
             }
         }
     }
-    cx
+}
+
+/// The context of byte `offset` in `text`.
+pub fn context(text: &str, toks: &[Tok], offset: usize) -> Context {
+    let mut w = Walker::new(text);
+    for t in toks {
+        if t.start >= offset {
+            break;
+        }
+        if t.kind == TokKind::Ident && t.end >= offset {
+            w.cx.word = Some(*t);
+            break;
+        }
+        w.step(t);
+    }
+    w.cx
 }
 
 impl Context {
