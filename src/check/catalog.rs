@@ -27,6 +27,8 @@ pub enum Kind {
     Clip,
     /// `patience(…)` of `early_stop`.
     EarlyStop,
+    /// `at_least(…)` / `at_most(…)` of an `expect` item.
+    Expectation,
     /// A plain name taken as a value: the setting or parameter it is a value of.
     Value(&'static str),
 }
@@ -47,6 +49,7 @@ impl Kind {
             Kind::Schedule => "learning-rate schedule".into(),
             Kind::Clip => "gradient clipping".into(),
             Kind::EarlyStop => "early stopping".into(),
+            Kind::Expectation => "expectation".into(),
             Kind::Value(s) => format!("value of `{s}`"),
         }
     }
@@ -150,11 +153,24 @@ pub const BUILTINS: &[Builtin] = &[
     item(Section, "train", None, "The schedule: `epochs` (required), `batch`, `shuffle`, `lr_schedule`, `clip`, `early_stop`."),
     item(Section, "checkpoint", None, "A checkpoint each `every` epochs into directory `path`, keeping the newest `keep`."),
     item(Section, "diagnose", None, "Thresholds of the run-time diagnostics (a number, or `off`)."),
+    item(Section, "expect", None, "What a run must reach, per logged field: `valid_accuracy = at_least(0.9)` (checked by `nnt test`)."),
     // ------------------------------------------------------------ data (§4)
     item(Item("data"), "train", None, "The training split (required): a data source."),
     item(Item("data"), "valid", None, "The validation split, evaluated after every epoch: a source or `split(train, FRACTION)`."),
     item(Item("data"), "test", None, "The test split, evaluated once after training: a source or `split(train, FRACTION)`."),
     item(Item("data"), "normalize", Some("none"), "Per-feature normalisation with train-split statistics: none, standard, minmax."),
+    item(Item("data"), "features", None, "Only these columns are features, in this order (default: every column that is not a label or ignored)."),
+    item(Item("data"), "ignore", Some("[]"), "Columns that are neither features nor labels (ids, dates, free text)."),
+    item(Item("data"), "categorical", Some("[]"), "Feature columns whose cells are category names, each one-hot encoded."),
+    item(Item("data"), "missing", Some("error"), "What a missing cell means: error, drop, mean, median, zero."),
+    item(Item("data"), "normalize_targets", Some("none"), "Regression only: standardise the targets with train-split statistics: none, standard."),
+    b(Value("missing"), "error", &[], "A missing cell is an error naming file, line and column."),
+    b(Value("missing"), "drop", &[], "Rows with a missing feature or label cell are removed."),
+    b(Value("missing"), "mean", &[], "A missing numeric cell becomes its column's train-split mean."),
+    b(Value("missing"), "median", &[], "A missing numeric cell becomes its column's train-split median."),
+    b(Value("missing"), "zero", &[], "A missing numeric cell becomes 0."),
+    b(Value("normalize_targets"), "none", &[], "Targets as they are."),
+    b(Value("normalize_targets"), "standard", &[], "Targets standardised for training; predictions in the original units."),
     b(Source, "csv", &[req("path"), req("label"), opt("header", "true"), opt("delimiter", "\",\"")], "A CSV file (`.gz` read through gzip); `label` names the target column(s) by header name or index."),
     b(Source, "split", &[req("from"), req("fraction")], "Moves round(fraction × train rows) seeded-random rows out of train into this split."),
     b(Source, "blobs", &[req("n"), req("features"), req("classes"), opt("spread", "1.0")], "Synthetic Gaussian blobs, one per class."),
@@ -238,6 +254,8 @@ pub const BUILTINS: &[Builtin] = &[
     item(Item("diagnose"), "plateau_delta", None, "Train-loss change below which an epoch counts as a plateau (or `off`)."),
     item(Item("diagnose"), "plateau_epochs", None, "Plateau epochs before premature convergence is reported."),
     b(Value("diagnose"), "off", &[], "Turns this diagnostic off."),
+    b(Expectation, "at_least", &[req("value")], "The field must reach at least this value."),
+    b(Expectation, "at_most", &[req("value")], "The field must reach at most this value."),
 ];
 
 /// The built-ins of one kind.
@@ -274,6 +292,9 @@ pub fn value_kind(section: Option<&str>, call: Option<Kind>, key: &str) -> Optio
         (None, "precision") => Kind::Value("precision"),
         (Some("data"), "train" | "valid" | "test") => Kind::Source,
         (Some("data"), "normalize") => Kind::Value("normalize"),
+        (Some("data"), "missing") => Kind::Value("missing"),
+        (Some("data"), "normalize_targets") => Kind::Value("normalize_targets"),
+        (Some("expect"), _) => Kind::Expectation,
         (Some("train"), "lr_schedule") => Kind::Schedule,
         (Some("train"), "clip") => Kind::Clip,
         (Some("train"), "early_stop") => Kind::EarlyStop,
