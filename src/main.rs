@@ -26,7 +26,7 @@ const EXIT_DIVERGED: u8 = 3;
 #[derive(Parser, Debug)]
 #[command(
     name = "nnt",
-    version,
+    version = nnt::cli::version::text(),
     about = "Train neural networks from checked, reproducible recipes",
     long_about = "nnt reads a .nnt recipe (data, layers, loss, optimizer, regularisation, \
                   schedule), checks it before any compute, and trains it on the CPU with \
@@ -68,8 +68,18 @@ enum Command {
         after_help = "Examples:\n  nnt fmt examples/iris.nnt\n  nnt fmt --check examples/*.nnt   # exit 1 when a file would change"
     )]
     Fmt(FmtArgs),
+    /// Run the language server on stdio, for editors (diagnostics, hover, completion, formatting).
+    #[command(
+        after_help = "Started by an editor, not by hand; see docs/editors.md.\n\nExit status: 0 after an LSP `shutdown` request and `exit`, 1 otherwise."
+    )]
+    Lsp,
+    /// Print the manual page (roff): `nnt man | gzip > /usr/local/share/man/man1/nnt.1.gz`.
+    #[command(hide = true)]
+    Man,
     /// Print a shell completion script.
-    #[command(after_help = "Example:\n  nnt completions bash > /etc/bash_completion.d/nnt")]
+    #[command(
+        after_help = "The script calls back into `nnt` on every TAB, so `nnt` must be on the PATH.\n\nExamples:\n  nnt completions bash > ~/.local/share/bash-completion/completions/nnt\n  source <(nnt completions zsh)   # in ~/.zshrc, after compinit\n  nnt completions fish > ~/.config/fish/completions/nnt.fish"
+    )]
     Completions {
         /// The shell to generate completions for.
         shell: clap_complete::Shell,
@@ -87,12 +97,13 @@ enum Format {
 #[derive(clap::Args, Debug)]
 struct RecipeArgs {
     /// The recipe file.
+    #[arg(value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::recipes())]
     recipe: PathBuf,
     /// Override a setting in recipe syntax: `seed=3`, `train.epochs=5`, `optimizer.lr=0.01`, `model.0.units=64`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE", value_hint = clap::ValueHint::Other, add = nnt::cli::complete::setting_keys())]
     set: Vec<String>,
     /// The seed of the random generator (same as `--set seed=N`).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_hint = clap::ValueHint::Other)]
     seed: Option<u64>,
 }
 
@@ -104,10 +115,10 @@ struct RunArgs {
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// Write the final (or, with early_stop, the best) parameters here, as safetensors.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::weights())]
     save: Option<PathBuf>,
     /// Continue from a checkpoint written by this recipe's `checkpoint` section.
-    #[arg(long, value_name = "CKPT")]
+    #[arg(long, value_name = "CKPT", value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::weights())]
     resume: Option<PathBuf>,
     /// Add wall-clock seconds and steps per second to the log.
     #[arg(long)]
@@ -164,7 +175,7 @@ struct SweepArgs {
 #[derive(clap::Args, Debug)]
 struct FmtArgs {
     /// The recipes to format in place.
-    #[arg(required = true)]
+    #[arg(required = true, value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::recipes())]
     recipes: Vec<PathBuf>,
     /// Only report files that would change; exit 1 if any would.
     #[arg(long)]
@@ -172,6 +183,8 @@ struct FmtArgs {
 }
 
 fn main() -> ExitCode {
+    // With `COMPLETE=SHELL` set (by the script of `nnt completions`), answer a TAB and exit.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     ExitCode::from(run())
 }
 
@@ -191,9 +204,22 @@ fn run() -> u8 {
         Command::Plot(args) => cmd_plot(&args),
         Command::Sweep(args) => cmd_sweep(args),
         Command::Fmt(args) => cmd_fmt(&args),
+        Command::Lsp => nnt::cli::lsp::run_stdio(),
+        Command::Man => match nnt::cli::version::man_page(Cli::command(), &mut std::io::stdout()) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_INVALID
+            }
+        },
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "nnt", &mut std::io::stdout());
-            0
+            match nnt::cli::complete::write_registration(shell, &mut std::io::stdout()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    EXIT_USAGE
+                }
+            }
         }
     }
 }

@@ -9,7 +9,9 @@
 //! (`--set`), [`error`] (the error kinds), [`sourced`] (attaching source text).
 
 pub mod args;
+pub mod catalog;
 pub mod data;
+pub mod data_cache;
 pub mod diagnose;
 pub mod error;
 pub mod labels;
@@ -56,6 +58,9 @@ pub type BoxedDiagnostic = Box<dyn Diagnostic + Send + Sync + 'static>;
 pub struct CheckReport {
     /// `Some` iff `errors` is empty.
     pub program: Option<Program>,
+    /// The model with every width known, whenever the data and the `model` section
+    /// check, even when other parts of the recipe do not (for editors' hover).
+    pub model: Option<crate::ir::Model>,
     pub errors: Vec<BoxedDiagnostic>,
     pub warnings: Vec<BoxedDiagnostic>,
     /// The data files the recipe reads (resolved paths), so that the caller can
@@ -79,6 +84,7 @@ pub fn check_recipe(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions) -
     let run = run(name, bytes, dir, opts, true);
     CheckReport {
         program: run.program,
+        model: run.model,
         errors: run.errors,
         warnings: run.warnings,
         data_files: run.data_files,
@@ -136,6 +142,7 @@ impl Cx {
 
 struct Run {
     program: Option<Program>,
+    model: Option<crate::ir::Model>,
     recipe: Option<Recipe>,
     errors: Vec<BoxedDiagnostic>,
     warnings: Vec<BoxedDiagnostic>,
@@ -210,6 +217,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         let program = if errors.is_empty() { program } else { None };
         Run {
             program,
+            model: None,
             recipe,
             errors,
             warnings: sources.wrap(warnings),
@@ -261,6 +269,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         config: crate::fmt::format_ast(&recipe, &parse_text),
     };
     let mut program = None;
+    let mut checked_model = None;
     if with_data {
         if let Some(rdata) = &st.data {
             tabular::items(&mut cx, rdata, st.loss);
@@ -270,7 +279,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                 Loss::BinaryCrossEntropy => Some(2),
                 _ => None,
             });
-            let loaded = crate::data::load_all(&spec, st.seed.unwrap_or(0));
+            let loaded = data_cache::load_all(&spec, st.seed.unwrap_or(0));
             for e in loaded.errors {
                 match located::locate(Box::new(e), rdata) {
                     // No place of its own: shown at the recipe's data source.
@@ -295,6 +304,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                     st.loss,
                     st.train.as_ref(),
                 );
+                checked_model = model.clone();
                 program = assemble(&st, &source, data, model, opts);
             }
         }
@@ -304,10 +314,12 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         .as_ref()
         .map(|d| d.spec.files().into_iter().map(Path::to_path_buf).collect())
         .unwrap_or_default();
-    Run {
+    let mut run = Run {
         data_files,
         ..done(cx, &sources, Some(recipe), program)
-    }
+    };
+    run.model = checked_model;
+    run
 }
 
 /// The output width the model's last dense layer gives (0 without one).

@@ -79,6 +79,19 @@ impl Sourced {
     }
 }
 
+impl Sourced {
+    /// The diagnostic itself, with its labels as offsets into the full text (a
+    /// rendering window, see [`Sourced::new`], moves the labels of this wrapper).
+    pub fn inner(&self) -> &(dyn Diagnostic + Send + Sync + 'static) {
+        &*self.inner
+    }
+
+    /// The name of the text the labels point into.
+    pub fn source_name(&self) -> &str {
+        self.src.name()
+    }
+}
+
 /// The largest char boundary at or before `i`.
 fn floor(text: &str, i: usize) -> usize {
     let mut i = i.min(text.len());

@@ -4,4 +4,7 @@
 //!
 //! Like `data`, `io` and `main.rs`, this module may touch files and start processes.
 
+pub mod complete;
+pub mod lsp;
 pub mod sweep;
+pub mod version;

@@ -238,7 +238,7 @@ fn is_tabular(p: &crate::data::prep::Preparation, d: &crate::ir::Data) -> bool {
 
 /// Trainable parameters of a layer (§5): dense weights and biases, batch_norm
 /// and layer_norm weights and biases (running statistics are not trainable).
-fn trainable(layer: &Layer) -> usize {
+pub fn trainable(layer: &Layer) -> usize {
     match layer.kind {
         LayerKind::Dense { units, bias, .. } => {
             units * layer.in_width + if bias { units } else { 0 }

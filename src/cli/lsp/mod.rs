@@ -1,0 +1,580 @@
+//! `nnt lsp`: a Language Server Protocol server on stdio (spec §19).
+//!
+//! One thread, one loop: read a message, answer it. Documents are synchronised in
+//! full; each open and change is checked with [`crate::check::check_recipe`]
+//! (relative paths against the document's directory) and its diagnostics
+//! published. A check reads the recipe's data through
+//! [`crate::check::data_cache`] (kept by spec, seed and each file's path,
+//! modification time and size), so a keystroke outside the `data` section does not
+//! read the files again; when a check with the data still took long (a large CSV
+//! read for the first time), changes are checked without the data
+//! ([`crate::check::resolve_recipe`]) until the next open or save.
+//!
+//! Bad input never ends the server: a message that is not JSON is answered with a
+//! parse error, an unknown request with "method not found", bad parameters with
+//! "invalid params", and a panic in a handler with an internal error.
+
+pub mod features;
+pub mod text;
+pub mod transport;
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use lsp_types::{
+    CodeActionKind, CodeActionProviderCapability, CompletionOptions, DiagnosticSeverity,
+    HoverProviderCapability, InitializeResult, MarkupContent, MarkupKind, OneOf, Position, Range,
+    SaveOptions, SemanticTokensFullOptions, SemanticTokensLegend, SemanticTokensOptions,
+    SemanticTokensServerCapabilities, ServerCapabilities, ServerInfo, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, TextEdit,
+};
+use serde_json::{json, Value};
+
+use crate::check::CheckOptions;
+use crate::ir::Model;
+use text::LineIndex;
+use transport::Incoming;
+
+/// JSON-RPC error codes.
+const PARSE_ERROR: i64 = -32700;
+const INVALID_REQUEST: i64 = -32600;
+const METHOD_NOT_FOUND: i64 = -32601;
+const INVALID_PARAMS: i64 = -32602;
+const INTERNAL_ERROR: i64 = -32603;
+const SERVER_NOT_INITIALIZED: i64 = -32002;
+
+/// A full check (with the data) slower than this is run on open and save only.
+const FULL_CHECK_BUDGET: Duration = Duration::from_millis(50);
+
+/// An open document.
+struct Doc {
+    text: String,
+    version: Option<i64>,
+    /// The name diagnostics use (the path), and the directory of relative paths.
+    name: String,
+    dir: PathBuf,
+    /// The model (with widths) of the last check that produced one (possibly of
+    /// older text).
+    model: Option<Model>,
+    /// The last published diagnostics with their suggested replacements.
+    fixes: Vec<(lsp_types::Diagnostic, String)>,
+    /// How long the last check with the data took.
+    full_cost: Duration,
+}
+
+/// The server's state.
+pub struct Server {
+    docs: HashMap<String, Doc>,
+    initialized: bool,
+    shutdown: bool,
+    /// Messages to send, in order.
+    out: Vec<Value>,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server::new()
+    }
+}
+
+/// Runs the server on stdin/stdout until `exit` or the end of the input; returns
+/// the process's exit status (0 after `shutdown`, 1 otherwise, as LSP says).
+pub fn run_stdio() -> u8 {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    serve(&mut stdin.lock(), &mut stdout.lock())
+}
+
+/// Runs the server on any pair of streams.
+pub fn serve(input: &mut impl BufRead, output: &mut impl Write) -> u8 {
+    crate::check::data_cache::enable();
+    let mut server = Server::new();
+    loop {
+        let msg = match transport::read(input) {
+            Ok(Incoming::Message(v)) => v,
+            Ok(Incoming::Malformed(why)) => {
+                server.error(Value::Null, PARSE_ERROR, &why);
+                if flush(&mut server, output).is_err() {
+                    return 1;
+                }
+                continue;
+            }
+            Ok(Incoming::Eof) | Err(_) => return 1,
+        };
+        let exit = server.handle(msg);
+        if flush(&mut server, output).is_err() {
+            return 1;
+        }
+        if let Some(code) = exit {
+            return code;
+        }
+    }
+}
+
+fn flush(server: &mut Server, output: &mut impl Write) -> std::io::Result<()> {
+    for m in server.out.drain(..) {
+        transport::write(output, &m)?;
+    }
+    Ok(())
+}
+
+impl Server {
+    pub fn new() -> Server {
+        Server {
+            docs: HashMap::new(),
+            initialized: false,
+            shutdown: false,
+            out: Vec::new(),
+        }
+    }
+
+    /// The messages produced so far (and not yet taken).
+    pub fn take_output(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.out)
+    }
+
+    fn error(&mut self, id: Value, code: i64, message: &str) {
+        self.out.push(json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "error": {"code": code, "message": message},
+        }));
+    }
+
+    fn reply(&mut self, id: Value, result: Value) {
+        self.out
+            .push(json!({"jsonrpc": "2.0", "id": id, "result": result}));
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.out
+            .push(json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// Handles one message; `Some(status)` when the server should exit.
+    pub fn handle(&mut self, msg: Value) -> Option<u8> {
+        let Some(obj) = msg.as_object() else {
+            self.error(
+                Value::Null,
+                INVALID_REQUEST,
+                "a message must be a JSON object",
+            );
+            return None;
+        };
+        let id = obj.get("id").cloned();
+        let Some(method) = obj
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        else {
+            if obj.contains_key("result") || obj.contains_key("error") {
+                // A response to a request of ours: there are none to match.
+                return None;
+            }
+            self.error(
+                id.unwrap_or(Value::Null),
+                INVALID_REQUEST,
+                "a message must have a `method`",
+            );
+            return None;
+        };
+        let params = obj.get("params").cloned().unwrap_or(Value::Null);
+        match id {
+            Some(id) => {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.request(&method, params)
+                }));
+                match outcome {
+                    Ok(Ok(result)) => self.reply(id, result),
+                    Ok(Err((code, message))) => self.error(id, code, &message),
+                    Err(_) => self.error(id, INTERNAL_ERROR, "internal error"),
+                }
+                None
+            }
+            None => {
+                if method == "exit" {
+                    return Some(if self.shutdown { 0 } else { 1 });
+                }
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.notification(&method, params)
+                }));
+                None
+            }
+        }
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Result<Value, (i64, String)> {
+        if method == "initialize" {
+            self.initialized = true;
+            return Ok(serde_json::to_value(initialize_result()).unwrap_or(Value::Null));
+        }
+        if !self.initialized {
+            return Err((SERVER_NOT_INITIALIZED, "initialize first".into()));
+        }
+        if self.shutdown {
+            return Err((INVALID_REQUEST, "the server is shutting down".into()));
+        }
+        match method {
+            "shutdown" => {
+                self.shutdown = true;
+                Ok(Value::Null)
+            }
+            "textDocument/hover" => self.hover(&params),
+            "textDocument/completion" => self.completion(&params),
+            "textDocument/formatting" => self.formatting(&params),
+            "textDocument/codeAction" => self.code_action(&params),
+            "textDocument/semanticTokens/full" => {
+                let (_, doc) = self.doc(&params)?;
+                let data = features::semantic_tokens(&doc.text);
+                Ok(json!({ "data": flatten(&data) }))
+            }
+            "textDocument/documentSymbol" => {
+                let (_, doc) = self.doc(&params)?;
+                Ok(features::symbols(&doc.text)
+                    .and_then(|s| serde_json::to_value(s).ok())
+                    .unwrap_or(Value::Null))
+            }
+            _ => Err((METHOD_NOT_FOUND, format!("unknown method `{method}`"))),
+        }
+    }
+
+    fn notification(&mut self, method: &str, params: Value) {
+        if !self.initialized {
+            return;
+        }
+        match method {
+            "textDocument/didOpen" => {
+                let td = &params["textDocument"];
+                let (Some(uri), Some(text)) = (td["uri"].as_str(), td["text"].as_str()) else {
+                    return;
+                };
+                let (name, dir) = name_and_dir(uri);
+                let doc = Doc {
+                    text: text.to_string(),
+                    version: td["version"].as_i64(),
+                    name,
+                    dir,
+                    model: None,
+                    fixes: Vec::new(),
+                    full_cost: Duration::ZERO,
+                };
+                self.docs.insert(uri.to_string(), doc);
+                self.check(uri, true);
+            }
+            "textDocument/didChange" => {
+                let Some(uri) = params["textDocument"]["uri"].as_str() else {
+                    return;
+                };
+                let Some(doc) = self.docs.get_mut(uri) else {
+                    return;
+                };
+                let Some(changes) = params["contentChanges"].as_array() else {
+                    return;
+                };
+                for change in changes {
+                    apply_change(&mut doc.text, change);
+                }
+                doc.version = params["textDocument"]["version"].as_i64();
+                let full = doc.full_cost <= FULL_CHECK_BUDGET;
+                let uri = uri.to_string();
+                self.check(&uri, full);
+            }
+            "textDocument/didSave" => {
+                let Some(uri) = params["textDocument"]["uri"].as_str() else {
+                    return;
+                };
+                let uri = uri.to_string();
+                if let (Some(doc), Some(t)) = (self.docs.get_mut(&uri), params["text"].as_str()) {
+                    doc.text = t.to_string();
+                }
+                if self.docs.contains_key(&uri) {
+                    self.check(&uri, true);
+                }
+            }
+            "textDocument/didClose" => {
+                if let Some(uri) = params["textDocument"]["uri"].as_str() {
+                    self.docs.remove(uri);
+                    self.notify(
+                        "textDocument/publishDiagnostics",
+                        json!({"uri": uri, "diagnostics": []}),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Checks a document and publishes its diagnostics; `with_data` reads the data.
+    fn check(&mut self, uri: &str, with_data: bool) {
+        let Some(doc) = self.docs.get_mut(uri) else {
+            return;
+        };
+        let opts = CheckOptions::default();
+        let bytes = doc.text.as_bytes();
+        let (errors, warnings) = if with_data {
+            let start = Instant::now();
+            let report = crate::check::check_recipe(&doc.name, bytes, &doc.dir, &opts);
+            doc.full_cost = start.elapsed();
+            if report.model.is_some() {
+                doc.model = report.model;
+            }
+            (report.errors, report.warnings)
+        } else {
+            let report = crate::check::resolve_recipe(&doc.name, bytes, &doc.dir, &opts);
+            (report.errors, report.warnings)
+        };
+        let idx = LineIndex::new(&doc.text);
+        let place = features::Place {
+            name: &doc.name,
+            uri,
+            dir: &doc.dir,
+        };
+        let mut all =
+            features::convert(&errors, DiagnosticSeverity::ERROR, &place, &doc.text, &idx);
+        all.extend(features::convert(
+            &warnings,
+            DiagnosticSeverity::WARNING,
+            &place,
+            &doc.text,
+            &idx,
+        ));
+        doc.fixes = all
+            .iter()
+            .filter_map(|c| c.fix.clone().map(|f| (c.diagnostic.clone(), f)))
+            .collect();
+        let diagnostics: Vec<_> = all.into_iter().map(|c| c.diagnostic).collect();
+        let mut params = json!({"uri": uri, "diagnostics": diagnostics});
+        if let Some(v) = doc.version {
+            params["version"] = json!(v);
+        }
+        self.notify("textDocument/publishDiagnostics", params);
+    }
+
+    /// The document a request names.
+    fn doc(&self, params: &Value) -> Result<(String, &Doc), (i64, String)> {
+        let uri = params["textDocument"]["uri"]
+            .as_str()
+            .ok_or((INVALID_PARAMS, "missing textDocument.uri".to_string()))?;
+        let doc = self
+            .docs
+            .get(uri)
+            .ok_or((INVALID_PARAMS, format!("`{uri}` is not open")))?;
+        Ok((uri.to_string(), doc))
+    }
+
+    /// The document and byte offset a positional request names.
+    fn doc_at(&self, params: &Value) -> Result<(String, &Doc, usize), (i64, String)> {
+        let (uri, doc) = self.doc(params)?;
+        let pos: Position = serde_json::from_value(params["position"].clone())
+            .map_err(|e| (INVALID_PARAMS, format!("bad position: {e}")))?;
+        let offset = LineIndex::new(&doc.text).offset(&doc.text, pos);
+        Ok((uri, doc, offset))
+    }
+
+    fn hover(&self, params: &Value) -> Result<Value, (i64, String)> {
+        let (_, doc, offset) = self.doc_at(params)?;
+        let Some((value, span)) = features::hover(&doc.text, offset, doc.model.as_ref()) else {
+            return Ok(Value::Null);
+        };
+        let idx = LineIndex::new(&doc.text);
+        let hover = lsp_types::Hover {
+            contents: lsp_types::HoverContents::Markup(MarkupContent {
+                kind: MarkupKind::Markdown,
+                value,
+            }),
+            range: Some(Range::new(
+                idx.position(&doc.text, span.start),
+                idx.position(&doc.text, span.end),
+            )),
+        };
+        Ok(serde_json::to_value(hover).unwrap_or(Value::Null))
+    }
+
+    fn completion(&self, params: &Value) -> Result<Value, (i64, String)> {
+        let (_, doc, offset) = self.doc_at(params)?;
+        let items = features::complete(&doc.text, offset);
+        Ok(serde_json::to_value(items).unwrap_or(Value::Null))
+    }
+
+    fn formatting(&self, params: &Value) -> Result<Value, (i64, String)> {
+        let (_, doc) = self.doc(params)?;
+        match crate::fmt::format_recipe(&doc.name, doc.text.as_bytes()) {
+            Ok(formatted) if formatted == doc.text => Ok(json!([])),
+            Ok(formatted) => {
+                let idx = LineIndex::new(&doc.text);
+                let edit = TextEdit {
+                    range: Range::new(Position::new(0, 0), idx.end(&doc.text)),
+                    new_text: formatted,
+                };
+                Ok(serde_json::to_value(vec![edit]).unwrap_or(Value::Null))
+            }
+            // A recipe that does not parse is not formatted; its diagnostics say why.
+            Err(_) => Ok(Value::Null),
+        }
+    }
+
+    fn code_action(&self, params: &Value) -> Result<Value, (i64, String)> {
+        let (uri, doc) = self.doc(params)?;
+        let range: Range = serde_json::from_value(params["range"].clone())
+            .map_err(|e| (INVALID_PARAMS, format!("bad range: {e}")))?;
+        let overlaps = |r: &Range| r.start <= range.end && range.start <= r.end;
+        let actions: Vec<Value> = doc
+            .fixes
+            .iter()
+            .filter(|(d, _)| overlaps(&d.range))
+            .map(|(d, replacement)| {
+                json!({
+                    "title": format!("Replace with `{replacement}`"),
+                    "kind": CodeActionKind::QUICKFIX,
+                    "diagnostics": [d],
+                    "isPreferred": true,
+                    "edit": {"changes": {uri.clone(): [TextEdit {
+                        range: d.range,
+                        new_text: replacement.clone(),
+                    }]}},
+                })
+            })
+            .collect();
+        Ok(Value::Array(actions))
+    }
+}
+
+/// Applies one `contentChanges` entry: the whole text (the synchronisation this
+/// server asks for), or, from a client that sends them anyway, a range's new text.
+fn apply_change(text: &mut String, change: &Value) {
+    let Some(new) = change["text"].as_str() else {
+        return;
+    };
+    match serde_json::from_value::<Range>(change["range"].clone()) {
+        Ok(r) => {
+            let idx = LineIndex::new(text);
+            let start = idx.offset(text, r.start);
+            let end = idx.offset(text, r.end).max(start);
+            text.replace_range(start..end, new);
+        }
+        Err(_) => *text = new.to_string(),
+    }
+}
+
+fn flatten(tokens: &[lsp_types::SemanticToken]) -> Vec<u32> {
+    tokens
+        .iter()
+        .flat_map(|t| {
+            [
+                t.delta_line,
+                t.delta_start,
+                t.length,
+                t.token_type,
+                t.token_modifiers_bitset,
+            ]
+        })
+        .collect()
+}
+
+/// The diagnostics name and the directory of relative paths of a document.
+fn name_and_dir(uri: &str) -> (String, PathBuf) {
+    match features::uri_path(uri) {
+        Some(p) => {
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            (p.display().to_string(), dir)
+        }
+        None => (uri.to_string(), PathBuf::from(".")),
+    }
+}
+
+fn initialize_result() -> InitializeResult {
+    InitializeResult {
+        capabilities: ServerCapabilities {
+            text_document_sync: Some(TextDocumentSyncCapability::Options(
+                TextDocumentSyncOptions {
+                    open_close: Some(true),
+                    change: Some(TextDocumentSyncKind::FULL),
+                    save: Some(TextDocumentSyncSaveOptions::SaveOptions(SaveOptions {
+                        include_text: Some(false),
+                    })),
+                    ..Default::default()
+                },
+            )),
+            hover_provider: Some(HoverProviderCapability::Simple(true)),
+            completion_provider: Some(CompletionOptions {
+                trigger_characters: Some(vec!["(".into(), ",".into(), "=".into(), "[".into()]),
+                ..Default::default()
+            }),
+            document_formatting_provider: Some(OneOf::Left(true)),
+            code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+            document_symbol_provider: Some(OneOf::Left(true)),
+            semantic_tokens_provider: Some(
+                SemanticTokensServerCapabilities::SemanticTokensOptions(SemanticTokensOptions {
+                    legend: SemanticTokensLegend {
+                        token_types: features::TOKEN_TYPES.to_vec(),
+                        token_modifiers: Vec::new(),
+                    },
+                    full: Some(SemanticTokensFullOptions::Bool(true)),
+                    range: None,
+                    ..Default::default()
+                }),
+            ),
+            ..Default::default()
+        },
+        server_info: Some(ServerInfo {
+            name: "nnt".into(),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_apply_whole_or_by_range() {
+        let mut t = "seed = 1\nloss = mse\n".to_string();
+        apply_change(
+            &mut t,
+            &json!({"range": {"start": {"line": 1, "character": 7}, "end": {"line": 1, "character": 10}}, "text": "mae"}),
+        );
+        assert_eq!(t, "seed = 1\nloss = mae\n");
+        apply_change(
+            &mut t,
+            &json!({"range": {"start": {"line": 0, "character": 7}, "end": {"line": 0, "character": 7}}, "text": "2"}),
+        );
+        assert_eq!(t, "seed = 21\nloss = mae\n");
+        apply_change(&mut t, &json!({"text": "seed = 3\n"}));
+        assert_eq!(t, "seed = 3\n");
+        apply_change(&mut t, &json!({"range": 5}));
+        assert_eq!(t, "seed = 3\n");
+    }
+
+    /// The server in-process: requests answered in order, `exit` ends it.
+    #[test]
+    fn serves_a_session() {
+        let mut input = Vec::new();
+        for m in [
+            json!({"jsonrpc": "2.0", "id": 1, "method": "textDocument/hover", "params": {}}),
+            json!({"jsonrpc": "2.0", "id": 2, "method": "initialize", "params": {}}),
+            json!({"jsonrpc": "2.0", "id": 3, "method": "shutdown"}),
+            json!({"jsonrpc": "2.0", "method": "exit"}),
+        ] {
+            transport::write(&mut input, &m).unwrap_or_default();
+        }
+        let mut out = Vec::new();
+        let status = serve(&mut std::io::Cursor::new(input), &mut out);
+        assert_eq!(status, 0);
+        let mut r = std::io::Cursor::new(out);
+        let mut replies = Vec::new();
+        while let Ok(Incoming::Message(v)) = transport::read(&mut r) {
+            replies.push(v);
+        }
+        assert_eq!(replies.len(), 3);
+        assert_eq!(replies[0]["error"]["code"], SERVER_NOT_INITIALIZED);
+        assert_eq!(replies[1]["id"], 2);
+        assert!(replies[1]["result"]["capabilities"]["hoverProvider"] == true);
+        assert_eq!(replies[2]["result"], Value::Null);
+    }
+}
