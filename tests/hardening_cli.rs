@@ -1,0 +1,108 @@
+//! Issue 11 (hardening), end to end against the binary: closed pipes, huge plans,
+//! extreme logs, exit statuses with `--plot`, conflicting options. Every command
+//! runs under a time limit, so a hang fails the test instead of the suite.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn nnt() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nnt"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE");
+    c
+}
+
+/// What a finished command left: its status and both streams.
+struct Done {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Waits for `child` at most `secs` seconds (killing it and failing past that),
+/// reading both streams while it runs.
+fn finish(mut child: Child, secs: u64, what: &str) -> Done {
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let out_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(o) = out.as_mut() {
+            let _ = o.read_to_end(&mut s);
+        }
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.read_to_end(&mut s);
+        }
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Done {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
+    }
+}
+
+/// Runs `nnt ARGS` with piped streams, at most `secs` seconds.
+fn run_within(args: &[&str], secs: u64) -> Done {
+    let child = nnt()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    finish(child, secs, &args.join(" "))
+}
+
+// ---------------------------------------------------------------- item 11
+
+/// `explain` with 2^63 − 1 epochs, or a cosine over 10^8 epochs, ends at once with
+/// a bounded table.
+#[test]
+fn explain_of_huge_epoch_counts_is_bounded() {
+    for set in [
+        vec!["--set", "train.epochs=9223372036854775807"],
+        vec![
+            "--set",
+            "train.epochs=100000000",
+            "--set",
+            "train.lr_schedule=cosine(min_lr = 0.0001)",
+        ],
+        vec![
+            "--set",
+            "train.epochs=9223372036854775807",
+            "--set",
+            "train.lr_schedule=exponential(0.999999)",
+        ],
+    ] {
+        let mut args = vec!["explain", "examples/iris.nnt"];
+        args.extend(set.iter().copied());
+        let o = run_within(&args, 20);
+        assert_eq!(o.code, Some(0), "{}", o.stderr);
+        let table: Vec<&str> = o
+            .stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("learning rate per epoch"))
+            .skip(1)
+            .collect();
+        assert!(!table.is_empty() && table.len() <= 41, "{}", o.stdout);
+        assert!(table[0].trim_start().starts_with("epoch"), "{}", o.stdout);
+    }
+}
