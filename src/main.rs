@@ -13,6 +13,7 @@ use std::sync::Arc;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic};
 
+use nnt::cli::output::Stdout;
 use nnt::events::{EndReason, Event, Observer, RunDiagnostic};
 use nnt::ir::Program;
 
@@ -151,8 +152,12 @@ fn run() -> u8 {
         Command::Plot(args) => cmd_plot(&args),
         Command::Fmt(args) => cmd_fmt(&args),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "nnt", &mut std::io::stdout());
-            0
+            // Generated in memory: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "nnt", &mut script);
+            let mut out = Stdout::new();
+            out.write_bytes(&script);
+            finish_stdout(out, 0)
         }
     }
 }
@@ -169,8 +174,9 @@ fn cmd_check(args: &RecipeArgs) -> u8 {
 fn cmd_explain(args: &RecipeArgs) -> u8 {
     match load_program(args, None) {
         Ok(program) => {
-            print!("{}", nnt::report::explain::explain(&program));
-            0
+            let mut out = Stdout::new();
+            out.print(&nnt::report::explain::explain(&program));
+            finish_stdout(out, 0)
         }
         Err(code) => code,
     }
@@ -198,6 +204,7 @@ fn cmd_run(args: RunArgs) -> u8 {
     };
     let color = use_color();
     let mut log = String::new();
+    let mut stdout_status = Stdout::new();
     let outcome = {
         let mut stderr_diags = RunDiagnosticPrinter {
             program: &program,
@@ -212,18 +219,28 @@ fn cmd_run(args: RunArgs) -> u8 {
                 let stdout = std::io::stdout();
                 let mut jsonl = nnt::report::jsonl::JsonlObserver::new(stdout);
                 let mut tee = Tee(vec![&mut jsonl, &mut stderr_diags, &mut recorder]);
-                nnt::train::run(&program, &opts, &mut tee)
+                let outcome = nnt::train::run(&program, &opts, &mut tee);
+                if let Some(e) = jsonl.take_error() {
+                    stdout_status.record(e);
+                }
+                outcome
             }
             Format::Text => {
                 let stdout = std::io::stdout();
                 let options = nnt::report::text::TextOptions::detect(args.timings);
                 let mut text = nnt::report::text::TextObserver::new(stdout, options);
                 let mut tee = Tee(vec![&mut text, &mut recorder]);
-                nnt::train::run(&program, &opts, &mut tee)
+                let outcome = nnt::train::run(&program, &opts, &mut tee);
+                if let Some(e) = text.take_error() {
+                    stdout_status.record(e);
+                }
+                outcome
             }
         }
     };
-    let _ = std::io::stdout().flush();
+    if let Err(e) = std::io::stdout().flush() {
+        stdout_status.record(e);
+    }
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -237,11 +254,12 @@ fn cmd_run(args: RunArgs) -> u8 {
             return code;
         }
     }
-    match outcome.end.reason {
+    let status = match outcome.end.reason {
         EndReason::Diverged => EXIT_DIVERGED,
         EndReason::Interrupted => 130,
         EndReason::Completed | EndReason::EarlyStop => 0,
-    }
+    };
+    finish_stdout(stdout_status, status)
 }
 
 fn cmd_plot(args: &PlotArgs) -> u8 {
@@ -261,6 +279,8 @@ fn cmd_plot(args: &PlotArgs) -> u8 {
 
 fn cmd_fmt(args: &FmtArgs) -> u8 {
     let mut status = 0;
+    // A closed pipe stops the listing, never the formatting of the other files.
+    let mut out = Stdout::new();
     for path in &args.recipes {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
@@ -283,16 +303,16 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
             continue;
         }
         if args.check {
-            println!("would reformat {name}");
+            out.print(&format!("would reformat {name}\n"));
             status = status.max(1);
         } else if let Err(e) = nnt::io::atomic::write_atomic(path, formatted.as_bytes()) {
             eprintln!("error: cannot write {name}: {e}");
             status = status.max(EXIT_INVALID);
         } else {
-            println!("formatted {name}");
+            out.print(&format!("formatted {name}\n"));
         }
     }
-    status
+    finish_stdout(out, status)
 }
 
 // ------------------------------------------------------------------ helpers
@@ -359,7 +379,19 @@ fn eprint_diagnostic(diag: &dyn Diagnostic, color: bool) {
     if handler(color).render_report(&mut out, diag).is_err() {
         out = format!("{diag}\n");
     }
-    eprint!("{out}");
+    nnt::cli::output::eprint(&out);
+}
+
+/// The exit status once a command's output is done: `status`, or 1 with an
+/// `nnt::io::stdout_failed` diagnostic when stdout failed (a closed pipe is quiet).
+fn finish_stdout(out: Stdout, status: u8) -> u8 {
+    match out.finish() {
+        Ok(()) => status,
+        Err(e) => {
+            eprint_diagnostic(&e, use_color());
+            status.max(EXIT_INVALID)
+        }
+    }
 }
 
 fn write_plot(log: &str, title: &str, out: &Path) -> Result<(), u8> {

@@ -3,6 +3,7 @@
 //! runs under a time limit, so a hang fails the test instead of the suite.
 
 use std::io::Read;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -59,6 +60,10 @@ fn finish(mut child: Child, secs: u64, what: &str) -> Done {
     }
 }
 
+fn manifest() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
 /// Runs `nnt ARGS` with piped streams, at most `secs` seconds.
 fn run_within(args: &[&str], secs: u64) -> Done {
     let child = nnt()
@@ -104,5 +109,125 @@ fn explain_of_huge_epoch_counts_is_bounded() {
             .collect();
         assert!(!table.is_empty() && table.len() <= 41, "{}", o.stdout);
         assert!(table[0].trim_start().starts_with("epoch"), "{}", o.stdout);
+    }
+}
+
+// ---------------------------------------------------------------- item 9
+
+/// Runs `nnt ARGS` with `stdout` as its standard output, at most `secs` seconds.
+fn run_with_stdout(args: &[&str], stdout: Stdio, secs: u64) -> Done {
+    let child = nnt()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    finish(child, secs, &args.join(" "))
+}
+
+/// A pipe whose reading end is already closed: every write to it fails with
+/// `BrokenPipe`, deterministically.
+fn closed_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Stdio::from(writer)
+}
+
+fn dev_full() -> Stdio {
+    Stdio::from(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap(),
+    )
+}
+
+/// A closed stdout pipe ends the output quietly: no panic (exit 101), no message,
+/// the command's own status, and the command's work done.
+#[test]
+fn a_closed_stdout_pipe_is_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("w.safetensors");
+    let save = save.to_str().unwrap();
+    for args in [
+        vec!["explain", "examples/iris.nnt"],
+        vec!["completions", "bash"],
+        vec!["check", "examples/iris.nnt"],
+        vec!["run", "examples/xor.nnt", "--set", "train.epochs=3"],
+        vec![
+            "run",
+            "examples/xor.nnt",
+            "--set",
+            "train.epochs=3",
+            "--format",
+            "jsonl",
+            "--save",
+            save,
+        ],
+    ] {
+        let o = run_with_stdout(&args, closed_pipe(), 60);
+        assert_eq!(o.code, Some(0), "{args:?}: {}", o.stderr);
+        assert!(!o.stderr.contains("panicked"), "{args:?}: {}", o.stderr);
+        assert!(
+            !o.stderr.contains("stdout_failed"),
+            "{args:?}: {}",
+            o.stderr
+        );
+    }
+    // The run went on to the end and saved its weights.
+    assert!(std::fs::metadata(save).unwrap().len() > 0);
+}
+
+/// `nnt fmt a b c | head -1`: the listing stops, the formatting does not.
+#[test]
+fn fmt_formats_every_file_after_the_pipe_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let messy = std::fs::read(manifest().join("tests/fixtures/fmt/messy.nnt")).unwrap();
+    let paths: Vec<String> = (0..20)
+        .map(|i| {
+            let p = dir.path().join(format!("r{i:02}.nnt"));
+            std::fs::write(&p, &messy).unwrap();
+            p.to_str().unwrap().to_string()
+        })
+        .collect();
+    let mut args = vec!["fmt"];
+    args.extend(paths.iter().map(String::as_str));
+    let o = run_with_stdout(&args, closed_pipe(), 60);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+    let canonical = std::fs::read(manifest().join("tests/fixtures/fmt/messy.nnt"))
+        .map(|b| nnt::fmt::format_recipe("messy.nnt", &b).unwrap())
+        .unwrap();
+    for p in &paths {
+        assert_eq!(std::fs::read_to_string(p).unwrap(), canonical, "{p}");
+    }
+}
+
+/// A full stdout (not a closed pipe) is the diagnostic `nnt::io::stdout_failed`
+/// and exit status 1, never a panic or a silent 0.
+#[test]
+fn a_full_stdout_is_a_diagnostic() {
+    for args in [
+        vec!["explain", "examples/iris.nnt"],
+        vec!["completions", "zsh"],
+        vec!["run", "examples/xor.nnt", "--set", "train.epochs=2"],
+        vec![
+            "run",
+            "examples/xor.nnt",
+            "--set",
+            "train.epochs=2",
+            "--format",
+            "jsonl",
+        ],
+    ] {
+        let o = run_with_stdout(&args, dev_full(), 60);
+        assert_eq!(o.code, Some(1), "{args:?}: {}", o.stderr);
+        assert!(
+            o.stderr.contains("nnt::io::stdout_failed"),
+            "{args:?}: {}",
+            o.stderr
+        );
+        assert!(!o.stderr.contains("panicked"), "{args:?}: {}", o.stderr);
     }
 }
