@@ -13,6 +13,7 @@ use std::sync::Arc;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic};
 
+use nnt::cli::files::{plot_format, FileError, PlotFormat};
 use nnt::cli::output::Stdout;
 use nnt::events::{EndReason, Event, Observer, RunDiagnostic};
 use nnt::ir::Program;
@@ -183,6 +184,13 @@ fn cmd_explain(args: &RecipeArgs) -> u8 {
 }
 
 fn cmd_run(args: RunArgs) -> u8 {
+    let plot_format = match args.plot.as_deref().map(plot_format).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprint_diagnostic(&e, use_color());
+            return EXIT_USAGE;
+        }
+    };
     let program = match load_program(&args.recipe, args.save.clone()) {
         Ok(p) => p,
         Err(code) => return code,
@@ -248,30 +256,45 @@ fn cmd_run(args: RunArgs) -> u8 {
             return EXIT_INVALID;
         }
     };
-    if let Some(out) = &args.plot {
-        let title = program.source.name.clone();
-        if let Err(code) = write_plot(&log, &title, out) {
-            return code;
-        }
-    }
-    let status = match outcome.end.reason {
+    let mut status = match outcome.end.reason {
         EndReason::Diverged => EXIT_DIVERGED,
         EndReason::Interrupted => 130,
         EndReason::Completed | EndReason::EarlyStop => 0,
     };
+    // A diverged or interrupted run is still plotted (up to where it stopped); a
+    // plot that fails is reported but never hides the run's own status (3, 130).
+    if let (Some(out), Some(format)) = (&args.plot, plot_format) {
+        let title = program.source.name.clone();
+        if let Err(code) = write_plot(&log, &title, out, format) {
+            if status == 0 {
+                status = code;
+            }
+        }
+    }
     finish_stdout(stdout_status, status)
 }
 
 fn cmd_plot(args: &PlotArgs) -> u8 {
+    let format = match plot_format(&args.output) {
+        Ok(f) => f,
+        Err(e) => {
+            eprint_diagnostic(&e, use_color());
+            return EXIT_USAGE;
+        }
+    };
     let log = match std::fs::read_to_string(&args.log) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.log.display());
+        Err(source) => {
+            let e = FileError::UnreadableLog {
+                path: args.log.display().to_string(),
+                source,
+            };
+            eprint_diagnostic(&e, use_color());
             return EXIT_INVALID;
         }
     };
     let title = title_from_log(&log).unwrap_or_else(|| args.log.display().to_string());
-    match write_plot(&log, &title, &args.output) {
+    match write_plot(&log, &title, &args.output, format) {
         Ok(()) => 0,
         Err(code) => code,
     }
@@ -284,8 +307,12 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
     for path in &args.recipes {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
+            Err(source) => {
+                let e = FileError::UnreadableRecipe {
+                    path: path.display().to_string(),
+                    source,
+                };
+                eprint_diagnostic(&e, use_color());
                 status = status.max(EXIT_INVALID);
                 continue;
             }
@@ -305,8 +332,9 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
         if args.check {
             out.print(&format!("would reformat {name}\n"));
             status = status.max(1);
-        } else if let Err(e) = nnt::io::atomic::write_atomic(path, formatted.as_bytes()) {
-            eprintln!("error: cannot write {name}: {e}");
+        } else if let Err(source) = nnt::io::atomic::write_atomic(path, formatted.as_bytes()) {
+            let e = FileError::CannotWrite { path: name, source };
+            eprint_diagnostic(&e, use_color());
             status = status.max(EXIT_INVALID);
         } else {
             out.print(&format!("formatted {name}\n"));
@@ -394,11 +422,8 @@ fn finish_stdout(out: Stdout, status: u8) -> u8 {
     }
 }
 
-fn write_plot(log: &str, title: &str, out: &Path) -> Result<(), u8> {
-    let is_png = out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    let bytes = if is_png {
+fn write_plot(log: &str, title: &str, out: &Path, format: PlotFormat) -> Result<(), u8> {
+    let bytes = if format == PlotFormat::Png {
         nnt::report::plot::render_png(log, title)
     } else {
         nnt::report::plot::render_svg(log, title).map(String::into_bytes)
@@ -410,8 +435,12 @@ fn write_plot(log: &str, title: &str, out: &Path) -> Result<(), u8> {
             return Err(EXIT_INVALID);
         }
     };
-    nnt::io::atomic::write_atomic(out, &bytes).map_err(|e| {
-        eprintln!("error: cannot write {}: {e}", out.display());
+    nnt::io::atomic::write_atomic(out, &bytes).map_err(|source| {
+        let e = FileError::CannotWrite {
+            path: out.display().to_string(),
+            source,
+        };
+        eprint_diagnostic(&e, use_color());
         EXIT_INVALID
     })
 }

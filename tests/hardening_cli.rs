@@ -231,3 +231,186 @@ fn a_full_stdout_is_a_diagnostic() {
         assert!(!o.stderr.contains("panicked"), "{args:?}: {}", o.stderr);
     }
 }
+
+// ---------------------------------------------------------------- item 17
+
+/// A diverged run exits 3 with `--plot`, whether its plot can be drawn or not.
+#[test]
+fn plot_keeps_the_diverged_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("loss.svg");
+    let unwritable = dir.path().join("no-such-dir/loss.svg");
+    for out in [&good, &unwritable] {
+        let o = run_within(
+            &[
+                "run",
+                "examples/pitfalls/diverge.nnt",
+                "--plot",
+                out.to_str().unwrap(),
+            ],
+            60,
+        );
+        assert_eq!(o.code, Some(3), "{}", o.stderr);
+    }
+}
+
+/// An interrupted run exits 130 with `--plot`, even when the plot fails.
+#[test]
+fn plot_keeps_the_interrupted_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("no-such-dir/loss.png");
+    let mut child = nnt()
+        .args([
+            "run",
+            "examples/xor.nnt",
+            "--set",
+            "train.epochs=100000000",
+            "--format",
+            "jsonl",
+            "--plot",
+            out.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first epoch line, then press Ctrl-C.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("\"event\":\"epoch\"") {
+        assert_eq!(stdout.read(&mut byte).unwrap(), 1, "the run ended early");
+        seen.push(byte[0]);
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let reader = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let o = finish(child, 60, "interrupted run");
+    let _ = reader.join();
+    assert_eq!(o.code, Some(130), "{}", o.stderr);
+    assert!(o.stderr.contains("nnt::io::write_failed"), "{}", o.stderr);
+}
+
+/// `--plot x.jpg` and `plot -o x` are usage errors found before any work.
+#[test]
+fn plot_refuses_other_extensions() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.jsonl");
+    std::fs::write(
+        &log,
+        "{\"event\":\"epoch\",\"epoch\":1,\"train_loss\":0.5}\n",
+    )
+    .unwrap();
+    for name in ["loss.jpg", "loss", "loss.svg.txt"] {
+        let out = dir.path().join(name);
+        let out = out.to_str().unwrap();
+        for args in [
+            vec!["run", "examples/xor.nnt", "--plot", out],
+            vec!["plot", log.to_str().unwrap(), "-o", out],
+        ] {
+            let o = run_within(&args, 60);
+            assert_eq!(o.code, Some(2), "{args:?}: {}", o.stderr);
+            assert!(
+                o.stderr.contains("nnt::cli::unsupported_plot_format"),
+                "{args:?}: {}",
+                o.stderr
+            );
+            assert!(o.stdout.is_empty(), "{args:?}: trained anyway");
+            assert!(!Path::new(out).exists(), "{args:?}: wrote {out}");
+        }
+    }
+    // Upper-case extensions are the same formats.
+    let out = dir.path().join("loss.PNG");
+    let o = run_within(
+        &["plot", log.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        60,
+    );
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(std::fs::read(&out).unwrap().starts_with(b"\x89PNG"));
+}
+
+// ---------------------------------------------------------------- item 19
+
+/// File errors of `fmt` and `plot` are diagnostics with `nnt::` codes.
+#[test]
+fn fmt_and_plot_file_errors_have_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.nnt");
+    let o = run_within(&["fmt", missing.to_str().unwrap()], 30);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("nnt::cli::unreadable_recipe"),
+        "{}",
+        o.stderr
+    );
+
+    let o = run_within(
+        &[
+            "plot",
+            "no-such-log.jsonl",
+            "-o",
+            dir.path().join("x.svg").to_str().unwrap(),
+        ],
+        30,
+    );
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("nnt::plot::unreadable_log"),
+        "{}",
+        o.stderr
+    );
+
+    let log = dir.path().join("log.jsonl");
+    std::fs::write(
+        &log,
+        "{\"event\":\"epoch\",\"epoch\":1,\"train_loss\":0.5}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("no-such-dir/x.svg");
+    let o = run_within(
+        &["plot", log.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        30,
+    );
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(o.stderr.contains("nnt::io::write_failed"), "{}", o.stderr);
+}
+
+/// `fmt` accepts a UTF-8 byte-order mark as `check` does, and drops it: the
+/// canonical text is that of the recipe without it.
+#[test]
+fn fmt_accepts_and_drops_a_byte_order_mark() {
+    let mut inputs = vec![
+        manifest().join("tests/fixtures/fmt/messy.nnt"),
+        manifest().join("tests/fixtures/fmt/comments.nnt"),
+        manifest().join("examples/iris.nnt"),
+    ];
+    inputs.sort();
+    for path in &inputs {
+        let plain = std::fs::read(path).unwrap();
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(&plain);
+        let expected = nnt::fmt::format_recipe("r.nnt", &plain).unwrap();
+        let got = nnt::fmt::format_recipe("r.nnt", &bom)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(got, expected, "{}", path.display());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bom.nnt");
+    let canonical = std::fs::read(manifest().join("tests/fixtures/fmt/canonical.nnt")).unwrap();
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(&canonical);
+    std::fs::write(&file, &bom).unwrap();
+    let file = file.to_str().unwrap();
+    let o = run_within(&["check", file], 30);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let o = run_within(&["fmt", "--check", file], 30);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(o.stdout.contains("would reformat"), "{}", o.stdout);
+    let o = run_within(&["fmt", file], 30);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert_eq!(std::fs::read(file).unwrap(), canonical);
+}
