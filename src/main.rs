@@ -348,6 +348,10 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
 /// Reads and checks a recipe; prints its diagnostics. `Err` holds the exit status.
 fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<Program, u8> {
     let color = use_color();
+    if let Some(e) = nnt::cli::options::conflict(&args.set, args.seed) {
+        eprint_diagnostic(&e, color);
+        return Err(EXIT_USAGE);
+    }
     let bytes = match std::fs::read(&args.recipe) {
         Ok(b) => b,
         Err(e) => {

@@ -414,3 +414,58 @@ fn fmt_accepts_and_drops_a_byte_order_mark() {
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     assert_eq!(std::fs::read(file).unwrap(), canonical);
 }
+
+// ---------------------------------------------------------------- item 22
+
+/// `--seed` with `--set seed=`, or one key set to two values, is a usage error
+/// (exit 2) for every command that reads a recipe; nothing runs.
+#[test]
+fn conflicting_options_are_a_usage_error() {
+    for cmd in ["run", "check", "explain"] {
+        for extra in [
+            vec!["--seed", "3", "--set", "seed=4"],
+            vec!["--seed", "3", "--set", "seed=3"],
+            vec!["--set", "train.epochs=2", "--set", "train.epochs=3"],
+        ] {
+            let mut args = vec![cmd, "examples/xor.nnt"];
+            args.extend(extra.iter().copied());
+            let o = run_within(&args, 30);
+            assert_eq!(o.code, Some(2), "{args:?}: {}", o.stderr);
+            assert!(
+                o.stderr.contains("nnt::cli::conflicting_options"),
+                "{args:?}: {}",
+                o.stderr
+            );
+            assert!(o.stdout.is_empty(), "{args:?}");
+        }
+    }
+    // The same value twice is no conflict.
+    let o = run_within(
+        &[
+            "check",
+            "examples/xor.nnt",
+            "--set",
+            "train.epochs=2",
+            "--set",
+            "train.epochs = 2",
+        ],
+        30,
+    );
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+}
+
+/// `sgd(lr = -0.1, nesterov = true)` reports both errors (also a fixture:
+/// tests/fixtures/invalid/nesterov_and_negative_lr.nnt).
+#[test]
+fn a_wrong_learning_rate_does_not_hide_other_errors() {
+    let path = manifest().join("tests/fixtures/invalid/nesterov_and_negative_lr.nnt");
+    let o = run_within(&["check", path.to_str().unwrap()], 30);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("nnt::check::out_of_range"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("nnt::check::nesterov"), "{}", o.stderr);
+    assert!(o.stderr.contains("2 errors"), "{}", o.stderr);
+}
