@@ -469,3 +469,31 @@ fn a_wrong_learning_rate_does_not_hide_other_errors() {
     assert!(o.stderr.contains("nnt::check::nesterov"), "{}", o.stderr);
     assert!(o.stderr.contains("2 errors"), "{}", o.stderr);
 }
+
+// ---------------------------------------------------------------- item 20
+
+/// The exploding-gradient help of a run whose inputs are normalised does not say
+/// "normalise the inputs"; without `normalize` it does.
+#[test]
+fn exploding_gradient_help_depends_on_normalize() {
+    let help = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "examples/pitfalls/exploding_gradients.nnt",
+            "--format",
+            "jsonl",
+        ];
+        args.extend_from_slice(extra);
+        let o = run_within(&args, 120);
+        o.stdout
+            .lines()
+            .find(|l| l.contains("nnt::train::exploding_gradient"))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no exploding gradient: {}", o.stdout))
+    };
+    assert!(help(&[]).contains("normalise the inputs"));
+    let normalized = help(&["--set", "data.normalize=standard"]);
+    assert!(!normalized.contains("normalise"), "{normalized}");
+    let clipped = help(&["--set", "train.clip=norm(5.0)"]);
+    assert!(!clipped.contains("clip"), "{clipped}");
+}
