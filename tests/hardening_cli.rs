@@ -497,3 +497,78 @@ fn exploding_gradient_help_depends_on_normalize() {
     let clipped = help(&["--set", "train.clip=norm(5.0)"]);
     assert!(!clipped.contains("clip"), "{clipped}");
 }
+
+// ---------------------------------------------------------------- item 14
+
+/// A recipe with `layers` layers (dense and relu in turn) and `blank` blank lines
+/// after the seed.
+fn big_recipe(layers: usize, blank: usize) -> String {
+    let mut s = String::from("seed = 1\n");
+    s.push_str(&"\n".repeat(blank));
+    s.push_str("data {\n    train = blobs(n = 20, features = 2, classes = 2)\n}\nmodel {\n");
+    for i in 0..layers {
+        s.push_str(if i % 2 == 0 {
+            "    dense(2)\n"
+        } else {
+            "    relu\n"
+        });
+    }
+    s.push_str(
+        "    dense(2)\n}\nloss = cross_entropy\noptimizer = adam(lr = 0.01)\ntrain {\n    epochs = 1\n}\n",
+    );
+    s
+}
+
+/// Peak resident memory (kB) of a child, sampled from /proc while it runs.
+#[cfg(target_os = "linux")]
+fn check_with_peak_memory(path: &Path, secs: u64) -> (Done, u64) {
+    let child = nnt()
+        .arg("check")
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampler = {
+        let peak = std::sync::Arc::clone(&peak);
+        std::thread::spawn(move || {
+            while let Ok(text) = std::fs::read_to_string(&status) {
+                if let Some(kb) = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                {
+                    peak.fetch_max(kb, std::sync::atomic::Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let done = finish(child, secs, "nnt check");
+    let _ = sampler.join();
+    (done, peak.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// `check` is linear: 100 000 layers took about 40 minutes (each layer's line
+/// was counted from the start of the file), 5 M blank lines took 120 bytes a line.
+#[test]
+#[cfg(target_os = "linux")]
+fn check_is_linear_in_layers_and_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let layers = dir.path().join("layers.nnt");
+    std::fs::write(&layers, big_recipe(100_000, 0)).unwrap();
+    let start = Instant::now();
+    let (o, _) = check_with_peak_memory(&layers, 120);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(start.elapsed() < Duration::from_secs(120));
+
+    let blank = dir.path().join("blank.nnt");
+    std::fs::write(&blank, big_recipe(1, 5_000_000)).unwrap();
+    let (o, peak_kb) = check_with_peak_memory(&blank, 120);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    // Was ~600 MB; now the text, a copy of it and small change.
+    assert!(peak_kb < 100_000, "5 M blank lines took {peak_kb} kB");
+}
