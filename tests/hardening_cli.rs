@@ -572,3 +572,33 @@ fn check_is_linear_in_layers_and_lines() {
     // Was ~600 MB; now the text, a copy of it and small change.
     assert!(peak_kb < 100_000, "5 M blank lines took {peak_kb} kB");
 }
+
+// ---------------------------------------------------------------- item 12
+
+/// 100 × `dense(16384)` (the case: the run aborted allocating hundreds of
+/// GB) is refused by `check`, `explain` and `run` at once, with the size.
+#[test]
+fn a_model_too_large_to_allocate_is_refused_at_check_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut recipe = String::from(
+        "seed = 1\ndata {\n    train = blobs(n = 64, features = 4, classes = 3)\n}\nmodel {\n",
+    );
+    for _ in 0..100 {
+        recipe.push_str("    dense(16384)\n    relu\n");
+    }
+    recipe.push_str(
+        "    dense(3)\n}\nloss = cross_entropy\noptimizer = sgd(lr = 0.01)\ntrain {\n    epochs = 1\n}\n",
+    );
+    let path = dir.path().join("huge.nnt");
+    std::fs::write(&path, recipe).unwrap();
+    for cmd in ["check", "explain", "run"] {
+        let o = run_within(&[cmd, path.to_str().unwrap()], 60);
+        assert_eq!(o.code, Some(1), "{cmd}: {}", o.stderr);
+        assert!(
+            o.stderr.contains("nnt::check::model_too_large"),
+            "{cmd}: {}",
+            o.stderr
+        );
+        assert!(o.stderr.contains("213 GB"), "{cmd}: {}", o.stderr);
+    }
+}

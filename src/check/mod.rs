@@ -16,6 +16,7 @@ pub mod labels;
 pub mod layout;
 pub mod lints;
 pub mod located;
+pub mod memory;
 pub mod model;
 pub mod optim;
 pub mod overrides;
@@ -262,6 +263,11 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                         st.train.as_ref(),
                     );
                     program = assemble(&st, &source, data, model, opts);
+                    if let (Some(p), Some(m)) = (&program, &st.model) {
+                        if let Some(e) = memory::check(p, m.span) {
+                            cx.err(e);
+                        }
+                    }
                 }
                 Err(e) => match located::locate(Box::new(e), rdata) {
                     // No place of its own: shown at the recipe's data source.
