@@ -103,7 +103,8 @@ struct RunArgs {
     /// Write the final (or, with early_stop, the best) parameters here, as safetensors.
     #[arg(long, value_name = "PATH")]
     save: Option<PathBuf>,
-    /// Continue from a checkpoint written by this recipe's `checkpoint` section.
+    /// Continue from a checkpoint written by this recipe's `checkpoint` section
+    /// (a relative path is relative to the current directory, not the recipe).
     #[arg(long, value_name = "CKPT")]
     resume: Option<PathBuf>,
     /// Add wall-clock seconds and steps per second to the log.

@@ -602,3 +602,87 @@ fn a_model_too_large_to_allocate_is_refused_at_check_time() {
         assert!(o.stderr.contains("213 GB"), "{cmd}: {}", o.stderr);
     }
 }
+
+// ---------------------------------------------------------------- item 21
+
+/// The text table keeps its columns for losses from 1e5 up (and tiny ones).
+#[test]
+fn text_table_stays_aligned_for_huge_losses() {
+    use nnt::events::{EpochEvent, Event, Observer, StartEvent};
+    use nnt::report::{TextObserver, TextOptions};
+    let mut obs = TextObserver::new(Vec::new(), TextOptions::default());
+    obs.event(&Event::Start(StartEvent {
+        recipe: "r.nnt".into(),
+        parameters: 10,
+        train_rows: 80,
+        valid_rows: Some(20),
+        test_rows: None,
+        seed: 0,
+        classes: None,
+        epochs: 6,
+        steps_per_epoch: 3,
+    }));
+    for (i, loss) in [0.5, 99999.0, 123456.789, 1.7e308, 2.5e-7, 12345678901.0]
+        .into_iter()
+        .enumerate()
+    {
+        obs.event(&Event::Epoch(EpochEvent {
+            epoch: i + 1,
+            lr: 0.01,
+            train_loss: loss,
+            train_accuracy: None,
+            valid_loss: Some(loss * 2.0),
+            valid_accuracy: None,
+            penalty: None,
+            grad_norm: 1.0,
+            seconds: None,
+        }));
+    }
+    let out = String::from_utf8(obs.into_inner()).unwrap();
+    let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+    let header = lines[1];
+    for row in &lines[2..] {
+        assert_eq!(row.len(), header.len(), "{out}");
+        // The columns end where the header's do.
+        for col in header.match_indices("loss") {
+            let end = col.0 + 4;
+            assert!(row.as_bytes()[end - 1] != b' ', "{row}\n{header}");
+        }
+    }
+}
+
+/// `explain` with `init_from` shows `init_from` in the init column, not the
+/// initialiser it replaces; `--resume`'s help says where a relative path starts.
+#[test]
+fn explain_shows_init_from_and_resume_help_is_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("w.safetensors");
+    let o = run_within(
+        &[
+            "run",
+            "examples/xor.nnt",
+            "--set",
+            "train.epochs=1",
+            "--format",
+            "jsonl",
+            "--save",
+            weights.to_str().unwrap(),
+        ],
+        60,
+    );
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let set = format!("init_from=\"{}\"", weights.display());
+    let o = run_within(&["explain", "examples/xor.nnt", "--set", &set], 30);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let dense: Vec<&str> = o.stdout.lines().filter(|l| l.contains("dense(")).collect();
+    assert!(!dense.is_empty(), "{}", o.stdout);
+    for l in dense {
+        assert!(l.trim_end().ends_with("init_from"), "{}", o.stdout);
+    }
+    let o = run_within(&["run", "--help"], 30);
+    assert!(
+        o.stdout.contains("relative to the current directory"),
+        "{}",
+        o.stdout
+    );
+}

@@ -85,6 +85,8 @@ fn write_plan(out: &mut String, p: &Program) -> std::fmt::Result {
             format!("[batch, {}]", layer.out_width),
             params.to_string(),
             match &layer.kind {
+                // `init_from` replaces every initialiser (issue 11, item 21).
+                LayerKind::Dense { .. } if p.init_from.is_some() => "init_from".into(),
                 LayerKind::Dense { init, .. } => init_text(init),
                 _ => String::new(),
             },

@@ -306,8 +306,15 @@ impl<W: Write> TextObserver<W> {
                 Some(s) if s.test_rows.is_some() => "test",
                 _ => "valid",
             };
+            // With early_stop the best epoch's parameters are the ones evaluated.
+            let whose = match (e.best_epoch, e.reason) {
+                (Some(best), EndReason::Completed | EndReason::EarlyStop) => {
+                    format!(", with the parameters of best epoch {best}")
+                }
+                _ => String::new(),
+            };
             text.push_str(&format!(
-                "confusion matrix of the {split} split (rows: true class, columns: predicted)\n"
+                "confusion matrix of the {split} split{whose} (rows: true class, columns: predicted)\n"
             ));
             text.push_str(&confusion_table(matrix));
         }
@@ -350,9 +357,10 @@ impl<W: Write> Observer for TextObserver<W> {
     }
 }
 
-/// Losses with four decimals (aligned in the table), exponent form when tiny.
+/// Losses with four decimals (aligned in the table), exponent form when tiny or
+/// from 1e5 up (four decimals of 1234567 overflow the 10-character column).
 fn loss(x: f64) -> String {
-    if x.is_finite() && x != 0.0 && x.abs() < 1e-3 {
+    if x.is_finite() && x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e5) {
         format!("{x:.3e}")
     } else if x.is_finite() {
         format!("{x:.4}")
