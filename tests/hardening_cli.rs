@@ -686,3 +686,22 @@ fn explain_shows_init_from_and_resume_help_is_right() {
         o.stdout
     );
 }
+
+/// The excerpt of a CSV error is the file's line as it is: an empty cell is not
+/// shown as a blank the file does not have (the column still names the cell).
+#[test]
+fn csv_excerpts_insert_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("d.csv"), "x,y,label\n1,,0\n2,3,1\n").unwrap();
+    let recipe = dir.path().join("r.nnt");
+    std::fs::write(
+        &recipe,
+        "seed = 1\ndata {\n    train = csv(\"d.csv\", label = \"label\")\n}\nmodel {\n    dense(2)\n}\nloss = cross_entropy\noptimizer = adam(lr = 0.01)\ntrain {\n    epochs = 1\n}\n",
+    )
+    .unwrap();
+    let o = run_within(&["check", recipe.to_str().unwrap()], 30);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(o.stderr.contains("nnt::data::empty_cell"), "{}", o.stderr);
+    assert!(o.stderr.contains("│ 1,,0\n"), "{}", o.stderr);
+    assert!(o.stderr.contains("d.csv:2:3]"), "{}", o.stderr);
+}
