@@ -209,3 +209,16 @@ fn extreme_losses_plot_quickly() {
         assert!(png.is_ok(), "{values:?}");
     }
 }
+
+/// Found by the property test of issue 11: an accuracy far outside [0, 1] (a
+/// damaged log) panicked while mapping it to pixels.
+#[test]
+fn extreme_accuracies_plot() {
+    for acc in ["-1.7e308", "1.7e308", "1e20", "-5"] {
+        let log = format!(
+            "{{\"event\":\"epoch\",\"epoch\":1,\"train_loss\":0.5,\"train_accuracy\":{acc}}}\n{{\"event\":\"epoch\",\"epoch\":2,\"train_loss\":0.4,\"train_accuracy\":0.5}}\n"
+        );
+        let (svg, png) = render_within(log, 30);
+        assert!(svg.is_ok() && png.is_ok(), "{acc}");
+    }
+}

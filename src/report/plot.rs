@@ -322,8 +322,15 @@ where
             continue;
         }
         let style = color.stroke_width(2);
+        // Values far outside the range (an accuracy of -1.7e308 in a damaged log)
+        // are drawn at its edge's neighbourhood: their pixel coordinates would
+        // overflow.
+        let span = hi - lo;
+        let drawn = points
+            .iter()
+            .map(move |&(x, y)| (x, y.clamp(lo - span, hi + span)));
         chart
-            .draw_series(LineSeries::new(points.iter().copied(), style))
+            .draw_series(LineSeries::new(drawn, style))
             .map_err(draw_error)?
             .label(format!("{name} {what}"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
