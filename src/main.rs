@@ -288,7 +288,7 @@ fn cmd_plot(args: &PlotArgs) -> u8 {
         Err(source) => {
             let e = FileError::UnreadableLog {
                 path: args.log.display().to_string(),
-                source,
+                error: source,
             };
             eprint_diagnostic(&e, use_color());
             return EXIT_INVALID;
@@ -311,7 +311,7 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
             Err(source) => {
                 let e = FileError::UnreadableRecipe {
                     path: path.display().to_string(),
-                    source,
+                    error: source,
                 };
                 eprint_diagnostic(&e, use_color());
                 status = status.max(EXIT_INVALID);
@@ -334,7 +334,10 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
             out.print(&format!("would reformat {name}\n"));
             status = status.max(1);
         } else if let Err(source) = nnt::io::atomic::write_atomic(path, formatted.as_bytes()) {
-            let e = FileError::CannotWrite { path: name, source };
+            let e = FileError::CannotWrite {
+                path: name,
+                error: source,
+            };
             eprint_diagnostic(&e, use_color());
             status = status.max(EXIT_INVALID);
         } else {
@@ -355,11 +358,12 @@ fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<Program, u8>
     }
     let bytes = match std::fs::read(&args.recipe) {
         Ok(b) => b,
-        Err(e) => {
-            eprintln!(
-                "error[nnt::cli::unreadable_recipe]: cannot read {}: {e}",
-                args.recipe.display()
-            );
+        Err(source) => {
+            let e = FileError::UnreadableRecipe {
+                path: args.recipe.display().to_string(),
+                error: source,
+            };
+            eprint_diagnostic(&e, color);
             return Err(EXIT_USAGE);
         }
     };
@@ -381,7 +385,10 @@ fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<Program, u8>
         Some(p) if report.errors.is_empty() => Ok(p),
         _ => {
             let n = report.errors.len();
-            eprintln!("{name}: {n} error{}", if n == 1 { "" } else { "s" });
+            nnt::cli::output::eprint(&format!(
+                "{name}: {n} error{}\n",
+                if n == 1 { "" } else { "s" }
+            ));
             Err(EXIT_INVALID)
         }
     }
@@ -443,7 +450,7 @@ fn write_plot(log: &str, title: &str, out: &Path, format: PlotFormat) -> Result<
     nnt::io::atomic::write_atomic(out, &bytes).map_err(|source| {
         let e = FileError::CannotWrite {
             path: out.display().to_string(),
-            source,
+            error: source,
         };
         eprint_diagnostic(&e, use_color());
         EXIT_INVALID

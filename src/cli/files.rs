@@ -14,34 +14,22 @@ use thiserror::Error;
 #[derive(Debug, Error, Diagnostic)]
 pub enum FileError {
     /// `nnt fmt missing.nnt`.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     #[diagnostic(code(nnt::cli::unreadable_recipe))]
-    UnreadableRecipe {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
+    UnreadableRecipe { path: String, error: io::Error },
 
     /// `nnt plot missing.jsonl -o x.svg`, or a log that is not UTF-8.
-    #[error("cannot read the log {path}: {source}")]
+    #[error("cannot read the log {path}: {error}")]
     #[diagnostic(
         code(nnt::plot::unreadable_log),
         help("the log must be the output of `nnt run R.nnt --format jsonl`")
     )]
-    UnreadableLog {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
+    UnreadableLog { path: String, error: io::Error },
 
     /// A formatted recipe or a picture that cannot be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     #[diagnostic(code(nnt::io::write_failed))]
-    CannotWrite {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
+    CannotWrite { path: String, error: io::Error },
 
     /// `--plot loss.jpg`, `plot -o loss`: only SVG and PNG are drawn.
     #[error("cannot draw {path}: a plot is an .svg or a .png file")]
