@@ -9,6 +9,10 @@
 //! item or entry that follows it, and a comment block at the top of the file that
 //! is separated from the first item by a blank line stays at the top.
 //!
+//! A UTF-8 byte-order mark is accepted, as `nnt check` accepts it, and dropped:
+//! the canonical text is UTF-8 without one (so `fmt --check` reports a file that
+//! starts with one).
+//!
 //! Formatting only moves whole top-level items (whose order has no meaning) and
 //! re-spaces tokens, so the formatted recipe means exactly the same. It is
 //! idempotent: formatting its own output changes nothing.
@@ -22,8 +26,14 @@ pub fn format_recipe(
     bytes: &[u8],
 ) -> Result<String, Box<dyn miette::Diagnostic + Send + Sync + 'static>> {
     if let Ok(text) = std::str::from_utf8(bytes) {
-        if let Ok(recipe) = syntax::parse(text, SourceId::RECIPE) {
-            return Ok(format_ast(&recipe, text));
+        // A byte-order mark is not part of the recipe (as in `nnt check`): it is
+        // blanked out for parsing, keeping offsets, and the canonical text has none.
+        let text = match text.strip_prefix('\u{feff}') {
+            Some(rest) => std::borrow::Cow::Owned(format!("   {rest}")),
+            None => std::borrow::Cow::Borrowed(text),
+        };
+        if let Ok(recipe) = syntax::parse(&text, SourceId::RECIPE) {
+            return Ok(format_ast(&recipe, &text));
         }
     }
     // Not UTF-8 or not parseable: the checker renders the same diagnostic as

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic};
 
+use nnt::cli::files::{plot_format, FileError, PlotFormat};
+use nnt::cli::output::Stdout;
 use nnt::events::{EndReason, Event, Observer, RunDiagnostic};
 use nnt::ir::Program;
 
@@ -117,7 +119,8 @@ struct RunArgs {
     /// Write the final (or, with early_stop, the best) parameters here, as safetensors.
     #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::weights())]
     save: Option<PathBuf>,
-    /// Continue from a checkpoint written by this recipe's `checkpoint` section.
+    /// Continue from a checkpoint written by this recipe's `checkpoint` section
+    /// (a relative path is relative to the current directory, not the recipe).
     #[arg(long, value_name = "CKPT", value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::weights())]
     resume: Option<PathBuf>,
     /// Add wall-clock seconds and steps per second to the log.
@@ -213,13 +216,15 @@ fn run() -> u8 {
             }
         },
         Command::Completions { shell } => {
-            match nnt::cli::complete::write_registration(shell, &mut std::io::stdout()) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    EXIT_USAGE
-                }
+            // Generated in memory: a failed write must not panic or leave half a script.
+            let mut script = Vec::new();
+            if let Err(e) = nnt::cli::complete::write_registration(shell, &mut script) {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
             }
+            let mut out = Stdout::new();
+            out.write_bytes(&script);
+            finish_stdout(out, 0)
         }
     }
 }
@@ -256,14 +261,22 @@ fn run_inputs(recipe: &Path, data_files: Vec<PathBuf>) -> Vec<(String, PathBuf)>
 fn cmd_explain(args: &RecipeArgs) -> u8 {
     match load_program(args, None) {
         Ok((program, _)) => {
-            print!("{}", nnt::report::explain::explain(&program));
-            0
+            let mut out = Stdout::new();
+            out.print(&nnt::report::explain::explain(&program));
+            finish_stdout(out, 0)
         }
         Err(code) => code,
     }
 }
 
 fn cmd_run(args: RunArgs) -> u8 {
+    let plot_format = match args.plot.as_deref().map(plot_format).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprint_diagnostic(&e, use_color());
+            return EXIT_USAGE;
+        }
+    };
     let (program, data_files) = match load_program(&args.recipe, args.save.clone()) {
         Ok(p) => p,
         Err(code) => return code,
@@ -287,6 +300,7 @@ fn cmd_run(args: RunArgs) -> u8 {
             .plot
             .iter()
             .map(|p| ("plot".to_string(), p.clone()))
+            .chain(args.log.iter().map(|p| ("log".to_string(), p.clone())))
             .collect(),
     };
     let color = use_color();
@@ -331,31 +345,45 @@ fn cmd_run(args: RunArgs) -> u8 {
         }
     };
     if let Some(path) = &args.log {
-        if let Err(e) = nnt::io::atomic::write_atomic(path, log.as_bytes()) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+        if let Err(e) = nnt::io::atomic::write_file(path, log.as_bytes()) {
+            eprint_diagnostic(&e, color);
             return EXIT_INVALID;
         }
     }
-    if let Some(out) = &args.plot {
+    let mut status = match outcome.end.reason {
+        EndReason::Diverged => EXIT_DIVERGED,
+        EndReason::Interrupted => 130,
+        EndReason::Completed | EndReason::EarlyStop => 0,
+    };
+    // A diverged or interrupted run is still plotted (up to where it stopped); a
+    // plot that fails is reported but never hides the run's own status (3, 130).
+    if let (Some(out), Some(format)) = (&args.plot, plot_format) {
         let title = program.source.name.clone();
-        if let Err(code) = write_plot(&log, &title, out) {
-            return code;
+        if let Err(code) = write_plot(&log, &title, out, format) {
+            if status == 0 {
+                status = code;
+            }
         }
     }
     if let Some(source) = log_error {
         eprint_diagnostic(&nnt::io::guard::IoError::LogWrite { source }, color);
-        return EXIT_INVALID;
+        if status == 0 {
+            status = EXIT_INVALID;
+        }
     }
-    match outcome.end.reason {
-        EndReason::Diverged => EXIT_DIVERGED,
-        EndReason::Interrupted => 130,
-        EndReason::Completed | EndReason::EarlyStop => 0,
-    }
+    status
 }
 
 fn cmd_plot(args: &PlotArgs) -> u8 {
     use nnt::io::guard::{read_regular, IoError, LOG_LIMIT};
     let color = use_color();
+    let format = match plot_format(&args.output) {
+        Ok(f) => f,
+        Err(e) => {
+            eprint_diagnostic(&e, color);
+            return EXIT_USAGE;
+        }
+    };
     let mut texts = Vec::new();
     for path in &args.logs {
         let log = read_regular("log", path, LOG_LIMIT).and_then(|b| {
@@ -389,11 +417,7 @@ fn cmd_plot(args: &PlotArgs) -> u8 {
         .map(|(name, text)| nnt::report::plot::Log { name, text })
         .collect();
     let opts = nnt::report::PlotOptions { log_y: args.log_y };
-    let is_png = args
-        .output
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    let bytes = if is_png {
+    let bytes = if format == PlotFormat::Png {
         nnt::report::render_png_logs(&logs, &title, &opts)
     } else {
         nnt::report::render_svg_logs(&logs, &title, &opts).map(String::into_bytes)
@@ -448,6 +472,8 @@ fn cmd_sweep(args: SweepArgs) -> u8 {
 
 fn cmd_fmt(args: &FmtArgs) -> u8 {
     let mut status = 0;
+    // A closed pipe stops the listing, never the formatting of the other files.
+    let mut out = Stdout::new();
     for path in &args.recipes {
         let bytes = match nnt::io::guard::read_regular("recipe", path, nnt::io::guard::RECIPE_LIMIT)
         {
@@ -471,16 +497,16 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
             continue;
         }
         if args.check {
-            println!("would reformat {name}");
+            out.print(&format!("would reformat {name}\n"));
             status = status.max(1);
         } else if let Err(e) = nnt::io::atomic::write_file(path, formatted.as_bytes()) {
             eprint_diagnostic(&e, use_color());
             status = status.max(EXIT_INVALID);
         } else {
-            println!("formatted {name}");
+            out.print(&format!("formatted {name}\n"));
         }
     }
-    status
+    finish_stdout(out, status)
 }
 
 // ------------------------------------------------------------------ helpers
@@ -489,14 +515,19 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
 /// `Ok` holds the program and the data files it reads.
 fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<(Program, Vec<PathBuf>), u8> {
     let color = use_color();
+    if let Some(e) = nnt::cli::options::conflict(&args.set, args.seed) {
+        eprint_diagnostic(&e, color);
+        return Err(EXIT_USAGE);
+    }
     let limit = nnt::io::guard::RECIPE_LIMIT;
     let bytes = match nnt::io::guard::read_regular("recipe", &args.recipe, limit) {
         Ok(b) => b,
-        Err(nnt::io::guard::IoError::Unreadable { source: e, .. }) => {
-            eprintln!(
-                "error[nnt::cli::unreadable_recipe]: cannot read {}: {e}",
-                args.recipe.display()
-            );
+        Err(nnt::io::guard::IoError::Unreadable { source, .. }) => {
+            let e = FileError::UnreadableRecipe {
+                path: args.recipe.display().to_string(),
+                error: source,
+            };
+            eprint_diagnostic(&e, color);
             return Err(EXIT_USAGE);
         }
         // A device, a FIFO, a directory, or a file beyond the size limit.
@@ -505,15 +536,6 @@ fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<(Program, Ve
             return Err(EXIT_USAGE);
         }
     };
-    let mut keys = args.set.clone();
-    keys.extend(args.seed.map(|s| format!("seed={s}")));
-    if let Some(key) = nnt::check::overrides::duplicate_key(&keys) {
-        let diag = MietteDiagnostic::new(format!("`{key}` is set more than once"))
-            .with_code("nnt::cli::duplicate_override")
-            .with_help("give each --set key once (`--seed N` is `--set seed=N`)");
-        eprint_diagnostic(&diag, color);
-        return Err(EXIT_USAGE);
-    }
     let dir = recipe_dir(&args.recipe);
     let opts = nnt::check::CheckOptions {
         overrides: args.set.clone(),
@@ -532,7 +554,10 @@ fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<(Program, Ve
         Some(p) if report.errors.is_empty() => Ok((p, report.data_files)),
         _ => {
             let n = report.errors.len();
-            eprintln!("{name}: {n} error{}", if n == 1 { "" } else { "s" });
+            nnt::cli::output::eprint(&format!(
+                "{name}: {n} error{}\n",
+                if n == 1 { "" } else { "s" }
+            ));
             Err(EXIT_INVALID)
         }
     }
@@ -563,14 +588,23 @@ fn eprint_diagnostic(diag: &dyn Diagnostic, color: bool) {
     if handler(color).render_report(&mut out, diag).is_err() {
         out = format!("{diag}\n");
     }
-    eprint!("{out}");
+    nnt::cli::output::eprint(&out);
 }
 
-fn write_plot(log: &str, title: &str, out: &Path) -> Result<(), u8> {
-    let is_png = out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    let bytes = if is_png {
+/// The exit status once a command's output is done: `status`, or 1 with an
+/// `nnt::io::stdout_failed` diagnostic when stdout failed (a closed pipe is quiet).
+fn finish_stdout(out: Stdout, status: u8) -> u8 {
+    match out.finish() {
+        Ok(()) => status,
+        Err(e) => {
+            eprint_diagnostic(&e, use_color());
+            status.max(EXIT_INVALID)
+        }
+    }
+}
+
+fn write_plot(log: &str, title: &str, out: &Path, format: PlotFormat) -> Result<(), u8> {
+    let bytes = if format == PlotFormat::Png {
         nnt::report::plot::render_png(log, title)
     } else {
         nnt::report::plot::render_svg(log, title).map(String::into_bytes)

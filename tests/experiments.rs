@@ -154,7 +154,7 @@ fn a_key_given_twice_is_a_usage_error() {
         ],
     );
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("nnt::cli::duplicate_override"));
+    assert!(text(&o.stderr).contains("nnt::cli::conflicting_options"));
     let o = run(
         dir.path(),
         &["check", "xor.nnt", "--seed", "3", "--set", "seed=4"],

@@ -160,3 +160,65 @@ fn errors_name_the_line() {
         fails("{\"event\":\"start\"}\n", "nnt::plot::no_epochs")
     );
 }
+
+/// Renders in a thread and fails when it takes longer than `secs` (a hang).
+fn render_within(
+    log: String,
+    secs: u64,
+) -> (Result<String, PlotError>, Result<Vec<u8>, PlotError>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let svg = render_svg(&log, "extreme");
+        let png = render_png(&log, "extreme");
+        let _ = tx.send((svg, png));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .expect("plotting an extreme log hung")
+}
+
+/// Issue 11, item 10: a loss of 1.7e308 made the y range overflow to infinity and
+/// the tick search loop forever. Extreme, tiny and nearly flat ranges all end, and
+/// draw both series.
+#[test]
+fn extreme_losses_plot_quickly() {
+    let cases: &[&[&str]] = &[
+        &["1.7e308", "1.0"],
+        &["1.75e308", "1.7976931348623157e308"],
+        &["-1.7e308", "1.7e308"],
+        &["1e300", "1.7e308"],
+        &["5e-324", "1e-323"],
+        &["1e15", "1000000000000001"],
+        &["1e17", "100000000000000016"],
+        &["0.5", "0.5000000000000001"],
+        &["-0.0", "0.0"],
+    ];
+    for values in cases {
+        let log: String = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                format!(
+                    "{{\"event\":\"epoch\",\"epoch\":{},\"train_loss\":{v},\"valid_loss\":{v}}}\n",
+                    i + 1
+                )
+            })
+            .collect();
+        let (svg, png) = render_within(log, 30);
+        let svg = svg.unwrap_or_else(|e| panic!("{values:?}: {e}"));
+        assert!(series(&svg, "#1F77B4") >= 1, "{values:?}: no train series");
+        assert!(png.is_ok(), "{values:?}");
+    }
+}
+
+/// Found by the property test of issue 11: an accuracy far outside [0, 1] (a
+/// damaged log) panicked while mapping it to pixels.
+#[test]
+fn extreme_accuracies_plot() {
+    for acc in ["-1.7e308", "1.7e308", "1e20", "-5"] {
+        let log = format!(
+            "{{\"event\":\"epoch\",\"epoch\":1,\"train_loss\":0.5,\"train_accuracy\":{acc}}}\n{{\"event\":\"epoch\",\"epoch\":2,\"train_loss\":0.4,\"train_accuracy\":0.5}}\n"
+        );
+        let (svg, png) = render_within(log, 30);
+        assert!(svg.is_ok() && png.is_ok(), "{acc}");
+    }
+}

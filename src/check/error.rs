@@ -402,6 +402,23 @@ pub enum CheckError {
         help: Option<String>,
     },
 
+    /// A model whose parameters, optimizer state and activations need more memory
+    /// than [`super::memory::LIMIT`] (100 × `dense(16384)` with sgd: 213 GB).
+    /// Minimal recipe: model_too_large.nnt.
+    #[error(
+        "this model needs {needed} of memory to train ({parts}), more than the limit of {limit}"
+    )]
+    #[diagnostic(code(nnt::check::model_too_large))]
+    ModelTooLarge {
+        needed: String,
+        parts: String,
+        limit: String,
+        #[label(primary, "this model")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
     /// More errors than are worth reading: the rest are summarised.
     /// Minimal recipe: 51 unknown items `a1 = 1` … `a51 = 1` (too_many_errors.nnt).
     #[error("{more} more error{plural} not shown")]
@@ -464,6 +481,7 @@ impl CheckError {
             | NestedSchedule { span, .. }
             | SplitForTrain { span }
             | EmptyTrain { span, .. }
+            | ModelTooLarge { span, .. }
             | SplitShape { span, .. }
             | TooManyErrors { span, .. }
             | BadOverride { span, .. } => *span,

@@ -73,6 +73,7 @@ pub fn check(
     }
     let mut layers = Vec::with_capacity(model.layers.len());
     let mut width = features;
+    let mut lines = LineCursor::new(&source.text);
     for (index, l) in model.layers.iter().enumerate() {
         let in_width = width;
         if let LayerKind::Dense { units, .. } = l.kind {
@@ -89,7 +90,7 @@ pub fn check(
             });
         }
         let line = if l.span.source == SourceId::RECIPE {
-            source.line_of(l.span.start)
+            lines.line_of(l.span.start)
         } else {
             0
         };
@@ -125,6 +126,40 @@ pub fn check(
         input_width: features,
         layers,
     })
+}
+
+/// Line numbers of increasing offsets, counted on from the last one asked: the
+/// lines of a model's layers in O(text) in all, not O(text) per layer (a
+/// million layers took minutes; issue 11, item 14).
+struct LineCursor<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> LineCursor<'a> {
+    fn new(text: &'a str) -> Self {
+        LineCursor {
+            text: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// 1-based line of `offset` (as [`SourceFile::line_of`]).
+    fn line_of(&mut self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        if offset < self.offset {
+            self.offset = 0;
+            self.line = 1;
+        }
+        self.line += self.text[self.offset..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.offset = offset;
+        self.line
+    }
 }
 
 fn splits<'a>(data: &'a Data, rdata: &RData) -> Vec<(&'static str, &'a Table, Span)> {
@@ -189,6 +224,7 @@ fn labels(
     match loss {
         Loss::CrossEntropy { .. } => {
             let mut largest: Option<(f64, &str, &Table, usize)> = None;
+            let mut smallest = f64::INFINITY;
             for (split, t, span) in splits(data, rdata) {
                 for (row, &y) in t.y.iter().enumerate() {
                     if y.fract() != 0.0 || y < 0.0 || !y.is_finite() {
@@ -211,6 +247,7 @@ fn labels(
                     if largest.is_none_or(|(m, ..)| y > m) {
                         largest = Some((y, split, t, row));
                     }
+                    smallest = smallest.min(y);
                 }
             }
             if let Some((m, split, t, row)) = largest {
@@ -228,7 +265,7 @@ fn labels(
                         span: out_span,
                         width_minus_one: out_width.saturating_sub(1),
                         loss: same_source(out_span, Some(loss_span)),
-                        help: Some(format!("make the output layer `dense({needed})`")),
+                        help: Some(class_count_help(smallest, m, out_width)),
                     });
                 }
             }
@@ -248,6 +285,7 @@ fn labels(
                     ),
                 });
             }
+            let values = distinct_labels(data);
             for (split, t, span) in splits(data, rdata) {
                 if let Some((row, &y)) = t.y.iter().enumerate().find(|(_, &y)| y != 0.0 && y != 1.0)
                 {
@@ -260,7 +298,7 @@ fn labels(
                         value: fmt(y),
                         span,
                         loss: same_source(span, Some(loss_span)),
-                        help: Some("for more than two classes use `cross_entropy` with one output unit per class".into()),
+                        help: Some(binary_label_help(&values)),
                     });
                     return;
                 }
@@ -287,6 +325,73 @@ fn labels(
 
 fn fmt(v: f64) -> String {
     format!("{v}")
+}
+
+/// Up to three distinct label values over every split, in order (three means
+/// "more than two").
+fn distinct_labels(data: &Data) -> Vec<f64> {
+    let mut values: Vec<f64> = Vec::new();
+    let tables = std::iter::once(&data.train)
+        .chain(data.valid.as_ref())
+        .chain(data.test.as_ref());
+    for t in tables {
+        for &y in &t.y {
+            if !values.iter().any(|v| v.to_bits() == y.to_bits() || *v == y) {
+                values.push(y);
+                if values.len() > 2 {
+                    values.sort_by(f64::total_cmp);
+                    return values;
+                }
+            }
+        }
+    }
+    values.sort_by(f64::total_cmp);
+    values
+}
+
+/// The help for a label binary cross-entropy cannot take: it depends on what the
+/// labels are (issue 11, item 20). Two values other than 0 and 1 (−1/+1, 1/2) are
+/// two classes written differently: map them. More than two whole values are
+/// classes: cross_entropy. Anything else is a numeric target.
+fn binary_label_help(values: &[f64]) -> String {
+    let whole = |v: &f64| v.is_finite() && v.fract() == 0.0 && *v >= 0.0;
+    match values {
+        [a, b] => {
+            let maps: Vec<String> = [(*a, 0.0), (*b, 1.0)]
+                .iter()
+                .filter(|(from, to)| from != to)
+                .map(|(from, to)| format!("{} to {}", fmt(*from), fmt(*to)))
+                .collect();
+            format!(
+                "binary cross-entropy needs labels 0 and 1; these labels are {} and {}: map {} in the data",
+                fmt(*a),
+                fmt(*b),
+                maps.join(" and ")
+            )
+        }
+        [a] => format!(
+            "binary cross-entropy needs labels 0 and 1; every label is {}: map it to 0 or 1 in the data",
+            fmt(*a)
+        ),
+        v if v.iter().all(whole) => {
+            "for more than two classes use `cross_entropy` with one output unit per class".into()
+        }
+        _ => "binary cross-entropy needs labels 0 and 1; for a numeric target use a regression loss such as `mse`".into(),
+    }
+}
+
+/// The help when the largest class label does not fit the output width: labels
+/// from 1 to the width look 1-based (issue 11, item 20), else widen the output.
+fn class_count_help(smallest: f64, largest: f64, width: usize) -> String {
+    let needed = (largest as usize).saturating_add(1);
+    if smallest == 1.0 && largest as usize == width {
+        format!(
+            "the labels run from 1 to {width}: they look 1-based, while class labels count from 0; subtract 1 from every label (0 to {}), or, if there really are {needed} classes, make the output layer `dense({needed})`",
+            width.saturating_sub(1)
+        )
+    } else {
+        format!("make the output layer `dense({needed})`")
+    }
 }
 
 fn batch_norm(cx: &mut Cx, data: &Data, model: &RModel, train: &RTrain) {

@@ -18,6 +18,7 @@ pub mod labels;
 pub mod layout;
 pub mod lints;
 pub mod located;
+pub mod memory;
 pub mod model;
 pub mod optim;
 pub mod overrides;
@@ -306,6 +307,11 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                 );
                 checked_model = model.clone();
                 program = assemble(&st, &source, data, model, opts);
+                if let (Some(p), Some(m)) = (&program, &st.model) {
+                    if let Some(e) = memory::check(p, m.span) {
+                        cx.err(e);
+                    }
+                }
             }
         }
     }

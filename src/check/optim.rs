@@ -182,17 +182,28 @@ pub fn optimizer(cx: &mut Cx, e: &Expr) -> Option<ROptimizer> {
     );
     let opt = match name {
         "sgd" => {
+            // Nesterov's conditions depend on these three alone: a wrong learning
+            // rate does not hide them (every independent error at once).
+            let mut momentum_ok = true;
             let momentum = opt_float(
                 cx,
                 arg("momentum"),
                 "momentum",
                 Range::NonNegative,
                 0.0,
-                &mut ok,
+                &mut momentum_ok,
             );
-            let dampening = opt_float(cx, arg("dampening"), "dampening", Range::Unit, 0.0, &mut ok);
-            let nesterov = opt_bool(cx, arg("nesterov"), "nesterov", &mut ok);
-            if nesterov && ok {
+            let dampening = opt_float(
+                cx,
+                arg("dampening"),
+                "dampening",
+                Range::Unit,
+                0.0,
+                &mut momentum_ok,
+            );
+            let nesterov = opt_bool(cx, arg("nesterov"), "nesterov", &mut momentum_ok);
+            ok &= momentum_ok;
+            if nesterov && momentum_ok {
                 let span = arg("nesterov").map_or(e.span, |x| x.span);
                 if momentum <= 0.0 {
                     cx.err(CheckError::Nesterov {

@@ -5,6 +5,9 @@
 //! Like `data`, `io` and `main.rs`, this module may touch files and start processes.
 
 pub mod complete;
+pub mod files;
 pub mod lsp;
+pub mod options;
+pub mod output;
 pub mod sweep;
 pub mod version;

@@ -1115,21 +1115,38 @@ fn source_line(spec: &CsvSpec, line: usize, mark: Mark) -> (Arc<LineSource>, Sou
         text.push_str(ELLIPSIS);
     }
     text.push_str(&String::from_utf8_lossy(&raw[cut_start..start]));
-    let span_start = text.len();
+    let mut span_start = text.len();
     let cell = String::from_utf8_lossy(&raw[start..end]);
-    // miette draws no label under an empty span: show an empty cell as one blank.
-    text.push_str(if cell.is_empty() { " " } else { &cell });
-    let span_len = text.len() - span_start;
+    text.push_str(&cell);
+    let mut span_len = text.len() - span_start;
     text.push_str(&String::from_utf8_lossy(&raw[end..cut_end]));
     if cut_end < raw.len() {
         text.push_str(ELLIPSIS);
     }
+    // miette draws no label under an empty span: an empty cell is shown by the
+    // delimiter after it, or at the end of the line by the byte before it (the
+    // column still names the cell's own place). The excerpt is the file's bytes:
+    // nothing inserted (issue 11, item 21). Only an empty line gets a blank.
+    let mut shift = 0;
+    if span_len == 0 {
+        if let Some(after) = text[span_start..].chars().next() {
+            span_len = after.len_utf8();
+        } else if let Some(before) = text[..span_start].chars().next_back() {
+            shift = before.len_utf8();
+            span_start -= shift;
+            span_len = shift;
+        } else {
+            text.push(' ');
+            span_len = 1;
+        }
+    }
     // The column miette reports counts the bytes before the cell in the real line.
-    let column_offset = if cut_start > 0 {
-        cut_start - ELLIPSIS.len()
-    } else {
-        0
-    };
+    let column_offset = shift
+        + if cut_start > 0 {
+            cut_start - ELLIPSIS.len()
+        } else {
+            0
+        };
     let src = Arc::new(LineSource::new(&spec.display, text, line, column_offset));
     (src, SourceSpan::from((span_start, span_len)), line)
 }

@@ -318,8 +318,47 @@ pub fn serialize(
     for (_, o) in &owned {
         TensorView::new(o.dtype, o.shape.clone(), &o.bytes).map_err(|e| format!("{e:?}"))?;
     }
+    let sort = metadata.is_some();
     safetensors::serialize(owned.iter().map(|(n, o)| (n.as_str(), o)), &metadata)
+        .map(|bytes| if sort { sorted_header(bytes) } else { bytes })
         .map_err(|e| format!("{e:?}"))
+}
+
+/// The same safetensors bytes with the header's keys (and the metadata's) in
+/// sorted order, for files with metadata (checkpoints; weights without metadata
+/// keep safetensors' own deterministic layout): safetensors writes the metadata
+/// from a `HashMap`, so two
+/// identical runs wrote checkpoints whose bytes differed (issue 11, item 21).
+/// The data section is untouched (its offsets are relative to its start); the
+/// header is padded with spaces to a multiple of 8 bytes, as safetensors does.
+fn sorted_header(bytes: Vec<u8>) -> Vec<u8> {
+    use std::collections::BTreeMap;
+    let sorted = || -> Option<Vec<u8>> {
+        let n = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+        let header = bytes.get(8..8usize.checked_add(n)?)?;
+        let parsed: BTreeMap<String, serde_json::Value> = serde_json::from_slice(header).ok()?;
+        let mut entries: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        for (key, value) in parsed {
+            let value = match value {
+                serde_json::Value::Object(map) => {
+                    let inner: BTreeMap<String, serde_json::Value> = map.into_iter().collect();
+                    serde_json::to_value(inner).ok()?
+                }
+                other => other,
+            };
+            entries.insert(key, value);
+        }
+        let mut text = serde_json::to_vec(&entries).ok()?;
+        while text.len() % 8 != 0 {
+            text.push(b' ');
+        }
+        let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - 8 - n);
+        out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+        out.extend_from_slice(&text);
+        out.extend_from_slice(&bytes[8 + n..]);
+        Some(out)
+    };
+    sorted().unwrap_or(bytes)
 }
 
 /// Writes tensors to `path` atomically.
@@ -392,6 +431,38 @@ mod tests {
                 f.get("1.bias", &[3]),
                 Err(WeightsError::MissingTensor { .. })
             ));
+        }
+    }
+
+    /// Issue 11, item 21: the same tensors and metadata give the same bytes,
+    /// whatever the order the metadata map iterates in.
+    #[test]
+    fn metadata_order_does_not_change_the_bytes() {
+        let t = vec![OutTensor {
+            name: "0.weight".into(),
+            shape: vec![1, 2],
+            data: vec![1.0, 2.0],
+        }];
+        let keys: Vec<String> = (0..40).map(|i| format!("key{i}")).collect();
+        let mut first: Option<Vec<u8>> = None;
+        for round in 0..8 {
+            // Fresh maps (new random states), filled in different orders.
+            let mut meta = HashMap::new();
+            let mut order = keys.clone();
+            order.rotate_left(round * 5);
+            for k in &order {
+                meta.insert(k.clone(), format!("value of {k}"));
+            }
+            let bytes = serialize(&t, Dtype::F32, Some(meta)).unwrap();
+            let st = SafeTensors::deserialize(&bytes).unwrap();
+            assert_eq!(st.tensor("0.weight").unwrap().shape(), &[1, 2]);
+            let (n, m) = SafeTensors::read_metadata(&bytes).unwrap();
+            assert_eq!((8 + n) % 8, 0);
+            assert_eq!(m.metadata().as_ref().map(|m| m.len()), Some(40));
+            match &first {
+                None => first = Some(bytes),
+                Some(f) => assert_eq!(f, &bytes, "round {round}"),
+            }
         }
     }
 

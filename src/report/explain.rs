@@ -85,6 +85,8 @@ fn write_plan(out: &mut String, p: &Program) -> std::fmt::Result {
             format!("[batch, {}]", layer.out_width),
             params.to_string(),
             match &layer.kind {
+                // `init_from` replaces every initialiser (issue 11, item 21).
+                LayerKind::Dense { .. } if p.init_from.is_some() => "init_from".into(),
                 LayerKind::Dense { init, .. } => init_text(init),
                 _ => String::new(),
             },
@@ -198,22 +200,43 @@ fn write_plan(out: &mut String, p: &Program) -> std::fmt::Result {
         )?;
         return Ok(());
     }
-    // Runs of equal rates are one line: "epochs 1-10  0.01".
-    let mut e = 1;
-    while e <= epochs {
-        let lr = planned_lr(&p.train.lr_schedule, base, e, epochs);
-        let mut last = e;
-        while last < epochs && planned_lr(&p.train.lr_schedule, base, last + 1, epochs) == lr {
-            last += 1;
-        }
-        let range = if last == e {
-            format!("epoch {e}")
+    // Runs of equal rates are one line: "epochs 1-10  0.01". Long tables keep
+    // their first and last runs and say how many epochs lie between them.
+    let rates = Rates::new(&p.train.lr_schedule, base, epochs);
+    let (head, tail) = rates.table();
+    let range = |&(first, last): &(usize, usize)| {
+        if last == first {
+            format!("epoch {first}")
         } else {
-            format!("epochs {e}-{last}")
-        };
-        let value = lr.map_or_else(|| "depends on the run".to_string(), |v| human(v, 6));
-        writeln!(out, "  {range:<16}{value}")?;
-        e = last + 1;
+            format!("epochs {first}-{last}")
+        }
+    };
+    let width = head
+        .iter()
+        .chain(&tail)
+        .map(|r| range(r).len() + 1)
+        .max()
+        .unwrap_or(0)
+        .max(16);
+    let line = |out: &mut String, run: (usize, usize)| {
+        let value = rates.shown(run.0);
+        writeln!(out, "  {:<width$}{value}", range(&run))
+    };
+    for &run in &head {
+        line(out, run)?;
+    }
+    if let (Some(&(_, shown)), Some(&(next, _))) = (head.last(), tail.first()) {
+        let gap = next.saturating_sub(shown).saturating_sub(1);
+        let noun = if gap == 1 { "epoch" } else { "epochs" };
+        writeln!(
+            out,
+            "  ... {gap} {noun} not shown (epochs {}-{})",
+            shown + 1,
+            next - 1
+        )?;
+    }
+    for &run in &tail {
+        line(out, run)?;
     }
     Ok(())
 }
@@ -234,6 +257,178 @@ fn is_tabular(p: &crate::data::prep::Preparation, d: &crate::ir::Data) -> bool {
         || p.features
             .windows(2)
             .any(|w| w[0].column.index > w[1].column.index)
+}
+
+/// The first and last epoch of a run of equal rates.
+type Run = (usize, usize);
+
+/// At most this many runs of equal rates are listed: a longer table shows the
+/// first and the last half of them and one line for the epochs in between.
+pub const MAX_RATE_RUNS: usize = 40;
+
+/// The planned rates of a run, found lazily: the work is proportional to the runs
+/// shown (times the logarithm of their lengths), never to the number of epochs,
+/// so `epochs = 9223372036854775807` or a cosine over 10^8 epochs ends at once.
+/// Rates are compared as shown (six significant digits): a cosine over many
+/// epochs is one line per change of the shown value. Rounding keeps a monotone
+/// sequence monotone, so equal shown rates stay consecutive within a piece.
+struct Rates<'a> {
+    schedule: &'a Schedule,
+    base: f64,
+    epochs: usize,
+    /// The epoch ranges (inclusive) over which the rate is monotone: a warmup,
+    /// then the schedule after it. Within one, equal rates are consecutive.
+    pieces: Vec<(usize, usize)>,
+}
+
+impl<'a> Rates<'a> {
+    fn new(schedule: &'a Schedule, base: f64, epochs: usize) -> Self {
+        let mut pieces = Vec::new();
+        monotone_pieces(schedule, 0, epochs, &mut pieces);
+        Rates {
+            schedule,
+            base,
+            epochs,
+            pieces,
+        }
+    }
+
+    /// The rate of `epoch` as shown: epochs whose rates show alike are one run.
+    fn shown(&self, epoch: usize) -> String {
+        planned_lr(self.schedule, self.base, epoch, self.epochs)
+            .map_or_else(|| "depends on the run".to_string(), |v| human(v, 6))
+    }
+
+    /// The monotone piece holding `epoch`.
+    fn piece(&self, epoch: usize) -> (usize, usize) {
+        self.pieces
+            .iter()
+            .copied()
+            .find(|&(a, b)| a <= epoch && epoch <= b)
+            .unwrap_or((epoch, epoch))
+    }
+
+    /// The other end of the run of equal rates through `from`, looking forward or
+    /// backward: a galloping then binary search inside each monotone piece, and on
+    /// into the next piece while the rate at its edge is still equal.
+    fn run_edge(&self, from: usize, forward: bool) -> usize {
+        let lr = self.shown(from);
+        let equal = |e: usize| self.shown(e) == lr;
+        let mut edge = from;
+        loop {
+            let (a, b) = self.piece(edge);
+            let limit = if forward { b } else { a };
+            // `known` has the rate; `beyond` does not, or lies past the piece.
+            let mut known = edge;
+            let mut step = 1usize;
+            let beyond = loop {
+                let probe = if forward {
+                    known.checked_add(step).filter(|&p| p <= limit)
+                } else {
+                    known.checked_sub(step).filter(|&p| p >= limit)
+                };
+                match probe {
+                    Some(p) if equal(p) => {
+                        known = p;
+                        step = step.saturating_mul(2);
+                    }
+                    Some(p) => break p,
+                    None if known != limit && equal(limit) => {
+                        known = limit;
+                        break if forward {
+                            limit.saturating_add(1)
+                        } else {
+                            limit - 1
+                        };
+                    }
+                    None if known == limit => {
+                        break if forward {
+                            limit.saturating_add(1)
+                        } else {
+                            limit - 1
+                        }
+                    }
+                    None => break limit,
+                }
+            };
+            let (mut lo, mut hi) = if forward {
+                (known, beyond)
+            } else {
+                (beyond, known)
+            };
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if equal(mid) == forward {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            edge = if forward { lo } else { hi };
+            let next = if forward {
+                edge.checked_add(1)
+                    .filter(|&e| edge == b && e <= self.epochs)
+            } else {
+                Some(edge - 1).filter(|&e| edge == a && e >= 1)
+            };
+            match next {
+                Some(e) if equal(e) => edge = e,
+                _ => return edge,
+            }
+        }
+    }
+
+    /// The runs to list: all of them when there are at most [`MAX_RATE_RUNS`],
+    /// else the first and the last half (the second list then non-empty).
+    fn table(&self) -> (Vec<Run>, Vec<Run>) {
+        let mut head = Vec::new();
+        let mut e = 1;
+        while e <= self.epochs && head.len() <= MAX_RATE_RUNS {
+            let last = self.run_edge(e, true);
+            head.push((e, last));
+            match last.checked_add(1) {
+                Some(next) => e = next,
+                None => break,
+            }
+        }
+        if head.len() <= MAX_RATE_RUNS {
+            return (head, Vec::new());
+        }
+        head.truncate(MAX_RATE_RUNS / 2);
+        let shown = head.last().map_or(0, |r| r.1);
+        let mut tail = Vec::new();
+        let mut e = self.epochs;
+        while e > shown && tail.len() < MAX_RATE_RUNS / 2 {
+            let first = self.run_edge(e, false).max(shown + 1);
+            tail.push((first, e));
+            e = first - 1;
+        }
+        tail.reverse();
+        (head, tail)
+    }
+}
+
+/// The epoch ranges of `schedule` (over `epochs` epochs after `offset`) on which
+/// its rate is monotone: a warmup rises, then every other schedule falls.
+fn monotone_pieces(
+    schedule: &Schedule,
+    offset: usize,
+    epochs: usize,
+    out: &mut Vec<(usize, usize)>,
+) {
+    if epochs == 0 {
+        return;
+    }
+    match schedule {
+        Schedule::Warmup { epochs: w, then } => {
+            let w = (*w).min(epochs);
+            if w > 0 {
+                out.push((offset + 1, offset + w));
+            }
+            monotone_pieces(then, offset + w, epochs - w, out);
+        }
+        _ => out.push((offset + 1, offset + epochs)),
+    }
 }
 
 /// Trainable parameters of a layer (§5): dense weights and biases, batch_norm
@@ -348,5 +543,95 @@ mod tests {
             monitor: crate::ir::Monitor::ValidLoss,
         };
         assert_eq!(planned_lr(&plateau, 0.1, 1, 10), None);
+    }
+
+    /// The runs by a plain scan of every epoch, as the table was built before.
+    fn scanned(s: &Schedule, base: f64, epochs: usize) -> Vec<(usize, usize)> {
+        let rates = Rates::new(s, base, epochs);
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for e in 1..=epochs {
+            match runs.last_mut() {
+                Some(run) if rates.shown(run.0) == rates.shown(e) => run.1 = e,
+                _ => runs.push((e, e)),
+            }
+        }
+        runs
+    }
+
+    /// Issue 11, item 11: the lazily found runs are those of a scan of every epoch
+    /// (the first and last halves when there are more than `MAX_RATE_RUNS`).
+    #[test]
+    fn lazy_runs_match_a_full_scan() {
+        let schedules = [
+            Schedule::Constant,
+            Schedule::Step {
+                every: 3,
+                factor: 0.5,
+            },
+            Schedule::Step {
+                every: 1,
+                factor: 1.0,
+            },
+            Schedule::Step {
+                every: 7,
+                factor: 1e-200,
+            },
+            Schedule::Exponential { gamma: 0.9 },
+            Schedule::Exponential { gamma: 1e-30 },
+            Schedule::Cosine { min_lr: 0.0 },
+            Schedule::Cosine { min_lr: 0.5 },
+            Schedule::Warmup {
+                epochs: 5,
+                then: Box::new(Schedule::Step {
+                    every: 4,
+                    factor: 0.5,
+                }),
+            },
+            Schedule::Warmup {
+                epochs: 3,
+                then: Box::new(Schedule::Cosine { min_lr: 0.0 }),
+            },
+            Schedule::Warmup {
+                epochs: 1,
+                then: Box::new(Schedule::Constant),
+            },
+        ];
+        for s in &schedules {
+            for epochs in (0..=130).chain([997, 5000]) {
+                let all = scanned(s, 0.1, epochs);
+                let (head, tail) = Rates::new(s, 0.1, epochs).table();
+                if all.len() <= MAX_RATE_RUNS {
+                    assert_eq!((&head, tail.len()), (&all, 0), "{s:?} over {epochs}");
+                } else {
+                    let half = MAX_RATE_RUNS / 2;
+                    assert_eq!(head, all[..half], "{s:?} over {epochs}");
+                    assert_eq!(tail, all[all.len() - half..], "{s:?} over {epochs}");
+                }
+            }
+        }
+    }
+
+    /// A table over 9 223 372 036 854 775 807 epochs, or a cosine over 10^8, is
+    /// bounded and found at once.
+    #[test]
+    fn huge_epoch_counts_are_bounded() {
+        for (s, epochs) in [
+            (Schedule::Constant, i64::MAX as usize),
+            (Schedule::Cosine { min_lr: 0.0001 }, 100_000_000),
+            (Schedule::Exponential { gamma: 0.5 }, i64::MAX as usize),
+            (
+                Schedule::Step {
+                    every: 1,
+                    factor: 0.999,
+                },
+                usize::MAX,
+            ),
+        ] {
+            let (head, tail) = Rates::new(&s, 0.01, epochs).table();
+            assert!(head.len() + tail.len() <= MAX_RATE_RUNS, "{s:?}");
+            assert_eq!(head.first().map(|r| r.0), Some(1));
+            let last = tail.last().or(head.last()).map(|r| r.1);
+            assert_eq!(last, Some(epochs), "{s:?}");
+        }
     }
 }

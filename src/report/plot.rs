@@ -239,7 +239,7 @@ fn parse(log: &str, name: &str) -> Result<Curves, PlotError> {
                 let put = |key: &str, series: &mut Vec<(f64, f64)>| {
                     if let Some(y) = obj.get(key).and_then(serde_json::Value::as_f64) {
                         if y.is_finite() {
-                            series.push((x, y));
+                            series.push((x, y.clamp(-Y_LIMIT, Y_LIMIT)));
                         }
                     }
                 };
@@ -522,6 +522,10 @@ where
         }
     }
     let mut best_labelled = false;
+    // Values far outside the range (an accuracy of -1.7e308 in a damaged log) are
+    // drawn at its edge's neighbourhood: their pixel coordinates would overflow.
+    let span = hi - lo;
+    let clamp = move |&(x, y): &Point| (x, y.clamp(lo - span, hi + span));
     for (i, ((train, valid), c)) in series.iter().zip(all).enumerate() {
         let (train_colour, valid_colour) = if several {
             let p = PALETTE[i % PALETTE.len()];
@@ -542,11 +546,11 @@ where
             let style = colour.stroke_width(if dashed { 1 } else { 2 });
             let anno = if dashed {
                 chart
-                    .draw_series(DashedLineSeries::new(points.iter().copied(), 6, 4, style))
+                    .draw_series(DashedLineSeries::new(points.iter().map(clamp), 6, 4, style))
                     .map_err(draw_error)?
             } else {
                 chart
-                    .draw_series(LineSeries::new(points.iter().copied(), style))
+                    .draw_series(LineSeries::new(points.iter().map(clamp), style))
                     .map_err(draw_error)?
             };
             if !several {
@@ -817,7 +821,14 @@ fn config_entries(config: &str) -> Vec<(String, String)> {
     out
 }
 
-/// A y range around the values with 5 % padding (never empty).
+/// The largest magnitude drawn: values beyond ±1e300 (a diverging loss of 1.7e308)
+/// are drawn at ±1e300, so that the range, its padding and the axis ticks stay
+/// finite (an infinite range made the tick search of plotters loop forever).
+const Y_LIMIT: f64 = 1e300;
+
+/// A y range around the values with 5 % padding (never empty, always finite, and
+/// never narrower than a billionth of its magnitude, so that ticks stay distinct
+/// floating-point numbers).
 fn y_range<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for &(_, y) in points {
@@ -827,10 +838,12 @@ fn y_range<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> (f64, f64) {
     if !lo.is_finite() || !hi.is_finite() {
         return (0.0, 1.0);
     }
-    let pad = if hi > lo {
+    let (lo, hi) = (lo.clamp(-Y_LIMIT, Y_LIMIT), hi.clamp(-Y_LIMIT, Y_LIMIT));
+    let magnitude = lo.abs().max(hi.abs()).max(1.0);
+    let pad = if hi - lo > magnitude * 1e-9 {
         (hi - lo) * 0.05
     } else {
-        lo.abs().max(1.0) * 0.05
+        magnitude * 0.05
     };
     // Losses are never negative: keep the axis at 0 when close.
     let bottom = if lo >= 0.0 {

@@ -51,6 +51,8 @@ pub struct TextObserver<W: Write> {
     columns: Option<Columns>,
     best_valid_loss: f64,
     last_draw: Option<Instant>,
+    /// The bar's position at the first step this view saw (not 0 when resuming).
+    first_position: Option<u64>,
 }
 
 /// Which columns the epoch table has (decided by the first epoch event).
@@ -78,6 +80,7 @@ impl<W: Write> TextObserver<W> {
             columns: None,
             best_valid_loss: f64::INFINITY,
             last_draw: None,
+            first_position: None,
         }
     }
 
@@ -306,8 +309,15 @@ impl<W: Write> TextObserver<W> {
                 Some(s) if s.test_rows.is_some() => "test",
                 _ => "valid",
             };
+            // With early_stop the best epoch's parameters are the ones evaluated.
+            let whose = match (e.best_epoch, e.reason) {
+                (Some(best), EndReason::Completed | EndReason::EarlyStop) => {
+                    format!(", with the parameters of best epoch {best}")
+                }
+                _ => String::new(),
+            };
             text.push_str(&format!(
-                "confusion matrix of the {split} split (rows: true class, columns: predicted)\n"
+                "confusion matrix of the {split} split{whose} (rows: true class, columns: predicted)\n"
             ));
             let names = self.start.as_ref().and_then(|s| s.class_names.as_deref());
             text.push_str(&confusion_table(matrix, names));
@@ -328,7 +338,16 @@ impl<W: Write> Observer for TextObserver<W> {
 
     fn step(&mut self, epoch: usize, step: usize, steps_per_epoch: usize, running_loss: f64) {
         let Some(bar) = &self.bar else { return };
-        bar.set_position((epoch.saturating_sub(1) * steps_per_epoch + step) as u64);
+        let position = (epoch.saturating_sub(1) * steps_per_epoch + step) as u64;
+        bar.set_position(position);
+        if self.first_position.is_none() {
+            // A resumed run starts mid-way: the jump from 0 is not progress, so the
+            // eta (which read it as instant progress: "eta 0s") and the rate start
+            // here (issue 11, item 21).
+            self.first_position = Some(position.saturating_sub(1));
+            bar.reset_eta();
+            bar.reset_elapsed();
+        }
         let now = Instant::now();
         if self
             .last_draw
@@ -338,11 +357,17 @@ impl<W: Write> Observer for TextObserver<W> {
             // Throughput over the run so far (indicatif's own rate prints four
             // decimals: too wide for an 80-column terminal).
             let elapsed = bar.elapsed().as_secs_f64();
+            let done = bar.position() - self.first_position.unwrap_or(0).min(bar.position());
             let rate = if elapsed > 0.0 {
-                format!(", {} steps/s", human(bar.position() as f64 / elapsed, 3))
+                format!(", {} steps/s", human(done as f64 / elapsed, 3))
             } else {
                 String::new()
             };
+            // The epoch of this step (the prefix said "epoch 1" until the first
+            // epoch event of a resumed run).
+            if let Some(s) = &self.start {
+                bar.set_prefix(format!("epoch {epoch}/{}", s.epochs.max(epoch)));
+            }
             bar.set_message(format!(
                 "step {step}/{steps_per_epoch}, loss {}{rate},",
                 loss(running_loss)
@@ -351,9 +376,10 @@ impl<W: Write> Observer for TextObserver<W> {
     }
 }
 
-/// Losses with four decimals (aligned in the table), exponent form when tiny.
+/// Losses with four decimals (aligned in the table), exponent form when tiny or
+/// from 1e5 up (four decimals of 1234567 overflow the 10-character column).
 fn loss(x: f64) -> String {
-    if x.is_finite() && x != 0.0 && x.abs() < 1e-3 {
+    if x.is_finite() && x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e5) {
         format!("{x:.3e}")
     } else if x.is_finite() {
         format!("{x:.4}")
@@ -433,4 +459,40 @@ fn confusion_table(m: &[Vec<u64>], names: Option<&[String]>) -> String {
         s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11, item 21: a resumed run's first step shows its own epoch, not
+    /// "epoch 1", and does not count the steps before it as progress.
+    #[test]
+    fn a_resumed_run_shows_its_epoch() {
+        let mut obs = TextObserver::new(
+            Vec::new(),
+            TextOptions {
+                tty: true,
+                color: false,
+                timings: false,
+            },
+        );
+        obs.on_start(&StartEvent {
+            recipe: "r.nnt".into(),
+            parameters: 1,
+            train_rows: 8,
+            valid_rows: None,
+            test_rows: None,
+            seed: 0,
+            classes: None,
+            epochs: 10,
+            steps_per_epoch: 4,
+        });
+        obs.step(7, 1, 4, 0.5);
+        let bar = obs.bar.as_ref().unwrap();
+        assert_eq!(bar.prefix(), "epoch 7/10");
+        assert_eq!(bar.position(), 25);
+        assert_eq!(obs.first_position, Some(24));
+        bar.finish_and_clear();
+    }
 }

@@ -23,8 +23,9 @@ struct NntParser;
 
 /// Parses a whole recipe.
 pub fn parse(text: &str, source: SourceId) -> Result<Recipe, SyntaxError> {
-    let scan = lexer::scan(text, source)?;
-    let mut pairs = NntParser::parse(Rule::recipe, text)
+    let squeezed = squeeze_blank_lines(text);
+    let scan = lexer::scan(&squeezed, source)?;
+    let mut pairs = NntParser::parse(Rule::recipe, &squeezed)
         .map_err(|e| expect::describe(&e, text, source, &scan, expect::Context::Recipe))?;
     let b = Builder { source };
     let mut items = Vec::new();
@@ -39,6 +40,42 @@ pub fn parse(text: &str, source: SourceId) -> Result<Recipe, SyntaxError> {
         items,
         comments: scan.comments,
     })
+}
+
+/// The text with every line end strictly inside a run of blank lines turned into
+/// a space: the run still separates what is around it (its first and last line
+/// ends stay), offsets do not move, and the lexer and pest keep two tokens per run
+/// instead of one per line (20 MB of blank lines took 2.25 GB; issue 11, item 14).
+/// Positions inside a run are never where a parse fails: the first line end
+/// either ends an item or is where one was missing, and the run's end is where
+/// the next thing is tried.
+fn squeeze_blank_lines(text: &str) -> std::borrow::Cow<'_, str> {
+    let b = text.as_bytes();
+    // The line ends of the current run: its first, and the latest seen (which
+    // becomes interior when another one follows it).
+    let mut out: Option<Vec<u8>> = None;
+    let (mut first, mut latest): (Option<usize>, Option<usize>) = (None, None);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'\n' => {
+                match (first, latest) {
+                    (Some(f), Some(l)) if l != f => {
+                        out.get_or_insert_with(|| b.to_vec())[l] = b' ';
+                    }
+                    (Some(_), _) => {}
+                    (None, _) => first = Some(i),
+                }
+                latest = Some(i);
+            }
+            b' ' | b'\t' | b'\r' => {}
+            _ => (first, latest) = (None, None),
+        }
+    }
+    // Only ASCII line ends became ASCII spaces: still UTF-8.
+    match out.map(String::from_utf8) {
+        Some(Ok(s)) => std::borrow::Cow::Owned(s),
+        _ => std::borrow::Cow::Borrowed(text),
+    }
 }
 
 /// Parses one value, as given to `--set KEY=VALUE`.

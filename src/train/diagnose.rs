@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::events::{RunDiagnostic, Severity};
-use crate::ir::DiagnoseConfig;
+use crate::ir::{DiagnoseConfig, Init, LayerKind, Program, Table};
 
 /// Steps a layer must have seen before its running level is trusted.
 const WARMUP_STEPS: u64 = 10;
@@ -46,6 +46,91 @@ pub struct LayerInfo {
     pub is_dense: bool,
     pub is_relu: bool,
     pub width: usize,
+}
+
+/// What the recipe already does, so that the help of a finding never recommends
+/// it (issue 11, item 20): "normalise the inputs" when they are, "add clip" when
+/// the run clips, "he_uniform" when the layer starts from it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// The train inputs are standardised or min-max scaled (by `normalize`, or
+    /// already so in the data).
+    pub inputs_normalized: bool,
+    /// The train section clips gradients.
+    pub clip: bool,
+    /// The model has a batch_norm layer.
+    pub batch_norm: bool,
+    /// Layer indices whose nearest dense layer (itself or before it) starts from
+    /// he_uniform or he_normal, or from `init_from` (no initialiser at all).
+    pub he_fed: Vec<usize>,
+    /// Every dense layer does.
+    pub all_he: bool,
+}
+
+impl Facts {
+    pub fn of(program: &Program) -> Self {
+        let replaced = program.init_from.is_some();
+        let mut he_fed = Vec::new();
+        let mut fed = false;
+        let mut all_he = true;
+        for layer in &program.model.layers {
+            if let LayerKind::Dense { init, .. } = &layer.kind {
+                fed = replaced || matches!(init, Init::HeUniform | Init::HeNormal);
+                all_he &= fed;
+            }
+            if fed {
+                he_fed.push(layer.index);
+            }
+        }
+        Facts {
+            inputs_normalized: unit_scale(&program.data.train),
+            clip: program.train.clip.is_some(),
+            batch_norm: program
+                .model
+                .layers
+                .iter()
+                .any(|l| matches!(l.kind, LayerKind::BatchNorm { .. })),
+            he_fed,
+            all_he,
+        }
+    }
+}
+
+/// Whether every feature column of `t` is standardised (mean 0, standard
+/// deviation 1) or min-max scaled (from 0 to 1), as `normalize` leaves it; a
+/// constant column of zeros is either.
+pub fn unit_scale(t: &Table) -> bool {
+    let (rows, f) = (t.rows, t.features);
+    if rows == 0 || f == 0 || t.x.len() != rows * f {
+        return false;
+    }
+    (0..f).all(|j| {
+        let column = || t.x.iter().skip(j).step_by(f).copied();
+        let (mut lo, mut hi, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
+        for v in column() {
+            lo = lo.min(v);
+            hi = hi.max(v);
+            sum += v;
+        }
+        if lo == 0.0 && hi == 0.0 {
+            return true;
+        }
+        if lo == 0.0 && hi == 1.0 {
+            return true;
+        }
+        let mean = sum / rows as f64;
+        let var = column().map(|v| (v - mean) * (v - mean)).sum::<f64>() / rows as f64;
+        mean.abs() <= 1e-9 && (var.sqrt() - 1.0).abs() <= 1e-6
+    })
+}
+
+/// "a, b, or c": the fixes that apply, as one sentence.
+fn alternatives(parts: &[&str]) -> String {
+    match parts.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{}, or {last}", rest.join(", ")),
+    }
 }
 
 /// Detector state (serialisable for checkpoints).
@@ -103,6 +188,8 @@ pub struct Diagnoser {
     pub config: DiagnoseConfig,
     pub layers: Vec<LayerInfo>,
     pub state: DiagnoseState,
+    /// What the recipe already does (the help leaves it out).
+    pub facts: Facts,
 }
 
 impl Diagnoser {
@@ -121,6 +208,7 @@ impl Diagnoser {
         Diagnoser {
             config,
             layers,
+            facts: Facts::default(),
             state: DiagnoseState {
                 grad_mean: vec![0.0; n],
                 epoch_grad_max: vec![0.0; n],
@@ -130,6 +218,12 @@ impl Diagnoser {
                 ..Default::default()
             },
         }
+    }
+
+    /// The same detectors, knowing what the recipe already does.
+    pub fn with_facts(mut self, facts: Facts) -> Self {
+        self.facts = facts;
+        self
     }
 
     /// Whether the dead-relu detector wants relu outputs.
@@ -274,13 +368,24 @@ impl Diagnoser {
             self.describe(pos),
             self.per_layer(&norms, false)
         );
+        let f = &self.facts;
+        let mut fixes = vec!["lower the learning rate"];
+        if !f.clip {
+            fixes.push("add `clip = norm(1.0)` to the train section");
+        }
+        if !f.inputs_normalized {
+            fixes.push("normalise the inputs (`normalize = standard`)");
+        }
+        if !f.batch_norm {
+            fixes.push("add batch_norm between layers");
+        }
         self.diagnostic(
             "nnt::train::exploding_gradient",
             epoch,
             Some(step),
             pos,
             message,
-            "lower the learning rate, add `clip = norm(1.0)` to the train section, normalise the inputs (`normalize = standard`), or add batch_norm between layers",
+            &alternatives(&fixes),
         )
     }
 
@@ -378,13 +483,24 @@ impl Diagnoser {
             names.join(", "),
             self.per_layer(&self.state.ratios, true)
         );
+        let f = &self.facts;
+        let mut fixes = vec![if f.all_he {
+            "use relu-family activations (relu, leaky_relu, gelu)"
+        } else {
+            "use relu-family activations (relu, leaky_relu, gelu) with he_uniform init"
+        }];
+        if !f.batch_norm {
+            fixes.push("add batch_norm between the layers");
+        }
+        fixes.push("make the model shallower");
+        let help = alternatives(&fixes);
         out.push(self.diagnostic(
             "nnt::train::vanishing_gradient",
             epoch,
             None,
             first,
             message,
-            "use relu-family activations (relu, leaky_relu, gelu) with he_uniform init, add batch_norm between the layers, or make the model shallower",
+            &help,
         ));
     }
 
@@ -409,14 +525,17 @@ impl Diagnoser {
                     frac * 100.0,
                     self.describe(p)
                 );
-                out.push(self.diagnostic(
-                    "nnt::train::dead_relu",
-                    epoch,
-                    None,
-                    p,
-                    message,
-                    "lower the learning rate, normalise the inputs (`normalize = standard`), use leaky_relu or elu instead, or initialise the dense layer before it with he_uniform",
-                ));
+                let f = &self.facts;
+                let mut fixes = vec!["lower the learning rate"];
+                if !f.inputs_normalized {
+                    fixes.push("normalise the inputs (`normalize = standard`)");
+                }
+                fixes.push("use leaky_relu or elu instead");
+                if !f.he_fed.contains(&self.layers[p].index) {
+                    fixes.push("initialise the dense layer before it with he_uniform");
+                }
+                let help = alternatives(&fixes);
+                out.push(self.diagnostic("nnt::train::dead_relu", epoch, None, p, message, &help));
             }
         }
     }
@@ -477,18 +596,30 @@ impl Diagnoser {
             improvement.max(0.0),
             causes.join("; ")
         );
+        let (he, bn) = (self.facts.all_he, self.facts.batch_norm);
         let help = if causes
             .iter()
             .any(|c| c.starts_with("a learning rate too small"))
         {
             "raise the learning rate (e.g. 10×) or use adam(lr = 0.001)"
         } else if causes.iter().any(|c| c.starts_with("dead relu")) {
-            "lower the learning rate, use leaky_relu, or initialise with he_uniform"
+            if he {
+                "lower the learning rate, or use leaky_relu"
+            } else {
+                "lower the learning rate, use leaky_relu, or initialise with he_uniform"
+            }
         } else if causes
             .iter()
             .any(|c| c.starts_with("saturated") || c.starts_with("vanishing"))
         {
-            "use relu with he_uniform init, or add batch_norm between the layers"
+            match (he, bn) {
+                (false, false) => {
+                    "use relu with he_uniform init, or add batch_norm between the layers"
+                }
+                (false, true) => "use relu with he_uniform init",
+                (true, false) => "use relu, or add batch_norm between the layers",
+                (true, true) => "use relu, or make the model shallower",
+            }
         } else if causes
             .iter()
             .any(|c| c.starts_with("the loss goes up and down"))
@@ -844,5 +975,90 @@ mod tests {
             );
         }
         assert!(d.state.reported.iter().any(|r| r == PLATEAU));
+    }
+
+    /// Issue 11, item 20: the help leaves out what the recipe already does.
+    #[test]
+    fn help_leaves_out_what_the_recipe_already_does() {
+        let findings = |facts: Facts| {
+            let mut d = Diagnoser::new(DiagnoseConfig::default(), layers()).with_facts(facts);
+            for s in 1..=30 {
+                d.observe_step(1, s, &[1.0, 0.0, 1.0]);
+            }
+            let exploding = d.observe_step(1, 31, &[1e6, 0.0, 1e7]).expect("exploding");
+            let mut d =
+                Diagnoser::new(DiagnoseConfig::default(), layers()).with_facts(d.facts.clone());
+            d.observe_step(1, 1, &[1e-16, 0.0, 1.0]);
+            d.observe_relu(1, &[0.0f32, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 2.0], 4);
+            let found = d.end_epoch(1, 1.0, Some(0.5), &[1.0, 0.0, 1.0]);
+            let help = |code: &str| {
+                found
+                    .iter()
+                    .find(|f| f.code == code)
+                    .and_then(|f| f.help.clone())
+                    .unwrap()
+            };
+            (
+                exploding.help.unwrap(),
+                help("nnt::train::vanishing_gradient"),
+                help("nnt::train::dead_relu"),
+            )
+        };
+        let (exploding, vanishing, dead) = findings(Facts::default());
+        assert_eq!(
+            exploding,
+            "lower the learning rate, add `clip = norm(1.0)` to the train section, normalise the inputs (`normalize = standard`), or add batch_norm between layers"
+        );
+        assert_eq!(
+            vanishing,
+            "use relu-family activations (relu, leaky_relu, gelu) with he_uniform init, add batch_norm between the layers, or make the model shallower"
+        );
+        assert_eq!(
+            dead,
+            "lower the learning rate, normalise the inputs (`normalize = standard`), use leaky_relu or elu instead, or initialise the dense layer before it with he_uniform"
+        );
+        let (exploding, vanishing, dead) = findings(Facts {
+            inputs_normalized: true,
+            clip: true,
+            batch_norm: true,
+            he_fed: vec![0, 1, 2],
+            all_he: true,
+        });
+        assert_eq!(exploding, "lower the learning rate");
+        assert_eq!(
+            vanishing,
+            "use relu-family activations (relu, leaky_relu, gelu), or make the model shallower"
+        );
+        assert_eq!(
+            dead,
+            "lower the learning rate, or use leaky_relu or elu instead"
+        );
+        let (exploding, _, dead) = findings(Facts {
+            inputs_normalized: true,
+            ..Facts::default()
+        });
+        assert!(!exploding.contains("normalise"), "{exploding}");
+        assert!(!dead.contains("normalise"), "{dead}");
+        assert!(dead.contains("he_uniform"), "{dead}");
+    }
+
+    #[test]
+    fn unit_scale_recognises_normalized_inputs() {
+        use crate::data::normalize::{apply, fit};
+        use crate::ir::Normalize;
+        let raw = Table {
+            rows: 4,
+            features: 2,
+            targets: 1,
+            x: vec![5.1, 100.0, 4.9, 130.0, 6.3, 90.0, 7.0, 0.0],
+            y: vec![0.0; 4],
+            lines: Vec::new(),
+        };
+        assert!(!unit_scale(&raw));
+        for how in [Normalize::Standard, Normalize::MinMax] {
+            let mut t = raw.clone();
+            apply(&fit(&t, how).unwrap(), &mut t);
+            assert!(unit_scale(&t), "{how:?}: {:?}", t.x);
+        }
     }
 }

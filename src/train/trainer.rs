@@ -20,7 +20,7 @@ use crate::io::weights::{self, WeightsFile};
 use crate::ir::{Loss, Monitor, Program, Schedule, Table};
 use crate::rng::{generator, Stream};
 use crate::train::clip;
-use crate::train::diagnose::{Diagnoser, LayerInfo};
+use crate::train::diagnose::{Diagnoser, Facts, LayerInfo};
 use crate::train::early_stop::EarlyStopper;
 use crate::train::float::Float;
 use crate::train::init;
@@ -184,7 +184,7 @@ impl<'p, T: Float> Trainer<'p, T> {
                 width: s.out_width,
             })
             .collect();
-        let diag = Diagnoser::new(program.diagnose.clone(), infos);
+        let diag = Diagnoser::new(program.diagnose.clone(), infos).with_facts(Facts::of(program));
         let relu_layers = if diag.watches_relu() {
             diag.layers
                 .iter()

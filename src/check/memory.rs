@@ -1,0 +1,159 @@
+//! The memory a checked program needs to train, bounded at check time (issue 11,
+//! item 12): 100 × `dense(16384)` used to pass `check` and abort the run while
+//! allocating 213 GB (with sgd).
+//!
+//! The estimate counts what the trainer allocates up front: the parameters and
+//! their gradients, the optimizer's state (momentum, moments, …), a copy of the
+//! best parameters under early stopping, and the activations and their gradients
+//! for the largest batch the network is built for (the batch size, or an
+//! evaluation chunk of up to 512 rows), plus dropout masks and batch_norm caches.
+//! The data is already in memory when this runs and is not counted.
+//!
+//! The limit is a fixed [`LIMIT`] (16 GiB), not a fraction of the machine's
+//! memory, so that a recipe checks the same everywhere.
+
+use crate::ast::Span;
+use crate::ir::{LayerKind, Optimizer, Precision, Program};
+
+use super::error::CheckError;
+
+/// The most memory a program may need to train: 16 GiB.
+pub const LIMIT: u128 = 16 << 30;
+
+/// Largest evaluation chunk of the trainer (`train::trainer::EVAL_CHUNK`).
+const EVAL_CHUNK: usize = 512;
+
+/// The bytes a program needs, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footprint {
+    /// Parameters, their gradients, and a best copy under early stopping.
+    pub parameters: u128,
+    pub optimizer: u128,
+    pub activations: u128,
+    /// Rows the network's buffers hold.
+    pub rows: usize,
+}
+
+impl Footprint {
+    pub fn total(&self) -> u128 {
+        self.parameters + self.optimizer + self.activations
+    }
+}
+
+/// What `program` needs to train.
+pub fn footprint(program: &Program) -> Footprint {
+    let elem: u128 = match program.precision {
+        Precision::F32 => 4,
+        Precision::F64 => 8,
+    };
+    let model = &program.model;
+    let mut params: u128 = 0;
+    let mut widths: u128 = model.input_width as u128;
+    let mut caches: u128 = 0;
+    for l in &model.layers {
+        let (i, o) = (l.in_width as u128, l.out_width as u128);
+        match l.kind {
+            LayerKind::Dense { units, bias, .. } => {
+                let units = units as u128;
+                params += i * units + if bias { units } else { 0 };
+            }
+            // weight, bias, running mean and variance; a normalised copy per row.
+            LayerKind::BatchNorm { .. } => {
+                params += 4 * o;
+                caches += o;
+            }
+            // weight and bias; a normalised copy and the statistics per row.
+            LayerKind::LayerNorm { .. } => {
+                params += 2 * o;
+                caches += o;
+            }
+            LayerKind::Dropout { .. } => caches += o,
+            _ => {}
+        }
+        widths += o;
+    }
+    let state: u128 = match program.optimizer {
+        Optimizer::Sgd { momentum, .. } => u128::from(momentum != 0.0),
+        Optimizer::Adam { amsgrad, .. } => 2 + u128::from(amsgrad),
+        Optimizer::AdamW { .. } => 2,
+        Optimizer::RmsProp {
+            momentum, centered, ..
+        } => 1 + u128::from(momentum != 0.0) + u128::from(centered),
+        Optimizer::Adagrad { .. } => 1,
+        Optimizer::NAdam { .. } => 2,
+    };
+    let data = &program.data;
+    let train_rows = data.train.rows;
+    let batch = program.train.batch.rows(train_rows).min(train_rows.max(1));
+    let eval_rows = [data.valid.as_ref(), data.test.as_ref()]
+        .iter()
+        .flatten()
+        .map(|t| t.rows)
+        .max()
+        .unwrap_or(0);
+    let rows = batch.max(eval_rows.min(EVAL_CHUNK)).max(1);
+    let copies = 2 + u128::from(program.train.early_stop.is_some());
+    Footprint {
+        parameters: copies * params * elem,
+        optimizer: state * params * elem,
+        // Activations and their gradients, then the per-row caches.
+        activations: (2 * widths + caches) * rows as u128 * elem,
+        rows,
+    }
+}
+
+/// A size for people: "214 GB", "1.5 GB", "16 GiB" for the limit.
+pub fn bytes(n: u128) -> String {
+    const UNITS: [&str; 6] = ["bytes", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit + 1 < UNITS.len() {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} bytes")
+    } else if v >= 100.0 {
+        format!("{v:.0} {}", UNITS[unit])
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// `model_too_large` when `program` needs more than [`LIMIT`]; `span` is the
+/// model section's.
+pub fn check(program: &Program, span: Span) -> Option<CheckError> {
+    let f = footprint(program);
+    if f.total() <= LIMIT {
+        return None;
+    }
+    Some(CheckError::ModelTooLarge {
+        needed: bytes(f.total()),
+        parts: format!(
+            "parameters and gradients {}, optimizer state {}, activations for {} rows {}",
+            bytes(f.parameters),
+            bytes(f.optimizer),
+            f.rows,
+            bytes(f.activations)
+        ),
+        limit: format!("{} (16 GiB)", bytes(LIMIT)),
+        span,
+        help: Some(if f.activations > f.parameters + f.optimizer {
+            "use a smaller batch, or fewer or narrower layers".into()
+        } else {
+            "use fewer or narrower layers".into()
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(bytes(512), "512 bytes");
+        assert_eq!(bytes(1_500_000_000), "1.5 GB");
+        assert_eq!(bytes(214_000_000_000), "214 GB");
+    }
+}

@@ -1,0 +1,99 @@
+//! The files the binary itself reads and writes for `fmt` and `plot` (the recipe
+//! reader of `run`/`check` is in `main.rs`): their errors as diagnostics with
+//! `nnt::` codes (issue 11, items 17 and 19), and the picture formats `--plot`
+//! and `plot -o` accept.
+
+use std::io;
+use std::path::Path;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+/// A file of `fmt` or `plot` that cannot be read or written, or a picture name
+/// with an extension nnt cannot draw.
+#[derive(Debug, Error, Diagnostic)]
+pub enum FileError {
+    /// `nnt fmt missing.nnt`.
+    #[error("cannot read {path}: {error}")]
+    #[diagnostic(code(nnt::cli::unreadable_recipe))]
+    UnreadableRecipe { path: String, error: io::Error },
+
+    /// `nnt plot missing.jsonl -o x.svg`, or a log that is not UTF-8.
+    #[error("cannot read the log {path}: {error}")]
+    #[diagnostic(
+        code(nnt::plot::unreadable_log),
+        help("the log must be the output of `nnt run R.nnt --format jsonl`")
+    )]
+    UnreadableLog { path: String, error: io::Error },
+
+    /// A formatted recipe or a picture that cannot be written.
+    #[error("cannot write {path}: {error}")]
+    #[diagnostic(code(nnt::io::write_failed))]
+    CannotWrite { path: String, error: io::Error },
+
+    /// `--plot loss.jpg`, `plot -o loss`: only SVG and PNG are drawn.
+    #[error("cannot draw {path}: a plot is an .svg or a .png file")]
+    #[diagnostic(
+        code(nnt::cli::unsupported_plot_format),
+        help("name the picture `{stem}.svg` or `{stem}.png`")
+    )]
+    PlotFormat { path: String, stem: String },
+}
+
+/// The picture formats of `--plot` and `plot -o`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlotFormat {
+    Svg,
+    Png,
+}
+
+/// The format named by the extension of `path` (`.svg` or `.png`, any case); any
+/// other extension, or none, is [`FileError::PlotFormat`]: a usage error found
+/// before any work, so that no SVG bytes end up in a file called `x.jpg`.
+pub fn plot_format(path: &Path) -> Result<PlotFormat, FileError> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if ext.eq_ignore_ascii_case("svg") {
+        Ok(PlotFormat::Svg)
+    } else if ext.eq_ignore_ascii_case("png") {
+        Ok(PlotFormat::Png)
+    } else {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "loss".to_string());
+        Err(FileError::PlotFormat {
+            path: path.display().to_string(),
+            stem,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_svg_and_png_are_drawn() {
+        assert_eq!(
+            plot_format(Path::new("a/loss.svg")).ok(),
+            Some(PlotFormat::Svg)
+        );
+        assert_eq!(
+            plot_format(Path::new("loss.SVG")).ok(),
+            Some(PlotFormat::Svg)
+        );
+        assert_eq!(
+            plot_format(Path::new("loss.Png")).ok(),
+            Some(PlotFormat::Png)
+        );
+        for bad in ["loss.jpg", "loss", "loss.svg.bak", ".svg", "x.pdf"] {
+            let e = plot_format(Path::new(bad)).unwrap_err();
+            assert_eq!(
+                e.code().map(|c| c.to_string()).as_deref(),
+                Some("nnt::cli::unsupported_plot_format"),
+                "{bad}"
+            );
+        }
+    }
+}

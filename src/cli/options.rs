@@ -1,0 +1,86 @@
+//! Options that contradict each other (issue 11, item 22): `--seed 3` with
+//! `--set seed=4`, or one `--set` key given twice (spec §18: "a key given twice is
+//! a usage error", even with the same value). nnt used to keep one of them
+//! silently; it is a usage error (exit 2), found before the recipe is read.
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+/// Two options that set the same thing.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{first} and {second} both set `{key}`")]
+#[diagnostic(code(nnt::cli::conflicting_options), help("give `{key}` once: {hint}"))]
+pub struct ConflictingOptions {
+    pub key: String,
+    pub first: String,
+    pub second: String,
+    pub hint: String,
+}
+
+/// The key of a `--set KEY=VALUE`, without whitespace (`train . epochs` is
+/// `train.epochs`); `None` for text without `=` (the checker reports it).
+fn key_of(text: &str) -> Option<(String, &str)> {
+    let (key, value) = text.split_once('=')?;
+    let key: String = key.chars().filter(|c| !c.is_whitespace()).collect();
+    Some((key, value.trim()))
+}
+
+/// The first conflict among `--seed` and the `--set` overrides, if any.
+pub fn conflict(sets: &[String], seed: Option<u64>) -> Option<ConflictingOptions> {
+    let mut seen: Vec<(String, &str, &str)> = Vec::new();
+    for text in sets {
+        let Some((key, value)) = key_of(text) else {
+            continue;
+        };
+        if key == "seed" {
+            if let Some(n) = seed {
+                return Some(ConflictingOptions {
+                    key,
+                    first: format!("--seed {n}"),
+                    second: format!("--set {}", text.trim()),
+                    hint: "`--seed N` is the same as `--set seed=N`".into(),
+                });
+            }
+        }
+        if let Some((_, earlier, _)) = seen.iter().find(|(k, _, _)| *k == key) {
+            return Some(ConflictingOptions {
+                hint: format!(
+                    "keep either `--set {}` or `--set {}`",
+                    earlier.trim(),
+                    text.trim()
+                ),
+                first: format!("--set {}", earlier.trim()),
+                second: format!("--set {}", text.trim()),
+                key,
+            });
+        }
+        seen.push((key, text, value));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sets(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn conflicts_are_found() {
+        assert!(conflict(&sets(&["seed=4"]), None).is_none());
+        assert!(conflict(&sets(&["train.epochs=3"]), Some(3)).is_none());
+        assert!(conflict(&sets(&["train.epochs=3", "train.epochs = 3"]), None).is_some());
+        let e = conflict(&sets(&["seed=4"]), Some(3)).unwrap();
+        assert_eq!(e.to_string(), "--seed 3 and --set seed=4 both set `seed`");
+        let e = conflict(&sets(&[" seed = 3"]), Some(3)).unwrap();
+        assert_eq!(e.key, "seed");
+        let e = conflict(&sets(&["train.epochs=3", "train . epochs=4"]), None).unwrap();
+        assert_eq!(e.key, "train.epochs");
+        assert_eq!(
+            e.code().map(|c| c.to_string()).as_deref(),
+            Some("nnt::cli::conflicting_options")
+        );
+    }
+}
