@@ -1,5 +1,5 @@
 //! A cache of loaded data for long-lived processes (the language server checks a
-//! recipe on every keystroke): the result of [`crate::data::load`] is kept by its
+//! recipe on every keystroke): the result of [`crate::data::load_all`] is kept by its
 //! spec, its seed and each data file's (path, modification time, size), so an edit
 //! that leaves the `data` section and its files alone does not read them again.
 //!
@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use crate::data::DataError;
 use crate::ir::{Data, DataSpec, SourceSpec};
 
 /// Entries kept (the most recently used).
@@ -82,37 +81,6 @@ fn cached(spec: &DataSpec, seed: u64, stamp: &Stamp) -> Option<Data> {
     Some(data)
 }
 
-/// [`crate::data::load`], through the cache when it is enabled. Errors are not
-/// cached (the file may be fixed next).
-pub fn load(spec: &DataSpec, seed: u64) -> Result<Data, DataError> {
-    let stamp = if ENABLED.load(Ordering::Relaxed) {
-        stamp(spec)
-    } else {
-        None
-    };
-    let Some(stamp) = stamp else {
-        LOADS.fetch_add(1, Ordering::Relaxed);
-        return crate::data::load(spec, seed);
-    };
-    if let Some(data) = cached(spec, seed, &stamp) {
-        return Ok(data);
-    }
-    LOADS.fetch_add(1, Ordering::Relaxed);
-    let data = crate::data::load(spec, seed)?;
-    if let Ok(mut cache) = CACHE.lock() {
-        if cache.len() >= CAPACITY {
-            cache.remove(0);
-        }
-        cache.push(Entry {
-            spec: spec.clone(),
-            seed,
-            stamp,
-            data: data.clone(),
-        });
-    }
-    Ok(data)
-}
-
 /// [`crate::data::load_all`] (every file's errors, the warnings), through the cache
 /// when it is enabled. Only a clean load (no error, no warning) is cached, so a
 /// cached answer never hides a diagnostic.
@@ -157,7 +125,7 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> crate::data::Loaded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{ColumnRef, CsvSpec, Normalize};
+    use crate::ir::{ColumnRef, CsvSpec};
 
     #[test]
     fn a_file_is_read_again_only_when_it_changes() {
@@ -165,18 +133,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("t.csv");
         std::fs::write(&path, "a,y\n1,0\n2,1\n").unwrap_or_else(|e| panic!("{e}"));
-        let spec = DataSpec {
-            train: SourceSpec::Csv(CsvSpec {
-                path: path.clone(),
-                display: "t.csv".into(),
-                label: vec![ColumnRef::Name("y".into())],
-                header: true,
-                delimiter: b',',
-            }),
-            valid: None,
-            test: None,
-            normalize: Normalize::None,
-        };
+        let spec = DataSpec::new(SourceSpec::Csv(CsvSpec {
+            path: path.clone(),
+            display: "t.csv".into(),
+            label: vec![ColumnRef::Name("y".into())],
+            header: true,
+            delimiter: b',',
+        }));
+        let load = |spec: &DataSpec, seed: u64| load_all(spec, seed).data.ok_or(());
         let hit = |seed: u64| stamp(&spec).and_then(|st| cached(&spec, seed, &st));
         assert!(hit(1).is_none());
         assert_eq!(load(&spec, 1).map(|d| d.train.rows).ok(), Some(2));
