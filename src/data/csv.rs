@@ -938,7 +938,7 @@ fn cell_error(
 ) -> DataError {
     let file = spec.display.clone();
     let column = column_name(names, p.index);
-    let (src, span, line) = source_line(spec, p.line, Mark::Field(p.index));
+    let (src, span, line, cell_empty) = source_line_cell(spec, p.line, Mark::Field(p.index));
     let more = if p.count > 1 {
         format!(" ({} cells of this column)", p.count)
     } else {
@@ -959,7 +959,7 @@ fn cell_error(
                 )
             };
             let text = cell_text(&src, span);
-            if text.is_empty() {
+            if cell_empty {
                 DataError::EmptyCell {
                     file,
                     line,
@@ -1095,6 +1095,17 @@ enum Mark {
 ///
 /// Reads the file again up to that line: only ever called on the error path.
 fn source_line(spec: &CsvSpec, line: usize, mark: Mark) -> (Arc<LineSource>, SourceSpan, usize) {
+    let (src, span, line, _) = source_line_cell(spec, line, mark);
+    (src, span, line)
+}
+
+/// [`source_line`], and whether the marked cell is empty (blank after trimming):
+/// the excerpt then underlines the delimiter next to it, so its text cannot say.
+fn source_line_cell(
+    spec: &CsvSpec,
+    line: usize,
+    mark: Mark,
+) -> (Arc<LineSource>, SourceSpan, usize, bool) {
     let (line, raw) = raw_line(spec, line).unwrap_or((line, Vec::new()));
     let (start, end) = match mark {
         Mark::Line => (0, raw.len()),
@@ -1117,6 +1128,7 @@ fn source_line(spec: &CsvSpec, line: usize, mark: Mark) -> (Arc<LineSource>, Sou
     text.push_str(&String::from_utf8_lossy(&raw[cut_start..start]));
     let mut span_start = text.len();
     let cell = String::from_utf8_lossy(&raw[start..end]);
+    let cell_empty = cell.trim().is_empty();
     text.push_str(&cell);
     let mut span_len = text.len() - span_start;
     text.push_str(&String::from_utf8_lossy(&raw[end..cut_end]));
@@ -1148,7 +1160,12 @@ fn source_line(spec: &CsvSpec, line: usize, mark: Mark) -> (Arc<LineSource>, Sou
             0
         };
     let src = Arc::new(LineSource::new(&spec.display, text, line, column_offset));
-    (src, SourceSpan::from((span_start, span_len)), line)
+    (
+        src,
+        SourceSpan::from((span_start, span_len)),
+        line,
+        cell_empty,
+    )
 }
 
 /// The first line at or after `line` (1-based) that is not blank, with its raw
