@@ -395,6 +395,14 @@ fn cmd_plot(args: &PlotArgs) -> u8 {
         });
         match log {
             Ok(s) => texts.push((path.display().to_string(), s)),
+            Err(IoError::Unreadable { source, .. }) => {
+                let e = FileError::UnreadableLog {
+                    path: path.display().to_string(),
+                    error: source,
+                };
+                eprint_diagnostic(&e, color);
+                return EXIT_INVALID;
+            }
             Err(e) => {
                 eprint_diagnostic(&e, color);
                 return EXIT_INVALID;
@@ -478,6 +486,16 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
         let bytes = match nnt::io::guard::read_regular("recipe", path, nnt::io::guard::RECIPE_LIMIT)
         {
             Ok(b) => b,
+            Err(nnt::io::guard::IoError::Unreadable { source, .. }) => {
+                let e = FileError::UnreadableRecipe {
+                    path: path.display().to_string(),
+                    error: source,
+                };
+                eprint_diagnostic(&e, use_color());
+                status = status.max(EXIT_INVALID);
+                continue;
+            }
+            // A device, a FIFO, a directory, or a file beyond the size limit.
             Err(e) => {
                 eprint_diagnostic(&e, use_color());
                 status = status.max(EXIT_INVALID);

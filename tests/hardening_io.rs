@@ -144,8 +144,8 @@ fn outputs_never_replace_inputs() {
     let recipe_before = fs::read(d.join("r.nnt")).unwrap();
     let data_before = fs::read(d.join("data.csv")).unwrap();
     for args in [
-        vec!["run", "r.nnt", "--plot", "r.nnt"],
-        vec!["run", "r.nnt", "--plot", "./r.nnt"],
+        vec!["run", "r.nnt", "--save", "r.nnt"],
+        vec!["run", "r.nnt", "--save", "./r.nnt"],
         vec!["run", "r.nnt", "--save", "data.csv"],
         vec!["run", "r.nnt", "--save", "sub/../data.csv"],
     ] {
@@ -840,7 +840,7 @@ fn outputs_never_replace_each_other_and_plot_never_replaces_its_log() {
         vec!["run", "r.nnt", "--save", "out.png", "--plot", "out.png"],
         vec!["run", "r.nnt", "--save", "ck/epoch-2.safetensors"],
         vec!["run", "r.nnt", "--save", "ck"],
-        vec!["run", "r.nnt", "--plot", "./ck"],
+        vec!["run", "r.nnt", "--save", "./ck"],
     ] {
         let o = run_in(d, &args);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));

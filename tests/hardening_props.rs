@@ -222,11 +222,15 @@ fn run_property<S: Strategy + 'static>(
     let handle = std::thread::Builder::new()
         .stack_size(256 << 20)
         .spawn(move || {
-            let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            // A fixed seed: the same cases on every run, so the counts below
+            // (how many cases made a program or a picture) cannot flicker.
+            let config = ProptestConfig {
                 cases,
                 failure_persistence: None,
                 ..ProptestConfig::default()
-            });
+            };
+            let rng = proptest::test_runner::TestRng::deterministic_rng(config.rng_algorithm);
+            let mut runner = proptest::test_runner::TestRunner::new_with_rng(config, rng);
             runner.run(&strategy(), test).map_err(|e| e.to_string())
         })
         .unwrap();

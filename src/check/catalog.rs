@@ -172,7 +172,7 @@ pub const BUILTINS: &[Builtin] = &[
     b(Value("normalize_targets"), "none", &[], "Targets as they are."),
     b(Value("normalize_targets"), "standard", &[], "Targets standardised for training; predictions in the original units."),
     b(Source, "csv", &[req("path"), req("label"), opt("header", "true"), opt("delimiter", "\",\"")], "A CSV file (`.gz` read through gzip); `label` names the target column(s) by header name or index."),
-    b(Source, "split", &[req("from"), req("fraction")], "Moves round(fraction × train rows) seeded-random rows out of train into this split."),
+    b(Source, "split", &[req("from"), req("fraction"), opt("stratify", "false")], "Moves round(fraction × train rows) seeded-random rows out of train into this split; `stratify = true` takes that share of every class."),
     b(Source, "blobs", &[req("n"), req("features"), req("classes"), opt("spread", "1.0")], "Synthetic Gaussian blobs, one per class."),
     b(Source, "spirals", &[req("n"), req("classes"), opt("noise", "0.2")], "Synthetic interleaved spirals (2 features)."),
     b(Source, "moons", &[req("n"), opt("noise", "0.1")], "Synthetic two moons (2 features, 2 classes)."),

@@ -470,7 +470,7 @@ pub fn params_of(ctx: Context, call: &str) -> Option<&'static [&'static str]> {
     };
     let data: Option<&'static [&'static str]> = match call {
         "csv" => Some(&["path", "label", "header", "delimiter"]),
-        "split" => Some(&["from", "fraction"]),
+        "split" => Some(&["from", "fraction", "stratify"]),
         "blobs" => Some(&["n", "features", "classes", "spread"]),
         "spirals" => Some(&["n", "classes", "noise"]),
         "moons" | "xor" => Some(&["n", "noise"]),
