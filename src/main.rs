@@ -217,7 +217,8 @@ fn cmd_run(args: RunArgs) -> u8 {
             Format::Text => {
                 let stdout = std::io::stdout();
                 let options = nnt::report::text::TextOptions::detect(args.timings);
-                let mut text = nnt::report::text::TextObserver::new(stdout, options);
+                let mut text = nnt::report::text::TextObserver::new(stdout, options)
+                    .saving_to(program.save.as_ref().map(|p| p.display().to_string()));
                 let mut tee = Tee(vec![&mut text, &mut recorder]);
                 nnt::train::run(&program, &opts, &mut tee)
             }

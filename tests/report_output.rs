@@ -33,6 +33,7 @@ fn classification_run() -> Vec<Event> {
             valid_accuracy: Some(va),
             penalty: Some(0.0012),
             grad_norm: 0.83,
+            valid_metrics: Vec::new(),
             seconds: None,
         }));
         if i == 1 {
@@ -54,6 +55,7 @@ fn classification_run() -> Vec<Event> {
         best_epoch: Some(2),
         test_loss: None,
         test_accuracy: None,
+        test_metrics: Vec::new(),
         confusion: Some(vec![vec![10, 0, 0], vec![0, 9, 1], vec![0, 2, 8]]),
         seconds: None,
         steps_per_second: None,
@@ -83,6 +85,7 @@ fn regression_run() -> Vec<Event> {
             valid_accuracy: None,
             penalty: None,
             grad_norm: f64::INFINITY,
+            valid_metrics: Vec::new(),
             seconds: Some(0.25),
         }),
         Event::Diagnostic(RunDiagnostic {
@@ -101,6 +104,7 @@ fn regression_run() -> Vec<Event> {
             best_epoch: None,
             test_loss: Some(f64::NAN),
             test_accuracy: None,
+            test_metrics: Vec::new(),
             confusion: None,
             seconds: Some(0.5),
             steps_per_second: Some(12.0),

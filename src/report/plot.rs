@@ -117,6 +117,8 @@ struct Curves {
     valid_loss: Vec<(f64, f64)>,
     train_accuracy: Vec<(f64, f64)>,
     valid_accuracy: Vec<(f64, f64)>,
+    /// The other `valid_*` fields (the metrics of §15), in the order first seen.
+    metrics: Vec<(String, Vec<(f64, f64)>)>,
     epochs: usize,
 }
 
@@ -179,6 +181,21 @@ fn parse(log: &str) -> Result<Curves, PlotError> {
                 put("valid_loss", &mut curves.valid_loss);
                 put("train_accuracy", &mut curves.train_accuracy);
                 put("valid_accuracy", &mut curves.valid_accuracy);
+                for (key, v) in obj {
+                    let Some(name) = key.strip_prefix("valid_") else {
+                        continue;
+                    };
+                    if name == "loss" || name == "accuracy" {
+                        continue;
+                    }
+                    let Some(y) = v.as_f64().filter(|y| y.is_finite()) else {
+                        continue;
+                    };
+                    match curves.metrics.iter_mut().find(|(n, _)| n == name) {
+                        Some((_, series)) => series.push((x, y)),
+                        None => curves.metrics.push((name.to_string(), vec![(x, y)])),
+                    }
+                }
                 curves.epochs = curves.epochs.max(epoch as usize);
             }
             // Diagnostics and the end event are not drawn; unknown events are
@@ -257,6 +274,45 @@ where
         .titled(title, (FAMILY, 26).into_font().style(FontStyle::Bold))
         .map_err(draw_error)?;
     let accuracy = !c.train_accuracy.is_empty() || !c.valid_accuracy.is_empty();
+    if !c.metrics.is_empty() {
+        // Loss, then accuracy (when logged), then the valid metrics.
+        let panels = if accuracy { 3 } else { 2 };
+        let parts = body.split_evenly((panels, 1));
+        panel(
+            &parts[0],
+            c,
+            "loss",
+            &c.train_loss,
+            &c.valid_loss,
+            None,
+            false,
+        )?;
+        if accuracy {
+            panel(
+                &parts[1],
+                c,
+                "accuracy",
+                &c.train_accuracy,
+                &c.valid_accuracy,
+                Some((0.0, 1.0)),
+                false,
+            )?;
+        }
+        let series: Vec<Series<'_>> = c
+            .metrics
+            .iter()
+            .enumerate()
+            .map(|(i, (name, points))| {
+                (
+                    format!("valid {name}"),
+                    &points[..],
+                    PALETTE[i % PALETTE.len()],
+                )
+            })
+            .collect();
+        chart(&parts[panels - 1], c, "metric", &series, None, true)?;
+        return Ok(());
+    }
     if accuracy {
         let (top, bottom) = body.split_vertically(HEIGHT as i32 * 55 / 100);
         panel(&top, c, "loss", &c.train_loss, &c.valid_loss, None, false)?;
@@ -288,10 +344,41 @@ fn panel<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
+    let series = [
+        (format!("train {what}"), train, TRAIN),
+        (format!("valid {what}"), valid, VALID),
+    ];
+    chart(area, c, what, &series, fixed, x_axis_label)
+}
+
+/// A named line of (epoch, value) points and its colour.
+type Series<'a> = (String, &'a [(f64, f64)], RGBColor);
+
+/// Further series colours (the metrics panel).
+const PALETTE: [RGBColor; 5] = [
+    VALID,
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// One chart of named series per epoch.
+fn chart<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    c: &Curves,
+    what: &str,
+    series: &[Series<'_>],
+    fixed: Option<(f64, f64)>,
+    x_axis_label: bool,
+) -> Result<(), PlotError>
+where
+    DB::ErrorType: 'static,
+{
     let epochs = c.epochs.max(1) as f64;
     // One epoch still gets a visible x range.
     let x_range = if epochs > 1.0 { 1.0..epochs } else { 0.5..1.5 };
-    let (lo, hi) = fixed.unwrap_or_else(|| y_range(train.iter().chain(valid)));
+    let (lo, hi) = fixed.unwrap_or_else(|| y_range(series.iter().flat_map(|s| s.1.iter())));
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(if x_axis_label { 45 } else { 30 })
@@ -317,7 +404,7 @@ where
         mesh.x_desc("epoch");
     }
     mesh.draw().map_err(draw_error)?;
-    for (points, color, name) in [(train, TRAIN, "train"), (valid, VALID, "valid")] {
+    for (name, points, color) in series {
         if points.is_empty() {
             continue;
         }
@@ -325,7 +412,7 @@ where
         chart
             .draw_series(LineSeries::new(points.iter().copied(), style))
             .map_err(draw_error)?
-            .label(format!("{name} {what}"))
+            .label(name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
     }
     chart
