@@ -159,3 +159,45 @@ fn text_summary_names_the_kept_epoch_and_the_model_file() {
     assert!(text.contains(&format!("model saved to {}", save.display())));
     assert!(save.exists());
 }
+
+#[test]
+fn saved_model_files_describe_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("m.safetensors");
+    let out = nnt(&[
+        "run",
+        fixture("regression.nnt").to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--save",
+        save.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let file = nnt::io::model_file::ModelFile::read(&save).unwrap();
+    let md = &file.weights.metadata;
+    assert_eq!(md["format"], "pt");
+    assert_eq!(md["nnt.layout"], "1");
+    assert_eq!(md["nnt.precision"], "f32");
+    assert_eq!(file.meta.loss, nnt::ir::Loss::Mse);
+    assert_eq!(file.meta.input_width, 3);
+    assert_eq!(file.meta.output_width(), 2);
+    // Only the nn.Sequential state dict: no checkpoint state.
+    let mut names: Vec<&String> = file.weights.tensors.keys().collect();
+    names.sort();
+    assert_eq!(names, ["0.bias", "0.weight", "2.bias", "2.weight"]);
+    // The same run saves the same bytes.
+    let again = dir.path().join("again.safetensors");
+    let out = nnt(&[
+        "run",
+        fixture("regression.nnt").to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--save",
+        again.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read(&save).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+}

@@ -16,6 +16,7 @@ use crate::events::{
     EndEvent, EndReason, EpochEvent, Event, Observer, RunDiagnostic, Severity, StartEvent,
 };
 use crate::io::checkpoint;
+use crate::io::model_file;
 use crate::io::weights::{self, WeightsFile};
 use crate::ir::{Loss, Monitor, Program, Schedule, Table};
 use crate::rng::{generator, Stream};
@@ -387,7 +388,16 @@ impl<'p, T: Float> Trainer<'p, T> {
                 self.valid = Some(valid);
             }
             if let Some(path) = &program.save {
-                weights::write(path, &snapshot::model_tensors(&self.net), T::DTYPE, None)?;
+                // Batch norm's `num_batches_tracked`: the steps up to the kept epoch.
+                let kept = end.best_epoch.unwrap_or(epochs_logged);
+                let steps = (kept * self.steps_per_epoch()) as u64;
+                model_file::write(
+                    path,
+                    &snapshot::model_tensors(&self.net),
+                    T::DTYPE,
+                    &snapshot::model_meta(program),
+                    steps,
+                )?;
             }
         }
         if self.opts.timings {
