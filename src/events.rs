@@ -30,6 +30,8 @@ pub struct StartEvent {
     pub valid_rows: Option<usize>,
     pub test_rows: Option<usize>,
     pub seed: u64,
+    /// Rows removed by `missing = drop` (§14); `None` (not logged) otherwise.
+    pub dropped_rows: Option<usize>,
     /// Classification runs: number of classes (for confusion matrices); `None` for regression.
     pub classes: Option<usize>,
     /// Total epochs planned (for progress bars; not logged).

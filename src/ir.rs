@@ -68,6 +68,61 @@ pub struct DataSpec {
     pub valid: Option<SourceSpec>,
     pub test: Option<SourceSpec>,
     pub normalize: Normalize,
+    /// `features = [...]` (§14): only these columns, in this order.
+    pub features: Option<Vec<ColumnRef>>,
+    /// `ignore = [...]`.
+    pub ignore: Vec<ColumnRef>,
+    /// `categorical = [...]`.
+    pub categorical: Vec<ColumnRef>,
+    pub missing: Missing,
+    /// `normalize_targets = standard`.
+    pub normalize_targets: bool,
+    /// Set by the checker from the loss: `Some(C)` for classification (C the
+    /// model's output width; 2 for binary cross-entropy), so label cells may be
+    /// class names. `None`: regression.
+    pub classification: Option<usize>,
+}
+
+impl DataSpec {
+    /// A data section with only `train` (every §14 item at its default).
+    pub fn new(train: SourceSpec) -> DataSpec {
+        DataSpec {
+            train,
+            valid: None,
+            test: None,
+            normalize: Normalize::None,
+            features: None,
+            ignore: Vec::new(),
+            categorical: Vec::new(),
+            missing: Missing::Error,
+            normalize_targets: false,
+            classification: None,
+        }
+    }
+}
+
+/// `missing = error | drop | mean | median | zero` (§14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Missing {
+    #[default]
+    Error,
+    Drop,
+    Mean,
+    Median,
+    Zero,
+}
+
+impl Missing {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Missing::Error => "error",
+            Missing::Drop => "drop",
+            Missing::Mean => "mean",
+            Missing::Median => "median",
+            Missing::Zero => "zero",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +131,8 @@ pub enum SourceSpec {
     /// `split(train, fraction)`: only for valid and test.
     Split {
         fraction: f64,
+        /// `stratify = true`: every class gives its share (§14).
+        stratify: bool,
     },
     Blobs {
         n: usize,
@@ -122,7 +179,8 @@ pub enum ColumnRef {
     Index(usize),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Normalize {
     #[default]
     None,
@@ -152,6 +210,18 @@ pub struct Data {
     pub train: Table,
     pub valid: Option<Table>,
     pub test: Option<Table>,
+    /// Everything learnt from the train split (§14), applied to every split:
+    /// what a model file stores and `predict` applies. `None` only for data built
+    /// by hand (tests).
+    pub prep: Option<crate::data::prep::Preparation>,
+    /// Rows removed by `missing = drop`, over all files (the start event's
+    /// `dropped_rows`); `None` unless `missing = drop`.
+    pub dropped_rows: Option<usize>,
+    /// Per split (train, valid, test): the row count of each class, for
+    /// classification (for `explain` and the lints).
+    pub class_counts: Vec<(String, Vec<usize>)>,
+    /// Categorical cells of valid/test whose category train does not have.
+    pub unseen_categories: usize,
 }
 
 // ---------------------------------------------------------------- model

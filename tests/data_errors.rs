@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use miette::Diagnostic;
 use nnt::data::{load, DataError};
-use nnt::ir::{ColumnRef, CsvSpec, DataSpec, Normalize, SourceSpec};
+use nnt::ir::{ColumnRef, CsvSpec, DataSpec, SourceSpec};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -27,12 +27,7 @@ fn csv(name: &str, label: Vec<ColumnRef>, header: bool) -> SourceSpec {
 }
 
 fn spec(train: SourceSpec) -> DataSpec {
-    DataSpec {
-        train,
-        valid: None,
-        test: None,
-        normalize: Normalize::None,
-    }
+    DataSpec::new(train)
 }
 
 fn name(n: &str) -> ColumnRef {
@@ -214,17 +209,35 @@ fn gzip_corrupt() {
 #[test]
 fn split_too_large() {
     let mut s = spec(csv("split_too_large.csv", vec![name("y")], true));
-    s.valid = Some(SourceSpec::Split { fraction: 0.5 });
+    s.valid = Some(SourceSpec::Split {
+        fraction: 0.5,
+        stratify: false,
+    });
     let rendered = fails(&s, "nnt::data::split_too_large");
     insta::assert_snapshot!("split_too_large_csv", rendered);
 }
 
 #[test]
-fn width_mismatch() {
+fn missing_column() {
+    // Columns are matched by header name (§14): valid has `a,b,y`, train `x,y`.
     let mut s = spec(csv("width_mismatch_train.csv", vec![name("y")], true));
     s.valid = Some(csv("width_mismatch.csv", vec![name("y")], true));
-    let rendered = fails(&s, "nnt::data::width_mismatch");
-    insta::assert_snapshot!("width_mismatch_csv", rendered);
+    let rendered = fails(&s, "nnt::data::missing_column");
+    assert!(rendered.contains("has no column `x`"), "{rendered}");
+    insta::assert_snapshot!("missing_column_csv", rendered);
+}
+
+#[test]
+fn column_count_without_header() {
+    // Without a header, columns are matched by position.
+    let mut s = spec(csv(
+        "column_count_train.csv",
+        vec![ColumnRef::Index(1)],
+        false,
+    ));
+    s.valid = Some(csv("column_count.csv", vec![ColumnRef::Index(1)], false));
+    let rendered = fails(&s, "nnt::data::column_count");
+    insta::assert_snapshot!("column_count", rendered);
 }
 
 #[test]
@@ -264,7 +277,10 @@ fn invalid_synthetic() {
 fn split_as_train() {
     // tests/fixtures/data/split_as_train.nnt
     let rendered = fails(
-        &spec(SourceSpec::Split { fraction: 0.2 }),
+        &spec(SourceSpec::Split {
+            fraction: 0.2,
+            stratify: false,
+        }),
         "nnt::data::split_as_train",
     );
     insta::assert_snapshot!("split_as_train", rendered);

@@ -34,12 +34,7 @@ fn iris() -> SourceSpec {
 }
 
 fn spec(train: SourceSpec) -> DataSpec {
-    DataSpec {
-        train,
-        valid: None,
-        test: None,
-        normalize: Normalize::None,
-    }
+    DataSpec::new(train)
 }
 
 fn ok(spec: &DataSpec, seed: u64) -> Data {
@@ -182,8 +177,14 @@ fn mnist_sample_loads_from_gzip() {
 #[test]
 fn splits_have_the_right_counts_are_disjoint_and_keep_file_order() {
     let mut s = spec(iris());
-    s.valid = Some(SourceSpec::Split { fraction: 0.2 });
-    s.test = Some(SourceSpec::Split { fraction: 0.1 });
+    s.valid = Some(SourceSpec::Split {
+        fraction: 0.2,
+        stratify: false,
+    });
+    s.test = Some(SourceSpec::Split {
+        fraction: 0.1,
+        stratify: false,
+    });
     let full = ok(&spec(iris()), 0).train;
     let d = ok(&s, 3);
     let valid = d.valid.as_ref().unwrap();
@@ -216,7 +217,10 @@ fn splits_have_the_right_counts_are_disjoint_and_keep_file_order() {
 #[test]
 fn a_tiny_fraction_takes_at_least_one_row() {
     let mut s = spec(iris());
-    s.valid = Some(SourceSpec::Split { fraction: 0.001 });
+    s.valid = Some(SourceSpec::Split {
+        fraction: 0.001,
+        stratify: false,
+    });
     let d = ok(&s, 0);
     assert_eq!((d.train.rows, d.valid.unwrap().rows), (149, 1));
 }
@@ -228,7 +232,10 @@ fn column(t: &Table, j: usize) -> Vec<f64> {
 #[test]
 fn standard_normalisation_uses_train_statistics_only() {
     let mut s = spec(iris());
-    s.valid = Some(SourceSpec::Split { fraction: 0.3 });
+    s.valid = Some(SourceSpec::Split {
+        fraction: 0.3,
+        stratify: false,
+    });
     let raw = ok(&s, 1);
     s.normalize = Normalize::Standard;
     let d = ok(&s, 1);

@@ -41,6 +41,7 @@ fn iris(schedule: Schedule, epochs: usize) -> Program {
             train: table(120, 4),
             valid: Some(table(30, 4)),
             test: None,
+            ..Default::default()
         },
         model: Model {
             input_width: 4,

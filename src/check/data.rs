@@ -4,15 +4,25 @@
 use std::path::Path;
 
 use crate::ast::{Expr, ExprKind, Section, Span};
-use crate::ir::{ColumnRef, CsvSpec, DataSpec, Normalize, SourceSpec};
+use crate::ir::{ColumnRef, CsvSpec, DataSpec, Missing, Normalize, SourceSpec};
 
 use super::args::{bind, Sig};
-use super::error::CheckError;
+use super::error::{same_source, CheckError};
 use super::layout;
 use super::values::{self, Range};
 use super::Cx;
 
-pub const ITEMS: &[&str] = &["train", "valid", "test", "normalize"];
+pub const ITEMS: &[&str] = &[
+    "train",
+    "valid",
+    "test",
+    "normalize",
+    "features",
+    "ignore",
+    "categorical",
+    "missing",
+    "normalize_targets",
+];
 pub const SOURCES: &[&str] = &["csv", "split", "blobs", "spirals", "moons", "xor", "linear"];
 
 /// The resolved data section and where each split is written.
@@ -22,6 +32,11 @@ pub struct RData {
     pub train_span: Span,
     pub valid_span: Option<Span>,
     pub test_span: Option<Span>,
+    /// Where `normalize`, `normalize_targets`, `categorical` and `split(...,
+    /// stratify = true)` are written (for lints and errors).
+    pub normalize_span: Option<Span>,
+    pub normalize_targets_span: Option<Span>,
+    pub stratify_span: Option<Span>,
 }
 
 pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
@@ -55,9 +70,46 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
         },
         None => Some(Normalize::None),
     };
+    let features = e[4].map(|s| column_list(cx, &s.value, "features"));
+    let ignore = e[5].map(|s| column_list(cx, &s.value, "ignore"));
+    let categorical = e[6].map(|s| column_list(cx, &s.value, "categorical"));
+    if let (Some(f), Some(i)) = (e[4], e[5]) {
+        cx.errors.push((
+            i.value.span,
+            Box::new(super::tabular::TabularError::FeaturesWithIgnore {
+                span: i.value.span,
+                features: same_source(i.value.span, Some(f.value.span)),
+            }),
+        ));
+    }
+    let missing = match e[7] {
+        Some(s) => match values::choice(
+            cx,
+            &s.value,
+            "missing-value policy",
+            &["error", "drop", "mean", "median", "zero"],
+        ) {
+            Some(0) => Some(Missing::Error),
+            Some(1) => Some(Missing::Drop),
+            Some(2) => Some(Missing::Mean),
+            Some(3) => Some(Missing::Median),
+            Some(_) => Some(Missing::Zero),
+            None => None,
+        },
+        None => Some(Missing::Error),
+    };
+    let normalize_targets = match e[8] {
+        Some(s) => values::choice(cx, &s.value, "target normalisation", &["none", "standard"])
+            .map(|c| c == 1),
+        None => Some(false),
+    };
     if cx.errors.len() > before {
         return None;
     }
+    let stratify_span = [e[1], e[2]]
+        .into_iter()
+        .flatten()
+        .find_map(|s| stratify_of(&s.value));
     Some(RData {
         spec: DataSpec {
             train: train?,
@@ -70,11 +122,66 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
                 None => None,
             },
             normalize: normalize?,
+            features: match features {
+                Some(f) => Some(f?),
+                None => None,
+            },
+            ignore: ignore.flatten().unwrap_or_default(),
+            categorical: categorical.flatten().unwrap_or_default(),
+            missing: missing?,
+            normalize_targets: normalize_targets?,
+            classification: None,
         },
         train_span: e[0].map(|s| s.value.span)?,
         valid_span: e[1].map(|s| s.value.span),
         test_span: e[2].map(|s| s.value.span),
+        normalize_span: e[3].map(|s| s.value.span),
+        normalize_targets_span: e[8].map(|s| s.value.span),
+        stratify_span,
     })
+}
+
+/// The span of `stratify = true` in a `split(...)` source, if written so.
+fn stratify_of(e: &Expr) -> Option<Span> {
+    let ExprKind::Call(call) = &e.kind else {
+        return None;
+    };
+    call.args.iter().enumerate().find_map(|(i, a)| {
+        let named = match &a.name {
+            Some(n) => n.name == "stratify",
+            None => i == 2,
+        };
+        (named && matches!(a.value.kind, ExprKind::Bool(true))).then_some(a.value.span)
+    })
+}
+
+/// `features`, `ignore`, `categorical`: a list of column names or indices.
+fn column_list(cx: &mut Cx, e: &Expr, what: &str) -> Option<Vec<ColumnRef>> {
+    match &e.kind {
+        ExprKind::List(items) => {
+            let cols: Vec<Option<ColumnRef>> = items.iter().map(|x| column(cx, x)).collect();
+            let cols: Vec<ColumnRef> = cols.into_iter().collect::<Option<_>>()?;
+            if what == "features" && cols.is_empty() {
+                cx.err(CheckError::WrongType {
+                    expected: "at least one feature column".into(),
+                    found: "an empty list".into(),
+                    span: e.span,
+                    help: Some("list the feature columns, e.g. `features = [\"a\", \"b\"]`, or remove the item to use every other column".into()),
+                });
+                return None;
+            }
+            Some(cols)
+        }
+        _ => {
+            cx.err(CheckError::WrongType {
+                expected: format!("a list of columns for `{what}`"),
+                found: values::describe(e),
+                span: e.span,
+                help: Some(format!("write `{what} = [\"name\"]`, with names in quotes (or 0-based indices without a header)")),
+            });
+            None
+        }
+    }
 }
 
 fn n_rows(cx: &mut Cx, x: Option<&Expr>) -> Option<usize> {
@@ -153,7 +260,7 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                 cx,
                 e,
                 &Sig {
-                    params: &["from", "fraction"],
+                    params: &["from", "fraction", "stratify"],
                     required: 2,
                     example: "split(train, 0.2)",
                 },
@@ -184,8 +291,15 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
                     }
                 }
             }
+            let stratify = match b.get(2) {
+                Some(x) => values::boolean(cx, x, "stratify"),
+                None => Some(false),
+            };
             let fraction = values::float_in(cx, b.get(1)?, "the split fraction", Range::Fraction)?;
-            SourceSpec::Split { fraction }
+            SourceSpec::Split {
+                fraction,
+                stratify: stratify?,
+            }
         }
         "blobs" => {
             let b = bind(

@@ -111,6 +111,9 @@ pub fn check(
         .find(|l| matches!(l.kind, LayerKind::Dense { .. }))
         .map_or(model.span, |l| l.span);
     if let Some((loss, loss_span)) = loss {
+        if !super::tabular::classes(cx, data, rdata, loss, loss_span, out_width, out_span) {
+            return None;
+        }
         labels(
             cx, data, rdata, loss, loss_span, out_width, out_span, targets,
         );

@@ -21,6 +21,7 @@ pub mod optim;
 pub mod overrides;
 pub mod sourced;
 pub mod suggest;
+pub mod tabular;
 pub mod top;
 pub mod train;
 pub mod values;
@@ -122,6 +123,10 @@ impl Cx {
     }
     pub fn warn(&mut self, w: Lint) {
         self.warnings.push((w.primary(), Box::new(w)));
+    }
+    /// A warning of another kind, shown at `span`.
+    pub fn warn_any(&mut self, span: Span, w: BoxedDiagnostic) {
+        self.warnings.push((span, w));
     }
 }
 
@@ -250,29 +255,55 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
     let mut program = None;
     if with_data {
         if let Some(rdata) = &st.data {
-            match crate::data::load(&rdata.spec, st.seed.unwrap_or(0)) {
-                Ok(data) => {
-                    let model = labels::check(
-                        &mut cx,
-                        &source,
-                        &data,
-                        rdata,
-                        st.model.as_ref(),
-                        st.loss,
-                        st.train.as_ref(),
-                    );
-                    program = assemble(&st, &source, data, model, opts);
-                }
-                Err(e) => match located::locate(Box::new(e), rdata) {
+            tabular::items(&mut cx, rdata, st.loss);
+            let mut spec = rdata.spec.clone();
+            spec.classification = st.loss.and_then(|(l, _)| match l {
+                Loss::CrossEntropy { .. } => Some(st.model.as_ref().map_or(0, output_units)),
+                Loss::BinaryCrossEntropy => Some(2),
+                _ => None,
+            });
+            let loaded = crate::data::load_all(&spec, st.seed.unwrap_or(0));
+            for e in loaded.errors {
+                match located::locate(Box::new(e), rdata) {
                     // No place of its own: shown at the recipe's data source.
                     Ok((span, d)) => cx.errors.push((span, Box::new(d))),
                     // The data module's errors with a place carry their own source.
                     Err(e) => cx.errors.push((Span::new(SourceId(u16::MAX), 0, 0), e)),
-                },
+                }
+            }
+            for w in loaded.warnings {
+                if let Ok((span, d)) = located::locate(Box::new(w), rdata) {
+                    cx.warn_any(span, Box::new(d));
+                }
+            }
+            if let Some(data) = loaded.data {
+                tabular::lints(&mut cx, &data, rdata, st.loss.map(|(l, _)| l));
+                let model = labels::check(
+                    &mut cx,
+                    &source,
+                    &data,
+                    rdata,
+                    st.model.as_ref(),
+                    st.loss,
+                    st.train.as_ref(),
+                );
+                program = assemble(&st, &source, data, model, opts);
             }
         }
     }
     done(cx, &sources, Some(recipe), program)
+}
+
+/// The output width the model's last dense layer gives (0 without one).
+fn output_units(m: &model::RModel) -> usize {
+    m.layers
+        .iter()
+        .rev()
+        .find_map(|l| match l.kind {
+            crate::ir::LayerKind::Dense { units, .. } => Some(units),
+            _ => None,
+        })
+        .unwrap_or(0)
 }
 
 /// Everything resolved from the recipe before the data is read.

@@ -1,120 +1,179 @@
-//! `csv(PATH, label = COLUMN, header = true, delimiter = ",")` (§4).
+//! `csv(PATH, label = COLUMN, header = true, delimiter = ",")` (§4, §14).
 //!
-//! Cells are parsed straight from the reader's byte buffer into the f64 table: one
-//! reused `ByteRecord`, no string table. The raw text of a line is only read back
-//! (by a second pass over the file) when an error has to show it.
+//! The train file decides the [`Layout`]: which columns are features (in model
+//! order, each numeric or categorical), labels and ignored. Every other file is
+//! matched to it by header name (by position without a header). Rows are read
+//! into a [`RawTable`]: numeric cells parsed straight from the reader's byte
+//! buffer into f64 (NaN marks a missing cell), text cells interned. The raw text
+//! of a line is only read back (by a second pass over the file) when an error has
+//! to show it. Lines are counted from byte positions (`\n`, `\r\n` and a lone
+//! `\r` each end a line), so locations stay right with any line end and with
+//! quoted cells that hold line breaks.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 use miette::SourceSpan;
 
 use super::error::{closest, DataError, LineSource};
-use crate::ir::{ColumnRef, CsvSpec, Table};
+use super::prep::{RawColumn, RawTable, MISSING_ID, MISSING_TOKENS};
+use crate::ir::{ColumnRef, CsvSpec, DataSpec, Missing};
 
-/// Reads one CSV source into a table: every label column is a target (in the order
-/// listed), every other column a feature (in file order).
-pub fn read(spec: &CsvSpec) -> Result<Table, DataError> {
-    let file = &spec.display;
-    let mut rdr = ::csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(spec.delimiter)
-        .trim(::csv::Trim::All)
-        .buffer_capacity(1 << 16)
-        .from_reader(open(spec)?);
+/// The longest line (or quoted record) read, in bytes.
+pub const MAX_LINE: usize = 8 << 20;
+/// The most columns a file may have.
+pub const MAX_COLUMNS: usize = 1 << 17;
+/// At most this many errors are collected from one file.
+pub const MAX_FILE_ERRORS: usize = 20;
 
-    let mut record = ::csv::ByteRecord::new();
-    if !next_record(spec, &mut rdr, &mut record, 0)? {
-        return Err(DataError::EmptyFile { file: file.clone() });
+/// The columns of the train file and their roles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// The train file's header (`None` with `header = false`).
+    pub header: Option<Vec<String>>,
+    /// Number of columns of the train file.
+    pub columns: usize,
+    /// File column of each feature (model order) and whether it is categorical.
+    pub features: Vec<(usize, bool)>,
+    /// File column of each label (output-unit order).
+    pub labels: Vec<usize>,
+    /// Label cells are read as text (classification: class names allowed).
+    pub label_text: bool,
+    /// The ignored columns (named, or left over from `features = [...]`).
+    pub ignored: Vec<usize>,
+}
+
+impl Layout {
+    /// The name of a train column: its header name, or its index in decimal.
+    pub fn name(&self, index: usize) -> String {
+        match &self.header {
+            Some(h) => h.get(index).cloned().unwrap_or_else(|| index.to_string()),
+            None => index.to_string(),
+        }
     }
-    let columns = record.len();
-    let first_line = line_of(&record, 1);
+}
 
-    let header: Option<Vec<String>> = if spec.header {
-        let mut names = Vec::with_capacity(columns);
-        for (i, field) in record.iter().enumerate() {
-            match std::str::from_utf8(field) {
-                Ok(s) => names.push(s.to_string()),
-                Err(_) => {
-                    return Err(invalid_utf8(spec, None, first_line, i));
+/// Reads the train file: resolves the layout from its header and the data
+/// section, then reads its rows.
+pub fn read_train(spec: &CsvSpec, data: &DataSpec) -> Result<(Layout, RawTable), Vec<DataError>> {
+    let mut file = Opened::open(spec).map_err(|e| vec![e])?;
+    let (first, header, columns) = file.first_line(spec).map_err(|e| vec![e])?;
+    let layout = resolve_layout(spec, data, header, columns, first).map_err(|e| vec![e])?;
+    let cols = Columns {
+        features: layout.features.clone(),
+        labels: layout.labels.clone(),
+        label_text: layout.label_text,
+        columns,
+    };
+    let raw = file.rows(spec, &cols, layout.header.as_deref(), first, data.missing)?;
+    Ok((layout, raw))
+}
+
+/// Reads a valid or test file with the train file's layout: by header name, or
+/// by position without a header. `split` names the split for messages.
+pub fn read_other(
+    spec: &CsvSpec,
+    layout: &Layout,
+    missing: Missing,
+    split: &'static str,
+) -> Result<RawTable, Vec<DataError>> {
+    let mut file = Opened::open(spec).map_err(|e| vec![e])?;
+    let (first, header, columns) = file.first_line(spec).map_err(|e| vec![e])?;
+    let cols = match (&layout.header, &header) {
+        (Some(train), Some(names)) => {
+            let find = |i: usize| -> Result<usize, DataError> {
+                let name = train.get(i).cloned().unwrap_or_default();
+                let mut found = names.iter().enumerate().filter(|(_, n)| **n == name);
+                match (found.next(), found.next()) {
+                    (Some((at, _)), None) => Ok(at),
+                    (Some((a, _)), Some((b, _))) => {
+                        let (src, span, _) = source_line(spec, first, Mark::Field(b));
+                        Err(DataError::AmbiguousColumn {
+                            file: spec.display.clone(),
+                            name,
+                            first: a + 1,
+                            second: b + 1,
+                            src,
+                            span,
+                        })
+                    }
+                    _ => {
+                        let (src, span, _) = source_line(spec, first, Mark::Line);
+                        Err(DataError::MissingColumn {
+                            file: spec.display.clone(),
+                            split,
+                            help: match closest(&name, names) {
+                                Some(c) => format!("did you mean `{c}`? columns are matched by header name"),
+                                None => "every split's file needs the columns of the train file (matched by header name, in any order)".into(),
+                            },
+                            name,
+                            src,
+                            span,
+                        })
+                    }
+                }
+            };
+            let mut errors = Vec::new();
+            let mut features = Vec::new();
+            for &(i, text) in &layout.features {
+                match find(i) {
+                    Ok(at) => features.push((at, text)),
+                    Err(e) => errors.push(e),
                 }
             }
-        }
-        Some(names)
-    } else {
-        None
-    };
-
-    let roles = resolve_labels(spec, header.as_deref(), columns, first_line)?;
-    let targets = spec.label.len();
-    let features = columns - targets;
-    let names = header.as_deref();
-
-    let mut x: Vec<f64> = Vec::new();
-    let mut y: Vec<f64> = Vec::new();
-    let mut lines: Vec<usize> = Vec::new();
-    let mut rows = 0usize;
-    let mut last_line = first_line;
-
-    if header.is_some() && !next_record(spec, &mut rdr, &mut record, last_line)? {
-        let (src, span, _) = source_line(spec, first_line, Mark::Line);
-        return Err(DataError::HeaderOnly {
-            file: file.clone(),
-            src,
-            span,
-        });
-    }
-    loop {
-        let line = line_of(&record, last_line + 1);
-        last_line = line;
-        if record.len() != columns {
-            return Err(ragged(spec, line, columns, record.len()));
-        }
-        if rows == 0 {
-            // Reserve once the row width is known; the file size is not (gzip).
-            x.reserve(features * 1024);
-            y.reserve(targets * 1024);
-        }
-        let y_start = y.len();
-        y.resize(y_start + targets, 0.0);
-        for (i, field) in record.iter().enumerate() {
-            let value = parse_cell(field).map_err(|kind| cell_error(spec, names, line, i, kind))?;
-            match roles[i] {
-                Role::Feature => x.push(value),
-                Role::Target(j) => y[y_start + j] = value,
+            let mut labels = Vec::new();
+            for &i in &layout.labels {
+                match find(i) {
+                    Ok(at) => labels.push(at),
+                    Err(e) => errors.push(e),
+                }
+            }
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+            Columns {
+                features,
+                labels,
+                label_text: layout.label_text,
+                columns,
             }
         }
-        rows += 1;
-        lines.push(line);
-        if !next_record(spec, &mut rdr, &mut record, last_line)? {
-            break;
+        _ => {
+            if columns != layout.columns {
+                return Err(vec![DataError::ColumnCount {
+                    file: spec.display.clone(),
+                    split,
+                    found: columns,
+                    expected: layout.columns,
+                }]);
+            }
+            Columns {
+                features: layout.features.clone(),
+                labels: layout.labels.clone(),
+                label_text: layout.label_text,
+                columns,
+            }
         }
-    }
-    x.shrink_to_fit();
-    y.shrink_to_fit();
-    Ok(Table {
-        rows,
-        features,
-        targets,
-        x,
-        y,
-        lines,
-    })
+    };
+    file.rows(spec, &cols, header.as_deref(), first, missing)
 }
 
 // ---------------------------------------------------------------- reading
 
 type Reader = ::csv::Reader<Box<dyn Read>>;
 
-/// What a column is for.
-#[derive(Debug, Clone, Copy)]
-enum Role {
-    Feature,
-    /// Target number j (output unit j).
-    Target(usize),
+/// Which file columns to read, and how.
+struct Columns {
+    features: Vec<(usize, bool)>,
+    labels: Vec<usize>,
+    label_text: bool,
+    /// Fields every row must have.
+    columns: usize,
 }
 
 fn is_gz(spec: &CsvSpec) -> bool {
@@ -123,8 +182,105 @@ fn is_gz(spec: &CsvSpec) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
+/// Where each line starts, in bytes of the (decompressed) stream.
+#[derive(Debug, Default)]
+struct Breaks {
+    /// Byte offset at which line 2, 3, … starts.
+    starts: Vec<u64>,
+    /// Bytes read so far.
+    offset: u64,
+    /// The last byte read was `\r` (a lone `\r` ends a line unless `\n` follows).
+    pending_cr: bool,
+    /// Bytes since the last line end.
+    since_break: usize,
+}
+
+impl Breaks {
+    /// 1-based line of the byte at `offset`.
+    fn line_of(&self, offset: u64) -> usize {
+        self.starts.partition_point(|&s| s <= offset) + 1
+    }
+}
+
+/// A line longer than [`MAX_LINE`].
+#[derive(Debug)]
+struct TooLong;
+
+impl std::fmt::Display for TooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line longer than {MAX_LINE} bytes")
+    }
+}
+
+impl std::error::Error for TooLong {}
+
+/// Counts line ends as bytes pass and refuses over-long lines.
+struct LineCounter<R> {
+    inner: R,
+    breaks: Rc<RefCell<Breaks>>,
+}
+
+impl<R: Read> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut b = self.breaks.borrow_mut();
+        for (i, &byte) in buf[..n].iter().enumerate() {
+            let at = b.offset + i as u64;
+            if b.pending_cr && byte != b'\n' {
+                b.starts.push(at);
+                b.since_break = 0;
+            }
+            b.pending_cr = byte == b'\r';
+            if byte == b'\n' {
+                b.starts.push(at + 1);
+                b.since_break = 0;
+            } else {
+                b.since_break += 1;
+                if b.since_break > MAX_LINE {
+                    return Err(io::Error::other(TooLong));
+                }
+            }
+        }
+        b.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// Refuses what is not a regular file (a FIFO would block, `/dev/zero` never
+/// ends); a directory is left to fail as unreadable.
+fn check_regular(spec: &CsvSpec) -> Result<(), DataError> {
+    match std::fs::metadata(&spec.path) {
+        Ok(m) if m.is_file() || m.is_dir() => Ok(()),
+        Ok(m) => Err(DataError::NotAFile {
+            file: spec.display.clone(),
+            kind: file_kind(&m),
+        }),
+        Err(e) => Err(open_error(spec, &e)),
+    }
+}
+
+fn file_kind(m: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        if t.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = m;
+    "not a regular file"
+}
+
 /// Opens the file, through gzip for `.gz`.
 fn open(spec: &CsvSpec) -> Result<Box<dyn Read>, DataError> {
+    check_regular(spec)?;
     let file = File::open(&spec.path).map_err(|e| open_error(spec, &e))?;
     let buffered = BufReader::with_capacity(1 << 16, file);
     Ok(if is_gz(spec) {
@@ -151,42 +307,525 @@ fn open_error(spec: &CsvSpec, e: &io::Error) -> DataError {
     }
 }
 
-/// Reads the next record; `Ok(false)` at the end of the file.
-fn next_record(
-    spec: &CsvSpec,
-    rdr: &mut Reader,
-    record: &mut ::csv::ByteRecord,
-    last_line: usize,
-) -> Result<bool, DataError> {
-    match rdr.read_byte_record(record) {
-        Ok(more) => Ok(more),
-        Err(e) => Err(match e.kind() {
-            ::csv::ErrorKind::Io(io) if is_gz(spec) => DataError::GzipCorrupt {
-                file: spec.display.clone(),
-                after: if last_line == 0 {
-                    String::new()
-                } else {
-                    format!(" after line {last_line}")
+/// An open CSV file and its reused record.
+struct Opened {
+    rdr: Reader,
+    record: ::csv::ByteRecord,
+    breaks: Rc<RefCell<Breaks>>,
+}
+
+impl Opened {
+    fn open(spec: &CsvSpec) -> Result<Opened, DataError> {
+        let breaks = Rc::new(RefCell::new(Breaks::default()));
+        let counted: Box<dyn Read> = Box::new(LineCounter {
+            inner: open(spec)?,
+            breaks: breaks.clone(),
+        });
+        let rdr = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(spec.delimiter)
+            .trim(::csv::Trim::All)
+            .buffer_capacity(1 << 16)
+            .from_reader(counted);
+        Ok(Opened {
+            rdr,
+            record: ::csv::ByteRecord::new(),
+            breaks,
+        })
+    }
+
+    /// Reads the next record; `Ok(false)` at the end of the file.
+    fn next(&mut self, spec: &CsvSpec, last_line: usize) -> Result<bool, DataError> {
+        match self.rdr.read_byte_record(&mut self.record) {
+            Ok(more) => Ok(more),
+            Err(e) => Err(match e.kind() {
+                ::csv::ErrorKind::Io(io)
+                    if io
+                        .get_ref()
+                        .is_some_and(|i| i.downcast_ref::<TooLong>().is_some()) =>
+                {
+                    DataError::LineTooLong {
+                        file: spec.display.clone(),
+                        line: last_line + 1,
+                        limit: MAX_LINE,
+                    }
+                }
+                ::csv::ErrorKind::Io(io) if is_gz(spec) => DataError::GzipCorrupt {
+                    file: spec.display.clone(),
+                    after: if last_line == 0 {
+                        String::new()
+                    } else {
+                        format!(" after line {last_line}")
+                    },
+                    reason: io.to_string(),
                 },
-                reason: io.to_string(),
-            },
-            ::csv::ErrorKind::Io(io) => DataError::Unreadable {
+                ::csv::ErrorKind::Io(io) => DataError::Unreadable {
+                    file: spec.display.clone(),
+                    reason: io.to_string(),
+                },
+                _ => DataError::Unreadable {
+                    file: spec.display.clone(),
+                    reason: e.to_string(),
+                },
+            }),
+        }
+    }
+
+    /// 1-based line where the current record starts (counted from bytes).
+    fn line(&self, fallback: usize) -> usize {
+        match self.record.position() {
+            Some(p) => self.breaks.borrow().line_of(p.byte()),
+            None => fallback,
+        }
+    }
+
+    /// Reads the first record: its line, with a header the names, and the
+    /// number of columns.
+    fn first_line(
+        &mut self,
+        spec: &CsvSpec,
+    ) -> Result<(usize, Option<Vec<String>>, usize), DataError> {
+        if !self.next(spec, 0)? {
+            return Err(DataError::EmptyFile {
                 file: spec.display.clone(),
-                reason: io.to_string(),
-            },
-            _ => DataError::Unreadable {
+            });
+        }
+        let first = self.line(1);
+        if self.record.len() > MAX_COLUMNS {
+            return Err(DataError::TooManyColumns {
                 file: spec.display.clone(),
-                reason: e.to_string(),
-            },
-        }),
+                found: self.record.len(),
+                limit: MAX_COLUMNS,
+            });
+        }
+        let columns = self.record.len();
+        if !spec.header {
+            return Ok((first, None, columns));
+        }
+        let mut names = Vec::with_capacity(self.record.len());
+        for (i, field) in self.record.iter().enumerate() {
+            match std::str::from_utf8(field) {
+                Ok(s) => names.push(s.to_string()),
+                Err(_) => return Err(invalid_utf8(spec, None, first, i)),
+            }
+        }
+        if !self.next(spec, first)? {
+            let (src, span, _) = source_line(spec, first, Mark::Line);
+            return Err(DataError::HeaderOnly {
+                file: spec.display.clone(),
+                src,
+                span,
+            });
+        }
+        Ok((first, Some(names), columns))
+    }
+
+    /// Reads every row from the current record on. Errors are collected (up to
+    /// [`MAX_FILE_ERRORS`]); cells of one column with the same problem are one
+    /// error (at the first cell, with the count).
+    fn rows(
+        &mut self,
+        spec: &CsvSpec,
+        cols: &Columns,
+        names: Option<&[String]>,
+        first: usize,
+        missing: Missing,
+    ) -> Result<RawTable, Vec<DataError>> {
+        let nf = cols.features.len();
+        let mut features: Vec<RawColumn> = cols
+            .features
+            .iter()
+            .map(|&(_, text)| new_column(text))
+            .collect();
+        let mut labels: Vec<RawColumn> = cols
+            .labels
+            .iter()
+            .map(|_| new_column(cols.label_text))
+            .collect();
+        let mut interners: Vec<HashMap<Vec<u8>, u32>> =
+            vec![HashMap::new(); nf + cols.labels.len()];
+        let mut lines = Vec::new();
+        let mut rows = 0usize;
+        let mut errors: Vec<DataError> = Vec::new();
+        // Per read column: the first problem cell and how many there are.
+        let mut problems: Vec<Option<ColumnProblem>> = vec![None; nf + cols.labels.len()];
+        let mut last_line = first;
+        // With no header the first record is a row; with one it is already the
+        // first row after the header (read by `first_line`).
+        loop {
+            let line = self.line(last_line + 1);
+            last_line = line;
+            if self.record.len() != cols.columns {
+                if errors.len() < MAX_FILE_ERRORS {
+                    errors.push(ragged(spec, line, cols.columns, self.record.len()));
+                }
+            } else {
+                let targets = cols.labels.iter().map(|&i| (i, cols.label_text));
+                for (k, (i, text)) in cols.features.iter().copied().chain(targets).enumerate() {
+                    let field = self.record.get(i).unwrap_or(b"");
+                    let column = if k < nf {
+                        &mut features[k]
+                    } else {
+                        &mut labels[k - nf]
+                    };
+                    let label = k >= nf;
+                    match push_cell(column, &mut interners[k], field, text) {
+                        Ok(()) => {}
+                        Err(kind) => {
+                            let missing_ok = matches!(kind, Problem::Missing)
+                                && (missing == Missing::Drop
+                                    || (!label && missing != Missing::Error));
+                            if !missing_ok {
+                                let p = problems[k].get_or_insert_with(|| ColumnProblem {
+                                    line,
+                                    index: i,
+                                    kind: kind.clone(),
+                                    count: 0,
+                                    seen: Vec::new(),
+                                });
+                                p.count += 1;
+                                if let Problem::NotANumber(t) | Problem::NotFinite(t) = &kind {
+                                    if p.seen.len() < 5 && !p.seen.contains(t) {
+                                        p.seen.push(t.clone());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                rows += 1;
+                lines.push(line);
+            }
+            if errors.len() >= MAX_FILE_ERRORS {
+                break;
+            }
+            match self.next(spec, last_line) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    errors.push(e);
+                    break;
+                }
+            }
+        }
+        for (k, p) in problems.into_iter().enumerate() {
+            if let Some(p) = p {
+                errors.push(cell_error(spec, names, &p, k >= nf, missing));
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort_by_key(DataError::line);
+            errors.truncate(MAX_FILE_ERRORS);
+            return Err(errors);
+        }
+        Ok(RawTable {
+            rows,
+            lines,
+            features,
+            labels,
+            feature_columns: cols.features.iter().map(|&(i, _)| i).collect(),
+            label_columns: cols.labels.clone(),
+        })
     }
 }
 
-/// 1-based line where the record starts.
-fn line_of(record: &::csv::ByteRecord, fallback: usize) -> usize {
-    record
-        .position()
-        .map_or(fallback, |p| usize::try_from(p.line()).unwrap_or(fallback))
+fn new_column(text: bool) -> RawColumn {
+    if text {
+        RawColumn::Text {
+            ids: Vec::new(),
+            names: Vec::new(),
+        }
+    } else {
+        RawColumn::Numeric(Vec::new())
+    }
+}
+
+/// Why a cell could not be read.
+#[derive(Debug, Clone, PartialEq)]
+enum Problem {
+    Missing,
+    Utf8,
+    NotANumber(String),
+    NotFinite(String),
+}
+
+/// The first problem cell of a column, and how many there are.
+#[derive(Debug, Clone)]
+struct ColumnProblem {
+    line: usize,
+    index: usize,
+    kind: Problem,
+    count: usize,
+    seen: Vec<String>,
+}
+
+fn is_missing_bytes(field: &[u8]) -> bool {
+    field.is_empty() || MISSING_TOKENS.iter().any(|t| t.as_bytes() == field)
+}
+
+/// Appends one (already trimmed) cell to its column; a missing cell is appended
+/// as missing and reported as [`Problem::Missing`].
+fn push_cell(
+    column: &mut RawColumn,
+    interner: &mut HashMap<Vec<u8>, u32>,
+    field: &[u8],
+    _text: bool,
+) -> Result<(), Problem> {
+    match column {
+        RawColumn::Numeric(v) => {
+            // Fast path for the most common cell of image data.
+            if field == b"0" {
+                v.push(0.0);
+                return Ok(());
+            }
+            if is_missing_bytes(field) {
+                v.push(f64::NAN);
+                return Err(Problem::Missing);
+            }
+            let parsed = std::str::from_utf8(field)
+                .map_err(|_| Problem::Utf8)
+                .and_then(|t| match t.parse::<f64>() {
+                    Ok(x) if x.is_finite() => Ok(x),
+                    Ok(_) => Err(Problem::NotFinite(t.to_string())),
+                    Err(_) => Err(Problem::NotANumber(t.to_string())),
+                });
+            match parsed {
+                Ok(x) => {
+                    v.push(x);
+                    Ok(())
+                }
+                Err(p) => {
+                    v.push(f64::NAN);
+                    Err(p)
+                }
+            }
+        }
+        RawColumn::Text { ids, names } => {
+            if is_missing_bytes(field) {
+                ids.push(MISSING_ID);
+                return Err(Problem::Missing);
+            }
+            if let Some(&id) = interner.get(field) {
+                ids.push(id);
+                return Ok(());
+            }
+            match std::str::from_utf8(field) {
+                Ok(t) => {
+                    let id = u32::try_from(names.len()).unwrap_or(MISSING_ID - 1);
+                    names.push(t.to_string());
+                    interner.insert(field.to_vec(), id);
+                    ids.push(id);
+                    Ok(())
+                }
+                Err(_) => {
+                    ids.push(MISSING_ID);
+                    Err(Problem::Utf8)
+                }
+            }
+        }
+    }
+}
+
+/// Resolves the columns of the train file.
+fn resolve_layout(
+    spec: &CsvSpec,
+    data: &DataSpec,
+    header: Option<Vec<String>>,
+    columns: usize,
+    first_line: usize,
+) -> Result<Layout, DataError> {
+    let names = header.as_deref();
+    let roles = resolve_labels(spec, names, columns, first_line)?;
+    let mut labels = vec![0usize; spec.label.len()];
+    for (i, r) in roles.iter().enumerate() {
+        if let Role::Target(j) = r {
+            labels[*j] = i;
+        }
+    }
+    let resolve = |c: &ColumnRef| resolve_column(spec, names, columns, first_line, c);
+    let mut ignored = Vec::new();
+    for c in &data.ignore {
+        let i = resolve(c)?;
+        if let Role::Target(_) = roles[i] {
+            return Err(DataError::ColumnRoles {
+                file: spec.display.clone(),
+                column: column_name(names, i),
+                first: "label",
+                second: "ignore",
+            });
+        }
+        if ignored.contains(&i) {
+            return Err(DataError::ColumnRoles {
+                file: spec.display.clone(),
+                column: column_name(names, i),
+                first: "ignore",
+                second: "ignore",
+            });
+        }
+        ignored.push(i);
+    }
+    let mut features: Vec<usize> = Vec::new();
+    match &data.features {
+        Some(list) => {
+            for c in list {
+                let i = resolve(c)?;
+                if let Role::Target(_) = roles[i] {
+                    return Err(DataError::ColumnRoles {
+                        file: spec.display.clone(),
+                        column: column_name(names, i),
+                        first: "label",
+                        second: "features",
+                    });
+                }
+                if features.contains(&i) {
+                    return Err(DataError::ColumnRoles {
+                        file: spec.display.clone(),
+                        column: column_name(names, i),
+                        first: "features",
+                        second: "features",
+                    });
+                }
+                features.push(i);
+            }
+            for (i, role) in roles.iter().enumerate() {
+                if !features.contains(&i) && !matches!(role, Role::Target(_)) {
+                    ignored.push(i);
+                }
+            }
+            ignored.sort_unstable();
+            ignored.dedup();
+        }
+        None => {
+            for (i, r) in roles.iter().enumerate() {
+                if matches!(r, Role::Feature) && !ignored.contains(&i) {
+                    features.push(i);
+                }
+            }
+        }
+    }
+    if features.is_empty() {
+        return Err(DataError::NoFeatureColumns {
+            file: spec.display.clone(),
+        });
+    }
+    let mut categorical = vec![false; columns];
+    for c in &data.categorical {
+        let i = resolve(c)?;
+        let role = if matches!(roles[i], Role::Target(_)) {
+            Some("label")
+        } else if ignored.contains(&i) {
+            Some("ignore")
+        } else if categorical[i] {
+            Some("categorical")
+        } else {
+            None
+        };
+        if let Some(first) = role {
+            return Err(DataError::ColumnRoles {
+                file: spec.display.clone(),
+                column: column_name(names, i),
+                first,
+                second: "categorical",
+            });
+        }
+        categorical[i] = true;
+    }
+    // Columns are matched by name in other files: a used name must be unique.
+    if let Some(h) = names {
+        for &i in features.iter().chain(&labels) {
+            if let Some(second) = (0..columns).find(|&k| k != i && h[k] == h[i]) {
+                let (a, b) = (i.min(second), i.max(second));
+                let (src, span, _) = source_line(spec, first_line, Mark::Field(b));
+                return Err(DataError::AmbiguousColumn {
+                    file: spec.display.clone(),
+                    name: h[i].clone(),
+                    first: a + 1,
+                    second: b + 1,
+                    src,
+                    span,
+                });
+            }
+        }
+    }
+    Ok(Layout {
+        header,
+        columns,
+        features: features.iter().map(|&i| (i, categorical[i])).collect(),
+        labels,
+        label_text: data.classification.is_some(),
+        ignored,
+    })
+}
+
+/// A column named in `features`, `ignore` or `categorical`.
+fn resolve_column(
+    spec: &CsvSpec,
+    header: Option<&[String]>,
+    columns: usize,
+    first_line: usize,
+    c: &ColumnRef,
+) -> Result<usize, DataError> {
+    let file = &spec.display;
+    match c {
+        ColumnRef::Index(i) => {
+            if *i >= columns {
+                let (src, span, _) = source_line(spec, first_line, Mark::Line);
+                return Err(DataError::ColumnOutOfRange {
+                    file: file.clone(),
+                    index: *i,
+                    columns,
+                    last: columns.saturating_sub(1),
+                    src,
+                    span,
+                });
+            }
+            Ok(*i)
+        }
+        ColumnRef::Name(name) => {
+            let Some(names) = header else {
+                return Err(DataError::NameWithoutHeader {
+                    file: file.clone(),
+                    name: name.clone(),
+                });
+            };
+            match names.iter().position(|n| n == name) {
+                Some(i) => Ok(i),
+                None => {
+                    let (src, span, _) = source_line(spec, first_line, Mark::Line);
+                    Err(DataError::UnknownColumn {
+                        file: file.clone(),
+                        name: name.clone(),
+                        help: columns_help(name, names),
+                        src,
+                        span,
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn columns_help(name: &str, names: &[String]) -> String {
+    match closest(name, names) {
+        Some(c) => format!("did you mean `{c}`?"),
+        None if names.len() <= 12 => {
+            format!("the columns are: {}", names.join(", "))
+        }
+        None => format!(
+            "the columns are: {}, ... ({} in all)",
+            names[..8].join(", "),
+            names.len()
+        ),
+    }
+}
+
+/// What a column is for.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Feature,
+    /// Target number j (output unit j).
+    Target(usize),
 }
 
 /// Maps the label columns to targets; every other column is a feature.
@@ -240,21 +879,10 @@ fn resolve_labels(
                     }
                     _ => {
                         let (src, span, _) = source_line(spec, first_line, Mark::Line);
-                        let help = match closest(name, names) {
-                            Some(c) => format!("did you mean `{c}`?"),
-                            None if names.len() <= 12 => {
-                                format!("the columns are: {}", names.join(", "))
-                            }
-                            None => format!(
-                                "the columns are: {}, ... ({} in all)",
-                                names[..8].join(", "),
-                                names.len()
-                            ),
-                        };
                         return Err(DataError::UnknownColumn {
                             file: file.clone(),
                             name: name.clone(),
-                            help,
+                            help: columns_help(name, names),
                             src,
                             span,
                         });
@@ -278,76 +906,103 @@ fn resolve_labels(
 
 // ---------------------------------------------------------------- cells
 
-/// Why a cell is not a finite number.
-enum CellError {
-    Empty,
-    Utf8,
-    NotANumber,
-    NotFinite,
-}
-
-/// Parses one (already trimmed) cell.
-fn parse_cell(field: &[u8]) -> Result<f64, CellError> {
-    // Fast path for the most common cell of image data.
-    if field == b"0" {
-        return Ok(0.0);
-    }
-    if field.is_empty() {
-        return Err(CellError::Empty);
-    }
-    let text = std::str::from_utf8(field).map_err(|_| CellError::Utf8)?;
-    match text.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
-        Ok(_) => Err(CellError::NotFinite),
-        Err(_) => {
-            // Rust accepts "inf"/"nan" spellings; anything else is not a number.
-            Err(CellError::NotANumber)
-        }
-    }
-}
-
+/// The error for a column's problem cells (at the first one).
 fn cell_error(
     spec: &CsvSpec,
     names: Option<&[String]>,
-    line: usize,
-    index: usize,
-    kind: CellError,
+    p: &ColumnProblem,
+    label: bool,
+    missing: Missing,
 ) -> DataError {
     let file = spec.display.clone();
-    let column = column_name(names, index);
-    let (src, span, line) = source_line(spec, line, Mark::Field(index));
-    match kind {
-        CellError::Empty => DataError::EmptyCell {
-            file,
-            line,
-            column,
-            src,
-            span,
-        },
-        CellError::Utf8 => invalid_utf8(spec, names, line, index),
-        CellError::NotANumber | CellError::NotFinite => {
+    let column = column_name(names, p.index);
+    let (src, span, line) = source_line(spec, p.line, Mark::Field(p.index));
+    let more = if p.count > 1 {
+        format!(" ({} cells of this column)", p.count)
+    } else {
+        String::new()
+    };
+    let bare = match names.and_then(|n| n.get(p.index)) {
+        Some(n) => format!("\"{n}\""),
+        None => p.index.to_string(),
+    };
+    match &p.kind {
+        Problem::Missing => {
+            let help = if label {
+                "a missing label cannot be filled: remove the row, or set `missing = drop` in `data` to drop such rows".to_string()
+            } else {
+                format!(
+                    "`missing = {}`: set `missing = drop`, `mean`, `median` or `zero` in `data` to accept missing cells",
+                    missing.name()
+                )
+            };
             let text = cell_text(&src, span);
-            if matches!(kind, CellError::NotFinite) {
-                DataError::NotFinite {
+            if text.is_empty() {
+                DataError::EmptyCell {
                     file,
                     line,
                     column,
-                    text,
+                    more,
+                    help,
                     src,
                     span,
                 }
             } else {
-                DataError::NotANumber {
+                DataError::MissingCell {
                     file,
                     line,
                     column,
                     text,
+                    more,
+                    help,
                     src,
                     span,
                 }
             }
         }
+        Problem::Utf8 => invalid_utf8(spec, names, line, p.index),
+        Problem::NotFinite(_) => DataError::NotFinite {
+            file,
+            line,
+            column,
+            text: cell_text(&src, span),
+            src,
+            span,
+        },
+        Problem::NotANumber(_) => {
+            let seen = p
+                .seen
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let help = if label {
+                format!("a regression target must be a number (this column holds {seen}); for class names use `cross_entropy` or `binary_cross_entropy`")
+            } else {
+                format!("this column holds text ({seen}): if it is a category, add `categorical = [{bare}]` to `data`; if the text means \"no value\", write an empty cell or NA and set `missing = mean` (or `drop`, `median`, `zero`); or leave the column out with `ignore = [{bare}]`")
+            };
+            DataError::NotANumber {
+                file,
+                line,
+                column,
+                text: cell_text(&src, span),
+                more,
+                help,
+                src,
+                span,
+            }
+        }
     }
+}
+
+/// The located source of a cell, for errors found after reading (a class name
+/// that train does not have): the line's text and the cell's span.
+pub fn cell_source(
+    spec: &CsvSpec,
+    line: usize,
+    index: usize,
+) -> (Arc<LineSource>, SourceSpan, usize) {
+    source_line(spec, line, Mark::Field(index))
 }
 
 fn invalid_utf8(spec: &CsvSpec, names: Option<&[String]>, line: usize, index: usize) -> DataError {
@@ -379,7 +1034,7 @@ fn ragged(spec: &CsvSpec, line: usize, expected: usize, found: usize) -> DataErr
 }
 
 /// "3" or "3 (`petal_length`)": the 1-based field number and the header name.
-fn column_name(names: Option<&[String]>, index: usize) -> String {
+pub fn column_name(names: Option<&[String]>, index: usize) -> String {
     match names.and_then(|n| n.get(index)) {
         Some(name) => format!("{} (`{name}`)", index + 1),
         None => format!("{}", index + 1),
@@ -466,15 +1121,47 @@ fn raw_line(spec: &CsvSpec, line: usize) -> Option<(usize, Vec<u8>)> {
     let mut reader = BufReader::new(open(spec).ok()?);
     let mut buf = Vec::new();
     let mut number = 0;
+    let mut pending_cr = false;
     loop {
         buf.clear();
-        if reader.read_until(b'\n', &mut buf).ok()? == 0 {
+        // One physical line: up to `\n`, `\r\n` or a lone `\r`.
+        let mut ended = false;
+        loop {
+            let chunk = reader.fill_buf().ok()?;
+            if chunk.is_empty() {
+                break;
+            }
+            let mut used = 0;
+            for &b in chunk {
+                used += 1;
+                if pending_cr {
+                    pending_cr = false;
+                    if b == b'\n' {
+                        continue;
+                    }
+                }
+                if b == b'\n' {
+                    ended = true;
+                    break;
+                }
+                if b == b'\r' {
+                    pending_cr = true;
+                    ended = true;
+                    break;
+                }
+                if buf.len() < MAX_LINE {
+                    buf.push(b);
+                }
+            }
+            reader.consume(used);
+            if ended {
+                break;
+            }
+        }
+        if !ended && buf.is_empty() {
             return None;
         }
         number += 1;
-        while matches!(buf.last(), Some(b'\n' | b'\r')) {
-            buf.pop();
-        }
         if number >= line && !buf.iter().all(u8::is_ascii_whitespace) {
             return Some((number, buf));
         }
@@ -526,14 +1213,20 @@ mod tests {
     }
 
     #[test]
-    fn cells_parse() {
-        assert!(matches!(parse_cell(b"2.5"), Ok(v) if v == 2.5));
-        assert!(matches!(parse_cell(b"-1e3"), Ok(v) if v == -1000.0));
-        assert!(matches!(parse_cell(b""), Err(CellError::Empty)));
-        assert!(matches!(parse_cell(b"nan"), Err(CellError::NotFinite)));
-        assert!(matches!(parse_cell(b"-inf"), Err(CellError::NotFinite)));
-        assert!(matches!(parse_cell(b"1e999"), Err(CellError::NotFinite)));
-        assert!(matches!(parse_cell(b"abc"), Err(CellError::NotANumber)));
-        assert!(matches!(parse_cell(b"\xff"), Err(CellError::Utf8)));
+    fn line_ends_of_every_kind_count() {
+        let mut b = Breaks::default();
+        let mut counter = LineCounter {
+            inner: &b"a\r\nb\rc\nd"[..],
+            breaks: Rc::new(RefCell::new(Breaks::default())),
+        };
+        let mut out = Vec::new();
+        counter.read_to_end(&mut out).expect("read");
+        std::mem::swap(&mut b, &mut counter.breaks.borrow_mut());
+        // Lines start at bytes 0, 3 ("b"), 5 ("c"), 7 ("d").
+        assert_eq!(b.starts, vec![3, 5, 7]);
+        assert_eq!(
+            [b.line_of(0), b.line_of(3), b.line_of(5), b.line_of(7)],
+            [1, 2, 3, 4]
+        );
     }
 }

@@ -75,33 +75,49 @@ pub enum DataError {
         span: SourceSpan,
     },
 
-    /// An empty cell: `x,y\n1,\n`.
-    #[error("{file}:{line}: column {column} is empty")]
-    #[diagnostic(
-        code(nnt::data::empty_cell),
-        help("every cell must hold a finite number")
-    )]
+    /// An empty cell with `missing = error` (the default): `x,y\n1,\n`.
+    #[error("{file}:{line}: column {column} is empty{more}")]
+    #[diagnostic(code(nnt::data::empty_cell), help("{help}"))]
     EmptyCell {
         file: String,
         line: usize,
         column: String,
+        /// " (N cells of this column)" when there are several.
+        more: String,
+        help: String,
         #[source_code]
         src: Arc<LineSource>,
         #[label("empty cell")]
         span: SourceSpan,
     },
 
-    /// A cell that is not a number: `x,y\n1,abc\n`.
-    #[error("{file}:{line}: column {column} is not a number: `{text}`")]
-    #[diagnostic(
-        code(nnt::data::not_a_number),
-        help("every cell must hold a finite number")
-    )]
+    /// A missing-value token (`NA`, `N/A`, `NaN`, `nan`, `null`, `?`) with
+    /// `missing = error`: `x,y\n1,2\nNA,3\n`.
+    #[error("{file}:{line}: column {column} is missing: `{text}`{more}")]
+    #[diagnostic(code(nnt::data::missing_cell), help("{help}"))]
+    MissingCell {
+        file: String,
+        line: usize,
+        column: String,
+        text: String,
+        more: String,
+        help: String,
+        #[source_code]
+        src: Arc<LineSource>,
+        #[label("missing value")]
+        span: SourceSpan,
+    },
+
+    /// A cell that is not a number in a numeric column: `x,y\n1,abc\n`.
+    #[error("{file}:{line}: column {column} is not a number: `{text}`{more}")]
+    #[diagnostic(code(nnt::data::not_a_number), help("{help}"))]
     NotANumber {
         file: String,
         line: usize,
         column: String,
         text: String,
+        more: String,
+        help: String,
         #[source_code]
         src: Arc<LineSource>,
         #[label("not a number")]
@@ -244,6 +260,98 @@ pub enum DataError {
     #[diagnostic(code(nnt::data::split_as_train))]
     SplitAsTrain,
 
+    /// A valid/test file that lacks a column of the train file (matched by
+    /// header name): train `x,y`, valid `a,b,y`.
+    #[error("data file `{file}` ({split} split) has no column `{name}`, which the train file has")]
+    #[diagnostic(code(nnt::data::missing_column), help("{help}"))]
+    MissingColumn {
+        file: String,
+        split: &'static str,
+        name: String,
+        help: String,
+        #[source_code]
+        src: Arc<LineSource>,
+        #[label("the header")]
+        span: SourceSpan,
+    },
+
+    /// Without a header, a valid/test file whose column count differs from train's.
+    #[error("data file `{file}` ({split} split) has {found} columns, the train file {expected}")]
+    #[diagnostic(
+        code(nnt::data::column_count),
+        help(
+            "without a header, columns are matched by position: every file needs the same columns"
+        )
+    )]
+    ColumnCount {
+        file: String,
+        split: &'static str,
+        found: usize,
+        expected: usize,
+    },
+
+    /// `csv("/dev/zero", label = 0)` or a named pipe.
+    #[error("data file `{file}` is {kind}, not a regular file")]
+    #[diagnostic(
+        code(nnt::data::not_a_file),
+        help("data is read from regular files (plain or .gz); save the data to a file first")
+    )]
+    NotAFile { file: String, kind: &'static str },
+
+    /// A line (or quoted record) longer than the limit, e.g. a `.gz` holding one
+    /// huge line.
+    #[error("{file}:{line}: the line is longer than {limit} bytes")]
+    #[diagnostic(
+        code(nnt::data::line_too_long),
+        help("is this a CSV file? check the delimiter and for an unclosed quote")
+    )]
+    LineTooLong {
+        file: String,
+        line: usize,
+        limit: usize,
+    },
+
+    /// A first line with more columns than the limit.
+    #[error("data file `{file}` has {found} columns, more than the limit of {limit}")]
+    #[diagnostic(
+        code(nnt::data::too_many_columns),
+        help("is this a CSV file? check the delimiter")
+    )]
+    TooManyColumns {
+        file: String,
+        found: usize,
+        limit: usize,
+    },
+
+    /// `label = "y"` with `ignore = ["y"]`, or a column listed twice.
+    #[error("data file `{file}`: column {column} is named in `{first}` and in `{second}`")]
+    #[diagnostic(
+        code(nnt::data::column_roles),
+        help("a column has one role: a feature, a label or ignored (and a feature may be categorical); name it once")
+    )]
+    ColumnRoles {
+        file: String,
+        column: String,
+        first: &'static str,
+        second: &'static str,
+    },
+
+    /// A class name in valid/test that the train split does not have.
+    #[error("{file}:{line}: the label `{name}` of column {column} is not a class of the train split{more}")]
+    #[diagnostic(code(nnt::data::unknown_class), help("{help}"))]
+    UnknownClass {
+        file: String,
+        line: usize,
+        column: String,
+        name: String,
+        more: String,
+        help: String,
+        #[source_code]
+        src: Arc<LineSource>,
+        #[label("not a train class")]
+        span: SourceSpan,
+    },
+
     /// `valid = blobs(n = 10, features = 3, classes = 2)` next to a train set of 4 features.
     #[error("the {split} split has a different shape than train: {found} features × {found_targets} targets, train has {expected} × {expected_targets}")]
     #[diagnostic(
@@ -256,6 +364,65 @@ pub enum DataError {
         found_targets: usize,
         expected: usize,
         expected_targets: usize,
+    },
+}
+
+impl DataError {
+    /// The line the error is about (0 when none), to order a file's errors.
+    pub fn line(&self) -> usize {
+        match self {
+            DataError::InvalidUtf8 { line, .. }
+            | DataError::RaggedRow { line, .. }
+            | DataError::EmptyCell { line, .. }
+            | DataError::MissingCell { line, .. }
+            | DataError::NotANumber { line, .. }
+            | DataError::NotFinite { line, .. }
+            | DataError::LineTooLong { line, .. }
+            | DataError::UnknownClass { line, .. } => *line,
+            _ => 0,
+        }
+    }
+}
+
+/// A warning about the data (§14): valid, but probably not what was meant.
+#[derive(Debug, Error, Diagnostic)]
+pub enum DataWarning {
+    /// Categories in valid/test that the train split does not have.
+    #[error("{count} categorical cell{plural} of the {split} split hold{s} a category the train split does not have; {they} are encoded as all zeros")]
+    #[diagnostic(
+        code(nnt::data::unseen_category),
+        severity(Warning),
+        help("{examples}")
+    )]
+    UnseenCategory {
+        count: usize,
+        plural: &'static str,
+        s: &'static str,
+        they: &'static str,
+        split: &'static str,
+        examples: String,
+    },
+
+    /// `categorical = ["c"]` where train has one category in `c`.
+    #[error("categorical column `{column}` has a single category (`{category}`) in the train split: it carries no information")]
+    #[diagnostic(
+        code(nnt::data::single_category),
+        severity(Warning),
+        help("remove it from `categorical` and add it to `ignore`")
+    )]
+    SingleCategory { column: String, category: String },
+
+    /// A categorical column with very many categories (an id?).
+    #[error("categorical column `{column}` has {count} categories in the train split ({per_row}% of the rows): is it an id?")]
+    #[diagnostic(
+        code(nnt::data::many_categories),
+        severity(Warning),
+        help("one-hot encoding it adds {count} inputs that do not generalise; if it is an id or free text, use `ignore = [\"{column}\"]`")
+    )]
+    ManyCategories {
+        column: String,
+        count: usize,
+        per_row: usize,
     },
 }
 

@@ -1,59 +1,502 @@
-//! The data stage (§4): reads CSV files (plain or gzip), generates synthetic sets,
-//! splits valid/test off train and normalises, all seeded.
+//! The data stage (§4, §14): reads CSV files (plain or gzip), generates synthetic
+//! sets, splits valid/test off train, fits the [`prep::Preparation`] on the final
+//! train split and applies it to every split, all seeded.
 //!
 //! Order of the Data stream: the train source, then `valid`, then `test` (each a
 //! split or a source of its own), so adding a test split never changes the valid
-//! rows. Normalisation statistics come from the final train split only.
+//! rows. Everything learnt (classes, categories, fill values, normalisation and
+//! target statistics) comes from the final train split only.
+
+// A data error carries the offending line's text for its snippet; errors are the
+// rare path, so their size does not matter.
+#![allow(clippy::result_large_err)]
 
 mod csv;
 mod error;
 pub mod normalize;
+pub mod prep;
 pub mod split;
 pub mod synthetic;
 
-pub use error::{DataError, LineSource};
+pub use error::{DataError, DataWarning, LineSource};
 
-use crate::ir::{Data, DataSpec, SourceSpec, Table};
+use crate::ir::{CsvSpec, Data, DataSpec, Missing, SourceSpec, Table};
 use crate::rng::{generator, ChaCha8Rng, Stream};
 
-/// Loads, splits and normalises the data of a recipe.
-///
-/// Class-label validity (integers in range) is the checker's business: this only
-/// guarantees that every cell is a finite number and every split has the train
-/// split's widths.
-pub fn load(spec: &DataSpec, seed: u64) -> Result<Data, DataError> {
-    let mut rng = generator(seed, Stream::Data);
-    let mut train = match &spec.train {
-        SourceSpec::Split { .. } => return Err(DataError::SplitAsTrain),
-        source => read_source(source, seed, &mut rng)?,
-    };
-    let original_rows = train.rows;
-    let valid = side_split(
-        &spec.valid,
-        "valid",
-        &mut train,
-        original_rows,
-        seed,
-        &mut rng,
-    )?;
-    let test = side_split(
-        &spec.test,
-        "test",
-        &mut train,
-        original_rows,
-        seed,
-        &mut rng,
-    )?;
-    let mut data = Data { train, valid, test };
-    normalize::normalize(&mut data, spec.normalize);
-    Ok(data)
+use prep::{Classes, Column, FeatureKind, FitOptions, Preparation, RawColumn, RawTable};
+
+/// At most this many data errors are reported (over all files).
+pub const MAX_DATA_ERRORS: usize = 40;
+
+/// What loading found: the data (when there is no error), every error of every
+/// file (up to [`MAX_DATA_ERRORS`]), and the warnings.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub data: Option<Data>,
+    pub errors: Vec<DataError>,
+    pub warnings: Vec<DataWarning>,
 }
 
-/// Reads one source that is not a split.
-fn read_source(source: &SourceSpec, seed: u64, rng: &mut ChaCha8Rng) -> Result<Table, DataError> {
+/// Loads, splits and prepares the data of a recipe; the first error only.
+///
+/// Class-label validity (integers in range, class count against the output
+/// width) is the checker's business.
+pub fn load(spec: &DataSpec, seed: u64) -> Result<Data, DataError> {
+    let mut loaded = load_all(spec, seed);
+    match loaded.data.take() {
+        Some(d) if loaded.errors.is_empty() => Ok(d),
+        _ => Err(loaded
+            .errors
+            .into_iter()
+            .next()
+            .unwrap_or(DataError::SplitAsTrain)),
+    }
+}
+
+/// One split as read: its rows and the CSV file they came from (for messages).
+struct Part {
+    raw: RawTable,
+    file: Option<CsvSpec>,
+    name: &'static str,
+}
+
+/// Loads every split, collecting the errors of all files.
+pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
+    let mut out = Loaded::default();
+    let mut rng = generator(seed, Stream::Data);
+    let (layout, mut train, train_file) = match &spec.train {
+        SourceSpec::Split { .. } => {
+            out.errors.push(DataError::SplitAsTrain);
+            return out;
+        }
+        SourceSpec::Csv(c) => match csv::read_train(c, spec) {
+            Ok((layout, raw)) => (Some(layout), raw, Some(c.clone())),
+            Err(e) => {
+                out.errors.extend(e);
+                // The other files are still read for their own errors.
+                (None, RawTable::default(), Some(c.clone()))
+            }
+        },
+        source => match synthetic_source(source, seed, &mut rng) {
+            Ok(t) => (None, RawTable::from_table(&t), None),
+            Err(e) => {
+                out.errors.push(e);
+                return out;
+            }
+        },
+    };
+    let train_ok = out.errors.is_empty();
+    let mut dropped = 0usize;
+    if spec.missing == Missing::Drop {
+        dropped += drop_missing(&mut train);
+    }
+    let original_rows = train.rows;
+    let original_classes = class_index(&train, spec).map(|(_, counts)| counts);
+    let mut sides: Vec<Part> = Vec::new();
+    for (source, name) in [(&spec.valid, "valid"), (&spec.test, "test")] {
+        let Some(source) = source else { continue };
+        match source {
+            SourceSpec::Split { fraction, stratify } => {
+                if !train_ok {
+                    continue;
+                }
+                let chosen = match (stratify, class_index(&train, spec), &original_classes) {
+                    (true, Some((class, _)), Some(orig)) => {
+                        Ok(split::choose_stratified(&class, orig, *fraction, &mut rng))
+                    }
+                    _ => split::choose(train.rows, original_rows, *fraction, name, &mut rng),
+                };
+                match chosen {
+                    Ok(chosen) => sides.push(Part {
+                        raw: train.take(&chosen),
+                        file: train_file.clone(),
+                        name,
+                    }),
+                    Err(e) => out.errors.push(e),
+                }
+            }
+            SourceSpec::Csv(c) => {
+                let read = match &layout {
+                    Some(layout) => csv::read_other(c, layout, spec.missing, name),
+                    // Synthetic train, or a train file that failed: the file is
+                    // read with its own columns (for its own errors, or to be
+                    // compared by width).
+                    None => csv::read_train(c, spec).map(|(_, raw)| raw),
+                };
+                match read {
+                    Ok(mut raw) => {
+                        if spec.missing == Missing::Drop {
+                            dropped += drop_missing(&mut raw);
+                        }
+                        if layout.is_none() && train_ok {
+                            if let Some(e) = width_mismatch(&train, &raw, name) {
+                                out.errors.push(e);
+                                continue;
+                            }
+                        }
+                        sides.push(Part {
+                            raw,
+                            file: Some(c.clone()),
+                            name,
+                        })
+                    }
+                    Err(e) => out.errors.extend(e),
+                }
+            }
+            other => match synthetic_source(other, seed, &mut rng) {
+                Ok(t) => {
+                    let raw = RawTable::from_table(&t);
+                    match width_mismatch(&train, &raw, name) {
+                        Some(e) if train_ok => out.errors.push(e),
+                        _ => sides.push(Part {
+                            raw,
+                            file: None,
+                            name,
+                        }),
+                    }
+                }
+                Err(e) => out.errors.push(e),
+            },
+        }
+    }
+    if !out.errors.is_empty() {
+        out.errors.truncate(MAX_DATA_ERRORS);
+        return out;
+    }
+
+    // ---- fit on the final train split
+    let names = |cols: &[usize]| -> Vec<String> {
+        cols.iter()
+            .map(|&i| match &layout {
+                Some(l) => l.name(i),
+                None => i.to_string(),
+            })
+            .collect()
+    };
+    let feature_names = names(&train.feature_columns);
+    let label_names = names(&train.label_columns);
+    let ignored = match &layout {
+        Some(l) => l
+            .ignored
+            .iter()
+            .map(|&i| Column {
+                name: l.name(i),
+                index: i,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let (header, delimiter) = match &spec.train {
+        SourceSpec::Csv(c) => (c.header, c.delimiter),
+        _ => (false, b','),
+    };
+    let opts = FitOptions {
+        missing: spec.missing,
+        normalize: spec.normalize,
+        normalize_targets: spec.normalize_targets,
+        classification: spec.classification,
+        header,
+        delimiter,
+    };
+    let prep = Preparation::fit(&train, &feature_names, &label_names, ignored, &opts);
+
+    // ---- labels of the other splits must be train classes
+    for part in &sides {
+        if out.errors.len() >= MAX_DATA_ERRORS {
+            break;
+        }
+        if let Some(e) = unknown_class(&prep, part) {
+            out.errors.push(e);
+        }
+    }
+    if !out.errors.is_empty() {
+        return out;
+    }
+
+    // ---- warnings about categories
+    for f in &prep.features {
+        if let FeatureKind::Categorical { categories } = &f.kind {
+            if categories.len() == 1 {
+                out.warnings.push(DataWarning::SingleCategory {
+                    column: f.column.name.clone(),
+                    category: categories[0].clone(),
+                });
+            } else if categories.len() >= 1000
+                || (categories.len() >= 50 && categories.len() * 2 >= train.rows)
+            {
+                out.warnings.push(DataWarning::ManyCategories {
+                    column: f.column.name.clone(),
+                    count: categories.len(),
+                    per_row: categories.len() * 100 / train.rows.max(1),
+                });
+            }
+        }
+    }
+
+    let train_part = Part {
+        raw: train,
+        file: train_file,
+        name: "train",
+    };
+    let mut tables: Vec<(&'static str, Table)> = Vec::new();
+    let mut unseen_total = 0;
+    for part in std::iter::once(train_part).chain(sides) {
+        let examples = if part.name == "train" {
+            String::new()
+        } else {
+            unseen_examples(&prep, &part.raw)
+        };
+        let (table, unseen) = prep.transform(part.raw);
+        if unseen > 0 {
+            unseen_total += unseen;
+            let one = unseen == 1;
+            out.warnings.push(DataWarning::UnseenCategory {
+                count: unseen,
+                plural: if one { "" } else { "s" },
+                s: if one { "s" } else { "" },
+                they: if one { "it is" } else { "they are" },
+                split: part.name,
+                examples,
+            });
+        }
+        tables.push((part.name, table));
+    }
+    let class_counts = class_counts(&prep, &tables);
+    let mut iter = tables.into_iter();
+    let Some((_, train)) = iter.next() else {
+        return out;
+    };
+    let mut data = Data {
+        train,
+        valid: None,
+        test: None,
+        prep: Some(prep),
+        dropped_rows: (spec.missing == Missing::Drop).then_some(dropped),
+        class_counts,
+        unseen_categories: unseen_total,
+    };
+    for (name, t) in iter {
+        if name == "valid" {
+            data.valid = Some(t);
+        } else {
+            data.test = Some(t);
+        }
+    }
+    out.data = Some(data);
+    out
+}
+
+/// A split whose columns cannot be prepared like train's (different widths, or a
+/// categorical train column next to generated numbers).
+fn width_mismatch(train: &RawTable, other: &RawTable, split: &'static str) -> Option<DataError> {
+    let kinds = |t: &RawTable| -> Vec<bool> {
+        t.features
+            .iter()
+            .map(|c| matches!(c, RawColumn::Text { .. }))
+            .collect()
+    };
+    (other.features.len() != train.features.len()
+        || other.labels.len() != train.labels.len()
+        || kinds(other) != kinds(train))
+    .then_some(DataError::WidthMismatch {
+        split,
+        found: other.features.len(),
+        found_targets: other.labels.len(),
+        expected: train.features.len(),
+        expected_targets: train.labels.len(),
+    })
+}
+
+/// Removes rows with a missing cell; returns how many.
+fn drop_missing(raw: &mut RawTable) -> usize {
+    let missing = raw.missing_rows();
+    let n = missing.iter().filter(|&&m| m).count();
+    if n > 0 {
+        let keep: Vec<bool> = missing.iter().map(|m| !m).collect();
+        raw.retain(&keep);
+    }
+    n
+}
+
+/// For classification: each row's class number (classes ordered as the
+/// preparation will order them) and the rows per class. `None` for regression.
+fn class_index(raw: &RawTable, spec: &DataSpec) -> Option<(Vec<usize>, Vec<usize>)> {
+    spec.classification?;
+    match raw.labels.first()? {
+        RawColumn::Text { ids, names } => {
+            let by_name = prep::label_names_needed(ids, names);
+            let mut order: Vec<usize> = (0..names.len()).collect();
+            if by_name {
+                order.sort_by(|&a, &b| names[a].cmp(&names[b]));
+            } else {
+                let value = |i: usize| names[i].parse::<f64>().unwrap_or(f64::INFINITY);
+                order.sort_by(|&a, &b| value(a).total_cmp(&value(b)));
+            }
+            // Equal values ("1" and "1.0") are one class.
+            let mut rank = vec![0usize; names.len()];
+            let mut classes = 0usize;
+            for (k, &i) in order.iter().enumerate() {
+                let same = k > 0 && {
+                    let p = order[k - 1];
+                    if by_name {
+                        names[p] == names[i]
+                    } else {
+                        names[p].parse::<f64>().ok() == names[i].parse::<f64>().ok()
+                    }
+                };
+                if k > 0 && !same {
+                    classes += 1;
+                }
+                rank[i] = classes;
+            }
+            let count = if names.is_empty() { 0 } else { classes + 1 };
+            let class: Vec<usize> = ids
+                .iter()
+                .map(|&id| rank.get(id as usize).copied().unwrap_or(0))
+                .collect();
+            let mut counts = vec![0usize; count];
+            for &c in &class {
+                if let Some(n) = counts.get_mut(c) {
+                    *n += 1;
+                }
+            }
+            Some((class, counts))
+        }
+        RawColumn::Numeric(v) => {
+            let mut values: Vec<f64> = v.clone();
+            values.sort_by(f64::total_cmp);
+            values.dedup();
+            let class: Vec<usize> = v
+                .iter()
+                .map(|x| values.partition_point(|&y| y < *x))
+                .collect();
+            let mut counts = vec![0usize; values.len()];
+            for &c in &class {
+                counts[c] += 1;
+            }
+            Some((class, counts))
+        }
+    }
+}
+
+/// The first label of a valid/test split that train does not have, as an error
+/// naming file and line (the other such rows counted).
+fn unknown_class(prep: &Preparation, part: &Part) -> Option<DataError> {
+    prep.classes.as_ref()?;
+    let RawColumn::Text { ids, names } = part.raw.labels.first()? else {
+        return None;
+    };
+    let bad: Vec<bool> = names
+        .iter()
+        .map(|n| prep.label_value(0, n).is_err())
+        .collect();
+    let mut rows = ids
+        .iter()
+        .enumerate()
+        .filter(|(_, &id)| bad.get(id as usize).copied().unwrap_or(false));
+    let (row, &id) = rows.next()?;
+    let more_rows = rows.count();
+    let name = names.get(id as usize)?.clone();
+    let known = match &prep.classes {
+        Some(Classes::Names { names }) => names
+            .iter()
+            .take(12)
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "numbers".into(),
+    };
+    let help = match &prep.classes {
+        Some(Classes::Names { .. }) => format!(
+            "the classes are the label names of the train split: {known}; a split taken with `split(train, f)` can take every row of a rare class: use `stratify = true`"
+        ),
+        _ => "the train split's labels are all numbers, so every label must be a class number".into(),
+    };
+    let more = if more_rows > 0 {
+        format!(" ({more_rows} more rows of this split)")
+    } else {
+        String::new()
+    };
+    let line = part.raw.lines.get(row).copied().unwrap_or(0);
+    let column_index = part.raw.label_columns.first().copied().unwrap_or(0);
+    match &part.file {
+        Some(file) => {
+            let (src, span, line) = csv::cell_source(file, line, column_index);
+            Some(DataError::UnknownClass {
+                file: file.display.clone(),
+                line,
+                column: format!("{}", column_index + 1),
+                name,
+                more,
+                help,
+                src,
+                span,
+            })
+        }
+        None => None,
+    }
+}
+
+/// Up to three categories of a split that train does not have.
+fn unseen_examples(prep: &Preparation, raw: &RawTable) -> String {
+    let mut found: Vec<String> = Vec::new();
+    for (f, col) in prep.features.iter().zip(&raw.features) {
+        if let (FeatureKind::Categorical { categories }, RawColumn::Text { ids, names }) =
+            (&f.kind, col)
+        {
+            let mut used = vec![false; names.len()];
+            for &id in ids {
+                if let Some(u) = used.get_mut(id as usize) {
+                    *u = true;
+                }
+            }
+            for (n, _) in names.iter().zip(&used).filter(|(_, &u)| u) {
+                if categories.binary_search(n).is_err() && found.len() < 3 {
+                    found.push(format!("`{}` in `{}`", n, f.column.name));
+                }
+            }
+        }
+    }
+    format!(
+        "for example {}; the categories are those of the train split",
+        found.join(", ")
+    )
+}
+
+/// Rows per class in each split (train, then the others as read).
+fn class_counts(prep: &Preparation, tables: &[(&'static str, Table)]) -> Vec<(String, Vec<usize>)> {
+    let names: Vec<String> = match &prep.classes {
+        Some(Classes::Names { names }) => names.clone(),
+        Some(Classes::Numeric { count }) => (0..*count).map(|c| c.to_string()).collect(),
+        None => return Vec::new(),
+    };
+    let mut out: Vec<(String, Vec<usize>)> = names
+        .into_iter()
+        .map(|n| (n, vec![0; tables.len()]))
+        .collect();
+    if tables.iter().any(|(_, t)| t.targets != 1) {
+        return Vec::new();
+    }
+    for (s, (_, t)) in tables.iter().enumerate() {
+        for &y in &t.y {
+            if y >= 0.0 && y.fract() == 0.0 {
+                if let Some((_, counts)) = out.get_mut(y as usize) {
+                    counts[s] += 1;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Generates one synthetic source.
+fn synthetic_source(
+    source: &SourceSpec,
+    seed: u64,
+    rng: &mut ChaCha8Rng,
+) -> Result<Table, DataError> {
     match *source {
-        SourceSpec::Csv(ref csv) => csv::read(csv),
-        SourceSpec::Split { .. } => Err(DataError::SplitAsTrain),
+        SourceSpec::Csv(_) | SourceSpec::Split { .. } => Err(DataError::SplitAsTrain),
         SourceSpec::Blobs {
             n,
             features,
@@ -70,32 +513,4 @@ fn read_source(source: &SourceSpec, seed: u64, rng: &mut ChaCha8Rng) -> Result<T
             noise,
         } => synthetic::linear(seed, rng, n, features, targets, noise),
     }
-}
-
-/// The valid or test split: taken from train, or read from its own source.
-fn side_split(
-    source: &Option<SourceSpec>,
-    name: &'static str,
-    train: &mut Table,
-    original_rows: usize,
-    seed: u64,
-    rng: &mut ChaCha8Rng,
-) -> Result<Option<Table>, DataError> {
-    let table = match source {
-        None => return Ok(None),
-        Some(SourceSpec::Split { fraction }) => {
-            split::split(train, original_rows, *fraction, name, rng)?
-        }
-        Some(other) => read_source(other, seed, rng)?,
-    };
-    if table.features != train.features || table.targets != train.targets {
-        return Err(DataError::WidthMismatch {
-            split: name,
-            found: table.features,
-            found_targets: table.targets,
-            expected: train.features,
-            expected_targets: train.targets,
-        });
-    }
-    Ok(Some(table))
 }

@@ -18,19 +18,8 @@ pub fn split(
     split: &'static str,
     rng: &mut ChaCha8Rng,
 ) -> Result<Table, DataError> {
-    let taken = rows_taken(original_rows, fraction);
-    if taken >= train.rows {
-        return Err(DataError::SplitTooLarge {
-            split,
-            fraction,
-            taken,
-            remaining: train.rows,
-        });
-    }
-    let mut chosen = vec![false; train.rows];
-    for i in sample(rng, train.rows, taken) {
-        chosen[i] = true;
-    }
+    let chosen = choose(train.rows, original_rows, fraction, split, rng)?;
+    let taken = chosen.iter().filter(|&&c| c).count();
     let (f, t) = (train.features, train.targets);
     let mut out = Table {
         rows: taken,
@@ -60,6 +49,63 @@ pub fn split(
     train.y = keep_y;
     train.lines = keep_lines;
     Ok(out)
+}
+
+/// The rows `split` moves out of a train split of `rows` rows: round(`fraction`
+/// × `original_rows`) of them (at least 1), chosen by `rng`.
+pub fn choose(
+    rows: usize,
+    original_rows: usize,
+    fraction: f64,
+    split: &'static str,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<bool>, DataError> {
+    let taken = rows_taken(original_rows, fraction);
+    if taken >= rows {
+        return Err(DataError::SplitTooLarge {
+            split,
+            fraction,
+            taken,
+            remaining: rows,
+        });
+    }
+    let mut chosen = vec![false; rows];
+    for i in sample(rng, rows, taken) {
+        chosen[i] = true;
+    }
+    Ok(chosen)
+}
+
+/// `split(train, fraction, stratify = true)` (§14): `class[r]` is the class of
+/// train row r (classes numbered in their order), `original[c]` the rows class c
+/// had before any split. Each class gives round(`fraction` × its original rows)
+/// rows, at least one when it has two or more, and always leaves one in train;
+/// classes are taken in order, each chosen by `rng` among its remaining rows.
+pub fn choose_stratified(
+    class: &[usize],
+    original: &[usize],
+    fraction: f64,
+    rng: &mut ChaCha8Rng,
+) -> Vec<bool> {
+    let mut chosen = vec![false; class.len()];
+    for (c, &orig) in original.iter().enumerate() {
+        let members: Vec<usize> = (0..class.len()).filter(|&r| class[r] == c).collect();
+        let left = members.len();
+        if left < 2 {
+            continue;
+        }
+        let n = (fraction * orig as f64).round();
+        let want = if n.is_finite() && n >= 1.0 {
+            n as usize
+        } else {
+            1
+        };
+        let take = want.min(left - 1);
+        for i in sample(rng, left, take) {
+            chosen[members[i]] = true;
+        }
+    }
+    chosen
 }
 
 /// round(fraction × rows), at least 1 (NaN or negative fractions count as 0).
@@ -102,6 +148,42 @@ mod tests {
         let mut all = [train.lines, valid.lines].concat();
         all.sort_unstable();
         assert_eq!(all, lines);
+    }
+
+    #[test]
+    fn stratified_takes_each_class_share() {
+        use crate::rng::{generator, Stream};
+        // 10 rows of class 0, 20 of class 1, 1 of class 2, interleaved.
+        let mut class = Vec::new();
+        for i in 0..30 {
+            class.push(if i % 3 == 0 { 0 } else { 1 });
+        }
+        class.push(2);
+        let original = [10, 20, 1];
+        let mut rng = generator(5, Stream::Data);
+        let chosen = choose_stratified(&class, &original, 0.2, &mut rng);
+        let taken = |c: usize| {
+            (0..class.len())
+                .filter(|&r| chosen[r] && class[r] == c)
+                .count()
+        };
+        assert_eq!([taken(0), taken(1), taken(2)], [2, 4, 0]);
+        // Small classes give at least one row but always keep one in train.
+        let class = vec![0, 0, 1, 1, 1];
+        let chosen = choose_stratified(&class, &[2, 3], 0.9, &mut rng);
+        let taken = |c: usize| {
+            (0..class.len())
+                .filter(|&r| chosen[r] && class[r] == c)
+                .count()
+        };
+        assert_eq!([taken(0), taken(1)], [1, 2]);
+        let chosen = choose_stratified(&class, &[2, 3], 0.01, &mut rng);
+        let taken = |c: usize| {
+            (0..class.len())
+                .filter(|&r| chosen[r] && class[r] == c)
+                .count()
+        };
+        assert_eq!([taken(0), taken(1)], [1, 1]);
     }
 
     #[test]

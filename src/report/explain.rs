@@ -137,6 +137,9 @@ fn write_plan(out: &mut String, p: &Program) -> std::fmt::Result {
     if let Some(t) = &d.test {
         writeln!(out, "{}", split("test", t))?;
     }
+    if let Some(prep) = d.prep.as_ref().filter(|p| is_tabular(p, d)) {
+        super::data_plan::write(out, prep, d)?;
+    }
     writeln!(out)?;
 
     // ---- training
@@ -217,6 +220,24 @@ fn write_plan(out: &mut String, p: &Program) -> std::fmt::Result {
         e = last + 1;
     }
     Ok(())
+}
+
+/// True when the data uses something of §14 (class names, categories, chosen or
+/// ignored columns, missing-value handling, target normalisation): `explain` then
+/// shows the data plan. Numeric-only data keeps the short summary.
+fn is_tabular(p: &crate::data::prep::Preparation, d: &crate::ir::Data) -> bool {
+    use crate::data::prep::FeatureKind;
+    p.class_names().is_some()
+        || !p.ignored.is_empty()
+        || p.targets.is_some()
+        || p.missing != crate::ir::Missing::Error
+        || d.dropped_rows.is_some()
+        || p.features
+            .iter()
+            .any(|f| matches!(f.kind, FeatureKind::Categorical { .. }))
+        || p.features
+            .windows(2)
+            .any(|w| w[0].column.index > w[1].column.index)
 }
 
 /// Trainable parameters of a layer (§5): dense weights and biases, batch_norm

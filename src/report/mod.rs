@@ -5,6 +5,7 @@
 //! Nothing here touches files: observers write to a `std::io::Write` they are
 //! given, and plots are returned as bytes for the binary to write.
 
+pub mod data_plan;
 pub mod explain;
 pub mod jsonl;
 pub mod number;

@@ -240,6 +240,7 @@ impl<'p, T: Float> Trainer<'p, T> {
             valid_rows: self.valid.as_ref().map(|s| s.rows),
             test_rows: self.test.as_ref().map(|s| s.rows),
             seed: program.seed,
+            dropped_rows: program.data.dropped_rows,
             classes,
             epochs: plan.epochs,
             steps_per_epoch: self.steps_per_epoch(),

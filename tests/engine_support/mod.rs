@@ -207,6 +207,7 @@ pub fn program(
         train: read_csv(&dir.join(splits.0), labels),
         valid: splits.1.map(|f| read_csv(&dir.join(f), labels)),
         test: splits.2.map(|f| read_csv(&dir.join(f), labels)),
+        ..Default::default()
     };
     normalize(&mut data, norm);
     let text = std::fs::read_to_string(dir.join("recipe.nnt")).unwrap_or_default();
