@@ -6,5 +6,6 @@
 
 pub mod eval;
 pub mod explain_model;
+pub mod export_onnx;
 pub mod model_use;
 pub mod predict;

@@ -101,6 +101,8 @@ pub struct Loaded {
     pub meta: ModelMeta,
     pub prep: Option<Preparation>,
     pub runner: Runner,
+    /// The file's tensors (for export).
+    pub weights: crate::io::weights::WeightsFile,
 }
 
 impl Loaded {
@@ -139,7 +141,13 @@ impl Loaded {
             meta: file.meta,
             prep,
             runner,
+            weights: file.weights,
         })
+    }
+
+    /// The values of tensor `name` with exactly `shape`.
+    pub fn tensor(&self, name: &str, shape: &[usize]) -> Result<Vec<f64>, WeightsError> {
+        self.weights.get(name, shape).map(<[f64]>::to_vec)
     }
 
     /// The preparation, required for reading files.
