@@ -2,6 +2,8 @@
 //! [`crate::report`] (JSONL, terminal text, plots). The field meanings are §10 of
 //! the specification.
 
+use crate::ir::Metric;
+
 /// Receives the events of a run as they happen.
 pub trait Observer {
     fn event(&mut self, event: &Event);
@@ -54,6 +56,8 @@ pub struct EpochEvent {
     pub valid_accuracy: Option<f64>,
     pub penalty: Option<f64>,
     pub grad_norm: f64,
+    /// `valid_NAME` of each metric of `train { metrics = [...] }` (§15), in order.
+    pub valid_metrics: Vec<(Metric, f64)>,
     /// Only with `--timings`.
     pub seconds: Option<f64>,
 }
@@ -119,6 +123,8 @@ pub struct EndEvent {
     pub best_epoch: Option<usize>,
     pub test_loss: Option<f64>,
     pub test_accuracy: Option<f64>,
+    /// `test_NAME` of each metric of `train { metrics = [...] }` (§15), in order.
+    pub test_metrics: Vec<(Metric, f64)>,
     /// Classification: confusion matrix of the test split (or valid when there is
     /// no test split), `confusion[true][predicted]`.
     pub confusion: Option<Vec<Vec<u64>>>,

@@ -366,6 +366,16 @@ impl Loss {
     pub fn is_classification(&self) -> bool {
         matches!(self, Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy)
     }
+    /// The recipe name of the loss.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Loss::CrossEntropy { .. } => "cross_entropy",
+            Loss::BinaryCrossEntropy => "binary_cross_entropy",
+            Loss::Mse => "mse",
+            Loss::Mae => "mae",
+            Loss::Huber { .. } => "huber",
+        }
+    }
 }
 
 // ---------------------------------------------------------------- optimizer
@@ -466,6 +476,87 @@ pub struct TrainPlan {
     pub lr_schedule: Schedule,
     pub clip: Option<Clip>,
     pub early_stop: Option<EarlyStop>,
+    /// `metrics = [...]` (§15), in the order written, without repeats.
+    pub metrics: Vec<Metric>,
+}
+
+/// A metric of `train { metrics = [...] }` (§15), scikit-learn's definitions
+/// (see [`crate::train::metrics`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Macro-averaged precision (classification).
+    Precision,
+    /// Macro-averaged recall (classification).
+    Recall,
+    /// Macro-averaged F1 (classification).
+    F1,
+    /// ROC AUC of the positive-class probability (`binary_cross_entropy`).
+    Auc,
+    /// Root mean squared error, averaged over targets (regression).
+    Rmse,
+    /// Mean absolute error, averaged over targets (regression).
+    Mae,
+    /// Coefficient of determination, averaged over targets (regression).
+    R2,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 7] = [
+        Metric::Precision,
+        Metric::Recall,
+        Metric::F1,
+        Metric::Auc,
+        Metric::Rmse,
+        Metric::Mae,
+        Metric::R2,
+    ];
+    pub fn name(&self) -> &'static str {
+        match self {
+            Metric::Precision => "precision",
+            Metric::Recall => "recall",
+            Metric::F1 => "f1",
+            Metric::Auc => "auc",
+            Metric::Rmse => "rmse",
+            Metric::Mae => "mae",
+            Metric::R2 => "r2",
+        }
+    }
+    /// The epoch-event field: `valid_NAME`.
+    pub fn valid_name(&self) -> &'static str {
+        match self {
+            Metric::Precision => "valid_precision",
+            Metric::Recall => "valid_recall",
+            Metric::F1 => "valid_f1",
+            Metric::Auc => "valid_auc",
+            Metric::Rmse => "valid_rmse",
+            Metric::Mae => "valid_mae",
+            Metric::R2 => "valid_r2",
+        }
+    }
+    /// The end-event field: `test_NAME`.
+    pub fn test_name(&self) -> &'static str {
+        match self {
+            Metric::Precision => "test_precision",
+            Metric::Recall => "test_recall",
+            Metric::F1 => "test_f1",
+            Metric::Auc => "test_auc",
+            Metric::Rmse => "test_rmse",
+            Metric::Mae => "test_mae",
+            Metric::R2 => "test_r2",
+        }
+    }
+    /// `rmse` and `mae` are errors (lower is better); the rest are scores.
+    pub fn higher_is_better(&self) -> bool {
+        !matches!(self, Metric::Rmse | Metric::Mae)
+    }
+    /// Whether the metric is defined for models trained with `loss`.
+    pub fn fits(&self, loss: &Loss) -> bool {
+        match self {
+            Metric::Precision | Metric::Recall | Metric::F1 => loss.is_classification(),
+            Metric::Auc => matches!(loss, Loss::BinaryCrossEntropy),
+            Metric::Rmse | Metric::Mae | Metric::R2 => !loss.is_classification(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -528,17 +619,24 @@ pub enum Monitor {
     TrainLoss,
     ValidLoss,
     ValidAccuracy,
+    /// `valid_NAME` of a metric listed in `train { metrics = [...] }` (§15).
+    Valid(Metric),
 }
 
 impl Monitor {
     pub fn higher_is_better(&self) -> bool {
-        matches!(self, Monitor::ValidAccuracy)
+        match self {
+            Monitor::ValidAccuracy => true,
+            Monitor::Valid(m) => m.higher_is_better(),
+            Monitor::TrainLoss | Monitor::ValidLoss => false,
+        }
     }
     pub fn name(&self) -> &'static str {
         match self {
             Monitor::TrainLoss => "train_loss",
             Monitor::ValidLoss => "valid_loss",
             Monitor::ValidAccuracy => "valid_accuracy",
+            Monitor::Valid(m) => m.valid_name(),
         }
     }
 }

@@ -52,9 +52,24 @@ enum Command {
         after_help = "Example:\n  nnt check examples/iris.nnt\n\nExit status: 0 when the recipe is valid (warnings allowed), 1 when it is not."
     )]
     Check(RecipeArgs),
-    /// Show the plan: layers, shapes, parameters, rows, batches and learning rates.
-    #[command(after_help = "Example:\n  nnt explain examples/iris.nnt")]
+    /// Show the plan: layers, shapes, parameters, rows, batches and learning rates (of a recipe, or of a saved .safetensors model with its data schema).
+    #[command(
+        after_help = "Examples:\n  nnt explain examples/iris.nnt\n  nnt explain iris.safetensors"
+    )]
     Explain(RecipeArgs),
+    /// Predict with a saved model: one CSV row per row of DATA (spec §15).
+    #[command(
+        after_help = "Examples:\n  nnt predict iris.safetensors new.csv\n  nnt predict iris.safetensors new.csv -o predictions.csv --keep id"
+    )]
+    Predict(PredictArgs),
+    /// Evaluate a saved model on a labelled file: loss, accuracy, per-class and regression metrics.
+    #[command(
+        after_help = "Examples:\n  nnt eval iris.safetensors test.csv\n  nnt eval iris.safetensors test.csv --format json"
+    )]
+    Eval(EvalArgs),
+    /// Export a saved model to another format.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Draw the loss (and accuracy) curves of JSONL logs as SVG or PNG.
     #[command(
         after_help = "Examples:\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt plot log.jsonl -o loss.svg\n  nnt plot sweep/run-*/log.jsonl -o compare.png --log-y"
@@ -135,6 +150,50 @@ struct RunArgs {
 }
 
 #[derive(clap::Args, Debug)]
+struct PredictArgs {
+    /// A model file written by `save` or `--save`.
+    model: PathBuf,
+    /// The rows to predict (CSV; label columns may be absent).
+    data: PathBuf,
+    /// Write the predictions here (atomically) instead of to standard output.
+    #[arg(short, long, value_name = "OUT.csv")]
+    output: Option<PathBuf>,
+    /// Copy this column of DATA into the output (repeatable).
+    #[arg(long, value_name = "COLUMN")]
+    keep: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct EvalArgs {
+    /// A model file written by `save` or `--save`.
+    model: PathBuf,
+    /// A labelled CSV file.
+    data: PathBuf,
+    /// `text` (a readable report) or `json` (one object).
+    #[arg(long, value_enum, default_value = "text")]
+    format: EvalFormat,
+}
+
+#[derive(Subcommand, Debug)]
+enum ExportCommand {
+    /// The network as an ONNX graph (opset 13): input `features`, normalisation and missing-value fill included.
+    #[command(after_help = "Example:\n  nnt export onnx iris.safetensors -o iris.onnx")]
+    Onnx {
+        /// A model file written by `save` or `--save`.
+        model: PathBuf,
+        /// The ONNX file to write.
+        #[arg(short, long, value_name = "OUT.onnx")]
+        output: PathBuf,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum EvalFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
 struct PlotArgs {
     /// JSONL logs written by `nnt run --format jsonl` or `--log`; several share one picture.
     #[arg(required = true, value_name = "LOG")]
@@ -204,6 +263,17 @@ fn run() -> u8 {
         Command::Run(args) => cmd_run(args),
         Command::Check(args) => cmd_check(&args),
         Command::Explain(args) => cmd_explain(&args),
+        Command::Predict(args) => cmd_predict(&args),
+        Command::Eval(args) => cmd_eval(&args),
+        Command::Export(ExportCommand::Onnx { model, output }) => {
+            match nnt::cli::export_onnx::run(&model, &output) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprint_diagnostic(&e, use_color());
+                    EXIT_INVALID
+                }
+            }
+        }
         Command::Plot(args) => cmd_plot(&args),
         Command::Sweep(args) => cmd_sweep(args),
         Command::Fmt(args) => cmd_fmt(&args),
@@ -259,6 +329,18 @@ fn run_inputs(recipe: &Path, data_files: Vec<PathBuf>) -> Vec<(String, PathBuf)>
 }
 
 fn cmd_explain(args: &RecipeArgs) -> u8 {
+    if nnt::cli::explain_model::is_model_path(&args.recipe) {
+        return match nnt::cli::explain_model::explain(&args.recipe) {
+            Ok(text) => {
+                print!("{text}");
+                0
+            }
+            Err(e) => {
+                eprint_diagnostic(&e, use_color());
+                EXIT_INVALID
+            }
+        };
+    }
     match load_program(args, None) {
         Ok((program, _)) => {
             let mut out = Stdout::new();
@@ -325,7 +407,8 @@ fn cmd_run(args: RunArgs) -> u8 {
             Format::Text => {
                 let stdout = std::io::stdout();
                 let options = nnt::report::text::TextOptions::detect(args.timings);
-                let mut text = nnt::report::text::TextObserver::new(stdout, options);
+                let mut text = nnt::report::text::TextObserver::new(stdout, options)
+                    .saving_to(program.save.as_ref().map(|p| p.display().to_string()));
                 let mut tee = Tee(vec![&mut text, &mut recorder]);
                 let outcome = nnt::train::run(&program, &opts, &mut tee);
                 (outcome, text.take_error())
@@ -372,6 +455,51 @@ fn cmd_run(args: RunArgs) -> u8 {
         }
     }
     status
+}
+
+fn cmd_predict(args: &PredictArgs) -> u8 {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = nnt::cli::predict::run(
+        &args.model,
+        &args.data,
+        args.output.as_deref(),
+        &args.keep,
+        &mut out,
+    );
+    drop(out);
+    match result {
+        Ok(summary) => {
+            if summary.unseen_categories > 0 {
+                eprintln!(
+                    "warning[nnt::predict::unseen_category]: {} cell(s) held a category the train split does not have (encoded as all zeros)",
+                    summary.unseen_categories
+                );
+            }
+            0
+        }
+        Err(e) => {
+            eprint_diagnostic(&e, use_color());
+            EXIT_INVALID
+        }
+    }
+}
+
+fn cmd_eval(args: &EvalArgs) -> u8 {
+    match nnt::cli::eval::run(&args.model, &args.data) {
+        Ok(report) => {
+            let loss = report.loss_function;
+            match args.format {
+                EvalFormat::Text => print!("{}", report.text(&loss)),
+                EvalFormat::Json => println!("{}", report.json(&loss)),
+            }
+            0
+        }
+        Err(e) => {
+            eprint_diagnostic(&e, use_color());
+            EXIT_INVALID
+        }
+    }
 }
 
 fn cmd_plot(args: &PlotArgs) -> u8 {

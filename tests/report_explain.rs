@@ -99,6 +99,7 @@ fn iris(schedule: Schedule, epochs: usize) -> Program {
             lr_schedule: schedule,
             clip: None,
             early_stop: None,
+            metrics: Vec::new(),
         },
         init_from: None,
         save: None,

@@ -37,6 +37,7 @@ fn classification_run() -> Vec<Event> {
             valid_accuracy: Some(va),
             penalty: Some(0.0012),
             grad_norm: 0.83,
+            valid_metrics: Vec::new(),
             seconds: None,
         }));
         if i == 1 {
@@ -58,6 +59,7 @@ fn classification_run() -> Vec<Event> {
         best_epoch: Some(2),
         test_loss: None,
         test_accuracy: None,
+        test_metrics: Vec::new(),
         confusion: Some(vec![vec![10, 0, 0], vec![0, 9, 1], vec![0, 2, 8]]),
         best: Some(EpochEvent {
             epoch: 2,
@@ -103,6 +105,7 @@ fn regression_run() -> Vec<Event> {
             valid_accuracy: None,
             penalty: None,
             grad_norm: f64::INFINITY,
+            valid_metrics: Vec::new(),
             seconds: Some(0.25),
         }),
         Event::Diagnostic(RunDiagnostic {
@@ -121,6 +124,7 @@ fn regression_run() -> Vec<Event> {
             best_epoch: None,
             test_loss: Some(f64::NAN),
             test_accuracy: None,
+            test_metrics: Vec::new(),
             confusion: None,
             best: None,
             save: None,

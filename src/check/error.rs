@@ -329,6 +329,33 @@ pub enum CheckError {
         help: Option<String>,
     },
 
+    /// `metrics = [auc]` with `loss = mse` (§15).
+    /// Fixture: tests/fixtures/invalid/metric_loss.nnt
+    #[error("the metric `{metric}` is not defined for {loss_name}")]
+    #[diagnostic(code(nnt::check::metric_loss))]
+    MetricLoss {
+        metric: String,
+        loss_name: String,
+        #[label(primary, "needs {needs}")]
+        span: Span,
+        needs: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `early_stop = patience(5, monitor = valid_f1)` without `f1` in `metrics`.
+    /// Fixture: tests/fixtures/invalid/monitor_not_logged.nnt
+    #[error("`{monitor}` is not logged: `train` has no `{metric}` in `metrics`")]
+    #[diagnostic(code(nnt::check::monitor_not_logged))]
+    MonitorNotLogged {
+        monitor: String,
+        metric: String,
+        #[label(primary, "monitors a metric that is not computed")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
     /// `sgd(lr = 0.1, nesterov = true)`
     #[error("nesterov momentum needs {reason}")]
     #[diagnostic(code(nnt::check::nesterov))]
@@ -476,6 +503,8 @@ impl CheckError {
             | LabelCount { span, .. }
             | NoValidSplit { span, .. }
             | NoAccuracy { span, .. }
+            | MetricLoss { span, .. }
+            | MonitorNotLogged { span, .. }
             | Nesterov { span, .. }
             | BatchNormOneRow { span, .. }
             | NestedSchedule { span, .. }

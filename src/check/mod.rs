@@ -462,6 +462,49 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
                 });
             }
         }
+        for (m, span) in &t.metrics {
+            if !m.fits(l) {
+                let (needs, help) = match m {
+                    crate::ir::Metric::Auc if l.is_classification() => (
+                        "binary_cross_entropy",
+                        "`auc` is the ROC AUC of the positive-class probability; use `f1` or `precision` for other classifiers",
+                    ),
+                    _ if l.is_classification() => (
+                        "a regression loss",
+                        "classification runs can log `precision`, `recall`, `f1` (and `auc` with binary_cross_entropy)",
+                    ),
+                    crate::ir::Metric::Auc => (
+                        "binary_cross_entropy",
+                        "regression runs can log `rmse`, `mae` and `r2`",
+                    ),
+                    _ => (
+                        "a classification loss",
+                        "regression runs can log `rmse`, `mae` and `r2`",
+                    ),
+                };
+                cx.err(CheckError::MetricLoss {
+                    metric: m.name().to_string(),
+                    loss_name: l.name().to_string(),
+                    span: *span,
+                    needs: needs.to_string(),
+                    help: Some(help.to_string()),
+                });
+            }
+        }
+    }
+    if let Some(t) = &train {
+        for (m, span) in &t.monitors {
+            if let Monitor::Valid(metric) = m {
+                if !t.metrics.iter().any(|(x, _)| x == metric) {
+                    cx.err(CheckError::MonitorNotLogged {
+                        monitor: m.name().to_string(),
+                        metric: metric.name().to_string(),
+                        span: *span,
+                        help: Some(format!("add `metrics = [{}]` to `train`", metric.name())),
+                    });
+                }
+            }
+        }
     }
     Static {
         seed,

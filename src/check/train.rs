@@ -1,7 +1,8 @@
 //! The `train` section (§9): epochs, batch, shuffle, schedule, clipping, early stop.
 
+use crate::ast::ExprKind;
 use crate::ast::{Expr, Section, Span};
-use crate::ir::{Batch, Clip, EarlyStop, Monitor, Schedule, TrainPlan};
+use crate::ir::{Batch, Clip, EarlyStop, Metric, Monitor, Schedule, TrainPlan};
 
 use super::args::{bind, Sig};
 use super::error::CheckError;
@@ -16,6 +17,7 @@ pub const ITEMS: &[&str] = &[
     "lr_schedule",
     "clip",
     "early_stop",
+    "metrics",
 ];
 pub const SCHEDULES: &[&str] = &[
     "constant",
@@ -25,7 +27,20 @@ pub const SCHEDULES: &[&str] = &[
     "warmup",
     "reduce_on_plateau",
 ];
-pub const MONITORS: &[&str] = &["train_loss", "valid_loss", "valid_accuracy"];
+pub const MONITORS: &[&str] = &[
+    "train_loss",
+    "valid_loss",
+    "valid_accuracy",
+    "valid_precision",
+    "valid_recall",
+    "valid_f1",
+    "valid_auc",
+    "valid_rmse",
+    "valid_mae",
+    "valid_r2",
+];
+/// The names of `metrics = [...]` (§15), in [`Metric::ALL`] order.
+pub const METRICS: &[&str] = &["precision", "recall", "f1", "auc", "rmse", "mae", "r2"];
 
 #[derive(Debug, Clone)]
 pub struct RTrain {
@@ -35,6 +50,8 @@ pub struct RTrain {
     /// Every `monitor` in use (early stop, reduce_on_plateau), with where it is
     /// written, or where its default applies.
     pub monitors: Vec<(Monitor, Span)>,
+    /// Each listed metric with where it is written.
+    pub metrics: Vec<(Metric, Span)>,
 }
 
 pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RTrain> {
@@ -69,9 +86,14 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RTrain> {
         Some(x) => early_stop(cx, x, &mut monitors).map(Some),
         None => Some(None),
     };
+    let metrics = match get(6) {
+        Some(x) => metrics(cx, x),
+        None => Some(Vec::new()),
+    };
     if cx.errors.len() > before {
         return None;
     }
+    let metrics = metrics?;
     Some(RTrain {
         plan: TrainPlan {
             epochs: epochs?,
@@ -80,10 +102,39 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RTrain> {
             lr_schedule: lr_schedule?,
             clip: clip?,
             early_stop: early_stop?,
+            metrics: metrics.iter().map(|(m, _)| *m).collect(),
         },
         batch_span: get(1).map(|x| x.span),
         monitors,
+        metrics,
     })
+}
+
+/// `metrics = [f1, auc]`: a list of metric names; a name written twice counts once.
+fn metrics(cx: &mut Cx, e: &Expr) -> Option<Vec<(Metric, Span)>> {
+    let ExprKind::List(items) = &e.kind else {
+        cx.err(CheckError::WrongType {
+            expected: "a list of metric names".into(),
+            found: values::describe(e),
+            span: e.span,
+            help: Some(format!("write `metrics = [{e}]`")),
+        });
+        return None;
+    };
+    let mut out: Vec<(Metric, Span)> = Vec::new();
+    let mut ok = true;
+    for x in items {
+        match values::choice(cx, x, "metric", METRICS) {
+            Some(i) => {
+                let m = Metric::ALL[i];
+                if !out.iter().any(|(seen, _)| *seen == m) {
+                    out.push((m, x.span));
+                }
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
 }
 
 fn batch(cx: &mut Cx, e: &Expr) -> Option<Batch> {
@@ -115,7 +166,8 @@ fn monitor(
         Some(x) => match values::choice(cx, x, "monitor", MONITORS)? {
             0 => Monitor::TrainLoss,
             1 => Monitor::ValidLoss,
-            _ => Monitor::ValidAccuracy,
+            2 => Monitor::ValidAccuracy,
+            i => Monitor::Valid(Metric::ALL[i - 3]),
         },
         None => Monitor::ValidLoss,
     };

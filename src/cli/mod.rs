@@ -5,9 +5,14 @@
 //! Like `data`, `io` and `main.rs`, this module may touch files and start processes.
 
 pub mod complete;
+pub mod eval;
+pub mod explain_model;
+pub mod export_onnx;
 pub mod files;
 pub mod lsp;
+pub mod model_use;
 pub mod options;
 pub mod output;
+pub mod predict;
 pub mod sweep;
 pub mod version;

@@ -180,6 +180,52 @@ fn sync_dir(target: &Path) {
     }
 }
 
+/// Streams a file atomically: `fill` writes into a buffered temporary file next
+/// to `path`, which is renamed over `path` only when `fill` succeeds; on any error
+/// the temporary file is removed and `path` is untouched. For outputs too large
+/// to hold in memory (`nnt predict -o`).
+pub fn write_atomic_with<R, E>(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<R, E>,
+) -> Result<Result<R, E>, std::io::Error> {
+    // The same rules as `write_atomic`: through symbolic links, regular files
+    // only, a fresh temporary file with the replaced file's mode and owner.
+    let (target, existing) = check_target(path)?;
+    let tmp = temp_path(&target);
+    let _ = fs::remove_file(&tmp);
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)?;
+    if let Some(m) = &existing {
+        if let Err(e) = keep_owner_and_mode(&file, m) {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    }
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    let value = match fill(&mut out) {
+        Ok(v) => v,
+        Err(e) => {
+            drop(out);
+            let _ = fs::remove_file(&tmp);
+            return Ok(Err(e));
+        }
+    };
+    let result = (|| {
+        let f = out.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, &target)?;
+        sync_dir(&target);
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map(|()| Ok(value))
+}
+
 fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()

@@ -3,4 +3,5 @@
 pub mod atomic;
 pub mod checkpoint;
 pub mod guard;
+pub mod model_file;
 pub mod weights;

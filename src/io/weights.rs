@@ -265,6 +265,28 @@ impl safetensors::View for &Owned {
     }
 }
 
+/// Never write a non-finite parameter (nor one that overflows F32): the trainer
+/// stops a diverging run before it saves, this is the last guard. Optimizer
+/// buffers (`optim.*`) are state, not parameters, and may hold inf.
+pub fn refuse_non_finite(tensors: &[OutTensor], dtype: Dtype) -> Result<(), String> {
+    for t in tensors.iter().filter(|t| !t.name.starts_with("optim.")) {
+        let finite = |v: f64| {
+            if dtype == Dtype::F64 {
+                v.is_finite()
+            } else {
+                (v as f32).is_finite()
+            }
+        };
+        if !t.data.iter().all(|&v| finite(v)) {
+            return Err(format!(
+                "tensor `{}` holds a value that is not finite",
+                t.name
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Serialises tensors (as F32 or F64) and metadata into safetensors bytes.
 pub fn serialize(
     tensors: &[OutTensor],
@@ -296,24 +318,7 @@ pub fn serialize(
             )
         })
         .collect();
-    // Never write a non-finite parameter (nor one that overflows F32): the
-    // trainer stops a diverging run before it saves, this is the last guard.
-    // Optimizer buffers (`optim.*`) are state, not parameters, and may hold inf.
-    for t in tensors.iter().filter(|t| !t.name.starts_with("optim.")) {
-        let finite = |v: f64| {
-            if dtype == Dtype::F64 {
-                v.is_finite()
-            } else {
-                (v as f32).is_finite()
-            }
-        };
-        if !t.data.iter().all(|&v| finite(v)) {
-            return Err(format!(
-                "tensor `{}` holds a value that is not finite",
-                t.name
-            ));
-        }
-    }
+    refuse_non_finite(tensors, dtype)?;
     // Check every view is consistent before handing it over.
     for (_, o) in &owned {
         TensorView::new(o.dtype, o.shape.clone(), &o.bytes).map_err(|e| format!("{e:?}"))?;

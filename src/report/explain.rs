@@ -174,6 +174,10 @@ fn write_plan(out: &mut String, p: &Program) -> std::fmt::Result {
         p.train.epochs,
         if p.train.shuffle { "yes" } else { "no" }
     )?;
+    if !p.train.metrics.is_empty() {
+        let names: Vec<&str> = p.train.metrics.iter().map(|m| m.name()).collect();
+        writeln!(out, "metrics: {}", names.join(", "))?;
+    }
     writeln!(out)?;
 
     // ---- learning rates

@@ -91,6 +91,9 @@ fn epoch_fields(o: &mut Obj, e: &EpochEvent) {
     o.opt_num("train_accuracy", e.train_accuracy);
     o.opt_num("valid_loss", e.valid_loss);
     o.opt_num("valid_accuracy", e.valid_accuracy);
+    for (m, v) in &e.valid_metrics {
+        o.num(m.valid_name(), *v);
+    }
     o.opt_num("penalty", e.penalty);
     o.num("grad_norm", e.grad_norm);
     o.opt_num("seconds", e.seconds);
@@ -116,6 +119,9 @@ fn end(o: &mut Obj, e: &EndEvent) {
     o.opt_int("best_epoch", e.best_epoch.map(|v| v as u64));
     o.opt_num("test_loss", e.test_loss);
     o.opt_num("test_accuracy", e.test_accuracy);
+    for (m, v) in &e.test_metrics {
+        o.num(m.test_name(), *v);
+    }
     if let Some(matrix) = &e.confusion {
         o.key("confusion");
         o.buf.push('[');

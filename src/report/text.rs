@@ -14,6 +14,7 @@ use super::number::human;
 use crate::events::{
     EndEvent, EndReason, EpochEvent, Event, Observer, RunDiagnostic, Severity, StartEvent,
 };
+use crate::ir::Metric;
 
 /// How the text view may draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,16 +54,22 @@ pub struct TextObserver<W: Write> {
     last_draw: Option<Instant>,
     /// The bar's position at the first step this view saw (not 0 when resuming).
     first_position: Option<u64>,
+    /// Every epoch event so far (the summary names the kept epoch's values).
+    epochs: Vec<EpochEvent>,
+    /// Where the run saves its model (`save`, `--save`), for the summary.
+    saved_to: Option<String>,
 }
 
 /// Which columns the epoch table has (decided by the first epoch event).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Columns {
     accuracy: bool,
     valid: bool,
     penalty: bool,
     time: bool,
     epoch_width: usize,
+    /// The valid metrics of §15, in the order logged.
+    metrics: Vec<Metric>,
 }
 
 /// How often the bar's text is refreshed: formatting it every step would cost more
@@ -81,7 +88,15 @@ impl<W: Write> TextObserver<W> {
             best_valid_loss: f64::INFINITY,
             last_draw: None,
             first_position: None,
+            epochs: Vec::new(),
+            saved_to: None,
         }
+    }
+
+    /// The summary says where the model was saved (when the run finishes).
+    pub fn saving_to(mut self, path: Option<String>) -> Self {
+        self.saved_to = path;
+        self
     }
 
     /// The first write error, if any (later output is dropped).
@@ -155,7 +170,8 @@ impl<W: Write> TextObserver<W> {
     }
 
     fn on_epoch(&mut self, e: &EpochEvent) {
-        let columns = match self.columns {
+        self.epochs.push(e.clone());
+        let columns = match self.columns.clone() {
             Some(c) => c,
             None => {
                 let epochs = self
@@ -168,8 +184,9 @@ impl<W: Write> TextObserver<W> {
                     penalty: e.penalty.is_some(),
                     time: self.opts.timings && e.seconds.is_some(),
                     epoch_width: epochs.to_string().len().max(5),
+                    metrics: e.valid_metrics.iter().map(|(m, _)| *m).collect(),
                 };
-                self.columns = Some(c);
+                self.columns = Some(c.clone());
                 let header = self.header(&c);
                 let header = self.paint(&header, "1");
                 self.emit(&format!("{header}\n"));
@@ -194,6 +211,18 @@ impl<W: Write> TextObserver<W> {
             }
             if columns.accuracy {
                 line.push_str(&format!("  {:>9}", percent(e.valid_accuracy)));
+            }
+            for m in &columns.metrics {
+                let v = e
+                    .valid_metrics
+                    .iter()
+                    .find(|(x, _)| x == m)
+                    .map(|(_, v)| *v);
+                line.push_str(&format!(
+                    "  {:>w$}",
+                    v.map_or("-".into(), metric),
+                    w = metric_width(*m)
+                ));
             }
         }
         if columns.penalty {
@@ -227,6 +256,13 @@ impl<W: Write> TextObserver<W> {
             h.push_str(&format!("  {:>10}", "valid loss"));
             if c.accuracy {
                 h.push_str(&format!("  {:>9}", "valid acc"));
+            }
+            for m in &c.metrics {
+                h.push_str(&format!(
+                    "  {:>w$}",
+                    format!("valid {}", m.name()),
+                    w = metric_width(*m)
+                ));
             }
         }
         if c.penalty {
@@ -288,12 +324,54 @@ impl<W: Write> TextObserver<W> {
             text.push_str(&format!(", best epoch {best}"));
         }
         text.push('\n');
+        // The kept epoch (the best one with early_stop, else the last), when the
+        // run logs metrics or saves a model: what the saved model scored.
+        let finished = matches!(e.reason, EndReason::Completed | EndReason::EarlyStop);
+        let saved = self.saved_to.clone().filter(|_| finished);
+        let kept_epoch = e.best_epoch.unwrap_or(e.epochs);
+        let kept = self.epochs.iter().rev().find(|x| x.epoch == kept_epoch);
+        if let Some(k) =
+            kept.filter(|k| finished && (!k.valid_metrics.is_empty() || saved.is_some()))
+        {
+            let mut parts = Vec::new();
+            if let Some(v) = k.valid_loss {
+                parts.push(format!("valid loss {}", loss(v)));
+            } else {
+                parts.push(format!("train loss {}", loss(k.train_loss)));
+            }
+            if let Some(a) = k.valid_accuracy {
+                parts.push(format!("valid accuracy {}", percent(Some(a))));
+            }
+            for (m, v) in &k.valid_metrics {
+                parts.push(format!("valid {} {}", m.name(), metric(*v)));
+            }
+            let which = if e.best_epoch.is_some() {
+                "best epoch"
+            } else {
+                "last epoch"
+            };
+            let restored = if e.best_epoch.is_some() && e.best_epoch != Some(e.epochs) {
+                ", restored"
+            } else {
+                ""
+            };
+            text.push_str(&format!(
+                "{which} {kept_epoch}: {}{restored}\n",
+                parts.join(", ")
+            ));
+        }
         if let Some(l) = e.test_loss {
             text.push_str(&format!("test loss {}", loss(l)));
             if let Some(a) = e.test_accuracy {
                 text.push_str(&format!(", test accuracy {}", percent(Some(a))));
             }
+            for (m, v) in &e.test_metrics {
+                text.push_str(&format!(", test {} {}", m.name(), metric(*v)));
+            }
             text.push('\n');
+        }
+        if let Some(path) = &saved {
+            text.push_str(&format!("model saved to {path}\n"));
         }
         if self.opts.timings {
             if let Some(s) = e.seconds {
@@ -386,6 +464,20 @@ fn loss(x: f64) -> String {
     } else {
         human(x, 4)
     }
+}
+
+/// A metric value with four decimals (`-` when not defined, e.g. auc of one class).
+fn metric(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.4}")
+    } else {
+        "-".into()
+    }
+}
+
+/// Width of a metric's table column: its header or a value, whichever is wider.
+fn metric_width(m: Metric) -> usize {
+    ("valid ".len() + m.name().len()).max(9)
 }
 
 fn percent(x: Option<f64>) -> String {

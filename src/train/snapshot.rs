@@ -8,14 +8,31 @@
 use std::collections::HashMap;
 
 use crate::events::EpochEvent;
-use crate::io::weights::{serialize as serialize_tensors, OutTensor, WeightsError, WeightsFile};
+use crate::io::model_file::{self, ModelMeta};
+use crate::io::weights::{OutTensor, WeightsError, WeightsFile};
+use crate::ir::Program;
 use crate::rng::{generator, Stream};
 use crate::train::float::Float;
 use crate::train::network::Network;
 use crate::train::trainer::Trainer;
 use crate::train::TrainError;
 
-const FORMAT: &str = "nnt-checkpoint-1";
+/// The checkpoint marker of earlier versions (`format`), still read.
+const LEGACY_FORMAT: &str = "nnt-checkpoint-1";
+/// The checkpoint marker (`nnt.checkpoint`): checkpoints are model files (§15) with
+/// the run's state in further tensors and metadata.
+const CHECKPOINT_KEY: &str = "nnt.checkpoint";
+const CHECKPOINT_VERSION: &str = "1";
+
+/// The model-file metadata of a program's model (§15).
+pub fn model_meta(program: &Program) -> ModelMeta {
+    let prep = program
+        .data
+        .prep
+        .as_ref()
+        .and_then(|p| serde_json::to_value(p).ok());
+    ModelMeta::new(&program.model, &program.loss, program.precision, prep)
+}
 
 /// The model's tensors in `nn.Sequential` order: dense `k.weight`, `k.bias`; batch
 /// norm `k.weight`, `k.bias`, `k.running_mean`, `k.running_var`.
@@ -138,7 +155,7 @@ pub fn serialize<T: Float>(tr: &Trainer<'_, T>) -> Result<Vec<u8>, String> {
         }
     }
     let mut m = HashMap::new();
-    m.insert("format".to_string(), FORMAT.to_string());
+    m.insert(CHECKPOINT_KEY.to_string(), CHECKPOINT_VERSION.to_string());
     m.insert("epoch".to_string(), tr.done.to_string());
     m.insert("stopped".to_string(), tr.stopped.to_string());
     m.insert(
@@ -193,7 +210,8 @@ pub fn serialize<T: Float>(tr: &Trainer<'_, T>) -> Result<Vec<u8>, String> {
             m.insert(key.to_string(), encode_event(ev));
         }
     }
-    serialize_tensors(&tensors, T::DTYPE, Some(m))
+    let steps = tr.optim.steps();
+    model_file::serialize(&tensors, T::DTYPE, &model_meta(tr.program), steps, m)
 }
 
 /// Restores a trainer from a checkpoint written by [`serialize`] for the same recipe.
@@ -213,7 +231,9 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
         s.parse()
             .map_err(|_| format!("metadata `{key}` = {s:?} is not valid"))
     }
-    if meta("format")? != FORMAT {
+    let current = file.metadata.get(CHECKPOINT_KEY).map(String::as_str) == Some(CHECKPOINT_VERSION);
+    let legacy = file.metadata.get("format").map(String::as_str) == Some(LEGACY_FORMAT);
+    if !current && !legacy {
         return Err(bad("it was not written by this version of nnt".to_string()));
     }
     let get = |key: &str| -> Result<String, TrainError> { meta(key).cloned() };

@@ -16,6 +16,7 @@ use crate::events::{
     EndEvent, EndReason, EpochEvent, Event, Observer, RunDiagnostic, Severity, StartEvent,
 };
 use crate::io::checkpoint;
+use crate::io::model_file;
 use crate::io::weights::{self, WeightsFile};
 use crate::ir::{Loss, Monitor, Program, Schedule, Table};
 use crate::rng::{generator, Stream};
@@ -23,10 +24,12 @@ use crate::train::clip;
 use crate::train::diagnose::{Diagnoser, Facts, LayerInfo};
 use crate::train::early_stop::EarlyStopper;
 use crate::train::float::Float;
+use crate::train::infer::Evaluator;
 use crate::train::init;
 use crate::train::layers::Node;
 use crate::train::linalg;
 use crate::train::losses;
+use crate::train::metrics::{Scorer, Wants};
 use crate::train::network::{Network, ParamKind};
 use crate::train::optim::Optim;
 use crate::train::penalty;
@@ -59,13 +62,6 @@ impl<T: Float> Split<T> {
             y: t.y.iter().map(|&v| T::of(v)).collect(),
         }
     }
-}
-
-/// Loss, accuracy and optionally the confusion matrix of a split.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Evaluation {
-    pub loss: f64,
-    pub accuracy: Option<f64>,
 }
 
 /// Where a non-finite value first showed up in a step.
@@ -128,6 +124,8 @@ pub struct Trainer<'p, T> {
     relu_layers: Vec<usize>,
     /// What checkpoints depend on (empty when the run neither writes nor reads one).
     pub fingerprint: Vec<(&'static str, String)>,
+    /// The evaluation-mode pass (valid and test splits).
+    evaluator: Evaluator<T>,
 }
 
 impl<'p, T: Float> Trainer<'p, T> {
@@ -222,6 +220,7 @@ impl<'p, T: Float> Trainer<'p, T> {
             layer_grad_sq: vec![0.0; net.layers.len()],
             diag,
             relu_layers,
+            evaluator: Evaluator::new(&net.layers, net.input_width, net.capacity),
             net,
             fingerprint: if program.checkpoint.is_some() || opts.resume.is_some() {
                 crate::train::fingerprint::of(program)
@@ -321,13 +320,14 @@ impl<'p, T: Float> Trainer<'p, T> {
             match self.train_epoch(epoch, observer) {
                 EpochResult::Done(mut ev, steps) => {
                     total_steps += steps;
-                    let valid = if self.valid.is_some() {
-                        Some(self.evaluate_valid())
-                    } else {
-                        None
-                    };
-                    ev.valid_loss = valid.map(|v| v.loss);
-                    ev.valid_accuracy = valid.and_then(|v| v.accuracy);
+                    if let Some(v) = self.valid.take() {
+                        let wants = Wants::for_metrics(&program.loss, &plan.metrics, false);
+                        let scored = self.evaluate(&v, wants);
+                        self.valid = Some(v);
+                        ev.valid_loss = Some(scored.loss());
+                        ev.valid_accuracy = scored.accuracy();
+                        ev.valid_metrics = scored.values(&plan.metrics);
+                    }
                     let seconds = t0.elapsed().as_secs_f64();
                     total_seconds += seconds;
                     if self.opts.timings {
@@ -346,6 +346,11 @@ impl<'p, T: Float> Trainer<'p, T> {
                         Monitor::TrainLoss => ev.train_loss,
                         Monitor::ValidLoss => ev.valid_loss.unwrap_or(f64::NAN),
                         Monitor::ValidAccuracy => ev.valid_accuracy.unwrap_or(f64::NAN),
+                        Monitor::Valid(metric) => ev
+                            .valid_metrics
+                            .iter()
+                            .find(|(x, _)| *x == metric)
+                            .map_or(f64::NAN, |(_, v)| *v),
                     };
                     if let Schedule::ReduceOnPlateau { monitor, .. } = self.sched.schedule {
                         let v = monitored(monitor);
@@ -417,6 +422,7 @@ impl<'p, T: Float> Trainer<'p, T> {
                 .filter(|&e| e > 0),
             test_loss: None,
             test_accuracy: None,
+            test_metrics: Vec::new(),
             confusion: None,
             best: None,
             save: None,
@@ -439,22 +445,36 @@ impl<'p, T: Float> Trainer<'p, T> {
             // The weights first: nothing after training (an evaluation, a large
             // confusion matrix) may cost them.
             if let Some(path) = &program.save {
-                weights::write(path, &snapshot::model_tensors(&self.net), T::DTYPE, None)?;
+                // Batch norm's `num_batches_tracked`: the steps up to the kept epoch.
+                let kept = self
+                    .stopper
+                    .as_ref()
+                    .map(|s| s.best_epoch)
+                    .filter(|&e| e > 0)
+                    .unwrap_or(epochs_logged);
+                let steps = (kept * self.steps_per_epoch()) as u64;
+                model_file::write(
+                    path,
+                    &snapshot::model_tensors(&self.net),
+                    T::DTYPE,
+                    &snapshot::model_meta(program),
+                    steps,
+                )?;
                 end.save = Some(path.display().to_string());
             }
             // A confusion matrix only where it can be read (C ≤ 50): C² counts of
             // 20 000 classes would take gigabytes.
             let classes = classes.filter(|&c| c <= MAX_CONFUSION_CLASSES);
             if let Some(test) = self.test.take() {
-                let mut confusion = classes.map(|c| vec![vec![0u64; c]; c]);
-                let ev = self.evaluate(&test, confusion.as_mut());
-                end.test_loss = Some(ev.loss);
-                end.test_accuracy = ev.accuracy;
-                end.confusion = confusion;
+                let wants = Wants::for_metrics(&program.loss, &plan.metrics, true);
+                let scored = self.evaluate(&test, wants);
+                end.test_loss = Some(scored.loss());
+                end.test_accuracy = scored.accuracy();
+                end.test_metrics = scored.values(&plan.metrics);
+                end.confusion = scored.confusion;
             } else if let Some(valid) = self.valid.take() {
-                let mut confusion = classes.map(|c| vec![vec![0u64; c]; c]);
-                self.evaluate(&valid, confusion.as_mut());
-                end.confusion = confusion;
+                let scored = self.evaluate(&valid, Wants::for_metrics(&program.loss, &[], true));
+                end.confusion = scored.confusion;
                 self.valid = Some(valid);
             }
             end.best = if self.stopper.is_some() {
@@ -678,6 +698,7 @@ impl<'p, T: Float> Trainer<'p, T> {
                 valid_accuracy: None,
                 penalty,
                 grad_norm: norm_sum / steps as f64,
+                valid_metrics: Vec::new(),
                 seconds: None,
             },
             steps,
@@ -736,65 +757,27 @@ impl<'p, T: Float> Trainer<'p, T> {
         }
     }
 
-    fn evaluate_valid(&mut self) -> Evaluation {
-        match self.valid.take() {
-            Some(v) => {
-                let ev = self.evaluate(&v, None);
-                self.valid = Some(v);
-                ev
-            }
-            None => Evaluation {
-                loss: f64::NAN,
-                accuracy: None,
-            },
-        }
-    }
-
-    /// Loss and accuracy of a split in evaluation mode, in chunks of the buffer
-    /// capacity; fills `confusion[true][predicted]` when given.
-    pub fn evaluate(
-        &mut self,
-        split: &Split<T>,
-        mut confusion: Option<&mut Vec<Vec<u64>>>,
-    ) -> Evaluation {
-        let program = self.program;
-        let features = self.net.input_width;
+    /// A labelled split in evaluation mode, in chunks of the buffer capacity,
+    /// scored with what `wants` asks for.
+    pub fn evaluate(&mut self, split: &Split<T>, wants: Wants) -> Scorer {
         let k = self.net.output_width;
         let targets = self.targets;
-        let chunk = self.net.capacity;
-        let mut loss_sum = 0.0f64;
-        let mut correct = 0usize;
-        let mut start = 0;
-        while start < split.rows {
-            let n = chunk.min(split.rows - start);
-            self.net
-                .input_mut(n)
-                .copy_from_slice(&split.x[start * features..(start + n) * features]);
-            self.net.forward(n, false, &mut self.dropout_rng);
-            let y = &split.y[start * targets..(start + n) * targets];
-            let out = self.net.output(n);
-            let bl = losses::evaluate(&program.loss, out, y, k, n, None);
-            loss_sum += bl.mean * n as f64;
-            correct += bl.correct;
-            if let Some(m) = confusion.as_deref_mut() {
-                for c in 0..n {
-                    let truth = y[c * targets].to_f64() as usize;
-                    let pred = losses::predict(&program.loss, &out[c * k..(c + 1) * k]);
-                    if let Some(cell) = m.get_mut(truth).and_then(|row| row.get_mut(pred)) {
-                        *cell += 1;
-                    }
-                }
-            }
-            start += n;
+        let mut scorer = Scorer::new(self.program.loss, k, wants);
+        if let Some(t) = self
+            .program
+            .data
+            .prep
+            .as_ref()
+            .and_then(|p| p.targets.as_ref())
+        {
+            scorer = scorer.with_target_scaling(t.mean.clone(), t.std.clone());
         }
-        let rows = split.rows.max(1) as f64;
-        Evaluation {
-            loss: loss_sum / rows,
-            accuracy: program
-                .loss
-                .is_classification()
-                .then(|| correct as f64 / rows),
-        }
+        let (layers, params) = (&mut self.net.layers, &self.net.params);
+        self.evaluator
+            .run(layers, params, &split.x, split.rows, |start, n, out| {
+                scorer.add(out, &split.y[start * targets..(start + n) * targets], n);
+            });
+        scorer
     }
 }
 

@@ -186,6 +186,7 @@ pub fn plan(epochs: usize, batch: Batch) -> TrainPlan {
         lr_schedule: Schedule::Constant,
         clip: None,
         early_stop: None,
+        metrics: Vec::new(),
     }
 }
 
