@@ -644,6 +644,7 @@ fn text_table_stays_aligned_for_huge_losses() {
             train_accuracy: None,
             valid_loss: Some(loss * 2.0),
             valid_accuracy: None,
+            valid_metrics: Vec::new(),
             penalty: None,
             grad_norm: 1.0,
             seconds: None,

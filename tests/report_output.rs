@@ -68,6 +68,7 @@ fn classification_run() -> Vec<Event> {
             train_accuracy: Some(0.7),
             valid_loss: Some(0.75),
             valid_accuracy: Some(0.8),
+            valid_metrics: Vec::new(),
             penalty: Some(0.0012),
             grad_norm: 0.83,
             seconds: None,

@@ -56,6 +56,7 @@ pub fn explain(path: &Path) -> Result<String, UseError> {
             LayerKindMeta::BatchNorm { momentum, eps } => {
                 (format!("batch_norm({momentum}, {eps})"), 2 * l.outputs)
             }
+            LayerKindMeta::LayerNorm { eps } => (format!("layer_norm({eps})"), 2 * l.outputs),
             LayerKindMeta::LeakyRelu { slope } => (format!("leaky_relu({slope})"), 0),
             LayerKindMeta::Elu { alpha } => (format!("elu({alpha})"), 0),
             LayerKindMeta::Dropout { p } => (format!("dropout({p}) (identity)"), 0),

@@ -327,6 +327,26 @@ pub fn model_bytes(m: &Loaded) -> Result<Vec<u8>, UseError> {
                     vec![float_attr("epsilon", *eps)],
                 )
             }
+            LayerKindMeta::LayerNorm { eps } => {
+                // nn.LayerNorm over the features, in opset 13 (LayerNormalization
+                // is opset 17): means as products with a column of 1/width.
+                let w = l.outputs;
+                let avg = b.constant(format!("{k}.average"), &[w, 1], vec![1.0 / w as f32; w]);
+                let mean = b.node("MatMul", &[&h, &avg], vec![]);
+                let d = b.node("Sub", &[&h, &mean], vec![]);
+                let sq = b.node("Mul", &[&d, &d], vec![]);
+                let var = b.node("MatMul", &[&sq, &avg], vec![]);
+                let e = b.constant(format!("{k}.eps"), &[], vec![*eps as f32]);
+                let ve = b.node("Add", &[&var, &e], vec![]);
+                let sd = b.node("Sqrt", &[&ve], vec![]);
+                let n = b.node("Div", &[&d, &sd], vec![]);
+                let wv = tensor(&format!("{k}.weight"), &[w])?;
+                let wn = b.constant(format!("{k}.weight"), &[w], wv);
+                let bv = tensor(&format!("{k}.bias"), &[w])?;
+                let bn = b.constant(format!("{k}.bias"), &[w], bv);
+                let scaled = b.node("Mul", &[&n, &wn], vec![]);
+                b.node("Add", &[&scaled, &bn], vec![])
+            }
             LayerKindMeta::Relu => b.node("Relu", &[&h], vec![]),
             LayerKindMeta::Sigmoid => b.node("Sigmoid", &[&h], vec![]),
             LayerKindMeta::Tanh => b.node("Tanh", &[&h], vec![]),

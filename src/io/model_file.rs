@@ -56,6 +56,7 @@ pub enum LayerKindMeta {
     Elu { alpha: f64 },
     Dropout { p: f64 },
     BatchNorm { momentum: f64, eps: f64 },
+    LayerNorm { eps: f64 },
 }
 
 /// The loss the model was trained with (it decides what the output means).
@@ -143,6 +144,7 @@ impl LayerMeta {
             LayerKind::Elu { alpha } => LayerKindMeta::Elu { alpha },
             LayerKind::Dropout { p } => LayerKindMeta::Dropout { p },
             LayerKind::BatchNorm { momentum, eps } => LayerKindMeta::BatchNorm { momentum, eps },
+            LayerKind::LayerNorm { eps } => LayerKindMeta::LayerNorm { eps },
         };
         LayerMeta {
             index: l.index,
@@ -169,6 +171,7 @@ impl LayerMeta {
             LayerKindMeta::Elu { alpha } => LayerKind::Elu { alpha },
             LayerKindMeta::Dropout { p } => LayerKind::Dropout { p },
             LayerKindMeta::BatchNorm { momentum, eps } => LayerKind::BatchNorm { momentum, eps },
+            LayerKindMeta::LayerNorm { eps } => LayerKind::LayerNorm { eps },
         };
         Layer {
             index: self.index,

@@ -52,6 +52,7 @@ impl<T: Float> Evaluator<T> {
                 Node::Activation(a) => a.forward(x, y, slot.out_width, n),
                 Node::Dropout(_) => y.copy_from_slice(x),
                 Node::BatchNorm(b) => b.forward(params, x, y, n, false),
+                Node::LayerNorm(l) => l.forward(params, x, y, n),
             }
         }
         let last = self.acts.len() - 1;

@@ -382,10 +382,11 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
 }
 
 /// An epoch event, bit for bit, as metadata text: a JSON array of its fields (f64
-/// values as their bit patterns, absent ones `null`).
+/// values as their bit patterns, absent ones `null`), then, when the run logs
+/// metrics (§15), one more element: the metrics as `[index in Metric::ALL, bits]`.
 fn encode_event(e: &EpochEvent) -> String {
     let bits = |v: f64| Some(v.to_bits());
-    let fields: [Option<u64>; 9] = [
+    let mut fields: Vec<serde_json::Value> = [
         Some(e.epoch as u64),
         bits(e.lr),
         bits(e.train_loss),
@@ -395,13 +396,42 @@ fn encode_event(e: &EpochEvent) -> String {
         e.penalty.and_then(bits),
         bits(e.grad_norm),
         e.seconds.and_then(bits),
-    ];
+    ]
+    .iter()
+    .map(|v| v.map_or(serde_json::Value::Null, serde_json::Value::from))
+    .collect();
+    if !e.valid_metrics.is_empty() {
+        let metrics: Vec<[u64; 2]> = e
+            .valid_metrics
+            .iter()
+            .filter_map(|(m, v)| {
+                let i = crate::ir::Metric::ALL.iter().position(|x| x == m)?;
+                Some([i as u64, v.to_bits()])
+            })
+            .collect();
+        fields.push(serde_json::json!(metrics));
+    }
     serde_json::to_string(&fields).unwrap_or_default()
 }
 
 fn decode_event(s: &str) -> Option<EpochEvent> {
-    let f: [Option<u64>; 9] = serde_json::from_str(s).ok()?;
+    let all: Vec<serde_json::Value> = serde_json::from_str(s).ok()?;
+    if all.len() != 9 && all.len() != 10 {
+        return None;
+    }
+    let mut f = [None::<u64>; 9];
+    for (slot, v) in f.iter_mut().zip(&all) {
+        *slot = if v.is_null() { None } else { Some(v.as_u64()?) };
+    }
     let num = |v: Option<u64>| v.map(f64::from_bits);
+    let mut valid_metrics = Vec::new();
+    if let Some(list) = all.get(9) {
+        let pairs: Vec<[u64; 2]> = serde_json::from_value(list.clone()).ok()?;
+        for [i, v] in pairs {
+            let m = *crate::ir::Metric::ALL.get(usize::try_from(i).ok()?)?;
+            valid_metrics.push((m, f64::from_bits(v)));
+        }
+    }
     Some(EpochEvent {
         epoch: usize::try_from(f[0]?).ok()?,
         lr: num(f[1])?,
@@ -409,6 +439,7 @@ fn decode_event(s: &str) -> Option<EpochEvent> {
         train_accuracy: num(f[3]),
         valid_loss: num(f[4]),
         valid_accuracy: num(f[5]),
+        valid_metrics,
         penalty: num(f[6]),
         grad_norm: num(f[7])?,
         seconds: num(f[8]),

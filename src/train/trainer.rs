@@ -466,15 +466,16 @@ impl<'p, T: Float> Trainer<'p, T> {
             // 20 000 classes would take gigabytes.
             let classes = classes.filter(|&c| c <= MAX_CONFUSION_CLASSES);
             if let Some(test) = self.test.take() {
-                let wants = Wants::for_metrics(&program.loss, &plan.metrics, true);
+                let wants = Wants::for_metrics(&program.loss, &plan.metrics, classes.is_some());
                 let scored = self.evaluate(&test, wants);
                 end.test_loss = Some(scored.loss());
                 end.test_accuracy = scored.accuracy();
                 end.test_metrics = scored.values(&plan.metrics);
-                end.confusion = scored.confusion;
+                end.confusion = scored.confusion.filter(|_| classes.is_some());
             } else if let Some(valid) = self.valid.take() {
-                let scored = self.evaluate(&valid, Wants::for_metrics(&program.loss, &[], true));
-                end.confusion = scored.confusion;
+                let wants = Wants::for_metrics(&program.loss, &[], classes.is_some());
+                let scored = self.evaluate(&valid, wants);
+                end.confusion = scored.confusion.filter(|_| classes.is_some());
                 self.valid = Some(valid);
             }
             end.best = if self.stopper.is_some() {
