@@ -222,3 +222,23 @@ fn extreme_accuracies_plot() {
         assert!(svg.is_ok() && png.is_ok(), "{acc}");
     }
 }
+
+/// The metrics of §15 (`valid_f1`, `valid_rmse`, …) get one panel each, named
+/// after the metric; a log without them keeps its two panels.
+#[test]
+fn metrics_get_a_panel_each() {
+    let log = concat!(
+        r#"{"event":"start","recipe":"m.nnt","parameters":3,"train_rows":8,"valid_rows":2,"seed":0}"#,
+        "\n",
+        r#"{"event":"epoch","epoch":1,"lr":0.1,"train_loss":0.7,"train_accuracy":0.5,"valid_loss":0.8,"valid_accuracy":0.5,"valid_f1":0.4,"valid_auc":0.6,"grad_norm":1}"#,
+        "\n",
+        r#"{"event":"epoch","epoch":2,"lr":0.1,"train_loss":0.6,"train_accuracy":0.6,"valid_loss":0.7,"valid_accuracy":0.6,"valid_f1":0.5,"valid_auc":0.7,"grad_norm":1}"#,
+        "\n"
+    );
+    let t = texts(&render_svg(log, "m.nnt").unwrap());
+    for name in ["valid f1", "valid auc", "f1", "auc"] {
+        assert!(t.iter().any(|s| s == name), "no `{name}` in {t:?}");
+    }
+    let plain = texts(&render_svg(&classification_log(), "iris.nnt").unwrap());
+    assert!(!plain.iter().any(|s| s.starts_with("valid f1")));
+}

@@ -171,6 +171,8 @@ struct Curves {
     valid_accuracy: Vec<(f64, f64)>,
     /// (epoch, learning rate).
     lr: Vec<(f64, f64)>,
+    /// The other `valid_*` fields (the metrics of §15), in the order first seen.
+    metrics: Vec<(String, Vec<(f64, f64)>)>,
     epochs: usize,
     /// The end event's `best_epoch` (with early_stop).
     best_epoch: Option<usize>,
@@ -248,6 +250,22 @@ fn parse(log: &str, name: &str) -> Result<Curves, PlotError> {
                 put("train_accuracy", &mut curves.train_accuracy);
                 put("valid_accuracy", &mut curves.valid_accuracy);
                 put("lr", &mut curves.lr);
+                for (key, v) in obj {
+                    let Some(name) = key.strip_prefix("valid_") else {
+                        continue;
+                    };
+                    if name == "loss" || name == "accuracy" {
+                        continue;
+                    }
+                    let Some(y) = v.as_f64().filter(|y| y.is_finite()) else {
+                        continue;
+                    };
+                    let point = (x, y.clamp(-Y_LIMIT, Y_LIMIT));
+                    match curves.metrics.iter_mut().find(|(n, _)| n == name) {
+                        Some((_, series)) => series.push(point),
+                        None => curves.metrics.push((name.to_string(), vec![point])),
+                    }
+                }
                 curves.epochs = curves.epochs.max(epoch as usize);
             }
             "end" => {
@@ -358,12 +376,35 @@ where
     let accuracy = all
         .iter()
         .any(|c| !c.train_accuracy.is_empty() || !c.valid_accuracy.is_empty());
+    // The metrics of §15 (`valid_f1`, `valid_rmse`, …), one panel each, in the
+    // order the logs first name them.
+    let mut metric_names: Vec<&str> = Vec::new();
+    for c in all {
+        for (name, _) in &c.metrics {
+            if !metric_names.contains(&name.as_str()) {
+                metric_names.push(name);
+            }
+        }
+    }
+    let mut panels = vec![Metric::Loss];
     if accuracy {
-        let (top, bottom) = body.split_vertically(HEIGHT as i32 * 55 / 100);
-        panel(&top, all, &labels, Metric::Loss, opts, false)?;
-        panel(&bottom, all, &labels, Metric::Accuracy, opts, true)?;
-    } else {
-        panel(&body, all, &labels, Metric::Loss, opts, true)?;
+        panels.push(Metric::Accuracy);
+    }
+    panels.extend(metric_names.iter().map(|&n| Metric::Other(n)));
+    match panels.as_slice() {
+        [only] => panel(&body, all, &labels, *only, opts, true)?,
+        [first, second] => {
+            let (top, bottom) = body.split_vertically(HEIGHT as i32 * 55 / 100);
+            panel(&top, all, &labels, *first, opts, false)?;
+            panel(&bottom, all, &labels, *second, opts, true)?;
+        }
+        _ => {
+            let parts = body.split_evenly((panels.len(), 1));
+            let last = panels.len() - 1;
+            for (i, (area, metric)) in parts.iter().zip(&panels).enumerate() {
+                panel(area, all, &labels, *metric, opts, i == last)?;
+            }
+        }
     }
     Ok(())
 }
@@ -372,23 +413,33 @@ where
 type Point = (f64, f64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Metric {
+enum Metric<'a> {
     Loss,
     Accuracy,
+    /// A metric of §15, drawn from its `valid_NAME` field.
+    Other(&'a str),
 }
 
-impl Metric {
-    fn name(self) -> &'static str {
+impl<'a> Metric<'a> {
+    fn name(self) -> &'a str {
         match self {
             Metric::Loss => "loss",
             Metric::Accuracy => "accuracy",
+            Metric::Other(name) => name,
         }
     }
-    /// The (train, valid) series of one log.
+    /// The (train, valid) series of one log (a metric has only a valid series).
     fn series(self, c: &Curves) -> (&[Point], &[Point]) {
         match self {
             Metric::Loss => (&c.train_loss, &c.valid_loss),
             Metric::Accuracy => (&c.train_accuracy, &c.valid_accuracy),
+            Metric::Other(name) => (
+                &[],
+                c.metrics
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(&[][..], |(_, s)| &s[..]),
+            ),
         }
     }
 }
@@ -427,7 +478,7 @@ where
     let points = series.iter().flat_map(|(t, v)| t.iter().chain(v));
     let (lo, hi) = match metric {
         Metric::Loss if log_y => log_range(points),
-        Metric::Loss => y_range(points),
+        Metric::Loss | Metric::Other(_) => y_range(points),
         Metric::Accuracy => {
             // Fitted to the values, never beyond 0..1.
             let (lo, hi) = y_range(points);
