@@ -63,6 +63,11 @@ enum Command {
         after_help = "Examples:\n  nnt fmt examples/iris.nnt\n  nnt fmt --check examples/*.nnt   # exit 1 when a file would change"
     )]
     Fmt(FmtArgs),
+    /// Run recipes and compare what they print with their stored snapshots.
+    #[command(
+        after_help = "Examples:\n  nnt test                      # every recipe under the current directory\n  nnt test examples --update    # write missing and changed snapshots\n  nnt test --tolerance 1e-6 --junit report.xml\n\nExit status: 0 when every recipe passes (or with --update), 1 when one fails, 2 usage error."
+    )]
+    Test(nnt::cli::test::TestArgs),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  nnt completions bash > /etc/bash_completion.d/nnt")]
     Completions {
@@ -150,6 +155,7 @@ fn run() -> u8 {
         Command::Explain(args) => cmd_explain(&args),
         Command::Plot(args) => cmd_plot(&args),
         Command::Fmt(args) => cmd_fmt(&args),
+        Command::Test(args) => nnt::cli::test::main(&args, &mut std::io::stdout()),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "nnt", &mut std::io::stdout());
             0
@@ -351,7 +357,15 @@ fn handler(color: bool) -> GraphicalReportHandler {
     } else {
         GraphicalTheme::unicode_nocolor()
     };
-    GraphicalReportHandler::new_themed(theme).with_links(false)
+    let handler = GraphicalReportHandler::new_themed(theme).with_links(false);
+    // `nnt test` renders rejected recipes at a fixed width (COLUMNS=100).
+    match std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+    {
+        Some(width) if width > 0 => handler.with_width(width),
+        _ => handler,
+    }
 }
 
 fn eprint_diagnostic(diag: &dyn Diagnostic, color: bool) {

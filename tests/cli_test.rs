@@ -1,0 +1,365 @@
+//! End-to-end tests of the CI commands (spec §16): `nnt test` on temporary
+//! folders, `expect` sections, and `nnt check --format json|github`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn nnt(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nnt"));
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("COLUMNS");
+    c
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    nnt(dir).args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn last_line(o: &Output) -> String {
+    stdout(o).lines().last().unwrap_or_default().to_owned()
+}
+
+/// A small classifier that trains in a few milliseconds.
+fn recipe(lr: &str, epochs: usize) -> String {
+    format!(
+        "seed = 3\n\
+         data {{\n    train = xor(n = 64, noise = 0.1)\n    valid = split(train, 0.25)\n}}\n\
+         model {{\n    dense(4)\n    tanh\n    dense(2)\n}}\n\
+         loss = cross_entropy\n\
+         optimizer = sgd(lr = {lr})\n\
+         train {{\n    epochs = {epochs}\n    batch = full\n}}\n"
+    )
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn test_new_update_pass_change_fail_tolerance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(&dir.join("r.nnt"), &recipe("0.5", 3));
+    let snap = dir.join("snapshots/r.jsonl");
+    let new = dir.join("snapshots/r.jsonl.new");
+
+    // new: fails, the output is written beside the (missing) snapshot
+    let o = run(dir, &["test"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("new     r.nnt"), "{}", stdout(&o));
+    assert_eq!(last_line(&o), "0 passed, 1 failed");
+    assert!(!snap.exists());
+    let expected = run(dir, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(expected.status.code(), Some(0));
+    assert_eq!(std::fs::read(&new).unwrap(), expected.stdout);
+
+    // update: writes the snapshot, removes the .new file, exit 0
+    let o = run(dir, &["test", "--update"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(std::fs::read(&snap).unwrap(), expected.stdout);
+    assert!(!new.exists());
+
+    // pass: also from another directory (the snapshot does not depend on the cwd)
+    let o = run(dir, &["test"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(stdout(&o), "ok      r.nnt\n1 passed, 0 failed\n");
+    let o = run(dir.parent().unwrap(), &["test", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(last_line(&o), "1 passed, 0 failed");
+
+    // change: fails with the right difference; the actual output goes to .new
+    write(&dir.join("r.nnt"), &recipe("0.4", 3));
+    let o = run(dir, &["test"]);
+    assert_eq!(o.status.code(), Some(1));
+    let report = stdout(&o);
+    assert!(report.contains("FAILED  r.nnt"), "{report}");
+    assert!(
+        report.contains(
+            "line 2, epoch 1, lr: snapshot 0.5, actual 0.4 (relative difference 2.000e-1)"
+        ),
+        "{report}"
+    );
+    assert_eq!(last_line(&o), "0 passed, 1 failed");
+    let actual = run(dir, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(std::fs::read(&new).unwrap(), actual.stdout);
+    assert_eq!(
+        std::fs::read(&snap).unwrap(),
+        expected.stdout,
+        "a failing test leaves the snapshot alone"
+    );
+
+    // tolerance: a snapshot whose train_loss differs by 1e-7 relative
+    write(&dir.join("r.nnt"), &recipe("0.5", 3));
+    let text = String::from_utf8(expected.stdout.clone()).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut epoch: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&lines[1]).unwrap();
+    let loss = epoch["train_loss"].as_f64().unwrap();
+    let nudged = loss * (1.0 + 1e-7);
+    epoch.insert("train_loss".into(), serde_json::json!(nudged));
+    let patched = lines[1].replace(
+        &format!("\"train_loss\":{}", serde_json::json!(loss)),
+        &format!("\"train_loss\":{}", serde_json::json!(nudged)),
+    );
+    assert_ne!(patched, lines[1]);
+    lines[1] = patched;
+    write(&snap, &(lines.join("\n") + "\n"));
+    let o = run(dir, &["test"]);
+    assert_eq!(o.status.code(), Some(1));
+    let report = stdout(&o);
+    assert!(
+        report.contains("line 2, epoch 1, train_loss: snapshot "),
+        "{report}"
+    );
+    assert!(
+        report.contains("(relative difference 1.000e-7)"),
+        "{report}"
+    );
+    let o = run(dir, &["test", "--tolerance", "1e-6"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(last_line(&o), "1 passed, 0 failed");
+    let o = run(dir, &["test", "--tolerance", "1e-8"]);
+    assert_eq!(o.status.code(), Some(1));
+    // a different string is never within tolerance
+    let changed = text.replace("\"reason\":\"completed\"", "\"reason\":\"early_stop\"");
+    assert_ne!(changed, text);
+    write(&snap, &changed);
+    let o = run(dir, &["test", "--tolerance", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains(", end, reason: snapshot \"early_stop\", actual \"completed\""));
+}
+
+#[test]
+fn test_snapshot_of_a_rejected_recipe_is_its_check_rendering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(
+        &dir.join("sub/bad.nnt"),
+        &recipe("0.5", 2).replace("tanh", "tahn"),
+    );
+    let o = run(dir, &["test", "--update"]);
+    assert_eq!(o.status.code(), Some(0));
+    let check = nnt(&dir.join("sub"))
+        .args(["check", "bad.nnt"])
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let snapshot = std::fs::read_to_string(dir.join("sub/snapshots/bad.jsonl")).unwrap();
+    assert_eq!(snapshot, stderr(&check));
+    assert!(snapshot.contains("nnt::check::unknown_name"), "{snapshot}");
+    assert!(snapshot.contains("bad.nnt: 1 error"), "{snapshot}");
+    assert!(!snapshot.contains('\u{1b}'), "no colour");
+    let o = run(dir, &["test"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn test_skips_hidden_and_snapshot_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(&dir.join("a.nnt"), &recipe("0.5", 1));
+    write(&dir.join(".hidden/h.nnt"), &recipe("0.5", 1));
+    write(&dir.join("snapshots/s.nnt"), &recipe("0.5", 1));
+    write(&dir.join("deep/er/b.nnt"), &recipe("0.5", 1));
+    write(&dir.join("deep/notes.txt"), "not a recipe");
+    let o = run(dir, &["test"]);
+    assert_eq!(
+        stdout(&o)
+            .lines()
+            .filter_map(|l| l.strip_prefix("new     "))
+            .map(|l| l.split(':').next().unwrap())
+            .collect::<Vec<_>>(),
+        ["a.nnt", "deep/er/b.nnt"]
+    );
+    assert_eq!(last_line(&o), "0 passed, 2 failed");
+    assert!(!dir.join(".hidden/snapshots").exists());
+}
+
+#[test]
+fn test_report_does_not_depend_on_jobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (i, name) in ["c.nnt", "a.nnt", "b/z.nnt", "b/a.nnt", "d.nnt"]
+        .iter()
+        .enumerate()
+    {
+        write(&dir.join(name), &recipe(&format!("0.{}", i + 1), 2 + i));
+    }
+    write(&dir.join("e.nnt"), "model { dense(2) }\n");
+    assert_eq!(run(dir, &["test", "--update"]).status.code(), Some(0));
+    // two recipes change
+    write(&dir.join("a.nnt"), &recipe("0.9", 3));
+    write(&dir.join("b/z.nnt"), &recipe("0.9", 4));
+    let one = run(dir, &["test", "--jobs", "1"]);
+    let four = run(dir, &["test", "--jobs", "4"]);
+    assert_eq!(one.status.code(), Some(1));
+    assert_eq!(stdout(&one), stdout(&four));
+    let report = stdout(&one);
+    let order: Vec<&str> = report
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.ends_with(" failed"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().trim_end_matches(':'))
+        .collect();
+    assert_eq!(
+        order,
+        ["a.nnt", "b/a.nnt", "b/z.nnt", "c.nnt", "d.nnt", "e.nnt"]
+    );
+    assert_eq!(last_line(&one), "4 passed, 2 failed");
+}
+
+#[test]
+fn test_junit_report_is_well_formed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(&dir.join("ok.nnt"), &recipe("0.5", 2));
+    write(&dir.join("we<ird&.nnt"), &recipe("0.5", 2));
+    assert_eq!(run(dir, &["test", "--update"]).status.code(), Some(0));
+    write(&dir.join("we<ird&.nnt"), &recipe("0.25", 2));
+    write(&dir.join("fresh.nnt"), &recipe("0.5", 2));
+    let o = run(dir, &["test", "--junit", "out/junit.xml"]);
+    assert_eq!(o.status.code(), Some(1));
+    let xml = std::fs::read_to_string(dir.join("out/junit.xml")).unwrap();
+    let doc = parse_xml(&xml);
+    let suite = &doc.children[0];
+    assert_eq!(doc.name, "testsuites");
+    assert_eq!(doc.attr("tests"), Some("3"));
+    assert_eq!(doc.attr("failures"), Some("2"));
+    assert_eq!(suite.name, "testsuite");
+    let cases: Vec<&Element> = suite.children.iter().collect();
+    let names: Vec<&str> = cases.iter().map(|c| c.attr("name").unwrap()).collect();
+    assert_eq!(names, ["fresh.nnt", "ok.nnt", "we<ird&.nnt"]);
+    assert!(cases[0].children[0].name == "failure");
+    assert!(cases[1].children.is_empty());
+    let failure = &cases[2].children[0];
+    assert_eq!(failure.name, "failure");
+    assert!(
+        failure
+            .text
+            .contains("lr: snapshot 0.5, actual 0.25 (relative difference 5.000e-1)"),
+        "{}",
+        failure.text
+    );
+}
+
+#[test]
+fn test_usage_errors_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(&dir.join("a.nnt"), &recipe("0.5", 1));
+    for args in [
+        vec!["test", "--tolerance", "-1"],
+        vec!["test", "--tolerance", "x"],
+        vec!["test", "--jobs", "0"],
+        vec!["test", "missing"],
+        vec!["test", "--frobnicate"],
+    ] {
+        assert_eq!(run(dir, &args).status.code(), Some(2), "{args:?}");
+    }
+}
+
+// ------------------------------------------------------------------ a minimal XML reader
+
+#[derive(Debug, Default)]
+struct Element {
+    name: String,
+    attrs: Vec<(String, String)>,
+    children: Vec<Element>,
+    text: String,
+}
+
+impl Element {
+    fn attr(&self, k: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find(';').expect("entity ends with ;") + i;
+        out.push_str(match &rest[i + 1..end] {
+            "amp" => "&",
+            "lt" => "<",
+            "gt" => ">",
+            "quot" => "\"",
+            "apos" => "'",
+            e => panic!("unknown entity &{e};"),
+        });
+        rest = &rest[end + 1..];
+    }
+    assert!(!rest.contains('<'));
+    out.push_str(rest);
+    out
+}
+
+/// Parses the XML this project writes (declaration, elements, attributes,
+/// text); panics on anything that is not well formed.
+fn parse_xml(xml: &str) -> Element {
+    let body = xml
+        .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+        .expect("XML declaration");
+    let mut stack: Vec<Element> = vec![Element::default()];
+    let mut rest = body;
+    while !rest.is_empty() {
+        let lt = rest.find('<').unwrap_or(rest.len());
+        let text = unescape(&rest[..lt]);
+        stack.last_mut().unwrap().text.push_str(&text);
+        rest = &rest[lt..];
+        if rest.is_empty() {
+            break;
+        }
+        let gt = rest.find('>').expect("tag ends");
+        let tag = &rest[1..gt];
+        rest = &rest[gt + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            let done = stack.pop().unwrap();
+            assert_eq!(done.name, name, "closing tag matches");
+            stack.last_mut().unwrap().children.push(done);
+            continue;
+        }
+        let self_closing = tag.ends_with('/');
+        let tag = tag.trim_end_matches('/');
+        let (name, mut attrs) = tag.split_once(' ').unwrap_or((tag, ""));
+        let mut el = Element {
+            name: name.to_owned(),
+            ..Default::default()
+        };
+        loop {
+            attrs = attrs.trim_start();
+            if attrs.is_empty() {
+                break;
+            }
+            let (k, v) = attrs.split_once("=\"").expect("attribute is quoted");
+            let end = v.find('"').expect("attribute ends");
+            el.attrs.push((k.to_owned(), unescape(&v[..end])));
+            attrs = &v[end + 1..];
+        }
+        if self_closing {
+            stack.last_mut().unwrap().children.push(el);
+        } else {
+            stack.push(el);
+        }
+    }
+    assert_eq!(stack.len(), 1, "every element is closed");
+    let mut root = stack.pop().unwrap();
+    assert_eq!(root.children.len(), 1, "one root element");
+    assert!(root.text.trim().is_empty());
+    root.children.pop().unwrap()
+}
