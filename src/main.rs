@@ -22,6 +22,8 @@ const EXIT_INVALID: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 /// Exit status: training diverged.
 const EXIT_DIVERGED: u8 = 3;
+/// Exit status: an `expect { … }` item was not met (after save and the log).
+const EXIT_EXPECTATION: u8 = 4;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -42,7 +44,7 @@ struct Cli {
 enum Command {
     /// Check a recipe, then train it and print the log.
     #[command(
-        after_help = "Examples:\n  nnt run examples/iris.nnt\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt run examples/iris.nnt --seed 3 --set 'optimizer=sgd(lr = 0.1)' --set train.epochs=5\n  nnt run examples/iris.nnt --save weights.safetensors --plot loss.svg\n\nExit status: 0 success, 1 invalid recipe or data, 2 usage error, 3 training diverged."
+        after_help = "Examples:\n  nnt run examples/iris.nnt\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt run examples/iris.nnt --seed 3 --set 'optimizer=sgd(lr = 0.1)' --set train.epochs=5\n  nnt run examples/iris.nnt --save weights.safetensors --plot loss.svg\n\nExit status: 0 success, 1 invalid recipe or data, 2 usage error, 3 training diverged, 4 an expectation was not met."
     )]
     Run(RunArgs),
     /// Parse and check a recipe, reading and validating its data, without training.
@@ -246,6 +248,9 @@ fn cmd_run(args: RunArgs) -> u8 {
     match outcome.end.reason {
         EndReason::Diverged => EXIT_DIVERGED,
         EndReason::Interrupted => 130,
+        EndReason::Completed | EndReason::EarlyStop if outcome.end.expectations_failed => {
+            EXIT_EXPECTATION
+        }
         EndReason::Completed | EndReason::EarlyStop => 0,
     }
 }
@@ -486,6 +491,12 @@ fn run_diagnostic(program: &Program, d: &RunDiagnostic) -> MietteDiagnostic {
             ),
         };
         diag = diag.with_label(LabeledSpan::at(layer.span, where_));
+    } else if let Some(x) = program
+        .expect
+        .iter()
+        .find(|x| d.code == nnt::train::expect::CODE && x.line.is_some() && x.line == d.line)
+    {
+        diag = diag.with_label(LabeledSpan::at(x.span, "not met"));
     }
     diag
 }

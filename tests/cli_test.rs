@@ -363,3 +363,188 @@ fn parse_xml(xml: &str) -> Element {
     assert!(root.text.trim().is_empty());
     root.children.pop().unwrap()
 }
+
+// ------------------------------------------------------------------ expect
+
+fn with_expect(expect: &str, extra_train: &str) -> String {
+    recipe("0.5", 6).replace(
+        "    batch = full\n",
+        &format!("    batch = full\n{extra_train}"),
+    ) + "save = \"model.safetensors\"\n"
+        + expect
+}
+
+fn events(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn expectations_met_exit_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(
+        &dir.join("r.nnt"),
+        &with_expect(
+            "expect {\n    train_loss = at_most(100)\n    valid_accuracy = at_least(0)\n}\n",
+            "",
+        ),
+    );
+    let o = run(dir, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let ev = events(&o);
+    let end = ev.last().unwrap();
+    assert_eq!(end["event"], "end");
+    assert!(end.get("expectations").is_none());
+    assert!(ev.iter().all(|e| e["event"] != "diagnostic"));
+    // the log is the one without the section
+    let plain = with_expect("", "");
+    write(&dir.join("plain.nnt"), &plain);
+    let p = run(dir, &["run", "plain.nnt", "--format", "jsonl"]);
+    assert_eq!(
+        stdout(&o).replace("r.nnt", "plain.nnt"),
+        stdout(&p),
+        "expectations that hold change nothing in the log"
+    );
+}
+
+#[test]
+fn unmet_expectation_exits_4_after_save_and_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = with_expect(
+        "expect {\n    train_loss = at_most(100)\n    valid_accuracy = at_least(1.5)\n}\n",
+        "",
+    );
+    write(&dir.join("r.nnt"), &text);
+    let line = text
+        .lines()
+        .position(|l| l.contains("at_least(1.5)"))
+        .unwrap()
+        + 1;
+    let o = run(dir, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        dir.join("model.safetensors").exists(),
+        "save is written first"
+    );
+    let ev = events(&o);
+    let end = ev.last().unwrap();
+    assert_eq!(end["event"], "end");
+    assert_eq!(end["reason"], "completed");
+    assert_eq!(end["expectations"], "failed");
+    let last_epoch = ev.iter().rfind(|e| e["event"] == "epoch").unwrap();
+    let diag = &ev[ev.len() - 2];
+    assert_eq!(diag["event"], "diagnostic");
+    assert_eq!(diag["code"], "nnt::run::expectation");
+    assert_eq!(diag["severity"], "error");
+    assert_eq!(diag["epoch"], last_epoch["epoch"]);
+    let msg = diag["message"].as_str().unwrap();
+    let acc = last_epoch["valid_accuracy"].as_f64().unwrap();
+    assert!(
+        msg.contains(&format!(
+            "`valid_accuracy` is {acc} at epoch 6, expected at least 1.5"
+        )),
+        "{msg}"
+    );
+    // one diagnostic only: train_loss holds
+    assert_eq!(ev.iter().filter(|e| e["event"] == "diagnostic").count(), 1);
+    // stderr shows it at its line of the recipe
+    let err = stderr(&o);
+    assert!(err.contains("nnt::run::expectation"), "{err}");
+    assert!(err.contains(&format!("[r.nnt:{line}:5]")), "{err}");
+    // the text view exits 4 as well
+    let o = run(dir, &["run", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(4));
+}
+
+#[test]
+fn expectations_read_the_kept_epoch_under_early_stop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // lr 5 makes the valid loss jump about; patience 1 stops early, keeping the best.
+    let text = with_expect(
+        "expect { valid_loss = at_most(0) }\n",
+        "    early_stop = patience(1)\n",
+    )
+    .replace("sgd(lr = 0.5)", "sgd(lr = 5)")
+    .replace("epochs = 6", "epochs = 30");
+    write(&dir.join("r.nnt"), &text);
+    let o = run(dir, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let ev = events(&o);
+    let end = ev.last().unwrap();
+    let best = end["best_epoch"].as_u64().unwrap();
+    let kept = ev
+        .iter()
+        .find(|e| e["event"] == "epoch" && e["epoch"].as_u64() == Some(best))
+        .unwrap();
+    let diag = ev
+        .iter()
+        .find(|e| e["event"] == "diagnostic" && e["code"] == "nnt::run::expectation")
+        .unwrap();
+    assert_eq!(diag["epoch"].as_u64(), Some(best));
+    let want = format!(
+        "`valid_loss` is {} at epoch {best}",
+        kept["valid_loss"].as_f64().unwrap()
+    );
+    assert!(diag["message"].as_str().unwrap().contains(&want), "{diag}");
+}
+
+#[test]
+fn test_expectations_check_and_nnt_test_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // a test_* field without a test split is a check error
+    write(
+        &dir.join("bad.nnt"),
+        &with_expect("expect { test_accuracy = at_least(0.5) }\n", ""),
+    );
+    let o = run(dir, &["check", "bad.nnt"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("nnt::check::not_logged"),
+        "{}",
+        stderr(&o)
+    );
+    // with a test split, test_* comes from the end event
+    let text = with_expect("expect { test_accuracy = at_least(2) }\n", "").replace(
+        "    valid = split(train, 0.25)\n",
+        "    valid = split(train, 0.25)\n    test = split(train, 0.25)\n",
+    );
+    write(&dir.join("bad.nnt"), &text);
+    let o = run(dir, &["run", "bad.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let ev = events(&o);
+    let end = ev.last().unwrap();
+    let diag = &ev[ev.len() - 2];
+    assert!(diag["message"].as_str().unwrap().contains(&format!(
+        "`test_accuracy` is {} at the end",
+        end["test_accuracy"]
+    )));
+    // nnt test snapshots the log with its failed expectation
+    assert_eq!(run(dir, &["test", "--update"]).status.code(), Some(0));
+    let snap = std::fs::read(dir.join("snapshots/bad.jsonl")).unwrap();
+    assert_eq!(snap, o.stdout);
+}
+
+#[test]
+fn fmt_keeps_the_expect_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = with_expect(
+        "expect {\n    # a gate\n    valid_accuracy = at_least(0.5); train_loss = at_most(0.9)\n}\n",
+        "",
+    );
+    write(&dir.join("r.nnt"), &text);
+    let o = run(dir, &["fmt", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let formatted = std::fs::read_to_string(dir.join("r.nnt")).unwrap();
+    assert!(
+        formatted.contains("expect {\n    # a gate\n    valid_accuracy = at_least(0.5)\n    train_loss = at_most(0.9)\n}"),
+        "{formatted}"
+    );
+    assert_eq!(run(dir, &["check", "r.nnt"]).status.code(), Some(0));
+}

@@ -57,6 +57,7 @@ fn classification_run() -> Vec<Event> {
         confusion: Some(vec![vec![10, 0, 0], vec![0, 9, 1], vec![0, 2, 8]]),
         seconds: None,
         steps_per_second: None,
+        expectations_failed: false,
     }));
     events
 }
@@ -104,6 +105,7 @@ fn regression_run() -> Vec<Event> {
             confusion: None,
             seconds: Some(0.5),
             steps_per_second: Some(12.0),
+            expectations_failed: false,
         }),
     ]
 }

@@ -329,6 +329,18 @@ pub enum CheckError {
         help: Option<String>,
     },
 
+    /// `expect { valid_accuracy = at_least(0.9) }` without `valid = …`.
+    #[error("`{field}` is not logged by this run: {reason}")]
+    #[diagnostic(code(nnt::check::not_logged))]
+    NotLogged {
+        field: String,
+        reason: String,
+        #[label(primary, "this run does not log `{field}`")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
     /// `sgd(lr = 0.1, nesterov = true)`
     #[error("nesterov momentum needs {reason}")]
     #[diagnostic(code(nnt::check::nesterov))]
@@ -459,6 +471,7 @@ impl CheckError {
             | LabelCount { span, .. }
             | NoValidSplit { span, .. }
             | NoAccuracy { span, .. }
+            | NotLogged { span, .. }
             | Nesterov { span, .. }
             | BatchNormOneRow { span, .. }
             | NestedSchedule { span, .. }

@@ -108,6 +108,9 @@ fn end(o: &mut Obj, e: &EndEvent) {
     o.opt_int("best_epoch", e.best_epoch.map(|v| v as u64));
     o.opt_num("test_loss", e.test_loss);
     o.opt_num("test_accuracy", e.test_accuracy);
+    if e.expectations_failed {
+        o.str("expectations", "failed");
+    }
     if let Some(matrix) = &e.confusion {
         o.key("confusion");
         o.buf.push('[');

@@ -9,6 +9,7 @@
 pub mod clip;
 pub mod diagnose;
 pub mod early_stop;
+pub mod expect;
 pub mod float;
 pub mod init;
 pub mod layers;
