@@ -49,9 +49,9 @@ enum Command {
     Run(RunArgs),
     /// Parse and check a recipe, reading and validating its data, without training.
     #[command(
-        after_help = "Example:\n  nnt check examples/iris.nnt\n\nExit status: 0 when the recipe is valid (warnings allowed), 1 when it is not."
+        after_help = "Examples:\n  nnt check examples/iris.nnt\n  nnt check examples/iris.nnt --format json     # one JSON object per diagnostic\n  nnt check examples/iris.nnt --format github   # GitHub Actions annotations\n\nExit status: 0 when the recipe is valid (warnings allowed), 1 when it is not."
     )]
-    Check(RecipeArgs),
+    Check(CheckArgs),
     /// Show the plan: layers, shapes, parameters, rows, batches and learning rates.
     #[command(after_help = "Example:\n  nnt explain examples/iris.nnt")]
     Explain(RecipeArgs),
@@ -96,6 +96,15 @@ struct RecipeArgs {
     /// The seed of the random generator (same as `--set seed=N`).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    #[command(flatten)]
+    recipe: RecipeArgs,
+    /// Output format: rendered text on stderr, or JSON lines / GitHub Actions commands on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    format: nnt::cli::check::CheckFormat,
 }
 
 #[derive(clap::Args, Debug)]
@@ -167,8 +176,12 @@ fn run() -> u8 {
 
 // ------------------------------------------------------------------ commands
 
-fn cmd_check(args: &RecipeArgs) -> u8 {
-    match load_program(args, None) {
+fn cmd_check(args: &CheckArgs) -> u8 {
+    if args.format != nnt::cli::check::CheckFormat::Text {
+        let r = &args.recipe;
+        return nnt::cli::check::main(&r.recipe, &r.set, r.seed, args.format);
+    }
+    match load_program(&args.recipe, None) {
         Ok(_) => 0,
         Err(code) => code,
     }

@@ -548,3 +548,83 @@ fn fmt_keeps_the_expect_section() {
     );
     assert_eq!(run(dir, &["check", "r.nnt"]).status.code(), Some(0));
 }
+
+// ------------------------------------------------------------------ check --format
+
+#[test]
+fn check_format_json_is_one_object_per_diagnostic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // one warning (softmax before cross_entropy) and two errors
+    let text = recipe("0.5", 2)
+        .replace("    dense(2)\n}", "    dense(2)\n    softmax\n}")
+        .replace("sgd(", "sgdd(")
+        .replace("epochs = 2", "epochs = 0");
+    write(&dir.join("r.nnt"), &text);
+    let o = run(dir, &["check", "r.nnt", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "", "json goes to stdout only");
+    let diags: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let codes: Vec<&str> = diags.iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(
+        codes,
+        [
+            "nnt::lint::softmax_before_cross_entropy",
+            "nnt::check::unknown_name",
+            "nnt::check::out_of_range"
+        ]
+    );
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let w = &diags[0];
+    assert_eq!(w["severity"], "warning");
+    assert_eq!(w["line"], line_of("softmax"));
+    let e = &diags[1];
+    assert_eq!(e["severity"], "error");
+    assert_eq!(e["file"], "r.nnt");
+    assert_eq!(e["message"], "unknown optimizer `sgdd`");
+    assert!(e["help"].as_str().unwrap().contains("sgd"), "{e}");
+    assert_eq!(e["line"], line_of("sgdd"));
+    assert_eq!(e["column"], 13);
+    assert_eq!(e["end_line"], e["line"]);
+    assert_eq!(e["end_column"], 17);
+    let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
+    for k in [
+        "code",
+        "severity",
+        "message",
+        "help",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+    ] {
+        assert!(keys.iter().any(|x| *x == k), "{k}");
+    }
+    // a valid recipe prints nothing and exits 0
+    write(&dir.join("ok.nnt"), &recipe("0.5", 2));
+    let o = run(dir, &["check", "ok.nnt", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), "");
+}
+
+#[test]
+fn check_format_github_annotates_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = recipe("0.5", 2).replace("tanh", "tahn");
+    write(&dir.join("r.nnt"), &text);
+    let o = run(dir, &["check", "r.nnt", "--format", "github"]);
+    assert_eq!(o.status.code(), Some(1));
+    let line = text.lines().position(|l| l.contains("tahn")).unwrap() + 1;
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "::error file=r.nnt,line={line},col=5,endLine={line},endColumn=9,\
+             title=nnt%3A%3Acheck%3A%3Aunknown_name::unknown layer `tahn`%0Ahelp: did you mean `tanh`?\n"
+        )
+    );
+}

@@ -4,4 +4,5 @@
 //!
 //! Like `data`, `io` and `main.rs`, this module may touch files and start processes.
 
+pub mod check;
 pub mod test;
