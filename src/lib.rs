@@ -49,6 +49,7 @@ pub mod events;
 pub mod fmt;
 pub mod io;
 pub mod ir;
+pub mod math;
 pub mod report;
 pub mod rng;
 pub mod syntax;

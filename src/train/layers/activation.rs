@@ -5,6 +5,7 @@
 //! Derivatives at kinks are PyTorch's: relu′(0) = 0, leaky_relu′(0) = slope,
 //! elu′(x) = alpha·eˣ for x ≤ 0.
 
+use crate::math;
 use crate::train::float::Float;
 use crate::train::linalg;
 
@@ -59,14 +60,14 @@ impl Activation {
                     *o = if v > T::zero() {
                         v
                     } else {
-                        a * (v.exp() - T::one())
+                        a * (v.exp_libm() - T::one())
                     };
                 }
             }
             Activation::Gelu => {
                 for (o, &v) in y.iter_mut().zip(x) {
                     let xf = v.to_f64();
-                    *o = T::of(0.5 * xf * (1.0 + libm::erf(xf * FRAC_1_SQRT_2)));
+                    *o = T::of(0.5 * xf * (1.0 + math::erf(xf * FRAC_1_SQRT_2)));
                 }
             }
             Activation::Sigmoid => {
@@ -76,7 +77,7 @@ impl Activation {
             }
             Activation::Tanh => {
                 for (o, &v) in y.iter_mut().zip(x) {
-                    *o = v.tanh();
+                    *o = v.tanh_libm();
                 }
             }
             Activation::Softmax => {
@@ -142,14 +143,18 @@ impl Activation {
             Activation::Elu { alpha } => {
                 let a = T::of(alpha);
                 for ((&v, &d), o) in xs!() {
-                    *o = if v > T::zero() { d } else { d * a * v.exp() };
+                    *o = if v > T::zero() {
+                        d
+                    } else {
+                        d * a * v.exp_libm()
+                    };
                 }
             }
             Activation::Gelu => {
                 for ((&v, &d), o) in xs!() {
                     let xf = v.to_f64();
-                    let cdf = 0.5 * (1.0 + libm::erf(xf * FRAC_1_SQRT_2));
-                    let pdf = INV_SQRT_2PI * (-0.5 * xf * xf).exp();
+                    let cdf = 0.5 * (1.0 + math::erf(xf * FRAC_1_SQRT_2));
+                    let pdf = INV_SQRT_2PI * math::exp(-0.5 * xf * xf);
                     *o = d * T::of(cdf + xf * pdf);
                 }
             }
@@ -191,9 +196,9 @@ impl Activation {
 #[inline]
 pub fn sigmoid<T: Float>(v: T) -> T {
     if v >= T::zero() {
-        T::one() / (T::one() + (-v).exp())
+        T::one() / (T::one() + (-v).exp_libm())
     } else {
-        let e = v.exp();
+        let e = v.exp_libm();
         e / (T::one() + e)
     }
 }
@@ -208,7 +213,7 @@ fn softmax_column<T: Float>(x: &[T], y: &mut [T]) {
     }
     let mut s = T::zero();
     for (o, &v) in y.iter_mut().zip(x) {
-        *o = (v - m).exp();
+        *o = (v - m).exp_libm();
         s += *o;
     }
     for o in y.iter_mut() {
