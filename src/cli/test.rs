@@ -171,7 +171,10 @@ pub fn main(args: &TestArgs, out: &mut dyn Write) -> u8 {
         let _ = out.flush();
     });
     let _ = out.write_all(summary_line(&results).as_bytes());
-    let mut status = if args.update || results.iter().all(RecipeResult::passed) {
+    let errors = results
+        .iter()
+        .any(|r| matches!(r.verdict, Verdict::Error(_)));
+    let mut status = if !errors && (args.update || results.iter().all(RecipeResult::passed)) {
         EXIT_PASSED
     } else {
         EXIT_FAILED

@@ -19,6 +19,7 @@ pub mod network;
 pub mod optim;
 pub mod penalty;
 pub mod schedule;
+pub mod simd;
 pub mod snapshot;
 pub mod trainer;
 

@@ -8,6 +8,7 @@
 use crate::math;
 use crate::train::float::Float;
 use crate::train::linalg;
+use crate::train::simd::multiversion;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {
@@ -34,14 +35,47 @@ impl Activation {
     /// when the batch is large; every value is the same either way).
     pub fn forward<T: Float>(&self, x: &[T], y: &mut [T], width: usize, n: usize) {
         linalg::split_columns(x, width, y, width, n, |_, x, y| {
-            self.forward_columns(x, y, width, x.len() / width.max(1))
+            forward_columns(*self, x, y, width, x.len() / width.max(1))
         });
     }
 
-    fn forward_columns<T: Float>(&self, x: &[T], y: &mut [T], width: usize, n: usize) {
+    /// dx ← dy · f′ given the forward input x and output y (two halves of columns
+    /// on two threads when the batch is large).
+    pub fn backward<T: Float>(
+        &self,
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: &mut [T],
+        width: usize,
+        n: usize,
+    ) {
+        linalg::split_columns(dy, width, dx, width, n, |first, dy, dx| {
+            let r = first * width..first * width + dy.len();
+            backward_columns(
+                *self,
+                &x[r.clone()],
+                &y[r],
+                dy,
+                dx,
+                width,
+                dy.len() / width.max(1),
+            )
+        });
+    }
+
+    /// Whether this is a relu (for the dead-unit detector).
+    pub fn is_relu(&self) -> bool {
+        matches!(self, Activation::Relu)
+    }
+}
+
+multiversion! {
+    /// y ← f(x) for whole columns (AVX-512, AVX2 or baseline: the same bits).
+    fn forward_columns<T: Float>(act: Activation, x: &[T], y: &mut [T], width: usize, n: usize) {
         let len = width * n;
         let (x, y) = (&x[..len], &mut y[..len]);
-        match *self {
+        match act {
             Activation::Relu => {
                 for (o, &v) in y.iter_mut().zip(x) {
                     *o = if v > T::zero() { v } else { T::zero() };
@@ -87,26 +121,12 @@ impl Activation {
             }
         }
     }
+}
 
-    /// dx ← dy · f′ given the forward input x and output y (two halves of columns
-    /// on two threads when the batch is large).
-    pub fn backward<T: Float>(
-        &self,
-        x: &[T],
-        y: &[T],
-        dy: &[T],
-        dx: &mut [T],
-        width: usize,
-        n: usize,
-    ) {
-        linalg::split_columns(dy, width, dx, width, n, |first, dy, dx| {
-            let r = first * width..first * width + dy.len();
-            self.backward_columns(&x[r.clone()], &y[r], dy, dx, width, dy.len() / width.max(1))
-        });
-    }
-
+multiversion! {
+    /// dx ← dy · f′ for whole columns (AVX-512, AVX2 or baseline: the same bits).
     fn backward_columns<T: Float>(
-        &self,
+        act: Activation,
         x: &[T],
         y: &[T],
         dy: &[T],
@@ -127,7 +147,7 @@ impl Activation {
                 y.iter().zip(dy).zip(dx.iter_mut())
             };
         }
-        match *self {
+        match act {
             Activation::Relu => {
                 for ((&v, &d), o) in xs!() {
                     *o = if v > T::zero() { d } else { T::zero() };
@@ -185,15 +205,10 @@ impl Activation {
             }
         }
     }
-
-    /// Whether this is a relu (for the dead-unit detector).
-    pub fn is_relu(&self) -> bool {
-        matches!(self, Activation::Relu)
-    }
 }
 
 /// Logistic function without overflow for large |x|.
-#[inline]
+#[inline(always)]
 pub fn sigmoid<T: Float>(v: T) -> T {
     if v >= T::zero() {
         T::one() / (T::one() + (-v).exp_libm())
@@ -204,6 +219,7 @@ pub fn sigmoid<T: Float>(v: T) -> T {
 }
 
 /// Numerically stable softmax of one column.
+#[inline(always)]
 fn softmax_column<T: Float>(x: &[T], y: &mut [T]) {
     let mut m = x[0];
     for &v in &x[1..] {
