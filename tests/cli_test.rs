@@ -628,3 +628,31 @@ fn check_format_github_annotates_lines() {
         )
     );
 }
+
+// ------------------------------------------------------------------ portable bits
+
+#[test]
+fn every_instruction_set_gives_the_same_log() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (recipe, set) in [
+        ("examples/xor.nnt", "train.epochs=10"),
+        ("examples/iris.nnt", "train.epochs=4"),
+        ("examples/regression.nnt", "train.epochs=3"),
+    ] {
+        let log = |level: Option<&str>| {
+            let mut c = nnt(root);
+            c.args(["run", recipe, "--format", "jsonl", "--set", set]);
+            match level {
+                Some(l) => c.env("NNT_SIMD", l),
+                None => c.env_remove("NNT_SIMD"),
+            };
+            let o = c.output().unwrap();
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            o.stdout
+        };
+        let best = log(None);
+        assert!(!best.is_empty());
+        assert_eq!(best, log(Some("v3")), "{recipe}: AVX2 differs");
+        assert_eq!(best, log(Some("baseline")), "{recipe}: baseline differs");
+    }
+}
