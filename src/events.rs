@@ -137,4 +137,6 @@ pub struct EndEvent {
     /// Only with `--timings`.
     pub seconds: Option<f64>,
     pub steps_per_second: Option<f64>,
+    /// Some `expect { … }` item was not met (§16): logged as `"expectations":"failed"`.
+    pub expectations_failed: bool,
 }

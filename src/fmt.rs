@@ -69,6 +69,7 @@ const ITEM_ORDER: &[&str] = &[
     "optimizer",
     "regularize",
     "train",
+    "expect",
     "diagnose",
     "init_from",
     "save",

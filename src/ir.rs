@@ -60,6 +60,8 @@ pub struct Program {
     pub save: Option<PathBuf>,
     pub checkpoint: Option<CheckpointPlan>,
     pub diagnose: DiagnoseConfig,
+    /// The `expect { … }` section (§16), in recipe order.
+    pub expect: Vec<Expectation>,
 }
 
 // ---------------------------------------------------------------- data
@@ -681,6 +683,53 @@ impl Default for DiagnoseConfig {
             dead_relu_fraction: Some(0.3),
             plateau_delta: Some(3e-3),
             plateau_epochs: 5,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- expect
+
+/// One item of `expect { … }` (§16): a logged field and the bound it must reach.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    /// An epoch field (`valid_accuracy`, `train_loss`, …) or an end field (`test_*`).
+    pub field: String,
+    pub bound: Bound,
+    /// The whole item (`valid_accuracy = at_least(0.9)`).
+    pub span: Span,
+    /// 1-based recipe line of the item (`None` when it comes from `--set`).
+    pub line: Option<usize>,
+}
+
+impl Expectation {
+    /// Whether the field is read from the end event rather than the kept epoch.
+    pub fn from_end(&self) -> bool {
+        self.field.starts_with("test_")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// `at_least(x)`: the value must be ≥ x.
+    AtLeast(f64),
+    /// `at_most(x)`: the value must be ≤ x.
+    AtMost(f64),
+}
+
+impl Bound {
+    /// Whether `value` meets the bound (a value that is not finite never does).
+    pub fn holds(&self, value: f64) -> bool {
+        value.is_finite()
+            && match *self {
+                Bound::AtLeast(x) => value >= x,
+                Bound::AtMost(x) => value <= x,
+            }
+    }
+    /// `at least 0.9`, `at most 0.3`.
+    pub fn describe(&self) -> String {
+        match *self {
+            Bound::AtLeast(x) => format!("at least {x}"),
+            Bound::AtMost(x) => format!("at most {x}"),
         }
     }
 }

@@ -24,6 +24,8 @@ const EXIT_INVALID: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 /// Exit status: training diverged.
 const EXIT_DIVERGED: u8 = 3;
+/// Exit status: an `expect { … }` item was not met (after save and the log).
+const EXIT_EXPECTATION: u8 = 4;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,14 +46,14 @@ struct Cli {
 enum Command {
     /// Check a recipe, then train it and print the log.
     #[command(
-        after_help = "Examples:\n  nnt run examples/iris.nnt\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt run examples/iris.nnt --seed 3 --set 'optimizer=sgd(lr = 0.1)' --set train.epochs=5\n  nnt run examples/iris.nnt --save weights.safetensors --plot loss.svg\n\nExit status: 0 success, 1 invalid recipe or data, 2 usage error, 3 training diverged."
+        after_help = "Examples:\n  nnt run examples/iris.nnt\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt run examples/iris.nnt --seed 3 --set 'optimizer=sgd(lr = 0.1)' --set train.epochs=5\n  nnt run examples/iris.nnt --save weights.safetensors --plot loss.svg\n\nExit status: 0 success, 1 invalid recipe or data, 2 usage error, 3 training diverged, 4 an expectation was not met."
     )]
     Run(RunArgs),
     /// Parse and check a recipe, reading and validating its data, without training.
     #[command(
-        after_help = "Example:\n  nnt check examples/iris.nnt\n\nExit status: 0 when the recipe is valid (warnings allowed), 1 when it is not."
+        after_help = "Examples:\n  nnt check examples/iris.nnt\n  nnt check examples/iris.nnt --format json     # one JSON object per diagnostic\n  nnt check examples/iris.nnt --format github   # GitHub Actions annotations\n\nExit status: 0 when the recipe is valid (warnings allowed), 1 when it is not."
     )]
-    Check(RecipeArgs),
+    Check(CheckArgs),
     /// Show the plan: layers, shapes, parameters, rows, batches and learning rates (of a recipe, or of a saved .safetensors model with its data schema).
     #[command(
         after_help = "Examples:\n  nnt explain examples/iris.nnt\n  nnt explain iris.safetensors"
@@ -93,6 +95,11 @@ enum Command {
     /// Print the manual page (roff): `nnt man | gzip > /usr/local/share/man/man1/nnt.1.gz`.
     #[command(hide = true)]
     Man,
+    /// Run recipes and compare what they print with their stored snapshots.
+    #[command(
+        after_help = "Examples:\n  nnt test                      # every recipe under the current directory\n  nnt test examples --update    # write missing and changed snapshots\n  nnt test --tolerance 1e-6 --junit report.xml\n\nExit status: 0 when every recipe passes (or with --update), 1 when one fails, 2 usage error."
+    )]
+    Test(nnt::cli::test::TestArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "The script calls back into `nnt` on every TAB, so `nnt` must be on the PATH.\n\nExamples:\n  nnt completions bash > ~/.local/share/bash-completion/completions/nnt\n  source <(nnt completions zsh)   # in ~/.zshrc, after compinit\n  nnt completions fish > ~/.config/fish/completions/nnt.fish"
@@ -122,6 +129,15 @@ struct RecipeArgs {
     /// The seed of the random generator (same as `--set seed=N`).
     #[arg(long, value_name = "N", value_hint = clap::ValueHint::Other)]
     seed: Option<u64>,
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    #[command(flatten)]
+    recipe: RecipeArgs,
+    /// Output format: rendered text on stderr, or JSON lines / GitHub Actions commands on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    format: nnt::cli::check::CheckFormat,
 }
 
 #[derive(clap::Args, Debug)]
@@ -285,6 +301,7 @@ fn run() -> u8 {
                 EXIT_INVALID
             }
         },
+        Command::Test(args) => nnt::cli::test::main(&args, &mut std::io::stdout()),
         Command::Completions { shell } => {
             // Generated in memory: a failed write must not panic or leave half a script.
             let mut script = Vec::new();
@@ -301,7 +318,12 @@ fn run() -> u8 {
 
 // ------------------------------------------------------------------ commands
 
-fn cmd_check(args: &RecipeArgs) -> u8 {
+fn cmd_check(args: &CheckArgs) -> u8 {
+    if args.format != nnt::cli::check::CheckFormat::Text {
+        let r = &args.recipe;
+        return nnt::cli::check::main(&r.recipe, &r.set, r.seed, args.format);
+    }
+    let args = &args.recipe;
     match load_program(args, None) {
         Ok((program, data_files)) => {
             // The files the run would read and write, without writing any.
@@ -436,6 +458,9 @@ fn cmd_run(args: RunArgs) -> u8 {
     let mut status = match outcome.end.reason {
         EndReason::Diverged => EXIT_DIVERGED,
         EndReason::Interrupted => 130,
+        EndReason::Completed | EndReason::EarlyStop if outcome.end.expectations_failed => {
+            EXIT_EXPECTATION
+        }
         EndReason::Completed | EndReason::EarlyStop => 0,
     };
     // A diverged or interrupted run is still plotted (up to where it stopped); a
@@ -726,7 +751,15 @@ fn handler(color: bool) -> GraphicalReportHandler {
     } else {
         GraphicalTheme::unicode_nocolor()
     };
-    GraphicalReportHandler::new_themed(theme).with_links(false)
+    let handler = GraphicalReportHandler::new_themed(theme).with_links(false);
+    // `nnt test` renders rejected recipes at a fixed width (COLUMNS=100).
+    match std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+    {
+        Some(width) if width > 0 => handler.with_width(width),
+        _ => handler,
+    }
 }
 
 fn eprint_diagnostic(diag: &dyn Diagnostic, color: bool) {
@@ -856,6 +889,12 @@ fn run_diagnostic(program: &Program, d: &RunDiagnostic) -> MietteDiagnostic {
             ),
         };
         diag = diag.with_label(LabeledSpan::at(layer.span, where_));
+    } else if let Some(x) = program
+        .expect
+        .iter()
+        .find(|x| d.code == nnt::train::expect::CODE && x.line.is_some() && x.line == d.line)
+    {
+        diag = diag.with_label(LabeledSpan::at(x.span, "not met"));
     }
     diag
 }

@@ -105,6 +105,7 @@ fn iris(schedule: Schedule, epochs: usize) -> Program {
         save: None,
         checkpoint: None,
         diagnose: DiagnoseConfig::default(),
+        expect: Vec::new(),
     }
 }
 

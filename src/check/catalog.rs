@@ -228,6 +228,7 @@ pub const BUILTINS: &[Builtin] = &[
     item(Item("train"), "lr_schedule", Some("constant"), "The learning rate of each epoch."),
     item(Item("train"), "clip", None, "Gradient clipping before every step: `norm(max)` or `value(max)`."),
     item(Item("train"), "early_stop", None, "Stop when the monitored value stops improving: `patience(p, monitor, min_delta)`."),
+    item(Item("train"), "metrics", Some("[]"), "Metrics logged as `valid_NAME` each epoch and `test_NAME` at the end: precision, recall, f1, auc, rmse, mae, r2."),
     b(Value("batch"), "full", &[], "The whole train split in one batch."),
     b(Schedule, "constant", &[], "The optimizer's lr in every epoch."),
     b(Schedule, "step", &[req("every"), opt("factor", "0.1")], "lr · factor^⌊(e−1)/every⌋ (StepLR)."),
@@ -241,6 +242,20 @@ pub const BUILTINS: &[Builtin] = &[
     b(Value("monitor"), "train_loss", &[], "The epoch's train loss (lower is better)."),
     b(Value("monitor"), "valid_loss", &[], "The valid split's loss (lower is better); needs a valid split."),
     b(Value("monitor"), "valid_accuracy", &[], "The valid split's accuracy (higher is better); needs a valid split and a classification loss."),
+    b(Value("monitor"), "valid_precision", &[], "Macro-averaged precision on the valid split (higher is better); needs `precision` in `metrics`."),
+    b(Value("monitor"), "valid_recall", &[], "Macro-averaged recall on the valid split (higher is better); needs `recall` in `metrics`."),
+    b(Value("monitor"), "valid_f1", &[], "Macro-averaged F1 on the valid split (higher is better); needs `f1` in `metrics`."),
+    b(Value("monitor"), "valid_auc", &[], "ROC AUC on the valid split (higher is better, binary_cross_entropy); needs `auc` in `metrics`."),
+    b(Value("monitor"), "valid_rmse", &[], "Root mean squared error on the valid split (lower is better, regression); needs `rmse` in `metrics`."),
+    b(Value("monitor"), "valid_mae", &[], "Mean absolute error on the valid split (lower is better, regression); needs `mae` in `metrics`."),
+    b(Value("monitor"), "valid_r2", &[], "R² on the valid split (higher is better, regression); needs `r2` in `metrics`."),
+    b(Value("metrics"), "precision", &[], "Macro-averaged precision (classification), as `valid_precision` and `test_precision`."),
+    b(Value("metrics"), "recall", &[], "Macro-averaged recall (classification), as `valid_recall` and `test_recall`."),
+    b(Value("metrics"), "f1", &[], "Macro-averaged F1 (classification), as `valid_f1` and `test_f1`."),
+    b(Value("metrics"), "auc", &[], "ROC AUC of the positive-class probability (binary_cross_entropy), as `valid_auc` and `test_auc`."),
+    b(Value("metrics"), "rmse", &[], "Root mean squared error averaged over targets (regression), as `valid_rmse` and `test_rmse`."),
+    b(Value("metrics"), "mae", &[], "Mean absolute error averaged over targets (regression), as `valid_mae` and `test_mae`."),
+    b(Value("metrics"), "r2", &[], "R² averaged over targets (regression), as `valid_r2` and `test_r2`."),
     b(Value("precision"), "f32", &[], "32-bit floats."),
     b(Value("precision"), "f64", &[], "64-bit floats."),
     // ------------------------------------------------------------ checkpoint, diagnose
@@ -346,6 +361,7 @@ mod tests {
         covers(Kind::Source, data::SOURCES);
         covers(Kind::Schedule, train::SCHEDULES);
         covers(Kind::Value("monitor"), train::MONITORS);
+        covers(Kind::Value("metrics"), train::METRICS);
         covers(Kind::Setting, layout::SETTINGS);
         covers(Kind::Section, layout::SECTIONS);
         covers(Kind::Item("data"), data::ITEMS);

@@ -356,6 +356,18 @@ pub enum CheckError {
         help: Option<String>,
     },
 
+    /// `expect { valid_accuracy = at_least(0.9) }` without `valid = …`.
+    #[error("`{field}` is not logged by this run: {reason}")]
+    #[diagnostic(code(nnt::check::not_logged))]
+    NotLogged {
+        field: String,
+        reason: String,
+        #[label(primary, "this run does not log `{field}`")]
+        span: Span,
+        #[help]
+        help: Option<String>,
+    },
+
     /// `sgd(lr = 0.1, nesterov = true)`
     #[error("nesterov momentum needs {reason}")]
     #[diagnostic(code(nnt::check::nesterov))]
@@ -505,6 +517,7 @@ impl CheckError {
             | NoAccuracy { span, .. }
             | MetricLoss { span, .. }
             | MonitorNotLogged { span, .. }
+            | NotLogged { span, .. }
             | Nesterov { span, .. }
             | BatchNormOneRow { span, .. }
             | NestedSchedule { span, .. }

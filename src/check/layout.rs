@@ -18,7 +18,7 @@ pub const SETTINGS: &[&str] = &[
     "init_from",
     "save",
 ];
-pub const SECTIONS: &[&str] = &["data", "model", "train", "checkpoint", "diagnose"];
+pub const SECTIONS: &[&str] = &["data", "model", "train", "checkpoint", "diagnose", "expect"];
 
 /// Example text per item, for help messages.
 fn example(name: &str) -> &'static str {
@@ -35,6 +35,7 @@ fn example(name: &str) -> &'static str {
         "train" => "train { epochs = 10 }",
         "checkpoint" => "checkpoint { every = 5; path = \"ckpt\"; keep = 3 }",
         "diagnose" => "diagnose { plateau_epochs = 10 }",
+        "expect" => "expect { valid_accuracy = at_least(0.9) }",
         _ => "",
     }
 }

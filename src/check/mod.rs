@@ -14,6 +14,7 @@ pub mod data;
 pub mod data_cache;
 pub mod diagnose;
 pub mod error;
+pub mod expect;
 pub mod labels;
 pub mod layout;
 pub mod lints;
@@ -354,6 +355,7 @@ struct Static {
     save: Option<Option<PathBuf>>,
     checkpoint: Option<Option<crate::ir::CheckpointPlan>>,
     diagnose: Option<DiagnoseConfig>,
+    expect: Option<Vec<expect::RExpect>>,
 }
 
 fn optional<T>(
@@ -438,6 +440,20 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
         None => Some(DiagnoseConfig::default()),
     };
 
+    let expect = match lay.sections.get("expect") {
+        Some(s) => expect::resolve(cx, s),
+        None => Some(Vec::new()),
+    };
+    if let Some(items) = &expect {
+        expect::loggable(
+            cx,
+            items,
+            data.as_ref(),
+            loss.map(|(l, _)| l),
+            regularize.as_ref().map(|r| &r.reg),
+        );
+    }
+
     // A `valid_*` monitor needs a valid split; accuracy needs a classification loss.
     if let (Some(d), Some(t)) = (&data, &train) {
         for (m, span) in &t.monitors {
@@ -519,6 +535,7 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
         save,
         checkpoint,
         diagnose,
+        expect,
     }
 }
 
@@ -547,5 +564,16 @@ fn assemble(
         save,
         checkpoint: st.checkpoint.clone()?,
         diagnose: st.diagnose.clone()?,
+        expect: st
+            .expect
+            .as_ref()?
+            .iter()
+            .map(|r| crate::ir::Expectation {
+                field: r.field.clone(),
+                bound: r.bound,
+                span: r.span,
+                line: (r.span.source == SourceId::RECIPE).then(|| source.line_of(r.span.start)),
+            })
+            .collect(),
     })
 }

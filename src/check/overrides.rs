@@ -531,6 +531,7 @@ fn first_item(section: &str) -> &'static str {
         "train" => "epochs",
         "checkpoint" => "every",
         "diagnose" => "plateau_epochs",
+        "expect" => "valid_accuracy",
         _ => "item",
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! Like `data`, `io` and `main.rs`, this module may touch files and start processes.
 
+pub mod check;
 pub mod complete;
 pub mod eval;
 pub mod explain_model;
@@ -15,4 +16,5 @@ pub mod options;
 pub mod output;
 pub mod predict;
 pub mod sweep;
+pub mod test;
 pub mod version;

@@ -13,6 +13,7 @@ use rand_distr::StandardNormal;
 
 use super::error::DataError;
 use crate::ir::Table;
+use crate::math;
 use crate::rng::{generator, ChaCha8Rng, Stream};
 
 /// Word position of the structure draws in the Data stream: far beyond anything the
@@ -74,8 +75,8 @@ pub fn spirals(
             let r = (j + 1) as f64 / count as f64;
             let angle =
                 std::f64::consts::TAU * k as f64 / classes as f64 + 4.0 * r + noise * normal(rng);
-            x.push(r * angle.sin());
-            x.push(r * angle.cos());
+            x.push(r * math::sin(angle));
+            x.push(r * math::cos(angle));
             y.push(k as f64);
         }
     }
@@ -102,9 +103,9 @@ pub fn moons(rng: &mut ChaCha8Rng, n: usize, noise: f64) -> Result<Table, DataEr
                 0.0
             };
             let (px, py) = if class == 0 {
-                (t.cos(), t.sin())
+                (math::cos(t), math::sin(t))
             } else {
-                (1.0 - t.cos(), 1.0 - t.sin() - 0.5)
+                (1.0 - math::cos(t), 1.0 - math::sin(t) - 0.5)
             };
             x.push(px + noise * normal(rng));
             x.push(py + noise * normal(rng));

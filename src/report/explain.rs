@@ -21,7 +21,7 @@ pub fn planned_lr(schedule: &Schedule, base: f64, epoch: usize, epochs: usize) -
         }
         Schedule::Cosine { min_lr } => {
             let t = epochs.max(1) as f64;
-            let cos = (std::f64::consts::PI * (e - 1) as f64 / t).cos();
+            let cos = crate::math::cos(std::f64::consts::PI * (e - 1) as f64 / t);
             Some(min_lr + (base - min_lr) * (1.0 + cos) / 2.0)
         }
         Schedule::Warmup { epochs: w, then } => {

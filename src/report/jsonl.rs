@@ -122,6 +122,9 @@ fn end(o: &mut Obj, e: &EndEvent) {
     for (m, v) in &e.test_metrics {
         o.num(m.test_name(), *v);
     }
+    if e.expectations_failed {
+        o.str("expectations", "failed");
+    }
     if let Some(matrix) = &e.confusion {
         o.key("confusion");
         o.buf.push('[');

@@ -13,6 +13,10 @@ pub trait Float:
     fn to_f64(self) -> f64;
     /// The smallest positive normal value.
     const TINY: Self;
+    /// eˣ through [`crate::math`] (never the system's libm).
+    fn exp_libm(self) -> Self;
+    /// tanh x through [`crate::math`] (never the system's libm).
+    fn tanh_libm(self) -> Self;
 
     /// `dst ← a·b`, or `dst ← dst + a·b` when `accumulate`, on the calling thread
     /// (faer's kernels; [`crate::train::linalg`] decides about threads).
@@ -41,6 +45,14 @@ impl Float for f32 {
     const DTYPE: safetensors::Dtype = safetensors::Dtype::F32;
     const TINY: Self = f32::MIN_POSITIVE;
     #[inline(always)]
+    fn exp_libm(self) -> Self {
+        crate::math::expf(self)
+    }
+    #[inline(always)]
+    fn tanh_libm(self) -> Self {
+        crate::math::tanhf(self)
+    }
+    #[inline(always)]
     fn of(x: f64) -> Self {
         x as f32
     }
@@ -61,6 +73,14 @@ impl Float for f32 {
 impl Float for f64 {
     const DTYPE: safetensors::Dtype = safetensors::Dtype::F64;
     const TINY: Self = f64::MIN_POSITIVE;
+    #[inline(always)]
+    fn exp_libm(self) -> Self {
+        crate::math::exp(self)
+    }
+    #[inline(always)]
+    fn tanh_libm(self) -> Self {
+        crate::math::tanh(self)
+    }
     #[inline(always)]
     fn of(x: f64) -> Self {
         x

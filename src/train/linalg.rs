@@ -18,6 +18,7 @@
 use faer::{MatMut, MatRef};
 
 use super::float::Float;
+use super::simd::multiversion;
 
 /// Shape and strides of a matrix stored in a slice.
 #[derive(Debug, Clone, Copy)]
@@ -362,13 +363,28 @@ pub fn w_x<T: Float>(
         }
         return;
     }
-    for (xj, yj) in x[..k * n]
-        .chunks_exact(k)
-        .zip(y[..m * n].chunks_exact_mut(m.max(1)))
-    {
-        for (wi, yi) in w[..m * k].chunks_exact(k).zip(yj.iter_mut()) {
-            let d = dot(wi, xj);
-            *yi = if accumulate { *yi + d } else { d };
+    w_x_direct(w, x, y, m, k, n, accumulate);
+}
+
+multiversion! {
+    /// [`w_x`] below [`DIRECT_WORK`]: one dot product per output.
+    fn w_x_direct<T: Float>(
+        w: &[T],
+        x: &[T],
+        y: &mut [T],
+        m: usize,
+        k: usize,
+        n: usize,
+        accumulate: bool,
+    ) {
+        for (xj, yj) in x[..k * n]
+            .chunks_exact(k)
+            .zip(y[..m * n].chunks_exact_mut(m.max(1)))
+        {
+            for (wi, yi) in w[..m * k].chunks_exact(k).zip(yj.iter_mut()) {
+                let d = dot(wi, xj);
+                *yi = if accumulate { *yi + d } else { d };
+            }
         }
     }
 }
@@ -393,9 +409,16 @@ pub fn dy_xt<T: Float>(dy: &[T], x: &[T], dw: &mut [T], m: usize, k: usize, n: u
     if k == 0 || m == 0 {
         return;
     }
-    for (xj, dyj) in x[..k * n].chunks_exact(k).zip(dy[..m * n].chunks_exact(m)) {
-        for (row, &a) in dw.chunks_exact_mut(k).zip(dyj) {
-            axpy(a, xj, row);
+    dy_xt_direct(dy, x, dw, m, k, n);
+}
+
+multiversion! {
+    /// [`dy_xt`] below [`DIRECT_WORK`], into a zeroed dw: one axpy per (unit, column).
+    fn dy_xt_direct<T: Float>(dy: &[T], x: &[T], dw: &mut [T], m: usize, k: usize, n: usize) {
+        for (xj, dyj) in x[..k * n].chunks_exact(k).zip(dy[..m * n].chunks_exact(m)) {
+            for (row, &a) in dw.chunks_exact_mut(k).zip(dyj) {
+                axpy(a, xj, row);
+            }
         }
     }
 }
@@ -472,15 +495,22 @@ pub fn wt_dy<T: Float>(w: &[T], dy: &[T], dx: &mut [T], m: usize, k: usize, n: u
     if k == 0 || m == 0 {
         return;
     }
-    for (dxj, dyj) in dx.chunks_exact_mut(k).zip(dy[..m * n].chunks_exact(m)) {
-        for (wi, &a) in w[..m * k].chunks_exact(k).zip(dyj) {
-            axpy(a, wi, dxj);
+    wt_dy_direct(w, dy, dx, m, k, n);
+}
+
+multiversion! {
+    /// [`wt_dy`] below [`DIRECT_WORK`], into a zeroed dx: one axpy per (unit, column).
+    fn wt_dy_direct<T: Float>(w: &[T], dy: &[T], dx: &mut [T], m: usize, k: usize, n: usize) {
+        for (dxj, dyj) in dx.chunks_exact_mut(k).zip(dy[..m * n].chunks_exact(m)) {
+            for (wi, &a) in w[..m * k].chunks_exact(k).zip(dyj) {
+                axpy(a, wi, dxj);
+            }
         }
     }
 }
 
 /// Σ a·b over 8 interleaved lanes, added up in a fixed order.
-#[inline]
+#[inline(always)]
 fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     let mut lanes = [T::zero(); 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -498,7 +528,7 @@ fn dot<T: Float>(a: &[T], b: &[T]) -> T {
 }
 
 /// y ← y + a·x
-#[inline]
+#[inline(always)]
 fn axpy<T: Float>(a: T, x: &[T], y: &mut [T]) {
     for (o, &v) in y.iter_mut().zip(x) {
         *o += a * v;
@@ -519,24 +549,26 @@ pub fn sum_squares<T: Float>(v: &[T]) -> f64 {
     sum_squares_block(v)
 }
 
-/// Σ v² on the calling thread, in the fixed order [`sum_squares`] uses for each
-/// of its parts.
-pub fn sum_squares_block<T: Float>(v: &[T]) -> f64 {
-    let mut lanes = [0.0f64; 8];
-    let chunks = v.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (l, &x) in lanes.iter_mut().zip(c) {
+multiversion! {
+    /// Σ v² on the calling thread, in the fixed order [`sum_squares`] uses for each
+    /// of its parts.
+    pub fn sum_squares_block<T: Float>(v: &[T]) -> f64 {
+        let mut lanes = [0.0f64; 8];
+        let chunks = v.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for (l, &x) in lanes.iter_mut().zip(c) {
+                let x = x.to_f64();
+                *l += x * x;
+            }
+        }
+        for (l, &x) in lanes.iter_mut().zip(rest) {
             let x = x.to_f64();
             *l += x * x;
         }
+        ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+            + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
     }
-    for (l, &x) in lanes.iter_mut().zip(rest) {
-        let x = x.to_f64();
-        *l += x * x;
-    }
-    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
-        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
 }
 
 /// `c ← a · b (+ c)` by dot products, in a fixed order (for strides faer cannot

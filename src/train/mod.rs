@@ -9,6 +9,7 @@
 pub mod clip;
 pub mod diagnose;
 pub mod early_stop;
+pub mod expect;
 pub mod fingerprint;
 pub mod float;
 pub mod infer;
@@ -22,6 +23,7 @@ pub mod optim;
 pub mod penalty;
 pub mod preflight;
 pub mod schedule;
+pub mod simd;
 pub mod snapshot;
 pub mod trainer;
 

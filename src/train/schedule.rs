@@ -83,7 +83,8 @@ fn closed_form(s: &Schedule, base: f64, e: usize, total: usize) -> f64 {
             let t = total.max(1) as f64;
             min_lr
                 + (base - min_lr)
-                    * (1.0 + (std::f64::consts::PI * (e.saturating_sub(1)) as f64 / t).cos())
+                    * (1.0
+                        + crate::math::cos(std::f64::consts::PI * (e.saturating_sub(1)) as f64 / t))
                     / 2.0
         }
         Schedule::Warmup { epochs: w, then } => {

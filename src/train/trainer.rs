@@ -304,6 +304,8 @@ impl<'p, T: Float> Trainer<'p, T> {
 
         let mut reason = EndReason::Completed;
         let mut epochs_logged = self.done;
+        // The epoch events, for `expect` (read on the kept epoch at the end).
+        let mut logged: Vec<EpochEvent> = Vec::new();
         let mut total_seconds = 0.0f64;
         let mut total_steps = 0usize;
         // Serialised state after the last finished epoch, for Ctrl-C.
@@ -335,6 +337,9 @@ impl<'p, T: Float> Trainer<'p, T> {
                     }
                     observer.event(&Event::Epoch(ev.clone()));
                     epochs_logged = epoch;
+                    if !program.expect.is_empty() {
+                        logged.push(ev.clone());
+                    }
                     let norms = self.weight_norms();
                     for d in self
                         .diag
@@ -428,6 +433,7 @@ impl<'p, T: Float> Trainer<'p, T> {
             save: None,
             seconds: None,
             steps_per_second: None,
+            expectations_failed: false,
         };
         if matches!(reason, EndReason::Completed | EndReason::EarlyStop) {
             // With early_stop, the best epoch's parameters are the ones saved and tested.
@@ -491,6 +497,15 @@ impl<'p, T: Float> Trainer<'p, T> {
             } else {
                 0.0
             });
+        }
+        if matches!(reason, EndReason::Completed | EndReason::EarlyStop) {
+            let kept_epoch = end.best_epoch.unwrap_or(epochs_logged);
+            let kept = logged.iter().find(|e| e.epoch == kept_epoch);
+            let unmet = crate::train::expect::unmet(&program.expect, kept, &end);
+            end.expectations_failed = !unmet.is_empty();
+            for d in unmet {
+                observer.event(&Event::Diagnostic(d));
+            }
         }
         observer.event(&Event::End(end.clone()));
         Ok(RunOutcome { end })

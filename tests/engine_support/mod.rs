@@ -234,6 +234,7 @@ pub fn program(
         save: None,
         checkpoint: None,
         diagnose: DiagnoseConfig::default(),
+        expect: Vec::new(),
     }
 }
 

@@ -5,8 +5,10 @@
 //! Derivatives at kinks are PyTorch's: relu′(0) = 0, leaky_relu′(0) = slope,
 //! elu′(x) = alpha·eˣ for x ≤ 0.
 
+use crate::math;
 use crate::train::float::Float;
 use crate::train::linalg;
+use crate::train::simd::multiversion;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {
@@ -33,14 +35,47 @@ impl Activation {
     /// when the batch is large; every value is the same either way).
     pub fn forward<T: Float>(&self, x: &[T], y: &mut [T], width: usize, n: usize) {
         linalg::split_columns(x, width, y, width, n, |_, x, y| {
-            self.forward_columns(x, y, width, x.len() / width.max(1))
+            forward_columns(*self, x, y, width, x.len() / width.max(1))
         });
     }
 
-    fn forward_columns<T: Float>(&self, x: &[T], y: &mut [T], width: usize, n: usize) {
+    /// dx ← dy · f′ given the forward input x and output y (two halves of columns
+    /// on two threads when the batch is large).
+    pub fn backward<T: Float>(
+        &self,
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: &mut [T],
+        width: usize,
+        n: usize,
+    ) {
+        linalg::split_columns(dy, width, dx, width, n, |first, dy, dx| {
+            let r = first * width..first * width + dy.len();
+            backward_columns(
+                *self,
+                &x[r.clone()],
+                &y[r],
+                dy,
+                dx,
+                width,
+                dy.len() / width.max(1),
+            )
+        });
+    }
+
+    /// Whether this is a relu (for the dead-unit detector).
+    pub fn is_relu(&self) -> bool {
+        matches!(self, Activation::Relu)
+    }
+}
+
+multiversion! {
+    /// y ← f(x) for whole columns (AVX-512, AVX2 or baseline: the same bits).
+    fn forward_columns<T: Float>(act: Activation, x: &[T], y: &mut [T], width: usize, n: usize) {
         let len = width * n;
         let (x, y) = (&x[..len], &mut y[..len]);
-        match *self {
+        match act {
             Activation::Relu => {
                 for (o, &v) in y.iter_mut().zip(x) {
                     *o = if v > T::zero() { v } else { T::zero() };
@@ -59,14 +94,14 @@ impl Activation {
                     *o = if v > T::zero() {
                         v
                     } else {
-                        a * (v.exp() - T::one())
+                        a * (v.exp_libm() - T::one())
                     };
                 }
             }
             Activation::Gelu => {
                 for (o, &v) in y.iter_mut().zip(x) {
                     let xf = v.to_f64();
-                    *o = T::of(0.5 * xf * (1.0 + libm::erf(xf * FRAC_1_SQRT_2)));
+                    *o = T::of(0.5 * xf * (1.0 + math::erf(xf * FRAC_1_SQRT_2)));
                 }
             }
             Activation::Sigmoid => {
@@ -76,7 +111,7 @@ impl Activation {
             }
             Activation::Tanh => {
                 for (o, &v) in y.iter_mut().zip(x) {
-                    *o = v.tanh();
+                    *o = v.tanh_libm();
                 }
             }
             Activation::Softmax => {
@@ -86,26 +121,12 @@ impl Activation {
             }
         }
     }
+}
 
-    /// dx ← dy · f′ given the forward input x and output y (two halves of columns
-    /// on two threads when the batch is large).
-    pub fn backward<T: Float>(
-        &self,
-        x: &[T],
-        y: &[T],
-        dy: &[T],
-        dx: &mut [T],
-        width: usize,
-        n: usize,
-    ) {
-        linalg::split_columns(dy, width, dx, width, n, |first, dy, dx| {
-            let r = first * width..first * width + dy.len();
-            self.backward_columns(&x[r.clone()], &y[r], dy, dx, width, dy.len() / width.max(1))
-        });
-    }
-
+multiversion! {
+    /// dx ← dy · f′ for whole columns (AVX-512, AVX2 or baseline: the same bits).
     fn backward_columns<T: Float>(
-        &self,
+        act: Activation,
         x: &[T],
         y: &[T],
         dy: &[T],
@@ -126,7 +147,7 @@ impl Activation {
                 y.iter().zip(dy).zip(dx.iter_mut())
             };
         }
-        match *self {
+        match act {
             Activation::Relu => {
                 for ((&v, &d), o) in xs!() {
                     *o = if v > T::zero() { d } else { T::zero() };
@@ -142,14 +163,18 @@ impl Activation {
             Activation::Elu { alpha } => {
                 let a = T::of(alpha);
                 for ((&v, &d), o) in xs!() {
-                    *o = if v > T::zero() { d } else { d * a * v.exp() };
+                    *o = if v > T::zero() {
+                        d
+                    } else {
+                        d * a * v.exp_libm()
+                    };
                 }
             }
             Activation::Gelu => {
                 for ((&v, &d), o) in xs!() {
                     let xf = v.to_f64();
-                    let cdf = 0.5 * (1.0 + libm::erf(xf * FRAC_1_SQRT_2));
-                    let pdf = INV_SQRT_2PI * (-0.5 * xf * xf).exp();
+                    let cdf = 0.5 * (1.0 + math::erf(xf * FRAC_1_SQRT_2));
+                    let pdf = INV_SQRT_2PI * math::exp(-0.5 * xf * xf);
                     *o = d * T::of(cdf + xf * pdf);
                 }
             }
@@ -180,25 +205,21 @@ impl Activation {
             }
         }
     }
-
-    /// Whether this is a relu (for the dead-unit detector).
-    pub fn is_relu(&self) -> bool {
-        matches!(self, Activation::Relu)
-    }
 }
 
 /// Logistic function without overflow for large |x|.
-#[inline]
+#[inline(always)]
 pub fn sigmoid<T: Float>(v: T) -> T {
     if v >= T::zero() {
-        T::one() / (T::one() + (-v).exp())
+        T::one() / (T::one() + (-v).exp_libm())
     } else {
-        let e = v.exp();
+        let e = v.exp_libm();
         e / (T::one() + e)
     }
 }
 
 /// Numerically stable softmax of one column.
+#[inline(always)]
 fn softmax_column<T: Float>(x: &[T], y: &mut [T]) {
     let mut m = x[0];
     for &v in &x[1..] {
@@ -208,7 +229,7 @@ fn softmax_column<T: Float>(x: &[T], y: &mut [T]) {
     }
     let mut s = T::zero();
     for (o, &v) in y.iter_mut().zip(x) {
-        *o = (v - m).exp();
+        *o = (v - m).exp_libm();
         s += *o;
     }
     for o in y.iter_mut() {

@@ -5,6 +5,7 @@
 
 use crate::train::float::Float;
 use crate::train::linalg;
+use crate::train::simd::multiversion;
 
 /// A dense layer: where its parameters live in the flat parameter vector.
 #[derive(Debug, Clone)]
@@ -62,19 +63,24 @@ impl Dense {
             let units = self.units;
             // Each unit's sum runs over the columns in order; a large batch
             // splits the units (not the columns) between two threads.
-            let sum_rows = |first: usize, db: &mut [T]| {
-                db.fill(T::zero());
-                for col in dy[..units * n].chunks_exact(units.max(1)) {
-                    for (g, &d) in db.iter_mut().zip(&col[first..]) {
-                        *g += d;
-                    }
-                }
-            };
+            let sum_rows = |first: usize, db: &mut [T]| sum_columns(dy, db, units, first, n);
             if linalg::column_halves(units, n).is_some() && units >= 2 {
                 let (d0, d1) = db.split_at_mut(units / 2);
                 linalg::both(|| sum_rows(0, d0), || sum_rows(units / 2, d1));
             } else {
                 sum_rows(0, db);
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// db ← Σ over the n columns of dy (`units × n`) of rows first.., in column order.
+    fn sum_columns<T: Float>(dy: &[T], db: &mut [T], units: usize, first: usize, n: usize) {
+        db.fill(T::zero());
+        for col in dy[..units * n].chunks_exact(units.max(1)) {
+            for (g, &d) in db.iter_mut().zip(&col[first..]) {
+                *g += d;
             }
         }
     }

@@ -5,6 +5,7 @@
 //! Shapes: z `1 × n`, y `1 × n` (0 or 1), dz `1 × n`.
 
 use super::BatchLoss;
+use crate::math;
 use crate::train::float::Float;
 
 pub fn forward_backward<T: Float>(
@@ -19,15 +20,15 @@ pub fn forward_backward<T: Float>(
     for k in 0..n {
         let zf = z[k].to_f64();
         let yf = y[k].to_f64();
-        total += zf.max(0.0) - zf * yf + (-zf.abs()).exp().ln_1p();
+        total += zf.max(0.0) - zf * yf + math::ln_1p(math::exp(-zf.abs()));
         if (zf > 0.0) == (yf > 0.5) {
             correct += 1;
         }
         if let Some(dz) = dz.as_deref_mut() {
             let s = if zf >= 0.0 {
-                1.0 / (1.0 + (-zf).exp())
+                1.0 / (1.0 + math::exp(-zf))
             } else {
-                zf.exp() / (1.0 + zf.exp())
+                math::exp(zf) / (1.0 + math::exp(zf))
             };
             dz[k] = T::of((s - yf) * inv_n);
         }

@@ -6,6 +6,7 @@
 //! Shapes: z `C × n`, y `1 × n` (class indices), dz `C × n`.
 
 use super::BatchLoss;
+use crate::math;
 use crate::train::float::Float;
 use crate::train::linalg;
 
@@ -79,7 +80,7 @@ fn columns<T: Float>(
             s += exp(v.to_f64() - m);
             sum_z += v.to_f64();
         }
-        let lse = m + s.ln();
+        let lse = m + math::ln(s);
         let zy = col.get(label).map_or(f64::NAN, |v| v.to_f64());
         total += (1.0 - eps) * (lse - zy) + (eps / cf) * (cf * lse - sum_z);
         if let Some(dz) = dz.as_deref_mut() {
@@ -103,7 +104,7 @@ fn exp(x: f64) -> f64 {
     if x < -746.0 {
         0.0
     } else {
-        libm::exp(x)
+        math::exp(x)
     }
 }
 

@@ -4,6 +4,7 @@
 //! θ ← θ − (lr/(1−β1ᵗ))·m / (√u/√(1−β2ᵗ) + eps) (PyTorch's grouping of the same formula).
 
 use crate::train::float::Float;
+use crate::train::simd::multiversion;
 
 #[derive(Debug, Clone)]
 pub struct Adam<T> {
@@ -127,37 +128,57 @@ impl<T: Float> AdamStep<T> {
         v: &mut [T],
         vmax: &mut [T],
     ) {
-        let c = *self;
-        if !vmax.is_empty() {
-            let it = params
-                .iter_mut()
-                .zip(grads)
-                .zip(m.iter_mut())
-                .zip(v.iter_mut())
-                .zip(vmax.iter_mut());
-            for ((((p, &g), m), v), vmax) in it {
-                let g = if c.use_wd { g + c.wd * *p } else { g };
-                let g = quiet(g, c.g_min);
-                *m = (c.b1 * *m + c.ob1 * g).flush();
-                *v = (c.b2 * *v + c.ob2 * g * g).flush();
-                if *v > *vmax {
-                    *vmax = *v;
-                }
-                *p -= c.step_size * quiet(*m, c.m_min) / (vmax.sqrt() * c.inv_bc2_sqrt + c.eps);
-            }
+        if vmax.is_empty() {
+            adam_update(*self, params, grads, m, v);
         } else {
-            let it = params
-                .iter_mut()
-                .zip(grads)
-                .zip(m.iter_mut())
-                .zip(v.iter_mut());
-            for (((p, &g), m), v) in it {
-                let g = if c.use_wd { g + c.wd * *p } else { g };
-                let g = quiet(g, c.g_min);
-                *m = (c.b1 * *m + c.ob1 * g).flush();
-                *v = (c.b2 * *v + c.ob2 * g * g).flush();
-                *p -= c.step_size * quiet(*m, c.m_min) / (v.sqrt() * c.inv_bc2_sqrt + c.eps);
+            amsgrad_update(*self, params, grads, m, v, vmax);
+        }
+    }
+}
+
+multiversion! {
+    /// The adam update of one range (AVX-512, AVX2 or baseline: the same bits).
+    fn adam_update<T: Float>(c: AdamStep<T>, params: &mut [T], grads: &[T], m: &mut [T], v: &mut [T]) {
+        let it = params
+            .iter_mut()
+            .zip(grads)
+            .zip(m.iter_mut())
+            .zip(v.iter_mut());
+        for (((p, &g), m), v) in it {
+            let g = if c.use_wd { g + c.wd * *p } else { g };
+            let g = quiet(g, c.g_min);
+            *m = (c.b1 * *m + c.ob1 * g).flush();
+            *v = (c.b2 * *v + c.ob2 * g * g).flush();
+            *p -= c.step_size * quiet(*m, c.m_min) / (v.sqrt() * c.inv_bc2_sqrt + c.eps);
+        }
+    }
+}
+
+multiversion! {
+    /// The amsgrad update of one range.
+    fn amsgrad_update<T: Float>(
+        c: AdamStep<T>,
+        params: &mut [T],
+        grads: &[T],
+        m: &mut [T],
+        v: &mut [T],
+        vmax: &mut [T],
+    ) {
+        let it = params
+            .iter_mut()
+            .zip(grads)
+            .zip(m.iter_mut())
+            .zip(v.iter_mut())
+            .zip(vmax.iter_mut());
+        for ((((p, &g), m), v), vmax) in it {
+            let g = if c.use_wd { g + c.wd * *p } else { g };
+            let g = quiet(g, c.g_min);
+            *m = (c.b1 * *m + c.ob1 * g).flush();
+            *v = (c.b2 * *v + c.ob2 * g * g).flush();
+            if *v > *vmax {
+                *vmax = *v;
             }
+            *p -= c.step_size * quiet(*m, c.m_min) / (vmax.sqrt() * c.inv_bc2_sqrt + c.eps);
         }
     }
 }

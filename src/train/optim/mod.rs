@@ -12,6 +12,7 @@ use crate::ir::Optimizer;
 use crate::train::float::Float;
 use crate::train::linalg;
 use crate::train::network::ParamTensor;
+use crate::train::simd::multiversion;
 
 /// [`Optim::step_measured`] sums and updates the gradient block by block, so that a
 /// block is still in L1 when the update reads it the second time.
@@ -271,14 +272,21 @@ fn adam_measured<T: Float>(
     let k = o.begin(lr);
     let update = |p: &mut [T], g: &[T], [m, v, x]: [&mut [T]; 3]| {
         if let Some(d) = decay {
-            for p in p.iter_mut() {
-                *p *= d;
-            }
+            scale(p, d);
         }
         k.update(p, g, m, v, x)
     };
     measured(params, grads, o.moments(), tensors, sq, &update);
     true
+}
+
+multiversion! {
+    /// p ← p·d (adamw's decoupled decay).
+    fn scale<T: Float>(p: &mut [T], d: T) {
+        for p in p.iter_mut() {
+            *p *= d;
+        }
+    }
 }
 
 /// `f` over a whole range of the parameters (with the same ranges of the state

@@ -3,6 +3,7 @@
 //! d = g + μ·b (nesterov) or b; without momentum d = g; θ ← θ − lr·d.
 
 use crate::train::float::Float;
+use crate::train::simd::multiversion;
 
 #[derive(Debug, Clone)]
 pub struct Sgd<T> {
@@ -79,7 +80,13 @@ impl<T: Float> SgdStep<T> {
     /// Updates `params` from `grads`; `buf` is the range's momentum buffer (empty
     /// without momentum).
     pub(crate) fn update(&self, params: &mut [T], grads: &[T], buf: &mut [T]) {
-        let k = *self;
+        sgd_update(*self, params, grads, buf);
+    }
+}
+
+multiversion! {
+    /// The sgd update of one range (AVX-512, AVX2 or baseline: the same bits).
+    fn sgd_update<T: Float>(k: SgdStep<T>, params: &mut [T], grads: &[T], buf: &mut [T]) {
         if !k.momentum {
             for (p, &g) in params.iter_mut().zip(grads) {
                 let g = if k.use_wd { g + k.wd * *p } else { g };

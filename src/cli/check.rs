@@ -1,0 +1,243 @@
+//! `nnt check --format json|github` (spec §16): diagnostics for machines.
+//!
+//! `json` prints one JSON object per diagnostic (warnings first, then errors, as
+//! the text view shows them): `code`, `severity`, `message`, `help`, `file`,
+//! `line`, `column`, `end_line`, `end_column`, positions 1-based (columns in
+//! bytes, as in the text view's `[file:line:column]`; the end is the position just
+//! after the span), `null` where a diagnostic has no place.
+//! `github` prints GitHub Actions workflow commands
+//! (`::error file=F,line=L,col=C,endLine=…,endColumn=…,title=CODE::MESSAGE`).
+
+use miette::{Diagnostic, SourceSpan};
+use serde_json::{json, Value};
+
+use crate::check::BoxedDiagnostic;
+
+/// How `nnt check` prints its diagnostics.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CheckFormat {
+    /// Rendered diagnostics on stderr.
+    #[default]
+    Text,
+    /// One JSON object per diagnostic on stdout.
+    Json,
+    /// GitHub Actions workflow commands (`::error file=…::message`) on stdout.
+    Github,
+}
+
+/// A diagnostic, flattened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flat {
+    pub code: Option<String>,
+    pub severity: &'static str,
+    pub message: String,
+    pub help: Option<String>,
+    pub file: Option<String>,
+    /// (line, column, end line, end column), 1-based.
+    pub range: Option<(usize, usize, usize, usize)>,
+}
+
+/// Flattens a diagnostic; `recipe` names the file when the diagnostic has no source.
+pub fn flatten(d: &dyn Diagnostic, recipe: &str) -> Flat {
+    let severity = match d.severity() {
+        Some(miette::Severity::Warning) => "warning",
+        Some(miette::Severity::Advice) => "notice",
+        _ => "error",
+    };
+    let mut file = None;
+    let mut range = None;
+    let label = d
+        .labels()
+        .and_then(|mut ls| {
+            let all: Vec<_> = ls.by_ref().collect();
+            all.iter().find(|l| l.primary()).or(all.first()).cloned()
+        })
+        .map(|l| *l.inner());
+    if let (Some(span), Some(src)) = (label, d.source_code()) {
+        let start = src.read_span(&span, 0, 0);
+        let end_at: SourceSpan = (span.offset() + span.len(), 0).into();
+        let end = src.read_span(&end_at, 0, 0);
+        if let (Ok(s), Ok(e)) = (start, end) {
+            file = s.name().map(str::to_owned);
+            range = Some((s.line() + 1, s.column() + 1, e.line() + 1, e.column() + 1));
+        }
+    }
+    Flat {
+        code: d.code().map(|c| c.to_string()),
+        severity,
+        message: d.to_string(),
+        help: d.help().map(|h| h.to_string()),
+        file: file.or_else(|| Some(recipe.to_owned())),
+        range,
+    }
+}
+
+/// One JSON object (one line) per diagnostic.
+pub fn json_line(f: &Flat) -> String {
+    let (line, column, end_line, end_column) = match f.range {
+        Some((a, b, c, d)) => (json!(a), json!(b), json!(c), json!(d)),
+        None => (Value::Null, Value::Null, Value::Null, Value::Null),
+    };
+    // Written field by field so the keys keep this order.
+    let fields = [
+        ("code", json!(f.code)),
+        ("severity", json!(f.severity)),
+        ("message", json!(f.message)),
+        ("help", json!(f.help)),
+        ("file", json!(f.file)),
+        ("line", line),
+        ("column", column),
+        ("end_line", end_line),
+        ("end_column", end_column),
+    ];
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}:{v}", json!(k)))
+        .collect();
+    format!("{{{}}}", body.join(","))
+}
+
+/// A GitHub Actions workflow command for one diagnostic.
+pub fn github_line(f: &Flat) -> String {
+    let command = match f.severity {
+        "warning" => "warning",
+        "notice" => "notice",
+        _ => "error",
+    };
+    let mut props = Vec::new();
+    if let Some(file) = &f.file {
+        props.push(format!("file={}", escape_property(file)));
+    }
+    if let Some((l, c, el, ec)) = f.range {
+        props.push(format!("line={l}"));
+        props.push(format!("col={c}"));
+        props.push(format!("endLine={el}"));
+        props.push(format!("endColumn={ec}"));
+    }
+    if let Some(code) = &f.code {
+        props.push(format!("title={}", escape_property(code)));
+    }
+    let mut message = f.message.clone();
+    if let Some(h) = &f.help {
+        message.push_str("\nhelp: ");
+        message.push_str(h);
+    }
+    let props = if props.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", props.join(","))
+    };
+    format!("::{command}{props}::{}", escape_data(&message))
+}
+
+/// GitHub's escaping of a command's message: `%`, `\r`, `\n`.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// GitHub's escaping of a command's property value: also `:` and `,`.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Prints the diagnostics of a check in `format` (json or github) on stdout.
+pub fn print(
+    format: CheckFormat,
+    recipe: &str,
+    warnings: &[BoxedDiagnostic],
+    errors: &[BoxedDiagnostic],
+) {
+    for d in warnings.iter().chain(errors) {
+        let f = flatten(d.as_ref(), recipe);
+        let line = match format {
+            CheckFormat::Github => github_line(&f),
+            _ => json_line(&f),
+        };
+        println!("{line}");
+    }
+}
+
+/// `nnt check --format json|github`: checks the recipe and prints its
+/// diagnostics; returns the exit status (0 valid, 1 invalid, 2 unreadable).
+pub fn main(
+    recipe: &std::path::Path,
+    overrides: &[String],
+    seed: Option<u64>,
+    format: CheckFormat,
+) -> u8 {
+    let name = recipe.display().to_string();
+    let bytes = match std::fs::read(recipe) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error[nnt::cli::unreadable_recipe]: cannot read {name}: {e}");
+            return 2;
+        }
+    };
+    let dir = match recipe.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let opts = crate::check::CheckOptions {
+        overrides: overrides.to_vec(),
+        seed,
+        save: None,
+    };
+    let report = crate::check::check_recipe(&name, &bytes, &dir, &opts);
+    print(format, &name, &report.warnings, &report.errors);
+    if report.errors.is_empty() && report.program.is_some() {
+        0
+    } else {
+        1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{check_recipe, CheckOptions};
+
+    fn flat(recipe: &str) -> Vec<Flat> {
+        let r = check_recipe(
+            "r.nnt",
+            recipe.as_bytes(),
+            std::path::Path::new("."),
+            &CheckOptions::default(),
+        );
+        r.warnings
+            .iter()
+            .chain(&r.errors)
+            .map(|d| flatten(d.as_ref(), "r.nnt"))
+            .collect()
+    }
+
+    #[test]
+    fn positions_are_one_based_and_end_after_the_span() {
+        let f = flat("model {\n    dense(2)\n    relu\n    dense(2)\n    tahn\n}\n");
+        let unknown = f
+            .iter()
+            .find(|f| f.code.as_deref() == Some("nnt::check::unknown_name"))
+            .unwrap();
+        assert_eq!(unknown.range, Some((5, 5, 5, 9)));
+        assert_eq!(unknown.file.as_deref(), Some("r.nnt"));
+        assert_eq!(unknown.severity, "error");
+        assert!(unknown.help.as_deref().unwrap().contains("tanh"));
+    }
+
+    #[test]
+    fn github_escapes() {
+        let f = Flat {
+            code: Some("nnt::check::x".into()),
+            severity: "warning",
+            message: "100% sure\r\nreally".into(),
+            help: None,
+            file: Some("a,b:c.nnt".into()),
+            range: Some((1, 2, 3, 4)),
+        };
+        assert_eq!(
+            github_line(&f),
+            "::warning file=a%2Cb%3Ac.nnt,line=1,col=2,endLine=3,endColumn=4,title=nnt%3A%3Acheck%3A%3Ax::100%25 sure%0D%0Areally"
+        );
+    }
+}

@@ -1,0 +1,816 @@
+//! `nnt test`: snapshot tests of recipes (spec §16).
+//!
+//! Each recipe runs as a child process of the current executable in the recipe's
+//! own directory (`nnt run NAME.nnt --format jsonl`), so what it prints does not
+//! depend on where `nnt test` was started. A recipe whose check fails is
+//! snapshotted as the diagnostics `nnt check NAME.nnt` renders there without
+//! colour at width 100. The output is compared with `snapshots/NAME.jsonl`
+//! byte for byte, or number by number within `--tolerance`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use serde_json::Value;
+
+/// Exit status: every recipe passed (or `--update` wrote the snapshots).
+pub const EXIT_PASSED: u8 = 0;
+/// Exit status: some recipe failed or had no snapshot.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status: wrong command-line usage.
+pub const EXIT_USAGE: u8 = 2;
+
+/// How many differences the report shows per recipe.
+const SHOWN_DIFFERENCES: usize = 5;
+
+/// The width at which diagnostics of rejected recipes are rendered.
+pub const SNAPSHOT_WIDTH: usize = 100;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TestArgs {
+    /// Recipes, or directories searched recursively for `*.nnt` (hidden
+    /// directories and `snapshots/` skipped).
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Write the snapshots of failing and new recipes (and remove their `.new` files).
+    #[arg(long)]
+    pub update: bool,
+    /// Accept numbers that differ by at most REL relative: |a − b| ≤ REL·max(|a|, |b|).
+    #[arg(long, value_name = "REL")]
+    pub tolerance: Option<f64>,
+    /// Also write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Recipes run at the same time (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+/// One difference between a snapshot and the actual output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    /// 1-based line of the output.
+    pub line: usize,
+    /// The event of that line (`start`, `epoch 3`, `end`, …), when it is a JSON event.
+    pub event: Option<String>,
+    /// The field that differs, when the line is a JSON object.
+    pub field: Option<String>,
+    /// The snapshot's value (`None`: absent).
+    pub snapshot: Option<String>,
+    /// The actual value (`None`: absent).
+    pub actual: Option<String>,
+    /// |a − b| / max(|a|, |b|) when both values are numbers.
+    pub relative: Option<f64>,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}", self.line)?;
+        if let Some(e) = &self.event {
+            write!(f, ", {e}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ", {field}")?;
+        }
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".to_owned());
+        write!(
+            f,
+            ": snapshot {}, actual {}",
+            show(&self.snapshot),
+            show(&self.actual)
+        )?;
+        if let Some(r) = self.relative {
+            write!(f, " (relative difference {r:.3e})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The verdict on one recipe.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Passed,
+    /// No snapshot yet.
+    New,
+    /// The output differs from the snapshot.
+    Failed(Vec<Difference>),
+    /// The recipe could not be run at all (the executable did not start, …).
+    Error(String),
+}
+
+/// One recipe's result.
+#[derive(Debug, Clone)]
+pub struct RecipeResult {
+    /// The recipe as discovered (relative to where `nnt test` runs).
+    pub path: PathBuf,
+    pub verdict: Verdict,
+    /// Whether `--update` wrote its snapshot.
+    pub updated: bool,
+    /// A file that could not be written (the `.new` file or the snapshot).
+    pub write_error: Option<String>,
+    pub seconds: f64,
+}
+
+impl RecipeResult {
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Passed && self.write_error.is_none()
+    }
+}
+
+/// Options of a test run that do not come from the command line.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    /// The `nnt` executable that runs each recipe.
+    pub exe: PathBuf,
+    pub update: bool,
+    pub tolerance: Option<f64>,
+    pub jobs: usize,
+}
+
+/// `nnt test`: prints the report on `out`, returns the exit status.
+pub fn main(args: &TestArgs, out: &mut dyn Write) -> u8 {
+    if let Some(t) = args.tolerance {
+        if !(t.is_finite() && t >= 0.0) {
+            eprintln!("error[nnt::cli::usage]: --tolerance must be a finite number ≥ 0, not {t}");
+            return EXIT_USAGE;
+        }
+    }
+    if args.jobs == Some(0) {
+        eprintln!("error[nnt::cli::usage]: --jobs must be at least 1");
+        return EXIT_USAGE;
+    }
+    let recipes = match discover(&args.paths) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error[nnt::cli::usage]: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error[nnt::cli::no_executable]: cannot find the nnt executable: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let runner = Runner {
+        exe,
+        update: args.update,
+        tolerance: args.tolerance,
+        jobs,
+    };
+    let results = runner.run_all(&recipes, |r| {
+        let _ = out.write_all(report_entry(r).as_bytes());
+        let _ = out.flush();
+    });
+    let _ = out.write_all(summary_line(&results).as_bytes());
+    let errors = results
+        .iter()
+        .any(|r| matches!(r.verdict, Verdict::Error(_)));
+    let mut status = if !errors && (args.update || results.iter().all(RecipeResult::passed)) {
+        EXIT_PASSED
+    } else {
+        EXIT_FAILED
+    };
+    if results.iter().any(|r| r.write_error.is_some()) {
+        status = EXIT_FAILED;
+    }
+    if let Some(path) = &args.junit {
+        let written = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+            _ => Ok(()),
+        }
+        .and_then(|()| crate::io::atomic::write_atomic(path, junit_xml(&results).as_bytes()));
+        if let Err(e) = written {
+            eprintln!(
+                "error[nnt::cli::unwritable]: cannot write {}: {e}",
+                path.display()
+            );
+            status = EXIT_FAILED;
+        }
+    }
+    status
+}
+
+// ------------------------------------------------------------------ discovery
+
+/// The recipes under `paths`, in path order, each once.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut found = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        if meta.is_dir() {
+            walk(p, &mut found).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        } else {
+            found.push(p.clone());
+        }
+    }
+    let mut found: Vec<PathBuf> = found.into_iter().map(|p| tidy(&p)).collect();
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries = std::fs::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let path = e.path();
+        let kind = e.file_type()?;
+        let is_dir = kind.is_dir() || (kind.is_symlink() && path.is_dir());
+        if is_dir {
+            if name.starts_with('.') || name == "snapshots" {
+                continue;
+            }
+            walk(&path, found)?;
+        } else if path.extension().is_some_and(|x| x == "nnt") {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// `./a/b.nnt` → `a/b.nnt`.
+fn tidy(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        if c != std::path::Component::CurDir {
+            out.push(c);
+        }
+    }
+    if out.as_os_str().is_empty() {
+        p.to_path_buf()
+    } else {
+        out
+    }
+}
+
+/// Where the snapshot of `recipe` lives: `DIR/snapshots/NAME.jsonl`.
+pub fn snapshot_path(recipe: &Path) -> PathBuf {
+    let stem = recipe
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    recipe
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join("snapshots")
+        .join(format!("{stem}.jsonl"))
+}
+
+/// The snapshot's `.new` sibling: `DIR/snapshots/NAME.jsonl.new`.
+pub fn new_path(recipe: &Path) -> PathBuf {
+    let mut p = snapshot_path(recipe).into_os_string();
+    p.push(".new");
+    PathBuf::from(p)
+}
+
+fn recipe_dir(recipe: &Path) -> PathBuf {
+    match recipe.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+// ------------------------------------------------------------------ running
+
+impl Runner {
+    /// Runs every recipe, up to `jobs` at a time; `report` sees each result in
+    /// path order as soon as it and all before it are done.
+    pub fn run_all(
+        &self,
+        recipes: &[PathBuf],
+        mut report: impl FnMut(&RecipeResult),
+    ) -> Vec<RecipeResult> {
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::channel::<(usize, RecipeResult)>();
+        let mut slots: Vec<Option<RecipeResult>> = vec![None; recipes.len()];
+        std::thread::scope(|scope| {
+            for _ in 0..self.jobs.min(recipes.len()).max(1) {
+                let tx = tx.clone();
+                let next = &next;
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(recipe) = recipes.get(i) else { break };
+                    if tx.send((i, self.test_one(recipe))).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            let mut printed = 0;
+            for (i, r) in rx {
+                slots[i] = Some(r);
+                while let Some(Some(r)) = slots.get(printed) {
+                    report(r);
+                    printed += 1;
+                }
+            }
+        });
+        slots.into_iter().flatten().collect()
+    }
+
+    /// Runs one recipe and compares its output with its snapshot.
+    pub fn test_one(&self, recipe: &Path) -> RecipeResult {
+        let started = std::time::Instant::now();
+        let mut result = RecipeResult {
+            path: recipe.to_path_buf(),
+            verdict: Verdict::Passed,
+            updated: false,
+            write_error: None,
+            seconds: 0.0,
+        };
+        let actual = match self.output_of(recipe) {
+            Ok(a) => a,
+            Err(e) => {
+                result.verdict = Verdict::Error(e);
+                result.seconds = started.elapsed().as_secs_f64();
+                return result;
+            }
+        };
+        let snap_path = snapshot_path(recipe);
+        let new = new_path(recipe);
+        result.verdict = match std::fs::read(&snap_path) {
+            Ok(snapshot) => {
+                let diffs = compare(&snapshot, &actual, self.tolerance);
+                if diffs.is_empty() {
+                    Verdict::Passed
+                } else {
+                    Verdict::Failed(diffs)
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Verdict::New,
+            Err(e) => Verdict::Error(format!("cannot read {}: {e}", snap_path.display())),
+        };
+        let write = |path: &Path, bytes: &[u8]| -> Result<(), String> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            crate::io::atomic::write_atomic(path, bytes)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        };
+        let remove_new = || match std::fs::remove_file(&new) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("cannot remove {}: {e}", new.display())),
+        };
+        let written = match &result.verdict {
+            Verdict::Passed => remove_new(),
+            Verdict::Error(_) => Ok(()),
+            Verdict::New | Verdict::Failed(_) if self.update => {
+                result.updated = true;
+                write(&snap_path, &actual).and_then(|()| remove_new())
+            }
+            Verdict::New | Verdict::Failed(_) => write(&new, &actual),
+        };
+        result.write_error = written.err();
+        result.seconds = started.elapsed().as_secs_f64();
+        result
+    }
+
+    /// What the recipe prints: its JSONL log, or its check's diagnostics when
+    /// its check fails.
+    fn output_of(&self, recipe: &Path) -> Result<Vec<u8>, String> {
+        let dir = recipe_dir(recipe);
+        let name = recipe
+            .file_name()
+            .ok_or_else(|| format!("{} is not a file name", recipe.display()))?;
+        let child = |args: &[&std::ffi::OsStr]| {
+            Command::new(&self.exe)
+                .args(args)
+                .current_dir(&dir)
+                .env("NO_COLOR", "1")
+                .env_remove("CLICOLOR_FORCE")
+                .env("COLUMNS", SNAPSHOT_WIDTH.to_string())
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", self.exe.display()))
+        };
+        let run = child(&["run".as_ref(), name, "--format".as_ref(), "jsonl".as_ref()])?;
+        if run.status.code() == Some(1) && run.stdout.is_empty() {
+            let check = child(&["check".as_ref(), name])?;
+            if !check.status.success() {
+                return Ok(check.stderr);
+            }
+        }
+        if run.status.code().is_none() {
+            return Err(format!(
+                "`nnt run {}` was killed ({})",
+                name.to_string_lossy(),
+                run.status
+            ));
+        }
+        Ok(run.stdout)
+    }
+}
+
+// ------------------------------------------------------------------ comparing
+
+/// The differences between a snapshot and an actual output; empty when the
+/// recipe passes (equal bytes, or equal within `tolerance`).
+pub fn compare(snapshot: &[u8], actual: &[u8], tolerance: Option<f64>) -> Vec<Difference> {
+    if snapshot == actual {
+        return Vec::new();
+    }
+    let snapshot = String::from_utf8_lossy(snapshot);
+    let actual = String::from_utf8_lossy(actual);
+    let s_lines: Vec<&str> = snapshot.split_inclusive('\n').collect();
+    let a_lines: Vec<&str> = actual.split_inclusive('\n').collect();
+    let mut diffs = Vec::new();
+    for i in 0..s_lines.len().max(a_lines.len()) {
+        let (s, a) = (s_lines.get(i).copied(), a_lines.get(i).copied());
+        if s == a {
+            continue;
+        }
+        let line = i + 1;
+        match (s, a) {
+            (Some(s), Some(a)) => line_differences(line, s, a, tolerance, &mut diffs),
+            _ => {
+                let ev = s.or(a).and_then(|l| event_name(&parse_object(l)?));
+                diffs.push(Difference {
+                    line,
+                    event: ev,
+                    field: None,
+                    snapshot: s.map(show_line),
+                    actual: a.map(show_line),
+                    relative: None,
+                });
+            }
+        }
+    }
+    if diffs.is_empty() && tolerance.is_none() {
+        // Equal as text line by line but not as bytes cannot happen; keep a
+        // difference anyway so that unequal bytes never pass.
+        diffs.push(Difference {
+            line: 1,
+            event: None,
+            field: None,
+            snapshot: Some(format!("{} bytes", snapshot.len())),
+            actual: Some(format!("{} bytes", actual.len())),
+            relative: None,
+        });
+    }
+    diffs
+}
+
+fn show_line(l: &str) -> String {
+    format!("{:?}", l.trim_end_matches(['\n', '\r']))
+}
+
+/// A JSON object with its keys in written order.
+struct Object(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Object {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Object;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Object, A::Error> {
+                let mut v = Vec::new();
+                while let Some(kv) = m.next_entry::<String, Value>()? {
+                    v.push(kv);
+                }
+                Ok(Object(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl Object {
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+fn parse_object(line: &str) -> Option<Object> {
+    serde_json::from_str(line.trim_end()).ok()
+}
+
+/// `start`, `epoch 3`, `end`, `diagnostic (epoch 2)`.
+fn event_name(o: &Object) -> Option<String> {
+    let event = o.get("event")?.as_str()?;
+    match o.get("epoch").and_then(Value::as_u64) {
+        Some(n) if event == "epoch" => Some(format!("epoch {n}")),
+        Some(n) if event != "end" => Some(format!("{event} (epoch {n})")),
+        _ => Some(event.to_owned()),
+    }
+}
+
+fn line_differences(
+    line: usize,
+    s: &str,
+    a: &str,
+    tolerance: Option<f64>,
+    diffs: &mut Vec<Difference>,
+) {
+    let (Some(so), Some(ao)) = (parse_object(s), parse_object(a)) else {
+        diffs.push(Difference {
+            line,
+            event: None,
+            field: None,
+            snapshot: Some(show_line(s)),
+            actual: Some(show_line(a)),
+            relative: None,
+        });
+        return;
+    };
+    let event = event_name(&so).or_else(|| event_name(&ao));
+    let before = diffs.len();
+    let mut keys: Vec<&str> = so.0.iter().map(|(k, _)| k.as_str()).collect();
+    for (k, _) in &ao.0 {
+        if !keys.contains(&k.as_str()) {
+            keys.push(k);
+        }
+    }
+    for key in keys {
+        let (sv, av) = (so.get(key), ao.get(key));
+        let (equal, relative) = match (sv, av) {
+            (Some(x), Some(y)) => values_agree(x, y, tolerance.unwrap_or(0.0)),
+            _ => (false, None),
+        };
+        if !equal {
+            diffs.push(Difference {
+                line,
+                event: event.clone(),
+                field: Some(key.to_owned()),
+                snapshot: sv.map(Value::to_string),
+                actual: av.map(Value::to_string),
+                relative,
+            });
+        }
+    }
+    // Without a tolerance the bytes decide: a line whose values all agree but
+    // whose text differs (key order, spacing) still differs.
+    if diffs.len() == before && tolerance.is_none() {
+        diffs.push(Difference {
+            line,
+            event,
+            field: None,
+            snapshot: Some(show_line(s)),
+            actual: Some(show_line(a)),
+            relative: None,
+        });
+    }
+}
+
+/// Whether two JSON values agree (numbers within `rel` relative, everything else
+/// exactly), and the largest relative difference of differing numbers.
+fn values_agree(x: &Value, y: &Value, rel: f64) -> (bool, Option<f64>) {
+    match (x, y) {
+        (Value::Number(a), Value::Number(b)) => {
+            let (Some(a), Some(b)) = (a.as_f64(), b.as_f64()) else {
+                return (x == y, None);
+            };
+            if a == b {
+                return (true, None);
+            }
+            let scale = a.abs().max(b.abs());
+            let d = (a - b).abs();
+            (d <= rel * scale, Some(d / scale))
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            if a.len() != b.len() {
+                return (false, None);
+            }
+            merge(a.iter().zip(b).map(|(p, q)| values_agree(p, q, rel)))
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            if a.len() != b.len() || a.keys().any(|k| !b.contains_key(k)) {
+                return (false, None);
+            }
+            merge(a.iter().map(|(k, v)| values_agree(v, &b[k], rel)))
+        }
+        _ => (x == y, None),
+    }
+}
+
+fn merge(parts: impl Iterator<Item = (bool, Option<f64>)>) -> (bool, Option<f64>) {
+    let mut all = true;
+    let mut worst: Option<f64> = None;
+    for (ok, r) in parts {
+        all &= ok;
+        if let Some(r) = r {
+            worst = Some(worst.map_or(r, |w| w.max(r)));
+        }
+    }
+    (all, worst)
+}
+
+// ------------------------------------------------------------------ reports
+
+/// The report's lines for one recipe.
+pub fn report_entry(r: &RecipeResult) -> String {
+    let path = r.path.display();
+    let mut s = match &r.verdict {
+        Verdict::Passed => format!("ok      {path}\n"),
+        Verdict::New if r.updated => format!(
+            "new     {path}: snapshot written to {}\n",
+            snapshot_path(&r.path).display()
+        ),
+        Verdict::New => format!(
+            "new     {path}: no snapshot; the output is in {}\n",
+            new_path(&r.path).display()
+        ),
+        Verdict::Failed(diffs) => {
+            let mut s = if r.updated {
+                format!(
+                    "FAILED  {path}: snapshot updated ({})\n",
+                    snapshot_path(&r.path).display()
+                )
+            } else {
+                format!(
+                    "FAILED  {path}: the output differs from {} (actual output in {})\n",
+                    snapshot_path(&r.path).display(),
+                    new_path(&r.path).display()
+                )
+            };
+            s.push_str(&differences_text(diffs, "    "));
+            s
+        }
+        Verdict::Error(e) => format!("ERROR   {path}: {e}\n"),
+    };
+    if let Some(e) = &r.write_error {
+        s.push_str(&format!("    error: {e}\n"));
+    }
+    s
+}
+
+fn differences_text(diffs: &[Difference], indent: &str) -> String {
+    let mut s = String::new();
+    for d in diffs.iter().take(SHOWN_DIFFERENCES) {
+        s.push_str(&format!("{indent}{d}\n"));
+    }
+    if diffs.len() > SHOWN_DIFFERENCES {
+        let more = diffs.len() - SHOWN_DIFFERENCES;
+        s.push_str(&format!(
+            "{indent}… and {more} more difference{}\n",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
+    s
+}
+
+/// The report's last line: `N passed, M failed`.
+pub fn summary_line(results: &[RecipeResult]) -> String {
+    let passed = results.iter().filter(|r| r.passed()).count();
+    format!("{passed} passed, {} failed\n", results.len() - passed)
+}
+
+/// A JUnit XML report: one test case per recipe.
+pub fn junit_xml(results: &[RecipeResult]) -> String {
+    let failures = results.iter().filter(|r| !r.passed()).count();
+    let total: f64 = results.iter().map(|r| r.seconds).sum();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x.push_str(&format!(
+        "<testsuites name=\"nnt test\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{total:.3}\">\n",
+        results.len()
+    ));
+    x.push_str(&format!(
+        "  <testsuite name=\"nnt test\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{total:.3}\">\n",
+        results.len()
+    ));
+    for r in results {
+        let path = r.path.display().to_string();
+        let class = recipe_dir(&r.path).display().to_string();
+        x.push_str(&format!(
+            "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" time=\"{:.3}\"",
+            xml_escape(&path),
+            xml_escape(&class),
+            xml_escape(&path),
+            r.seconds
+        ));
+        let failure = match &r.verdict {
+            Verdict::Passed => r
+                .write_error
+                .clone()
+                .map(|e| ("cannot write".to_owned(), e)),
+            Verdict::New => Some((
+                "no snapshot".to_owned(),
+                format!(
+                    "no snapshot {}; the output is in {}",
+                    snapshot_path(&r.path).display(),
+                    new_path(&r.path).display()
+                ),
+            )),
+            Verdict::Failed(d) => Some((
+                format!(
+                    "the output differs from {} ({} difference{})",
+                    snapshot_path(&r.path).display(),
+                    d.len(),
+                    if d.len() == 1 { "" } else { "s" }
+                ),
+                differences_text(d, ""),
+            )),
+            Verdict::Error(e) => Some(("error".to_owned(), e.clone())),
+        };
+        match failure {
+            None => x.push_str("/>\n"),
+            Some((message, body)) => {
+                x.push_str(&format!(
+                    ">\n      <failure message=\"{}\" type=\"snapshot\">{}</failure>\n    </testcase>\n",
+                    xml_escape(&message),
+                    xml_escape(&body)
+                ));
+            }
+        }
+    }
+    x.push_str("  </testsuite>\n</testsuites>\n");
+    x
+}
+
+/// Escapes text for XML attributes and content; characters XML 1.0 does not
+/// allow become U+FFFD.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_bytes_pass() {
+        assert!(compare(b"{\"a\":1}\n", b"{\"a\":1}\n", None).is_empty());
+    }
+
+    #[test]
+    fn numbers_within_tolerance_pass() {
+        let s = b"{\"event\":\"epoch\",\"epoch\":2,\"train_loss\":1.0}\n";
+        let a = b"{\"event\":\"epoch\",\"epoch\":2,\"train_loss\":1.001}\n";
+        let d = compare(s, a, None);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].event.as_deref(), Some("epoch 2"));
+        assert_eq!(d[0].field.as_deref(), Some("train_loss"));
+        assert_eq!(d[0].snapshot.as_deref(), Some("1.0"));
+        assert_eq!(d[0].actual.as_deref(), Some("1.001"));
+        let r = d[0].relative.unwrap();
+        assert!((r - 0.001 / 1.001).abs() < 1e-12);
+        assert!(compare(s, a, Some(1e-3)).is_empty());
+        assert_eq!(compare(s, a, Some(9e-4)).len(), 1);
+    }
+
+    #[test]
+    fn strings_and_keys_must_match_under_tolerance() {
+        let s = b"{\"event\":\"end\",\"reason\":\"completed\"}\n";
+        let a = b"{\"event\":\"end\",\"reason\":\"early_stop\"}\n";
+        assert_eq!(compare(s, a, Some(1.0)).len(), 1);
+        let a = b"{\"event\":\"end\",\"reason\":\"completed\",\"x\":1}\n";
+        let d = compare(s, a, Some(1.0));
+        assert_eq!(d[0].field.as_deref(), Some("x"));
+        assert_eq!(d[0].snapshot, None);
+    }
+
+    #[test]
+    fn missing_lines_differ() {
+        let d = compare(b"a\nb\n", b"a\n", Some(0.5));
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].line, 2);
+        assert_eq!(d[0].actual, None);
+    }
+
+    #[test]
+    fn xml_escapes() {
+        assert_eq!(
+            xml_escape("a<b>&\"'\u{1b}"),
+            "a&lt;b&gt;&amp;&quot;&apos;\u{FFFD}"
+        );
+    }
+
+    #[test]
+    fn snapshot_paths() {
+        let p = Path::new("dir/sub/iris.nnt");
+        assert_eq!(snapshot_path(p), Path::new("dir/sub/snapshots/iris.jsonl"));
+        assert_eq!(new_path(p), Path::new("dir/sub/snapshots/iris.jsonl.new"));
+        assert_eq!(
+            snapshot_path(Path::new("x.nnt")),
+            Path::new("snapshots/x.jsonl")
+        );
+    }
+}

@@ -1,0 +1,73 @@
+//! `expect { … }` (§16): the bounds a run must reach, checked once training ends
+//! on the epoch whose parameters the run keeps (or, for `test_*`, the end event).
+
+use crate::events::{EndEvent, EpochEvent, RunDiagnostic, Severity};
+use crate::ir::Expectation;
+
+/// The code of an unmet expectation.
+pub const CODE: &str = "nnt::run::expectation";
+
+/// The value of a logged field, when the event has it.
+pub fn field(name: &str, epoch: Option<&EpochEvent>, end: &EndEvent) -> Option<f64> {
+    match name {
+        "test_loss" => end.test_loss,
+        "test_accuracy" => end.test_accuracy,
+        _ => {
+            let e = epoch?;
+            match name {
+                "train_loss" => Some(e.train_loss),
+                "train_accuracy" => e.train_accuracy,
+                "valid_loss" => e.valid_loss,
+                "valid_accuracy" => e.valid_accuracy,
+                "penalty" => e.penalty,
+                "grad_norm" => Some(e.grad_norm),
+                "lr" => Some(e.lr),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// One diagnostic per unmet expectation, in recipe order. `kept` is the epoch
+/// whose parameters the run keeps (the best under early stopping, else the last).
+pub fn unmet(
+    expect: &[Expectation],
+    kept: Option<&EpochEvent>,
+    end: &EndEvent,
+) -> Vec<RunDiagnostic> {
+    let mut out = Vec::new();
+    for x in expect {
+        let value = field(&x.field, kept, end);
+        if value.is_some_and(|v| x.bound.holds(v)) {
+            continue;
+        }
+        let at = if x.from_end() {
+            "at the end".to_string()
+        } else {
+            match kept {
+                Some(e) => format!("at epoch {}", e.epoch),
+                None => "with no epoch logged".to_string(),
+            }
+        };
+        let got = match value {
+            Some(v) if v.is_finite() => format!("{v}"),
+            Some(_) => "not a finite number".to_string(),
+            None => "not logged".to_string(),
+        };
+        out.push(RunDiagnostic {
+            severity: Severity::Error,
+            code: CODE,
+            epoch: kept.map_or(end.epochs, |e| e.epoch),
+            step: None,
+            layer: None,
+            line: x.line,
+            message: format!(
+                "expectation not met: `{}` is {got} {at}, expected {}",
+                x.field,
+                x.bound.describe()
+            ),
+            help: None,
+        });
+    }
+    out
+}

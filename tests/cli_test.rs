@@ -1,0 +1,658 @@
+//! End-to-end tests of the CI commands (spec §16): `nnt test` on temporary
+//! folders, `expect` sections, and `nnt check --format json|github`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn nnt(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nnt"));
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("COLUMNS");
+    c
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    nnt(dir).args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn last_line(o: &Output) -> String {
+    stdout(o).lines().last().unwrap_or_default().to_owned()
+}
+
+/// A small classifier that trains in a few milliseconds.
+fn recipe(lr: &str, epochs: usize) -> String {
+    format!(
+        "seed = 3\n\
+         data {{\n    train = xor(n = 64, noise = 0.1)\n    valid = split(train, 0.25)\n}}\n\
+         model {{\n    dense(4)\n    tanh\n    dense(2)\n}}\n\
+         loss = cross_entropy\n\
+         optimizer = sgd(lr = {lr})\n\
+         train {{\n    epochs = {epochs}\n    batch = full\n}}\n"
+    )
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn test_new_update_pass_change_fail_tolerance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(&dir.join("r.nnt"), &recipe("0.5", 3));
+    let snap = dir.join("snapshots/r.jsonl");
+    let new = dir.join("snapshots/r.jsonl.new");
+
+    // new: fails, the output is written beside the (missing) snapshot
+    let o = run(dir, &["test"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("new     r.nnt"), "{}", stdout(&o));
+    assert_eq!(last_line(&o), "0 passed, 1 failed");
+    assert!(!snap.exists());
+    let expected = run(dir, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(expected.status.code(), Some(0));
+    assert_eq!(std::fs::read(&new).unwrap(), expected.stdout);
+
+    // update: writes the snapshot, removes the .new file, exit 0
+    let o = run(dir, &["test", "--update"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(std::fs::read(&snap).unwrap(), expected.stdout);
+    assert!(!new.exists());
+
+    // pass: also from another directory (the snapshot does not depend on the cwd)
+    let o = run(dir, &["test"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(stdout(&o), "ok      r.nnt\n1 passed, 0 failed\n");
+    let o = run(dir.parent().unwrap(), &["test", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(last_line(&o), "1 passed, 0 failed");
+
+    // change: fails with the right difference; the actual output goes to .new
+    write(&dir.join("r.nnt"), &recipe("0.4", 3));
+    let o = run(dir, &["test"]);
+    assert_eq!(o.status.code(), Some(1));
+    let report = stdout(&o);
+    assert!(report.contains("FAILED  r.nnt"), "{report}");
+    assert!(
+        report.contains(
+            "line 2, epoch 1, lr: snapshot 0.5, actual 0.4 (relative difference 2.000e-1)"
+        ),
+        "{report}"
+    );
+    assert_eq!(last_line(&o), "0 passed, 1 failed");
+    let actual = run(dir, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(std::fs::read(&new).unwrap(), actual.stdout);
+    assert_eq!(
+        std::fs::read(&snap).unwrap(),
+        expected.stdout,
+        "a failing test leaves the snapshot alone"
+    );
+
+    // tolerance: a snapshot whose train_loss differs by 1e-7 relative
+    write(&dir.join("r.nnt"), &recipe("0.5", 3));
+    let text = String::from_utf8(expected.stdout.clone()).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut epoch: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&lines[1]).unwrap();
+    let loss = epoch["train_loss"].as_f64().unwrap();
+    let nudged = loss * (1.0 + 1e-7);
+    epoch.insert("train_loss".into(), serde_json::json!(nudged));
+    let patched = lines[1].replace(
+        &format!("\"train_loss\":{}", serde_json::json!(loss)),
+        &format!("\"train_loss\":{}", serde_json::json!(nudged)),
+    );
+    assert_ne!(patched, lines[1]);
+    lines[1] = patched;
+    write(&snap, &(lines.join("\n") + "\n"));
+    let o = run(dir, &["test"]);
+    assert_eq!(o.status.code(), Some(1));
+    let report = stdout(&o);
+    assert!(
+        report.contains("line 2, epoch 1, train_loss: snapshot "),
+        "{report}"
+    );
+    assert!(
+        report.contains("(relative difference 1.000e-7)"),
+        "{report}"
+    );
+    let o = run(dir, &["test", "--tolerance", "1e-6"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(last_line(&o), "1 passed, 0 failed");
+    let o = run(dir, &["test", "--tolerance", "1e-8"]);
+    assert_eq!(o.status.code(), Some(1));
+    // a different string is never within tolerance
+    let changed = text.replace("\"reason\":\"completed\"", "\"reason\":\"early_stop\"");
+    assert_ne!(changed, text);
+    write(&snap, &changed);
+    let o = run(dir, &["test", "--tolerance", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains(", end, reason: snapshot \"early_stop\", actual \"completed\""));
+}
+
+#[test]
+fn test_snapshot_of_a_rejected_recipe_is_its_check_rendering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(
+        &dir.join("sub/bad.nnt"),
+        &recipe("0.5", 2).replace("tanh", "tahn"),
+    );
+    let o = run(dir, &["test", "--update"]);
+    assert_eq!(o.status.code(), Some(0));
+    let check = nnt(&dir.join("sub"))
+        .args(["check", "bad.nnt"])
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let snapshot = std::fs::read_to_string(dir.join("sub/snapshots/bad.jsonl")).unwrap();
+    assert_eq!(snapshot, stderr(&check));
+    assert!(snapshot.contains("nnt::check::unknown_name"), "{snapshot}");
+    assert!(snapshot.contains("bad.nnt: 1 error"), "{snapshot}");
+    assert!(!snapshot.contains('\u{1b}'), "no colour");
+    let o = run(dir, &["test"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn test_skips_hidden_and_snapshot_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(&dir.join("a.nnt"), &recipe("0.5", 1));
+    write(&dir.join(".hidden/h.nnt"), &recipe("0.5", 1));
+    write(&dir.join("snapshots/s.nnt"), &recipe("0.5", 1));
+    write(&dir.join("deep/er/b.nnt"), &recipe("0.5", 1));
+    write(&dir.join("deep/notes.txt"), "not a recipe");
+    let o = run(dir, &["test"]);
+    assert_eq!(
+        stdout(&o)
+            .lines()
+            .filter_map(|l| l.strip_prefix("new     "))
+            .map(|l| l.split(':').next().unwrap())
+            .collect::<Vec<_>>(),
+        ["a.nnt", "deep/er/b.nnt"]
+    );
+    assert_eq!(last_line(&o), "0 passed, 2 failed");
+    assert!(!dir.join(".hidden/snapshots").exists());
+}
+
+#[test]
+fn test_report_does_not_depend_on_jobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (i, name) in ["c.nnt", "a.nnt", "b/z.nnt", "b/a.nnt", "d.nnt"]
+        .iter()
+        .enumerate()
+    {
+        write(&dir.join(name), &recipe(&format!("0.{}", i + 1), 2 + i));
+    }
+    write(&dir.join("e.nnt"), "model { dense(2) }\n");
+    assert_eq!(run(dir, &["test", "--update"]).status.code(), Some(0));
+    // two recipes change
+    write(&dir.join("a.nnt"), &recipe("0.9", 3));
+    write(&dir.join("b/z.nnt"), &recipe("0.9", 4));
+    let one = run(dir, &["test", "--jobs", "1"]);
+    let four = run(dir, &["test", "--jobs", "4"]);
+    assert_eq!(one.status.code(), Some(1));
+    assert_eq!(stdout(&one), stdout(&four));
+    let report = stdout(&one);
+    let order: Vec<&str> = report
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.ends_with(" failed"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().trim_end_matches(':'))
+        .collect();
+    assert_eq!(
+        order,
+        ["a.nnt", "b/a.nnt", "b/z.nnt", "c.nnt", "d.nnt", "e.nnt"]
+    );
+    assert_eq!(last_line(&one), "4 passed, 2 failed");
+}
+
+#[test]
+fn test_junit_report_is_well_formed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(&dir.join("ok.nnt"), &recipe("0.5", 2));
+    write(&dir.join("we<ird&.nnt"), &recipe("0.5", 2));
+    assert_eq!(run(dir, &["test", "--update"]).status.code(), Some(0));
+    write(&dir.join("we<ird&.nnt"), &recipe("0.25", 2));
+    write(&dir.join("fresh.nnt"), &recipe("0.5", 2));
+    let o = run(dir, &["test", "--junit", "out/junit.xml"]);
+    assert_eq!(o.status.code(), Some(1));
+    let xml = std::fs::read_to_string(dir.join("out/junit.xml")).unwrap();
+    let doc = parse_xml(&xml);
+    let suite = &doc.children[0];
+    assert_eq!(doc.name, "testsuites");
+    assert_eq!(doc.attr("tests"), Some("3"));
+    assert_eq!(doc.attr("failures"), Some("2"));
+    assert_eq!(suite.name, "testsuite");
+    let cases: Vec<&Element> = suite.children.iter().collect();
+    let names: Vec<&str> = cases.iter().map(|c| c.attr("name").unwrap()).collect();
+    assert_eq!(names, ["fresh.nnt", "ok.nnt", "we<ird&.nnt"]);
+    assert!(cases[0].children[0].name == "failure");
+    assert!(cases[1].children.is_empty());
+    let failure = &cases[2].children[0];
+    assert_eq!(failure.name, "failure");
+    assert!(
+        failure
+            .text
+            .contains("lr: snapshot 0.5, actual 0.25 (relative difference 5.000e-1)"),
+        "{}",
+        failure.text
+    );
+}
+
+#[test]
+fn test_usage_errors_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(&dir.join("a.nnt"), &recipe("0.5", 1));
+    for args in [
+        vec!["test", "--tolerance", "-1"],
+        vec!["test", "--tolerance", "x"],
+        vec!["test", "--jobs", "0"],
+        vec!["test", "missing"],
+        vec!["test", "--frobnicate"],
+    ] {
+        assert_eq!(run(dir, &args).status.code(), Some(2), "{args:?}");
+    }
+}
+
+// ------------------------------------------------------------------ a minimal XML reader
+
+#[derive(Debug, Default)]
+struct Element {
+    name: String,
+    attrs: Vec<(String, String)>,
+    children: Vec<Element>,
+    text: String,
+}
+
+impl Element {
+    fn attr(&self, k: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find(';').expect("entity ends with ;") + i;
+        out.push_str(match &rest[i + 1..end] {
+            "amp" => "&",
+            "lt" => "<",
+            "gt" => ">",
+            "quot" => "\"",
+            "apos" => "'",
+            e => panic!("unknown entity &{e};"),
+        });
+        rest = &rest[end + 1..];
+    }
+    assert!(!rest.contains('<'));
+    out.push_str(rest);
+    out
+}
+
+/// Parses the XML this project writes (declaration, elements, attributes,
+/// text); panics on anything that is not well formed.
+fn parse_xml(xml: &str) -> Element {
+    let body = xml
+        .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+        .expect("XML declaration");
+    let mut stack: Vec<Element> = vec![Element::default()];
+    let mut rest = body;
+    while !rest.is_empty() {
+        let lt = rest.find('<').unwrap_or(rest.len());
+        let text = unescape(&rest[..lt]);
+        stack.last_mut().unwrap().text.push_str(&text);
+        rest = &rest[lt..];
+        if rest.is_empty() {
+            break;
+        }
+        let gt = rest.find('>').expect("tag ends");
+        let tag = &rest[1..gt];
+        rest = &rest[gt + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            let done = stack.pop().unwrap();
+            assert_eq!(done.name, name, "closing tag matches");
+            stack.last_mut().unwrap().children.push(done);
+            continue;
+        }
+        let self_closing = tag.ends_with('/');
+        let tag = tag.trim_end_matches('/');
+        let (name, mut attrs) = tag.split_once(' ').unwrap_or((tag, ""));
+        let mut el = Element {
+            name: name.to_owned(),
+            ..Default::default()
+        };
+        loop {
+            attrs = attrs.trim_start();
+            if attrs.is_empty() {
+                break;
+            }
+            let (k, v) = attrs.split_once("=\"").expect("attribute is quoted");
+            let end = v.find('"').expect("attribute ends");
+            el.attrs.push((k.to_owned(), unescape(&v[..end])));
+            attrs = &v[end + 1..];
+        }
+        if self_closing {
+            stack.last_mut().unwrap().children.push(el);
+        } else {
+            stack.push(el);
+        }
+    }
+    assert_eq!(stack.len(), 1, "every element is closed");
+    let mut root = stack.pop().unwrap();
+    assert_eq!(root.children.len(), 1, "one root element");
+    assert!(root.text.trim().is_empty());
+    root.children.pop().unwrap()
+}
+
+// ------------------------------------------------------------------ expect
+
+fn with_expect(expect: &str, extra_train: &str) -> String {
+    recipe("0.5", 6).replace(
+        "    batch = full\n",
+        &format!("    batch = full\n{extra_train}"),
+    ) + "save = \"model.safetensors\"\n"
+        + expect
+}
+
+fn events(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn expectations_met_exit_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(
+        &dir.join("r.nnt"),
+        &with_expect(
+            "expect {\n    train_loss = at_most(100)\n    valid_accuracy = at_least(0)\n}\n",
+            "",
+        ),
+    );
+    let o = run(dir, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let ev = events(&o);
+    let end = ev.last().unwrap();
+    assert_eq!(end["event"], "end");
+    assert!(end.get("expectations").is_none());
+    assert!(ev.iter().all(|e| e["event"] != "diagnostic"));
+    // the log is the one without the section
+    let plain = with_expect("", "");
+    write(&dir.join("plain.nnt"), &plain);
+    let p = run(dir, &["run", "plain.nnt", "--format", "jsonl"]);
+    assert_eq!(
+        stdout(&o).replace("r.nnt", "plain.nnt"),
+        stdout(&p),
+        "expectations that hold change nothing in the log"
+    );
+}
+
+#[test]
+fn unmet_expectation_exits_4_after_save_and_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = with_expect(
+        "expect {\n    train_loss = at_most(100)\n    valid_accuracy = at_least(1.5)\n}\n",
+        "",
+    );
+    write(&dir.join("r.nnt"), &text);
+    let line = text
+        .lines()
+        .position(|l| l.contains("at_least(1.5)"))
+        .unwrap()
+        + 1;
+    let o = run(dir, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        dir.join("model.safetensors").exists(),
+        "save is written first"
+    );
+    let ev = events(&o);
+    let end = ev.last().unwrap();
+    assert_eq!(end["event"], "end");
+    assert_eq!(end["reason"], "completed");
+    assert_eq!(end["expectations"], "failed");
+    let last_epoch = ev.iter().rfind(|e| e["event"] == "epoch").unwrap();
+    let diag = &ev[ev.len() - 2];
+    assert_eq!(diag["event"], "diagnostic");
+    assert_eq!(diag["code"], "nnt::run::expectation");
+    assert_eq!(diag["severity"], "error");
+    assert_eq!(diag["epoch"], last_epoch["epoch"]);
+    let msg = diag["message"].as_str().unwrap();
+    let acc = last_epoch["valid_accuracy"].as_f64().unwrap();
+    assert!(
+        msg.contains(&format!(
+            "`valid_accuracy` is {acc} at epoch 6, expected at least 1.5"
+        )),
+        "{msg}"
+    );
+    // one diagnostic only: train_loss holds
+    assert_eq!(ev.iter().filter(|e| e["event"] == "diagnostic").count(), 1);
+    // stderr shows it at its line of the recipe
+    let err = stderr(&o);
+    assert!(err.contains("nnt::run::expectation"), "{err}");
+    assert!(err.contains(&format!("[r.nnt:{line}:5]")), "{err}");
+    // the text view exits 4 as well
+    let o = run(dir, &["run", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(4));
+}
+
+#[test]
+fn expectations_read_the_kept_epoch_under_early_stop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // lr 5 makes the valid loss jump about; patience 1 stops early, keeping the best.
+    let text = with_expect(
+        "expect { valid_loss = at_most(0) }\n",
+        "    early_stop = patience(1)\n",
+    )
+    .replace("sgd(lr = 0.5)", "sgd(lr = 5)")
+    .replace("epochs = 6", "epochs = 30");
+    write(&dir.join("r.nnt"), &text);
+    let o = run(dir, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let ev = events(&o);
+    let end = ev.last().unwrap();
+    let best = end["best_epoch"].as_u64().unwrap();
+    let kept = ev
+        .iter()
+        .find(|e| e["event"] == "epoch" && e["epoch"].as_u64() == Some(best))
+        .unwrap();
+    let diag = ev
+        .iter()
+        .find(|e| e["event"] == "diagnostic" && e["code"] == "nnt::run::expectation")
+        .unwrap();
+    assert_eq!(diag["epoch"].as_u64(), Some(best));
+    let want = format!(
+        "`valid_loss` is {} at epoch {best}",
+        kept["valid_loss"].as_f64().unwrap()
+    );
+    assert!(diag["message"].as_str().unwrap().contains(&want), "{diag}");
+}
+
+#[test]
+fn test_expectations_check_and_nnt_test_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // a test_* field without a test split is a check error
+    write(
+        &dir.join("bad.nnt"),
+        &with_expect("expect { test_accuracy = at_least(0.5) }\n", ""),
+    );
+    let o = run(dir, &["check", "bad.nnt"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("nnt::check::not_logged"),
+        "{}",
+        stderr(&o)
+    );
+    // with a test split, test_* comes from the end event
+    let text = with_expect("expect { test_accuracy = at_least(2) }\n", "").replace(
+        "    valid = split(train, 0.25)\n",
+        "    valid = split(train, 0.25)\n    test = split(train, 0.25)\n",
+    );
+    write(&dir.join("bad.nnt"), &text);
+    let o = run(dir, &["run", "bad.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let ev = events(&o);
+    let end = ev.last().unwrap();
+    let diag = &ev[ev.len() - 2];
+    assert!(diag["message"].as_str().unwrap().contains(&format!(
+        "`test_accuracy` is {} at the end",
+        end["test_accuracy"]
+    )));
+    // nnt test snapshots the log with its failed expectation
+    assert_eq!(run(dir, &["test", "--update"]).status.code(), Some(0));
+    let snap = std::fs::read(dir.join("snapshots/bad.jsonl")).unwrap();
+    assert_eq!(snap, o.stdout);
+}
+
+#[test]
+fn fmt_keeps_the_expect_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = with_expect(
+        "expect {\n    # a gate\n    valid_accuracy = at_least(0.5); train_loss = at_most(0.9)\n}\n",
+        "",
+    );
+    write(&dir.join("r.nnt"), &text);
+    let o = run(dir, &["fmt", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let formatted = std::fs::read_to_string(dir.join("r.nnt")).unwrap();
+    assert!(
+        formatted.contains("expect {\n    # a gate\n    valid_accuracy = at_least(0.5)\n    train_loss = at_most(0.9)\n}"),
+        "{formatted}"
+    );
+    assert_eq!(run(dir, &["check", "r.nnt"]).status.code(), Some(0));
+}
+
+// ------------------------------------------------------------------ check --format
+
+#[test]
+fn check_format_json_is_one_object_per_diagnostic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // one warning (softmax before cross_entropy) and two errors
+    let text = recipe("0.5", 2)
+        .replace("    dense(2)\n}", "    dense(2)\n    softmax\n}")
+        .replace("sgd(", "sgdd(")
+        .replace("epochs = 2", "epochs = 0");
+    write(&dir.join("r.nnt"), &text);
+    let o = run(dir, &["check", "r.nnt", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "", "json goes to stdout only");
+    let diags: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let codes: Vec<&str> = diags.iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(
+        codes,
+        [
+            "nnt::lint::softmax_before_cross_entropy",
+            "nnt::check::unknown_name",
+            "nnt::check::out_of_range"
+        ]
+    );
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let w = &diags[0];
+    assert_eq!(w["severity"], "warning");
+    assert_eq!(w["line"], line_of("softmax"));
+    let e = &diags[1];
+    assert_eq!(e["severity"], "error");
+    assert_eq!(e["file"], "r.nnt");
+    assert_eq!(e["message"], "unknown optimizer `sgdd`");
+    assert!(e["help"].as_str().unwrap().contains("sgd"), "{e}");
+    assert_eq!(e["line"], line_of("sgdd"));
+    assert_eq!(e["column"], 13);
+    assert_eq!(e["end_line"], e["line"]);
+    assert_eq!(e["end_column"], 17);
+    let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
+    for k in [
+        "code",
+        "severity",
+        "message",
+        "help",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+    ] {
+        assert!(keys.iter().any(|x| *x == k), "{k}");
+    }
+    // a valid recipe prints nothing and exits 0
+    write(&dir.join("ok.nnt"), &recipe("0.5", 2));
+    let o = run(dir, &["check", "ok.nnt", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), "");
+}
+
+#[test]
+fn check_format_github_annotates_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = recipe("0.5", 2).replace("tanh", "tahn");
+    write(&dir.join("r.nnt"), &text);
+    let o = run(dir, &["check", "r.nnt", "--format", "github"]);
+    assert_eq!(o.status.code(), Some(1));
+    let line = text.lines().position(|l| l.contains("tahn")).unwrap() + 1;
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "::error file=r.nnt,line={line},col=5,endLine={line},endColumn=9,\
+             title=nnt%3A%3Acheck%3A%3Aunknown_name::unknown layer `tahn`%0Ahelp: did you mean `tanh`?\n"
+        )
+    );
+}
+
+// ------------------------------------------------------------------ portable bits
+
+#[test]
+fn every_instruction_set_gives_the_same_log() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (recipe, set) in [
+        ("examples/xor.nnt", "train.epochs=10"),
+        ("examples/iris.nnt", "train.epochs=4"),
+        ("examples/regression.nnt", "train.epochs=3"),
+    ] {
+        let log = |level: Option<&str>| {
+            let mut c = nnt(root);
+            c.args(["run", recipe, "--format", "jsonl", "--set", set]);
+            match level {
+                Some(l) => c.env("NNT_SIMD", l),
+                None => c.env_remove("NNT_SIMD"),
+            };
+            let o = c.output().unwrap();
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            o.stdout
+        };
+        let best = log(None);
+        assert!(!best.is_empty());
+        assert_eq!(best, log(Some("v3")), "{recipe}: AVX2 differs");
+        assert_eq!(best, log(Some("baseline")), "{recipe}: baseline differs");
+    }
+}
