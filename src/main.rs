@@ -63,12 +63,33 @@ enum Command {
         after_help = "Examples:\n  nnt fmt examples/iris.nnt\n  nnt fmt --check examples/*.nnt   # exit 1 when a file would change"
     )]
     Fmt(FmtArgs),
+    /// Write a recipe as a program for another framework (`export torch`).
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  nnt completions bash > /etc/bash_completion.d/nnt")]
     Completions {
         /// The shell to generate completions for.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum ExportCommand {
+    /// Write a self-contained PyTorch program for the recipe (train.py, its data and start weights).
+    #[command(
+        after_help = "Examples:\n  nnt export torch examples/iris.nnt -o iris-torch\n  python iris-torch/train.py --device auto --save iris.safetensors\n  torchrun --nproc_per_node=2 iris-torch/train.py"
+    )]
+    Torch(ExportTorchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ExportTorchArgs {
+    #[command(flatten)]
+    recipe: RecipeArgs,
+    /// The folder to write (created if absent).
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +171,7 @@ fn run() -> u8 {
         Command::Explain(args) => cmd_explain(&args),
         Command::Plot(args) => cmd_plot(&args),
         Command::Fmt(args) => cmd_fmt(&args),
+        Command::Export(ExportCommand::Torch(args)) => cmd_export_torch(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "nnt", &mut std::io::stdout());
             0
@@ -257,6 +279,25 @@ fn cmd_plot(args: &PlotArgs) -> u8 {
     match write_plot(&log, &title, &args.output) {
         Ok(()) => 0,
         Err(code) => code,
+    }
+}
+
+fn cmd_export_torch(args: &ExportTorchArgs) -> u8 {
+    let program = match load_program(&args.recipe, None) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match nnt::cli::export_torch::export(&program, &args.output) {
+        Ok(files) => {
+            for f in files {
+                eprintln!("wrote {}", f.display());
+            }
+            0
+        }
+        Err(e) => {
+            eprint_diagnostic(&e, use_color());
+            EXIT_INVALID
+        }
     }
 }
 

@@ -3,3 +3,4 @@
 //! `main.rs` only parses arguments, calls it and maps the result to an exit status.
 //!
 //! Like `data`, `io` and `main.rs`, this module may touch files and start processes.
+pub mod export_torch;
