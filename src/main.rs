@@ -53,6 +53,16 @@ enum Command {
     /// Show the plan: layers, shapes, parameters, rows, batches and learning rates.
     #[command(after_help = "Example:\n  nnt explain examples/iris.nnt")]
     Explain(RecipeArgs),
+    /// Predict with a saved model: one CSV row per row of DATA (spec §15).
+    #[command(
+        after_help = "Examples:\n  nnt predict iris.safetensors new.csv\n  nnt predict iris.safetensors new.csv -o predictions.csv --keep id"
+    )]
+    Predict(PredictArgs),
+    /// Evaluate a saved model on a labelled file: loss, accuracy, per-class and regression metrics.
+    #[command(
+        after_help = "Examples:\n  nnt eval iris.safetensors test.csv\n  nnt eval iris.safetensors test.csv --format json"
+    )]
+    Eval(EvalArgs),
     /// Draw the loss (and accuracy) curves of a JSONL log as SVG or PNG.
     #[command(
         after_help = "Example:\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt plot log.jsonl -o loss.svg"
@@ -134,6 +144,37 @@ struct RunArgs {
 }
 
 #[derive(clap::Args, Debug)]
+struct PredictArgs {
+    /// A model file written by `save` or `--save`.
+    model: PathBuf,
+    /// The rows to predict (CSV; label columns may be absent).
+    data: PathBuf,
+    /// Write the predictions here (atomically) instead of to standard output.
+    #[arg(short, long, value_name = "OUT.csv")]
+    output: Option<PathBuf>,
+    /// Copy this column of DATA into the output (repeatable).
+    #[arg(long, value_name = "COLUMN")]
+    keep: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct EvalArgs {
+    /// A model file written by `save` or `--save`.
+    model: PathBuf,
+    /// A labelled CSV file.
+    data: PathBuf,
+    /// `text` (a readable report) or `json` (one object).
+    #[arg(long, value_enum, default_value = "text")]
+    format: EvalFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum EvalFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
 struct PlotArgs {
     /// A JSONL log written by `nnt run --format jsonl`.
     log: PathBuf,
@@ -169,6 +210,8 @@ fn run() -> u8 {
         Command::Run(args) => cmd_run(args),
         Command::Check(args) => cmd_check(&args),
         Command::Explain(args) => cmd_explain(&args),
+        Command::Predict(args) => cmd_predict(&args),
+        Command::Eval(args) => cmd_eval(&args),
         Command::Plot(args) => cmd_plot(&args),
         Command::Fmt(args) => cmd_fmt(&args),
         Command::Export(ExportCommand::Torch(args)) => cmd_export_torch(&args),
@@ -189,6 +232,18 @@ fn cmd_check(args: &RecipeArgs) -> u8 {
 }
 
 fn cmd_explain(args: &RecipeArgs) -> u8 {
+    if nnt::cli::explain_model::is_model_path(&args.recipe) {
+        return match nnt::cli::explain_model::explain(&args.recipe) {
+            Ok(text) => {
+                print!("{text}");
+                0
+            }
+            Err(e) => {
+                eprint_diagnostic(&e, use_color());
+                EXIT_INVALID
+            }
+        };
+    }
     match load_program(args, None) {
         Ok(program) => {
             print!("{}", nnt::report::explain::explain(&program));
@@ -264,6 +319,51 @@ fn cmd_run(args: RunArgs) -> u8 {
         EndReason::Diverged => EXIT_DIVERGED,
         EndReason::Interrupted => 130,
         EndReason::Completed | EndReason::EarlyStop => 0,
+    }
+}
+
+fn cmd_predict(args: &PredictArgs) -> u8 {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = nnt::cli::predict::run(
+        &args.model,
+        &args.data,
+        args.output.as_deref(),
+        &args.keep,
+        &mut out,
+    );
+    drop(out);
+    match result {
+        Ok(summary) => {
+            if summary.unseen_categories > 0 {
+                eprintln!(
+                    "warning[nnt::predict::unseen_category]: {} cell(s) held a category the train split does not have (encoded as all zeros)",
+                    summary.unseen_categories
+                );
+            }
+            0
+        }
+        Err(e) => {
+            eprint_diagnostic(&e, use_color());
+            EXIT_INVALID
+        }
+    }
+}
+
+fn cmd_eval(args: &EvalArgs) -> u8 {
+    match nnt::cli::eval::run(&args.model, &args.data) {
+        Ok(report) => {
+            let loss = report.loss_function;
+            match args.format {
+                EvalFormat::Text => print!("{}", report.text(&loss)),
+                EvalFormat::Json => println!("{}", report.json(&loss)),
+            }
+            0
+        }
+        Err(e) => {
+            eprint_diagnostic(&e, use_color());
+            EXIT_INVALID
+        }
     }
 }
 

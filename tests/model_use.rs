@@ -201,3 +201,352 @@ fn saved_model_files_describe_themselves() {
         std::fs::read(&again).unwrap()
     );
 }
+
+// ---------------------------------------------------------------- predict, eval
+
+fn data(name: &str) -> String {
+    fixture("data").join(name).display().to_string()
+}
+
+/// Trains `recipe` with `--save`, returning the model path and the JSONL events.
+fn train(recipe: &str, dir: &Path) -> (PathBuf, Vec<Value>) {
+    let model = dir.join(format!("{recipe}.safetensors"));
+    let ev = run_jsonl(
+        &fixture(&format!("{recipe}.nnt")),
+        &["--save", model.to_str().unwrap()],
+    );
+    (model, ev)
+}
+
+/// The epoch event of the kept epoch (best with early_stop, else the last).
+fn kept(ev: &[Value]) -> Value {
+    let end = end(ev);
+    let n = end["best_epoch"]
+        .as_u64()
+        .unwrap_or_else(|| end["epochs"].as_u64().unwrap());
+    epochs(ev)
+        .into_iter()
+        .find(|e| e["epoch"].as_u64() == Some(n))
+        .unwrap()
+        .clone()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// Rows of a CSV text (header first), split on commas (no quoting in these files).
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn predict_agrees_with_the_logged_valid_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, ev) = train("species", dir.path());
+    let best = kept(&ev);
+    let m = model.to_str().unwrap();
+    let valid = data("species_valid.csv");
+    let out = ok(&nnt(&[
+        "predict", m, &valid, "--keep", "species", "--keep", "id",
+    ]));
+    let rows = csv_rows(&out);
+    assert_eq!(
+        rows[0],
+        [
+            "species",
+            "id",
+            "prediction",
+            "probability_Adelie",
+            "probability_Chinstrap",
+            "probability_Gentoo"
+        ]
+    );
+    let truth = csv_rows(&std::fs::read_to_string(&valid).unwrap());
+    assert_eq!(rows.len(), truth.len(), "one output row per input row");
+    let mut correct = 0usize;
+    for (r, t) in rows[1..].iter().zip(&truth[1..]) {
+        assert_eq!(r[1], t[0], "input order and --keep copy the cells");
+        let p: Vec<f64> = r[3..].iter().map(|v| v.parse().unwrap()).collect();
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-5);
+        correct += usize::from(r[2] == r[0]);
+    }
+    let accuracy = correct as f64 / (rows.len() - 1) as f64;
+    assert_eq!(accuracy, best["valid_accuracy"].as_f64().unwrap());
+
+    // eval: the same pass, so the same loss and metrics as the log, bit for bit.
+    let json: Value =
+        serde_json::from_str(&ok(&nnt(&["eval", m, &valid, "--format", "json"]))).unwrap();
+    assert_eq!(json["loss"], best["valid_loss"]);
+    assert_eq!(json["accuracy"], best["valid_accuracy"]);
+    assert_eq!(json["macro"]["f1"], best["valid_f1"]);
+    assert_eq!(json["macro"]["precision"], best["valid_precision"]);
+    assert_eq!(json["rows"], 60);
+    assert_eq!(
+        json["confusion"]["labels"],
+        serde_json::json!(["Adelie", "Chinstrap", "Gentoo"])
+    );
+    let text = ok(&nnt(&["eval", m, &valid]));
+    assert!(
+        text.contains("Chinstrap") && text.contains("macro avg"),
+        "{text}"
+    );
+    // explain on the model file: plan and schema.
+    let explained = ok(&nnt(&["explain", m]));
+    assert!(explained.contains("island=Dream"), "{explained}");
+    assert!(
+        explained.contains("classes: Adelie, Chinstrap, Gentoo"),
+        "{explained}"
+    );
+}
+
+#[test]
+fn binary_predictions_name_the_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, ev) = train("yesno", dir.path());
+    let last = kept(&ev);
+    let m = model.to_str().unwrap();
+    let valid = data("binary_valid.csv");
+    let out = ok(&nnt(&["predict", m, &valid]));
+    let rows = csv_rows(&out);
+    assert_eq!(rows[0], ["prediction", "probability"]);
+    for r in &rows[1..] {
+        let p: f64 = r[1].parse().unwrap();
+        assert_eq!(r[0], if p > 0.5 { "yes" } else { "no" }, "{r:?}");
+        // Shortest round-trip in f32.
+        assert_eq!(r[1], format!("{}", p as f32));
+    }
+    let json: Value =
+        serde_json::from_str(&ok(&nnt(&["eval", m, &valid, "--format", "json"]))).unwrap();
+    assert_eq!(json["auc"], last["valid_auc"]);
+    assert_eq!(json["loss"], last["valid_loss"]);
+    assert_eq!(json["macro"]["f1"], last["valid_f1"]);
+    assert_eq!(json["classes"]["yes"]["support"], 49);
+}
+
+#[test]
+fn regression_predictions_are_in_original_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, ev) = train("prices", dir.path());
+    let last = kept(&ev);
+    let m = model.to_str().unwrap();
+    let valid = data("reg_valid.csv");
+    let out_path = dir.path().join("pred.csv");
+    ok(&nnt(&[
+        "predict",
+        m,
+        &valid,
+        "-o",
+        out_path.to_str().unwrap(),
+    ]));
+    let rows = csv_rows(&std::fs::read_to_string(&out_path).unwrap());
+    assert_eq!(rows[0], ["price", "size"]);
+    let truth = csv_rows(&std::fs::read_to_string(&valid).unwrap());
+    // r2 of each target from the printed predictions, as scikit-learn would.
+    let mut r2 = Vec::new();
+    for j in 0..2 {
+        let y: Vec<f64> = truth[1..]
+            .iter()
+            .map(|r| r[2 + j].parse().unwrap())
+            .collect();
+        let p: Vec<f64> = rows[1..].iter().map(|r| r[j].parse().unwrap()).collect();
+        let mean = y.iter().sum::<f64>() / y.len() as f64;
+        let ss_tot: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
+        let ss_res: f64 = y.iter().zip(&p).map(|(a, b)| (a - b).powi(2)).sum();
+        r2.push(1.0 - ss_res / ss_tot);
+    }
+    let json: Value =
+        serde_json::from_str(&ok(&nnt(&["eval", m, &valid, "--format", "json"]))).unwrap();
+    for (j, name) in ["price", "size"].iter().enumerate() {
+        let got = json["targets"][name]["r2"].as_f64().unwrap();
+        assert!((got - r2[j]).abs() < 1e-12, "{name}: {got} vs {}", r2[j]);
+    }
+    assert!(json["mse"].is_number() && json["rmse"].is_number());
+    // Price is in dollars (≈1000–2300), not standardised units.
+    let price: f64 = rows[1][0].parse().unwrap();
+    assert!(price > 500.0, "{price}");
+    assert_eq!(json["loss"], last["valid_loss"]);
+    // The logged regression metrics are in the file's units too.
+    for k in ["rmse", "mae", "r2"] {
+        assert_eq!(json[k], last[format!("valid_{k}").as_str()], "{k}");
+    }
+}
+
+#[test]
+fn numeric_labels_predict_class_indices() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("iris.safetensors");
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/iris.nnt");
+    run_jsonl(
+        &recipe,
+        &["--save", model.to_str().unwrap(), "--set", "train.epochs=5"],
+    );
+    let iris = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/iris.csv");
+    let out = ok(&nnt(&[
+        "predict",
+        model.to_str().unwrap(),
+        iris.to_str().unwrap(),
+    ]));
+    let rows = csv_rows(&out);
+    assert_eq!(
+        rows[0],
+        [
+            "prediction",
+            "probability_0",
+            "probability_1",
+            "probability_2"
+        ]
+    );
+    assert_eq!(rows.len(), 151);
+    assert!(rows[1..]
+        .iter()
+        .all(|r| ["0", "1", "2"].contains(&r[0].as_str())));
+}
+
+#[test]
+fn bad_inputs_are_diagnostics_and_nothing_is_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _) = train("species", dir.path());
+    let m = model.to_str().unwrap();
+    let expect_error = |args: &[&str], code: &str, words: &[&str]| {
+        let out = nnt(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(code), "{args:?}: {err}");
+        for w in words {
+            assert!(err.contains(w), "{args:?}: `{w}` not in {err}");
+        }
+        assert!(out.stdout.is_empty() || args.contains(&"predict"));
+    };
+    // A file missing a feature column.
+    let missing = dir.path().join("missing.csv");
+    std::fs::write(&missing, "id,flipper,island\np1,190,Dream\n").unwrap();
+    let ms = missing.to_str().unwrap();
+    expect_error(
+        &["predict", m, ms],
+        "nnt::predict::missing_column",
+        &["`bill`"],
+    );
+    // A cell that is not a number, after 1500 good rows (more than one chunk):
+    // `-o` is not written at all.
+    let bad = dir.path().join("bad.csv");
+    let mut text = String::from("id,bill,flipper,island,species\n");
+    for i in 0..1500 {
+        text.push_str(&format!("q{i},40.5,190,Dream,Adelie\n"));
+    }
+    text.push_str("q1500,forty,190,Dream,Adelie\n");
+    std::fs::write(&bad, &text).unwrap();
+    let out_csv = dir.path().join("out.csv");
+    expect_error(
+        &[
+            "predict",
+            m,
+            bad.to_str().unwrap(),
+            "-o",
+            out_csv.to_str().unwrap(),
+        ],
+        "nnt::predict::bad_cell",
+        &["bad.csv:1502", "`bill`", "forty"],
+    );
+    assert!(!out_csv.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // An existing output is left as it was.
+    std::fs::write(&out_csv, "before").unwrap();
+    nnt(&[
+        "predict",
+        m,
+        bad.to_str().unwrap(),
+        "-o",
+        out_csv.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read_to_string(&out_csv).unwrap(), "before");
+    // eval needs the label column.
+    let valid = data("species_valid.csv");
+    let unlabelled = dir.path().join("unlabelled.csv");
+    let body: String = std::fs::read_to_string(&valid)
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n")
+        .collect();
+    std::fs::write(&unlabelled, body).unwrap();
+    expect_error(
+        &["eval", m, unlabelled.to_str().unwrap()],
+        "nnt::predict::missing_column",
+        &["`species`"],
+    );
+    // ...but predict does not.
+    ok(&nnt(&["predict", m, unlabelled.to_str().unwrap()]));
+    // A truncated model file.
+    let bytes = std::fs::read(&model).unwrap();
+    let truncated = dir.path().join("truncated.safetensors");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    expect_error(
+        &["predict", truncated.to_str().unwrap(), &valid],
+        "nnt::io::not_safetensors",
+        &["truncated"],
+    );
+    // A safetensors file that is not an nnt model.
+    let plain = dir.path().join("plain.safetensors");
+    nnt::io::weights::write(&plain, &[], safetensors::Dtype::F32, None).unwrap();
+    expect_error(
+        &["eval", plain.to_str().unwrap(), &valid],
+        "nnt::io::not_a_model",
+        &["nnt.layout"],
+    );
+    expect_error(
+        &["explain", plain.to_str().unwrap()],
+        "nnt::io::not_a_model",
+        &[],
+    );
+    // An output that cannot be written.
+    let nowhere = dir.path().join("no/such/dir/out.csv");
+    expect_error(
+        &["predict", m, &valid, "-o", nowhere.to_str().unwrap()],
+        "nnt::predict::write_failed",
+        &["out.csv"],
+    );
+}
+
+#[test]
+fn newer_layout() {
+    // A model file from a newer layout names the version that wrote it.
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _) = train("yesno", dir.path());
+    let file = nnt::io::weights::WeightsFile::read(&model).unwrap();
+    let mut meta = file.metadata.clone();
+    meta.insert("nnt.layout".into(), "9".into());
+    let tensors: Vec<nnt::io::weights::OutTensor> = file
+        .tensors
+        .iter()
+        .map(|(name, t)| nnt::io::weights::OutTensor {
+            name: name.clone(),
+            shape: t.shape.clone(),
+            data: t.data.clone().unwrap(),
+        })
+        .collect();
+    let newer = dir.path().join("newer.safetensors");
+    nnt::io::weights::write(&newer, &tensors, safetensors::Dtype::F32, Some(meta)).unwrap();
+    let out = nnt(&[
+        "predict",
+        newer.to_str().unwrap(),
+        &data("binary_valid.csv"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nnt::io::newer_layout") && err.contains("layout 9"),
+        "{err}"
+    );
+}

@@ -293,6 +293,18 @@ fn render_config(program: &Program, recipe: &str) -> String {
         .data
         .dropped_rows
         .map_or("None".to_string(), |d| d.to_string());
+    // normalize_targets = standard: regression metrics are logged in original units.
+    let target_scaling = match program.data.prep.as_ref().and_then(|p| p.targets.as_ref()) {
+        None => "None".to_string(),
+        Some(t) => {
+            let list = |v: &[f64]| v.iter().map(|&x| py(x)).collect::<Vec<_>>().join(", ");
+            format!(
+                "{{\"mean\": [{}], \"std\": [{}]}}",
+                list(&t.mean),
+                list(&t.std)
+            )
+        }
+    };
     let mut s = String::from("{\n");
     let mut kv = |k: &str, v: String| {
         let _ = writeln!(s, "    {}: {v},", py_str(k));
@@ -322,6 +334,7 @@ fn render_config(program: &Program, recipe: &str) -> String {
     kv("checkpoint", checkpoint);
     kv("save", save);
     kv("dropped_rows", dropped);
+    kv("target_scaling", target_scaling);
     s.push('}');
     s
 }

@@ -3,4 +3,9 @@
 //! `main.rs` only parses arguments, calls it and maps the result to an exit status.
 //!
 //! Like `data`, `io` and `main.rs`, this module may touch files and start processes.
+
+pub mod eval;
+pub mod explain_model;
 pub mod export_torch;
+pub mod model_use;
+pub mod predict;

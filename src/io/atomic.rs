@@ -21,6 +21,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Streams a file atomically: `fill` writes into a buffered temporary file next
+/// to `path`, which is renamed over `path` only when `fill` succeeds; on any error
+/// the temporary file is removed and `path` is untouched. For outputs too large
+/// to hold in memory (`nnt predict -o`).
+pub fn write_atomic_with<R, E>(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<R, E>,
+) -> Result<Result<R, E>, std::io::Error> {
+    let tmp = temp_path(path);
+    let file = fs::File::create(&tmp)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    let value = match fill(&mut out) {
+        Ok(v) => v,
+        Err(e) => {
+            drop(out);
+            let _ = fs::remove_file(&tmp);
+            return Ok(Err(e));
+        }
+    };
+    let result = (|| {
+        let f = out.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map(|()| Ok(value))
+}
+
 fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()

@@ -93,7 +93,7 @@ pub enum ModelFileError {
 
     /// A safetensors file without nnt's metadata (e.g. written by PyTorch, or an
     /// nnt weights file of a version before model files).
-    /// Test: tests/model_use.rs `not_an_nnt_model`.
+    /// Test: tests/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
     #[error(
         "{path} is a safetensors file but not an nnt model: its metadata has no `{LAYOUT_KEY}`"
     )]
@@ -117,7 +117,7 @@ pub enum ModelFileError {
     },
 
     /// A metadata value that does not parse (a hand-edited file).
-    /// Test: tests/model_use.rs `damaged_metadata`.
+    /// Test: `foreign_newer_and_damaged_files_are_errors` below.
     #[error("{path}: metadata `{key}` is not valid: {reason}")]
     #[diagnostic(
         code(nnt::io::bad_model),

@@ -267,6 +267,9 @@ pub struct Scorer {
     pub confusion: Option<Vec<Vec<u64>>>,
     scores: Option<Vec<(f64, bool)>>,
     regression: Option<Vec<TargetSums>>,
+    /// `normalize_targets`: per-target (mean, std); regression metrics are then
+    /// computed in the file's units (the loss stays in training units).
+    scaling: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 impl Scorer {
@@ -288,7 +291,16 @@ impl Scorer {
             regression: wants
                 .regression
                 .then(|| vec![TargetSums::default(); targets]),
+            scaling: None,
         }
+    }
+
+    /// Regression metrics in original units: targets and outputs are mapped by
+    /// v · std + mean (outputs rounded to the model's precision, as `predict`
+    /// prints them).
+    pub fn with_target_scaling(mut self, mean: Vec<f64>, std: Vec<f64>) -> Scorer {
+        self.scaling = Some((mean, std));
+        self
     }
 
     /// Adds a chunk of `n` rows: `out` the model output (`k × n`), `y` the targets
@@ -310,15 +322,24 @@ impl Scorer {
         }
         if let Some(s) = self.scores.as_mut() {
             for c in 0..n {
-                // The probability as `predict` reports it: in the model's precision.
-                let p = sigmoid(out[c * k]).to_f64();
+                // The probability as `predict` reports it: computed in f64, then
+                // rounded to the model's precision.
+                let p = T::of(sigmoid(out[c * k].to_f64())).to_f64();
                 s.push((p, y[c * t].to_f64() > 0.5));
             }
         }
         if let Some(r) = self.regression.as_mut() {
             for c in 0..n {
                 for (j, acc) in r.iter_mut().enumerate() {
-                    acc.add(y[c * t + j].to_f64(), out[c * k + j].to_f64());
+                    let (truth, pred) = (y[c * t + j].to_f64(), out[c * k + j].to_f64());
+                    match &self.scaling {
+                        Some((mean, std)) => {
+                            let m = mean.get(j).copied().unwrap_or(0.0);
+                            let s = std.get(j).copied().unwrap_or(1.0);
+                            acc.add(truth * s + m, T::of(pred * s + m).to_f64());
+                        }
+                        None => acc.add(truth, pred),
+                    }
                 }
             }
         }

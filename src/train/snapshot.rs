@@ -24,7 +24,12 @@ const CHECKPOINT_VERSION: &str = "1";
 
 /// The model-file metadata of a program's model (§15).
 pub fn model_meta(program: &Program) -> ModelMeta {
-    ModelMeta::new(&program.model, &program.loss, program.precision, None)
+    let prep = program
+        .data
+        .prep
+        .as_ref()
+        .and_then(|p| serde_json::to_value(p).ok());
+    ModelMeta::new(&program.model, &program.loss, program.precision, prep)
 }
 
 /// The model's tensors in `nn.Sequential` order: dense `k.weight`, `k.bias`; batch

@@ -660,6 +660,15 @@ impl<'p, T: Float> Trainer<'p, T> {
         let k = self.net.output_width;
         let targets = self.targets;
         let mut scorer = Scorer::new(self.program.loss, k, wants);
+        if let Some(t) = self
+            .program
+            .data
+            .prep
+            .as_ref()
+            .and_then(|p| p.targets.as_ref())
+        {
+            scorer = scorer.with_target_scaling(t.mean.clone(), t.std.clone());
+        }
         let (layers, params) = (&mut self.net.layers, &self.net.params);
         self.evaluator
             .run(layers, params, &split.x, split.rows, |start, n, out| {

@@ -206,6 +206,13 @@ def auc(score, truth):
 
 
 def regression_metrics(out, y):
+    scaling = RECIPE["target_scaling"]
+    if scaling is not None:
+        # In original units: v * std + mean (outputs in the model's precision first).
+        mean = torch.tensor(scaling["mean"], dtype=torch.float64, device=out.device)
+        std = torch.tensor(scaling["std"], dtype=torch.float64, device=out.device)
+        out = out.double() * std + mean
+        y = y.double() * std + mean
     out, y = out.double(), y.double()
     err = out - y
     mse = (err**2).mean(dim=0)

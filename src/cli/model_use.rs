@@ -1,0 +1,498 @@
+//! What `nnt predict`, `nnt eval` and `nnt explain MODEL` share: a model file
+//! loaded into an evaluation-mode network, its data preparation, a streaming
+//! reader of CSV rows matched to the model's columns, and the diagnostics of
+//! using a model on a file.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use flate2::read::MultiGzDecoder;
+use miette::{Diagnostic, SourceSpan};
+use thiserror::Error;
+
+use crate::data::prep::{Binding, CellIssue, CellIssueKind, Preparation};
+use crate::data::LineSource;
+use crate::io::model_file::{ModelFile, ModelFileError, ModelMeta};
+use crate::io::weights::WeightsError;
+use crate::ir::{Loss, Precision};
+use crate::train::float::Float;
+use crate::train::infer::Evaluator;
+use crate::train::layers::activation::sigmoid;
+use crate::train::metrics::Scorer;
+use crate::train::network::Network;
+use crate::train::snapshot;
+
+/// Rows per forward pass: memory stays constant in the number of rows.
+pub const CHUNK: usize = 1024;
+
+/// Using a model on a data file.
+#[derive(Debug, Error, Diagnostic)]
+pub enum UseError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Model(#[from] ModelFileError),
+
+    /// The data file cannot be opened or read.
+    /// Test: tests/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
+    #[error("cannot read data file `{file}`: {reason}")]
+    #[diagnostic(code(nnt::predict::unreadable))]
+    Unreadable { file: String, reason: String },
+
+    /// The model was trained on synthetic data: there is no column schema to
+    /// match a file against.
+    #[error("{path} has no data preparation: it was trained on generated data, not on a CSV file")]
+    #[diagnostic(
+        code(nnt::predict::no_preparation),
+        help("predict and eval need a model trained on `csv(...)` data, whose columns they match by name")
+    )]
+    NoPreparation { path: String },
+
+    /// The file lacks a column the model needs (a feature, a label for `eval`, or
+    /// a `--keep` column). Test: tests/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
+    #[error("data file `{file}` has no column `{column}`, which {role}")]
+    #[diagnostic(code(nnt::predict::missing_column), help("{help}"))]
+    MissingColumn {
+        file: String,
+        column: String,
+        role: String,
+        help: String,
+    },
+
+    /// A cell that cannot be prepared as training did (not a number, missing
+    /// where the model has no fill, an unknown class).
+    /// Test: tests/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    BadCell(Box<BadCell>),
+
+    /// A data file with no rows.
+    #[error("data file `{file}` has no rows")]
+    #[diagnostic(code(nnt::predict::empty_file))]
+    Empty { file: String },
+
+    /// The output cannot be written (`-o` in a missing directory, a closed pipe).
+    /// Test: tests/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
+    #[error("cannot write {path}: {reason}")]
+    #[diagnostic(code(nnt::predict::write_failed))]
+    Write { path: String, reason: String },
+}
+
+/// A cell of a data file that cannot be prepared, with its line as source.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{file}:{line}: column {column} {what}")]
+#[diagnostic(code(nnt::predict::bad_cell), help("{help}"))]
+pub struct BadCell {
+    pub file: String,
+    pub line: usize,
+    pub column: String,
+    pub what: String,
+    pub help: String,
+    #[source_code]
+    pub src: Arc<LineSource>,
+    #[label("here")]
+    pub span: SourceSpan,
+}
+
+/// A model ready to run: its metadata, preparation and network.
+pub struct Loaded {
+    pub path: String,
+    pub meta: ModelMeta,
+    pub prep: Option<Preparation>,
+    pub runner: Runner,
+}
+
+impl Loaded {
+    pub fn read(path: &Path) -> Result<Loaded, UseError> {
+        let file = ModelFile::read(path)?;
+        let shown = path.display().to_string();
+        let prep = match &file.meta.preparation {
+            Some(v) => Some(
+                serde_json::from_value::<Preparation>(v.clone()).map_err(|e| {
+                    ModelFileError::BadMetadata {
+                        path: shown.clone(),
+                        key: "nnt.preparation".into(),
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
+            None => None,
+        };
+        if let Some(p) = &prep {
+            if p.input_width() != file.meta.input_width {
+                return Err(ModelFileError::BadMetadata {
+                    path: shown,
+                    key: "nnt.preparation".into(),
+                    reason: format!(
+                        "it prepares {} inputs, the model takes {}",
+                        p.input_width(),
+                        file.meta.input_width
+                    ),
+                }
+                .into());
+            }
+        }
+        let runner = Runner::new(&file).map_err(ModelFileError::from)?;
+        Ok(Loaded {
+            path: shown,
+            meta: file.meta,
+            prep,
+            runner,
+        })
+    }
+
+    /// The preparation, required for reading files.
+    pub fn prep(&self) -> Result<&Preparation, UseError> {
+        self.prep.as_ref().ok_or_else(|| UseError::NoPreparation {
+            path: self.path.clone(),
+        })
+    }
+
+    pub fn loss(&self) -> Loss {
+        self.meta.loss
+    }
+
+    /// Class names for the report: the names, or the class indices.
+    pub fn class_labels(&self) -> Vec<String> {
+        let count = match self.meta.loss {
+            Loss::CrossEntropy { .. } => self.meta.output_width(),
+            Loss::BinaryCrossEntropy => 2,
+            _ => 0,
+        };
+        match self.prep.as_ref().and_then(|p| p.class_names()) {
+            Some(names) => names.to_vec(),
+            None => (0..count).map(|c| c.to_string()).collect(),
+        }
+    }
+
+    /// The target column names (regression output columns).
+    pub fn target_names(&self) -> Vec<String> {
+        match &self.prep {
+            Some(p) if !p.labels.is_empty() => p.labels.iter().map(|c| c.name.clone()).collect(),
+            _ => (0..self.meta.output_width())
+                .map(|j| format!("target_{j}"))
+                .collect(),
+        }
+    }
+}
+
+/// The network in the model's precision.
+pub enum Runner {
+    F32(Typed<f32>),
+    F64(Typed<f64>),
+}
+
+pub struct Typed<T> {
+    net: Network<T>,
+    ev: Evaluator<T>,
+    /// The targets of a chunk, in T (for scoring).
+    y: Vec<T>,
+}
+
+impl<T: Float> Typed<T> {
+    fn new(file: &ModelFile) -> Result<Self, WeightsError> {
+        let model = file.meta.model();
+        // The network holds the parameters; its own (training) buffers are sized
+        // for one row and never used: the evaluator has the inference buffers.
+        let mut net = Network::<T>::new(&model, 1);
+        snapshot::load_parameters(&mut net, &file.weights, "")?;
+        let ev = Evaluator::new(&net.layers, net.input_width, CHUNK);
+        Ok(Typed {
+            net,
+            ev,
+            y: Vec::new(),
+        })
+    }
+
+    /// Forward of `n` rows (`x` row-major, `n × inputs`, in f64); the outputs
+    /// (`n × outputs`, row-major) are appended to `out` as f64 (exact widening).
+    fn forward(&mut self, x: &[f64], n: usize, out: &mut Vec<f64>) {
+        for (dst, &v) in self.ev.input_mut(n).iter_mut().zip(x) {
+            *dst = T::of(v);
+        }
+        let y = self.ev.forward(&mut self.net.layers, &self.net.params, n);
+        out.extend(y.iter().map(|v| v.to_f64()));
+    }
+
+    fn score(&mut self, x: &[f64], y: &[f64], n: usize, scorer: &mut Scorer, out: &mut Vec<f64>) {
+        for (dst, &v) in self.ev.input_mut(n).iter_mut().zip(x) {
+            *dst = T::of(v);
+        }
+        self.y.clear();
+        self.y.extend(y.iter().map(|&v| T::of(v)));
+        let z = self.ev.forward(&mut self.net.layers, &self.net.params, n);
+        scorer.add(z, &self.y, n);
+        out.extend(z.iter().map(|v| v.to_f64()));
+    }
+}
+
+impl Runner {
+    fn new(file: &ModelFile) -> Result<Runner, WeightsError> {
+        Ok(match file.meta.precision {
+            Precision::F32 => Runner::F32(Typed::new(file)?),
+            Precision::F64 => Runner::F64(Typed::new(file)?),
+        })
+    }
+
+    /// Outputs of `n ≤ CHUNK` prepared rows, appended to `out`.
+    pub fn forward(&mut self, x: &[f64], n: usize, out: &mut Vec<f64>) {
+        match self {
+            Runner::F32(t) => t.forward(x, n, out),
+            Runner::F64(t) => t.forward(x, n, out),
+        }
+    }
+
+    /// Scores `n ≤ CHUNK` prepared rows with their targets (training units); the
+    /// outputs are appended to `out`.
+    pub fn score(
+        &mut self,
+        x: &[f64],
+        y: &[f64],
+        n: usize,
+        scorer: &mut Scorer,
+        out: &mut Vec<f64>,
+    ) {
+        match self {
+            Runner::F32(t) => t.score(x, y, n, scorer, out),
+            Runner::F64(t) => t.score(x, y, n, scorer, out),
+        }
+    }
+}
+
+/// A value rounded to the model's precision (what the network computes in).
+pub fn in_precision(p: Precision, v: f64) -> f64 {
+    match p {
+        Precision::F32 => v as f32 as f64,
+        Precision::F64 => v,
+    }
+}
+
+/// The shortest decimal that round-trips `v` in the model's precision;
+/// exponent form for very small or large magnitudes.
+pub fn shortest(p: Precision, v: f64) -> String {
+    if !v.is_finite() {
+        return if v.is_nan() {
+            "nan".into()
+        } else if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    let a = v.abs();
+    let plain = a == 0.0 || (1e-5..1e16).contains(&a);
+    match (p, plain) {
+        (Precision::F32, true) => format!("{}", v as f32),
+        (Precision::F32, false) => format!("{:e}", v as f32),
+        (Precision::F64, true) => format!("{v}"),
+        (Precision::F64, false) => format!("{v:e}"),
+    }
+}
+
+/// Softmax of one row of logits (computed in f64, then rounded to the model's
+/// precision).
+pub fn softmax(p: Precision, z: &[f64], out: &mut Vec<f64>) {
+    let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let sum: f64 = z.iter().map(|&v| (v - max).exp()).sum();
+    out.clear();
+    out.extend(z.iter().map(|&v| in_precision(p, (v - max).exp() / sum)));
+}
+
+/// The positive-class probability of a logit, in the model's precision.
+pub fn positive_probability(p: Precision, logit: f64) -> f64 {
+    in_precision(p, sigmoid(logit))
+}
+
+// ---------------------------------------------------------------- reading rows
+
+/// A CSV file read row by row, with each row's line number.
+pub struct Rows {
+    pub file: String,
+    delimiter: u8,
+    rdr: csv::Reader<Box<dyn Read>>,
+    /// The header names (when the model's train file had a header).
+    pub header: Option<Vec<String>>,
+    record: csv::StringRecord,
+}
+
+impl Rows {
+    pub fn open(path: &Path, prep: &Preparation) -> Result<Rows, UseError> {
+        let file = path.display().to_string();
+        let unreadable = |e: &dyn std::fmt::Display| UseError::Unreadable {
+            file: file.clone(),
+            reason: e.to_string(),
+        };
+        let f = File::open(path).map_err(|e| unreadable(&e))?;
+        let buffered = BufReader::with_capacity(1 << 16, f);
+        let gz = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+        let source: Box<dyn Read> = if gz {
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                MultiGzDecoder::new(buffered),
+            ))
+        } else {
+            Box::new(buffered)
+        };
+        let delimiter = prep.delimiter.bytes().next().unwrap_or(b',');
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .buffer_capacity(1 << 16)
+            .from_reader(source);
+        let mut record = csv::StringRecord::new();
+        let header = if prep.header {
+            match rdr.read_record(&mut record) {
+                Ok(true) => Some(record.iter().map(|s| s.trim().to_string()).collect()),
+                Ok(false) => return Err(UseError::Empty { file }),
+                Err(e) => return Err(unreadable(&e)),
+            }
+        } else {
+            None
+        };
+        Ok(Rows {
+            file,
+            delimiter,
+            rdr,
+            header,
+            record,
+        })
+    }
+
+    /// Reads the next row (then in [`Rows::record`]); its 1-based line, or
+    /// `None` at the end.
+    pub fn advance(&mut self) -> Result<Option<usize>, UseError> {
+        match self.rdr.read_record(&mut self.record) {
+            Ok(true) => Ok(Some(
+                self.record
+                    .position()
+                    .map_or(0, |p| usize::try_from(p.line()).unwrap_or(0)),
+            )),
+            Ok(false) => Ok(None),
+            Err(e) => Err(UseError::Unreadable {
+                file: self.file.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// The row last read.
+    pub fn record(&self) -> &csv::StringRecord {
+        &self.record
+    }
+
+    /// The column's name in this file (header name, or `#i` without one).
+    fn column_name(&self, i: usize) -> String {
+        match self.header.as_ref().and_then(|h| h.get(i)) {
+            Some(n) => format!("`{n}`"),
+            None => format!("{}", i + 1),
+        }
+    }
+
+    /// The diagnostic of a bad cell in `record` (at `line`).
+    pub fn cell_error(
+        &self,
+        record: &csv::StringRecord,
+        line: usize,
+        issue: &CellIssue,
+    ) -> UseError {
+        let sep = char::from(self.delimiter).to_string();
+        let mut text = String::new();
+        let mut span = (0, 0);
+        for (i, cell) in record.iter().enumerate() {
+            if i > 0 {
+                text.push_str(&sep);
+            }
+            if i == issue.column {
+                span = (text.len(), cell.len().max(1));
+            }
+            text.push_str(cell);
+        }
+        if issue.column >= record.len() {
+            span = (text.len(), 0);
+            text.push(' ');
+        }
+        let cell = record.get(issue.column).unwrap_or("").trim().to_string();
+        let (what, help) = match &issue.kind {
+            CellIssueKind::Missing => (
+                format!("is missing: `{cell}`"),
+                "the model was trained with `missing = error` (or `drop`), so it has no fill for a missing feature".to_string(),
+            ),
+            CellIssueKind::NotANumber(t) => (
+                format!("is not a number: `{t}`"),
+                "the model was trained on numbers in this column".to_string(),
+            ),
+            CellIssueKind::NotFinite(t) => (
+                format!("is not a finite number: `{t}`"),
+                "every number must be finite".to_string(),
+            ),
+            CellIssueKind::UnknownClass(t) => (
+                format!("holds `{t}`, which is not a class of the model"),
+                "the label must be one of the classes the model was trained on".to_string(),
+            ),
+            CellIssueKind::BadClass(t) => (
+                format!("holds `{t}`, which is not a class index of the model"),
+                "numeric class labels are whole numbers from 0 to the class count − 1".to_string(),
+            ),
+            CellIssueKind::NoCell => (
+                "is absent: the row is too short".to_string(),
+                "every row needs a cell for each column of the header".to_string(),
+            ),
+        };
+        UseError::BadCell(Box::new(BadCell {
+            file: self.file.clone(),
+            line,
+            column: self.column_name(issue.column),
+            what,
+            help,
+            src: Arc::new(LineSource::new(&self.file, text, line, 0)),
+            span: SourceSpan::from(span),
+        }))
+    }
+}
+
+/// Matches a file's header to the model's columns; a missing column names itself.
+pub fn bind(rows: &Rows, prep: &Preparation, need_labels: bool) -> Result<Binding, UseError> {
+    prep.bind(rows.header.as_deref(), need_labels).map_err(|e| {
+        let known = rows
+            .header
+            .as_ref()
+            .map(|h| h.join(", "))
+            .unwrap_or_default();
+        UseError::MissingColumn {
+            file: rows.file.clone(),
+            column: e.column,
+            role: if e.label {
+                "is the model's label (eval needs it)".into()
+            } else {
+                "is a feature of the model".into()
+            },
+            help: if known.is_empty() {
+                "without a header, columns are matched by position".into()
+            } else {
+                format!("the file's columns are: {known}")
+            },
+        }
+    })
+}
+
+/// The file column of a `--keep` column: by header name, or a 0-based index
+/// without a header.
+pub fn keep_column(rows: &Rows, name: &str) -> Result<usize, UseError> {
+    let found = match &rows.header {
+        Some(h) => h.iter().position(|n| n == name),
+        None => name.parse::<usize>().ok(),
+    };
+    found.ok_or_else(|| UseError::MissingColumn {
+        file: rows.file.clone(),
+        column: name.to_string(),
+        role: "`--keep` names".into(),
+        help: match &rows.header {
+            Some(h) => format!("the file's columns are: {}", h.join(", ")),
+            None => "without a header, `--keep` takes a 0-based column index".into(),
+        },
+    })
+}
