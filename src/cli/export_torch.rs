@@ -335,6 +335,13 @@ fn render_config(program: &Program, recipe: &str) -> String {
     kv("save", save);
     kv("dropped_rows", dropped);
     kv("target_scaling", target_scaling);
+    let layers: Vec<String> = program
+        .model
+        .layers
+        .iter()
+        .map(|l| format!("{}: ({}, {})", l.index, py_str(l.kind.name()), l.line))
+        .collect();
+    kv("layers", format!("{{{}}}", layers.join(", ")));
     s.push('}');
     s
 }

@@ -29,7 +29,8 @@ from safetensors.torch import load_file, save_file
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # ---------------------------------------------------------------- the recipe
-# Values from the program `nnt check` accepted (defaults filled in).
+# Values from the program `nnt check` accepted (defaults filled in); "layers"
+# maps each nn.Sequential index to its layer name and line in the recipe.
 RECIPE = __NNT_CONFIG__
 
 
@@ -485,7 +486,11 @@ def main():
         if diverged is not None:
             step, layer, what = diverged
             if what is None:
-                what = f"the gradient of layer {layer} is not finite" if layer is not None else "a gradient is not finite"
+                if layer is not None:
+                    name, line = RECIPE["layers"][layer]
+                    what = f"the gradient of layer {layer} ({name}, line {line}) is not finite"
+                else:
+                    what = "a gradient is not finite"
             if leader:
                 emit([
                     ("event", "diagnostic"), ("severity", "error"), ("code", "nnt::train::diverged"),
