@@ -4,7 +4,8 @@
 # and under `torchrun --nproc_per_node=2` (gloo on CPU, nccl on GPU), and its
 # events and saved tensors are compared at the conformance tolerances.
 #
-# usage: scripts/verify-torch-export.sh [--device cpu|cuda|auto] [--modes single,ddp] [CASE_DIR ...]
+# usage: scripts/verify-torch-export.sh [--device cpu|cuda|auto] [--modes single,ddp,ddp3] [CASE_DIR ...]
+#        (modes: single = one process, ddp = torchrun with 2 processes, ddpN = N)
 #
 # Environment:
 #   VENV  the Python environment to use, created (torch, numpy, safetensors from

@@ -5,6 +5,9 @@ saved tensors with the case's PyTorch reference at the conformance tolerances.
 
 usage: verify_torch_export.py NNT [--device cpu|cuda|auto] [--modes single,ddp] [CASE_DIR ...]
 
+Modes: `single` (python train.py), `ddp` (torchrun with 2 processes), `ddpN`
+(torchrun with N processes).
+
 Run through scripts/verify-torch-export.sh, which prepares the Python environment.
 Each case directory holds recipe.nnt, its data, init.safetensors, expected.jsonl
 (epoch events from float64 PyTorch) and expected.safetensors (the final parameters).
@@ -118,7 +121,9 @@ def run_case(nnt, case, mode, device, python, torchrun):
         if mode == "single":
             cmd = [python, os.path.join(out_dir, "train.py"), "--device", device, "--save", saved]
         else:
-            cmd = [torchrun, "--standalone", "--nproc_per_node=2", os.path.join(out_dir, "train.py"),
+            # "ddp": 2 processes; "ddpN": N (uneven shards when N does not divide the batch).
+            procs = int(mode[3:] or "2")
+            cmd = [torchrun, "--standalone", f"--nproc_per_node={procs}", os.path.join(out_dir, "train.py"),
                    "--device", device, "--save", saved]
         env = dict(os.environ, OMP_NUM_THREADS="1")
         try:
