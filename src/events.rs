@@ -32,6 +32,8 @@ pub struct StartEvent {
     pub seed: u64,
     /// Rows removed by `missing = drop` (§14); `None` (not logged) otherwise.
     pub dropped_rows: Option<usize>,
+    /// Class names (§14), for the confusion matrix of the text report; not logged.
+    pub class_names: Option<Vec<String>>,
     /// Classification runs: number of classes (for confusion matrices); `None` for regression.
     pub classes: Option<usize>,
     /// Total epochs planned (for progress bars; not logged).

@@ -50,8 +50,10 @@ enum Command {
         after_help = "Example:\n  nnt check examples/iris.nnt\n\nExit status: 0 when the recipe is valid (warnings allowed), 1 when it is not."
     )]
     Check(RecipeArgs),
-    /// Show the plan: layers, shapes, parameters, rows, batches and learning rates.
-    #[command(after_help = "Example:\n  nnt explain examples/iris.nnt")]
+    /// Show the plan: layers, shapes, parameters, rows, batches and learning rates (of a recipe, or of a saved .safetensors model with its data schema).
+    #[command(
+        after_help = "Examples:\n  nnt explain examples/iris.nnt\n  nnt explain iris.safetensors"
+    )]
     Explain(RecipeArgs),
     /// Predict with a saved model: one CSV row per row of DATA (spec §15).
     #[command(
@@ -63,6 +65,9 @@ enum Command {
         after_help = "Examples:\n  nnt eval iris.safetensors test.csv\n  nnt eval iris.safetensors test.csv --format json"
     )]
     Eval(EvalArgs),
+    /// Export a saved model (ONNX) or a recipe (a PyTorch program) to another format.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Draw the loss (and accuracy) curves of a JSONL log as SVG or PNG.
     #[command(
         after_help = "Example:\n  nnt run examples/iris.nnt --format jsonl > log.jsonl\n  nnt plot log.jsonl -o loss.svg"
@@ -73,24 +78,12 @@ enum Command {
         after_help = "Examples:\n  nnt fmt examples/iris.nnt\n  nnt fmt --check examples/*.nnt   # exit 1 when a file would change"
     )]
     Fmt(FmtArgs),
-    /// Write a recipe as a program for another framework (`export torch`).
-    #[command(subcommand)]
-    Export(ExportCommand),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  nnt completions bash > /etc/bash_completion.d/nnt")]
     Completions {
         /// The shell to generate completions for.
         shell: clap_complete::Shell,
     },
-}
-
-#[derive(Subcommand, Debug)]
-enum ExportCommand {
-    /// Write a self-contained PyTorch program for the recipe (train.py, its data and start weights).
-    #[command(
-        after_help = "Examples:\n  nnt export torch examples/iris.nnt -o iris-torch\n  python iris-torch/train.py --device auto --save iris.safetensors\n  torchrun --nproc_per_node=2 iris-torch/train.py"
-    )]
-    Torch(ExportTorchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -168,6 +161,24 @@ struct EvalArgs {
     format: EvalFormat,
 }
 
+#[derive(Subcommand, Debug)]
+enum ExportCommand {
+    /// The network as an ONNX graph (opset 13): input `features`, normalisation and missing-value fill included.
+    #[command(after_help = "Example:\n  nnt export onnx iris.safetensors -o iris.onnx")]
+    Onnx {
+        /// A model file written by `save` or `--save`.
+        model: PathBuf,
+        /// The ONNX file to write.
+        #[arg(short, long, value_name = "OUT.onnx")]
+        output: PathBuf,
+    },
+    /// Write a self-contained PyTorch program for the recipe (train.py, its data and start weights).
+    #[command(
+        after_help = "Examples:\n  nnt export torch examples/iris.nnt -o iris-torch\n  python iris-torch/train.py --device auto --save iris.safetensors\n  torchrun --nproc_per_node=2 iris-torch/train.py"
+    )]
+    Torch(ExportTorchArgs),
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum EvalFormat {
     Text,
@@ -212,6 +223,15 @@ fn run() -> u8 {
         Command::Explain(args) => cmd_explain(&args),
         Command::Predict(args) => cmd_predict(&args),
         Command::Eval(args) => cmd_eval(&args),
+        Command::Export(ExportCommand::Onnx { model, output }) => {
+            match nnt::cli::export_onnx::run(&model, &output) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprint_diagnostic(&e, use_color());
+                    EXIT_INVALID
+                }
+            }
+        }
         Command::Plot(args) => cmd_plot(&args),
         Command::Fmt(args) => cmd_fmt(&args),
         Command::Export(ExportCommand::Torch(args)) => cmd_export_torch(&args),

@@ -203,7 +203,7 @@ fn completions_are_generated() {
 fn example_logs_are_snapshotted() {
     // mnist and digits are left out only to keep the debug-build test run short;
     // they are checked above and trained by the benchmarks.
-    for name in ["iris", "breast_cancer", "regression", "spirals"] {
+    for name in ["iris", "breast_cancer", "regression", "spirals", "penguins"] {
         let path = format!("examples/{name}.nnt");
         let jsonl = run(&["run", &path, "--format", "jsonl"]);
         assert_eq!(jsonl.status.code(), Some(0), "{name}: {}", stderr(&jsonl));

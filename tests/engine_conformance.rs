@@ -364,7 +364,10 @@ fn every_case_through_the_checker() {
         .filter(|p| p.join("recipe.nnt").is_file())
         .collect();
     cases.sort();
-    assert_eq!(cases.len(), 10);
+    assert!(
+        cases.len() >= 10,
+        "the vendored cases and the §14 reference"
+    );
     for dir in cases {
         let case = dir.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(dir.join("recipe.nnt")).unwrap();

@@ -550,3 +550,43 @@ fn newer_layout() {
         "{err}"
     );
 }
+
+#[test]
+fn export_onnx_writes_the_graph() {
+    use nnt::cli::export_onnx::proto::ModelProto;
+    use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _) = train("species", dir.path());
+    let out = dir.path().join("species.onnx");
+    ok(&nnt(&[
+        "export",
+        "onnx",
+        model.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]));
+    let m = ModelProto::decode(&std::fs::read(&out).unwrap()[..]).unwrap();
+    assert!(m.opset_import.iter().any(|o| o.version >= 13));
+    let g = m.graph.unwrap();
+    assert_eq!(g.input[0].name, "features");
+    assert_eq!(g.output[0].name, "probabilities");
+    let ops: Vec<&str> = g.node.iter().map(|n| n.op_type.as_str()).collect();
+    // Missing fill, then normalisation, then the layers (dropout is gone).
+    assert_eq!(
+        ops,
+        ["IsNaN", "Where", "Sub", "Mul", "Gemm", "Relu", "Gemm", "Softmax"]
+    );
+    // The input width is the one-hot width: bill, flipper and 3 islands.
+    let dims = &g.input[0]
+        .r#type
+        .as_ref()
+        .unwrap()
+        .tensor_type
+        .as_ref()
+        .unwrap()
+        .shape
+        .as_ref()
+        .unwrap()
+        .dim;
+    assert_eq!(dims[1].dim_value, Some(5));
+}

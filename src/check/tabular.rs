@@ -7,7 +7,7 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 use crate::ast::Span;
-use crate::data::prep::{Classes, FeatureKind};
+use crate::data::prep::FeatureKind;
 use crate::ir::{Data, Loss, Normalize};
 
 use super::data::RData;
@@ -299,7 +299,7 @@ pub fn lints(cx: &mut Cx, data: &Data, rdata: &RData, loss: Option<Loss>) {
                 );
             }
         }
-        if loss.is_classification() && matches!(prep.classes, Some(Classes::Names { .. })) {
+        if loss.is_classification() && prep.classes.is_some() {
             let total: usize = data.class_counts.iter().map(|(_, c)| c[0]).sum();
             if let Some((name, counts)) = data.class_counts.iter().max_by_key(|(_, c)| c[0]) {
                 let percent = counts[0] * 100 / total.max(1);

@@ -148,7 +148,11 @@ pub fn explain(path: &Path) -> Result<String, UseError> {
             let _ = writeln!(s, "classes: {}", names.join(", "));
         }
         None if meta.loss.is_classification() => {
-            let _ = writeln!(s, "classes: numeric, 0 to {}", m.class_labels().len() - 1);
+            let _ = writeln!(
+                s,
+                "classes: numeric, 0 to {}",
+                m.class_labels().len().saturating_sub(1)
+            );
         }
         None => {}
     }

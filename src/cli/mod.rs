@@ -6,6 +6,7 @@
 
 pub mod eval;
 pub mod explain_model;
+pub mod export_onnx;
 pub mod export_torch;
 pub mod model_use;
 pub mod predict;

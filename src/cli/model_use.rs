@@ -101,6 +101,8 @@ pub struct Loaded {
     pub meta: ModelMeta,
     pub prep: Option<Preparation>,
     pub runner: Runner,
+    /// The file's tensors (for export).
+    pub weights: crate::io::weights::WeightsFile,
 }
 
 impl Loaded {
@@ -139,7 +141,13 @@ impl Loaded {
             meta: file.meta,
             prep,
             runner,
+            weights: file.weights,
         })
+    }
+
+    /// The values of tensor `name` with exactly `shape`.
+    pub fn tensor(&self, name: &str, shape: &[usize]) -> Result<Vec<f64>, WeightsError> {
+        self.weights.get(name, shape).map(<[f64]>::to_vec)
     }
 
     /// The preparation, required for reading files.
@@ -271,22 +279,38 @@ pub fn in_precision(p: Precision, v: f64) -> f64 {
 /// The shortest decimal that round-trips `v` in the model's precision;
 /// exponent form for very small or large magnitudes.
 pub fn shortest(p: Precision, v: f64) -> String {
-    if !v.is_finite() {
-        return if v.is_nan() {
-            "nan".into()
-        } else if v > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    let a = v.abs();
-    let plain = a == 0.0 || (1e-5..1e16).contains(&a);
-    match (p, plain) {
-        (Precision::F32, true) => format!("{}", v as f32),
-        (Precision::F32, false) => format!("{:e}", v as f32),
-        (Precision::F64, true) => format!("{v}"),
-        (Precision::F64, false) => format!("{v:e}"),
+    let mut s = String::new();
+    shortest_into(p, v, &mut s);
+    s
+}
+
+/// [`shortest`] into a reused buffer (cleared first).
+pub fn shortest_into(p: Precision, v: f64, out: &mut String) {
+    use std::fmt::Write as _;
+    out.clear();
+    let _ = write!(out, "{}", Shortest(p, v));
+}
+
+/// Displays as [`shortest`].
+struct Shortest(Precision, f64);
+
+impl std::fmt::Display for Shortest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Shortest(p, v) = *self;
+        if v.is_nan() {
+            return f.write_str("nan");
+        }
+        if v.is_infinite() {
+            return f.write_str(if v > 0.0 { "inf" } else { "-inf" });
+        }
+        let a = v.abs();
+        let plain = a == 0.0 || (1e-5..1e16).contains(&a);
+        match (p, plain) {
+            (Precision::F32, true) => write!(f, "{}", v as f32),
+            (Precision::F32, false) => write!(f, "{:e}", v as f32),
+            (Precision::F64, true) => write!(f, "{v}"),
+            (Precision::F64, false) => write!(f, "{v:e}"),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::model_use::{
-    bind, keep_column, positive_probability, shortest, softmax, Loaded, Rows, UseError, CHUNK,
+    bind, keep_column, positive_probability, shortest_into, softmax, Loaded, Rows, UseError, CHUNK,
 };
 use crate::io::atomic::write_atomic_with;
 use crate::ir::Loss;
@@ -107,7 +107,7 @@ fn stream(
     let mut kept: Vec<String> = Vec::with_capacity(CHUNK * keep_cols.len());
     let mut outputs: Vec<f64> = Vec::with_capacity(CHUNK * k);
     let mut probs: Vec<f64> = Vec::with_capacity(k);
-    let mut record: Vec<String> = Vec::with_capacity(header.len());
+    let mut number = String::with_capacity(32);
     let mut summary = Summary {
         rows: 0,
         unseen_categories: 0,
@@ -122,29 +122,38 @@ fn stream(
         loaded.runner.forward(&x[..n * width], n, &mut outputs);
         let nk = keep_cols.len();
         for r in 0..n {
-            record.clear();
-            record.extend(kept[r * nk..(r + 1) * nk].iter().cloned());
+            // Field by field into the writer: no allocation per row.
+            for cell in &kept[r * nk..(r + 1) * nk] {
+                w.write_field(cell).map_err(write_error)?;
+            }
             let z = &outputs[r * k..(r + 1) * k];
             match loss {
-                Loss::CrossEntropy { .. } => {
+                Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy => {
                     let c = losses::predict(&loss, z);
-                    record.push(classes.get(c).cloned().unwrap_or_else(|| c.to_string()));
-                    softmax(precision, z, &mut probs);
-                    record.extend(probs.iter().map(|&p| shortest(precision, p)));
-                }
-                Loss::BinaryCrossEntropy => {
-                    let c = losses::predict(&loss, z);
-                    record.push(classes.get(c).cloned().unwrap_or_else(|| c.to_string()));
-                    record.push(shortest(precision, positive_probability(precision, z[0])));
+                    match classes.get(c) {
+                        Some(name) => w.write_field(name),
+                        None => w.write_field(c.to_string()),
+                    }
+                    .map_err(write_error)?;
+                    if matches!(loss, Loss::BinaryCrossEntropy) {
+                        probs.clear();
+                        probs.push(positive_probability(precision, z[0]));
+                    } else {
+                        softmax(precision, z, &mut probs);
+                    }
                 }
                 _ => {
                     probs.clear();
                     probs.extend_from_slice(z);
                     prep.targets_to_original(&mut probs);
-                    record.extend(probs.iter().map(|&v| shortest(precision, v)));
                 }
             }
-            w.write_record(&record).map_err(write_error)?;
+            for &v in probs.iter() {
+                shortest_into(precision, v, &mut number);
+                w.write_field(&number).map_err(write_error)?;
+            }
+            w.write_record(std::iter::empty::<&[u8]>())
+                .map_err(write_error)?;
         }
         kept.clear();
         Ok(())

@@ -183,10 +183,15 @@ fn is_gz(spec: &CsvSpec) -> bool {
 }
 
 /// Where each line starts, in bytes of the (decompressed) stream.
+///
+/// Only the line starts not yet passed are kept (records are asked for in file
+/// order), so memory stays at what the reader has buffered ahead.
 #[derive(Debug, Default)]
 struct Breaks {
-    /// Byte offset at which line 2, 3, … starts.
-    starts: Vec<u64>,
+    /// Byte offsets at which the lines after the last one passed start.
+    starts: std::collections::VecDeque<u64>,
+    /// Line starts already passed.
+    passed: usize,
     /// Bytes read so far.
     offset: u64,
     /// The last byte read was `\r` (a lone `\r` ends a line unless `\n` follows).
@@ -196,9 +201,14 @@ struct Breaks {
 }
 
 impl Breaks {
-    /// 1-based line of the byte at `offset`.
-    fn line_of(&self, offset: u64) -> usize {
-        self.starts.partition_point(|&s| s <= offset) + 1
+    /// 1-based line of the byte at `offset`; offsets must not decrease from one
+    /// call to the next.
+    fn line_of(&mut self, offset: u64) -> usize {
+        while self.starts.front().is_some_and(|&s| s <= offset) {
+            self.starts.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
     }
 }
 
@@ -227,12 +237,15 @@ impl<R: Read> Read for LineCounter<R> {
         for (i, &byte) in buf[..n].iter().enumerate() {
             let at = b.offset + i as u64;
             if b.pending_cr && byte != b'\n' {
-                b.starts.push(at);
+                b.starts.push_back(at);
                 b.since_break = 0;
             }
+            let after_cr = b.pending_cr;
             b.pending_cr = byte == b'\r';
             if byte == b'\n' {
-                b.starts.push(at + 1);
+                // After `\r` the line starts at the `\n` already: the CSV reader
+                // may report a record's start at the `\n` of a `\r\n`.
+                b.starts.push_back(if after_cr { at } else { at + 1 });
                 b.since_break = 0;
             } else {
                 b.since_break += 1;
@@ -375,7 +388,7 @@ impl Opened {
     /// 1-based line where the current record starts (counted from bytes).
     fn line(&self, fallback: usize) -> usize {
         match self.record.position() {
-            Some(p) => self.breaks.borrow().line_of(p.byte()),
+            Some(p) => self.breaks.borrow_mut().line_of(p.byte()),
             None => fallback,
         }
     }
@@ -406,6 +419,8 @@ impl Opened {
         let mut names = Vec::with_capacity(self.record.len());
         for (i, field) in self.record.iter().enumerate() {
             match std::str::from_utf8(field) {
+                // Excel's "CSV UTF-8" starts with a byte-order mark.
+                Ok(s) if i == 0 => names.push(s.trim_start_matches('\u{feff}').trim().to_string()),
                 Ok(s) => names.push(s.to_string()),
                 Err(_) => return Err(invalid_utf8(spec, None, first, i)),
             }
@@ -712,6 +727,13 @@ fn resolve_layout(
     let mut categorical = vec![false; columns];
     for c in &data.categorical {
         let i = resolve(c)?;
+        if data.features.is_some() && !features.contains(&i) && !matches!(roles[i], Role::Target(_))
+        {
+            return Err(DataError::CategoricalNotFeature {
+                file: spec.display.clone(),
+                column: column_name(names, i),
+            });
+        }
         let role = if matches!(roles[i], Role::Target(_)) {
             Some("label")
         } else if ignored.contains(&i) {
@@ -1222,8 +1244,8 @@ mod tests {
         let mut out = Vec::new();
         counter.read_to_end(&mut out).expect("read");
         std::mem::swap(&mut b, &mut counter.breaks.borrow_mut());
-        // Lines start at bytes 0, 3 ("b"), 5 ("c"), 7 ("d").
-        assert_eq!(b.starts, vec![3, 5, 7]);
+        // Lines start at bytes 0, 2 (the `\n` of `\r\n`; "b" is at 3), 5 ("c"), 7 ("d").
+        assert_eq!(b.starts, [2, 5, 7]);
         assert_eq!(
             [b.line_of(0), b.line_of(3), b.line_of(5), b.line_of(7)],
             [1, 2, 3, 4]

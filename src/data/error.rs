@@ -336,6 +336,23 @@ pub enum DataError {
         second: &'static str,
     },
 
+    /// `features = ["x"]` with `categorical = ["c"]`: a categorical column must be a feature.
+    #[error("data file `{file}`: column {column} is in `categorical` but not in `features`")]
+    #[diagnostic(
+        code(nnt::data::categorical_not_feature),
+        help("add it to `features`, or remove it from `categorical`")
+    )]
+    CategoricalNotFeature { file: String, column: String },
+
+    /// `features`, `ignore` or `categorical` next to generated data, whose columns
+    /// have no names or categories.
+    #[error("`{item}` needs a CSV train source; generated data has numeric columns only")]
+    #[diagnostic(
+        code(nnt::data::items_need_csv),
+        help("remove `{item}`, or read the data from a CSV file")
+    )]
+    ItemsNeedCsv { item: &'static str },
+
     /// A class name in valid/test that the train split does not have.
     #[error("{file}:{line}: the label `{name}` of column {column} is not a class of the train split{more}")]
     #[diagnostic(code(nnt::data::unknown_class), help("{help}"))]
@@ -388,7 +405,7 @@ impl DataError {
 #[derive(Debug, Error, Diagnostic)]
 pub enum DataWarning {
     /// Categories in valid/test that the train split does not have.
-    #[error("{count} categorical cell{plural} of the {split} split hold{s} a category the train split does not have; {they} are encoded as all zeros")]
+    #[error("{count} categorical cell{plural} of the {split} split hold{s} a category the train split does not have; {they} encoded as all zeros")]
     #[diagnostic(
         code(nnt::data::unseen_category),
         severity(Warning),

@@ -78,7 +78,21 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
             }
         },
         source => match synthetic_source(source, seed, &mut rng) {
-            Ok(t) => (None, RawTable::from_table(&t), None),
+            Ok(t) => {
+                for (item, given) in [
+                    ("features", spec.features.is_some()),
+                    ("ignore", !spec.ignore.is_empty()),
+                    ("categorical", !spec.categorical.is_empty()),
+                ] {
+                    if given {
+                        out.errors.push(DataError::ItemsNeedCsv { item });
+                    }
+                }
+                if !out.errors.is_empty() {
+                    return out;
+                }
+                (None, RawTable::from_table(&t), None)
+            }
             Err(e) => {
                 out.errors.push(e);
                 return out;
@@ -413,7 +427,10 @@ fn unknown_class(prep: &Preparation, part: &Part) -> Option<DataError> {
         _ => "the train split's labels are all numbers, so every label must be a class number".into(),
     };
     let more = if more_rows > 0 {
-        format!(" ({more_rows} more rows of this split)")
+        format!(
+            " ({more_rows} more row{} of this split)",
+            if more_rows == 1 { "" } else { "s" }
+        )
     } else {
         String::new()
     };
@@ -425,7 +442,10 @@ fn unknown_class(prep: &Preparation, part: &Part) -> Option<DataError> {
             Some(DataError::UnknownClass {
                 file: file.display.clone(),
                 line,
-                column: format!("{}", column_index + 1),
+                column: match prep.labels.first() {
+                    Some(l) if prep.header => format!("{} (`{}`)", column_index + 1, l.name),
+                    _ => format!("{}", column_index + 1),
+                },
                 name,
                 more,
                 help,

@@ -10,8 +10,8 @@
 //! preparation, when the data came from files).
 //!
 //! Tensors: exactly `nn.Sequential`'s `state_dict` (batch norm's
-//! `num_batches_tracked` included, as an I64 scalar), so the file loads with
-//! `load_state_dict(strict=True)`.
+//! `num_batches_tracked` included, as a scalar in the model's float dtype: §11
+//! allows only F32/F64), so the file loads with `load_state_dict(strict=True)`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -362,7 +362,7 @@ pub fn batches_tracked(meta: &ModelMeta) -> Vec<String> {
         .collect()
 }
 
-/// The bytes of a model file: `tensors` in `dtype` (F32 or F64), the I64
+/// The bytes of a model file: `tensors` in `dtype` (F32 or F64), the
 /// `num_batches_tracked` scalars (value `steps`), and the metadata of `meta`
 /// plus `extra_meta` (a checkpoint's state; `tensors` then holds its further
 /// tensors too).
@@ -427,7 +427,7 @@ pub fn serialize(
     }
     let tracked = batches_tracked(meta);
     for name in &tracked {
-        put(&mut header, name, "I64", &[], 8)?;
+        put(&mut header, name, dtype_name, &[], size)?;
     }
     let mut json = serde_json::to_string(&header).map_err(|e| e.to_string())?;
     while json.len() % 8 != 0 {
@@ -448,7 +448,13 @@ pub fn serialize(
         }
     }
     for _ in &tracked {
-        out.extend_from_slice(&(steps as i64).to_le_bytes());
+        // In the model's float dtype (§11: F32 or F64 only); PyTorch's strict
+        // `load_state_dict` copies it into its int64 buffer.
+        if f64s {
+            out.extend_from_slice(&(steps as f64).to_le_bytes());
+        } else {
+            out.extend_from_slice(&(steps as f32).to_le_bytes());
+        }
     }
     Ok(out)
 }

@@ -54,10 +54,13 @@ pub fn write(out: &mut String, p: &Preparation, d: &Data) -> std::fmt::Result {
             } => {
                 let mut how = format!("numeric{norm}");
                 if let Some(v) = fill {
+                    let stat = match p.missing {
+                        Missing::Zero => String::new(),
+                        other => format!("{} ", other.name()),
+                    };
                     let _ = write!(
                         how,
-                        "; missing -> {} {} ({} in train)",
-                        p.missing.name(),
+                        "; missing -> {stat}{} ({} in train)",
                         human(*v, 6),
                         missing_in_train
                     );

@@ -387,7 +387,8 @@ impl<W: Write> TextObserver<W> {
             text.push_str(&format!(
                 "confusion matrix of the {split} split (rows: true class, columns: predicted)\n"
             ));
-            text.push_str(&confusion_table(matrix));
+            let names = self.start.as_ref().and_then(|s| s.class_names.as_deref());
+            text.push_str(&confusion_table(matrix, names));
         }
         self.emit(&text);
     }
@@ -465,8 +466,42 @@ fn seconds(s: f64) -> String {
     }
 }
 
-/// The matrix with a header of predicted classes and a column of true classes.
-fn confusion_table(m: &[Vec<u64>]) -> String {
+/// The confusion matrix headed by class names.
+fn named_confusion_table(m: &[Vec<u64>], names: &[String]) -> String {
+    let label = names.iter().map(|n| n.chars().count()).max().unwrap_or(1);
+    let widths: Vec<usize> = names
+        .iter()
+        .enumerate()
+        .map(|(c, n)| {
+            m.iter()
+                .filter_map(|r| r.get(c))
+                .map(|v| v.to_string().len())
+                .chain(std::iter::once(n.chars().count()))
+                .max()
+                .unwrap_or(1)
+        })
+        .collect();
+    let mut s = format!("{:>label$}", "");
+    for (n, w) in names.iter().zip(&widths) {
+        s.push_str(&format!("  {n:>w$}"));
+    }
+    s.push('\n');
+    for (row, name) in m.iter().zip(names) {
+        s.push_str(&format!("{name:<label$}"));
+        for (v, w) in row.iter().zip(&widths) {
+            s.push_str(&format!("  {v:>w$}"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// The matrix with a header of predicted classes and a column of true classes
+/// (class names when the labels were names, §14).
+fn confusion_table(m: &[Vec<u64>], names: Option<&[String]>) -> String {
+    if let Some(names) = names.filter(|n| n.len() == m.len()) {
+        return named_confusion_table(m, names);
+    }
     let classes = m.len();
     let width = m
         .iter()

@@ -241,6 +241,12 @@ impl<'p, T: Float> Trainer<'p, T> {
             test_rows: self.test.as_ref().map(|s| s.rows),
             seed: program.seed,
             dropped_rows: program.data.dropped_rows,
+            class_names: program
+                .data
+                .prep
+                .as_ref()
+                .and_then(|p| p.class_names())
+                .map(<[String]>::to_vec),
             classes,
             epochs: plan.epochs,
             steps_per_epoch: self.steps_per_epoch(),
