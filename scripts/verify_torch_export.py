@@ -141,7 +141,7 @@ def main():
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     ap.add_argument("--modes", default="single,ddp")
     ap.add_argument("cases", nargs="*")
-    args = ap.parse_args()
+    args = ap.parse_intermixed_args()
     nnt = os.path.abspath(args.nnt)
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "conformance")
     cases = args.cases or sorted(os.path.join(root, d) for d in os.listdir(root)

@@ -314,7 +314,10 @@ def save_model(model, path):
     """A §15 model file: the state dict plus the metadata nnt writes."""
     with open(os.path.join(HERE, "model_meta.json")) as f:
         meta = json.load(f)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    dtype = torch.float64 if RECIPE["precision"] == "f64" else torch.float32
+    # Every tensor in the model's float dtype, num_batches_tracked too, as nnt
+    # writes it (load_state_dict casts it back into torch's integer buffer).
+    tensors = {k: v.detach().cpu().to(dtype).contiguous() for k, v in model.state_dict().items()}
     tmp = path + ".tmp"
     save_file(tensors, tmp, metadata=meta)
     os.replace(tmp, path)
