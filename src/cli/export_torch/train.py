@@ -574,6 +574,9 @@ def main():
     if leader:
         emit(end)
     if distributed:
+        # Every rank waits for rank 0's files before the group is torn down (a
+        # rank leaving gloo early can abort its peer).
+        dist.barrier()
         dist.destroy_process_group()
     return 3 if reason == "diverged" else 0
 
