@@ -69,7 +69,7 @@ enum Command {
         after_help = "Examples:\n  nnt eval iris.safetensors test.csv\n  nnt eval iris.safetensors test.csv --format json"
     )]
     Eval(EvalArgs),
-    /// Export a saved model to another format.
+    /// Export a saved model (ONNX) or a recipe (a PyTorch program) to another format.
     #[command(subcommand)]
     Export(ExportCommand),
     /// Draw the loss (and accuracy) curves of JSONL logs as SVG or PNG.
@@ -108,6 +108,15 @@ enum Command {
         /// The shell to generate completions for.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(clap::Args, Debug)]
+struct ExportTorchArgs {
+    #[command(flatten)]
+    recipe: RecipeArgs,
+    /// The folder to write (created if absent).
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,6 +210,11 @@ enum ExportCommand {
         #[arg(short, long, value_name = "OUT.onnx")]
         output: PathBuf,
     },
+    /// Write a self-contained PyTorch program for the recipe (train.py, its data and start weights).
+    #[command(
+        after_help = "Examples:\n  nnt export torch examples/iris.nnt -o iris-torch\n  python iris-torch/train.py --device auto --save iris.safetensors\n  torchrun --nproc_per_node=2 iris-torch/train.py"
+    )]
+    Torch(ExportTorchArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -302,6 +316,7 @@ fn run() -> u8 {
             }
         },
         Command::Test(args) => nnt::cli::test::main(&args, &mut std::io::stdout()),
+        Command::Export(ExportCommand::Torch(args)) => cmd_export_torch(&args),
         Command::Completions { shell } => {
             // Generated in memory: a failed write must not panic or leave half a script.
             let mut script = Vec::new();
@@ -629,6 +644,25 @@ fn cmd_sweep(args: SweepArgs) -> u8 {
         progress: true,
     };
     sweep::sweep(&opts, &print)
+}
+
+fn cmd_export_torch(args: &ExportTorchArgs) -> u8 {
+    let program = match load_program(&args.recipe, None) {
+        Ok((p, _)) => p,
+        Err(code) => return code,
+    };
+    match nnt::cli::export_torch::export(&program, &args.output) {
+        Ok(files) => {
+            for f in files {
+                eprintln!("wrote {}", f.display());
+            }
+            0
+        }
+        Err(e) => {
+            eprint_diagnostic(&e, use_color());
+            EXIT_INVALID
+        }
+    }
 }
 
 fn cmd_fmt(args: &FmtArgs) -> u8 {

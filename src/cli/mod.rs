@@ -9,6 +9,7 @@ pub mod complete;
 pub mod eval;
 pub mod explain_model;
 pub mod export_onnx;
+pub mod export_torch;
 pub mod files;
 pub mod lsp;
 pub mod model_use;

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Export every conformance case with `nnt export torch`, run the exported program
+(one process, and under `torchrun --nproc_per_node=2`), and compare its events and
+saved tensors with the case's PyTorch reference at the conformance tolerances.
+
+usage: verify_torch_export.py NNT [--device cpu|cuda|auto] [--modes single,ddp] [CASE_DIR ...]
+
+Modes: `single` (python train.py), `ddp` (torchrun with 2 processes), `ddpN`
+(torchrun with N processes).
+
+Run through scripts/verify-torch-export.sh, which prepares the Python environment.
+Each case directory holds recipe.nnt, its data, init.safetensors, expected.jsonl
+(epoch events from float64 PyTorch) and expected.safetensors (the final parameters).
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from safetensors.numpy import load_file
+
+LOSS_RTOL = 1e-4  # losses, penalty, grad_norm: relative (floor 1e-6 absolute)
+WEIGHT_RTOL = 2e-3  # each tensor: max |a-b| <= WEIGHT_RTOL * max |expected|
+LR_RTOL = 1e-6
+
+
+def close(got, want, rtol, floor=1e-6):
+    return abs(got - want) <= max(rtol * abs(want), floor)
+
+
+def count_rows(case, key):
+    split = {"valid": "valid.csv", "test": "test.csv"}.get(key.split("_")[0], "train.csv")
+    with open(os.path.join(case, split)) as f:
+        return sum(1 for line in f if line.strip()) - 1
+
+
+def compare(case, stdout, saved):
+    problems = []
+    events = []
+    for i, line in enumerate(stdout.splitlines(), 1):
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            problems.append(f"stdout line {i} is not JSON: {line[:120]!r}")
+    got = [e for e in events if e.get("event") == "epoch"]
+    expected = [json.loads(l) for l in open(os.path.join(case, "expected.jsonl"))]
+    want = [e for e in expected if e.get("event") == "epoch"]
+    want_end = next((e for e in expected if e.get("event") == "end"), None)
+    got_end = next((e for e in events if e.get("event") == "end"), None)
+    if want_end is not None:
+        if got_end is None:
+            problems.append("no end event")
+        else:
+            for key, wv in want_end.items():
+                gv = got_end.get(key)
+                if key in ("event", "reason", "epochs", "best_epoch"):
+                    ok = gv == wv
+                elif key.endswith("accuracy"):
+                    ok = isinstance(gv, (int, float)) and abs(gv - wv) <= 1.5 / max(1, count_rows(case, key))
+                else:
+                    ok = isinstance(gv, (int, float)) and math.isfinite(gv) and close(gv, wv, LOSS_RTOL)
+                if not ok:
+                    problems.append(f"end: {key} = {gv}, expected {wv}")
+    if len(got) != len(want):
+        problems.append(f"{len(got)} epoch events, expected {len(want)}")
+    for g, w in zip(got, want):
+        for key, wv in w.items():
+            if key == "event":
+                continue
+            if key not in g:
+                problems.append(f'epoch {w["epoch"]}: field {key} missing')
+                continue
+            gv = g[key]
+            if key == "epoch":
+                ok = gv == wv
+            elif key == "lr":
+                ok = close(gv, wv, LR_RTOL, 1e-12)
+            elif key.endswith("accuracy"):
+                ok = abs(gv - wv) <= 1.5 / max(1, count_rows(case, key))
+            else:
+                ok = isinstance(gv, (int, float)) and math.isfinite(gv) and close(gv, wv, LOSS_RTOL)
+            if not ok:
+                problems.append(f'epoch {w["epoch"]}: {key} = {gv}, expected {wv}')
+    if not os.path.exists(saved):
+        return problems + ["--save wrote no file"]
+    have = load_file(saved)
+    for name, vals in load_file(os.path.join(case, "expected.safetensors")).items():
+        if name not in have:
+            problems.append(f"saved weights lack {name}")
+            continue
+        if list(have[name].shape) != list(vals.shape):
+            problems.append(f"{name}: shape {list(have[name].shape)}, expected {list(vals.shape)}")
+            continue
+        scale = float(abs(vals.astype("float64")).max()) or 1.0
+        err = float(abs(have[name].astype("float64") - vals.astype("float64")).max())
+        if not err <= WEIGHT_RTOL * scale:
+            problems.append(f"{name}: max |diff| {err:.3g} > {WEIGHT_RTOL} x {scale:.3g}")
+    with open(saved, "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    meta = header.get("__metadata__", {})
+    if meta.get("nnt.layout") != "1" or meta.get("format") != "pt":
+        problems.append(f"saved file lacks the model-file metadata: {sorted(meta)}")
+    return problems
+
+
+def run_case(nnt, case, mode, device, python, torchrun):
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = os.path.join(tmp, "export")
+        p = subprocess.run([nnt, "export", "torch", os.path.join(case, "recipe.nnt"), "-o", out_dir],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            return [f"export failed ({p.returncode}): {p.stderr.strip()[-800:]}"]
+        with open(os.path.join(out_dir, "train.py")) as f:
+            if os.path.abspath(case) in f.read():
+                return ["train.py holds the case's absolute path"]
+        saved = os.path.join(tmp, "out.safetensors")
+        if mode == "single":
+            cmd = [python, os.path.join(out_dir, "train.py"), "--device", device, "--save", saved]
+        else:
+            # "ddp": 2 processes; "ddpN": N (uneven shards when N does not divide the batch).
+            procs = int(mode[3:] or "2")
+            cmd = [torchrun, "--standalone", f"--nproc_per_node={procs}", os.path.join(out_dir, "train.py"),
+                   "--device", device, "--save", saved]
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+        except subprocess.TimeoutExpired:
+            return ["timed out after 900 s"]
+        if p.returncode != 0:
+            return [f"exit status {p.returncode}: {p.stderr.strip()[-1500:]}"]
+        return compare(case, p.stdout, saved)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("nnt")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    ap.add_argument("--modes", default="single,ddp")
+    ap.add_argument("cases", nargs="*")
+    args = ap.parse_intermixed_args()
+    nnt = os.path.abspath(args.nnt)
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "conformance")
+    cases = args.cases or sorted(os.path.join(root, d) for d in os.listdir(root)
+                                 if os.path.isfile(os.path.join(root, d, "recipe.nnt")))
+    python = sys.executable
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or shutil.which("torchrun")
+    passed = failed = 0
+    for mode in args.modes.split(","):
+        for case in cases:
+            name = os.path.basename(os.path.normpath(case))
+            problems = run_case(nnt, case, mode, args.device, python, torchrun)
+            label = f"{mode:6} {args.device:4} {name}"
+            if problems:
+                failed += 1
+                print(f"FAIL {label}")
+                for pr in problems[:8]:
+                    print(f"     {pr}")
+                if len(problems) > 8:
+                    print(f"     ... and {len(problems) - 8} more")
+            else:
+                passed += 1
+                print(f"ok   {label}")
+            sys.stdout.flush()
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
