@@ -853,8 +853,9 @@ fn outputs_never_replace_each_other_and_plot_never_replaces_its_log() {
     }
     let o = run_in(d, &["run", "r.nnt", "--format", "jsonl"]);
     assert_eq!(o.status.code(), Some(0));
-    fs::write(d.join("log.jsonl"), &o.stdout).unwrap();
-    let o = run_in(d, &["plot", "log.jsonl", "-o", "./log.jsonl"]);
+    // A log saved under a picture's name, so that only the same-file rule refuses it.
+    fs::write(d.join("log.svg"), &o.stdout).unwrap();
+    let o = run_in(d, &["plot", "log.svg", "-o", "./log.svg"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("nnt::io::output_is_input"),

@@ -68,10 +68,24 @@ pub fn man_page(cmd: clap::Command, out: &mut dyn std::io::Write) -> std::io::Re
     for line in String::from_utf8_lossy(&page).lines() {
         let definition = line.starts_with(".ie \\n(.g .ds Aq") || line.starts_with(".el .ds Aq");
         if !definition || seen.insert(line.to_string()) {
-            writeln!(out, "{line}")?;
+            writeln!(out, "{}", roff_ascii(line))?;
         }
     }
     Ok(())
+}
+
+/// roff input is ASCII: any other character (`§`, `…`, `≥` in the help texts)
+/// becomes groff's `\[uXXXX]` escape.
+fn roff_ascii(line: &str) -> String {
+    let mut s = String::with_capacity(line.len());
+    for c in line.chars() {
+        if c.is_ascii() {
+            s.push(c);
+        } else {
+            s.push_str(&format!("\\[u{:04X}]", c as u32));
+        }
+    }
+    s
 }
 
 fn render_page(cmd: clap::Command, out: &mut dyn std::io::Write) -> std::io::Result<()> {
