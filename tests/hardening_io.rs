@@ -862,7 +862,7 @@ fn outputs_never_replace_each_other_and_plot_never_replaces_its_log() {
         "{}",
         stderr(&o)
     );
-    assert!(fs::read_to_string(d.join("log.jsonl"))
+    assert!(fs::read_to_string(d.join("log.svg"))
         .unwrap()
         .contains("\"end\""));
 }
