@@ -49,12 +49,8 @@ fn stamp(spec: &DataSpec) -> Option<Stamp> {
     {
         match s {
             SourceSpec::Csv(c) => {
-                let meta = std::fs::metadata(&c.path).ok();
-                out.push((
-                    c.path.clone(),
-                    meta.as_ref().and_then(|m| m.modified().ok()),
-                    meta.map(|m| m.len()),
-                ));
+                let (modified, len) = crate::io::guard::file_stamp(&c.path);
+                out.push((c.path.clone(), modified, len));
             }
             SourceSpec::Split { .. }
             | SourceSpec::Blobs { .. }

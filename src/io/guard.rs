@@ -333,6 +333,16 @@ pub fn lock_dir(dir: &Path) -> Result<DirLock, IoError> {
     )))
 }
 
+/// A file's modification time and size, when it can be read (for caches that must
+/// notice a changed file).
+pub fn file_stamp(path: &Path) -> (Option<std::time::SystemTime>, Option<u64>) {
+    let meta = fs::metadata(path).ok();
+    (
+        meta.as_ref().and_then(|m| m.modified().ok()),
+        meta.map(|m| m.len()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

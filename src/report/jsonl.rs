@@ -73,9 +73,9 @@ fn start(o: &mut Obj, e: &StartEvent) {
     o.opt_int("valid_rows", e.valid_rows.map(|v| v as u64));
     o.opt_int("test_rows", e.test_rows.map(|v| v as u64));
     o.int("seed", e.seed);
+    o.opt_int("dropped_rows", e.dropped_rows.map(|v| v as u64));
     o.str("nnt", &e.nnt);
     o.str("config", &e.config);
-    o.opt_int("dropped_rows", e.dropped_rows.map(|v| v as u64));
 }
 
 fn epoch(o: &mut Obj, e: &EpochEvent) {

@@ -733,7 +733,7 @@ fn legend_labels(all: &[Curves]) -> Vec<String> {
     let mut parts: Vec<Vec<String>> = vec![Vec::new(); configs.len()];
     for k in &differing {
         let values: Vec<Option<String>> = configs.iter().map(|c| value(c, k)).collect();
-        match differing_args(k, &values) {
+        match crate::check::overrides::differing_args(k, &values) {
             Some(per_log) => {
                 for (p, args) in parts.iter_mut().zip(per_log) {
                     p.extend(args);
@@ -763,71 +763,6 @@ fn legend_labels(all: &[Curves]) -> Vec<String> {
         return names;
     }
     labels
-}
-
-/// When every value of `key` is the same call with its arguments in the same
-/// places, the arguments that differ, as `key.NAME = VALUE` per log.
-fn differing_args(key: &str, values: &[Option<String>]) -> Option<Vec<Vec<String>>> {
-    use crate::ast::ExprKind;
-    use crate::check::overrides::{params_of, Context};
-    let calls: Vec<crate::ast::Call> = values
-        .iter()
-        .map(|v| {
-            let e = crate::syntax::parse_expr(v.as_deref()?, crate::ast::SourceId(0)).ok()?;
-            match e.kind {
-                ExprKind::Call(c) => Some(c),
-                _ => None,
-            }
-        })
-        .collect::<Option<_>>()?;
-    let first = calls.first()?;
-    let shape = |c: &crate::ast::Call| {
-        (
-            c.name.name.clone(),
-            c.args
-                .iter()
-                .map(|a| a.name.as_ref().map(|n| n.name.clone()))
-                .collect::<Vec<_>>(),
-        )
-    };
-    if calls.iter().any(|c| shape(c) != shape(first)) {
-        return None;
-    }
-    let ctx = if key.starts_with("model.") {
-        Context::Model
-    } else if key.starts_with("data.") {
-        Context::Data
-    } else {
-        Context::Other
-    };
-    let params = params_of(ctx, &first.name.name);
-    let mut names = Vec::new();
-    for (i, a) in first.args.iter().enumerate() {
-        let differs = calls
-            .iter()
-            .any(|c| c.args[i].value.to_string() != first.args[i].value.to_string());
-        if differs {
-            let name = match &a.name {
-                Some(n) => n.name.clone(),
-                None => params?.get(i)?.to_string(),
-            };
-            names.push((i, name));
-        }
-    }
-    if names.is_empty() {
-        return None;
-    }
-    Some(
-        calls
-            .iter()
-            .map(|c| {
-                names
-                    .iter()
-                    .map(|(i, n)| format!("{key}.{n} = {}", c.args[*i].value))
-                    .collect()
-            })
-            .collect(),
-    )
 }
 
 /// A config (`nnt fmt` layout) as `(key, value)` pairs: `seed`, `train.epochs`,
