@@ -267,8 +267,14 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
     let source = SourceFile {
         name: name.to_string(),
         text: text.clone(),
-        // §18: the recipe after overrides, as `nnt fmt` writes it.
-        config: crate::fmt::format_ast(&recipe, &parse_text),
+        // §18: the recipe after overrides, as `nnt fmt` writes it. Only a recipe
+        // that can still become a program needs it (a run logs it); one with errors
+        // already is never run, and may be huge (10 MB of unknown items).
+        config: if cx.errors.is_empty() {
+            crate::fmt::format_ast(&recipe, &parse_text)
+        } else {
+            String::new()
+        },
     };
     let mut program = None;
     let mut checked_model = None;
