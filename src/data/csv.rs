@@ -659,61 +659,54 @@ fn resolve_layout(
         }
     }
     let resolve = |c: &ColumnRef| resolve_column(spec, names, columns, first_line, c);
+    // A column named in two roles (or twice in one).
+    let conflict = |i: usize, first: &'static str, second: &'static str| DataError::ColumnRoles {
+        file: spec.display.clone(),
+        column: column_name(names, i),
+        first,
+        second,
+    };
+    let is_label = |i: usize| matches!(roles[i], Role::Target(_));
+    // Membership as flags, not list scans: a file may have 131 072 columns.
+    let mut is_ignored = vec![false; columns];
     let mut ignored = Vec::new();
     for c in &data.ignore {
         let i = resolve(c)?;
-        if let Role::Target(_) = roles[i] {
-            return Err(DataError::ColumnRoles {
-                file: spec.display.clone(),
-                column: column_name(names, i),
-                first: "label",
-                second: "ignore",
-            });
+        if is_label(i) {
+            return Err(conflict(i, "label", "ignore"));
         }
-        if ignored.contains(&i) {
-            return Err(DataError::ColumnRoles {
-                file: spec.display.clone(),
-                column: column_name(names, i),
-                first: "ignore",
-                second: "ignore",
-            });
+        if is_ignored[i] {
+            return Err(conflict(i, "ignore", "ignore"));
         }
+        is_ignored[i] = true;
         ignored.push(i);
     }
+    let mut is_feature = vec![false; columns];
     let mut features: Vec<usize> = Vec::new();
     match &data.features {
         Some(list) => {
             for c in list {
                 let i = resolve(c)?;
-                if let Role::Target(_) = roles[i] {
-                    return Err(DataError::ColumnRoles {
-                        file: spec.display.clone(),
-                        column: column_name(names, i),
-                        first: "label",
-                        second: "features",
-                    });
+                if is_label(i) {
+                    return Err(conflict(i, "label", "features"));
                 }
-                if features.contains(&i) {
-                    return Err(DataError::ColumnRoles {
-                        file: spec.display.clone(),
-                        column: column_name(names, i),
-                        first: "features",
-                        second: "features",
-                    });
+                if is_feature[i] {
+                    return Err(conflict(i, "features", "features"));
                 }
+                is_feature[i] = true;
                 features.push(i);
             }
-            for (i, role) in roles.iter().enumerate() {
-                if !features.contains(&i) && !matches!(role, Role::Target(_)) {
-                    ignored.push(i);
+            for i in 0..columns {
+                if !is_feature[i] && !is_label(i) {
+                    is_ignored[i] = true;
                 }
             }
-            ignored.sort_unstable();
-            ignored.dedup();
+            ignored = (0..columns).filter(|&i| is_ignored[i]).collect();
         }
         None => {
             for (i, r) in roles.iter().enumerate() {
-                if matches!(r, Role::Feature) && !ignored.contains(&i) {
+                if matches!(r, Role::Feature) && !is_ignored[i] {
+                    is_feature[i] = true;
                     features.push(i);
                 }
             }
@@ -727,16 +720,15 @@ fn resolve_layout(
     let mut categorical = vec![false; columns];
     for c in &data.categorical {
         let i = resolve(c)?;
-        if data.features.is_some() && !features.contains(&i) && !matches!(roles[i], Role::Target(_))
-        {
+        if data.features.is_some() && !is_feature[i] && !is_label(i) {
             return Err(DataError::CategoricalNotFeature {
                 file: spec.display.clone(),
                 column: column_name(names, i),
             });
         }
-        let role = if matches!(roles[i], Role::Target(_)) {
+        let role = if is_label(i) {
             Some("label")
-        } else if ignored.contains(&i) {
+        } else if is_ignored[i] {
             Some("ignore")
         } else if categorical[i] {
             Some("categorical")
@@ -744,12 +736,7 @@ fn resolve_layout(
             None
         };
         if let Some(first) = role {
-            return Err(DataError::ColumnRoles {
-                file: spec.display.clone(),
-                column: column_name(names, i),
-                first,
-                second: "categorical",
-            });
+            return Err(conflict(i, first, "categorical"));
         }
         categorical[i] = true;
     }
