@@ -627,34 +627,27 @@ pub fn symbols(text: &str) -> Option<Vec<DocumentSymbol>> {
     let recipe = crate::syntax::parse(text, SourceId::RECIPE).ok()?;
     let idx = LineIndex::new(text);
     let range = |s: Span| Range::new(idx.position(text, s.start), idx.position(text, s.end));
+    // A setting, at the top level or in a section.
+    let setting = |s: &crate::ast::Setting| DocumentSymbol {
+        name: s.name.name.clone(),
+        detail: Some(s.value.to_string()),
+        kind: SymbolKind::PROPERTY,
+        tags: None,
+        deprecated: None,
+        range: range(s.span),
+        selection_range: range(s.name.span),
+        children: None,
+    };
     let mut out = Vec::new();
     for item in &recipe.items {
         match item {
-            Item::Setting(s) => out.push(DocumentSymbol {
-                name: s.name.name.clone(),
-                detail: Some(s.value.to_string()),
-                kind: SymbolKind::PROPERTY,
-                tags: None,
-                deprecated: None,
-                range: range(s.span),
-                selection_range: range(s.name.span),
-                children: None,
-            }),
+            Item::Setting(s) => out.push(setting(s)),
             Item::Section(sec) => {
                 let mut children = Vec::new();
                 let mut index = 0;
                 for e in &sec.entries {
                     match e {
-                        Entry::Setting(s) => children.push(DocumentSymbol {
-                            name: s.name.name.clone(),
-                            detail: Some(s.value.to_string()),
-                            kind: SymbolKind::PROPERTY,
-                            tags: None,
-                            deprecated: None,
-                            range: range(s.span),
-                            selection_range: range(s.name.span),
-                            children: None,
-                        }),
+                        Entry::Setting(s) => children.push(setting(s)),
                         Entry::Layer(l) => {
                             let is_input =
                                 matches!(&l.kind, ExprKind::Call(c) if c.name.name == "input");
