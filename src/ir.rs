@@ -64,6 +64,28 @@ pub struct Program {
     pub expect: Vec<Expectation>,
 }
 
+/// Largest evaluation chunk, so that evaluating a big valid split does not need
+/// buffers larger than training does.
+pub const EVAL_CHUNK: usize = 512;
+
+impl Program {
+    /// The rows the network's buffers hold: a training batch, or an evaluation
+    /// chunk of the largest valid/test split, whichever is larger (at least 1).
+    /// The trainer allocates this; the checker's memory bound counts it.
+    pub fn row_capacity(&self) -> usize {
+        let data = &self.data;
+        let train_rows = data.train.rows;
+        let batch = self.train.batch.rows(train_rows).min(train_rows.max(1));
+        let eval_rows = [data.valid.as_ref(), data.test.as_ref()]
+            .iter()
+            .flatten()
+            .map(|t| t.rows)
+            .max()
+            .unwrap_or(0);
+        batch.max(eval_rows.min(EVAL_CHUNK)).max(1)
+    }
+}
+
 // ---------------------------------------------------------------- data
 
 /// How the data section was written, resolved: what [`crate::data::load`] reads.

@@ -20,9 +20,6 @@ use super::error::CheckError;
 /// The most memory a program may need to train: 16 GiB.
 pub const LIMIT: u128 = 16 << 30;
 
-/// Largest evaluation chunk of the trainer (`train::trainer::EVAL_CHUNK`).
-const EVAL_CHUNK: usize = 512;
-
 /// The bytes a program needs, by kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Footprint {
@@ -82,16 +79,7 @@ pub fn footprint(program: &Program) -> Footprint {
         Optimizer::Adagrad { .. } => 1,
         Optimizer::NAdam { .. } => 2,
     };
-    let data = &program.data;
-    let train_rows = data.train.rows;
-    let batch = program.train.batch.rows(train_rows).min(train_rows.max(1));
-    let eval_rows = [data.valid.as_ref(), data.test.as_ref()]
-        .iter()
-        .flatten()
-        .map(|t| t.rows)
-        .max()
-        .unwrap_or(0);
-    let rows = batch.max(eval_rows.min(EVAL_CHUNK)).max(1);
+    let rows = program.row_capacity();
     let copies = 2 + u128::from(program.train.early_stop.is_some());
     Footprint {
         parameters: copies * params * elem,

@@ -21,7 +21,6 @@ use safetensors::Dtype;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::atomic::write_atomic;
 use super::weights::{OutTensor, WeightsError, WeightsFile};
 use crate::ast::Span;
 use crate::ir::{Init, Layer, LayerKind, Loss, Model, Precision};
@@ -471,17 +470,8 @@ pub fn write(
     meta: &ModelMeta,
     steps: u64,
 ) -> Result<(), WeightsError> {
-    let shown = path.display().to_string();
-    let bytes = serialize(tensors, dtype, meta, steps, HashMap::new()).map_err(|e| {
-        WeightsError::Write {
-            path: shown.clone(),
-            source: std::io::Error::other(e),
-        }
-    })?;
-    write_atomic(path, &bytes).map_err(|source| WeightsError::Write {
-        path: shown,
-        source,
-    })
+    let bytes = serialize(tensors, dtype, meta, steps, HashMap::new());
+    crate::io::weights::write_serialized(path, bytes)
 }
 
 #[cfg(test)]

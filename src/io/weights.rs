@@ -373,15 +373,18 @@ pub fn write(
     dtype: Dtype,
     metadata: Option<HashMap<String, String>>,
 ) -> Result<(), WeightsError> {
-    let shown = path.display().to_string();
-    let bytes = serialize(tensors, dtype, metadata).map_err(|e| WeightsError::Write {
-        path: shown.clone(),
-        source: std::io::Error::other(e),
-    })?;
-    write_atomic(path, &bytes).map_err(|source| WeightsError::Write {
-        path: shown,
+    write_serialized(path, serialize(tensors, dtype, metadata))
+}
+
+/// Writes serialised safetensors bytes atomically; a serialisation error (a
+/// non-finite parameter, inconsistent shapes) is a write error of `path` too.
+pub fn write_serialized(path: &Path, bytes: Result<Vec<u8>, String>) -> Result<(), WeightsError> {
+    let write_error = |source| WeightsError::Write {
+        path: path.display().to_string(),
         source,
-    })
+    };
+    let bytes = bytes.map_err(|e| write_error(std::io::Error::other(e)))?;
+    write_atomic(path, &bytes).map_err(write_error)
 }
 
 #[cfg(test)]

@@ -37,10 +37,6 @@ use crate::train::schedule::Scheduler;
 use crate::train::snapshot;
 use crate::train::{RunOptions, RunOutcome, TrainError};
 
-/// Largest evaluation chunk, so that evaluating a big valid split does not need
-/// buffers larger than training does.
-const EVAL_CHUNK: usize = 512;
-
 /// The most classes for which the end event carries a confusion matrix.
 pub const MAX_CONFUSION_CLASSES: usize = 50;
 
@@ -135,13 +131,7 @@ impl<'p, T: Float> Trainer<'p, T> {
         let data = &program.data;
         let train_rows = data.train.rows;
         let batch = program.train.batch.rows(train_rows).min(train_rows.max(1));
-        let eval_rows = [data.valid.as_ref(), data.test.as_ref()]
-            .iter()
-            .flatten()
-            .map(|t| t.rows)
-            .max()
-            .unwrap_or(0);
-        let capacity = batch.max(eval_rows.min(EVAL_CHUNK)).max(1);
+        let capacity = program.row_capacity();
         let mut net = Network::<T>::new(&program.model, capacity);
 
         // Initialise dense layers from the Init stream, layer by layer.
