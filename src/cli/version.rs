@@ -1,6 +1,6 @@
 //! `nnt --version`: the version, and the SIMD level of the machine and of the build
-//! (the build targets the CPU it is compiled on, see `.cargo/config.toml`; matrix
-//! products choose their kernels at run time).
+//! (the default build is portable: matrix products and the element-wise passes of
+//! `train::simd` choose their code at run time).
 
 use std::sync::OnceLock;
 
