@@ -1,31 +1,31 @@
-//! The `nnt` command line. `main` only maps [`run`] to an exit status; every
-//! command is a function of the parsed arguments that returns one.
+//! The `nnt` command line (ripgrep's shape). [`run`] parses the arguments and runs
+//! a command; every command returns `Result<Status, CliError>`. `main` only shows
+//! the error's diagnostic, if any, and maps the status to the exit code
+//! ([`nnt::cli::exit::Status`] names each one).
 //!
-//! This is the only place that renders diagnostics with miette's graphical
-//! handler, and (with `data` and `io`) one of the only places that touches files.
+//! Every diagnostic is rendered by [`nnt::report::diagnostic::Renderer`], which
+//! also decides colour (`NO_COLOR`, a terminal); with `data`, `io` and `cli` this
+//! is one of the only places that touch files.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic};
+use miette::Diagnostic;
 
-use nnt::cli::files::{plot_format, FileError, PlotFormat};
-use nnt::cli::output::Stdout;
-use nnt::events::{EndReason, Event, Observer, RunDiagnostic};
+use nnt::cli::exit::{CliError, Status};
+use nnt::cli::files::{plot_format, read_log, read_recipe, PlotFormat};
+use nnt::cli::output::{GenerationError, Stdout};
+use nnt::events::EndReason;
 use nnt::ir::Program;
+use nnt::report::diagnostic::Renderer;
+use nnt::report::observers::{LogRecorder, RunDiagnosticPrinter, Tee};
 
-/// Exit status: the recipe or its data is invalid.
-const EXIT_INVALID: u8 = 1;
-/// Exit status: wrong command-line usage.
-const EXIT_USAGE: u8 = 2;
-/// Exit status: training diverged.
-const EXIT_DIVERGED: u8 = 3;
-/// Exit status: an `expect { … }` item was not met (after save and the log).
-const EXIT_EXPECTATION: u8 = 4;
+/// What a command returns.
+type Outcome = Result<Status, CliError>;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -277,16 +277,30 @@ struct FmtArgs {
 fn main() -> ExitCode {
     // With `COMPLETE=SHELL` set (by the script of `nnt completions`), answer a TAB and exit.
     clap_complete::CompleteEnv::with_factory(Cli::command).complete();
-    ExitCode::from(run())
+    let status = match run() {
+        Ok(status) => status,
+        Err(e) => {
+            if let Some(d) = e.diagnostic() {
+                show(d);
+            }
+            e.status()
+        }
+    };
+    status.into()
 }
 
-/// Parses the command line and runs the command; returns the exit status.
-fn run() -> u8 {
+/// Parses the command line and runs the command.
+fn run() -> Outcome {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            // clap's own rendering: usage errors, `--help`, `--version`.
             let _ = e.print();
-            return if e.use_stderr() { EXIT_USAGE } else { 0 };
+            return Ok(if e.use_stderr() {
+                Status::Usage
+            } else {
+                Status::Success
+            });
         }
     };
     match cli.command {
@@ -296,66 +310,63 @@ fn run() -> u8 {
         Command::Predict(args) => cmd_predict(&args),
         Command::Eval(args) => cmd_eval(&args),
         Command::Export(ExportCommand::Onnx { model, output }) => {
-            match nnt::cli::export_onnx::run(&model, &output) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprint_diagnostic(&e, use_color());
-                    EXIT_INVALID
-                }
-            }
+            nnt::cli::export_onnx::run(&model, &output).map_err(CliError::failure)?;
+            Ok(Status::Success)
         }
+        Command::Export(ExportCommand::Torch(args)) => cmd_export_torch(&args),
         Command::Plot(args) => cmd_plot(&args),
         Command::Sweep(args) => cmd_sweep(args),
         Command::Fmt(args) => cmd_fmt(&args),
-        Command::Lsp => nnt::cli::lsp::run_stdio(),
-        Command::Man => match nnt::cli::version::man_page(Cli::command(), &mut std::io::stdout()) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                EXIT_INVALID
-            }
-        },
+        Command::Lsp => Ok(match nnt::cli::lsp::run_stdio() {
+            0 => Status::Success,
+            _ => Status::Failure,
+        }),
+        Command::Man => {
+            // Generated in memory, then written like any other output.
+            let mut page = Vec::new();
+            nnt::cli::version::man_page(Cli::command(), &mut page).map_err(|source| {
+                CliError::failure(GenerationError {
+                    what: "the manual page",
+                    source,
+                })
+            })?;
+            let mut out = Stdout::new();
+            out.write_bytes(&page);
+            finish_stdout(out, Status::Success)
+        }
         Command::Test(args) => nnt::cli::test::main(&args, &mut std::io::stdout()),
-        Command::Export(ExportCommand::Torch(args)) => cmd_export_torch(&args),
         Command::Completions { shell } => {
             // Generated in memory: a failed write must not panic or leave half a script.
             let mut script = Vec::new();
-            if let Err(e) = nnt::cli::complete::write_registration(shell, &mut script) {
-                eprintln!("error: {e}");
-                return EXIT_USAGE;
-            }
+            nnt::cli::complete::write_registration(shell, &mut script).map_err(|source| {
+                CliError::usage(GenerationError {
+                    what: "the completion script",
+                    source,
+                })
+            })?;
             let mut out = Stdout::new();
             out.write_bytes(&script);
-            finish_stdout(out, 0)
+            finish_stdout(out, Status::Success)
         }
     }
 }
 
 // ------------------------------------------------------------------ commands
 
-fn cmd_check(args: &CheckArgs) -> u8 {
+fn cmd_check(args: &CheckArgs) -> Outcome {
     if args.format != nnt::cli::check::CheckFormat::Text {
         let r = &args.recipe;
         return nnt::cli::check::main(&r.recipe, &r.set, r.seed, args.format);
     }
     let args = &args.recipe;
-    match load_program(args, None) {
-        Ok((program, data_files)) => {
-            // The files the run would read and write, without writing any.
-            let opts = nnt::train::RunOptions {
-                inputs: run_inputs(&args.recipe, data_files),
-                ..Default::default()
-            };
-            match nnt::train::preflight::check(&program, &opts) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprint_diagnostic(&e, use_color());
-                    EXIT_INVALID
-                }
-            }
-        }
-        Err(code) => code,
-    }
+    let (program, data_files) = load_program(args, None)?;
+    // The files the run would read and write, without writing any.
+    let opts = nnt::train::RunOptions {
+        inputs: run_inputs(&args.recipe, data_files),
+        ..Default::default()
+    };
+    nnt::train::preflight::check(&program, &opts).map_err(CliError::failure)?;
+    Ok(Status::Success)
 }
 
 /// The recipe and the data files, as the run's inputs.
@@ -365,48 +376,33 @@ fn run_inputs(recipe: &Path, data_files: Vec<PathBuf>) -> Vec<(String, PathBuf)>
     v
 }
 
-fn cmd_explain(args: &RecipeArgs) -> u8 {
-    if nnt::cli::explain_model::is_model_path(&args.recipe) {
-        return match nnt::cli::explain_model::explain(&args.recipe) {
-            Ok(text) => {
-                print!("{text}");
-                0
-            }
-            Err(e) => {
-                eprint_diagnostic(&e, use_color());
-                EXIT_INVALID
-            }
-        };
-    }
-    match load_program(args, None) {
-        Ok((program, _)) => {
-            let mut out = Stdout::new();
-            out.print(&nnt::report::explain::explain(&program));
-            finish_stdout(out, 0)
-        }
-        Err(code) => code,
-    }
+fn cmd_explain(args: &RecipeArgs) -> Outcome {
+    let text = if nnt::cli::explain_model::is_model_path(&args.recipe) {
+        nnt::cli::explain_model::explain(&args.recipe).map_err(CliError::failure)?
+    } else {
+        let (program, _) = load_program(args, None)?;
+        nnt::report::explain::explain(&program)
+    };
+    let mut out = Stdout::new();
+    out.print(&text);
+    finish_stdout(out, Status::Success)
 }
 
-fn cmd_run(args: RunArgs) -> u8 {
-    let plot_format = match args.plot.as_deref().map(plot_format).transpose() {
-        Ok(f) => f,
-        Err(e) => {
-            eprint_diagnostic(&e, use_color());
-            return EXIT_USAGE;
-        }
-    };
-    let (program, data_files) = match load_program(&args.recipe, args.save.clone()) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+fn cmd_run(args: RunArgs) -> Outcome {
+    let plot_format = args
+        .plot
+        .as_deref()
+        .map(plot_format)
+        .transpose()
+        .map_err(CliError::usage)?;
+    let (program, data_files) = load_program(&args.recipe, args.save.clone())?;
     let interrupt = Arc::new(AtomicBool::new(false));
     {
         let flag = Arc::clone(&interrupt);
         // A second Ctrl-C while the first is being handled ends the process at once.
         let _ = ctrlc::set_handler(move || {
             if flag.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
+                std::process::exit(i32::from(Status::Interrupted.code()));
             }
         });
     }
@@ -422,12 +418,12 @@ fn cmd_run(args: RunArgs) -> u8 {
             .chain(args.log.iter().map(|p| ("log".to_string(), p.clone())))
             .collect(),
     };
-    let color = use_color();
     let mut log = String::new();
     let (outcome, log_error) = {
         let mut stderr_diags = RunDiagnosticPrinter {
             program: &program,
-            color,
+            renderer: Renderer::stderr(),
+            out: std::io::stderr(),
         };
         let mut recorder = LogRecorder {
             keep: args.plot.is_some() || args.log.is_some(),
@@ -456,48 +452,40 @@ fn cmd_run(args: RunArgs) -> u8 {
     // reader that went away (a closed pipe) is not.
     let log_error = log_error
         .or_else(|| std::io::stdout().flush().err())
-        .filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe);
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => {
-            eprint_diagnostic(&e, color);
-            return EXIT_INVALID;
-        }
-    };
+        .filter(|e| !nnt::cli::output::is_closed_pipe(e));
+    let outcome = outcome.map_err(CliError::failure)?;
     if let Some(path) = &args.log {
-        if let Err(e) = nnt::io::atomic::write_file(path, log.as_bytes()) {
-            eprint_diagnostic(&e, color);
-            return EXIT_INVALID;
-        }
+        nnt::io::atomic::write_file(path, log.as_bytes()).map_err(CliError::failure)?;
     }
     let mut status = match outcome.end.reason {
-        EndReason::Diverged => EXIT_DIVERGED,
-        EndReason::Interrupted => 130,
+        EndReason::Diverged => Status::Diverged,
+        EndReason::Interrupted => Status::Interrupted,
         EndReason::Completed | EndReason::EarlyStop if outcome.end.expectations_failed => {
-            EXIT_EXPECTATION
+            Status::ExpectationFailed
         }
-        EndReason::Completed | EndReason::EarlyStop => 0,
+        EndReason::Completed | EndReason::EarlyStop => Status::Success,
     };
     // A diverged or interrupted run is still plotted (up to where it stopped); a
     // plot that fails is reported but never hides the run's own status (3, 130).
     if let (Some(out), Some(format)) = (&args.plot, plot_format) {
         let title = program.source.name.clone();
-        if let Err(code) = write_plot(&log, &title, out, format) {
-            if status == 0 {
-                status = code;
+        if let Err(e) = write_plot(&log, &title, out, format) {
+            show_error(&e);
+            if status == Status::Success {
+                status = e.status();
             }
         }
     }
     if let Some(source) = log_error {
-        eprint_diagnostic(&nnt::io::guard::IoError::LogWrite { source }, color);
-        if status == 0 {
-            status = EXIT_INVALID;
+        show(&nnt::io::guard::IoError::LogWrite { source });
+        if status == Status::Success {
+            status = Status::Failure;
         }
     }
-    status
+    Ok(status)
 }
 
-fn cmd_predict(args: &PredictArgs) -> u8 {
+fn cmd_predict(args: &PredictArgs) -> Outcome {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = nnt::cli::predict::run(
@@ -508,82 +496,38 @@ fn cmd_predict(args: &PredictArgs) -> u8 {
         &mut out,
     );
     drop(out);
-    match result {
-        Ok(summary) => {
-            if summary.unseen_categories > 0 {
-                eprintln!(
-                    "warning[nnt::predict::unseen_category]: {} cell(s) held a category the train split does not have (encoded as all zeros)",
-                    summary.unseen_categories
-                );
-            }
-            0
-        }
-        Err(e) => {
-            eprint_diagnostic(&e, use_color());
-            EXIT_INVALID
-        }
+    let summary = result.map_err(CliError::failure)?;
+    if summary.unseen_categories > 0 {
+        nnt::cli::output::eprint(&format!(
+            "warning[nnt::predict::unseen_category]: {} cell(s) held a category the train split does not have (encoded as all zeros)\n",
+            summary.unseen_categories
+        ));
     }
+    Ok(Status::Success)
 }
 
-fn cmd_eval(args: &EvalArgs) -> u8 {
-    match nnt::cli::eval::run(&args.model, &args.data) {
-        Ok(report) => {
-            let loss = report.loss_function;
-            match args.format {
-                EvalFormat::Text => print!("{}", report.text(&loss)),
-                EvalFormat::Json => println!("{}", report.json(&loss)),
-            }
-            0
-        }
-        Err(e) => {
-            eprint_diagnostic(&e, use_color());
-            EXIT_INVALID
-        }
-    }
-}
-
-fn cmd_plot(args: &PlotArgs) -> u8 {
-    use nnt::io::guard::{read_regular, IoError, LOG_LIMIT};
-    let color = use_color();
-    let format = match plot_format(&args.output) {
-        Ok(f) => f,
-        Err(e) => {
-            eprint_diagnostic(&e, color);
-            return EXIT_USAGE;
-        }
+fn cmd_eval(args: &EvalArgs) -> Outcome {
+    let report = nnt::cli::eval::run(&args.model, &args.data).map_err(CliError::failure)?;
+    let loss = report.loss_function;
+    let text = match args.format {
+        EvalFormat::Text => report.text(&loss),
+        EvalFormat::Json => format!("{}\n", report.json(&loss)),
     };
+    let mut out = Stdout::new();
+    out.print(&text);
+    finish_stdout(out, Status::Success)
+}
+
+fn cmd_plot(args: &PlotArgs) -> Outcome {
+    let format = plot_format(&args.output).map_err(CliError::usage)?;
     let mut texts = Vec::new();
     for path in &args.logs {
-        let log = read_regular("log", path, LOG_LIMIT).and_then(|b| {
-            String::from_utf8(b).map_err(|e| IoError::Unreadable {
-                role: "log".to_string(),
-                path: path.display().to_string(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            })
-        });
-        match log {
-            Ok(s) => texts.push((path.display().to_string(), s)),
-            Err(IoError::Unreadable { source, .. }) => {
-                let e = FileError::UnreadableLog {
-                    path: path.display().to_string(),
-                    error: source,
-                };
-                eprint_diagnostic(&e, color);
-                return EXIT_INVALID;
-            }
-            Err(e) => {
-                eprint_diagnostic(&e, color);
-                return EXIT_INVALID;
-            }
-        }
+        let text = read_log(path).map_err(|e| CliError::boxed(e, Status::Failure))?;
+        texts.push((path.display().to_string(), text));
     }
     let inputs: Vec<(&str, &Path)> = args.logs.iter().map(|p| ("log", p.as_path())).collect();
-    let collide =
-        nnt::io::guard::outputs_are_not_inputs(&[("picture", args.output.as_path())], &inputs);
-    if let Err(e) = collide {
-        eprint_diagnostic(&e, color);
-        return EXIT_INVALID;
-    }
+    nnt::io::guard::outputs_are_not_inputs(&[("picture", args.output.as_path())], &inputs)
+        .map_err(CliError::failure)?;
     let title = match texts.as_slice() {
         [(name, log)] => title_from_log(log).unwrap_or_else(|| name.clone()),
         _ => String::new(),
@@ -597,41 +541,24 @@ fn cmd_plot(args: &PlotArgs) -> u8 {
         nnt::report::render_png_logs(&logs, &title, &opts)
     } else {
         nnt::report::render_svg_logs(&logs, &title, &opts).map(String::into_bytes)
-    };
-    let bytes = match bytes {
-        Ok(b) => b,
-        Err(e) => {
-            eprint_diagnostic(&e, color);
-            return EXIT_INVALID;
-        }
-    };
-    match nnt::io::atomic::write_file(&args.output, &bytes) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprint_diagnostic(&e, color);
-            EXIT_INVALID
-        }
     }
+    .map_err(CliError::failure)?;
+    nnt::io::atomic::write_file(&args.output, &bytes).map_err(CliError::failure)?;
+    Ok(Status::Success)
 }
 
-fn cmd_sweep(args: SweepArgs) -> u8 {
+fn cmd_sweep(args: SweepArgs) -> Outcome {
     use nnt::cli::sweep;
-    let color = use_color();
-    let print = |d: &dyn Diagnostic| eprint_diagnostic(d, color);
+    let print = |d: &dyn Diagnostic| show(d);
     if let Some(dir) = &args.summarize {
-        return match sweep::summarize(dir) {
-            Ok(s) => {
-                print!("{}", s.table(None));
-                0
-            }
-            Err(e) => {
-                print(e.as_ref());
-                EXIT_INVALID
-            }
-        };
+        let summary = sweep::summarize(dir).map_err(|e| CliError::boxed(e, Status::Failure))?;
+        let mut out = Stdout::new();
+        out.print(&summary.table(None));
+        return finish_stdout(out, Status::Success);
     }
+    // clap requires both unless `--summarize` is given.
     let (Some(recipe), Some(out)) = (args.recipe, args.output) else {
-        return EXIT_USAGE;
+        return Ok(Status::Usage);
     };
     let opts = sweep::SweepOptions {
         recipe,
@@ -643,49 +570,30 @@ fn cmd_sweep(args: SweepArgs) -> u8 {
         out,
         progress: true,
     };
-    sweep::sweep(&opts, &print)
+    Ok(sweep::sweep(&opts, &print))
 }
 
-fn cmd_export_torch(args: &ExportTorchArgs) -> u8 {
-    let program = match load_program(&args.recipe, None) {
-        Ok((p, _)) => p,
-        Err(code) => return code,
-    };
-    match nnt::cli::export_torch::export(&program, &args.output) {
-        Ok(files) => {
-            for f in files {
-                eprintln!("wrote {}", f.display());
-            }
-            0
-        }
-        Err(e) => {
-            eprint_diagnostic(&e, use_color());
-            EXIT_INVALID
-        }
+fn cmd_export_torch(args: &ExportTorchArgs) -> Outcome {
+    let (program, _) = load_program(&args.recipe, None)?;
+    let files =
+        nnt::cli::export_torch::export(&program, &args.output).map_err(CliError::failure)?;
+    for f in files {
+        nnt::cli::output::eprint(&format!("wrote {}\n", f.display()));
     }
+    Ok(Status::Success)
 }
 
-fn cmd_fmt(args: &FmtArgs) -> u8 {
-    let mut status = 0;
+fn cmd_fmt(args: &FmtArgs) -> Outcome {
+    let mut status = Status::Success;
     // A closed pipe stops the listing, never the formatting of the other files.
     let mut out = Stdout::new();
     for path in &args.recipes {
-        let bytes = match nnt::io::guard::read_regular("recipe", path, nnt::io::guard::RECIPE_LIMIT)
-        {
+        // A file that cannot be read or formatted is reported; the others are formatted.
+        let bytes = match read_recipe(path) {
             Ok(b) => b,
-            Err(nnt::io::guard::IoError::Unreadable { source, .. }) => {
-                let e = FileError::UnreadableRecipe {
-                    path: path.display().to_string(),
-                    error: source,
-                };
-                eprint_diagnostic(&e, use_color());
-                status = status.max(EXIT_INVALID);
-                continue;
-            }
-            // A device, a FIFO, a directory, or a file beyond the size limit.
             Err(e) => {
-                eprint_diagnostic(&e, use_color());
-                status = status.max(EXIT_INVALID);
+                show(e.as_ref());
+                status = status.max(Status::Failure);
                 continue;
             }
         };
@@ -693,8 +601,8 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
         let formatted = match nnt::fmt::format_recipe(&name, &bytes) {
             Ok(s) => s,
             Err(diag) => {
-                eprint_diagnostic(diag.as_ref(), use_color());
-                status = status.max(EXIT_INVALID);
+                show(diag.as_ref());
+                status = status.max(Status::Failure);
                 continue;
             }
         };
@@ -703,10 +611,10 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
         }
         if args.check {
             out.print(&format!("would reformat {name}\n"));
-            status = status.max(1);
+            status = status.max(Status::Failure);
         } else if let Err(e) = nnt::io::atomic::write_file(path, formatted.as_bytes()) {
-            eprint_diagnostic(&e, use_color());
-            status = status.max(EXIT_INVALID);
+            show(&e);
+            status = status.max(Status::Failure);
         } else {
             out.print(&format!("formatted {name}\n"));
         }
@@ -716,31 +624,16 @@ fn cmd_fmt(args: &FmtArgs) -> u8 {
 
 // ------------------------------------------------------------------ helpers
 
-/// Reads and checks a recipe; prints its diagnostics. `Err` holds the exit status.
-/// `Ok` holds the program and the data files it reads.
-fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<(Program, Vec<PathBuf>), u8> {
-    let color = use_color();
+/// Reads and checks a recipe; shows its warnings and errors. `Ok` holds the
+/// program and the data files it reads.
+fn load_program(
+    args: &RecipeArgs,
+    save: Option<PathBuf>,
+) -> Result<(Program, Vec<PathBuf>), CliError> {
     if let Some(e) = nnt::cli::options::conflict(&args.set, args.seed) {
-        eprint_diagnostic(&e, color);
-        return Err(EXIT_USAGE);
+        return Err(CliError::usage(e));
     }
-    let limit = nnt::io::guard::RECIPE_LIMIT;
-    let bytes = match nnt::io::guard::read_regular("recipe", &args.recipe, limit) {
-        Ok(b) => b,
-        Err(nnt::io::guard::IoError::Unreadable { source, .. }) => {
-            let e = FileError::UnreadableRecipe {
-                path: args.recipe.display().to_string(),
-                error: source,
-            };
-            eprint_diagnostic(&e, color);
-            return Err(EXIT_USAGE);
-        }
-        // A device, a FIFO, a directory, or a file beyond the size limit.
-        Err(e) => {
-            eprint_diagnostic(&e, color);
-            return Err(EXIT_USAGE);
-        }
-    };
+    let bytes = read_recipe(&args.recipe).map_err(|e| CliError::boxed(e, Status::Usage))?;
     let dir = recipe_dir(&args.recipe);
     let opts = nnt::check::CheckOptions {
         overrides: args.set.clone(),
@@ -750,10 +643,10 @@ fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<(Program, Ve
     let name = args.recipe.display().to_string();
     let report = nnt::check::check_recipe(&name, &bytes, &dir, &opts);
     for w in &report.warnings {
-        eprint_diagnostic(w.as_ref(), color);
+        show(w.as_ref());
     }
     for e in &report.errors {
-        eprint_diagnostic(e.as_ref(), color);
+        show(e.as_ref());
     }
     match report.program {
         Some(p) if report.errors.is_empty() => Ok((p, report.data_files)),
@@ -763,7 +656,7 @@ fn load_program(args: &RecipeArgs, save: Option<PathBuf>) -> Result<(Program, Ve
                 "{name}: {n} error{}\n",
                 if n == 1 { "" } else { "s" }
             ));
-            Err(EXIT_INVALID)
+            Err(CliError::Reported(Status::Failure))
         }
     }
 }
@@ -775,160 +668,38 @@ fn recipe_dir(recipe: &Path) -> PathBuf {
     }
 }
 
-fn use_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+/// Shows a diagnostic on stderr: the one renderer, colour as it decides.
+fn show(diag: &dyn Diagnostic) {
+    nnt::cli::output::eprint(&Renderer::stderr().render(diag));
 }
 
-fn handler(color: bool) -> GraphicalReportHandler {
-    let theme = if color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    let handler = GraphicalReportHandler::new_themed(theme).with_links(false);
-    // `nnt test` renders rejected recipes at a fixed width (COLUMNS=100).
-    match std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse::<usize>().ok())
-    {
-        Some(width) if width > 0 => handler.with_width(width),
-        _ => handler,
+/// Shows an error's diagnostic, if it still has one.
+fn show_error(e: &CliError) {
+    if let Some(d) = e.diagnostic() {
+        show(d);
     }
 }
 
-fn eprint_diagnostic(diag: &dyn Diagnostic, color: bool) {
-    let mut out = String::new();
-    if handler(color).render_report(&mut out, diag).is_err() {
-        out = format!("{diag}\n");
-    }
-    nnt::cli::output::eprint(&out);
+/// The status once a command's output is done: `status`, or an
+/// `nnt::io::stdout_failed` error when stdout failed (a closed pipe is quiet).
+fn finish_stdout(out: Stdout, status: Status) -> Outcome {
+    out.finish()
+        .map_err(|e| CliError::new(e, status.max(Status::Failure)))?;
+    Ok(status)
 }
 
-/// The exit status once a command's output is done: `status`, or 1 with an
-/// `nnt::io::stdout_failed` diagnostic when stdout failed (a closed pipe is quiet).
-fn finish_stdout(out: Stdout, status: u8) -> u8 {
-    match out.finish() {
-        Ok(()) => status,
-        Err(e) => {
-            eprint_diagnostic(&e, use_color());
-            status.max(EXIT_INVALID)
-        }
-    }
-}
-
-fn write_plot(log: &str, title: &str, out: &Path, format: PlotFormat) -> Result<(), u8> {
+fn write_plot(log: &str, title: &str, out: &Path, format: PlotFormat) -> Result<(), CliError> {
     let bytes = if format == PlotFormat::Png {
         nnt::report::plot::render_png(log, title)
     } else {
         nnt::report::plot::render_svg(log, title).map(String::into_bytes)
-    };
-    let bytes = match bytes {
-        Ok(b) => b,
-        Err(e) => {
-            eprint_diagnostic(&e, use_color());
-            return Err(EXIT_INVALID);
-        }
-    };
-    nnt::io::atomic::write_file(out, &bytes).map_err(|e| {
-        eprint_diagnostic(&e, use_color());
-        EXIT_INVALID
-    })
+    }
+    .map_err(CliError::failure)?;
+    nnt::io::atomic::write_file(out, &bytes).map_err(CliError::failure)
 }
 
 fn title_from_log(log: &str) -> Option<String> {
     let first = log.lines().next()?;
     let v: serde_json::Value = serde_json::from_str(first).ok()?;
     v.get("recipe")?.as_str().map(str::to_owned)
-}
-
-/// Sends every event to several observers.
-struct Tee<'a>(Vec<&'a mut (dyn Observer + Send)>);
-
-impl Observer for Tee<'_> {
-    fn event(&mut self, event: &Event) {
-        for o in self.0.iter_mut() {
-            o.event(event);
-        }
-    }
-    fn step(&mut self, epoch: usize, step: usize, steps: usize, loss: f64) {
-        for o in self.0.iter_mut() {
-            o.step(epoch, step, steps, loss);
-        }
-    }
-}
-
-/// Keeps the JSONL form of the log in memory for `--plot` and `--log`.
-struct LogRecorder<'a> {
-    keep: bool,
-    log: &'a mut String,
-}
-
-impl Observer for LogRecorder<'_> {
-    fn event(&mut self, event: &Event) {
-        if self.keep {
-            self.log.push_str(&nnt::report::jsonl::event_line(event));
-            self.log.push('\n');
-        }
-    }
-}
-
-/// In JSONL mode stdout holds only JSON; run-time diagnostics are also shown on
-/// stderr as miette warnings pointing at the layer's line in the recipe. (In text
-/// mode the text view shows them in the log itself.)
-struct RunDiagnosticPrinter<'a> {
-    program: &'a Program,
-    color: bool,
-}
-
-impl Observer for RunDiagnosticPrinter<'_> {
-    fn event(&mut self, event: &Event) {
-        if let Event::Diagnostic(d) = event {
-            let diag = run_diagnostic(self.program, d);
-            let report = miette::Report::new(diag).with_source_code(miette::NamedSource::new(
-                self.program.source.name.clone(),
-                self.program.source.text.to_string(),
-            ));
-            eprint_diagnostic(report.as_ref(), self.color);
-        }
-    }
-}
-
-fn run_diagnostic(program: &Program, d: &RunDiagnostic) -> MietteDiagnostic {
-    let severity = match d.severity {
-        nnt::events::Severity::Warning => miette::Severity::Warning,
-        nnt::events::Severity::Error => miette::Severity::Error,
-    };
-    let mut diag = MietteDiagnostic::new(d.message.clone())
-        .with_code(d.code)
-        .with_severity(severity);
-    if let Some(help) = &d.help {
-        diag = diag.with_help(help.clone());
-    }
-    if let Some(layer) = d
-        .layer
-        .and_then(|i| program.model.layers.iter().find(|l| l.index == i))
-    {
-        let where_ = match d.step {
-            Some(s) => format!(
-                "layer {} ({}), epoch {}, step {s}",
-                layer.index,
-                layer.kind.name(),
-                d.epoch
-            ),
-            None => format!(
-                "layer {} ({}), epoch {}",
-                layer.index,
-                layer.kind.name(),
-                d.epoch
-            ),
-        };
-        diag = diag.with_label(LabeledSpan::at(layer.span, where_));
-    } else if let Some(x) = program
-        .expect
-        .iter()
-        .find(|x| d.code == nnt::train::expect::CODE && x.line.is_some() && x.line == d.line)
-    {
-        diag = diag.with_label(LabeledSpan::at(x.span, "not met"));
-    }
-    diag
 }

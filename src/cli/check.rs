@@ -11,6 +11,8 @@
 use miette::{Diagnostic, SourceSpan};
 use serde_json::{json, Value};
 
+use super::exit::{CliError, Status};
+use super::output::{Stdout, StdoutError};
 use crate::check::BoxedDiagnostic;
 
 /// How `nnt check` prints its diagnostics.
@@ -142,39 +144,37 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Prints the diagnostics of a check in `format` (json or github) on stdout.
+/// Prints the diagnostics of a check in `format` (json or github) on stdout (a
+/// closed pipe is quiet, any other write error is returned).
 pub fn print(
     format: CheckFormat,
     recipe: &str,
     warnings: &[BoxedDiagnostic],
     errors: &[BoxedDiagnostic],
-) {
+) -> Result<(), StdoutError> {
+    let mut out = Stdout::new();
     for d in warnings.iter().chain(errors) {
         let f = flatten(d.as_ref(), recipe);
         let line = match format {
             CheckFormat::Github => github_line(&f),
             _ => json_line(&f),
         };
-        println!("{line}");
+        out.print(&format!("{line}\n"));
     }
+    out.finish()
 }
 
 /// `nnt check --format json|github`: checks the recipe and prints its
-/// diagnostics; returns the exit status (0 valid, 1 invalid, 2 unreadable).
+/// diagnostics: [`Status::Success`] when it is valid, [`Status::Failure`] when it
+/// is not, a usage error when it cannot be read.
 pub fn main(
     recipe: &std::path::Path,
     overrides: &[String],
     seed: Option<u64>,
     format: CheckFormat,
-) -> u8 {
+) -> Result<Status, CliError> {
     let name = recipe.display().to_string();
-    let bytes = match std::fs::read(recipe) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error[nnt::cli::unreadable_recipe]: cannot read {name}: {e}");
-            return 2;
-        }
-    };
+    let bytes = super::files::read_recipe(recipe).map_err(|e| CliError::boxed(e, Status::Usage))?;
     let dir = match recipe.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -185,12 +185,14 @@ pub fn main(
         save: None,
     };
     let report = crate::check::check_recipe(&name, &bytes, &dir, &opts);
-    print(format, &name, &report.warnings, &report.errors);
-    if report.errors.is_empty() && report.program.is_some() {
-        0
+    let status = if report.errors.is_empty() && report.program.is_some() {
+        Status::Success
     } else {
-        1
-    }
+        Status::Failure
+    };
+    print(format, &name, &report.warnings, &report.errors)
+        .map_err(|e| CliError::new(e, status.max(Status::Failure)))?;
+    Ok(status)
 }
 
 #[cfg(test)]

@@ -1,13 +1,46 @@
-//! The files the binary itself reads and writes for `fmt` and `plot` (the recipe
-//! reader of `run`/`check` is in `main.rs`): their errors as diagnostics with
-//! `nnt::` codes (issue 11, items 17 and 19), and the picture formats `--plot`
-//! and `plot -o` accept.
+//! The files the binary itself reads and writes: recipes (every command that
+//! reads one goes through [`read_recipe`]), logs and pictures; their errors as
+//! diagnostics with `nnt::` codes (issue 11, items 17 and 19), and the picture
+//! formats `--plot` and `plot -o` accept.
 
 use std::io;
 use std::path::Path;
 
 use miette::Diagnostic;
 use thiserror::Error;
+
+use crate::io::guard::{read_regular, IoError, LOG_LIMIT, RECIPE_LIMIT};
+
+/// A file that could not be read: [`FileError`] (it exists but cannot be read)
+/// or [`IoError`] (a device, a FIFO, a directory, a file beyond the size limit).
+pub type ReadError = Box<dyn Diagnostic + Send + Sync + 'static>;
+
+/// The bytes of a recipe (a regular file of at most [`RECIPE_LIMIT`] bytes).
+pub fn read_recipe(path: &Path) -> Result<Vec<u8>, ReadError> {
+    read_regular("recipe", path, RECIPE_LIMIT).map_err(|e| match e {
+        IoError::Unreadable { source, .. } => Box::new(FileError::UnreadableRecipe {
+            path: path.display().to_string(),
+            error: source,
+        }) as ReadError,
+        e => Box::new(e),
+    })
+}
+
+/// The text of a JSONL log (a regular UTF-8 file of at most [`LOG_LIMIT`] bytes).
+pub fn read_log(path: &Path) -> Result<String, ReadError> {
+    let unreadable = |error| {
+        Box::new(FileError::UnreadableLog {
+            path: path.display().to_string(),
+            error,
+        }) as ReadError
+    };
+    match read_regular("log", path, LOG_LIMIT) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|e| unreadable(io::Error::new(io::ErrorKind::InvalidData, e))),
+        Err(IoError::Unreadable { source, .. }) => Err(unreadable(source)),
+        Err(e) => Err(Box::new(e)),
+    }
+}
 
 /// A file of `fmt` or `plot` that cannot be read or written, or a picture name
 /// with an extension nnt cannot draw.
@@ -72,6 +105,35 @@ pub fn plot_format(path: &Path) -> Result<PlotFormat, FileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn code(e: &ReadError) -> String {
+        e.code().map(|c| c.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn unreadable_files_have_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.nnt");
+        assert_eq!(
+            code(&read_recipe(&missing).unwrap_err()),
+            "nnt::cli::unreadable_recipe"
+        );
+        assert_eq!(
+            code(&read_log(&missing).unwrap_err()),
+            "nnt::plot::unreadable_log"
+        );
+        // A directory is refused before it is opened.
+        assert!(code(&read_recipe(dir.path()).unwrap_err()).starts_with("nnt::io::"));
+        let latin1 = dir.path().join("log.jsonl");
+        std::fs::write(&latin1, b"{\"a\": \"\xe9\"}\n").unwrap();
+        assert_eq!(
+            code(&read_log(&latin1).unwrap_err()),
+            "nnt::plot::unreadable_log"
+        );
+        let ok = dir.path().join("r.nnt");
+        std::fs::write(&ok, "seed = 1\n").unwrap();
+        assert_eq!(read_recipe(&ok).unwrap(), b"seed = 1\n");
+    }
 
     #[test]
     fn only_svg_and_png_are_drawn() {

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod complete;
 pub mod eval;
+pub mod exit;
 pub mod explain_model;
 pub mod export_onnx;
 pub mod export_torch;

@@ -32,6 +32,17 @@ pub struct StdoutError {
     pub source: io::Error,
 }
 
+/// Text nnt generates for a command (the manual page, a completion script)
+/// could not be made; nothing was written.
+#[derive(Debug, Error, Diagnostic)]
+#[error("cannot generate {what}: {source}")]
+#[diagnostic(code(nnt::cli::generation_failed))]
+pub struct GenerationError {
+    pub what: &'static str,
+    #[source]
+    pub source: io::Error,
+}
+
 /// Whether a write error is the reader going away (a closed pipe).
 pub fn is_closed_pipe(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::BrokenPipe
@@ -57,10 +68,15 @@ impl Stdout {
 
     /// Writes `bytes` and flushes them. After a closed pipe or an error, does nothing.
     pub fn write_bytes(&mut self, bytes: &[u8]) {
+        self.write_to(&mut io::stdout().lock(), bytes);
+    }
+
+    /// Writes `bytes` to `out` (stdout, or what a command was given in its place)
+    /// and flushes it, with the same rules.
+    pub fn write_to(&mut self, out: &mut dyn Write, bytes: &[u8]) {
         if self.closed || self.error.is_some() {
             return;
         }
-        let mut out = io::stdout().lock();
         if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
             self.record(e);
         }
@@ -98,6 +114,33 @@ pub fn eprint(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer that fails every write with `kind`.
+    struct Failing(io::ErrorKind);
+
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(self.0))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn writes_to_any_writer_follow_the_same_rules() {
+        let mut out = Stdout::new();
+        let mut buf = Vec::new();
+        out.write_to(&mut buf, b"a\n");
+        assert_eq!(buf, b"a\n");
+        out.write_to(&mut Failing(io::ErrorKind::BrokenPipe), b"b");
+        out.write_to(&mut buf, b"c\n");
+        assert_eq!(buf, b"a\n", "nothing is written after a closed pipe");
+        assert!(out.finish().is_ok());
+        let mut out = Stdout::new();
+        out.write_to(&mut Failing(io::ErrorKind::StorageFull), b"b");
+        assert!(out.finish().is_err());
+    }
 
     #[test]
     fn a_closed_pipe_is_quiet_and_other_errors_are_kept() {

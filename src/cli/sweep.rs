@@ -35,10 +35,7 @@ use crate::ast::{Entry, Expr, ExprKind, Item, Recipe, SourceId};
 use crate::check::{resolve_recipe, BoxedDiagnostic, CheckOptions, Sourced};
 use crate::io::atomic::write_atomic;
 
-/// Exit status: a run or the recipe is invalid, or a run failed.
-pub const EXIT_INVALID: u8 = 1;
-/// Exit status: wrong command-line usage.
-pub const EXIT_USAGE: u8 = 2;
+use super::exit::Status;
 
 /// What `nnt sweep R.nnt …` was asked to do.
 #[derive(Debug, Clone)]
@@ -186,7 +183,7 @@ struct Run {
 }
 
 /// Runs a sweep; `print` shows a diagnostic. Returns the exit status.
-pub fn sweep(opts: &SweepOptions, print: &dyn Fn(&dyn Diagnostic)) -> u8 {
+pub fn sweep(opts: &SweepOptions, print: &dyn Fn(&dyn Diagnostic)) -> Status {
     match prepare(opts) {
         Ok(runs) => execute(opts, runs, print),
         Err((diags, code)) => {
@@ -198,9 +195,9 @@ pub fn sweep(opts: &SweepOptions, print: &dyn Fn(&dyn Diagnostic)) -> u8 {
     }
 }
 
-type Refusal = (Vec<BoxedDiagnostic>, u8);
+type Refusal = (Vec<BoxedDiagnostic>, Status);
 
-fn refuse(d: BoxedDiagnostic, code: u8) -> Refusal {
+fn refuse(d: BoxedDiagnostic, code: Status) -> Refusal {
     (vec![d], code)
 }
 
@@ -208,17 +205,20 @@ fn refuse(d: BoxedDiagnostic, code: u8) -> Refusal {
 /// nothing: a sweep that cannot run starts no run.
 fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
     if opts.jobs == 0 {
-        return Err(refuse(usage("--jobs must be at least 1", None), EXIT_USAGE));
+        return Err(refuse(
+            usage("--jobs must be at least 1", None),
+            Status::Usage,
+        ));
     }
     if opts.random == Some(0) {
         return Err(refuse(
             usage("--random must be at least 1", None),
-            EXIT_USAGE,
+            Status::Usage,
         ));
     }
     let mut grids = Vec::new();
     for g in &opts.grid {
-        grids.push(parse_grid(g).map_err(|d| refuse(d, EXIT_USAGE))?);
+        grids.push(parse_grid(g).map_err(|d| refuse(d, Status::Usage))?);
     }
     if grids.is_empty() {
         return Err(refuse(
@@ -226,7 +226,7 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
                 "nothing to sweep: give at least one --grid KEY=LIST",
                 Some("for example `--grid 'optimizer.lr=[0.1, 0.01]'`".into()),
             ),
-            EXIT_USAGE,
+            Status::Usage,
         ));
     }
     let mut keys = opts.set.clone();
@@ -237,18 +237,10 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
                 format!("`{key}` is given more than once"),
                 Some("give each key once, in --grid or in --set".into()),
             ),
-            EXIT_USAGE,
+            Status::Usage,
         ));
     }
-    let bytes = std::fs::read(&opts.recipe).map_err(|e| {
-        refuse(
-            Box::new(
-                MietteDiagnostic::new(format!("cannot read {}: {e}", opts.recipe.display()))
-                    .with_code("nnt::cli::unreadable_recipe"),
-            ),
-            EXIT_USAGE,
-        )
-    })?;
+    let bytes = super::files::read_recipe(&opts.recipe).map_err(|e| refuse(e, Status::Usage))?;
     let name = opts.recipe.display().to_string();
     // For the layout of comments in the saved recipes (spans index this text).
     let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -268,7 +260,7 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
         );
         match report.recipe {
             Some(r) if report.errors.is_empty() => Ok(r),
-            _ => Err((report.errors, EXIT_INVALID)),
+            _ => Err((report.errors, Status::Failure)),
         }
     };
     let base = resolve(opts.set.clone())?;
@@ -280,20 +272,20 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
                     "the grids have too many combinations to run them all",
                     Some("draw some of them with `--random N`".into()),
                 ),
-                EXIT_USAGE,
+                Status::Usage,
             ))
         }
     }
     let Some(planned) = plan(&grids, opts.random, seed_of(&base)) else {
         return Err(refuse(
             usage("the grids have too many combinations", None),
-            EXIT_USAGE,
+            Status::Usage,
         ));
     };
     let from = std::fs::canonicalize(&recipe_dir).map_err(|e| {
         refuse(
             usage(format!("cannot find {}: {e}", recipe_dir.display()), None),
-            EXIT_USAGE,
+            Status::Usage,
         )
     })?;
     // The folder is created only once every run's recipe checks.
@@ -303,7 +295,7 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
         .map_err(|e| {
             refuse(
                 usage(format!("cannot find the current folder: {e}"), None),
-                EXIT_INVALID,
+                Status::Failure,
             )
         })?;
     let mut runs = Vec::new();
@@ -334,7 +326,7 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
     std::fs::create_dir_all(&opts.out).map_err(|e| {
         refuse(
             usage(format!("cannot create {}: {e}", opts.out.display()), None),
-            EXIT_INVALID,
+            Status::Failure,
         )
     })?;
     Ok(runs)
@@ -490,7 +482,7 @@ enum Outcome {
     Failed(String),
 }
 
-fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic)) -> u8 {
+fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic)) -> Status {
     let exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => {
@@ -498,7 +490,7 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
                 &MietteDiagnostic::new(format!("cannot find the nnt binary: {e}"))
                     .with_code("nnt::cli::sweep_failed"),
             );
-            return EXIT_INVALID;
+            return Status::Failure;
         }
     };
     let todo: Vec<&Run> = runs
@@ -550,7 +542,7 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
             .map(|r| (r.k, Outcome::Skipped)),
     );
     outcomes.sort_by_key(|(k, _)| *k);
-    let mut status = 0;
+    let mut status = Status::Success;
     for (k, o) in &outcomes {
         if let Outcome::Failed(why) = o {
             print(
@@ -562,7 +554,7 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
                         opts.out.join(format!("run-{k}/{RECIPE}")).display()
                     )),
             );
-            status = EXIT_INVALID;
+            status = Status::Failure;
         }
     }
     let ran = outcomes
@@ -571,11 +563,16 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
         .count();
     match summarize(&opts.out) {
         Ok(summary) => {
-            print!("{}", summary.table(Some((ran, skipped))));
+            let mut out = super::output::Stdout::new();
+            out.print(&summary.table(Some((ran, skipped))));
+            if let Err(e) = out.finish() {
+                print(&e);
+                status = Status::Failure;
+            }
         }
         Err(e) => {
             print(e.as_ref());
-            status = EXIT_INVALID;
+            status = Status::Failure;
         }
     }
     status

@@ -15,12 +15,27 @@ use std::sync::mpsc;
 
 use serde_json::Value;
 
-/// Exit status: every recipe passed (or `--update` wrote the snapshots).
-pub const EXIT_PASSED: u8 = 0;
-/// Exit status: some recipe failed or had no snapshot.
-pub const EXIT_FAILED: u8 = 1;
-/// Exit status: wrong command-line usage.
-pub const EXIT_USAGE: u8 = 2;
+use super::exit::{CliError, Status};
+
+/// Why `nnt test` cannot start, or could not write its JUnit report.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum TestError {
+    /// `--tolerance -1`, `--jobs 0`, a path that cannot be read.
+    #[error("{0}")]
+    #[diagnostic(code(nnt::cli::usage))]
+    Usage(String),
+    /// The running executable cannot be found (to start one child per recipe).
+    #[error("cannot find the nnt executable: {0}")]
+    #[diagnostic(code(nnt::cli::no_executable))]
+    NoExecutable(std::io::Error),
+    /// `--junit FILE` that cannot be written.
+    #[error("cannot write {path}: {source}")]
+    #[diagnostic(code(nnt::cli::unwritable))]
+    Unwritable {
+        path: String,
+        source: std::io::Error,
+    },
+}
 
 /// How many differences the report shows per recipe.
 const SHOWN_DIFFERENCES: usize = 5;
@@ -129,32 +144,23 @@ pub struct Runner {
     pub jobs: usize,
 }
 
-/// `nnt test`: prints the report on `out`, returns the exit status.
-pub fn main(args: &TestArgs, out: &mut dyn Write) -> u8 {
+/// `nnt test`: prints the report on `out`; [`Status::Success`] when every
+/// recipe passed (or `--update` wrote the snapshots), [`Status::Failure`] when
+/// one failed or had no snapshot, a usage error when it cannot start.
+pub fn main(args: &TestArgs, out: &mut dyn Write) -> Result<Status, CliError> {
+    let usage = |m: String| CliError::usage(TestError::Usage(m));
     if let Some(t) = args.tolerance {
         if !(t.is_finite() && t >= 0.0) {
-            eprintln!("error[nnt::cli::usage]: --tolerance must be a finite number ≥ 0, not {t}");
-            return EXIT_USAGE;
+            return Err(usage(format!(
+                "--tolerance must be a finite number ≥ 0, not {t}"
+            )));
         }
     }
     if args.jobs == Some(0) {
-        eprintln!("error[nnt::cli::usage]: --jobs must be at least 1");
-        return EXIT_USAGE;
+        return Err(usage("--jobs must be at least 1".into()));
     }
-    let recipes = match discover(&args.paths) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error[nnt::cli::usage]: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error[nnt::cli::no_executable]: cannot find the nnt executable: {e}");
-            return EXIT_USAGE;
-        }
-    };
+    let recipes = discover(&args.paths).map_err(usage)?;
+    let exe = std::env::current_exe().map_err(|e| CliError::usage(TestError::NoExecutable(e)))?;
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -166,37 +172,39 @@ pub fn main(args: &TestArgs, out: &mut dyn Write) -> u8 {
         tolerance: args.tolerance,
         jobs,
     };
+    // A closed pipe ends the report quietly; any other write error is reported.
+    let mut sink = super::output::Stdout::new();
     let results = runner.run_all(&recipes, |r| {
-        let _ = out.write_all(report_entry(r).as_bytes());
-        let _ = out.flush();
+        sink.write_to(out, report_entry(r).as_bytes());
     });
-    let _ = out.write_all(summary_line(&results).as_bytes());
+    sink.write_to(out, summary_line(&results).as_bytes());
     let errors = results
         .iter()
         .any(|r| matches!(r.verdict, Verdict::Error(_)));
-    let mut status = if !errors && (args.update || results.iter().all(RecipeResult::passed)) {
-        EXIT_PASSED
+    let status = if !errors
+        && (args.update || results.iter().all(RecipeResult::passed))
+        && !results.iter().any(|r| r.write_error.is_some())
+    {
+        Status::Success
     } else {
-        EXIT_FAILED
+        Status::Failure
     };
-    if results.iter().any(|r| r.write_error.is_some()) {
-        status = EXIT_FAILED;
-    }
     if let Some(path) = &args.junit {
         let written = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
             _ => Ok(()),
         }
         .and_then(|()| crate::io::atomic::write_atomic(path, junit_xml(&results).as_bytes()));
-        if let Err(e) = written {
-            eprintln!(
-                "error[nnt::cli::unwritable]: cannot write {}: {e}",
-                path.display()
-            );
-            status = EXIT_FAILED;
+        if let Err(source) = written {
+            return Err(CliError::failure(TestError::Unwritable {
+                path: path.display().to_string(),
+                source,
+            }));
         }
     }
-    status
+    sink.finish()
+        .map_err(|e| CliError::new(e, status.max(Status::Failure)))?;
+    Ok(status)
 }
 
 // ------------------------------------------------------------------ discovery

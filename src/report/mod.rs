@@ -6,10 +6,12 @@
 //! given, and plots are returned as bytes for the binary to write.
 
 pub mod data_plan;
+pub mod diagnostic;
 pub mod explain;
 pub mod glyphs;
 pub mod jsonl;
 pub mod number;
+pub mod observers;
 pub mod plot;
 pub mod text;
 

@@ -29,14 +29,12 @@ pub struct TextOptions {
 
 impl TextOptions {
     /// For a run printing to stdout: a bar when stdout and stderr are terminals,
-    /// colour when stdout is one and `NO_COLOR` is not set (<https://no-color.org>).
+    /// colour as [`super::diagnostic::stdout_color`] decides (`NO_COLOR`, a terminal).
     pub fn detect(timings: bool) -> Self {
-        let out_tty = io::stdout().is_terminal();
-        let tty = out_tty && io::stderr().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let tty = io::stdout().is_terminal() && io::stderr().is_terminal();
         TextOptions {
             tty,
-            color: out_tty && !no_color,
+            color: super::diagnostic::stdout_color(),
             timings,
         }
     }
