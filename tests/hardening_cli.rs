@@ -153,7 +153,14 @@ fn a_closed_stdout_pipe_is_quiet() {
     for args in [
         vec!["explain", "examples/iris.nnt"],
         vec!["completions", "bash"],
+        vec!["man"],
         vec!["check", "examples/iris.nnt"],
+        vec![
+            "check",
+            "tests/fixtures/warn/dropout_on_output.nnt",
+            "--format",
+            "github",
+        ],
         vec!["run", "examples/xor.nnt", "--set", "train.epochs=3"],
         vec![
             "run",
@@ -211,6 +218,13 @@ fn a_full_stdout_is_a_diagnostic() {
     for args in [
         vec!["explain", "examples/iris.nnt"],
         vec!["completions", "zsh"],
+        vec!["man"],
+        vec![
+            "check",
+            "tests/fixtures/warn/dropout_on_output.nnt",
+            "--format",
+            "json",
+        ],
         vec!["run", "examples/xor.nnt", "--set", "train.epochs=2"],
         vec![
             "run",
