@@ -1,29 +1,31 @@
 //! A data error that names no place in a file of its own (a missing file, a split
 //! that leaves train empty, …) is shown at the recipe's data source that caused it,
-//! so that every diagnostic points at a line.
+//! so that every diagnostic points at a line. The data stage says which split that
+//! is ([`InSplit`]); nothing here reads an error's message.
 
-use miette::{LabeledSpan, MietteDiagnostic};
+use miette::{Diagnostic, LabeledSpan, MietteDiagnostic};
 
 use crate::ast::Span;
-use crate::ir::SourceSpec;
+use crate::data::{InSplit, Split};
 
 use super::data::RData;
 use super::BoxedDiagnostic;
 
-/// Relabels `inner` at the recipe's data source when it has no labels or source of
-/// its own (then returns the span it now points at); otherwise gives it back.
+/// Relabels `inner` at the recipe's source of its split when it has no labels or
+/// source of its own (then returns the span it now points at); otherwise gives it
+/// back.
 ///
 /// The result is a plain [`MietteDiagnostic`] carrying the same message, code,
 /// severity, help and url, so no forwarding wrapper type is needed.
-pub fn locate(
-    inner: BoxedDiagnostic,
+pub fn locate<E: Diagnostic + Send + Sync + 'static>(
+    inner: InSplit<E>,
     rdata: &RData,
 ) -> Result<(Span, MietteDiagnostic), BoxedDiagnostic> {
     let has_labels = inner.labels().is_some_and(|mut l| l.next().is_some());
     if has_labels || inner.source_code().is_some() {
-        return Err(inner);
+        return Err(Box::new(inner));
     }
-    let span = blame(&inner.to_string(), rdata);
+    let span = source_span(inner.split, rdata);
     let mut diag = MietteDiagnostic::new(inner.to_string()).with_label(
         LabeledSpan::new_primary_with_span(Some("while reading this data".into()), span),
     );
@@ -42,30 +44,63 @@ pub fn locate(
     Ok((span, diag))
 }
 
-/// The split a data message is about: the one whose file it names, else the one
-/// it mentions by name, else train.
-fn blame(message: &str, rdata: &RData) -> Span {
-    let splits = [
-        (Some(&rdata.spec.train), Some(rdata.train_span), "train"),
-        (rdata.spec.valid.as_ref(), rdata.valid_span, "valid"),
-        (rdata.spec.test.as_ref(), rdata.test_span, "test"),
-    ];
-    for (spec, span, _) in &splits {
-        if let (Some(SourceSpec::Csv(c)), Some(span)) = (spec, span) {
-            if message.contains(&format!("`{}`", c.display)) {
-                return *span;
-            }
-        }
+/// Where the recipe gives the source of `split` (train's, when the recipe has no
+/// such item: a default split has none).
+fn source_span(split: Split, rdata: &RData) -> Span {
+    match split {
+        Split::Train => None,
+        Split::Valid => rdata.valid_span,
+        Split::Test => rdata.test_span,
     }
-    let words: Vec<&str> = message
-        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-        .collect();
-    for (_, span, name) in &splits[1..] {
-        if let Some(span) = span {
-            if words.contains(name) {
-                return *span;
-            }
-        }
+    .unwrap_or(rdata.train_span)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::{check_recipe, CheckOptions};
+
+    /// Each error's code and the recipe line its first label is on.
+    fn blamed(data: &str) -> Vec<(String, usize)> {
+        let recipe = format!(
+            "data {{\n{data}}}\nmodel {{\n    dense(3)\n}}\nloss = cross_entropy\noptimizer = sgd(lr = 0.1)\ntrain {{ epochs = 1 }}\n"
+        );
+        let r = check_recipe(
+            "r.nnt",
+            recipe.as_bytes(),
+            std::path::Path::new("."),
+            &CheckOptions::default(),
+        );
+        r.errors
+            .iter()
+            .map(|e| {
+                let at = e
+                    .labels()
+                    .and_then(|mut l| l.next())
+                    .map_or(0, |l| l.offset());
+                let code = e.code().map(|c| c.to_string()).unwrap_or_default();
+                (code, recipe[..at].matches('\n').count() + 1)
+            })
+            .collect()
     }
-    rdata.train_span
+
+    #[test]
+    fn errors_without_a_place_are_shown_at_their_splits_source() {
+        let missing = |line| ("nnt::data::file_not_found".to_string(), line);
+        assert_eq!(
+            blamed("    train = csv(\"no-such.csv\", label = 0)\n"),
+            [missing(2)]
+        );
+        // The same missing file for train and valid: each error at its own split
+        // (found by searching the message for the file's name, both were at train).
+        assert_eq!(
+            blamed(
+                "    train = csv(\"no-such.csv\", label = 0)\n    valid = csv(\"no-such.csv\", label = 0)\n"
+            ),
+            [missing(2), missing(3)]
+        );
+        let split = blamed(
+            "    train = blobs(n = 1, features = 2, classes = 3)\n    test = split(train, 0.9)\n",
+        );
+        assert_eq!(split, [("nnt::data::split_too_large".to_string(), 3)]);
+    }
 }

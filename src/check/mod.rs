@@ -289,7 +289,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
             });
             let loaded = data_cache::load_all(&spec, st.seed.unwrap_or(0));
             for e in loaded.errors {
-                match located::locate(Box::new(e), rdata) {
+                match located::locate(e, rdata) {
                     // No place of its own: shown at the recipe's data source.
                     Ok((span, d)) => cx.errors.push((span, Box::new(d))),
                     // The data module's errors with a place carry their own source.
@@ -297,7 +297,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                 }
             }
             for w in loaded.warnings {
-                if let Ok((span, d)) = located::locate(Box::new(w), rdata) {
+                if let Ok((span, d)) = located::locate(w, rdata) {
                     cx.warn_any(span, Box::new(d));
                 }
             }

@@ -443,6 +443,80 @@ pub enum DataWarning {
     },
 }
 
+/// The split of the recipe's data a diagnostic is about: the one whose source
+/// (a file, a generator, a `split(train, f)`) caused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Split {
+    Train,
+    Valid,
+    Test,
+}
+
+impl Split {
+    /// The split's name in the recipe and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Valid => "valid",
+            Split::Test => "test",
+        }
+    }
+}
+
+/// A data error or warning and the split it is about, so that the checker can
+/// show it at that split's source in the recipe. It is the diagnostic it wraps:
+/// message, code, help and labels are forwarded unchanged.
+#[derive(Debug)]
+pub struct InSplit<E> {
+    pub split: Split,
+    pub error: E,
+}
+
+impl<E> InSplit<E> {
+    pub fn new(split: Split, error: E) -> Self {
+        InSplit { split, error }
+    }
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for InSplit<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<E: std::error::Error> std::error::Error for InSplit<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+impl<E: Diagnostic> Diagnostic for InSplit<E> {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.error.code()
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        self.error.severity()
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.error.help()
+    }
+    fn url<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.error.url()
+    }
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.error.source_code()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.error.labels()
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        self.error.related()
+    }
+    fn diagnostic_source(&self) -> Option<&dyn Diagnostic> {
+        self.error.diagnostic_source()
+    }
+}
+
 /// One line of a data file as miette source code, numbered as in the file.
 ///
 /// Why not a `NamedSource` of the whole file: data files are large (tens of MB);
@@ -537,6 +611,25 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_split_error_is_the_error_it_wraps() {
+        let inner = DataError::NoLabelColumn {
+            file: "a.csv".into(),
+        };
+        let text = inner.to_string();
+        let e = InSplit::new(Split::Valid, inner);
+        assert_eq!(e.to_string(), text);
+        assert_eq!(
+            e.code().map(|c| c.to_string()).as_deref(),
+            Some("nnt::data::no_label_column")
+        );
+        assert_eq!(
+            e.help().map(|h| h.to_string()).as_deref(),
+            Some("name at least one label column")
+        );
+        assert_eq!(e.split.name(), "valid");
+    }
 
     #[test]
     fn closest_finds_typos() {

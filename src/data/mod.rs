@@ -18,7 +18,7 @@ pub mod prep;
 pub mod split;
 pub mod synthetic;
 
-pub use error::{DataError, DataWarning, LineSource};
+pub use error::{DataError, DataWarning, InSplit, LineSource, Split};
 
 use crate::ir::{CsvSpec, Data, DataSpec, Missing, SourceSpec, Table};
 use crate::rng::{generator, ChaCha8Rng, Stream};
@@ -33,8 +33,8 @@ pub const MAX_DATA_ERRORS: usize = 40;
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub data: Option<Data>,
-    pub errors: Vec<DataError>,
-    pub warnings: Vec<DataWarning>,
+    pub errors: Vec<InSplit<DataError>>,
+    pub warnings: Vec<InSplit<DataWarning>>,
 }
 
 /// Loads, splits and prepares the data of a recipe; the first error only.
@@ -49,7 +49,7 @@ pub fn load(spec: &DataSpec, seed: u64) -> Result<Data, DataError> {
             .errors
             .into_iter()
             .next()
-            .unwrap_or(DataError::SplitAsTrain)),
+            .map_or(DataError::SplitAsTrain, |e| e.error)),
     }
 }
 
@@ -57,7 +57,7 @@ pub fn load(spec: &DataSpec, seed: u64) -> Result<Data, DataError> {
 struct Part {
     raw: RawTable,
     file: Option<CsvSpec>,
-    name: &'static str,
+    split: Split,
 }
 
 /// Loads every split, collecting the errors of all files.
@@ -66,13 +66,15 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
     let mut rng = generator(seed, Stream::Data);
     let (layout, mut train, train_file) = match &spec.train {
         SourceSpec::Split { .. } => {
-            out.errors.push(DataError::SplitAsTrain);
+            out.errors
+                .push(InSplit::new(Split::Train, DataError::SplitAsTrain));
             return out;
         }
         SourceSpec::Csv(c) => match csv::read_train(c, spec) {
             Ok((layout, raw)) => (Some(layout), raw, Some(c.clone())),
             Err(e) => {
-                out.errors.extend(e);
+                out.errors
+                    .extend(e.into_iter().map(|e| InSplit::new(Split::Train, e)));
                 // The other files are still read for their own errors.
                 (None, RawTable::default(), Some(c.clone()))
             }
@@ -85,7 +87,8 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
                     ("categorical", !spec.categorical.is_empty()),
                 ] {
                     if given {
-                        out.errors.push(DataError::ItemsNeedCsv { item });
+                        out.errors
+                            .push(InSplit::new(Split::Train, DataError::ItemsNeedCsv { item }));
                     }
                 }
                 if !out.errors.is_empty() {
@@ -94,7 +97,7 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
                 (None, RawTable::from_table(&t), None)
             }
             Err(e) => {
-                out.errors.push(e);
+                out.errors.push(InSplit::new(Split::Train, e));
                 return out;
             }
         },
@@ -107,8 +110,10 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
     let original_rows = train.rows;
     let original_classes = class_index(&train, spec).map(|(_, counts)| counts);
     let mut sides: Vec<Part> = Vec::new();
-    for (source, name) in [(&spec.valid, "valid"), (&spec.test, "test")] {
+    for (source, split) in [(&spec.valid, Split::Valid), (&spec.test, Split::Test)] {
         let Some(source) = source else { continue };
+        let name = split.name();
+        let blame = |e| InSplit::new(split, e);
         match source {
             SourceSpec::Split { fraction, stratify } => {
                 if !train_ok {
@@ -124,9 +129,9 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
                     Ok(chosen) => sides.push(Part {
                         raw: train.take(&chosen),
                         file: train_file.clone(),
-                        name,
+                        split,
                     }),
-                    Err(e) => out.errors.push(e),
+                    Err(e) => out.errors.push(blame(e)),
                 }
             }
             SourceSpec::Csv(c) => {
@@ -144,32 +149,32 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
                         }
                         if layout.is_none() && train_ok {
                             if let Some(e) = width_mismatch(&train, &raw, name) {
-                                out.errors.push(e);
+                                out.errors.push(blame(e));
                                 continue;
                             }
                         }
                         sides.push(Part {
                             raw,
                             file: Some(c.clone()),
-                            name,
+                            split,
                         })
                     }
-                    Err(e) => out.errors.extend(e),
+                    Err(e) => out.errors.extend(e.into_iter().map(blame)),
                 }
             }
             other => match synthetic_source(other, seed, &mut rng) {
                 Ok(t) => {
                     let raw = RawTable::from_table(&t);
                     match width_mismatch(&train, &raw, name) {
-                        Some(e) if train_ok => out.errors.push(e),
+                        Some(e) if train_ok => out.errors.push(blame(e)),
                         _ => sides.push(Part {
                             raw,
                             file: None,
-                            name,
+                            split,
                         }),
                     }
                 }
-                Err(e) => out.errors.push(e),
+                Err(e) => out.errors.push(blame(e)),
             },
         }
     }
@@ -220,7 +225,7 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
             break;
         }
         if let Some(e) = unknown_class(&prep, part) {
-            out.errors.push(e);
+            out.errors.push(InSplit::new(part.split, e));
         }
     }
     if !out.errors.is_empty() {
@@ -231,18 +236,24 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
     for f in &prep.features {
         if let FeatureKind::Categorical { categories } = &f.kind {
             if categories.len() == 1 {
-                out.warnings.push(DataWarning::SingleCategory {
-                    column: f.column.name.clone(),
-                    category: categories[0].clone(),
-                });
+                out.warnings.push(InSplit::new(
+                    Split::Train,
+                    DataWarning::SingleCategory {
+                        column: f.column.name.clone(),
+                        category: categories[0].clone(),
+                    },
+                ));
             } else if categories.len() >= 1000
                 || (categories.len() >= 50 && categories.len() * 2 >= train.rows)
             {
-                out.warnings.push(DataWarning::ManyCategories {
-                    column: f.column.name.clone(),
-                    count: categories.len(),
-                    per_row: categories.len() * 100 / train.rows.max(1),
-                });
+                out.warnings.push(InSplit::new(
+                    Split::Train,
+                    DataWarning::ManyCategories {
+                        column: f.column.name.clone(),
+                        count: categories.len(),
+                        per_row: categories.len() * 100 / train.rows.max(1),
+                    },
+                ));
             }
         }
     }
@@ -250,12 +261,12 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
     let train_part = Part {
         raw: train,
         file: train_file,
-        name: "train",
+        split: Split::Train,
     };
-    let mut tables: Vec<(&'static str, Table)> = Vec::new();
+    let mut tables: Vec<(Split, Table)> = Vec::new();
     let mut unseen_total = 0;
     for part in std::iter::once(train_part).chain(sides) {
-        let examples = if part.name == "train" {
+        let examples = if part.split == Split::Train {
             String::new()
         } else {
             unseen_examples(&prep, &part.raw)
@@ -264,16 +275,19 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
         if unseen > 0 {
             unseen_total += unseen;
             let one = unseen == 1;
-            out.warnings.push(DataWarning::UnseenCategory {
-                count: unseen,
-                plural: if one { "" } else { "s" },
-                s: if one { "s" } else { "" },
-                they: if one { "it is" } else { "they are" },
-                split: part.name,
-                examples,
-            });
+            out.warnings.push(InSplit::new(
+                part.split,
+                DataWarning::UnseenCategory {
+                    count: unseen,
+                    plural: if one { "" } else { "s" },
+                    s: if one { "s" } else { "" },
+                    they: if one { "it is" } else { "they are" },
+                    split: part.split.name(),
+                    examples,
+                },
+            ));
         }
-        tables.push((part.name, table));
+        tables.push((part.split, table));
     }
     let class_counts = class_counts(&prep, &tables);
     let mut iter = tables.into_iter();
@@ -289,8 +303,8 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
         class_counts,
         unseen_categories: unseen_total,
     };
-    for (name, t) in iter {
-        if name == "valid" {
+    for (split, t) in iter {
+        if split == Split::Valid {
             data.valid = Some(t);
         } else {
             data.test = Some(t);
@@ -484,7 +498,7 @@ fn unseen_examples(prep: &Preparation, raw: &RawTable) -> String {
 }
 
 /// Rows per class in each split (train, then the others as read).
-fn class_counts(prep: &Preparation, tables: &[(&'static str, Table)]) -> Vec<(String, Vec<usize>)> {
+fn class_counts(prep: &Preparation, tables: &[(Split, Table)]) -> Vec<(String, Vec<usize>)> {
     let names: Vec<String> = match &prep.classes {
         Some(Classes::Names { names }) => names.clone(),
         Some(Classes::Numeric { count }) => (0..*count).map(|c| c.to_string()).collect(),
