@@ -148,8 +148,8 @@ pub struct DiagnoseState {
     /// Train loss of each finished epoch.
     #[serde(with = "exact_floats")]
     pub losses: Vec<f64>,
-    /// Codes already reported per layer (`code@layer`), so each is said once.
-    pub reported: Vec<String>,
+    /// What has been reported, each (detector, layer) once.
+    pub reported: Reported,
     /// Each finished epoch's weight norm per layer, epoch after epoch.
     #[serde(default, with = "exact_floats")]
     pub weight_history: Vec<f64>,
@@ -162,6 +162,190 @@ pub struct DiagnoseState {
     /// The last finished epoch's dead fraction per relu layer (0 elsewhere).
     #[serde(default, with = "exact_floats")]
     pub dead_fraction: Vec<f64>,
+}
+
+/// A run-time detector, as it is named in checkpoints (`nnt::train::NAME`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Detector {
+    ExplodingGradient,
+    VanishingGradient,
+    DeadRelu,
+    Plateau,
+}
+
+impl Detector {
+    const ALL: [Detector; 4] = [
+        Detector::ExplodingGradient,
+        Detector::VanishingGradient,
+        Detector::DeadRelu,
+        Detector::Plateau,
+    ];
+
+    /// The name in checkpoints and in the diagnostic's code.
+    pub fn name(self) -> &'static str {
+        match self {
+            Detector::ExplodingGradient => "exploding_gradient",
+            Detector::VanishingGradient => "vanishing_gradient",
+            Detector::DeadRelu => "dead_relu",
+            Detector::Plateau => "plateau",
+        }
+    }
+}
+
+/// The findings already reported: a set of (detector, layer position), so each is
+/// said once per run (`None`: the detector reports once for the whole network).
+///
+/// Kept in the order found; a checkpoint holds them as `NAME` or `NAME@POSITION`
+/// strings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reported(Vec<(Detector, Option<usize>)>);
+
+impl Reported {
+    pub fn contains(&self, detector: Detector, layer: Option<usize>) -> bool {
+        self.0.contains(&(detector, layer))
+    }
+
+    /// Adds a finding; `false` when it was already there.
+    pub fn insert(&mut self, detector: Detector, layer: Option<usize>) -> bool {
+        if self.contains(detector, layer) {
+            false
+        } else {
+            self.0.push((detector, layer));
+            true
+        }
+    }
+
+    fn key((detector, layer): &(Detector, Option<usize>)) -> String {
+        match layer {
+            Some(p) => format!("{}@{p}", detector.name()),
+            None => detector.name().to_string(),
+        }
+    }
+
+    fn parse(key: &str) -> Option<(Detector, Option<usize>)> {
+        let (name, layer) = match key.split_once('@') {
+            Some((name, p)) => (name, Some(p.parse().ok()?)),
+            None => (key, None),
+        };
+        let detector = Detector::ALL.into_iter().find(|d| d.name() == name)?;
+        Some((detector, layer))
+    }
+}
+
+impl Serialize for Reported {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Reported::key))
+    }
+}
+
+impl<'de> Deserialize<'de> for Reported {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let keys = Vec::<String>::deserialize(d)?;
+        keys.iter()
+            .map(|k| {
+                Reported::parse(k)
+                    .ok_or_else(|| serde::de::Error::custom(format!("unknown finding `{k}`")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Reported)
+    }
+}
+
+/// A likely cause of a plateau: what the message says about it, and the help for
+/// it (leaving out what the recipe already does).
+#[derive(Debug, Clone, PartialEq)]
+enum PlateauCause {
+    /// Relu layers with many dead units (`layers`: each with its dead share).
+    DeadRelu { layers: String },
+    /// The gradients of the dense `layers` vanish: sigmoid/tanh units saturated,
+    /// or (without them) an initialisation too small for the depth.
+    Vanishing {
+        saturating: bool,
+        layers: String,
+        ratios: String,
+    },
+    /// The weight norms barely moved: a learning rate too small.
+    StillWeights { moved: f64 },
+    /// The loss swings by this share per epoch: a learning rate too large.
+    Swinging { swing: f64 },
+    /// Nothing the detectors saw.
+    Unexplained,
+}
+
+impl PlateauCause {
+    /// Which cause's help is given when there are several: the first to fix.
+    fn rank(&self) -> u8 {
+        match self {
+            PlateauCause::StillWeights { .. } => 0,
+            PlateauCause::DeadRelu { .. } => 1,
+            PlateauCause::Vanishing { .. } => 2,
+            PlateauCause::Swinging { .. } => 3,
+            PlateauCause::Unexplained => 4,
+        }
+    }
+
+    /// The fix, without what the recipe already does (`facts`).
+    fn help(&self, facts: &Facts) -> &'static str {
+        let (he, bn) = (facts.all_he, facts.batch_norm);
+        match self {
+            PlateauCause::StillWeights { .. } => {
+                "raise the learning rate (e.g. 10×) or use adam(lr = 0.001)"
+            }
+            PlateauCause::DeadRelu { .. } if he => "lower the learning rate, or use leaky_relu",
+            PlateauCause::DeadRelu { .. } => {
+                "lower the learning rate, use leaky_relu, or initialise with he_uniform"
+            }
+            PlateauCause::Vanishing { .. } => match (he, bn) {
+                (false, false) => {
+                    "use relu with he_uniform init, or add batch_norm between the layers"
+                }
+                (false, true) => "use relu with he_uniform init",
+                (true, false) => "use relu, or add batch_norm between the layers",
+                (true, true) => "use relu, or make the model shallower",
+            },
+            PlateauCause::Swinging { .. } => {
+                "lower the learning rate or add a schedule (`lr_schedule = cosine`)"
+            }
+            PlateauCause::Unexplained => {
+                "widen or deepen the model, or train with a larger learning rate"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for PlateauCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlateauCause::DeadRelu { layers } => write!(f, "dead relu units ({layers})"),
+            PlateauCause::Vanishing {
+                saturating,
+                layers,
+                ratios,
+            } => {
+                let what = if *saturating {
+                    "saturated sigmoid/tanh units"
+                } else {
+                    "vanishing gradients (an initialisation too small for the depth)"
+                };
+                write!(
+                    f,
+                    "{what}: the gradients of {layers} vanish (gradient/weight ratio per dense layer: {ratios})"
+                )
+            }
+            PlateauCause::StillWeights { moved } => write!(
+                f,
+                "a learning rate too small: the weight norms changed by at most {moved:.1e} (relative) per epoch"
+            ),
+            PlateauCause::Swinging { swing } => write!(
+                f,
+                "the loss goes up and down by up to {:.0}% per epoch: a learning rate too large",
+                swing * 100.0
+            ),
+            PlateauCause::Unexplained => f.write_str(
+                "the model may be too small for the data, or the optimizer stuck in a poor region",
+            ),
+        }
+    }
 }
 
 /// f64 values as their shortest round-trip decimal strings: JSON number parsing
@@ -268,7 +452,10 @@ impl Diagnoser {
         layer_sq: &[f64],
     ) -> Option<RunDiagnostic> {
         let steps = self.state.steps;
-        let watching = !self.state.reported.iter().any(|r| r == EXPLODING);
+        let watching = !self
+            .state
+            .reported
+            .contains(Detector::ExplodingGradient, None);
         // (position, norm, running level, jump) of the worst layer this step.
         let mut worst: Option<(usize, f64, f64, Option<f64>)> = None;
         for (pos, &sq) in layer_sq.iter().enumerate() {
@@ -301,7 +488,9 @@ impl Diagnoser {
         }
         self.state.steps += 1;
         let (pos, g, mean, jump) = worst?;
-        self.state.reported.push(EXPLODING.to_string());
+        self.state
+            .reported
+            .insert(Detector::ExplodingGradient, None);
         Some(self.exploding(pos, epoch, step, g, mean, jump, layer_sq))
     }
 
@@ -429,15 +618,6 @@ impl Diagnoser {
         out
     }
 
-    fn once(&mut self, key: String) -> bool {
-        if self.state.reported.contains(&key) {
-            false
-        } else {
-            self.state.reported.push(key);
-            true
-        }
-    }
-
     /// Dense layers (before the last) whose gradient/weight ratio this epoch is
     /// below the threshold and far below the last dense layer's.
     fn vanishing_layers(&self) -> Vec<usize> {
@@ -466,7 +646,11 @@ impl Diagnoser {
         let Some(&first) = affected.first() else {
             return;
         };
-        if !self.once(VANISHING.to_string()) {
+        if !self
+            .state
+            .reported
+            .insert(Detector::VanishingGradient, None)
+        {
             return;
         }
         let threshold = self.config.vanishing_ratio.unwrap_or(0.0);
@@ -519,7 +703,10 @@ impl Diagnoser {
             let dead = alive.iter().filter(|a| !**a).count();
             let frac = dead as f64 / width as f64;
             self.state.dead_fraction[p] = frac;
-            if dead > 0 && frac >= threshold && self.once(format!("{DEAD}@{p}")) {
+            if dead > 0
+                && frac >= threshold
+                && self.state.reported.insert(Detector::DeadRelu, Some(p))
+            {
                 let message = format!(
                     "dead relu units: {dead} of {width} units ({:.0}%) of {} output 0 for every training example of epoch {epoch}; a dead unit gets no gradient and never recovers",
                     frac * 100.0,
@@ -566,7 +753,7 @@ impl Diagnoser {
             .max(1)
             .max(MIN_PLATEAU_STEPS.div_ceil(last_steps) as usize);
         let l = &self.state.losses;
-        if l.len() < n + 1 || self.state.reported.iter().any(|r| r == PLATEAU) {
+        if l.len() < n + 1 || self.state.reported.contains(Detector::Plateau, None) {
             return;
         }
         let window = &l[l.len() - n - 1..];
@@ -582,7 +769,7 @@ impl Diagnoser {
         if !(flat && poor && loss.is_finite()) {
             return;
         }
-        self.state.reported.push(PLATEAU.to_string());
+        self.state.reported.insert(Detector::Plateau, None);
         let (causes, pos) = self.plateau_causes(n, window, limit);
         let state = match accuracy {
             Some(a) => format!("train accuracy is only {a:.3}"),
@@ -594,46 +781,25 @@ impl Diagnoser {
         let message = format!(
             "premature convergence: the train loss has improved by {:.1e} (relative) per epoch over the {n} epochs up to epoch {epoch}, below the limit {limit:.0e}, while {state}; likely causes: {}",
             improvement.max(0.0),
-            causes.join("; ")
+            causes
+                .iter()
+                .map(PlateauCause::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         );
-        let (he, bn) = (self.facts.all_he, self.facts.batch_norm);
-        let help = if causes
+        // The help of the cause that comes first in fixing order.
+        let help = causes
             .iter()
-            .any(|c| c.starts_with("a learning rate too small"))
-        {
-            "raise the learning rate (e.g. 10×) or use adam(lr = 0.001)"
-        } else if causes.iter().any(|c| c.starts_with("dead relu")) {
-            if he {
-                "lower the learning rate, or use leaky_relu"
-            } else {
-                "lower the learning rate, use leaky_relu, or initialise with he_uniform"
-            }
-        } else if causes
-            .iter()
-            .any(|c| c.starts_with("saturated") || c.starts_with("vanishing"))
-        {
-            match (he, bn) {
-                (false, false) => {
-                    "use relu with he_uniform init, or add batch_norm between the layers"
-                }
-                (false, true) => "use relu with he_uniform init",
-                (true, false) => "use relu, or add batch_norm between the layers",
-                (true, true) => "use relu, or make the model shallower",
-            }
-        } else if causes
-            .iter()
-            .any(|c| c.starts_with("the loss goes up and down"))
-        {
-            "lower the learning rate or add a schedule (`lr_schedule = cosine`)"
-        } else {
-            "widen or deepen the model, or train with a larger learning rate"
-        };
+            .min_by_key(|c| c.rank())
+            .map_or(PlateauCause::Unexplained.help(&self.facts), |c| {
+                c.help(&self.facts)
+            });
         out.push(self.diagnostic("nnt::train::plateau", epoch, None, pos, message, help));
     }
 
     /// Likely causes of a plateau, from what the detectors have seen, and the
     /// layer the finding points at.
-    fn plateau_causes(&self, n: usize, window: &[f64], limit: f64) -> (Vec<String>, usize) {
+    fn plateau_causes(&self, n: usize, window: &[f64], limit: f64) -> (Vec<PlateauCause>, usize) {
         let st = &self.state;
         let mut causes = Vec::new();
         let mut pos = None;
@@ -656,7 +822,9 @@ impl Diagnoser {
                     )
                 })
                 .collect();
-            causes.push(format!("dead relu units ({})", list.join(", ")));
+            causes.push(PlateauCause::DeadRelu {
+                layers: list.join(", "),
+            });
             pos = dead.first().copied();
         }
         let vanishing = self.vanishing_layers();
@@ -665,20 +833,15 @@ impl Diagnoser {
                 .layers
                 .iter()
                 .any(|l| l.name == "sigmoid" || l.name == "tanh");
-            let what = if saturating {
-                "saturated sigmoid/tanh units"
-            } else {
-                "vanishing gradients (an initialisation too small for the depth)"
-            };
-            causes.push(format!(
-                "{what}: the gradients of {} vanish (gradient/weight ratio per dense layer: {})",
-                vanishing
+            causes.push(PlateauCause::Vanishing {
+                saturating,
+                layers: vanishing
                     .iter()
                     .map(|&p| format!("layer {}", self.layers[p].index))
                     .collect::<Vec<_>>()
                     .join(", "),
-                self.per_layer(&st.ratios, true)
-            ));
+                ratios: self.per_layer(&st.ratios, true),
+            });
             pos = pos.or(vanishing.first().copied());
         }
         // How far the weights moved over the window, relative to their size.
@@ -700,9 +863,7 @@ impl Diagnoser {
             }
         }
         if causes.is_empty() && any_weights && moved < STILL_WEIGHTS {
-            causes.push(format!(
-                "a learning rate too small: the weight norms changed by at most {moved:.1e} (relative) per epoch"
-            ));
+            causes.push(PlateauCause::StillWeights { moved });
         }
         let swing = window
             .windows(2)
@@ -710,16 +871,10 @@ impl Diagnoser {
             .fold(0.0f64, f64::max)
             / window[0].abs().max(1e-12);
         if swing > 10.0 * limit.max(1e-12) && swing > 0.01 {
-            causes.push(format!(
-                "the loss goes up and down by up to {:.0}% per epoch: a learning rate too large",
-                swing * 100.0
-            ));
+            causes.push(PlateauCause::Swinging { swing });
         }
         if causes.is_empty() {
-            causes.push(
-                "the model may be too small for the data, or the optimizer stuck in a poor region"
-                    .to_string(),
-            );
+            causes.push(PlateauCause::Unexplained);
         }
         let pos = pos
             .or_else(|| (0..k).rev().find(|&p| self.layers[p].trainable))
@@ -728,14 +883,69 @@ impl Diagnoser {
     }
 }
 
-const EXPLODING: &str = "exploding_gradient";
-const VANISHING: &str = "vanishing_gradient";
-const DEAD: &str = "dead_relu";
-const PLATEAU: &str = "plateau";
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn findings_are_a_set_of_detector_and_layer_stored_as_before() {
+        let mut r = Reported::default();
+        assert!(r.insert(Detector::DeadRelu, Some(3)));
+        assert!(r.insert(Detector::Plateau, None));
+        assert!(!r.insert(Detector::DeadRelu, Some(3)));
+        assert!(r.insert(Detector::DeadRelu, Some(1)));
+        assert!(r.contains(Detector::DeadRelu, Some(1)));
+        assert!(!r.contains(Detector::DeadRelu, None));
+        // The checkpoint format of the earlier `code@layer` strings, in order found.
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(json, r#"["dead_relu@3","plateau","dead_relu@1"]"#);
+        let back: Reported = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        let old: Reported =
+            serde_json::from_str(r#"["exploding_gradient","vanishing_gradient"]"#).unwrap();
+        assert!(old.contains(Detector::ExplodingGradient, None));
+        assert!(old.contains(Detector::VanishingGradient, None));
+        assert!(serde_json::from_str::<Reported>(r#"["dead_relu@x"]"#).is_err());
+        assert!(serde_json::from_str::<Reported>(r#"["nothing"]"#).is_err());
+    }
+
+    #[test]
+    fn the_plateau_help_is_the_first_cause_to_fix() {
+        let dead = PlateauCause::DeadRelu {
+            layers: "layer 1 (relu, line 3) 90% dead".into(),
+        };
+        let still = PlateauCause::StillWeights { moved: 1e-6 };
+        let swing = PlateauCause::Swinging { swing: 0.2 };
+        let vanishing = PlateauCause::Vanishing {
+            saturating: true,
+            layers: "layer 0".into(),
+            ratios: "…".into(),
+        };
+        let pick = |causes: &[&PlateauCause], facts: &Facts| {
+            causes
+                .iter()
+                .min_by_key(|c| c.rank())
+                .map(|c| c.help(facts))
+                .unwrap()
+        };
+        let none = Facts::default();
+        assert_eq!(pick(&[&swing, &still, &dead], &none), still.help(&none));
+        assert_eq!(pick(&[&swing, &vanishing, &dead], &none), dead.help(&none));
+        assert_eq!(pick(&[&swing, &vanishing], &none), vanishing.help(&none));
+        assert_eq!(pick(&[&swing], &none), swing.help(&none));
+        // The help leaves out what the recipe already does.
+        let he = Facts {
+            all_he: true,
+            ..Facts::default()
+        };
+        assert!(dead.help(&none).contains("he_uniform"));
+        assert!(!dead.help(&he).contains("he_uniform"));
+        assert!(!vanishing.help(&he).contains("he_uniform"));
+        assert_eq!(
+            swing.to_string(),
+            "the loss goes up and down by up to 20% per epoch: a learning rate too large"
+        );
+    }
 
     fn layers() -> Vec<LayerInfo> {
         let dense = |index, line| LayerInfo {
@@ -974,7 +1184,7 @@ mod tests {
                 &[1.5, 0.0, 0.25],
             );
         }
-        assert!(d.state.reported.iter().any(|r| r == PLATEAU));
+        assert!(d.state.reported.contains(Detector::Plateau, None));
     }
 
     /// Issue 11, item 20: the help leaves out what the recipe already does.
