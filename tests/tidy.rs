@@ -382,3 +382,305 @@ fn blanking_keeps_lines_and_code() {
     assert_eq!(find(&code, "fs::"), vec![text.rfind("fs::read").unwrap()]);
     assert_eq!(code.lines().count(), 2);
 }
+
+// ------------------------------------------------------------------ import cycles
+
+/// Cycles between files of different top-level modules that are known and
+/// allowed, each with its reason. The test fails on any other such cycle, and on
+/// an exception that no longer exists (so that this list stays exact).
+const ALLOWED_CYCLES: &[(&[&str], &str)] = &[
+    (
+        &["src/data/prep.rs", "src/ir.rs"],
+        "the IR carries the data stage's fitted `Preparation` (`ir::Data::prep`, read \
+         back by `predict` and model files), and the preparation is configured with \
+         IR types (`Missing`, `Normalize`); one representation shared by two stages",
+    ),
+    (
+        &["src/check/mod.rs", "src/fmt.rs"],
+        "the checker logs the recipe after `--set` in `fmt`'s canonical layout (§18 \
+         `config`), and `fmt` shows an unparseable recipe's error as the checker \
+         renders it (with its source attached)",
+    ),
+];
+
+/// The module path of a source file: `src/check/mod.rs` is `["check"]`,
+/// `src/check/layout.rs` is `["check", "layout"]`, `src/lib.rs` is `[]`.
+fn module_of(path: &str) -> Vec<String> {
+    let inner = path
+        .trim_start_matches("src/")
+        .trim_end_matches(".rs")
+        .to_string();
+    let mut segs: Vec<String> = inner.split('/').map(str::to_string).collect();
+    if matches!(
+        segs.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        segs.pop();
+    }
+    segs
+}
+
+/// The top-level module of a source file (`check` for `src/check/layout.rs`,
+/// `ir` for `src/ir.rs`).
+fn top_module(path: &str) -> String {
+    module_of(path).first().cloned().unwrap_or_default()
+}
+
+/// The file that defines the deepest module on `segs` (`crate::check::layout::X`
+/// is `src/check/layout.rs`; `crate::check::BoxedDiagnostic` is
+/// `src/check/mod.rs`); `src/lib.rs` when none does.
+fn file_of(segs: &[String], files: &std::collections::BTreeSet<String>) -> String {
+    for k in (1..=segs.len()).rev() {
+        let base = format!("src/{}", segs[..k].join("/"));
+        for candidate in [format!("{base}.rs"), format!("{base}/mod.rs")] {
+            if files.contains(&candidate) {
+                return candidate;
+            }
+        }
+    }
+    "src/lib.rs".to_string()
+}
+
+/// The module paths a file's library code names through `crate::…` and
+/// `super::…` (grouped imports `crate::{a, b::c}` expanded), as absolute paths.
+fn referenced_paths(path: &str, code: &str) -> Vec<Vec<String>> {
+    let me = module_of(path);
+    let c: Vec<char> = code.chars().collect();
+    let ident_at = |i: usize| -> (String, usize) {
+        let mut j = i;
+        while j < c.len() && is_ident(c[j]) {
+            j += 1;
+        }
+        (c[i..j].iter().collect(), j)
+    };
+    let skip_ws = |mut i: usize| {
+        while i < c.len() && c[i].is_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let sep_at = |i: usize| c.get(i) == Some(&':') && c.get(i + 1) == Some(&':');
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < c.len() {
+        if !is_ident(c[i]) || (i > 0 && (is_ident(c[i - 1]) || c[i - 1] == ':')) {
+            i += 1;
+            continue;
+        }
+        let (word, end) = ident_at(i);
+        if (word != "crate" && word != "super") || !sep_at(skip_ws(end)) {
+            i = end.max(i + 1);
+            continue;
+        }
+        // The path's root, then its segments up to a group or the end.
+        let mut segs: Vec<String> = if word == "crate" {
+            Vec::new()
+        } else {
+            me[..me.len().saturating_sub(1)].to_vec()
+        };
+        let mut j = skip_ws(end);
+        let mut group = None;
+        while sep_at(j) {
+            j = skip_ws(j + 2);
+            if c.get(j) == Some(&'{') {
+                group = Some(j);
+                break;
+            }
+            let (seg, e) = ident_at(j);
+            if seg.is_empty() {
+                break;
+            }
+            match seg.as_str() {
+                "super" => {
+                    segs.pop();
+                }
+                "self" => {}
+                _ => segs.push(seg),
+            }
+            j = skip_ws(e);
+        }
+        match group {
+            None => out.push(segs),
+            Some(open) => {
+                // Each top-level entry of the group: its leading path.
+                let mut depth = 0usize;
+                let mut k = open;
+                let mut entry_start = true;
+                while k < c.len() {
+                    match c[k] {
+                        '{' => {
+                            depth += 1;
+                            if depth == 1 {
+                                entry_start = true;
+                            }
+                        }
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        ',' if depth == 1 => entry_start = true,
+                        ch if depth == 1 && entry_start && is_ident(ch) => {
+                            entry_start = false;
+                            let mut entry = segs.clone();
+                            let mut m = k;
+                            loop {
+                                let (seg, e) = ident_at(m);
+                                if seg != "self" {
+                                    entry.push(seg);
+                                }
+                                let after = skip_ws(e);
+                                if sep_at(after)
+                                    && c.get(skip_ws(after + 2)).is_some_and(|&x| is_ident(x))
+                                {
+                                    m = skip_ws(after + 2);
+                                } else {
+                                    k = e.saturating_sub(1);
+                                    break;
+                                }
+                            }
+                            out.push(entry);
+                        }
+                        _ => {}
+                    }
+                    k += 1;
+                }
+                j = k;
+            }
+        }
+        i = j.max(i + 1);
+    }
+    out
+}
+
+/// The groups of files (each sorted, the groups sorted) that import each other
+/// in a cycle spanning more than one top-level module.
+fn cross_module_cycles(sources: &[(String, String)]) -> Vec<Vec<String>> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let files: BTreeSet<String> = sources.iter().map(|(p, _)| p.clone()).collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (path, text) in sources {
+        let code = library_code(text);
+        let targets = edges.entry(path.clone()).or_default();
+        for segs in referenced_paths(path, &code) {
+            let target = file_of(&segs, &files);
+            if &target != path {
+                targets.insert(target);
+            }
+        }
+    }
+    let reach = |from: &String| -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from.clone()];
+        while let Some(v) = stack.pop() {
+            for w in edges.get(&v).into_iter().flatten() {
+                if seen.insert(w.clone()) {
+                    stack.push(w.clone());
+                }
+            }
+        }
+        seen
+    };
+    let reachable: BTreeMap<&String, BTreeSet<String>> =
+        files.iter().map(|f| (f, reach(f))).collect();
+    let mut groups = BTreeSet::new();
+    for f in &files {
+        let group: Vec<String> = files
+            .iter()
+            .filter(|g| g == &f || (reachable[f].contains(*g) && reachable[g].contains(f)))
+            .cloned()
+            .collect();
+        let modules: BTreeSet<String> = group.iter().map(|g| top_module(g)).collect();
+        if modules.len() > 1 {
+            groups.insert(group);
+        }
+    }
+    groups.into_iter().collect()
+}
+
+#[test]
+fn no_import_cycles_between_modules() {
+    let root = root();
+    let mut paths = Vec::new();
+    rust_files(&root.join("src"), &mut paths);
+    let sources: Vec<(String, String)> = paths
+        .iter()
+        .map(|f| {
+            let rel = f
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            (rel, std::fs::read_to_string(f).unwrap())
+        })
+        // The binary is not part of the library's graph.
+        .filter(|(rel, _)| rel != "src/main.rs")
+        .collect();
+    let found = cross_module_cycles(&sources);
+    let allowed: Vec<Vec<String>> = ALLOWED_CYCLES
+        .iter()
+        .map(|(files, _)| files.iter().map(|f| f.to_string()).collect())
+        .collect();
+    let new: Vec<&Vec<String>> = found.iter().filter(|g| !allowed.contains(g)).collect();
+    assert!(
+        new.is_empty(),
+        "files of different modules import each other in a cycle (see ARCHITECTURE.md, \
+         Invariants): {new:?}; break the cycle, or add it to ALLOWED_CYCLES with the reason"
+    );
+    let gone: Vec<&Vec<String>> = allowed.iter().filter(|g| !found.contains(g)).collect();
+    assert!(
+        gone.is_empty(),
+        "these allowed cycles no longer exist: remove them from ALLOWED_CYCLES: {gone:?}"
+    );
+}
+
+#[test]
+fn import_paths_are_read_and_cycles_found() {
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let code = "use crate::ir::{Data, Table};\nuse super::layout::{self, Cx};\nuse crate::{ast::Span, data};\nfn f() { crate::report::number::human(1.0, 4); }\nlet x = crate::data::load;";
+    let paths = referenced_paths("src/check/model.rs", &library_code(code));
+    assert_eq!(
+        paths,
+        vec![
+            v(&["ir", "Data"]),
+            v(&["ir", "Table"]),
+            v(&["check", "layout"]),
+            v(&["check", "layout", "Cx"]),
+            v(&["ast", "Span"]),
+            v(&["data"]),
+            v(&["report", "number", "human"]),
+            v(&["data", "load"]),
+        ]
+    );
+    // A comment, a string and a test module are not imports.
+    let quiet = "// use crate::ir;\nlet s = \"crate::ir\";\n#[cfg(test)]\nmod tests {\n    use crate::ir;\n}\n";
+    assert!(referenced_paths("src/check/model.rs", &library_code(quiet)).is_empty());
+
+    let sources = |a: &str, b: &str| {
+        vec![
+            ("src/lib.rs".to_string(), String::new()),
+            ("src/ir.rs".to_string(), a.to_string()),
+            ("src/data/mod.rs".to_string(), String::new()),
+            ("src/data/prep.rs".to_string(), b.to_string()),
+            ("src/check/mod.rs".to_string(), "use super::x;".to_string()),
+            ("src/check/x.rs".to_string(), "use super::Cx;".to_string()),
+        ]
+    };
+    // One module's files importing each other is fine; two modules' are not.
+    assert!(cross_module_cycles(&sources("", "use crate::ir::Table;")).is_empty());
+    assert_eq!(
+        cross_module_cycles(&sources(
+            "use crate::data::prep::Preparation;",
+            "use crate::ir::Table;"
+        )),
+        vec![v(&["src/data/prep.rs", "src/ir.rs"])]
+    );
+    // Through a third file of another module.
+    let mut three = sources("use crate::check::x::A;", "use crate::ir::Table;");
+    three[5].1 = "use crate::data::prep::P;".to_string();
+    assert_eq!(
+        cross_module_cycles(&three),
+        vec![v(&["src/check/x.rs", "src/data/prep.rs", "src/ir.rs"])]
+    );
+}
