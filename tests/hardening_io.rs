@@ -806,6 +806,11 @@ fn readers_refuse_fifos_and_devices() {
     write_recipe(d, "r.nnt", &recipe(""));
     let cases: Vec<Vec<&str>> = vec![
         vec!["check", "fifo"],
+        // The machine formats and sweep read the recipe like every command (they
+        // used to open it directly: a FIFO blocked them).
+        vec!["check", "fifo", "--format", "json"],
+        vec!["check", "zero", "--format", "github"],
+        vec!["sweep", "fifo", "--grid", "optimizer.lr=[0.1]", "-o", "sw"],
         vec!["run", "zero"],
         vec!["fmt", "fifo"],
         vec!["plot", "fifo", "-o", "p.svg"],
@@ -823,6 +828,7 @@ fn readers_refuse_fifos_and_devices() {
         assert!(err.contains("nnt::io::not_a_file"), "{args:?}: {err}");
     }
     assert!(!d.join("p.svg").exists());
+    assert!(!d.join("sw").exists());
 }
 
 // ------------------------------------------------------------ the same class, elsewhere
