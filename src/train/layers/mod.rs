@@ -1,4 +1,13 @@
 //! The layers of §5, one file each, forward and backward side by side.
+//!
+//! The seam is the [`Layer`] trait: a layer computes its forward pass and its
+//! backward pass over the network's flat buffers (its trainable parameters live
+//! in the flat parameter vector at the offsets it holds) and may keep running
+//! statistics. Each layer file implements it; [`Node`] is the enum the network
+//! stores (static dispatch, no vtable in the step) and implements it by handing
+//! each call to its variant. Adding a layer: its declaration in `check`, its file
+//! here with `impl Layer`, an arm in [`Node`] and [`each_node!`], and its
+//! parameter layout in `network::Network::new`.
 
 pub mod activation;
 pub mod batch_norm;
@@ -6,11 +15,69 @@ pub mod dense;
 pub mod dropout;
 pub mod layer_norm;
 
+use rand_chacha::ChaCha8Rng;
+
+use crate::train::float::Float;
 use activation::Activation;
 use batch_norm::BatchNorm;
 use dense::Dense;
 use dropout::Dropout;
 use layer_norm::LayerNorm;
+
+/// The sizes of one pass through a layer: `in_width × n` in, `out_width × n`
+/// out, column-major.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub in_width: usize,
+    pub out_width: usize,
+    pub n: usize,
+}
+
+/// Training (dropout draws from the generator, batch norm uses and updates the
+/// batch statistics) or evaluation.
+pub enum Mode<'r> {
+    Train(&'r mut ChaCha8Rng),
+    Eval,
+}
+
+impl Mode<'_> {
+    pub fn is_train(&self) -> bool {
+        matches!(self, Mode::Train(_))
+    }
+}
+
+/// One layer of the engine.
+pub trait Layer<T: Float> {
+    /// y (`out_width × n`) from x (`in_width × n`), keeping what backward needs.
+    fn forward(&mut self, params: &[T], x: &[T], y: &mut [T], shape: Shape, mode: &mut Mode<'_>);
+
+    /// After a training forward pass, given x, y and dy: writes the gradients of
+    /// the layer's parameters into `grads` (overwriting) and dx (`in_width × n`)
+    /// when asked for (the first layer's is not).
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &mut self,
+        params: &[T],
+        grads: &mut [T],
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        shape: Shape,
+    );
+
+    /// Running statistics (buffers that are state, not trainable parameters) by
+    /// tensor-name suffix, in `state_dict` order: batch norm's `running_mean`,
+    /// `running_var`.
+    fn running_stats(&self) -> Vec<(&'static str, &[T])> {
+        Vec::new()
+    }
+
+    /// [`Layer::running_stats`], to overwrite (resume, the best epoch).
+    fn running_stats_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
+        Vec::new()
+    }
+}
 
 /// One layer of the network with its own (non-trainable) state; trainable
 /// parameters live in the network's flat vector at the offsets the layer holds.
@@ -21,4 +88,46 @@ pub enum Node<T> {
     Dropout(Dropout<T>),
     BatchNorm(BatchNorm<T>),
     LayerNorm(LayerNorm<T>),
+}
+
+/// `$body` with `$l` bound to the layer inside `$node`, whatever its variant.
+macro_rules! each_node {
+    ($node:expr, $l:ident => $body:expr) => {
+        match $node {
+            Node::Dense($l) => $body,
+            Node::Activation($l) => $body,
+            Node::Dropout($l) => $body,
+            Node::BatchNorm($l) => $body,
+            Node::LayerNorm($l) => $body,
+        }
+    };
+}
+
+impl<T: Float> Layer<T> for Node<T> {
+    #[inline]
+    fn forward(&mut self, params: &[T], x: &[T], y: &mut [T], shape: Shape, mode: &mut Mode<'_>) {
+        each_node!(self, l => Layer::forward(l, params, x, y, shape, mode))
+    }
+
+    #[inline]
+    fn backward(
+        &mut self,
+        params: &[T],
+        grads: &mut [T],
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        shape: Shape,
+    ) {
+        each_node!(self, l => Layer::backward(l, params, grads, x, y, dy, dx, shape))
+    }
+
+    fn running_stats(&self) -> Vec<(&'static str, &[T])> {
+        each_node!(self, l => Layer::running_stats(l))
+    }
+
+    fn running_stats_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
+        each_node!(self, l => Layer::running_stats_mut(l))
+    }
 }
