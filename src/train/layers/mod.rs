@@ -131,3 +131,62 @@ impl<T: Float> Layer<T> for Node<T> {
         each_node!(self, l => Layer::running_stats_mut(l))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{generator, Stream};
+
+    fn shape(width: usize, n: usize) -> Shape {
+        Shape {
+            in_width: width,
+            out_width: width,
+            n,
+        }
+    }
+
+    /// Through the trait, dropout is the identity in evaluation and draws a
+    /// mask (0 or 1/(1−p)) in training; backward multiplies by that mask.
+    #[test]
+    fn dropout_through_the_trait() {
+        let (width, n) = (4, 8);
+        let x: Vec<f64> = (0..width * n).map(|i| i as f64 + 1.0).collect();
+        let mut node = Node::Dropout(Dropout::<f64>::new(0.5, width, n));
+        let mut y = vec![0.0; width * n];
+        node.forward(&[], &x, &mut y, shape(width, n), &mut Mode::Eval);
+        assert_eq!(y, x);
+        let mut rng = generator(3, Stream::Dropout);
+        node.forward(&[], &x, &mut y, shape(width, n), &mut Mode::Train(&mut rng));
+        assert!(y.iter().zip(&x).all(|(&o, &v)| o == 0.0 || o == 2.0 * v));
+        assert!(y.contains(&0.0) && y.iter().any(|&o| o != 0.0));
+        let dy = vec![1.0; width * n];
+        let mut dx = vec![0.0; width * n];
+        node.backward(&[], &mut [], &x, &y, &dy, Some(&mut dx), shape(width, n));
+        for ((&d, &o), &v) in dx.iter().zip(&y).zip(&x) {
+            assert_eq!(d, o / v);
+        }
+    }
+
+    /// Running statistics are batch norm's alone, in `state_dict` order.
+    #[test]
+    fn running_statistics_are_named() {
+        let mut bn = Node::BatchNorm(BatchNorm::<f32>::new(3, 0.1, 1e-5, 0, 3, 4));
+        let names: Vec<_> = bn.running_stats().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["running_mean", "running_var"]);
+        assert_eq!(bn.running_stats_mut().len(), 2);
+        for mut node in [
+            Node::<f32>::Activation(Activation::Relu),
+            Node::Dropout(Dropout::new(0.1, 3, 4)),
+            Node::LayerNorm(LayerNorm::new(3, 1e-5, 0, 3, 4)),
+            Node::Dense(Dense {
+                inputs: 3,
+                units: 2,
+                weight: 0,
+                bias: None,
+            }),
+        ] {
+            assert!(node.running_stats().is_empty());
+            assert!(node.running_stats_mut().is_empty());
+        }
+    }
+}

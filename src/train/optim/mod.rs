@@ -517,4 +517,98 @@ mod tests {
         assert!(!o.step_measured(&mut p, &values(len, 3, 0.1), 0.1, &gap, &mut sq));
         assert_eq!((p, o.steps()), (before, 0));
     }
+
+    /// The names of the state a checkpoint keeps (`optim.{name}` tensors and the
+    /// run state's scalars) are part of the checkpoint format.
+    #[test]
+    fn state_names_are_the_checkpoint_format() {
+        let configs: [(Optimizer, &[&str], &[&str]); 6] = [
+            (
+                Optimizer::Sgd {
+                    lr: 0.1,
+                    momentum: 0.9,
+                    dampening: 0.0,
+                    nesterov: false,
+                    weight_decay: 0.0,
+                },
+                &["momentum"],
+                &[],
+            ),
+            (
+                Optimizer::Adam {
+                    lr: 0.01,
+                    beta1: 0.9,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                    weight_decay: 0.0,
+                    amsgrad: true,
+                },
+                &["m", "v", "vmax"],
+                &[],
+            ),
+            (
+                Optimizer::AdamW {
+                    lr: 0.01,
+                    beta1: 0.9,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                    weight_decay: 0.01,
+                },
+                &["m", "v", "vmax"],
+                &[],
+            ),
+            (
+                Optimizer::RmsProp {
+                    lr: 0.01,
+                    alpha: 0.99,
+                    eps: 1e-8,
+                    momentum: 0.9,
+                    centered: true,
+                    weight_decay: 0.0,
+                },
+                &["square_avg", "grad_avg", "momentum"],
+                &[],
+            ),
+            (
+                Optimizer::Adagrad {
+                    lr: 0.01,
+                    eps: 1e-10,
+                    weight_decay: 0.0,
+                },
+                &["sum"],
+                &[],
+            ),
+            (
+                Optimizer::NAdam {
+                    lr: 0.01,
+                    beta1: 0.9,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                    weight_decay: 0.0,
+                    momentum_decay: 0.004,
+                },
+                &["m", "v"],
+                &["mu_product"],
+            ),
+        ];
+        for (config, buffers, scalars) in configs {
+            let mut o = Optim::<f64>::new(&config, 5);
+            let names: Vec<_> = o.buffers().into_iter().map(|(n, _)| n).collect();
+            assert_eq!(names, buffers, "{config:?}");
+            let names: Vec<_> = o.buffers_mut().into_iter().map(|(n, _)| n).collect();
+            assert_eq!(names, buffers, "{config:?}");
+            let names: Vec<_> = o.scalars().into_iter().map(|(n, _)| n).collect();
+            assert_eq!(names, scalars, "{config:?}");
+            for name in scalars {
+                assert!(o.set_scalar(name, 0.25));
+            }
+            assert_eq!(
+                o.scalars().into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+                vec![0.25; scalars.len()]
+            );
+            assert!(!o.set_scalar("no_such_scalar", 1.0));
+            o.set_steps(7);
+            assert_eq!(o.steps(), 7);
+        }
+    }
 }
