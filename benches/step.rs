@@ -1,16 +1,19 @@
-//! One training step (batch copy, forward, cross-entropy loss and gradient,
-//! backward, optimizer update) of each benchmark network of BENCHMARKS.md, on the
-//! engine's thread pool: `cargo bench --bench step`.
+//! One training step of each benchmark network of BENCHMARKS.md, on the engine's
+//! thread pool: `cargo bench --bench step`. The step is the trainer's own
+//! (`Stepper::step`: batch gather, forward, cross-entropy loss and gradient,
+//! backward, gradient norms, optimizer update, finiteness check), so the numbers
+//! are those of a run's steps without its per-epoch work.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
 use nnt::ast::{SourceId, Span};
-use nnt::ir::{Init, Layer, LayerKind, Loss, Model, Optimizer};
+use nnt::ir::{Init, Layer, LayerKind, Loss, Model, Optimizer, Regularize};
 use nnt::rng::{generator, Stream};
 use nnt::train::layers::Node;
 use nnt::train::network::Network;
 use nnt::train::optim::Optim;
-use nnt::train::{init, linalg, losses};
+use nnt::train::trainer::{Split, StepPlan, Stepper};
+use nnt::train::{init, linalg};
 
 /// (name, widths input..output, batch, adam?)
 const NETWORKS: [(&str, &[usize], usize, bool); 5] = [
@@ -102,16 +105,27 @@ fn step(c: &mut Criterion) {
             state ^= state << 17;
             state
         };
-        let xs: Vec<f32> = (0..16 * batch * features)
-            .map(|_| (next() % 2001) as f32 / 1000.0 - 1.0)
-            .collect();
-        let ys: Vec<f32> = (0..16 * batch)
-            .map(|_| (next() % classes as u64) as f32)
-            .collect();
+        let data = Split {
+            rows: 16 * batch,
+            x: (0..16 * batch * features)
+                .map(|_| (next() % 2001) as f32 / 1000.0 - 1.0)
+                .collect(),
+            y: (0..16 * batch)
+                .map(|_| (next() % classes as u64) as f32)
+                .collect(),
+        };
+        let order: Vec<usize> = (0..16 * batch).collect();
         let mut i = 0usize;
         let loss = Loss::CrossEntropy {
             label_smoothing: 0.0,
         };
+        let regularize = Regularize::default();
+        let plan = StepPlan {
+            loss: &loss,
+            regularize: &regularize,
+            clip: None,
+        };
+        let mut stepper = Stepper::new(&net, 1, Vec::new());
         let mut dropout = generator(0, Stream::Dropout);
         // The steps of each sample run inside one team (as a training run does).
         c.bench_function(name, |b| {
@@ -121,15 +135,17 @@ fn step(c: &mut Criterion) {
                     for _ in 0..iters {
                         let j = i % 16;
                         i += 1;
-                        net.input_mut(batch)
-                            .copy_from_slice(&xs[j * batch * features..(j + 1) * batch * features]);
-                        let y = &ys[j * batch..(j + 1) * batch];
-                        net.forward(batch, true, &mut dropout);
-                        let (out, dout) = net.output_and_grad(batch);
-                        let l = losses::evaluate(&loss, out, y, classes, batch, Some(dout));
-                        net.backward(batch);
-                        optim.step(&mut net.params, &net.grads, 0.01);
-                        std::hint::black_box(l.mean);
+                        let stats = stepper.step(
+                            &mut net,
+                            &mut optim,
+                            plan,
+                            &data,
+                            &order[j * batch..(j + 1) * batch],
+                            0.01,
+                            &mut dropout,
+                            &mut (),
+                        );
+                        std::hint::black_box(stats.map(|s| s.loss).unwrap_or(f64::NAN));
                     }
                     start.elapsed()
                 })

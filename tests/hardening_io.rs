@@ -523,13 +523,17 @@ fn non_finite_start_weights_are_refused_naming_the_tensor() {
     }
 }
 
-/// Rewrites one metadata value of a safetensors file.
-fn tamper(path: &Path, key: &str, value: &str) -> Vec<u8> {
+/// Rewrites a checkpoint's run state (the JSON in its `nnt.run_state` metadata)
+/// with `edit`.
+fn tamper(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
     let bytes = fs::read(path).unwrap();
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let mut header: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-    header["__metadata__"][key] = serde_json::Value::String(value.to_string());
+    let text = header["__metadata__"]["nnt.run_state"].as_str().unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(text).unwrap();
+    edit(&mut state);
+    header["__metadata__"]["nnt.run_state"] = serde_json::Value::String(state.to_string());
     let h = serde_json::to_vec(&header).unwrap();
     let mut out = (h.len() as u64).to_le_bytes().to_vec();
     out.extend_from_slice(&h);
@@ -553,13 +557,17 @@ fn tampered_checkpoint_state_is_refused() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let ck = d.join("ck/epoch-2.safetensors");
     for (key, value) in [
-        ("plateau_rate", "-0.1"),
-        ("plateau_rate", "NaN"),
-        ("plateau_rate", "1e300"),
-        ("plateau_best", "NaN"),
-        ("early_stop_best", "NaN"),
+        ("plateau.rate", "-0.1"),
+        ("plateau.rate", "NaN"),
+        ("plateau.rate", "1e300"),
+        ("plateau.best", "NaN"),
+        ("early_stop.best", "NaN"),
     ] {
-        fs::write(d.join("t.safetensors"), tamper(&ck, key, value)).unwrap();
+        let (section, field) = key.split_once('.').unwrap();
+        let edited = tamper(&ck, |s| {
+            s[section][field] = serde_json::Value::String(value.to_string())
+        });
+        fs::write(d.join("t.safetensors"), edited).unwrap();
         let o = run_in(d, &["run", "r.nnt", "--resume", "t.safetensors"]);
         assert_eq!(o.status.code(), Some(1), "{key}={value}: {}", stderr(&o));
         let err = stderr(&o);
@@ -569,18 +577,22 @@ fn tampered_checkpoint_state_is_refused() {
         );
         assert!(err.contains(key), "{key}={value}: {err}");
     }
+    // A run state that is not one (a field of the wrong type, an unknown field).
+    for edit in [
+        (|s: &mut serde_json::Value| s["epoch"] = serde_json::json!("two"))
+            as fn(&mut serde_json::Value),
+        |s| s["surprise"] = serde_json::json!(1),
+    ] {
+        fs::write(d.join("t.safetensors"), tamper(&ck, edit)).unwrap();
+        let o = run_in(d, &["run", "r.nnt", "--resume", "t.safetensors"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("nnt::io::bad_checkpoint"), "{err}");
+        assert!(err.contains("run state is not valid"), "{err}");
+    }
     // A checkpoint without a fingerprint (as an older nnt wrote them).
-    let bytes = fs::read(&ck).unwrap();
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let mut header: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-    let meta = header["__metadata__"].as_object_mut().unwrap();
-    meta.retain(|k, _| !k.starts_with("fingerprint."));
-    let h = serde_json::to_vec(&header).unwrap();
-    let mut out = (h.len() as u64).to_le_bytes().to_vec();
-    out.extend_from_slice(&h);
-    out.extend_from_slice(&bytes[8 + n..]);
-    fs::write(d.join("t.safetensors"), out).unwrap();
+    let edited = tamper(&ck, |s| s["fingerprint"] = serde_json::json!({}));
+    fs::write(d.join("t.safetensors"), edited).unwrap();
     let o = run_in(d, &["run", "r.nnt", "--resume", "t.safetensors"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("no fingerprint"), "{}", stderr(&o));

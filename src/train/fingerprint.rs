@@ -1,17 +1,14 @@
 //! What a checkpoint depends on, so that `--resume` can refuse a checkpoint of
 //! another run and say what differs: one hash per component of the checked
 //! program (seed, precision, model, loss, optimizer, regularizer, training plan)
-//! and one of the loaded data. Stored in the checkpoint's metadata as
-//! `fingerprint.{component}`.
+//! and one of the loaded data. Stored in the checkpoint's run state
+//! ([`crate::train::snapshot::RunState::fingerprint`]).
 //!
 //! Not part of it: the number of epochs (a run may be resumed to train longer),
 //! the checkpoint, `save` and `init_from` settings (the resumed state replaces
 //! the start weights) and the detectors' thresholds (they only report).
 
 use crate::ir::{Program, Table};
-
-/// Metadata key prefix.
-pub const PREFIX: &str = "fingerprint.";
 
 /// (component, value) pairs in a fixed order. The seed is kept as written, so
 /// that a mismatch can show both values; the others are 64-bit hashes in hex.
@@ -47,17 +44,17 @@ pub fn of(program: &Program) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The components of `found` (a checkpoint's metadata) that differ from
+/// The components of `found` (a checkpoint's fingerprint) that differ from
 /// `expected`, in words: `seed (3 in the checkpoint, 4 in the recipe)`, `data`.
 /// A component missing from the checkpoint counts as differing.
 pub fn differences(
     expected: &[(&'static str, String)],
-    found: &std::collections::HashMap<String, String>,
+    found: &std::collections::BTreeMap<String, String>,
 ) -> Vec<String> {
     expected
         .iter()
         .filter_map(|(name, want)| {
-            let got = found.get(&format!("{PREFIX}{name}"));
+            let got = found.get(*name);
             match got {
                 Some(g) if g == want => None,
                 Some(g) if *name == "seed" || *name == "precision" => Some(format!(
@@ -124,9 +121,9 @@ mod tests {
         assert_eq!(text_hash("adam"), text_hash("adam"));
         assert_ne!(text_hash("adam"), text_hash("adan"));
         assert_ne!(text_hash(""), text_hash("\0"));
-        let mut found = std::collections::HashMap::new();
-        found.insert("fingerprint.seed".to_string(), "3".to_string());
-        found.insert("fingerprint.data".to_string(), "ab".to_string());
+        let mut found = std::collections::BTreeMap::new();
+        found.insert("seed".to_string(), "3".to_string());
+        found.insert("data".to_string(), "ab".to_string());
         let expected = vec![("seed", "4".to_string()), ("data", "ab".to_string())];
         assert_eq!(
             differences(&expected, &found),

@@ -5,7 +5,7 @@
 //! disagree.
 
 use crate::train::float::Float;
-use crate::train::layers::Node;
+use crate::train::layers::{Layer, Mode, Shape};
 use crate::train::network::Slot;
 
 /// Activation buffers for evaluation-mode passes of up to `capacity` rows.
@@ -47,13 +47,12 @@ impl<T: Float> Evaluator<T> {
             let (before, after) = self.acts.split_at_mut(i + 1);
             let x = &before[i][..slot.in_width * n];
             let y = &mut after[0][..slot.out_width * n];
-            match &mut slot.node {
-                Node::Dense(d) => d.forward(params, x, y, n),
-                Node::Activation(a) => a.forward(x, y, slot.out_width, n),
-                Node::Dropout(_) => y.copy_from_slice(x),
-                Node::BatchNorm(b) => b.forward(params, x, y, n, false),
-                Node::LayerNorm(l) => l.forward(params, x, y, n),
-            }
+            let shape = Shape {
+                in_width: slot.in_width,
+                out_width: slot.out_width,
+                n,
+            };
+            slot.node.forward(params, x, y, shape, &mut Mode::Eval);
         }
         let last = self.acts.len() - 1;
         &self.acts[last][..self.output_width * n]

@@ -15,7 +15,7 @@ use crate::train::layers::batch_norm::BatchNorm;
 use crate::train::layers::dense::Dense;
 use crate::train::layers::dropout::Dropout;
 use crate::train::layers::layer_norm::LayerNorm;
-use crate::train::layers::Node;
+use crate::train::layers::{Layer, Mode, Node, Shape};
 
 /// What a parameter tensor is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,22 +229,21 @@ impl<T: Float> Network<T> {
     /// Forward pass over the n rows in the input buffer. `dropout_rng` is drawn from
     /// only in training.
     pub fn forward(&mut self, n: usize, train: bool, dropout_rng: &mut ChaCha8Rng) {
+        let mut mode = if train {
+            Mode::Train(dropout_rng)
+        } else {
+            Mode::Eval
+        };
         for (i, slot) in self.layers.iter_mut().enumerate() {
             let (before, after) = self.acts.split_at_mut(i + 1);
             let x = &before[i][..slot.in_width * n];
             let y = &mut after[0][..slot.out_width * n];
-            match &mut slot.node {
-                Node::Dense(d) => d.forward(&self.params, x, y, n),
-                Node::Activation(a) => a.forward(x, y, slot.out_width, n),
-                Node::Dropout(d) => {
-                    if train && d.p > 0.0 {
-                        d.draw_mask(slot.out_width * n, dropout_rng);
-                    }
-                    d.forward(x, y, slot.out_width * n, train);
-                }
-                Node::BatchNorm(b) => b.forward(&self.params, x, y, n, train),
-                Node::LayerNorm(l) => l.forward(&self.params, x, y, n),
-            }
+            let shape = Shape {
+                in_width: slot.in_width,
+                out_width: slot.out_width,
+                n,
+            };
+            slot.node.forward(&self.params, x, y, shape, &mut mode);
         }
     }
 
@@ -262,21 +261,13 @@ impl<T: Float> Network<T> {
             };
             let x = &self.acts[i][..slot.in_width * n];
             let y = &self.acts[i + 1][..slot.out_width * n];
-            match &mut slot.node {
-                Node::Dense(d) => d.backward(&self.params, &mut self.grads, x, dy, dx, n),
-                Node::Activation(a) => {
-                    if let Some(dx) = dx {
-                        a.backward(x, y, dy, dx, slot.out_width, n);
-                    }
-                }
-                Node::Dropout(d) => {
-                    if let Some(dx) = dx {
-                        d.backward(dy, dx, slot.out_width * n);
-                    }
-                }
-                Node::BatchNorm(b) => b.backward(&self.params, &mut self.grads, dy, dx, n),
-                Node::LayerNorm(l) => l.backward(&self.params, &mut self.grads, dy, dx, n),
-            }
+            let shape = Shape {
+                in_width: slot.in_width,
+                out_width: slot.out_width,
+                n,
+            };
+            slot.node
+                .backward(&self.params, &mut self.grads, x, y, dy, dx, shape);
         }
     }
 
@@ -291,13 +282,12 @@ impl<T: Float> Network<T> {
         self.params.len()
     }
 
-    /// Batch-norm running statistics by tensor name (`{index}.running_mean`, …).
+    /// The layers' running statistics by tensor name (`{index}.running_mean`, …).
     pub fn running_stats(&self) -> Vec<(String, &[T])> {
         let mut out = Vec::new();
         for s in &self.layers {
-            if let Node::BatchNorm(b) = &s.node {
-                out.push((format!("{}.running_mean", s.index), &b.running_mean[..]));
-                out.push((format!("{}.running_var", s.index), &b.running_var[..]));
+            for (name, v) in s.node.running_stats() {
+                out.push((format!("{}.{name}", s.index), v));
             }
         }
         out
@@ -308,9 +298,8 @@ impl<T: Float> Network<T> {
         let mut out = Vec::new();
         for s in &mut self.layers {
             let index = s.index;
-            if let Node::BatchNorm(b) = &mut s.node {
-                out.push((format!("{index}.running_mean"), &mut b.running_mean));
-                out.push((format!("{index}.running_var"), &mut b.running_var));
+            for (name, v) in s.node.running_stats_mut() {
+                out.push((format!("{index}.{name}"), v));
             }
         }
         out

@@ -236,3 +236,33 @@ fn softmax_column<T: Float>(x: &[T], y: &mut [T]) {
         *o /= s;
     }
 }
+
+impl<T: Float> super::Layer<T> for Activation {
+    #[inline]
+    fn forward(
+        &mut self,
+        _: &[T],
+        x: &[T],
+        y: &mut [T],
+        shape: super::Shape,
+        _: &mut super::Mode<'_>,
+    ) {
+        Activation::forward(self, x, y, shape.out_width, shape.n);
+    }
+
+    #[inline]
+    fn backward(
+        &mut self,
+        _: &[T],
+        _: &mut [T],
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        shape: super::Shape,
+    ) {
+        if let Some(dx) = dx {
+            Activation::backward(self, x, y, dy, dx, shape.out_width, shape.n);
+        }
+    }
+}

@@ -150,3 +150,45 @@ impl<T: Float> BatchNorm<T> {
         }
     }
 }
+
+impl<T: Float> super::Layer<T> for BatchNorm<T> {
+    #[inline]
+    fn forward(
+        &mut self,
+        params: &[T],
+        x: &[T],
+        y: &mut [T],
+        shape: super::Shape,
+        mode: &mut super::Mode<'_>,
+    ) {
+        BatchNorm::forward(self, params, x, y, shape.n, mode.is_train());
+    }
+
+    #[inline]
+    fn backward(
+        &mut self,
+        params: &[T],
+        grads: &mut [T],
+        _: &[T],
+        _: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        shape: super::Shape,
+    ) {
+        BatchNorm::backward(self, params, grads, dy, dx, shape.n);
+    }
+
+    fn running_stats(&self) -> Vec<(&'static str, &[T])> {
+        vec![
+            ("running_mean", &self.running_mean[..]),
+            ("running_var", &self.running_var[..]),
+        ]
+    }
+
+    fn running_stats_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
+        vec![
+            ("running_mean", &mut self.running_mean),
+            ("running_var", &mut self.running_var),
+        ]
+    }
+}

@@ -85,3 +85,31 @@ multiversion! {
         }
     }
 }
+
+impl<T: Float> super::Layer<T> for Dense {
+    #[inline]
+    fn forward(
+        &mut self,
+        params: &[T],
+        x: &[T],
+        y: &mut [T],
+        shape: super::Shape,
+        _: &mut super::Mode<'_>,
+    ) {
+        Dense::forward(self, params, x, y, shape.n);
+    }
+
+    #[inline]
+    fn backward(
+        &mut self,
+        params: &[T],
+        grads: &mut [T],
+        x: &[T],
+        _: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        shape: super::Shape,
+    ) {
+        Dense::backward(self, params, grads, x, dy, dx, shape.n);
+    }
+}

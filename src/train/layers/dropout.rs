@@ -59,3 +59,41 @@ impl<T: Float> Dropout<T> {
         }
     }
 }
+
+impl<T: Float> super::Layer<T> for Dropout<T> {
+    /// Training draws a fresh mask from the Dropout stream first.
+    #[inline]
+    fn forward(
+        &mut self,
+        _: &[T],
+        x: &[T],
+        y: &mut [T],
+        shape: super::Shape,
+        mode: &mut super::Mode<'_>,
+    ) {
+        let len = shape.out_width * shape.n;
+        let train = mode.is_train();
+        if let super::Mode::Train(rng) = mode {
+            if self.p > 0.0 {
+                self.draw_mask(len, rng);
+            }
+        }
+        Dropout::forward(self, x, y, len, train);
+    }
+
+    #[inline]
+    fn backward(
+        &mut self,
+        _: &[T],
+        _: &mut [T],
+        _: &[T],
+        _: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        shape: super::Shape,
+    ) {
+        if let Some(dx) = dx {
+            Dropout::backward(self, dy, dx, shape.out_width * shape.n);
+        }
+    }
+}

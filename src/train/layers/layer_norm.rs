@@ -129,6 +129,35 @@ impl<T: Float> LayerNorm<T> {
     }
 }
 
+impl<T: Float> super::Layer<T> for LayerNorm<T> {
+    /// The same in training and evaluation.
+    #[inline]
+    fn forward(
+        &mut self,
+        params: &[T],
+        x: &[T],
+        y: &mut [T],
+        shape: super::Shape,
+        _: &mut super::Mode<'_>,
+    ) {
+        LayerNorm::forward(self, params, x, y, shape.n);
+    }
+
+    #[inline]
+    fn backward(
+        &mut self,
+        params: &[T],
+        grads: &mut [T],
+        _: &[T],
+        _: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        shape: super::Shape,
+    ) {
+        LayerNorm::backward(self, params, grads, dy, dx, shape.n);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,13 @@
 //! The layers of §5, one file each, forward and backward side by side.
+//!
+//! The seam is the [`Layer`] trait: a layer computes its forward pass and its
+//! backward pass over the network's flat buffers (its trainable parameters live
+//! in the flat parameter vector at the offsets it holds) and may keep running
+//! statistics. Each layer file implements it; [`Node`] is the enum the network
+//! stores (static dispatch, no vtable in the step) and implements it by handing
+//! each call to its variant. Adding a layer: its declaration in `check`, its file
+//! here with `impl Layer`, an arm in [`Node`] and [`each_node!`], and its
+//! parameter layout in `network::Network::new`.
 
 pub mod activation;
 pub mod batch_norm;
@@ -6,11 +15,69 @@ pub mod dense;
 pub mod dropout;
 pub mod layer_norm;
 
+use rand_chacha::ChaCha8Rng;
+
+use crate::train::float::Float;
 use activation::Activation;
 use batch_norm::BatchNorm;
 use dense::Dense;
 use dropout::Dropout;
 use layer_norm::LayerNorm;
+
+/// The sizes of one pass through a layer: `in_width × n` in, `out_width × n`
+/// out, column-major.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub in_width: usize,
+    pub out_width: usize,
+    pub n: usize,
+}
+
+/// Training (dropout draws from the generator, batch norm uses and updates the
+/// batch statistics) or evaluation.
+pub enum Mode<'r> {
+    Train(&'r mut ChaCha8Rng),
+    Eval,
+}
+
+impl Mode<'_> {
+    pub fn is_train(&self) -> bool {
+        matches!(self, Mode::Train(_))
+    }
+}
+
+/// One layer of the engine.
+pub trait Layer<T: Float> {
+    /// y (`out_width × n`) from x (`in_width × n`), keeping what backward needs.
+    fn forward(&mut self, params: &[T], x: &[T], y: &mut [T], shape: Shape, mode: &mut Mode<'_>);
+
+    /// After a training forward pass, given x, y and dy: writes the gradients of
+    /// the layer's parameters into `grads` (overwriting) and dx (`in_width × n`)
+    /// when asked for (the first layer's is not).
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &mut self,
+        params: &[T],
+        grads: &mut [T],
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        shape: Shape,
+    );
+
+    /// Running statistics (buffers that are state, not trainable parameters) by
+    /// tensor-name suffix, in `state_dict` order: batch norm's `running_mean`,
+    /// `running_var`.
+    fn running_stats(&self) -> Vec<(&'static str, &[T])> {
+        Vec::new()
+    }
+
+    /// [`Layer::running_stats`], to overwrite (resume, the best epoch).
+    fn running_stats_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
+        Vec::new()
+    }
+}
 
 /// One layer of the network with its own (non-trainable) state; trainable
 /// parameters live in the network's flat vector at the offsets the layer holds.
@@ -21,4 +88,105 @@ pub enum Node<T> {
     Dropout(Dropout<T>),
     BatchNorm(BatchNorm<T>),
     LayerNorm(LayerNorm<T>),
+}
+
+/// `$body` with `$l` bound to the layer inside `$node`, whatever its variant.
+macro_rules! each_node {
+    ($node:expr, $l:ident => $body:expr) => {
+        match $node {
+            Node::Dense($l) => $body,
+            Node::Activation($l) => $body,
+            Node::Dropout($l) => $body,
+            Node::BatchNorm($l) => $body,
+            Node::LayerNorm($l) => $body,
+        }
+    };
+}
+
+impl<T: Float> Layer<T> for Node<T> {
+    #[inline]
+    fn forward(&mut self, params: &[T], x: &[T], y: &mut [T], shape: Shape, mode: &mut Mode<'_>) {
+        each_node!(self, l => Layer::forward(l, params, x, y, shape, mode))
+    }
+
+    #[inline]
+    fn backward(
+        &mut self,
+        params: &[T],
+        grads: &mut [T],
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        shape: Shape,
+    ) {
+        each_node!(self, l => Layer::backward(l, params, grads, x, y, dy, dx, shape))
+    }
+
+    fn running_stats(&self) -> Vec<(&'static str, &[T])> {
+        each_node!(self, l => Layer::running_stats(l))
+    }
+
+    fn running_stats_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
+        each_node!(self, l => Layer::running_stats_mut(l))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{generator, Stream};
+
+    fn shape(width: usize, n: usize) -> Shape {
+        Shape {
+            in_width: width,
+            out_width: width,
+            n,
+        }
+    }
+
+    /// Through the trait, dropout is the identity in evaluation and draws a
+    /// mask (0 or 1/(1−p)) in training; backward multiplies by that mask.
+    #[test]
+    fn dropout_through_the_trait() {
+        let (width, n) = (4, 8);
+        let x: Vec<f64> = (0..width * n).map(|i| i as f64 + 1.0).collect();
+        let mut node = Node::Dropout(Dropout::<f64>::new(0.5, width, n));
+        let mut y = vec![0.0; width * n];
+        node.forward(&[], &x, &mut y, shape(width, n), &mut Mode::Eval);
+        assert_eq!(y, x);
+        let mut rng = generator(3, Stream::Dropout);
+        node.forward(&[], &x, &mut y, shape(width, n), &mut Mode::Train(&mut rng));
+        assert!(y.iter().zip(&x).all(|(&o, &v)| o == 0.0 || o == 2.0 * v));
+        assert!(y.contains(&0.0) && y.iter().any(|&o| o != 0.0));
+        let dy = vec![1.0; width * n];
+        let mut dx = vec![0.0; width * n];
+        node.backward(&[], &mut [], &x, &y, &dy, Some(&mut dx), shape(width, n));
+        for ((&d, &o), &v) in dx.iter().zip(&y).zip(&x) {
+            assert_eq!(d, o / v);
+        }
+    }
+
+    /// Running statistics are batch norm's alone, in `state_dict` order.
+    #[test]
+    fn running_statistics_are_named() {
+        let mut bn = Node::BatchNorm(BatchNorm::<f32>::new(3, 0.1, 1e-5, 0, 3, 4));
+        let names: Vec<_> = bn.running_stats().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["running_mean", "running_var"]);
+        assert_eq!(bn.running_stats_mut().len(), 2);
+        for mut node in [
+            Node::<f32>::Activation(Activation::Relu),
+            Node::Dropout(Dropout::new(0.1, 3, 4)),
+            Node::LayerNorm(LayerNorm::new(3, 1e-5, 0, 3, 4)),
+            Node::Dense(Dense {
+                inputs: 3,
+                units: 2,
+                weight: 0,
+                bias: None,
+            }),
+        ] {
+            assert!(node.running_stats().is_empty());
+            assert!(node.running_stats_mut().is_empty());
+        }
+    }
 }

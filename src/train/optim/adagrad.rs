@@ -35,6 +35,29 @@ impl<T: Float> Adagrad<T> {
     }
 }
 
+impl<T: Float> super::Rule<T> for Adagrad<T> {
+    #[inline]
+    fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
+        Adagrad::step(self, params, grads, lr);
+    }
+
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+    }
+
+    fn buffers(&self) -> Vec<(&'static str, &[T])> {
+        vec![("sum", &self.sum[..])]
+    }
+
+    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
+        vec![("sum", &mut self.sum)]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

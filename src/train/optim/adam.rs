@@ -193,6 +193,48 @@ fn quiet<T: Float>(v: T, min: T) -> T {
     }
 }
 
+impl<T: Float> super::Rule<T> for Adam<T> {
+    #[inline]
+    fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
+        Adam::step(self, params, grads, lr);
+    }
+
+    fn step_measured(
+        &mut self,
+        params: &mut [T],
+        grads: &[T],
+        lr: f64,
+        tensors: &[crate::train::network::ParamTensor],
+        sq: &mut [f64],
+    ) -> bool {
+        super::adam_measured(self, None, params, grads, lr, tensors, sq)
+    }
+
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+    }
+
+    fn buffers(&self) -> Vec<(&'static str, &[T])> {
+        vec![
+            ("m", &self.m[..]),
+            ("v", &self.v[..]),
+            ("vmax", &self.vmax[..]),
+        ]
+    }
+
+    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
+        vec![
+            ("m", &mut self.m),
+            ("v", &mut self.v),
+            ("vmax", &mut self.vmax),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,43 @@ impl<T: Float> AdamW<T> {
     }
 }
 
+impl<T: Float> super::Rule<T> for AdamW<T> {
+    #[inline]
+    fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
+        AdamW::step(self, params, grads, lr);
+    }
+
+    fn step_measured(
+        &mut self,
+        params: &mut [T],
+        grads: &[T],
+        lr: f64,
+        tensors: &[crate::train::network::ParamTensor],
+        sq: &mut [f64],
+    ) -> bool {
+        // Decoupled decay first, value by value, as `AdamW::step` does for the
+        // whole vector: the same operations on each value.
+        let decay = (self.weight_decay != 0.0).then(|| T::of(1.0 - lr * self.weight_decay));
+        super::adam_measured(&mut self.inner, decay, params, grads, lr, tensors, sq)
+    }
+
+    fn steps(&self) -> u64 {
+        self.inner.steps
+    }
+
+    fn set_steps(&mut self, steps: u64) {
+        self.inner.steps = steps;
+    }
+
+    fn buffers(&self) -> Vec<(&'static str, &[T])> {
+        super::Rule::buffers(&self.inner)
+    }
+
+    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
+        super::Rule::buffers_mut(&mut self.inner)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,11 @@
 //! Optimizers (§7), PyTorch's update rules over the flat parameter vector. The
 //! state buffers are allocated once, at construction; `step` allocates nothing.
+//!
+//! The seam is the [`Rule`] trait (the update, the state buffers and scalars a
+//! checkpoint keeps), implemented in each optimizer's file; [`Optim`] is the enum
+//! the trainer holds (static dispatch) and hands each call to its variant.
+//! Adding an optimizer: its declaration in `check`, its file here with
+//! `impl Rule`, an arm in [`Optim`], [`Optim::new`] and [`each_optim!`].
 
 pub mod adagrad;
 pub mod adam;
@@ -17,6 +23,63 @@ use crate::train::simd::multiversion;
 /// [`Optim::step_measured`] sums and updates the gradient block by block, so that a
 /// block is still in L1 when the update reads it the second time.
 const BLOCK: usize = 4096;
+
+/// One optimizer's update rule and its state.
+pub trait Rule<T: Float> {
+    /// One update of `params` with gradient `grads` at learning rate `lr`.
+    fn step(&mut self, params: &mut [T], grads: &[T], lr: f64);
+
+    /// The update of [`Rule::step`] fused with the gradient-norm pass (see
+    /// [`Optim::step_measured`], which checks that `tensors` tile `params` before
+    /// calling it); `false`, having changed nothing, for a rule without one.
+    fn step_measured(
+        &mut self,
+        _params: &mut [T],
+        _grads: &[T],
+        _lr: f64,
+        _tensors: &[ParamTensor],
+        _sq: &mut [f64],
+    ) -> bool {
+        false
+    }
+
+    /// Steps taken so far.
+    fn steps(&self) -> u64;
+
+    fn set_steps(&mut self, steps: u64);
+
+    /// The state buffers by name, for checkpoints (`optim.{name}`); an unused
+    /// buffer is empty.
+    fn buffers(&self) -> Vec<(&'static str, &[T])>;
+
+    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)>;
+
+    /// The scalar state beyond the step count, by name, for checkpoints (kept in
+    /// f64 whatever the precision).
+    fn scalars(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+
+    /// Sets the scalar `name` of [`Rule::scalars`]; `false` when there is none of
+    /// that name.
+    fn set_scalar(&mut self, _name: &str, _value: f64) -> bool {
+        false
+    }
+}
+
+/// `$body` with `$o` bound to the rule inside `$optim`, whatever its variant.
+macro_rules! each_optim {
+    ($optim:expr, $o:ident => $body:expr) => {
+        match $optim {
+            Optim::Sgd($o) => $body,
+            Optim::Adam($o) => $body,
+            Optim::AdamW($o) => $body,
+            Optim::RmsProp($o) => $body,
+            Optim::Adagrad($o) => $body,
+            Optim::NAdam($o) => $body,
+        }
+    };
+}
 
 /// One optimizer with its state, for `len` parameters.
 #[derive(Debug, Clone)]
@@ -104,15 +167,9 @@ impl<T: Float> Optim<T> {
     }
 
     /// One update of `params` with gradient `grads` at learning rate `lr`.
+    #[inline]
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
-        match self {
-            Optim::Sgd(o) => o.step(params, grads, lr),
-            Optim::Adam(o) => o.step(params, grads, lr),
-            Optim::AdamW(o) => o.step(params, grads, lr),
-            Optim::RmsProp(o) => o.step(params, grads, lr),
-            Optim::Adagrad(o) => o.step(params, grads, lr),
-            Optim::NAdam(o) => o.step(params, grads, lr),
-        }
+        each_optim!(self, o => Rule::step(o, params, grads, lr))
     }
 
     /// One update, as [`Optim::step`], that also adds each tensor's Σ g² to
@@ -143,112 +200,37 @@ impl<T: Float> Optim<T> {
         if at != params.len() || grads.len() != params.len() {
             return false;
         }
-        match self {
-            Optim::Sgd(o) => {
-                let k = o.begin(lr);
-                let buf = &mut o.momentum_buf;
-                let update = |p: &mut [T], g: &[T], [b, _, _]: [&mut [T]; 3]| k.update(p, g, b);
-                measured(params, grads, [buf, &mut [], &mut []], tensors, sq, &update);
-                true
-            }
-            Optim::Adam(o) => adam_measured(o, None, params, grads, lr, tensors, sq),
-            Optim::AdamW(w) => {
-                // Decoupled decay first, value by value, as `AdamW::step` does for
-                // the whole vector: the same operations on each value.
-                let decay = (w.weight_decay != 0.0).then(|| T::of(1.0 - lr * w.weight_decay));
-                adam_measured(&mut w.inner, decay, params, grads, lr, tensors, sq)
-            }
-            Optim::NAdam(o) => {
-                let k = o.begin(lr);
-                let update = |p: &mut [T], g: &[T], [m, v, _]: [&mut [T]; 3]| k.update(p, g, m, v);
-                measured(params, grads, o.moments(), tensors, sq, &update);
-                true
-            }
-            _ => false,
-        }
+        each_optim!(self, o => Rule::step_measured(o, params, grads, lr, tensors, sq))
     }
 
     /// Steps taken so far.
     pub fn steps(&self) -> u64 {
-        match self {
-            Optim::Sgd(o) => o.steps,
-            Optim::Adam(o) => o.steps,
-            Optim::AdamW(o) => o.inner.steps,
-            Optim::RmsProp(o) => o.steps,
-            Optim::Adagrad(o) => o.steps,
-            Optim::NAdam(o) => o.steps,
-        }
+        each_optim!(self, o => Rule::steps(o))
     }
 
     pub fn set_steps(&mut self, steps: u64) {
-        match self {
-            Optim::Sgd(o) => o.steps = steps,
-            Optim::Adam(o) => o.steps = steps,
-            Optim::AdamW(o) => o.inner.steps = steps,
-            Optim::RmsProp(o) => o.steps = steps,
-            Optim::Adagrad(o) => o.steps = steps,
-            Optim::NAdam(o) => o.steps = steps,
-        }
+        each_optim!(self, o => Rule::set_steps(o, steps))
     }
 
     /// The state buffers by name, for checkpoints.
     pub fn buffers(&self) -> Vec<(&'static str, &[T])> {
-        match self {
-            Optim::Sgd(o) => vec![("momentum", &o.momentum_buf[..])],
-            Optim::Adam(o) => vec![("m", &o.m[..]), ("v", &o.v[..]), ("vmax", &o.vmax[..])],
-            Optim::AdamW(o) => vec![
-                ("m", &o.inner.m[..]),
-                ("v", &o.inner.v[..]),
-                ("vmax", &o.inner.vmax[..]),
-            ],
-            Optim::RmsProp(o) => vec![
-                ("square_avg", &o.square_avg[..]),
-                ("grad_avg", &o.grad_avg[..]),
-                ("momentum", &o.momentum_buf[..]),
-            ],
-            Optim::Adagrad(o) => vec![("sum", &o.sum[..])],
-            Optim::NAdam(o) => vec![("m", &o.m[..]), ("v", &o.v[..])],
-        }
+        each_optim!(self, o => Rule::buffers(o))
     }
 
     pub fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
-        match self {
-            Optim::Sgd(o) => vec![("momentum", &mut o.momentum_buf)],
-            Optim::Adam(o) => vec![("m", &mut o.m), ("v", &mut o.v), ("vmax", &mut o.vmax)],
-            Optim::AdamW(o) => vec![
-                ("m", &mut o.inner.m),
-                ("v", &mut o.inner.v),
-                ("vmax", &mut o.inner.vmax),
-            ],
-            Optim::RmsProp(o) => vec![
-                ("square_avg", &mut o.square_avg),
-                ("grad_avg", &mut o.grad_avg),
-                ("momentum", &mut o.momentum_buf),
-            ],
-            Optim::Adagrad(o) => vec![("sum", &mut o.sum)],
-            Optim::NAdam(o) => vec![("m", &mut o.m), ("v", &mut o.v)],
-        }
+        each_optim!(self, o => Rule::buffers_mut(o))
     }
 
     /// The scalar state beyond the step count, by name, for checkpoints (kept in
     /// f64 whatever the precision): nadam's `mu_product`.
     pub fn scalars(&self) -> Vec<(&'static str, f64)> {
-        match self {
-            Optim::NAdam(o) => vec![("mu_product", o.mu_product)],
-            _ => Vec::new(),
-        }
+        each_optim!(self, o => Rule::scalars(o))
     }
 
     /// Sets the scalar `name` of [`Optim::scalars`]; `false` when there is none
     /// of that name.
     pub fn set_scalar(&mut self, name: &str, value: f64) -> bool {
-        match (self, name) {
-            (Optim::NAdam(o), "mu_product") => {
-                o.mu_product = value;
-                true
-            }
-            _ => false,
-        }
+        each_optim!(self, o => Rule::set_scalar(o, name, value))
     }
 }
 
@@ -534,5 +516,99 @@ mod tests {
         let gap = [tensors[0].clone(), tensors[2].clone()];
         assert!(!o.step_measured(&mut p, &values(len, 3, 0.1), 0.1, &gap, &mut sq));
         assert_eq!((p, o.steps()), (before, 0));
+    }
+
+    /// The names of the state a checkpoint keeps (`optim.{name}` tensors and the
+    /// run state's scalars) are part of the checkpoint format.
+    #[test]
+    fn state_names_are_the_checkpoint_format() {
+        let configs: [(Optimizer, &[&str], &[&str]); 6] = [
+            (
+                Optimizer::Sgd {
+                    lr: 0.1,
+                    momentum: 0.9,
+                    dampening: 0.0,
+                    nesterov: false,
+                    weight_decay: 0.0,
+                },
+                &["momentum"],
+                &[],
+            ),
+            (
+                Optimizer::Adam {
+                    lr: 0.01,
+                    beta1: 0.9,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                    weight_decay: 0.0,
+                    amsgrad: true,
+                },
+                &["m", "v", "vmax"],
+                &[],
+            ),
+            (
+                Optimizer::AdamW {
+                    lr: 0.01,
+                    beta1: 0.9,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                    weight_decay: 0.01,
+                },
+                &["m", "v", "vmax"],
+                &[],
+            ),
+            (
+                Optimizer::RmsProp {
+                    lr: 0.01,
+                    alpha: 0.99,
+                    eps: 1e-8,
+                    momentum: 0.9,
+                    centered: true,
+                    weight_decay: 0.0,
+                },
+                &["square_avg", "grad_avg", "momentum"],
+                &[],
+            ),
+            (
+                Optimizer::Adagrad {
+                    lr: 0.01,
+                    eps: 1e-10,
+                    weight_decay: 0.0,
+                },
+                &["sum"],
+                &[],
+            ),
+            (
+                Optimizer::NAdam {
+                    lr: 0.01,
+                    beta1: 0.9,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                    weight_decay: 0.0,
+                    momentum_decay: 0.004,
+                },
+                &["m", "v"],
+                &["mu_product"],
+            ),
+        ];
+        for (config, buffers, scalars) in configs {
+            let mut o = Optim::<f64>::new(&config, 5);
+            let names: Vec<_> = o.buffers().into_iter().map(|(n, _)| n).collect();
+            assert_eq!(names, buffers, "{config:?}");
+            let names: Vec<_> = o.buffers_mut().into_iter().map(|(n, _)| n).collect();
+            assert_eq!(names, buffers, "{config:?}");
+            let names: Vec<_> = o.scalars().into_iter().map(|(n, _)| n).collect();
+            assert_eq!(names, scalars, "{config:?}");
+            for name in scalars {
+                assert!(o.set_scalar(name, 0.25));
+            }
+            assert_eq!(
+                o.scalars().into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+                vec![0.25; scalars.len()]
+            );
+            assert!(!o.set_scalar("no_such_scalar", 1.0));
+            o.set_steps(7);
+            assert_eq!(o.steps(), 7);
+        }
     }
 }

@@ -133,6 +133,56 @@ impl<T: Float> NAdamStep<T> {
     }
 }
 
+impl<T: Float> super::Rule<T> for NAdam<T> {
+    #[inline]
+    fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
+        NAdam::step(self, params, grads, lr);
+    }
+
+    fn step_measured(
+        &mut self,
+        params: &mut [T],
+        grads: &[T],
+        lr: f64,
+        tensors: &[crate::train::network::ParamTensor],
+        sq: &mut [f64],
+    ) -> bool {
+        let k = self.begin(lr);
+        let update = |p: &mut [T], g: &[T], [m, v, _]: [&mut [T]; 3]| k.update(p, g, m, v);
+        super::measured(params, grads, self.moments(), tensors, sq, &update);
+        true
+    }
+
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+    }
+
+    fn buffers(&self) -> Vec<(&'static str, &[T])> {
+        vec![("m", &self.m[..]), ("v", &self.v[..])]
+    }
+
+    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
+        vec![("m", &mut self.m), ("v", &mut self.v)]
+    }
+
+    fn scalars(&self) -> Vec<(&'static str, f64)> {
+        vec![("mu_product", self.mu_product)]
+    }
+
+    fn set_scalar(&mut self, name: &str, value: f64) -> bool {
+        if name == "mu_product" {
+            self.mu_product = value;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

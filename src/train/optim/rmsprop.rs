@@ -77,6 +77,37 @@ impl<T: Float> RmsProp<T> {
     }
 }
 
+impl<T: Float> super::Rule<T> for RmsProp<T> {
+    #[inline]
+    fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
+        RmsProp::step(self, params, grads, lr);
+    }
+
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+    }
+
+    fn buffers(&self) -> Vec<(&'static str, &[T])> {
+        vec![
+            ("square_avg", &self.square_avg[..]),
+            ("grad_avg", &self.grad_avg[..]),
+            ("momentum", &self.momentum_buf[..]),
+        ]
+    }
+
+    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
+        vec![
+            ("square_avg", &mut self.square_avg),
+            ("grad_avg", &mut self.grad_avg),
+            ("momentum", &mut self.momentum_buf),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -107,6 +107,44 @@ multiversion! {
     }
 }
 
+impl<T: Float> super::Rule<T> for Sgd<T> {
+    #[inline]
+    fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
+        Sgd::step(self, params, grads, lr);
+    }
+
+    fn step_measured(
+        &mut self,
+        params: &mut [T],
+        grads: &[T],
+        lr: f64,
+        tensors: &[crate::train::network::ParamTensor],
+        sq: &mut [f64],
+    ) -> bool {
+        let k = self.begin(lr);
+        let buf = &mut self.momentum_buf;
+        let update = |p: &mut [T], g: &[T], [b, _, _]: [&mut [T]; 3]| k.update(p, g, b);
+        super::measured(params, grads, [buf, &mut [], &mut []], tensors, sq, &update);
+        true
+    }
+
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+    }
+
+    fn buffers(&self) -> Vec<(&'static str, &[T])> {
+        vec![("momentum", &self.momentum_buf[..])]
+    }
+
+    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
+        vec![("momentum", &mut self.momentum_buf)]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
