@@ -6,7 +6,7 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 use crate::ast::Span;
-use crate::ir::{Init, LayerKind, Loss, Optimizer};
+use crate::ir::{Family, Init, LayerKind, Loss, Optimizer};
 
 use super::error::same_source;
 use super::model::RModel;
@@ -160,26 +160,16 @@ impl Lint {
 }
 
 fn is_relu_family(k: &LayerKind) -> bool {
-    matches!(
-        k,
-        LayerKind::Relu | LayerKind::LeakyRelu { .. } | LayerKind::Elu { .. } | LayerKind::Gelu
-    )
+    k.family() == Family::ReluLike
 }
 
 fn is_saturating(k: &LayerKind) -> bool {
-    matches!(k, LayerKind::Sigmoid | LayerKind::Tanh)
+    k.family() == Family::Saturating
 }
 
 /// Layers that neither change the function class nor count as an activation.
 fn is_transparent(k: &LayerKind) -> bool {
-    matches!(k, LayerKind::Dropout { .. } | LayerKind::BatchNorm { .. })
-}
-
-/// The layers §5's default-init rule looks past to find the activation a dense
-/// layer feeds: the transparent ones and layer_norm (which, unlike batch_norm in
-/// evaluation, is not affine, so two dense layers around it are not stacked).
-fn is_init_transparent(k: &LayerKind) -> bool {
-    is_transparent(k) || matches!(k, LayerKind::LayerNorm { .. })
+    k.family() == Family::Transparent
 }
 
 /// Lints of the model alone and with the loss.
@@ -241,7 +231,7 @@ pub fn model(model: &RModel, loss: Option<(Loss, Span)>) -> Vec<Lint> {
         if let Some(init_span) = l.init_span {
             if let Some(next) = layers[i + 1..]
                 .iter()
-                .find(|n| !is_init_transparent(&n.kind))
+                .find(|n| !n.kind.family().init_looks_past())
             {
                 let relu_bad = matches!(
                     init,

@@ -2,7 +2,7 @@
 //! filled in later, once the data's feature count is known.
 
 use crate::ast::{Entry, Expr, Section, Span};
-use crate::ir::{Init, LayerKind};
+use crate::ir::{Family, Init, LayerKind};
 
 use super::args::{bind, Args};
 use super::catalog::{Build, Kind};
@@ -97,14 +97,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
         }
         let next = layers[i + 1..]
             .iter()
-            .find(|l| {
-                !matches!(
-                    l.kind,
-                    LayerKind::Dropout { .. }
-                        | LayerKind::BatchNorm { .. }
-                        | LayerKind::LayerNorm { .. }
-                )
-            })
+            .find(|l| !l.kind.family().init_looks_past())
             .map(|l| l.kind.clone());
         if let LayerKind::Dense { init, .. } = &mut layers[i].kind {
             *init = default_init(next.as_ref());
@@ -119,11 +112,10 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
 
 /// §5: he_uniform before the relu family and gelu, xavier_uniform otherwise.
 pub fn default_init(next: Option<&LayerKind>) -> Init {
-    match next {
-        Some(
-            LayerKind::Relu | LayerKind::LeakyRelu { .. } | LayerKind::Elu { .. } | LayerKind::Gelu,
-        ) => Init::HeUniform,
-        _ => Init::XavierUniform,
+    if next.is_some_and(|k| k.family() == Family::ReluLike) {
+        Init::HeUniform
+    } else {
+        Init::XavierUniform
     }
 }
 
