@@ -141,6 +141,13 @@ pub enum Missing {
 }
 
 impl Missing {
+    pub const ALL: [Missing; 5] = [
+        Missing::Error,
+        Missing::Drop,
+        Missing::Mean,
+        Missing::Median,
+        Missing::Zero,
+    ];
     pub fn name(&self) -> &'static str {
         match self {
             Missing::Error => "error",
@@ -227,6 +234,18 @@ pub enum Normalize {
     None,
     Standard,
     MinMax,
+}
+
+impl Normalize {
+    pub const ALL: [Normalize; 3] = [Normalize::None, Normalize::Standard, Normalize::MinMax];
+    /// The recipe name (`normalize = …`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Normalize::None => "none",
+            Normalize::Standard => "standard",
+            Normalize::MinMax => "minmax",
+        }
+    }
 }
 
 /// One split, in memory, row-major, in f64 (converted to the recipe's precision by
@@ -763,6 +782,17 @@ pub enum Monitor {
 }
 
 impl Monitor {
+    /// Every monitor, in the order of the declarations of `monitor` values.
+    pub fn all() -> Vec<Monitor> {
+        [
+            Monitor::TrainLoss,
+            Monitor::ValidLoss,
+            Monitor::ValidAccuracy,
+        ]
+        .into_iter()
+        .chain(Metric::ALL.map(Monitor::Valid))
+        .collect()
+    }
     pub fn higher_is_better(&self) -> bool {
         match self {
             Monitor::ValidAccuracy => true,

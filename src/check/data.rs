@@ -13,18 +13,6 @@ use super::layout;
 use super::values;
 use super::Cx;
 
-pub const ITEMS: &[&str] = &[
-    "train",
-    "valid",
-    "test",
-    "normalize",
-    "features",
-    "ignore",
-    "categorical",
-    "missing",
-    "normalize_targets",
-];
-
 /// What a data source's builder needs besides its arguments.
 #[derive(Debug, Clone, Copy)]
 pub struct SourceCx<'a> {
@@ -48,9 +36,9 @@ pub struct RData {
 
 pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
     let before = cx.errors.len();
-    let e = layout::entries(cx, sec, ITEMS);
-    let train = match e[0] {
-        Some(s) => source(cx, &s.value, "train", dir),
+    let e = layout::entries(cx, sec);
+    let train = match e.value("train") {
+        Some(x) => source(cx, x, "train", dir),
         None => {
             layout::missing_entry(
                 cx,
@@ -61,26 +49,25 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
             None
         }
     };
-    let valid = e[1].map(|s| source(cx, &s.value, "valid", dir));
-    let test = e[2].map(|s| source(cx, &s.value, "test", dir));
-    let normalize = match e[3] {
-        Some(s) => match values::choice(
+    let valid = e.value("valid").map(|x| source(cx, x, "valid", dir));
+    let test = e.value("test").map(|x| source(cx, x, "test", dir));
+    let normalize = match e.value("normalize") {
+        Some(x) => values::declared_value(
             cx,
-            &s.value,
+            x,
             "normalisation",
-            &["none", "standard", "minmax"],
-        ) {
-            Some(0) => Some(Normalize::None),
-            Some(1) => Some(Normalize::Standard),
-            Some(_) => Some(Normalize::MinMax),
-            None => None,
-        },
+            Kind::Value("normalize"),
+            &Normalize::ALL,
+            Normalize::name,
+        ),
         None => Some(Normalize::None),
     };
-    let features = e[4].map(|s| column_list(cx, &s.value, "features"));
-    let ignore = e[5].map(|s| column_list(cx, &s.value, "ignore"));
-    let categorical = e[6].map(|s| column_list(cx, &s.value, "categorical"));
-    if let (Some(f), Some(i)) = (e[4], e[5]) {
+    let features = e.value("features").map(|x| column_list(cx, x, "features"));
+    let ignore = e.value("ignore").map(|x| column_list(cx, x, "ignore"));
+    let categorical = e
+        .value("categorical")
+        .map(|x| column_list(cx, x, "categorical"));
+    if let (Some(f), Some(i)) = (e.get("features"), e.get("ignore")) {
         cx.errors.push((
             i.value.span,
             Box::new(super::tabular::TabularError::FeaturesWithIgnore {
@@ -89,34 +76,35 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
             }),
         ));
     }
-    let missing = match e[7] {
-        Some(s) => match values::choice(
+    let missing = match e.value("missing") {
+        Some(x) => values::declared_value(
             cx,
-            &s.value,
+            x,
             "missing-value policy",
-            &["error", "drop", "mean", "median", "zero"],
-        ) {
-            Some(0) => Some(Missing::Error),
-            Some(1) => Some(Missing::Drop),
-            Some(2) => Some(Missing::Mean),
-            Some(3) => Some(Missing::Median),
-            Some(_) => Some(Missing::Zero),
-            None => None,
-        },
+            Kind::Value("missing"),
+            &Missing::ALL,
+            Missing::name,
+        ),
         None => Some(Missing::Error),
     };
-    let normalize_targets = match e[8] {
-        Some(s) => values::choice(cx, &s.value, "target normalisation", &["none", "standard"])
-            .map(|c| c == 1),
+    let normalize_targets = match e.value("normalize_targets") {
+        Some(x) => values::declared_value(
+            cx,
+            x,
+            "target normalisation",
+            Kind::Value("normalize_targets"),
+            &[false, true],
+            |&on| if on { "standard" } else { "none" },
+        ),
         None => Some(false),
     };
     if cx.errors.len() > before {
         return None;
     }
-    let stratify_span = [e[1], e[2]]
+    let stratify_span = [e.value("valid"), e.value("test")]
         .into_iter()
         .flatten()
-        .find_map(|s| stratify_of(&s.value));
+        .find_map(stratify_of);
     Some(RData {
         spec: DataSpec {
             train: train?,
@@ -139,11 +127,11 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
             normalize_targets: normalize_targets?,
             classification: None,
         },
-        train_span: e[0].map(|s| s.value.span)?,
-        valid_span: e[1].map(|s| s.value.span),
-        test_span: e[2].map(|s| s.value.span),
-        normalize_span: e[3].map(|s| s.value.span),
-        normalize_targets_span: e[8].map(|s| s.value.span),
+        train_span: e.value("train").map(|x| x.span)?,
+        valid_span: e.value("valid").map(|x| x.span),
+        test_span: e.value("test").map(|x| x.span),
+        normalize_span: e.value("normalize").map(|x| x.span),
+        normalize_targets_span: e.value("normalize_targets").map(|x| x.span),
         stratify_span,
     })
 }

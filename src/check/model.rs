@@ -36,7 +36,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
     for (pos, entry) in sec.entries.iter().enumerate() {
         let e = match entry {
             Entry::Setting(s) => {
-                let help = if super::train::ITEMS.contains(&s.name.name.as_str()) {
+                let help = if super::catalog::items("train").contains(&s.name.name.as_str()) {
                     Some(format!("`{}` belongs in the `train` section", s.name.name))
                 } else {
                     Some("write layers on their own, one per line: `dense(16)`, `relu`".to_string())

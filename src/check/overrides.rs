@@ -12,8 +12,8 @@ use crate::ast::{
 };
 use crate::syntax;
 
+use super::catalog;
 use super::error::CheckError;
-use super::layout::{SECTIONS, SETTINGS};
 use super::suggest;
 use super::Cx;
 
@@ -121,7 +121,7 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
     }
     let setting_span = key_span.to(value.span);
     if parts.len() == 1 {
-        if SECTIONS.contains(&key) {
+        if catalog::sections().contains(&key) {
             bad(
                 cx,
                 text,
@@ -154,7 +154,7 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
         model_key(cx, recipe, &ov, &parts);
         return;
     }
-    if SETTINGS.contains(&sec_name) {
+    if catalog::settings().contains(&sec_name) {
         // `optimizer.lr=…`: one argument of the setting's call.
         match recipe.items.iter_mut().find(|i| i.name().name == sec_name) {
             Some(Item::Setting(s)) => set_in(cx, &mut s.value, &parts[1..], ov, Context::Other),
@@ -175,9 +175,10 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
         }
         return;
     }
-    if !SECTIONS.contains(&sec_name) {
+    let sections = catalog::sections();
+    if !sections.contains(&sec_name) {
         let help =
-            suggest::help(sec_name, SECTIONS).map(|h| h.replace("one of", "one of the sections"));
+            suggest::help(sec_name, &sections).map(|h| h.replace("one of", "one of the sections"));
         bad(cx, text, sec_span, "unknown section", help);
         return;
     }

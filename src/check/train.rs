@@ -14,30 +14,6 @@ use super::Cx;
 /// Every `monitor` in use, with where it is written or where its default applies.
 pub type Monitors = Vec<(Monitor, Span)>;
 
-pub const ITEMS: &[&str] = &[
-    "epochs",
-    "batch",
-    "shuffle",
-    "lr_schedule",
-    "clip",
-    "early_stop",
-    "metrics",
-];
-pub const MONITORS: &[&str] = &[
-    "train_loss",
-    "valid_loss",
-    "valid_accuracy",
-    "valid_precision",
-    "valid_recall",
-    "valid_f1",
-    "valid_auc",
-    "valid_rmse",
-    "valid_mae",
-    "valid_r2",
-];
-/// The names of `metrics = [...]` (§15), in [`Metric::ALL`] order.
-pub const METRICS: &[&str] = &["precision", "recall", "f1", "auc", "rmse", "mae", "r2"];
-
 #[derive(Debug, Clone)]
 pub struct RTrain {
     pub plan: TrainPlan,
@@ -52,37 +28,37 @@ pub struct RTrain {
 
 pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RTrain> {
     let before = cx.errors.len();
-    let e = layout::entries(cx, sec, ITEMS);
-    let get = |i: usize| e[i].map(|s| &s.value);
+    let e = layout::entries(cx, sec);
+    let get = |name: &str| e.value(name);
     let mut monitors = Vec::new();
-    let epochs = match get(0) {
+    let epochs = match get("epochs") {
         Some(x) => values::count(cx, x, "epochs", 1),
         None => {
             layout::missing_entry(cx, sec, "epochs", "epochs = 10");
             None
         }
     };
-    let batch = match get(1) {
+    let batch = match get("batch") {
         Some(x) => batch(cx, x),
         None => Some(Batch::Size(32)),
     };
-    let shuffle = match get(2) {
+    let shuffle = match get("shuffle") {
         Some(x) => values::boolean(cx, x, "shuffle"),
         None => Some(true),
     };
-    let lr_schedule = match get(3) {
+    let lr_schedule = match get("lr_schedule") {
         Some(x) => schedule(cx, x, false, &mut monitors),
         None => Some(Schedule::Constant),
     };
-    let clip = match get(4) {
+    let clip = match get("clip") {
         Some(x) => clip(cx, x).map(Some),
         None => Some(None),
     };
-    let early_stop = match get(5) {
+    let early_stop = match get("early_stop") {
         Some(x) => early_stop(cx, x, &mut monitors).map(Some),
         None => Some(None),
     };
-    let metrics = match get(6) {
+    let metrics = match get("metrics") {
         Some(x) => metrics(cx, x),
         None => Some(Vec::new()),
     };
@@ -100,7 +76,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RTrain> {
             early_stop: early_stop?,
             metrics: metrics.iter().map(|(m, _)| *m).collect(),
         },
-        batch_span: get(1).map(|x| x.span),
+        batch_span: get("batch").map(|x| x.span),
         monitors,
         metrics,
     })
@@ -120,9 +96,15 @@ fn metrics(cx: &mut Cx, e: &Expr) -> Option<Vec<(Metric, Span)>> {
     let mut out: Vec<(Metric, Span)> = Vec::new();
     let mut ok = true;
     for x in items {
-        match values::choice(cx, x, "metric", METRICS) {
-            Some(i) => {
-                let m = Metric::ALL[i];
+        match values::declared_value(
+            cx,
+            x,
+            "metric",
+            Kind::Value("metrics"),
+            &Metric::ALL,
+            Metric::name,
+        ) {
+            Some(m) => {
                 if !out.iter().any(|(seen, _)| *seen == m) {
                     out.push((m, x.span));
                 }
@@ -159,12 +141,14 @@ fn monitor(
     out: &mut Vec<(Monitor, Span)>,
 ) -> Option<Monitor> {
     let m = match e {
-        Some(x) => match values::choice(cx, x, "monitor", MONITORS)? {
-            0 => Monitor::TrainLoss,
-            1 => Monitor::ValidLoss,
-            2 => Monitor::ValidAccuracy,
-            i => Monitor::Valid(Metric::ALL[i - 3]),
-        },
+        Some(x) => values::declared_value(
+            cx,
+            x,
+            "monitor",
+            Kind::Value("monitor"),
+            &Monitor::all(),
+            Monitor::name,
+        )?,
         None => Monitor::ValidLoss,
     };
     out.push((m, e.map_or(at, |x| x.span)));

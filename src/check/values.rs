@@ -305,3 +305,19 @@ pub fn declared<'a>(
     let decl = catalog::find(kind, known.get(i)?)?;
     Some((decl, id))
 }
+
+/// One of the declared values of `kind` (a `Kind::Value`), written as a plain
+/// name, as its IR value: the one of `all` whose `name` is the name written.
+pub fn declared_value<T: Copy>(
+    cx: &mut Cx,
+    e: &Expr,
+    what: &str,
+    kind: Kind,
+    all: &[T],
+    name: fn(&T) -> &'static str,
+) -> Option<T> {
+    let known = catalog::names(kind);
+    let i = choice(cx, e, what, &known)?;
+    let written = known.get(i)?;
+    all.iter().copied().find(|v| name(v) == *written)
+}
