@@ -81,8 +81,10 @@ pub enum Ty {
     Text,
     /// A column name in quotes or a 0-based index, or a list of them.
     Columns,
-    /// A built-in name of this kind (or the split `train` for `Value("split")`).
+    /// A built-in name of this kind.
     Name(Kind),
+    /// The split rows are taken from: `train`.
+    Split,
 }
 
 impl Ty {
@@ -96,6 +98,7 @@ impl Ty {
             Ty::Text => "string".into(),
             Ty::Columns => "column name or index, or a list of them".into(),
             Ty::Name(k) => k.describe(),
+            Ty::Split => "the name `train`".into(),
         }
     }
 }
@@ -147,9 +150,30 @@ pub struct Builtin {
     /// Top-level items: the place in the canonical layout of §3 that `nnt fmt`
     /// writes (0 for the rest).
     pub order: u8,
+    /// Settings and items: what kind of built-in their value is (for a section:
+    /// the value of every one of its items), for completion.
+    pub values: Option<Kind>,
+    /// Sections: the item `--set` help shows as an example (`--set train.epochs=…`).
+    pub example_item: Option<&'static str>,
 }
 
 impl Builtin {
+    /// The declaration with the kind of its value (settings, items, sections).
+    const fn of(self, kind: Kind) -> Builtin {
+        Builtin {
+            values: Some(kind),
+            ..self
+        }
+    }
+
+    /// A section's declaration with the item help texts show as an example.
+    const fn example_item(self, item: &'static str) -> Builtin {
+        Builtin {
+            example_item: Some(item),
+            ..self
+        }
+    }
+
     /// `adam(lr, beta1 = 0.9, …)`: the call with its defaults.
     pub fn signature(&self) -> String {
         if self.params.is_empty() {
@@ -210,6 +234,8 @@ const fn b(kind: Kind, name: &'static str, params: &'static [Param], doc: &'stat
         example: name,
         build: Build::Item,
         order: 0,
+        values: None,
+        example_item: None,
     }
 }
 
@@ -231,6 +257,8 @@ const fn call(
         example,
         build,
         order: 0,
+        values: None,
+        example_item: None,
     }
 }
 
@@ -249,6 +277,8 @@ const fn item(
         example: name,
         build: Build::Item,
         order: 0,
+        values: None,
+        example_item: None,
     }
 }
 
@@ -271,6 +301,8 @@ const fn top(
         example,
         build: Build::Item,
         order,
+        values: None,
+        example_item: None,
     }
 }
 
@@ -306,28 +338,28 @@ const EPS8: Param = opt("eps", "1e-8", POSITIVE, "eps");
 pub const BUILTINS: &[Builtin] = &[
     // ------------------------------------------------------------ top level (§3)
     top(Setting, "seed", 0, "seed = 7", Some("0"), "Seed (≥ 0) of the one random generator: synthetic data, splits, init, shuffle, dropout."),
-    top(Setting, "precision", 1, "precision = f64", Some("f32"), "Floating-point type of the model and all training arithmetic: `f32` or `f64`."),
-    top(Setting, "loss", 4, "loss = cross_entropy", None, "The loss minimised (required): cross_entropy, binary_cross_entropy, mse, mae, huber."),
-    top(Setting, "optimizer", 5, "optimizer = adam(lr = 0.001)", None, "The optimizer (required), PyTorch's algorithm and defaults: sgd, adam, adamw, rmsprop, adagrad."),
-    top(Setting, "regularize", 6, "regularize = [l2(1e-4)]", Some("[]"), "A list of penalties and constraints: l1, l2, max_norm."),
+    top(Setting, "precision", 1, "precision = f64", Some("f32"), "Floating-point type of the model and all training arithmetic: `f32` or `f64`.").of(Value("precision")),
+    top(Setting, "loss", 4, "loss = cross_entropy", None, "The loss minimised (required): cross_entropy, binary_cross_entropy, mse, mae, huber.").of(Loss),
+    top(Setting, "optimizer", 5, "optimizer = adam(lr = 0.001)", None, "The optimizer (required), PyTorch's algorithm and defaults: sgd, adam, adamw, rmsprop, adagrad.").of(Optimizer),
+    top(Setting, "regularize", 6, "regularize = [l2(1e-4)]", Some("[]"), "A list of penalties and constraints: l1, l2, max_norm.").of(Regularizer),
     top(Setting, "init_from", 10, "init_from = \"init.safetensors\"", None, "A safetensors file whose tensors replace the initialised parameters before training."),
     top(Setting, "save", 11, "save = \"model.safetensors\"", None, "A safetensors file written after training: the final (with early_stop the best) parameters."),
-    top(Section, "data", 2, "data { train = csv(\"train.csv\", label = \"label\") }", None, "Where examples come from: `train` (required), `valid`, `test`, `normalize`."),
+    top(Section, "data", 2, "data { train = csv(\"train.csv\", label = \"label\") }", None, "Where examples come from: `train` (required), `valid`, `test`, `normalize`.").example_item("normalize"),
     top(Section, "model", 3, "model { dense(16); relu; dense(3) }", None, "The layers, in network order; the input width is the data's feature count."),
-    top(Section, "train", 7, "train { epochs = 10 }", None, "The schedule: `epochs` (required), `batch`, `shuffle`, `lr_schedule`, `clip`, `early_stop`."),
-    top(Section, "checkpoint", 12, "checkpoint { every = 5; path = \"ckpt\"; keep = 3 }", None, "A checkpoint each `every` epochs into directory `path`, keeping the newest `keep`."),
-    top(Section, "diagnose", 9, "diagnose { plateau_epochs = 10 }", None, "Thresholds of the run-time diagnostics (a number, or `off`)."),
-    top(Section, "expect", 8, "expect { valid_accuracy = at_least(0.9) }", None, "What a run must reach, per logged field: `valid_accuracy = at_least(0.9)` (checked by `nnt test`)."),
+    top(Section, "train", 7, "train { epochs = 10 }", None, "The schedule: `epochs` (required), `batch`, `shuffle`, `lr_schedule`, `clip`, `early_stop`.").example_item("epochs"),
+    top(Section, "checkpoint", 12, "checkpoint { every = 5; path = \"ckpt\"; keep = 3 }", None, "A checkpoint each `every` epochs into directory `path`, keeping the newest `keep`.").example_item("every"),
+    top(Section, "diagnose", 9, "diagnose { plateau_epochs = 10 }", None, "Thresholds of the run-time diagnostics (a number, or `off`).").of(Value("diagnose")).example_item("plateau_epochs"),
+    top(Section, "expect", 8, "expect { valid_accuracy = at_least(0.9) }", None, "What a run must reach, per logged field: `valid_accuracy = at_least(0.9)` (checked by `nnt test`).").of(Expectation).example_item("valid_accuracy"),
     // ------------------------------------------------------------ data (§4)
-    item(Item("data"), "train", None, "The training split (required): a data source."),
-    item(Item("data"), "valid", None, "The validation split, evaluated after every epoch: a source or `split(train, FRACTION)`."),
-    item(Item("data"), "test", None, "The test split, evaluated once after training: a source or `split(train, FRACTION)`."),
-    item(Item("data"), "normalize", Some("none"), "Per-feature normalisation with train-split statistics: none, standard, minmax."),
+    item(Item("data"), "train", None, "The training split (required): a data source.").of(Source),
+    item(Item("data"), "valid", None, "The validation split, evaluated after every epoch: a source or `split(train, FRACTION)`.").of(Source),
+    item(Item("data"), "test", None, "The test split, evaluated once after training: a source or `split(train, FRACTION)`.").of(Source),
+    item(Item("data"), "normalize", Some("none"), "Per-feature normalisation with train-split statistics: none, standard, minmax.").of(Value("normalize")),
     item(Item("data"), "features", None, "Only these columns are features, in this order (default: every column that is not a label or ignored)."),
     item(Item("data"), "ignore", Some("[]"), "Columns that are neither features nor labels (ids, dates, free text)."),
     item(Item("data"), "categorical", Some("[]"), "Feature columns whose cells are category names, each one-hot encoded."),
-    item(Item("data"), "missing", Some("error"), "What a missing cell means: error, drop, mean, median, zero."),
-    item(Item("data"), "normalize_targets", Some("none"), "Regression only: standardise the targets with train-split statistics: none, standard."),
+    item(Item("data"), "missing", Some("error"), "What a missing cell means: error, drop, mean, median, zero.").of(Value("missing")),
+    item(Item("data"), "normalize_targets", Some("none"), "Regression only: standardise the targets with train-split statistics: none, standard.").of(Value("normalize_targets")),
     b(Value("missing"), "error", &[], "A missing cell is an error naming file, line and column."),
     b(Value("missing"), "drop", &[], "Rows with a missing feature or label cell are removed."),
     b(Value("missing"), "mean", &[], "A missing numeric cell becomes its column's train-split mean."),
@@ -336,7 +368,7 @@ pub const BUILTINS: &[Builtin] = &[
     b(Value("normalize_targets"), "none", &[], "Targets as they are."),
     b(Value("normalize_targets"), "standard", &[], "Targets standardised for training; predictions in the original units."),
     call(Source, "csv", &[req("path", Ty::Text, "the path"), req("label", Ty::Columns, "label"), opt("header", "true", Ty::Bool, "header"), opt("delimiter", "\",\"", Ty::Text, "the delimiter")], "csv(\"train.csv\", label = \"label\")", Build::Source(d::csv), "A CSV file (`.gz` read through gzip); `label` names the target column(s) by header name or index."),
-    call(Source, "split", &[req("from", Ty::Name(Value("split")), "the split to take rows from"), req("fraction", Ty::Float(Range::Fraction), "the split fraction"), opt("stratify", "false", Ty::Bool, "stratify")], "split(train, 0.2)", Build::Source(d::split), "Moves round(fraction × train rows) seeded-random rows out of train into this split; `stratify = true` takes that share of every class."),
+    call(Source, "split", &[req("from", Ty::Split, "the split to take rows from"), req("fraction", Ty::Float(Range::Fraction), "the split fraction"), opt("stratify", "false", Ty::Bool, "stratify")], "split(train, 0.2)", Build::Source(d::split), "Moves round(fraction × train rows) seeded-random rows out of train into this split; `stratify = true` takes that share of every class."),
     call(Source, "blobs", &[req("n", SIZE, "the number of rows"), req("features", SIZE, "features"), req("classes", SIZE, "classes"), opt("spread", "1.0", NON_NEGATIVE, "spread")], "blobs(n = 300, features = 2, classes = 3)", Build::Source(d::blobs), "Synthetic Gaussian blobs, one per class."),
     call(Source, "spirals", &[req("n", SIZE, "the number of rows"), req("classes", SIZE, "classes"), opt("noise", "0.2", NON_NEGATIVE, "noise")], "spirals(n = 300, classes = 3)", Build::Source(d::spirals), "Synthetic interleaved spirals (2 features)."),
     call(Source, "moons", &[req("n", SIZE, "the number of rows"), opt("noise", "0.1", NON_NEGATIVE, "noise")], "moons(n = 200)", Build::Source(d::moons), "Synthetic two moons (2 features, 2 classes)."),
@@ -349,10 +381,10 @@ pub const BUILTINS: &[Builtin] = &[
     call(Layer, "dense", DENSE, "dense(16)", Build::Layer(m::dense), "A fully connected layer (`nn.Linear`); init defaults to he_uniform before a ReLU-like activation, else xavier_uniform."),
     call(Layer, "linear", DENSE, "dense(16)", Build::Layer(m::dense), "The same layer as `dense` (`nn.Linear`)."),
     call(Layer, "relu", &[], "relu", Build::Layer(m::relu), "max(0, x) (`nn.ReLU`)."),
-    call(Layer, "sigmoid", &[], "relu", Build::Layer(m::sigmoid), "1 / (1 + e^−x) (`nn.Sigmoid`)."),
-    call(Layer, "tanh", &[], "relu", Build::Layer(m::tanh), "Hyperbolic tangent (`nn.Tanh`)."),
-    call(Layer, "gelu", &[], "relu", Build::Layer(m::gelu), "Exact GELU, with erf (`nn.GELU()`)."),
-    call(Layer, "softmax", &[], "relu", Build::Layer(m::softmax), "Softmax over the features (`nn.Softmax(dim=1)`); not before cross_entropy, which applies it."),
+    call(Layer, "sigmoid", &[], "sigmoid", Build::Layer(m::sigmoid), "1 / (1 + e^−x) (`nn.Sigmoid`)."),
+    call(Layer, "tanh", &[], "tanh", Build::Layer(m::tanh), "Hyperbolic tangent (`nn.Tanh`)."),
+    call(Layer, "gelu", &[], "gelu", Build::Layer(m::gelu), "Exact GELU, with erf (`nn.GELU()`)."),
+    call(Layer, "softmax", &[], "softmax", Build::Layer(m::softmax), "Softmax over the features (`nn.Softmax(dim=1)`); not before cross_entropy, which applies it."),
     call(Layer, "leaky_relu", &[opt("slope", "0.01", ANY, "the slope")], "leaky_relu(0.01)", Build::Layer(m::leaky_relu), "x for x > 0, slope·x otherwise (`nn.LeakyReLU`)."),
     call(Layer, "elu", &[opt("alpha", "1.0", ANY, "alpha")], "elu(1.0)", Build::Layer(m::elu), "x for x > 0, alpha·(eˣ − 1) otherwise (`nn.ELU`)."),
     call(Layer, "dropout", &[req("p", UNIT_OPEN, "the dropout probability")], "dropout(0.1)", Build::Layer(m::dropout), "In training zeroes each unit with probability p and scales the rest by 1/(1−p) (`nn.Dropout`)."),
@@ -360,19 +392,19 @@ pub const BUILTINS: &[Builtin] = &[
     call(Layer, "layer_norm", &[opt("eps", "1e-5", POSITIVE, "eps")], "layer_norm(eps = 1e-5)", Build::Layer(m::layer_norm), "Normalises each row over its features, then scales and shifts (`nn.LayerNorm`)."),
     call(Layer, "input", &[req("features", SIZE, "the input width")], "input(4)", Build::Input, "Optional first layer: the number of features, checked against the data."),
     call(Init, "he_uniform", &[], "he_uniform", Build::Init(m::he_uniform), "U(±√(6/fan_in))."),
-    call(Init, "he_normal", &[], "he_uniform", Build::Init(m::he_normal), "Normal, mean 0, variance 2/fan_in."),
-    call(Init, "xavier_uniform", &[], "he_uniform", Build::Init(m::xavier_uniform), "U(±√(6/(fan_in+fan_out)))."),
-    call(Init, "xavier_normal", &[], "he_uniform", Build::Init(m::xavier_normal), "Normal, mean 0, variance 2/(fan_in+fan_out)."),
-    call(Init, "lecun_normal", &[], "he_uniform", Build::Init(m::lecun_normal), "Normal, mean 0, variance 1/fan_in."),
+    call(Init, "he_normal", &[], "he_normal", Build::Init(m::he_normal), "Normal, mean 0, variance 2/fan_in."),
+    call(Init, "xavier_uniform", &[], "xavier_uniform", Build::Init(m::xavier_uniform), "U(±√(6/(fan_in+fan_out)))."),
+    call(Init, "xavier_normal", &[], "xavier_normal", Build::Init(m::xavier_normal), "Normal, mean 0, variance 2/(fan_in+fan_out)."),
+    call(Init, "lecun_normal", &[], "lecun_normal", Build::Init(m::lecun_normal), "Normal, mean 0, variance 1/fan_in."),
     call(Init, "normal", &[opt("std", "0.01", NON_NEGATIVE, "std")], "normal(std = 0.01)", Build::Init(m::normal), "Normal, mean 0, standard deviation std."),
     call(Init, "uniform", &[opt("limit", "0.05", NON_NEGATIVE, "limit")], "uniform(limit = 0.05)", Build::Init(m::uniform), "U(−limit, +limit)."),
-    call(Init, "zeros", &[], "he_uniform", Build::Init(m::zeros), "All weights 0."),
-    call(Init, "torch_default", &[], "he_uniform", Build::Init(m::torch_default), "What `nn.Linear` does: weight and bias U(±1/√fan_in)."),
+    call(Init, "zeros", &[], "zeros", Build::Init(m::zeros), "All weights 0."),
+    call(Init, "torch_default", &[], "torch_default", Build::Init(m::torch_default), "What `nn.Linear` does: weight and bias U(±1/√fan_in)."),
     // ------------------------------------------------------------ loss (§6)
     call(Loss, "cross_entropy", &[opt("label_smoothing", "0.0", UNIT, "label_smoothing")], "cross_entropy(label_smoothing = 0.1)", Build::Loss(o::cross_entropy), "Softmax cross-entropy over C logits (`nn.CrossEntropyLoss`)."),
-    call(Loss, "binary_cross_entropy", &[], "mse", Build::Loss(o::binary_cross_entropy), "Sigmoid cross-entropy on one logit (`nn.BCEWithLogitsLoss`)."),
+    call(Loss, "binary_cross_entropy", &[], "binary_cross_entropy", Build::Loss(o::binary_cross_entropy), "Sigmoid cross-entropy on one logit (`nn.BCEWithLogitsLoss`)."),
     call(Loss, "mse", &[], "mse", Build::Loss(o::mse), "Mean squared error (`nn.MSELoss`)."),
-    call(Loss, "mae", &[], "mse", Build::Loss(o::mae), "Mean absolute error (`nn.L1Loss`)."),
+    call(Loss, "mae", &[], "mae", Build::Loss(o::mae), "Mean absolute error (`nn.L1Loss`)."),
     call(Loss, "huber", &[opt("delta", "1.0", POSITIVE, "delta")], "huber(delta = 1.0)", Build::Loss(o::huber), "Huber loss (`nn.HuberLoss`)."),
     // ------------------------------------------------------------ optimizer (§7)
     call(Optimizer, "sgd", &[LR, opt("momentum", "0", NON_NEGATIVE, "momentum"), opt("dampening", "0", UNIT, "dampening"), opt("nesterov", "false", Ty::Bool, "nesterov"), WD0], "sgd(lr = 0.1, momentum = 0.9)", Build::Optimizer(o::sgd), "Stochastic gradient descent, with optional momentum (`torch.optim.SGD`)."),
@@ -387,11 +419,11 @@ pub const BUILTINS: &[Builtin] = &[
     call(Regularizer, "max_norm", &[req("c", POSITIVE, "the max_norm limit")], "max_norm(3.0)", Build::Penalty(o::max_norm), "After each step, rescales each unit's incoming weights to L2 norm ≤ c."),
     // ------------------------------------------------------------ train (§9)
     item(Item("train"), "epochs", None, "Passes over the train split, ≥ 1 (required)."),
-    item(Item("train"), "batch", Some("32"), "Mini-batch size, or `full` for the whole split."),
+    item(Item("train"), "batch", Some("32"), "Mini-batch size, or `full` for the whole split.").of(Value("batch")),
     item(Item("train"), "shuffle", Some("true"), "Seeded reshuffle of the train rows at the start of each epoch."),
-    item(Item("train"), "lr_schedule", Some("constant"), "The learning rate of each epoch."),
-    item(Item("train"), "clip", None, "Gradient clipping before every step: `norm(max)` or `value(max)`."),
-    item(Item("train"), "early_stop", None, "Stop when the monitored value stops improving: `patience(p, monitor, min_delta)`."),
+    item(Item("train"), "lr_schedule", Some("constant"), "The learning rate of each epoch.").of(Schedule),
+    item(Item("train"), "clip", None, "Gradient clipping before every step: `norm(max)` or `value(max)`.").of(Clip),
+    item(Item("train"), "early_stop", None, "Stop when the monitored value stops improving: `patience(p, monitor, min_delta)`.").of(EarlyStop),
     item(Item("train"), "metrics", Some("[]"), "Metrics logged as `valid_NAME` each epoch and `test_NAME` at the end: precision, recall, f1, auc, rmse, mae, r2."),
     b(Value("batch"), "full", &[], "The whole train split in one batch."),
     call(Schedule, "constant", &[], "constant", Build::Schedule(t::constant), "The optimizer's lr in every epoch."),
@@ -488,34 +520,28 @@ pub fn any(name: &str) -> Option<&'static Builtin> {
 }
 
 /// What kind of built-in the value of item `key` is (in `section`; `None` at the
-/// top level), or of parameter `key` of a call of a built-in of kind `call`.
+/// top level), or of parameter `key` of a call of a built-in of kind `call`: from
+/// the declarations (a parameter's [`Ty::Name`], an item's or its section's
+/// `values`).
 pub fn value_kind(section: Option<&str>, call: Option<Kind>, key: &str) -> Option<Kind> {
     if let Some(c) = call {
-        return match (c, key) {
-            (Kind::Layer, "init") => Some(Kind::Init),
-            (_, "monitor") => Some(Kind::Value("monitor")),
-            (Kind::Schedule, "then") => Some(Kind::Schedule),
-            (Kind::Source, "from") => None,
-            _ => None,
-        };
+        return of_kind(c)
+            .filter_map(|b| b.param(key))
+            .find_map(|p| match p.ty {
+                Ty::Name(k) => Some(k),
+                Ty::Float(_) | Ty::Count { .. } | Ty::Bool | Ty::Text | Ty::Columns | Ty::Split => {
+                    None
+                }
+            });
     }
-    Some(match (section, key) {
-        (None, "loss") => Kind::Loss,
-        (None, "optimizer") => Kind::Optimizer,
-        (None, "regularize") => Kind::Regularizer,
-        (None, "precision") => Kind::Value("precision"),
-        (Some("data"), "train" | "valid" | "test") => Kind::Source,
-        (Some("data"), "normalize") => Kind::Value("normalize"),
-        (Some("data"), "missing") => Kind::Value("missing"),
-        (Some("data"), "normalize_targets") => Kind::Value("normalize_targets"),
-        (Some("expect"), _) => Kind::Expectation,
-        (Some("train"), "lr_schedule") => Kind::Schedule,
-        (Some("train"), "clip") => Kind::Clip,
-        (Some("train"), "early_stop") => Kind::EarlyStop,
-        (Some("train"), "batch") => Kind::Value("batch"),
-        (Some("diagnose"), _) => Kind::Value("diagnose"),
-        _ => return None,
-    })
+    match section {
+        None => find(Kind::Setting, key).and_then(|b| b.values),
+        Some(s) => BUILTINS
+            .iter()
+            .find(|b| matches!(b.kind, Kind::Item(x) if x == s) && b.name == key)
+            .and_then(|b| b.values)
+            .or_else(|| find(Kind::Section, s).and_then(|b| b.values)),
+    }
 }
 
 /// The keys `--set` accepts: every top-level setting and every `section.item`.
@@ -528,6 +554,88 @@ pub fn setting_keys() -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// The reference of every built-in, as Markdown: `docs/REFERENCE.md` is this text
+/// (a test fails when the file is out of date).
+pub fn reference() -> String {
+    use std::fmt::Write as _;
+    let cell = |s: &str| s.replace('|', "\\|");
+    let mut out = String::from(
+        "# Built-in reference\n\n\
+         Generated from the declarations in `src/check/catalog.rs` (the checker, \
+         `--set`, `nnt fmt`, the language server and this page all read them); \
+         regenerate with `NNT_UPDATE_REFERENCE=1 cargo test --test declarations`. \
+         The language itself is described in `LANGUAGE.md`.\n",
+    );
+    let mut groups: Vec<Kind> = Vec::new();
+    for b in BUILTINS {
+        if !groups.contains(&b.kind) {
+            groups.push(b.kind);
+        }
+    }
+    for kind in groups {
+        let title = match kind {
+            Kind::Setting => "Top-level settings".to_string(),
+            Kind::Section => "Sections".to_string(),
+            Kind::Item(s) => format!("Items of `{s}`"),
+            Kind::Value(s) => format!("Values of `{s}`"),
+            k => {
+                let d = k.describe();
+                let mut c = d.chars();
+                c.next().map_or(d.clone(), |f| {
+                    format!("{}{}s", f.to_uppercase(), c.as_str())
+                })
+            }
+        };
+        let _ = write!(out, "\n## {title}\n\n");
+        let callable = !matches!(
+            kind,
+            Kind::Setting | Kind::Section | Kind::Item(_) | Kind::Value(_)
+        );
+        if callable {
+            out.push_str("| name | parameters | example | description |\n|---|---|---|---|\n");
+        } else {
+            out.push_str("| name | default | description |\n|---|---|---|\n");
+        }
+        for b in of_kind(kind) {
+            if callable {
+                let params: Vec<String> = b
+                    .params
+                    .iter()
+                    .map(|p| {
+                        let default = p
+                            .default
+                            .map_or("required".to_string(), |d| format!("default `{d}`"));
+                        format!("`{}`: {}, {default}", p.name, p.ty.describe())
+                    })
+                    .collect();
+                let params = if params.is_empty() {
+                    "none".to_string()
+                } else {
+                    params.join("<br>")
+                };
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | `{}` | {} |",
+                    b.name,
+                    cell(&params),
+                    cell(b.example),
+                    cell(b.doc)
+                );
+            } else {
+                let default = b.default.map_or(String::new(), |d| format!("`{d}`"));
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} |",
+                    b.name,
+                    cell(&default),
+                    cell(b.doc)
+                );
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -615,7 +723,7 @@ mod tests {
                     Ty::Count { .. } => d.parse::<usize>().is_ok(),
                     Ty::Bool => d.parse::<bool>().is_ok(),
                     Ty::Text => d.starts_with('"'),
-                    Ty::Columns => false,
+                    Ty::Columns | Ty::Split => false,
                     Ty::Name(k) => d == "auto" || find(k, d).is_some(),
                 };
                 assert!(ok, "{}.{} = {d}", b.name, p.name);

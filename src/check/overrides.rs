@@ -12,7 +12,7 @@ use crate::ast::{
 };
 use crate::syntax;
 
-use super::catalog;
+use super::catalog::{self, Kind};
 use super::error::CheckError;
 use super::suggest;
 use super::Cx;
@@ -454,62 +454,26 @@ fn set_in(cx: &mut Cx, e: &mut Expr, path: &[(&str, Span)], ov: Ov, ctx: Context
     }
 }
 
-/// The parameters of each call, in the specification's order (what positional
-/// arguments bind to). A call not listed only takes named overrides.
-pub fn params_of(ctx: Context, call: &str) -> Option<&'static [&'static str]> {
-    let model: Option<&'static [&'static str]> = match call {
-        "input" => Some(&["features"]),
-        "dense" | "linear" => Some(&["units", "init", "bias"]),
-        "leaky_relu" => Some(&["slope"]),
-        "elu" => Some(&["alpha"]),
-        "dropout" => Some(&["p"]),
-        "batch_norm" => Some(&["momentum", "eps"]),
-        "layer_norm" => Some(&["eps"]),
-        "normal" => Some(&["std"]),
-        "uniform" => Some(&["limit"]),
-        _ => None,
-    };
-    let data: Option<&'static [&'static str]> = match call {
-        "csv" => Some(&["path", "label", "header", "delimiter"]),
-        "split" => Some(&["from", "fraction", "stratify"]),
-        "blobs" => Some(&["n", "features", "classes", "spread"]),
-        "spirals" => Some(&["n", "classes", "noise"]),
-        "moons" | "xor" => Some(&["n", "noise"]),
-        "linear" => Some(&["n", "features", "targets", "noise"]),
-        _ => None,
-    };
-    match ctx {
-        Context::Model => return model,
-        Context::Data => return data,
-        Context::Other => {}
-    }
-    Some(match call {
-        "cross_entropy" => &["label_smoothing"],
-        "huber" => &["delta"],
-        "sgd" => &["lr", "momentum", "dampening", "nesterov", "weight_decay"],
-        "adam" => &["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad"],
-        "adamw" => &["lr", "beta1", "beta2", "eps", "weight_decay"],
-        "rmsprop" => &["lr", "alpha", "eps", "momentum", "centered", "weight_decay"],
-        "adagrad" => &["lr", "eps", "weight_decay"],
-        "nadam" => &[
-            "lr",
-            "beta1",
-            "beta2",
-            "eps",
-            "weight_decay",
-            "momentum_decay",
+/// The parameters of a call in `ctx`, in their declared order (what positional
+/// arguments bind to), from its declaration in [`catalog`]. A call that is not
+/// declared only takes named overrides.
+pub fn params_of(ctx: Context, call: &str) -> Option<Vec<&'static str>> {
+    let kinds: &[Kind] = match ctx {
+        Context::Model => &[Kind::Layer, Kind::Init],
+        Context::Data => &[Kind::Source],
+        Context::Other => &[
+            Kind::Loss,
+            Kind::Optimizer,
+            Kind::Regularizer,
+            Kind::Schedule,
+            Kind::Clip,
+            Kind::EarlyStop,
         ],
-        "l1" | "l2" => &["lambda"],
-        "max_norm" => &["c"],
-        "step" => &["every", "factor"],
-        "exponential" => &["gamma"],
-        "cosine" => &["min_lr"],
-        "warmup" => &["epochs", "then"],
-        "reduce_on_plateau" => &["factor", "patience", "monitor"],
-        "norm" | "value" => &["max"],
-        "patience" => &["p", "monitor", "min_delta"],
-        _ => return None,
-    })
+    };
+    kinds
+        .iter()
+        .find_map(|&k| catalog::find(k, call))
+        .map(|b| b.param_names())
 }
 
 /// The first key given twice among `--set` texts (`KEY=VALUE`; spaces around the
@@ -526,15 +490,11 @@ pub fn duplicate_key(list: &[String]) -> Option<String> {
     None
 }
 
+/// The item of `section` that help texts show, from the section's declaration.
 fn first_item(section: &str) -> &'static str {
-    match section {
-        "data" => "normalize",
-        "train" => "epochs",
-        "checkpoint" => "every",
-        "diagnose" => "plateau_epochs",
-        "expect" => "valid_accuracy",
-        _ => "item",
-    }
+    catalog::find(Kind::Section, section)
+        .and_then(|b| b.example_item)
+        .unwrap_or("item")
 }
 
 /// The key of a `KEY=VALUE` text, without surrounding spaces.
@@ -586,7 +546,7 @@ pub fn differing_args(key: &str, values: &[Option<String>]) -> Option<Vec<Vec<St
         if differs {
             let name = match &a.name {
                 Some(n) => n.name.clone(),
-                None => params?.get(i)?.to_string(),
+                None => params.as_ref()?.get(i)?.to_string(),
             };
             names.push((i, name));
         }
