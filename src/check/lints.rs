@@ -290,9 +290,11 @@ pub fn optimizer(opt: &ROptimizer, reg: Option<&RRegularize>) -> Vec<Lint> {
     let lr = opt.opt.lr();
     if lr > high || lr < low {
         let typical = match opt.opt {
-            Optimizer::Sgd { .. } => "0.01 to 0.1",
-            Optimizer::Adagrad { .. } => "0.01 to 0.1",
-            _ => "1e-4 to 1e-2",
+            Optimizer::Sgd { .. } | Optimizer::Adagrad { .. } => "0.01 to 0.1",
+            Optimizer::Adam { .. }
+            | Optimizer::AdamW { .. }
+            | Optimizer::RmsProp { .. }
+            | Optimizer::NAdam { .. } => "1e-4 to 1e-2",
         };
         let direction = if lr > high { "diverge" } else { "barely move" };
         out.push(Lint::LearningRate {
@@ -325,9 +327,5 @@ pub fn optimizer(opt: &ROptimizer, reg: Option<&RRegularize>) -> Vec<Lint> {
 
 /// `0.01` stays as is; very small or large rates read better as `1e-9`.
 fn format_num(v: f64) -> String {
-    if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e4) {
-        format!("{v:e}")
-    } else {
-        format!("{v}")
-    }
+    crate::report::number::shortest(v, 1e-3..1e4)
 }
