@@ -300,6 +300,12 @@ pub fn declared<'a>(
     what: &str,
     example: &str,
 ) -> Option<(&'static Builtin, &'a Ident)> {
+    // The common case first, without listing the kind's names.
+    if let Some(id) = callee(e) {
+        if let Some(decl) = catalog::find(kind, &id.name) {
+            return Some((decl, id));
+        }
+    }
     let known = catalog::names(kind);
     let (i, id) = callee_in(cx, e, what, example, &known)?;
     let decl = catalog::find(kind, known.get(i)?)?;
