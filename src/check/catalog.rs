@@ -779,6 +779,23 @@ mod tests {
     /// name, with the listed defaults as valid values.
     #[test]
     fn parameters_and_defaults_are_accepted() {
+        let mut checked = 0;
+        for b in BUILTINS {
+            if b.params.is_empty() {
+                continue;
+            }
+            let Some(codes) = check_call(b, &call_with_defaults(b)) else {
+                continue;
+            };
+            assert!(codes.is_empty(), "{}: {codes:?}", call_with_defaults(b));
+            checked += 1;
+        }
+        assert!(checked > 30, "only {checked} calls checked");
+    }
+
+    /// A recipe with `call` (a call of `b`) in its place; `None` for kinds that
+    /// are not callable here.
+    fn recipe_with(b: &Builtin, call: &str) -> Option<String> {
         let base = |data: &str, model: &str, loss: &str, opt: &str, reg: &str, train: &str| {
             format!(
                 "data {{\n    train = {data}\n    valid = split(train, 0.2)\n}}\nmodel {{\n{model}\n    dense(2)\n}}\nloss = {loss}\noptimizer = {opt}\nregularize = [{reg}]\ntrain {{\n    epochs = 3\n    batch = 8\n{train}\n}}\n"
@@ -788,55 +805,84 @@ mod tests {
         let m = "    dense(4)";
         let l = "cross_entropy";
         let o = "sgd(lr = 0.1)";
+        Some(match b.kind {
+            Kind::Source if b.name == "split" => {
+                base(d, m, l, o, "", "").replace("split(train, 0.2)", call)
+            }
+            Kind::Source => base(call, m, l, o, "", ""),
+            Kind::Layer if b.name == "input" => base(d, &format!("    {call}\n{m}"), l, o, "", "")
+                .replace("features = 4", "features = 2"),
+            Kind::Layer => base(d, &format!("{m}\n    {call}"), l, o, "", ""),
+            Kind::Init => base(d, &format!("    dense(4, init = {call})"), l, o, "", ""),
+            Kind::Loss => base(d, m, call, o, "", ""),
+            Kind::Optimizer => base(d, m, l, call, "", ""),
+            Kind::Regularizer => base(d, m, l, o, call, ""),
+            Kind::Schedule => base(d, m, l, o, "", &format!("    lr_schedule = {call}")),
+            Kind::Clip => base(d, m, l, o, "", &format!("    clip = {call}")),
+            Kind::EarlyStop => base(d, m, l, o, "", &format!("    early_stop = {call}")),
+            _ => return None,
+        })
+    }
+
+    /// The error codes of checking a recipe with `call` (a call of `b`).
+    fn check_call(b: &Builtin, call: &str) -> Option<Vec<String>> {
+        let recipe = recipe_with(b, call)?;
+        let r = crate::check::resolve_recipe(
+            "t.nnt",
+            recipe.as_bytes(),
+            std::path::Path::new("."),
+            &Default::default(),
+        );
+        Some(
+            r.errors
+                .iter()
+                .map(|e| e.code().map(|c| c.to_string()).unwrap_or_default())
+                .collect(),
+        )
+    }
+
+    /// Every declared range is what the checker enforces: a value just outside
+    /// it is `out_of_range` (checked by the declaration, through `Args`).
+    #[test]
+    fn declared_ranges_are_enforced() {
         let mut checked = 0;
         for b in BUILTINS {
-            if b.params.is_empty() {
-                continue;
+            for p in b.params {
+                let outside = match p.ty {
+                    Ty::Float(Range::Any) => continue,
+                    Ty::Float(Range::UnitPositive | Range::Fraction | Range::Positive) => "0",
+                    Ty::Float(_) => "-1",
+                    Ty::Count { min, .. } if min > 0 => "0",
+                    Ty::Count { .. } => "-1",
+                    Ty::Bool | Ty::Text | Ty::Columns | Ty::Name(_) | Ty::Split => continue,
+                };
+                let call = call_with_defaults(b).replace(
+                    &format!("{} = {}", p.name, value_of(b, p)),
+                    &format!("{} = {outside}", p.name),
+                );
+                let Some(codes) = check_call(b, &call) else {
+                    continue;
+                };
+                assert!(
+                    codes.iter().any(|c| c == "nnt::check::out_of_range"),
+                    "{call}: {codes:?}"
+                );
+                checked += 1;
             }
-            // Names of the spec that this build does not accept yet are skipped.
-            if matches!(b.build, Build::Item) {
-                continue;
-            }
-            let call = call_with_defaults(b);
-            let recipe = match b.kind {
-                Kind::Source if b.name == "split" => {
-                    base(d, m, l, o, "", "").replace("split(train, 0.2)", &call)
-                }
-                Kind::Source => base(&call, m, l, o, "", ""),
-                Kind::Layer if b.name == "input" => {
-                    base(d, &format!("    {call}\n{m}"), l, o, "", "")
-                        .replace("features = 4", "features = 2")
-                }
-                Kind::Layer => base(d, &format!("{m}\n    {call}"), l, o, "", ""),
-                Kind::Init => base(d, &format!("    dense(4, init = {call})"), l, o, "", ""),
-                Kind::Loss => base(d, m, &call, o, "", ""),
-                Kind::Optimizer => base(d, m, l, &call, "", ""),
-                Kind::Regularizer => base(d, m, l, o, &call, ""),
-                Kind::Schedule => base(d, m, l, o, "", &format!("    lr_schedule = {call}")),
-                Kind::Clip => base(d, m, l, o, "", &format!("    clip = {call}")),
-                Kind::EarlyStop => base(d, m, l, o, "", &format!("    early_stop = {call}")),
-                _ => continue,
-            };
-            let r = crate::check::resolve_recipe(
-                "t.nnt",
-                recipe.as_bytes(),
-                std::path::Path::new("."),
-                &Default::default(),
-            );
-            let msgs: Vec<String> = r
-                .errors
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{}: {e}",
-                        e.code().map(|c| c.to_string()).unwrap_or_default()
-                    )
-                })
-                .collect();
-            assert!(msgs.is_empty(), "{call}:\n{recipe}\n{msgs:?}");
-            checked += 1;
         }
-        assert!(checked > 30, "only {checked} calls checked");
+        assert!(checked > 40, "only {checked} parameters checked");
+    }
+
+    /// The value `call_with_defaults` gives parameter `p` of `b`.
+    fn value_of(b: &Builtin, p: &Param) -> String {
+        let call = call_with_defaults(b);
+        let key = format!("{} = ", p.name);
+        let start = call.find(&key).map_or(0, |i| i + key.len());
+        call[start..]
+            .split([',', ')'])
+            .next()
+            .unwrap_or_default()
+            .to_string()
     }
 
     #[test]
