@@ -59,23 +59,6 @@ pub fn config_text(recipe: &Recipe) -> String {
     format_ast(&bare, "")
 }
 
-/// Order of the top-level items in canonical layout (§3).
-const ITEM_ORDER: &[&str] = &[
-    "seed",
-    "precision",
-    "data",
-    "model",
-    "loss",
-    "optimizer",
-    "regularize",
-    "train",
-    "expect",
-    "diagnose",
-    "init_from",
-    "save",
-    "checkpoint",
-];
-
 /// Renders a parsed recipe; `text` is the source it was parsed from (for line
 /// positions of comments).
 pub fn format_ast(recipe: &Recipe, text: &str) -> String {
@@ -118,12 +101,14 @@ pub fn format_ast(recipe: &Recipe, text: &str) -> String {
         }
     }
 
+    // Top-level items in the canonical order of §3, from their declarations.
+    let canonical = crate::check::catalog::canonical_order();
     let mut order: Vec<&Item> = recipe.items.iter().collect();
     order.sort_by_key(|item| {
-        ITEM_ORDER
+        canonical
             .iter()
             .position(|n| *n == item.name().name)
-            .unwrap_or(ITEM_ORDER.len())
+            .unwrap_or(canonical.len())
     });
 
     let mut prev_was_section = None::<bool>;

@@ -141,6 +141,13 @@ pub enum Missing {
 }
 
 impl Missing {
+    pub const ALL: [Missing; 5] = [
+        Missing::Error,
+        Missing::Drop,
+        Missing::Mean,
+        Missing::Median,
+        Missing::Zero,
+    ];
     pub fn name(&self) -> &'static str {
         match self {
             Missing::Error => "error",
@@ -229,6 +236,18 @@ pub enum Normalize {
     MinMax,
 }
 
+impl Normalize {
+    pub const ALL: [Normalize; 3] = [Normalize::None, Normalize::Standard, Normalize::MinMax];
+    /// The recipe name (`normalize = …`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Normalize::None => "none",
+            Normalize::Standard => "standard",
+            Normalize::MinMax => "minmax",
+        }
+    }
+}
+
 /// One split, in memory, row-major, in f64 (converted to the recipe's precision by
 /// the trainer).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -294,6 +313,13 @@ pub struct Layer {
     pub line: usize,
 }
 
+impl Layer {
+    /// Trainable parameters of this layer.
+    pub fn trainable(&self) -> usize {
+        self.kind.trainable(self.in_width, self.out_width)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum LayerKind {
     Dense {
@@ -325,7 +351,82 @@ pub enum LayerKind {
     },
 }
 
+/// What a layer is to the rules that reason about the network as a whole: §5's
+/// default initialiser, the check-time lints and the run-time help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `dense`: an affine map with weights.
+    Affine,
+    /// relu, leaky_relu, elu, gelu: he initialisation before them.
+    ReluLike,
+    /// sigmoid, tanh: saturate for large inputs.
+    Saturating,
+    /// softmax: probabilities over the features.
+    Probabilities,
+    /// dropout, batch_norm: neither change the function class nor count as an
+    /// activation (batch_norm is affine in evaluation).
+    Transparent,
+    /// layer_norm: normalises each row (not affine, so two dense layers around it
+    /// are not one).
+    RowNormalising,
+}
+
+impl Family {
+    /// Whether §5's default-init rule looks past the layer to find the activation
+    /// a dense layer feeds: the transparent ones and layer_norm.
+    pub fn init_looks_past(self) -> bool {
+        matches!(self, Family::Transparent | Family::RowNormalising)
+    }
+}
+
 impl LayerKind {
+    /// The layer's family (the one home of "relu-like", "saturating",
+    /// "transparent").
+    pub fn family(&self) -> Family {
+        match self {
+            LayerKind::Dense { .. } => Family::Affine,
+            LayerKind::Relu
+            | LayerKind::LeakyRelu { .. }
+            | LayerKind::Elu { .. }
+            | LayerKind::Gelu => Family::ReluLike,
+            LayerKind::Sigmoid | LayerKind::Tanh => Family::Saturating,
+            LayerKind::Softmax => Family::Probabilities,
+            LayerKind::Dropout { .. } | LayerKind::BatchNorm { .. } => Family::Transparent,
+            LayerKind::LayerNorm { .. } => Family::RowNormalising,
+        }
+    }
+
+    /// Trainable parameters of the layer between widths `in_width` and
+    /// `out_width`: dense weights and biases, the normalisations' scale and shift.
+    pub fn trainable(&self, in_width: usize, out_width: usize) -> usize {
+        match *self {
+            LayerKind::Dense { units, bias, .. } => units
+                .saturating_mul(in_width)
+                .saturating_add(if bias { units } else { 0 }),
+            LayerKind::BatchNorm { .. } | LayerKind::LayerNorm { .. } => {
+                out_width.saturating_mul(2)
+            }
+            LayerKind::Relu
+            | LayerKind::Sigmoid
+            | LayerKind::Tanh
+            | LayerKind::Gelu
+            | LayerKind::Softmax
+            | LayerKind::LeakyRelu { .. }
+            | LayerKind::Elu { .. }
+            | LayerKind::Dropout { .. } => 0,
+        }
+    }
+
+    /// Values kept besides the trainable parameters: batch_norm's running mean
+    /// and variance.
+    pub fn buffers(&self, out_width: usize) -> usize {
+        if matches!(self, LayerKind::BatchNorm { .. }) {
+            out_width.saturating_mul(2)
+        } else {
+            0
+        }
+    }
+
     /// The recipe name of the layer.
     pub fn name(&self) -> &'static str {
         match self {
@@ -624,6 +725,39 @@ pub enum Schedule {
     },
 }
 
+impl Schedule {
+    /// The learning rate of epoch `epoch` (from 1) of `epochs` from the optimizer's
+    /// `base` rate (§9): the one formula training uses and `explain` shows. `None`
+    /// for `reduce_on_plateau`, whose rates depend on the run.
+    pub fn rate(&self, base: f64, epoch: usize, epochs: usize) -> Option<f64> {
+        let e = epoch.max(1);
+        match self {
+            Schedule::Constant => Some(base),
+            Schedule::Step { every, factor } => {
+                let k = (e - 1) / (*every).max(1);
+                Some(base * factor.powi(i32::try_from(k).unwrap_or(i32::MAX)))
+            }
+            Schedule::Exponential { gamma } => {
+                Some(base * gamma.powi(i32::try_from(e - 1).unwrap_or(i32::MAX)))
+            }
+            Schedule::Cosine { min_lr } => {
+                let t = epochs.max(1) as f64;
+                let cos = crate::math::cos(std::f64::consts::PI * (e - 1) as f64 / t);
+                Some(min_lr + (base - min_lr) * (1.0 + cos) / 2.0)
+            }
+            Schedule::Warmup { epochs: w, then } => {
+                let w = (*w).max(1);
+                if e <= w {
+                    Some(base * e as f64 / w as f64)
+                } else {
+                    then.rate(base, e - w, epochs.saturating_sub(w))
+                }
+            }
+            Schedule::ReduceOnPlateau { .. } => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Clip {
     Norm(f64),
@@ -648,6 +782,17 @@ pub enum Monitor {
 }
 
 impl Monitor {
+    /// Every monitor, in the order of the declarations of `monitor` values.
+    pub fn all() -> Vec<Monitor> {
+        [
+            Monitor::TrainLoss,
+            Monitor::ValidLoss,
+            Monitor::ValidAccuracy,
+        ]
+        .into_iter()
+        .chain(Metric::ALL.map(Monitor::Valid))
+        .collect()
+    }
     pub fn higher_is_better(&self) -> bool {
         match self {
             Monitor::ValidAccuracy => true,

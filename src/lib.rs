@@ -59,5 +59,6 @@ pub mod ir;
 pub mod math;
 pub mod report;
 pub mod rng;
+pub mod similar;
 pub mod syntax;
 pub mod train;

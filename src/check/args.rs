@@ -1,33 +1,69 @@
-//! Argument binding: positional arguments in the order the spec lists the
-//! parameters, then named ones; unknown, repeated and missing arguments reported.
+//! Argument binding by name from a built-in's declaration ([`super::catalog`]):
+//! positional arguments in the declared order of the parameters, then named ones;
+//! unknown, repeated and missing arguments reported. The bound arguments are read
+//! by parameter name, through the declared type, range and default.
 
 use crate::ast::{Expr, ExprKind, Span};
 
+use super::catalog::{Builtin, Param, Ty};
 use super::error::{plural, CheckError};
 use super::suggest;
+use super::values;
 use super::Cx;
 
-/// A callable's parameters, in the spec's order; the first `required` have no default.
-#[derive(Debug, Clone, Copy)]
-pub struct Sig {
-    pub params: &'static [&'static str],
-    pub required: usize,
-    /// A short example of a correct call, for help texts.
-    pub example: &'static str,
-}
-
-/// Arguments bound to parameter slots.
+/// The arguments of a call bound to its declared parameters.
 #[derive(Debug)]
-pub struct Bound<'a> {
+pub struct Args<'a> {
     pub call: String,
     pub span: Span,
+    pub decl: &'static Builtin,
     slots: Vec<Option<&'a Expr>>,
 }
 
-impl<'a> Bound<'a> {
-    /// The expression given for parameter `i`, if any.
-    pub fn get(&self, i: usize) -> Option<&'a Expr> {
-        self.slots.get(i).copied().flatten()
+impl<'a> Args<'a> {
+    fn slot(&self, name: &str) -> Option<(&'static Param, Option<&'a Expr>)> {
+        let i = self.decl.params.iter().position(|p| p.name == name)?;
+        Some((&self.decl.params[i], self.slots.get(i).copied().flatten()))
+    }
+
+    /// The expression given for parameter `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&'a Expr> {
+        self.slot(name).and_then(|(_, e)| e)
+    }
+
+    /// A number parameter: the argument checked against the declared range, else
+    /// the declared default; `None` (reported) when it is wrong, or required and
+    /// missing (reported by [`bind`]).
+    pub fn float(&self, cx: &mut Cx, name: &str) -> Option<f64> {
+        let (p, e) = self.slot(name)?;
+        let Ty::Float(range) = p.ty else { return None };
+        match e {
+            Some(x) => values::float_in(cx, x, p.what, range),
+            None => p.default.and_then(|d| d.parse().ok()),
+        }
+    }
+
+    /// An integer parameter of at least the declared minimum (and at most the
+    /// declared maximum), else the declared default.
+    pub fn count(&self, cx: &mut Cx, name: &str) -> Option<usize> {
+        let (p, e) = self.slot(name)?;
+        let Ty::Count { min, max } = p.ty else {
+            return None;
+        };
+        match (e, max) {
+            (Some(x), None) => values::count(cx, x, p.what, min),
+            (Some(x), Some(max)) => values::count_in(cx, x, p.what, min, max),
+            (None, _) => p.default.and_then(|d| d.parse().ok()),
+        }
+    }
+
+    /// A `true`/`false` parameter, else the declared default.
+    pub fn boolean(&self, cx: &mut Cx, name: &str) -> Option<bool> {
+        let (p, e) = self.slot(name)?;
+        match e {
+            Some(x) => values::boolean(cx, x, p.what),
+            None => p.default.and_then(|d| d.parse().ok()),
+        }
     }
 }
 
@@ -54,15 +90,18 @@ const ALIASES: &[(&str, &str)] = &[
     ("mode", "monitor"),
 ];
 
-/// Binds the arguments of `e` (a name or a call) to `sig`.
-pub fn bind<'a>(cx: &mut Cx, e: &'a Expr, sig: &Sig) -> Bound<'a> {
+/// Binds the arguments of `e` (a name or a call) to the parameters of `decl`.
+pub fn bind<'a>(cx: &mut Cx, e: &'a Expr, decl: &'static Builtin) -> Args<'a> {
+    let names = decl.param_names();
+    let params = names.as_slice();
+    let required = decl.required();
     let (call, args) = match &e.kind {
         ExprKind::Call(c) => (c.name.name.clone(), c.args.as_slice()),
         ExprKind::Name(i) => (i.name.clone(), &[][..]),
         _ => (String::new(), &[][..]),
     };
-    let mut slots: Vec<Option<&'a Expr>> = vec![None; sig.params.len()];
-    let mut given_at: Vec<Option<Span>> = vec![None; sig.params.len()];
+    let mut slots: Vec<Option<&'a Expr>> = vec![None; params.len()];
+    let mut given_at: Vec<Option<Span>> = vec![None; params.len()];
     let mut first_named: Option<Span> = None;
     let mut next_positional = 0usize;
     // Parameters suggested for an unknown argument: not also reported as missing.
@@ -77,8 +116,8 @@ pub fn bind<'a>(cx: &mut Cx, e: &'a Expr, sig: &Sig) -> Bound<'a> {
                     });
                     continue;
                 }
-                if next_positional >= sig.params.len() {
-                    let max = sig.params.len();
+                if next_positional >= params.len() {
+                    let max = params.len();
                     cx.err(CheckError::TooManyArguments {
                         call: call.clone(),
                         max,
@@ -87,7 +126,7 @@ pub fn bind<'a>(cx: &mut Cx, e: &'a Expr, sig: &Sig) -> Bound<'a> {
                         help: Some(if max == 0 {
                             format!("`{call}` takes no arguments: write `{call}`")
                         } else {
-                            format!("its parameters are: {}", sig.params.join(", "))
+                            format!("its parameters are: {}", params.join(", "))
                         }),
                     });
                     continue;
@@ -100,20 +139,20 @@ pub fn bind<'a>(cx: &mut Cx, e: &'a Expr, sig: &Sig) -> Bound<'a> {
                 if first_named.is_none() {
                     first_named = Some(a.span);
                 }
-                let Some(i) = sig.params.iter().position(|p| *p == name.name) else {
-                    let help = if sig.params.is_empty() {
+                let Some(i) = params.iter().position(|p| *p == name.name) else {
+                    let help = if params.is_empty() {
                         Some(format!("`{call}` takes no arguments"))
                     } else {
                         let alias = ALIASES
                             .iter()
-                            .find(|(from, to)| *from == name.name && sig.params.contains(to))
+                            .find(|(from, to)| *from == name.name && params.contains(to))
                             .map(|(_, to)| *to);
-                        match alias.or_else(|| suggest::closest(&name.name, sig.params)) {
+                        match alias.or_else(|| suggest::closest(&name.name, params)) {
                             Some(k) => {
                                 suggested.push(k);
                                 Some(format!("did you mean `{k}`?"))
                             }
-                            None => Some(format!("its parameters are: {}", sig.params.join(", "))),
+                            None => Some(format!("its parameters are: {}", params.join(", "))),
                         }
                     };
                     cx.err(CheckError::UnknownArgument {
@@ -137,19 +176,20 @@ pub fn bind<'a>(cx: &mut Cx, e: &'a Expr, sig: &Sig) -> Bound<'a> {
             }
         }
     }
-    for (i, p) in sig.params.iter().enumerate().take(sig.required) {
+    for (i, p) in params.iter().enumerate().take(required) {
         if slots[i].is_none() && given_at[i].is_none() && !suggested.contains(p) {
             cx.err(CheckError::MissingArgument {
                 call: call.clone(),
                 param: (*p).to_string(),
                 span: e.span,
-                help: Some(format!("for example `{}`", sig.example)),
+                help: Some(format!("for example `{}`", decl.example)),
             });
         }
     }
-    Bound {
+    Args {
         call,
         span: e.span,
+        decl,
         slots,
     }
 }

@@ -6,24 +6,19 @@ use std::path::Path;
 use crate::ast::{Expr, ExprKind, Section, Span};
 use crate::ir::{ColumnRef, CsvSpec, DataSpec, Missing, Normalize, SourceSpec};
 
-use super::args::{bind, Sig};
+use super::args::{bind, Args};
+use super::catalog::{Build, Kind};
 use super::error::{same_source, CheckError};
 use super::layout;
-use super::values::{self, Range};
+use super::values;
 use super::Cx;
 
-pub const ITEMS: &[&str] = &[
-    "train",
-    "valid",
-    "test",
-    "normalize",
-    "features",
-    "ignore",
-    "categorical",
-    "missing",
-    "normalize_targets",
-];
-pub const SOURCES: &[&str] = &["csv", "split", "blobs", "spirals", "moons", "xor", "linear"];
+/// What a data source's builder needs besides its arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceCx<'a> {
+    /// The directory relative paths are resolved against.
+    pub dir: &'a Path,
+}
 
 /// The resolved data section and where each split is written.
 #[derive(Debug, Clone)]
@@ -41,9 +36,9 @@ pub struct RData {
 
 pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
     let before = cx.errors.len();
-    let e = layout::entries(cx, sec, ITEMS);
-    let train = match e[0] {
-        Some(s) => source(cx, &s.value, "train", dir),
+    let e = layout::entries(cx, sec);
+    let train = match e.value("train") {
+        Some(x) => source(cx, x, "train", dir),
         None => {
             layout::missing_entry(
                 cx,
@@ -54,26 +49,25 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
             None
         }
     };
-    let valid = e[1].map(|s| source(cx, &s.value, "valid", dir));
-    let test = e[2].map(|s| source(cx, &s.value, "test", dir));
-    let normalize = match e[3] {
-        Some(s) => match values::choice(
+    let valid = e.value("valid").map(|x| source(cx, x, "valid", dir));
+    let test = e.value("test").map(|x| source(cx, x, "test", dir));
+    let normalize = match e.value("normalize") {
+        Some(x) => values::declared_value(
             cx,
-            &s.value,
+            x,
             "normalisation",
-            &["none", "standard", "minmax"],
-        ) {
-            Some(0) => Some(Normalize::None),
-            Some(1) => Some(Normalize::Standard),
-            Some(_) => Some(Normalize::MinMax),
-            None => None,
-        },
+            Kind::Value("normalize"),
+            &Normalize::ALL,
+            Normalize::name,
+        ),
         None => Some(Normalize::None),
     };
-    let features = e[4].map(|s| column_list(cx, &s.value, "features"));
-    let ignore = e[5].map(|s| column_list(cx, &s.value, "ignore"));
-    let categorical = e[6].map(|s| column_list(cx, &s.value, "categorical"));
-    if let (Some(f), Some(i)) = (e[4], e[5]) {
+    let features = e.value("features").map(|x| column_list(cx, x, "features"));
+    let ignore = e.value("ignore").map(|x| column_list(cx, x, "ignore"));
+    let categorical = e
+        .value("categorical")
+        .map(|x| column_list(cx, x, "categorical"));
+    if let (Some(f), Some(i)) = (e.get("features"), e.get("ignore")) {
         cx.errors.push((
             i.value.span,
             Box::new(super::tabular::TabularError::FeaturesWithIgnore {
@@ -82,34 +76,35 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
             }),
         ));
     }
-    let missing = match e[7] {
-        Some(s) => match values::choice(
+    let missing = match e.value("missing") {
+        Some(x) => values::declared_value(
             cx,
-            &s.value,
+            x,
             "missing-value policy",
-            &["error", "drop", "mean", "median", "zero"],
-        ) {
-            Some(0) => Some(Missing::Error),
-            Some(1) => Some(Missing::Drop),
-            Some(2) => Some(Missing::Mean),
-            Some(3) => Some(Missing::Median),
-            Some(_) => Some(Missing::Zero),
-            None => None,
-        },
+            Kind::Value("missing"),
+            &Missing::ALL,
+            Missing::name,
+        ),
         None => Some(Missing::Error),
     };
-    let normalize_targets = match e[8] {
-        Some(s) => values::choice(cx, &s.value, "target normalisation", &["none", "standard"])
-            .map(|c| c == 1),
+    let normalize_targets = match e.value("normalize_targets") {
+        Some(x) => values::declared_value(
+            cx,
+            x,
+            "target normalisation",
+            Kind::Value("normalize_targets"),
+            &[false, true],
+            |&on| if on { "standard" } else { "none" },
+        ),
         None => Some(false),
     };
     if cx.errors.len() > before {
         return None;
     }
-    let stratify_span = [e[1], e[2]]
+    let stratify_span = [e.value("valid"), e.value("test")]
         .into_iter()
         .flatten()
-        .find_map(|s| stratify_of(&s.value));
+        .find_map(stratify_of);
     Some(RData {
         spec: DataSpec {
             train: train?,
@@ -132,11 +127,11 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
             normalize_targets: normalize_targets?,
             classification: None,
         },
-        train_span: e[0].map(|s| s.value.span)?,
-        valid_span: e[1].map(|s| s.value.span),
-        test_span: e[2].map(|s| s.value.span),
-        normalize_span: e[3].map(|s| s.value.span),
-        normalize_targets_span: e[8].map(|s| s.value.span),
+        train_span: e.value("train").map(|x| x.span)?,
+        valid_span: e.value("valid").map(|x| x.span),
+        test_span: e.value("test").map(|x| x.span),
+        normalize_span: e.value("normalize").map(|x| x.span),
+        normalize_targets_span: e.value("normalize_targets").map(|x| x.span),
         stratify_span,
     })
 }
@@ -184,242 +179,168 @@ fn column_list(cx: &mut Cx, e: &Expr, what: &str) -> Option<Vec<ColumnRef>> {
     }
 }
 
-fn n_rows(cx: &mut Cx, x: Option<&Expr>) -> Option<usize> {
-    values::count_in(cx, x?, "the number of rows", 1, values::MAX_SIZE)
-}
-
-fn noise(cx: &mut Cx, x: Option<&Expr>, default: f64) -> Option<f64> {
-    match x {
-        Some(x) => values::float_in(cx, x, "noise", Range::NonNegative),
-        None => Some(default),
+fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> {
+    let (decl, id) = values::declared(
+        cx,
+        e,
+        Kind::Source,
+        "data source",
+        "csv(\"train.csv\", label = \"label\")",
+    )?;
+    if split == "train" && decl.name == "split" {
+        cx.err(CheckError::SplitForTrain { span: id.span });
+        return None;
+    }
+    let b = bind(cx, e, decl);
+    match decl.build {
+        Build::Source(build) => build(cx, &b, &SourceCx { dir }),
+        _ => None,
     }
 }
 
-fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> {
-    let (which, id) = values::callee_in(
-        cx,
-        e,
-        "data source",
-        "csv(\"train.csv\", label = \"label\")",
-        SOURCES,
-    )?;
-    Some(match SOURCES[which] {
-        "csv" => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["path", "label", "header", "delimiter"],
-                    required: 2,
-                    example: "csv(\"train.csv\", label = \"label\")",
-                },
-            );
-            let path = b.get(0).and_then(|x| values::string(cx, x, "the path"));
-            let label = b.get(1).and_then(|x| labels(cx, x));
-            let header = match b.get(2) {
-                Some(x) => values::boolean(cx, x, "header"),
-                None => Some(true),
-            };
-            let delimiter = match b.get(3) {
-                Some(x) => delimiter(cx, x),
-                None => Some(b','),
-            };
-            if header == Some(false) {
-                if let (Some(cols), Some(x)) = (&label, b.get(1)) {
-                    if cols.iter().any(|c| matches!(c, ColumnRef::Name(_))) {
-                        cx.err(CheckError::WrongType {
-                            expected: "a column index".into(),
-                            found: "a column name".into(),
-                            span: x.span,
-                            help: Some("without a header row, columns are chosen by 0-based index: `label = 0`".into()),
-                        });
-                        return None;
-                    }
-                }
-            }
-            let display = path?;
-            let resolved = if Path::new(&display).is_absolute() {
-                Path::new(&display).to_path_buf()
-            } else {
-                dir.join(&display)
-            };
-            SourceSpec::Csv(CsvSpec {
-                path: resolved,
-                display,
-                label: label?,
-                header: header?,
-                delimiter: delimiter?,
-            })
-        }
-        "split" => {
-            if split == "train" {
-                cx.err(CheckError::SplitForTrain { span: id.span });
+// The builders of the data sources declared in `catalog`.
+
+pub(super) fn csv(cx: &mut Cx, b: &Args, at: &SourceCx) -> Option<SourceSpec> {
+    let path = b
+        .get("path")
+        .and_then(|x| values::string(cx, x, "the path"));
+    let label = b.get("label").and_then(|x| labels(cx, x));
+    let header = b.boolean(cx, "header");
+    let delimiter = match b.get("delimiter") {
+        Some(x) => delimiter(cx, x),
+        None => Some(b','),
+    };
+    if header == Some(false) {
+        if let (Some(cols), Some(x)) = (&label, b.get("label")) {
+            if cols.iter().any(|c| matches!(c, ColumnRef::Name(_))) {
+                cx.err(CheckError::WrongType {
+                    expected: "a column index".into(),
+                    found: "a column name".into(),
+                    span: x.span,
+                    help: Some(
+                        "without a header row, columns are chosen by 0-based index: `label = 0`"
+                            .into(),
+                    ),
+                });
                 return None;
             }
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["from", "fraction", "stratify"],
-                    required: 2,
-                    example: "split(train, 0.2)",
-                },
-            );
-            if let Some(x) = b.get(0) {
-                match values::bare_name(x) {
-                    Some(n) if n.name == "train" => {}
-                    Some(n) => {
-                        cx.err(CheckError::UnknownName {
-                            what: "split to take rows from".into(),
-                            name: n.name.clone(),
-                            span: n.span,
-                            help: Some(
-                                "rows can only be split off `train`: write `split(train, 0.2)`"
-                                    .into(),
-                            ),
-                        });
-                        return None;
-                    }
-                    None => {
-                        cx.err(CheckError::WrongType {
-                            expected: "the name `train`".into(),
-                            found: values::describe(x),
-                            span: x.span,
-                            help: Some("write `split(train, 0.2)`".into()),
-                        });
-                        return None;
-                    }
-                }
+        }
+    }
+    let display = path?;
+    let resolved = if Path::new(&display).is_absolute() {
+        Path::new(&display).to_path_buf()
+    } else {
+        at.dir.join(&display)
+    };
+    Some(SourceSpec::Csv(CsvSpec {
+        path: resolved,
+        display,
+        label: label?,
+        header: header?,
+        delimiter: delimiter?,
+    }))
+}
+
+pub(super) fn split(cx: &mut Cx, b: &Args, _: &SourceCx) -> Option<SourceSpec> {
+    if let Some(x) = b.get("from") {
+        match values::bare_name(x) {
+            Some(n) if n.name == "train" => {}
+            Some(n) => {
+                cx.err(CheckError::UnknownName {
+                    what: "split to take rows from".into(),
+                    name: n.name.clone(),
+                    span: n.span,
+                    help: Some(
+                        "rows can only be split off `train`: write `split(train, 0.2)`".into(),
+                    ),
+                });
+                return None;
             }
-            let stratify = match b.get(2) {
-                Some(x) => values::boolean(cx, x, "stratify"),
-                None => Some(false),
-            };
-            let fraction = values::float_in(cx, b.get(1)?, "the split fraction", Range::Fraction)?;
-            SourceSpec::Split {
-                fraction,
-                stratify: stratify?,
+            None => {
+                cx.err(CheckError::WrongType {
+                    expected: "the name `train`".into(),
+                    found: values::describe(x),
+                    span: x.span,
+                    help: Some("write `split(train, 0.2)`".into()),
+                });
+                return None;
             }
         }
-        "blobs" => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["n", "features", "classes", "spread"],
-                    required: 3,
-                    example: "blobs(n = 300, features = 2, classes = 3)",
-                },
-            );
-            let n = n_rows(cx, b.get(0));
-            let features = b
-                .get(1)
-                .and_then(|x| values::count_in(cx, x, "features", 1, values::MAX_SIZE));
-            let classes = b
-                .get(2)
-                .and_then(|x| values::count_in(cx, x, "classes", 1, values::MAX_SIZE));
-            let spread = match b.get(3) {
-                Some(x) => values::float_in(cx, x, "spread", Range::NonNegative),
-                None => Some(1.0),
-            };
-            too_big(cx, e, n?, features?)?;
-            SourceSpec::Blobs {
-                n: n?,
-                features: features?,
-                classes: classes?,
-                spread: spread?,
-            }
-        }
-        "spirals" => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["n", "classes", "noise"],
-                    required: 2,
-                    example: "spirals(n = 300, classes = 3)",
-                },
-            );
-            let n = n_rows(cx, b.get(0));
-            let classes = b
-                .get(1)
-                .and_then(|x| values::count_in(cx, x, "classes", 1, values::MAX_SIZE));
-            let noise = noise(cx, b.get(2), 0.2);
-            SourceSpec::Spirals {
-                n: n?,
-                classes: classes?,
-                noise: noise?,
-            }
-        }
-        "moons" | "xor" => {
-            let moons = SOURCES[which] == "moons";
-            let example = if moons {
-                "moons(n = 200)"
-            } else {
-                "xor(n = 200)"
-            };
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["n", "noise"],
-                    required: 1,
-                    example,
-                },
-            );
-            let n = n_rows(cx, b.get(0));
-            let noise = noise(cx, b.get(1), 0.1);
-            if moons {
-                SourceSpec::Moons {
-                    n: n?,
-                    noise: noise?,
-                }
-            } else {
-                SourceSpec::Xor {
-                    n: n?,
-                    noise: noise?,
-                }
-            }
-        }
-        _ => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["n", "features", "targets", "noise"],
-                    required: 2,
-                    example: "linear(n = 200, features = 3)",
-                },
-            );
-            let n = n_rows(cx, b.get(0));
-            let features = b
-                .get(1)
-                .and_then(|x| values::count_in(cx, x, "features", 1, values::MAX_SIZE));
-            let targets = match b.get(2) {
-                Some(x) => values::count_in(cx, x, "targets", 1, values::MAX_SIZE),
-                None => Some(1),
-            };
-            let noise = noise(cx, b.get(3), 0.1);
-            too_big(cx, e, n?, features? + targets?)?;
-            SourceSpec::Linear {
-                n: n?,
-                features: features?,
-                targets: targets?,
-                noise: noise?,
-            }
-        }
+    }
+    let stratify = b.boolean(cx, "stratify");
+    let fraction = b.float(cx, "fraction")?;
+    Some(SourceSpec::Split {
+        fraction,
+        stratify: stratify?,
+    })
+}
+
+pub(super) fn blobs(cx: &mut Cx, b: &Args, _: &SourceCx) -> Option<SourceSpec> {
+    let n = b.count(cx, "n");
+    let features = b.count(cx, "features");
+    let classes = b.count(cx, "classes");
+    let spread = b.float(cx, "spread");
+    too_big(cx, b, n?, features?)?;
+    Some(SourceSpec::Blobs {
+        n: n?,
+        features: features?,
+        classes: classes?,
+        spread: spread?,
+    })
+}
+
+pub(super) fn spirals(cx: &mut Cx, b: &Args, _: &SourceCx) -> Option<SourceSpec> {
+    let n = b.count(cx, "n");
+    let classes = b.count(cx, "classes");
+    let noise = b.float(cx, "noise");
+    Some(SourceSpec::Spirals {
+        n: n?,
+        classes: classes?,
+        noise: noise?,
+    })
+}
+
+pub(super) fn moons(cx: &mut Cx, b: &Args, _: &SourceCx) -> Option<SourceSpec> {
+    let n = b.count(cx, "n");
+    let noise = b.float(cx, "noise");
+    Some(SourceSpec::Moons {
+        n: n?,
+        noise: noise?,
+    })
+}
+
+pub(super) fn xor(cx: &mut Cx, b: &Args, _: &SourceCx) -> Option<SourceSpec> {
+    let n = b.count(cx, "n");
+    let noise = b.float(cx, "noise");
+    Some(SourceSpec::Xor {
+        n: n?,
+        noise: noise?,
+    })
+}
+
+pub(super) fn linear(cx: &mut Cx, b: &Args, _: &SourceCx) -> Option<SourceSpec> {
+    let n = b.count(cx, "n");
+    let features = b.count(cx, "features");
+    let targets = b.count(cx, "targets");
+    let noise = b.float(cx, "noise");
+    too_big(cx, b, n?, features? + targets?)?;
+    Some(SourceSpec::Linear {
+        n: n?,
+        features: features?,
+        targets: targets?,
+        noise: noise?,
     })
 }
 
 /// Synthetic sets are generated in memory: at most 10^8 cells.
-fn too_big(cx: &mut Cx, e: &Expr, n: usize, width: usize) -> Option<()> {
+fn too_big(cx: &mut Cx, b: &Args, n: usize, width: usize) -> Option<()> {
     let cells = n.saturating_mul(width);
     if cells > 100_000_000 {
         cx.err(CheckError::OutOfRange {
             what: "the synthetic set's size (rows × columns)".into(),
             rule: "at most 100000000".into(),
             value: cells.to_string(),
-            span: e.span,
+            span: b.span,
             help: Some("use fewer rows or features".into()),
         });
         return None;

@@ -9,15 +9,6 @@ use super::layout;
 use super::values::{self, Range};
 use super::Cx;
 
-pub const ITEMS: &[&str] = &[
-    "exploding_ratio",
-    "exploding_abs",
-    "vanishing_ratio",
-    "dead_relu_fraction",
-    "plateau_delta",
-    "plateau_epochs",
-];
-
 /// A threshold: a number in `range`, or `off`.
 fn threshold(cx: &mut Cx, e: &Expr, what: &str, range: Range) -> Option<Option<f64>> {
     if let Some(id) = values::bare_name(e) {
@@ -42,29 +33,32 @@ fn threshold(cx: &mut Cx, e: &Expr, what: &str, range: Range) -> Option<Option<f
 
 pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<DiagnoseConfig> {
     let before = cx.errors.len();
-    let e = layout::entries(cx, sec, ITEMS);
+    let e = layout::entries(cx, sec);
     let mut cfg = DiagnoseConfig::default();
-    let ranges = [
-        ("exploding_ratio", Range::Positive),
-        ("exploding_abs", Range::Positive),
-        ("vanishing_ratio", Range::Positive),
-        ("dead_relu_fraction", Range::UnitPositive),
-        ("plateau_delta", Range::NonNegative),
+    type Field = fn(&mut DiagnoseConfig) -> &mut Option<f64>;
+    let thresholds: [(&str, Range, Field); 5] = [
+        ("exploding_ratio", Range::Positive, |c| {
+            &mut c.exploding_ratio
+        }),
+        ("exploding_abs", Range::Positive, |c| &mut c.exploding_abs),
+        ("vanishing_ratio", Range::Positive, |c| {
+            &mut c.vanishing_ratio
+        }),
+        ("dead_relu_fraction", Range::UnitPositive, |c| {
+            &mut c.dead_relu_fraction
+        }),
+        ("plateau_delta", Range::NonNegative, |c| {
+            &mut c.plateau_delta
+        }),
     ];
-    for (i, (what, range)) in ranges.iter().enumerate() {
-        let Some(s) = e[i] else { continue };
-        if let Some(v) = threshold(cx, &s.value, what, *range) {
-            match i {
-                0 => cfg.exploding_ratio = v,
-                1 => cfg.exploding_abs = v,
-                2 => cfg.vanishing_ratio = v,
-                3 => cfg.dead_relu_fraction = v,
-                _ => cfg.plateau_delta = v,
-            }
+    for (what, range, field) in thresholds {
+        let Some(x) = e.value(what) else { continue };
+        if let Some(v) = threshold(cx, x, what, range) {
+            *field(&mut cfg) = v;
         }
     }
-    if let Some(s) = e[5] {
-        if let Some(v) = values::count(cx, &s.value, "plateau_epochs", 1) {
+    if let Some(x) = e.value("plateau_epochs") {
+        if let Some(v) = values::count(cx, x, "plateau_epochs", 1) {
             cfg.plateau_epochs = v;
         }
     }

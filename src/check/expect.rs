@@ -5,7 +5,8 @@
 use crate::ast::{Entry, Section, Span};
 use crate::ir::{Bound, Loss, Regularize};
 
-use super::args::{bind, Sig};
+use super::args::{bind, Args};
+use super::catalog::{Build, Kind};
 use super::data::RData;
 use super::error::CheckError;
 use super::suggest;
@@ -24,7 +25,6 @@ pub const EPOCH_FIELDS: &[&str] = &[
 ];
 /// Fields of the end event.
 pub const END_FIELDS: &[&str] = &["test_loss", "test_accuracy"];
-pub const BOUNDS: &[&str] = &["at_least", "at_most"];
 
 /// One resolved item, before it is checked against the data, loss and penalties.
 #[derive(Debug, Clone)]
@@ -69,35 +69,44 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<Vec<RExpect>> {
             });
             continue;
         }
-        let Some((which, _)) =
-            values::callee_in(cx, &s.value, "expectation", "at_least(0.9)", BOUNDS)
-        else {
-            continue;
-        };
-        let b = bind(
+        let Some((decl, _)) = values::declared(
             cx,
             &s.value,
-            &Sig {
-                params: &["value"],
-                required: 1,
-                example: "at_least(0.9)",
-            },
-        );
-        let Some(x) = b.get(0).and_then(|x| values::float(cx, x, "the bound")) else {
+            Kind::Expectation,
+            "expectation",
+            "at_least(0.9)",
+        ) else {
+            continue;
+        };
+        let b = bind(cx, &s.value, decl);
+        let bound = match decl.build {
+            Build::Expectation(build) => build(cx, &b),
+            _ => None,
+        };
+        let Some(bound) = bound else {
             continue;
         };
         out.push(RExpect {
             field: name.name.clone(),
-            bound: if which == 0 {
-                Bound::AtLeast(x)
-            } else {
-                Bound::AtMost(x)
-            },
+            bound,
             span: s.span,
             name_span: name.span,
         });
     }
     (cx.errors.len() == before).then_some(out)
+}
+
+// The builders of the expectations declared in `catalog`. The bound is any number
+// (not checked for a range).
+
+pub(super) fn at_least(cx: &mut Cx, b: &Args) -> Option<Bound> {
+    let x = values::float(cx, b.get("value")?, "the bound")?;
+    Some(Bound::AtLeast(x))
+}
+
+pub(super) fn at_most(cx: &mut Cx, b: &Args) -> Option<Bound> {
+    let x = values::float(cx, b.get("value")?, "the bound")?;
+    Some(Bound::AtMost(x))
 }
 
 /// Reports the fields that this recipe's run does not log.

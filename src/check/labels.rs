@@ -176,10 +176,13 @@ fn splits<'a>(data: &'a Data, rdata: &RData) -> Vec<(&'static str, &'a Table, Sp
 /// The line (1-based) and the file of a split's row, for splits read from a CSV
 /// file (directly or split off one); `None` for generated data.
 fn line_in_file(rdata: &RData, split: &str, t: &Table, row: usize) -> Option<(usize, String)> {
-    let source = match split {
-        "valid" => rdata.spec.valid.as_ref(),
-        "test" => rdata.spec.test.as_ref(),
-        _ => Some(&rdata.spec.train),
+    // `split` is one of the names `splits` gives: train, valid, test.
+    let source = if split == "valid" {
+        rdata.spec.valid.as_ref()
+    } else if split == "test" {
+        rdata.spec.test.as_ref()
+    } else {
+        Some(&rdata.spec.train)
     };
     let file = match source? {
         SourceSpec::Csv(c) => c,

@@ -5,39 +5,16 @@ use std::collections::HashMap;
 
 use crate::ast::{Entry, Expr, Item, Recipe, Section, Setting, Span};
 
+use super::catalog::{self, Kind};
 use super::error::CheckError;
 use super::suggest;
 use super::Cx;
 
-pub const SETTINGS: &[&str] = &[
-    "seed",
-    "precision",
-    "loss",
-    "optimizer",
-    "regularize",
-    "init_from",
-    "save",
-];
-pub const SECTIONS: &[&str] = &["data", "model", "train", "checkpoint", "diagnose", "expect"];
-
-/// Example text per item, for help messages.
+/// The example of a top-level item, from its declaration, for help messages.
 fn example(name: &str) -> &'static str {
-    match name {
-        "seed" => "seed = 7",
-        "precision" => "precision = f64",
-        "loss" => "loss = cross_entropy",
-        "optimizer" => "optimizer = adam(lr = 0.001)",
-        "regularize" => "regularize = [l2(1e-4)]",
-        "init_from" => "init_from = \"init.safetensors\"",
-        "save" => "save = \"model.safetensors\"",
-        "data" => "data { train = csv(\"train.csv\", label = \"label\") }",
-        "model" => "model { dense(16); relu; dense(3) }",
-        "train" => "train { epochs = 10 }",
-        "checkpoint" => "checkpoint { every = 5; path = \"ckpt\"; keep = 3 }",
-        "diagnose" => "diagnose { plateau_epochs = 10 }",
-        "expect" => "expect { valid_accuracy = at_least(0.9) }",
-        _ => "",
-    }
+    catalog::find(Kind::Setting, name)
+        .or_else(|| catalog::find(Kind::Section, name))
+        .map_or("", |b| b.example)
 }
 
 /// The top-level items, by name.
@@ -58,6 +35,8 @@ impl<'a> Layout<'a> {
 
 pub fn layout<'a>(cx: &mut Cx, recipe: &'a Recipe) -> Layout<'a> {
     let mut out = Layout::default();
+    let settings = catalog::settings();
+    let sections = catalog::sections();
     let mut first: HashMap<&str, Span> = HashMap::new();
     for item in &recipe.items {
         let name = item.name();
@@ -70,10 +49,10 @@ pub fn layout<'a>(cx: &mut Cx, recipe: &'a Recipe) -> Layout<'a> {
             continue;
         }
         first.insert(name.name.as_str(), name.span);
-        if let Some(&k) = SETTINGS.iter().chain(SECTIONS).find(|k| **k == name.name) {
+        if let Some(&k) = settings.iter().chain(&sections).find(|k| **k == name.name) {
             out.present.push(k);
         }
-        if let Some(&k) = SETTINGS.iter().find(|k| **k == name.name) {
+        if let Some(&k) = settings.iter().find(|k| **k == name.name) {
             match item {
                 Item::Setting(s) => {
                     out.settings.insert(k, s);
@@ -84,7 +63,7 @@ pub fn layout<'a>(cx: &mut Cx, recipe: &'a Recipe) -> Layout<'a> {
                     help: Some(format!("write `{}`", example(k))),
                 }),
             }
-        } else if let Some(&k) = SECTIONS.iter().find(|k| **k == name.name) {
+        } else if let Some(&k) = sections.iter().find(|k| **k == name.name) {
             match item {
                 Item::Section(s) => {
                     out.sections.insert(k, s);
@@ -98,7 +77,7 @@ pub fn layout<'a>(cx: &mut Cx, recipe: &'a Recipe) -> Layout<'a> {
         } else if cx.full() {
             cx.dropped += 1;
         } else {
-            let all: Vec<&str> = SETTINGS.iter().chain(SECTIONS).copied().collect();
+            let all: Vec<&str> = settings.iter().chain(&sections).copied().collect();
             let help = suggest::closest(&name.name, &all)
                 .map(|k| format!("did you mean `{k}`?"))
                 .or_else(|| {
@@ -125,15 +104,9 @@ pub fn layout<'a>(cx: &mut Cx, recipe: &'a Recipe) -> Layout<'a> {
 
 /// Which section an item name belongs to, for "did you mean to put it in …" help.
 fn section_of(name: &str) -> Option<&'static str> {
-    if super::data::ITEMS.contains(&name) {
-        Some("data")
-    } else if super::train::ITEMS.contains(&name) {
-        Some("train")
-    } else if super::diagnose::ITEMS.contains(&name) {
-        Some("diagnose")
-    } else {
-        None
-    }
+    ["data", "train", "diagnose"]
+        .into_iter()
+        .find(|s| catalog::items(s).contains(&name))
 }
 
 /// Reports a missing required top-level item.
@@ -151,8 +124,30 @@ pub fn missing(cx: &mut Cx, recipe_end: Span, name: &str, section: bool) {
     });
 }
 
-/// The settings of a section (not `model`), indexed like `known`.
-pub fn entries<'a>(cx: &mut Cx, sec: &'a Section, known: &[&str]) -> Vec<Option<&'a Setting>> {
+/// The settings of a section (not `model`), by item name.
+#[derive(Debug)]
+pub struct Entries<'a> {
+    known: Vec<&'static str>,
+    found: Vec<Option<&'a Setting>>,
+}
+
+impl<'a> Entries<'a> {
+    /// The item `name`, when written.
+    pub fn get(&self, name: &str) -> Option<&'a Setting> {
+        let i = self.known.iter().position(|k| *k == name)?;
+        self.found.get(i).copied().flatten()
+    }
+
+    /// The value of item `name`, when written.
+    pub fn value(&self, name: &str) -> Option<&'a Expr> {
+        self.get(name).map(|s| &s.value)
+    }
+}
+
+/// The settings of a section (not `model`): its items are those declared for it
+/// ([`catalog::items`]); unknown and repeated items are reported.
+pub fn entries<'a>(cx: &mut Cx, sec: &'a Section) -> Entries<'a> {
+    let known = catalog::items(&sec.name.name);
     let mut out: Vec<Option<&'a Setting>> = vec![None; known.len()];
     for e in &sec.entries {
         match e {
@@ -162,7 +157,7 @@ pub fn entries<'a>(cx: &mut Cx, sec: &'a Section, known: &[&str]) -> Vec<Option<
             }),
             Entry::Setting(s) => {
                 let Some(i) = known.iter().position(|k| *k == s.name.name) else {
-                    let help = suggest::closest(&s.name.name, known)
+                    let help = suggest::closest(&s.name.name, &known)
                         .map(|k| format!("did you mean `{k}`?"))
                         .or_else(|| {
                             Some(format!(
@@ -191,7 +186,7 @@ pub fn entries<'a>(cx: &mut Cx, sec: &'a Section, known: &[&str]) -> Vec<Option<
             }
         }
     }
-    out
+    Entries { known, found: out }
 }
 
 /// Reports a required entry missing from a section.

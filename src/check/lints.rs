@@ -6,7 +6,7 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 use crate::ast::Span;
-use crate::ir::{Init, LayerKind, Loss, Optimizer};
+use crate::ir::{Family, Init, LayerKind, Loss, Optimizer};
 
 use super::error::same_source;
 use super::model::RModel;
@@ -160,26 +160,16 @@ impl Lint {
 }
 
 fn is_relu_family(k: &LayerKind) -> bool {
-    matches!(
-        k,
-        LayerKind::Relu | LayerKind::LeakyRelu { .. } | LayerKind::Elu { .. } | LayerKind::Gelu
-    )
+    k.family() == Family::ReluLike
 }
 
 fn is_saturating(k: &LayerKind) -> bool {
-    matches!(k, LayerKind::Sigmoid | LayerKind::Tanh)
+    k.family() == Family::Saturating
 }
 
 /// Layers that neither change the function class nor count as an activation.
 fn is_transparent(k: &LayerKind) -> bool {
-    matches!(k, LayerKind::Dropout { .. } | LayerKind::BatchNorm { .. })
-}
-
-/// The layers §5's default-init rule looks past to find the activation a dense
-/// layer feeds: the transparent ones and layer_norm (which, unlike batch_norm in
-/// evaluation, is not affine, so two dense layers around it are not stacked).
-fn is_init_transparent(k: &LayerKind) -> bool {
-    is_transparent(k) || matches!(k, LayerKind::LayerNorm { .. })
+    k.family() == Family::Transparent
 }
 
 /// Lints of the model alone and with the loss.
@@ -241,7 +231,7 @@ pub fn model(model: &RModel, loss: Option<(Loss, Span)>) -> Vec<Lint> {
         if let Some(init_span) = l.init_span {
             if let Some(next) = layers[i + 1..]
                 .iter()
-                .find(|n| !is_init_transparent(&n.kind))
+                .find(|n| !n.kind.family().init_looks_past())
             {
                 let relu_bad = matches!(
                     init,
@@ -300,9 +290,11 @@ pub fn optimizer(opt: &ROptimizer, reg: Option<&RRegularize>) -> Vec<Lint> {
     let lr = opt.opt.lr();
     if lr > high || lr < low {
         let typical = match opt.opt {
-            Optimizer::Sgd { .. } => "0.01 to 0.1",
-            Optimizer::Adagrad { .. } => "0.01 to 0.1",
-            _ => "1e-4 to 1e-2",
+            Optimizer::Sgd { .. } | Optimizer::Adagrad { .. } => "0.01 to 0.1",
+            Optimizer::Adam { .. }
+            | Optimizer::AdamW { .. }
+            | Optimizer::RmsProp { .. }
+            | Optimizer::NAdam { .. } => "1e-4 to 1e-2",
         };
         let direction = if lr > high { "diverge" } else { "barely move" };
         out.push(Lint::LearningRate {
@@ -335,9 +327,5 @@ pub fn optimizer(opt: &ROptimizer, reg: Option<&RRegularize>) -> Vec<Lint> {
 
 /// `0.01` stays as is; very small or large rates read better as `1e-9`.
 fn format_num(v: f64) -> String {
-    if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e4) {
-        format!("{v:e}")
-    } else {
-        format!("{v}")
-    }
+    crate::report::number::shortest(v, 1e-3..1e4)
 }

@@ -48,24 +48,15 @@ pub fn footprint(program: &Program) -> Footprint {
     let mut widths: u128 = model.input_width as u128;
     let mut caches: u128 = 0;
     for l in &model.layers {
-        let (i, o) = (l.in_width as u128, l.out_width as u128);
-        match l.kind {
-            LayerKind::Dense { units, bias, .. } => {
-                let units = units as u128;
-                params += i * units + if bias { units } else { 0 };
-            }
-            // weight, bias, running mean and variance; a normalised copy per row.
-            LayerKind::BatchNorm { .. } => {
-                params += 4 * o;
-                caches += o;
-            }
-            // weight and bias; a normalised copy and the statistics per row.
-            LayerKind::LayerNorm { .. } => {
-                params += 2 * o;
-                caches += o;
-            }
-            LayerKind::Dropout { .. } => caches += o,
-            _ => {}
+        let o = l.out_width as u128;
+        // Weights and biases, batch_norm's running statistics.
+        params += l.trainable() as u128 + l.kind.buffers(l.out_width) as u128;
+        // A normalised copy per row (and layer_norm's statistics); dropout's mask.
+        if matches!(
+            l.kind,
+            LayerKind::BatchNorm { .. } | LayerKind::LayerNorm { .. } | LayerKind::Dropout { .. }
+        ) {
+            caches += o;
         }
         widths += o;
     }

@@ -2,40 +2,13 @@
 //! filled in later, once the data's feature count is known.
 
 use crate::ast::{Entry, Expr, Section, Span};
-use crate::ir::{Init, LayerKind};
+use crate::ir::{Family, Init, LayerKind};
 
-use super::args::{bind, Sig};
+use super::args::{bind, Args};
+use super::catalog::{Build, Kind};
 use super::error::CheckError;
-use super::values::{self, Range};
+use super::values;
 use super::Cx;
-
-pub const LAYERS: &[&str] = &[
-    "dense",
-    "linear",
-    "relu",
-    "sigmoid",
-    "tanh",
-    "gelu",
-    "softmax",
-    "leaky_relu",
-    "elu",
-    "dropout",
-    "batch_norm",
-    "layer_norm",
-    "input",
-];
-
-pub const INITS: &[&str] = &[
-    "he_uniform",
-    "he_normal",
-    "xavier_uniform",
-    "xavier_normal",
-    "lecun_normal",
-    "normal",
-    "uniform",
-    "zeros",
-    "torch_default",
-];
 
 /// A layer as resolved before the data is known.
 #[derive(Debug, Clone)]
@@ -63,7 +36,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
     for (pos, entry) in sec.entries.iter().enumerate() {
         let e = match entry {
             Entry::Setting(s) => {
-                let help = if super::train::ITEMS.contains(&s.name.name.as_str()) {
+                let help = if super::catalog::items("train").contains(&s.name.name.as_str()) {
                     Some(format!("`{}` belongs in the `train` section", s.name.name))
                 } else {
                     Some("write layers on their own, one per line: `dense(16)`, `relu`".to_string())
@@ -77,36 +50,31 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
             }
             Entry::Layer(e) => e,
         };
-        let Some((which, _)) = values::callee_in(cx, e, "layer", "dense(16)", LAYERS) else {
+        let Some((decl, _)) = values::declared(cx, e, Kind::Layer, "layer", "dense(16)") else {
             continue;
         };
-        if LAYERS[which] == "input" {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["features"],
-                    required: 1,
-                    example: "input(4)",
-                },
-            );
-            let n = b
-                .get(0)
-                .and_then(|x| values::count_in(cx, x, "the input width", 1, values::MAX_SIZE));
-            if pos != 0 || input.is_some() {
-                cx.err(CheckError::InputNotFirst { span: e.span });
-            } else if let Some(n) = n {
-                input = Some((n, e.span));
+        let b = bind(cx, e, decl);
+        match decl.build {
+            Build::Input => {
+                let n = b.count(cx, "features");
+                if pos != 0 || input.is_some() {
+                    cx.err(CheckError::InputNotFirst { span: e.span });
+                } else if let Some(n) = n {
+                    input = Some((n, e.span));
+                }
             }
-            continue;
-        }
-        if let Some((kind, init_span)) = layer(cx, e, LAYERS[which]) {
-            explicit_init.push(init_span.is_some());
-            layers.push(RLayer {
-                kind,
-                span: e.span,
-                init_span,
-            });
+            Build::Layer(build) => {
+                if let Some(kind) = build(cx, &b) {
+                    let init_span = b.get("init").map(|x| x.span);
+                    explicit_init.push(init_span.is_some());
+                    layers.push(RLayer {
+                        kind,
+                        span: e.span,
+                        init_span,
+                    });
+                }
+            }
+            _ => {}
         }
     }
     if cx.errors.len() > before {
@@ -129,14 +97,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
         }
         let next = layers[i + 1..]
             .iter()
-            .find(|l| {
-                !matches!(
-                    l.kind,
-                    LayerKind::Dropout { .. }
-                        | LayerKind::BatchNorm { .. }
-                        | LayerKind::LayerNorm { .. }
-                )
-            })
+            .find(|l| !l.kind.family().init_looks_past())
             .map(|l| l.kind.clone());
         if let LayerKind::Dense { init, .. } = &mut layers[i].kind {
             *init = default_init(next.as_ref());
@@ -151,204 +112,124 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
 
 /// §5: he_uniform before the relu family and gelu, xavier_uniform otherwise.
 pub fn default_init(next: Option<&LayerKind>) -> Init {
-    match next {
-        Some(
-            LayerKind::Relu | LayerKind::LeakyRelu { .. } | LayerKind::Elu { .. } | LayerKind::Gelu,
-        ) => Init::HeUniform,
-        _ => Init::XavierUniform,
+    if next.is_some_and(|k| k.family() == Family::ReluLike) {
+        Init::HeUniform
+    } else {
+        Init::XavierUniform
     }
 }
 
-fn layer(cx: &mut Cx, e: &Expr, name: &str) -> Option<(LayerKind, Option<Span>)> {
-    let none = Sig {
-        params: &[],
-        required: 0,
-        example: "relu",
+// The builders of the layers declared in `catalog`.
+
+/// `dense` and `linear`. Every argument is checked before giving up, so all errors
+/// are reported; the default initialiser is chosen once the next layer is known.
+pub(super) fn dense(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
+    let units = b.count(cx, "units");
+    let init = match b.get("init") {
+        Some(x) => init(cx, x).map(Some),
+        None => Some(None),
     };
-    let kind = match name {
-        "dense" | "linear" => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["units", "init", "bias"],
-                    required: 1,
-                    example: "dense(16)",
-                },
-            );
-            let units = b
-                .get(0)
-                .and_then(|x| values::count_in(cx, x, "units", 1, values::MAX_SIZE));
-            // Every argument is checked before giving up, so all errors are reported.
-            let init = match b.get(1) {
-                Some(x) => init(cx, x).map(Some),
-                None => Some(None),
-            };
-            let bias = match b.get(2) {
-                Some(x) => values::boolean(cx, x, "bias"),
-                None => Some(true),
-            };
-            let (init, bias) = (init?, bias?);
-            let init_span = b.get(1).map(|x| x.span);
-            return Some((
-                LayerKind::Dense {
-                    units: units?,
-                    init: init.unwrap_or(Init::XavierUniform),
-                    bias,
-                },
-                init_span,
-            ));
-        }
-        "relu" | "sigmoid" | "tanh" | "gelu" | "softmax" => {
-            // No parameters: any argument is reported as one too many.
-            bind(cx, e, &none);
-            match name {
-                "relu" => LayerKind::Relu,
-                "sigmoid" => LayerKind::Sigmoid,
-                "tanh" => LayerKind::Tanh,
-                "gelu" => LayerKind::Gelu,
-                _ => LayerKind::Softmax,
-            }
-        }
-        "leaky_relu" => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["slope"],
-                    required: 0,
-                    example: "leaky_relu(0.01)",
-                },
-            );
-            let slope = match b.get(0) {
-                Some(x) => values::float_in(cx, x, "the slope", Range::Any)?,
-                None => 0.01,
-            };
-            LayerKind::LeakyRelu { slope }
-        }
-        "elu" => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["alpha"],
-                    required: 0,
-                    example: "elu(1.0)",
-                },
-            );
-            let alpha = match b.get(0) {
-                Some(x) => values::float_in(cx, x, "alpha", Range::Any)?,
-                None => 1.0,
-            };
-            LayerKind::Elu { alpha }
-        }
-        "dropout" => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["p"],
-                    required: 1,
-                    example: "dropout(0.1)",
-                },
-            );
-            let p = values::float_in(cx, b.get(0)?, "the dropout probability", Range::UnitOpen)?;
-            LayerKind::Dropout { p }
-        }
-        "batch_norm" => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["momentum", "eps"],
-                    required: 0,
-                    example: "batch_norm(momentum = 0.1)",
-                },
-            );
-            let momentum = match b.get(0) {
-                Some(x) => values::float_in(cx, x, "the batch_norm momentum", Range::Unit)?,
-                None => 0.1,
-            };
-            let eps = match b.get(1) {
-                Some(x) => values::float_in(cx, x, "eps", Range::Positive)?,
-                None => 1e-5,
-            };
-            LayerKind::BatchNorm { momentum, eps }
-        }
-        "layer_norm" => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["eps"],
-                    required: 0,
-                    example: "layer_norm(eps = 1e-5)",
-                },
-            );
-            let eps = match b.get(0) {
-                Some(x) => values::float_in(cx, x, "eps", Range::Positive)?,
-                None => 1e-5,
-            };
-            LayerKind::LayerNorm { eps }
-        }
-        _ => return None,
-    };
-    Some((kind, None))
+    let bias = b.boolean(cx, "bias");
+    let (init, bias) = (init?, bias?);
+    Some(LayerKind::Dense {
+        units: units?,
+        init: init.unwrap_or(Init::XavierUniform),
+        bias,
+    })
+}
+
+pub(super) fn relu(_: &mut Cx, _: &Args) -> Option<LayerKind> {
+    Some(LayerKind::Relu)
+}
+
+pub(super) fn sigmoid(_: &mut Cx, _: &Args) -> Option<LayerKind> {
+    Some(LayerKind::Sigmoid)
+}
+
+pub(super) fn tanh(_: &mut Cx, _: &Args) -> Option<LayerKind> {
+    Some(LayerKind::Tanh)
+}
+
+pub(super) fn gelu(_: &mut Cx, _: &Args) -> Option<LayerKind> {
+    Some(LayerKind::Gelu)
+}
+
+pub(super) fn softmax(_: &mut Cx, _: &Args) -> Option<LayerKind> {
+    Some(LayerKind::Softmax)
+}
+
+pub(super) fn leaky_relu(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
+    let slope = b.float(cx, "slope")?;
+    Some(LayerKind::LeakyRelu { slope })
+}
+
+pub(super) fn elu(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
+    let alpha = b.float(cx, "alpha")?;
+    Some(LayerKind::Elu { alpha })
+}
+
+pub(super) fn dropout(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
+    let p = b.float(cx, "p")?;
+    Some(LayerKind::Dropout { p })
+}
+
+pub(super) fn batch_norm(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
+    let momentum = b.float(cx, "momentum")?;
+    let eps = b.float(cx, "eps")?;
+    Some(LayerKind::BatchNorm { momentum, eps })
+}
+
+pub(super) fn layer_norm(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
+    let eps = b.float(cx, "eps")?;
+    Some(LayerKind::LayerNorm { eps })
 }
 
 /// An initialiser expression: `he_uniform`, `normal(std = 0.02)`, …
 pub fn init(cx: &mut Cx, e: &Expr) -> Option<Init> {
-    let (which, _) = values::callee_in(cx, e, "initialiser", "he_uniform", INITS)?;
-    let name = INITS[which];
-    let none = Sig {
-        params: &[],
-        required: 0,
-        example: "he_uniform",
-    };
-    Some(match name {
-        "normal" => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["std"],
-                    required: 0,
-                    example: "normal(std = 0.01)",
-                },
-            );
-            let std = match b.get(0) {
-                Some(x) => values::float_in(cx, x, "std", Range::NonNegative)?,
-                None => 0.01,
-            };
-            Init::Normal { std }
-        }
-        "uniform" => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["limit"],
-                    required: 0,
-                    example: "uniform(limit = 0.05)",
-                },
-            );
-            let limit = match b.get(0) {
-                Some(x) => values::float_in(cx, x, "limit", Range::NonNegative)?,
-                None => 0.05,
-            };
-            Init::Uniform { limit }
-        }
-        other => {
-            bind(cx, e, &none);
-            match other {
-                "he_uniform" => Init::HeUniform,
-                "he_normal" => Init::HeNormal,
-                "xavier_uniform" => Init::XavierUniform,
-                "xavier_normal" => Init::XavierNormal,
-                "lecun_normal" => Init::LecunNormal,
-                "zeros" => Init::Zeros,
-                _ => Init::TorchDefault,
-            }
-        }
-    })
+    let (decl, _) = values::declared(cx, e, Kind::Init, "initialiser", "he_uniform")?;
+    let b = bind(cx, e, decl);
+    match decl.build {
+        Build::Init(build) => build(cx, &b),
+        _ => None,
+    }
+}
+
+// The builders of the initialisers declared in `catalog`.
+
+pub(super) fn normal(cx: &mut Cx, b: &Args) -> Option<Init> {
+    let std = b.float(cx, "std")?;
+    Some(Init::Normal { std })
+}
+
+pub(super) fn uniform(cx: &mut Cx, b: &Args) -> Option<Init> {
+    let limit = b.float(cx, "limit")?;
+    Some(Init::Uniform { limit })
+}
+
+pub(super) fn he_uniform(_: &mut Cx, _: &Args) -> Option<Init> {
+    Some(Init::HeUniform)
+}
+
+pub(super) fn he_normal(_: &mut Cx, _: &Args) -> Option<Init> {
+    Some(Init::HeNormal)
+}
+
+pub(super) fn xavier_uniform(_: &mut Cx, _: &Args) -> Option<Init> {
+    Some(Init::XavierUniform)
+}
+
+pub(super) fn xavier_normal(_: &mut Cx, _: &Args) -> Option<Init> {
+    Some(Init::XavierNormal)
+}
+
+pub(super) fn lecun_normal(_: &mut Cx, _: &Args) -> Option<Init> {
+    Some(Init::LecunNormal)
+}
+
+pub(super) fn zeros(_: &mut Cx, _: &Args) -> Option<Init> {
+    Some(Init::Zeros)
+}
+
+pub(super) fn torch_default(_: &mut Cx, _: &Args) -> Option<Init> {
+    Some(Init::TorchDefault)
 }

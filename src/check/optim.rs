@@ -3,73 +3,43 @@
 use crate::ast::{Expr, ExprKind, Span};
 use crate::ir::{Loss, Optimizer, Regularize};
 
-use super::args::{bind, Sig};
+use super::args::{bind, Args};
+use super::catalog::{Build, Kind};
 use super::error::CheckError;
-use super::values::{self, Range};
+use super::values;
 use super::Cx;
 
-pub const LOSSES: &[&str] = &[
-    "cross_entropy",
-    "binary_cross_entropy",
-    "mse",
-    "mae",
-    "huber",
-];
-pub const OPTIMIZERS: &[&str] = &["sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam"];
-pub const REGULARIZERS: &[&str] = &["l1", "l2", "max_norm"];
-
 pub fn loss(cx: &mut Cx, e: &Expr) -> Option<Loss> {
-    let (which, _) = values::callee_in(cx, e, "loss", "cross_entropy", LOSSES)?;
-    Some(match LOSSES[which] {
-        "cross_entropy" => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["label_smoothing"],
-                    required: 0,
-                    example: "cross_entropy(label_smoothing = 0.1)",
-                },
-            );
-            let label_smoothing = match b.get(0) {
-                Some(x) => values::float_in(cx, x, "label_smoothing", Range::Unit)?,
-                None => 0.0,
-            };
-            Loss::CrossEntropy { label_smoothing }
-        }
-        "huber" => {
-            let b = bind(
-                cx,
-                e,
-                &Sig {
-                    params: &["delta"],
-                    required: 0,
-                    example: "huber(delta = 1.0)",
-                },
-            );
-            let delta = match b.get(0) {
-                Some(x) => values::float_in(cx, x, "delta", Range::Positive)?,
-                None => 1.0,
-            };
-            Loss::Huber { delta }
-        }
-        other => {
-            bind(
-                cx,
-                e,
-                &Sig {
-                    params: &[],
-                    required: 0,
-                    example: "mse",
-                },
-            );
-            match other {
-                "binary_cross_entropy" => Loss::BinaryCrossEntropy,
-                "mse" => Loss::Mse,
-                _ => Loss::Mae,
-            }
-        }
-    })
+    let (decl, _) = values::declared(cx, e, Kind::Loss, "loss", "cross_entropy")?;
+    let args = bind(cx, e, decl);
+    match decl.build {
+        Build::Loss(build) => build(cx, &args),
+        _ => None,
+    }
+}
+
+// The builders of the losses declared in `catalog`.
+
+pub(super) fn cross_entropy(cx: &mut Cx, b: &Args) -> Option<Loss> {
+    let label_smoothing = b.float(cx, "label_smoothing")?;
+    Some(Loss::CrossEntropy { label_smoothing })
+}
+
+pub(super) fn huber(cx: &mut Cx, b: &Args) -> Option<Loss> {
+    let delta = b.float(cx, "delta")?;
+    Some(Loss::Huber { delta })
+}
+
+pub(super) fn binary_cross_entropy(_: &mut Cx, _: &Args) -> Option<Loss> {
+    Some(Loss::BinaryCrossEntropy)
+}
+
+pub(super) fn mse(_: &mut Cx, _: &Args) -> Option<Loss> {
+    Some(Loss::Mse)
+}
+
+pub(super) fn mae(_: &mut Cx, _: &Args) -> Option<Loss> {
+    Some(Loss::Mae)
 }
 
 /// The resolved optimizer and the spans lints and later checks point at.
@@ -81,236 +51,156 @@ pub struct ROptimizer {
     pub weight_decay_span: Option<Span>,
 }
 
-fn opt_float(
-    cx: &mut Cx,
-    x: Option<&Expr>,
-    what: &str,
-    range: Range,
-    default: f64,
-    ok: &mut bool,
-) -> f64 {
-    match x {
-        Some(x) => match values::float_in(cx, x, what, range) {
-            Some(v) => v,
-            None => {
-                *ok = false;
-                default
-            }
-        },
-        None => default,
-    }
-}
-
-fn opt_bool(cx: &mut Cx, x: Option<&Expr>, what: &str, ok: &mut bool) -> bool {
-    match x {
-        Some(x) => match values::boolean(cx, x, what) {
-            Some(v) => v,
-            None => {
-                *ok = false;
-                false
-            }
-        },
-        None => false,
-    }
-}
-
 pub fn optimizer(cx: &mut Cx, e: &Expr) -> Option<ROptimizer> {
-    let (which, _) = values::callee_in(cx, e, "optimizer", "adam(lr = 0.001)", OPTIMIZERS)?;
-    let name = OPTIMIZERS[which];
-    let sig = match name {
-        "sgd" => Sig {
-            params: &["lr", "momentum", "dampening", "nesterov", "weight_decay"],
-            required: 1,
-            example: "sgd(lr = 0.1, momentum = 0.9)",
-        },
-        "adam" => Sig {
-            params: &["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad"],
-            required: 1,
-            example: "adam(lr = 0.001)",
-        },
-        "adamw" => Sig {
-            params: &["lr", "beta1", "beta2", "eps", "weight_decay"],
-            required: 1,
-            example: "adamw(lr = 0.001)",
-        },
-        "rmsprop" => Sig {
-            params: &["lr", "alpha", "eps", "momentum", "centered", "weight_decay"],
-            required: 1,
-            example: "rmsprop(lr = 0.01)",
-        },
-        "nadam" => Sig {
-            params: &[
-                "lr",
-                "beta1",
-                "beta2",
-                "eps",
-                "weight_decay",
-                "momentum_decay",
-            ],
-            required: 1,
-            example: "nadam(lr = 0.002)",
-        },
-        _ => Sig {
-            params: &["lr", "eps", "weight_decay"],
-            required: 1,
-            example: "adagrad(lr = 0.01)",
-        },
-    };
-    let b = bind(cx, e, &sig);
-    let mut ok = true;
-    let idx = |p: &str| sig.params.iter().position(|q| *q == p);
-    let arg = |p: &str| idx(p).and_then(|i| b.get(i));
-    let lr_expr = arg("lr");
-    let lr = match lr_expr {
-        Some(x) => values::float_in(cx, x, "the learning rate", Range::Positive),
-        None => None,
-    };
-    // Keep checking the other arguments when lr is wrong, so all errors are reported.
-    if lr.is_none() {
-        ok = false;
-    }
-    let lr = lr.unwrap_or(1.0);
-    let wd_expr = arg("weight_decay");
-    let wd_default = if name == "adamw" { 0.01 } else { 0.0 };
-    let weight_decay = opt_float(
-        cx,
-        wd_expr,
-        "weight_decay",
-        Range::NonNegative,
-        wd_default,
-        &mut ok,
-    );
-    let opt = match name {
-        "sgd" => {
-            // Nesterov's conditions depend on these three alone: a wrong learning
-            // rate does not hide them (every independent error at once).
-            let mut momentum_ok = true;
-            let momentum = opt_float(
-                cx,
-                arg("momentum"),
-                "momentum",
-                Range::NonNegative,
-                0.0,
-                &mut momentum_ok,
-            );
-            let dampening = opt_float(
-                cx,
-                arg("dampening"),
-                "dampening",
-                Range::Unit,
-                0.0,
-                &mut momentum_ok,
-            );
-            let nesterov = opt_bool(cx, arg("nesterov"), "nesterov", &mut momentum_ok);
-            ok &= momentum_ok;
-            if nesterov && momentum_ok {
-                let span = arg("nesterov").map_or(e.span, |x| x.span);
-                if momentum <= 0.0 {
-                    cx.err(CheckError::Nesterov {
-                        reason: "momentum > 0".into(),
-                        span,
-                        help: Some("add `momentum = 0.9`, or remove `nesterov = true`".into()),
-                    });
-                    ok = false;
-                } else if dampening != 0.0 {
-                    cx.err(CheckError::Nesterov {
-                        reason: "dampening = 0".into(),
-                        span,
-                        help: Some("remove `dampening`, or remove `nesterov = true`".into()),
-                    });
-                    ok = false;
-                }
-            }
-            Optimizer::Sgd {
-                lr,
-                momentum,
-                dampening,
-                nesterov,
-                weight_decay,
-            }
-        }
-        "adam" | "adamw" => {
-            let beta1 = opt_float(cx, arg("beta1"), "beta1", Range::UnitOpen, 0.9, &mut ok);
-            let beta2 = opt_float(cx, arg("beta2"), "beta2", Range::UnitOpen, 0.999, &mut ok);
-            let eps = opt_float(cx, arg("eps"), "eps", Range::Positive, 1e-8, &mut ok);
-            if name == "adam" {
-                let amsgrad = opt_bool(cx, arg("amsgrad"), "amsgrad", &mut ok);
-                Optimizer::Adam {
-                    lr,
-                    beta1,
-                    beta2,
-                    eps,
-                    weight_decay,
-                    amsgrad,
-                }
-            } else {
-                Optimizer::AdamW {
-                    lr,
-                    beta1,
-                    beta2,
-                    eps,
-                    weight_decay,
-                }
-            }
-        }
-        "rmsprop" => {
-            let alpha = opt_float(cx, arg("alpha"), "alpha", Range::Unit, 0.99, &mut ok);
-            let eps = opt_float(cx, arg("eps"), "eps", Range::Positive, 1e-8, &mut ok);
-            let momentum = opt_float(
-                cx,
-                arg("momentum"),
-                "momentum",
-                Range::NonNegative,
-                0.0,
-                &mut ok,
-            );
-            let centered = opt_bool(cx, arg("centered"), "centered", &mut ok);
-            Optimizer::RmsProp {
-                lr,
-                alpha,
-                eps,
-                momentum,
-                centered,
-                weight_decay,
-            }
-        }
-        "nadam" => {
-            let beta1 = opt_float(cx, arg("beta1"), "beta1", Range::UnitOpen, 0.9, &mut ok);
-            let beta2 = opt_float(cx, arg("beta2"), "beta2", Range::UnitOpen, 0.999, &mut ok);
-            let eps = opt_float(cx, arg("eps"), "eps", Range::Positive, 1e-8, &mut ok);
-            let momentum_decay = opt_float(
-                cx,
-                arg("momentum_decay"),
-                "momentum_decay",
-                Range::NonNegative,
-                0.004,
-                &mut ok,
-            );
-            Optimizer::NAdam {
-                lr,
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-                momentum_decay,
-            }
-        }
-        _ => {
-            let eps = opt_float(cx, arg("eps"), "eps", Range::Positive, 1e-10, &mut ok);
-            Optimizer::Adagrad {
-                lr,
-                eps,
-                weight_decay,
-            }
-        }
-    };
-    let lr_span = lr_expr.map_or(e.span, |x| x.span);
-    ok.then(|| ROptimizer {
+    let (decl, _) = values::declared(cx, e, Kind::Optimizer, "optimizer", "adam(lr = 0.001)")?;
+    let b = bind(cx, e, decl);
+    let opt = match decl.build {
+        Build::Optimizer(build) => build(cx, &b),
+        _ => None,
+    }?;
+    Some(ROptimizer {
         opt,
         span: e.span,
-        lr_span,
-        weight_decay_span: wd_expr.map(|x| x.span),
+        lr_span: b.get("lr").map_or(e.span, |x| x.span),
+        weight_decay_span: b.get("weight_decay").map(|x| x.span),
     })
+}
+
+/// The learning rate and weight decay, read first by every optimizer (every
+/// independent error is reported: a wrong learning rate does not hide the rest).
+fn lr_and_decay(cx: &mut Cx, b: &Args) -> (Option<f64>, Option<f64>) {
+    let lr = b.float(cx, "lr");
+    let weight_decay = b.float(cx, "weight_decay");
+    (lr, weight_decay)
+}
+
+// The builders of the optimizers declared in `catalog`.
+
+pub(super) fn sgd(cx: &mut Cx, b: &Args) -> Option<Optimizer> {
+    let (lr, weight_decay) = lr_and_decay(cx, b);
+    // Nesterov's conditions depend on these three alone: a wrong learning rate
+    // does not hide them (every independent error at once).
+    let momentum = b.float(cx, "momentum");
+    let dampening = b.float(cx, "dampening");
+    let nesterov = b.boolean(cx, "nesterov");
+    let (momentum, dampening, nesterov) = (momentum?, dampening?, nesterov?);
+    if nesterov {
+        let span = b.get("nesterov").map_or(b.span, |x| x.span);
+        if momentum <= 0.0 {
+            cx.err(CheckError::Nesterov {
+                reason: "momentum > 0".into(),
+                span,
+                help: Some("add `momentum = 0.9`, or remove `nesterov = true`".into()),
+            });
+            return None;
+        } else if dampening != 0.0 {
+            cx.err(CheckError::Nesterov {
+                reason: "dampening = 0".into(),
+                span,
+                help: Some("remove `dampening`, or remove `nesterov = true`".into()),
+            });
+            return None;
+        }
+    }
+    Some(Optimizer::Sgd {
+        lr: lr?,
+        momentum,
+        dampening,
+        nesterov,
+        weight_decay: weight_decay?,
+    })
+}
+
+pub(super) fn adam(cx: &mut Cx, b: &Args) -> Option<Optimizer> {
+    let (lr, weight_decay) = lr_and_decay(cx, b);
+    let beta1 = b.float(cx, "beta1");
+    let beta2 = b.float(cx, "beta2");
+    let eps = b.float(cx, "eps");
+    let amsgrad = b.boolean(cx, "amsgrad");
+    Some(Optimizer::Adam {
+        lr: lr?,
+        beta1: beta1?,
+        beta2: beta2?,
+        eps: eps?,
+        weight_decay: weight_decay?,
+        amsgrad: amsgrad?,
+    })
+}
+
+pub(super) fn adamw(cx: &mut Cx, b: &Args) -> Option<Optimizer> {
+    let (lr, weight_decay) = lr_and_decay(cx, b);
+    let beta1 = b.float(cx, "beta1");
+    let beta2 = b.float(cx, "beta2");
+    let eps = b.float(cx, "eps");
+    Some(Optimizer::AdamW {
+        lr: lr?,
+        beta1: beta1?,
+        beta2: beta2?,
+        eps: eps?,
+        weight_decay: weight_decay?,
+    })
+}
+
+pub(super) fn rmsprop(cx: &mut Cx, b: &Args) -> Option<Optimizer> {
+    let (lr, weight_decay) = lr_and_decay(cx, b);
+    let alpha = b.float(cx, "alpha");
+    let eps = b.float(cx, "eps");
+    let momentum = b.float(cx, "momentum");
+    let centered = b.boolean(cx, "centered");
+    Some(Optimizer::RmsProp {
+        lr: lr?,
+        alpha: alpha?,
+        eps: eps?,
+        momentum: momentum?,
+        centered: centered?,
+        weight_decay: weight_decay?,
+    })
+}
+
+pub(super) fn adagrad(cx: &mut Cx, b: &Args) -> Option<Optimizer> {
+    let (lr, weight_decay) = lr_and_decay(cx, b);
+    let eps = b.float(cx, "eps");
+    Some(Optimizer::Adagrad {
+        lr: lr?,
+        eps: eps?,
+        weight_decay: weight_decay?,
+    })
+}
+
+pub(super) fn nadam(cx: &mut Cx, b: &Args) -> Option<Optimizer> {
+    let (lr, weight_decay) = lr_and_decay(cx, b);
+    let beta1 = b.float(cx, "beta1");
+    let beta2 = b.float(cx, "beta2");
+    let eps = b.float(cx, "eps");
+    let momentum_decay = b.float(cx, "momentum_decay");
+    Some(Optimizer::NAdam {
+        lr: lr?,
+        beta1: beta1?,
+        beta2: beta2?,
+        eps: eps?,
+        weight_decay: weight_decay?,
+        momentum_decay: momentum_decay?,
+    })
+}
+
+/// One entry of `regularize`, as its builder reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Penalty {
+    L1(f64),
+    L2(f64),
+    MaxNorm(f64),
+}
+
+pub(super) fn l1(cx: &mut Cx, b: &Args) -> Option<Penalty> {
+    b.float(cx, "lambda").map(Penalty::L1)
+}
+
+pub(super) fn l2(cx: &mut Cx, b: &Args) -> Option<Penalty> {
+    b.float(cx, "lambda").map(Penalty::L2)
+}
+
+pub(super) fn max_norm(cx: &mut Cx, b: &Args) -> Option<Penalty> {
+    b.float(cx, "c").map(Penalty::MaxNorm)
 }
 
 /// The resolved `regularize` list, with the span of an `l2` entry (for a lint).
@@ -334,52 +224,32 @@ pub fn regularize(cx: &mut Cx, e: &Expr) -> Option<RRegularize> {
     let mut ok = true;
     let mut max_norm_at: Option<Span> = None;
     for x in items {
-        let Some((which, id)) = values::callee_in(cx, x, "regulariser", "l2(1e-4)", REGULARIZERS)
+        let Some((decl, id)) =
+            values::declared(cx, x, Kind::Regularizer, "regulariser", "l2(1e-4)")
         else {
             ok = false;
             continue;
         };
-        let name = REGULARIZERS[which];
-        let (param, example) = match name {
-            "l1" => ("lambda", "l1(1e-5)"),
-            "l2" => ("lambda", "l2(1e-4)"),
-            _ => ("c", "max_norm(3.0)"),
+        let b = bind(cx, x, decl);
+        let penalty = match decl.build {
+            Build::Penalty(build) => build(cx, &b),
+            _ => None,
         };
-        let params: &'static [&'static str] = if param == "c" { &["c"] } else { &["lambda"] };
-        let b = bind(
-            cx,
-            x,
-            &Sig {
-                params,
-                required: 1,
-                example,
-            },
-        );
-        let range = if name == "max_norm" {
-            Range::Positive
-        } else {
-            Range::NonNegative
-        };
-        let what = if name == "max_norm" {
-            "the max_norm limit"
-        } else {
-            "lambda"
-        };
-        let Some(v) = b.get(0).and_then(|a| values::float_in(cx, a, what, range)) else {
+        let Some(penalty) = penalty else {
             ok = false;
             continue;
         };
-        match name {
-            "l1" => {
+        match penalty {
+            Penalty::L1(v) => {
                 out.reg.l1 += v;
                 out.reg.has_penalty = true;
             }
-            "l2" => {
+            Penalty::L2(v) => {
                 out.reg.l2 += v;
                 out.reg.has_penalty = true;
                 out.l2_span.get_or_insert(x.span);
             }
-            _ => {
+            Penalty::MaxNorm(v) => {
                 if let Some(first) = max_norm_at {
                     cx.err(CheckError::DuplicateItem {
                         name: "max_norm".into(),

@@ -12,8 +12,8 @@ use crate::ast::{
 };
 use crate::syntax;
 
+use super::catalog::{self, Kind};
 use super::error::CheckError;
-use super::layout::{SECTIONS, SETTINGS};
 use super::suggest;
 use super::Cx;
 
@@ -121,7 +121,7 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
     }
     let setting_span = key_span.to(value.span);
     if parts.len() == 1 {
-        if SECTIONS.contains(&key) {
+        if catalog::sections().contains(&key) {
             bad(
                 cx,
                 text,
@@ -154,7 +154,7 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
         model_key(cx, recipe, &ov, &parts);
         return;
     }
-    if SETTINGS.contains(&sec_name) {
+    if catalog::settings().contains(&sec_name) {
         // `optimizer.lr=…`: one argument of the setting's call.
         match recipe.items.iter_mut().find(|i| i.name().name == sec_name) {
             Some(Item::Setting(s)) => set_in(cx, &mut s.value, &parts[1..], ov, Context::Other),
@@ -175,9 +175,10 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
         }
         return;
     }
-    if !SECTIONS.contains(&sec_name) {
+    let sections = catalog::sections();
+    if !sections.contains(&sec_name) {
         let help =
-            suggest::help(sec_name, SECTIONS).map(|h| h.replace("one of", "one of the sections"));
+            suggest::help(sec_name, &sections).map(|h| h.replace("one of", "one of the sections"));
         bad(cx, text, sec_span, "unknown section", help);
         return;
     }
@@ -453,62 +454,26 @@ fn set_in(cx: &mut Cx, e: &mut Expr, path: &[(&str, Span)], ov: Ov, ctx: Context
     }
 }
 
-/// The parameters of each call, in the specification's order (what positional
-/// arguments bind to). A call not listed only takes named overrides.
-pub fn params_of(ctx: Context, call: &str) -> Option<&'static [&'static str]> {
-    let model: Option<&'static [&'static str]> = match call {
-        "input" => Some(&["features"]),
-        "dense" | "linear" => Some(&["units", "init", "bias"]),
-        "leaky_relu" => Some(&["slope"]),
-        "elu" => Some(&["alpha"]),
-        "dropout" => Some(&["p"]),
-        "batch_norm" => Some(&["momentum", "eps"]),
-        "layer_norm" => Some(&["eps"]),
-        "normal" => Some(&["std"]),
-        "uniform" => Some(&["limit"]),
-        _ => None,
-    };
-    let data: Option<&'static [&'static str]> = match call {
-        "csv" => Some(&["path", "label", "header", "delimiter"]),
-        "split" => Some(&["from", "fraction", "stratify"]),
-        "blobs" => Some(&["n", "features", "classes", "spread"]),
-        "spirals" => Some(&["n", "classes", "noise"]),
-        "moons" | "xor" => Some(&["n", "noise"]),
-        "linear" => Some(&["n", "features", "targets", "noise"]),
-        _ => None,
-    };
-    match ctx {
-        Context::Model => return model,
-        Context::Data => return data,
-        Context::Other => {}
-    }
-    Some(match call {
-        "cross_entropy" => &["label_smoothing"],
-        "huber" => &["delta"],
-        "sgd" => &["lr", "momentum", "dampening", "nesterov", "weight_decay"],
-        "adam" => &["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad"],
-        "adamw" => &["lr", "beta1", "beta2", "eps", "weight_decay"],
-        "rmsprop" => &["lr", "alpha", "eps", "momentum", "centered", "weight_decay"],
-        "adagrad" => &["lr", "eps", "weight_decay"],
-        "nadam" => &[
-            "lr",
-            "beta1",
-            "beta2",
-            "eps",
-            "weight_decay",
-            "momentum_decay",
+/// The parameters of a call in `ctx`, in their declared order (what positional
+/// arguments bind to), from its declaration in [`catalog`]. A call that is not
+/// declared only takes named overrides.
+pub fn params_of(ctx: Context, call: &str) -> Option<Vec<&'static str>> {
+    let kinds: &[Kind] = match ctx {
+        Context::Model => &[Kind::Layer, Kind::Init],
+        Context::Data => &[Kind::Source],
+        Context::Other => &[
+            Kind::Loss,
+            Kind::Optimizer,
+            Kind::Regularizer,
+            Kind::Schedule,
+            Kind::Clip,
+            Kind::EarlyStop,
         ],
-        "l1" | "l2" => &["lambda"],
-        "max_norm" => &["c"],
-        "step" => &["every", "factor"],
-        "exponential" => &["gamma"],
-        "cosine" => &["min_lr"],
-        "warmup" => &["epochs", "then"],
-        "reduce_on_plateau" => &["factor", "patience", "monitor"],
-        "norm" | "value" => &["max"],
-        "patience" => &["p", "monitor", "min_delta"],
-        _ => return None,
-    })
+    };
+    kinds
+        .iter()
+        .find_map(|&k| catalog::find(k, call))
+        .map(|b| b.param_names())
 }
 
 /// The first key given twice among `--set` texts (`KEY=VALUE`; spaces around the
@@ -525,15 +490,11 @@ pub fn duplicate_key(list: &[String]) -> Option<String> {
     None
 }
 
+/// The item of `section` that help texts show, from the section's declaration.
 fn first_item(section: &str) -> &'static str {
-    match section {
-        "data" => "normalize",
-        "train" => "epochs",
-        "checkpoint" => "every",
-        "diagnose" => "plateau_epochs",
-        "expect" => "valid_accuracy",
-        _ => "item",
-    }
+    catalog::find(Kind::Section, section)
+        .and_then(|b| b.example_item)
+        .unwrap_or("item")
 }
 
 /// The key of a `KEY=VALUE` text, without surrounding spaces.
@@ -585,7 +546,7 @@ pub fn differing_args(key: &str, values: &[Option<String>]) -> Option<Vec<Vec<St
         if differs {
             let name = match &a.name {
                 Some(n) => n.name.clone(),
-                None => params?.get(i)?.to_string(),
+                None => params.as_ref()?.get(i)?.to_string(),
             };
             names.push((i, name));
         }

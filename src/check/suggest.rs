@@ -1,32 +1,6 @@
 //! Closest-name suggestions for unknown names (`adamm` -> `adam`).
 
-/// Edit distance (Levenshtein, with a swap of two neighbours counting as one edit:
-/// `rleu` is one edit from `relu`).
-pub fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let (n, m) = (a.len(), b.len());
-    let mut d = vec![vec![0usize; m + 1]; n + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=n {
-        for j in 1..=m {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    d[n][m]
-}
+pub use crate::similar::distance;
 
 /// The known name closest to `name`, if it is close enough to be a likely typo.
 pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {

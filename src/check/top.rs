@@ -31,28 +31,26 @@ pub fn path(cx: &mut Cx, e: &Expr, what: &str, dir: &Path) -> Option<PathBuf> {
     })
 }
 
-pub const CHECKPOINT_ITEMS: &[&str] = &["every", "path", "keep"];
-
 pub fn checkpoint(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<CheckpointPlan> {
     let before = cx.errors.len();
-    let e = layout::entries(cx, sec, CHECKPOINT_ITEMS);
-    let every = match e[0] {
-        Some(s) => values::count(cx, &s.value, "every", 1),
+    let e = layout::entries(cx, sec);
+    let every = match e.value("every") {
+        Some(x) => values::count(cx, x, "every", 1),
         None => {
             layout::missing_entry(cx, sec, "every", "every = 5");
             None
         }
     };
-    let path = match e[1] {
-        Some(s) => self::path(cx, &s.value, "the checkpoint directory", dir),
+    let path = match e.value("path") {
+        Some(x) => self::path(cx, x, "the checkpoint directory", dir),
         None => {
             layout::missing_entry(cx, sec, "path", "path = \"checkpoints\"");
             None
         }
     };
     // Without `keep`, every checkpoint is kept.
-    let keep = match e[2] {
-        Some(s) => values::count(cx, &s.value, "keep", 1),
+    let keep = match e.value("keep") {
+        Some(x) => values::count(cx, x, "keep", 1),
         None => Some(usize::MAX),
     };
     if cx.errors.len() > before {

@@ -3,6 +3,7 @@
 
 use crate::ast::{Expr, ExprKind, Ident};
 
+use super::catalog::{self, Builtin, Kind};
 use super::error::CheckError;
 use super::suggest;
 use super::Cx;
@@ -125,7 +126,7 @@ pub fn float(cx: &mut Cx, e: &Expr, what: &str) -> Option<f64> {
 }
 
 /// Which interval a float must lie in.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Range {
     /// > 0
     Positive,
@@ -155,7 +156,8 @@ impl Range {
             Range::Any => v.is_finite(),
         }
     }
-    fn words(self) -> &'static str {
+    /// The range in words: `greater than 0`, `in [0, 1)`.
+    pub fn words(self) -> &'static str {
         match self {
             Range::Positive => "greater than 0",
             Range::NonNegative => "at least 0",
@@ -286,4 +288,42 @@ pub fn callee_in<'a>(
     };
     let i = lookup(cx, id, what, known)?;
     Some((i, id))
+}
+
+/// A name or call whose name is declared as a built-in of `kind` (the declaration
+/// is the acceptance); else `wrong_type` / `unknown_name` with the closest declared
+/// name suggested.
+pub fn declared<'a>(
+    cx: &mut Cx,
+    e: &'a Expr,
+    kind: Kind,
+    what: &str,
+    example: &str,
+) -> Option<(&'static Builtin, &'a Ident)> {
+    // The common case first, without listing the kind's names.
+    if let Some(id) = callee(e) {
+        if let Some(decl) = catalog::find(kind, &id.name) {
+            return Some((decl, id));
+        }
+    }
+    let known = catalog::names(kind);
+    let (i, id) = callee_in(cx, e, what, example, &known)?;
+    let decl = catalog::find(kind, known.get(i)?)?;
+    Some((decl, id))
+}
+
+/// One of the declared values of `kind` (a `Kind::Value`), written as a plain
+/// name, as its IR value: the one of `all` whose `name` is the name written.
+pub fn declared_value<T: Copy>(
+    cx: &mut Cx,
+    e: &Expr,
+    what: &str,
+    kind: Kind,
+    all: &[T],
+    name: fn(&T) -> &'static str,
+) -> Option<T> {
+    let known = catalog::names(kind);
+    let i = choice(cx, e, what, &known)?;
+    let written = known.get(i)?;
+    all.iter().copied().find(|v| name(v) == *written)
 }

@@ -582,30 +582,10 @@ pub(crate) fn closest<'a>(name: &str, candidates: &'a [String]) -> Option<&'a st
         .map(|(_, c)| c.as_str())
 }
 
-/// Edit distance with adjacent transpositions (optimal string alignment) over
-/// chars, case-insensitive (header names vary in case).
+/// The one edit distance ([`crate::similar::distance`]), case-insensitive
+/// (header names vary in case).
 fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.to_lowercase().chars().collect();
-    let b: Vec<char> = b.to_lowercase().chars().collect();
-    let w = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * w];
-    for (j, cell) in d.iter_mut().enumerate().take(w) {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        d[i * w] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[(i - 1) * w + j - 1] + cost)
-                .min(d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[(i - 2) * w + j - 2] + 1);
-            }
-            d[i * w + j] = v;
-        }
-    }
-    d[a.len() * w + b.len()]
+    crate::similar::distance(&a.to_lowercase(), &b.to_lowercase())
 }
 
 #[cfg(test)]

@@ -6,34 +6,11 @@ use super::number::human;
 use crate::ir::{Batch, Init, Layer, LayerKind, Loss, Program, Schedule, Table};
 
 /// The learning rate of epoch `epoch` (from 1) of `epochs` under `schedule` with
-/// the optimizer's `base` rate (§9); `None` for `reduce_on_plateau`, whose rates
-/// depend on the run.
+/// the optimizer's `base` rate (§9), as training computes it
+/// ([`Schedule::rate`]); `None` for `reduce_on_plateau`, whose rates depend on
+/// the run.
 pub fn planned_lr(schedule: &Schedule, base: f64, epoch: usize, epochs: usize) -> Option<f64> {
-    let e = epoch.max(1);
-    match schedule {
-        Schedule::Constant => Some(base),
-        Schedule::Step { every, factor } => {
-            let k = (e - 1) / (*every).max(1);
-            Some(base * factor.powi(i32::try_from(k).unwrap_or(i32::MAX)))
-        }
-        Schedule::Exponential { gamma } => {
-            Some(base * gamma.powi(i32::try_from(e - 1).unwrap_or(i32::MAX)))
-        }
-        Schedule::Cosine { min_lr } => {
-            let t = epochs.max(1) as f64;
-            let cos = crate::math::cos(std::f64::consts::PI * (e - 1) as f64 / t);
-            Some(min_lr + (base - min_lr) * (1.0 + cos) / 2.0)
-        }
-        Schedule::Warmup { epochs: w, then } => {
-            let w = *w;
-            if e <= w {
-                Some(base * e as f64 / w as f64)
-            } else {
-                planned_lr(then, base, e - w, epochs.saturating_sub(w))
-            }
-        }
-        Schedule::ReduceOnPlateau { .. } => None,
-    }
+    schedule.rate(base, epoch, epochs)
 }
 
 /// The plan: the model as a table, the parameter total, the splits, the batches
@@ -438,13 +415,7 @@ fn monotone_pieces(
 /// Trainable parameters of a layer (§5): dense weights and biases, batch_norm
 /// and layer_norm weights and biases (running statistics are not trainable).
 pub fn trainable(layer: &Layer) -> usize {
-    match layer.kind {
-        LayerKind::Dense { units, bias, .. } => {
-            units * layer.in_width + if bias { units } else { 0 }
-        }
-        LayerKind::BatchNorm { .. } | LayerKind::LayerNorm { .. } => 2 * layer.out_width,
-        _ => 0,
-    }
+    layer.trainable()
 }
 
 fn layer_text(kind: &LayerKind) -> String {

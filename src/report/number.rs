@@ -10,8 +10,14 @@ pub fn json_number(x: f64) -> String {
     if !x.is_finite() {
         return "null".to_string();
     }
+    shortest(x, 1e-5..1e16)
+}
+
+/// The shortest decimal that round-trips: plain for 0 and for magnitudes in
+/// `plain`, else in exponent form (`1e-7`, `2.5e20`).
+pub fn shortest(x: f64, plain: std::ops::Range<f64>) -> String {
     let a = x.abs();
-    if a == 0.0 || (1e-5..1e16).contains(&a) {
+    if a == 0.0 || plain.contains(&a) {
         format!("{x}")
     } else {
         format!("{x:e}")

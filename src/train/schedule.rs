@@ -39,10 +39,10 @@ impl Scheduler {
 
     /// The rate used during epoch `e` (1-based).
     pub fn rate(&self, e: usize) -> f64 {
-        match &self.schedule {
-            Schedule::ReduceOnPlateau { .. } => self.plateau.rate,
-            s => closed_form(s, self.base, e, self.epochs),
-        }
+        // The stateless schedules' one formula, shared with `explain`.
+        self.schedule
+            .rate(self.base, e, self.epochs)
+            .unwrap_or(self.plateau.rate)
     }
 
     /// After an epoch: feed the monitored value (lower is better: the caller negates
@@ -65,33 +65,6 @@ impl Scheduler {
                     st.rate = new;
                 }
                 st.bad_epochs = 0;
-            }
-        }
-    }
-}
-
-/// The rate of epoch e out of E for the stateless schedules.
-fn closed_form(s: &Schedule, base: f64, e: usize, total: usize) -> f64 {
-    match s {
-        Schedule::Constant | Schedule::ReduceOnPlateau { .. } => base,
-        Schedule::Step { every, factor } => {
-            let k = (e.saturating_sub(1)) / (*every).max(1);
-            base * factor.powi(k as i32)
-        }
-        Schedule::Exponential { gamma } => base * gamma.powi(e.saturating_sub(1) as i32),
-        Schedule::Cosine { min_lr } => {
-            let t = total.max(1) as f64;
-            min_lr
-                + (base - min_lr)
-                    * (1.0
-                        + crate::math::cos(std::f64::consts::PI * (e.saturating_sub(1)) as f64 / t))
-                    / 2.0
-        }
-        Schedule::Warmup { epochs: w, then } => {
-            if e <= *w {
-                base * e as f64 / (*w).max(1) as f64
-            } else {
-                closed_form(then, base, e - w, total.saturating_sub(*w))
             }
         }
     }

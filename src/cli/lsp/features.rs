@@ -692,7 +692,8 @@ mod tests {
 
     #[test]
     fn suggestions_come_from_the_checkers_help() {
-        let help = crate::check::suggest::help("adamm", crate::check::optim::OPTIMIZERS);
+        let help =
+            crate::check::suggest::help("adamm", &crate::check::catalog::names(Kind::Optimizer));
         assert_eq!(
             help.as_deref().and_then(suggestion).as_deref(),
             Some("adam")
