@@ -13,7 +13,8 @@ pub trait Float:
     fn to_f64(self) -> f64;
     /// The smallest positive normal value.
     const TINY: Self;
-    /// eˣ through [`crate::math`] (never the system's libm).
+    /// eˣ, the bits of [`crate::math`]'s (never the system's libm), by
+    /// [`crate::train::vmath`]'s branch-free port that vectorises in loops.
     fn exp_libm(self) -> Self;
     /// tanh x through [`crate::math`] (never the system's libm).
     fn tanh_libm(self) -> Self;
@@ -46,7 +47,7 @@ impl Float for f32 {
     const TINY: Self = f32::MIN_POSITIVE;
     #[inline(always)]
     fn exp_libm(self) -> Self {
-        crate::math::expf(self)
+        crate::train::vmath::expf(self)
     }
     #[inline(always)]
     fn tanh_libm(self) -> Self {
@@ -75,7 +76,7 @@ impl Float for f64 {
     const TINY: Self = f64::MIN_POSITIVE;
     #[inline(always)]
     fn exp_libm(self) -> Self {
-        crate::math::exp(self)
+        crate::train::vmath::exp(self)
     }
     #[inline(always)]
     fn tanh_libm(self) -> Self {

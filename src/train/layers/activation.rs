@@ -5,10 +5,10 @@
 //! Derivatives at kinks are PyTorch's: relu′(0) = 0, leaky_relu′(0) = slope,
 //! elu′(x) = alpha·eˣ for x ≤ 0.
 
-use crate::math;
 use crate::train::float::Float;
 use crate::train::linalg;
 use crate::train::simd::multiversion;
+use crate::train::vmath;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {
@@ -101,7 +101,7 @@ multiversion! {
             Activation::Gelu => {
                 for (o, &v) in y.iter_mut().zip(x) {
                     let xf = v.to_f64();
-                    *o = T::of(0.5 * xf * (1.0 + math::erf(xf * FRAC_1_SQRT_2)));
+                    *o = T::of(0.5 * xf * (1.0 + vmath::erf(xf * FRAC_1_SQRT_2)));
                 }
             }
             Activation::Sigmoid => {
@@ -173,8 +173,8 @@ multiversion! {
             Activation::Gelu => {
                 for ((&v, &d), o) in xs!() {
                     let xf = v.to_f64();
-                    let cdf = 0.5 * (1.0 + math::erf(xf * FRAC_1_SQRT_2));
-                    let pdf = INV_SQRT_2PI * math::exp(-0.5 * xf * xf);
+                    let cdf = 0.5 * (1.0 + vmath::erf(xf * FRAC_1_SQRT_2));
+                    let pdf = INV_SQRT_2PI * vmath::exp(-0.5 * xf * xf);
                     *o = d * T::of(cdf + xf * pdf);
                 }
             }
