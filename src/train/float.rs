@@ -18,6 +18,9 @@ pub trait Float:
     fn exp_libm(self) -> Self;
     /// tanh x through [`crate::math`] (never the system's libm).
     fn tanh_libm(self) -> Self;
+    /// The error function: `libm`'s `erff` for f32, `erf` for f64, by
+    /// [`crate::train::vmath`]'s branch-free ports that vectorise in loops.
+    fn erf_libm(self) -> Self;
 
     /// `dst ← a·b`, or `dst ← dst + a·b` when `accumulate`, on the calling thread
     /// (faer's kernels; [`crate::train::linalg`] decides about threads).
@@ -54,6 +57,10 @@ impl Float for f32 {
         crate::math::tanhf(self)
     }
     #[inline(always)]
+    fn erf_libm(self) -> Self {
+        crate::train::vmath::erff(self)
+    }
+    #[inline(always)]
     fn of(x: f64) -> Self {
         x as f32
     }
@@ -81,6 +88,10 @@ impl Float for f64 {
     #[inline(always)]
     fn tanh_libm(self) -> Self {
         crate::math::tanh(self)
+    }
+    #[inline(always)]
+    fn erf_libm(self) -> Self {
+        crate::train::vmath::erf(self)
     }
     #[inline(always)]
     fn of(x: f64) -> Self {
