@@ -549,6 +549,46 @@ mod tests {
     }
 
     #[test]
+    fn vector_loops_give_the_scalar_bits_at_every_level() {
+        use crate::train::layers::activation::Activation;
+        use crate::train::simd::{force, Level};
+        let (w, n) = (37, 11);
+        let x: Vec<f64> = (0..w * n)
+            .map(|i| (i as f64 * 0.618_034).fract() * 16.0 - 8.0)
+            .collect();
+        let dy: Vec<f64> = x.iter().map(|v| 1.0 - v * 0.1).collect();
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let dy32: Vec<f32> = dy.iter().map(|&v| v as f32).collect();
+        for level in [Level::Baseline, Level::V3, Level::V4] {
+            force(Some(level));
+            let (mut y, mut dx) = (vec![0.0; w * n], vec![0.0; w * n]);
+            Activation::Gelu.forward(&x, &mut y, w, n);
+            Activation::Gelu.backward(&x, &y, &dy, &mut dx, w, n);
+            let (mut y32, mut dx32) = (vec![0.0f32; w * n], vec![0.0f32; w * n]);
+            Activation::Gelu.forward(&x32, &mut y32, w, n);
+            Activation::Gelu.backward(&x32, &y32, &dy32, &mut dx32, w, n);
+            let c = std::f64::consts::FRAC_1_SQRT_2;
+            for i in 0..w * n {
+                let v = x[i];
+                assert_eq!(
+                    y[i].to_bits(),
+                    (0.5 * v * (1.0 + libm::erf(v * c))).to_bits()
+                );
+                let pdf = 0.398_942_280_401_432_7 * libm::exp(-0.5 * v * v);
+                let d = dy[i] * (0.5 * (1.0 + libm::erf(v * c)) + v * pdf);
+                assert_eq!(dx[i].to_bits(), d.to_bits(), "{level:?} at {v}");
+                let v = x32[i];
+                let want = 0.5 * v * (1.0 + libm::erff(v * c as f32));
+                assert_eq!(y32[i].to_bits(), want.to_bits(), "{level:?} at {v}");
+                let pdf = 0.398_942_280_401_432_7_f64 as f32 * libm::expf(-0.5 * v * v);
+                let d = dy32[i] * (0.5 * (1.0 + libm::erff(v * c as f32)) + v * pdf);
+                assert_eq!(dx32[i].to_bits(), d.to_bits(), "{level:?} at {v}");
+            }
+        }
+        force(None);
+    }
+
+    #[test]
     fn monotone_and_odd() {
         let xs: Vec<f64> = (-60_000..60_000).map(|i| i as f64 * 1e-4).collect();
         for w in xs.windows(2) {
