@@ -13,10 +13,14 @@ pub trait Float:
     fn to_f64(self) -> f64;
     /// The smallest positive normal value.
     const TINY: Self;
-    /// eˣ through [`crate::math`] (never the system's libm).
+    /// eˣ, the bits of [`crate::math`]'s (never the system's libm), by
+    /// [`crate::train::vmath`]'s branch-free port that vectorises in loops.
     fn exp_libm(self) -> Self;
     /// tanh x through [`crate::math`] (never the system's libm).
     fn tanh_libm(self) -> Self;
+    /// The error function: `libm`'s `erff` for f32, `erf` for f64, by
+    /// [`crate::train::vmath`]'s branch-free ports that vectorise in loops.
+    fn erf_libm(self) -> Self;
 
     /// `dst ← a·b`, or `dst ← dst + a·b` when `accumulate`, on the calling thread
     /// (faer's kernels; [`crate::train::linalg`] decides about threads).
@@ -46,11 +50,15 @@ impl Float for f32 {
     const TINY: Self = f32::MIN_POSITIVE;
     #[inline(always)]
     fn exp_libm(self) -> Self {
-        crate::math::expf(self)
+        crate::train::vmath::expf(self)
     }
     #[inline(always)]
     fn tanh_libm(self) -> Self {
         crate::math::tanhf(self)
+    }
+    #[inline(always)]
+    fn erf_libm(self) -> Self {
+        crate::train::vmath::erff(self)
     }
     #[inline(always)]
     fn of(x: f64) -> Self {
@@ -75,11 +83,15 @@ impl Float for f64 {
     const TINY: Self = f64::MIN_POSITIVE;
     #[inline(always)]
     fn exp_libm(self) -> Self {
-        crate::math::exp(self)
+        crate::train::vmath::exp(self)
     }
     #[inline(always)]
     fn tanh_libm(self) -> Self {
         crate::math::tanh(self)
+    }
+    #[inline(always)]
+    fn erf_libm(self) -> Self {
+        crate::train::vmath::erf(self)
     }
     #[inline(always)]
     fn of(x: f64) -> Self {

@@ -26,6 +26,7 @@ pub mod schedule;
 pub mod simd;
 pub mod snapshot;
 pub mod trainer;
+pub mod vmath;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;

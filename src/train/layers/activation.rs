@@ -5,7 +5,6 @@
 //! Derivatives at kinks are PyTorch's: relu′(0) = 0, leaky_relu′(0) = slope,
 //! elu′(x) = alpha·eˣ for x ≤ 0.
 
-use crate::math;
 use crate::train::float::Float;
 use crate::train::linalg;
 use crate::train::simd::multiversion;
@@ -99,9 +98,10 @@ multiversion! {
                 }
             }
             Activation::Gelu => {
+                // In the run's precision (f32: erff, 16 lanes to a vector).
+                let (half, c) = (T::of(0.5), T::of(FRAC_1_SQRT_2));
                 for (o, &v) in y.iter_mut().zip(x) {
-                    let xf = v.to_f64();
-                    *o = T::of(0.5 * xf * (1.0 + math::erf(xf * FRAC_1_SQRT_2)));
+                    *o = half * v * (T::one() + (v * c).erf_libm());
                 }
             }
             Activation::Sigmoid => {
@@ -171,11 +171,12 @@ multiversion! {
                 }
             }
             Activation::Gelu => {
+                let (half, c) = (T::of(0.5), T::of(FRAC_1_SQRT_2));
+                let (m_half, k) = (T::of(-0.5), T::of(INV_SQRT_2PI));
                 for ((&v, &d), o) in xs!() {
-                    let xf = v.to_f64();
-                    let cdf = 0.5 * (1.0 + math::erf(xf * FRAC_1_SQRT_2));
-                    let pdf = INV_SQRT_2PI * math::exp(-0.5 * xf * xf);
-                    *o = d * T::of(cdf + xf * pdf);
+                    let cdf = half * (T::one() + (v * c).erf_libm());
+                    let pdf = k * (m_half * v * v).exp_libm();
+                    *o = d * (cdf + v * pdf);
                 }
             }
             Activation::Sigmoid => {
