@@ -172,6 +172,9 @@ struct RunArgs {
     /// Also write the JSONL log to FILE (written whole when the run ends).
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// Threads to train on (default: every core). The log is the same for any N.
+    #[arg(long, value_name = "N")]
+    threads: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -389,6 +392,18 @@ fn cmd_explain(args: &RecipeArgs) -> u8 {
 }
 
 fn cmd_run(args: RunArgs) -> u8 {
+    let threads = match args
+        .threads
+        .as_deref()
+        .map(nnt::cli::options::threads)
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprint_diagnostic(&e, use_color());
+            return EXIT_USAGE;
+        }
+    };
     let plot_format = match args.plot.as_deref().map(plot_format).transpose() {
         Ok(f) => f,
         Err(e) => {
@@ -421,6 +436,7 @@ fn cmd_run(args: RunArgs) -> u8 {
             .map(|p| ("plot".to_string(), p.clone()))
             .chain(args.log.iter().map(|p| ("log".to_string(), p.clone())))
             .collect(),
+        threads,
     };
     let color = use_color();
     let mut log = String::new();

@@ -70,9 +70,22 @@ enum Blowup {
     Update(Option<usize>),
 }
 
+/// Whether every value is finite (in pieces on the team's threads for a large
+/// vector; [`finite_block`] on each).
+fn all_finite<T: Float>(v: &[T]) -> bool {
+    let (len, pieces) = (v.len(), linalg::element_pieces(v.len()));
+    let mut ok = [true; linalg::MAX_PIECES];
+    let parts = ok.iter_mut().take(pieces).enumerate().map(|(i, o)| {
+        let r = linalg::cut(len, pieces, i)..linalg::cut(len, pieces, i + 1);
+        (&v[r], o)
+    });
+    linalg::run_parts(parts, |_, (v, o)| *o = finite_block(v));
+    ok.iter().all(|&o| o)
+}
+
 /// Whether every value is finite: `x·0` is 0 for a finite `x` and NaN otherwise,
 /// summed in eight independent lanes (one vectorised pass over the values).
-fn all_finite<T: Float>(v: &[T]) -> bool {
+fn finite_block<T: Float>(v: &[T]) -> bool {
     let zero = T::zero();
     let mut lanes = [zero; 8];
     let chunks = v.chunks_exact(8);
@@ -244,17 +257,21 @@ impl<'p, T: Float> Trainer<'p, T> {
         self.train.rows.div_ceil(self.batch).max(1)
     }
 
-    /// Runs the remaining epochs and the end of the run, with the engine's two
-    /// threads at hand when the network has work large enough to split (see
-    /// `linalg::pool`).
+    /// Runs the remaining epochs and the end of the run, with the engine's
+    /// threads (`RunOptions::threads`) at hand when the network has work large
+    /// enough to split (see `linalg::pool`).
     pub fn run(self, observer: &mut (dyn Observer + Send)) -> Result<RunOutcome, TrainError> {
-        let team = self.worth_two_threads();
-        linalg::pool(team, || self.run_on_pool(observer))
+        let threads = if self.worth_a_team() {
+            self.opts.threads.unwrap_or_else(linalg::default_threads)
+        } else {
+            1
+        };
+        linalg::pool(threads, || self.run_on_pool(observer))
     }
 
     /// Whether a step has a matrix product or an element-wise pass large enough
-    /// that `linalg` splits it between two threads; tiny networks run on one core.
-    fn worth_two_threads(&self) -> bool {
+    /// that `linalg` cuts it into pieces; tiny networks run on one core.
+    fn worth_a_team(&self) -> bool {
         let n = self.batch;
         self.net.params.len() >= linalg::PAR_ELEMENTS
             || self.net.layers.iter().any(|l| {
