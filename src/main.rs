@@ -173,7 +173,7 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
     /// Threads to train on (default: every core). The log is the same for any N.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     threads: Option<String>,
 }
 
