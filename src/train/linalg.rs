@@ -399,8 +399,23 @@ pub fn split_columns<A: Send + Sync, B: Send>(
     n: usize,
     f: impl Fn(usize, &[A], &mut [B]) + Sync,
 ) {
+    split_columns_costly(1, a, wa, b, wb, n, f);
+}
+
+/// [`split_columns`] for a pass that costs `cost` times a plain one a value (an
+/// exponential, erf): cut as if each column held `cost` times its values, so that
+/// smaller batches of costly values are worth pieces too (by shape alone).
+pub fn split_columns_costly<A: Send + Sync, B: Send>(
+    cost: usize,
+    a: &[A],
+    wa: usize,
+    b: &mut [B],
+    wb: usize,
+    n: usize,
+    f: impl Fn(usize, &[A], &mut [B]) + Sync,
+) {
     let (a, b) = (&a[..wa * n], &mut b[..wb * n]);
-    let pieces = column_pieces(wa.max(wb), n);
+    let pieces = column_pieces(wa.max(wb) * cost.max(1), n);
     if pieces < 2 {
         f(0, a, b);
         return;
@@ -601,7 +616,8 @@ pub fn dense_backward<T: Float>(
             let (Some(dwv), Some(dxv)) = (dwm.view_mut(dw), dxm.view_mut(dx)) else {
                 return;
             };
-            let pieces = piece_count(work, PIECE_WORK);
+            // Both products' pieces together fill at most MAX_PIECES slots.
+            let pieces = piece_count(work, PIECE_WORK).min(MAX_PIECES / 2);
             let parts =
                 product_pieces(dyv, xtv, dwv, pieces).chain(product_pieces(wtv, dyv, dxv, pieces));
             run_parts(parts, |_, (a, b, c)| T::matmul(c, false, a, b));
