@@ -439,8 +439,19 @@ pub fn split_elements<A: Send + Sync, B: Send>(
     b: &mut [B],
     f: impl Fn(usize, &[A], &mut [B]) + Sync,
 ) {
+    split_elements_costly(1, a, b, f);
+}
+
+/// [`split_elements`] for a pass that costs `cost` times a plain one a value
+/// (cut as if the slices were `cost` times longer; by shape alone).
+pub fn split_elements_costly<A: Send + Sync, B: Send>(
+    cost: usize,
+    a: &[A],
+    b: &mut [B],
+    f: impl Fn(usize, &[A], &mut [B]) + Sync,
+) {
     let len = a.len().max(b.len());
-    let pieces = element_pieces(len);
+    let pieces = element_pieces(len * cost.max(1)).min(len.max(1));
     if pieces < 2 {
         f(0, a, b);
         return;

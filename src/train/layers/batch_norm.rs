@@ -177,6 +177,10 @@ impl<T: Float> BatchNorm<T> {
     }
 }
 
+/// A batch-norm pass costs about this many plain element-wise passes (two or
+/// three reads and writes a value): batches of a few thousand values are cut.
+const COST: usize = 4;
+
 /// A slice, shared or not, cut in two (an empty one stays empty).
 trait Cut: Sized {
     fn cut(self, at: usize) -> (Self, Self);
@@ -204,7 +208,7 @@ fn feature_pieces<A: Cut + Send, B: Cut + Send, C: Cut + Send, D: Cut + Send>(
     v: (A, B, C, D),
     f: impl Fn(usize, (A, B, C, D)) + Sync,
 ) {
-    let pieces = linalg::column_pieces(n, w).min(w).max(1);
+    let pieces = linalg::column_pieces(n * COST, w).min(w).max(1);
     let mut rest = Some(v);
     let parts = (0..pieces).filter_map(|i| {
         let (a, b, c, d) = rest.take()?;
@@ -227,7 +231,7 @@ fn column_pieces<A: Cut + Send, B: Cut + Send, C: Cut + Send>(
     c: C,
     f: impl Fn(A, B, C) + Sync,
 ) {
-    let pieces = linalg::column_pieces(w, n);
+    let pieces = linalg::column_pieces(w * COST, n);
     let mut rest = Some((a, b, c));
     let parts = (0..pieces).filter_map(|i| {
         let (a, b, c) = rest.take()?;

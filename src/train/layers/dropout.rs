@@ -14,6 +14,10 @@ use crate::train::linalg;
 /// 32-bit words of the ChaCha stream one `gen::<f64>()` takes (`next_u64`).
 const WORDS_PER_DRAW: u128 = 2;
 
+/// A draw costs about this many plain element-wise operations: masks of a few
+/// thousand values are already worth pieces (`linalg::split_elements_costly`).
+const DRAW_COST: usize = 8;
+
 #[derive(Debug, Clone)]
 pub struct Dropout<T> {
     pub p: f64,
@@ -44,11 +48,12 @@ impl<T: Float> Dropout<T> {
                 *m = if r.gen::<f64>() < p { T::zero() } else { scale };
             }
         };
-        if linalg::element_pieces(len) < 2 {
+        if linalg::element_pieces(len * DRAW_COST) < 2 {
             draw(rng, &mut self.mask[..len]);
             return;
         }
-        linalg::split_elements(&[] as &[T], &mut self.mask[..len], |first, _, mask| {
+        let mask = &mut self.mask[..len];
+        linalg::split_elements_costly(DRAW_COST, &[] as &[T], mask, |first, _, mask| {
             let mut r = base.clone();
             r.set_word_pos(start + WORDS_PER_DRAW * first as u128);
             draw(&mut r, mask);
@@ -59,9 +64,12 @@ impl<T: Float> Dropout<T> {
     /// Training: y ← x ⊙ mask (the mask drawn beforehand). Evaluation: y ← x.
     pub fn forward(&self, x: &[T], y: &mut [T], len: usize, train: bool) {
         if train && self.p > 0.0 {
-            for ((o, &v), &m) in y[..len].iter_mut().zip(&x[..len]).zip(&self.mask[..len]) {
-                *o = v * m;
-            }
+            let mask = &self.mask[..len];
+            linalg::split_elements(&x[..len], &mut y[..len], |first, x, y| {
+                for ((o, &v), &m) in y.iter_mut().zip(x).zip(&mask[first..]) {
+                    *o = v * m;
+                }
+            });
         } else {
             y[..len].copy_from_slice(&x[..len]);
         }
@@ -70,9 +78,12 @@ impl<T: Float> Dropout<T> {
     /// dx ← dy ⊙ mask.
     pub fn backward(&self, dy: &[T], dx: &mut [T], len: usize) {
         if self.p > 0.0 {
-            for ((o, &d), &m) in dx[..len].iter_mut().zip(&dy[..len]).zip(&self.mask[..len]) {
-                *o = d * m;
-            }
+            let mask = &self.mask[..len];
+            linalg::split_elements(&dy[..len], &mut dx[..len], |first, dy, dx| {
+                for ((o, &d), &m) in dx.iter_mut().zip(dy).zip(&mask[first..]) {
+                    *o = d * m;
+                }
+            });
         } else {
             dx[..len].copy_from_slice(&dy[..len]);
         }
@@ -89,7 +100,7 @@ mod tests {
     #[test]
     fn pieces_draw_the_sequential_mask() {
         let len = linalg::PAR_ELEMENTS * 3 + 5;
-        assert!(linalg::element_pieces(len) > 2);
+        assert!(linalg::element_pieces(len * DRAW_COST) > 2);
         let mut want_rng = generator(7, Stream::Dropout);
         let _: u32 = want_rng.gen(); // an odd start: the draws straddle blocks
         let mut rng = want_rng.clone();
