@@ -130,7 +130,7 @@ fn step(c: &mut Criterion) {
         // The steps of each sample run inside one team (as a training run does).
         c.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                linalg::pool(true, || {
+                linalg::pool(linalg::default_threads(), || {
                     let start = std::time::Instant::now();
                     for _ in 0..iters {
                         let j = i % 16;

@@ -172,6 +172,9 @@ struct RunArgs {
     /// Also write the JSONL log to FILE (written whole when the run ends).
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// Threads to train on (default: every core). The log is the same for any N.
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    threads: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -389,6 +392,12 @@ fn cmd_explain(args: &RecipeArgs) -> Outcome {
 }
 
 fn cmd_run(args: RunArgs) -> Outcome {
+    let threads = args
+        .threads
+        .as_deref()
+        .map(nnt::cli::options::threads)
+        .transpose()
+        .map_err(CliError::usage)?;
     let plot_format = args
         .plot
         .as_deref()
@@ -417,6 +426,7 @@ fn cmd_run(args: RunArgs) -> Outcome {
             .map(|p| ("plot".to_string(), p.clone()))
             .chain(args.log.iter().map(|p| ("log".to_string(), p.clone())))
             .collect(),
+        threads,
     };
     let mut log = String::new();
     let (outcome, log_error) = {

@@ -59,6 +59,28 @@ pub fn conflict(sets: &[String], seed: Option<u64>) -> Option<ConflictingOptions
     None
 }
 
+/// A `--threads` value that is not a whole number of at least 1.
+#[derive(Debug, Error, Diagnostic)]
+#[error("--threads {value}: expected a whole number of threads, at least 1")]
+#[diagnostic(
+    code(nnt::cli::invalid_threads),
+    help("give `--threads N` with N ≥ 1, or leave it out to use every core")
+)]
+pub struct InvalidThreads {
+    pub value: String,
+}
+
+/// The thread count of `--threads TEXT`.
+pub fn threads(text: &str) -> Result<usize, InvalidThreads> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| InvalidThreads {
+            value: text.to_string(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +104,15 @@ mod tests {
             e.code().map(|c| c.to_string()).as_deref(),
             Some("nnt::cli::conflicting_options")
         );
+    }
+
+    #[test]
+    fn thread_counts() {
+        assert_eq!(threads("3").ok(), Some(3));
+        assert_eq!(threads(" 1 ").ok(), Some(1));
+        for bad in ["0", "-1", "two", "", "1.5"] {
+            let e = threads(bad).err();
+            assert!(e.is_some(), "{bad}");
+        }
     }
 }

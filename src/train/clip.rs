@@ -4,27 +4,45 @@
 
 use crate::ir::Clip;
 use crate::train::float::Float;
+use crate::train::linalg;
+use crate::train::simd::multiversion;
 
 /// Clips `grads` in place; `norm` is their global L2 norm (already computed).
+/// Element-wise, in pieces on the team's threads for a large vector (each value
+/// clipped the same way in any piece).
 pub fn apply<T: Float>(clip: &Clip, grads: &mut [T], norm: f64) {
     match *clip {
         Clip::Norm(max) => {
             let coef = max / (norm + 1e-6);
             if coef < 1.0 {
                 let k = T::of(coef);
-                for g in grads.iter_mut() {
-                    *g *= k;
-                }
+                linalg::split_elements(&[] as &[T], grads, |_, _, g| scale(g, k));
             }
         }
         Clip::Value(max) => {
             let (lo, hi) = (T::of(-max), T::of(max));
-            for g in grads.iter_mut() {
-                if *g > hi {
-                    *g = hi;
-                } else if *g < lo {
-                    *g = lo;
-                }
+            linalg::split_elements(&[] as &[T], grads, |_, _, g| clamp(g, lo, hi));
+        }
+    }
+}
+
+multiversion! {
+    /// g ← g·k
+    fn scale<T: Float>(g: &mut [T], k: T) {
+        for g in g.iter_mut() {
+            *g *= k;
+        }
+    }
+}
+
+multiversion! {
+    /// g ← g clamped to [lo, hi]
+    fn clamp<T: Float>(g: &mut [T], lo: T, hi: T) {
+        for g in g.iter_mut() {
+            if *g > hi {
+                *g = hi;
+            } else if *g < lo {
+                *g = lo;
             }
         }
     }

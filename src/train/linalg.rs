@@ -3,11 +3,15 @@
 //! strided views, never copies, and the result is written into a preallocated
 //! slice: no allocation (faer keeps its packing scratch per thread, sized once).
 //!
-//! Threads: a product of at least [`PAR_WORK`] multiply-adds is cut into two
-//! fixed halves of its output (by shape alone), each computed by one call on one
-//! thread; inside a training team (see [`pool`]) the halves run on both cores,
-//! elsewhere one after the other. Every output element is therefore summed by one
-//! kernel call in one order, and results are bit-identical with 1 or 2 threads.
+//! Threads: work is cut into pieces by shape alone, never by the number of
+//! threads: a product of at least [`PAR_WORK`] multiply-adds into 2–16 blocks of
+//! its output, an element-wise pass into 2–16 ranges of columns or values; each
+//! piece is computed by one call on one thread. Inside a training team (see
+//! [`pool`]) the pieces spread over however many threads there are
+//! (`--threads N`), elsewhere they run one after the other. Every output element
+//! is therefore computed by one kernel call in one order, partial sums go to
+//! fixed slots combined in piece order, and results are bit-identical with any
+//! number of threads.
 //!
 //! Layout conventions of the engine:
 //! - a batch of activations of width `w` and `n` rows is a column-major `w × n`
@@ -115,43 +119,57 @@ impl Mat {
     }
 }
 
-/// Products with at least this many multiply-adds (m·k·n) are split in two halves
-/// that run on both threads of the team (~7 µs of one core's work, against ~1 µs
-/// to hand a half to the spinning second thread). Measured with the team: the
+/// Products with at least this many multiply-adds (m·k·n) are cut into pieces of
+/// their output that run on the team's threads (~7 µs of one core's work, against
+/// ~1 µs to hand a piece to a spinning worker). Measured with the team: the
 /// 784-128-10 network at batch 64 (6.4 M per product) went from 3 700 to 4 100
 /// steps/s when its products split; before the team, a split woke a sleeping
 /// rayon thread (~30 µs) and the same network lost a third of its speed.
 pub const PAR_WORK: usize = 1 << 20;
 
-/// Runs the closure with the engine's two threads at hand: a rayon pool of two
-/// threads (fewer when the machine or `RAYON_NUM_THREADS` says so), the calling
-/// thread being one of them, and on it a spindle team whose second worker spins
-/// while the closure runs. [`both`] then hands its second half to a worker that
-/// is already awake: about 1 µs, where waking a sleeping rayon thread costs
-/// ~30 µs (measured on the 2-core machine; rayon's workers fall asleep after a
-/// ~10 µs gap, and a training step has a dozen such gaps). The spinning stops
-/// when the closure returns, or after ~1 ms without work.
+/// A split product gets one more piece (in powers of two, up to [`MAX_PIECES`])
+/// for every this many multiply-adds: ~50 µs of one core's work a piece, so that
+/// the copies of the shared operand each piece packs stay a few per cent.
+pub const PIECE_WORK: usize = 1 << 22;
+
+/// The most pieces one product or pass is cut into: what a 16-core machine can
+/// use at once.
+pub const MAX_PIECES: usize = 16;
+
+/// The number of threads a run uses unless told (`nnt run --threads N`): every
+/// core (`std::thread::available_parallelism`), or `RAYON_NUM_THREADS` where set.
+pub fn default_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&t| t > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+}
+
+/// Runs the closure with the engine's threads at hand: a rayon pool of
+/// `threads` threads, the calling thread being one of them, and on it a spindle
+/// team whose workers spin while the closure runs. [`run_parts`] (and [`both`])
+/// then hand pieces to workers that are already awake: about 1 µs, where waking a
+/// sleeping rayon thread costs ~30 µs (measured on the 2-core machine; rayon's
+/// workers fall asleep after a ~10 µs gap, and a training step has a dozen such
+/// gaps). A worker spins for ~1 ms after its last piece, then sleeps until the
+/// next (see [`rest`]).
 ///
-/// With `team == false` (a network with nothing large enough to split) the
-/// closure runs alone on the calling thread and the second core stays idle.
-/// Results never depend on the pool: [`both`] cuts work by shape alone.
-pub fn pool<R: Send>(team: bool, f: impl FnOnce() -> R + Send) -> R {
+/// With `threads <= 1` (also for a network with nothing large enough to split)
+/// the closure runs alone on the calling thread and the other cores stay idle.
+/// Results never depend on the pool: pieces are cut by shape alone.
+pub fn pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     // A thread that already serves another rayon pool cannot adopt this one
     // (`build` fails): it runs alone.
-    if !team || IN_TEAM.with(|t| t.get()) {
+    if threads <= 1 || IN_TEAM.with(|t| t.get()) {
         return f();
     }
     let pool = POOL.with(|p| {
-        p.get_or_init(|| {
-            let threads = std::env::var("RAYON_NUM_THREADS")
-                .ok()
-                .and_then(|v| v.parse::<usize>().ok())
-                .filter(|&t| t > 0)
-                .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
-                .unwrap_or(1)
-                .min(2);
-            // Without a pool, `both` runs the halves one after the other.
-            (threads > 1)
+        let mut p = p.borrow_mut();
+        if p.as_ref().is_none_or(|(n, _)| *n != threads) {
+            // Without a pool, pieces run one after the other.
+            let made = (threads > 1)
                 .then(|| {
                     rayon::ThreadPoolBuilder::new()
                         .num_threads(threads)
@@ -159,18 +177,27 @@ pub fn pool<R: Send>(team: bool, f: impl FnOnce() -> R + Send) -> R {
                         .build()
                         .ok()
                 })
-                .flatten()
-        })
-        .is_some()
+                .flatten();
+            *p = Some((threads, made));
+        }
+        p.as_ref().is_some_and(|(_, pool)| pool.is_some())
     });
     if !pool {
         return f();
     }
-    spindle::with_lock(2, || {
+    spindle::with_lock(threads, || {
         IN_TEAM.with(|t| t.set(true));
         let _reset = ResetTeam;
         f()
     })
+}
+
+/// Lets the team's workers sleep now instead of spinning until the next piece
+/// (before a long serial phase, such as the end of an epoch).
+pub fn rest() {
+    if IN_TEAM.with(|t| t.get()) {
+        spindle::relieve_workers();
+    }
 }
 
 /// Clears the calling thread's team flag when the team's closure ends (also on
@@ -184,29 +211,73 @@ impl Drop for ResetTeam {
 }
 
 thread_local! {
-    static POOL: std::cell::OnceCell<Option<rayon::ThreadPool>> =
-        const { std::cell::OnceCell::new() };
+    /// The thread count and rayon pool of this thread's teams (rebuilt when the
+    /// thread count changes).
+    static POOL: std::cell::RefCell<Option<(usize, Option<rayon::ThreadPool>)>> =
+        const { std::cell::RefCell::new(None) };
     /// The calling thread leads a spindle team (inside [`pool`]).
     static IN_TEAM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// `c ← a · b`, or `c ← c + a · b` when `accumulate` (otherwise `c` is never read).
-pub fn gemm<T: Float>(a: &[T], am: Mat, b: &[T], bm: Mat, c: &mut [T], cm: Mat, accumulate: bool) {
-    gemm_split(a, am, b, bm, c, cm, accumulate, true);
+/// The number of pieces for `work` units when a piece should hold at least
+/// `unit`: the largest power of two not above `work / unit`, between 1 and
+/// [`MAX_PIECES`]. Powers of two keep two (or four, eight) threads evenly loaded.
+pub fn piece_count(work: usize, unit: usize) -> usize {
+    let p = (work / unit.max(1)).clamp(1, MAX_PIECES);
+    1 << p.ilog2()
 }
 
-/// [`gemm`], splitting large products in two halves only when `split`.
-#[allow(clippy::too_many_arguments)]
-fn gemm_split<T: Float>(
-    a: &[T],
-    am: Mat,
-    b: &[T],
-    bm: Mat,
-    c: &mut [T],
-    cm: Mat,
-    accumulate: bool,
-    split: bool,
-) {
+/// Where piece `i` of `pieces` starts in `0..len` (piece `pieces` "starts" at
+/// `len`): even cuts, by shape alone.
+pub fn cut(len: usize, pieces: usize, i: usize) -> usize {
+    len * i / pieces.max(1)
+}
+
+/// Runs `f(i, part)` for every part (at most [`MAX_PIECES`]): spread over the
+/// team's threads when called by its leader (see [`pool`]), else in order on the
+/// calling thread. Each part runs exactly once, whole, on one thread; what it
+/// computes must not depend on which thread or in which order (partial results
+/// go to the part's own slot and are combined by the caller in part order). A
+/// `run_parts` inside a part runs its parts in order. Allocates nothing.
+pub fn run_parts<P: Send>(parts: impl IntoIterator<Item = P>, f: impl Fn(usize, P) + Sync) {
+    if !IN_TEAM.with(|t| t.get()) {
+        for (i, p) in parts.into_iter().enumerate() {
+            f(i, p);
+        }
+        return;
+    }
+    let slots: [std::sync::Mutex<Option<P>>; MAX_PIECES] =
+        std::array::from_fn(|_| std::sync::Mutex::new(None));
+    let mut count = 0;
+    let mut parts = parts.into_iter();
+    for (slot, p) in slots.iter().zip(&mut parts) {
+        if let Ok(mut s) = slot.lock() {
+            *s = Some(p);
+        }
+        count += 1;
+    }
+    IN_TEAM.with(|t| t.set(false));
+    let _reset = SetTeam;
+    let take = |i: usize| {
+        if let Some(p) = slots[i].lock().ok().and_then(|mut s| s.take()) {
+            f(i, p);
+        }
+    };
+    match count {
+        0 => {}
+        1 => take(0),
+        _ => spindle::for_each_raw(count, take),
+    }
+    // More parts than slots (the callers never make them): in order, here.
+    for (i, p) in parts.enumerate() {
+        f(MAX_PIECES + i, p);
+    }
+}
+
+/// `c ← a · b`, or `c ← c + a · b` when `accumulate` (otherwise `c` is never read).
+/// A product of at least [`PAR_WORK`] multiply-adds runs in pieces of its output
+/// ([`product_pieces`]) on the team's threads.
+pub fn gemm<T: Float>(a: &[T], am: Mat, b: &[T], bm: Mat, c: &mut [T], cm: Mat, accumulate: bool) {
     debug_assert_eq!(am.ncols, bm.nrows);
     debug_assert_eq!((am.nrows, bm.ncols), (cm.nrows, cm.ncols));
     if cm.nrows == 0 || cm.ncols == 0 {
@@ -227,51 +298,98 @@ fn gemm_split<T: Float>(
         naive(a, am, b, bm, c, cm, accumulate);
         return;
     };
-    if !split || am.nrows * am.ncols * bm.ncols < PAR_WORK {
+    let work = am.nrows * am.ncols * bm.ncols;
+    if work < PAR_WORK {
         T::matmul(cv, accumulate, av, bv);
         return;
     }
-    // Two halves of the output, cut by shape alone at the multiple of 16 (one
-    // AVX-512 register of f32) nearest the middle: 784 columns cut 400 + 384
-    // (rounding up to 32 gave 416 + 368, one thread waiting 12 % of the product).
-    let half = |d: usize| match (d / 2 + 8) / 16 * 16 {
-        0 => d / 2,
-        h => h,
+    let pieces = piece_count(work, PIECE_WORK).max(2);
+    run_parts(product_pieces(av, bv, cv, pieces), |_, (a, b, c)| {
+        T::matmul(c, accumulate, a, b)
+    });
+}
+
+/// One piece of a product: its rows of `a` (or all), its columns of `b` (or
+/// all), its block of the output.
+type Piece<'a, T> = (MatRef<'a, T>, MatRef<'a, T>, MatMut<'a, T>);
+
+/// The output of `c ← a·b` cut into `pieces` blocks along its longer side, by
+/// shape alone: at multiples of 16 (one AVX-512 register of f32) where the side
+/// allows, so that every piece's kernel runs whole registers; faer computes
+/// each output value the same way whatever block it is in (checked by the
+/// tests), so the cut never changes a bit.
+fn product_pieces<'a, T: Float>(
+    a: MatRef<'a, T>,
+    b: MatRef<'a, T>,
+    c: MatMut<'a, T>,
+    pieces: usize,
+) -> impl Iterator<Item = Piece<'a, T>> {
+    let by_cols = c.ncols() >= c.nrows();
+    let side = if by_cols { c.ncols() } else { c.nrows() };
+    let pieces = pieces.clamp(1, side.max(1));
+    let at = move |i: usize| {
+        if side >= 16 * pieces {
+            (cut(side, pieces, i) + 8) / 16 * 16
+        } else {
+            cut(side, pieces, i)
+        }
+        .min(side)
     };
-    if cm.ncols >= cm.nrows {
-        let h = half(cm.ncols).min(cm.ncols);
-        let (c0, c1) = cv.split_at_col_mut(h);
-        let (b0, b1) = bv.split_at_col(h);
-        both(
-            || T::matmul(c0, accumulate, av, b0),
-            || T::matmul(c1, accumulate, av, b1),
-        );
+    let mut rest = Some((a, b, c));
+    let mut done = 0;
+    (0..pieces).filter_map(move |i| {
+        let (a, b, c) = rest.take()?;
+        let end = if i + 1 == pieces { side } else { at(i + 1) };
+        let w = end.saturating_sub(done);
+        let piece = if by_cols {
+            let (c0, c1) = c.split_at_col_mut(w);
+            let (b0, b1) = b.split_at_col(w);
+            rest = Some((a, b1, c1));
+            (a, b0, c0)
+        } else {
+            let (c0, c1) = c.split_at_row_mut(w);
+            let (a0, a1) = a.split_at_row(w);
+            rest = Some((a1, b, c1));
+            (a0, b, c0)
+        };
+        done = end.max(done);
+        Some(piece)
+    })
+}
+
+/// Element-wise passes over at least this many values run in pieces on the
+/// team's threads (with a worker already awake, a piece costs ~1 µs, the time of
+/// ~8 000 relu outputs).
+pub const PAR_ELEMENTS: usize = 1 << 15;
+
+/// A split element-wise pass gets one more piece (in powers of two, up to
+/// [`MAX_PIECES`]) for every this many values.
+pub const PIECE_ELEMENTS: usize = 1 << 14;
+
+/// Into how many pieces of columns a column-major `width × n` batch is cut for an
+/// element-wise pass: 1 when the batch is too small to be worth it. Decided by
+/// shape alone, so results never depend on the number of threads (each column is
+/// computed whole by one thread).
+pub fn column_pieces(width: usize, n: usize) -> usize {
+    if width * n >= PAR_ELEMENTS && n >= 2 {
+        piece_count(width * n, PIECE_ELEMENTS).clamp(2, n)
     } else {
-        let h = half(cm.nrows).min(cm.nrows);
-        let (c0, c1) = cv.split_at_row_mut(h);
-        let (a0, a1) = av.split_at_row(h);
-        both(
-            || T::matmul(c0, accumulate, a0, bv),
-            || T::matmul(c1, accumulate, a1, bv),
-        );
+        1
     }
 }
 
-/// Element-wise passes over at least this many values run in two halves on the
-/// team's two threads (with a worker already awake, a split costs ~1 µs, the
-/// time of ~8 000 relu outputs).
-pub const PAR_ELEMENTS: usize = 1 << 15;
-
-/// Where a column-major `width × n` batch is cut for an element-wise pass on two
-/// threads: the column count of the first half, or `None` when the batch is too
-/// small to be worth it. Decided by shape alone, so results never depend on the
-/// number of threads (each column is computed whole by one thread).
-pub fn column_halves(width: usize, n: usize) -> Option<usize> {
-    (width * n >= PAR_ELEMENTS && n >= 2).then_some(n / 2)
+/// Into how many pieces an element-wise pass over `len` values is cut (1 below
+/// [`PAR_ELEMENTS`]).
+pub fn element_pieces(len: usize) -> usize {
+    if len >= PAR_ELEMENTS {
+        piece_count(len, PIECE_ELEMENTS).max(2)
+    } else {
+        1
+    }
 }
 
-/// `f` over the columns of a batch, in two halves of columns on two threads when
-/// [`column_halves`] says so: `f(first_column, a, b)` gets matching column
+/// `f` over the columns of a batch, in pieces of columns on the team's threads
+/// when [`column_pieces`] says so: `f(first_column, a, b)` gets matching column
 /// ranges of `a` (`wa` values a column) and `b` (`wb` a column).
 pub fn split_columns<A: Send + Sync, B: Send>(
     a: &[A],
@@ -281,15 +399,73 @@ pub fn split_columns<A: Send + Sync, B: Send>(
     n: usize,
     f: impl Fn(usize, &[A], &mut [B]) + Sync,
 ) {
+    split_columns_costly(1, a, wa, b, wb, n, f);
+}
+
+/// [`split_columns`] for a pass that costs `cost` times a plain one a value (an
+/// exponential, erf): cut as if each column held `cost` times its values, so that
+/// smaller batches of costly values are worth pieces too (by shape alone).
+pub fn split_columns_costly<A: Send + Sync, B: Send>(
+    cost: usize,
+    a: &[A],
+    wa: usize,
+    b: &mut [B],
+    wb: usize,
+    n: usize,
+    f: impl Fn(usize, &[A], &mut [B]) + Sync,
+) {
     let (a, b) = (&a[..wa * n], &mut b[..wb * n]);
-    match column_halves(wa.max(wb), n) {
-        Some(h) => {
-            let (a0, a1) = a.split_at(wa * h);
-            let (b0, b1) = b.split_at_mut(wb * h);
-            both(|| f(0, a0, b0), || f(h, a1, b1));
-        }
-        None => f(0, a, b),
+    let pieces = column_pieces(wa.max(wb) * cost.max(1), n);
+    if pieces < 2 {
+        f(0, a, b);
+        return;
     }
+    let mut rest = Some((a, b));
+    let parts = (0..pieces).filter_map(move |i| {
+        let (a, b) = rest.take()?;
+        let (first, end) = (cut(n, pieces, i), cut(n, pieces, i + 1));
+        let (a0, a1) = a.split_at(wa * (end - first));
+        let (b0, b1) = b.split_at_mut(wb * (end - first));
+        rest = Some((a1, b1));
+        Some((first, a0, b0))
+    });
+    run_parts(parts, |_, (first, a, b)| f(first, a, b));
+}
+
+/// `f` over pieces of a slice (and the matching pieces of a second one of the same
+/// length, or empty), cut by [`element_pieces`]: `f(first, a, b)`.
+pub fn split_elements<A: Send + Sync, B: Send>(
+    a: &[A],
+    b: &mut [B],
+    f: impl Fn(usize, &[A], &mut [B]) + Sync,
+) {
+    split_elements_costly(1, a, b, f);
+}
+
+/// [`split_elements`] for a pass that costs `cost` times a plain one a value
+/// (cut as if the slices were `cost` times longer; by shape alone).
+pub fn split_elements_costly<A: Send + Sync, B: Send>(
+    cost: usize,
+    a: &[A],
+    b: &mut [B],
+    f: impl Fn(usize, &[A], &mut [B]) + Sync,
+) {
+    let len = a.len().max(b.len());
+    let pieces = element_pieces(len * cost.max(1)).min(len.max(1));
+    if pieces < 2 {
+        f(0, a, b);
+        return;
+    }
+    let mut rest = Some((a, b));
+    let parts = (0..pieces).filter_map(move |i| {
+        let (a, b) = rest.take()?;
+        let w = cut(len, pieces, i + 1) - cut(len, pieces, i);
+        let (a0, a1) = a.split_at(w.min(a.len()));
+        let (b0, b1) = b.split_at_mut(w.min(b.len()));
+        rest = Some((a1, b1));
+        Some((cut(len, pieces, i), a0, b0))
+    });
+    run_parts(parts, |_, (first, a, b)| f(first, a, b));
 }
 
 /// Runs both closures: in parallel when called by the leader of a team (see
@@ -318,7 +494,7 @@ pub fn both(f: impl FnOnce() + Send, g: impl FnOnce() + Send) {
     });
 }
 
-/// Restores the calling thread's team flag when a [`both`] ends.
+/// Restores the calling thread's team flag when a [`both`] or [`run_parts`] ends.
 struct SetTeam;
 
 impl Drop for SetTeam {
@@ -424,10 +600,11 @@ multiversion! {
 }
 
 /// Both backward products of a dense layer: dw ← dy·xᵀ ([`dy_xt`]) and, when
-/// asked, dx ← wᵀ·dy ([`wt_dy`]). A large pair runs side by side, each product
-/// whole on one thread, which beats splitting each in two (no operand is packed
-/// twice); the choice depends on the shape alone, so the bits do not depend on
-/// the number of threads.
+/// asked, dx ← wᵀ·dy ([`wt_dy`]). A large pair runs as one set of pieces: each
+/// product whole (or, when larger than [`PIECE_WORK`], in pieces of its own),
+/// side by side on the team's threads, which beats splitting each in two (fewer
+/// operands packed twice); the cut depends on the shape alone, so the bits do not
+/// depend on the number of threads.
 #[allow(clippy::too_many_arguments)]
 pub fn dense_backward<T: Float>(
     dy: &[T],
@@ -439,33 +616,23 @@ pub fn dense_backward<T: Float>(
     k: usize,
     n: usize,
 ) {
+    let work = m * k * n;
     match dx {
-        Some(dx) if m * k * n >= PAR_WORK => both(
-            || {
-                gemm_split(
-                    dy,
-                    Mat::cols(m, n),
-                    x,
-                    Mat::cols(k, n).t(),
-                    dw,
-                    Mat::rows(m, k),
-                    false,
-                    false,
-                )
-            },
-            || {
-                gemm_split(
-                    w,
-                    Mat::rows(m, k).t(),
-                    dy,
-                    Mat::cols(m, n),
-                    dx,
-                    Mat::cols(k, n),
-                    false,
-                    false,
-                )
-            },
-        ),
+        Some(dx) if work >= PAR_WORK => {
+            let (dym, xtm, dwm) = (Mat::cols(m, n), Mat::cols(k, n).t(), Mat::rows(m, k));
+            let (wtm, dxm) = (Mat::rows(m, k).t(), Mat::cols(k, n));
+            let (Some(dyv), Some(xtv), Some(wtv)) = (dym.view(dy), xtm.view(x), wtm.view(w)) else {
+                return;
+            };
+            let (Some(dwv), Some(dxv)) = (dwm.view_mut(dw), dxm.view_mut(dx)) else {
+                return;
+            };
+            // Both products' pieces together fill at most MAX_PIECES slots.
+            let pieces = piece_count(work, PIECE_WORK).min(MAX_PIECES / 2);
+            let parts =
+                product_pieces(dyv, xtv, dwv, pieces).chain(product_pieces(wtv, dyv, dxv, pieces));
+            run_parts(parts, |_, (a, b, c)| T::matmul(c, false, a, b));
+        }
         dx => {
             dy_xt(dy, x, dw, m, k, n);
             if let Some(dx) = dx {
@@ -671,17 +838,118 @@ mod tests {
         let mut alone = vec![0.0f32; m * n];
         w_x(&w, &x, &mut alone, m, k, n, false);
         let mut pooled = vec![0.0f32; m * n];
-        pool(true, || w_x(&w, &x, &mut pooled, m, k, n, false));
+        pool(2, || w_x(&w, &x, &mut pooled, m, k, n, false));
         assert_eq!(alone, pooled);
         let mut wide = vec![0.0f32; m * n];
         // a product wider than tall splits by columns
         let mut alone_t = vec![0.0f32; k * n];
         wt_dy(&w, &alone, &mut alone_t, m, k, n);
         let mut pooled_t = vec![0.0f32; k * n];
-        pool(true, || wt_dy(&w, &pooled, &mut pooled_t, m, k, n));
+        pool(2, || wt_dy(&w, &pooled, &mut pooled_t, m, k, n));
         assert_eq!(alone_t, pooled_t);
         wide.copy_from_slice(&alone);
         assert_eq!(wide, pooled);
+    }
+
+    /// faer computes every output value the same way whatever block of the output
+    /// it is in: a product cut into 2, 4, 8 or 16 pieces (on a team of three
+    /// threads, or in order) has the bits of the whole product, for the three
+    /// products of a dense layer, in f32 and f64.
+    fn pieces_give_the_whole_product<T: Float + std::fmt::Debug>() {
+        let val = |i: usize, m: usize, p: usize| T::of(((i * m) % p) as f64 / (p / 2) as f64 - 1.0);
+        for (m, k, n) in [
+            (256, 784, 128),
+            (128, 256, 128),
+            (512, 512, 256),
+            (10, 128, 128),
+            (300, 33, 70),
+        ] {
+            let w: Vec<T> = (0..m * k).map(|i| val(i, 7919, 997)).collect();
+            let x: Vec<T> = (0..k * n).map(|i| val(i, 104_729, 1009)).collect();
+            let dy: Vec<T> = (0..m * n).map(|i| val(i, 31, 101)).collect();
+            let products = [
+                (&w, Mat::rows(m, k), &x, Mat::cols(k, n), Mat::cols(m, n)),
+                (
+                    &dy,
+                    Mat::cols(m, n),
+                    &x,
+                    Mat::cols(k, n).t(),
+                    Mat::rows(m, k),
+                ),
+                (
+                    &w,
+                    Mat::rows(m, k).t(),
+                    &dy,
+                    Mat::cols(m, n),
+                    Mat::cols(k, n),
+                ),
+            ];
+            for (a, am, b, bm, cm) in products {
+                let (Some(av), Some(bv)) = (am.view(a), bm.view(b)) else {
+                    panic!("views")
+                };
+                let mut whole = vec![T::zero(); cm.len()];
+                T::matmul(cm.view_mut(&mut whole).expect("view"), false, av, bv);
+                for pieces in [2, 4, 8, 16] {
+                    for threads in [1, 3] {
+                        let mut c = vec![T::one(); cm.len()];
+                        let cv = cm.view_mut(&mut c).expect("view");
+                        pool(threads, || {
+                            run_parts(product_pieces(av, bv, cv, pieces), |_, (a, b, c)| {
+                                T::matmul(c, false, a, b)
+                            })
+                        });
+                        assert_eq!(c, whole, "{m}×{k}×{n}, {pieces} pieces, {threads} threads");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_give_the_whole_product_f32() {
+        pieces_give_the_whole_product::<f32>();
+    }
+
+    #[test]
+    fn pieces_give_the_whole_product_f64() {
+        pieces_give_the_whole_product::<f64>();
+    }
+
+    /// Piece counts are powers of two from 1 to MAX_PIECES, and the cuts tile.
+    #[test]
+    fn piece_counts_and_cuts() {
+        assert_eq!(piece_count(0, PIECE_WORK), 1);
+        assert_eq!(piece_count(3 * PIECE_WORK, PIECE_WORK), 2);
+        assert_eq!(piece_count(8 * PIECE_WORK, PIECE_WORK), 8);
+        assert_eq!(piece_count(1000 * PIECE_WORK, PIECE_WORK), MAX_PIECES);
+        assert_eq!(column_pieces(10, 100), 1);
+        assert_eq!(column_pieces(256, 128), 2);
+        assert_eq!(column_pieces(512, 256), 8);
+        assert_eq!(element_pieces(PAR_ELEMENTS - 1), 1);
+        assert_eq!(element_pieces(PAR_ELEMENTS), 2);
+        for (len, p) in [(10, 3), (784, 16), (7, 7)] {
+            assert_eq!((cut(len, p, 0), cut(len, p, p)), (0, len));
+            assert!((0..p).all(|i| cut(len, p, i) <= cut(len, p, i + 1)));
+        }
+    }
+
+    /// Every part runs once, with its index, whatever the team.
+    #[test]
+    fn every_part_runs_once() {
+        for threads in [1, 2, 5] {
+            let mut hits = [0usize; MAX_PIECES];
+            pool(threads, || {
+                run_parts(hits.iter_mut().enumerate().take(11), |i, (j, h)| {
+                    assert_eq!(i, j);
+                    *h += 1 + i;
+                })
+            });
+            let want: Vec<usize> = (0..MAX_PIECES)
+                .map(|i| if i < 11 { i + 1 } else { 0 })
+                .collect();
+            assert_eq!(hits.to_vec(), want);
+        }
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub struct RunOptions {
     /// Further files the caller writes after the run (role, path), e.g. `--plot`:
     /// probed before training like `save`.
     pub outputs: Vec<(String, PathBuf)>,
+    /// Threads of the run's team (`--threads N`); `None`: every core
+    /// (`linalg::default_threads`). The results are the same for any count.
+    pub threads: Option<usize>,
 }
 
 /// The result of a run; the `end` event has already been sent to the observer.

@@ -33,7 +33,7 @@ impl Activation {
     /// y ← f(x) for a batch of `width × n` (two halves of columns on two threads
     /// when the batch is large; every value is the same either way).
     pub fn forward<T: Float>(&self, x: &[T], y: &mut [T], width: usize, n: usize) {
-        linalg::split_columns(x, width, y, width, n, |_, x, y| {
+        linalg::split_columns_costly(self.cost(), x, width, y, width, n, |_, x, y| {
             forward_columns(*self, x, y, width, x.len() / width.max(1))
         });
     }
@@ -49,7 +49,7 @@ impl Activation {
         width: usize,
         n: usize,
     ) {
-        linalg::split_columns(dy, width, dx, width, n, |first, dy, dx| {
+        linalg::split_columns_costly(self.cost(), dy, width, dx, width, n, |first, dy, dx| {
             let r = first * width..first * width + dy.len();
             backward_columns(
                 *self,
@@ -61,6 +61,15 @@ impl Activation {
                 dy.len() / width.max(1),
             )
         });
+    }
+
+    /// What a value costs next to a relu, for how finely a batch is cut into
+    /// pieces (`linalg::split_columns_costly`): an exponential or erf is ~8×.
+    fn cost(&self) -> usize {
+        match self {
+            Activation::Relu | Activation::LeakyRelu { .. } => 1,
+            _ => 8,
+        }
     }
 
     /// Whether this is a relu (for the dead-unit detector).

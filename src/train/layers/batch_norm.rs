@@ -9,6 +9,7 @@
 //! running estimates normalise.
 
 use crate::train::float::Float;
+use crate::train::linalg;
 
 #[derive(Debug, Clone)]
 pub struct BatchNorm<T> {
@@ -70,43 +71,58 @@ impl<T: Float> BatchNorm<T> {
             return;
         }
         let nt = T::of(n as f64);
-        self.mean.fill(T::zero());
-        for xc in x[..len].chunks_exact(w) {
-            for (m, &v) in self.mean.iter_mut().zip(xc) {
-                *m += v;
-            }
-        }
-        for m in &mut self.mean {
-            *m /= nt;
-        }
-        // Biased variance, two-pass for accuracy.
-        self.inv_std.fill(T::zero());
-        for xc in x[..len].chunks_exact(w) {
-            for ((acc, &v), &m) in self.inv_std.iter_mut().zip(xc).zip(&self.mean) {
-                let d = v - m;
-                *acc += d * d;
-            }
-        }
         let mom = T::of(self.momentum);
         let unbias = T::of(n as f64 / (n as f64 - 1.0));
         let eps = T::of(self.eps);
-        for j in 0..w {
-            let var = self.inv_std[j] / nt;
-            self.running_mean[j] = (T::one() - mom) * self.running_mean[j] + mom * self.mean[j];
-            self.running_var[j] = (T::one() - mom) * self.running_var[j] + mom * var * unbias;
-            self.inv_std[j] = T::one() / (var + eps).sqrt();
-        }
-        for ((xc, hc), yc) in x[..len]
-            .chunks_exact(w)
-            .zip(self.xhat[..len].chunks_exact_mut(w))
-            .zip(y[..len].chunks_exact_mut(w))
-        {
-            for j in 0..w {
-                let h = (xc[j] - self.mean[j]) * self.inv_std[j];
-                hc[j] = h;
-                yc[j] = h * gamma[j] + beta[j];
+        // Statistics feature by feature (each summed over the columns in order),
+        // in pieces of features on the team's threads for a large batch.
+        let x = &x[..len];
+        let stats = (
+            &mut self.mean[..],
+            &mut self.inv_std[..],
+            &mut self.running_mean[..],
+            &mut self.running_var[..],
+        );
+        feature_pieces(w, n, stats, |f0, (mean, inv_std, rmean, rvar)| {
+            let f1 = f0 + mean.len();
+            mean.fill(T::zero());
+            for xc in x.chunks_exact(w) {
+                for (m, &v) in mean.iter_mut().zip(&xc[f0..f1]) {
+                    *m += v;
+                }
             }
-        }
+            for m in mean.iter_mut() {
+                *m /= nt;
+            }
+            // Biased variance, two-pass for accuracy.
+            inv_std.fill(T::zero());
+            for xc in x.chunks_exact(w) {
+                for ((acc, &v), &m) in inv_std.iter_mut().zip(&xc[f0..f1]).zip(&*mean) {
+                    let d = v - m;
+                    *acc += d * d;
+                }
+            }
+            for j in 0..mean.len() {
+                let var = inv_std[j] / nt;
+                rmean[j] = (T::one() - mom) * rmean[j] + mom * mean[j];
+                rvar[j] = (T::one() - mom) * rvar[j] + mom * var * unbias;
+                inv_std[j] = T::one() / (var + eps).sqrt();
+            }
+        });
+        let (mean, inv_std) = (&self.mean[..], &self.inv_std[..]);
+        column_pieces(w, n, x, &mut self.xhat[..len], y, |x, xhat, y| {
+            for ((xc, hc), yc) in x
+                .chunks_exact(w)
+                .zip(xhat.chunks_exact_mut(w))
+                .zip(y.chunks_exact_mut(w))
+            {
+                for j in 0..w {
+                    let h = (xc[j] - mean[j]) * inv_std[j];
+                    hc[j] = h;
+                    yc[j] = h * gamma[j] + beta[j];
+                }
+            }
+        });
     }
 
     /// Backward of the training forward pass: dγ = Σ dy·x̂, dβ = Σ dy,
@@ -121,32 +137,42 @@ impl<T: Float> BatchNorm<T> {
     ) {
         let w = self.width;
         let len = w * n;
-        self.sum_dy.fill(T::zero());
-        self.sum_dy_xhat.fill(T::zero());
-        for (dc, hc) in dy[..len]
-            .chunks_exact(w)
-            .zip(self.xhat[..len].chunks_exact(w))
-        {
-            for j in 0..w {
-                self.sum_dy[j] += dc[j];
-                self.sum_dy_xhat[j] += dc[j] * hc[j];
+        let (dy, xhat) = (&dy[..len], &self.xhat[..len]);
+        let sums = (
+            &mut self.sum_dy[..],
+            &mut self.sum_dy_xhat[..],
+            &mut [] as &mut [T],
+            &mut [] as &mut [T],
+        );
+        feature_pieces(w, n, sums, |f0, (sum_dy, sum_dy_xhat, _, _)| {
+            let f1 = f0 + sum_dy.len();
+            sum_dy.fill(T::zero());
+            sum_dy_xhat.fill(T::zero());
+            for (dc, hc) in dy.chunks_exact(w).zip(xhat.chunks_exact(w)) {
+                for ((j, &d), &h) in (0..).zip(&dc[f0..f1]).zip(&hc[f0..f1]) {
+                    sum_dy[j] += d;
+                    sum_dy_xhat[j] += d * h;
+                }
             }
-        }
+        });
         grads[self.weight..self.weight + w].copy_from_slice(&self.sum_dy_xhat);
         grads[self.bias..self.bias + w].copy_from_slice(&self.sum_dy);
         if let Some(dx) = dx {
             let gamma = &params[self.weight..self.weight + w];
             let nt = T::of(n as f64);
-            for ((dc, hc), oc) in dy[..len]
-                .chunks_exact(w)
-                .zip(self.xhat[..len].chunks_exact(w))
-                .zip(dx[..len].chunks_exact_mut(w))
-            {
-                for j in 0..w {
-                    let k = gamma[j] * self.inv_std[j] / nt;
-                    oc[j] = k * (nt * dc[j] - self.sum_dy[j] - hc[j] * self.sum_dy_xhat[j]);
+            let (inv_std, sum_dy, sum_dy_xhat) = (&self.inv_std, &self.sum_dy, &self.sum_dy_xhat);
+            column_pieces(w, n, dy, &mut dx[..len], xhat, |dy, dx, xhat| {
+                for ((dc, hc), oc) in dy
+                    .chunks_exact(w)
+                    .zip(xhat.chunks_exact(w))
+                    .zip(dx.chunks_exact_mut(w))
+                {
+                    for j in 0..w {
+                        let k = gamma[j] * inv_std[j] / nt;
+                        oc[j] = k * (nt * dc[j] - sum_dy[j] - hc[j] * sum_dy_xhat[j]);
+                    }
                 }
-            }
+            });
         }
     }
 }
@@ -191,4 +217,70 @@ impl<T: Float> super::Layer<T> for BatchNorm<T> {
             ("running_var", &mut self.running_var),
         ]
     }
+}
+
+/// A batch-norm pass costs about this many plain element-wise passes (two or
+/// three reads and writes a value): batches of a few thousand values are cut.
+const COST: usize = 4;
+
+/// A slice, shared or not, cut in two (an empty one stays empty).
+trait Cut: Sized {
+    fn cut(self, at: usize) -> (Self, Self);
+}
+
+impl<T> Cut for &[T] {
+    fn cut(self, at: usize) -> (Self, Self) {
+        self.split_at(at.min(self.len()))
+    }
+}
+
+impl<T> Cut for &mut [T] {
+    fn cut(self, at: usize) -> (Self, Self) {
+        let at = at.min(self.len());
+        self.split_at_mut(at)
+    }
+}
+
+/// `f(first_feature, (a, b, c, d))` over pieces of the `w` features (the four
+/// per-feature vectors cut alike), on the team's threads when the `w × n` batch
+/// is large (cut by shape alone, as `linalg::column_pieces` cuts columns).
+fn feature_pieces<A: Cut + Send, B: Cut + Send, C: Cut + Send, D: Cut + Send>(
+    w: usize,
+    n: usize,
+    v: (A, B, C, D),
+    f: impl Fn(usize, (A, B, C, D)) + Sync,
+) {
+    let pieces = linalg::column_pieces(n * COST, w).min(w).max(1);
+    let mut rest = Some(v);
+    let parts = (0..pieces).filter_map(|i| {
+        let (a, b, c, d) = rest.take()?;
+        let (f0, f1) = (linalg::cut(w, pieces, i), linalg::cut(w, pieces, i + 1));
+        let ((a0, a1), (b0, b1)) = (a.cut(f1 - f0), b.cut(f1 - f0));
+        let ((c0, c1), (d0, d1)) = (c.cut(f1 - f0), d.cut(f1 - f0));
+        rest = Some((a1, b1, c1, d1));
+        Some((f0, (a0, b0, c0, d0)))
+    });
+    linalg::run_parts(parts, |_, (f0, v)| f(f0, v));
+}
+
+/// `f(a, b, c)` over pieces of whole columns of three `w × n` batches, on the
+/// team's threads when the batch is large (`linalg::column_pieces`).
+fn column_pieces<A: Cut + Send, B: Cut + Send, C: Cut + Send>(
+    w: usize,
+    n: usize,
+    a: A,
+    b: B,
+    c: C,
+    f: impl Fn(A, B, C) + Sync,
+) {
+    let pieces = linalg::column_pieces(w * COST, n);
+    let mut rest = Some((a, b, c));
+    let parts = (0..pieces).filter_map(|i| {
+        let (a, b, c) = rest.take()?;
+        let cols = linalg::cut(n, pieces, i + 1) - linalg::cut(n, pieces, i);
+        let ((a0, a1), (b0, b1), (c0, c1)) = (a.cut(w * cols), b.cut(w * cols), c.cut(w * cols));
+        rest = Some((a1, b1, c1));
+        Some((a0, b0, c0))
+    });
+    linalg::run_parts(parts, |_, (a, b, c)| f(a, b, c));
 }

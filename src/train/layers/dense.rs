@@ -61,15 +61,21 @@ impl Dense {
         if let Some(off) = self.bias {
             let db = &mut grads[off..off + self.units];
             let units = self.units;
-            // Each unit's sum runs over the columns in order; a large batch
-            // splits the units (not the columns) between two threads.
-            let sum_rows = |first: usize, db: &mut [T]| sum_columns(dy, db, units, first, n);
-            if linalg::column_halves(units, n).is_some() && units >= 2 {
-                let (d0, d1) = db.split_at_mut(units / 2);
-                linalg::both(|| sum_rows(0, d0), || sum_rows(units / 2, d1));
-            } else {
-                sum_rows(0, db);
-            }
+            // Each unit's sum runs over the columns in order; a large batch cuts
+            // the units (not the columns) into pieces on the team's threads.
+            let pieces = linalg::column_pieces(units, n).min(units).max(1);
+            let mut rest = Some(db);
+            let parts = (0..pieces).filter_map(|i| {
+                let db = rest.take()?;
+                let (first, end) = (
+                    linalg::cut(units, pieces, i),
+                    linalg::cut(units, pieces, i + 1),
+                );
+                let (d0, d1) = db.split_at_mut(end - first);
+                rest = Some(d1);
+                Some((first, d0))
+            });
+            linalg::run_parts(parts, |_, (first, db)| sum_columns(dy, db, units, first, n));
         }
     }
 }

@@ -9,6 +9,14 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::train::float::Float;
+use crate::train::linalg;
+
+/// 32-bit words of the ChaCha stream one `gen::<f64>()` takes (`next_u64`).
+const WORDS_PER_DRAW: u128 = 2;
+
+/// A draw costs about this many plain element-wise operations: masks of a few
+/// thousand values are already worth pieces (`linalg::split_elements_costly`).
+const DRAW_COST: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct Dropout<T> {
@@ -25,24 +33,43 @@ impl<T: Float> Dropout<T> {
         }
     }
 
-    /// Draws a fresh mask for `len` elements.
+    /// Draws a fresh mask for `len` elements: draw `i` of the mask is draw `i`
+    /// after the stream's position whatever the pieces (each piece seeks a copy
+    /// of the generator to its first draw: an f64 takes two 32-bit words of the
+    /// ChaCha stream), so a large mask is drawn on the team's threads with the
+    /// bits of one thread drawing in order. The stream ends after the last draw.
     pub fn draw_mask(&mut self, len: usize, rng: &mut ChaCha8Rng) {
         let scale = T::of(1.0 / (1.0 - self.p));
-        for m in &mut self.mask[..len] {
-            *m = if rng.gen::<f64>() < self.p {
-                T::zero()
-            } else {
-                scale
-            };
+        let p = self.p;
+        let start = rng.get_word_pos();
+        let base: &ChaCha8Rng = rng;
+        let draw = |r: &mut ChaCha8Rng, mask: &mut [T]| {
+            for m in mask {
+                *m = if r.gen::<f64>() < p { T::zero() } else { scale };
+            }
+        };
+        if linalg::element_pieces(len * DRAW_COST) < 2 {
+            draw(rng, &mut self.mask[..len]);
+            return;
         }
+        let mask = &mut self.mask[..len];
+        linalg::split_elements_costly(DRAW_COST, &[] as &[T], mask, |first, _, mask| {
+            let mut r = base.clone();
+            r.set_word_pos(start + WORDS_PER_DRAW * first as u128);
+            draw(&mut r, mask);
+        });
+        rng.set_word_pos(start + WORDS_PER_DRAW * len as u128);
     }
 
     /// Training: y ← x ⊙ mask (the mask drawn beforehand). Evaluation: y ← x.
     pub fn forward(&self, x: &[T], y: &mut [T], len: usize, train: bool) {
         if train && self.p > 0.0 {
-            for ((o, &v), &m) in y[..len].iter_mut().zip(&x[..len]).zip(&self.mask[..len]) {
-                *o = v * m;
-            }
+            let mask = &self.mask[..len];
+            linalg::split_elements(&x[..len], &mut y[..len], |first, x, y| {
+                for ((o, &v), &m) in y.iter_mut().zip(x).zip(&mask[first..]) {
+                    *o = v * m;
+                }
+            });
         } else {
             y[..len].copy_from_slice(&x[..len]);
         }
@@ -51,9 +78,12 @@ impl<T: Float> Dropout<T> {
     /// dx ← dy ⊙ mask.
     pub fn backward(&self, dy: &[T], dx: &mut [T], len: usize) {
         if self.p > 0.0 {
-            for ((o, &d), &m) in dx[..len].iter_mut().zip(&dy[..len]).zip(&self.mask[..len]) {
-                *o = d * m;
-            }
+            let mask = &self.mask[..len];
+            linalg::split_elements(&dy[..len], &mut dx[..len], |first, dy, dx| {
+                for ((o, &d), &m) in dx.iter_mut().zip(dy).zip(&mask[first..]) {
+                    *o = d * m;
+                }
+            });
         } else {
             dx[..len].copy_from_slice(&dy[..len]);
         }
@@ -95,5 +125,47 @@ impl<T: Float> super::Layer<T> for Dropout<T> {
         if let Some(dx) = dx {
             Dropout::backward(self, dy, dx, shape.out_width * shape.n);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{generator, Stream};
+
+    /// A mask large enough to be drawn in pieces on a team of three threads is the
+    /// mask of one thread drawing in order, and leaves the stream where that does.
+    #[test]
+    fn pieces_draw_the_sequential_mask() {
+        let len = linalg::PAR_ELEMENTS * 3 + 5;
+        assert!(linalg::element_pieces(len * DRAW_COST) > 2);
+        let mut want_rng = generator(7, Stream::Dropout);
+        let _: u32 = want_rng.gen(); // an odd start: the draws straddle blocks
+        let mut rng = want_rng.clone();
+        let want: Vec<f32> = (0..len)
+            .map(|_| {
+                if want_rng.gen::<f64>() < 0.3 {
+                    0.0
+                } else {
+                    (1.0f64 / 0.7) as f32
+                }
+            })
+            .collect();
+        let mut d = Dropout::<f32>::new(0.3, len, 1);
+        linalg::pool(3, || d.draw_mask(len, &mut rng));
+        assert_eq!(d.mask, want);
+        assert_eq!(rng.gen::<u64>(), want_rng.gen::<u64>());
+        // and a small one, drawn in order
+        d.draw_mask(10, &mut rng);
+        let small: Vec<f32> = (0..10)
+            .map(|_| {
+                if want_rng.gen::<f64>() < 0.3 {
+                    0.0
+                } else {
+                    (1.0f64 / 0.7) as f32
+                }
+            })
+            .collect();
+        assert_eq!(d.mask[..10], small[..]);
     }
 }

@@ -44,8 +44,8 @@ impl<T: Float> Adam<T> {
 
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
         let c = self.begin(lr);
-        // Element-wise: a large vector updates as two halves on two threads.
-        super::in_halves(params, grads, self.moments(), &|p, g, [m, v, x]| {
+        // Element-wise: a large vector updates in pieces on the team's threads.
+        super::in_pieces(params, grads, self.moments(), &|p, g, [m, v, x]| {
             c.update(p, g, m, v, x)
         });
     }

@@ -19,13 +19,16 @@ impl<T: Float> AdamW<T> {
     }
 
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
-        if self.weight_decay != 0.0 {
-            let k = T::of(1.0 - lr * self.weight_decay);
-            for p in params.iter_mut() {
-                *p *= k;
+        // The decoupled decay, then adam's update, value by value in the same
+        // pass (the same operations on each value as two passes).
+        let decay = (self.weight_decay != 0.0).then(|| T::of(1.0 - lr * self.weight_decay));
+        let c = self.inner.begin(lr);
+        super::in_pieces(params, grads, self.inner.moments(), &|p, g, [m, v, x]| {
+            if let Some(d) = decay {
+                super::scale(p, d);
             }
-        }
-        self.inner.step(params, grads, lr);
+            c.update(p, g, m, v, x)
+        });
     }
 }
 

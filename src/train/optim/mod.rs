@@ -264,11 +264,36 @@ fn adam_measured<T: Float>(
 
 multiversion! {
     /// p ← p·d (adamw's decoupled decay).
-    fn scale<T: Float>(p: &mut [T], d: T) {
+    pub(crate) fn scale<T: Float>(p: &mut [T], d: T) {
         for p in p.iter_mut() {
             *p *= d;
         }
     }
+}
+
+/// An element-wise update `f` over the parameters (with the same ranges of the
+/// state buffers), in pieces on the team's threads when the vector holds at least
+/// `PAR_ELEMENTS` values (`linalg::element_pieces`: cut by the length alone;
+/// every value is updated by the same operations in any piece).
+pub(crate) fn in_pieces<T: Float>(p: &mut [T], g: &[T], bufs: [&mut [T]; 3], f: &Update<'_, T>) {
+    let len = p.len();
+    let pieces = linalg::element_pieces(len);
+    if pieces < 2 {
+        f(p, g, bufs);
+        return;
+    }
+    let [b0, b1, b2] = bufs;
+    let mut rest = Some((p, g, b0, b1, b2));
+    let parts = (0..pieces).filter_map(|i| {
+        let (p, g, b0, b1, b2) = rest.take()?;
+        let w = linalg::cut(len, pieces, i + 1) - linalg::cut(len, pieces, i);
+        let (p0, p1) = p.split_at_mut(w.min(p.len()));
+        let (g0, g1) = g.split_at(w.min(g.len()));
+        let ((x0, x1), (y0, y1), (z0, z1)) = (take(b0, w), take(b1, w), take(b2, w));
+        rest = Some((p1, g1, x1, y1, z1));
+        Some((p0, g0, [x0, y0, z0]))
+    });
+    linalg::run_parts(parts, |_, (p, g, bufs)| f(p, g, bufs));
 }
 
 /// `f` over a whole range of the parameters (with the same ranges of the state

@@ -54,8 +54,8 @@ impl<T: Float> NAdam<T> {
 
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
         let c = self.begin(lr);
-        // Element-wise: a large vector updates as two halves on two threads.
-        super::in_halves(params, grads, self.moments(), &|p, g, [m, v, _]| {
+        // Element-wise: a large vector updates in pieces on the team's threads.
+        super::in_pieces(params, grads, self.moments(), &|p, g, [m, v, _]| {
             c.update(p, g, m, v)
         });
     }

@@ -37,9 +37,9 @@ impl<T: Float> Sgd<T> {
 
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
         let k = self.begin(lr);
-        // Element-wise: the two halves of a large vector update on both threads.
+        // Element-wise: a large vector updates in pieces on the team's threads.
         let buf = &mut self.momentum_buf;
-        super::in_halves(
+        super::in_pieces(
             params,
             grads,
             [buf, &mut [], &mut []],

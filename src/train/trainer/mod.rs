@@ -208,17 +208,21 @@ impl<'p, T: Float> Trainer<'p, T> {
         self.train.rows.div_ceil(self.batch).max(1)
     }
 
-    /// Runs the remaining epochs and the end of the run, with the engine's two
-    /// threads at hand when the network has work large enough to split (see
-    /// `linalg::pool`).
+    /// Runs the remaining epochs and the end of the run, with the engine's
+    /// threads (`RunOptions::threads`) at hand when the network has work large
+    /// enough to split (see `linalg::pool`).
     pub fn run(self, observer: &mut (dyn Observer + Send)) -> Result<RunOutcome, TrainError> {
-        let team = self.worth_two_threads();
-        linalg::pool(team, || self.run_on_pool(observer))
+        let threads = if self.worth_a_team() {
+            self.opts.threads.unwrap_or_else(linalg::default_threads)
+        } else {
+            1
+        };
+        linalg::pool(threads, || self.run_on_pool(observer))
     }
 
     /// Whether a step has a matrix product or an element-wise pass large enough
-    /// that `linalg` splits it between two threads; tiny networks run on one core.
-    fn worth_two_threads(&self) -> bool {
+    /// that `linalg` cuts it into pieces; tiny networks run on one core.
+    fn worth_a_team(&self) -> bool {
         let n = self.batch;
         self.net.params.len() >= linalg::PAR_ELEMENTS
             || self.net.layers.iter().any(|l| {

@@ -236,7 +236,7 @@ impl<T: Float> Stepper<T> {
 }
 
 /// Copies the feature columns of `rows` into the input buffer (`features × n`),
-/// in column halves on two threads when the batch is large enough; rows that
+/// in column pieces on the team's threads when the batch is large enough; rows that
 /// follow each other (`consecutive`) as one block a half.
 fn gather<T: Float>(input: &mut [T], x: &[T], rows: &[usize], features: usize, consecutive: bool) {
     let n = rows.len();
@@ -255,11 +255,24 @@ fn gather<T: Float>(input: &mut [T], x: &[T], rows: &[usize], features: usize, c
     });
 }
 
+/// Whether every value is finite (in pieces on the team's threads for a large
+/// vector; [`finite_block`] on each).
+pub(crate) fn all_finite<T: Float>(v: &[T]) -> bool {
+    let (len, pieces) = (v.len(), linalg::element_pieces(v.len()));
+    let mut ok = [true; linalg::MAX_PIECES];
+    let parts = ok.iter_mut().take(pieces).enumerate().map(|(i, o)| {
+        let r = linalg::cut(len, pieces, i)..linalg::cut(len, pieces, i + 1);
+        (&v[r], o)
+    });
+    linalg::run_parts(parts, |_, (v, o)| *o = finite_block(v));
+    ok.iter().all(|&o| o)
+}
+
 multiversion! {
     /// Whether every value is finite: `x·0` is 0 for a finite `x` and NaN
     /// otherwise, summed in eight independent lanes (one vectorised pass over the
     /// values, compiled for each SIMD level: a step checks every parameter).
-    pub(crate) fn all_finite<T: Float>(v: &[T]) -> bool {
+    fn finite_block<T: Float>(v: &[T]) -> bool {
         let zero = T::zero();
         let mut lanes = [zero; 8];
         let chunks = v.chunks_exact(8);

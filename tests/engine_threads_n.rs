@@ -1,0 +1,120 @@
+//! `nnt run --threads N`: the JSONL log is byte-identical for 1, 2, 3 and 8
+//! threads (work is cut into pieces by shape alone, never by the thread count),
+//! on networks large enough that every product, element-wise pass, batch-norm
+//! statistic, dropout mask, clipping pass and optimizer update is cut into
+//! pieces; and a bad `--threads` is a usage error.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn nnt() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nnt"));
+    c.env("NO_COLOR", "1").env_remove("RAYON_NUM_THREADS");
+    c
+}
+
+/// 784-256-128-10 with batch norm, exact GELU, dropout, label smoothing, AdamW
+/// and norm clipping (the benchmark's "rich" network, fewer rows).
+const RICH: &str = r#"seed = 3
+data {
+    train = blobs(n = 640, features = 784, classes = 10)
+    valid = split(train, 0.2)
+}
+model {
+    dense(256, bias = false)
+    batch_norm
+    gelu
+    dropout(0.2)
+    dense(128, bias = false)
+    batch_norm
+    gelu
+    dropout(0.2)
+    dense(10)
+}
+loss = cross_entropy(label_smoothing = 0.1)
+optimizer = adamw(lr = 0.001)
+train {
+    epochs = 2
+    batch = 128
+    shuffle = true
+    clip = norm(1.0)
+}
+"#;
+
+/// A plain large MLP: 784-512-512-10, relu, sgd with momentum, batch 256.
+const PLAIN: &str = r#"seed = 5
+data {
+    train = blobs(n = 768, features = 784, classes = 10)
+}
+model {
+    dense(512)
+    relu
+    dense(512)
+    relu
+    dense(10)
+}
+loss = cross_entropy
+optimizer = sgd(lr = 0.05, momentum = 0.9)
+train {
+    epochs = 2
+    batch = 256
+    shuffle = true
+}
+"#;
+
+fn run(recipe: &Path, threads: &str) -> Output {
+    nnt()
+        .args(["run", "--format", "jsonl", "--threads", threads])
+        .arg(recipe)
+        .output()
+        .expect("nnt runs")
+}
+
+/// The log of `recipe` for each thread count: all the same, and a real run.
+fn same_log_for_any_thread_count(name: &str, text: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let recipe = dir.path().join(name);
+    std::fs::write(&recipe, text).expect("recipe written");
+    let logs: Vec<(String, String)> = ["1", "2", "3", "8"]
+        .iter()
+        .map(|t| {
+            let out = run(&recipe, t);
+            assert!(
+                out.status.success(),
+                "--threads {t}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (t.to_string(), String::from_utf8(out.stdout).expect("utf-8"))
+        })
+        .collect();
+    let (_, first) = &logs[0];
+    assert_eq!(first.lines().count(), 4, "start, 2 epochs, end:\n{first}");
+    assert!(first.contains("\"train_loss\""), "{first}");
+    for (t, log) in &logs[1..] {
+        assert_eq!(log, first, "{name}: --threads {t} differs from --threads 1");
+    }
+}
+
+#[test]
+fn rich_network_logs_are_identical_for_1_2_3_and_8_threads() {
+    same_log_for_any_thread_count("rich.nnt", RICH);
+}
+
+#[test]
+fn plain_large_mlp_logs_are_identical_for_1_2_3_and_8_threads() {
+    same_log_for_any_thread_count("plain.nnt", PLAIN);
+}
+
+#[test]
+fn bad_thread_counts_are_usage_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let recipe = dir.path().join("plain.nnt");
+    std::fs::write(&recipe, PLAIN).expect("recipe written");
+    for bad in ["0", "two", "-3", "1.5"] {
+        let out = run(&recipe, bad);
+        assert_eq!(out.status.code(), Some(2), "--threads {bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("nnt::cli::invalid_threads"), "{bad}: {err}");
+        assert!(out.stdout.is_empty(), "{bad}: nothing trained");
+    }
+}
