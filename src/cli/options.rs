@@ -81,12 +81,30 @@ pub fn threads(text: &str) -> Result<usize, InvalidThreads> {
         })
 }
 
+/// The `--threads` of each child `nnt run` when `jobs` of them run at once
+/// (`nnt test`, `nnt sweep`): the cores shared out, at least one each. A team
+/// of threads per child on a machine already busy with the other children
+/// would wait on descheduled workers at every piece; logs are the same for any
+/// thread count, so this changes only the speed.
+pub fn child_threads(jobs: usize) -> usize {
+    (crate::train::linalg::default_threads() / jobs.max(1)).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sets(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn children_share_the_cores() {
+        let cores = crate::train::linalg::default_threads();
+        assert_eq!(child_threads(1), cores);
+        assert_eq!(child_threads(cores), 1);
+        assert_eq!(child_threads(cores * 4), 1);
+        assert_eq!(child_threads(0), cores);
     }
 
     #[test]

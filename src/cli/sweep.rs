@@ -522,7 +522,7 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
                 let Some(run) = todo.get(i) else {
                     break;
                 };
-                let outcome = match start_run(&exe, run) {
+                let outcome = match start_run(&exe, run, super::options::child_threads(opts.jobs)) {
                     Ok(()) => Outcome::Done,
                     Err(e) => Outcome::Failed(e),
                 };
@@ -580,7 +580,7 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
 
 /// Runs one training as a child `nnt run` of its saved recipe; writes the marker
 /// when its log is complete.
-fn start_run(exe: &Path, run: &Run) -> Result<(), String> {
+fn start_run(exe: &Path, run: &Run, threads: usize) -> Result<(), String> {
     let io = |what: &str, e: std::io::Error| format!("cannot {what}: {e}");
     std::fs::create_dir_all(&run.dir).map_err(|e| io("create the run's folder", e))?;
     // The marker goes first: whatever happens next, the run is not complete.
@@ -605,6 +605,7 @@ fn start_run(exe: &Path, run: &Run) -> Result<(), String> {
         .arg(run.dir.join(RECIPE))
         .args(["--format", "jsonl", "--log"])
         .arg(run.dir.join(LOG))
+        .args(["--threads", &threads.to_string()])
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -404,7 +404,15 @@ impl Runner {
                 .output()
                 .map_err(|e| format!("cannot run {}: {e}", self.exe.display()))
         };
-        let run = child(&["run".as_ref(), name, "--format".as_ref(), "jsonl".as_ref()])?;
+        let threads = super::options::child_threads(self.jobs).to_string();
+        let run = child(&[
+            "run".as_ref(),
+            name,
+            "--format".as_ref(),
+            "jsonl".as_ref(),
+            "--threads".as_ref(),
+            threads.as_ref(),
+        ])?;
         if run.status.code() == Some(1) && run.stdout.is_empty() {
             let check = child(&["check".as_ref(), name])?;
             if !check.status.success() {
