@@ -679,3 +679,59 @@ fn several_logs_plot_into_one_picture() {
     let png = std::fs::read(dir.path().join("compare.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
 }
+
+/// A sweep monitored by a §15 score ranks it highest first (the direction is
+/// the monitor's, not guessed from its name), and the summary has the metric's
+/// `valid_` and `test_` columns.
+#[test]
+fn a_sweep_monitored_by_a_score_ranks_high_first() {
+    let (dir, recipe) = workspace();
+    let text_of = read(&recipe)
+        .replace(
+            "    valid = split(train, 0.25)\n",
+            "    valid = split(train, 0.25)\n    test = xor(n = 32, noise = 0.1)\n",
+        )
+        .replace(
+            "    early_stop = patience(2, monitor = valid_loss)\n",
+            "    metrics = [f1]\n    early_stop = patience(2, monitor = valid_f1)\n",
+        );
+    std::fs::write(&recipe, text_of).unwrap();
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            "optimizer.lr=[0.3, 0.1, 0.01, 0.001]",
+            "-o",
+            "out",
+        ],
+    );
+    ok(&o);
+    let out = dir.path().join("out");
+    let rows = summary(&out);
+    assert_eq!(rows.len(), 4);
+    for (k, row) in rows.iter().enumerate() {
+        let end = events(&read(out.join(format!("run-{k}/log.jsonl"))))
+            .pop()
+            .unwrap();
+        assert_eq!(row["valid_f1"], end["best"]["valid_f1"].to_string());
+        assert_eq!(row["test_f1"], end["test_f1"].to_string());
+    }
+    let table = text(&o.stdout);
+    assert!(table.contains("ranked by valid_f1"), "{table}");
+    let ranked: Vec<f64> = table
+        .lines()
+        .skip(2)
+        .map(|l| {
+            let k: usize = l.split_whitespace().nth(1).unwrap().parse().unwrap();
+            rows[k]["valid_f1"].parse().unwrap()
+        })
+        .collect();
+    assert_eq!(ranked.len(), 4);
+    assert!(
+        ranked.windows(2).all(|w| w[0] >= w[1]),
+        "{ranked:?}\n{table}"
+    );
+    assert!(ranked[0] > ranked[3], "the runs differ: {ranked:?}");
+}

@@ -34,6 +34,7 @@ use rand::Rng;
 use crate::ast::{Entry, Expr, ExprKind, Item, Recipe, SourceId};
 use crate::check::{resolve_recipe, BoxedDiagnostic, CheckOptions, Sourced};
 use crate::io::atomic::write_atomic;
+use crate::ir::{Metric, Monitor};
 
 use super::exit::Status;
 
@@ -719,10 +720,14 @@ pub fn summarize(dir: &Path) -> Result<Summary, BoxedDiagnostic> {
         rows.iter()
             .any(|r| !r.end["best"][m].is_null() || !r.end[m].is_null())
     };
+    // The logged fields, then the §15 metrics as the runs logged them
+    // (`valid_NAME` of the kept epoch, `test_NAME` of the end event).
     let metrics: Vec<&'static str> = METRICS
         .iter()
-        .chain(TEST_METRICS)
         .copied()
+        .chain(Metric::ALL.iter().map(Metric::valid_name))
+        .chain(TEST_METRICS.iter().copied())
+        .chain(Metric::ALL.iter().map(Metric::test_name))
         .filter(|m| has(m))
         .collect();
     let monitor = monitor.unwrap_or_else(|| {
@@ -733,7 +738,12 @@ pub fn summarize(dir: &Path) -> Result<Summary, BoxedDiagnostic> {
         }
     });
     let summary = Summary {
-        higher_is_better: monitor.ends_with("accuracy"),
+        // The direction is the IR's (a score such as `valid_f1` ranks high
+        // first, an error such as `valid_rmse` low first).
+        higher_is_better: Monitor::all()
+            .iter()
+            .find(|m| m.name() == monitor)
+            .is_some_and(Monitor::higher_is_better),
         monitor,
         rows,
         keys,
@@ -810,7 +820,7 @@ impl Row {
     }
     /// A kept-epoch metric, or a test metric of the end event.
     fn metric(&self, m: &str) -> &serde_json::Value {
-        if TEST_METRICS.contains(&m) {
+        if m.starts_with("test_") {
             &self.end[m]
         } else {
             &self.end["best"][m]
