@@ -41,6 +41,43 @@ pub struct ParamTensor {
     pub kind: ParamKind,
 }
 
+/// The flat parameter vector as it is laid out, layer by layer: each layer's
+/// `build` (in its own file) declares its tensors here and keeps their offsets.
+#[derive(Debug, Default)]
+pub struct ParamLayout {
+    tensors: Vec<ParamTensor>,
+    offset: usize,
+    layer: usize,
+    index: usize,
+}
+
+impl ParamLayout {
+    /// The tensors that follow belong to the layer at `pos` of the network,
+    /// `index` of `nn.Sequential`.
+    fn layer(&mut self, pos: usize, index: usize) -> &mut Self {
+        self.layer = pos;
+        self.index = index;
+        self
+    }
+
+    /// Declares the current layer's tensor `{index}.{suffix}` of `shape` and
+    /// returns its offset in the flat vector.
+    pub fn tensor(&mut self, suffix: &str, shape: Vec<usize>, kind: ParamKind) -> usize {
+        let len = shape.iter().product();
+        let offset = self.offset;
+        self.offset += len;
+        self.tensors.push(ParamTensor {
+            name: format!("{}.{suffix}", self.index),
+            layer: self.layer,
+            offset,
+            len,
+            shape,
+            kind,
+        });
+        offset
+    }
+}
+
 /// A layer with its place in the recipe.
 #[derive(Debug, Clone)]
 pub struct Slot<T> {
@@ -73,87 +110,29 @@ impl<T: Float> Network<T> {
     /// `capacity` rows.
     pub fn new(model: &Model, capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        let mut tensors = Vec::new();
+        let mut layout = ParamLayout::default();
         let mut layers = Vec::new();
-        let mut offset = 0usize;
-        let mut add = |tensors: &mut Vec<ParamTensor>,
-                       name: String,
-                       layer: usize,
-                       shape: Vec<usize>,
-                       kind: ParamKind| {
-            let len = shape.iter().product();
-            let off = offset;
-            offset += len;
-            tensors.push(ParamTensor {
-                name,
-                layer,
-                offset: off,
-                len,
-                shape,
-                kind,
-            });
-            off
-        };
         for (pos, l) in model.layers.iter().enumerate() {
             let node = match l.kind {
-                LayerKind::Dense { units, bias, .. } => {
-                    let w = add(
-                        &mut tensors,
-                        format!("{}.weight", l.index),
-                        pos,
-                        vec![units, l.in_width],
-                        ParamKind::DenseWeight,
-                    );
-                    let b = bias.then(|| {
-                        add(
-                            &mut tensors,
-                            format!("{}.bias", l.index),
-                            pos,
-                            vec![units],
-                            ParamKind::DenseBias,
-                        )
-                    });
-                    Node::Dense(Dense {
-                        inputs: l.in_width,
-                        units,
-                        weight: w,
-                        bias: b,
-                    })
-                }
-                LayerKind::BatchNorm { momentum, eps } => {
-                    let w = add(
-                        &mut tensors,
-                        format!("{}.weight", l.index),
-                        pos,
-                        vec![l.in_width],
-                        ParamKind::BnWeight,
-                    );
-                    let b = add(
-                        &mut tensors,
-                        format!("{}.bias", l.index),
-                        pos,
-                        vec![l.in_width],
-                        ParamKind::BnBias,
-                    );
-                    Node::BatchNorm(BatchNorm::new(l.in_width, momentum, eps, w, b, capacity))
-                }
-                LayerKind::LayerNorm { eps } => {
-                    let w = add(
-                        &mut tensors,
-                        format!("{}.weight", l.index),
-                        pos,
-                        vec![l.in_width],
-                        ParamKind::LnWeight,
-                    );
-                    let b = add(
-                        &mut tensors,
-                        format!("{}.bias", l.index),
-                        pos,
-                        vec![l.in_width],
-                        ParamKind::LnBias,
-                    );
-                    Node::LayerNorm(LayerNorm::new(l.in_width, eps, w, b, capacity))
-                }
+                LayerKind::Dense { units, bias, .. } => Node::Dense(Dense::build(
+                    l.in_width,
+                    units,
+                    bias,
+                    layout.layer(pos, l.index),
+                )),
+                LayerKind::BatchNorm { momentum, eps } => Node::BatchNorm(BatchNorm::build(
+                    l.in_width,
+                    momentum,
+                    eps,
+                    capacity,
+                    layout.layer(pos, l.index),
+                )),
+                LayerKind::LayerNorm { eps } => Node::LayerNorm(LayerNorm::build(
+                    l.in_width,
+                    eps,
+                    capacity,
+                    layout.layer(pos, l.index),
+                )),
                 LayerKind::Dropout { p } => Node::Dropout(Dropout::new(p, l.in_width, capacity)),
                 LayerKind::Relu => Node::Activation(Activation::Relu),
                 LayerKind::Sigmoid => Node::Activation(Activation::Sigmoid),
@@ -172,6 +151,9 @@ impl<T: Float> Network<T> {
                 node,
             });
         }
+        let ParamLayout {
+            tensors, offset, ..
+        } = layout;
         let mut params = vec![T::zero(); offset];
         // Batch norm and layer norm start at weight 1, bias 0.
         for t in &tensors {

@@ -10,6 +10,7 @@
 
 use crate::train::float::Float;
 use crate::train::linalg;
+use crate::train::network::{ParamKind, ParamLayout};
 
 #[derive(Debug, Clone)]
 pub struct BatchNorm<T> {
@@ -31,6 +32,20 @@ pub struct BatchNorm<T> {
 }
 
 impl<T: Float> BatchNorm<T> {
+    /// Batch norm over `width` features for batches of up to `capacity` rows,
+    /// its weight and bias `[width]` declared in the parameter layout.
+    pub fn build(
+        width: usize,
+        momentum: f64,
+        eps: f64,
+        capacity: usize,
+        layout: &mut ParamLayout,
+    ) -> Self {
+        let weight = layout.tensor("weight", vec![width], ParamKind::BnWeight);
+        let bias = layout.tensor("bias", vec![width], ParamKind::BnBias);
+        Self::new(width, momentum, eps, weight, bias, capacity)
+    }
+
     pub fn new(
         width: usize,
         momentum: f64,

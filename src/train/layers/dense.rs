@@ -5,6 +5,7 @@
 
 use crate::train::float::Float;
 use crate::train::linalg;
+use crate::train::network::{ParamKind, ParamLayout};
 use crate::train::simd::multiversion;
 
 /// A dense layer: where its parameters live in the flat parameter vector.
@@ -19,6 +20,19 @@ pub struct Dense {
 }
 
 impl Dense {
+    /// A dense layer of `units` over `inputs`, its weight `[units, inputs]` and
+    /// (with `bias`) its bias `[units]` declared in the parameter layout.
+    pub fn build(inputs: usize, units: usize, bias: bool, layout: &mut ParamLayout) -> Self {
+        let weight = layout.tensor("weight", vec![units, inputs], ParamKind::DenseWeight);
+        let bias = bias.then(|| layout.tensor("bias", vec![units], ParamKind::DenseBias));
+        Dense {
+            inputs,
+            units,
+            weight,
+            bias,
+        }
+    }
+
     pub fn weight_len(&self) -> usize {
         self.units * self.inputs
     }

@@ -15,6 +15,7 @@
 use nalgebra::{DMatrixView, DMatrixViewMut, DVectorView};
 
 use crate::train::float::Float;
+use crate::train::network::{ParamKind, ParamLayout};
 
 #[derive(Debug, Clone)]
 pub struct LayerNorm<T> {
@@ -31,6 +32,14 @@ pub struct LayerNorm<T> {
 }
 
 impl<T: Float> LayerNorm<T> {
+    /// Layer norm over `width` features for batches of up to `capacity` rows,
+    /// its weight and bias `[width]` declared in the parameter layout.
+    pub fn build(width: usize, eps: f64, capacity: usize, layout: &mut ParamLayout) -> Self {
+        let weight = layout.tensor("weight", vec![width], ParamKind::LnWeight);
+        let bias = layout.tensor("bias", vec![width], ParamKind::LnBias);
+        Self::new(width, eps, weight, bias, capacity)
+    }
+
     /// Buffers for batches of up to `capacity` examples, allocated once.
     pub fn new(width: usize, eps: f64, weight: usize, bias: usize, capacity: usize) -> Self {
         LayerNorm {
