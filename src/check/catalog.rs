@@ -340,7 +340,7 @@ pub const BUILTINS: &[Builtin] = &[
     top(Setting, "seed", 0, "seed = 7", Some("0"), "Seed (≥ 0) of the one random generator: synthetic data, splits, init, shuffle, dropout."),
     top(Setting, "precision", 1, "precision = f64", Some("f32"), "Floating-point type of the model and all training arithmetic: `f32` or `f64`.").of(Value("precision")),
     top(Setting, "loss", 4, "loss = cross_entropy", None, "The loss minimised (required): cross_entropy, binary_cross_entropy, mse, mae, huber.").of(Loss),
-    top(Setting, "optimizer", 5, "optimizer = adam(lr = 0.001)", None, "The optimizer (required), PyTorch's algorithm and defaults: sgd, adam, adamw, rmsprop, adagrad.").of(Optimizer),
+    top(Setting, "optimizer", 5, "optimizer = adam(lr = 0.001)", None, "The optimizer (required), PyTorch's algorithm and defaults: sgd, adam, adamw, rmsprop, adagrad, nadam.").of(Optimizer),
     top(Setting, "regularize", 6, "regularize = [l2(1e-4)]", Some("[]"), "A list of penalties and constraints: l1, l2, max_norm.").of(Regularizer),
     top(Setting, "init_from", 10, "init_from = \"init.safetensors\"", None, "A safetensors file whose tensors replace the initialised parameters before training."),
     top(Setting, "save", 11, "save = \"model.safetensors\"", None, "A safetensors file written after training: the final (with early_stop the best) parameters."),
