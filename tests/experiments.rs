@@ -190,6 +190,23 @@ fn summary(dir: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
         .collect()
 }
 
+/// The `column` of each run in the order of sweep's ranked table (its run
+/// number is the second word of each row after the two header lines).
+fn ranked_column(
+    table: &str,
+    rows: &[std::collections::BTreeMap<String, String>],
+    column: &str,
+) -> Vec<f64> {
+    table
+        .lines()
+        .skip(2)
+        .map(|l| {
+            let k: usize = l.split_whitespace().nth(1).unwrap().parse().unwrap();
+            rows[k][column].parse().unwrap()
+        })
+        .collect()
+}
+
 fn read(p: impl AsRef<Path>) -> String {
     std::fs::read_to_string(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
 }
@@ -259,14 +276,7 @@ fn a_two_by_two_grid_with_two_jobs() {
     // The table is ranked by the recipe's monitor, valid_loss, lowest first.
     let table = text(&o.stdout);
     assert!(table.contains("ranked by valid_loss"), "{table}");
-    let ranked: Vec<f64> = table
-        .lines()
-        .skip(2)
-        .map(|l| {
-            let k: usize = l.split_whitespace().nth(1).unwrap().parse().unwrap();
-            rows[k]["valid_loss"].parse().unwrap()
-        })
-        .collect();
+    let ranked = ranked_column(&table, &rows, "valid_loss");
     assert_eq!(ranked.len(), 4);
     assert!(
         ranked.windows(2).all(|w| w[0] <= w[1]),
@@ -720,14 +730,7 @@ fn a_sweep_monitored_by_a_score_ranks_high_first() {
     }
     let table = text(&o.stdout);
     assert!(table.contains("ranked by valid_f1"), "{table}");
-    let ranked: Vec<f64> = table
-        .lines()
-        .skip(2)
-        .map(|l| {
-            let k: usize = l.split_whitespace().nth(1).unwrap().parse().unwrap();
-            rows[k]["valid_f1"].parse().unwrap()
-        })
-        .collect();
+    let ranked = ranked_column(&table, &rows, "valid_f1");
     assert_eq!(ranked.len(), 4);
     assert!(
         ranked.windows(2).all(|w| w[0] >= w[1]),

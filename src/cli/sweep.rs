@@ -516,6 +516,7 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
     }
     let next = AtomicUsize::new(0);
     let outcomes: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
+    let threads = super::options::child_threads(opts.jobs);
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.min(todo.len().max(1)) {
             s.spawn(|| loop {
@@ -523,7 +524,7 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
                 let Some(run) = todo.get(i) else {
                     break;
                 };
-                let outcome = match start_run(&exe, run, super::options::child_threads(opts.jobs)) {
+                let outcome = match start_run(&exe, run, threads) {
                     Ok(()) => Outcome::Done,
                     Err(e) => Outcome::Failed(e),
                 };

@@ -218,20 +218,19 @@ impl<T: Float> Trainer<'_, T> {
 
     /// Keeps the parameters and running statistics of the best epoch so far.
     fn remember_best(&mut self) {
-        let stats: Vec<Vec<T>> = self
-            .net
-            .running_stats()
-            .into_iter()
-            .map(|(_, v)| v.to_vec())
-            .collect();
+        let stats = self.net.running_stats();
         match self.best.as_mut() {
+            // Copied in place: the buffers of the first best epoch are reused.
             Some((p, s)) => {
                 p.copy_from_slice(&self.net.params);
-                for (dst, src) in s.iter_mut().zip(&stats) {
+                for (dst, (_, src)) in s.iter_mut().zip(&stats) {
                     dst.copy_from_slice(src);
                 }
             }
-            None => self.best = Some((self.net.params.clone(), stats)),
+            None => {
+                let stats = stats.into_iter().map(|(_, v)| v.to_vec()).collect();
+                self.best = Some((self.net.params.clone(), stats));
+            }
         }
     }
 
