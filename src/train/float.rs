@@ -124,4 +124,5 @@ fn faer_matmul<T: faer::traits::ComplexField>(
         faer::Accum::Replace
     };
     faer::linalg::matmul::matmul(dst, accum, a, b, one, faer::Par::Seq);
+    crate::train::simd::clean_upper_state();
 }

@@ -9,6 +9,8 @@ use super::BatchLoss;
 use crate::math;
 use crate::train::float::Float;
 use crate::train::linalg;
+use crate::train::simd::multiversion;
+use crate::train::vmath;
 
 pub fn forward_backward<T: Float>(
     eps: f64,
@@ -46,65 +48,135 @@ pub fn forward_backward<T: Float>(
 /// (~25 ns a logit, against ~1 µs to hand half to the second thread).
 const PAR_LOGITS: usize = 1 << 9;
 
-/// Σ of the per-row losses over the columns of `z` and the rows predicted
-/// correctly; dz (when given) gets the gradient of the batch mean (`inv_n` =
-/// 1 / the whole batch's row count).
-fn columns<T: Float>(
-    eps: f64,
-    z: &[T],
-    y: &[T],
-    c: usize,
-    inv_n: f64,
-    mut dz: Option<&mut [T]>,
-) -> (f64, usize) {
-    let mut total = 0.0f64;
-    let mut correct = 0usize;
-    let cf = c as f64;
-    for (k, col) in z.chunks_exact(c.max(1)).enumerate() {
-        let label = y[k].to_f64() as usize;
-        let mut m = f64::NEG_INFINITY;
-        let mut arg = 0;
-        for (j, &v) in col.iter().enumerate() {
-            let v = v.to_f64();
-            if v > m {
-                m = v;
-                arg = j;
+/// Logits whose exponentials are computed in one vectorised loop: whole rows
+/// of up to this many classes at a time (a wider row goes in pieces).
+const BLOCK: usize = 256;
+
+multiversion! {
+    /// Σ of the per-row losses over the columns of `z` and the rows predicted
+    /// correctly; dz (when given) gets the gradient of the batch mean (`inv_n` =
+    /// 1 / the whole batch's row count).
+    ///
+    /// The exponentials go into a buffer on the stack a block of rows at a
+    /// time, in one loop the compiler vectorises ([`vmath::exp`]: the bits of
+    /// `libm::exp`); each row's sum then runs over the buffer in class order,
+    /// as a loop over the row adds them.
+    fn columns<T: Float>(
+        eps: f64,
+        z: &[T],
+        y: &[T],
+        c: usize,
+        inv_n: f64,
+        dz: Option<&mut [T]>,
+    ) -> (f64, usize) {
+        let c = c.max(1);
+        let mut dz = dz;
+        let mut e = [0.0f64; BLOCK];
+        let mut shift = [0.0f64; BLOCK];
+        let mut total = 0.0f64;
+        let mut correct = 0usize;
+        let cf = c as f64;
+        // Rows of a block; a row wider than BLOCK is a block of its own, in pieces.
+        let rows_per_block = (BLOCK / c).max(1);
+        let piece = c.min(BLOCK);
+        for (b, zb) in z.chunks(rows_per_block * c).enumerate() {
+            let k0 = b * rows_per_block;
+            let rows = zb.len() / c;
+            for (r, col) in zb.chunks_exact(c).enumerate() {
+                let mut m = f64::NEG_INFINITY;
+                let mut arg = 0;
+                for (j, &v) in col.iter().enumerate() {
+                    let v = v.to_f64();
+                    if v > m {
+                        m = v;
+                        arg = j;
+                    }
+                }
+                if arg == y[k0 + r].to_f64() as usize {
+                    correct += 1;
+                }
+                shift[r] = m;
+            }
+            // s = Σ exp(z − m) in class order, lse = m + ln s.
+            let mut sums = [0.0f64; BLOCK];
+            if c <= BLOCK {
+                exp_minus(zb, c, &shift[..rows], &mut e[..zb.len()]);
+                for (r, er) in e[..zb.len()].chunks_exact(c).enumerate() {
+                    for &v in er {
+                        sums[r] += v;
+                    }
+                }
+            } else {
+                for zp in zb.chunks(piece) {
+                    let ep = &mut e[..zp.len()];
+                    exp_minus(zp, zp.len(), &shift[..1], ep);
+                    for &v in ep.iter() {
+                        sums[0] += v;
+                    }
+                }
+            }
+            for (r, col) in zb.chunks_exact(c).enumerate() {
+                let label = y[k0 + r].to_f64() as usize;
+                let lse = shift[r] + math::ln(sums[r]);
+                shift[r] = lse;
+                let mut sum_z = 0.0f64;
+                for &v in col {
+                    sum_z += v.to_f64();
+                }
+                let zy = col.get(label).map_or(f64::NAN, |v| v.to_f64());
+                total += (1.0 - eps) * (lse - zy) + (eps / cf) * (cf * lse - sum_z);
+            }
+            let Some(dz) = dz.as_deref_mut() else {
+                continue;
+            };
+            // softmax = exp(z − lse); ∂/∂z = (softmax − target) / n.
+            let db = &mut dz[k0 * c..k0 * c + zb.len()];
+            if c <= BLOCK {
+                exp_minus(zb, c, &shift[..rows], &mut e[..zb.len()]);
+                for (r, (dr, er)) in db.chunks_exact_mut(c).zip(e.chunks_exact(c)).enumerate() {
+                    gradient_row(dr, er, 0, y[k0 + r].to_f64() as usize, eps, cf, inv_n);
+                }
+            } else {
+                let label = y[k0].to_f64() as usize;
+                for (p, (zp, dp)) in zb.chunks(piece).zip(db.chunks_mut(piece)).enumerate() {
+                    let ep = &mut e[..zp.len()];
+                    exp_minus(zp, zp.len(), &shift[..1], ep);
+                    gradient_row(dp, ep, p * BLOCK, label, eps, cf, inv_n);
+                }
             }
         }
-        if arg == label {
-            correct += 1;
-        }
-        let mut s = 0.0f64;
-        let mut sum_z = 0.0f64;
-        for &v in col {
-            s += exp(v.to_f64() - m);
-            sum_z += v.to_f64();
-        }
-        let lse = m + math::ln(s);
-        let zy = col.get(label).map_or(f64::NAN, |v| v.to_f64());
-        total += (1.0 - eps) * (lse - zy) + (eps / cf) * (cf * lse - sum_z);
-        if let Some(dz) = dz.as_deref_mut() {
-            let out = &mut dz[k * c..(k + 1) * c];
-            for (j, (o, &v)) in out.iter_mut().zip(col).enumerate() {
-                let p = exp(v.to_f64() - lse);
-                let target = if j == label { 1.0 - eps } else { 0.0 } + eps / cf;
-                *o = quiet(T::of((p - target) * inv_n));
-            }
-        }
+        (total, correct)
     }
-    (total, correct)
 }
 
-/// eˣ through the `libm` crate (compiled into the binary) rather than the
-/// system's libm: called right after the AVX-512 matrix kernels, the system
-/// function ran ~10× slower (measured: the loss cost more than the products).
-/// Below −746, eˣ < 2⁻¹⁰⁷⁵ rounds to 0: skip the underflow path.
-#[inline]
-fn exp(x: f64) -> f64 {
-    if x < -746.0 {
-        0.0
-    } else {
-        math::exp(x)
+/// The gradient of one row (or of its classes `j0..`) from its softmax `p`.
+#[inline(always)]
+fn gradient_row<T: Float>(
+    out: &mut [T],
+    p: &[f64],
+    j0: usize,
+    label: usize,
+    eps: f64,
+    cf: f64,
+    inv_n: f64,
+) {
+    for (i, (o, &q)) in out.iter_mut().zip(p).enumerate() {
+        let target = if j0 + i == label { 1.0 - eps } else { 0.0 } + eps / cf;
+        *o = quiet(T::of((q - target) * inv_n));
+    }
+}
+
+/// e[i] = eˣ of z[i] − shift[row of i], rows of `c` values; the exponentials
+/// are `libm::exp`'s bits (below −746 the result is 0 either way).
+#[inline(always)]
+fn exp_minus<T: Float>(z: &[T], c: usize, shift: &[f64], e: &mut [f64]) {
+    for ((er, zr), &m) in e.chunks_exact_mut(c).zip(z.chunks_exact(c)).zip(shift) {
+        for (x, &v) in er.iter_mut().zip(zr) {
+            *x = v.to_f64() - m;
+        }
+    }
+    for x in e.iter_mut() {
+        *x = vmath::exp(*x);
     }
 }
 
@@ -119,5 +191,102 @@ fn quiet<T: Float>(g: T) -> T {
         T::zero()
     } else {
         g
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::simd::{force, Level};
+
+    /// The loss as one scalar loop a row, with `libm`'s `exp`: the bits the
+    /// blocked, vectorised pass must give.
+    fn reference(
+        eps: f64,
+        z: &[f32],
+        y: &[f32],
+        c: usize,
+        inv_n: f64,
+        dz: &mut [f32],
+    ) -> (f64, usize) {
+        let (mut total, mut correct) = (0.0f64, 0usize);
+        let cf = c as f64;
+        for (k, col) in z.chunks_exact(c).enumerate() {
+            let label = y[k] as usize;
+            let (mut m, mut arg) = (f64::NEG_INFINITY, 0);
+            for (j, &v) in col.iter().enumerate() {
+                if f64::from(v) > m {
+                    m = f64::from(v);
+                    arg = j;
+                }
+            }
+            correct += usize::from(arg == label);
+            let (mut s, mut sum_z) = (0.0f64, 0.0f64);
+            for &v in col {
+                s += math::exp(f64::from(v) - m);
+                sum_z += f64::from(v);
+            }
+            let lse = m + math::ln(s);
+            total += (1.0 - eps) * (lse - f64::from(col[label])) + (eps / cf) * (cf * lse - sum_z);
+            for (j, (o, &v)) in dz[k * c..(k + 1) * c].iter_mut().zip(col).enumerate() {
+                let p = math::exp(f64::from(v) - lse);
+                let target = if j == label { 1.0 - eps } else { 0.0 } + eps / cf;
+                *o = quiet(((p - target) * inv_n) as f32);
+            }
+        }
+        (total, correct)
+    }
+
+    #[test]
+    fn blocks_and_pieces_give_the_bits_of_one_loop_a_row() {
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            ((seed >> 33) as f64 / (1u64 << 31) as f64) * 2.0 - 1.0
+        };
+        // Rows narrower than a block, exactly a block, and wider (in pieces);
+        // logits far apart (exp underflows to 0) and close together.
+        for &(c, n) in &[
+            (1, 5),
+            (2, 33),
+            (10, 16),
+            (10, 100),
+            (256, 3),
+            (257, 2),
+            (600, 3),
+        ] {
+            for &(eps, scale) in &[(0.0, 3.0), (0.1, 3.0), (0.0, 900.0)] {
+                let z: Vec<f32> = (0..c * n).map(|_| (next() * scale) as f32).collect();
+                let y: Vec<f32> = (0..n)
+                    .map(|_| {
+                        ((next() + 1.0) / 2.0 * c as f64)
+                            .min(c as f64 - 1.0)
+                            .floor() as f32
+                    })
+                    .collect();
+                let inv_n = 1.0 / n as f64;
+                let mut want = vec![0.0f32; c * n];
+                let (t, k) = reference(eps, &z, &y, c, inv_n, &mut want);
+                for level in [Level::Baseline, Level::V3, Level::V4] {
+                    force(Some(level));
+                    let mut got = vec![0.0f32; c * n];
+                    let (t2, k2) = columns(eps, &z, &y, c, inv_n, Some(&mut got));
+                    let (t3, k3) = columns(eps, &z, &y, c, inv_n, None);
+                    force(None);
+                    assert_eq!(
+                        (t.to_bits(), k),
+                        (t2.to_bits(), k2),
+                        "c {c} n {n} eps {eps} {level:?}"
+                    );
+                    assert_eq!(
+                        (t.to_bits(), k),
+                        (t3.to_bits(), k3),
+                        "c {c} n {n} eps {eps} {level:?}"
+                    );
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&want), bits(&got), "c {c} n {n} eps {eps} {level:?}");
+                }
+            }
+        }
     }
 }
