@@ -332,6 +332,74 @@ fn divergence_stops_at_once_and_names_the_place() {
     assert!(matches!(rec.events[n - 2], Event::Diagnostic(_)));
 }
 
+/// A learning rate too large for f32 makes the first update non-finite while
+/// the gradient is finite: the run stops at that step and names the layer,
+/// whether the optimizer checks each block as it updates (sgd, adam), the step
+/// checks afterwards (rmsprop), or max_norm rescales after the update.
+#[test]
+fn a_non_finite_update_stops_the_run_and_names_the_layer() {
+    let sgd = Optimizer::Sgd {
+        lr: 1e300,
+        momentum: 0.0,
+        dampening: 0.0,
+        nesterov: false,
+        weight_decay: 0.0,
+    };
+    let adam = Optimizer::Adam {
+        lr: 1e300,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+        amsgrad: false,
+    };
+    let rmsprop = Optimizer::RmsProp {
+        lr: 1e300,
+        alpha: 0.99,
+        eps: 1e-8,
+        momentum: 0.0,
+        centered: false,
+        weight_decay: 0.0,
+    };
+    for (optimizer, max_norm) in [(sgd, None), (adam, None), (rmsprop, None), (sgd, Some(3.0))] {
+        let mut train = plan(5, Batch::Size(32));
+        train.shuffle = false;
+        let mut p = program(
+            "warmup_cosine_adam",
+            ("train.csv", Some("valid.csv"), None),
+            &["y"],
+            Normalize::None,
+            vec![dense(16), LayerKind::Relu, dense(1)],
+            Loss::Mse,
+            optimizer,
+            train,
+        );
+        p.init_from = None;
+        p.regularize.max_norm = max_norm;
+        let rec = record(&p, &RunOptions::default());
+        let end = rec.end().unwrap();
+        assert_eq!(end.reason, EndReason::Diverged, "{optimizer:?}");
+        assert_eq!(end.epochs, 0, "{optimizer:?}");
+        let diag = rec
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::Diagnostic(d) => Some(d.clone()),
+                _ => None,
+            })
+            .expect("a diagnostic");
+        assert_eq!(diag.code, "nnt::train::diverged");
+        assert_eq!(diag.step, Some(1), "{optimizer:?}");
+        assert!(
+            diag.message
+                .contains("the update made the parameters of layer 0"),
+            "{optimizer:?}: {}",
+            diag.message
+        );
+    }
+}
+
 fn seed_program(init_from: &str) -> Program {
     let mut p = program(
         "seed_sgd",

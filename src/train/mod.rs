@@ -11,6 +11,7 @@ pub mod diagnose;
 pub mod early_stop;
 pub mod expect;
 pub mod fingerprint;
+pub mod finite;
 pub mod float;
 pub mod infer;
 pub mod init;

@@ -50,7 +50,7 @@ const PAR_LOGITS: usize = 1 << 9;
 
 /// Logits whose exponentials are computed in one vectorised loop: whole rows
 /// of up to this many classes at a time (a wider row goes in pieces).
-const BLOCK: usize = 256;
+const BLOCK: usize = 64;
 
 multiversion! {
     /// Σ of the per-row losses over the columns of `z` and the rows predicted

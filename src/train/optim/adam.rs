@@ -206,7 +206,7 @@ impl<T: Float> super::Rule<T> for Adam<T> {
         lr: f64,
         tensors: &[crate::train::network::ParamTensor],
         sq: &mut [f64],
-    ) -> bool {
+    ) -> Option<bool> {
         super::adam_measured(self, None, params, grads, lr, tensors, sq)
     }
 

@@ -45,7 +45,7 @@ impl<T: Float> super::Rule<T> for AdamW<T> {
         lr: f64,
         tensors: &[crate::train::network::ParamTensor],
         sq: &mut [f64],
-    ) -> bool {
+    ) -> Option<bool> {
         // Decoupled decay first, value by value, as `AdamW::step` does for the
         // whole vector: the same operations on each value.
         let decay = (self.weight_decay != 0.0).then(|| T::of(1.0 - lr * self.weight_decay));

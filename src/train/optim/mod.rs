@@ -15,6 +15,7 @@ pub mod rmsprop;
 pub mod sgd;
 
 use crate::ir::Optimizer;
+use crate::train::finite::finite_block;
 use crate::train::float::Float;
 use crate::train::linalg;
 use crate::train::network::ParamTensor;
@@ -31,7 +32,9 @@ pub trait Rule<T: Float> {
 
     /// The update of [`Rule::step`] fused with the gradient-norm pass (see
     /// [`Optim::step_measured`], which checks that `tensors` tile `params` before
-    /// calling it); `false`, having changed nothing, for a rule without one.
+    /// calling it) and with the finiteness check of the updated parameters:
+    /// `Some(every parameter finite)`, or `None`, having changed nothing, for a
+    /// rule without one.
     fn step_measured(
         &mut self,
         _params: &mut [T],
@@ -39,8 +42,8 @@ pub trait Rule<T: Float> {
         _lr: f64,
         _tensors: &[ParamTensor],
         _sq: &mut [f64],
-    ) -> bool {
-        false
+    ) -> Option<bool> {
+        None
     }
 
     /// Steps taken so far.
@@ -189,16 +192,16 @@ impl<T: Float> Optim<T> {
         lr: f64,
         tensors: &[ParamTensor],
         sq: &mut [f64],
-    ) -> bool {
+    ) -> Option<bool> {
         let mut at = 0;
         for t in tensors {
             if t.offset != at || t.layer >= sq.len() {
-                return false;
+                return None;
             }
             at += t.len;
         }
         if at != params.len() || grads.len() != params.len() {
-            return false;
+            return None;
         }
         each_optim!(self, o => Rule::step_measured(o, params, grads, lr, tensors, sq))
     }
@@ -250,7 +253,7 @@ fn adam_measured<T: Float>(
     lr: f64,
     tensors: &[ParamTensor],
     sq: &mut [f64],
-) -> bool {
+) -> Option<bool> {
     let k = o.begin(lr);
     let update = |p: &mut [T], g: &[T], [m, v, x]: [&mut [T]; 3]| {
         if let Some(d) = decay {
@@ -258,8 +261,7 @@ fn adam_measured<T: Float>(
         }
         k.update(p, g, m, v, x)
     };
-    measured(params, grads, o.moments(), tensors, sq, &update);
-    true
+    Some(measured(params, grads, o.moments(), tensors, sq, &update))
 }
 
 multiversion! {
@@ -324,7 +326,8 @@ pub(crate) fn in_halves<T: Float, R: Send + Default>(
 
 /// Walks the tensors in order (they tile `params`), updating each and adding its
 /// Σ g² to `sq[layer]`; a tensor of at least `PAR_ELEMENTS` values goes as two
-/// halves on two threads.
+/// halves on two threads. Returns whether every updated parameter is finite
+/// (checked block by block right after the update, while the block is cached).
 fn measured<T: Float>(
     params: &mut [T],
     grads: &[T],
@@ -332,9 +335,10 @@ fn measured<T: Float>(
     tensors: &[ParamTensor],
     sq: &mut [f64],
     update: &Update<'_, T>,
-) {
+) -> bool {
     let [mut b0, mut b1, mut b2] = bufs;
     let (mut p, mut g) = (params, grads);
+    let mut finite = true;
     for t in tensors {
         let (pt, rest) = std::mem::take(&mut p).split_at_mut(t.len);
         p = rest;
@@ -347,28 +351,50 @@ fn measured<T: Float>(
         let (s0, s1) = in_halves(pt, gt, [x0, x1, x2], &|p, g, bufs| {
             blocks(p, g, bufs, update)
         });
+        finite &= s0.finite && s1.finite;
         if let Some(v) = sq.get_mut(t.layer) {
-            *v += s0 + s1;
+            *v += s0.sq + s1.sq;
+        }
+    }
+    finite
+}
+
+/// What [`blocks`] measured over a range.
+struct Measure {
+    /// Σ g² of the range.
+    sq: f64,
+    /// Whether every updated parameter of the range is finite.
+    finite: bool,
+}
+
+impl Default for Measure {
+    /// An empty range: nothing summed, nothing non-finite.
+    fn default() -> Self {
+        Measure {
+            sq: 0.0,
+            finite: true,
         }
     }
 }
 
-/// Σ g² of one range, summed and updated block by block.
-fn blocks<T: Float>(p: &mut [T], g: &[T], bufs: [&mut [T]; 3], update: &Update<'_, T>) -> f64 {
+/// Σ g² of one range, summed and updated block by block; each block's new
+/// parameters are checked for finiteness while they are in the cache.
+fn blocks<T: Float>(p: &mut [T], g: &[T], bufs: [&mut [T]; 3], update: &Update<'_, T>) -> Measure {
     let [b0, b1, b2] = bufs;
-    let mut s = 0.0;
+    let mut m = Measure::default();
     let mut start = 0;
     while start < p.len() {
         let r = start..(start + BLOCK).min(p.len());
-        s += linalg::sum_squares_block(&g[r.clone()]);
+        m.sq += linalg::sum_squares_block(&g[r.clone()]);
         update(
             &mut p[r.clone()],
             &g[r.clone()],
             [part(b0, &r), part(b1, &r), part(b2, &r)],
         );
+        m.finite &= finite_block(&p[r.clone()]);
         start = r.end;
     }
-    s
+    m
 }
 
 /// The first `n` values of a state buffer and the rest (an empty buffer stays
@@ -484,7 +510,10 @@ mod tests {
             for step in 0..3 {
                 let grads = values(len, 13 + step, 0.003);
                 let mut sq = vec![0.0; 2];
-                assert!(fused.step_measured(&mut p_fused, &grads, 0.05, &tensors, &mut sq));
+                assert_eq!(
+                    fused.step_measured(&mut p_fused, &grads, 0.05, &tensors, &mut sq),
+                    Some(true)
+                );
                 plain.step(&mut p_plain, &grads, 0.05);
                 assert_eq!(p_plain, p_fused, "{config:?}, step {step}");
                 for (layer, &got) in sq.iter().enumerate() {
@@ -524,7 +553,10 @@ mod tests {
         let mut p = values(len, 7, 0.01);
         let before = p.clone();
         let mut sq = vec![0.0; 2];
-        assert!(!o.step_measured(&mut p, &values(len, 3, 0.1), 0.1, &tensors, &mut sq));
+        assert_eq!(
+            o.step_measured(&mut p, &values(len, 3, 0.1), 0.1, &tensors, &mut sq),
+            None
+        );
         assert_eq!(
             (p.clone(), o.steps(), sq.clone()),
             (before.clone(), 0, vec![0.0; 2])
@@ -539,7 +571,10 @@ mod tests {
         };
         let mut o = Optim::<f32>::new(&sgd, len);
         let gap = [tensors[0].clone(), tensors[2].clone()];
-        assert!(!o.step_measured(&mut p, &values(len, 3, 0.1), 0.1, &gap, &mut sq));
+        assert_eq!(
+            o.step_measured(&mut p, &values(len, 3, 0.1), 0.1, &gap, &mut sq),
+            None
+        );
         assert_eq!((p, o.steps()), (before, 0));
     }
 

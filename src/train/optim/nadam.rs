@@ -146,11 +146,17 @@ impl<T: Float> super::Rule<T> for NAdam<T> {
         lr: f64,
         tensors: &[crate::train::network::ParamTensor],
         sq: &mut [f64],
-    ) -> bool {
+    ) -> Option<bool> {
         let k = self.begin(lr);
         let update = |p: &mut [T], g: &[T], [m, v, _]: [&mut [T]; 3]| k.update(p, g, m, v);
-        super::measured(params, grads, self.moments(), tensors, sq, &update);
-        true
+        Some(super::measured(
+            params,
+            grads,
+            self.moments(),
+            tensors,
+            sq,
+            &update,
+        ))
     }
 
     fn steps(&self) -> u64 {

@@ -120,12 +120,18 @@ impl<T: Float> super::Rule<T> for Sgd<T> {
         lr: f64,
         tensors: &[crate::train::network::ParamTensor],
         sq: &mut [f64],
-    ) -> bool {
+    ) -> Option<bool> {
         let k = self.begin(lr);
         let buf = &mut self.momentum_buf;
         let update = |p: &mut [T], g: &[T], [b, _, _]: [&mut [T]; 3]| k.update(p, g, b);
-        super::measured(params, grads, [buf, &mut [], &mut []], tensors, sq, &update);
-        true
+        Some(super::measured(
+            params,
+            grads,
+            [buf, &mut [], &mut []],
+            tensors,
+            sq,
+            &update,
+        ))
     }
 
     fn steps(&self) -> u64 {

@@ -12,13 +12,13 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::ir::{Clip, Loss, Regularize};
 use crate::train::clip;
+use crate::train::finite::all_finite;
 use crate::train::float::Float;
 use crate::train::linalg;
 use crate::train::losses;
 use crate::train::network::{Network, ParamKind};
 use crate::train::optim::Optim;
 use crate::train::penalty;
-use crate::train::simd::multiversion;
 
 /// One split converted to the run's precision.
 #[derive(Debug, Clone)]
@@ -179,15 +179,21 @@ impl<T: Float> Stepper<T> {
         // Per-layer squared norms, summed in a fixed order. Without clipping
         // nothing needs the norm before the update, so sgd, adam, adamw and nadam
         // measure the gradient while they apply it (one pass over it instead of two).
+        // The fused update also checks each block of new parameters for
+        // finiteness (`Some(finite)`), so no separate pass is needed below.
         self.layer_grad_sq.iter_mut().for_each(|v| *v = 0.0);
-        let updated = plan.clip.is_none()
-            && optim.step_measured(
+        let measured = if plan.clip.is_none() {
+            optim.step_measured(
                 &mut net.params,
                 &net.grads,
                 lr,
                 &net.tensors,
                 &mut self.layer_grad_sq,
-            );
+            )
+        } else {
+            None
+        };
+        let updated = measured.is_some();
         if !updated {
             for t in &net.tensors {
                 self.layer_grad_sq[t.layer] +=
@@ -218,8 +224,10 @@ impl<T: Float> Stepper<T> {
             }
         }
         // An update can overflow parameters while the gradient was finite (a huge
-        // learning rate): check every update, before anything is logged or written.
-        if !all_finite(&net.params) {
+        // learning rate): check every update, before anything is logged or written
+        // (max_norm rescales after the fused check, so it is checked again).
+        let checked_finite = measured == Some(true) && reg.max_norm.is_none();
+        if !checked_finite && !all_finite(&net.params) {
             let layer = net
                 .tensors
                 .iter()
@@ -255,37 +263,6 @@ fn gather<T: Float>(input: &mut [T], x: &[T], rows: &[usize], features: usize, c
     });
 }
 
-/// Whether every value is finite (in pieces on the team's threads for a large
-/// vector; [`finite_block`] on each).
-pub(crate) fn all_finite<T: Float>(v: &[T]) -> bool {
-    let (len, pieces) = (v.len(), linalg::element_pieces(v.len()));
-    let mut ok = [true; linalg::MAX_PIECES];
-    let parts = ok.iter_mut().take(pieces).enumerate().map(|(i, o)| {
-        let r = linalg::cut(len, pieces, i)..linalg::cut(len, pieces, i + 1);
-        (&v[r], o)
-    });
-    linalg::run_parts(parts, |_, (v, o)| *o = finite_block(v));
-    ok.iter().all(|&o| o)
-}
-
-multiversion! {
-    /// Whether every value is finite: `x·0` is 0 for a finite `x` and NaN
-    /// otherwise, summed in eight independent lanes (one vectorised pass over the
-    /// values, compiled for each SIMD level: a step checks every parameter).
-    fn finite_block<T: Float>(v: &[T]) -> bool {
-        let zero = T::zero();
-        let mut lanes = [zero; 8];
-        let chunks = v.chunks_exact(8);
-        let rest = chunks.remainder();
-        for c in chunks {
-            for (l, &x) in lanes.iter_mut().zip(c) {
-                *l += x * zero;
-            }
-        }
-        rest.iter().all(|x| x.is_finite()) && lanes.iter().all(|l| l.is_finite())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,30 +281,5 @@ mod tests {
             assert_eq!(block, by_row);
             assert_eq!(block, x[start * features..(start + n) * features]);
         }
-    }
-
-    /// Every SIMD level finds a non-finite value wherever it is (in the lanes or
-    /// in the remainder).
-    #[test]
-    fn all_finite_finds_every_non_finite_value() {
-        use crate::train::simd::{force, Level};
-        for level in [Level::Baseline, Level::V3, Level::V4] {
-            force(Some(level));
-            for len in [0usize, 1, 7, 8, 9, 67, 2410] {
-                let v: Vec<f32> = (0..len).map(|i| i as f32 - 30.0).collect();
-                assert!(all_finite(&v), "{level:?} {len}");
-                for at in [0, len / 2, len.saturating_sub(1)] {
-                    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
-                        if len == 0 {
-                            continue;
-                        }
-                        let mut w = v.clone();
-                        w[at] = bad;
-                        assert!(!all_finite(&w), "{level:?} {len} {at} {bad}");
-                    }
-                }
-            }
-        }
-        force(None);
     }
 }
