@@ -172,7 +172,8 @@ struct RunArgs {
     /// Also write the JSONL log to FILE (written whole when the run ends).
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
-    /// Threads to train on (default: every core). The log is the same for any N.
+    /// Threads to train on (default: every core, used while they help: a run
+    /// on a busy machine measures and goes on alone). The log is the same for any N.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     threads: Option<String>,
 }

@@ -105,6 +105,48 @@ fn plain_large_mlp_logs_are_identical_for_1_2_3_and_8_threads() {
     same_log_for_any_thread_count("plain.nnt", PLAIN);
 }
 
+/// 784-128-10 in 60 small steps: with the default team (no `--threads`) the run
+/// measures windows of steps alone and with the team and switches between them
+/// (`train::trainer::team`); the log is the one of `--threads 1` whichever way
+/// each step ran.
+const SWITCHING: &str = r#"seed = 9
+data {
+    train = blobs(n = 1920, features = 784, classes = 10)
+}
+model {
+    dense(128)
+    relu
+    dense(10)
+}
+loss = cross_entropy
+optimizer = adam(lr = 0.001)
+train {
+    epochs = 2
+    batch = 64
+    shuffle = true
+}
+"#;
+
+#[test]
+fn the_default_team_that_adapts_to_the_load_logs_what_one_thread_logs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let recipe = dir.path().join("switching.nnt");
+    std::fs::write(&recipe, SWITCHING).expect("recipe written");
+    let one = run(&recipe, "1");
+    let adaptive = nnt()
+        .args(["run", "--format", "jsonl"])
+        .arg(&recipe)
+        .output()
+        .expect("nnt runs");
+    assert!(one.status.success() && adaptive.status.success());
+    let (one, adaptive) = (
+        String::from_utf8_lossy(&one.stdout),
+        String::from_utf8_lossy(&adaptive.stdout),
+    );
+    assert_eq!(one.lines().count(), 4, "start, 2 epochs, end:\n{one}");
+    assert_eq!(adaptive, one);
+}
+
 #[test]
 fn bad_thread_counts_are_usage_errors() {
     let dir = tempfile::tempdir().expect("temp dir");

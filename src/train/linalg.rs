@@ -162,7 +162,7 @@ pub fn default_threads() -> usize {
 pub fn pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     // A thread that already serves another rayon pool cannot adopt this one
     // (`build` fails): it runs alone.
-    if threads <= 1 || IN_TEAM.with(|t| t.get()) {
+    if threads <= 1 || IN_TEAM.with(|t| t.get()) || leads_team() {
         return f();
     }
     let pool = POOL.with(|p| {
@@ -187,9 +187,37 @@ pub fn pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     }
     spindle::with_lock(threads, || {
         IN_TEAM.with(|t| t.set(true));
+        LEADS.with(|t| t.set(true));
         let _reset = ResetTeam;
         f()
     })
+}
+
+/// Whether the calling thread leads a team (inside [`pool`] with more than one
+/// thread), whether or not it hands pieces to it now ([`use_team`]).
+pub fn leads_team() -> bool {
+    LEADS.with(|t| t.get())
+}
+
+/// Whether the calling thread hands pieces to its team now.
+pub fn team_in_use() -> bool {
+    IN_TEAM.with(|t| t.get())
+}
+
+/// Hands pieces to the team (`true`) or runs them in order on the calling
+/// thread while the workers sleep (`false`), for the rest of [`pool`]'s closure
+/// or until the next call; nothing when the thread leads no team. The results
+/// are the same either way (pieces are cut by shape alone): a run can switch at
+/// any step, which it does when the other threads are slower than none
+/// (`train::trainer::team`, a machine busy with other work).
+pub fn use_team(on: bool) {
+    if !leads_team() || team_in_use() == on {
+        return;
+    }
+    if !on {
+        spindle::relieve_workers();
+    }
+    IN_TEAM.with(|t| t.set(on));
 }
 
 /// Lets the team's workers sleep now instead of spinning until the next piece
@@ -207,6 +235,7 @@ struct ResetTeam;
 impl Drop for ResetTeam {
     fn drop(&mut self) {
         IN_TEAM.with(|t| t.set(false));
+        LEADS.with(|t| t.set(false));
     }
 }
 
@@ -215,8 +244,11 @@ thread_local! {
     /// thread count changes).
     static POOL: std::cell::RefCell<Option<(usize, Option<rayon::ThreadPool>)>> =
         const { std::cell::RefCell::new(None) };
-    /// The calling thread leads a spindle team (inside [`pool`]).
+    /// The calling thread hands pieces to a spindle team now (inside [`pool`],
+    /// not inside a piece, and the team not set aside by [`use_team`]).
     static IN_TEAM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The calling thread leads a spindle team (inside [`pool`]).
+    static LEADS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// The number of pieces for `work` units when a piece should hold at least

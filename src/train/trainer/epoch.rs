@@ -81,6 +81,7 @@ impl<T: Float> Trainer<'_, T> {
                 epoch,
                 step,
             };
+            self.team.before_step();
             let stats = match self.stepper.step(
                 &mut self.net,
                 &mut self.optim,
@@ -94,6 +95,7 @@ impl<T: Float> Trainer<'_, T> {
                 Ok(s) => s,
                 Err(where_) => return EpochResult::Diverged(self.divergence(epoch, step, where_)),
             };
+            self.team.after_step();
             norm_sum += stats.norm;
             loss_sum += stats.loss * n as f64;
             correct += stats.correct;
@@ -105,6 +107,7 @@ impl<T: Float> Trainer<'_, T> {
                 }
             }
         }
+        self.team.pause();
         let rows_f = rows.max(1) as f64;
         let reg = program.regularize;
         let penalty = reg.has_penalty.then(|| {

@@ -8,6 +8,7 @@ mod checkpointer;
 mod end;
 mod epoch;
 pub mod step;
+pub mod team;
 
 use std::time::Instant;
 
@@ -88,6 +89,8 @@ pub struct Trainer<'p, T> {
     pub(crate) fingerprint: Vec<(&'static str, String)>,
     /// The evaluation-mode pass (valid and test splits).
     evaluator: Evaluator<T>,
+    /// Whether the team of threads helps now (measured; see [`team`]).
+    team: team::Team,
 }
 
 impl<'p, T: Float> Trainer<'p, T> {
@@ -173,6 +176,9 @@ impl<'p, T: Float> Trainer<'p, T> {
             targets,
             batch: batch.max(1),
             stepper: Stepper::new(&net, targets, relu_layers),
+            // An explicit `--threads N` is taken as asked; the default team
+            // adapts to the load of the machine.
+            team: team::Team::new(opts.threads.is_none()),
             diag,
             evaluator: Evaluator::new(&net.layers, net.input_width, net.capacity),
             net,
