@@ -73,37 +73,45 @@ multiversion! {
         let mut dz = dz;
         let mut e = [0.0f64; BLOCK];
         let mut shift = [0.0f64; BLOCK];
+        let mut labels = [0usize; BLOCK];
         let mut total = 0.0f64;
         let mut correct = 0usize;
         let cf = c as f64;
+        // The target of a class: ε/C, and (1 − ε) + ε/C for the label (the
+        // same sums as `[c = y]·(1 − ε) + ε/C` written per class).
+        let (base, hit) = (eps / cf, (1.0 - eps) + eps / cf);
         // Rows of a block; a row wider than BLOCK is a block of its own, in pieces.
         let rows_per_block = (BLOCK / c).max(1);
         let piece = c.min(BLOCK);
         for (b, zb) in z.chunks(rows_per_block * c).enumerate() {
             let k0 = b * rows_per_block;
             let rows = zb.len() / c;
+            let mut sum_z = [0.0f64; BLOCK];
+            let mut zy = [0.0f64; BLOCK];
             for (r, col) in zb.chunks_exact(c).enumerate() {
-                let mut m = f64::NEG_INFINITY;
-                let mut arg = 0;
+                let label = y[k0 + r].to_f64() as usize;
+                let (mut m, mut arg, mut sz) = (f64::NEG_INFINITY, 0, 0.0f64);
                 for (j, &v) in col.iter().enumerate() {
                     let v = v.to_f64();
                     if v > m {
                         m = v;
                         arg = j;
                     }
+                    sz += v;
                 }
-                if arg == y[k0 + r].to_f64() as usize {
-                    correct += 1;
-                }
+                correct += usize::from(arg == label);
+                labels[r] = label;
                 shift[r] = m;
+                sum_z[r] = sz;
+                zy[r] = col.get(label).map_or(f64::NAN, |v| v.to_f64());
             }
             // s = Σ exp(z − m) in class order, lse = m + ln s.
             let mut sums = [0.0f64; BLOCK];
             if c <= BLOCK {
                 exp_minus(zb, c, &shift[..rows], &mut e[..zb.len()]);
-                for (r, er) in e[..zb.len()].chunks_exact(c).enumerate() {
+                for (s, er) in sums.iter_mut().zip(e[..zb.len()].chunks_exact(c)) {
                     for &v in er {
-                        sums[r] += v;
+                        *s += v;
                     }
                 }
             } else {
@@ -115,33 +123,33 @@ multiversion! {
                     }
                 }
             }
-            for (r, col) in zb.chunks_exact(c).enumerate() {
-                let label = y[k0 + r].to_f64() as usize;
+            for r in 0..rows {
                 let lse = shift[r] + math::ln(sums[r]);
                 shift[r] = lse;
-                let mut sum_z = 0.0f64;
-                for &v in col {
-                    sum_z += v.to_f64();
-                }
-                let zy = col.get(label).map_or(f64::NAN, |v| v.to_f64());
-                total += (1.0 - eps) * (lse - zy) + (eps / cf) * (cf * lse - sum_z);
+                total += (1.0 - eps) * (lse - zy[r]) + base * (cf * lse - sum_z[r]);
             }
             let Some(dz) = dz.as_deref_mut() else {
                 continue;
             };
-            // softmax = exp(z − lse); ∂/∂z = (softmax − target) / n.
+            // softmax = exp(z − lse); ∂/∂z = (softmax − target) / n: every class
+            // against ε/C in one pass, then each row's label against its target.
             let db = &mut dz[k0 * c..k0 * c + zb.len()];
             if c <= BLOCK {
-                exp_minus(zb, c, &shift[..rows], &mut e[..zb.len()]);
-                for (r, (dr, er)) in db.chunks_exact_mut(c).zip(e.chunks_exact(c)).enumerate() {
-                    gradient_row(dr, er, 0, y[k0 + r].to_f64() as usize, eps, cf, inv_n);
+                let eb = &mut e[..zb.len()];
+                exp_minus(zb, c, &shift[..rows], eb);
+                gradient(db, eb, base, inv_n);
+                for (r, (dr, er)) in db.chunks_exact_mut(c).zip(eb.chunks_exact(c)).enumerate() {
+                    label_gradient(dr, er, labels[r], hit, inv_n);
                 }
             } else {
-                let label = y[k0].to_f64() as usize;
+                let label = labels[0];
                 for (p, (zp, dp)) in zb.chunks(piece).zip(db.chunks_mut(piece)).enumerate() {
                     let ep = &mut e[..zp.len()];
                     exp_minus(zp, zp.len(), &shift[..1], ep);
-                    gradient_row(dp, ep, p * BLOCK, label, eps, cf, inv_n);
+                    gradient(dp, ep, base, inv_n);
+                    if let Some(j) = label.checked_sub(p * BLOCK) {
+                        label_gradient(dp, ep, j, hit, inv_n);
+                    }
                 }
             }
         }
@@ -149,20 +157,19 @@ multiversion! {
     }
 }
 
-/// The gradient of one row (or of its classes `j0..`) from its softmax `p`.
+/// out = (p − target) / n for every value, against the target `t`.
 #[inline(always)]
-fn gradient_row<T: Float>(
-    out: &mut [T],
-    p: &[f64],
-    j0: usize,
-    label: usize,
-    eps: f64,
-    cf: f64,
-    inv_n: f64,
-) {
-    for (i, (o, &q)) in out.iter_mut().zip(p).enumerate() {
-        let target = if j0 + i == label { 1.0 - eps } else { 0.0 } + eps / cf;
-        *o = quiet(T::of((q - target) * inv_n));
+fn gradient<T: Float>(out: &mut [T], p: &[f64], t: f64, inv_n: f64) {
+    for (o, &q) in out.iter_mut().zip(p) {
+        *o = quiet(T::of((q - t) * inv_n));
+    }
+}
+
+/// The label's value of a row (when `label` is within it), against `hit`.
+#[inline(always)]
+fn label_gradient<T: Float>(out: &mut [T], p: &[f64], label: usize, hit: f64, inv_n: f64) {
+    if let (Some(o), Some(&q)) = (out.get_mut(label), p.get(label)) {
+        *o = quiet(T::of((q - hit) * inv_n));
     }
 }
 
