@@ -1064,6 +1064,80 @@ mod tests {
         }
     }
 
+    /// The faer views a dense layer's products get from its nalgebra views are
+    /// the ones they got from slices before the views (same memory, shape and
+    /// strides, so the same kernel calls and bits), for every operand, including
+    /// one input, one unit or one example.
+    #[test]
+    fn views_give_the_faer_views_of_slices() {
+        fn parts<T>(m: MatRef<'_, T>) -> (*const T, usize, usize, isize, isize) {
+            (
+                m.as_ptr(),
+                m.nrows(),
+                m.ncols(),
+                m.row_stride(),
+                m.col_stride(),
+            )
+        }
+        for (m, k, n) in [
+            (5, 7, 3),
+            (1, 7, 3),
+            (5, 1, 3),
+            (5, 7, 1),
+            (1, 1, 1),
+            (4, 1, 1),
+        ] {
+            let w = vec![0.5f32; m * k];
+            let x = vec![0.5f32; k * n];
+            let dy = vec![0.5f32; m * n];
+            let (asis, tr) = (Read::AsIs, Read::Transposed);
+            let pairs = [
+                // W (row-major) as read by w_x; Wᵀ by wt_dy
+                (
+                    view::faer_ref(view::cols(&w, k, m), tr),
+                    Mat::rows(m, k).view(&w),
+                ),
+                (
+                    view::faer_ref(view::cols(&w, k, m), asis),
+                    Mat::rows(m, k).t().view(&w),
+                ),
+                // x, and xᵀ as dy_xt reads it
+                (
+                    view::faer_ref(view::cols(&x, k, n), asis),
+                    Mat::cols(k, n).view(&x),
+                ),
+                (
+                    view::faer_ref(view::cols(&x, k, n), tr),
+                    Mat::cols(k, n).t().view(&x),
+                ),
+                (
+                    view::faer_ref(view::cols(&dy, m, n), asis),
+                    Mat::cols(m, n).view(&dy),
+                ),
+            ];
+            for (i, (new, old)) in pairs.into_iter().enumerate() {
+                let (new, old) = (new.expect("packed"), old.expect("viewable"));
+                assert_eq!(parts(new), parts(old), "operand {i} at {m}×{k}×{n}");
+            }
+            // dW (row-major) and y / dx, written
+            let mut dw = vec![0.0f32; m * k];
+            let old = parts(
+                Mat::rows(m, k)
+                    .view_mut(&mut dw)
+                    .expect("viewable")
+                    .as_ref(),
+            );
+            let mut dwt = view::cols_mut(&mut dw, k, m);
+            let new = parts(view::faer_mut(&mut dwt, tr).expect("packed").as_ref());
+            assert_eq!(new, old, "dW at {m}×{k}×{n}");
+            let mut y = vec![0.0f32; m * n];
+            let old = parts(Mat::cols(m, n).view_mut(&mut y).expect("viewable").as_ref());
+            let mut yv = view::cols_mut(&mut y, m, n);
+            let new = parts(view::faer_mut(&mut yv, asis).expect("packed").as_ref());
+            assert_eq!(new, old, "y at {m}×{k}×{n}");
+        }
+    }
+
     /// Views read transposed multiply as their transposes, whole and on the team.
     #[test]
     fn transposed_views_multiply() {

@@ -78,10 +78,13 @@ pub fn slice_mut<'b, T: Scalar>(v: &'b mut DMatrixViewMut<'_, T>) -> Option<&'b 
 #[inline]
 pub fn faer_ref<T: Scalar>(v: DMatrixView<'_, T>, read: Read) -> Option<MatRef<'_, T>> {
     let (r, c) = v.shape();
-    let m = MatRef::from_column_major_slice_with_stride(slice(v)?, r, c, r);
+    let s = slice(v)?;
     Some(match read {
-        Read::AsIs => m,
-        Read::Transposed => m.transpose(),
+        Read::AsIs => MatRef::from_column_major_slice_with_stride(s, r, c, r),
+        // A row read transposed is a column: faer gets a column (column
+        // stride = its length), as the engine's products always gave it.
+        Read::Transposed if r == 1 => MatRef::from_column_major_slice_with_stride(s, c, 1, c),
+        Read::Transposed => MatRef::from_column_major_slice_with_stride(s, r, c, r).transpose(),
     })
 }
 
@@ -92,10 +95,13 @@ pub fn faer_mut<'b, T: Scalar>(
     read: Read,
 ) -> Option<MatMut<'b, T>> {
     let (r, c) = v.shape();
-    let m = MatMut::from_column_major_slice_with_stride_mut(slice_mut(v)?, r, c, r);
+    let s = slice_mut(v)?;
     Some(match read {
-        Read::AsIs => m,
-        Read::Transposed => m.transpose_mut(),
+        Read::AsIs => MatMut::from_column_major_slice_with_stride_mut(s, r, c, r),
+        Read::Transposed if r == 1 => MatMut::from_column_major_slice_with_stride_mut(s, c, 1, c),
+        Read::Transposed => {
+            MatMut::from_column_major_slice_with_stride_mut(s, r, c, r).transpose_mut()
+        }
     })
 }
 
