@@ -208,7 +208,7 @@ fn gemm<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>, mut c: MatMut<'_, T>, accu
 
 /// `dst ← a·b`, or `dst ← dst + a·b` when `accumulate`, each view read as its
 /// [`Read`] says: faer's views of the same memory ([`view::faer_ref`]), in
-/// pieces on the team's threads when large ([`gemm`]); views that are not
+/// pieces on the team's threads when large (`gemm`); views that are not
 /// packed (the engine makes none) go to [`view::matmul`]'s loops. Shapes that
 /// do not agree leave `dst` as it is.
 pub fn product<T: Float>(

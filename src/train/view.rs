@@ -10,7 +10,7 @@
 //!
 //! The views the engine makes are *packed*: their columns follow each other in
 //! the buffer (column stride = rows). Such a view gives back the slice under it
-//! ([`slice`], [`slice_mut`]) and converts to faer's `MatRef`/`MatMut` over that
+//! ([`slice()`], [`slice_mut`]) and converts to faer's `MatRef`/`MatMut` over that
 //! same memory ([`faer_ref`], [`faer_mut`]) without copying, allocating or
 //! `unsafe` code: nalgebra reshapes a packed view into one column, which it
 //! knows to be contiguous, and hands out that column's slice. A view that is not
