@@ -63,7 +63,7 @@ pub fn slice<'a, T: Scalar>(v: DMatrixView<'a, T>) -> Option<&'a [T]> {
     packed(v.strides(), (r, c)).then(|| v.reshape_generic(Dyn(r * c), U1).data.into_slice())
 }
 
-/// [`slice`], writable, for as long as the view is borrowed.
+/// [`slice()`], writable, for as long as the view is borrowed.
 #[inline]
 pub fn slice_mut<'b, T: Scalar>(v: &'b mut DMatrixViewMut<'_, T>) -> Option<&'b mut [T]> {
     let (r, c) = v.shape();
