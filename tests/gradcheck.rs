@@ -178,16 +178,16 @@ fn dropout_with_a_fixed_mask() {
     let mut x = random(w * n, 10);
     let r = random(w * n, 11);
     let mut dx = vec![0.0; w * n];
-    d.backward(&r, &mut dx, w * n);
+    d.backward(&r, &mut dx, w, n);
     let num = numeric(&mut x, |x| {
         let mut y = vec![0.0; w * n];
-        d.forward(x, &mut y, w * n, true);
+        d.forward(x, &mut y, w, n, true);
         dot(&y, &r)
     });
     assert_close("dropout", &dx, &num);
     // evaluation is the identity
     let mut y = vec![0.0; w * n];
-    d.forward(&x, &mut y, w * n, false);
+    d.forward(&x, &mut y, w, n, false);
     assert_eq!(y, x);
 }
 

@@ -79,6 +79,19 @@ const RULES: &[Rule] = &[
         covers: |p| p.starts_with("src/train/") || p.starts_with("src/report/"),
         needles: &["ast"],
     },
+    // The layers compute on nalgebra views; only the view module converts them
+    // to faer's views, only linalg cuts products into pieces, and only float.rs
+    // calls faer's kernel.
+    Rule {
+        name: "faer appears only in src/train/float.rs, linalg.rs and view.rs",
+        covers: |p| {
+            !matches!(
+                p,
+                "src/train/float.rs" | "src/train/linalg.rs" | "src/train/view.rs"
+            )
+        },
+        needles: &["faer"],
+    },
 ];
 
 /// The lint attribute library code carries (outside `cfg(test)`).
@@ -357,6 +370,22 @@ fn randomness_rule() {
     // Drawing from a generator handed over is fine.
     let fine = "use rand::Rng;\nfn f(rng: &mut ChaCha8Rng) -> f64 { rng.gen() }\n";
     assert!(violations("src/data/synthetic.rs", fine).is_empty());
+}
+
+#[test]
+fn faer_rule() {
+    let bad = "use faer::MatRef;\nfn f(m: faer::MatMut<'_, f32>) {}\n";
+    assert_eq!(violations("src/train/layers/dense.rs", bad).len(), 2);
+    for home in [
+        "src/train/float.rs",
+        "src/train/linalg.rs",
+        "src/train/view.rs",
+    ] {
+        assert!(violations(home, bad).is_empty(), "{home}");
+    }
+    // Prose may name it, and `faer_ref` is another name.
+    let fine = "// products go to faer's kernels\nlet m = view::faer_ref(v, Read::AsIs);\n";
+    assert!(violations("src/train/layers/dense.rs", fine).is_empty());
 }
 
 #[test]

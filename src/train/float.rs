@@ -23,7 +23,9 @@ pub trait Float:
     fn erf_libm(self) -> Self;
 
     /// `dst ← a·b`, or `dst ← dst + a·b` when `accumulate`, on the calling thread
-    /// (faer's kernels; [`crate::train::linalg`] decides about threads).
+    /// (faer's kernels; [`crate::train::linalg`] decides about threads). The
+    /// layers reach it through nalgebra views: [`crate::train::view`] converts
+    /// them to these faer views of the same memory.
     fn matmul(
         dst: faer::MatMut<'_, Self>,
         accumulate: bool,

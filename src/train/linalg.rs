@@ -1,4 +1,4 @@
-//! Matrix products over plain slices, through faer's kernels (SIMD chosen at run
+//! Matrix products of nalgebra views, through faer's kernels (SIMD chosen at run
 //! time, AVX-512 where present) for anything but tiny shapes. Transposes are
 //! strided views, never copies, and the result is written into a preallocated
 //! slice: no allocation (faer keeps its packing scratch per thread, sized once).
@@ -13,111 +13,18 @@
 //! fixed slots combined in piece order, and results are bit-identical with any
 //! number of threads.
 //!
-//! Layout conventions of the engine:
-//! - a batch of activations of width `w` and `n` rows is a column-major `w × n`
-//!   matrix (each example is one contiguous column): `Mat::cols(w, n)`;
-//! - a dense weight `[units, inputs]` is row-major, exactly as PyTorch stores it
-//!   (and as safetensors files hold it): `Mat::rows(units, inputs)`.
+//! The operands are nalgebra views over the network's flat buffers
+//! ([`crate::train::view`]: a batch of width `w` and `n` examples is a packed
+//! column-major `w × n` view, a dense weight `[units, inputs]` is row-major as
+//! PyTorch stores it, seen column-major as Wᵀ); each product converts them to
+//! faer's views of the same memory (no copy) and cuts those into pieces.
 
 use faer::{MatMut, MatRef};
+use nalgebra::{DMatrixView, DMatrixViewMut};
 
 use super::float::Float;
 use super::simd::multiversion;
-
-/// Shape and strides of a matrix stored in a slice.
-#[derive(Debug, Clone, Copy)]
-pub struct Mat {
-    pub nrows: usize,
-    pub ncols: usize,
-    /// Distance between consecutive rows.
-    pub rstride: usize,
-    /// Distance between consecutive columns.
-    pub cstride: usize,
-}
-
-impl Mat {
-    /// Column-major `nrows × ncols` (each column contiguous).
-    pub fn cols(nrows: usize, ncols: usize) -> Mat {
-        Mat {
-            nrows,
-            ncols,
-            rstride: 1,
-            cstride: nrows,
-        }
-    }
-    /// Row-major `nrows × ncols` (each row contiguous).
-    pub fn rows(nrows: usize, ncols: usize) -> Mat {
-        Mat {
-            nrows,
-            ncols,
-            rstride: ncols,
-            cstride: 1,
-        }
-    }
-    /// The same storage read as the transposed matrix.
-    pub fn t(self) -> Mat {
-        Mat {
-            nrows: self.ncols,
-            ncols: self.nrows,
-            rstride: self.cstride,
-            cstride: self.rstride,
-        }
-    }
-    fn len(&self) -> usize {
-        if self.nrows == 0 || self.ncols == 0 {
-            0
-        } else {
-            (self.nrows - 1) * self.rstride + (self.ncols - 1) * self.cstride + 1
-        }
-    }
-    /// faer's view of `s`, when one of the strides is 1 (always so in the engine).
-    fn view<T>(self, s: &[T]) -> Option<MatRef<'_, T>> {
-        let s = &s[..self.len()];
-        if self.rstride == 1 {
-            Some(MatRef::from_column_major_slice_with_stride(
-                s,
-                self.nrows,
-                self.ncols,
-                self.cstride.max(self.nrows),
-            ))
-        } else if self.cstride == 1 {
-            Some(MatRef::from_row_major_slice_with_stride(
-                s,
-                self.nrows,
-                self.ncols,
-                self.rstride.max(self.ncols),
-            ))
-        } else {
-            None
-        }
-    }
-    fn view_mut<T>(self, s: &mut [T]) -> Option<MatMut<'_, T>> {
-        let s = &mut s[..self.len()];
-        if self.rstride == 1 {
-            Some(MatMut::from_column_major_slice_with_stride_mut(
-                s,
-                self.nrows,
-                self.ncols,
-                self.cstride.max(self.nrows),
-            ))
-        } else if self.cstride == 1 {
-            // Transposed column-major view: faer 0.22's
-            // `from_row_major_slice_with_stride_mut` builds a column-major view
-            // (writing out of bounds), so it is not used.
-            Some(
-                MatMut::from_column_major_slice_with_stride_mut(
-                    s,
-                    self.ncols,
-                    self.nrows,
-                    self.rstride.max(self.ncols),
-                )
-                .transpose_mut(),
-            )
-        } else {
-            None
-        }
-    }
-}
+use super::view::{self, Read};
 
 /// Products with at least this many multiply-adds (m·k·n) are cut into pieces of
 /// their output that run on the team's threads (~7 µs of one core's work, against
@@ -306,39 +213,54 @@ pub fn run_parts<P: Send>(parts: impl IntoIterator<Item = P>, f: impl Fn(usize, 
     }
 }
 
-/// `c ← a · b`, or `c ← c + a · b` when `accumulate` (otherwise `c` is never read).
-/// A product of at least [`PAR_WORK`] multiply-adds runs in pieces of its output
-/// ([`product_pieces`]) on the team's threads.
-pub fn gemm<T: Float>(a: &[T], am: Mat, b: &[T], bm: Mat, c: &mut [T], cm: Mat, accumulate: bool) {
-    debug_assert_eq!(am.ncols, bm.nrows);
-    debug_assert_eq!((am.nrows, bm.ncols), (cm.nrows, cm.ncols));
-    if cm.nrows == 0 || cm.ncols == 0 {
+/// `c ← a · b`, or `c ← c + a · b` when `accumulate` (otherwise `c` is never
+/// read), on faer's views (shapes agree). A product of at least [`PAR_WORK`]
+/// multiply-adds runs in pieces of its output ([`product_pieces`]) on the
+/// team's threads; each piece is one [`Float::matmul`].
+fn gemm<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>, mut c: MatMut<'_, T>, accumulate: bool) {
+    if c.nrows() == 0 || c.ncols() == 0 {
         return;
     }
-    if am.ncols == 0 {
+    if a.ncols() == 0 {
         if !accumulate {
-            let c = &mut c[..cm.len()];
-            for j in 0..cm.ncols {
-                for i in 0..cm.nrows {
-                    c[i * cm.rstride + j * cm.cstride] = T::zero();
-                }
-            }
+            c.fill(T::zero());
         }
         return;
     }
-    let (Some(av), Some(bv), Some(cv)) = (am.view(a), bm.view(b), cm.view_mut(c)) else {
-        naive(a, am, b, bm, c, cm, accumulate);
-        return;
-    };
-    let work = am.nrows * am.ncols * bm.ncols;
+    let work = a.nrows() * a.ncols() * b.ncols();
     if work < PAR_WORK {
-        T::matmul(cv, accumulate, av, bv);
+        T::matmul(c, accumulate, a, b);
         return;
     }
     let pieces = piece_count(work, PIECE_WORK).max(2);
-    run_parts(product_pieces(av, bv, cv, pieces), |_, (a, b, c)| {
+    run_parts(product_pieces(a, b, c, pieces), |_, (a, b, c)| {
         T::matmul(c, accumulate, a, b)
     });
+}
+
+/// `dst ← a·b`, or `dst ← dst + a·b` when `accumulate`, each view read as its
+/// [`Read`] says: faer's views of the same memory ([`view::faer_ref`]), in
+/// pieces on the team's threads when large (`gemm`); views that are not
+/// packed (the engine makes none) go to [`view::matmul`]'s loops. Shapes that
+/// do not agree leave `dst` as it is.
+pub fn product<T: Float>(
+    dst: &mut DMatrixViewMut<'_, T>,
+    dst_read: Read,
+    accumulate: bool,
+    a: DMatrixView<'_, T>,
+    a_read: Read,
+    b: DMatrixView<'_, T>,
+    b_read: Read,
+) {
+    if let (Some(fa), Some(fb)) = (view::faer_ref(a, a_read), view::faer_ref(b, b_read)) {
+        if let Some(fc) = view::faer_mut(dst, dst_read) {
+            if fa.ncols() == fb.nrows() && (fc.nrows(), fc.ncols()) == (fa.nrows(), fb.ncols()) {
+                gemm(fa, fb, fc, accumulate);
+            }
+            return;
+        }
+    }
+    view::matmul(dst, dst_read, accumulate, a, a_read, b, b_read);
 }
 
 /// One piece of a product: its rows of `a` (or all), its columns of `b` (or
@@ -542,36 +464,59 @@ impl Drop for SetTeam {
 /// 5 µs at 5×10×32, 3.2 µs vs 1.3 µs at 10×32×16 (all three products of a layer).
 pub const DIRECT_WORK: usize = 1 << 12;
 
-/// Forward of a dense layer: y (`m × n`, column-major) ← w (`m × k`, row-major) ·
-/// x (`k × n`, column-major), added to y when `accumulate` (y holds the bias).
+/// Whether a dense layer's operands agree in shape (an engine bug otherwise:
+/// the product is skipped, and debug builds stop).
+fn agree(ok: bool) -> bool {
+    debug_assert!(ok, "the operands of a dense layer's product do not agree");
+    ok
+}
+
+/// Forward of a dense layer: y (`m × n`) ← W·x, added to y when `accumulate`
+/// (y holds the bias), with W `m × k` given as `wt`, its row-major storage seen
+/// column-major (Wᵀ, `k × m`), and x `k × n`.
 pub fn w_x<T: Float>(
-    w: &[T],
-    x: &[T],
-    y: &mut [T],
-    m: usize,
-    k: usize,
-    n: usize,
+    wt: DMatrixView<'_, T>,
+    x: DMatrixView<'_, T>,
+    y: &mut DMatrixViewMut<'_, T>,
     accumulate: bool,
 ) {
+    let (k, m, n) = (wt.nrows(), wt.ncols(), x.ncols());
+    if !agree(x.nrows() == k && y.shape() == (m, n)) {
+        return;
+    }
     if m * k * n >= DIRECT_WORK {
-        gemm(
-            w,
-            Mat::rows(m, k),
-            x,
-            Mat::cols(k, n),
+        product(
             y,
-            Mat::cols(m, n),
+            Read::AsIs,
             accumulate,
+            wt,
+            Read::Transposed,
+            x,
+            Read::AsIs,
         );
         return;
     }
     if k == 0 {
         if !accumulate {
-            y[..m * n].fill(T::zero());
+            y.fill(T::zero());
         }
         return;
     }
-    w_x_direct(w, x, y, m, k, n, accumulate);
+    if let (Some(w), Some(x)) = (view::slice(wt), view::slice(x)) {
+        if let Some(y) = view::slice_mut(y) {
+            w_x_direct(w, x, y, m, k, n, accumulate);
+            return;
+        }
+    }
+    view::matmul(
+        y,
+        Read::AsIs,
+        accumulate,
+        wt,
+        Read::Transposed,
+        x,
+        Read::AsIs,
+    );
 }
 
 multiversion! {
@@ -597,27 +542,49 @@ multiversion! {
     }
 }
 
-/// Weight gradient of a dense layer: dw (`m × k`, row-major) ← dy (`m × n`,
-/// column-major) · xᵀ (x `k × n`, column-major). Overwrites dw.
-pub fn dy_xt<T: Float>(dy: &[T], x: &[T], dw: &mut [T], m: usize, k: usize, n: usize) {
+/// Weight gradient of a dense layer: dW (`m × k`, given as `dwt` like W in
+/// [`w_x`]: Wᵀ's `k × m` column-major view of the row-major storage) ← dy
+/// (`m × n`) · xᵀ (x `k × n`). Overwrites dW.
+pub fn dy_xt<T: Float>(
+    dy: DMatrixView<'_, T>,
+    x: DMatrixView<'_, T>,
+    dwt: &mut DMatrixViewMut<'_, T>,
+) {
+    let (m, n, k) = (dy.nrows(), dy.ncols(), x.nrows());
+    if !agree(x.ncols() == n && dwt.shape() == (k, m)) {
+        return;
+    }
     if m * k * n >= DIRECT_WORK {
-        gemm(
-            dy,
-            Mat::cols(m, n),
-            x,
-            Mat::cols(k, n).t(),
-            dw,
-            Mat::rows(m, k),
+        product(
+            dwt,
+            Read::Transposed,
             false,
+            dy,
+            Read::AsIs,
+            x,
+            Read::Transposed,
         );
         return;
     }
-    let dw = &mut dw[..m * k];
-    dw.fill(T::zero());
-    if k == 0 || m == 0 {
-        return;
+    if let (Some(dy), Some(x)) = (view::slice(dy), view::slice(x)) {
+        if let Some(dw) = view::slice_mut(dwt) {
+            dw.fill(T::zero());
+            if k == 0 || m == 0 {
+                return;
+            }
+            dy_xt_direct(dy, x, dw, m, k, n);
+            return;
+        }
     }
-    dy_xt_direct(dy, x, dw, m, k, n);
+    view::matmul(
+        dwt,
+        Read::Transposed,
+        false,
+        dy,
+        Read::AsIs,
+        x,
+        Read::Transposed,
+    );
 }
 
 multiversion! {
@@ -631,70 +598,85 @@ multiversion! {
     }
 }
 
-/// Both backward products of a dense layer: dw ← dy·xᵀ ([`dy_xt`]) and, when
-/// asked, dx ← wᵀ·dy ([`wt_dy`]). A large pair runs as one set of pieces: each
+/// Both backward products of a dense layer: dW ← dy·xᵀ ([`dy_xt`]) and, when
+/// asked, dx ← Wᵀ·dy ([`wt_dy`]). A large pair runs as one set of pieces: each
 /// product whole (or, when larger than [`PIECE_WORK`], in pieces of its own),
 /// side by side on the team's threads, which beats splitting each in two (fewer
 /// operands packed twice); the cut depends on the shape alone, so the bits do not
 /// depend on the number of threads.
-#[allow(clippy::too_many_arguments)]
 pub fn dense_backward<T: Float>(
-    dy: &[T],
-    x: &[T],
-    w: &[T],
-    dw: &mut [T],
-    dx: Option<&mut [T]>,
-    m: usize,
-    k: usize,
-    n: usize,
+    dy: DMatrixView<'_, T>,
+    x: DMatrixView<'_, T>,
+    wt: DMatrixView<'_, T>,
+    dwt: &mut DMatrixViewMut<'_, T>,
+    dx: Option<&mut DMatrixViewMut<'_, T>>,
 ) {
-    let work = m * k * n;
+    let work = dy.nrows() * x.nrows() * dy.ncols();
     match dx {
         Some(dx) if work >= PAR_WORK => {
-            let (dym, xtm, dwm) = (Mat::cols(m, n), Mat::cols(k, n).t(), Mat::rows(m, k));
-            let (wtm, dxm) = (Mat::rows(m, k).t(), Mat::cols(k, n));
-            let (Some(dyv), Some(xtv), Some(wtv)) = (dym.view(dy), xtm.view(x), wtm.view(w)) else {
+            let (m, k, n) = (dy.nrows(), x.nrows(), dy.ncols());
+            let shapes = x.ncols() == n && wt.shape() == (k, m) && dwt.shape() == (k, m);
+            if !agree(shapes && dx.shape() == (k, n)) {
                 return;
-            };
-            let (Some(dwv), Some(dxv)) = (dwm.view_mut(dw), dxm.view_mut(dx)) else {
-                return;
-            };
-            // Both products' pieces together fill at most MAX_PIECES slots.
-            let pieces = piece_count(work, PIECE_WORK).min(MAX_PIECES / 2);
-            let parts =
-                product_pieces(dyv, xtv, dwv, pieces).chain(product_pieces(wtv, dyv, dxv, pieces));
-            run_parts(parts, |_, (a, b, c)| T::matmul(c, false, a, b));
+            }
+            let read = (
+                view::faer_ref(dy, Read::AsIs),
+                view::faer_ref(x, Read::Transposed),
+                view::faer_ref(wt, Read::AsIs),
+            );
+            if let (Some(dyv), Some(xtv), Some(wtv)) = read {
+                let write = (
+                    view::faer_mut(dwt, Read::Transposed),
+                    view::faer_mut(dx, Read::AsIs),
+                );
+                if let (Some(dwv), Some(dxv)) = write {
+                    // Both products' pieces together fill at most MAX_PIECES slots.
+                    let pieces = piece_count(work, PIECE_WORK).min(MAX_PIECES / 2);
+                    let parts = product_pieces(dyv, xtv, dwv, pieces)
+                        .chain(product_pieces(wtv, dyv, dxv, pieces));
+                    run_parts(parts, |_, (a, b, c)| T::matmul(c, false, a, b));
+                    return;
+                }
+            }
+            dy_xt(dy, x, dwt);
+            wt_dy(wt, dy, dx);
         }
         dx => {
-            dy_xt(dy, x, dw, m, k, n);
+            dy_xt(dy, x, dwt);
             if let Some(dx) = dx {
-                wt_dy(w, dy, dx, m, k, n);
+                wt_dy(wt, dy, dx);
             }
         }
     }
 }
 
-/// Input gradient of a dense layer: dx (`k × n`, column-major) ← wᵀ · dy with w
-/// `m × k` row-major and dy `m × n` column-major. Overwrites dx.
-pub fn wt_dy<T: Float>(w: &[T], dy: &[T], dx: &mut [T], m: usize, k: usize, n: usize) {
+/// Input gradient of a dense layer: dx (`k × n`) ← Wᵀ · dy, with Wᵀ `k × m` (the
+/// column-major view of W's row-major storage, as in [`w_x`]) and dy `m × n`.
+/// Overwrites dx.
+pub fn wt_dy<T: Float>(
+    wt: DMatrixView<'_, T>,
+    dy: DMatrixView<'_, T>,
+    dx: &mut DMatrixViewMut<'_, T>,
+) {
+    let (k, m, n) = (wt.nrows(), wt.ncols(), dy.ncols());
+    if !agree(dy.nrows() == m && dx.shape() == (k, n)) {
+        return;
+    }
     if m * k * n >= DIRECT_WORK {
-        gemm(
-            w,
-            Mat::rows(m, k).t(),
-            dy,
-            Mat::cols(m, n),
-            dx,
-            Mat::cols(k, n),
-            false,
-        );
+        product(dx, Read::AsIs, false, wt, Read::AsIs, dy, Read::AsIs);
         return;
     }
-    let dx = &mut dx[..k * n];
-    dx.fill(T::zero());
-    if k == 0 || m == 0 {
-        return;
+    if let (Some(w), Some(dy)) = (view::slice(wt), view::slice(dy)) {
+        if let Some(dx) = view::slice_mut(dx) {
+            dx.fill(T::zero());
+            if k == 0 || m == 0 {
+                return;
+            }
+            wt_dy_direct(w, dy, dx, m, k, n);
+            return;
+        }
     }
-    wt_dy_direct(w, dy, dx, m, k, n);
+    view::matmul(dx, Read::AsIs, false, wt, Read::AsIs, dy, Read::AsIs);
 }
 
 multiversion! {
@@ -770,25 +752,120 @@ multiversion! {
     }
 }
 
-/// `c ← a · b (+ c)` by dot products, in a fixed order (for strides faer cannot
-/// view, which the engine never produces, and as the tests' reference).
-fn naive<T: Float>(a: &[T], am: Mat, b: &[T], bm: Mat, c: &mut [T], cm: Mat, accumulate: bool) {
-    let k = am.ncols;
-    for j in 0..cm.ncols {
-        for i in 0..cm.nrows {
-            let mut s = T::zero();
-            for p in 0..k {
-                s += a[i * am.rstride + p * am.cstride] * b[p * bm.rstride + j * bm.cstride];
-            }
-            let o = &mut c[i * cm.rstride + j * cm.cstride];
-            *o = if accumulate { *o + s } else { s };
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Shape and strides of a matrix stored in a slice.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Mat {
+        pub nrows: usize,
+        pub ncols: usize,
+        /// Distance between consecutive rows.
+        pub rstride: usize,
+        /// Distance between consecutive columns.
+        pub cstride: usize,
+    }
+
+    impl Mat {
+        /// Column-major `nrows × ncols` (each column contiguous).
+        pub fn cols(nrows: usize, ncols: usize) -> Mat {
+            Mat {
+                nrows,
+                ncols,
+                rstride: 1,
+                cstride: nrows,
+            }
+        }
+        /// Row-major `nrows × ncols` (each row contiguous).
+        pub fn rows(nrows: usize, ncols: usize) -> Mat {
+            Mat {
+                nrows,
+                ncols,
+                rstride: ncols,
+                cstride: 1,
+            }
+        }
+        /// The same storage read as the transposed matrix.
+        pub fn t(self) -> Mat {
+            Mat {
+                nrows: self.ncols,
+                ncols: self.nrows,
+                rstride: self.cstride,
+                cstride: self.rstride,
+            }
+        }
+        fn len(&self) -> usize {
+            if self.nrows == 0 || self.ncols == 0 {
+                0
+            } else {
+                (self.nrows - 1) * self.rstride + (self.ncols - 1) * self.cstride + 1
+            }
+        }
+        /// faer's view of `s`, when one of the strides is 1 (always so in the engine).
+        fn view<T>(self, s: &[T]) -> Option<MatRef<'_, T>> {
+            let s = &s[..self.len()];
+            if self.rstride == 1 {
+                Some(MatRef::from_column_major_slice_with_stride(
+                    s,
+                    self.nrows,
+                    self.ncols,
+                    self.cstride.max(self.nrows),
+                ))
+            } else if self.cstride == 1 {
+                Some(MatRef::from_row_major_slice_with_stride(
+                    s,
+                    self.nrows,
+                    self.ncols,
+                    self.rstride.max(self.ncols),
+                ))
+            } else {
+                None
+            }
+        }
+        fn view_mut<T>(self, s: &mut [T]) -> Option<MatMut<'_, T>> {
+            let s = &mut s[..self.len()];
+            if self.rstride == 1 {
+                Some(MatMut::from_column_major_slice_with_stride_mut(
+                    s,
+                    self.nrows,
+                    self.ncols,
+                    self.cstride.max(self.nrows),
+                ))
+            } else if self.cstride == 1 {
+                // Transposed column-major view: faer 0.22's
+                // `from_row_major_slice_with_stride_mut` builds a column-major view
+                // (writing out of bounds), so it is not used.
+                Some(
+                    MatMut::from_column_major_slice_with_stride_mut(
+                        s,
+                        self.ncols,
+                        self.nrows,
+                        self.rstride.max(self.ncols),
+                    )
+                    .transpose_mut(),
+                )
+            } else {
+                None
+            }
+        }
+    }
+
+    /// `c ← a · b (+ c)` by dot products, in a fixed order (for strides faer cannot
+    /// view, which the engine never produces, and as the tests' reference).
+    fn naive<T: Float>(a: &[T], am: Mat, b: &[T], bm: Mat, c: &mut [T], cm: Mat, accumulate: bool) {
+        let k = am.ncols;
+        for j in 0..cm.ncols {
+            for i in 0..cm.nrows {
+                let mut s = T::zero();
+                for p in 0..k {
+                    s += a[i * am.rstride + p * am.cstride] * b[p * bm.rstride + j * bm.cstride];
+                }
+                let o = &mut c[i * cm.rstride + j * cm.cstride];
+                *o = if accumulate { *o + s } else { s };
+            }
+        }
+    }
 
     fn data(len: usize, mul: usize, modulo: usize) -> Vec<f64> {
         (0..len)
@@ -816,7 +893,12 @@ mod tests {
             let dy = data(m * n, 3, 7);
             let mut y = vec![1.0; m * n];
             let mut want = y.clone();
-            w_x(&w, &x, &mut y, m, k, n, true);
+            w_x(
+                view::cols(&w, k, m),
+                view::cols(&x, k, n),
+                &mut view::cols_mut(&mut y, m, n),
+                true,
+            );
             naive(
                 &w,
                 Mat::rows(m, k),
@@ -829,7 +911,11 @@ mod tests {
             assert_eq!(y, want);
             let mut dw = vec![9.0; m * k];
             let mut want = vec![0.0; m * k];
-            dy_xt(&dy, &x, &mut dw, m, k, n);
+            dy_xt(
+                view::cols(&dy, m, n),
+                view::cols(&x, k, n),
+                &mut view::cols_mut(&mut dw, k, m),
+            );
             naive(
                 &dy,
                 Mat::cols(m, n),
@@ -842,7 +928,11 @@ mod tests {
             assert_eq!(dw, want);
             let mut dx = vec![f64::NAN; k * n];
             let mut want = vec![0.0; k * n];
-            wt_dy(&w, &dy, &mut dx, m, k, n);
+            wt_dy(
+                view::cols(&w, k, m),
+                view::cols(&dy, m, n),
+                &mut view::cols_mut(&mut dx, k, n),
+            );
             naive(
                 &w,
                 Mat::rows(m, k).t(),
@@ -867,17 +957,30 @@ mod tests {
         let x: Vec<f32> = (0..k * n)
             .map(|i| ((i % 23) as f32 - 11.0) * 0.07)
             .collect();
+        let (wt, xv) = (view::cols(&w, k, m), view::cols(&x, k, n));
         let mut alone = vec![0.0f32; m * n];
-        w_x(&w, &x, &mut alone, m, k, n, false);
+        w_x(wt, xv, &mut view::cols_mut(&mut alone, m, n), false);
         let mut pooled = vec![0.0f32; m * n];
-        pool(2, || w_x(&w, &x, &mut pooled, m, k, n, false));
+        pool(2, || {
+            w_x(wt, xv, &mut view::cols_mut(&mut pooled, m, n), false)
+        });
         assert_eq!(alone, pooled);
         let mut wide = vec![0.0f32; m * n];
         // a product wider than tall splits by columns
         let mut alone_t = vec![0.0f32; k * n];
-        wt_dy(&w, &alone, &mut alone_t, m, k, n);
+        wt_dy(
+            wt,
+            view::cols(&alone, m, n),
+            &mut view::cols_mut(&mut alone_t, k, n),
+        );
         let mut pooled_t = vec![0.0f32; k * n];
-        pool(2, || wt_dy(&w, &pooled, &mut pooled_t, m, k, n));
+        pool(2, || {
+            wt_dy(
+                wt,
+                view::cols(&pooled, m, n),
+                &mut view::cols_mut(&mut pooled_t, k, n),
+            )
+        });
         assert_eq!(alone_t, pooled_t);
         wide.copy_from_slice(&alone);
         assert_eq!(wide, pooled);
@@ -993,35 +1096,117 @@ mod tests {
         }
     }
 
+    /// The faer views a dense layer's products get from its nalgebra views are
+    /// the ones they got from slices before the views (same memory, shape and
+    /// strides, so the same kernel calls and bits), for every operand, including
+    /// one input, one unit or one example.
+    #[test]
+    fn views_give_the_faer_views_of_slices() {
+        fn parts<T>(m: MatRef<'_, T>) -> (*const T, usize, usize, isize, isize) {
+            (
+                m.as_ptr(),
+                m.nrows(),
+                m.ncols(),
+                m.row_stride(),
+                m.col_stride(),
+            )
+        }
+        for (m, k, n) in [
+            (5, 7, 3),
+            (1, 7, 3),
+            (5, 1, 3),
+            (5, 7, 1),
+            (1, 1, 1),
+            (4, 1, 1),
+        ] {
+            let w = vec![0.5f32; m * k];
+            let x = vec![0.5f32; k * n];
+            let dy = vec![0.5f32; m * n];
+            let (asis, tr) = (Read::AsIs, Read::Transposed);
+            let pairs = [
+                // W (row-major) as read by w_x; Wᵀ by wt_dy
+                (
+                    view::faer_ref(view::cols(&w, k, m), tr),
+                    Mat::rows(m, k).view(&w),
+                ),
+                (
+                    view::faer_ref(view::cols(&w, k, m), asis),
+                    Mat::rows(m, k).t().view(&w),
+                ),
+                // x, and xᵀ as dy_xt reads it
+                (
+                    view::faer_ref(view::cols(&x, k, n), asis),
+                    Mat::cols(k, n).view(&x),
+                ),
+                (
+                    view::faer_ref(view::cols(&x, k, n), tr),
+                    Mat::cols(k, n).t().view(&x),
+                ),
+                (
+                    view::faer_ref(view::cols(&dy, m, n), asis),
+                    Mat::cols(m, n).view(&dy),
+                ),
+            ];
+            for (i, (new, old)) in pairs.into_iter().enumerate() {
+                let (new, old) = (new.expect("packed"), old.expect("viewable"));
+                assert_eq!(parts(new), parts(old), "operand {i} at {m}×{k}×{n}");
+            }
+            // dW (row-major) and y / dx, written
+            let mut dw = vec![0.0f32; m * k];
+            let old = parts(
+                Mat::rows(m, k)
+                    .view_mut(&mut dw)
+                    .expect("viewable")
+                    .as_ref(),
+            );
+            let mut dwt = view::cols_mut(&mut dw, k, m);
+            let new = parts(view::faer_mut(&mut dwt, tr).expect("packed").as_ref());
+            assert_eq!(new, old, "dW at {m}×{k}×{n}");
+            let mut y = vec![0.0f32; m * n];
+            let old = parts(Mat::cols(m, n).view_mut(&mut y).expect("viewable").as_ref());
+            let mut yv = view::cols_mut(&mut y, m, n);
+            let new = parts(view::faer_mut(&mut yv, asis).expect("packed").as_ref());
+            assert_eq!(new, old, "y at {m}×{k}×{n}");
+        }
+    }
+
+    /// Views read transposed multiply as their transposes, whole and on the team.
     #[test]
     fn transposed_views_multiply() {
-        // a: 2×3 row-major, b: 3×2 column-major
+        // a: 2×3 row-major, seen column-major as aᵀ (3×2); b: 3×2 column-major
         let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         let b = [1.0, 0.0, 1.0, 2.0, 1.0, 0.0];
         let mut c = [0.0f64; 4];
-        gemm(
-            &a,
-            Mat::rows(2, 3),
-            &b,
-            Mat::cols(3, 2),
-            &mut c,
-            Mat::cols(2, 2),
-            false,
-        );
+        let at = view::cols(&a, 3, 2);
+        let (asis, tr) = (Read::AsIs, Read::Transposed);
+        let mut cv = view::cols_mut(&mut c, 2, 2);
+        product(&mut cv, asis, false, at, tr, view::cols(&b, 3, 2), asis);
         // column 0 of b = (1,0,1): (4, 10); column 1 = (2,1,0): (4, 13)
         assert_eq!(c, [4.0, 10.0, 4.0, 13.0]);
         // aᵀ (3×2) · (2×1)
         let x = [1.0, 1.0];
         let mut y = [0.0f64; 3];
-        gemm(
+        let mut yv = view::cols_mut(&mut y, 3, 1);
+        product(&mut yv, asis, false, at, asis, view::cols(&x, 2, 1), asis);
+        assert_eq!(y, [5.0, 7.0, 9.0]);
+        // the output read transposed: cᵀ ← (a·b)ᵀ, on a team, above PAR_WORK
+        let (m, k, n) = (130, 110, 90);
+        let a: Vec<f64> = data(m * k, 7, 11);
+        let b: Vec<f64> = data(k * n, 5, 13);
+        let mut ct = vec![0.0; m * n];
+        let mut cv = view::cols_mut(&mut ct, n, m);
+        let (av, bv) = (view::cols(&a, m, k), view::cols(&b, k, n));
+        pool(3, || product(&mut cv, tr, false, av, asis, bv, asis));
+        let mut want = vec![0.0; m * n];
+        naive(
             &a,
-            Mat::rows(2, 3).t(),
-            &x,
-            Mat::cols(2, 1),
-            &mut y,
-            Mat::cols(3, 1),
+            Mat::cols(m, k),
+            &b,
+            Mat::cols(k, n),
+            &mut want,
+            Mat::rows(m, n),
             false,
         );
-        assert_eq!(y, [5.0, 7.0, 9.0]);
+        assert_eq!(ct, want);
     }
 }

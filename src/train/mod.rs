@@ -27,6 +27,7 @@ pub mod schedule;
 pub mod simd;
 pub mod snapshot;
 pub mod trainer;
+pub mod view;
 pub mod vmath;
 
 use std::path::PathBuf;

@@ -4,10 +4,18 @@
 //! the input x and the output y and uses whichever gives the cheaper exact formula.
 //! Derivatives at kinks are PyTorch's: relu′(0) = 0, leaky_relu′(0) = slope,
 //! elu′(x) = alpha·eˣ for x ≤ 0.
+//!
+//! The layer sees its batches as nalgebra views over the network's flat buffers
+//! ([`crate::train::view`], no copies); the element-wise passes run over the
+//! views' values (whole columns, in pieces of columns on the team's threads for
+//! a large batch), compiled per SIMD level.
+
+use nalgebra::{DMatrixView, DMatrixViewMut};
 
 use crate::train::float::Float;
 use crate::train::linalg;
 use crate::train::simd::multiversion;
+use crate::train::view;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {
@@ -30,16 +38,24 @@ const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
 const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
 impl Activation {
-    /// y ← f(x) for a batch of `width × n` (two halves of columns on two threads
-    /// when the batch is large; every value is the same either way).
+    /// y ← f(x) for a batch of `width × n`.
     pub fn forward<T: Float>(&self, x: &[T], y: &mut [T], width: usize, n: usize) {
+        self.forward_views(view::cols(x, width, n), &mut view::cols_mut(y, width, n));
+    }
+
+    /// y ← f(x), x and y `width × n` (in pieces of columns on the team's threads
+    /// when the batch is large; every value is the same either way).
+    pub fn forward_views<T: Float>(&self, x: DMatrixView<'_, T>, y: &mut DMatrixViewMut<'_, T>) {
+        let (width, n) = x.shape();
+        let (Some(x), Some(y)) = (view::slice(x), view::slice_mut(y)) else {
+            return; // views that are not packed: the network makes none
+        };
         linalg::split_columns_costly(self.cost(), x, width, y, width, n, |_, x, y| {
             forward_columns(*self, x, y, width, x.len() / width.max(1))
         });
     }
 
-    /// dx ← dy · f′ given the forward input x and output y (two halves of columns
-    /// on two threads when the batch is large).
+    /// dx ← dy · f′ given the forward input x and output y, all `width × n`.
     pub fn backward<T: Float>(
         &self,
         x: &[T],
@@ -49,6 +65,28 @@ impl Activation {
         width: usize,
         n: usize,
     ) {
+        let (x, y, dy) = (
+            view::cols(x, width, n),
+            view::cols(y, width, n),
+            view::cols(dy, width, n),
+        );
+        self.backward_views(x, y, dy, &mut view::cols_mut(dx, width, n));
+    }
+
+    /// dx ← dy · f′ given the forward input x and output y, all `width × n` (in
+    /// pieces of columns on the team's threads when the batch is large).
+    pub fn backward_views<T: Float>(
+        &self,
+        x: DMatrixView<'_, T>,
+        y: DMatrixView<'_, T>,
+        dy: DMatrixView<'_, T>,
+        dx: &mut DMatrixViewMut<'_, T>,
+    ) {
+        let (width, n) = dy.shape();
+        let values = (view::slice(x), view::slice(y), view::slice(dy));
+        let ((Some(x), Some(y), Some(dy)), Some(dx)) = (values, view::slice_mut(dx)) else {
+            return; // views that are not packed: the network makes none
+        };
         linalg::split_columns_costly(self.cost(), dy, width, dx, width, n, |first, dy, dx| {
             let r = first * width..first * width + dy.len();
             backward_columns(

@@ -7,10 +7,18 @@
 //! Training: batch mean and biased variance normalise; running estimates move by
 //! `momentum` towards the batch mean and the unbiased variance. Evaluation: the
 //! running estimates normalise.
+//!
+//! The layer sees x, y, x̂, dy and dx as `width × n` nalgebra views and γ, β as
+//! vector views over the network's flat buffers ([`crate::train::view`], no
+//! copies); its passes run over the views' values, feature by feature or column
+//! by column, in pieces on the team's threads for a large batch.
+
+use nalgebra::{DMatrixView, DMatrixViewMut, DVectorView};
 
 use crate::train::float::Float;
 use crate::train::linalg;
 use crate::train::network::{ParamKind, ParamLayout};
+use crate::train::view;
 
 #[derive(Debug, Clone)]
 pub struct BatchNorm<T> {
@@ -70,28 +78,70 @@ impl<T: Float> BatchNorm<T> {
         }
     }
 
+    /// γ and β (`[width]`), views of the flat parameters.
+    fn gamma_beta<'a>(&self, params: &'a [T]) -> (DVectorView<'a, T>, DVectorView<'a, T>) {
+        let w = self.width;
+        (
+            DVectorView::from_slice(&params[self.weight..self.weight + w], w),
+            DVectorView::from_slice(&params[self.bias..self.bias + w], w),
+        )
+    }
+
+    /// y (`width × n`) ← γ∘x̂ + β from x (`width × n`): x̂ by the batch's
+    /// statistics in training (kept for backward, the running estimates
+    /// updated), by the running estimates in evaluation.
     pub fn forward(&mut self, params: &[T], x: &[T], y: &mut [T], n: usize, train: bool) {
         let w = self.width;
-        let len = w * n;
-        let gamma = &params[self.weight..self.weight + w];
-        let beta = &params[self.bias..self.bias + w];
-        if !train {
-            let eps = T::of(self.eps);
-            for (xc, yc) in x[..len].chunks_exact(w).zip(y[..len].chunks_exact_mut(w)) {
-                for j in 0..w {
-                    let inv = T::one() / (self.running_var[j] + eps).sqrt();
-                    yc[j] = (xc[j] - self.running_mean[j]) * inv * gamma[j] + beta[j];
-                }
-            }
-            return;
+        let x = view::cols(x, w, n);
+        let mut y = view::cols_mut(y, w, n);
+        if train {
+            self.forward_train(params, x, &mut y);
+        } else {
+            self.forward_eval(params, x, &mut y);
         }
+    }
+
+    /// Evaluation: x̂ = (x − running_mean)/√(running_var + eps).
+    fn forward_eval(&self, params: &[T], x: DMatrixView<'_, T>, y: &mut DMatrixViewMut<'_, T>) {
+        let w = self.width;
+        let (gamma, beta) = self.gamma_beta(params);
+        let (gamma, beta) = (gamma.as_slice(), beta.as_slice());
+        let (Some(x), Some(y)) = (view::slice(x), view::slice_mut(y)) else {
+            return; // views that are not packed: the layer makes none
+        };
+        let eps = T::of(self.eps);
+        for (xc, yc) in x.chunks_exact(w).zip(y.chunks_exact_mut(w)) {
+            for j in 0..w {
+                let inv = T::one() / (self.running_var[j] + eps).sqrt();
+                yc[j] = (xc[j] - self.running_mean[j]) * inv * gamma[j] + beta[j];
+            }
+        }
+    }
+
+    /// Training: the batch's mean and biased variance normalise.
+    fn forward_train(
+        &mut self,
+        params: &[T],
+        x: DMatrixView<'_, T>,
+        y: &mut DMatrixViewMut<'_, T>,
+    ) {
+        let (w, n) = x.shape();
+        let len = w * n;
+        let (gamma, beta) = self.gamma_beta(params);
+        let (gamma, beta) = (gamma.as_slice(), beta.as_slice());
+        let mut xhat = view::cols_mut(&mut self.xhat, w, n);
+        let ((Some(x), Some(y)), Some(xhat)) = (
+            (view::slice(x), view::slice_mut(y)),
+            view::slice_mut(&mut xhat),
+        ) else {
+            return; // views that are not packed: the layer makes none
+        };
         let nt = T::of(n as f64);
         let mom = T::of(self.momentum);
         let unbias = T::of(n as f64 / (n as f64 - 1.0));
         let eps = T::of(self.eps);
         // Statistics feature by feature (each summed over the columns in order),
         // in pieces of features on the team's threads for a large batch.
-        let x = &x[..len];
         let stats = (
             &mut self.mean[..],
             &mut self.inv_std[..],
@@ -125,7 +175,8 @@ impl<T: Float> BatchNorm<T> {
             }
         });
         let (mean, inv_std) = (&self.mean[..], &self.inv_std[..]);
-        column_pieces(w, n, x, &mut self.xhat[..len], y, |x, xhat, y| {
+        debug_assert_eq!(x.len(), len);
+        column_pieces(w, n, x, xhat, y, |x, xhat, y| {
             for ((xc, hc), yc) in x
                 .chunks_exact(w)
                 .zip(xhat.chunks_exact_mut(w))
@@ -151,8 +202,24 @@ impl<T: Float> BatchNorm<T> {
         n: usize,
     ) {
         let w = self.width;
-        let len = w * n;
-        let (dy, xhat) = (&dy[..len], &self.xhat[..len]);
+        let dy = view::cols(dy, w, n);
+        let mut dx = dx.map(|dx| view::cols_mut(dx, w, n));
+        self.backward_views(params, grads, dy, dx.as_mut());
+    }
+
+    /// [`BatchNorm::backward`] on views: dy and dx `width × n`.
+    fn backward_views(
+        &mut self,
+        params: &[T],
+        grads: &mut [T],
+        dy: DMatrixView<'_, T>,
+        dx: Option<&mut DMatrixViewMut<'_, T>>,
+    ) {
+        let (w, n) = dy.shape();
+        let xhat = view::cols(&self.xhat, w, n);
+        let (Some(dy), Some(xhat)) = (view::slice(dy), view::slice(xhat)) else {
+            return; // views that are not packed: the layer makes none
+        };
         let sums = (
             &mut self.sum_dy[..],
             &mut self.sum_dy_xhat[..],
@@ -172,11 +239,12 @@ impl<T: Float> BatchNorm<T> {
         });
         grads[self.weight..self.weight + w].copy_from_slice(&self.sum_dy_xhat);
         grads[self.bias..self.bias + w].copy_from_slice(&self.sum_dy);
-        if let Some(dx) = dx {
-            let gamma = &params[self.weight..self.weight + w];
+        if let Some(dx) = dx.and_then(view::slice_mut) {
+            let (gamma, _) = self.gamma_beta(params);
+            let gamma = gamma.as_slice();
             let nt = T::of(n as f64);
             let (inv_std, sum_dy, sum_dy_xhat) = (&self.inv_std, &self.sum_dy, &self.sum_dy_xhat);
-            column_pieces(w, n, dy, &mut dx[..len], xhat, |dy, dx, xhat| {
+            column_pieces(w, n, dy, dx, xhat, |dy, dx, xhat| {
                 for ((dc, hc), oc) in dy
                     .chunks_exact(w)
                     .zip(xhat.chunks_exact(w))

@@ -1,12 +1,20 @@
 //! `dense(units)` / `linear`: `nn.Linear`. y = W·x + b.
 //!
-//! Shapes: x `inputs × n` (column-major batch), W `[units, inputs]` (row-major, as
-//! PyTorch), b `[units]`, y `units × n`.
+//! Shapes: x `inputs × n` (column-major batch), W `units × inputs` stored
+//! row-major as PyTorch stores it (`[units, inputs]`), b `[units]`, y `units × n`.
+//! The layer computes on nalgebra views over the network's flat buffers
+//! ([`crate::train::view`], no copies): x, y, dy, dx as `width × n` views, W and
+//! dW as Wᵀ (`inputs × units`: their row-major storage read column-major),
+//! which the products read transposed; products go to faer's kernels through
+//! [`linalg`] (in pieces on the team's threads when large).
+
+use nalgebra::{DMatrixView, DMatrixViewMut, DVectorView};
 
 use crate::train::float::Float;
 use crate::train::linalg;
 use crate::train::network::{ParamKind, ParamLayout};
 use crate::train::simd::multiversion;
+use crate::train::view;
 
 /// A dense layer: where its parameters live in the flat parameter vector.
 #[derive(Debug, Clone)]
@@ -37,24 +45,34 @@ impl Dense {
         self.units * self.inputs
     }
 
+    /// Wᵀ (`inputs × units`): the weight's row-major storage in `params`, read
+    /// column-major.
+    fn wt<'a, T: Float>(&self, params: &'a [T]) -> DMatrixView<'a, T> {
+        view::cols(&params[self.weight..], self.inputs, self.units)
+    }
+
+    /// b (`[units]`), when the layer has one.
+    fn b<'a, T: Float>(&self, params: &'a [T]) -> Option<DVectorView<'a, T>> {
+        let off = self.bias?;
+        Some(DVectorView::from_slice(
+            &params[off..off + self.units],
+            self.units,
+        ))
+    }
+
     /// y (`units × n`) ← W·x + b. The bias is broadcast into y first and the product
     /// accumulated on top of it, so the bias add costs no extra pass.
     pub fn forward<T: Float>(&self, params: &[T], x: &[T], y: &mut [T], n: usize) {
-        let w = &params[self.weight..self.weight + self.weight_len()];
-        let accumulate = match self.bias {
-            Some(off) => {
-                let b = &params[off..off + self.units];
-                let units = self.units.max(1);
-                linalg::split_columns(b, 0, y, units, n, |_, _, y| {
-                    for col in y.chunks_exact_mut(units) {
-                        col.copy_from_slice(b);
-                    }
-                });
+        let x = view::cols(x, self.inputs, n);
+        let mut y = view::cols_mut(y, self.units, n);
+        let accumulate = match self.b(params) {
+            Some(b) => {
+                broadcast(b, &mut y);
                 true
             }
             None => false,
         };
-        linalg::w_x(w, x, y, self.units, self.inputs, n, accumulate);
+        linalg::w_x(self.wt(params), x, &mut y, accumulate);
     }
 
     /// Given dy (`units × n`): writes dW = dy·xᵀ and db = Σ_columns dy into `grads`
@@ -68,29 +86,64 @@ impl Dense {
         dx: Option<&mut [T]>,
         n: usize,
     ) {
-        let wl = self.weight_len();
-        let w = &params[self.weight..self.weight + wl];
-        let dw = &mut grads[self.weight..self.weight + wl];
-        linalg::dense_backward(dy, x, w, dw, dx, self.units, self.inputs, n);
+        let (x, dy) = (view::cols(x, self.inputs, n), view::cols(dy, self.units, n));
+        let mut dx = dx.map(|dx| view::cols_mut(dx, self.inputs, n));
+        {
+            let mut dwt = view::cols_mut(&mut grads[self.weight..], self.inputs, self.units);
+            linalg::dense_backward(dy, x, self.wt(params), &mut dwt, dx.as_mut());
+        }
         if let Some(off) = self.bias {
             let db = &mut grads[off..off + self.units];
-            let units = self.units;
-            // Each unit's sum runs over the columns in order; a large batch cuts
-            // the units (not the columns) into pieces on the team's threads.
-            let pieces = linalg::column_pieces(units, n).min(units).max(1);
-            let mut rest = Some(db);
-            let parts = (0..pieces).filter_map(|i| {
-                let db = rest.take()?;
-                let (first, end) = (
-                    linalg::cut(units, pieces, i),
-                    linalg::cut(units, pieces, i + 1),
-                );
-                let (d0, d1) = db.split_at_mut(end - first);
-                rest = Some(d1);
-                Some((first, d0))
-            });
-            linalg::run_parts(parts, |_, (first, db)| sum_columns(dy, db, units, first, n));
+            self.bias_grad(dy, db);
         }
+    }
+
+    /// db (`[units]`) ← Σ over the columns of dy (`units × n`).
+    fn bias_grad<T: Float>(&self, dy: DMatrixView<'_, T>, db: &mut [T]) {
+        let Some(dys) = view::slice(dy) else {
+            // A view that is not packed (the layer makes none): column by column.
+            for (g, row) in db.iter_mut().zip(dy.row_iter()) {
+                *g = row.iter().fold(T::zero(), |s, &d| s + d);
+            }
+            return;
+        };
+        let (units, n) = (self.units, dy.ncols());
+        // Each unit's sum runs over the columns in order; a large batch cuts
+        // the units (not the columns) into pieces on the team's threads.
+        let pieces = linalg::column_pieces(units, n).min(units).max(1);
+        let mut rest = Some(db);
+        let parts = (0..pieces).filter_map(|i| {
+            let db = rest.take()?;
+            let (first, end) = (
+                linalg::cut(units, pieces, i),
+                linalg::cut(units, pieces, i + 1),
+            );
+            let (d0, d1) = db.split_at_mut(end - first);
+            rest = Some(d1);
+            Some((first, d0))
+        });
+        linalg::run_parts(parts, |_, (first, db)| {
+            sum_columns(dys, db, units, first, n)
+        });
+    }
+}
+
+/// Every column of y (`units × n`) ← b (`[units]`), in pieces of columns on the
+/// team's threads for a large batch.
+fn broadcast<T: Float>(b: DVectorView<'_, T>, y: &mut DMatrixViewMut<'_, T>) {
+    let (units, n) = (b.len().max(1), y.ncols());
+    let b_slice = b.as_slice();
+    if let Some(ys) = view::slice_mut(y) {
+        linalg::split_columns(b_slice, 0, ys, units, n, |_, _, y| {
+            for col in y.chunks_exact_mut(units) {
+                col.copy_from_slice(b_slice);
+            }
+        });
+        return;
+    }
+    // A view that is not packed (the layer makes none): column by column.
+    for mut col in y.column_iter_mut() {
+        col.copy_from(&b);
     }
 }
 

@@ -4,12 +4,18 @@
 //! Shapes: x, y, mask `width × n`. The mask holds 0 or 1/(1−p) and is what backward
 //! multiplies by. Draws come from the Dropout stream, one per element in storage
 //! order (column by column), so a run is reproducible and resumable.
+//!
+//! The layer sees x, y, dy, dx and its mask as nalgebra views over the flat
+//! buffers ([`crate::train::view`], no copies); the element-wise passes run over
+//! the views' values, in pieces on the team's threads for a large batch.
 
+use nalgebra::{DMatrixView, DMatrixViewMut};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::train::float::Float;
 use crate::train::linalg;
+use crate::train::view;
 
 /// 32-bit words of the ChaCha stream one `gen::<f64>()` takes (`next_u64`).
 const WORDS_PER_DRAW: u128 = 2;
@@ -61,33 +67,60 @@ impl<T: Float> Dropout<T> {
         rng.set_word_pos(start + WORDS_PER_DRAW * len as u128);
     }
 
+    /// The mask of the last draw, `width × n`.
+    pub fn mask(&self, width: usize, n: usize) -> DMatrixView<'_, T> {
+        view::cols(&self.mask, width, n)
+    }
+
     /// Training: y ← x ⊙ mask (the mask drawn beforehand). Evaluation: y ← x.
-    pub fn forward(&self, x: &[T], y: &mut [T], len: usize, train: bool) {
+    /// x and y are `width × n`.
+    pub fn forward(&self, x: &[T], y: &mut [T], width: usize, n: usize, train: bool) {
+        let x = view::cols(x, width, n);
+        let mut y = view::cols_mut(y, width, n);
         if train && self.p > 0.0 {
-            let mask = &self.mask[..len];
-            linalg::split_elements(&x[..len], &mut y[..len], |first, x, y| {
-                for ((o, &v), &m) in y.iter_mut().zip(x).zip(&mask[first..]) {
-                    *o = v * m;
-                }
-            });
+            times_mask(x, self.mask(width, n), &mut y);
         } else {
-            y[..len].copy_from_slice(&x[..len]);
+            copy(x, &mut y);
         }
     }
 
-    /// dx ← dy ⊙ mask.
-    pub fn backward(&self, dy: &[T], dx: &mut [T], len: usize) {
+    /// dx ← dy ⊙ mask, dy and dx `width × n`.
+    pub fn backward(&self, dy: &[T], dx: &mut [T], width: usize, n: usize) {
+        let dy = view::cols(dy, width, n);
+        let mut dx = view::cols_mut(dx, width, n);
         if self.p > 0.0 {
-            let mask = &self.mask[..len];
-            linalg::split_elements(&dy[..len], &mut dx[..len], |first, dy, dx| {
-                for ((o, &d), &m) in dx.iter_mut().zip(dy).zip(&mask[first..]) {
-                    *o = d * m;
-                }
-            });
+            times_mask(dy, self.mask(width, n), &mut dx);
         } else {
-            dx[..len].copy_from_slice(&dy[..len]);
+            copy(dy, &mut dx);
         }
     }
+}
+
+/// out ← a (one copy of the values under packed views).
+fn copy<T: Float>(a: DMatrixView<'_, T>, out: &mut DMatrixViewMut<'_, T>) {
+    match (view::slice(a), view::slice_mut(out)) {
+        (Some(a), Some(o)) => o.copy_from_slice(a),
+        _ => out.copy_from(&a),
+    }
+}
+
+/// out ← a ⊙ mask, element by element (in pieces on the team's threads for a
+/// large batch).
+fn times_mask<T: Float>(
+    a: DMatrixView<'_, T>,
+    mask: DMatrixView<'_, T>,
+    out: &mut DMatrixViewMut<'_, T>,
+) {
+    let ((Some(a), Some(mask)), Some(out)) =
+        ((view::slice(a), view::slice(mask)), view::slice_mut(out))
+    else {
+        return; // views that are not packed: the layer makes none
+    };
+    linalg::split_elements(a, out, |first, a, out| {
+        for ((o, &v), &m) in out.iter_mut().zip(a).zip(&mask[first..]) {
+            *o = v * m;
+        }
+    });
 }
 
 impl<T: Float> super::Layer<T> for Dropout<T> {
@@ -101,14 +134,14 @@ impl<T: Float> super::Layer<T> for Dropout<T> {
         shape: super::Shape,
         mode: &mut super::Mode<'_>,
     ) {
-        let len = shape.out_width * shape.n;
+        let (width, n) = (shape.out_width, shape.n);
         let train = mode.is_train();
         if let super::Mode::Train(rng) = mode {
             if self.p > 0.0 {
-                self.draw_mask(len, rng);
+                self.draw_mask(width * n, rng);
             }
         }
-        Dropout::forward(self, x, y, len, train);
+        Dropout::forward(self, x, y, width, n, train);
     }
 
     #[inline]
@@ -123,7 +156,7 @@ impl<T: Float> super::Layer<T> for Dropout<T> {
         shape: super::Shape,
     ) {
         if let Some(dx) = dx {
-            Dropout::backward(self, dy, dx, shape.out_width * shape.n);
+            Dropout::backward(self, dy, dx, shape.out_width, shape.n);
         }
     }
 }

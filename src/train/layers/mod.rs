@@ -3,7 +3,12 @@
 //! The seam is the [`Layer`] trait: a layer computes its forward pass and its
 //! backward pass over the network's flat buffers (its trainable parameters live
 //! in the flat parameter vector at the offsets it holds) and may keep running
-//! statistics. Each layer file implements it; [`Node`] is the enum the network
+//! statistics. Inside, every layer sees its weights, inputs, outputs and
+//! gradients as nalgebra matrix views over those buffers (a batch of width `w`
+//! is a column-major `w × n` view; a dense weight, row-major as PyTorch stores
+//! it, is its transpose's column-major view), made by [`crate::train::view`]
+//! without copies; products go from those views to faer's kernels through
+//! [`crate::train::linalg`], element-wise passes run over the views' values. Each layer file implements it; [`Node`] is the enum the network
 //! stores (static dispatch, no vtable in the step) and implements it by handing
 //! each call to its variant. Adding a layer: its declaration in `check`, its file
 //! here with `impl Layer`, an arm in [`Node`] and [`each_node!`], and its
