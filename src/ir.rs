@@ -320,10 +320,16 @@ impl Layer {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// A layer's kind and settings. Serialised as a model file's layer
+/// (docs/model-files.md: `{"type": "dense", "bias": true}`): a dense layer's
+/// width is the layer's `outputs` there and its initialiser is not kept.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum LayerKind {
     Dense {
+        #[serde(skip)]
         units: usize,
+        #[serde(skip, default = "init_not_kept")]
         init: Init,
         bias: bool,
     },
@@ -349,6 +355,12 @@ pub enum LayerKind {
     LayerNorm {
         eps: f64,
     },
+}
+
+/// The initialiser of a dense layer read back from a model file, which does not
+/// keep it (its weights are in the file).
+fn init_not_kept() -> Init {
+    Init::Zeros
 }
 
 /// What a layer is to the rules that reason about the network as a whole: §5's
@@ -427,6 +439,23 @@ impl LayerKind {
         }
     }
 
+    /// Whether the layer normalises its input over the batch or the row
+    /// (batch_norm, layer_norm): a deep stack of saturating activations is no
+    /// lint then.
+    pub fn normalises(&self) -> bool {
+        matches!(
+            self,
+            LayerKind::BatchNorm { .. } | LayerKind::LayerNorm { .. }
+        )
+    }
+
+    /// Whether training keeps a copy of the layer's output per row besides the
+    /// activations (batch_norm's and layer_norm's normalised rows, dropout's
+    /// mask), for the memory bound.
+    pub fn caches_rows(&self) -> bool {
+        self.normalises() || matches!(self, LayerKind::Dropout { .. })
+    }
+
     /// The recipe name of the layer.
     pub fn name(&self) -> &'static str {
         match self {
@@ -477,7 +506,9 @@ impl Init {
 
 // ---------------------------------------------------------------- loss
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Serialised as a model file's `nnt.loss` (docs/model-files.md).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Loss {
     CrossEntropy { label_smoothing: f64 },
     BinaryCrossEntropy,
@@ -565,6 +596,32 @@ impl Optimizer {
             | Optimizer::NAdam { lr, .. } => lr,
         }
     }
+    /// State buffers the rule keeps, each as long as the parameters (the
+    /// memory bound; the engine's `optim::Rule::buffers`).
+    pub fn state_buffers(&self) -> usize {
+        match *self {
+            Optimizer::Sgd { momentum, .. } => usize::from(momentum != 0.0),
+            Optimizer::Adam { amsgrad, .. } => 2 + usize::from(amsgrad),
+            Optimizer::AdamW { .. } | Optimizer::NAdam { .. } => 2,
+            Optimizer::RmsProp {
+                momentum, centered, ..
+            } => 1 + usize::from(momentum != 0.0) + usize::from(centered),
+            Optimizer::Adagrad { .. } => 1,
+        }
+    }
+
+    /// The learning rates outside which the lint warns (low, high), and the
+    /// typical range it suggests: plain gradient steps or adaptive ones.
+    pub fn usual_lr(&self) -> (f64, f64, &'static str) {
+        match self {
+            Optimizer::Sgd { .. } | Optimizer::Adagrad { .. } => (1e-5, 1.0, "0.01 to 0.1"),
+            Optimizer::Adam { .. }
+            | Optimizer::AdamW { .. }
+            | Optimizer::RmsProp { .. }
+            | Optimizer::NAdam { .. } => (1e-6, 0.1, "1e-4 to 1e-2"),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Optimizer::Sgd { .. } => "sgd",

@@ -179,11 +179,6 @@ pub(super) fn batch_norm(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
     Some(LayerKind::BatchNorm { momentum, eps })
 }
 
-pub(super) fn layer_norm(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
-    let eps = b.float(cx, "eps")?;
-    Some(LayerKind::LayerNorm { eps })
-}
-
 /// An initialiser expression: `he_uniform`, `normal(std = 0.02)`, …
 pub fn init(cx: &mut Cx, e: &Expr) -> Option<Init> {
     let (decl, _) = values::declared(cx, e, Kind::Init, "initialiser", "he_uniform")?;

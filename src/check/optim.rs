@@ -68,7 +68,7 @@ pub fn optimizer(cx: &mut Cx, e: &Expr) -> Option<ROptimizer> {
 
 /// The learning rate and weight decay, read first by every optimizer (every
 /// independent error is reported: a wrong learning rate does not hide the rest).
-fn lr_and_decay(cx: &mut Cx, b: &Args) -> (Option<f64>, Option<f64>) {
+pub(super) fn lr_and_decay(cx: &mut Cx, b: &Args) -> (Option<f64>, Option<f64>) {
     let lr = b.float(cx, "lr");
     let weight_decay = b.float(cx, "weight_decay");
     (lr, weight_decay)
@@ -164,22 +164,6 @@ pub(super) fn adagrad(cx: &mut Cx, b: &Args) -> Option<Optimizer> {
         lr: lr?,
         eps: eps?,
         weight_decay: weight_decay?,
-    })
-}
-
-pub(super) fn nadam(cx: &mut Cx, b: &Args) -> Option<Optimizer> {
-    let (lr, weight_decay) = lr_and_decay(cx, b);
-    let beta1 = b.float(cx, "beta1");
-    let beta2 = b.float(cx, "beta2");
-    let eps = b.float(cx, "eps");
-    let momentum_decay = b.float(cx, "momentum_decay");
-    Some(Optimizer::NAdam {
-        lr: lr?,
-        beta1: beta1?,
-        beta2: beta2?,
-        eps: eps?,
-        weight_decay: weight_decay?,
-        momentum_decay: momentum_decay?,
     })
 }
 

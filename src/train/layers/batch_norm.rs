@@ -299,3 +299,46 @@ fn column_pieces<A: Cut + Send, B: Cut + Send, C: Cut + Send>(
     });
     linalg::run_parts(parts, |_, (a, b, c)| f(a, b, c));
 }
+
+// ---------------------------------------------------------------- the concept
+
+/// `batch_norm` as the rest of nnt sees it (explain, the exporters).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spec {
+    pub momentum: f64,
+    pub eps: f64,
+}
+
+impl super::Concept for Spec {
+    fn text(&self, num: fn(f64) -> String) -> String {
+        format!("batch_norm({}, {})", num(self.momentum), num(self.eps))
+    }
+
+    fn torch(&self, in_width: usize) -> String {
+        use crate::report::number::python;
+        format!(
+            "nn.BatchNorm1d({in_width}, eps={}, momentum={})",
+            python(self.eps),
+            python(self.momentum)
+        )
+    }
+
+    fn onnx(
+        &self,
+        g: &mut dyn super::Graph,
+        k: usize,
+        _in_width: usize,
+        w: usize,
+        x: String,
+    ) -> Result<String, super::MissingTensor> {
+        let mut names = Vec::new();
+        for part in ["weight", "bias", "running_mean", "running_var"] {
+            names.push(g.tensor(format!("{k}.{part}"), &[w])?);
+        }
+        Ok(g.node(
+            "BatchNormalization",
+            &[&x, &names[0], &names[1], &names[2], &names[3]],
+            &[super::Attr::Float("epsilon", self.eps)],
+        ))
+    }
+}

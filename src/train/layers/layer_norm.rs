@@ -167,6 +167,50 @@ impl<T: Float> super::Layer<T> for LayerNorm<T> {
     }
 }
 
+// ---------------------------------------------------------------- the concept
+
+/// `layer_norm` as the rest of nnt sees it (explain, the exporters).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spec {
+    pub eps: f64,
+}
+
+impl super::Concept for Spec {
+    fn text(&self, num: fn(f64) -> String) -> String {
+        format!("layer_norm({})", num(self.eps))
+    }
+
+    fn torch(&self, in_width: usize) -> String {
+        let eps = crate::report::number::python(self.eps);
+        format!("nn.LayerNorm({in_width}, eps={eps})")
+    }
+
+    /// nn.LayerNorm over the features, in opset 13 (LayerNormalization is opset
+    /// 17): means as products with a column of 1/width.
+    fn onnx(
+        &self,
+        g: &mut dyn super::Graph,
+        k: usize,
+        _in_width: usize,
+        w: usize,
+        x: String,
+    ) -> Result<String, super::MissingTensor> {
+        let avg = g.constant(format!("{k}.average"), &[w, 1], vec![1.0 / w as f32; w]);
+        let mean = g.node("MatMul", &[&x, &avg], &[]);
+        let d = g.node("Sub", &[&x, &mean], &[]);
+        let sq = g.node("Mul", &[&d, &d], &[]);
+        let var = g.node("MatMul", &[&sq, &avg], &[]);
+        let e = g.constant(format!("{k}.eps"), &[], vec![self.eps as f32]);
+        let ve = g.node("Add", &[&var, &e], &[]);
+        let sd = g.node("Sqrt", &[&ve], &[]);
+        let n = g.node("Div", &[&d, &sd], &[]);
+        let wn = g.tensor(format!("{k}.weight"), &[w])?;
+        let bn = g.tensor(format!("{k}.bias"), &[w])?;
+        let scaled = g.node("Mul", &[&n, &wn], &[]);
+        Ok(g.node("Add", &[&scaled, &bn], &[]))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

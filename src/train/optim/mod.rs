@@ -390,6 +390,56 @@ fn part<'b, T>(b: &'b mut [T], r: &std::ops::Range<usize>) -> &'b mut [T] {
     }
 }
 
+/// The optimizer in §17's exported PyTorch program (`torch.optim.…`), written by
+/// its rule's file.
+pub fn torch(opt: &Optimizer) -> String {
+    match *opt {
+        Optimizer::Sgd {
+            lr,
+            momentum,
+            dampening,
+            nesterov,
+            weight_decay,
+        } => sgd::torch(lr, momentum, dampening, nesterov, weight_decay),
+        Optimizer::Adam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            amsgrad,
+        } => adam::torch(lr, beta1, beta2, eps, weight_decay, amsgrad),
+        Optimizer::AdamW {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+        } => adamw::torch(lr, beta1, beta2, eps, weight_decay),
+        Optimizer::RmsProp {
+            lr,
+            alpha,
+            eps,
+            momentum,
+            centered,
+            weight_decay,
+        } => rmsprop::torch(lr, alpha, eps, momentum, centered, weight_decay),
+        Optimizer::NAdam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            momentum_decay,
+        } => nadam::torch(lr, beta1, beta2, eps, weight_decay, momentum_decay),
+        Optimizer::Adagrad {
+            lr,
+            eps,
+            weight_decay,
+        } => adagrad::torch(lr, eps, weight_decay),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
