@@ -113,24 +113,61 @@ pub struct Param {
     pub what: &'static str,
 }
 
-/// The function that builds a built-in's IR from its bound arguments. Names that
-/// are values, settings, sections and items are resolved by the code of the item
-/// they belong to ([`Build::Item`]).
-#[derive(Debug, Clone, Copy)]
-pub enum Build {
-    Item,
-    Layer(fn(&mut Cx, &Args) -> Option<ir::LayerKind>),
-    /// `input(features)`: the input width, checked against the data; not a layer.
-    Input,
-    Init(fn(&mut Cx, &Args) -> Option<ir::Init>),
-    Loss(fn(&mut Cx, &Args) -> Option<ir::Loss>),
-    Optimizer(fn(&mut Cx, &Args) -> Option<ir::Optimizer>),
-    Penalty(fn(&mut Cx, &Args) -> Option<super::optim::Penalty>),
-    Source(fn(&mut Cx, &Args, &super::data::SourceCx) -> Option<ir::SourceSpec>),
-    Schedule(fn(&mut Cx, &Args, &mut super::train::Monitors) -> Option<ir::Schedule>),
-    Clip(fn(&mut Cx, &Args) -> Option<ir::Clip>),
-    EarlyStop(fn(&mut Cx, &Args, &mut super::train::Monitors) -> Option<ir::EarlyStop>),
-    Expectation(fn(&mut Cx, &Args) -> Option<ir::Bound>),
+/// Declares [`Build`] with one builder variant per kind of built-in, and for
+/// each a typed accessor (`decl.build.loss()`: the builder of a loss
+/// declaration) and the kind it builds ([`Build::kind`]): the checker asks a
+/// declaration for its kind's builder, so no resolver matches the whole enum
+/// with a catch-all arm, and a unit test checks that every declaration's builder
+/// is its kind's.
+macro_rules! builders {
+    ($($(#[$doc:meta])* $variant:ident($($arg:ty),*) -> $out:ty, $kind:ident, $get:ident;)*) => {
+        /// The function that builds a built-in's IR from its bound arguments.
+        /// Names that are values, settings, sections and items are resolved by
+        /// the code of the item they belong to ([`Build::Item`]).
+        #[derive(Debug, Clone, Copy)]
+        pub enum Build {
+            Item,
+            /// `input(features)`: the input width, checked against the data; not a layer.
+            Input,
+            $($(#[$doc])* $variant(fn($($arg),*) -> Option<$out>),)*
+        }
+
+        impl Build {
+            $(
+                /// The builder, when this is a declaration of its kind.
+                pub fn $get(self) -> Option<fn($($arg),*) -> Option<$out>> {
+                    if let Build::$variant(build) = self {
+                        Some(build)
+                    } else {
+                        None
+                    }
+                }
+            )*
+
+            /// The kind of built-in this builds (`None` for names resolved by
+            /// their item).
+            pub fn kind(self) -> Option<Kind> {
+                match self {
+                    Build::Item => None,
+                    Build::Input => Some(Kind::Layer),
+                    $(Build::$variant(_) => Some(Kind::$kind),)*
+                }
+            }
+        }
+    };
+}
+
+builders! {
+    Layer(&mut Cx, &Args) -> ir::LayerKind, Layer, layer;
+    Init(&mut Cx, &Args) -> ir::Init, Init, init;
+    Loss(&mut Cx, &Args) -> ir::Loss, Loss, loss;
+    Optimizer(&mut Cx, &Args) -> ir::Optimizer, Optimizer, optimizer;
+    Penalty(&mut Cx, &Args) -> super::optim::Penalty, Regularizer, penalty;
+    Source(&mut Cx, &Args, &super::data::SourceCx) -> ir::SourceSpec, Source, source;
+    Schedule(&mut Cx, &Args, &mut super::train::Monitors) -> ir::Schedule, Schedule, schedule;
+    Clip(&mut Cx, &Args) -> ir::Clip, Clip, clip;
+    EarlyStop(&mut Cx, &Args, &mut super::train::Monitors) -> ir::EarlyStop, EarlyStop, early_stop;
+    Expectation(&mut Cx, &Args) -> ir::Bound, Expectation, expectation;
 }
 
 /// A built-in name.
@@ -709,6 +746,10 @@ mod tests {
                 b.name,
                 b.kind
             );
+            // The builder is its kind's, so the checker's typed accessor finds it.
+            if callable {
+                assert_eq!(b.build.kind(), Some(b.kind), "{}", b.name);
+            }
         }
     }
 

@@ -4,7 +4,7 @@ use crate::ast::{Expr, ExprKind, Span};
 use crate::ir::{Loss, Optimizer, Regularize};
 
 use super::args::{bind, Args};
-use super::catalog::{Build, Kind};
+use super::catalog::Kind;
 use super::error::CheckError;
 use super::values;
 use super::Cx;
@@ -12,10 +12,7 @@ use super::Cx;
 pub fn loss(cx: &mut Cx, e: &Expr) -> Option<Loss> {
     let (decl, _) = values::declared(cx, e, Kind::Loss, "loss", "cross_entropy")?;
     let args = bind(cx, e, decl);
-    match decl.build {
-        Build::Loss(build) => build(cx, &args),
-        _ => None,
-    }
+    decl.build.loss().and_then(|build| build(cx, &args))
 }
 
 // The builders of the losses declared in `catalog`.
@@ -54,10 +51,7 @@ pub struct ROptimizer {
 pub fn optimizer(cx: &mut Cx, e: &Expr) -> Option<ROptimizer> {
     let (decl, _) = values::declared(cx, e, Kind::Optimizer, "optimizer", "adam(lr = 0.001)")?;
     let b = bind(cx, e, decl);
-    let opt = match decl.build {
-        Build::Optimizer(build) => build(cx, &b),
-        _ => None,
-    }?;
+    let opt = decl.build.optimizer().and_then(|build| build(cx, &b))?;
     Some(ROptimizer {
         opt,
         span: e.span,
@@ -215,10 +209,7 @@ pub fn regularize(cx: &mut Cx, e: &Expr) -> Option<RRegularize> {
             continue;
         };
         let b = bind(cx, x, decl);
-        let penalty = match decl.build {
-            Build::Penalty(build) => build(cx, &b),
-            _ => None,
-        };
+        let penalty = decl.build.penalty().and_then(|build| build(cx, &b));
         let Some(penalty) = penalty else {
             ok = false;
             continue;
