@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::ast::Span;
+use crate::data::prep::Preparation;
+pub use crate::data::table::{Missing, Normalize, Table};
 
 /// Floating-point type of the model and of all training arithmetic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -128,37 +130,6 @@ impl DataSpec {
     }
 }
 
-/// `missing = error | drop | mean | median | zero` (§14).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Missing {
-    #[default]
-    Error,
-    Drop,
-    Mean,
-    Median,
-    Zero,
-}
-
-impl Missing {
-    pub const ALL: [Missing; 5] = [
-        Missing::Error,
-        Missing::Drop,
-        Missing::Mean,
-        Missing::Median,
-        Missing::Zero,
-    ];
-    pub fn name(&self) -> &'static str {
-        match self {
-            Missing::Error => "error",
-            Missing::Drop => "drop",
-            Missing::Mean => "mean",
-            Missing::Median => "median",
-            Missing::Zero => "zero",
-        }
-    }
-}
-
 impl DataSpec {
     /// The files the data is read from, in train, valid, test order.
     pub fn files(&self) -> Vec<&std::path::Path> {
@@ -227,43 +198,6 @@ pub enum ColumnRef {
     Index(usize),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Normalize {
-    #[default]
-    None,
-    Standard,
-    MinMax,
-}
-
-impl Normalize {
-    pub const ALL: [Normalize; 3] = [Normalize::None, Normalize::Standard, Normalize::MinMax];
-    /// The recipe name (`normalize = …`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Normalize::None => "none",
-            Normalize::Standard => "standard",
-            Normalize::MinMax => "minmax",
-        }
-    }
-}
-
-/// One split, in memory, row-major, in f64 (converted to the recipe's precision by
-/// the trainer).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Table {
-    pub rows: usize,
-    pub features: usize,
-    pub targets: usize,
-    /// `rows × features`, row-major.
-    pub x: Vec<f64>,
-    /// `rows × targets`, row-major. Class labels are stored as exact integers.
-    pub y: Vec<f64>,
-    /// The 1-based line of each row in its CSV file, so that a diagnostic about
-    /// a value can name the line; empty for generated data.
-    pub lines: Vec<usize>,
-}
-
 /// The loaded, split and normalised data.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Data {
@@ -273,7 +207,7 @@ pub struct Data {
     /// Everything learnt from the train split (§14), applied to every split:
     /// what a model file stores and `predict` applies. `None` only for data built
     /// by hand (tests).
-    pub prep: Option<crate::data::prep::Preparation>,
+    pub prep: Option<Preparation>,
     /// Rows removed by `missing = drop`, over all files (the start event's
     /// `dropped_rows`); `None` unless `missing = drop`.
     pub dropped_rows: Option<usize>,

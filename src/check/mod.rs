@@ -276,7 +276,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         // that can still become a program needs it (a run logs it); one with errors
         // already is never run, and may be huge (10 MB of unknown items).
         config: if cx.errors.is_empty() {
-            crate::fmt::format_ast(&recipe, &parse_text)
+            crate::fmt::format_ast(&recipe, &parse_text, &catalog::canonical_order())
         } else {
             String::new()
         },
