@@ -22,6 +22,17 @@ pub enum Precision {
     F64,
 }
 
+impl Precision {
+    pub const ALL: [Precision; 2] = [Precision::F32, Precision::F64];
+    /// The recipe name (`precision = …`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+}
+
 /// The recipe text, kept so that run-time diagnostics can point at a layer's line.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
@@ -451,10 +462,32 @@ pub enum Loss {
     Huber { delta: f64 },
 }
 
+/// What a loss makes of the network's output: the one home of "classification
+/// or regression" (labels, the class count, `predict`'s columns, the ONNX
+/// output, the exported program's task).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// `cross_entropy`: one logit per class.
+    Multiclass,
+    /// `binary_cross_entropy`: one logit, the positive class.
+    Binary,
+    /// `mse`, `mae`, `huber`: the targets.
+    Regression,
+}
+
 impl Loss {
     /// Classification losses log accuracy.
     pub fn is_classification(&self) -> bool {
-        matches!(self, Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy)
+        self.task() != Task::Regression
+    }
+
+    /// What the loss makes of the output.
+    pub fn task(&self) -> Task {
+        match self {
+            Loss::CrossEntropy { .. } => Task::Multiclass,
+            Loss::BinaryCrossEntropy => Task::Binary,
+            Loss::Mse | Loss::Mae | Loss::Huber { .. } => Task::Regression,
+        }
     }
     /// The recipe name of the loss.
     pub fn name(&self) -> &'static str {

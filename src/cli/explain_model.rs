@@ -8,7 +8,8 @@ use std::path::Path;
 
 use super::model_use::{Loaded, UseError};
 use crate::data::prep::FeatureKind;
-use crate::ir::{Loss, Precision};
+use crate::ir::Precision;
+use crate::ir::Task;
 use crate::train::layers;
 
 /// Whether a path names a model file rather than a recipe.
@@ -60,10 +61,10 @@ pub fn explain(path: &Path) -> Result<String, UseError> {
     }
     let _ = writeln!(s, "total trainable parameters: {total}");
     let _ = writeln!(s);
-    let output = match meta.loss {
-        Loss::CrossEntropy { .. } => "class logits (predict: softmax probabilities)",
-        Loss::BinaryCrossEntropy => "one logit (predict: the positive-class probability)",
-        _ => "the targets",
+    let output = match meta.loss.task() {
+        Task::Multiclass => "class logits (predict: softmax probabilities)",
+        Task::Binary => "one logit (predict: the positive-class probability)",
+        Task::Regression => "the targets",
     };
     let _ = writeln!(s, "output: {} value(s), {output}", meta.output_width());
     let Some(p) = &m.prep else {

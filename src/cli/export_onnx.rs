@@ -19,7 +19,6 @@ use super::model_use::{Loaded, UseError};
 use crate::data::prep::FeatureKind;
 use crate::io::atomic::write_atomic;
 use crate::io::model_file::ModelFileError;
-use crate::ir::Loss;
 use crate::train::layers::{self, Attr, Graph, MissingTensor};
 
 /// The subset of `onnx.proto` written here.
@@ -149,6 +148,7 @@ pub mod proto {
     }
 }
 
+use crate::ir::Task;
 use proto::*;
 
 const FLOAT: i32 = 1;
@@ -354,8 +354,8 @@ pub fn model_bytes(m: &Loaded) -> Result<Vec<u8>, UseError> {
         };
     }
     let k = meta.output_width();
-    let (out_name, out_width) = match meta.loss {
-        Loss::CrossEntropy { .. } => {
+    let (out_name, out_width) = match meta.loss.task() {
+        Task::Multiclass => {
             b.node_to(
                 "Softmax",
                 &[&h],
@@ -364,7 +364,7 @@ pub fn model_bytes(m: &Loaded) -> Result<Vec<u8>, UseError> {
             );
             ("probabilities", k)
         }
-        Loss::BinaryCrossEntropy => {
+        Task::Binary => {
             // 1 / (1 + exp(−z)) rather than `Sigmoid`: onnxruntime's Sigmoid kernel is
             // an approximation whose relative error reaches 2e-4 in the tails.
             let one = b.constant("one".into(), &[], vec![1.0]);
@@ -374,7 +374,7 @@ pub fn model_bytes(m: &Loaded) -> Result<Vec<u8>, UseError> {
             b.node_to("Reciprocal", &[&d], vec![], "probability".into());
             ("probability", 1)
         }
-        _ => {
+        Task::Regression => {
             match m.prep.as_ref().and_then(|p| p.targets.as_ref()) {
                 Some(t) => {
                     let std: Vec<f32> = t.std.iter().map(|&v| v as f32).collect();

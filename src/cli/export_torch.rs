@@ -29,6 +29,7 @@ use thiserror::Error;
 use crate::io::atomic::write_atomic;
 use crate::io::model_file::ModelMeta;
 use crate::io::weights::{self, OutTensor, WeightsError, WeightsFile};
+use crate::ir::Task;
 use crate::ir::{Batch, Clip, LayerKind, Loss, Monitor, Precision, Program, Schedule, Table};
 use crate::report::number::{python as py, python_bool as py_bool};
 use crate::train::init;
@@ -219,15 +220,10 @@ pub fn render_train_py(program: &Program) -> String {
 fn render_config(program: &Program, recipe: &str) -> String {
     let plan = &program.train;
     let reg = &program.regularize;
-    let task = match program.loss {
-        Loss::CrossEntropy { .. } => "\"multiclass\"",
-        Loss::BinaryCrossEntropy => "\"binary\"",
-        _ => "None",
-    };
-    let classes = match program.loss {
-        Loss::CrossEntropy { .. } => program.model.output_width().to_string(),
-        Loss::BinaryCrossEntropy => "2".to_string(),
-        _ => "None".to_string(),
+    let (task, classes) = match program.loss.task() {
+        Task::Multiclass => ("\"multiclass\"", program.model.output_width().to_string()),
+        Task::Binary => ("\"binary\"", "2".to_string()),
+        Task::Regression => ("None", "None".to_string()),
     };
     let batch = match plan.batch {
         Batch::Size(n) => n.to_string(),
@@ -398,7 +394,10 @@ fn torch_scheduler(s: &Schedule, _base: f64, epochs: usize) -> String {
             "torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max={epochs}, eta_min={})",
             py(*min_lr)
         ),
-        _ => "None".into(),
+        // render_scheduler writes these itself.
+        Schedule::Constant | Schedule::Warmup { .. } | Schedule::ReduceOnPlateau { .. } => {
+            "None".into()
+        }
     }
 }
 
@@ -415,6 +414,9 @@ fn inner_factor(s: &Schedule, base: f64, epochs: usize, var: &str) -> String {
             m = py(*min_lr),
             b = py(base)
         ),
-        _ => "1.0".into(),
+        // Constant; a warm-up's inner schedule is neither of the others (§9).
+        Schedule::Constant | Schedule::Warmup { .. } | Schedule::ReduceOnPlateau { .. } => {
+            "1.0".into()
+        }
     }
 }

@@ -182,11 +182,7 @@ impl ModelMeta {
         );
         m.insert(
             "nnt.precision".to_string(),
-            match self.precision {
-                Precision::F32 => "f32",
-                Precision::F64 => "f64",
-            }
-            .to_string(),
+            self.precision.name().to_string(),
         );
         if let Some(p) = &self.preparation {
             m.insert("nnt.preparation".to_string(), p.to_string());

@@ -409,7 +409,11 @@ fn monotone_pieces(
             }
             monotone_pieces(then, offset + w, epochs - w, out);
         }
-        _ => out.push((offset + 1, offset + epochs)),
+        Schedule::Constant
+        | Schedule::Step { .. }
+        | Schedule::Exponential { .. }
+        | Schedule::Cosine { .. }
+        | Schedule::ReduceOnPlateau { .. } => out.push((offset + 1, offset + epochs)),
     }
 }
 
