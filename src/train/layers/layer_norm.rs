@@ -56,6 +56,13 @@ impl<T: Float> LayerNorm<T> {
     pub fn forward(&mut self, params: &[T], x: &[T], y: &mut [T], n: usize) {
         let w = self.width;
         let len = w * n;
+        if self.inv_std.len() < n {
+            // An evaluation pass (predict, eval) may run more rows than the
+            // network's training capacity: the buffers grow once (never in a
+            // training step, whose batches fit the capacity).
+            self.inv_std.resize(n, T::zero());
+            self.xhat.resize(len, T::zero());
+        }
         let gamma = DVectorView::from_slice(&params[self.weight..self.weight + w], w);
         let beta = DVectorView::from_slice(&params[self.bias..self.bias + w], w);
         let x = DMatrixView::from_slice(&x[..len], w, n);
@@ -234,5 +241,22 @@ mod tests {
             assert!(mean.abs() < 1e-12, "{mean}");
             assert!((var - var_x / (var_x + 1e-5)).abs() < 1e-12, "{var}");
         }
+    }
+
+    /// A pass over more rows than the capacity it was built for (evaluation
+    /// chunks of a model file loaded with a small capacity) gives the same
+    /// output as one built for them (it panicked before).
+    #[test]
+    fn more_rows_than_the_capacity() {
+        let (w, n) = (3, 7);
+        let mut params = vec![1.5f64; w];
+        params.extend(vec![0.25; w]);
+        let x: Vec<f64> = (0..w * n).map(|i| ((i * 5) % 7) as f64 - 2.0).collect();
+        let mut small = LayerNorm::<f64>::new(w, 1e-5, 0, w, 2);
+        let mut large = LayerNorm::<f64>::new(w, 1e-5, 0, w, n);
+        let (mut ys, mut yl) = (vec![0.0; w * n], vec![0.0; w * n]);
+        small.forward(&params, &x, &mut ys, n);
+        large.forward(&params, &x, &mut yl, n);
+        assert_eq!(ys, yl);
     }
 }
