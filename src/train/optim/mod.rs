@@ -4,8 +4,11 @@
 //! The seam is the [`Rule`] trait (the update, the state buffers and scalars a
 //! checkpoint keeps), implemented in each optimizer's file; [`Optim`] is the enum
 //! the trainer holds (static dispatch) and hands each call to its variant.
-//! Adding an optimizer: its declaration in `check`, its file here with
-//! `impl Rule`, an arm in [`Optim`], [`Optim::new`] and [`each_optim!`].
+//! Each file also writes its optimizer's `torch.optim` line for `nnt export
+//! torch` ([`torch`] dispatches). Adding an optimizer: its declaration in
+//! `check::catalog`, its `ir::Optimizer` variant, its file here with `impl Rule`
+//! and `torch`, and its arms in this file ([`Optim`], [`each_optim!`],
+//! [`Optim::new`], [`torch`]).
 
 pub mod adagrad;
 pub mod adam;
