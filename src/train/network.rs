@@ -12,15 +12,17 @@ use crate::ir::Model;
 use crate::train::float::Float;
 use crate::train::layers::{self, Layer, Mode, Node, Shape};
 
-/// What a parameter tensor is.
+/// What a parameter tensor is to the trainer: the dense weights take the §8
+/// penalties, a normalisation's scale starts at 1. (What the tensor belongs to is
+/// its layer's business, so a new layer reuses these kinds.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamKind {
     DenseWeight,
     DenseBias,
-    BnWeight,
-    BnBias,
-    LnWeight,
-    LnBias,
+    /// A normalisation's scale γ (batch_norm, layer_norm): starts at 1.
+    Scale,
+    /// A normalisation's shift β: starts at 0.
+    Shift,
 }
 
 /// One trainable tensor in the flat vector.
@@ -124,7 +126,7 @@ impl<T: Float> Network<T> {
         let mut params = vec![T::zero(); offset];
         // Batch norm and layer norm start at weight 1, bias 0.
         for t in &tensors {
-            if matches!(t.kind, ParamKind::BnWeight | ParamKind::LnWeight) {
+            if t.kind == ParamKind::Scale {
                 params[t.offset..t.offset + t.len].fill(T::one());
             }
         }

@@ -41,8 +41,8 @@ impl<T: Float> BatchNorm<T> {
         capacity: usize,
         layout: &mut ParamLayout,
     ) -> Self {
-        let weight = layout.tensor("weight", vec![width], ParamKind::BnWeight);
-        let bias = layout.tensor("bias", vec![width], ParamKind::BnBias);
+        let weight = layout.tensor("weight", vec![width], ParamKind::Scale);
+        let bias = layout.tensor("bias", vec![width], ParamKind::Shift);
         Self::new(width, momentum, eps, weight, bias, capacity)
     }
 

@@ -35,8 +35,8 @@ impl<T: Float> LayerNorm<T> {
     /// Layer norm over `width` features for batches of up to `capacity` rows,
     /// its weight and bias `[width]` declared in the parameter layout.
     pub fn build(width: usize, eps: f64, capacity: usize, layout: &mut ParamLayout) -> Self {
-        let weight = layout.tensor("weight", vec![width], ParamKind::LnWeight);
-        let bias = layout.tensor("bias", vec![width], ParamKind::LnBias);
+        let weight = layout.tensor("weight", vec![width], ParamKind::Scale);
+        let bias = layout.tensor("bias", vec![width], ParamKind::Shift);
         Self::new(width, eps, weight, bias, capacity)
     }
 
