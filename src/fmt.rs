@@ -16,52 +16,45 @@
 //! Formatting only moves whole top-level items (whose order has no meaning) and
 //! re-spaces tokens, so the formatted recipe means exactly the same. It is
 //! idempotent: formatting its own output changes nothing.
+//!
+//! This module knows the syntax alone: the canonical order of the top-level
+//! items comes in as `order` (the declarations' order,
+//! `check::catalog::canonical_order`), and a recipe that does not parse is
+//! `None`, for the caller to report (`cli::format` passes the order in and
+//! shows the checker's diagnostic). So `check`, which logs the recipe in this
+//! layout (§18 `config`), can use it without an import cycle.
 
 use crate::ast::{Comment, Entry, Item, Recipe, SourceId, Span};
 use crate::syntax;
 
-/// Parses `bytes` and returns the canonical text.
-pub fn format_recipe(
-    name: &str,
-    bytes: &[u8],
-) -> Result<String, Box<dyn miette::Diagnostic + Send + Sync + 'static>> {
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        // A byte-order mark is not part of the recipe (as in `nnt check`): it is
-        // blanked out for parsing, keeping offsets, and the canonical text has none.
-        let text = match text.strip_prefix('\u{feff}') {
-            Some(rest) => std::borrow::Cow::Owned(format!("   {rest}")),
-            None => std::borrow::Cow::Borrowed(text),
-        };
-        if let Ok(recipe) = syntax::parse(&text, SourceId::RECIPE) {
-            return Ok(format_ast(&recipe, &text));
-        }
-    }
-    // Not UTF-8 or not parseable: the checker renders the same diagnostic as
-    // `nnt check` would, with its source attached.
-    let report =
-        crate::check::resolve_recipe(name, bytes, std::path::Path::new("."), &Default::default());
-    Err(report.errors.into_iter().next().unwrap_or_else(|| {
-        Box::new(
-            miette::MietteDiagnostic::new(format!("{name} does not parse"))
-                .with_code("nnt::syntax::unexpected"),
-        )
-    }))
+/// The canonical text of the recipe `bytes`, top-level items in `order`; `None`
+/// when it is not UTF-8 or does not parse.
+pub fn format_text(bytes: &[u8], order: &[&str]) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    // A byte-order mark is not part of the recipe (as in `nnt check`): it is
+    // blanked out for parsing, keeping offsets, and the canonical text has none.
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => std::borrow::Cow::Owned(format!("   {rest}")),
+        None => std::borrow::Cow::Borrowed(text),
+    };
+    let recipe = syntax::parse(&text, SourceId::RECIPE).ok()?;
+    Some(format_ast(&recipe, &text, order))
 }
 
 /// A recipe's canonical layout without its comments and without the source's blank
 /// lines: text that depends only on what the recipe means (to compare recipes).
 /// `nnt fmt` leaves it as it is.
-pub fn config_text(recipe: &Recipe) -> String {
+pub fn config_text(recipe: &Recipe, order: &[&str]) -> String {
     let bare = Recipe {
         items: recipe.items.clone(),
         comments: Vec::new(),
     };
-    format_ast(&bare, "")
+    format_ast(&bare, "", order)
 }
 
-/// Renders a parsed recipe; `text` is the source it was parsed from (for line
-/// positions of comments).
-pub fn format_ast(recipe: &Recipe, text: &str) -> String {
+/// Renders a parsed recipe, top-level items in `order` (unknown ones last);
+/// `text` is the source it was parsed from (for line positions of comments).
+pub fn format_ast(recipe: &Recipe, text: &str, order: &[&str]) -> String {
     let lines = LineIndex::new(text);
     let mut comments: Vec<Placed> = recipe
         .comments
@@ -102,17 +95,16 @@ pub fn format_ast(recipe: &Recipe, text: &str) -> String {
     }
 
     // Top-level items in the canonical order of §3, from their declarations.
-    let canonical = crate::check::catalog::canonical_order();
-    let mut order: Vec<&Item> = recipe.items.iter().collect();
-    order.sort_by_key(|item| {
-        canonical
+    let mut items: Vec<&Item> = recipe.items.iter().collect();
+    items.sort_by_key(|item| {
+        order
             .iter()
             .position(|n| *n == item.name().name)
-            .unwrap_or(canonical.len())
+            .unwrap_or(order.len())
     });
 
     let mut prev_was_section = None::<bool>;
-    for item in order {
+    for item in items {
         let is_section = matches!(item, Item::Section(_));
         // Leading comments are those after the item that precedes it in the
         // source, whatever the canonical order puts before it.

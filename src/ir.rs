@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::ast::Span;
+use crate::data::prep::Preparation;
+pub use crate::data::table::{Missing, Normalize, Table};
 
 /// Floating-point type of the model and of all training arithmetic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -18,6 +20,17 @@ pub enum Precision {
     #[default]
     F32,
     F64,
+}
+
+impl Precision {
+    pub const ALL: [Precision; 2] = [Precision::F32, Precision::F64];
+    /// The recipe name (`precision = …`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
 }
 
 /// The recipe text, kept so that run-time diagnostics can point at a layer's line.
@@ -128,37 +141,6 @@ impl DataSpec {
     }
 }
 
-/// `missing = error | drop | mean | median | zero` (§14).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Missing {
-    #[default]
-    Error,
-    Drop,
-    Mean,
-    Median,
-    Zero,
-}
-
-impl Missing {
-    pub const ALL: [Missing; 5] = [
-        Missing::Error,
-        Missing::Drop,
-        Missing::Mean,
-        Missing::Median,
-        Missing::Zero,
-    ];
-    pub fn name(&self) -> &'static str {
-        match self {
-            Missing::Error => "error",
-            Missing::Drop => "drop",
-            Missing::Mean => "mean",
-            Missing::Median => "median",
-            Missing::Zero => "zero",
-        }
-    }
-}
-
 impl DataSpec {
     /// The files the data is read from, in train, valid, test order.
     pub fn files(&self) -> Vec<&std::path::Path> {
@@ -227,43 +209,6 @@ pub enum ColumnRef {
     Index(usize),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Normalize {
-    #[default]
-    None,
-    Standard,
-    MinMax,
-}
-
-impl Normalize {
-    pub const ALL: [Normalize; 3] = [Normalize::None, Normalize::Standard, Normalize::MinMax];
-    /// The recipe name (`normalize = …`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Normalize::None => "none",
-            Normalize::Standard => "standard",
-            Normalize::MinMax => "minmax",
-        }
-    }
-}
-
-/// One split, in memory, row-major, in f64 (converted to the recipe's precision by
-/// the trainer).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Table {
-    pub rows: usize,
-    pub features: usize,
-    pub targets: usize,
-    /// `rows × features`, row-major.
-    pub x: Vec<f64>,
-    /// `rows × targets`, row-major. Class labels are stored as exact integers.
-    pub y: Vec<f64>,
-    /// The 1-based line of each row in its CSV file, so that a diagnostic about
-    /// a value can name the line; empty for generated data.
-    pub lines: Vec<usize>,
-}
-
 /// The loaded, split and normalised data.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Data {
@@ -273,7 +218,7 @@ pub struct Data {
     /// Everything learnt from the train split (§14), applied to every split:
     /// what a model file stores and `predict` applies. `None` only for data built
     /// by hand (tests).
-    pub prep: Option<crate::data::prep::Preparation>,
+    pub prep: Option<Preparation>,
     /// Rows removed by `missing = drop`, over all files (the start event's
     /// `dropped_rows`); `None` unless `missing = drop`.
     pub dropped_rows: Option<usize>,
@@ -320,10 +265,16 @@ impl Layer {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// A layer's kind and settings. Serialised as a model file's layer
+/// (docs/model-files.md: `{"type": "dense", "bias": true}`): a dense layer's
+/// width is the layer's `outputs` there and its initialiser is not kept.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum LayerKind {
     Dense {
+        #[serde(skip)]
         units: usize,
+        #[serde(skip, default = "init_not_kept")]
         init: Init,
         bias: bool,
     },
@@ -349,6 +300,12 @@ pub enum LayerKind {
     LayerNorm {
         eps: f64,
     },
+}
+
+/// The initialiser of a dense layer read back from a model file, which does not
+/// keep it (its weights are in the file).
+fn init_not_kept() -> Init {
+    Init::Zeros
 }
 
 /// What a layer is to the rules that reason about the network as a whole: §5's
@@ -427,6 +384,23 @@ impl LayerKind {
         }
     }
 
+    /// Whether the layer normalises its input over the batch or the row
+    /// (batch_norm, layer_norm): a deep stack of saturating activations is no
+    /// lint then.
+    pub fn normalises(&self) -> bool {
+        matches!(
+            self,
+            LayerKind::BatchNorm { .. } | LayerKind::LayerNorm { .. }
+        )
+    }
+
+    /// Whether training keeps a copy of the layer's output per row besides the
+    /// activations (batch_norm's and layer_norm's normalised rows, dropout's
+    /// mask), for the memory bound.
+    pub fn caches_rows(&self) -> bool {
+        self.normalises() || matches!(self, LayerKind::Dropout { .. })
+    }
+
     /// The recipe name of the layer.
     pub fn name(&self) -> &'static str {
         match self {
@@ -477,7 +451,9 @@ impl Init {
 
 // ---------------------------------------------------------------- loss
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Serialised as a model file's `nnt.loss` (docs/model-files.md).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Loss {
     CrossEntropy { label_smoothing: f64 },
     BinaryCrossEntropy,
@@ -486,10 +462,32 @@ pub enum Loss {
     Huber { delta: f64 },
 }
 
+/// What a loss makes of the network's output: the one home of "classification
+/// or regression" (labels, the class count, `predict`'s columns, the ONNX
+/// output, the exported program's task).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// `cross_entropy`: one logit per class.
+    Multiclass,
+    /// `binary_cross_entropy`: one logit, the positive class.
+    Binary,
+    /// `mse`, `mae`, `huber`: the targets.
+    Regression,
+}
+
 impl Loss {
     /// Classification losses log accuracy.
     pub fn is_classification(&self) -> bool {
-        matches!(self, Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy)
+        self.task() != Task::Regression
+    }
+
+    /// What the loss makes of the output.
+    pub fn task(&self) -> Task {
+        match self {
+            Loss::CrossEntropy { .. } => Task::Multiclass,
+            Loss::BinaryCrossEntropy => Task::Binary,
+            Loss::Mse | Loss::Mae | Loss::Huber { .. } => Task::Regression,
+        }
     }
     /// The recipe name of the loss.
     pub fn name(&self) -> &'static str {
@@ -565,6 +563,32 @@ impl Optimizer {
             | Optimizer::NAdam { lr, .. } => lr,
         }
     }
+    /// State buffers the rule keeps, each as long as the parameters (the
+    /// memory bound; the engine's `optim::Rule::buffers`).
+    pub fn state_buffers(&self) -> usize {
+        match *self {
+            Optimizer::Sgd { momentum, .. } => usize::from(momentum != 0.0),
+            Optimizer::Adam { amsgrad, .. } => 2 + usize::from(amsgrad),
+            Optimizer::AdamW { .. } | Optimizer::NAdam { .. } => 2,
+            Optimizer::RmsProp {
+                momentum, centered, ..
+            } => 1 + usize::from(momentum != 0.0) + usize::from(centered),
+            Optimizer::Adagrad { .. } => 1,
+        }
+    }
+
+    /// The learning rates outside which the lint warns (low, high), and the
+    /// typical range it suggests: plain gradient steps or adaptive ones.
+    pub fn usual_lr(&self) -> (f64, f64, &'static str) {
+        match self {
+            Optimizer::Sgd { .. } | Optimizer::Adagrad { .. } => (1e-5, 1.0, "0.01 to 0.1"),
+            Optimizer::Adam { .. }
+            | Optimizer::AdamW { .. }
+            | Optimizer::RmsProp { .. }
+            | Optimizer::NAdam { .. } => (1e-6, 0.1, "1e-4 to 1e-2"),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Optimizer::Sgd { .. } => "sgd",

@@ -609,7 +609,7 @@ fn cmd_fmt(args: &FmtArgs) -> Outcome {
             }
         };
         let name = path.display().to_string();
-        let formatted = match nnt::fmt::format_recipe(&name, &bytes) {
+        let formatted = match nnt::cli::format::format_recipe(&name, &bytes) {
             Ok(s) => s,
             Err(diag) => {
                 show(diag.as_ref());

@@ -18,7 +18,7 @@ fn fixtures() -> Vec<std::path::PathBuf> {
 fn formatted_fixtures_match_snapshots() {
     for path in fixtures() {
         let bytes = std::fs::read(&path).unwrap();
-        let out = nnt::fmt::format_recipe("recipe.nnt", &bytes).unwrap();
+        let out = nnt::cli::format::format_recipe("recipe.nnt", &bytes).unwrap();
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         insta::assert_snapshot!(format!("fmt_{name}"), out);
     }
@@ -37,8 +37,9 @@ fn formatting_is_idempotent() {
     }
     assert!(inputs.len() >= 3);
     for path in inputs {
-        let once = nnt::fmt::format_recipe("r.nnt", &std::fs::read(&path).unwrap()).unwrap();
-        let twice = nnt::fmt::format_recipe("r.nnt", once.as_bytes()).unwrap();
+        let once =
+            nnt::cli::format::format_recipe("r.nnt", &std::fs::read(&path).unwrap()).unwrap();
+        let twice = nnt::cli::format::format_recipe("r.nnt", once.as_bytes()).unwrap();
         assert_eq!(once, twice, "fmt is not idempotent on {}", path.display());
     }
 }
@@ -48,7 +49,9 @@ fn canonical_recipe_is_unchanged() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fmt/canonical.nnt");
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(
-        nnt::fmt::format_recipe("r.nnt", &bytes).unwrap().as_bytes(),
+        nnt::cli::format::format_recipe("r.nnt", &bytes)
+            .unwrap()
+            .as_bytes(),
         bytes.as_slice()
     );
 }
@@ -57,7 +60,7 @@ fn canonical_recipe_is_unchanged() {
 fn every_comment_is_kept() {
     for path in fixtures() {
         let text = std::fs::read_to_string(&path).unwrap();
-        let out = nnt::fmt::format_recipe("r.nnt", text.as_bytes()).unwrap();
+        let out = nnt::cli::format::format_recipe("r.nnt", text.as_bytes()).unwrap();
         let count = |s: &str| s.matches('#').count();
         assert_eq!(
             count(&text),

@@ -204,7 +204,7 @@ fn fmt_formats_every_file_after_the_pipe_closes() {
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
     let canonical = std::fs::read(manifest().join("tests/fixtures/fmt/messy.nnt"))
-        .map(|b| nnt::fmt::format_recipe("messy.nnt", &b).unwrap())
+        .map(|b| nnt::cli::format::format_recipe("messy.nnt", &b).unwrap())
         .unwrap();
     for p in &paths {
         assert_eq!(std::fs::read_to_string(p).unwrap(), canonical, "{p}");
@@ -414,8 +414,8 @@ fn fmt_accepts_and_drops_a_byte_order_mark() {
         let plain = std::fs::read(path).unwrap();
         let mut bom = b"\xEF\xBB\xBF".to_vec();
         bom.extend_from_slice(&plain);
-        let expected = nnt::fmt::format_recipe("r.nnt", &plain).unwrap();
-        let got = nnt::fmt::format_recipe("r.nnt", &bom)
+        let expected = nnt::cli::format::format_recipe("r.nnt", &plain).unwrap();
+        let got = nnt::cli::format::format_recipe("r.nnt", &bom)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(got, expected, "{}", path.display());
     }

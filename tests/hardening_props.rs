@@ -282,11 +282,11 @@ fn random_recipes_check_explain_and_format() {
         }
         let b = bytes.clone();
         let formatted = within(30, &format!("fmt of\n{text}"), move || {
-            nnt::fmt::format_recipe("prop.nnt", &b).map_err(|d| code(d.as_ref()))
+            nnt::cli::format::format_recipe("prop.nnt", &b).map_err(|d| code(d.as_ref()))
         });
         match formatted {
             Ok(once) => {
-                let again = nnt::fmt::format_recipe("prop.nnt", once.as_bytes());
+                let again = nnt::cli::format::format_recipe("prop.nnt", once.as_bytes());
                 prop_assert!(
                     again.as_ref().is_ok_and(|t| *t == once),
                     "fmt is not idempotent on\n{}",

@@ -307,6 +307,33 @@ fn predict_agrees_with_the_logged_valid_accuracy() {
     );
 }
 
+/// A model with layer_norm evaluates more rows at once than it was trained with
+/// (the batch is 16, eval runs the 60 valid rows in one chunk): the same loss as
+/// the log, bit for bit, where it panicked before.
+#[test]
+fn layer_norm_models_evaluate_whole_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("ln.safetensors");
+    let ev = run_jsonl(
+        &fixture("species.nnt"),
+        &[
+            "--set",
+            "model.1=layer_norm",
+            "--save",
+            model.to_str().unwrap(),
+        ],
+    );
+    let best = kept(&ev);
+    let m = model.to_str().unwrap();
+    let valid = data("species_valid.csv");
+    let json: Value =
+        serde_json::from_str(&ok(&nnt(&["eval", m, &valid, "--format", "json"]))).unwrap();
+    assert_eq!(json["loss"], best["valid_loss"]);
+    assert_eq!(json["accuracy"], best["valid_accuracy"]);
+    let rows = csv_rows(&ok(&nnt(&["predict", m, &valid])));
+    assert_eq!(rows.len(), 61, "a header and one row per input row");
+}
+
 #[test]
 fn binary_predictions_name_the_classes() {
     let dir = tempfile::tempdir().unwrap();

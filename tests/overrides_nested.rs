@@ -24,7 +24,7 @@ fn configured(text: &str, sets: &[&str]) -> String {
     let report = resolve_recipe("r.nnt", text.as_bytes(), &valid_dir(), &opts(sets));
     let errors: Vec<String> = report.errors.iter().map(|e| format!("{e:?}")).collect();
     assert!(errors.is_empty(), "{sets:?}: {errors:?}");
-    nnt::fmt::config_text(&report.recipe.expect("a recipe"))
+    nnt::cli::format::config_text(&report.recipe.expect("a recipe"))
 }
 
 /// `(key=value, text in the recipe, the same text edited by hand)`.

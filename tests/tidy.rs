@@ -412,40 +412,109 @@ fn blanking_keeps_lines_and_code() {
     assert_eq!(code.lines().count(), 2);
 }
 
+// ------------------------------------------------------------------ one home per concept
+
+/// Where a built-in's own identifiers may appear (issue 12: a layer or an
+/// optimizer is one declaration and one engine file): the IR's variant and its
+/// derived facts (`src/ir.rs`), the declaration with its builder
+/// (`src/check/catalog.rs`), the concept's engine file, and the one dispatch of
+/// its kind (the engine's enum and the arms that build and describe it). The
+/// exporters, `explain`, model files, the memory bound and the lints read the
+/// concept through `layers::concept`, `optim::torch` and the IR's methods.
+const CONCEPT_HOMES: &[(&str, &[&str])] = &[
+    (
+        "LayerNorm",
+        &[
+            "src/ir.rs",
+            "src/check/catalog.rs",
+            "src/train/layers/layer_norm.rs",
+            "src/train/layers/mod.rs",
+        ],
+    ),
+    (
+        "NAdam",
+        &[
+            "src/ir.rs",
+            "src/check/catalog.rs",
+            "src/train/optim/nadam.rs",
+            "src/train/optim/mod.rs",
+        ],
+    ),
+];
+
+/// `path:line: `needle`` for each place of `text` (code, its tests included;
+/// comments and literals blanked) that names `needle`.
+fn mentions(path: &str, text: &str, needle: &str) -> Vec<String> {
+    let code = blank(text);
+    find(&code, needle)
+        .into_iter()
+        .map(|at| {
+            let line = code[..at].matches('\n').count() + 1;
+            format!("{path}:{line}: `{needle}`")
+        })
+        .collect()
+}
+
+#[test]
+fn a_layer_and_an_optimizer_live_in_their_own_files() {
+    let root = root();
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let mut outside = Vec::new();
+    for (needle, homes) in CONCEPT_HOMES {
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &files {
+            let rel = f
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let found = mentions(&rel, &std::fs::read_to_string(f).unwrap(), needle);
+            if found.is_empty() {
+                continue;
+            }
+            seen.insert(rel.clone());
+            if !homes.contains(&rel.as_str()) {
+                outside.extend(found);
+            }
+        }
+        // The list stays exact: each home does name the concept.
+        for home in *homes {
+            assert!(
+                seen.contains(*home),
+                "{home} no longer names `{needle}`: remove it from CONCEPT_HOMES"
+            );
+        }
+    }
+    assert!(
+        outside.is_empty(),
+        "a layer's or an optimizer's variant is named outside its declaration, its \
+         engine file and its kind's dispatch (see ARCHITECTURE.md, \"Where to add a \
+         built-in\"); read it through the concept's trait or an IR method instead:\n{}",
+        outside.join("\n")
+    );
+}
+
+#[test]
+fn mentions_skip_comments_and_strings() {
+    let text = "// LayerNorm\nlet s = \"LayerNorm\";\nLayerKind::LayerNorm { eps }\nLayerNormish";
+    assert_eq!(
+        mentions("src/x.rs", text, "LayerNorm"),
+        ["src/x.rs:3: `LayerNorm`"]
+    );
+}
+
 // ------------------------------------------------------------------ import cycles
 
 /// Cycles between files of different top-level modules that are known and
 /// allowed, each with its reason. The test fails on any other such cycle, and on
 /// an exception that no longer exists (so that this list stays exact).
 const ALLOWED_CYCLES: &[(&[&str], &str)] = &[
-    (
-        &["src/data/prep.rs", "src/ir.rs"],
-        "the IR carries the data stage's fitted `Preparation` (`ir::Data::prep`, read \
-         back by `predict` and model files), and the preparation is configured with \
-         IR types (`Missing`, `Normalize`); one representation shared by two stages",
-    ),
-    (
-        &[
-            "src/check/args.rs",
-            "src/check/catalog.rs",
-            "src/check/data.rs",
-            "src/check/expect.rs",
-            "src/check/layout.rs",
-            "src/check/mod.rs",
-            "src/check/model.rs",
-            "src/check/optim.rs",
-            "src/check/tabular.rs",
-            "src/check/train.rs",
-            "src/check/values.rs",
-            "src/fmt.rs",
-        ],
-        "the checker logs the recipe after `--set` in `fmt`'s canonical layout (§18 \
-         `config`), `fmt` orders items by their declarations (`check::catalog`, whose \
-         builders use the checker's context) and shows an unparseable recipe's error \
-         as the checker renders it (with its source attached); the files inside \
-         `check` form one cycle on their own (declarations name their builders, the \
-         builders read the declarations)",
-    ),
+    // None. `ir.rs` and `data/prep.rs` share the plain types of
+    // `data/table.rs` (a leaf); `fmt.rs` takes the canonical order as an
+    // argument and knows nothing of `check` (`cli/format.rs` joins the two).
+    // Inside `check`, the declarations name their builders and the builders
+    // read the declarations: files of one module, which the rule allows.
 ];
 
 /// The module path of a source file: `src/check/mod.rs` is `["check"]`,

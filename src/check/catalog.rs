@@ -113,24 +113,61 @@ pub struct Param {
     pub what: &'static str,
 }
 
-/// The function that builds a built-in's IR from its bound arguments. Names that
-/// are values, settings, sections and items are resolved by the code of the item
-/// they belong to ([`Build::Item`]).
-#[derive(Debug, Clone, Copy)]
-pub enum Build {
-    Item,
-    Layer(fn(&mut Cx, &Args) -> Option<ir::LayerKind>),
-    /// `input(features)`: the input width, checked against the data; not a layer.
-    Input,
-    Init(fn(&mut Cx, &Args) -> Option<ir::Init>),
-    Loss(fn(&mut Cx, &Args) -> Option<ir::Loss>),
-    Optimizer(fn(&mut Cx, &Args) -> Option<ir::Optimizer>),
-    Penalty(fn(&mut Cx, &Args) -> Option<super::optim::Penalty>),
-    Source(fn(&mut Cx, &Args, &super::data::SourceCx) -> Option<ir::SourceSpec>),
-    Schedule(fn(&mut Cx, &Args, &mut super::train::Monitors) -> Option<ir::Schedule>),
-    Clip(fn(&mut Cx, &Args) -> Option<ir::Clip>),
-    EarlyStop(fn(&mut Cx, &Args, &mut super::train::Monitors) -> Option<ir::EarlyStop>),
-    Expectation(fn(&mut Cx, &Args) -> Option<ir::Bound>),
+/// Declares [`Build`] with one builder variant per kind of built-in, and for
+/// each a typed accessor (`decl.build.loss()`: the builder of a loss
+/// declaration) and the kind it builds ([`Build::kind`]): the checker asks a
+/// declaration for its kind's builder, so no resolver matches the whole enum
+/// with a catch-all arm, and a unit test checks that every declaration's builder
+/// is its kind's.
+macro_rules! builders {
+    ($($(#[$doc:meta])* $variant:ident($($arg:ty),*) -> $out:ty, $kind:ident, $get:ident;)*) => {
+        /// The function that builds a built-in's IR from its bound arguments.
+        /// Names that are values, settings, sections and items are resolved by
+        /// the code of the item they belong to ([`Build::Item`]).
+        #[derive(Debug, Clone, Copy)]
+        pub enum Build {
+            Item,
+            /// `input(features)`: the input width, checked against the data; not a layer.
+            Input,
+            $($(#[$doc])* $variant(fn($($arg),*) -> Option<$out>),)*
+        }
+
+        impl Build {
+            $(
+                /// The builder, when this is a declaration of its kind.
+                pub fn $get(self) -> Option<fn($($arg),*) -> Option<$out>> {
+                    if let Build::$variant(build) = self {
+                        Some(build)
+                    } else {
+                        None
+                    }
+                }
+            )*
+
+            /// The kind of built-in this builds (`None` for names resolved by
+            /// their item).
+            pub fn kind(self) -> Option<Kind> {
+                match self {
+                    Build::Item => None,
+                    Build::Input => Some(Kind::Layer),
+                    $(Build::$variant(_) => Some(Kind::$kind),)*
+                }
+            }
+        }
+    };
+}
+
+builders! {
+    Layer(&mut Cx, &Args) -> ir::LayerKind, Layer, layer;
+    Init(&mut Cx, &Args) -> ir::Init, Init, init;
+    Loss(&mut Cx, &Args) -> ir::Loss, Loss, loss;
+    Optimizer(&mut Cx, &Args) -> ir::Optimizer, Optimizer, optimizer;
+    Penalty(&mut Cx, &Args) -> super::optim::Penalty, Regularizer, penalty;
+    Source(&mut Cx, &Args, &super::data::SourceCx) -> ir::SourceSpec, Source, source;
+    Schedule(&mut Cx, &Args, &mut super::train::Monitors) -> ir::Schedule, Schedule, schedule;
+    Clip(&mut Cx, &Args) -> ir::Clip, Clip, clip;
+    EarlyStop(&mut Cx, &Args, &mut super::train::Monitors) -> ir::EarlyStop, EarlyStop, early_stop;
+    Expectation(&mut Cx, &Args) -> ir::Bound, Expectation, expectation;
 }
 
 /// A built-in name.
@@ -389,7 +426,7 @@ pub const BUILTINS: &[Builtin] = &[
     call(Layer, "elu", &[opt("alpha", "1.0", ANY, "alpha")], "elu(1.0)", Build::Layer(m::elu), "x for x > 0, alpha·(eˣ − 1) otherwise (`nn.ELU`)."),
     call(Layer, "dropout", &[req("p", UNIT_OPEN, "the dropout probability")], "dropout(0.1)", Build::Layer(m::dropout), "In training zeroes each unit with probability p and scales the rest by 1/(1−p) (`nn.Dropout`)."),
     call(Layer, "batch_norm", &[opt("momentum", "0.1", UNIT, "the batch_norm momentum"), opt("eps", "1e-5", POSITIVE, "eps")], "batch_norm(momentum = 0.1)", Build::Layer(m::batch_norm), "Batch normalisation (`nn.BatchNorm1d`)."),
-    call(Layer, "layer_norm", &[opt("eps", "1e-5", POSITIVE, "eps")], "layer_norm(eps = 1e-5)", Build::Layer(m::layer_norm), "Normalises each row over its features, then scales and shifts (`nn.LayerNorm`)."),
+    call(Layer, "layer_norm", &[opt("eps", "1e-5", POSITIVE, "eps")], "layer_norm(eps = 1e-5)", Build::Layer(|cx, b| Some(ir::LayerKind::LayerNorm { eps: b.float(cx, "eps")? })), "Normalises each row over its features, then scales and shifts (`nn.LayerNorm`)."),
     call(Layer, "input", &[req("features", SIZE, "the input width")], "input(4)", Build::Input, "Optional first layer: the number of features, checked against the data."),
     call(Init, "he_uniform", &[], "he_uniform", Build::Init(m::he_uniform), "U(±√(6/fan_in))."),
     call(Init, "he_normal", &[], "he_normal", Build::Init(m::he_normal), "Normal, mean 0, variance 2/fan_in."),
@@ -412,7 +449,7 @@ pub const BUILTINS: &[Builtin] = &[
     call(Optimizer, "adamw", &[LR, BETA1, BETA2, EPS8, opt("weight_decay", "0.01", NON_NEGATIVE, "weight_decay")], "adamw(lr = 0.001)", Build::Optimizer(o::adamw), "Adam with decoupled weight decay (`torch.optim.AdamW`)."),
     call(Optimizer, "rmsprop", &[LR, opt("alpha", "0.99", UNIT, "alpha"), EPS8, opt("momentum", "0", NON_NEGATIVE, "momentum"), opt("centered", "false", Ty::Bool, "centered"), WD0], "rmsprop(lr = 0.01)", Build::Optimizer(o::rmsprop), "RMSprop (`torch.optim.RMSprop`)."),
     call(Optimizer, "adagrad", &[LR, opt("eps", "1e-10", POSITIVE, "eps"), WD0], "adagrad(lr = 0.01)", Build::Optimizer(o::adagrad), "Adagrad (`torch.optim.Adagrad`)."),
-    call(Optimizer, "nadam", &[LR, BETA1, BETA2, EPS8, WD0, opt("momentum_decay", "0.004", NON_NEGATIVE, "momentum_decay")], "nadam(lr = 0.002)", Build::Optimizer(o::nadam), "Adam with Nesterov momentum (`torch.optim.NAdam`)."),
+    call(Optimizer, "nadam", &[LR, BETA1, BETA2, EPS8, WD0, opt("momentum_decay", "0.004", NON_NEGATIVE, "momentum_decay")], "nadam(lr = 0.002)", Build::Optimizer(|cx, b| { let (lr, weight_decay) = o::lr_and_decay(cx, b); let (beta1, beta2, eps) = (b.float(cx, "beta1"), b.float(cx, "beta2"), b.float(cx, "eps")); let momentum_decay = b.float(cx, "momentum_decay"); Some(ir::Optimizer::NAdam { lr: lr?, beta1: beta1?, beta2: beta2?, eps: eps?, weight_decay: weight_decay?, momentum_decay: momentum_decay? }) }), "Adam with Nesterov momentum (`torch.optim.NAdam`)."),
     // ------------------------------------------------------------ regularize (§8)
     call(Regularizer, "l1", &[req("lambda", NON_NEGATIVE, "lambda")], "l1(1e-5)", Build::Penalty(o::l1), "Adds lambda · Σ |w| over the dense weights to the objective."),
     call(Regularizer, "l2", &[req("lambda", NON_NEGATIVE, "lambda")], "l2(1e-4)", Build::Penalty(o::l2), "Adds lambda · Σ |w| over the dense weights to the objective."),
@@ -709,6 +746,10 @@ mod tests {
                 b.name,
                 b.kind
             );
+            // The builder is its kind's, so the checker's typed accessor finds it.
+            if callable {
+                assert_eq!(b.build.kind(), Some(b.kind), "{}", b.name);
+            }
         }
     }
 

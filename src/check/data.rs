@@ -7,7 +7,7 @@ use crate::ast::{Expr, ExprKind, Section, Span};
 use crate::ir::{ColumnRef, CsvSpec, DataSpec, Missing, Normalize, SourceSpec};
 
 use super::args::{bind, Args};
-use super::catalog::{Build, Kind};
+use super::catalog::Kind;
 use super::error::{same_source, CheckError};
 use super::layout;
 use super::values;
@@ -192,10 +192,9 @@ fn source(cx: &mut Cx, e: &Expr, split: &str, dir: &Path) -> Option<SourceSpec> 
         return None;
     }
     let b = bind(cx, e, decl);
-    match decl.build {
-        Build::Source(build) => build(cx, &b, &SourceCx { dir }),
-        _ => None,
-    }
+    decl.build
+        .source()
+        .and_then(|build| build(cx, &b, &SourceCx { dir }))
 }
 
 // The builders of the data sources declared in `catalog`.

@@ -6,7 +6,7 @@ use crate::ast::{Entry, Section, Span};
 use crate::ir::{Bound, Loss, Regularize};
 
 use super::args::{bind, Args};
-use super::catalog::{Build, Kind};
+use super::catalog::Kind;
 use super::data::RData;
 use super::error::CheckError;
 use super::suggest;
@@ -79,10 +79,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<Vec<RExpect>> {
             continue;
         };
         let b = bind(cx, &s.value, decl);
-        let bound = match decl.build {
-            Build::Expectation(build) => build(cx, &b),
-            _ => None,
-        };
+        let bound = decl.build.expectation().and_then(|build| build(cx, &b));
         let Some(bound) = bound else {
             continue;
         };

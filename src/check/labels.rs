@@ -9,6 +9,7 @@ use super::error::{plural, same_source, CheckError};
 use super::model::RModel;
 use super::train::RTrain;
 use super::Cx;
+use crate::ir::Task;
 
 /// At most this many weights in one dense layer (1 GiB in f32).
 const MAX_WEIGHTS: usize = 1 << 28;
@@ -206,13 +207,7 @@ fn labels(
     out_span: Span,
     targets: usize,
 ) {
-    let name = match loss {
-        Loss::CrossEntropy { .. } => "cross_entropy",
-        Loss::BinaryCrossEntropy => "binary_cross_entropy",
-        Loss::Mse => "mse",
-        Loss::Mae => "mae",
-        Loss::Huber { .. } => "huber",
-    };
+    let name = loss.name();
     if loss.is_classification() && targets != 1 {
         cx.err(CheckError::LabelCount {
             loss_name: name.into(),
@@ -224,8 +219,8 @@ fn labels(
         });
         return;
     }
-    match loss {
-        Loss::CrossEntropy { .. } => {
+    match loss.task() {
+        Task::Multiclass => {
             let mut largest: Option<(f64, &str, &Table, usize)> = None;
             let mut smallest = f64::INFINITY;
             for (split, t, span) in splits(data, rdata) {
@@ -273,7 +268,7 @@ fn labels(
                 }
             }
         }
-        Loss::BinaryCrossEntropy => {
+        Task::Binary => {
             if out_width != 1 {
                 cx.err(CheckError::OutputWidth {
                     width: out_width,
@@ -307,7 +302,7 @@ fn labels(
                 }
             }
         }
-        _ => {
+        Task::Regression => {
             if out_width != targets {
                 cx.err(CheckError::OutputWidth {
                     width: out_width,

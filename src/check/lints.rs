@@ -200,12 +200,7 @@ pub fn model(model: &RModel, loss: Option<(Loss, Span)>) -> Vec<Lint> {
     }
     let saturating: Vec<&super::model::RLayer> =
         layers.iter().filter(|l| is_saturating(&l.kind)).collect();
-    let has_norm = layers.iter().any(|l| {
-        matches!(
-            l.kind,
-            LayerKind::BatchNorm { .. } | LayerKind::LayerNorm { .. }
-        )
-    });
+    let has_norm = layers.iter().any(|l| l.kind.normalises());
     if saturating.len() >= 4 && !has_norm {
         let first = saturating[0].span;
         out.push(Lint::DeepSaturatingStack {
@@ -280,22 +275,9 @@ pub fn model(model: &RModel, loss: Option<(Loss, Span)>) -> Vec<Lint> {
 /// Lints of the optimizer and the regularisers.
 pub fn optimizer(opt: &ROptimizer, reg: Option<&RRegularize>) -> Vec<Lint> {
     let mut out = Vec::new();
-    let (low, high) = match opt.opt {
-        Optimizer::Sgd { .. } | Optimizer::Adagrad { .. } => (1e-5, 1.0),
-        Optimizer::Adam { .. }
-        | Optimizer::AdamW { .. }
-        | Optimizer::RmsProp { .. }
-        | Optimizer::NAdam { .. } => (1e-6, 0.1),
-    };
+    let (low, high, typical) = opt.opt.usual_lr();
     let lr = opt.opt.lr();
     if lr > high || lr < low {
-        let typical = match opt.opt {
-            Optimizer::Sgd { .. } | Optimizer::Adagrad { .. } => "0.01 to 0.1",
-            Optimizer::Adam { .. }
-            | Optimizer::AdamW { .. }
-            | Optimizer::RmsProp { .. }
-            | Optimizer::NAdam { .. } => "1e-4 to 1e-2",
-        };
         let direction = if lr > high { "diverge" } else { "barely move" };
         out.push(Lint::LearningRate {
             lr: format_num(lr),

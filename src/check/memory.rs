@@ -13,7 +13,7 @@
 //! memory, so that a recipe checks the same everywhere.
 
 use crate::ast::Span;
-use crate::ir::{LayerKind, Optimizer, Precision, Program};
+use crate::ir::{Precision, Program};
 
 use super::error::CheckError;
 
@@ -52,24 +52,12 @@ pub fn footprint(program: &Program) -> Footprint {
         // Weights and biases, batch_norm's running statistics.
         params += l.trainable() as u128 + l.kind.buffers(l.out_width) as u128;
         // A normalised copy per row (and layer_norm's statistics); dropout's mask.
-        if matches!(
-            l.kind,
-            LayerKind::BatchNorm { .. } | LayerKind::LayerNorm { .. } | LayerKind::Dropout { .. }
-        ) {
+        if l.kind.caches_rows() {
             caches += o;
         }
         widths += o;
     }
-    let state: u128 = match program.optimizer {
-        Optimizer::Sgd { momentum, .. } => u128::from(momentum != 0.0),
-        Optimizer::Adam { amsgrad, .. } => 2 + u128::from(amsgrad),
-        Optimizer::AdamW { .. } => 2,
-        Optimizer::RmsProp {
-            momentum, centered, ..
-        } => 1 + u128::from(momentum != 0.0) + u128::from(centered),
-        Optimizer::Adagrad { .. } => 1,
-        Optimizer::NAdam { .. } => 2,
-    };
+    let state = program.optimizer.state_buffers() as u128;
     let rows = program.row_capacity();
     let copies = 2 + u128::from(program.train.early_stop.is_some());
     Footprint {

@@ -41,6 +41,7 @@ use std::sync::Arc;
 use miette::Diagnostic;
 
 use crate::ast::{Recipe, SourceId, Span};
+use crate::ir::Task;
 use crate::ir::{DiagnoseConfig, Loss, Monitor, Precision, Program, SourceFile};
 use crate::syntax::{self, SyntaxError, SyntaxErrorKind};
 
@@ -276,7 +277,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         // that can still become a program needs it (a run logs it); one with errors
         // already is never run, and may be huge (10 MB of unknown items).
         config: if cx.errors.is_empty() {
-            crate::fmt::format_ast(&recipe, &parse_text)
+            crate::fmt::format_ast(&recipe, &parse_text, &catalog::canonical_order())
         } else {
             String::new()
         },
@@ -287,10 +288,10 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
         if let Some(rdata) = &st.data {
             tabular::items(&mut cx, rdata, st.loss);
             let mut spec = rdata.spec.clone();
-            spec.classification = st.loss.and_then(|(l, _)| match l {
-                Loss::CrossEntropy { .. } => Some(st.model.as_ref().map_or(0, output_units)),
-                Loss::BinaryCrossEntropy => Some(2),
-                _ => None,
+            spec.classification = st.loss.and_then(|(l, _)| match l.task() {
+                Task::Multiclass => Some(st.model.as_ref().map_or(0, output_units)),
+                Task::Binary => Some(2),
+                Task::Regression => None,
             });
             let loaded = data_cache::load_all(&spec, st.seed.unwrap_or(0));
             for e in loaded.errors {
@@ -491,20 +492,21 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
         }
         for (m, span) in &t.metrics {
             if !m.fits(l) {
-                let (needs, help) = match m {
-                    crate::ir::Metric::Auc if l.is_classification() => (
+                let auc = *m == crate::ir::Metric::Auc;
+                let (needs, help) = match (auc, l.is_classification()) {
+                    (true, true) => (
                         "binary_cross_entropy",
                         "`auc` is the ROC AUC of the positive-class probability; use `f1` or `precision` for other classifiers",
                     ),
-                    _ if l.is_classification() => (
+                    (false, true) => (
                         "a regression loss",
                         "classification runs can log `precision`, `recall`, `f1` (and `auc` with binary_cross_entropy)",
                     ),
-                    crate::ir::Metric::Auc => (
+                    (true, false) => (
                         "binary_cross_entropy",
                         "regression runs can log `rmse`, `mae` and `r2`",
                     ),
-                    _ => (
+                    (false, false) => (
                         "a classification loss",
                         "regression runs can log `rmse`, `mae` and `r2`",
                     ),

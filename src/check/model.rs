@@ -5,7 +5,7 @@ use crate::ast::{Entry, Expr, Section, Span};
 use crate::ir::{Family, Init, LayerKind};
 
 use super::args::{bind, Args};
-use super::catalog::{Build, Kind};
+use super::catalog::Kind;
 use super::error::CheckError;
 use super::values;
 use super::Cx;
@@ -54,8 +54,9 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
             continue;
         };
         let b = bind(cx, e, decl);
-        match decl.build {
-            Build::Input => {
+        match decl.build.layer() {
+            // `input(features)`, the one layer declaration that builds no layer.
+            None => {
                 let n = b.count(cx, "features");
                 if pos != 0 || input.is_some() {
                     cx.err(CheckError::InputNotFirst { span: e.span });
@@ -63,7 +64,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
                     input = Some((n, e.span));
                 }
             }
-            Build::Layer(build) => {
+            Some(build) => {
                 if let Some(kind) = build(cx, &b) {
                     let init_span = b.get("init").map(|x| x.span);
                     explicit_init.push(init_span.is_some());
@@ -74,7 +75,6 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
                     });
                 }
             }
-            _ => {}
         }
     }
     if cx.errors.len() > before {
@@ -179,19 +179,11 @@ pub(super) fn batch_norm(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
     Some(LayerKind::BatchNorm { momentum, eps })
 }
 
-pub(super) fn layer_norm(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
-    let eps = b.float(cx, "eps")?;
-    Some(LayerKind::LayerNorm { eps })
-}
-
 /// An initialiser expression: `he_uniform`, `normal(std = 0.02)`, …
 pub fn init(cx: &mut Cx, e: &Expr) -> Option<Init> {
     let (decl, _) = values::declared(cx, e, Kind::Init, "initialiser", "he_uniform")?;
     let b = bind(cx, e, decl);
-    match decl.build {
-        Build::Init(build) => build(cx, &b),
-        _ => None,
-    }
+    decl.build.init().and_then(|build| build(cx, &b))
 }
 
 // The builders of the initialisers declared in `catalog`.

@@ -4,7 +4,7 @@ use crate::ast::{Expr, ExprKind, Span};
 use crate::ir::{Loss, Optimizer, Regularize};
 
 use super::args::{bind, Args};
-use super::catalog::{Build, Kind};
+use super::catalog::Kind;
 use super::error::CheckError;
 use super::values;
 use super::Cx;
@@ -12,10 +12,7 @@ use super::Cx;
 pub fn loss(cx: &mut Cx, e: &Expr) -> Option<Loss> {
     let (decl, _) = values::declared(cx, e, Kind::Loss, "loss", "cross_entropy")?;
     let args = bind(cx, e, decl);
-    match decl.build {
-        Build::Loss(build) => build(cx, &args),
-        _ => None,
-    }
+    decl.build.loss().and_then(|build| build(cx, &args))
 }
 
 // The builders of the losses declared in `catalog`.
@@ -54,10 +51,7 @@ pub struct ROptimizer {
 pub fn optimizer(cx: &mut Cx, e: &Expr) -> Option<ROptimizer> {
     let (decl, _) = values::declared(cx, e, Kind::Optimizer, "optimizer", "adam(lr = 0.001)")?;
     let b = bind(cx, e, decl);
-    let opt = match decl.build {
-        Build::Optimizer(build) => build(cx, &b),
-        _ => None,
-    }?;
+    let opt = decl.build.optimizer().and_then(|build| build(cx, &b))?;
     Some(ROptimizer {
         opt,
         span: e.span,
@@ -68,7 +62,7 @@ pub fn optimizer(cx: &mut Cx, e: &Expr) -> Option<ROptimizer> {
 
 /// The learning rate and weight decay, read first by every optimizer (every
 /// independent error is reported: a wrong learning rate does not hide the rest).
-fn lr_and_decay(cx: &mut Cx, b: &Args) -> (Option<f64>, Option<f64>) {
+pub(super) fn lr_and_decay(cx: &mut Cx, b: &Args) -> (Option<f64>, Option<f64>) {
     let lr = b.float(cx, "lr");
     let weight_decay = b.float(cx, "weight_decay");
     (lr, weight_decay)
@@ -167,22 +161,6 @@ pub(super) fn adagrad(cx: &mut Cx, b: &Args) -> Option<Optimizer> {
     })
 }
 
-pub(super) fn nadam(cx: &mut Cx, b: &Args) -> Option<Optimizer> {
-    let (lr, weight_decay) = lr_and_decay(cx, b);
-    let beta1 = b.float(cx, "beta1");
-    let beta2 = b.float(cx, "beta2");
-    let eps = b.float(cx, "eps");
-    let momentum_decay = b.float(cx, "momentum_decay");
-    Some(Optimizer::NAdam {
-        lr: lr?,
-        beta1: beta1?,
-        beta2: beta2?,
-        eps: eps?,
-        weight_decay: weight_decay?,
-        momentum_decay: momentum_decay?,
-    })
-}
-
 /// One entry of `regularize`, as its builder reads it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Penalty {
@@ -231,10 +209,7 @@ pub fn regularize(cx: &mut Cx, e: &Expr) -> Option<RRegularize> {
             continue;
         };
         let b = bind(cx, x, decl);
-        let penalty = match decl.build {
-            Build::Penalty(build) => build(cx, &b),
-            _ => None,
-        };
+        let penalty = decl.build.penalty().and_then(|build| build(cx, &b));
         let Some(penalty) = penalty else {
             ok = false;
             continue;

@@ -13,6 +13,7 @@ use crate::ir::{Data, Loss, Normalize};
 use super::data::RData;
 use super::error::same_source;
 use super::Cx;
+use crate::ir::Task;
 
 /// Check errors of §14.
 #[derive(Debug, Error, Diagnostic)]
@@ -188,8 +189,8 @@ pub fn classes(
     let Some(names) = prep.class_names() else {
         return true;
     };
-    match loss {
-        Loss::CrossEntropy { .. } if names.len() != out_width => {
+    match loss.task() {
+        Task::Multiclass if names.len() != out_width => {
             cx.errors.push((
                 out_span,
                 Box::new(TabularError::ClassNamesCount {
@@ -203,7 +204,7 @@ pub fn classes(
             ));
             false
         }
-        Loss::BinaryCrossEntropy if names.len() != 2 => {
+        Task::Binary if names.len() != 2 => {
             let help = if names.len() > 2 {
                 format!(
                     "for {} classes use `loss = cross_entropy` with `dense({})` at the end of the model",
@@ -225,7 +226,7 @@ pub fn classes(
             ));
             false
         }
-        _ => true,
+        Task::Multiclass | Task::Binary | Task::Regression => true,
     }
 }
 

@@ -14,10 +14,9 @@ pub fn seed(cx: &mut Cx, e: &Expr) -> Option<u64> {
 }
 
 pub fn precision(cx: &mut Cx, e: &Expr) -> Option<Precision> {
-    match values::choice(cx, e, "precision", &["f32", "f64"])? {
-        0 => Some(Precision::F32),
-        _ => Some(Precision::F64),
-    }
+    let names = Precision::ALL.map(|p| p.name());
+    let i = values::choice(cx, e, "precision", &names)?;
+    Precision::ALL.get(i).copied()
 }
 
 /// A path, resolved against the recipe's directory when relative.

@@ -5,7 +5,7 @@ use crate::ast::{Expr, Section, Span};
 use crate::ir::{Batch, Clip, EarlyStop, Metric, Monitor, Schedule, TrainPlan};
 
 use super::args::{bind, Args};
-use super::catalog::{Build, Kind};
+use super::catalog::Kind;
 use super::error::CheckError;
 use super::layout;
 use super::values;
@@ -168,10 +168,9 @@ fn schedule(cx: &mut Cx, e: &Expr, inner: bool, monitors: &mut Monitors) -> Opti
         return None;
     }
     let b = bind(cx, e, decl);
-    match decl.build {
-        Build::Schedule(build) => build(cx, &b, monitors),
-        _ => None,
-    }
+    decl.build
+        .schedule()
+        .and_then(|build| build(cx, &b, monitors))
 }
 
 // The builders of the schedules, clipping rules and early stopping declared in
@@ -230,10 +229,7 @@ pub(super) fn reduce_on_plateau(
 fn clip(cx: &mut Cx, e: &Expr) -> Option<Clip> {
     let (decl, _) = values::declared(cx, e, Kind::Clip, "clipping", "norm(1.0)")?;
     let b = bind(cx, e, decl);
-    match decl.build {
-        Build::Clip(build) => build(cx, &b),
-        _ => None,
-    }
+    decl.build.clip().and_then(|build| build(cx, &b))
 }
 
 pub(super) fn clip_norm(cx: &mut Cx, b: &Args) -> Option<Clip> {
@@ -253,10 +249,9 @@ fn early_stop(cx: &mut Cx, e: &Expr, monitors: &mut Monitors) -> Option<EarlySto
         "patience(10)",
     )?;
     let b = bind(cx, e, decl);
-    match decl.build {
-        Build::EarlyStop(build) => build(cx, &b, monitors),
-        _ => None,
-    }
+    decl.build
+        .early_stop()
+        .and_then(|build| build(cx, &b, monitors))
 }
 
 pub(super) fn patience(cx: &mut Cx, b: &Args, monitors: &mut Monitors) -> Option<EarlyStop> {

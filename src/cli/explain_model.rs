@@ -8,8 +8,9 @@ use std::path::Path;
 
 use super::model_use::{Loaded, UseError};
 use crate::data::prep::FeatureKind;
-use crate::io::model_file::LayerKindMeta;
-use crate::ir::{Loss, Precision};
+use crate::ir::Precision;
+use crate::ir::Task;
+use crate::train::layers;
 
 /// Whether a path names a model file rather than a recipe.
 pub fn is_model_path(path: &Path) -> bool {
@@ -44,28 +45,8 @@ pub fn explain(path: &Path) -> Result<String, UseError> {
     );
     let mut total = 0usize;
     for l in &meta.layers {
-        let (kind, params) = match &l.kind {
-            LayerKindMeta::Dense { bias } => (
-                if *bias {
-                    "dense".to_string()
-                } else {
-                    "dense (no bias)".to_string()
-                },
-                l.inputs * l.outputs + if *bias { l.outputs } else { 0 },
-            ),
-            LayerKindMeta::BatchNorm { momentum, eps } => {
-                (format!("batch_norm({momentum}, {eps})"), 2 * l.outputs)
-            }
-            LayerKindMeta::LayerNorm { eps } => (format!("layer_norm({eps})"), 2 * l.outputs),
-            LayerKindMeta::LeakyRelu { slope } => (format!("leaky_relu({slope})"), 0),
-            LayerKindMeta::Elu { alpha } => (format!("elu({alpha})"), 0),
-            LayerKindMeta::Dropout { p } => (format!("dropout({p}) (identity)"), 0),
-            LayerKindMeta::Relu => ("relu".into(), 0),
-            LayerKindMeta::Sigmoid => ("sigmoid".into(), 0),
-            LayerKindMeta::Tanh => ("tanh".into(), 0),
-            LayerKindMeta::Gelu => ("gelu".into(), 0),
-            LayerKindMeta::Softmax => ("softmax".into(), 0),
-        };
+        let kind = layers::concept(&l.kind).model_text();
+        let params = l.kind.trainable(l.inputs, l.outputs);
         total += params;
         let shown = if params > 0 {
             params.to_string()
@@ -80,10 +61,10 @@ pub fn explain(path: &Path) -> Result<String, UseError> {
     }
     let _ = writeln!(s, "total trainable parameters: {total}");
     let _ = writeln!(s);
-    let output = match meta.loss {
-        Loss::CrossEntropy { .. } => "class logits (predict: softmax probabilities)",
-        Loss::BinaryCrossEntropy => "one logit (predict: the positive-class probability)",
-        _ => "the targets",
+    let output = match meta.loss.task() {
+        Task::Multiclass => "class logits (predict: softmax probabilities)",
+        Task::Binary => "one logit (predict: the positive-class probability)",
+        Task::Regression => "the targets",
     };
     let _ = writeln!(s, "output: {} value(s), {output}", meta.output_width());
     let Some(p) = &m.prep else {

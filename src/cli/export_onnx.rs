@@ -18,8 +18,8 @@ use prost::Message;
 use super::model_use::{Loaded, UseError};
 use crate::data::prep::FeatureKind;
 use crate::io::atomic::write_atomic;
-use crate::io::model_file::LayerKindMeta;
-use crate::ir::Loss;
+use crate::io::model_file::ModelFileError;
+use crate::train::layers::{self, Attr, Graph, MissingTensor};
 
 /// The subset of `onnx.proto` written here.
 pub mod proto {
@@ -148,6 +148,7 @@ pub mod proto {
     }
 }
 
+use crate::ir::Task;
 use proto::*;
 
 const FLOAT: i32 = 1;
@@ -191,6 +192,44 @@ impl Builder {
             op_type: op.to_string(),
             attribute: attrs,
         });
+    }
+}
+
+/// The graph the layers' nodes go to ([`layers::Concept::onnx`]), reading the
+/// model's tensors; the first tensor that cannot be read is kept in `error`.
+struct LayerGraph<'a> {
+    b: &'a mut Builder,
+    m: &'a Loaded,
+    error: Option<UseError>,
+}
+
+impl Graph for LayerGraph<'_> {
+    fn node(&mut self, op: &str, inputs: &[&str], attrs: &[Attr]) -> String {
+        let attrs = attrs
+            .iter()
+            .map(|a| match *a {
+                Attr::Float(name, f) => float_attr(name, f),
+                Attr::Int(name, i) => int_attr(name, i),
+            })
+            .collect();
+        self.b.node(op, inputs, attrs)
+    }
+
+    fn constant(&mut self, name: String, shape: &[usize], values: Vec<f32>) -> String {
+        self.b.constant(name, shape, values)
+    }
+
+    fn tensor(&mut self, name: String, shape: &[usize]) -> Result<String, MissingTensor> {
+        match self.m.tensor(&name, shape) {
+            Ok(values) => {
+                let values = values.iter().map(|&v| v as f32).collect();
+                Ok(self.b.constant(name, shape, values))
+            }
+            Err(e) => {
+                self.error = Some(UseError::Model(e.into()));
+                Err(MissingTensor)
+            }
+        }
     }
 }
 
@@ -294,84 +333,29 @@ pub fn model_bytes(m: &Loaded) -> Result<Vec<u8>, UseError> {
         let centred = b.node("Sub", &[&h, &s], vec![]);
         h = b.node("Mul", &[&centred, &c], vec![]);
     }
-    let tensor = |name: &str, shape: &[usize]| -> Result<Vec<f32>, UseError> {
-        let values = m
-            .tensor(name, shape)
-            .map_err(|e| UseError::Model(e.into()))?;
-        Ok(values.iter().map(|&v| v as f32).collect())
+    let mut graph = LayerGraph {
+        b: &mut b,
+        m,
+        error: None,
     };
     for l in &meta.layers {
-        let k = l.index;
-        h = match &l.kind {
-            LayerKindMeta::Dense { bias } => {
-                let w = tensor(&format!("{k}.weight"), &[l.outputs, l.inputs])?;
-                let wn = b.constant(format!("{k}.weight"), &[l.outputs, l.inputs], w);
-                let mut inputs = vec![h.clone(), wn];
-                if *bias {
-                    let bv = tensor(&format!("{k}.bias"), &[l.outputs])?;
-                    inputs.push(b.constant(format!("{k}.bias"), &[l.outputs], bv));
-                }
-                let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-                b.node("Gemm", &refs, vec![int_attr("transB", 1)])
+        let concept = layers::concept(&l.kind);
+        h = match concept.onnx(&mut graph, l.index, l.inputs, l.outputs, h) {
+            Ok(out) => out,
+            Err(MissingTensor) => {
+                return Err(graph.error.take().unwrap_or_else(|| {
+                    UseError::Model(ModelFileError::BadMetadata {
+                        path: m.path.clone(),
+                        key: "nnt.layers".into(),
+                        reason: format!("layer {} cannot be exported", l.index),
+                    })
+                }))
             }
-            LayerKindMeta::BatchNorm { eps, .. } => {
-                let w = l.outputs;
-                let mut names = Vec::new();
-                for part in ["weight", "bias", "running_mean", "running_var"] {
-                    let v = tensor(&format!("{k}.{part}"), &[w])?;
-                    names.push(b.constant(format!("{k}.{part}"), &[w], v));
-                }
-                b.node(
-                    "BatchNormalization",
-                    &[&h, &names[0], &names[1], &names[2], &names[3]],
-                    vec![float_attr("epsilon", *eps)],
-                )
-            }
-            LayerKindMeta::LayerNorm { eps } => {
-                // nn.LayerNorm over the features, in opset 13 (LayerNormalization
-                // is opset 17): means as products with a column of 1/width.
-                let w = l.outputs;
-                let avg = b.constant(format!("{k}.average"), &[w, 1], vec![1.0 / w as f32; w]);
-                let mean = b.node("MatMul", &[&h, &avg], vec![]);
-                let d = b.node("Sub", &[&h, &mean], vec![]);
-                let sq = b.node("Mul", &[&d, &d], vec![]);
-                let var = b.node("MatMul", &[&sq, &avg], vec![]);
-                let e = b.constant(format!("{k}.eps"), &[], vec![*eps as f32]);
-                let ve = b.node("Add", &[&var, &e], vec![]);
-                let sd = b.node("Sqrt", &[&ve], vec![]);
-                let n = b.node("Div", &[&d, &sd], vec![]);
-                let wv = tensor(&format!("{k}.weight"), &[w])?;
-                let wn = b.constant(format!("{k}.weight"), &[w], wv);
-                let bv = tensor(&format!("{k}.bias"), &[w])?;
-                let bn = b.constant(format!("{k}.bias"), &[w], bv);
-                let scaled = b.node("Mul", &[&n, &wn], vec![]);
-                b.node("Add", &[&scaled, &bn], vec![])
-            }
-            LayerKindMeta::Relu => b.node("Relu", &[&h], vec![]),
-            LayerKindMeta::Sigmoid => b.node("Sigmoid", &[&h], vec![]),
-            LayerKindMeta::Tanh => b.node("Tanh", &[&h], vec![]),
-            LayerKindMeta::Softmax => b.node("Softmax", &[&h], vec![int_attr("axis", 1)]),
-            LayerKindMeta::LeakyRelu { slope } => {
-                b.node("LeakyRelu", &[&h], vec![float_attr("alpha", *slope)])
-            }
-            LayerKindMeta::Elu { alpha } => b.node("Elu", &[&h], vec![float_attr("alpha", *alpha)]),
-            LayerKindMeta::Gelu => {
-                // Exact GELU (erf), as nn.GELU(): 0.5 · x · (1 + erf(x / √2)).
-                let sqrt2 = b.constant(format!("{k}.sqrt2"), &[], vec![std::f32::consts::SQRT_2]);
-                let one = b.constant(format!("{k}.one"), &[], vec![1.0]);
-                let half = b.constant(format!("{k}.half"), &[], vec![0.5]);
-                let d = b.node("Div", &[&h, &sqrt2], vec![]);
-                let e = b.node("Erf", &[&d], vec![]);
-                let a = b.node("Add", &[&e, &one], vec![]);
-                let m1 = b.node("Mul", &[&h, &a], vec![]);
-                b.node("Mul", &[&m1, &half], vec![])
-            }
-            LayerKindMeta::Dropout { .. } => h,
         };
     }
     let k = meta.output_width();
-    let (out_name, out_width) = match meta.loss {
-        Loss::CrossEntropy { .. } => {
+    let (out_name, out_width) = match meta.loss.task() {
+        Task::Multiclass => {
             b.node_to(
                 "Softmax",
                 &[&h],
@@ -380,7 +364,7 @@ pub fn model_bytes(m: &Loaded) -> Result<Vec<u8>, UseError> {
             );
             ("probabilities", k)
         }
-        Loss::BinaryCrossEntropy => {
+        Task::Binary => {
             // 1 / (1 + exp(−z)) rather than `Sigmoid`: onnxruntime's Sigmoid kernel is
             // an approximation whose relative error reaches 2e-4 in the tails.
             let one = b.constant("one".into(), &[], vec![1.0]);
@@ -390,7 +374,7 @@ pub fn model_bytes(m: &Loaded) -> Result<Vec<u8>, UseError> {
             b.node_to("Reciprocal", &[&d], vec![], "probability".into());
             ("probability", 1)
         }
-        _ => {
+        Task::Regression => {
             match m.prep.as_ref().and_then(|p| p.targets.as_ref()) {
                 Some(t) => {
                     let std: Vec<f32> = t.std.iter().map(|&v| v as f32).collect();

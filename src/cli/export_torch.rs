@@ -29,12 +29,13 @@ use thiserror::Error;
 use crate::io::atomic::write_atomic;
 use crate::io::model_file::ModelMeta;
 use crate::io::weights::{self, OutTensor, WeightsError, WeightsFile};
-use crate::ir::{
-    Batch, Clip, Init, LayerKind, Loss, Monitor, Optimizer, Precision, Program, Schedule, Table,
-};
+use crate::ir::Task;
+use crate::ir::{Batch, Clip, LayerKind, Loss, Monitor, Precision, Program, Schedule, Table};
+use crate::report::number::{python as py, python_bool as py_bool};
 use crate::train::init;
-use crate::train::layers::Node;
+use crate::train::layers::{self, Node};
 use crate::train::network::Network;
+use crate::train::optim;
 use crate::train::snapshot;
 
 /// The Python template, rendered by [`render_train_py`].
@@ -191,32 +192,9 @@ fn init_bytes(program: &Program) -> Result<Vec<u8>, ExportError> {
 
 // ---------------------------------------------------------------- train.py
 
-/// A Python float literal that is exactly `v` (Rust's shortest round-trip form).
-fn py(v: f64) -> String {
-    if v.is_nan() {
-        "float('nan')".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "float('inf')".into()
-        } else {
-            "float('-inf')".into()
-        }
-    } else {
-        format!("{v:?}")
-    }
-}
-
 fn py_str(s: &str) -> String {
     // JSON string escapes are valid Python string escapes.
     serde_json::to_string(s).unwrap_or_else(|_| "''".into())
-}
-
-fn py_bool(b: bool) -> &'static str {
-    if b {
-        "True"
-    } else {
-        "False"
-    }
 }
 
 /// The last component of a path (no folder of the exporting machine).
@@ -235,22 +213,17 @@ pub fn render_train_py(program: &Program) -> String {
         .replace("__NNT_CONFIG__", &render_config(program, &recipe))
         .replace("__NNT_MODEL__", &render_model(program))
         .replace("__NNT_LOSS__", &render_loss(&program.loss))
-        .replace("__NNT_OPTIMIZER__", &render_optimizer(&program.optimizer))
+        .replace("__NNT_OPTIMIZER__", &optim::torch(&program.optimizer))
         .replace("__NNT_SCHEDULER__", &render_scheduler(program))
 }
 
 fn render_config(program: &Program, recipe: &str) -> String {
     let plan = &program.train;
     let reg = &program.regularize;
-    let task = match program.loss {
-        Loss::CrossEntropy { .. } => "\"multiclass\"",
-        Loss::BinaryCrossEntropy => "\"binary\"",
-        _ => "None",
-    };
-    let classes = match program.loss {
-        Loss::CrossEntropy { .. } => program.model.output_width().to_string(),
-        Loss::BinaryCrossEntropy => "2".to_string(),
-        _ => "None".to_string(),
+    let (task, classes) = match program.loss.task() {
+        Task::Multiclass => ("\"multiclass\"", program.model.output_width().to_string()),
+        Task::Binary => ("\"binary\"", "2".to_string()),
+        Task::Regression => ("None", "None".to_string()),
     };
     let batch = match plan.batch {
         Batch::Size(n) => n.to_string(),
@@ -350,31 +323,7 @@ fn render_config(program: &Program, recipe: &str) -> String {
 fn render_model(program: &Program) -> String {
     let mut s = String::new();
     for l in &program.model.layers {
-        let module = match &l.kind {
-            LayerKind::Dense { units, bias, init } => format!(
-                "nn.Linear({}, {units}{})  # dense, init {} (drawn into init.safetensors)",
-                l.in_width,
-                if *bias { "" } else { ", bias=False" },
-                init_desc(init)
-            ),
-            LayerKind::Relu => "nn.ReLU()".into(),
-            LayerKind::Sigmoid => "nn.Sigmoid()".into(),
-            LayerKind::Tanh => "nn.Tanh()".into(),
-            LayerKind::Gelu => "nn.GELU()".into(),
-            LayerKind::Softmax => "nn.Softmax(dim=1)".into(),
-            LayerKind::LeakyRelu { slope } => format!("nn.LeakyReLU({})", py(*slope)),
-            LayerKind::Elu { alpha } => format!("nn.ELU(alpha={})", py(*alpha)),
-            LayerKind::Dropout { p } => format!("nn.Dropout({})", py(*p)),
-            LayerKind::BatchNorm { momentum, eps } => format!(
-                "nn.BatchNorm1d({}, eps={}, momentum={})",
-                l.in_width,
-                py(*eps),
-                py(*momentum)
-            ),
-            LayerKind::LayerNorm { eps } => {
-                format!("nn.LayerNorm({}, eps={})", l.in_width, py(*eps))
-            }
-        };
+        let module = layers::concept(&l.kind).torch(l.in_width);
         let (code, comment) = match module.split_once("  # ") {
             Some((c, r)) => (c.to_string(), format!(": {r}")),
             None => (module.clone(), String::new()),
@@ -382,14 +331,6 @@ fn render_model(program: &Program) -> String {
         let _ = writeln!(s, "        {code},  # {}{comment}", l.index);
     }
     s.trim_end_matches('\n').to_string()
-}
-
-fn init_desc(init: &Init) -> String {
-    match init {
-        Init::Normal { std } => format!("normal(std = {})", py(*std)),
-        Init::Uniform { limit } => format!("uniform(limit = {})", py(*limit)),
-        other => other.name().to_string(),
-    }
 }
 
 fn render_loss(loss: &Loss) -> String {
@@ -404,97 +345,6 @@ fn render_loss(loss: &Loss) -> String {
         Loss::Mse => "nn.MSELoss()".into(),
         Loss::Mae => "nn.L1Loss()".into(),
         Loss::Huber { delta } => format!("nn.HuberLoss(delta={})", py(delta)),
-    }
-}
-
-fn render_optimizer(opt: &Optimizer) -> String {
-    match *opt {
-        Optimizer::Sgd {
-            lr,
-            momentum,
-            dampening,
-            nesterov,
-            weight_decay,
-        } => format!(
-            "torch.optim.SGD(params, lr={}, momentum={}, dampening={}, nesterov={}, weight_decay={})",
-            py(lr),
-            py(momentum),
-            py(dampening),
-            py_bool(nesterov),
-            py(weight_decay)
-        ),
-        Optimizer::Adam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            amsgrad,
-        } => format!(
-            "torch.optim.Adam(params, lr={}, betas=({}, {}), eps={}, weight_decay={}, amsgrad={})",
-            py(lr),
-            py(beta1),
-            py(beta2),
-            py(eps),
-            py(weight_decay),
-            py_bool(amsgrad)
-        ),
-        Optimizer::AdamW {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-        } => format!(
-            "torch.optim.AdamW(params, lr={}, betas=({}, {}), eps={}, weight_decay={})",
-            py(lr),
-            py(beta1),
-            py(beta2),
-            py(eps),
-            py(weight_decay)
-        ),
-        Optimizer::RmsProp {
-            lr,
-            alpha,
-            eps,
-            momentum,
-            centered,
-            weight_decay,
-        } => format!(
-            "torch.optim.RMSprop(params, lr={}, alpha={}, eps={}, weight_decay={}, momentum={}, centered={})",
-            py(lr),
-            py(alpha),
-            py(eps),
-            py(weight_decay),
-            py(momentum),
-            py_bool(centered)
-        ),
-        Optimizer::NAdam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            momentum_decay,
-        } => format!(
-            "torch.optim.NAdam(params, lr={}, betas=({}, {}), eps={}, weight_decay={}, momentum_decay={})",
-            py(lr),
-            py(beta1),
-            py(beta2),
-            py(eps),
-            py(weight_decay),
-            py(momentum_decay)
-        ),
-        Optimizer::Adagrad {
-            lr,
-            eps,
-            weight_decay,
-        } => format!(
-            "torch.optim.Adagrad(params, lr={}, eps={}, weight_decay={})",
-            py(lr),
-            py(eps),
-            py(weight_decay)
-        ),
     }
 }
 
@@ -544,7 +394,10 @@ fn torch_scheduler(s: &Schedule, _base: f64, epochs: usize) -> String {
             "torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max={epochs}, eta_min={})",
             py(*min_lr)
         ),
-        _ => "None".into(),
+        // render_scheduler writes these itself.
+        Schedule::Constant | Schedule::Warmup { .. } | Schedule::ReduceOnPlateau { .. } => {
+            "None".into()
+        }
     }
 }
 
@@ -561,6 +414,9 @@ fn inner_factor(s: &Schedule, base: f64, epochs: usize, var: &str) -> String {
             m = py(*min_lr),
             b = py(base)
         ),
-        _ => "1.0".into(),
+        // Constant; a warm-up's inner schedule is neither of the others (§9).
+        Schedule::Constant | Schedule::Warmup { .. } | Schedule::ReduceOnPlateau { .. } => {
+            "1.0".into()
+        }
     }
 }

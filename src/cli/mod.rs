@@ -12,6 +12,7 @@ pub mod explain_model;
 pub mod export_onnx;
 pub mod export_torch;
 pub mod files;
+pub mod format;
 pub mod lsp;
 pub mod model_use;
 pub mod options;

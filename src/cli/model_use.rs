@@ -16,6 +16,7 @@ use crate::data::prep::{Binding, CellIssue, CellIssueKind, Preparation};
 use crate::data::LineSource;
 use crate::io::model_file::{ModelFile, ModelFileError, ModelMeta};
 use crate::io::weights::WeightsError;
+use crate::ir::Task;
 use crate::ir::{Loss, Precision};
 use crate::train::float::Float;
 use crate::train::infer::Evaluator;
@@ -163,10 +164,10 @@ impl Loaded {
 
     /// Class names for the report: the names, or the class indices.
     pub fn class_labels(&self) -> Vec<String> {
-        let count = match self.meta.loss {
-            Loss::CrossEntropy { .. } => self.meta.output_width(),
-            Loss::BinaryCrossEntropy => 2,
-            _ => 0,
+        let count = match self.meta.loss.task() {
+            Task::Multiclass => self.meta.output_width(),
+            Task::Binary => 2,
+            Task::Regression => 0,
         };
         match self.prep.as_ref().and_then(|p| p.class_names()) {
             Some(names) => names.to_vec(),

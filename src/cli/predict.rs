@@ -16,7 +16,7 @@ use super::model_use::{
     bind, keep_column, positive_probability, shortest_into, softmax, Loaded, Rows, UseError, CHUNK,
 };
 use crate::io::atomic::write_atomic_with;
-use crate::ir::Loss;
+use crate::ir::Task;
 use crate::train::losses;
 
 /// What a prediction run did (for the caller's messages).
@@ -90,16 +90,16 @@ fn stream(
 
     let mut w = csv::WriterBuilder::new().from_writer(out);
     let mut header: Vec<String> = keep.to_vec();
-    match loss {
-        Loss::CrossEntropy { .. } => {
+    match loss.task() {
+        Task::Multiclass => {
             header.push("prediction".into());
             header.extend(classes.iter().map(|c| format!("probability_{c}")));
         }
-        Loss::BinaryCrossEntropy => {
+        Task::Binary => {
             header.push("prediction".into());
             header.push("probability".into());
         }
-        _ => header.extend(targets.iter().cloned()),
+        Task::Regression => header.extend(targets.iter().cloned()),
     }
     w.write_record(&header).map_err(write_error)?;
 
@@ -127,22 +127,22 @@ fn stream(
                 w.write_field(cell).map_err(write_error)?;
             }
             let z = &outputs[r * k..(r + 1) * k];
-            match loss {
-                Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy => {
+            match loss.task() {
+                Task::Multiclass | Task::Binary => {
                     let c = losses::predict(&loss, z);
                     match classes.get(c) {
                         Some(name) => w.write_field(name),
                         None => w.write_field(c.to_string()),
                     }
                     .map_err(write_error)?;
-                    if matches!(loss, Loss::BinaryCrossEntropy) {
+                    if loss.task() == Task::Binary {
                         probs.clear();
                         probs.push(positive_probability(precision, z[0]));
                     } else {
                         softmax(precision, z, &mut probs);
                     }
                 }
-                _ => {
+                Task::Regression => {
                     probs.clear();
                     probs.extend_from_slice(z);
                     prep.targets_to_original(&mut probs);

@@ -321,7 +321,7 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
             k,
             values,
             dir: opts.out.join(&run_name),
-            recipe_text: crate::fmt::format_ast(&recipe, &text),
+            recipe_text: super::format::format_ast(&recipe, &text),
         });
     }
     std::fs::create_dir_all(&opts.out).map_err(|e| {

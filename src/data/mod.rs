@@ -17,6 +17,7 @@ pub mod normalize;
 pub mod prep;
 pub mod split;
 pub mod synthetic;
+pub mod table;
 
 pub use error::{DataError, DataWarning, InSplit, LineSource, Split};
 

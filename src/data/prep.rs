@@ -30,7 +30,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ir::{Missing, Normalize, Table};
+use super::table::{Missing, Normalize, Table};
 
 /// Version of the serialised layout of [`Preparation`].
 pub const PREP_VERSION: u32 = 1;

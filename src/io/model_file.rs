@@ -5,7 +5,7 @@
 //!
 //! Keys (layout 1), all strings:
 //! `format = pt`, `nnt.version`, `nnt.layout = 1`, `nnt.input_width`,
-//! `nnt.layers` (JSON list of [`LayerMeta`]), `nnt.loss` (JSON [`LossMeta`]),
+//! `nnt.layers` (JSON list of [`LayerMeta`]), `nnt.loss` (JSON of [`Loss`]),
 //! `nnt.precision` (`f32` | `f64`), `nnt.preparation` (JSON of the data
 //! preparation, when the data came from files).
 //!
@@ -38,35 +38,9 @@ pub struct LayerMeta {
     pub index: usize,
     pub inputs: usize,
     pub outputs: usize,
+    /// The kind and settings (a dense layer's `units` are `outputs`).
     #[serde(flatten)]
-    pub kind: LayerKindMeta,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum LayerKindMeta {
-    Dense { bias: bool },
-    Relu,
-    Sigmoid,
-    Tanh,
-    Gelu,
-    Softmax,
-    LeakyRelu { slope: f64 },
-    Elu { alpha: f64 },
-    Dropout { p: f64 },
-    BatchNorm { momentum: f64, eps: f64 },
-    LayerNorm { eps: f64 },
-}
-
-/// The loss the model was trained with (it decides what the output means).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum LossMeta {
-    CrossEntropy { label_smoothing: f64 },
-    BinaryCrossEntropy,
-    Mse,
-    Mae,
-    Huber { delta: f64 },
+    pub kind: LayerKind,
 }
 
 /// Everything a model file says besides its tensors.
@@ -132,19 +106,11 @@ pub enum ModelFileError {
 
 impl LayerMeta {
     fn of(l: &Layer) -> LayerMeta {
-        let kind = match l.kind {
-            LayerKind::Dense { bias, .. } => LayerKindMeta::Dense { bias },
-            LayerKind::Relu => LayerKindMeta::Relu,
-            LayerKind::Sigmoid => LayerKindMeta::Sigmoid,
-            LayerKind::Tanh => LayerKindMeta::Tanh,
-            LayerKind::Gelu => LayerKindMeta::Gelu,
-            LayerKind::Softmax => LayerKindMeta::Softmax,
-            LayerKind::LeakyRelu { slope } => LayerKindMeta::LeakyRelu { slope },
-            LayerKind::Elu { alpha } => LayerKindMeta::Elu { alpha },
-            LayerKind::Dropout { p } => LayerKindMeta::Dropout { p },
-            LayerKind::BatchNorm { momentum, eps } => LayerKindMeta::BatchNorm { momentum, eps },
-            LayerKind::LayerNorm { eps } => LayerKindMeta::LayerNorm { eps },
-        };
+        let mut kind = l.kind.clone();
+        // What the file keeps: a dense layer's initialiser is not (its weights are).
+        if let LayerKind::Dense { init, .. } = &mut kind {
+            *init = Init::Zeros;
+        }
         LayerMeta {
             index: l.index,
             inputs: l.in_width,
@@ -155,51 +121,13 @@ impl LayerMeta {
 
     /// The IR layer (no recipe span: the file has no recipe).
     fn to_layer(&self) -> Layer {
-        let kind = match self.kind {
-            LayerKindMeta::Dense { bias } => LayerKind::Dense {
-                units: self.outputs,
-                init: Init::Zeros,
-                bias,
-            },
-            LayerKindMeta::Relu => LayerKind::Relu,
-            LayerKindMeta::Sigmoid => LayerKind::Sigmoid,
-            LayerKindMeta::Tanh => LayerKind::Tanh,
-            LayerKindMeta::Gelu => LayerKind::Gelu,
-            LayerKindMeta::Softmax => LayerKind::Softmax,
-            LayerKindMeta::LeakyRelu { slope } => LayerKind::LeakyRelu { slope },
-            LayerKindMeta::Elu { alpha } => LayerKind::Elu { alpha },
-            LayerKindMeta::Dropout { p } => LayerKind::Dropout { p },
-            LayerKindMeta::BatchNorm { momentum, eps } => LayerKind::BatchNorm { momentum, eps },
-            LayerKindMeta::LayerNorm { eps } => LayerKind::LayerNorm { eps },
-        };
         Layer {
             index: self.index,
-            kind,
+            kind: self.kind.clone(),
             in_width: self.inputs,
             out_width: self.outputs,
             span: Span::default(),
             line: 0,
-        }
-    }
-}
-
-impl LossMeta {
-    fn of(l: &Loss) -> LossMeta {
-        match *l {
-            Loss::CrossEntropy { label_smoothing } => LossMeta::CrossEntropy { label_smoothing },
-            Loss::BinaryCrossEntropy => LossMeta::BinaryCrossEntropy,
-            Loss::Mse => LossMeta::Mse,
-            Loss::Mae => LossMeta::Mae,
-            Loss::Huber { delta } => LossMeta::Huber { delta },
-        }
-    }
-    fn to_loss(self) -> Loss {
-        match self {
-            LossMeta::CrossEntropy { label_smoothing } => Loss::CrossEntropy { label_smoothing },
-            LossMeta::BinaryCrossEntropy => Loss::BinaryCrossEntropy,
-            LossMeta::Mse => Loss::Mse,
-            LossMeta::Mae => Loss::Mae,
-            LossMeta::Huber { delta } => Loss::Huber { delta },
         }
     }
 }
@@ -250,15 +178,11 @@ impl ModelMeta {
         );
         m.insert(
             "nnt.loss".to_string(),
-            serde_json::to_string(&LossMeta::of(&self.loss)).unwrap_or_default(),
+            serde_json::to_string(&self.loss).unwrap_or_default(),
         );
         m.insert(
             "nnt.precision".to_string(),
-            match self.precision {
-                Precision::F32 => "f32",
-                Precision::F64 => "f64",
-            }
-            .to_string(),
+            self.precision.name().to_string(),
         );
         if let Some(p) = &self.preparation {
             m.insert("nnt.preparation".to_string(), p.to_string());
@@ -294,9 +218,15 @@ impl ModelMeta {
         let input_width: usize = get("nnt.input_width")?
             .parse()
             .map_err(|_| bad("nnt.input_width", "not a number".into()))?;
-        let layers: Vec<LayerMeta> = serde_json::from_str(get("nnt.layers")?)
+        let mut layers: Vec<LayerMeta> = serde_json::from_str(get("nnt.layers")?)
             .map_err(|e| bad("nnt.layers", e.to_string()))?;
-        let loss: LossMeta =
+        for l in &mut layers {
+            // The file keeps a dense layer's width once, as its outputs.
+            if let LayerKind::Dense { units, .. } = &mut l.kind {
+                *units = l.outputs;
+            }
+        }
+        let loss: Loss =
             serde_json::from_str(get("nnt.loss")?).map_err(|e| bad("nnt.loss", e.to_string()))?;
         let precision = match get("nnt.precision")?.as_str() {
             "f32" => Precision::F32,
@@ -318,7 +248,7 @@ impl ModelMeta {
                     format!("layer {} takes {} inputs after {width}", l.index, l.inputs),
                 ));
             }
-            let same = !matches!(l.kind, LayerKindMeta::Dense { .. });
+            let same = !matches!(l.kind, LayerKind::Dense { .. });
             if same && l.outputs != l.inputs {
                 return Err(bad(
                     "nnt.layers",
@@ -332,7 +262,7 @@ impl ModelMeta {
             layout: layout_n,
             input_width,
             layers,
-            loss: loss.to_loss(),
+            loss,
             precision,
             preparation,
         })
@@ -359,7 +289,7 @@ impl ModelFile {
 pub fn batches_tracked(meta: &ModelMeta) -> Vec<String> {
     meta.layers
         .iter()
-        .filter(|l| matches!(l.kind, LayerKindMeta::BatchNorm { .. }))
+        .filter(|l| matches!(l.kind, LayerKind::BatchNorm { .. }))
         .map(|l| format!("{}.num_batches_tracked", l.index))
         .collect()
 }

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::number::human;
 use crate::ir::{Batch, Init, Layer, LayerKind, Loss, Program, Schedule, Table};
+use crate::train::layers;
 
 /// The learning rate of epoch `epoch` (from 1) of `epochs` under `schedule` with
 /// the optimizer's `base` rate (§9), as training computes it
@@ -408,7 +409,11 @@ fn monotone_pieces(
             }
             monotone_pieces(then, offset + w, epochs - w, out);
         }
-        _ => out.push((offset + 1, offset + epochs)),
+        Schedule::Constant
+        | Schedule::Step { .. }
+        | Schedule::Exponential { .. }
+        | Schedule::Cosine { .. }
+        | Schedule::ReduceOnPlateau { .. } => out.push((offset + 1, offset + epochs)),
     }
 }
 
@@ -419,23 +424,7 @@ pub fn trainable(layer: &Layer) -> usize {
 }
 
 fn layer_text(kind: &LayerKind) -> String {
-    match kind {
-        LayerKind::Dense { units, bias, .. } => {
-            if *bias {
-                format!("dense({units})")
-            } else {
-                format!("dense({units}, bias = false)")
-            }
-        }
-        LayerKind::LeakyRelu { slope } => format!("leaky_relu({})", human(*slope, 6)),
-        LayerKind::Elu { alpha } => format!("elu({})", human(*alpha, 6)),
-        LayerKind::Dropout { p } => format!("dropout({})", human(*p, 6)),
-        LayerKind::BatchNorm { momentum, eps } => {
-            format!("batch_norm({}, {})", human(*momentum, 6), human(*eps, 6))
-        }
-        LayerKind::LayerNorm { eps } => format!("layer_norm({})", human(*eps, 6)),
-        other => other.name().to_string(),
-    }
+    layers::concept(kind).text(|x| human(x, 6))
 }
 
 fn init_text(init: &Init) -> String {

@@ -62,6 +62,31 @@ fn trim_zeros(s: &str) -> &str {
     }
 }
 
+/// A Python float literal that is exactly `v` (Rust's shortest round-trip form;
+/// `float('nan')`, `float('inf')`), for the exported PyTorch program (§17).
+pub fn python(v: f64) -> String {
+    if v.is_nan() {
+        "float('nan')".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "float('inf')".into()
+        } else {
+            "float('-inf')".into()
+        }
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// A Python bool literal.
+pub fn python_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

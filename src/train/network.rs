@@ -8,24 +8,21 @@
 
 use rand_chacha::ChaCha8Rng;
 
-use crate::ir::{LayerKind, Model};
+use crate::ir::Model;
 use crate::train::float::Float;
-use crate::train::layers::activation::Activation;
-use crate::train::layers::batch_norm::BatchNorm;
-use crate::train::layers::dense::Dense;
-use crate::train::layers::dropout::Dropout;
-use crate::train::layers::layer_norm::LayerNorm;
-use crate::train::layers::{Layer, Mode, Node, Shape};
+use crate::train::layers::{self, Layer, Mode, Node, Shape};
 
-/// What a parameter tensor is.
+/// What a parameter tensor is to the trainer: the dense weights take the §8
+/// penalties, a normalisation's scale starts at 1. (What the tensor belongs to is
+/// its layer's business, so a new layer reuses these kinds.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamKind {
     DenseWeight,
     DenseBias,
-    BnWeight,
-    BnBias,
-    LnWeight,
-    LnBias,
+    /// A normalisation's scale γ (batch_norm, layer_norm): starts at 1.
+    Scale,
+    /// A normalisation's shift β: starts at 0.
+    Shift,
 }
 
 /// One trainable tensor in the flat vector.
@@ -113,35 +110,7 @@ impl<T: Float> Network<T> {
         let mut layout = ParamLayout::default();
         let mut layers = Vec::new();
         for (pos, l) in model.layers.iter().enumerate() {
-            let node = match l.kind {
-                LayerKind::Dense { units, bias, .. } => Node::Dense(Dense::build(
-                    l.in_width,
-                    units,
-                    bias,
-                    layout.layer(pos, l.index),
-                )),
-                LayerKind::BatchNorm { momentum, eps } => Node::BatchNorm(BatchNorm::build(
-                    l.in_width,
-                    momentum,
-                    eps,
-                    capacity,
-                    layout.layer(pos, l.index),
-                )),
-                LayerKind::LayerNorm { eps } => Node::LayerNorm(LayerNorm::build(
-                    l.in_width,
-                    eps,
-                    capacity,
-                    layout.layer(pos, l.index),
-                )),
-                LayerKind::Dropout { p } => Node::Dropout(Dropout::new(p, l.in_width, capacity)),
-                LayerKind::Relu => Node::Activation(Activation::Relu),
-                LayerKind::Sigmoid => Node::Activation(Activation::Sigmoid),
-                LayerKind::Tanh => Node::Activation(Activation::Tanh),
-                LayerKind::Gelu => Node::Activation(Activation::Gelu),
-                LayerKind::Softmax => Node::Activation(Activation::Softmax),
-                LayerKind::LeakyRelu { slope } => Node::Activation(Activation::LeakyRelu { slope }),
-                LayerKind::Elu { alpha } => Node::Activation(Activation::Elu { alpha }),
-            };
+            let node = layers::node(&l.kind, l.in_width, capacity, layout.layer(pos, l.index));
             layers.push(Slot {
                 index: l.index,
                 line: l.line,
@@ -157,7 +126,7 @@ impl<T: Float> Network<T> {
         let mut params = vec![T::zero(); offset];
         // Batch norm and layer norm start at weight 1, bias 0.
         for t in &tensors {
-            if matches!(t.kind, ParamKind::BnWeight | ParamKind::LnWeight) {
+            if t.kind == ParamKind::Scale {
                 params[t.offset..t.offset + t.len].fill(T::one());
             }
         }

@@ -400,7 +400,7 @@ impl Server {
 
     fn formatting(&self, params: &Value) -> Result<Value, (i64, String)> {
         let (_, doc) = self.doc(params)?;
-        match crate::fmt::format_recipe(&doc.name, doc.text.as_bytes()) {
+        match crate::cli::format::format_recipe(&doc.name, doc.text.as_bytes()) {
             Ok(formatted) if formatted == doc.text => Ok(json!([])),
             Ok(formatted) => {
                 let idx = LineIndex::new(&doc.text);

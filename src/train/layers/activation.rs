@@ -314,3 +314,65 @@ impl<T: Float> super::Layer<T> for Activation {
         }
     }
 }
+
+// ---------------------------------------------------------------- the concept
+
+/// The activations as the rest of nnt sees them (explain, the exporters).
+impl super::Concept for Activation {
+    fn text(&self, num: fn(f64) -> String) -> String {
+        match *self {
+            Activation::Relu => "relu".into(),
+            Activation::Sigmoid => "sigmoid".into(),
+            Activation::Tanh => "tanh".into(),
+            Activation::Gelu => "gelu".into(),
+            Activation::Softmax => "softmax".into(),
+            Activation::LeakyRelu { slope } => format!("leaky_relu({})", num(slope)),
+            Activation::Elu { alpha } => format!("elu({})", num(alpha)),
+        }
+    }
+
+    fn torch(&self, _in_width: usize) -> String {
+        use crate::report::number::python;
+        match *self {
+            Activation::Relu => "nn.ReLU()".into(),
+            Activation::Sigmoid => "nn.Sigmoid()".into(),
+            Activation::Tanh => "nn.Tanh()".into(),
+            Activation::Gelu => "nn.GELU()".into(),
+            Activation::Softmax => "nn.Softmax(dim=1)".into(),
+            Activation::LeakyRelu { slope } => format!("nn.LeakyReLU({})", python(slope)),
+            Activation::Elu { alpha } => format!("nn.ELU(alpha={})", python(alpha)),
+        }
+    }
+
+    fn onnx(
+        &self,
+        g: &mut dyn super::Graph,
+        k: usize,
+        _in_width: usize,
+        _out_width: usize,
+        x: String,
+    ) -> Result<String, super::MissingTensor> {
+        use super::Attr;
+        Ok(match *self {
+            Activation::Relu => g.node("Relu", &[&x], &[]),
+            Activation::Sigmoid => g.node("Sigmoid", &[&x], &[]),
+            Activation::Tanh => g.node("Tanh", &[&x], &[]),
+            Activation::Softmax => g.node("Softmax", &[&x], &[Attr::Int("axis", 1)]),
+            Activation::LeakyRelu { slope } => {
+                g.node("LeakyRelu", &[&x], &[Attr::Float("alpha", slope)])
+            }
+            Activation::Elu { alpha } => g.node("Elu", &[&x], &[Attr::Float("alpha", alpha)]),
+            Activation::Gelu => {
+                // Exact GELU (erf), as nn.GELU(): 0.5 · x · (1 + erf(x / √2)).
+                let sqrt2 = g.constant(format!("{k}.sqrt2"), &[], vec![std::f32::consts::SQRT_2]);
+                let one = g.constant(format!("{k}.one"), &[], vec![1.0]);
+                let half = g.constant(format!("{k}.half"), &[], vec![0.5]);
+                let d = g.node("Div", &[&x, &sqrt2], &[]);
+                let e = g.node("Erf", &[&d], &[]);
+                let a = g.node("Add", &[&e, &one], &[]);
+                let m1 = g.node("Mul", &[&x, &a], &[]);
+                g.node("Mul", &[&m1, &half], &[])
+            }
+        })
+    }
+}

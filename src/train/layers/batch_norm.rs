@@ -49,8 +49,8 @@ impl<T: Float> BatchNorm<T> {
         capacity: usize,
         layout: &mut ParamLayout,
     ) -> Self {
-        let weight = layout.tensor("weight", vec![width], ParamKind::BnWeight);
-        let bias = layout.tensor("bias", vec![width], ParamKind::BnBias);
+        let weight = layout.tensor("weight", vec![width], ParamKind::Scale);
+        let bias = layout.tensor("bias", vec![width], ParamKind::Shift);
         Self::new(width, momentum, eps, weight, bias, capacity)
     }
 
@@ -366,4 +366,47 @@ fn column_pieces<A: Cut + Send, B: Cut + Send, C: Cut + Send>(
         Some((a0, b0, c0))
     });
     linalg::run_parts(parts, |_, (a, b, c)| f(a, b, c));
+}
+
+// ---------------------------------------------------------------- the concept
+
+/// `batch_norm` as the rest of nnt sees it (explain, the exporters).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spec {
+    pub momentum: f64,
+    pub eps: f64,
+}
+
+impl super::Concept for Spec {
+    fn text(&self, num: fn(f64) -> String) -> String {
+        format!("batch_norm({}, {})", num(self.momentum), num(self.eps))
+    }
+
+    fn torch(&self, in_width: usize) -> String {
+        use crate::report::number::python;
+        format!(
+            "nn.BatchNorm1d({in_width}, eps={}, momentum={})",
+            python(self.eps),
+            python(self.momentum)
+        )
+    }
+
+    fn onnx(
+        &self,
+        g: &mut dyn super::Graph,
+        k: usize,
+        _in_width: usize,
+        w: usize,
+        x: String,
+    ) -> Result<String, super::MissingTensor> {
+        let mut names = Vec::new();
+        for part in ["weight", "bias", "running_mean", "running_var"] {
+            names.push(g.tensor(format!("{k}.{part}"), &[w])?);
+        }
+        Ok(g.node(
+            "BatchNormalization",
+            &[&x, &names[0], &names[1], &names[2], &names[3]],
+            &[super::Attr::Float("epsilon", self.eps)],
+        ))
+    }
 }

@@ -186,3 +186,63 @@ impl<T: Float> super::Layer<T> for Dense {
         Dense::backward(self, params, grads, x, dy, dx, shape.n);
     }
 }
+
+// ---------------------------------------------------------------- the concept
+
+/// `dense` as the rest of nnt sees it (explain, the exporters).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spec {
+    pub units: usize,
+    pub bias: bool,
+    pub init: crate::ir::Init,
+}
+
+impl super::Concept for Spec {
+    fn text(&self, _num: fn(f64) -> String) -> String {
+        if self.bias {
+            format!("dense({})", self.units)
+        } else {
+            format!("dense({}, bias = false)", self.units)
+        }
+    }
+
+    fn model_text(&self) -> String {
+        if self.bias {
+            "dense"
+        } else {
+            "dense (no bias)"
+        }
+        .to_string()
+    }
+
+    fn torch(&self, in_width: usize) -> String {
+        use crate::ir::Init;
+        use crate::report::number::python;
+        let init = match self.init {
+            Init::Normal { std } => format!("normal(std = {})", python(std)),
+            Init::Uniform { limit } => format!("uniform(limit = {})", python(limit)),
+            other => other.name().to_string(),
+        };
+        format!(
+            "nn.Linear({in_width}, {}{})  # dense, init {init} (drawn into init.safetensors)",
+            self.units,
+            if self.bias { "" } else { ", bias=False" },
+        )
+    }
+
+    fn onnx(
+        &self,
+        g: &mut dyn super::Graph,
+        k: usize,
+        in_width: usize,
+        out_width: usize,
+        x: String,
+    ) -> Result<String, super::MissingTensor> {
+        let mut inputs = vec![x, g.tensor(format!("{k}.weight"), &[out_width, in_width])?];
+        if self.bias {
+            inputs.push(g.tensor(format!("{k}.bias"), &[out_width])?);
+        }
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        Ok(g.node("Gemm", &refs, &[super::Attr::Int("transB", 1)]))
+    }
+}

@@ -161,6 +161,40 @@ impl<T: Float> super::Layer<T> for Dropout<T> {
     }
 }
 
+// ---------------------------------------------------------------- the concept
+
+/// `dropout` as the rest of nnt sees it (explain, the exporters).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spec {
+    pub p: f64,
+}
+
+impl super::Concept for Spec {
+    fn text(&self, num: fn(f64) -> String) -> String {
+        format!("dropout({})", num(self.p))
+    }
+
+    fn model_text(&self) -> String {
+        format!("dropout({}) (identity)", self.p)
+    }
+
+    fn torch(&self, _in_width: usize) -> String {
+        format!("nn.Dropout({})", crate::report::number::python(self.p))
+    }
+
+    /// The identity in evaluation.
+    fn onnx(
+        &self,
+        _g: &mut dyn super::Graph,
+        _k: usize,
+        _in_width: usize,
+        _out_width: usize,
+        x: String,
+    ) -> Result<String, super::MissingTensor> {
+        Ok(x)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

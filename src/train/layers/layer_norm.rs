@@ -35,8 +35,8 @@ impl<T: Float> LayerNorm<T> {
     /// Layer norm over `width` features for batches of up to `capacity` rows,
     /// its weight and bias `[width]` declared in the parameter layout.
     pub fn build(width: usize, eps: f64, capacity: usize, layout: &mut ParamLayout) -> Self {
-        let weight = layout.tensor("weight", vec![width], ParamKind::LnWeight);
-        let bias = layout.tensor("bias", vec![width], ParamKind::LnBias);
+        let weight = layout.tensor("weight", vec![width], ParamKind::Scale);
+        let bias = layout.tensor("bias", vec![width], ParamKind::Shift);
         Self::new(width, eps, weight, bias, capacity)
     }
 
@@ -56,6 +56,13 @@ impl<T: Float> LayerNorm<T> {
     pub fn forward(&mut self, params: &[T], x: &[T], y: &mut [T], n: usize) {
         let w = self.width;
         let len = w * n;
+        if self.inv_std.len() < n {
+            // An evaluation pass (predict, eval) may run more rows than the
+            // network's training capacity: the buffers grow once (never in a
+            // training step, whose batches fit the capacity).
+            self.inv_std.resize(n, T::zero());
+            self.xhat.resize(len, T::zero());
+        }
         let gamma = DVectorView::from_slice(&params[self.weight..self.weight + w], w);
         let beta = DVectorView::from_slice(&params[self.bias..self.bias + w], w);
         let x = DMatrixView::from_slice(&x[..len], w, n);
@@ -167,6 +174,50 @@ impl<T: Float> super::Layer<T> for LayerNorm<T> {
     }
 }
 
+// ---------------------------------------------------------------- the concept
+
+/// `layer_norm` as the rest of nnt sees it (explain, the exporters).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spec {
+    pub eps: f64,
+}
+
+impl super::Concept for Spec {
+    fn text(&self, num: fn(f64) -> String) -> String {
+        format!("layer_norm({})", num(self.eps))
+    }
+
+    fn torch(&self, in_width: usize) -> String {
+        let eps = crate::report::number::python(self.eps);
+        format!("nn.LayerNorm({in_width}, eps={eps})")
+    }
+
+    /// nn.LayerNorm over the features, in opset 13 (LayerNormalization is opset
+    /// 17): means as products with a column of 1/width.
+    fn onnx(
+        &self,
+        g: &mut dyn super::Graph,
+        k: usize,
+        _in_width: usize,
+        w: usize,
+        x: String,
+    ) -> Result<String, super::MissingTensor> {
+        let avg = g.constant(format!("{k}.average"), &[w, 1], vec![1.0 / w as f32; w]);
+        let mean = g.node("MatMul", &[&x, &avg], &[]);
+        let d = g.node("Sub", &[&x, &mean], &[]);
+        let sq = g.node("Mul", &[&d, &d], &[]);
+        let var = g.node("MatMul", &[&sq, &avg], &[]);
+        let e = g.constant(format!("{k}.eps"), &[], vec![self.eps as f32]);
+        let ve = g.node("Add", &[&var, &e], &[]);
+        let sd = g.node("Sqrt", &[&ve], &[]);
+        let n = g.node("Div", &[&d, &sd], &[]);
+        let wn = g.tensor(format!("{k}.weight"), &[w])?;
+        let bn = g.tensor(format!("{k}.bias"), &[w])?;
+        let scaled = g.node("Mul", &[&n, &wn], &[]);
+        Ok(g.node("Add", &[&scaled, &bn], &[]))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +241,22 @@ mod tests {
             assert!(mean.abs() < 1e-12, "{mean}");
             assert!((var - var_x / (var_x + 1e-5)).abs() < 1e-12, "{var}");
         }
+    }
+
+    /// A pass over more rows than the capacity it was built for (evaluation
+    /// chunks of a model file loaded with a small capacity) gives the same
+    /// output as one built for them (it panicked before).
+    #[test]
+    fn more_rows_than_the_capacity() {
+        let (w, n) = (3, 7);
+        let mut params = vec![1.5f64; w];
+        params.extend(vec![0.25; w]);
+        let x: Vec<f64> = (0..w * n).map(|i| ((i * 5) % 7) as f64 - 2.0).collect();
+        let mut small = LayerNorm::<f64>::new(w, 1e-5, 0, w, 2);
+        let mut large = LayerNorm::<f64>::new(w, 1e-5, 0, w, n);
+        let (mut ys, mut yl) = (vec![0.0; w * n], vec![0.0; w * n]);
+        small.forward(&params, &x, &mut ys, n);
+        large.forward(&params, &x, &mut yl, n);
+        assert_eq!(ys, yl);
     }
 }

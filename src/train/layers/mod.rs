@@ -10,9 +10,12 @@
 //! without copies; products go from those views to faer's kernels through
 //! [`crate::train::linalg`], element-wise passes run over the views' values. Each layer file implements it; [`Node`] is the enum the network
 //! stores (static dispatch, no vtable in the step) and implements it by handing
-//! each call to its variant. Adding a layer: its declaration in `check`, its file
-//! here with `impl Layer`, an arm in [`Node`] and [`each_node!`], and its
-//! parameter layout in `network::Network::new`.
+//! each call to its variant. What the rest of nnt knows of a layer besides its
+//! engine (how `explain` and `explain MODEL` show it, its PyTorch module, its ONNX
+//! nodes) is the [`Concept`] trait, implemented in the same file. Adding a
+//! layer: its declaration in `check::catalog`, its `ir::LayerKind` variant, its
+//! file here with `impl Layer` and `impl Concept`, and its arms in this file
+//! ([`Node`], [`each_node!`], [`node`], [`concept`]).
 
 pub mod activation;
 pub mod batch_norm;
@@ -22,7 +25,9 @@ pub mod layer_norm;
 
 use rand_chacha::ChaCha8Rng;
 
+use crate::ir::LayerKind;
 use crate::train::float::Float;
+use crate::train::network::ParamLayout;
 use activation::Activation;
 use batch_norm::BatchNorm;
 use dense::Dense;
@@ -135,6 +140,103 @@ impl<T: Float> Layer<T> for Node<T> {
     fn running_stats_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
         each_node!(self, l => Layer::running_stats_mut(l))
     }
+}
+
+/// The engine's node for a layer of kind `kind` taking `in_width` features, its
+/// parameter tensors declared in `layout`, its buffers for `capacity` rows.
+pub fn node<T: Float>(
+    kind: &LayerKind,
+    in_width: usize,
+    capacity: usize,
+    layout: &mut ParamLayout,
+) -> Node<T> {
+    match *kind {
+        LayerKind::Dense { units, bias, .. } => {
+            Node::Dense(Dense::build(in_width, units, bias, layout))
+        }
+        LayerKind::BatchNorm { momentum, eps } => {
+            Node::BatchNorm(BatchNorm::build(in_width, momentum, eps, capacity, layout))
+        }
+        LayerKind::LayerNorm { eps } => {
+            Node::LayerNorm(LayerNorm::build(in_width, eps, capacity, layout))
+        }
+        LayerKind::Dropout { p } => Node::Dropout(Dropout::new(p, in_width, capacity)),
+        LayerKind::Relu => Node::Activation(Activation::Relu),
+        LayerKind::Sigmoid => Node::Activation(Activation::Sigmoid),
+        LayerKind::Tanh => Node::Activation(Activation::Tanh),
+        LayerKind::Gelu => Node::Activation(Activation::Gelu),
+        LayerKind::Softmax => Node::Activation(Activation::Softmax),
+        LayerKind::LeakyRelu { slope } => Node::Activation(Activation::LeakyRelu { slope }),
+        LayerKind::Elu { alpha } => Node::Activation(Activation::Elu { alpha }),
+    }
+}
+
+/// What the rest of nnt knows of a layer besides its engine, one implementation
+/// per layer, in its file: the exporters, `explain` and `explain MODEL` read it
+/// through [`concept`] instead of matching on every kind.
+pub trait Concept {
+    /// The layer as `explain` writes it, numbers written by `num`
+    /// (`layer_norm(1e-05)`, `dense(16, bias = false)`).
+    fn text(&self, num: fn(f64) -> String) -> String;
+
+    /// The layer as `nnt explain MODEL` writes it (a model file's layer).
+    fn model_text(&self) -> String {
+        self.text(|x| x.to_string())
+    }
+
+    /// The PyTorch module of §17's `train.py` for `in_width` features; what
+    /// follows `  # ` is the line's comment.
+    fn torch(&self, in_width: usize) -> String;
+
+    /// The ONNX nodes that compute the layer at `nn.Sequential` index `index`
+    /// (widths `in_width` → `out_width`) from the value `x`; the name of the
+    /// output value.
+    fn onnx(
+        &self,
+        g: &mut dyn Graph,
+        index: usize,
+        in_width: usize,
+        out_width: usize,
+        x: String,
+    ) -> Result<String, MissingTensor>;
+}
+
+/// The [`Concept`] of a layer of kind `kind`.
+pub fn concept(kind: &LayerKind) -> Box<dyn Concept> {
+    match *kind {
+        LayerKind::Dense { units, bias, init } => Box::new(dense::Spec { units, bias, init }),
+        LayerKind::BatchNorm { momentum, eps } => Box::new(batch_norm::Spec { momentum, eps }),
+        LayerKind::LayerNorm { eps } => Box::new(layer_norm::Spec { eps }),
+        LayerKind::Dropout { p } => Box::new(dropout::Spec { p }),
+        LayerKind::Relu => Box::new(Activation::Relu),
+        LayerKind::Sigmoid => Box::new(Activation::Sigmoid),
+        LayerKind::Tanh => Box::new(Activation::Tanh),
+        LayerKind::Gelu => Box::new(Activation::Gelu),
+        LayerKind::Softmax => Box::new(Activation::Softmax),
+        LayerKind::LeakyRelu { slope } => Box::new(Activation::LeakyRelu { slope }),
+        LayerKind::Elu { alpha } => Box::new(Activation::Elu { alpha }),
+    }
+}
+
+/// An ONNX node attribute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Attr {
+    Float(&'static str, f64),
+    Int(&'static str, i64),
+}
+
+/// A tensor of the model file that could not be read (the graph keeps the error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissingTensor;
+
+/// The ONNX graph a layer's nodes are added to (`cli::export_onnx` implements it).
+pub trait Graph {
+    /// A node `op` over `inputs`; the name of its output value.
+    fn node(&mut self, op: &str, inputs: &[&str], attrs: &[Attr]) -> String;
+    /// A float32 constant `name` of `shape`; its name.
+    fn constant(&mut self, name: String, shape: &[usize], values: Vec<f32>) -> String;
+    /// The model's tensor `name` of `shape`, as a constant; its name.
+    fn tensor(&mut self, name: String, shape: &[usize]) -> Result<String, MissingTensor>;
 }
 
 #[cfg(test)]

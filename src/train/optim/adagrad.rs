@@ -58,6 +58,20 @@ impl<T: Float> super::Rule<T> for Adagrad<T> {
     }
 }
 
+// ---------------------------------------------------------------- the concept
+
+/// The optimizer in §17's exported PyTorch program.
+#[allow(clippy::too_many_arguments)]
+pub fn torch(lr: f64, eps: f64, weight_decay: f64) -> String {
+    use crate::report::number::python;
+    format!(
+        "torch.optim.Adagrad(params, lr={}, eps={}, weight_decay={})",
+        python(lr),
+        python(eps),
+        python(weight_decay)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -235,6 +235,30 @@ impl<T: Float> super::Rule<T> for Adam<T> {
     }
 }
 
+// ---------------------------------------------------------------- the concept
+
+/// The optimizer in §17's exported PyTorch program.
+#[allow(clippy::too_many_arguments)]
+pub fn torch(
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    amsgrad: bool,
+) -> String {
+    use crate::report::number::{python, python_bool};
+    format!(
+        "torch.optim.Adam(params, lr={}, betas=({}, {}), eps={}, weight_decay={}, amsgrad={})",
+        python(lr),
+        python(beta1),
+        python(beta2),
+        python(eps),
+        python(weight_decay),
+        python_bool(amsgrad)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,8 +4,11 @@
 //! The seam is the [`Rule`] trait (the update, the state buffers and scalars a
 //! checkpoint keeps), implemented in each optimizer's file; [`Optim`] is the enum
 //! the trainer holds (static dispatch) and hands each call to its variant.
-//! Adding an optimizer: its declaration in `check`, its file here with
-//! `impl Rule`, an arm in [`Optim`], [`Optim::new`] and [`each_optim!`].
+//! Each file also writes its optimizer's `torch.optim` line for `nnt export
+//! torch` ([`torch`] dispatches). Adding an optimizer: its declaration in
+//! `check::catalog`, its `ir::Optimizer` variant, its file here with `impl Rule`
+//! and `torch`, and its arms in this file ([`Optim`], [`each_optim!`],
+//! [`Optim::new`], [`torch`]).
 
 pub mod adagrad;
 pub mod adam;
@@ -413,6 +416,56 @@ fn part<'b, T>(b: &'b mut [T], r: &std::ops::Range<usize>) -> &'b mut [T] {
         b
     } else {
         &mut b[r.clone()]
+    }
+}
+
+/// The optimizer in §17's exported PyTorch program (`torch.optim.…`), written by
+/// its rule's file.
+pub fn torch(opt: &Optimizer) -> String {
+    match *opt {
+        Optimizer::Sgd {
+            lr,
+            momentum,
+            dampening,
+            nesterov,
+            weight_decay,
+        } => sgd::torch(lr, momentum, dampening, nesterov, weight_decay),
+        Optimizer::Adam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            amsgrad,
+        } => adam::torch(lr, beta1, beta2, eps, weight_decay, amsgrad),
+        Optimizer::AdamW {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+        } => adamw::torch(lr, beta1, beta2, eps, weight_decay),
+        Optimizer::RmsProp {
+            lr,
+            alpha,
+            eps,
+            momentum,
+            centered,
+            weight_decay,
+        } => rmsprop::torch(lr, alpha, eps, momentum, centered, weight_decay),
+        Optimizer::NAdam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            momentum_decay,
+        } => nadam::torch(lr, beta1, beta2, eps, weight_decay, momentum_decay),
+        Optimizer::Adagrad {
+            lr,
+            eps,
+            weight_decay,
+        } => adagrad::torch(lr, eps, weight_decay),
     }
 }
 

@@ -189,6 +189,30 @@ impl<T: Float> super::Rule<T> for NAdam<T> {
     }
 }
 
+// ---------------------------------------------------------------- the concept
+
+/// The optimizer in §17's exported PyTorch program.
+#[allow(clippy::too_many_arguments)]
+pub fn torch(
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    momentum_decay: f64,
+) -> String {
+    use crate::report::number::python;
+    format!(
+        "torch.optim.NAdam(params, lr={}, betas=({}, {}), eps={}, weight_decay={}, momentum_decay={})",
+        python(lr),
+        python(beta1),
+        python(beta2),
+        python(eps),
+        python(weight_decay),
+        python(momentum_decay)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

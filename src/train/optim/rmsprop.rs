@@ -108,6 +108,30 @@ impl<T: Float> super::Rule<T> for RmsProp<T> {
     }
 }
 
+// ---------------------------------------------------------------- the concept
+
+/// The optimizer in §17's exported PyTorch program.
+#[allow(clippy::too_many_arguments)]
+pub fn torch(
+    lr: f64,
+    alpha: f64,
+    eps: f64,
+    momentum: f64,
+    centered: bool,
+    weight_decay: f64,
+) -> String {
+    use crate::report::number::{python, python_bool};
+    format!(
+        "torch.optim.RMSprop(params, lr={}, alpha={}, eps={}, weight_decay={}, momentum={}, centered={})",
+        python(lr),
+        python(alpha),
+        python(eps),
+        python(weight_decay),
+        python(momentum),
+        python_bool(centered)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,6 +151,22 @@ impl<T: Float> super::Rule<T> for Sgd<T> {
     }
 }
 
+// ---------------------------------------------------------------- the concept
+
+/// The optimizer in §17's exported PyTorch program.
+#[allow(clippy::too_many_arguments)]
+pub fn torch(lr: f64, momentum: f64, dampening: f64, nesterov: bool, weight_decay: f64) -> String {
+    use crate::report::number::{python, python_bool};
+    format!(
+        "torch.optim.SGD(params, lr={}, momentum={}, dampening={}, nesterov={}, weight_decay={})",
+        python(lr),
+        python(momentum),
+        python(dampening),
+        python_bool(nesterov),
+        python(weight_decay)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
