@@ -180,6 +180,21 @@ impl<T: Float> Network<T> {
     /// Forward pass over the n rows in the input buffer. `dropout_rng` is drawn from
     /// only in training.
     pub fn forward(&mut self, n: usize, train: bool, dropout_rng: &mut ChaCha8Rng) {
+        self.forward_from(None, n, train, dropout_rng);
+    }
+
+    /// [`Network::forward`] reading the first layer's input from `input` (`input_width
+    /// × n`, column-major, as the input buffer holds it) when given: rows that lie
+    /// one after another in the data need no copy. The same `input` must be given
+    /// to [`Network::backward_from`]. Without layers the output is the input
+    /// buffer, so `input` must be `None` then (it is ignored).
+    pub fn forward_from(
+        &mut self,
+        input: Option<&[T]>,
+        n: usize,
+        train: bool,
+        dropout_rng: &mut ChaCha8Rng,
+    ) {
         let mut mode = if train {
             Mode::Train(dropout_rng)
         } else {
@@ -187,7 +202,10 @@ impl<T: Float> Network<T> {
         };
         for (i, slot) in self.layers.iter_mut().enumerate() {
             let (before, after) = self.acts.split_at_mut(i + 1);
-            let x = &before[i][..slot.in_width * n];
+            let x = match input {
+                Some(input) if i == 0 => &input[..slot.in_width * n],
+                _ => &before[i][..slot.in_width * n],
+            };
             let y = &mut after[0][..slot.out_width * n];
             let shape = Shape {
                 in_width: slot.in_width,
@@ -201,6 +219,11 @@ impl<T: Float> Network<T> {
     /// Backward pass after a training forward pass, from ∂loss/∂output (already in
     /// place) down to the first layer; overwrites every gradient in `grads`.
     pub fn backward(&mut self, n: usize) {
+        self.backward_from(None, n);
+    }
+
+    /// [`Network::backward`] after [`Network::forward_from`] with the same `input`.
+    pub fn backward_from(&mut self, input: Option<&[T]>, n: usize) {
         for i in (0..self.layers.len()).rev() {
             let slot = &mut self.layers[i];
             let (dbefore, dafter) = self.dacts.split_at_mut(i + 1);
@@ -210,7 +233,10 @@ impl<T: Float> Network<T> {
             } else {
                 Some(&mut dbefore[i][..slot.in_width * n])
             };
-            let x = &self.acts[i][..slot.in_width * n];
+            let x = match input {
+                Some(input) if i == 0 => &input[..slot.in_width * n],
+                _ => &self.acts[i][..slot.in_width * n],
+            };
             let y = &self.acts[i + 1][..slot.out_width * n];
             let shape = Shape {
                 in_width: slot.in_width,

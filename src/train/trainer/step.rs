@@ -131,7 +131,17 @@ impl<T: Float> Stepper<T> {
         // features and the targets instead of a copy a row (at 10 features, a
         // row's copy cost more than its share of the products).
         let consecutive = rows.windows(2).all(|w| w[1] == w[0] + 1);
-        gather(net.input_mut(n), &data.x, rows, features, consecutive);
+        // Consecutive rows are already the first layer's input, in the layout of
+        // the input buffer (features × n, column-major): no copy at all.
+        let direct = match rows.first() {
+            Some(&first) if consecutive && !net.layers.is_empty() => {
+                data.x.get(first * features..(first + n) * features)
+            }
+            _ => None,
+        };
+        if direct.is_none() {
+            gather(net.input_mut(n), &data.x, rows, features, consecutive);
+        }
         let ybuf = &mut self.ybuf[..targets * n];
         match rows.first() {
             Some(&first) if consecutive => {
@@ -148,7 +158,7 @@ impl<T: Float> Stepper<T> {
                 }
             }
         }
-        net.forward(n, true, dropout_rng);
+        net.forward_from(direct, n, true, dropout_rng);
         for &pos in &self.relu_layers {
             let width = net.layers[pos].out_width;
             watch.relu(pos, net.layer_output(pos, n), width);
@@ -161,7 +171,7 @@ impl<T: Float> Stepper<T> {
                 None => Blowup::Loss,
             });
         }
-        net.backward(n);
+        net.backward_from(direct, n);
         let reg = plan.regularize;
         if reg.l1 != 0.0 || reg.l2 != 0.0 {
             for t in &net.tensors {
