@@ -10,11 +10,12 @@
 //! the views' values, in pieces on the team's threads for a large batch.
 
 use nalgebra::{DMatrixView, DMatrixViewMut};
-use rand::Rng;
+use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 
 use crate::train::float::Float;
 use crate::train::linalg;
+use crate::train::simd::multiversion;
 use crate::train::view;
 
 /// 32-bit words of the ChaCha stream one `gen::<f64>()` takes (`next_u64`).
@@ -23,6 +24,26 @@ const WORDS_PER_DRAW: u128 = 2;
 /// A draw costs about this many plain element-wise operations: masks of a few
 /// thousand values are already worth pieces (`linalg::split_elements_costly`).
 const DRAW_COST: usize = 8;
+
+/// Draws whose words are taken before their mask values are computed at once.
+const WORDS_AT_ONCE: usize = 64;
+
+/// `gen::<f64>()` is `(w >> 11) · 2⁻⁵³` for the next 64-bit word `w` (rand's
+/// `Standard`), and a value is dropped when that is below p. Both sides scaled
+/// by 2⁵³ (exactly), that is `w >> 11 < ⌈p · 2⁵³⌉` on integers, which a vector
+/// unit compares without converting to f64.
+fn threshold(p: f64) -> u64 {
+    (p * (1u64 << 53) as f64).ceil().clamp(0.0, (1u64 << 53) as f64) as u64
+}
+
+multiversion! {
+    /// The mask values of the words `w`: 0 when `w >> 11 < below`, else `scale`.
+    fn fill_mask<T: Float>(mask: &mut [T], words: &[u64], below: u64, scale: T) {
+        for (m, &w) in mask.iter_mut().zip(words) {
+            *m = if (w >> 11) < below { T::zero() } else { scale };
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Dropout<T> {
@@ -46,12 +67,19 @@ impl<T: Float> Dropout<T> {
     /// bits of one thread drawing in order. The stream ends after the last draw.
     pub fn draw_mask(&mut self, len: usize, rng: &mut ChaCha8Rng) {
         let scale = T::of(1.0 / (1.0 - self.p));
-        let p = self.p;
+        let below = threshold(self.p);
         let start = rng.get_word_pos();
         let base: &ChaCha8Rng = rng;
+        // The words a chunk of draws takes, then the chunk's mask in one
+        // vectorised pass (`fill_mask`).
         let draw = |r: &mut ChaCha8Rng, mask: &mut [T]| {
-            for m in mask {
-                *m = if r.gen::<f64>() < p { T::zero() } else { scale };
+            let mut words = [0u64; WORDS_AT_ONCE];
+            for chunk in mask.chunks_mut(WORDS_AT_ONCE) {
+                let words = &mut words[..chunk.len()];
+                for w in words.iter_mut() {
+                    *w = r.next_u64();
+                }
+                fill_mask(chunk, words, below, scale);
             }
         };
         if linalg::element_pieces(len * DRAW_COST) < 2 {
@@ -199,6 +227,28 @@ impl super::Concept for Spec {
 mod tests {
     use super::*;
     use crate::rng::{generator, Stream};
+    use rand::Rng;
+
+    /// The integer test is `gen::<f64>() < p` for every word, at the edges of
+    /// each p (p·2⁵³ whole or not, 0, just below 1).
+    #[test]
+    fn the_integer_threshold_decides_as_the_f64_draw_does() {
+        let ps = [0.0, 1e-300, 0.1, 0.2, 0.3, 0.5, 0.7, 0.999_999_999, 1.0 - f64::EPSILON];
+        let mut rng = generator(3, Stream::Dropout);
+        for p in ps {
+            let t = threshold(p);
+            let mut words: Vec<u64> = (0..20_000).map(|_| rng.next_u64()).collect();
+            for d in [-2i64, -1, 0, 1, 2] {
+                let x = (t as i64 + d).clamp(0, (1 << 53) - 1) as u64;
+                words.push(x << 11);
+                words.push((x << 11) | 0x7ff);
+            }
+            for w in words {
+                let draw = (w >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+                assert_eq!((w >> 11) < t, draw < p, "p {p} w {w:#x}");
+            }
+        }
+    }
 
     /// A mask large enough to be drawn in pieces on a team of three threads is the
     /// mask of one thread drawing in order, and leaves the stream where that does.
