@@ -346,9 +346,12 @@ fn output_units(m: &model::RModel) -> usize {
     m.layers
         .iter()
         .rev()
-        .find_map(|l| match l.kind {
-            crate::ir::LayerKind::Dense { units, .. } => Some(units),
-            _ => None,
+        .find_map(|l| {
+            if let crate::ir::LayerKind::Dense { units, .. } = l.kind {
+                Some(units)
+            } else {
+                None
+            }
         })
         .unwrap_or(0)
 }

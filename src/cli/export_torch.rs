@@ -158,9 +158,13 @@ pub fn initial_tensors(program: &Program) -> Result<Vec<OutTensor>, ExportError>
                 .layers
                 .iter()
                 .find(|l| l.index == slot.index)
-                .and_then(|l| match &l.kind {
-                    LayerKind::Dense { init, .. } => Some(*init),
-                    _ => None,
+                .and_then(|l| {
+                    // Only a dense layer has an initialiser to export.
+                    if let LayerKind::Dense { init, .. } = &l.kind {
+                        Some(*init)
+                    } else {
+                        None
+                    }
                 });
             if let Some(how) = how {
                 let (wo, wl) = (d.weight, d.weight_len());

@@ -62,11 +62,16 @@ fn write_plan(out: &mut String, p: &Program) -> std::fmt::Result {
             layer.line.to_string(),
             format!("[batch, {}]", layer.out_width),
             params.to_string(),
-            match &layer.kind {
-                // `init_from` replaces every initialiser (issue 11, item 21).
-                LayerKind::Dense { .. } if p.init_from.is_some() => "init_from".into(),
-                LayerKind::Dense { init, .. } => init_text(init),
-                _ => String::new(),
+            // Only a dense layer has an initialiser; `init_from` replaces
+            // every initialiser (issue 11, item 21).
+            if let LayerKind::Dense { init, .. } = &layer.kind {
+                if p.init_from.is_some() {
+                    "init_from".into()
+                } else {
+                    init_text(init)
+                }
+            } else {
+                String::new()
             },
         ]);
     }

@@ -33,7 +33,9 @@ const WORDS_AT_ONCE: usize = 64;
 /// by 2⁵³ (exactly), that is `w >> 11 < ⌈p · 2⁵³⌉` on integers, which a vector
 /// unit compares without converting to f64.
 fn threshold(p: f64) -> u64 {
-    (p * (1u64 << 53) as f64).ceil().clamp(0.0, (1u64 << 53) as f64) as u64
+    (p * (1u64 << 53) as f64)
+        .ceil()
+        .clamp(0.0, (1u64 << 53) as f64) as u64
 }
 
 multiversion! {
@@ -233,7 +235,17 @@ mod tests {
     /// each p (p·2⁵³ whole or not, 0, just below 1).
     #[test]
     fn the_integer_threshold_decides_as_the_f64_draw_does() {
-        let ps = [0.0, 1e-300, 0.1, 0.2, 0.3, 0.5, 0.7, 0.999_999_999, 1.0 - f64::EPSILON];
+        let ps = [
+            0.0,
+            1e-300,
+            0.1,
+            0.2,
+            0.3,
+            0.5,
+            0.7,
+            0.999_999_999,
+            1.0 - f64::EPSILON,
+        ];
         let mut rng = generator(3, Stream::Dropout);
         for p in ps {
             let t = threshold(p);

@@ -17,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::events::{EndReason, EpochEvent, Event, Observer, StartEvent};
 use crate::io::checkpoint;
 use crate::io::weights::WeightsFile;
-use crate::ir::{Loss, Program};
+use crate::ir::Program;
 use crate::rng::{generator, Stream};
 use crate::train::diagnose::{Diagnoser, Facts, LayerInfo};
 use crate::train::early_stop::EarlyStopper;
@@ -285,10 +285,10 @@ impl<'p, T: Float> Trainer<'p, T> {
     /// The classes of a classification loss (for the start event and the
     /// confusion matrix).
     fn classes(&self) -> Option<usize> {
-        match self.program.loss {
-            Loss::CrossEntropy { .. } => Some(self.net.output_width),
-            Loss::BinaryCrossEntropy => Some(2),
-            _ => None,
+        match self.program.loss.task() {
+            crate::ir::Task::Multiclass => Some(self.net.output_width),
+            crate::ir::Task::Binary => Some(2),
+            crate::ir::Task::Regression => None,
         }
     }
 
