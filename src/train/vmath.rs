@@ -58,6 +58,40 @@ fn pickf(c: bool, a: f32, b: f32) -> f32 {
     }
 }
 
+/// `t as i32` (truncation toward 0) for |t| ≤ 2048, written so that it
+/// vectorises: Rust's saturating `as i32` compiles to one scalar conversion and
+/// range check per lane. Rounding to an integer by adding and subtracting
+/// 1.5·2⁵² is exact here; a step toward 0 where it rounded away makes it the
+/// truncation, and the integer is the low bits of the sum. Outside ±2048 (and
+/// for NaN) the result is some value in ±2048, which the callers clamp or
+/// select away, as they did the saturated `as i32`.
+#[inline(always)]
+fn trunc_i32(t: f64) -> i32 {
+    const M: f64 = 6_755_399_441_055_744.0;
+    let t = pick(t.is_nan(), 0.0, t.clamp(-2048.0, 2048.0));
+    let r = (t + M) - M;
+    let r = pick(
+        t >= 0.0 && r > t,
+        r - 1.0,
+        pick(t < 0.0 && r < t, r + 1.0, r),
+    );
+    (r + M).to_bits() as u32 as i32
+}
+
+/// `t as i32` for |t| ≤ 1024 in f32, as [`trunc_i32`] (1.5·2²³).
+#[inline(always)]
+fn truncf_i32(t: f32) -> i32 {
+    const M: f32 = 12_582_912.0;
+    let t = pickf(t.is_nan(), 0.0, t.clamp(-1024.0, 1024.0));
+    let r = (t + M) - M;
+    let r = pickf(
+        t >= 0.0 && r > t,
+        r - 1.0,
+        pickf(t < 0.0 && r < t, r + 1.0, r),
+    );
+    ((r + M).to_bits() as i32) - 0x4b40_0000
+}
+
 /// 2ⁿ for n in [−1022, 1023].
 #[inline(always)]
 fn pow2(n: i32) -> f64 {
@@ -85,7 +119,7 @@ pub fn exp(x: f64) -> f64 {
     let hx = ((x.to_bits() >> 32) as u32) & 0x7fff_ffff;
     let neg = x.to_bits() >> 63 != 0;
     // k = round(x / ln 2), as libm computes it in each interval of |x|.
-    let far = (INVLN2 * x + pick(neg, -0.5, 0.5)) as i32;
+    let far = trunc_i32(INVLN2 * x + pick(neg, -0.5, 0.5));
     let near = if neg { -1 } else { 1 };
     let k = if hx >= 0x3ff0_a2b2 {
         far
@@ -122,7 +156,7 @@ const P2F: f32 = -2.766_733_290_6e-3;
 pub fn expf(x: f32) -> f32 {
     let hx = x.to_bits() & 0x7fff_ffff;
     let neg = x.to_bits() >> 31 != 0;
-    let far = (INV_LN2_F * x + pickf(neg, -0.5, 0.5)) as i32;
+    let far = truncf_i32(INV_LN2_F * x + pickf(neg, -0.5, 0.5));
     let near = if neg { -1 } else { 1 };
     let k = if hx > 0x3f85_1592 {
         far
@@ -317,7 +351,7 @@ const EM_Q5: f64 = -2.010_992_181_836_243_713_26e-7;
 pub fn expm1(x: f64) -> f64 {
     let hx = ((x.to_bits() >> 32) as u32) & 0x7fff_ffff;
     let neg = x.to_bits() >> 63 != 0;
-    let far = (INVLN2 * x + pick(neg, -0.5, 0.5)) as i32;
+    let far = trunc_i32(INVLN2 * x + pick(neg, -0.5, 0.5));
     let near = if neg { -1 } else { 1 };
     let k = if hx >= 0x3ff0_a2b2 {
         far
@@ -377,7 +411,7 @@ const EM_Q2F: f32 = 1.580_717_042_1e-3;
 pub fn expm1f(x: f32) -> f32 {
     let hx = x.to_bits() & 0x7fff_ffff;
     let neg = x.to_bits() >> 31 != 0;
-    let far = (INV_LN2_F * x + pickf(neg, -0.5, 0.5)) as i32;
+    let far = truncf_i32(INV_LN2_F * x + pickf(neg, -0.5, 0.5));
     let near = if neg { -1 } else { 1 };
     let k = if hx >= 0x3f85_1592 {
         far
@@ -438,8 +472,9 @@ pub fn tanh(x: f64) -> f64 {
     // below: −t/(t+2), t = expm1(−2|x|).
     let t = expm1(pick(mid, 2.0 * ax, -2.0 * ax));
     let q = pick(big, 2.0, pick(mid, t, -t)) / (t + 2.0);
+    // |x| > 20: libm's 1 − 0/|x|, which is 1 but for NaN (without a division).
     let y = if w > 0x4034_0000 {
-        1.0 - 0.0 / ax
+        pick(ax.is_nan(), ax, 1.0)
     } else if big {
         1.0 - q
     } else if w >= 0x0010_0000 {
@@ -461,7 +496,7 @@ pub fn tanhf(x: f32) -> f32 {
     let t = expm1f(pickf(mid, 2.0 * ax, -2.0 * ax));
     let q = pickf(big, 2.0, pickf(mid, t, -t)) / (t + 2.0);
     let y = if w > 0x4120_0000 {
-        1.0 + 0.0 / ax
+        pickf(ax.is_nan(), ax, 1.0)
     } else if big {
         1.0 - q
     } else if w >= 0x0080_0000 {
@@ -833,6 +868,28 @@ mod tests {
         xs.extend(f64_sweep(f64::from_bits(1), 1e-300, 2_000));
         xs.extend((-150_000..150_000).map(|i| i as f64 * 3.1e-4));
         xs
+    }
+
+    #[test]
+    fn truncation_is_as_i32() {
+        let mut ts: Vec<f64> = (-300_000..300_000).map(|i| i as f64 * 0.006_83).collect();
+        for k in -2048..=2048 {
+            let k = k as f64;
+            ts.extend([k, k + 0.5, k - 0.5, k + 1e-9, k - 1e-9, -0.0]);
+        }
+        for t in ts.into_iter().filter(|t| t.abs() <= 2048.0) {
+            assert_eq!(trunc_i32(t), t as i32, "{t}");
+            if t.abs() <= 1024.0 {
+                assert_eq!(truncf_i32(t as f32), t as f32 as i32, "{t}");
+                let n = f32::from_bits((t as f32).to_bits() + 1);
+                assert_eq!(truncf_i32(n), n as i32, "{n}");
+            }
+        }
+        // Outside the range and NaN: some value within it (the callers clamp).
+        for t in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, -1e300] {
+            assert!(trunc_i32(t).abs() <= 2048);
+            assert!(truncf_i32(t as f32).abs() <= 1024);
+        }
     }
 
     #[test]
