@@ -469,8 +469,12 @@ pub fn tanh(x: f64) -> f64 {
     let w = (ax.to_bits() >> 32) as u32;
     let (big, mid) = (w > 0x3fe1_93ea, w > 0x3fd0_58ae);
     // |x| > log(3)/2: 1 − 2/(t+2); > log(5/3)/2: t/(t+2), t = expm1(2|x|);
-    // below: −t/(t+2), t = expm1(−2|x|).
-    let t = expm1(pick(mid, 2.0 * ax, -2.0 * ax));
+    // below: −t/(t+2), t = expm1(−2|x|). The argument's sign is set on the
+    // bits: with `pick(mid, 2|x|, −2|x|)` the compiler computed `expm1` twice,
+    // once for each sign, and selected after.
+    let t = expm1(f64::from_bits(
+        (2.0 * ax).to_bits() | (u64::from(!mid) << 63),
+    ));
     let q = pick(big, 2.0, pick(mid, t, -t)) / (t + 2.0);
     // |x| > 20: libm's 1 − 0/|x|, which is 1 but for NaN (without a division).
     let y = if w > 0x4034_0000 {
@@ -493,7 +497,9 @@ pub fn tanhf(x: f32) -> f32 {
     let w = bits & 0x7fff_ffff;
     let ax = f32::from_bits(w);
     let (big, mid) = (w > 0x3f0c_9f54, w > 0x3e82_c578);
-    let t = expm1f(pickf(mid, 2.0 * ax, -2.0 * ax));
+    let t = expm1f(f32::from_bits(
+        (2.0 * ax).to_bits() | (u32::from(!mid) << 31),
+    ));
     let q = pickf(big, 2.0, pickf(mid, t, -t)) / (t + 2.0);
     let y = if w > 0x4120_0000 {
         pickf(ax.is_nan(), ax, 1.0)
