@@ -46,6 +46,8 @@ rows=(
   "rich|torch_rich.py 300|jax_rich.py 320|2|1.3"
   "mlp_784_128_10_layernorm_adam|benches/torch_variant.py layer_norm 784 128 10 64 1000 adam|-|-|-"
   "mlp_784_128_10_adam_f64|benches/torch_variant.py f64 784 128 10 64 1000 adam|-|-|-"
+  "mlp_784_128_10_tanh_adam|benches/torch_variant.py tanh 784 128 10 64 1000 adam|-|-|-"
+  "mlp_64_32_1_bce_sgd|benches/torch_variant.py bce 64 32 1 64 3000 sgd|-|-|-"
 )
 script() { case $1 in benches/*) echo "$1" ;; *) echo "$BENCH/$1" ;; esac; }
 

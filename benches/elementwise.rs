@@ -1,8 +1,9 @@
 //! The transcendental element-wise passes, per element: exact GELU forward and
-//! backward on a 256 × 128 batch (the rich network's first hidden layer) and the
-//! softmax-style `exp` pass, each through the engine (`train::vmath`, vectorised)
-//! and as the scalar `libm` loop it replaced (the same bits):
-//! `cargo bench --bench elementwise`.
+//! backward on a 256 × 128 batch (the rich network's first hidden layer), sigmoid
+//! and tanh forward (f32 and f64) and the binary cross-entropy of 256 logits,
+//! each through the engine (`train::vmath`, vectorised) and as the scalar `libm`
+//! loop it replaced (the same bits): `cargo bench --bench elementwise`
+//! (`RAYON_NUM_THREADS=1` keeps the activations on one thread).
 
 use std::f64::consts::FRAC_1_SQRT_2;
 
@@ -66,6 +67,56 @@ fn bench(c: &mut Criterion) {
                     e / (1.0 + e)
                 };
             }
+        })
+    });
+    g.finish();
+    let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let mut y64 = vec![0.0f64; x.len()];
+    let mut g = c.benchmark_group("tanh 256x128");
+    g.bench_function("f32 vmath", |b| {
+        b.iter(|| Activation::Tanh.forward(black_box(&x), &mut y, WIDTH, BATCH))
+    });
+    g.bench_function("f32 libm scalar", |b| {
+        b.iter(|| {
+            for (o, &v) in y.iter_mut().zip(black_box(&x)) {
+                *o = nnt::math::tanhf(v);
+            }
+        })
+    });
+    g.bench_function("f64 vmath", |b| {
+        b.iter(|| Activation::Tanh.forward(black_box(&x64), &mut y64, WIDTH, BATCH))
+    });
+    g.bench_function("f64 libm scalar", |b| {
+        b.iter(|| {
+            for (o, &v) in y64.iter_mut().zip(black_box(&x64)) {
+                *o = nnt::math::tanh(v);
+            }
+        })
+    });
+    g.finish();
+    let z = &x[..WIDTH];
+    let labels: Vec<f32> = (0..WIDTH).map(|i| (i % 3 == 0) as u8 as f32).collect();
+    let mut dz = vec![0.0f32; WIDTH];
+    let mut g = c.benchmark_group("binary_cross_entropy 256 rows f32");
+    g.bench_function("vmath", |b| {
+        b.iter(|| {
+            nnt::train::losses::bce::forward_backward(black_box(z), &labels, WIDTH, Some(&mut dz))
+        })
+    });
+    g.bench_function("libm scalar", |b| {
+        b.iter(|| {
+            let mut total = 0.0f64;
+            for ((&zk, &yk), o) in black_box(z).iter().zip(&labels).zip(dz.iter_mut()) {
+                let (zf, yf) = (zk as f64, yk as f64);
+                total += zf.max(0.0) - zf * yf + nnt::math::ln_1p(nnt::math::exp(-zf.abs()));
+                let s = if zf >= 0.0 {
+                    1.0 / (1.0 + nnt::math::exp(-zf))
+                } else {
+                    nnt::math::exp(zf) / (1.0 + nnt::math::exp(zf))
+                };
+                *o = ((s - yf) / WIDTH as f64) as f32;
+            }
+            total
         })
     });
     g.finish();

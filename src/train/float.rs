@@ -16,7 +16,8 @@ pub trait Float:
     /// eˣ, the bits of [`crate::math`]'s (never the system's libm), by
     /// [`crate::train::vmath`]'s branch-free port that vectorises in loops.
     fn exp_libm(self) -> Self;
-    /// tanh x through [`crate::math`] (never the system's libm).
+    /// tanh x: `libm`'s `tanhf` for f32, `tanh` for f64, by
+    /// [`crate::train::vmath`]'s branch-free ports that vectorise in loops.
     fn tanh_libm(self) -> Self;
     /// The error function: `libm`'s `erff` for f32, `erf` for f64, by
     /// [`crate::train::vmath`]'s branch-free ports that vectorise in loops.
@@ -56,7 +57,7 @@ impl Float for f32 {
     }
     #[inline(always)]
     fn tanh_libm(self) -> Self {
-        crate::math::tanhf(self)
+        crate::train::vmath::tanhf(self)
     }
     #[inline(always)]
     fn erf_libm(self) -> Self {
@@ -89,7 +90,7 @@ impl Float for f64 {
     }
     #[inline(always)]
     fn tanh_libm(self) -> Self {
-        crate::math::tanh(self)
+        crate::train::vmath::tanh(self)
     }
     #[inline(always)]
     fn erf_libm(self) -> Self {

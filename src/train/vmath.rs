@@ -1,6 +1,8 @@
-//! `exp`, `expf`, `erf` and `erff` for the element-wise loops: branch-free ports of
-//! the `libm` crate's functions (FreeBSD's `e_exp.c`, `e_expf.c`, `s_erf.c`,
-//! `s_erff.c`) that give
+//! `exp`, `expf`, `erf`, `erff`, `expm1`, `expm1f`, `tanh`, `tanhf`, `log1p` and
+//! `log1pf` for the element-wise loops: branch-free ports of the `libm` crate's
+//! functions (FreeBSD's `e_exp.c`, `e_expf.c`, `s_erf.c`, `s_erff.c`,
+//! `s_expm1.c`, `s_expm1f.c`, `s_log1p.c`, `s_log1pf.c`; musl's `tanh.c`,
+//! `tanhf.c`) that give
 //! **the same bits** as [`crate::math`] for every input, written so that a loop
 //! over a slice compiles to vector code.
 //!
@@ -16,8 +18,15 @@
 //! every machine and SIMD level gives the same bits (spec §16); the unit tests
 //! compare with `libm` bit for bit over dense sweeps and the special values.
 //!
-//! `libm`'s accuracy is therefore theirs: `exp`, `expf` and `erf` below 1 ulp
-//! (FreeBSD's error analysis); `erff` within 2 ulp of `erf` (tested).
+//! `libm`'s accuracy is therefore theirs: `exp`, `expf`, `erf`, `expm1` and
+//! `log1p` below 1 ulp (FreeBSD's error analysis), `tanh` within 2 ulp (musl's
+//! note); `erff`, `expm1f`, `tanhf` and `log1pf` within 2 ulp of the f64
+//! functions (tested).
+//!
+//! `tanh` computes one `expm1` (of 2|x|, or of −2|x| below log(5/3)/2) and one
+//! division whose numerator each interval selects; `expm1` writes libm's
+//! reductions for k = 0, ±1 and the rest as the one `x − k·ln2_hi` they are
+//! operation for operation; `log1p` runs its two reductions into one tail.
 //!
 //! `erf` selects its interval's numerator and denominator first and divides
 //! once: the quotient of the selected pair is the one `libm` computes.
@@ -49,6 +58,40 @@ fn pickf(c: bool, a: f32, b: f32) -> f32 {
     }
 }
 
+/// `t as i32` (truncation toward 0) for |t| ≤ 2048, written so that it
+/// vectorises: Rust's saturating `as i32` compiles to one scalar conversion and
+/// range check per lane. Rounding to an integer by adding and subtracting
+/// 1.5·2⁵² is exact here; a step toward 0 where it rounded away makes it the
+/// truncation, and the integer is the low bits of the sum. Outside ±2048 (and
+/// for NaN) the result is some value in ±2048, which the callers clamp or
+/// select away, as they did the saturated `as i32`.
+#[inline(always)]
+fn trunc_i32(t: f64) -> i32 {
+    const M: f64 = 6_755_399_441_055_744.0;
+    let t = pick(t.is_nan(), 0.0, t.clamp(-2048.0, 2048.0));
+    let r = (t + M) - M;
+    let r = pick(
+        t >= 0.0 && r > t,
+        r - 1.0,
+        pick(t < 0.0 && r < t, r + 1.0, r),
+    );
+    (r + M).to_bits() as u32 as i32
+}
+
+/// `t as i32` for |t| ≤ 1024 in f32, as [`trunc_i32`] (1.5·2²³).
+#[inline(always)]
+fn truncf_i32(t: f32) -> i32 {
+    const M: f32 = 12_582_912.0;
+    let t = pickf(t.is_nan(), 0.0, t.clamp(-1024.0, 1024.0));
+    let r = (t + M) - M;
+    let r = pickf(
+        t >= 0.0 && r > t,
+        r - 1.0,
+        pickf(t < 0.0 && r < t, r + 1.0, r),
+    );
+    ((r + M).to_bits() as i32) - 0x4b40_0000
+}
+
 /// 2ⁿ for n in [−1022, 1023].
 #[inline(always)]
 fn pow2(n: i32) -> f64 {
@@ -76,7 +119,7 @@ pub fn exp(x: f64) -> f64 {
     let hx = ((x.to_bits() >> 32) as u32) & 0x7fff_ffff;
     let neg = x.to_bits() >> 63 != 0;
     // k = round(x / ln 2), as libm computes it in each interval of |x|.
-    let far = (INVLN2 * x + pick(neg, -0.5, 0.5)) as i32;
+    let far = trunc_i32(INVLN2 * x + pick(neg, -0.5, 0.5));
     let near = if neg { -1 } else { 1 };
     let k = if hx >= 0x3ff0_a2b2 {
         far
@@ -113,7 +156,7 @@ const P2F: f32 = -2.766_733_290_6e-3;
 pub fn expf(x: f32) -> f32 {
     let hx = x.to_bits() & 0x7fff_ffff;
     let neg = x.to_bits() >> 31 != 0;
-    let far = (INV_LN2_F * x + pickf(neg, -0.5, 0.5)) as i32;
+    let far = truncf_i32(INV_LN2_F * x + pickf(neg, -0.5, 0.5));
     let near = if neg { -1 } else { 1 };
     let k = if hx > 0x3f85_1592 {
         far
@@ -293,6 +336,267 @@ pub fn erff(x: f32) -> f32 {
     pickf(x.is_nan(), x, y)
 }
 
+const EM_Q1: f64 = -3.333_333_333_333_313_164_28e-2;
+const EM_Q2: f64 = 1.587_301_587_254_814_601_65e-3;
+const EM_Q3: f64 = -7.936_507_578_674_879_424_73e-5;
+const EM_Q4: f64 = 4.008_217_827_329_362_395_52e-6;
+const EM_Q5: f64 = -2.010_992_181_836_243_713_26e-7;
+
+/// eˣ − 1, bit for bit `libm::expm1` (FreeBSD's `s_expm1.c`).
+///
+/// The reduction `x − k·ln2` is written once for every k: for k = ±1 it is
+/// libm's `x ∓ ln2_hi` (1·ln2_hi is exact) and for k = 0 it leaves x and a
+/// zero correction, as libm's paths do.
+#[inline(always)]
+pub fn expm1(x: f64) -> f64 {
+    let hx = ((x.to_bits() >> 32) as u32) & 0x7fff_ffff;
+    let neg = x.to_bits() >> 63 != 0;
+    let far = trunc_i32(INVLN2 * x + pick(neg, -0.5, 0.5));
+    let near = if neg { -1 } else { 1 };
+    let k = if hx >= 0x3ff0_a2b2 {
+        far
+    } else if hx > 0x3fd6_2e42 {
+        near
+    } else {
+        0
+    };
+    // |x| < 56·ln2 for negative x on the path below, so k ≥ −56; k ≤ 1024.
+    let k = k.clamp(-1100, 1100);
+    let t = k as f64;
+    let hi = x - t * LN2HI;
+    let lo = t * LN2LO;
+    let r = hi - lo;
+    let c = (hi - r) - lo;
+    let hfx = 0.5 * r;
+    let hxs = r * hfx;
+    let r1 = 1.0 + hxs * (EM_Q1 + hxs * (EM_Q2 + hxs * (EM_Q3 + hxs * (EM_Q4 + hxs * EM_Q5))));
+    let t = 3.0 - r1 * hfx;
+    let e = hxs * ((r1 - t) / (6.0 - r * t));
+    let k0 = r - (r * e - hxs);
+    let e = r * (e - c) - c;
+    let e = e - hxs;
+    let km1 = 0.5 * (r - e) - 0.5;
+    let k1 = pick(r < -0.25, -2.0 * (e - (r + 0.5)), 1.0 + 2.0 * (r - e));
+    let twopk = pow2(k.clamp(-1022, 1023));
+    let y = r - e + 1.0;
+    let wide = pick(k == 1024, y * 2.0 * pow2(1023), y * twopk) - 1.0;
+    let uf = pow2((-k).clamp(-1022, 1023));
+    let low = (r - e + (1.0 - uf)) * twopk;
+    let high = (r - (e + uf) + 1.0) * twopk;
+    let y = if !(0..=56).contains(&k) {
+        wide
+    } else if k < 20 {
+        low
+    } else {
+        high
+    };
+    let y = pick(k == 1, k1, y);
+    let y = pick(k == -1, km1, y);
+    let y = pick(k == 0, k0, y);
+    let y = pick(hx < 0x3c90_0000, x, y);
+    // |x| ≥ 56·ln2: −1 below, overflow above the threshold, NaN itself.
+    let huge = hx >= 0x4043_687a;
+    let y = pick(huge && neg, -1.0, y);
+    let y = pick(x > 709.782_712_893_383_973_096, x * pow2(1023), y);
+    pick(x.is_nan(), x, y)
+}
+
+const LN2_HI_EM: f32 = 6.931_381_225_6e-1;
+const LN2_LO_EM: f32 = 9.058_000_614_5e-6;
+const EM_Q1F: f32 = -3.333_321_213_7e-2;
+const EM_Q2F: f32 = 1.580_717_042_1e-3;
+
+/// eˣ − 1 in f32, bit for bit `libm::expm1f` (FreeBSD's `s_expm1f.c`).
+#[inline(always)]
+pub fn expm1f(x: f32) -> f32 {
+    let hx = x.to_bits() & 0x7fff_ffff;
+    let neg = x.to_bits() >> 31 != 0;
+    let far = truncf_i32(INV_LN2_F * x + pickf(neg, -0.5, 0.5));
+    let near = if neg { -1 } else { 1 };
+    let k = if hx >= 0x3f85_1592 {
+        far
+    } else if hx > 0x3eb1_7218 {
+        near
+    } else {
+        0
+    };
+    let k = k.clamp(-200, 200);
+    let t = k as f32;
+    let hi = x - t * LN2_HI_EM;
+    let lo = t * LN2_LO_EM;
+    let r = hi - lo;
+    let c = (hi - r) - lo;
+    let hfx = 0.5 * r;
+    let hxs = r * hfx;
+    let r1 = 1.0 + hxs * (EM_Q1F + hxs * EM_Q2F);
+    let t = 3.0 - r1 * hfx;
+    let e = hxs * ((r1 - t) / (6.0 - r * t));
+    let k0 = r - (r * e - hxs);
+    let e = r * (e - c) - c;
+    let e = e - hxs;
+    let km1 = 0.5 * (r - e) - 0.5;
+    let k1 = pickf(r < -0.25, -2.0 * (e - (r + 0.5)), 1.0 + 2.0 * (r - e));
+    let twopk = pow2f(k.clamp(-126, 127));
+    let y = r - e + 1.0;
+    let wide = pickf(k == 128, y * 2.0 * pow2f(127), y * twopk) - 1.0;
+    let uf = pow2f((-k).clamp(-126, 127));
+    let low = (r - e + (1.0 - uf)) * twopk;
+    let high = (r - (e + uf) + 1.0) * twopk;
+    let y = if !(0..=56).contains(&k) {
+        wide
+    } else if k < 23 {
+        low
+    } else {
+        high
+    };
+    let y = pickf(k == 1, k1, y);
+    let y = pickf(k == -1, km1, y);
+    let y = pickf(k == 0, k0, y);
+    let y = pickf(hx < 0x3300_0000, x, y);
+    let huge = hx >= 0x4195_b844;
+    let y = pickf(huge && neg, -1.0, y);
+    let y = pickf(!neg && hx > 0x42b1_7217, x * pow2f(127), y);
+    pickf(hx > 0x7f80_0000, x, y)
+}
+
+/// tanh x, bit for bit `libm::tanh` (musl's `tanh.c`): one `expm1` of ±2|x| and
+/// one division whose numerator each interval selects.
+#[inline(always)]
+pub fn tanh(x: f64) -> f64 {
+    let bits = x.to_bits();
+    let neg = bits >> 63 != 0;
+    let ax = f64::from_bits(bits & !(1 << 63));
+    let w = (ax.to_bits() >> 32) as u32;
+    let (big, mid) = (w > 0x3fe1_93ea, w > 0x3fd0_58ae);
+    // |x| > log(3)/2: 1 − 2/(t+2); > log(5/3)/2: t/(t+2), t = expm1(2|x|);
+    // below: −t/(t+2), t = expm1(−2|x|). The argument's sign is set on the
+    // bits: with `pick(mid, 2|x|, −2|x|)` the compiler computed `expm1` twice,
+    // once for each sign, and selected after.
+    let t = expm1(f64::from_bits(
+        (2.0 * ax).to_bits() | (u64::from(!mid) << 63),
+    ));
+    let q = pick(big, 2.0, pick(mid, t, -t)) / (t + 2.0);
+    // |x| > 20: libm's 1 − 0/|x|, which is 1 but for NaN (without a division).
+    let y = if w > 0x4034_0000 {
+        pick(ax.is_nan(), ax, 1.0)
+    } else if big {
+        1.0 - q
+    } else if w >= 0x0010_0000 {
+        q
+    } else {
+        ax
+    };
+    pick(neg, -y, y)
+}
+
+/// tanh x in f32, bit for bit `libm::tanhf` (musl's `tanhf.c`).
+#[inline(always)]
+pub fn tanhf(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let neg = bits >> 31 != 0;
+    let w = bits & 0x7fff_ffff;
+    let ax = f32::from_bits(w);
+    let (big, mid) = (w > 0x3f0c_9f54, w > 0x3e82_c578);
+    let t = expm1f(f32::from_bits(
+        (2.0 * ax).to_bits() | (u32::from(!mid) << 31),
+    ));
+    let q = pickf(big, 2.0, pickf(mid, t, -t)) / (t + 2.0);
+    let y = if w > 0x4120_0000 {
+        pickf(ax.is_nan(), ax, 1.0)
+    } else if big {
+        1.0 - q
+    } else if w >= 0x0080_0000 {
+        q
+    } else {
+        ax
+    };
+    pickf(neg, -y, y)
+}
+
+const LG1: f64 = 6.666_666_666_666_735_130e-1;
+const LG2: f64 = 3.999_999_999_940_941_908e-1;
+const LG3: f64 = 2.857_142_874_366_239_149e-1;
+const LG4: f64 = 2.222_219_843_214_978_396e-1;
+const LG5: f64 = 1.818_357_216_161_805_012e-1;
+const LG6: f64 = 1.531_383_769_920_937_332e-1;
+const LG7: f64 = 1.479_819_860_511_658_591e-1;
+
+/// ln(1 + x), bit for bit `libm::log1p` (FreeBSD's `s_log1p.c`).
+///
+/// libm's two reductions (f = x, k = 0 near 0; otherwise 1 + x = 2ᵏ(1 + f)
+/// with a correction c) feed one common tail, which with k = 0 and c = 0 is
+/// the near-0 formula operation for operation.
+#[inline(always)]
+pub fn log1p(x: f64) -> f64 {
+    let hx = (x.to_bits() >> 32) as u32;
+    // sqrt(2)/2 − 1 ≤ x < sqrt(2) − 1 (hx ≤ 0xbfd2bec4 on the negative side).
+    let near = hx < 0x3fda_827a || (hx >> 31 != 0 && hx <= 0xbfd2_bec4);
+    let u = 1.0 + x;
+    let ub = u.to_bits();
+    let hu = ((ub >> 32) as u32).wrapping_add(0x3ff0_0000 - 0x3fe6_a09e);
+    let k = (hu >> 20) as i32 - 0x3ff;
+    let c = pick(k >= 2, 1.0 - (u - x), x - (u - 1.0)) / u;
+    let c = pick(k < 54, c, 0.0);
+    let hu = (hu & 0x000f_ffff) + 0x3fe6_a09e;
+    let f = f64::from_bits(((hu as u64) << 32) | (ub & 0xffff_ffff)) - 1.0;
+    let (f, c, k) = if near { (x, 0.0, 0) } else { (f, c, k) };
+    let hfsq = 0.5 * f * f;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (LG2 + w * (LG4 + w * LG6));
+    let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
+    let r = t2 + t1;
+    let dk = k as f64;
+    let y = s * (hfsq + r) + (dk * LN2LO + c) - hfsq + f + dk * LN2HI;
+    // |x| < 2⁻⁵³ (±0, subnormals): x; +∞ and NaN: x; −1: −∞; below: NaN.
+    let y = pick(hx << 1 < 0x3ca0_0000 << 1, x, y);
+    let y = pick(hx >= 0x7ff0_0000 && hx >> 31 == 0, x, y);
+    let y = pick(
+        hx >= 0xbff0_0000,
+        pick(x == -1.0, f64::NEG_INFINITY, f64::NAN),
+        y,
+    );
+    pick(x.is_nan(), x, y)
+}
+
+const LG1F: f32 = 0.666_666_626_93;
+const LG2F: f32 = 0.400_009_721_52;
+const LG3F: f32 = 0.284_987_866_88;
+const LG4F: f32 = 0.242_790_788_41;
+
+/// ln(1 + x) in f32, bit for bit `libm::log1pf` (FreeBSD's `s_log1pf.c`).
+#[inline(always)]
+pub fn log1pf(x: f32) -> f32 {
+    let ix = x.to_bits();
+    let near = ix < 0x3ed4_13d0 || (ix >> 31 != 0 && ix <= 0xbe95_f619);
+    let u = 1.0 + x;
+    let ub = u.to_bits();
+    let iu = ub.wrapping_add(0x3f80_0000 - 0x3f35_04f3);
+    let k = (iu >> 23) as i32 - 0x7f;
+    let c = pickf(k >= 2, 1.0 - (u - x), x - (u - 1.0)) / u;
+    let c = pickf(k < 25, c, 0.0);
+    let f = f32::from_bits((iu & 0x007f_ffff) + 0x3f35_04f3) - 1.0;
+    let (f, c, k) = if near { (x, 0.0, 0) } else { (f, c, k) };
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (LG2F + w * LG4F);
+    let t2 = z * (LG1F + w * LG3F);
+    let r = t2 + t1;
+    let hfsq = 0.5 * f * f;
+    let dk = k as f32;
+    let y = s * (hfsq + r) + (dk * LN2_LO_EM + c) - hfsq + f + dk * LN2_HI_EM;
+    let y = pickf(ix << 1 < 0x3380_0000 << 1, x, y);
+    let y = pickf(ix >= 0x7f80_0000 && ix >> 31 == 0, x, y);
+    let y = pickf(
+        ix >= 0xbf80_0000,
+        pickf(x == -1.0, f32::NEG_INFINITY, f32::NAN),
+        y,
+    );
+    pickf(x.is_nan(), x, y)
+}
+
 /// `s_erff.c`'s coefficients.
 mod f32c {
     pub const ERX: f32 = 8.4506291151e-01;
@@ -420,6 +724,19 @@ mod tests {
             0x4006_db6d,
             0x4018_0000,
             0x7ff0_0000,
+            // expm1, tanh and log1p's intervals.
+            0x3c90_0000,
+            0x3ca0_0000,
+            0x4043_687a,
+            0x3fe1_93ea,
+            0x4034_0000,
+            0x3fd0_58ae,
+            0x0010_0000,
+            0x3fda_827a,
+            0x3fd2_bec4,
+            0x3ff0_0000,
+            0x4340_0000,
+            0x4350_0000,
         ];
         for t in thresholds {
             for low in [0u64, 1, 0xffff_ffff] {
@@ -458,11 +775,12 @@ mod tests {
 
     #[test]
     fn expf_is_libm_expf_bit_for_bit_on_every_f32() {
-        // Every f32 bit pattern of the domain that matters, each sign (~2·10⁸
-        // would take too long in a debug build: every 29th, which still visits
-        // every binade and every residue of the reduction).
+        // The f32 bit patterns of the domain that matters, each sign (~2·10⁹
+        // would take minutes in a debug build: every 1021st, a prime stride that
+        // visits every binade and every residue of the low bits; the module's
+        // tests stay at a few seconds).
         for (lo, hi) in [(0.0f32, 120.0f32), (-0.0, -120.0)] {
-            for x in f32_sweep(lo, hi, 29) {
+            for x in f32_sweep(lo, hi, 1021) {
                 let (got, want) = (expf(x), crate::math::expf(x));
                 assert!(same32(got, want), "expf({x:e}) = {got:e}, libm {want:e}");
             }
@@ -501,7 +819,7 @@ mod tests {
     #[test]
     fn erff_is_libm_erff_bit_for_bit() {
         for (lo, hi) in [(0.0f32, 12.0f32), (-0.0, -12.0)] {
-            for x in f32_sweep(lo, hi, 23) {
+            for x in f32_sweep(lo, hi, 1021) {
                 let (got, want) = (erff(x), libm::erff(x));
                 assert!(same32(got, want), "erff({x:e}) = {got:e}, libm {want:e}");
             }
@@ -516,6 +834,160 @@ mod tests {
         ] {
             let (got, want) = (erff(x), libm::erff(x));
             assert!(same32(got, want), "erff({x:e}) = {got:e}, libm {want:e}");
+        }
+    }
+
+    /// f32 bit patterns around each of `thresholds` (high bits), both signs.
+    fn specials32(thresholds: &[u32]) -> Vec<f32> {
+        let mut v = vec![
+            0.0,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -f32::NAN,
+            f32::MAX,
+            f32::MIN,
+            f32::MIN_POSITIVE,
+            f32::from_bits(1),
+            -f32::from_bits(1),
+            f32::EPSILON,
+            -1.0,
+            1.0,
+        ];
+        for &t in thresholds {
+            for d in -2i64..=2 {
+                let x = f32::from_bits((t as i64 + d).clamp(0, 0x7fff_ffff) as u32);
+                v.push(x);
+                v.push(-x);
+            }
+        }
+        v
+    }
+
+    /// Sweeps of every `step`-th f64 over the ranges the functions split at,
+    /// both signs, dense near 0 and at the overflow end.
+    fn sweeps64(top: f64) -> Vec<f64> {
+        let mut xs = specials64();
+        xs.extend(f64_sweep(1e-300, top, 300_000));
+        xs.extend(f64_sweep(-1e-300, -top, 300_000));
+        xs.extend(f64_sweep(f64::from_bits(1), 1e-300, 2_000));
+        xs.extend((-150_000..150_000).map(|i| i as f64 * 3.1e-4));
+        xs
+    }
+
+    #[test]
+    fn truncation_is_as_i32() {
+        let mut ts: Vec<f64> = (-300_000..300_000).map(|i| i as f64 * 0.006_83).collect();
+        for k in -2048..=2048 {
+            let k = k as f64;
+            ts.extend([k, k + 0.5, k - 0.5, k + 1e-9, k - 1e-9, -0.0]);
+        }
+        for t in ts.into_iter().filter(|t| t.abs() <= 2048.0) {
+            assert_eq!(trunc_i32(t), t as i32, "{t}");
+            if t.abs() <= 1024.0 {
+                assert_eq!(truncf_i32(t as f32), t as f32 as i32, "{t}");
+                let n = f32::from_bits((t as f32).to_bits() + 1);
+                assert_eq!(truncf_i32(n), n as i32, "{n}");
+            }
+        }
+        // Outside the range and NaN: some value within it (the callers clamp).
+        for t in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, -1e300] {
+            assert!(trunc_i32(t).abs() <= 2048);
+            assert!(truncf_i32(t as f32).abs() <= 1024);
+        }
+    }
+
+    #[test]
+    fn expm1_is_libm_expm1_bit_for_bit() {
+        let mut xs = sweeps64(800.0);
+        // k = 20, 56 and 1024, where the reconstruction changes form.
+        for mid in [20.0 * LN2HI, 56.0 * LN2HI, 709.6] {
+            xs.extend((-20_000..20_000).map(|i| mid + i as f64 * 1.9e-5));
+        }
+        xs.extend((-2_000..2_000).map(|i| -0.25 + i as f64 * 1e-7));
+        for x in xs {
+            let (got, want) = (expm1(x), libm::expm1(x));
+            assert!(same64(got, want), "expm1({x:e}) = {got:e}, libm {want:e}");
+        }
+    }
+
+    #[test]
+    fn expm1f_is_libm_expm1f_bit_for_bit() {
+        for (lo, hi) in [(0.0f32, 100.0f32), (-0.0, -100.0)] {
+            for x in f32_sweep(lo, hi, 1021) {
+                let (got, want) = (expm1f(x), libm::expm1f(x));
+                assert!(same32(got, want), "expm1f({x:e}) = {got:e}, libm {want:e}");
+            }
+        }
+        let thresholds = [
+            0x4195_b844,
+            0x42b1_7217,
+            0x3eb1_7218,
+            0x3f85_1592,
+            0x3300_0000,
+            0x0080_0000,
+        ];
+        for x in specials32(&thresholds) {
+            let (got, want) = (expm1f(x), libm::expm1f(x));
+            assert!(same32(got, want), "expm1f({x:e}) = {got:e}, libm {want:e}");
+        }
+    }
+
+    #[test]
+    fn tanh_is_libm_tanh_bit_for_bit() {
+        for x in sweeps64(40.0) {
+            let (got, want) = (tanh(x), crate::math::tanh(x));
+            assert!(same64(got, want), "tanh({x:e}) = {got:e}, libm {want:e}");
+        }
+    }
+
+    #[test]
+    fn tanhf_is_libm_tanhf_bit_for_bit() {
+        for (lo, hi) in [(0.0f32, 12.0f32), (-0.0, -12.0)] {
+            for x in f32_sweep(lo, hi, 1021) {
+                let (got, want) = (tanhf(x), crate::math::tanhf(x));
+                assert!(same32(got, want), "tanhf({x:e}) = {got:e}, libm {want:e}");
+            }
+        }
+        let thresholds = [0x3f0c_9f54, 0x4120_0000, 0x3e82_c578, 0x0080_0000];
+        for x in specials32(&thresholds) {
+            let (got, want) = (tanhf(x), crate::math::tanhf(x));
+            assert!(same32(got, want), "tanhf({x:e}) = {got:e}, libm {want:e}");
+        }
+    }
+
+    #[test]
+    fn log1p_is_libm_log1p_bit_for_bit() {
+        let mut xs = sweeps64(f64::MAX);
+        // Just above −1 (k far below 0) and across −1.
+        xs.extend(f64_sweep(-1.0, -0.5, 200_000));
+        xs.extend((1..5_000).map(|i| -1.0 + i as f64 * 1e-19));
+        xs.extend([-1.0 - f64::EPSILON, -2.0, f64::NEG_INFINITY]);
+        for x in xs {
+            let (got, want) = (log1p(x), crate::math::ln_1p(x));
+            assert!(same64(got, want), "log1p({x:e}) = {got:e}, libm {want:e}");
+        }
+    }
+
+    #[test]
+    fn log1pf_is_libm_log1pf_bit_for_bit() {
+        for x in f32_sweep(0.0, f32::MAX, 2039).chain(f32_sweep(-0.0, -1.0, 1021)) {
+            let (got, want) = (log1pf(x), libm::log1pf(x));
+            assert!(same32(got, want), "log1pf({x:e}) = {got:e}, libm {want:e}");
+        }
+        let thresholds = [
+            0x3ed4_13d0,
+            0x3e95_f619,
+            0x3f80_0000,
+            0x3380_0000,
+            0x7f80_0000,
+            0x0080_0000,
+            0x4c00_0000,
+        ];
+        for x in specials32(&thresholds) {
+            let (got, want) = (log1pf(x), libm::log1pf(x));
+            assert!(same32(got, want), "log1pf({x:e}) = {got:e}, libm {want:e}");
         }
     }
 
@@ -546,6 +1018,37 @@ mod tests {
             worst = worst.max((got - want).abs() / ulp.max(f64::from(f32::from_bits(1))));
         }
         assert!(worst <= 2.0, "erff is {worst} ulp off");
+        // The f32 versions against the f64 ones, in ulps of the f32 result.
+        let mut worst = [0.0f64; 3];
+        for x in f32_sweep(1e-30, 10.0, 1 << 10).chain(f32_sweep(-1e-30, -0.99, 1 << 10)) {
+            let wide = [tanh(x as f64), expm1(x as f64), log1p(x as f64)];
+            let got = [tanhf(x), expm1f(x), log1pf(x)];
+            for i in 0..3 {
+                let ulp = f64::from((wide[i] as f32).abs()) * f32::EPSILON as f64;
+                let err = (got[i] as f64 - wide[i]).abs() / ulp.max(f64::from(f32::from_bits(1)));
+                worst[i] = worst[i].max(err);
+            }
+        }
+        assert!(
+            worst.iter().all(|&w| w <= 2.0),
+            "tanhf, expm1f, log1pf: {worst:?} ulp"
+        );
+        // And the f64 ones against identities.
+        assert!(
+            (log1p(1.0) - std::f64::consts::LN_2).abs() <= std::f64::consts::LN_2 * f64::EPSILON
+        );
+        assert!((expm1(1.0) - (std::f64::consts::E - 1.0)).abs() <= 2.0 * f64::EPSILON);
+        for x in [0.1, 0.3, 0.7, 1.5, 4.0, 12.0] {
+            let e = exp(2.0 * x);
+            assert!(
+                (tanh(x) - (e - 1.0) / (e + 1.0)).abs() <= 4.0 * f64::EPSILON,
+                "tanh({x})"
+            );
+            assert!(
+                (log1p(expm1(x)) - x).abs() <= 4.0 * x * f64::EPSILON,
+                "log1p(expm1({x}))"
+            );
+        }
     }
 
     #[test]
@@ -584,8 +1087,42 @@ mod tests {
                 let d = dy32[i] * (0.5 * (1.0 + libm::erff(v * c as f32)) + v * pdf);
                 assert_eq!(dx32[i].to_bits(), d.to_bits(), "{level:?} at {v}");
             }
+            // tanh and sigmoid, forward, in both precisions.
+            for (act, f64_of, f32_of) in [
+                (
+                    Activation::Tanh,
+                    libm::tanh as fn(f64) -> f64,
+                    libm::tanhf as fn(f32) -> f32,
+                ),
+                (Activation::Sigmoid, sigmoid64, sigmoid32),
+            ] {
+                act.forward(&x, &mut y, w, n);
+                act.forward(&x32, &mut y32, w, n);
+                for i in 0..w * n {
+                    assert_eq!(y[i].to_bits(), f64_of(x[i]).to_bits(), "{act:?} {level:?}");
+                    let want = f32_of(x32[i]);
+                    assert_eq!(y32[i].to_bits(), want.to_bits(), "{act:?} {level:?}");
+                }
+            }
         }
         force(None);
+    }
+
+    /// The logistic function through `libm`, as the engine's `sigmoid` writes it.
+    fn sigmoid64(v: f64) -> f64 {
+        if v >= 0.0 {
+            1.0 / (1.0 + libm::exp(-v))
+        } else {
+            libm::exp(v) / (1.0 + libm::exp(v))
+        }
+    }
+
+    fn sigmoid32(v: f32) -> f32 {
+        if v >= 0.0 {
+            1.0 / (1.0 + libm::expf(-v))
+        } else {
+            libm::expf(v) / (1.0 + libm::expf(v))
+        }
     }
 
     #[test]
@@ -597,6 +1134,22 @@ mod tests {
             assert!(expf(w[0] as f32) <= expf(w[1] as f32), "expf at {}", w[0]);
             assert!(erff(w[0] as f32) <= erff(w[1] as f32), "erff at {}", w[0]);
             assert_eq!(erf(-w[0]).to_bits(), (-erf(w[0])).to_bits());
+            assert!(tanh(w[0]) <= tanh(w[1]), "tanh at {}", w[0]);
+            assert!(expm1(w[0]) <= expm1(w[1]), "expm1 at {}", w[0]);
+            assert!(
+                tanhf(w[0] as f32) <= tanhf(w[1] as f32),
+                "tanhf at {}",
+                w[0]
+            );
+            assert_eq!(tanh(-w[0]).to_bits(), (-tanh(w[0])).to_bits());
+            if w[0] > -1.0 {
+                assert!(log1p(w[0]) <= log1p(w[1]), "log1p at {}", w[0]);
+                assert!(
+                    log1pf(w[0] as f32) <= log1pf(w[1] as f32),
+                    "log1pf at {}",
+                    w[0]
+                );
+            }
         }
     }
 }

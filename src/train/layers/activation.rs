@@ -255,14 +255,17 @@ multiversion! {
     }
 }
 
-/// Logistic function without overflow for large |x|.
+/// Logistic function without overflow for large |x|: 1/(1 + e⁻ˣ) for x ≥ 0,
+/// eˣ/(1 + eˣ) below, both from the one e^(−|x|) (both arms computed, so a
+/// loop over a slice vectorises).
 #[inline(always)]
 pub fn sigmoid<T: Float>(v: T) -> T {
+    let e = (-v.abs()).exp_libm();
+    let (pos, neg) = (T::one() / (T::one() + e), e / (T::one() + e));
     if v >= T::zero() {
-        T::one() / (T::one() + (-v).exp_libm())
+        pos
     } else {
-        let e = v.exp_libm();
-        e / (T::one() + e)
+        neg
     }
 }
 
