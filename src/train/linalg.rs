@@ -67,9 +67,9 @@ pub fn default_threads() -> usize {
 /// the closure runs alone on the calling thread and the other cores stay idle.
 /// Results never depend on the pool: pieces are cut by shape alone.
 pub fn pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    // A thread that already serves another rayon pool cannot adopt this one
-    // (`build` fails): it runs alone.
-    if threads <= 1 || IN_TEAM.with(|t| t.get()) || leads_team() {
+    // A thread that already leads a team (its pool's rayon thread) cannot
+    // adopt another pool (`build` fails): it runs alone.
+    if threads <= 1 || leads_team() {
         return f();
     }
     let pool = POOL.with(|p| {
@@ -122,7 +122,7 @@ pub fn use_team(on: bool) {
         return;
     }
     if !on {
-        spindle::relieve_workers();
+        rest();
     }
     IN_TEAM.with(|t| t.set(on));
 }
@@ -130,7 +130,7 @@ pub fn use_team(on: bool) {
 /// Lets the team's workers sleep now instead of spinning until the next piece
 /// (before a long serial phase, such as the end of an epoch).
 pub fn rest() {
-    if IN_TEAM.with(|t| t.get()) {
+    if team_in_use() {
         spindle::relieve_workers();
     }
 }
@@ -179,7 +179,7 @@ pub fn cut(len: usize, pieces: usize, i: usize) -> usize {
 /// go to the part's own slot and are combined by the caller in part order). A
 /// `run_parts` inside a part runs its parts in order. Allocates nothing.
 pub fn run_parts<P: Send>(parts: impl IntoIterator<Item = P>, f: impl Fn(usize, P) + Sync) {
-    if !IN_TEAM.with(|t| t.get()) {
+    if !team_in_use() {
         for (i, p) in parts.into_iter().enumerate() {
             f(i, p);
         }
@@ -426,7 +426,7 @@ pub fn split_elements_costly<A: Send + Sync, B: Send>(
 /// [`pool`]), else one after the other. Each closure runs exactly once, whole,
 /// on one thread; a `both` inside one of them runs its halves in turn.
 pub fn both(f: impl FnOnce() + Send, g: impl FnOnce() + Send) {
-    if !IN_TEAM.with(|t| t.get()) {
+    if !team_in_use() {
         f();
         g();
         return;

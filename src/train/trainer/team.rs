@@ -67,8 +67,6 @@ pub struct Chooser {
     since_probe: u32,
     /// Windows between probes now.
     interval: u32,
-    /// The current window is the run's first.
-    first: bool,
 }
 
 impl Default for Chooser {
@@ -81,7 +79,6 @@ impl Default for Chooser {
             last: [[None, None]; 2],
             since_probe: 0,
             interval: PROBE_FIRST,
-            first: true,
         }
     }
 }
@@ -109,7 +106,8 @@ impl Chooser {
 
     /// Steps in the current window.
     pub fn window_len(&self) -> u32 {
-        if self.first {
+        // The run's first window: nothing measured yet.
+        if self.last == [[None, None]; 2] {
             FIRST_WINDOW
         } else {
             WINDOW
@@ -122,7 +120,6 @@ impl Chooser {
         let before = self.speed(ran);
         let seen = &mut self.last[slot(ran)];
         *seen = [Some(per_step), seen[0]];
-        self.first = false;
         if ran != self.kept {
             // A probe ended: keep the faster way.
             if let (Some(t), Some(a)) = (self.speed(Way::Team), self.speed(Way::Alone)) {
