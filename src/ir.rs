@@ -396,9 +396,9 @@ impl LayerKind {
 
     /// Whether training keeps a copy of the layer's output per row besides the
     /// activations (batch_norm's and layer_norm's normalised rows, dropout's
-    /// mask), for the memory bound.
+    /// mask, gelu's erf terms), for the memory bound.
     pub fn caches_rows(&self) -> bool {
-        self.normalises() || matches!(self, LayerKind::Dropout { .. })
+        self.normalises() || matches!(self, LayerKind::Dropout { .. } | LayerKind::Gelu)
     }
 
     /// The recipe name of the layer.

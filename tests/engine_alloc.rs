@@ -177,14 +177,34 @@ fn mnist_size_allocations(
         lines: Vec::new(),
     };
     let mut kinds = Vec::new();
-    // The nadam runs also put a layer_norm after each hidden dense layer.
+    // The nadam runs also put a layer_norm after each hidden dense layer; the
+    // adamw runs are the benchmarks' "rich" network: batch_norm, gelu (which
+    // keeps its erf terms) and dropout after each hidden layer, label
+    // smoothing and norm clipping.
     let norm = matches!(optimizer, Optimizer::NAdam { .. });
+    let rich = matches!(optimizer, Optimizer::AdamW { .. });
     for &h in hidden {
         kinds.push(dense(h));
         if norm {
             kinds.push(LayerKind::LayerNorm { eps: 1e-5 });
         }
-        kinds.push(LayerKind::Relu);
+        if rich {
+            kinds.push(LayerKind::BatchNorm {
+                momentum: 0.1,
+                eps: 1e-5,
+            });
+            kinds.push(LayerKind::Gelu);
+            kinds.push(LayerKind::Dropout { p: 0.2 });
+        } else {
+            kinds.push(LayerKind::Relu);
+        }
+    }
+    if rich {
+        p.loss = Loss::CrossEntropy {
+            label_smoothing: 0.1,
+        };
+        p.train.clip = Some(Clip::Norm(1.0));
+        p.train.shuffle = true;
     }
     kinds.push(dense(10));
     p.model = layers(features, kinds, 1);
@@ -211,6 +231,13 @@ fn mnist_size_steps_do_not_allocate() {
             eps: 1e-8,
             weight_decay: 0.0,
             amsgrad: false,
+        },
+        Optimizer::AdamW {
+            lr: 0.001,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
         },
         Optimizer::NAdam {
             lr: 0.001,

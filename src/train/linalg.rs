@@ -386,6 +386,39 @@ pub fn split_columns_costly<A: Send + Sync, B: Send>(
     run_parts(parts, |_, (first, a, b)| f(first, a, b));
 }
 
+/// [`split_columns_costly`] for a pass with two outputs of the input's width
+/// (GELU's values and its kept erf terms): `f(first_column, a, b, c)` gets
+/// matching column ranges of all three.
+pub fn split_columns_costly_two<A: Send + Sync, B: Send, C: Send>(
+    cost: usize,
+    a: &[A],
+    b: &mut [B],
+    c: &mut [C],
+    width: usize,
+    n: usize,
+    f: impl Fn(usize, &[A], &mut [B], &mut [C]) + Sync,
+) {
+    let len = width * n;
+    let (a, b, c) = (&a[..len], &mut b[..len], &mut c[..len]);
+    let pieces = column_pieces(width * cost.max(1), n);
+    if pieces < 2 {
+        f(0, a, b, c);
+        return;
+    }
+    let mut rest = Some((a, b, c));
+    let parts = (0..pieces).filter_map(move |i| {
+        let (a, b, c) = rest.take()?;
+        let (first, end) = (cut(n, pieces, i), cut(n, pieces, i + 1));
+        let at = width * (end - first);
+        let (a0, a1) = a.split_at(at);
+        let (b0, b1) = b.split_at_mut(at);
+        let (c0, c1) = c.split_at_mut(at);
+        rest = Some((a1, b1, c1));
+        Some((first, a0, b0, c0))
+    });
+    run_parts(parts, |_, (first, a, b, c)| f(first, a, b, c));
+}
+
 /// `f` over pieces of a slice (and the matching pieces of a second one of the same
 /// length, or empty), cut by [`element_pieces`]: `f(first, a, b)`.
 pub fn split_elements<A: Send + Sync, B: Send>(

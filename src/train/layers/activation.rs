@@ -13,6 +13,7 @@
 use nalgebra::{DMatrixView, DMatrixViewMut};
 
 use crate::train::float::Float;
+use crate::train::layers::gelu;
 use crate::train::linalg;
 use crate::train::simd::multiversion;
 use crate::train::view;
@@ -32,10 +33,6 @@ pub enum Activation {
     /// Softmax over each column (`nn.Softmax(dim=1)` on row-major batches).
     Softmax,
 }
-
-const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
-/// 1/√(2π)
-const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
 impl Activation {
     /// y ← f(x) for a batch of `width × n`.
@@ -146,9 +143,8 @@ multiversion! {
             }
             Activation::Gelu => {
                 // In the run's precision (f32: erff, 16 lanes to a vector).
-                let (half, c) = (T::of(0.5), T::of(FRAC_1_SQRT_2));
                 for (o, &v) in y.iter_mut().zip(x) {
-                    *o = half * v * (T::one() + (v * c).erf_libm());
+                    *o = gelu::value(v, gelu::erf_term(v));
                 }
             }
             Activation::Sigmoid => {
@@ -218,12 +214,8 @@ multiversion! {
                 }
             }
             Activation::Gelu => {
-                let (half, c) = (T::of(0.5), T::of(FRAC_1_SQRT_2));
-                let (m_half, k) = (T::of(-0.5), T::of(INV_SQRT_2PI));
                 for ((&v, &d), o) in xs!() {
-                    let cdf = half * (T::one() + (v * c).erf_libm());
-                    let pdf = k * (m_half * v * v).exp_libm();
-                    *o = d * (cdf + v * pdf);
+                    *o = d * gelu::slope(v, gelu::erf_term(v));
                 }
             }
             Activation::Sigmoid => {

@@ -21,6 +21,7 @@ pub mod activation;
 pub mod batch_norm;
 pub mod dense;
 pub mod dropout;
+pub mod gelu;
 pub mod layer_norm;
 
 use rand_chacha::ChaCha8Rng;
@@ -32,6 +33,7 @@ use activation::Activation;
 use batch_norm::BatchNorm;
 use dense::Dense;
 use dropout::Dropout;
+use gelu::Gelu;
 use layer_norm::LayerNorm;
 
 /// The sizes of one pass through a layer: `in_width × n` in, `out_width × n`
@@ -96,6 +98,7 @@ pub enum Node<T> {
     Dense(Dense),
     Activation(Activation),
     Dropout(Dropout<T>),
+    Gelu(Gelu<T>),
     BatchNorm(BatchNorm<T>),
     LayerNorm(LayerNorm<T>),
 }
@@ -107,6 +110,7 @@ macro_rules! each_node {
             Node::Dense($l) => $body,
             Node::Activation($l) => $body,
             Node::Dropout($l) => $body,
+            Node::Gelu($l) => $body,
             Node::BatchNorm($l) => $body,
             Node::LayerNorm($l) => $body,
         }
@@ -164,7 +168,7 @@ pub fn node<T: Float>(
         LayerKind::Relu => Node::Activation(Activation::Relu),
         LayerKind::Sigmoid => Node::Activation(Activation::Sigmoid),
         LayerKind::Tanh => Node::Activation(Activation::Tanh),
-        LayerKind::Gelu => Node::Activation(Activation::Gelu),
+        LayerKind::Gelu => Node::Gelu(Gelu::new(in_width, capacity)),
         LayerKind::Softmax => Node::Activation(Activation::Softmax),
         LayerKind::LeakyRelu { slope } => Node::Activation(Activation::LeakyRelu { slope }),
         LayerKind::Elu { alpha } => Node::Activation(Activation::Elu { alpha }),
@@ -284,6 +288,7 @@ mod tests {
         for mut node in [
             Node::<f32>::Activation(Activation::Relu),
             Node::Dropout(Dropout::new(0.1, 3, 4)),
+            Node::Gelu(Gelu::new(3, 4)),
             Node::LayerNorm(LayerNorm::new(3, 1e-5, 0, 3, 4)),
             Node::Dense(Dense {
                 inputs: 3,

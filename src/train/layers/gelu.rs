@@ -1,0 +1,279 @@
+//! Exact GELU (`nn.GELU()`, erf form), forward and backward side by side, with
+//! the forward pass's erf kept for the backward pass.
+//!
+//! y = x · Φ(x) with Φ(x) = ½ · (1 + erf(x/√2)); dy/dx = Φ(x) + x · φ(x) with
+//! φ(x) = e^(−x²/2)/√(2π). The erf is the costliest part of both (three rational
+//! approximations and two exponentials a value, all computed for every lane so
+//! that the loop vectorises), so a training forward pass keeps `1 + erf(x/√2)`
+//! for each value and the backward pass reads it instead of computing it again:
+//! the backward pass costs one exponential a value instead of an erf and an
+//! exponential. Both passes compute every value with the same operations in the
+//! same order as without the kept terms, so the bits are the same.
+//!
+//! Shapes: x, y, dy, dx and the kept terms are all `width × n` (column-major
+//! batch).
+//!
+//! The formulas ([`erf_term`], [`value`], [`slope`]) are shared with
+//! [`Activation::Gelu`], the form without kept terms that evaluation, `predict`
+//! and the gradient check use.
+
+use std::f64::consts::FRAC_1_SQRT_2;
+
+use crate::train::float::Float;
+use crate::train::layers::activation::Activation;
+use crate::train::linalg;
+use crate::train::simd::multiversion;
+
+/// The engine's GELU layer: [`Activation::Gelu`] plus the kept `1 + erf(x/√2)`
+/// of the last training batch.
+#[derive(Debug, Clone)]
+pub struct Gelu<T> {
+    /// `1 + erf(x/√2)` of the last training forward pass, `width × capacity`
+    /// (allocated once, when the network is built).
+    erf_terms: Vec<T>,
+    /// How many values of `erf_terms` belong to the last forward pass: 0 after
+    /// an evaluation pass (a backward pass then computes the erf itself).
+    kept: usize,
+}
+
+impl<T: Float> Gelu<T> {
+    /// A GELU layer of `width` features for batches of up to `capacity` rows.
+    pub fn new(width: usize, capacity: usize) -> Self {
+        Gelu {
+            erf_terms: vec![T::zero(); width * capacity],
+            kept: 0,
+        }
+    }
+
+    /// y ← x · Φ(x), x and y `width × n`; a training pass keeps the erf terms
+    /// (the buffer holds the training batch; a larger one is not kept).
+    pub fn forward(&mut self, x: &[T], y: &mut [T], width: usize, n: usize, train: bool) {
+        let len = width * n;
+        if !train || len > self.erf_terms.len() {
+            self.kept = 0;
+            Activation::Gelu.forward(x, y, width, n);
+            return;
+        }
+        let terms = &mut self.erf_terms[..len];
+        linalg::split_columns_costly_two(COST, x, y, terms, width, n, |_, x, y, terms| {
+            forward_keeping(x, y, terms)
+        });
+        self.kept = len;
+    }
+
+    /// dx ← dy · GELU′(x), all `width × n`, from the kept erf terms when the
+    /// last forward pass kept this batch's.
+    pub fn backward(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T], width: usize, n: usize) {
+        let len = width * n;
+        if self.kept != len {
+            Activation::Gelu.backward(x, y, dy, dx, width, n);
+            return;
+        }
+        let (x, terms) = (&x[..len], &self.erf_terms[..len]);
+        linalg::split_columns_costly(COST, dy, width, dx, width, n, |first, dy, dx| {
+            let r = first * width..first * width + dy.len();
+            backward_kept(&x[r.clone()], &terms[r], dy, dx)
+        });
+    }
+}
+
+/// What a value costs next to a relu, for how finely a batch is cut into
+/// pieces (as [`Activation`]'s erf and exponential).
+const COST: usize = 8;
+
+/// 1/√(2π)
+const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+
+/// `1 + erf(v/√2)`: twice Φ(v), in the run's precision.
+#[inline(always)]
+pub fn erf_term<T: Float>(v: T) -> T {
+    T::one() + (v * T::of(FRAC_1_SQRT_2)).erf_libm()
+}
+
+/// GELU(v) from v's erf term `t`: ½ · v · t.
+#[inline(always)]
+pub fn value<T: Float>(v: T, t: T) -> T {
+    T::of(0.5) * v * t
+}
+
+/// GELU′(v) from v's erf term `t`: ½ · t + v · φ(v).
+#[inline(always)]
+pub fn slope<T: Float>(v: T, t: T) -> T {
+    let cdf = T::of(0.5) * t;
+    let pdf = T::of(INV_SQRT_2PI) * (T::of(-0.5) * v * v).exp_libm();
+    cdf + v * pdf
+}
+
+multiversion! {
+    /// y ← GELU(x) and terms ← 1 + erf(x/√2), all of one length.
+    fn forward_keeping<T: Float>(x: &[T], y: &mut [T], terms: &mut [T]) {
+        let len = x.len();
+        let (y, terms) = (&mut y[..len], &mut terms[..len]);
+        for ((o, t), &v) in y.iter_mut().zip(terms.iter_mut()).zip(x) {
+            let e = erf_term(v);
+            *t = e;
+            *o = value(v, e);
+        }
+    }
+}
+
+multiversion! {
+    /// dx ← dy · GELU′(x) from the kept terms, all of one length.
+    fn backward_kept<T: Float>(x: &[T], terms: &[T], dy: &[T], dx: &mut [T]) {
+        let len = dx.len();
+        let (x, terms, dy) = (&x[..len], &terms[..len], &dy[..len]);
+        for (((o, &v), &t), &d) in dx.iter_mut().zip(x).zip(terms).zip(dy) {
+            *o = d * slope(v, t);
+        }
+    }
+}
+
+impl<T: Float> super::Layer<T> for Gelu<T> {
+    /// Training keeps the erf terms for the backward pass.
+    #[inline]
+    fn forward(
+        &mut self,
+        _: &[T],
+        x: &[T],
+        y: &mut [T],
+        shape: super::Shape,
+        mode: &mut super::Mode<'_>,
+    ) {
+        let train = mode.is_train();
+        Gelu::forward(self, x, y, shape.out_width, shape.n, train);
+    }
+
+    #[inline]
+    fn backward(
+        &mut self,
+        _: &[T],
+        _: &mut [T],
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        shape: super::Shape,
+    ) {
+        if let Some(dx) = dx {
+            Gelu::backward(self, x, y, dy, dx, shape.out_width, shape.n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{generator, Stream};
+    use crate::train::layers::{Layer, Mode, Shape};
+
+    /// Values around every interval of erf's approximation (|x/√2| below 2⁻²⁸,
+    /// 0.84375, 1.25, 2.857, 6) and beyond, both signs.
+    fn inputs<T: Float>(len: usize) -> Vec<T> {
+        (0..len)
+            .map(|i| {
+                let u = (i as f64 * 0.618_033_988_749_895).fract() * 2.0 - 1.0;
+                T::of(u * u * u * 12.0)
+            })
+            .collect()
+    }
+
+    fn bits<T: Float>(v: &[T]) -> Vec<u64> {
+        v.iter().map(|x| x.to_f64().to_bits()).collect()
+    }
+
+    /// The kept-terms passes give the bits of the plain activation's passes,
+    /// in both precisions, for a batch cut into pieces and one that is not.
+    fn same_bits_as_the_activation<T: Float>() {
+        let mut rng = generator(5, Stream::Dropout);
+        for (width, n) in [(7, 3), (256, 128)] {
+            let x: Vec<T> = inputs(width * n);
+            let dy: Vec<T> = inputs::<T>(width * n).iter().rev().copied().collect();
+            let shape = Shape {
+                in_width: width,
+                out_width: width,
+                n,
+            };
+            let mut gelu = Gelu::<T>::new(width, n);
+            let (mut y, mut dx) = (vec![T::zero(); width * n], vec![T::zero(); width * n]);
+            Layer::forward(
+                &mut gelu,
+                &[],
+                &x,
+                &mut y,
+                shape,
+                &mut Mode::Train(&mut rng),
+            );
+            assert_eq!(gelu.kept, width * n);
+            Layer::backward(&mut gelu, &[], &mut [], &x, &y, &dy, Some(&mut dx), shape);
+            let (mut y0, mut dx0) = (vec![T::zero(); width * n], vec![T::zero(); width * n]);
+            Activation::Gelu.forward(&x, &mut y0, width, n);
+            Activation::Gelu.backward(&x, &y0, &dy, &mut dx0, width, n);
+            assert_eq!(bits(&y), bits(&y0), "forward {width}×{n}");
+            assert_eq!(bits(&dx), bits(&dx0), "backward {width}×{n}");
+        }
+    }
+
+    #[test]
+    fn kept_terms_give_the_activations_bits_f32() {
+        same_bits_as_the_activation::<f32>();
+    }
+
+    #[test]
+    fn kept_terms_give_the_activations_bits_f64() {
+        same_bits_as_the_activation::<f64>();
+    }
+
+    /// An evaluation pass keeps nothing, and a backward pass after it computes
+    /// the erf itself (the stale terms of an earlier batch are not read); a
+    /// batch larger than the buffer is computed without keeping.
+    #[test]
+    fn only_a_training_pass_that_fits_keeps_terms() {
+        let (width, n) = (3, 4);
+        let x: Vec<f32> = inputs(width * n);
+        let shape = Shape {
+            in_width: width,
+            out_width: width,
+            n,
+        };
+        let mut gelu = Gelu::<f32>::new(width, n);
+        let mut y = vec![0.0; width * n];
+        let mut rng = generator(5, Stream::Dropout);
+        Layer::forward(
+            &mut gelu,
+            &[],
+            &x,
+            &mut y,
+            shape,
+            &mut Mode::Train(&mut rng),
+        );
+        assert_eq!(gelu.kept, width * n);
+        let other: Vec<f32> = x.iter().map(|v| v * 0.5).collect();
+        Layer::forward(&mut gelu, &[], &other, &mut y, shape, &mut Mode::Eval);
+        assert_eq!(gelu.kept, 0);
+        let dy = vec![1.0f32; width * n];
+        let (mut dx, mut want) = (vec![0.0; width * n], vec![0.0; width * n]);
+        Layer::backward(
+            &mut gelu,
+            &[],
+            &mut [],
+            &other,
+            &y,
+            &dy,
+            Some(&mut dx),
+            shape,
+        );
+        Activation::Gelu.backward(&other, &y, &dy, &mut want, width, n);
+        assert_eq!(bits(&dx), bits(&want));
+        let big = Shape { n: 2 * n, ..shape };
+        let (xb, mut yb) = (inputs::<f32>(2 * width * n), vec![0.0; 2 * width * n]);
+        Layer::forward(
+            &mut gelu,
+            &[],
+            &xb,
+            &mut yb,
+            big,
+            &mut Mode::Train(&mut rng),
+        );
+        assert_eq!(gelu.kept, 0);
+    }
+}
