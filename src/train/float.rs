@@ -22,6 +22,13 @@ pub trait Float:
     /// The error function: `libm`'s `erff` for f32, `erf` for f64, by
     /// [`crate::train::vmath`]'s branch-free ports that vectorise in loops.
     fn erf_libm(self) -> Self;
+    /// [`Float::erf_libm`] where it takes its intervals near 0 (|x| < 1.25,
+    /// [`Float::erf_is_far`] false): a third of the work.
+    fn erf_near_libm(self) -> Self;
+    /// [`Float::erf_libm`] where it takes its tail intervals (|x| ≥ 1.25, ±∞, NaN).
+    fn erf_far_libm(self) -> Self;
+    /// Whether [`Float::erf_libm`] takes its tail intervals at `self`.
+    fn erf_is_far(self) -> bool;
 
     /// `dst ← a·b`, or `dst ← dst + a·b` when `accumulate`, on the calling thread
     /// (faer's kernels; [`crate::train::linalg`] decides about threads). The
@@ -64,6 +71,18 @@ impl Float for f32 {
         crate::train::vmath::erff(self)
     }
     #[inline(always)]
+    fn erf_near_libm(self) -> Self {
+        crate::train::vmath::erff_near(self)
+    }
+    #[inline(always)]
+    fn erf_far_libm(self) -> Self {
+        crate::train::vmath::erff_far(self)
+    }
+    #[inline(always)]
+    fn erf_is_far(self) -> bool {
+        crate::train::vmath::erff_is_far(self)
+    }
+    #[inline(always)]
     fn of(x: f64) -> Self {
         x as f32
     }
@@ -95,6 +114,18 @@ impl Float for f64 {
     #[inline(always)]
     fn erf_libm(self) -> Self {
         crate::train::vmath::erf(self)
+    }
+    #[inline(always)]
+    fn erf_near_libm(self) -> Self {
+        crate::train::vmath::erf_near(self)
+    }
+    #[inline(always)]
+    fn erf_far_libm(self) -> Self {
+        crate::train::vmath::erf_far(self)
+    }
+    #[inline(always)]
+    fn erf_is_far(self) -> bool {
+        crate::train::vmath::erf_is_far(self)
     }
     #[inline(always)]
     fn of(x: f64) -> Self {

@@ -143,8 +143,13 @@ multiversion! {
             }
             Activation::Gelu => {
                 // In the run's precision (f32: erff, 16 lanes to a vector).
-                for (o, &v) in y.iter_mut().zip(x) {
-                    *o = gelu::value(v, gelu::erf_term(v));
+                let mut terms = [T::zero(); gelu::CHUNK];
+                for (x, y) in x.chunks(gelu::CHUNK).zip(y.chunks_mut(gelu::CHUNK)) {
+                    let terms = &mut terms[..x.len()];
+                    gelu::erf_terms(x, terms);
+                    for ((o, &v), &t) in y.iter_mut().zip(x).zip(terms.iter()) {
+                        *o = gelu::value(v, t);
+                    }
                 }
             }
             Activation::Sigmoid => {
@@ -214,8 +219,14 @@ multiversion! {
                 }
             }
             Activation::Gelu => {
-                for ((&v, &d), o) in xs!() {
-                    *o = d * gelu::slope(v, gelu::erf_term(v));
+                let mut terms = [T::zero(); gelu::CHUNK];
+                let chunks = x.chunks(gelu::CHUNK).zip(dy.chunks(gelu::CHUNK));
+                for ((x, dy), dx) in chunks.zip(dx.chunks_mut(gelu::CHUNK)) {
+                    let terms = &mut terms[..x.len()];
+                    gelu::erf_terms(x, terms);
+                    for (((o, &v), &t), &d) in dx.iter_mut().zip(x).zip(terms.iter()).zip(dy) {
+                        *o = d * gelu::slope(v, t);
+                    }
                 }
             }
             Activation::Sigmoid => {
