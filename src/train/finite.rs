@@ -23,14 +23,20 @@ pub(crate) fn all_finite<T: Float>(v: &[T]) -> bool {
     ok.iter().all(|&o| o)
 }
 
+/// The independent sums of [`finite_block`]: with eight, each addition waited
+/// for the one before in its lane (a chain of `len / 8` additions).
+const LANES: usize = 64;
+
 multiversion! {
     /// Whether every value is finite: `x·0` is 0 for a finite `x` and NaN
-    /// otherwise, summed in eight independent lanes (one vectorised pass over the
-    /// values, compiled for each SIMD level: a step checks every parameter).
+    /// otherwise, summed in [`LANES`] independent lanes (one vectorised pass over
+    /// the values, compiled for each SIMD level: a step checks every parameter).
+    /// Only the answer matters, not the sums' bits, so the lanes are as many as
+    /// keep the additions' latency hidden (four vectors of AVX-512).
     pub(crate) fn finite_block<T: Float>(v: &[T]) -> bool {
         let zero = T::zero();
-        let mut lanes = [zero; 8];
-        let chunks = v.chunks_exact(8);
+        let mut lanes = [zero; LANES];
+        let chunks = v.chunks_exact(LANES);
         let rest = chunks.remainder();
         for c in chunks {
             for (l, &x) in lanes.iter_mut().zip(c) {
@@ -52,7 +58,7 @@ mod tests {
         use crate::train::simd::{force, Level};
         for level in [Level::Baseline, Level::V3, Level::V4] {
             force(Some(level));
-            for len in [0usize, 1, 7, 8, 9, 67, 2410] {
+            for len in [0usize, 1, 7, 8, 9, 63, 64, 65, 67, 130, 2410] {
                 let v: Vec<f32> = (0..len).map(|i| i as f32 - 30.0).collect();
                 assert!(all_finite(&v), "{level:?} {len}");
                 for at in [0, len / 2, len.saturating_sub(1)] {

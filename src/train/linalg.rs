@@ -780,8 +780,43 @@ multiversion! {
             let x = x.to_f64();
             *l += x * x;
         }
+        // Through memory, as in `sum_squares_four`: one vector in the loop.
+        let lanes = std::hint::black_box(lanes);
         ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
             + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+    }
+}
+
+multiversion! {
+    /// [`sum_squares_block`] of each of four slices of one length, the same bits:
+    /// each slice's eight lanes add in the same order, but the four slices' sums
+    /// are independent chains of additions that overlap, where one slice's eight
+    /// lanes (one AVX-512 vector of f64) wait for each addition before the next.
+    pub fn sum_squares_four<T: Float>(v: [&[T]; 4]) -> [f64; 4] {
+        let len = v[0].len();
+        if len % 8 != 0 || v.iter().any(|s| s.len() != len) {
+            return v.map(sum_squares_block);
+        }
+        #[inline(always)]
+        fn add<T: Float>(lanes: &mut [f64; 8], chunk: &[T]) {
+            for (l, &x) in lanes.iter_mut().zip(chunk) {
+                let x = x.to_f64();
+                *l += x * x;
+            }
+        }
+        let (mut l0, mut l1, mut l2, mut l3) = ([0.0f64; 8], [0.0f64; 8], [0.0f64; 8], [0.0f64; 8]);
+        let mut i = 0;
+        while i < len {
+            add(&mut l0, &v[0][i..i + 8]);
+            add(&mut l1, &v[1][i..i + 8]);
+            add(&mut l2, &v[2][i..i + 8]);
+            add(&mut l3, &v[3][i..i + 8]);
+            i += 8;
+        }
+        // Through memory: the pairing of the lanes below otherwise leads the
+        // compiler to keep the lanes shuffled in the loop (twice the work there).
+        let lanes = std::hint::black_box([l0, l1, l2, l3]);
+        lanes.map(|l| ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])))
     }
 }
 
@@ -1118,6 +1153,32 @@ mod tests {
                 .collect();
             assert_eq!(hits.to_vec(), want);
         }
+    }
+
+    /// Four slices at once are each slice alone, bit for bit, at every SIMD
+    /// level (slices of one length, a multiple of 8, and the others).
+    #[test]
+    fn sum_squares_four_is_sum_squares_block() {
+        use crate::train::simd::{force, Level};
+        let v: Vec<f32> = (0..4 * 4096 + 40)
+            .map(|i| ((i as f32) * 0.731).sin() * 1e3)
+            .collect();
+        for level in [Level::Baseline, Level::V3, Level::V4] {
+            force(Some(level));
+            for (len, skew) in [(4096, 0), (8, 0), (0, 0), (4096, 5), (13, 0)] {
+                let parts: [&[f32]; 4] = std::array::from_fn(|k| {
+                    &v[k * len..(k + 1) * len + if k == 3 { skew } else { 0 }]
+                });
+                let got = sum_squares_four(parts);
+                let want = parts.map(sum_squares_block);
+                assert_eq!(
+                    got.map(f64::to_bits),
+                    want.map(f64::to_bits),
+                    "{level:?} {len} {skew}"
+                );
+            }
+        }
+        force(None);
     }
 
     #[test]
