@@ -794,7 +794,7 @@ multiversion! {
     /// lanes (one AVX-512 vector of f64) wait for each addition before the next.
     pub fn sum_squares_four<T: Float>(v: [&[T]; 4]) -> [f64; 4] {
         let len = v[0].len();
-        if len % 8 != 0 || v.iter().any(|s| s.len() != len) {
+        if !len.is_multiple_of(8) || v.iter().any(|s| s.len() != len) {
             return v.map(sum_squares_block);
         }
         #[inline(always)]
