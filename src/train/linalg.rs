@@ -95,6 +95,7 @@ pub fn pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     spindle::with_lock(threads, || {
         IN_TEAM.with(|t| t.set(true));
         LEADS.with(|t| t.set(true));
+        TEAM_SIZE.with(|t| t.set(threads));
         let _reset = ResetTeam;
         f()
     })
@@ -143,6 +144,7 @@ impl Drop for ResetTeam {
     fn drop(&mut self) {
         IN_TEAM.with(|t| t.set(false));
         LEADS.with(|t| t.set(false));
+        TEAM_SIZE.with(|t| t.set(1));
     }
 }
 
@@ -156,7 +158,16 @@ thread_local! {
     static IN_TEAM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// The calling thread leads a spindle team (inside [`pool`]).
     static LEADS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The number of threads of the team the calling thread leads (1 outside
+    /// [`pool`]).
+    static TEAM_SIZE: std::cell::Cell<usize> = const { std::cell::Cell::new(1) };
 }
+
+/// How many pieces a product is cut into at most for each thread of the team
+/// that runs it: a second piece a thread lets the faster threads take over
+/// from one that is held up; more pieces only re-read the shared operand and
+/// run narrower kernels.
+pub const PRODUCT_PIECES_PER_THREAD: usize = 2;
 
 /// The number of pieces for `work` units when a piece should hold at least
 /// `unit`: the largest power of two not above `work / unit`, between 1 and
@@ -228,11 +239,22 @@ fn gemm<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>, mut c: MatMut<'_, T>, accu
         return;
     }
     let work = a.nrows() * a.ncols() * b.ncols();
-    if work < PAR_WORK {
+    // Unlike a sum, a product's value does not depend on the block of the
+    // output it is computed in (`pieces_give_the_whole_product`), so the cut
+    // follows the team at hand: whole on one thread, at most
+    // [`PRODUCT_PIECES_PER_THREAD`] pieces a thread of a team.
+    let team = if team_in_use() {
+        TEAM_SIZE.with(|t| t.get())
+    } else {
+        1
+    };
+    if work < PAR_WORK || team < 2 {
         T::matmul(c, accumulate, a, b);
         return;
     }
-    let pieces = piece_count(work, PIECE_WORK).max(2);
+    let pieces = piece_count(work, PIECE_WORK)
+        .max(2)
+        .min(team * PRODUCT_PIECES_PER_THREAD);
     run_parts(product_pieces(a, b, c, pieces), |_, (a, b, c)| {
         T::matmul(c, accumulate, a, b)
     });
@@ -1093,7 +1115,7 @@ mod tests {
                 };
                 let mut whole = vec![T::zero(); cm.len()];
                 T::matmul(cm.view_mut(&mut whole).expect("view"), false, av, bv);
-                for pieces in [2, 4, 8, 16] {
+                for pieces in [2, 3, 4, 6, 8, 16] {
                     for threads in [1, 3] {
                         let mut c = vec![T::one(); cm.len()];
                         let cv = cm.view_mut(&mut c).expect("view");
