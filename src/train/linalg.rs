@@ -575,7 +575,13 @@ pub fn w_x<T: Float>(
 }
 
 multiversion! {
-    /// [`w_x`] below [`DIRECT_WORK`]: one dot product per output.
+    /// [`w_x`] below [`DIRECT_WORK`]: one dot product per output ([`dot`]'s
+    /// order), [`LANES`] examples at a time. Each block of examples is first
+    /// transposed into `xt` (`k × LANES`, input-major), so that an output's
+    /// dot products for the whole block run as vector operations over the
+    /// examples: lane l of the dot product of every example is one vector,
+    /// and the inputs are added in the same order as [`dot`] adds them.
+    /// More than [`MAX_K`] inputs or units take [`dot`] per output.
     fn w_x_direct<T: Float>(
         w: &[T],
         x: &[T],
@@ -585,16 +591,113 @@ multiversion! {
         n: usize,
         accumulate: bool,
     ) {
-        for (xj, yj) in x[..k * n]
-            .chunks_exact(k)
-            .zip(y[..m * n].chunks_exact_mut(m.max(1)))
-        {
-            for (wi, yi) in w[..m * k].chunks_exact(k).zip(yj.iter_mut()) {
-                let d = dot(wi, xj);
-                *yi = if accumulate { *yi + d } else { d };
+        let (w, x, y) = (&w[..m * k], &x[..k * n], &mut y[..m * n]);
+        if k > MAX_K || m > MAX_K {
+            for (xj, yj) in x.chunks_exact(k).zip(y.chunks_exact_mut(m.max(1))) {
+                for (wi, yi) in w.chunks_exact(k).zip(yj.iter_mut()) {
+                    let d = dot(wi, xj);
+                    *yi = if accumulate { *yi + d } else { d };
+                }
+            }
+            return;
+        }
+        let mut xt = [[T::zero(); LANES]; MAX_K];
+        let xt = &mut xt[..k];
+        // The block's outputs, unit by unit, then written out column by column.
+        let mut tile = [[T::zero(); LANES]; MAX_K];
+        let tile = &mut tile[..m];
+        for (b, xb) in x.chunks(k * LANES).enumerate() {
+            let cols = transpose_block(xb, k, xt);
+            for (t, wi) in tile.iter_mut().zip(w.chunks_exact(k)) {
+                *t = dot_lanes(wi, xt);
+            }
+            let yb = &mut y[b * LANES * m..(b * LANES + cols) * m];
+            for (e, yc) in yb.chunks_exact_mut(m.max(1)).enumerate() {
+                if accumulate {
+                    for (o, t) in yc.iter_mut().zip(tile.iter()) {
+                        *o += t[e];
+                    }
+                } else {
+                    for (o, t) in yc.iter_mut().zip(tile.iter()) {
+                        *o = t[e];
+                    }
+                }
             }
         }
     }
+}
+
+/// Examples (or values) the direct kernels handle in one vector of lanes.
+const LANES: usize = 8;
+
+/// The widest input the blocked [`w_x_direct`] transposes onto the stack.
+const MAX_K: usize = 64;
+
+/// [`dot`] of `a` with each of [`LANES`] vectors at once, the vectors given
+/// transposed (`xt[p][e]` = value p of vector e): the same products added in the
+/// same order into the same 8 interleaved lanes (`l0`..`l7`, each a vector over
+/// the examples), and the lanes added up in the same fixed order. Written lane
+/// by lane with [`madd`] so that the compiler keeps each lane one vector
+/// register (loops over the lanes made it vectorise across them instead).
+#[inline(always)]
+fn dot_lanes<T: Float>(a: &[T], xt: &[[T; LANES]]) -> [T; LANES] {
+    let z = [T::zero(); LANES];
+    let (mut l0, mut l1, mut l2, mut l3) = (z, z, z, z);
+    let (mut l4, mut l5, mut l6, mut l7) = (z, z, z, z);
+    let (ca, cx) = (a.chunks_exact(8), xt.chunks_exact(8));
+    let (ra, rx) = (ca.remainder(), cx.remainder());
+    for (av, xv) in ca.zip(cx) {
+        madd(&mut l0, av[0], &xv[0]);
+        madd(&mut l1, av[1], &xv[1]);
+        madd(&mut l2, av[2], &xv[2]);
+        madd(&mut l3, av[3], &xv[3]);
+        madd(&mut l4, av[4], &xv[4]);
+        madd(&mut l5, av[5], &xv[5]);
+        madd(&mut l6, av[6], &xv[6]);
+        madd(&mut l7, av[7], &xv[7]);
+    }
+    // The remainder goes to the first lanes, as in `dot`.
+    let r = ra.len().min(rx.len());
+    if r > 0 {
+        madd(&mut l0, ra[0], &rx[0]);
+    }
+    if r > 1 {
+        madd(&mut l1, ra[1], &rx[1]);
+    }
+    if r > 2 {
+        madd(&mut l2, ra[2], &rx[2]);
+    }
+    if r > 3 {
+        madd(&mut l3, ra[3], &rx[3]);
+    }
+    if r > 4 {
+        madd(&mut l4, ra[4], &rx[4]);
+    }
+    if r > 5 {
+        madd(&mut l5, ra[5], &rx[5]);
+    }
+    if r > 6 {
+        madd(&mut l6, ra[6], &rx[6]);
+    }
+    add(add(add(l0, l4), add(l1, l5)), add(add(l2, l6), add(l3, l7)))
+}
+
+/// acc ← acc + a·x, value by value (one vector multiply and add).
+#[inline(always)]
+fn madd<T: Float>(acc: &mut [T; LANES], a: T, x: &[T]) {
+    for (o, &v) in acc.iter_mut().zip(x) {
+        *o += a * v;
+    }
+}
+
+/// a + b, value by value.
+#[inline(always)]
+fn add<T: Float>(a: [T; LANES], b: [T; LANES]) -> [T; LANES] {
+    let mut o = a;
+    for (o, &v) in o.iter_mut().zip(&b) {
+        *o += v;
+    }
+    o
 }
 
 /// Weight gradient of a dense layer: dW (`m × k`, given as `dwt` like W in
@@ -623,10 +726,7 @@ pub fn dy_xt<T: Float>(
     }
     if let (Some(dy), Some(x)) = (view::slice(dy), view::slice(x)) {
         if let Some(dw) = view::slice_mut(dwt) {
-            dw.fill(T::zero());
-            if k == 0 || m == 0 {
-                return;
-            }
+            // Overwrites every value (0 with no columns).
             dy_xt_direct(dy, x, dw, m, k, n);
             return;
         }
@@ -643,13 +743,70 @@ pub fn dy_xt<T: Float>(
 }
 
 multiversion! {
-    /// [`dy_xt`] below [`DIRECT_WORK`], into a zeroed dw: one axpy per (unit, column).
+    /// [`dy_xt`] below [`DIRECT_WORK`]: each value of dW (`m` rows of `k`)
+    /// is Σ over the columns j, in order from 0, of dy[i, j]·x[p, j]; a row's
+    /// values are summed [`LANES`] at a time in a vector. With at least
+    /// [`LANES`] inputs every vector lies within a column of x: the last one
+    /// ends at the row's end, overlapping the one before (the overlapped
+    /// values are computed twice, the same way).
     fn dy_xt_direct<T: Float>(dy: &[T], x: &[T], dw: &mut [T], m: usize, k: usize, n: usize) {
-        for (xj, dyj) in x[..k * n].chunks_exact(k).zip(dy[..m * n].chunks_exact(m)) {
-            for (row, &a) in dw.chunks_exact_mut(k).zip(dyj) {
-                axpy(a, xj, row);
+        let (dy, x, dw) = (&dy[..m * n], &x[..k * n], &mut dw[..m * k]);
+        if k >= LANES {
+            for (i, row) in dw.chunks_exact_mut(k).enumerate() {
+                for p0 in (0..k).step_by(LANES) {
+                    let p0 = p0.min(k - LANES);
+                    let mut acc = [T::zero(); LANES];
+                    for (dyj, xj) in dy.chunks_exact(m).zip(x.chunks_exact(k)) {
+                        madd(&mut acc, dyj[i], &xj[p0..p0 + LANES]);
+                    }
+                    row[p0..p0 + LANES].copy_from_slice(&acc);
+                }
             }
+            return;
         }
+        for i in 0..m {
+            let mut acc = [T::zero(); LANES];
+            // Columns whose LANES values lie within x (the lanes past the
+            // column hold the next column's values, never stored).
+            let whole = whole_lanes(x.len(), 0, k).min(n);
+            for j in 0..whole {
+                madd(&mut acc, dy[j * m + i], &x[j * k..j * k + LANES]);
+            }
+            for j in whole..n {
+                madd(&mut acc, dy[j * m + i], &tail_lanes(x, j * k));
+            }
+            store_lanes(dw, i * k, k, &acc);
+        }
+    }
+}
+
+/// How many rows `r` (of `stride` values, the first at 0) have the [`LANES`]
+/// values from `r·stride + at` within a slice of `len`.
+#[inline(always)]
+fn whole_lanes(len: usize, at: usize, stride: usize) -> usize {
+    match len.checked_sub(at + LANES) {
+        Some(room) => room / stride.max(1) + 1,
+        None => 0,
+    }
+}
+
+/// The values of `s` from `at`, [`LANES`] of them, zeros past its end.
+#[inline(always)]
+fn tail_lanes<T: Float>(s: &[T], at: usize) -> [T; LANES] {
+    std::array::from_fn(|e| s.get(at + e).copied().unwrap_or(T::zero()))
+}
+
+/// Stores the first `len` lanes of `v` at `at` in `s`.
+#[inline(always)]
+fn store_lanes<T: Float>(s: &mut [T], at: usize, len: usize, v: &[T; LANES]) {
+    if len == LANES {
+        if let Some(o) = s.get_mut(at..at + LANES) {
+            o.copy_from_slice(v);
+            return;
+        }
+    }
+    for (o, &x) in s.iter_mut().skip(at).zip(&v[..len.min(LANES)]) {
+        *o = x;
     }
 }
 
@@ -723,10 +880,7 @@ pub fn wt_dy<T: Float>(
     }
     if let (Some(w), Some(dy)) = (view::slice(wt), view::slice(dy)) {
         if let Some(dx) = view::slice_mut(dx) {
-            dx.fill(T::zero());
-            if k == 0 || m == 0 {
-                return;
-            }
+            // Overwrites every value (0 with no units).
             wt_dy_direct(w, dy, dx, m, k, n);
             return;
         }
@@ -735,14 +889,68 @@ pub fn wt_dy<T: Float>(
 }
 
 multiversion! {
-    /// [`wt_dy`] below [`DIRECT_WORK`], into a zeroed dx: one axpy per (unit, column).
+    /// [`wt_dy`] below [`DIRECT_WORK`]: each value of dx (`k × n`) is Σ over
+    /// the units i, in order from 0, of W[i, p]·dy[i, j]. [`LANES`] examples at
+    /// a time: the block of dy is transposed into `dyt` (`m × LANES`), and each
+    /// input's sums for the whole block run as one vector. More than [`MAX_K`]
+    /// units sum a column's values [`LANES`] at a time instead.
     fn wt_dy_direct<T: Float>(w: &[T], dy: &[T], dx: &mut [T], m: usize, k: usize, n: usize) {
-        for (dxj, dyj) in dx.chunks_exact_mut(k).zip(dy[..m * n].chunks_exact(m)) {
-            for (wi, &a) in w[..m * k].chunks_exact(k).zip(dyj) {
-                axpy(a, wi, dxj);
+        let (w, dy, dx) = (&w[..m * k], &dy[..m * n], &mut dx[..k * n]);
+        if m == 0 {
+            dx.fill(T::zero());
+            return;
+        }
+        if m > MAX_K {
+            for (j, dyj) in dy.chunks_exact(m).enumerate() {
+                for p0 in (0..k).step_by(LANES) {
+                    let mut acc = [T::zero(); LANES];
+                    let whole = whole_lanes(w.len(), p0, k).min(m);
+                    for (i, &a) in dyj.iter().enumerate().take(whole) {
+                        madd(&mut acc, a, &w[i * k + p0..i * k + p0 + LANES]);
+                    }
+                    for (i, &a) in dyj.iter().enumerate().skip(whole) {
+                        madd(&mut acc, a, &tail_lanes(w, i * k + p0));
+                    }
+                    store_lanes(dx, j * k + p0, (k - p0).min(LANES), &acc);
+                }
+            }
+            return;
+        }
+        let mut dyt = [[T::zero(); LANES]; MAX_K];
+        let dyt = &mut dyt[..m];
+        for (b, dyb) in dy.chunks(m * LANES).enumerate() {
+            let cols = transpose_block(dyb, m, dyt);
+            let dxb = &mut dx[b * LANES * k..(b * LANES + cols) * k];
+            for p in 0..k {
+                let mut acc = [T::zero(); LANES];
+                for (i, dyi) in dyt.iter().enumerate() {
+                    madd(&mut acc, w[i * k + p], dyi);
+                }
+                for (e, &v) in acc.iter().enumerate().take(cols) {
+                    dxb[e * k + p] = v;
+                }
             }
         }
     }
+}
+
+/// `t[p][e]` ← value p of column e of `block` (columns of `rows` values, at most
+/// [`LANES`] of them); the lanes of missing columns are zeroed (computed, never
+/// stored). Returns the number of columns.
+#[inline(always)]
+fn transpose_block<T: Float>(block: &[T], rows: usize, t: &mut [[T; LANES]]) -> usize {
+    let cols = block.len() / rows.max(1);
+    for (e, col) in block.chunks_exact(rows.max(1)).enumerate() {
+        for (row, &v) in t.iter_mut().zip(col) {
+            row[e] = v;
+        }
+    }
+    if cols < LANES {
+        for row in t.iter_mut() {
+            row[cols..].fill(T::zero());
+        }
+    }
+    cols
 }
 
 /// Σ a·b over 8 interleaved lanes, added up in a fixed order.
@@ -761,14 +969,6 @@ fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     }
     ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
         + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
-}
-
-/// y ← y + a·x
-#[inline(always)]
-fn axpy<T: Float>(a: T, x: &[T], y: &mut [T]) {
-    for (o, &v) in y.iter_mut().zip(x) {
-        *o += a * v;
-    }
 }
 
 /// Σ v², in f64, over 8 interleaved lanes (so it vectorises) added up in a fixed
@@ -1034,6 +1234,112 @@ mod tests {
             );
             assert_eq!(dx, want);
         }
+    }
+
+    /// The direct kernels as they were first written (a dot product per
+    /// output; an axpy per unit and column into zeroed outputs): the bits the
+    /// blocked kernels must give.
+    fn reference_direct<T: Float>(
+        w: &[T],
+        x: &[T],
+        dy: &[T],
+        (m, k, n): (usize, usize, usize),
+    ) -> (Vec<T>, Vec<T>, Vec<T>) {
+        let mut y = vec![T::of(0.25); m * n];
+        for (xj, yj) in x.chunks_exact(k.max(1)).zip(y.chunks_exact_mut(m.max(1))) {
+            for (wi, yi) in w.chunks_exact(k.max(1)).zip(yj.iter_mut()) {
+                *yi += dot(wi, xj);
+            }
+        }
+        let mut dw = vec![T::zero(); m * k];
+        for (xj, dyj) in x.chunks_exact(k.max(1)).zip(dy.chunks_exact(m.max(1))) {
+            for (row, &a) in dw.chunks_exact_mut(k.max(1)).zip(dyj) {
+                for (o, &v) in row.iter_mut().zip(xj) {
+                    *o += a * v;
+                }
+            }
+        }
+        let mut dx = vec![T::zero(); k * n];
+        for (dxj, dyj) in dx.chunks_exact_mut(k.max(1)).zip(dy.chunks_exact(m.max(1))) {
+            for (wi, &a) in w.chunks_exact(k.max(1)).zip(dyj) {
+                for (o, &v) in dxj.iter_mut().zip(wi) {
+                    *o += a * v;
+                }
+            }
+        }
+        (y, dw, dx)
+    }
+
+    /// The blocked direct kernels give the bits of the first ones on data whose
+    /// sums round (any other order of the additions shows), for every shape
+    /// class they treat apart (fewer inputs than a vector, a whole vector, a
+    /// remainder, beyond the stack tiles; batches that are not whole blocks) and
+    /// at every SIMD level.
+    fn direct_kernels_keep_the_bits<T: Float>() {
+        use crate::train::simd::{force, Level};
+        let val = |i: usize, a: usize, p: usize| {
+            T::of((((i * a) % p) as f64 / p as f64 - 0.5) * 1.7 + 1e-3 * (i % 7) as f64)
+        };
+        for (m, k, n) in [
+            (5, 10, 32),
+            (2, 5, 32),
+            (3, 8, 9),
+            (7, 17, 5),
+            (1, 1, 1),
+            (4, 3, 0),
+            (0, 4, 3),
+            (4, 0, 3),
+            (2, 70, 3),
+            (70, 2, 3),
+            (9, 64, 7),
+            (64, 9, 7),
+            (1, 100, 1),
+            (33, 12, 10),
+        ] {
+            assert!(m * k * n < DIRECT_WORK);
+            let w: Vec<T> = (0..m * k).map(|i| val(i, 7919, 997)).collect();
+            let x: Vec<T> = (0..k * n).map(|i| val(i, 104_729, 1009)).collect();
+            let dy: Vec<T> = (0..m * n).map(|i| val(i, 31, 101)).collect();
+            let want = reference_direct(&w, &x, &dy, (m, k, n));
+            for level in [Level::Baseline, Level::V3, Level::V4] {
+                force(Some(level));
+                let mut y = vec![T::of(0.25); m * n];
+                w_x(
+                    view::cols(&w, k, m),
+                    view::cols(&x, k, n),
+                    &mut view::cols_mut(&mut y, m, n),
+                    true,
+                );
+                let mut dw = vec![T::of(9.0); m * k];
+                dy_xt(
+                    view::cols(&dy, m, n),
+                    view::cols(&x, k, n),
+                    &mut view::cols_mut(&mut dw, k, m),
+                );
+                let mut dx = vec![T::of(9.0); k * n];
+                wt_dy(
+                    view::cols(&w, k, m),
+                    view::cols(&dy, m, n),
+                    &mut view::cols_mut(&mut dx, k, n),
+                );
+                force(None);
+                let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+                let shape = format!("{m}×{k}×{n} {level:?}");
+                assert_eq!(bits(&y), bits(&want.0), "w·x {shape}");
+                assert_eq!(bits(&dw), bits(&want.1), "dy·xᵀ {shape}");
+                assert_eq!(bits(&dx), bits(&want.2), "wᵀ·dy {shape}");
+            }
+        }
+    }
+
+    #[test]
+    fn direct_kernels_keep_the_bits_f32() {
+        direct_kernels_keep_the_bits::<f32>();
+    }
+
+    #[test]
+    fn direct_kernels_keep_the_bits_f64() {
+        direct_kernels_keep_the_bits::<f64>();
     }
 
     /// Split products give the same bits inside and outside the two-thread pool.

@@ -147,11 +147,42 @@ fn broadcast<T: Float>(b: DVectorView<'_, T>, y: &mut DMatrixViewMut<'_, T>) {
     }
 }
 
+/// Rows of a bias gradient summed in one vector.
+const SMALL: usize = 8;
+
 multiversion! {
     /// db ← Σ over the n columns of dy (`units × n`) of rows first.., in column order.
+    /// At most [`SMALL`] rows are summed in one vector of that many lanes (a
+    /// loop over so few rows costs more in its control than in its adds); the
+    /// lanes past the rows read the next column's values and are never stored.
     fn sum_columns<T: Float>(dy: &[T], db: &mut [T], units: usize, first: usize, n: usize) {
+        let dy = &dy[..units * n];
+        if db.len() <= SMALL {
+            let mut acc = [T::zero(); SMALL];
+            // Columns whose SMALL values from `first` lie within dy.
+            let whole = match dy.len().checked_sub(first + SMALL) {
+                Some(room) => (room / units.max(1) + 1).min(n),
+                None => 0,
+            };
+            for j in 0..whole {
+                let at = j * units + first;
+                for (a, &d) in acc.iter_mut().zip(&dy[at..at + SMALL]) {
+                    *a += d;
+                }
+            }
+            for j in whole..n {
+                let rest = dy.get(j * units + first..).unwrap_or(&[]);
+                for (a, &d) in acc.iter_mut().zip(rest) {
+                    *a += d;
+                }
+            }
+            for (g, &a) in db.iter_mut().zip(&acc) {
+                *g = a;
+            }
+            return;
+        }
         db.fill(T::zero());
-        for col in dy[..units * n].chunks_exact(units.max(1)) {
+        for col in dy.chunks_exact(units.max(1)) {
             for (g, &d) in db.iter_mut().zip(&col[first..]) {
                 *g += d;
             }
@@ -244,5 +275,39 @@ impl super::Concept for Spec {
         }
         let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         Ok(g.node("Gemm", &refs, &[super::Attr::Int("transB", 1)]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::simd::{force, Level};
+
+    /// The bias gradient of a few units (summed in one vector) has the bits of
+    /// the plain sum over the columns in order, for every piece start, at
+    /// every SIMD level, on values whose sums round.
+    #[test]
+    fn small_bias_sums_keep_the_bits() {
+        for (units, n) in [(1, 5), (2, 32), (5, 32), (8, 16), (7, 3), (9, 4), (3, 0)] {
+            let dy: Vec<f32> = (0..units * n)
+                .map(|i| ((i * 7919) % 997) as f32 / 997.0 - 0.5 + 1e-3 * (i % 7) as f32)
+                .collect();
+            for first in 0..units {
+                let mut want = vec![0.0f32; units - first];
+                for col in dy.chunks_exact(units) {
+                    for (g, &d) in want.iter_mut().zip(&col[first..]) {
+                        *g += d;
+                    }
+                }
+                for level in [Level::Baseline, Level::V3, Level::V4] {
+                    force(Some(level));
+                    let mut db = vec![9.0f32; units - first];
+                    sum_columns(&dy, &mut db, units, first, n);
+                    force(None);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&db), bits(&want), "{units}×{n} from {first} {level:?}");
+                }
+            }
+        }
     }
 }
