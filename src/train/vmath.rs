@@ -463,6 +463,48 @@ pub fn erff_is_far(x: f32) -> bool {
     x.to_bits() & 0x7fff_ffff >= 0x3fa0_0000
 }
 
+const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
+const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+const LG1: f64 = 6.666_666_666_666_735_130e-1;
+const LG2: f64 = 3.999_999_999_940_941_908e-1;
+const LG3: f64 = 2.857_142_874_366_239_149e-1;
+const LG4: f64 = 2.222_219_843_214_978_396e-1;
+const LG5: f64 = 1.818_357_216_161_805_012e-1;
+const LG6: f64 = 1.531_383_769_920_937_332e-1;
+const LG7: f64 = 1.479_819_860_511_658_591e-1;
+
+/// ln x, bit for bit `libm::log` (FreeBSD's `e_log.c`), branch-free so that a
+/// loop over a slice vectorises: subnormal inputs are scaled by 2⁵⁴ as libm
+/// does, and zero, negative, infinite, NaN and exactly 1 are picked at the end.
+#[inline(always)]
+pub fn ln(x: f64) -> f64 {
+    let bits = x.to_bits();
+    let top = (bits >> 32) as u32;
+    // Zero, subnormal or negative: libm's first branch.
+    let low = top < 0x0010_0000 || top >> 31 != 0;
+    let scaled = pick(low, x * f64::from_bits(0x4350_0000_0000_0000), x);
+    let ui = scaled.to_bits();
+    // Reduce into [√2/2, √2]: x = 2ᵏ·(1 + f).
+    let hx = ((ui >> 32) as u32).wrapping_add(0x3ff0_0000 - 0x3fe6_a09e);
+    let k = (hx >> 20) as i32 - 0x3ff - if low { 54 } else { 0 };
+    let hx = (hx & 0x000f_ffff) + 0x3fe6_a09e;
+    let r = f64::from_bits((u64::from(hx) << 32) | (ui & 0xffff_ffff));
+    let f = r - 1.0;
+    let hfsq = 0.5 * f * f;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (LG2 + w * (LG4 + w * LG6));
+    let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
+    let rr = t2 + t1;
+    let dk = f64::from(k);
+    let y = s * (hfsq + rr) + dk * LN2_LO - hfsq + f + dk * LN2_HI;
+    let y = pick(top == 0x3ff0_0000 && bits << 32 == 0, 0.0, y);
+    let y = pick(!low && top >= 0x7ff0_0000, x, y);
+    let y = pick(low && top >> 31 != 0, f64::NAN, y);
+    pick(bits << 1 == 0, f64::NEG_INFINITY, y)
+}
+
 const EM_Q1: f64 = -3.333_333_333_333_313_164_28e-2;
 const EM_Q2: f64 = 1.587_301_587_254_814_601_65e-3;
 const EM_Q3: f64 = -7.936_507_578_674_879_424_73e-5;
@@ -639,14 +681,6 @@ pub fn tanhf(x: f32) -> f32 {
     };
     pickf(neg, -y, y)
 }
-
-const LG1: f64 = 6.666_666_666_666_735_130e-1;
-const LG2: f64 = 3.999_999_999_940_941_908e-1;
-const LG3: f64 = 2.857_142_874_366_239_149e-1;
-const LG4: f64 = 2.222_219_843_214_978_396e-1;
-const LG5: f64 = 1.818_357_216_161_805_012e-1;
-const LG6: f64 = 1.531_383_769_920_937_332e-1;
-const LG7: f64 = 1.479_819_860_511_658_591e-1;
 
 /// ln(1 + x), bit for bit `libm::log1p` (FreeBSD's `s_log1p.c`).
 ///
@@ -991,6 +1025,26 @@ mod tests {
         }
         assert!(sides[0] > 10_000 && sides[1] > 10_000, "{sides:?}");
         assert!(!erff_is_far(1.2499999) && erff_is_far(1.25) && !erf_is_far(-1.2499999));
+    }
+
+    #[test]
+    fn ln_is_libm_log_bit_for_bit() {
+        let mut xs = specials64();
+        xs.extend(f64_sweep(1e-320, 1e300, 800_000));
+        xs.extend(f64_sweep(-1e-300, -1e300, 1_000));
+        // Dense where the cross-entropy loss evaluates it (sums of 1 to C).
+        xs.extend((0..400_000).map(|i| 1.0 + i as f64 * 2.7e-4));
+        xs.extend((0..100_000).map(|i| 1.0 - i as f64 * 3.3e-7));
+        xs.extend([
+            1.0,
+            f64::MIN_POSITIVE,
+            f64::from_bits(1),
+            2.0f64.powi(-1060),
+        ]);
+        for x in xs {
+            let (got, want) = (ln(x), crate::math::ln(x));
+            assert!(same64(got, want), "ln({x:e}) = {got:e}, libm {want:e}");
+        }
     }
 
     /// f32 bit patterns around each of `thresholds` (high bits), both signs.
