@@ -6,7 +6,6 @@
 //! Shapes: z `C × n`, y `1 × n` (class indices), dz `C × n`.
 
 use super::BatchLoss;
-use crate::math;
 use crate::train::float::Float;
 use crate::train::linalg;
 use crate::train::simd::multiversion;
@@ -209,6 +208,7 @@ fn quiet<T: Float>(g: T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::math;
     use crate::train::simd::{force, Level};
 
     /// The loss as one scalar loop a row, with `libm`'s `exp`: the bits the
