@@ -53,6 +53,10 @@ const PAR_LOGITS: usize = 1 << 9;
 /// of up to this many classes at a time (a wider row goes in pieces).
 const BLOCK: usize = 256;
 
+/// The most rows of a block (a block of fewer classes than BLOCK / ROWS a row
+/// holds fewer than BLOCK logits).
+const ROWS: usize = 64;
+
 multiversion! {
     /// Σ of the per-row losses over the columns of `z` and the rows predicted
     /// correctly; dz (when given) gets the gradient of the batch mean (`inv_n` =
@@ -72,9 +76,14 @@ multiversion! {
     ) -> (f64, usize) {
         let c = c.max(1);
         let mut dz = dz;
+        // Set up once a call (zeroing the stack's arrays is a step's cost at
+        // small batches), the per-row ones for at most ROWS rows.
         let mut e = [0.0f64; BLOCK];
-        let mut shift = [0.0f64; BLOCK];
-        let mut labels = [0usize; BLOCK];
+        let mut shift = [0.0f64; ROWS];
+        let mut labels = [0usize; ROWS];
+        let mut sum_z = [0.0f64; ROWS];
+        let mut zy = [0.0f64; ROWS];
+        let mut sums = [0.0f64; ROWS];
         let mut total = 0.0f64;
         let mut correct = 0usize;
         let cf = c as f64;
@@ -82,12 +91,10 @@ multiversion! {
         // same sums as `[c = y]·(1 − ε) + ε/C` written per class).
         let (base, hit) = (eps / cf, (1.0 - eps) + eps / cf);
         // Rows of a block; a row wider than BLOCK is a block of its own, in pieces.
-        let rows_per_block = (BLOCK / c).max(1);
+        let rows_per_block = (BLOCK / c).clamp(1, ROWS);
         for (b, zb) in z.chunks(rows_per_block * c).enumerate() {
             let k0 = b * rows_per_block;
             let rows = zb.len() / c;
-            let mut sum_z = [0.0f64; BLOCK];
-            let mut zy = [0.0f64; BLOCK];
             for (r, col) in zb.chunks_exact(c).enumerate() {
                 let label = y[k0 + r].to_f64() as usize;
                 let (mut m, mut arg, mut sz) = (f64::NEG_INFINITY, 0, 0.0f64);
@@ -106,7 +113,7 @@ multiversion! {
                 zy[r] = col.get(label).map_or(f64::NAN, |v| v.to_f64());
             }
             // s = Σ exp(z − m) in class order, lse = m + ln s.
-            let mut sums = [0.0f64; BLOCK];
+            sums[..rows.max(1)].fill(0.0);
             if c <= BLOCK {
                 exp_minus(zb, c, &shift[..rows], &mut e[..zb.len()]);
                 for (s, er) in sums.iter_mut().zip(e[..zb.len()].chunks_exact(c)) {
@@ -260,7 +267,9 @@ mod tests {
         // logits far apart (exp underflows to 0) and close together.
         for &(c, n) in &[
             (1, 5),
+            (1, 130),
             (2, 33),
+            (2, 200),
             (10, 16),
             (10, 100),
             (256, 3),
