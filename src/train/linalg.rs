@@ -601,26 +601,45 @@ multiversion! {
             }
             return;
         }
-        let mut xt = [[T::zero(); LANES]; MAX_K];
-        let xt = &mut xt[..k];
-        // The block's outputs, unit by unit, then written out column by column.
-        let mut tile = [[T::zero(); LANES]; MAX_K];
-        let tile = &mut tile[..m];
-        for (b, xb) in x.chunks(k * LANES).enumerate() {
-            let cols = transpose_block(xb, k, xt);
-            for (t, wi) in tile.iter_mut().zip(w.chunks_exact(k)) {
-                *t = dot_lanes(wi, xt);
-            }
-            let yb = &mut y[b * LANES * m..(b * LANES + cols) * m];
-            for (e, yc) in yb.chunks_exact_mut(m.max(1)).enumerate() {
-                if accumulate {
-                    for (o, t) in yc.iter_mut().zip(tile.iter()) {
-                        *o += t[e];
-                    }
-                } else {
-                    for (o, t) in yc.iter_mut().zip(tile.iter()) {
-                        *o = t[e];
-                    }
+        // Stack arrays as small as the shape allows (they are zeroed a call).
+        if k <= SMALL_K && m <= SMALL_K {
+            let (mut xt, mut tile) = ([[T::zero(); LANES]; SMALL_K], [[T::zero(); LANES]; SMALL_K]);
+            w_x_blocks(w, x, y, m, k, accumulate, &mut xt[..k], &mut tile[..m]);
+        } else {
+            let (mut xt, mut tile) = ([[T::zero(); LANES]; MAX_K], [[T::zero(); LANES]; MAX_K]);
+            w_x_blocks(w, x, y, m, k, accumulate, &mut xt[..k], &mut tile[..m]);
+        }
+    }
+}
+
+/// The blocks of [`w_x_direct`]: `xt` holds a block of examples transposed
+/// (`k` rows), `tile` the block's outputs unit by unit (`m` rows).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn w_x_blocks<T: Float>(
+    w: &[T],
+    x: &[T],
+    y: &mut [T],
+    m: usize,
+    k: usize,
+    accumulate: bool,
+    xt: &mut [[T; LANES]],
+    tile: &mut [[T; LANES]],
+) {
+    for (b, xb) in x.chunks(k * LANES).enumerate() {
+        let cols = transpose_block(xb, k, xt);
+        for (t, wi) in tile.iter_mut().zip(w.chunks_exact(k)) {
+            *t = dot_lanes(wi, xt);
+        }
+        let yb = &mut y[b * LANES * m..(b * LANES + cols) * m];
+        for (e, yc) in yb.chunks_exact_mut(m.max(1)).enumerate() {
+            if accumulate {
+                for (o, t) in yc.iter_mut().zip(tile.iter()) {
+                    *o += t[e];
+                }
+            } else {
+                for (o, t) in yc.iter_mut().zip(tile.iter()) {
+                    *o = t[e];
                 }
             }
         }
@@ -632,6 +651,9 @@ const LANES: usize = 8;
 
 /// The widest input the blocked [`w_x_direct`] transposes onto the stack.
 const MAX_K: usize = 64;
+
+/// Inputs and units up to which [`w_x_direct`]'s stack arrays are this small.
+const SMALL_K: usize = 16;
 
 /// [`dot`] of `a` with each of [`LANES`] vectors at once, the vectors given
 /// transposed (`xt[p][e]` = value p of vector e): the same products added in the
@@ -1285,6 +1307,8 @@ mod tests {
             (2, 5, 32),
             (3, 8, 9),
             (7, 17, 5),
+            (16, 16, 9),
+            (17, 16, 9),
             (1, 1, 1),
             (4, 3, 0),
             (0, 4, 3),
