@@ -134,16 +134,31 @@ fn broadcast<T: Float>(b: DVectorView<'_, T>, y: &mut DMatrixViewMut<'_, T>) {
     let (units, n) = (b.len().max(1), y.ncols());
     let b_slice = b.as_slice();
     if let Some(ys) = view::slice_mut(y) {
-        linalg::split_columns(b_slice, 0, ys, units, n, |_, _, y| {
-            for col in y.chunks_exact_mut(units) {
-                col.copy_from_slice(b_slice);
-            }
-        });
+        linalg::split_columns(b_slice, 0, ys, units, n, |_, _, y| fill_columns(y, b_slice));
         return;
     }
     // A view that is not packed (the layer makes none): column by column.
     for mut col in y.column_iter_mut() {
         col.copy_from(&b);
+    }
+}
+
+/// Every whole column of `y` ← `b`: the first column, then the columns filled so
+/// far copied after them, doubling (a copy a column of a few units was a call
+/// to `memcpy` for a few bytes, 32 a step for a 32-row batch).
+fn fill_columns<T: Copy>(y: &mut [T], b: &[T]) {
+    let len = y.len() / b.len().max(1) * b.len();
+    let y = &mut y[..len];
+    let Some(first) = y.get_mut(..b.len()) else {
+        return;
+    };
+    first.copy_from_slice(b);
+    let mut filled = b.len();
+    while filled < len && filled > 0 {
+        let (done, rest) = y.split_at_mut(filled);
+        let more = filled.min(rest.len());
+        rest[..more].copy_from_slice(&done[..more]);
+        filled += more;
     }
 }
 
@@ -286,6 +301,24 @@ mod tests {
     /// The bias gradient of a few units (summed in one vector) has the bits of
     /// the plain sum over the columns in order, for every piece start, at
     /// every SIMD level, on values whose sums round.
+    /// Filling by doubling puts the bias in every whole column, for any number
+    /// of columns, and leaves a ragged tail alone.
+    #[test]
+    fn bias_fills_every_column() {
+        let b = [1.5f32, -2.0, 3.25];
+        for n in [0, 1, 2, 3, 5, 8, 33] {
+            let mut y = vec![9.0f32; 3 * n + 2];
+            fill_columns(&mut y, &b);
+            for col in y.chunks_exact(3) {
+                assert_eq!(col, b, "{n} columns");
+            }
+            assert_eq!(&y[3 * n..], [9.0, 9.0], "{n} columns");
+        }
+        let mut none: [f32; 2] = [7.0, 7.0];
+        fill_columns(&mut none, &[]);
+        assert_eq!(none, [7.0, 7.0]);
+    }
+
     #[test]
     fn small_bias_sums_keep_the_bits() {
         for (units, n) in [(1, 5), (2, 32), (5, 32), (8, 16), (7, 3), (9, 4), (3, 0)] {
