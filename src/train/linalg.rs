@@ -3,15 +3,17 @@
 //! strided views, never copies, and the result is written into a preallocated
 //! slice: no allocation (faer keeps its packing scratch per thread, sized once).
 //!
-//! Threads: work is cut into pieces by shape alone, never by the number of
-//! threads: a product of at least [`PAR_WORK`] multiply-adds into 2–16 blocks of
-//! its output, an element-wise pass into 2–16 ranges of columns or values; each
-//! piece is computed by one call on one thread. Inside a training team (see
-//! [`pool`]) the pieces spread over however many threads there are
-//! (`--threads N`), elsewhere they run one after the other. Every output element
-//! is therefore computed by one kernel call in one order, partial sums go to
-//! fixed slots combined in piece order, and results are bit-identical with any
-//! number of threads.
+//! Threads: sums and element-wise passes are cut into pieces by shape alone,
+//! never by the number of threads: an element-wise pass into 2–16 ranges of
+//! columns or values; each piece is computed by one call on one thread. Inside
+//! a training team (see [`pool`]) the pieces spread over however many threads
+//! there are (`--threads N`), elsewhere they run one after the other. A product
+//! of at least [`PAR_WORK`] multiply-adds is cut into blocks of its output by
+//! the team at hand (whole on one thread, up to [`PRODUCT_PIECES_PER_THREAD`]
+//! blocks a thread): faer computes every output value the same way whatever
+//! block it is in. Every output element is therefore computed by one kernel
+//! call in one order, partial sums go to fixed slots combined in piece order,
+//! and results are bit-identical with any number of threads.
 //!
 //! The operands are nalgebra views over the network's flat buffers
 //! ([`crate::train::view`]: a batch of width `w` and `n` examples is a packed
@@ -65,7 +67,8 @@ pub fn default_threads() -> usize {
 ///
 /// With `threads <= 1` (also for a network with nothing large enough to split)
 /// the closure runs alone on the calling thread and the other cores stay idle.
-/// Results never depend on the pool: pieces are cut by shape alone.
+/// Results never depend on the pool: sums are cut by shape alone, and a
+/// product's values do not depend on its cut.
 pub fn pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     // A thread that already leads a team (its pool's rayon thread) cannot
     // adopt another pool (`build` fails): it runs alone.
@@ -239,25 +242,28 @@ fn gemm<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>, mut c: MatMut<'_, T>, accu
         return;
     }
     let work = a.nrows() * a.ncols() * b.ncols();
-    // Unlike a sum, a product's value does not depend on the block of the
-    // output it is computed in (`pieces_give_the_whole_product`), so the cut
-    // follows the team at hand: whole on one thread, at most
-    // [`PRODUCT_PIECES_PER_THREAD`] pieces a thread of a team.
-    let team = if team_in_use() {
-        TEAM_SIZE.with(|t| t.get())
-    } else {
-        1
-    };
-    if work < PAR_WORK || team < 2 {
+    let most = product_pieces_at_most();
+    if work < PAR_WORK || most < 2 {
         T::matmul(c, accumulate, a, b);
         return;
     }
-    let pieces = piece_count(work, PIECE_WORK)
-        .max(2)
-        .min(team * PRODUCT_PIECES_PER_THREAD);
+    let pieces = piece_count(work, PIECE_WORK).max(2).min(most);
     run_parts(product_pieces(a, b, c, pieces), |_, (a, b, c)| {
         T::matmul(c, accumulate, a, b)
     });
+}
+
+/// The most pieces a product is cut into now. Unlike a sum, a product's value
+/// does not depend on the block of the output it is computed in
+/// (`pieces_give_the_whole_product`), so the cut follows the team at hand:
+/// whole on one thread (alone, or the team set aside), at most
+/// [`PRODUCT_PIECES_PER_THREAD`] pieces a thread of a team.
+fn product_pieces_at_most() -> usize {
+    if team_in_use() {
+        TEAM_SIZE.with(|t| t.get()) * PRODUCT_PIECES_PER_THREAD
+    } else {
+        1
+    }
 }
 
 /// `dst ← a·b`, or `dst ← dst + a·b` when `accumulate`, each view read as its
@@ -836,8 +842,8 @@ fn store_lanes<T: Float>(s: &mut [T], at: usize, len: usize, v: &[T; LANES]) {
 /// asked, dx ← Wᵀ·dy ([`wt_dy`]). A large pair runs as one set of pieces: each
 /// product whole (or, when larger than [`PIECE_WORK`], in pieces of its own),
 /// side by side on the team's threads, which beats splitting each in two (fewer
-/// operands packed twice); the cut depends on the shape alone, so the bits do not
-/// depend on the number of threads.
+/// operands packed twice); a product's values do not depend on the cut, so the
+/// bits do not depend on the number of threads.
 pub fn dense_backward<T: Float>(
     dy: DMatrixView<'_, T>,
     x: DMatrixView<'_, T>,
@@ -864,8 +870,11 @@ pub fn dense_backward<T: Float>(
                     view::faer_mut(dx, Read::AsIs),
                 );
                 if let (Some(dwv), Some(dxv)) = write {
-                    // Both products' pieces together fill at most MAX_PIECES slots.
-                    let pieces = piece_count(work, PIECE_WORK).min(MAX_PIECES / 2);
+                    // Both products' pieces together fill at most MAX_PIECES
+                    // slots, and the team's share ([`product_pieces_at_most`]).
+                    let pieces = piece_count(work, PIECE_WORK)
+                        .min(MAX_PIECES / 2)
+                        .min((product_pieces_at_most() / 2).max(1));
                     let parts = product_pieces(dyv, xtv, dwv, pieces)
                         .chain(product_pieces(wtv, dyv, dxv, pieces));
                     run_parts(parts, |_, (a, b, c)| T::matmul(c, false, a, b));
