@@ -126,13 +126,26 @@ def run_case(nnt, case, mode, device, python, torchrun):
             cmd = [torchrun, "--standalone", f"--nproc_per_node={procs}", os.path.join(out_dir, "train.py"),
                    "--device", device, "--save", saved]
         env = dict(os.environ, OMP_NUM_THREADS="1")
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-        except subprocess.TimeoutExpired:
-            return ["timed out after 900 s"]
+        # torchrun with gloo (torch 2.15 from PyPI) now and then loses a rank to
+        # SIGABRT before training (about 1 launch in 30 seen here, a different
+        # case each time, the same train.py passing when run again): such a
+        # crash is retried once, and said; any other failure is not.
+        for attempt in range(2):
+            try:
+                p = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+            except subprocess.TimeoutExpired:
+                return ["timed out after 900 s"]
+            crashed = mode != "single" and p.returncode != 0 and "SIGABRT" in p.stderr
+            if not crashed or attempt == 1:
+                break
+            RETRIED.append(os.path.basename(os.path.normpath(case)))
         if p.returncode != 0:
             return [f"exit status {p.returncode}: {p.stderr.strip()[-1500:]}"]
         return compare(case, p.stdout, saved)
+
+
+# Cases whose torchrun launch was retried after a rank's SIGABRT.
+RETRIED = []
 
 
 def main():
@@ -166,6 +179,8 @@ def main():
                 print(f"ok   {label}")
             sys.stdout.flush()
     print(f"{passed} passed, {failed} failed")
+    if RETRIED:
+        print(f"retried once after a torchrun rank's SIGABRT: {', '.join(RETRIED)}")
     return 0 if failed == 0 else 1
 
 
