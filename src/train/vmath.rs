@@ -237,109 +237,25 @@ const SB5: f64 = 2.553_050_406_433_164_425_83e3;
 const SB6: f64 = 4.745_285_412_069_553_672_15e2;
 const SB7: f64 = -2.244_095_244_658_581_833_62e1;
 
-/// The error function, bit for bit `libm::erf`.
+/// The error function, bit for bit `libm::erf`: [`erf_near`] or [`erf_far`],
+/// both computed and one picked (so that a loop over a slice vectorises).
 #[inline(always)]
 pub fn erf(x: f64) -> f64 {
-    let bits = x.to_bits();
-    let ix = ((bits >> 32) as u32) & 0x7fff_ffff;
-    let neg = bits >> 63 != 0;
-    let ax = f64::from_bits(bits & !(1 << 63));
-    let (small, middle) = (ix < 0x3feb_0000, ix < 0x3ff4_0000);
-    // |x| < 0.84375: x + x·P(x²)/Q(x²); below 2⁻²⁸ without the quotient.
-    let z = x * x;
-    let pp = PP0 + z * (PP1 + z * (PP2 + z * (PP3 + z * PP4)));
-    let qq = 1.0 + z * (QQ1 + z * (QQ2 + z * (QQ3 + z * (QQ4 + z * QQ5))));
-    // 0.84375 ≤ |x| < 1.25: erx + P(|x|−1)/Q(|x|−1).
-    let s = ax - 1.0;
-    let pa = PA0 + s * (PA1 + s * (PA2 + s * (PA3 + s * (PA4 + s * (PA5 + s * PA6)))));
-    let qa = 1.0 + s * (QA1 + s * (QA2 + s * (QA3 + s * (QA4 + s * (QA5 + s * QA6)))));
-    // 1.25 ≤ |x| < 6: 1 − e^(−x²−0.5625+R/S)/|x|, R/S in 1/x² on two intervals.
-    let s = 1.0 / (ax * ax);
-    let near = ix < 0x4006_db6d;
-    let ra = RA0 + s * (RA1 + s * (RA2 + s * (RA3 + s * (RA4 + s * (RA5 + s * (RA6 + s * RA7))))));
-    let sa = 1.0
-        + s * (SA1
-            + s * (SA2 + s * (SA3 + s * (SA4 + s * (SA5 + s * (SA6 + s * (SA7 + s * SA8)))))));
-    let rb = RB0 + s * (RB1 + s * (RB2 + s * (RB3 + s * (RB4 + s * (RB5 + s * RB6)))));
-    let sb = 1.0 + s * (SB1 + s * (SB2 + s * (SB3 + s * (SB4 + s * (SB5 + s * (SB6 + s * SB7))))));
-    // One division for the three intervals: each lane divides its own pair.
-    let num = pick(small, pp, pick(middle, pa, pick(near, ra, rb)));
-    let den = pick(small, qq, pick(middle, qa, pick(near, sa, sb)));
-    let q = num / den;
-    let zh = f64::from_bits(ax.to_bits() & 0xffff_ffff_0000_0000);
-    let tail = 1.0 - exp(-zh * zh - 0.5625) * exp((zh - ax) * (zh + ax) + q) / ax;
-    let y = if middle {
-        1.0 - (1.0 - ERX - q)
-    } else if ix < 0x4018_0000 {
-        tail
-    } else {
-        1.0 - f64::MIN_POSITIVE
-    };
-    let y = pick(neg, -y, y);
-    let y = if ix < 0x3e30_0000 {
-        0.125 * (8.0 * x + EFX8 * x)
-    } else if small {
-        x + x * q
-    } else {
-        y
-    };
-    // erf(NaN) = NaN, erf(±∞) = ±1.
-    let y = pick(ax == f64::INFINITY, pick(neg, -1.0, 1.0), y);
-    pick(x.is_nan(), x, y)
+    pick(erf_is_far(x), erf_far(x), erf_near(x))
 }
 
 /// The error function in f32, bit for bit `libm::erff` (FreeBSD's `s_erff.c`:
-/// `erf`'s intervals and rational approximations with f32 coefficients).
+/// `erf`'s intervals and rational approximations with f32 coefficients):
+/// [`erff_near`] or [`erff_far`].
 #[inline(always)]
 pub fn erff(x: f32) -> f32 {
-    use f32c::*;
-    let bits = x.to_bits();
-    let ix = bits & 0x7fff_ffff;
-    let neg = bits >> 31 != 0;
-    let ax = f32::from_bits(ix);
-    let (small, middle) = (ix < 0x3f58_0000, ix < 0x3fa0_0000);
-    let z = x * x;
-    let pp = PP0 + z * (PP1 + z * (PP2 + z * (PP3 + z * PP4)));
-    let qq = 1.0 + z * (QQ1 + z * (QQ2 + z * (QQ3 + z * (QQ4 + z * QQ5))));
-    let s = ax - 1.0;
-    let pa = PA0 + s * (PA1 + s * (PA2 + s * (PA3 + s * (PA4 + s * (PA5 + s * PA6)))));
-    let qa = 1.0 + s * (QA1 + s * (QA2 + s * (QA3 + s * (QA4 + s * (QA5 + s * QA6)))));
-    let s = 1.0 / (ax * ax);
-    let near = ix < 0x4036_db6d;
-    let ra = RA0 + s * (RA1 + s * (RA2 + s * (RA3 + s * (RA4 + s * (RA5 + s * (RA6 + s * RA7))))));
-    let sa = 1.0
-        + s * (SA1
-            + s * (SA2 + s * (SA3 + s * (SA4 + s * (SA5 + s * (SA6 + s * (SA7 + s * SA8)))))));
-    let rb = RB0 + s * (RB1 + s * (RB2 + s * (RB3 + s * (RB4 + s * (RB5 + s * RB6)))));
-    let sb = 1.0 + s * (SB1 + s * (SB2 + s * (SB3 + s * (SB4 + s * (SB5 + s * (SB6 + s * SB7))))));
-    let num = pickf(small, pp, pickf(middle, pa, pickf(near, ra, rb)));
-    let den = pickf(small, qq, pickf(middle, qa, pickf(near, sa, sb)));
-    let q = num / den;
-    let zh = f32::from_bits(ix & 0xffff_e000);
-    let tail = 1.0 - expf(-zh * zh - 0.5625) * expf((zh - ax) * (zh + ax) + q) / ax;
-    let y = if middle {
-        1.0 - (1.0 - ERX - q)
-    } else if ix < 0x40c0_0000 {
-        tail
-    } else {
-        1.0 - f32::from_bits(0x0380_0000)
-    };
-    let y = pickf(neg, -y, y);
-    let y = if ix < 0x3180_0000 {
-        0.125 * (8.0 * x + EFX8 * x)
-    } else if small {
-        x + x * q
-    } else {
-        y
-    };
-    let y = pickf(ax == f32::INFINITY, pickf(neg, -1.0, 1.0), y);
-    pickf(x.is_nan(), x, y)
+    pickf(erff_is_far(x), erff_far(x), erff_near(x))
 }
 
-/// [`erf`] for |x| < 1.25 ([`erf_is_far`] false): the two intervals of rational
-/// approximations near 0 alone, the same operations as `erf` on those lanes.
-/// Most of a normalised batch lies here, and this costs about a third of `erf`
-/// (which computes every interval for every lane so that loops vectorise).
+/// [`erf`] for |x| < 1.25 ([`erf_is_far`] false): libm's two intervals of
+/// rational approximations near 0 (|x| < 0.84375, then below 1.25), each lane
+/// dividing its own pair. Most of a normalised batch lies here, and this costs
+/// about a third of the whole of `erf`.
 #[inline(always)]
 pub fn erf_near(x: f64) -> f64 {
     let bits = x.to_bits();
@@ -365,8 +281,8 @@ pub fn erf_near(x: f64) -> f64 {
     }
 }
 
-/// [`erf`] for |x| ≥ 1.25, ±∞ and NaN ([`erf_is_far`] true): the tail
-/// intervals alone, the same operations as `erf` on those lanes.
+/// [`erf`] for |x| ≥ 1.25, ±∞ and NaN ([`erf_is_far`] true): libm's tail,
+/// 1 − e^(−x²−0.5625+R/S)/|x| with R/S in 1/x² on two intervals, 1 from 6 on.
 #[inline(always)]
 pub fn erf_far(x: f64) -> f64 {
     let bits = x.to_bits();

@@ -100,7 +100,7 @@ impl Activation {
 
     /// What a value costs next to a relu, for how finely a batch is cut into
     /// pieces (`linalg::split_columns_costly`): an exponential or erf is ~8×.
-    fn cost(&self) -> usize {
+    pub(super) fn cost(&self) -> usize {
         match self {
             Activation::Relu | Activation::LeakyRelu { .. } => 1,
             _ => 8,
@@ -141,17 +141,8 @@ multiversion! {
                     };
                 }
             }
-            Activation::Gelu => {
-                // In the run's precision (f32: erff, 16 lanes to a vector).
-                let mut terms = [T::zero(); gelu::CHUNK];
-                for (x, y) in x.chunks(gelu::CHUNK).zip(y.chunks_mut(gelu::CHUNK)) {
-                    let terms = &mut terms[..x.len()];
-                    gelu::erf_terms(x, terms);
-                    for ((o, &v), &t) in y.iter_mut().zip(x).zip(terms.iter()) {
-                        *o = gelu::value(v, t);
-                    }
-                }
-            }
+            // In the run's precision (f32: erff, 16 lanes to a vector).
+            Activation::Gelu => gelu::forward_values(x, y),
             Activation::Sigmoid => {
                 for (o, &v) in y.iter_mut().zip(x) {
                     *o = sigmoid(v);
@@ -218,17 +209,7 @@ multiversion! {
                     };
                 }
             }
-            Activation::Gelu => {
-                let mut terms = [T::zero(); gelu::CHUNK];
-                let chunks = x.chunks(gelu::CHUNK).zip(dy.chunks(gelu::CHUNK));
-                for ((x, dy), dx) in chunks.zip(dx.chunks_mut(gelu::CHUNK)) {
-                    let terms = &mut terms[..x.len()];
-                    gelu::erf_terms(x, terms);
-                    for (((o, &v), &t), &d) in dx.iter_mut().zip(x).zip(terms.iter()).zip(dy) {
-                        *o = d * gelu::slope(v, t);
-                    }
-                }
-            }
+            Activation::Gelu => gelu::backward_values(x, dy, dx),
             Activation::Sigmoid => {
                 for ((&v, &d), o) in ys!() {
                     *o = d * v * (T::one() - v);

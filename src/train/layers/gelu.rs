@@ -13,9 +13,10 @@
 //! Shapes: x, y, dy, dx and the kept terms are all `width × n` (column-major
 //! batch).
 //!
-//! The formulas ([`erf_terms`], [`value`], [`slope`]) are shared with
-//! [`Activation::Gelu`], the form without kept terms that evaluation, `predict`
-//! and the gradient check use.
+//! [`Activation::Gelu`] is the form without kept terms that evaluation,
+//! `predict` and the gradient check use; its passes are [`forward_values`] and
+//! [`backward_values`], on the same formulas ([`erf_terms`], [`value`],
+//! [`slope`]).
 
 use std::f64::consts::FRAC_1_SQRT_2;
 
@@ -55,7 +56,8 @@ impl<T: Float> Gelu<T> {
             return;
         }
         let terms = &mut self.erf_terms[..len];
-        linalg::split_columns_costly_two(COST, x, y, terms, width, n, |_, x, y, terms| {
+        let cost = Activation::Gelu.cost();
+        linalg::split_columns_costly_two(cost, x, y, terms, width, n, |_, x, y, terms| {
             forward_keeping(x, y, terms)
         });
         self.kept = len;
@@ -70,16 +72,13 @@ impl<T: Float> Gelu<T> {
             return;
         }
         let (x, terms) = (&x[..len], &self.erf_terms[..len]);
-        linalg::split_columns_costly(COST, dy, width, dx, width, n, |first, dy, dx| {
+        let cost = Activation::Gelu.cost();
+        linalg::split_columns_costly(cost, dy, width, dx, width, n, |first, dy, dx| {
             let r = first * width..first * width + dy.len();
             backward_kept(&x[r.clone()], &terms[r], dy, dx)
         });
     }
 }
-
-/// What a value costs next to a relu, for how finely a batch is cut into
-/// pieces (as [`Activation`]'s erf and exponential).
-const COST: usize = 8;
 
 /// 1/√(2π)
 const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
@@ -92,8 +91,8 @@ fn erf_term<T: Float>(v: T) -> T {
 }
 
 /// How many values [`erf_terms`] takes at a time (its far lanes are gathered
-/// in arrays of this size on the stack).
-pub const CHUNK: usize = 256;
+/// in arrays of this size on the stack), and the passes without kept terms.
+const CHUNK: usize = 256;
 
 /// terms ← [`erf_term`] of each of x (of one length), the same bits, in two
 /// passes a chunk: erf's intervals near 0 for every value (vectorised), then
@@ -101,7 +100,7 @@ pub const CHUNK: usize = 256;
 /// 1.25: under a tenth of a normalised batch). `erf_term` computes every
 /// interval for every value, about three times the work.
 #[inline(always)]
-pub fn erf_terms<T: Float>(x: &[T], terms: &mut [T]) {
+fn erf_terms<T: Float>(x: &[T], terms: &mut [T]) {
     let c = T::of(FRAC_1_SQRT_2);
     let mut far = [T::zero(); CHUNK];
     let mut at = [0usize; CHUNK];
@@ -129,16 +128,45 @@ pub fn erf_terms<T: Float>(x: &[T], terms: &mut [T]) {
 
 /// GELU(v) from v's erf term `t`: ½ · v · t.
 #[inline(always)]
-pub fn value<T: Float>(v: T, t: T) -> T {
+fn value<T: Float>(v: T, t: T) -> T {
     T::of(0.5) * v * t
 }
 
 /// GELU′(v) from v's erf term `t`: ½ · t + v · φ(v).
 #[inline(always)]
-pub fn slope<T: Float>(v: T, t: T) -> T {
+fn slope<T: Float>(v: T, t: T) -> T {
     let cdf = T::of(0.5) * t;
     let pdf = T::of(INV_SQRT_2PI) * (T::of(-0.5) * v * v).exp_libm();
     cdf + v * pdf
+}
+
+/// y ← GELU(x), of one length, without keeping the terms (a chunk's terms on
+/// the stack): [`Activation::Gelu`]'s forward pass.
+#[inline(always)]
+pub fn forward_values<T: Float>(x: &[T], y: &mut [T]) {
+    let mut terms = [T::zero(); CHUNK];
+    for (x, y) in x.chunks(CHUNK).zip(y.chunks_mut(CHUNK)) {
+        let terms = &mut terms[..x.len()];
+        erf_terms(x, terms);
+        for ((o, &v), &t) in y.iter_mut().zip(x).zip(terms.iter()) {
+            *o = value(v, t);
+        }
+    }
+}
+
+/// dx ← dy · GELU′(x), of one length, computing the terms (a chunk's on the
+/// stack): [`Activation::Gelu`]'s backward pass.
+#[inline(always)]
+pub fn backward_values<T: Float>(x: &[T], dy: &[T], dx: &mut [T]) {
+    let mut terms = [T::zero(); CHUNK];
+    let chunks = x.chunks(CHUNK).zip(dy.chunks(CHUNK));
+    for ((x, dy), dx) in chunks.zip(dx.chunks_mut(CHUNK)) {
+        let terms = &mut terms[..x.len()];
+        erf_terms(x, terms);
+        for (((o, &v), &t), &d) in dx.iter_mut().zip(x).zip(terms.iter()).zip(dy) {
+            *o = d * slope(v, t);
+        }
+    }
 }
 
 multiversion! {
