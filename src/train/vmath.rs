@@ -60,36 +60,41 @@ fn pickf(c: bool, a: f32, b: f32) -> f32 {
 
 /// `t as i32` (truncation toward 0) for |t| ≤ 2048, written so that it
 /// vectorises: Rust's saturating `as i32` compiles to one scalar conversion and
-/// range check per lane. Rounding to an integer by adding and subtracting
-/// 1.5·2⁵² is exact here; a step toward 0 where it rounded away makes it the
-/// truncation, and the integer is the low bits of the sum. Outside ±2048 (and
-/// for NaN) the result is some value in ±2048, which the callers clamp or
-/// select away, as they did the saturated `as i32`.
+/// range check per lane. It is ⌊|t|⌋ with t's sign: rounding |t| to an integer
+/// by adding and subtracting 1.5·2⁵² is exact here, a step down where it
+/// rounded up makes it the floor, and the integer is the low bits of the sum.
+/// Outside ±2048 (and for NaN) the result is some value in ±2048, which the
+/// callers clamp or select away, as they did the saturated `as i32`.
 #[inline(always)]
 fn trunc_i32(t: f64) -> i32 {
     const M: f64 = 6_755_399_441_055_744.0;
-    let t = pick(t.is_nan(), 0.0, t.clamp(-2048.0, 2048.0));
-    let r = (t + M) - M;
-    let r = pick(
-        t >= 0.0 && r > t,
-        r - 1.0,
-        pick(t < 0.0 && r < t, r + 1.0, r),
-    );
-    (r + M).to_bits() as u32 as i32
+    // NaN compares false: 2048.
+    let a = t.abs();
+    let a = if a < 2048.0 { a } else { 2048.0 };
+    let r = (a + M) - M;
+    let r = if r > a { r - 1.0 } else { r };
+    let n = (r + M).to_bits() as u32 as i32;
+    if t < 0.0 {
+        -n
+    } else {
+        n
+    }
 }
 
 /// `t as i32` for |t| ≤ 1024 in f32, as [`trunc_i32`] (1.5·2²³).
 #[inline(always)]
 fn truncf_i32(t: f32) -> i32 {
     const M: f32 = 12_582_912.0;
-    let t = pickf(t.is_nan(), 0.0, t.clamp(-1024.0, 1024.0));
-    let r = (t + M) - M;
-    let r = pickf(
-        t >= 0.0 && r > t,
-        r - 1.0,
-        pickf(t < 0.0 && r < t, r + 1.0, r),
-    );
-    ((r + M).to_bits() as i32) - 0x4b40_0000
+    let a = t.abs();
+    let a = if a < 1024.0 { a } else { 1024.0 };
+    let r = (a + M) - M;
+    let r = if r > a { r - 1.0 } else { r };
+    let n = ((r + M).to_bits() as i32) - 0x4b40_0000;
+    if t < 0.0 {
+        -n
+    } else {
+        n
+    }
 }
 
 /// 2ⁿ for n in [−1022, 1023].

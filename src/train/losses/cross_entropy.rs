@@ -81,6 +81,7 @@ multiversion! {
         let mut e = [0.0f64; BLOCK];
         let mut shift = [0.0f64; ROWS];
         let mut labels = [0usize; ROWS];
+        let mut args = [0usize; ROWS];
         let mut sum_z = [0.0f64; ROWS];
         let mut zy = [0.0f64; ROWS];
         let mut sums = [0.0f64; ROWS];
@@ -95,33 +96,62 @@ multiversion! {
         for (b, zb) in z.chunks(rows_per_block * c).enumerate() {
             let k0 = b * rows_per_block;
             let rows = zb.len() / c;
-            for (r, col) in zb.chunks_exact(c).enumerate() {
-                let label = y[k0 + r].to_f64() as usize;
-                let (mut m, mut arg, mut sz) = (f64::NEG_INFINITY, 0, 0.0f64);
-                for (j, &v) in col.iter().enumerate() {
-                    let v = v.to_f64();
-                    if v > m {
-                        m = v;
-                        arg = j;
-                    }
-                    sz += v;
-                }
-                correct += usize::from(arg == label);
-                labels[r] = label;
-                shift[r] = m;
-                sum_z[r] = sz;
-                zy[r] = col.get(label).map_or(f64::NAN, |v| v.to_f64());
-            }
-            // s = Σ exp(z − m) in class order, lse = m + ln s.
-            sums[..rows.max(1)].fill(0.0);
             if c <= BLOCK {
-                exp_minus(zb, c, &shift[..rows], &mut e[..zb.len()]);
-                for (s, er) in sums.iter_mut().zip(e[..zb.len()].chunks_exact(c)) {
-                    for &v in er {
+                // The block class-major in f64 (class j of row r at j·rows + r),
+                // so that each row's running max, its argmax, Σ z and Σ exp run
+                // as lanes of one loop over the classes: every row's values in
+                // class order, as one loop a row adds them, but the rows'
+                // chains of additions side by side instead of one after another.
+                let zt = &mut e[..zb.len()];
+                for (r, col) in zb.chunks_exact(c).enumerate() {
+                    for (j, &v) in col.iter().enumerate() {
+                        zt[j * rows + r] = v.to_f64();
+                    }
+                }
+                let (m, sz, arg) = (&mut shift[..rows], &mut sum_z[..rows], &mut args[..rows]);
+                m.fill(f64::NEG_INFINITY);
+                sz.fill(0.0);
+                arg.fill(0);
+                for (j, zj) in zt.chunks_exact(rows).enumerate() {
+                    for (((m, s), a), &v) in m.iter_mut().zip(sz.iter_mut()).zip(arg.iter_mut()).zip(zj) {
+                        let above = v > *m;
+                        *m = if above { v } else { *m };
+                        *a = if above { j } else { *a };
+                        *s += v;
+                    }
+                }
+                // s = Σ exp(z − m) in class order, lse = m + ln s.
+                for zj in zt.chunks_exact_mut(rows) {
+                    for (x, &m) in zj.iter_mut().zip(m.iter()) {
+                        *x -= m;
+                    }
+                }
+                for x in zt.iter_mut() {
+                    *x = vmath::exp(*x);
+                }
+                let sums = &mut sums[..rows];
+                sums.fill(0.0);
+                for ej in zt.chunks_exact(rows) {
+                    for (s, &v) in sums.iter_mut().zip(ej) {
                         *s += v;
                     }
                 }
             } else {
+                // One row, wider than a block: its exponentials a block at a time.
+                let col = &zb[..c];
+                let (mut m, mut sz) = (f64::NEG_INFINITY, 0.0f64);
+                args[0] = 0;
+                for (j, &v) in col.iter().enumerate() {
+                    let v = v.to_f64();
+                    if v > m {
+                        m = v;
+                        args[0] = j;
+                    }
+                    sz += v;
+                }
+                shift[0] = m;
+                sum_z[0] = sz;
+                sums[0] = 0.0;
                 for zp in zb.chunks(BLOCK) {
                     let ep = &mut e[..zp.len()];
                     exp_minus(zp, zp.len(), &shift[..1], ep);
@@ -129,6 +159,12 @@ multiversion! {
                         sums[0] += v;
                     }
                 }
+            }
+            for (r, col) in zb.chunks_exact(c).enumerate() {
+                let label = y[k0 + r].to_f64() as usize;
+                correct += usize::from(args[r] == label);
+                labels[r] = label;
+                zy[r] = col.get(label).map_or(f64::NAN, |v| v.to_f64());
             }
             // ln of every row's sum in one vectorised loop (libm's bits).
             for v in &mut sums[..rows] {
@@ -276,8 +312,15 @@ mod tests {
             (257, 2),
             (600, 3),
         ] {
-            for &(eps, scale) in &[(0.0, 3.0), (0.1, 3.0), (0.0, 900.0)] {
-                let z: Vec<f32> = (0..c * n).map(|_| (next() * scale) as f32).collect();
+            // Scale 2 rounds the logits to integers: rows with tied maxima,
+            // where the first of them is the prediction.
+            for &(eps, scale) in &[(0.0, 3.0), (0.1, 3.0), (0.0, 900.0), (0.0, 2.0)] {
+                let z: Vec<f32> = (0..c * n)
+                    .map(|_| {
+                        let v = next() * scale;
+                        (if scale == 2.0 { v.round() } else { v }) as f32
+                    })
+                    .collect();
                 let y: Vec<f32> = (0..n)
                     .map(|_| {
                         ((next() + 1.0) / 2.0 * c as f64)
