@@ -18,6 +18,7 @@ use nalgebra::{DMatrixView, DMatrixViewMut, DVectorView};
 use crate::train::float::Float;
 use crate::train::linalg;
 use crate::train::network::{ParamKind, ParamLayout};
+use crate::train::simd::multiversion;
 use crate::train::view;
 
 #[derive(Debug, Clone)]
@@ -37,6 +38,8 @@ pub struct BatchNorm<T> {
     /// Scratch sums for backward.
     sum_dy: Vec<T>,
     sum_dy_xhat: Vec<T>,
+    /// γ·inv_std/n a feature, for backward's dx.
+    dx_scale: Vec<T>,
 }
 
 impl<T: Float> BatchNorm<T> {
@@ -75,6 +78,7 @@ impl<T: Float> BatchNorm<T> {
             inv_std: vec![T::zero(); width],
             sum_dy: vec![T::zero(); width],
             sum_dy_xhat: vec![T::zero(); width],
+            dx_scale: vec![T::zero(); width],
         }
     }
 
@@ -149,24 +153,12 @@ impl<T: Float> BatchNorm<T> {
             &mut self.running_var[..],
         );
         feature_pieces(w, n, stats, |f0, (mean, inv_std, rmean, rvar)| {
-            let f1 = f0 + mean.len();
-            mean.fill(T::zero());
-            for xc in x.chunks_exact(w) {
-                for (m, &v) in mean.iter_mut().zip(&xc[f0..f1]) {
-                    *m += v;
-                }
-            }
+            column_sums(x, w, f0, mean);
             for m in mean.iter_mut() {
                 *m /= nt;
             }
             // Biased variance, two-pass for accuracy.
-            inv_std.fill(T::zero());
-            for xc in x.chunks_exact(w) {
-                for ((acc, &v), &m) in inv_std.iter_mut().zip(&xc[f0..f1]).zip(&*mean) {
-                    let d = v - m;
-                    *acc += d * d;
-                }
-            }
+            squared_deviations(x, w, f0, mean, inv_std);
             for j in 0..mean.len() {
                 let var = inv_std[j] / nt;
                 rmean[j] = (T::one() - mom) * rmean[j] + mom * mean[j];
@@ -177,17 +169,7 @@ impl<T: Float> BatchNorm<T> {
         let (mean, inv_std) = (&self.mean[..], &self.inv_std[..]);
         debug_assert_eq!(x.len(), len);
         column_pieces(w, n, x, xhat, y, |x, xhat, y| {
-            for ((xc, hc), yc) in x
-                .chunks_exact(w)
-                .zip(xhat.chunks_exact_mut(w))
-                .zip(y.chunks_exact_mut(w))
-            {
-                for j in 0..w {
-                    let h = (xc[j] - mean[j]) * inv_std[j];
-                    hc[j] = h;
-                    yc[j] = h * gamma[j] + beta[j];
-                }
-            }
+            normalize(x, xhat, y, w, mean, inv_std, gamma, beta);
         });
     }
 
@@ -227,15 +209,7 @@ impl<T: Float> BatchNorm<T> {
             &mut [] as &mut [T],
         );
         feature_pieces(w, n, sums, |f0, (sum_dy, sum_dy_xhat, _, _)| {
-            let f1 = f0 + sum_dy.len();
-            sum_dy.fill(T::zero());
-            sum_dy_xhat.fill(T::zero());
-            for (dc, hc) in dy.chunks_exact(w).zip(xhat.chunks_exact(w)) {
-                for ((j, &d), &h) in (0..).zip(&dc[f0..f1]).zip(&hc[f0..f1]) {
-                    sum_dy[j] += d;
-                    sum_dy_xhat[j] += d * h;
-                }
-            }
+            gradient_sums(dy, xhat, w, f0, sum_dy, sum_dy_xhat);
         });
         grads[self.weight..self.weight + w].copy_from_slice(&self.sum_dy_xhat);
         grads[self.bias..self.bias + w].copy_from_slice(&self.sum_dy);
@@ -243,18 +217,13 @@ impl<T: Float> BatchNorm<T> {
             let (gamma, _) = self.gamma_beta(params);
             let gamma = gamma.as_slice();
             let nt = T::of(n as f64);
-            let (inv_std, sum_dy, sum_dy_xhat) = (&self.inv_std, &self.sum_dy, &self.sum_dy_xhat);
+            // γ·inv_std/n once a feature (the same value each column computed).
+            for ((k, &g), &s) in self.dx_scale.iter_mut().zip(gamma).zip(&self.inv_std) {
+                *k = g * s / nt;
+            }
+            let (scale, sum_dy, sum_dy_xhat) = (&self.dx_scale, &self.sum_dy, &self.sum_dy_xhat);
             column_pieces(w, n, dy, dx, xhat, |dy, dx, xhat| {
-                for ((dc, hc), oc) in dy
-                    .chunks_exact(w)
-                    .zip(xhat.chunks_exact(w))
-                    .zip(dx.chunks_exact_mut(w))
-                {
-                    for j in 0..w {
-                        let k = gamma[j] * inv_std[j] / nt;
-                        oc[j] = k * (nt * dc[j] - sum_dy[j] - hc[j] * sum_dy_xhat[j]);
-                    }
-                }
+                input_gradient(dy, xhat, dx, w, nt, scale, sum_dy, sum_dy_xhat);
             });
         }
     }
@@ -299,6 +268,116 @@ impl<T: Float> super::Layer<T> for BatchNorm<T> {
             ("running_mean", &mut self.running_mean),
             ("running_var", &mut self.running_var),
         ]
+    }
+}
+
+multiversion! {
+    /// acc[j] ← Σ over the columns of x (`w` values a column), in column
+    /// order, of feature f0 + j.
+    fn column_sums<T: Float>(x: &[T], w: usize, f0: usize, acc: &mut [T]) {
+        acc.fill(T::zero());
+        let f1 = f0 + acc.len();
+        for xc in x.chunks_exact(w) {
+            for (a, &v) in acc.iter_mut().zip(&xc[f0..f1]) {
+                *a += v;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// acc[j] ← Σ over the columns of x, in column order, of (x − mean[j])²
+    /// for feature f0 + j.
+    fn squared_deviations<T: Float>(x: &[T], w: usize, f0: usize, mean: &[T], acc: &mut [T]) {
+        acc.fill(T::zero());
+        let f1 = f0 + acc.len();
+        for xc in x.chunks_exact(w) {
+            for ((a, &v), &m) in acc.iter_mut().zip(&xc[f0..f1]).zip(mean) {
+                let d = v - m;
+                *a += d * d;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// x̂ ← (x − mean)·inv_std and y ← x̂·γ + β, column by column (`w` a column).
+    fn normalize<T: Float>(
+        x: &[T],
+        xhat: &mut [T],
+        y: &mut [T],
+        w: usize,
+        mean: &[T],
+        inv_std: &[T],
+        gamma: &[T],
+        beta: &[T],
+    ) {
+        let (mean, inv_std, gamma, beta) = (&mean[..w], &inv_std[..w], &gamma[..w], &beta[..w]);
+        for ((xc, hc), yc) in x
+            .chunks_exact(w)
+            .zip(xhat.chunks_exact_mut(w))
+            .zip(y.chunks_exact_mut(w))
+        {
+            for j in 0..w {
+                let h = (xc[j] - mean[j]) * inv_std[j];
+                hc[j] = h;
+                yc[j] = h * gamma[j] + beta[j];
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Σ dy and Σ dy·x̂ over the columns, in column order, for features f0..
+    fn gradient_sums<T: Float>(
+        dy: &[T],
+        xhat: &[T],
+        w: usize,
+        f0: usize,
+        sum_dy: &mut [T],
+        sum_dy_xhat: &mut [T],
+    ) {
+        sum_dy.fill(T::zero());
+        sum_dy_xhat.fill(T::zero());
+        let f1 = f0 + sum_dy.len();
+        let sum_dy_xhat = &mut sum_dy_xhat[..sum_dy.len()];
+        for (dc, hc) in dy.chunks_exact(w).zip(xhat.chunks_exact(w)) {
+            for (((s, t), &d), &h) in sum_dy
+                .iter_mut()
+                .zip(sum_dy_xhat.iter_mut())
+                .zip(&dc[f0..f1])
+                .zip(&hc[f0..f1])
+            {
+                *s += d;
+                *t += d * h;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// dx ← k·(n·dy − Σdy − x̂·Σdy·x̂) column by column, k = γ·inv_std/n
+    /// (`scale`) a feature.
+    fn input_gradient<T: Float>(
+        dy: &[T],
+        xhat: &[T],
+        dx: &mut [T],
+        w: usize,
+        nt: T,
+        scale: &[T],
+        sum_dy: &[T],
+        sum_dy_xhat: &[T],
+    ) {
+        let (scale, sum_dy, sum_dy_xhat) = (&scale[..w], &sum_dy[..w], &sum_dy_xhat[..w]);
+        for ((dc, hc), oc) in dy
+            .chunks_exact(w)
+            .zip(xhat.chunks_exact(w))
+            .zip(dx.chunks_exact_mut(w))
+        {
+            for j in 0..w {
+                oc[j] = scale[j] * (nt * dc[j] - sum_dy[j] - hc[j] * sum_dy_xhat[j]);
+            }
+        }
     }
 }
 
