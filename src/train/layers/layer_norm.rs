@@ -12,10 +12,9 @@
 //! Backward, with g = γ∘dy for each column: dx = (w·g − Σg − x̂·Σ(g∘x̂))/(w·√(σ² + eps));
 //! over the batch dγ = Σ_k dy∘x̂, dβ = Σ_k dy.
 
-use nalgebra::{DMatrixView, DMatrixViewMut, DVectorView};
-
 use crate::train::float::Float;
 use crate::train::network::{ParamKind, ParamLayout};
+use crate::train::simd::multiversion;
 
 #[derive(Debug, Clone)]
 pub struct LayerNorm<T> {
@@ -63,32 +62,21 @@ impl<T: Float> LayerNorm<T> {
             self.inv_std.resize(n, T::zero());
             self.xhat.resize(len, T::zero());
         }
-        let gamma = DVectorView::from_slice(&params[self.weight..self.weight + w], w);
-        let beta = DVectorView::from_slice(&params[self.bias..self.bias + w], w);
-        let x = DMatrixView::from_slice(&x[..len], w, n);
-        let mut xhat = DMatrixViewMut::from_slice(&mut self.xhat[..len], w, n);
-        let mut y = DMatrixViewMut::from_slice(&mut y[..len], w, n);
+        let gamma = &params[self.weight..self.weight + w];
+        let beta = &params[self.bias..self.bias + w];
         let wt = T::of(w as f64);
         let eps = T::of(self.eps);
-        for (k, inv_std) in self.inv_std[..n].iter_mut().enumerate() {
-            let xc = x.column(k);
-            let mean = xc.sum() / wt;
-            // Biased variance, two-pass for accuracy.
-            let mut ss = T::zero();
-            for &v in xc.iter() {
-                let d = v - mean;
-                ss += d * d;
-            }
-            let inv = T::one() / (ss / wt + eps).sqrt();
-            *inv_std = inv;
-            let mut hc = xhat.column_mut(k);
-            let mut yc = y.column_mut(k);
-            for j in 0..w {
-                let h = (xc[j] - mean) * inv;
-                hc[j] = h;
-                yc[j] = h * gamma[j] + beta[j];
-            }
-        }
+        normalize_columns(
+            &x[..len],
+            &mut self.xhat[..len],
+            &mut y[..len],
+            &mut self.inv_std[..n],
+            w,
+            wt,
+            eps,
+            gamma,
+            beta,
+        );
     }
 
     /// Given dy (`width × n`): writes dγ = Σ_k dy∘x̂ and dβ = Σ_k dy into `grads`
@@ -103,8 +91,7 @@ impl<T: Float> LayerNorm<T> {
     ) {
         let w = self.width;
         let len = w * n;
-        let dy = DMatrixView::from_slice(&dy[..len], w, n);
-        let xhat = DMatrixView::from_slice(&self.xhat[..len], w, n);
+        let (dy, xhat) = (&dy[..len], &self.xhat[..len]);
         {
             let (head, tail) = grads.split_at_mut(self.bias.max(self.weight));
             let (dgamma, dbeta) = if self.weight < self.bias {
@@ -112,24 +99,104 @@ impl<T: Float> LayerNorm<T> {
             } else {
                 (&mut tail[..w], &mut head[self.bias..self.bias + w])
             };
-            dgamma.fill(T::zero());
-            dbeta.fill(T::zero());
-            for k in 0..n {
-                let (dc, hc) = (dy.column(k), xhat.column(k));
-                for j in 0..w {
-                    dgamma[j] += dc[j] * hc[j];
-                    dbeta[j] += dc[j];
-                }
-            }
+            parameter_gradients(dy, xhat, w, dgamma, dbeta);
         }
         let Some(dx) = dx else {
             return;
         };
-        let gamma = DVectorView::from_slice(&params[self.weight..self.weight + w], w);
-        let mut dx = DMatrixViewMut::from_slice(&mut dx[..len], w, n);
+        let gamma = &params[self.weight..self.weight + w];
         let wt = T::of(w as f64);
-        for (k, &inv) in self.inv_std[..n].iter().enumerate() {
-            let (dc, hc) = (dy.column(k), xhat.column(k));
+        input_gradients(dy, xhat, &mut dx[..len], &self.inv_std[..n], w, wt, gamma);
+    }
+}
+
+multiversion! {
+    /// Each column (`w` values) of x normalised: μ = Σx/w, σ² = Σ(x − μ)²/w (each
+    /// sum in feature order, from 0), inv_std = 1/√(σ² + eps), x̂ = (x − μ)·inv_std,
+    /// y = x̂·γ + β.
+    fn normalize_columns<T: Float>(
+        x: &[T],
+        xhat: &mut [T],
+        y: &mut [T],
+        inv_std: &mut [T],
+        w: usize,
+        wt: T,
+        eps: T,
+        gamma: &[T],
+        beta: &[T],
+    ) {
+        if w == 0 {
+            return;
+        }
+        let (gamma, beta) = (&gamma[..w], &beta[..w]);
+        let columns = x
+            .chunks_exact(w)
+            .zip(xhat.chunks_exact_mut(w))
+            .zip(y.chunks_exact_mut(w))
+            .zip(inv_std.iter_mut());
+        for (((xc, hc), yc), inv_std) in columns {
+            let mut sum = T::zero();
+            for &v in xc {
+                sum += v;
+            }
+            let mean = sum / wt;
+            // Biased variance, two-pass for accuracy.
+            let mut ss = T::zero();
+            for &v in xc {
+                let d = v - mean;
+                ss += d * d;
+            }
+            let inv = T::one() / (ss / wt + eps).sqrt();
+            *inv_std = inv;
+            for j in 0..w {
+                let h = (xc[j] - mean) * inv;
+                hc[j] = h;
+                yc[j] = h * gamma[j] + beta[j];
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// dγ = Σ over the columns of dy∘x̂ and dβ = Σ dy, each in column order.
+    fn parameter_gradients<T: Float>(dy: &[T], xhat: &[T], w: usize, dgamma: &mut [T], dbeta: &mut [T]) {
+        let (dgamma, dbeta) = (&mut dgamma[..w], &mut dbeta[..w]);
+        dgamma.fill(T::zero());
+        dbeta.fill(T::zero());
+        if w == 0 {
+            return;
+        }
+        for (dc, hc) in dy.chunks_exact(w).zip(xhat.chunks_exact(w)) {
+            for j in 0..w {
+                dgamma[j] += dc[j] * hc[j];
+                dbeta[j] += dc[j];
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// dx of each column: with g = γ∘dy, s = Σg and sh = Σ g∘x̂ (in feature
+    /// order), dx = inv_std/w · (w·γ∘dy − s − x̂·sh).
+    fn input_gradients<T: Float>(
+        dy: &[T],
+        xhat: &[T],
+        dx: &mut [T],
+        inv_std: &[T],
+        w: usize,
+        wt: T,
+        gamma: &[T],
+    ) {
+        if w == 0 {
+            return;
+        }
+        let gamma = &gamma[..w];
+        let columns = dy
+            .chunks_exact(w)
+            .zip(xhat.chunks_exact(w))
+            .zip(dx.chunks_exact_mut(w))
+            .zip(inv_std);
+        for (((dc, hc), oc), &inv) in columns {
             let (mut s, mut sh) = (T::zero(), T::zero());
             for j in 0..w {
                 let g = gamma[j] * dc[j];
@@ -137,7 +204,6 @@ impl<T: Float> LayerNorm<T> {
                 sh += g * hc[j];
             }
             let scale = inv / wt;
-            let mut oc = dx.column_mut(k);
             for j in 0..w {
                 oc[j] = scale * (wt * gamma[j] * dc[j] - s - hc[j] * sh);
             }

@@ -2,6 +2,7 @@
 //! accumulator 0). g ← g + wd·θ; s ← s + g²; θ ← θ − lr·g/(√s + eps).
 
 use crate::train::float::Float;
+use crate::train::simd::multiversion;
 
 #[derive(Debug, Clone)]
 pub struct Adagrad<T> {
@@ -27,7 +28,22 @@ impl<T: Float> Adagrad<T> {
         let eps = T::of(self.eps);
         let wd = T::of(self.weight_decay);
         let use_wd = self.weight_decay != 0.0;
-        for ((p, &g), s) in params.iter_mut().zip(grads).zip(self.sum.iter_mut()) {
+        adagrad_update(params, grads, &mut self.sum, lr, eps, wd, use_wd);
+    }
+}
+
+multiversion! {
+    /// The adagrad update (AVX-512, AVX2 or baseline: the same bits).
+    fn adagrad_update<T: Float>(
+        params: &mut [T],
+        grads: &[T],
+        sum: &mut [T],
+        lr: T,
+        eps: T,
+        wd: T,
+        use_wd: bool,
+    ) {
+        for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
             let g = if use_wd { g + wd * *p } else { g };
             *s += g * g;
             *p -= lr * g / (s.sqrt() + eps);

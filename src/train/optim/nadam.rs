@@ -13,6 +13,7 @@
 //! Python floats.
 
 use crate::train::float::Float;
+use crate::train::simd::multiversion;
 
 #[derive(Debug, Clone)]
 pub struct NAdam<T> {
@@ -116,7 +117,13 @@ pub(crate) struct NAdamStep<T> {
 impl<T: Float> NAdamStep<T> {
     /// Updates one range of parameters and their moments.
     pub(crate) fn update(&self, params: &mut [T], grads: &[T], m: &mut [T], v: &mut [T]) {
-        let c = *self;
+        nadam_update(*self, params, grads, m, v);
+    }
+}
+
+multiversion! {
+    /// The nadam update of one range (AVX-512, AVX2 or baseline: the same bits).
+    fn nadam_update<T: Float>(c: NAdamStep<T>, params: &mut [T], grads: &[T], m: &mut [T], v: &mut [T]) {
         let it = params
             .iter_mut()
             .zip(grads)

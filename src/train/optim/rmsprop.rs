@@ -3,6 +3,7 @@
 //! r = √s̃ + eps; with momentum b ← μ·b + g/r, θ ← θ − lr·b; else θ ← θ − lr·g/r.
 
 use crate::train::float::Float;
+use crate::train::simd::multiversion;
 
 #[derive(Debug, Clone)]
 pub struct RmsProp<T> {
@@ -43,35 +44,84 @@ impl<T: Float> RmsProp<T> {
 
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
         self.steps += 1;
-        let lr = T::of(lr);
-        let a = T::of(self.alpha);
-        let oa = T::of(1.0 - self.alpha);
-        let eps = T::of(self.eps);
-        let mu = T::of(self.momentum);
-        let wd = T::of(self.weight_decay);
-        let use_wd = self.weight_decay != 0.0;
-        for i in 0..params.len() {
-            let g = if use_wd {
-                grads[i] + wd * params[i]
+        let c = RmsPropStep {
+            lr: T::of(lr),
+            a: T::of(self.alpha),
+            oa: T::of(1.0 - self.alpha),
+            eps: T::of(self.eps),
+            mu: T::of(self.momentum),
+            wd: T::of(self.weight_decay),
+            use_wd: self.weight_decay != 0.0,
+            centered: self.centered,
+            use_momentum: self.momentum > 0.0,
+        };
+        rmsprop_update(
+            c,
+            params,
+            grads,
+            &mut self.square_avg,
+            &mut self.grad_avg,
+            &mut self.momentum_buf,
+        );
+    }
+}
+
+/// One step's constants of the rmsprop update.
+#[derive(Debug, Clone, Copy)]
+struct RmsPropStep<T> {
+    lr: T,
+    a: T,
+    oa: T,
+    eps: T,
+    mu: T,
+    wd: T,
+    use_wd: bool,
+    centered: bool,
+    use_momentum: bool,
+}
+
+multiversion! {
+    /// The rmsprop update (AVX-512, AVX2 or baseline: the same bits). The
+    /// centred average and the momentum buffer are empty when not used.
+    fn rmsprop_update<T: Float>(
+        c: RmsPropStep<T>,
+        params: &mut [T],
+        grads: &[T],
+        square_avg: &mut [T],
+        grad_avg: &mut [T],
+        momentum_buf: &mut [T],
+    ) {
+        let n = params.len().min(grads.len()).min(square_avg.len());
+        let (params, grads, square_avg) = (&mut params[..n], &grads[..n], &mut square_avg[..n]);
+        let grad_avg = if c.centered { grad_avg.get_mut(..n) } else { Some(&mut [][..]) };
+        let momentum_buf = if c.use_momentum { momentum_buf.get_mut(..n) } else { Some(&mut [][..]) };
+        // Buffers are sized with the parameters when built; a short one is a bug.
+        let (Some(grad_avg), Some(momentum_buf)) = (grad_avg, momentum_buf) else {
+            debug_assert!(false, "rmsprop state shorter than the parameters");
+            return;
+        };
+        for i in 0..n {
+            let g = if c.use_wd {
+                grads[i] + c.wd * params[i]
             } else {
                 grads[i]
             };
-            let s = (a * self.square_avg[i] + oa * g * g).flush();
-            self.square_avg[i] = s;
-            let st = if self.centered {
-                let gb = (a * self.grad_avg[i] + oa * g).flush();
-                self.grad_avg[i] = gb;
+            let s = (c.a * square_avg[i] + c.oa * g * g).flush();
+            square_avg[i] = s;
+            let st = if c.centered {
+                let gb = (c.a * grad_avg[i] + c.oa * g).flush();
+                grad_avg[i] = gb;
                 s - gb * gb
             } else {
                 s
             };
-            let r = st.sqrt() + eps;
-            if self.momentum > 0.0 {
-                let b = (mu * self.momentum_buf[i] + g / r).flush();
-                self.momentum_buf[i] = b;
-                params[i] -= lr * b;
+            let r = st.sqrt() + c.eps;
+            if c.use_momentum {
+                let b = (c.mu * momentum_buf[i] + g / r).flush();
+                momentum_buf[i] = b;
+                params[i] -= c.lr * b;
             } else {
-                params[i] -= lr * g / r;
+                params[i] -= c.lr * g / r;
             }
         }
     }
