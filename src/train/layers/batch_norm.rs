@@ -489,3 +489,52 @@ impl super::Concept for Spec {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::simd::{force, Level};
+
+    /// Training forward and backward give the same bits at every SIMD level,
+    /// alone and on a team (pieces of features and of columns), on widths
+    /// that are not whole vectors and values whose sums round.
+    #[test]
+    fn every_level_gives_the_same_bits() {
+        let val = |i: usize, a: usize, p: usize| {
+            (((i * a) % p) as f32 / p as f32 - 0.5) * 3.7 + 1e-3 * (i % 7) as f32
+        };
+        for (w, n) in [(37, 70), (256, 128), (3, 5)] {
+            let params: Vec<f32> = (0..2 * w).map(|i| val(i, 31, 101) + 1.0).collect();
+            let x: Vec<f32> = (0..w * n).map(|i| val(i, 7919, 997)).collect();
+            let dy: Vec<f32> = (0..w * n).map(|i| val(i, 104_729, 1009)).collect();
+            let run = |level: Level, threads: usize| {
+                force(Some(level));
+                let mut bn = BatchNorm::<f32>::new(w, 0.1, 1e-5, 0, w, n);
+                let (mut y, mut dx, mut grads) =
+                    (vec![0.0; w * n], vec![0.0; w * n], vec![0.0; 2 * w]);
+                linalg::pool(threads, || {
+                    bn.forward(&params, &x, &mut y, n, true);
+                    bn.backward(&params, &mut grads, &dy, Some(&mut dx), n);
+                });
+                force(None);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                (
+                    bits(&y),
+                    bits(&dx),
+                    bits(&grads),
+                    bits(&bn.running_mean),
+                    bits(&bn.running_var),
+                )
+            };
+            let want = run(Level::Baseline, 1);
+            for level in [Level::V3, Level::V4] {
+                for threads in [1, 2] {
+                    assert!(
+                        run(level, threads) == want,
+                        "{w}×{n} {level:?} {threads} threads"
+                    );
+                }
+            }
+        }
+    }
+}

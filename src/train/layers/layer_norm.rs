@@ -288,6 +288,36 @@ impl super::Concept for Spec {
 mod tests {
     use super::*;
 
+    /// Forward and backward give the same bits at every SIMD level, on widths
+    /// that are not whole vectors and values whose sums round.
+    #[test]
+    fn every_level_gives_the_same_bits() {
+        use crate::train::simd::{force, Level};
+        let val = |i: usize, a: usize, p: usize| {
+            (((i * a) % p) as f32 / p as f32 - 0.5) * 3.7 + 1e-3 * (i % 7) as f32
+        };
+        for (w, n) in [(37, 70), (128, 64), (3, 5)] {
+            let params: Vec<f32> = (0..2 * w).map(|i| val(i, 31, 101) + 1.0).collect();
+            let x: Vec<f32> = (0..w * n).map(|i| val(i, 7919, 997)).collect();
+            let dy: Vec<f32> = (0..w * n).map(|i| val(i, 104_729, 1009)).collect();
+            let run = |level: Level| {
+                force(Some(level));
+                let mut ln = LayerNorm::<f32>::new(w, 1e-5, 0, w, n);
+                let (mut y, mut dx, mut grads) =
+                    (vec![0.0; w * n], vec![0.0; w * n], vec![0.0; 2 * w]);
+                ln.forward(&params, &x, &mut y, n);
+                ln.backward(&params, &mut grads, &dy, Some(&mut dx), n);
+                force(None);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                (bits(&y), bits(&dx), bits(&grads))
+            };
+            let want = run(Level::Baseline);
+            for level in [Level::V3, Level::V4] {
+                assert!(run(level) == want, "{w}×{n} {level:?}");
+            }
+        }
+    }
+
     /// Each output column has mean β and (biased) variance γ²·σ²/(σ² + eps).
     #[test]
     fn columns_are_normalised() {

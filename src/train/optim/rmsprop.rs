@@ -186,6 +186,52 @@ pub fn torch(
 mod tests {
     use super::*;
 
+    /// rmsprop, adagrad and nadam steps give the same bits at every SIMD level
+    /// (their updates are compiled for each), with every option that changes
+    /// the loop: centring, momentum, weight decay.
+    #[test]
+    fn updates_give_the_same_bits_at_every_level() {
+        use crate::train::optim::{adagrad::Adagrad, nadam::NAdam};
+        use crate::train::simd::{force, Level};
+        let len = 1000 + 13;
+        let p0: Vec<f32> = (0..len)
+            .map(|i| ((i * 7919) % 997) as f32 / 997.0 - 0.5)
+            .collect();
+        let grads: Vec<Vec<f32>> = (0..3)
+            .map(|k| {
+                (0..len)
+                    .map(|i| (((i + k) * 104_729) % 1009) as f32 / 1009.0 - 0.45)
+                    .collect()
+            })
+            .collect();
+        let run = |level: Level, which: usize| {
+            force(Some(level));
+            let mut p = p0.clone();
+            let (mut r, mut a, mut n) = (
+                RmsProp::<f32>::new(len, 0.9, 1e-8, 0.5, true, 0.01),
+                Adagrad::<f32>::new(len, 1e-10, 0.01),
+                NAdam::<f32>::new(len, 0.9, 0.999, 1e-8, 0.01, 0.004),
+            );
+            let mut plain = RmsProp::<f32>::new(len, 0.99, 1e-8, 0.0, false, 0.0);
+            for g in &grads {
+                match which {
+                    0 => r.step(&mut p, g, 0.01),
+                    1 => a.step(&mut p, g, 0.01),
+                    2 => n.step(&mut p, g, 0.01),
+                    _ => plain.step(&mut p, g, 0.01),
+                }
+            }
+            force(None);
+            p.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        };
+        for which in 0..4 {
+            let want = run(Level::Baseline, which);
+            for level in [Level::V3, Level::V4] {
+                assert!(run(level, which) == want, "optimizer {which} {level:?}");
+            }
+        }
+    }
+
     #[test]
     fn centered_momentum_two_steps() {
         let mut o = RmsProp::<f64>::new(1, 0.9, 1e-8, 0.5, true, 0.0);
