@@ -147,10 +147,19 @@ fn times_mask<T: Float>(
         return; // views that are not packed: the layer makes none
     };
     linalg::split_elements(a, out, |first, a, out| {
-        for ((o, &v), &m) in out.iter_mut().zip(a).zip(&mask[first..]) {
-            *o = v * m;
+        if let Some(mask) = mask.get(first..) {
+            multiply(a, mask, out);
         }
     });
+}
+
+multiversion! {
+    /// out ← a ⊙ mask, value by value.
+    fn multiply<T: Float>(a: &[T], mask: &[T], out: &mut [T]) {
+        for ((o, &v), &m) in out.iter_mut().zip(a).zip(mask) {
+            *o = v * m;
+        }
+    }
 }
 
 impl<T: Float> super::Layer<T> for Dropout<T> {
