@@ -92,6 +92,17 @@ pub fn torch(lr: f64, eps: f64, weight_decay: f64) -> String {
 mod tests {
     use super::*;
 
+    /// Steps give the same bits at every SIMD level (with weight decay).
+    #[test]
+    fn updates_give_the_same_bits_at_every_level() {
+        super::super::assert_same_bits_at_every_level(|p, grads| {
+            let mut o = Adagrad::<f32>::new(p.len(), 1e-10, 0.01);
+            for g in grads {
+                o.step(p, g, 0.01);
+            }
+        });
+    }
+
     #[test]
     fn accumulates_squares() {
         let mut o = Adagrad::<f64>::new(1, 1e-10, 0.0);

@@ -484,6 +484,36 @@ pub fn torch(opt: &Optimizer) -> String {
     }
 }
 
+/// Test help for the optimizers' files: `run` (which builds an optimizer and
+/// steps it over the given gradients) leaves the same parameter bits at every
+/// SIMD level, from values whose updates round.
+#[cfg(test)]
+pub(crate) fn assert_same_bits_at_every_level(run: impl Fn(&mut [f32], &[Vec<f32>])) {
+    use crate::train::simd::{force, Level};
+    let len = 1000 + 13;
+    let p0: Vec<f32> = (0..len)
+        .map(|i| ((i * 7919) % 997) as f32 / 997.0 - 0.5)
+        .collect();
+    let grads: Vec<Vec<f32>> = (0..3)
+        .map(|k| {
+            (0..len)
+                .map(|i| (((i + k) * 104_729) % 1009) as f32 / 1009.0 - 0.45)
+                .collect()
+        })
+        .collect();
+    let at = |level: Level| {
+        force(Some(level));
+        let mut p = p0.clone();
+        run(&mut p, &grads);
+        force(None);
+        p.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    };
+    let want = at(Level::Baseline);
+    for level in [Level::V3, Level::V4] {
+        assert!(at(level) == want, "{level:?}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

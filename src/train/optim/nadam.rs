@@ -224,6 +224,17 @@ pub fn torch(
 mod tests {
     use super::*;
 
+    /// Steps give the same bits at every SIMD level (with weight decay).
+    #[test]
+    fn updates_give_the_same_bits_at_every_level() {
+        super::super::assert_same_bits_at_every_level(|p, grads| {
+            let mut o = NAdam::<f32>::new(p.len(), 0.9, 0.999, 1e-8, 0.01, 0.004);
+            for g in grads {
+                o.step(p, g, 0.01);
+            }
+        });
+    }
+
     /// Two steps against the formula of §7 written out by hand, with weight decay.
     #[test]
     fn two_steps_match_the_formula() {
