@@ -1085,6 +1085,76 @@ multiversion! {
     }
 }
 
+/// Rows of a column sum summed in one vector by [`sum_columns`].
+const SMALL: usize = 8;
+
+multiversion! {
+    /// db ← Σ over the n columns of dy (`units × n`) of rows first.., in column
+    /// order (a dense layer's bias gradient, batch norm's means).
+    /// At most [`SMALL`] rows are summed in one vector of that many lanes (a
+    /// loop over so few rows costs more in its control than in its adds); the
+    /// lanes past the rows read the next column's values and are never stored.
+    pub fn sum_columns<T: Float>(dy: &[T], db: &mut [T], units: usize, first: usize, n: usize) {
+        let dy = &dy[..units * n];
+        if db.len() <= SMALL {
+            let mut acc = [T::zero(); SMALL];
+            // Columns whose SMALL values from `first` lie within dy.
+            let whole = match dy.len().checked_sub(first + SMALL) {
+                Some(room) => (room / units.max(1) + 1).min(n),
+                None => 0,
+            };
+            for j in 0..whole {
+                let at = j * units + first;
+                for (a, &d) in acc.iter_mut().zip(&dy[at..at + SMALL]) {
+                    *a += d;
+                }
+            }
+            for j in whole..n {
+                let rest = dy.get(j * units + first..).unwrap_or(&[]);
+                for (a, &d) in acc.iter_mut().zip(rest) {
+                    *a += d;
+                }
+            }
+            for (g, &a) in db.iter_mut().zip(&acc) {
+                *g = a;
+            }
+            return;
+        }
+        db.fill(T::zero());
+        for col in dy.chunks_exact(units.max(1)) {
+            for (g, &d) in db.iter_mut().zip(&col[first..]) {
+                *g += d;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// sums ← Σ dy and products ← Σ dy·x over the columns of dy and x (both
+    /// `units × n`) of rows first.., each in column order: the gradients of a
+    /// normalisation's shift and scale (batch norm, layer norm).
+    pub fn sum_columns_and_products<T: Float>(
+        dy: &[T],
+        x: &[T],
+        units: usize,
+        first: usize,
+        sums: &mut [T],
+        products: &mut [T],
+    ) {
+        sums.fill(T::zero());
+        products.fill(T::zero());
+        let len = sums.len().min(products.len());
+        let (last, products) = (first + len, &mut products[..len]);
+        for (dc, xc) in dy.chunks_exact(units.max(1)).zip(x.chunks_exact(units.max(1))) {
+            let pairs = dc[first..last].iter().zip(&xc[first..last]);
+            for ((s, t), (&d, &v)) in sums.iter_mut().zip(products.iter_mut()).zip(pairs) {
+                *s += d;
+                *t += d * v;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

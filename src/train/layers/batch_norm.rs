@@ -153,7 +153,7 @@ impl<T: Float> BatchNorm<T> {
             &mut self.running_var[..],
         );
         feature_pieces(w, n, stats, |f0, (mean, inv_std, rmean, rvar)| {
-            column_sums(x, w, f0, mean);
+            linalg::sum_columns(x, mean, w, f0, n);
             for m in mean.iter_mut() {
                 *m /= nt;
             }
@@ -209,7 +209,7 @@ impl<T: Float> BatchNorm<T> {
             &mut [] as &mut [T],
         );
         feature_pieces(w, n, sums, |f0, (sum_dy, sum_dy_xhat, _, _)| {
-            gradient_sums(dy, xhat, w, f0, sum_dy, sum_dy_xhat);
+            linalg::sum_columns_and_products(dy, xhat, w, f0, sum_dy, sum_dy_xhat);
         });
         grads[self.weight..self.weight + w].copy_from_slice(&self.sum_dy_xhat);
         grads[self.bias..self.bias + w].copy_from_slice(&self.sum_dy);
@@ -272,20 +272,6 @@ impl<T: Float> super::Layer<T> for BatchNorm<T> {
 }
 
 multiversion! {
-    /// acc[j] ← Σ over the columns of x (`w` values a column), in column
-    /// order, of feature f0 + j.
-    fn column_sums<T: Float>(x: &[T], w: usize, f0: usize, acc: &mut [T]) {
-        acc.fill(T::zero());
-        let f1 = f0 + acc.len();
-        for xc in x.chunks_exact(w) {
-            for (a, &v) in acc.iter_mut().zip(&xc[f0..f1]) {
-                *a += v;
-            }
-        }
-    }
-}
-
-multiversion! {
     /// acc[j] ← Σ over the columns of x, in column order, of (x − mean[j])²
     /// for feature f0 + j.
     fn squared_deviations<T: Float>(x: &[T], w: usize, f0: usize, mean: &[T], acc: &mut [T]) {
@@ -322,34 +308,6 @@ multiversion! {
                 let h = (xc[j] - mean[j]) * inv_std[j];
                 hc[j] = h;
                 yc[j] = h * gamma[j] + beta[j];
-            }
-        }
-    }
-}
-
-multiversion! {
-    /// Σ dy and Σ dy·x̂ over the columns, in column order, for features f0..
-    fn gradient_sums<T: Float>(
-        dy: &[T],
-        xhat: &[T],
-        w: usize,
-        f0: usize,
-        sum_dy: &mut [T],
-        sum_dy_xhat: &mut [T],
-    ) {
-        sum_dy.fill(T::zero());
-        sum_dy_xhat.fill(T::zero());
-        let f1 = f0 + sum_dy.len();
-        let sum_dy_xhat = &mut sum_dy_xhat[..sum_dy.len()];
-        for (dc, hc) in dy.chunks_exact(w).zip(xhat.chunks_exact(w)) {
-            for (((s, t), &d), &h) in sum_dy
-                .iter_mut()
-                .zip(sum_dy_xhat.iter_mut())
-                .zip(&dc[f0..f1])
-                .zip(&hc[f0..f1])
-            {
-                *s += d;
-                *t += d * h;
             }
         }
     }
@@ -493,48 +451,19 @@ impl super::Concept for Spec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::simd::{force, Level};
 
     /// Training forward and backward give the same bits at every SIMD level,
     /// alone and on a team (pieces of features and of columns), on widths
     /// that are not whole vectors and values whose sums round.
     #[test]
     fn every_level_gives_the_same_bits() {
-        let val = |i: usize, a: usize, p: usize| {
-            (((i * a) % p) as f32 / p as f32 - 0.5) * 3.7 + 1e-3 * (i % 7) as f32
-        };
-        for (w, n) in [(37, 70), (256, 128), (3, 5)] {
-            let params: Vec<f32> = (0..2 * w).map(|i| val(i, 31, 101) + 1.0).collect();
-            let x: Vec<f32> = (0..w * n).map(|i| val(i, 7919, 997)).collect();
-            let dy: Vec<f32> = (0..w * n).map(|i| val(i, 104_729, 1009)).collect();
-            let run = |level: Level, threads: usize| {
-                force(Some(level));
-                let mut bn = BatchNorm::<f32>::new(w, 0.1, 1e-5, 0, w, n);
-                let (mut y, mut dx, mut grads) =
-                    (vec![0.0; w * n], vec![0.0; w * n], vec![0.0; 2 * w]);
-                linalg::pool(threads, || {
-                    bn.forward(&params, &x, &mut y, n, true);
-                    bn.backward(&params, &mut grads, &dy, Some(&mut dx), n);
-                });
-                force(None);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                (
-                    bits(&y),
-                    bits(&dx),
-                    bits(&grads),
-                    bits(&bn.running_mean),
-                    bits(&bn.running_var),
-                )
-            };
-            let want = run(Level::Baseline, 1);
-            for level in [Level::V3, Level::V4] {
-                for threads in [1, 2] {
-                    assert!(
-                        run(level, threads) == want,
-                        "{w}×{n} {level:?} {threads} threads"
-                    );
-                }
-            }
-        }
+        let shapes = [(37, 70), (256, 128), (3, 5)];
+        super::super::assert_same_bits_at_every_level(&shapes, &[1, 2], |w, n, params, x, dy| {
+            let mut bn = BatchNorm::<f32>::new(w, 0.1, 1e-5, 0, w, n);
+            let (mut y, mut dx, mut grads) = (vec![0.0; w * n], vec![0.0; w * n], vec![0.0; 2 * w]);
+            bn.forward(params, x, &mut y, n, true);
+            bn.backward(params, &mut grads, dy, Some(&mut dx), n);
+            [y, dx, grads, bn.running_mean, bn.running_var].concat()
+        });
     }
 }

@@ -13,7 +13,6 @@ use nalgebra::{DMatrixView, DMatrixViewMut, DVectorView};
 use crate::train::float::Float;
 use crate::train::linalg;
 use crate::train::network::{ParamKind, ParamLayout};
-use crate::train::simd::multiversion;
 use crate::train::view;
 
 /// A dense layer: where its parameters live in the flat parameter vector.
@@ -123,7 +122,7 @@ impl Dense {
             Some((first, d0))
         });
         linalg::run_parts(parts, |_, (first, db)| {
-            sum_columns(dys, db, units, first, n)
+            linalg::sum_columns(dys, db, units, first, n)
         });
     }
 }
@@ -159,49 +158,6 @@ fn fill_columns<T: Copy>(y: &mut [T], b: &[T]) {
         let more = filled.min(rest.len());
         rest[..more].copy_from_slice(&done[..more]);
         filled += more;
-    }
-}
-
-/// Rows of a bias gradient summed in one vector.
-const SMALL: usize = 8;
-
-multiversion! {
-    /// db ← Σ over the n columns of dy (`units × n`) of rows first.., in column order.
-    /// At most [`SMALL`] rows are summed in one vector of that many lanes (a
-    /// loop over so few rows costs more in its control than in its adds); the
-    /// lanes past the rows read the next column's values and are never stored.
-    fn sum_columns<T: Float>(dy: &[T], db: &mut [T], units: usize, first: usize, n: usize) {
-        let dy = &dy[..units * n];
-        if db.len() <= SMALL {
-            let mut acc = [T::zero(); SMALL];
-            // Columns whose SMALL values from `first` lie within dy.
-            let whole = match dy.len().checked_sub(first + SMALL) {
-                Some(room) => (room / units.max(1) + 1).min(n),
-                None => 0,
-            };
-            for j in 0..whole {
-                let at = j * units + first;
-                for (a, &d) in acc.iter_mut().zip(&dy[at..at + SMALL]) {
-                    *a += d;
-                }
-            }
-            for j in whole..n {
-                let rest = dy.get(j * units + first..).unwrap_or(&[]);
-                for (a, &d) in acc.iter_mut().zip(rest) {
-                    *a += d;
-                }
-            }
-            for (g, &a) in db.iter_mut().zip(&acc) {
-                *g = a;
-            }
-            return;
-        }
-        db.fill(T::zero());
-        for col in dy.chunks_exact(units.max(1)) {
-            for (g, &d) in db.iter_mut().zip(&col[first..]) {
-                *g += d;
-            }
-        }
     }
 }
 
@@ -335,7 +291,7 @@ mod tests {
                 for level in [Level::Baseline, Level::V3, Level::V4] {
                     force(Some(level));
                     let mut db = vec![9.0f32; units - first];
-                    sum_columns(&dy, &mut db, units, first, n);
+                    linalg::sum_columns(&dy, &mut db, units, first, n);
                     force(None);
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&db), bits(&want), "{units}×{n} from {first} {level:?}");

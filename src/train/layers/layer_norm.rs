@@ -13,6 +13,7 @@
 //! over the batch dγ = Σ_k dy∘x̂, dβ = Σ_k dy.
 
 use crate::train::float::Float;
+use crate::train::linalg;
 use crate::train::network::{ParamKind, ParamLayout};
 use crate::train::simd::multiversion;
 
@@ -99,7 +100,7 @@ impl<T: Float> LayerNorm<T> {
             } else {
                 (&mut tail[..w], &mut head[self.bias..self.bias + w])
             };
-            parameter_gradients(dy, xhat, w, dgamma, dbeta);
+            linalg::sum_columns_and_products(dy, xhat, w, 0, dbeta, dgamma);
         }
         let Some(dx) = dx else {
             return;
@@ -152,24 +153,6 @@ multiversion! {
                 let h = (xc[j] - mean) * inv;
                 hc[j] = h;
                 yc[j] = h * gamma[j] + beta[j];
-            }
-        }
-    }
-}
-
-multiversion! {
-    /// dγ = Σ over the columns of dy∘x̂ and dβ = Σ dy, each in column order.
-    fn parameter_gradients<T: Float>(dy: &[T], xhat: &[T], w: usize, dgamma: &mut [T], dbeta: &mut [T]) {
-        let (dgamma, dbeta) = (&mut dgamma[..w], &mut dbeta[..w]);
-        dgamma.fill(T::zero());
-        dbeta.fill(T::zero());
-        if w == 0 {
-            return;
-        }
-        for (dc, hc) in dy.chunks_exact(w).zip(xhat.chunks_exact(w)) {
-            for j in 0..w {
-                dgamma[j] += dc[j] * hc[j];
-                dbeta[j] += dc[j];
             }
         }
     }
@@ -292,30 +275,14 @@ mod tests {
     /// that are not whole vectors and values whose sums round.
     #[test]
     fn every_level_gives_the_same_bits() {
-        use crate::train::simd::{force, Level};
-        let val = |i: usize, a: usize, p: usize| {
-            (((i * a) % p) as f32 / p as f32 - 0.5) * 3.7 + 1e-3 * (i % 7) as f32
-        };
-        for (w, n) in [(37, 70), (128, 64), (3, 5)] {
-            let params: Vec<f32> = (0..2 * w).map(|i| val(i, 31, 101) + 1.0).collect();
-            let x: Vec<f32> = (0..w * n).map(|i| val(i, 7919, 997)).collect();
-            let dy: Vec<f32> = (0..w * n).map(|i| val(i, 104_729, 1009)).collect();
-            let run = |level: Level| {
-                force(Some(level));
-                let mut ln = LayerNorm::<f32>::new(w, 1e-5, 0, w, n);
-                let (mut y, mut dx, mut grads) =
-                    (vec![0.0; w * n], vec![0.0; w * n], vec![0.0; 2 * w]);
-                ln.forward(&params, &x, &mut y, n);
-                ln.backward(&params, &mut grads, &dy, Some(&mut dx), n);
-                force(None);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                (bits(&y), bits(&dx), bits(&grads))
-            };
-            let want = run(Level::Baseline);
-            for level in [Level::V3, Level::V4] {
-                assert!(run(level) == want, "{w}×{n} {level:?}");
-            }
-        }
+        let shapes = [(37, 70), (128, 64), (3, 5)];
+        super::super::assert_same_bits_at_every_level(&shapes, &[1], |w, n, params, x, dy| {
+            let mut ln = LayerNorm::<f32>::new(w, 1e-5, 0, w, n);
+            let (mut y, mut dx, mut grads) = (vec![0.0; w * n], vec![0.0; w * n], vec![0.0; 2 * w]);
+            ln.forward(params, x, &mut y, n);
+            ln.backward(params, &mut grads, dy, Some(&mut dx), n);
+            [y, dx, grads].concat()
+        });
     }
 
     /// Each output column has mean β and (biased) variance γ²·σ²/(σ² + eps).

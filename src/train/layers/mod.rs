@@ -243,6 +243,40 @@ pub trait Graph {
     fn tensor(&mut self, name: String, shape: &[usize]) -> Result<String, MissingTensor>;
 }
 
+/// Test help for the normalisation layers' files: `pass(w, n, params, x, dy)`
+/// (a forward and backward pass of width `w` over `n` columns, γ and β at
+/// offsets 0 and `w`) returns the same bits at every SIMD level and on each
+/// team size of `threads`, on widths that are not whole vectors and values
+/// whose sums round.
+#[cfg(test)]
+pub(crate) fn assert_same_bits_at_every_level(
+    shapes: &[(usize, usize)],
+    threads: &[usize],
+    pass: impl Fn(usize, usize, &[f32], &[f32], &[f32]) -> Vec<f32> + Sync,
+) {
+    use crate::train::simd::{force, Level};
+    let val = |i: usize, a: usize, p: usize| {
+        (((i * a) % p) as f32 / p as f32 - 0.5) * 3.7 + 1e-3 * (i % 7) as f32
+    };
+    for &(w, n) in shapes {
+        let params: Vec<f32> = (0..2 * w).map(|i| val(i, 31, 101) + 1.0).collect();
+        let x: Vec<f32> = (0..w * n).map(|i| val(i, 7919, 997)).collect();
+        let dy: Vec<f32> = (0..w * n).map(|i| val(i, 104_729, 1009)).collect();
+        let run = |level: Level, threads: usize| {
+            force(Some(level));
+            let out = crate::train::linalg::pool(threads, || pass(w, n, &params, &x, &dy));
+            force(None);
+            out.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        let want = run(Level::Baseline, 1);
+        for level in [Level::V3, Level::V4] {
+            for &t in threads {
+                assert!(run(level, t) == want, "{w}×{n} {level:?} {t} threads");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
