@@ -16,6 +16,10 @@ pub trait Float:
     /// eˣ, the bits of [`crate::math`]'s (never the system's libm), by
     /// [`crate::train::vmath`]'s branch-free port that vectorises in loops.
     fn exp_libm(self) -> Self;
+    /// eˣ of an f64 as exact as a value of this type needs, in f64: for f32
+    /// [`crate::train::vmath::exp_for_f32`] (within 2⁻³⁵, no division), for
+    /// f64 libm's `exp` ([`crate::train::vmath::exp`]); both vectorise in loops.
+    fn exp_at_precision(x: f64) -> f64;
     /// tanh x: `libm`'s `tanhf` for f32, `tanh` for f64, by
     /// [`crate::train::vmath`]'s branch-free ports that vectorise in loops.
     fn tanh_libm(self) -> Self;
@@ -63,6 +67,10 @@ impl Float for f32 {
         crate::train::vmath::expf(self)
     }
     #[inline(always)]
+    fn exp_at_precision(x: f64) -> f64 {
+        crate::train::vmath::exp_for_f32(x)
+    }
+    #[inline(always)]
     fn tanh_libm(self) -> Self {
         crate::train::vmath::tanhf(self)
     }
@@ -106,6 +114,10 @@ impl Float for f64 {
     #[inline(always)]
     fn exp_libm(self) -> Self {
         crate::train::vmath::exp(self)
+    }
+    #[inline(always)]
+    fn exp_at_precision(x: f64) -> f64 {
+        crate::train::vmath::exp(x)
     }
     #[inline(always)]
     fn tanh_libm(self) -> Self {
