@@ -43,7 +43,11 @@ multiversion! {
                 *l += x * zero;
             }
         }
-        rest.iter().all(|x| x.is_finite()) && lanes.iter().all(|l| l.is_finite())
+        // Without short-circuits, so that both checks run as vector compares
+        // (`all` compiled to one compare and branch a value: 64 of them a
+        // call, about half of the pass on a small layer).
+        let rest_ok = rest.iter().fold(true, |ok, x| ok & x.is_finite());
+        lanes.iter().fold(rest_ok, |ok, l| ok & l.is_finite())
     }
 }
 
