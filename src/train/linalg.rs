@@ -971,6 +971,17 @@ multiversion! {
 #[inline(always)]
 fn transpose_block<T: Float>(block: &[T], rows: usize, t: &mut [[T; LANES]]) -> usize {
     let cols = block.len() / rows.max(1);
+    if cols == LANES {
+        // A whole block: each row of `t` gathered into a register and stored
+        // as one vector. Storing value by value and then loading the rows as
+        // vectors made every load wait for its eight stores to leave the
+        // store buffer (a failed store-to-load forward, ~15 cycles each).
+        let block = &block[..LANES * rows];
+        for (p, row) in t.iter_mut().enumerate().take(rows) {
+            *row = std::array::from_fn(|e| block[e * rows + p]);
+        }
+        return cols;
+    }
     for (e, col) in block.chunks_exact(rows.max(1)).enumerate() {
         for (row, &v) in t.iter_mut().zip(col) {
             row[e] = v;

@@ -70,7 +70,7 @@ pub fn detected() -> Level {
 
 /// The level the element-wise passes use: the detected one, unless a test
 /// forced a lower one, or `NNT_SIMD=baseline|v3|v4` asks for a lower one.
-#[inline]
+#[inline(always)]
 pub fn level() -> Level {
     let forced = FORCED.load(Ordering::Relaxed);
     if forced != UNKNOWN {
@@ -80,6 +80,15 @@ pub fn level() -> Level {
     if l != UNKNOWN {
         return decode(l);
     }
+    choose()
+}
+
+/// The first call's half of [`level`]: detects, reads `NNT_SIMD`, and keeps
+/// the answer (out of line, so that every element-wise call inlines only the
+/// two loads above: the whole function was a call of its own each time).
+#[cold]
+#[inline(never)]
+fn choose() -> Level {
     let best = detected();
     let asked = match std::env::var("NNT_SIMD").as_deref() {
         Ok("baseline") => Level::Baseline,
