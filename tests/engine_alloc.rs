@@ -1,7 +1,8 @@
 //! The training step allocates nothing: a run with four times as many steps per
-//! epoch makes exactly as many heap allocations, for a small network (the direct
-//! kernels of `linalg`) and for an MNIST-size one (faer's kernels, products split
-//! over the two-thread pool). The counter sees every thread.
+//! epoch makes exactly as many heap allocations, for a small network (faer's
+//! small-matrix kernels, on one thread) and for an MNIST-size one (faer's
+//! kernels, products split over the two-thread pool). The counter sees every
+//! thread.
 
 mod engine_support;
 
