@@ -120,6 +120,28 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+    // Cross-entropy with label smoothing: the digits row's 10 classes × 16 rows
+    // and the rich row's 10 × 128.
+    for rows in [16usize, 128] {
+        let classes = 10;
+        let z = &x[..classes * rows];
+        let labels: Vec<f32> = (0..rows).map(|i| (i * 7 % classes) as f32).collect();
+        let mut dz = vec![0.0f32; classes * rows];
+        let mut g = c.benchmark_group(format!("cross_entropy {classes}x{rows} f32"));
+        g.bench_function("vmath", |b| {
+            b.iter(|| {
+                nnt::train::losses::cross_entropy::forward_backward(
+                    0.1,
+                    black_box(z),
+                    &labels,
+                    classes,
+                    rows,
+                    Some(&mut dz),
+                )
+            })
+        });
+        g.finish();
+    }
 }
 
 criterion_group! {

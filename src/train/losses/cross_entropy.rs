@@ -88,7 +88,6 @@ multiversion! {
         let mut zy = [0.0f64; ROWS];
         let mut sums = [0.0f64; ROWS];
         let mut inv_sums = [0.0f64; ROWS];
-        let mut label_grads = [0.0f64; ROWS];
         let mut total = 0.0f64;
         let mut correct = 0usize;
         let cf = c as f64;
@@ -96,7 +95,11 @@ multiversion! {
         // same sums as `[c = y]·(1 − ε) + ε/C` written per class).
         let (base, hit) = (eps / cf, (1.0 - eps) + eps / cf);
         // Rows of a block; a row wider than BLOCK is a block of its own, in pieces.
-        let rows_per_block = (BLOCK / c).clamp(1, ROWS);
+        // A multiple of 8 rows where a block holds 8 (whole vectors of f64 in
+        // the per-row loops); the cut never changes a bit, each row's values
+        // being computed alone and the rows' losses added in row order.
+        let fit = (BLOCK / c).clamp(1, ROWS);
+        let rows_per_block = if fit >= 8 { fit / 8 * 8 } else { fit };
         for (b, zb) in z.chunks(rows_per_block * c).enumerate() {
             let k0 = b * rows_per_block;
             let rows = zb.len() / c;
@@ -107,15 +110,17 @@ multiversion! {
                 // class order, as one loop a row adds them, but the rows'
                 // chains of additions side by side instead of one after another.
                 let zt = &mut e[..zb.len()];
-                for (r, col) in zb.chunks_exact(c).enumerate() {
-                    for (j, &v) in col.iter().enumerate() {
-                        zt[j * rows + r] = v.to_f64();
-                    }
-                }
                 let (m, sz, arg) = (&mut shift[..rows], &mut sum_z[..rows], &mut args[..rows]);
                 m.fill(f64::NEG_INFINITY);
                 sz.fill(0.0);
                 arg.fill(0);
+                // Written a class at a time, each value read where it lies in
+                // the row-major block (a strided read).
+                for (j, zj) in zt.chunks_exact_mut(rows).enumerate() {
+                    for (x, &v) in zj.iter_mut().zip(zb.iter().skip(j).step_by(c)) {
+                        *x = v.to_f64();
+                    }
+                }
                 for (j, zj) in zt.chunks_exact(rows).enumerate() {
                     for (((m, s), a), &v) in m.iter_mut().zip(sz.iter_mut()).zip(arg.iter_mut()).zip(zj) {
                         let above = v > *m;
@@ -189,25 +194,17 @@ multiversion! {
             // pass, each row's label against its own target.
             let db = &mut dz[k0 * c..k0 * c + zb.len()];
             if c <= BLOCK {
-                let eb = &mut e[..zb.len()];
-                // The labels' values first, from the exponentials the pass
-                // below overwrites (a label outside the row has none).
-                for (r, g) in label_grads[..rows].iter_mut().enumerate() {
-                    let q = (labels[r] < c).then(|| eb.get(labels[r] * rows + r)).flatten();
-                    *g = q.map_or(0.0, |&q| gradient::<T>(q * inv_sums[r], hit, inv_n).to_f64());
-                }
-                for ej in eb.chunks_exact_mut(rows) {
-                    for (x, &i) in ej.iter_mut().zip(&inv_sums[..rows]) {
-                        *x = gradient::<T>(*x * i, base, inv_n).to_f64();
-                    }
-                }
-                // Back to row-major (each value is already a T: exact).
+                let eb = &e[..zb.len()];
+                // Straight into the row-major gradient, each exponential read
+                // where it lies in the class-major buffer.
                 for (r, dr) in db.chunks_exact_mut(c).enumerate() {
-                    for (j, o) in dr.iter_mut().enumerate() {
-                        *o = T::of(eb[j * rows + r]);
+                    let i = inv_sums[r];
+                    for (o, &q) in dr.iter_mut().zip(eb.iter().skip(r).step_by(rows)) {
+                        *o = gradient::<T>(q * i, base, inv_n);
                     }
-                    if let Some(o) = dr.get_mut(labels[r]) {
-                        *o = T::of(label_grads[r]);
+                    let label = labels[r];
+                    if let (Some(o), Some(&q)) = (dr.get_mut(label), eb.get(label * rows + r)) {
+                        *o = gradient::<T>(q * i, hit, inv_n);
                     }
                 }
             } else {
