@@ -2,7 +2,9 @@
 //! backward on a 256 × 128 batch (the rich network's first hidden layer), sigmoid
 //! and tanh forward (f32 and f64) and the binary cross-entropy of 256 logits,
 //! each through the engine (`train::vmath`, vectorised) and as the scalar `libm`
-//! loop it replaced (the same bits): `cargo bench --bench elementwise`
+//! loop it replaced (the same bits); and the cross-entropy with label smoothing
+//! of 10 classes × 16 and × 128 rows (the digits and rich rows' shapes), the
+//! engine's pass alone: `cargo bench --bench elementwise`
 //! (`RAYON_NUM_THREADS=1` keeps the activations on one thread).
 
 use std::f64::consts::FRAC_1_SQRT_2;
