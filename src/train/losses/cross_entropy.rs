@@ -202,9 +202,13 @@ multiversion! {
                     for (o, &q) in dr.iter_mut().zip(eb.iter().skip(r).step_by(rows)) {
                         *o = gradient::<T>(q * i, base, inv_n);
                     }
+                    // A label outside the row has no value of its own (and
+                    // its index is never formed).
                     let label = labels[r];
-                    if let (Some(o), Some(&q)) = (dr.get_mut(label), eb.get(label * rows + r)) {
-                        *o = gradient::<T>(q * i, hit, inv_n);
+                    if label < c {
+                        if let (Some(o), Some(&q)) = (dr.get_mut(label), eb.get(label * rows + r)) {
+                            *o = gradient::<T>(q * i, hit, inv_n);
+                        }
                     }
                 }
             } else {
