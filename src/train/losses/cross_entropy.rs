@@ -108,23 +108,12 @@ multiversion! {
                 // overlaps them.
                 let eb = &mut e[..zb.len()];
                 for (r, (zr, er)) in zb.chunks_exact(c).zip(eb.chunks_exact_mut(c)).enumerate() {
-                    let (mut m, mut sz, mut arg) = (f64::NEG_INFINITY, 0.0f64, 0usize);
-                    for (j, &v) in zr.iter().enumerate() {
-                        let v = v.to_f64();
-                        if v > m {
-                            m = v;
-                            arg = j;
-                        }
-                        sz += v;
-                    }
+                    let row = Row::of(zr, yb[r]);
                     for (x, &v) in er.iter_mut().zip(zr) {
-                        *x = v.to_f64() - m;
+                        *x = v.to_f64() - row.max;
                     }
-                    let label = yb[r].to_f64() as usize;
-                    correct += usize::from(arg == label);
-                    zy[r] = zr.get(label).map_or(f64::NAN, |v| v.to_f64());
-                    shift[r] = m;
-                    sum_z[r] = sz;
+                    (shift[r], sum_z[r], zy[r]) = (row.max, row.sum_z, row.z_label);
+                    correct += usize::from(row.right);
                 }
                 // e = exp(z − m) over the whole block in one vectorised loop;
                 // e stays for the gradient.
@@ -136,21 +125,9 @@ multiversion! {
                 }
             } else {
                 // One row, wider than a block: its exponentials a block at a time.
-                let col = &zb[..c];
-                let (mut m, mut sz, mut arg) = (f64::NEG_INFINITY, 0.0f64, 0usize);
-                for (j, &v) in col.iter().enumerate() {
-                    let v = v.to_f64();
-                    if v > m {
-                        m = v;
-                        arg = j;
-                    }
-                    sz += v;
-                }
-                let label = yb[0].to_f64() as usize;
-                correct += usize::from(arg == label);
-                zy[0] = col.get(label).map_or(f64::NAN, |v| v.to_f64());
-                shift[0] = m;
-                sum_z[0] = sz;
+                let row = Row::of(&zb[..c], yb[0]);
+                (shift[0], sum_z[0], zy[0]) = (row.max, row.sum_z, row.z_label);
+                correct += usize::from(row.right);
                 sums[0] = 0.0;
                 for zp in zb.chunks(BLOCK) {
                     let ep = &mut e[..zp.len()];
@@ -214,6 +191,42 @@ multiversion! {
             }
         }
         (total, correct)
+    }
+}
+
+/// What one pass over a row's logits (in class order) gives.
+struct Row {
+    /// The largest logit (NaN ignored; −∞ when there is none): the shift of
+    /// the row's exponentials.
+    max: f64,
+    /// Σ z in class order.
+    sum_z: f64,
+    /// The label's logit (NaN for a label outside the row).
+    z_label: f64,
+    /// Whether the first largest logit is the label's.
+    right: bool,
+}
+
+impl Row {
+    /// The row `z` with label `y`.
+    #[inline(always)]
+    fn of<T: Float>(z: &[T], y: T) -> Row {
+        let (mut max, mut sum_z, mut arg) = (f64::NEG_INFINITY, 0.0f64, 0usize);
+        for (j, &v) in z.iter().enumerate() {
+            let v = v.to_f64();
+            if v > max {
+                max = v;
+                arg = j;
+            }
+            sum_z += v;
+        }
+        let label = y.to_f64() as usize;
+        Row {
+            max,
+            sum_z,
+            z_label: z.get(label).map_or(f64::NAN, |v| v.to_f64()),
+            right: arg == label,
+        }
     }
 }
 
