@@ -45,6 +45,21 @@ pub trait Float:
         b: faer::MatRef<'_, Self>,
     );
 
+    /// `dst ← a·b` (or `+=` when `accumulate`) for a small product with `a` and
+    /// `dst` column-major, by [`crate::train::small_product`]'s kernels with
+    /// faer's bits; `false`, having written nothing, where they do not take it
+    /// (f64, the shape, the CPU), and the caller goes to [`Float::matmul`].
+    fn small_product(
+        _dst: &mut [Self],
+        _accumulate: bool,
+        _a: &[Self],
+        _b: &[Self],
+        _shape: (usize, usize, usize),
+        _strides: crate::train::small_product::Strides,
+    ) -> bool {
+        false
+    }
+
     /// `self`, or 0 when it is subnormal. Optimizer state that decays geometrically
     /// (momentum of a unit whose gradient is 0) would otherwise sink into subnormal
     /// numbers, on which x86 arithmetic is ~100× slower; values this small change no
@@ -105,6 +120,16 @@ impl Float for f32 {
         b: faer::MatRef<'_, Self>,
     ) {
         faer_matmul(dst, accumulate, a, b, 1.0);
+    }
+    fn small_product(
+        dst: &mut [Self],
+        accumulate: bool,
+        a: &[Self],
+        b: &[Self],
+        shape: (usize, usize, usize),
+        strides: crate::train::small_product::Strides,
+    ) -> bool {
+        crate::train::small_product::product(dst, accumulate, a, b, shape, strides)
     }
 }
 

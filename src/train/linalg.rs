@@ -301,6 +301,9 @@ fn product_cut<T: Float>(
     b_read: Read,
     cut: Cut,
 ) {
+    if small(dst, dst_read, accumulate, a, a_read, b, b_read) {
+        return;
+    }
     if let (Some(fa), Some(fb)) = (view::faer_ref(a, a_read), view::faer_ref(b, b_read)) {
         if let Some(fc) = view::faer_mut(dst, dst_read) {
             if fa.ncols() == fb.nrows() && (fc.nrows(), fc.ncols()) == (fa.nrows(), fb.ncols()) {
@@ -310,6 +313,57 @@ fn product_cut<T: Float>(
         }
     }
     view::matmul(dst, dst_read, accumulate, a, a_read, b, b_read);
+}
+
+/// A small product by [`Float::small_product`] (faer's bits without its set-up
+/// per call), when it takes it: `true` when done. An output read transposed is
+/// the transposed product, `Cᵀ ← Bᵀ·Aᵀ` (each output value is the same sum over
+/// `k` in the same order), so that dW ← dy·xᵀ, written into Wᵀ's column-major
+/// view, is x·dyᵀ. The left operand must then be read as it is (column-major);
+/// the forward product W·x, whose W is row-major, goes to faer.
+fn small<T: Float>(
+    dst: &mut DMatrixViewMut<'_, T>,
+    dst_read: Read,
+    accumulate: bool,
+    a: DMatrixView<'_, T>,
+    a_read: Read,
+    b: DMatrixView<'_, T>,
+    b_read: Read,
+) -> bool {
+    let flip = |r| match r {
+        Read::AsIs => Read::Transposed,
+        Read::Transposed => Read::AsIs,
+    };
+    let (a, a_read, b, b_read) = match dst_read {
+        Read::AsIs => (a, a_read, b, b_read),
+        Read::Transposed => (b, flip(b_read), a, flip(a_read)),
+    };
+    if a_read != Read::AsIs {
+        return false;
+    }
+    let ((m, k), (c_rows, c_cols)) = (a.shape(), dst.shape());
+    // B read as it is is column-major (column stride: its rows); read
+    // transposed, it is the row-major k × n of the stored n × k.
+    let (b_k, n, b_rows) = match b_read {
+        Read::AsIs => (b.nrows(), b.ncols(), false),
+        Read::Transposed => (b.ncols(), b.nrows(), true),
+    };
+    if b_k != k || (c_rows, c_cols) != (m, n) {
+        return false;
+    }
+    let strides = super::small_product::Strides {
+        lda: m,
+        ldb: b.nrows(),
+        b_rows,
+        ldc: m,
+    };
+    let (Some(a), Some(b)) = (view::slice(a), view::slice(b)) else {
+        return false;
+    };
+    let Some(c) = view::slice_mut(dst) else {
+        return false;
+    };
+    T::small_product(c, accumulate, a, b, (m, n, k), strides)
 }
 
 /// Along which side of its output a product is cut into pieces.
@@ -1253,6 +1307,153 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The small products of [`crate::train::small_product`] have faer's bits:
+    /// both backward products of a dense layer (dW through the transposed
+    /// product, dx directly) and an accumulating product with `B` read either
+    /// way, for rows of one to four vectors, depths 2 to 64 and any width, at
+    /// every SIMD level (the kernel runs at V4 and declines below it); and the
+    /// kernel does take them where the CPU has AVX-512.
+    #[test]
+    fn small_products_have_faer_bits() {
+        use crate::train::simd::{self, Level};
+        let val = |i: usize, m: usize, p: usize| ((i * m) % p) as f32 / (p / 2) as f32 - 1.0 + 1e-3;
+        let mut taken = 0;
+        let levels = [Level::V4, Level::V3, Level::Baseline];
+        for level in levels {
+            simd::force(Some(level));
+            for rows in [16, 32, 48, 64] {
+                for depth in [2, 3, 10, 16, 31, 64] {
+                    for width in [2, 3, 5, 8, 10, 17, 32] {
+                        if rows * depth * width > super::super::small_product::SMALL_WORK {
+                            continue;
+                        }
+                        let a: Vec<f32> = (0..rows * depth).map(|i| val(i, 7919, 997)).collect();
+                        let b: Vec<f32> =
+                            (0..depth * width).map(|i| val(i, 104_729, 1009)).collect();
+                        let c0: Vec<f32> = (0..rows * width).map(|i| val(i, 31, 101)).collect();
+                        // (b read as it is or transposed, accumulate)
+                        for (b_read, accumulate) in [
+                            (Read::AsIs, false),
+                            (Read::AsIs, true),
+                            (Read::Transposed, false),
+                            (Read::Transposed, true),
+                        ] {
+                            let (bm, bv) = match b_read {
+                                Read::AsIs => {
+                                    (Mat::cols(depth, width), view::cols(&b, depth, width))
+                                }
+                                Read::Transposed => {
+                                    (Mat::cols(width, depth).t(), view::cols(&b, width, depth))
+                                }
+                            };
+                            let am = Mat::cols(rows, depth);
+                            let cm = Mat::cols(rows, width);
+                            let mut want = c0.clone();
+                            let (Some(fa), Some(fb)) = (am.view(&a), bm.view(&b)) else {
+                                panic!("views")
+                            };
+                            f32::matmul(cm.view_mut(&mut want).expect("view"), accumulate, fa, fb);
+                            let mut got = c0.clone();
+                            product(
+                                &mut view::cols_mut(&mut got, rows, width),
+                                Read::AsIs,
+                                accumulate,
+                                view::cols(&a, rows, depth),
+                                Read::AsIs,
+                                bv,
+                                b_read,
+                            );
+                            let same = got
+                                .iter()
+                                .zip(&want)
+                                .all(|(g, w)| g.to_bits() == w.to_bits());
+                            assert!(
+                                same,
+                                "{rows}×{depth}×{width} {b_read:?} acc {accumulate} at {level:?}"
+                            );
+                            let mut again = c0.clone();
+                            if level == Level::V4
+                                && simd::detected() == Level::V4
+                                && small(
+                                    &mut view::cols_mut(&mut again, rows, width),
+                                    Read::AsIs,
+                                    accumulate,
+                                    view::cols(&a, rows, depth),
+                                    Read::AsIs,
+                                    bv,
+                                    b_read,
+                                )
+                            {
+                                taken += 1;
+                            }
+                        }
+                        // A dense layer's backward products, `rows` inputs, `width`
+                        // units, `depth` examples: dW ← dy·xᵀ into Wᵀ's view.
+                        let (units, inputs, n) = (width, rows, depth);
+                        let x = &a;
+                        let dy: Vec<f32> = (0..units * n).map(|i| val(i, 13, 103)).collect();
+                        let mut dw = vec![9.0; units * inputs];
+                        let mut want = vec![7.0; units * inputs];
+                        dy_xt(
+                            view::cols(&dy, units, n),
+                            view::cols(x, inputs, n),
+                            &mut view::cols_mut(&mut dw, inputs, units),
+                        );
+                        let (Some(fa), Some(fb)) = (
+                            Mat::cols(units, n).view(&dy),
+                            Mat::cols(inputs, n).t().view(x),
+                        ) else {
+                            panic!("views")
+                        };
+                        f32::matmul(
+                            Mat::rows(units, inputs).view_mut(&mut want).expect("view"),
+                            false,
+                            fa,
+                            fb,
+                        );
+                        assert_eq!(
+                            dw.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                            "dW {units}×{inputs}, batch {n}, at {level:?}"
+                        );
+                        // dx ← Wᵀ·dy with `depth` units now (inputs `rows`, batch `width`).
+                        let (units, inputs, n) = (depth, rows, width);
+                        let w: Vec<f32> = (0..units * inputs).map(|i| val(i, 17, 107)).collect();
+                        let dy: Vec<f32> = (0..units * n).map(|i| val(i, 19, 109)).collect();
+                        let mut dx = vec![f32::NAN; inputs * n];
+                        let mut want = vec![0.0; inputs * n];
+                        wt_dy(
+                            view::cols(&w, inputs, units),
+                            view::cols(&dy, units, n),
+                            &mut view::cols_mut(&mut dx, inputs, n),
+                        );
+                        let (Some(fa), Some(fb)) = (
+                            Mat::rows(units, inputs).t().view(&w),
+                            Mat::cols(units, n).view(&dy),
+                        ) else {
+                            panic!("views")
+                        };
+                        f32::matmul(
+                            Mat::cols(inputs, n).view_mut(&mut want).expect("view"),
+                            false,
+                            fa,
+                            fb,
+                        );
+                        assert_eq!(
+                            dx.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                            "dx {units}×{inputs}, batch {n}, at {level:?}"
+                        );
+                    }
+                }
+            }
+        }
+        simd::force(None);
+        if simd::detected() == Level::V4 {
+            assert!(taken > 300, "the small kernel took only {taken} products");
         }
     }
 

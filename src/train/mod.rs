@@ -25,6 +25,7 @@ pub mod penalty;
 pub mod preflight;
 pub mod schedule;
 pub mod simd;
+pub mod small_product;
 pub mod snapshot;
 pub mod trainer;
 pub mod view;
