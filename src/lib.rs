@@ -39,8 +39,9 @@
 //! assert_eq!(epochs.0, 3);
 //! assert_eq!(outcome.end.epochs, 3);
 //! ```
-// Unsafe code is denied everywhere but in `train::simd`, where calling a function
-// compiled for AVX2 or AVX-512 is allowed after the CPU was checked for it.
+// Unsafe code is denied everywhere but in `train::simd` (and the functions its
+// `multiversion!` defines) and `train::small_product`'s dispatch: calling a
+// function compiled for AVX2 or AVX-512, after the CPU was checked for it.
 #![deny(unsafe_code)]
 // Library code returns errors; tests/tidy.rs checks that this line stays.
 #![cfg_attr(
