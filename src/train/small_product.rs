@@ -122,23 +122,6 @@ fn run(_: &mut [f32], _: &Product<'_>) -> bool {
     false
 }
 
-/// One output value the same way as the vector kernels: the rows or columns
-/// left over.
-#[inline(always)]
-fn one(c: &mut [f32], p: &Product<'_>, i: usize, j: usize) {
-    let (b_rs, b_cs) = if p.s.b_rows {
-        (p.s.ldb, 1)
-    } else {
-        (1, p.s.ldb)
-    };
-    let mut sum = 0f32;
-    for q in 0..p.k {
-        sum = p.a[q * p.s.lda + i].mul_add(p.b[q * b_rs + j * b_cs], sum);
-    }
-    let o = &mut c[j * p.s.ldc + i];
-    *o = if p.accumulate { *o + sum } else { sum };
-}
-
 /// The kernels for one vector type: `$V` of `$L` lanes of f32, compiled with
 /// `$feat`. Every function carries the target features, so the intrinsics are
 /// safe to call and inline into one another; only the entry is `unsafe` to
@@ -147,7 +130,7 @@ macro_rules! kernels {
     ($module:ident, $feat:literal, $V:ty, $L:literal, $set1:ident, $zero:ident, $fma:ident, $add:ident) => {
         #[cfg(target_arch = "x86_64")]
         mod $module {
-            use super::{one, Product};
+            use super::Product;
             use std::arch::x86_64::*;
 
             /// Columns of `C` a block computes at once.
@@ -226,8 +209,8 @@ macro_rules! kernels {
                 }
             }
 
-            /// The whole product: rows two vectors at a time, then one, then
-            /// one value at a time.
+            /// The whole product: rows two vectors at a time, then one (the
+            /// rows are whole vectors: [`super::product`] takes no others).
             #[target_feature(enable = $feat)]
             pub(super) fn product(c: &mut [f32], p: &Product<'_>) {
                 let mut i0 = 0;
@@ -237,12 +220,6 @@ macro_rules! kernels {
                 }
                 if i0 + $L <= p.m {
                     rows::<1>(c, p, i0);
-                    i0 += $L;
-                }
-                for i in i0..p.m {
-                    for j in 0..p.n {
-                        one(c, p, i, j);
-                    }
                 }
             }
         }
