@@ -1310,6 +1310,20 @@ mod tests {
         }
     }
 
+    /// `c ← a·b` (or `c + a·b`) by faer's kernel on the layouts given: the
+    /// reference of [`small_products_have_faer_bits`].
+    fn by_faer(a: &[f32], am: Mat, b: &[f32], bm: Mat, c: &mut [f32], cm: Mat, accumulate: bool) {
+        let (Some(fa), Some(fb)) = (am.view(a), bm.view(b)) else {
+            panic!("views")
+        };
+        f32::matmul(cm.view_mut(c).expect("view"), accumulate, fa, fb);
+    }
+
+    /// The bits of each value.
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|v| v.to_bits()).collect()
+    }
+
     /// The small products of [`crate::train::small_product`] have faer's bits:
     /// both backward products of a dense layer (dW through the transposed
     /// product, dx directly) and an accumulating product with `B` read either
@@ -1352,10 +1366,7 @@ mod tests {
                             let am = Mat::cols(rows, depth);
                             let cm = Mat::cols(rows, width);
                             let mut want = c0.clone();
-                            let (Some(fa), Some(fb)) = (am.view(&a), bm.view(&b)) else {
-                                panic!("views")
-                            };
-                            f32::matmul(cm.view_mut(&mut want).expect("view"), accumulate, fa, fb);
+                            by_faer(&a, am, &b, bm, &mut want, cm, accumulate);
                             let mut got = c0.clone();
                             product(
                                 &mut view::cols_mut(&mut got, rows, width),
@@ -1366,12 +1377,8 @@ mod tests {
                                 bv,
                                 b_read,
                             );
-                            let same = got
-                                .iter()
-                                .zip(&want)
-                                .all(|(g, w)| g.to_bits() == w.to_bits());
                             assert!(
-                                same,
+                                bits(&got) == bits(&want),
                                 "{rows}×{depth}×{width} {b_read:?} acc {accumulate} at {level:?}"
                             );
                             let mut again = c0.clone();
@@ -1402,21 +1409,18 @@ mod tests {
                             view::cols(x, inputs, n),
                             &mut view::cols_mut(&mut dw, inputs, units),
                         );
-                        let (Some(fa), Some(fb)) = (
-                            Mat::cols(units, n).view(&dy),
-                            Mat::cols(inputs, n).t().view(x),
-                        ) else {
-                            panic!("views")
-                        };
-                        f32::matmul(
-                            Mat::rows(units, inputs).view_mut(&mut want).expect("view"),
+                        by_faer(
+                            &dy,
+                            Mat::cols(units, n),
+                            x,
+                            Mat::cols(inputs, n).t(),
+                            &mut want,
+                            Mat::rows(units, inputs),
                             false,
-                            fa,
-                            fb,
                         );
                         assert_eq!(
-                            dw.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                            bits(&dw),
+                            bits(&want),
                             "dW {units}×{inputs}, batch {n}, at {level:?}"
                         );
                         // dx ← Wᵀ·dy with `depth` units now (inputs `rows`, batch `width`).
@@ -1430,21 +1434,18 @@ mod tests {
                             view::cols(&dy, units, n),
                             &mut view::cols_mut(&mut dx, inputs, n),
                         );
-                        let (Some(fa), Some(fb)) = (
-                            Mat::rows(units, inputs).t().view(&w),
-                            Mat::cols(units, n).view(&dy),
-                        ) else {
-                            panic!("views")
-                        };
-                        f32::matmul(
-                            Mat::cols(inputs, n).view_mut(&mut want).expect("view"),
+                        by_faer(
+                            &w,
+                            Mat::rows(units, inputs).t(),
+                            &dy,
+                            Mat::cols(units, n),
+                            &mut want,
+                            Mat::cols(inputs, n),
                             false,
-                            fa,
-                            fb,
                         );
                         assert_eq!(
-                            dx.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                            bits(&dx),
+                            bits(&want),
                             "dx {units}×{inputs}, batch {n}, at {level:?}"
                         );
                     }
