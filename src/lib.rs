@@ -41,7 +41,9 @@
 //! ```
 // Unsafe code is denied everywhere but in `train::simd` (and the functions its
 // `multiversion!` defines) and `train::small_product`'s dispatch: calling a
-// function compiled for AVX2 or AVX-512, after the CPU was checked for it.
+// function compiled for AVX2 or AVX-512, after the CPU was checked for it; and
+// in `memory`, the binary's allocator (the system's, large blocks advised as
+// wanting huge pages).
 #![deny(unsafe_code)]
 // Library code returns errors; tests/tidy.rs checks that this line stays.
 #![cfg_attr(
@@ -58,6 +60,7 @@ pub mod fmt;
 pub mod io;
 pub mod ir;
 pub mod math;
+pub mod memory;
 pub mod report;
 pub mod rng;
 pub mod similar;

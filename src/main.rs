@@ -24,6 +24,11 @@ use nnt::ir::Program;
 use nnt::report::diagnostic::Renderer;
 use nnt::report::observers::{LogRecorder, RunDiagnosticPrinter, Tee};
 
+/// Large blocks (parameters, gradients, data, faer's packing buffers) on
+/// transparent huge pages: `nnt::memory`.
+#[global_allocator]
+static ALLOCATOR: nnt::memory::HugePages = nnt::memory::HugePages;
+
 /// What a command returns.
 type Outcome = Result<Status, CliError>;
 
