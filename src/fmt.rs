@@ -65,6 +65,13 @@ pub fn format_ast(recipe: &Recipe, text: &str, order: &[&str]) -> String {
             used: false,
         })
         .collect();
+    // In source order, so that the comments in a range of offsets are a range
+    // of this list (`within`): each item and entry looks only at its own, and a
+    // recipe of many items formats in linear time, not quadratic.
+    comments.sort_by_key(|c| c.comment.span.start);
+    // Where each top-level item ends, in source order (items do not overlap).
+    let mut ends: Vec<usize> = recipe.items.iter().map(|i| i.span().end).collect();
+    ends.sort_unstable();
 
     let mut out = String::new();
 
@@ -108,13 +115,8 @@ pub fn format_ast(recipe: &Recipe, text: &str, order: &[&str]) -> String {
         let is_section = matches!(item, Item::Section(_));
         // Leading comments are those after the item that precedes it in the
         // source, whatever the canonical order puts before it.
-        let lower = recipe
-            .items
-            .iter()
-            .map(|i| i.span().end)
-            .filter(|&end| end <= item.span().start)
-            .max()
-            .unwrap_or(0);
+        let before = ends.partition_point(|&end| end <= item.span().start);
+        let lower = before.checked_sub(1).map_or(0, |i| ends[i]);
         // A comment on the line where that item ends is its trailing comment.
         let prev_line = (lower > 0).then(|| lines.line(lower - 1));
         let hoist_inside = !is_section;
@@ -189,13 +191,10 @@ pub fn format_ast(recipe: &Recipe, text: &str, order: &[&str]) -> String {
                             Some(lines.line(span.end.saturating_sub(1).max(span.start)));
                     }
                     // Comments after the last entry, before the closing brace.
-                    let rest: Vec<&Comment> = comments
+                    let inside = within(&comments, sec.span.start, sec.span.end);
+                    let rest: Vec<&Comment> = comments[inside]
                         .iter_mut()
-                        .filter(|c| {
-                            !c.used
-                                && c.comment.span.start < sec.span.end
-                                && c.comment.span.start >= sec.span.start
-                        })
+                        .filter(|c| !c.used)
                         .map(|c| {
                             c.used = true;
                             c.comment
@@ -241,9 +240,17 @@ fn push_comment(out: &mut String, indent: &str, c: &Comment) {
 }
 
 fn has_comments_in(comments: &[Placed], span: Span) -> bool {
-    comments
+    comments[within(comments, span.start, span.end)]
         .iter()
-        .any(|c| !c.used && c.comment.span.start >= span.start && c.comment.span.start < span.end)
+        .any(|c| !c.used)
+}
+
+/// The indices of the comments (sorted by where they start) that start in
+/// `from..to`.
+fn within(comments: &[Placed], from: usize, to: usize) -> std::ops::Range<usize> {
+    let first = comments.partition_point(|c| c.comment.span.start < from);
+    let end = comments.partition_point(|c| c.comment.span.start < to);
+    first..end.max(first)
 }
 
 /// The unused comments that stand between `lower` and `span` (except on
@@ -260,7 +267,9 @@ fn take_leading<'a>(
 ) -> Vec<&'a Comment> {
     let end_line = lines.line(span.end.saturating_sub(1).max(span.start));
     let mut taken = Vec::new();
-    for c in comments.iter_mut() {
+    // Only comments from `lower` to the end of `span` can be taken.
+    let candidates = within(comments, lower.min(span.start), span.end.max(span.start));
+    for c in &mut comments[candidates] {
         if c.used {
             continue;
         }
@@ -293,7 +302,12 @@ fn push_trailing_on_line(
     line: usize,
     span: Span,
 ) {
-    for c in comments.iter_mut() {
+    let on_line = within(
+        comments,
+        span.start.max(lines.line_start(line)),
+        lines.line_start(line + 1),
+    );
+    for c in &mut comments[on_line] {
         if !c.used && lines.line(c.comment.span.start) == line && c.comment.span.start >= span.start
         {
             c.used = true;
@@ -322,6 +336,11 @@ impl<'a> LineIndex<'a> {
     }
 
     /// 0-based line of an offset.
+    /// Where line `l` starts (the text's length past the last line).
+    fn line_start(&self, l: usize) -> usize {
+        self.starts.get(l).copied().unwrap_or(self.text.len() + 1)
+    }
+
     fn line(&self, offset: usize) -> usize {
         match self.starts.binary_search(&offset) {
             Ok(i) => i,
