@@ -302,14 +302,25 @@ fn main() -> ExitCode {
 fn run() -> Outcome {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // clap's own rendering: usage errors, `--help`, `--version`.
+        Err(e) if e.use_stderr() => {
+            // clap's own rendering of a usage error, on stderr.
             let _ = e.print();
-            return Ok(if e.use_stderr() {
-                Status::Usage
+            return Ok(Status::Usage);
+        }
+        Err(e) => {
+            // `--help`, `--version`: written like any other output, so that a
+            // full disk or a broken stdout is `nnt::io::stdout_failed`, not a
+            // silent success (a closed pipe stays a success).
+            use std::io::IsTerminal;
+            let text = e.render();
+            let text = if std::io::stdout().is_terminal() {
+                text.ansi().to_string()
             } else {
-                Status::Success
-            });
+                text.to_string()
+            };
+            let mut out = Stdout::new();
+            out.print(&text);
+            return finish_stdout(out, Status::Success);
         }
     };
     match cli.command {
