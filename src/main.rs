@@ -303,7 +303,9 @@ fn run() -> Outcome {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
-            // clap's own rendering of a usage error, on stderr.
+            // clap's own rendering of a usage error, on stderr, under the code
+            // every usage error carries.
+            nnt::cli::output::eprint("nnt::cli::usage\n\n");
             let _ = e.print();
             return Ok(Status::Usage);
         }

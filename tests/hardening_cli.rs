@@ -443,6 +443,29 @@ fn fmt_accepts_and_drops_a_byte_order_mark() {
 
 // ---------------------------------------------------------------- item 22
 
+/// Arguments clap rejects (an unknown flag, a bad number, a missing value, an
+/// empty path) are usage errors with the code `nnt::cli::usage`, exit 2.
+#[test]
+fn argument_errors_carry_the_usage_code() {
+    for args in [
+        vec!["--bogus"],
+        vec!["run", "examples/xor.nnt", "--seed", "-1"],
+        vec!["run", "examples/xor.nnt", "--save", ""],
+        vec!["sweep", "examples/xor.nnt", "--shard", "x"],
+        vec!["frobnicate"],
+        vec![],
+    ] {
+        let o = run_within(&args, 30);
+        assert_eq!(o.code, Some(2), "{args:?}: {}", o.stderr);
+        assert!(
+            o.stderr.starts_with("nnt::cli::usage\n"),
+            "{args:?}: {}",
+            o.stderr
+        );
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+}
+
 /// `--seed` with `--set seed=`, or one key set to two values, is a usage error
 /// (exit 2) for every command that reads a recipe; nothing runs.
 #[test]
