@@ -603,9 +603,10 @@ fn cmd_sweep(args: SweepArgs) -> Outcome {
 }
 
 fn cmd_export_torch(args: &ExportTorchArgs) -> Outcome {
-    let (program, _) = load_program(&args.recipe, None)?;
-    let files =
-        nnt::cli::export_torch::export(&program, &args.output).map_err(CliError::failure)?;
+    let (program, data_files) = load_program(&args.recipe, None)?;
+    let inputs = run_inputs(&args.recipe.recipe, data_files);
+    let files = nnt::cli::export_torch::export(&program, &args.output, &inputs)
+        .map_err(CliError::failure)?;
     for f in files {
         nnt::cli::output::eprint(&format!("wrote {}\n", f.display()));
     }

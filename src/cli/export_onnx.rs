@@ -13,11 +13,14 @@
 
 use std::path::Path;
 
+use miette::Diagnostic;
 use prost::Message;
+use thiserror::Error;
 
 use super::model_use::{Loaded, UseError};
 use crate::data::prep::FeatureKind;
 use crate::io::atomic::write_atomic;
+use crate::io::guard::{self, IoError};
 use crate::io::model_file::ModelFileError;
 use crate::train::layers::{self, Attr, Graph, MissingTensor};
 
@@ -422,8 +425,30 @@ pub fn model_bytes(m: &Loaded) -> Result<Vec<u8>, UseError> {
     Ok(model.encode_to_vec())
 }
 
-/// Exports the model at `model` to `out` (written atomically).
-pub fn run(model: &Path, out: &Path) -> Result<(), UseError> {
+/// Why `nnt export onnx` fails.
+#[derive(Debug, Error, Diagnostic)]
+pub enum ExportOnnxError {
+    /// The model cannot be read or exported (see [`UseError`]'s variants).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Use(#[from] UseError),
+    /// `nnt export onnx m.safetensors -o m.safetensors` (or a link to it): an
+    /// output that would replace the model (`nnt::io::output_is_input`).
+    /// Test: tests/cli_outputs_guard.rs
+    /// `predict_and_export_onnx_never_replace_their_inputs`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
+}
+
+/// Exports the model at `model` to `out` (written atomically, never over the
+/// model itself).
+pub fn run(model: &Path, out: &Path) -> Result<(), ExportOnnxError> {
+    guard::outputs_are_not_inputs(&[("ONNX file", out)], &[("model", model)])?;
+    Ok(write(model, out)?)
+}
+
+fn write(model: &Path, out: &Path) -> Result<(), UseError> {
     let loaded = Loaded::read(model)?;
     let bytes = model_bytes(&loaded)?;
     write_atomic(out, &bytes).map_err(|e| UseError::Write {

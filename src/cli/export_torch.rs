@@ -27,6 +27,7 @@ use safetensors::Dtype;
 use thiserror::Error;
 
 use crate::io::atomic::write_atomic;
+use crate::io::guard::{self, IoError};
 use crate::io::model_file::ModelMeta;
 use crate::io::weights::{self, OutTensor, WeightsError, WeightsFile};
 use crate::ir::Task;
@@ -58,6 +59,16 @@ pub enum ExportError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Weights(#[from] WeightsError),
+    /// A file of the export that is one of the recipe's inputs
+    /// (`nnt::io::output_is_input`): `nnt export torch ft.nnt -o .` where `ft.nnt`
+    /// has `init_from = "init.safetensors"`, or a recipe or data file named
+    /// `train.py`, `data.safetensors` or `model_meta.json` in DIR (also through a
+    /// link); or two files of the export that are one (`nnt::io::outputs_collide`:
+    /// `DIR/init.safetensors` a link to `DIR/data.safetensors`).
+    /// Test: tests/cli_outputs_guard.rs `export_torch_never_replaces_the_recipe_inputs`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
 }
 
 /// The files of an export, by name inside DIR, in the order written.
@@ -67,23 +78,59 @@ pub struct Export {
 
 /// Builds every file of the export of `program` (nothing is written yet).
 pub fn build(program: &Program) -> Result<Export, ExportError> {
+    let [train_py, data, init, meta_json] = FILES;
     let mut files = Vec::new();
-    files.push((
-        "train.py".to_string(),
-        render_train_py(program).into_bytes(),
-    ));
-    files.push(("data.safetensors".to_string(), data_bytes(program)?));
-    files.push(("init.safetensors".to_string(), init_bytes(program)?));
+    files.push((train_py.to_string(), render_train_py(program).into_bytes()));
+    files.push((data.to_string(), data_bytes(program)?));
+    files.push((init.to_string(), init_bytes(program)?));
     let meta: BTreeMap<String, String> = model_meta(program).entries().into_iter().collect();
     let mut json = serde_json::to_string_pretty(&meta).unwrap_or_default();
     json.push('\n');
-    files.push(("model_meta.json".to_string(), json.into_bytes()));
+    files.push((meta_json.to_string(), json.into_bytes()));
     Ok(Export { files })
 }
 
+/// The names of the files an export writes into DIR, in the order written.
+pub const FILES: [&str; 4] = [
+    "train.py",
+    "data.safetensors",
+    "init.safetensors",
+    "model_meta.json",
+];
+
+/// Refuses an export into `dir` that would replace one of the recipe's inputs:
+/// `inputs` (role, path: the recipe and its data files, as the caller read them)
+/// and the program's `init_from` weights; and files of the export that are one.
+pub fn check_outputs(
+    program: &Program,
+    dir: &Path,
+    inputs: &[(String, PathBuf)],
+) -> Result<(), IoError> {
+    let paths: Vec<PathBuf> = FILES.iter().map(|n| dir.join(n)).collect();
+    let outs: Vec<(&str, &Path)> = paths
+        .iter()
+        .map(|p| ("exported file", p.as_path()))
+        .collect();
+    let mut ins: Vec<(&str, &Path)> = inputs
+        .iter()
+        .map(|(r, p)| (r.as_str(), p.as_path()))
+        .collect();
+    if let Some(p) = &program.init_from {
+        ins.push(("init_from weights", p));
+    }
+    guard::outputs_are_not_inputs(&outs, &ins)?;
+    guard::outputs_are_distinct(&outs)
+}
+
 /// Writes the export of `program` into `dir` (created if absent); returns the
-/// paths written.
-pub fn export(program: &Program, dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
+/// paths written. Nothing is written when a file of the export would replace one
+/// of `inputs` (the recipe and its data files) or the `init_from` weights.
+pub fn export(
+    program: &Program,
+    dir: &Path,
+    inputs: &[(String, PathBuf)],
+) -> Result<Vec<PathBuf>, ExportError> {
+    check_outputs(program, dir, inputs)?;
     let export = build(program)?;
     std::fs::create_dir_all(dir).map_err(|source| ExportError::Write {
         path: dir.display().to_string(),

@@ -12,10 +12,14 @@
 use std::io::Write;
 use std::path::Path;
 
+use miette::Diagnostic;
+use thiserror::Error;
+
 use super::model_use::{
     bind, keep_column, positive_probability, shortest_into, softmax, Loaded, Rows, UseError, CHUNK,
 };
 use crate::io::atomic::write_atomic_with;
+use crate::io::guard::{self, IoError};
 use crate::ir::Task;
 use crate::train::losses;
 
@@ -27,9 +31,49 @@ pub struct Summary {
     pub unseen_categories: usize,
 }
 
+/// Why `nnt predict` fails.
+#[derive(Debug, Error, Diagnostic)]
+pub enum PredictError {
+    /// The model or the data cannot be used (see [`UseError`]'s variants).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Use(#[from] UseError),
+    /// `nnt predict m.safetensors d.csv -o d.csv` (or `-o m.safetensors`, or a
+    /// link to either): an output that would replace an input
+    /// (`nnt::io::output_is_input`). Test: tests/cli_outputs_guard.rs
+    /// `predict_and_export_onnx_never_replace_their_inputs`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
+}
+
+/// Refuses an output that is the model or the data file (through links and
+/// `..`), before anything is read.
+pub fn check_output(model: &Path, data: &Path, output: Option<&Path>) -> Result<(), IoError> {
+    match output {
+        Some(out) => guard::outputs_are_not_inputs(
+            &[("output", out)],
+            &[("model", model), ("data file", data)],
+        ),
+        None => Ok(()),
+    }
+}
+
 /// Predicts `data` with the model at `model`, writing to `output` (atomically:
-/// nothing is written when a row is invalid) or, without it, to `stdout`.
+/// nothing is written when a row is invalid; never over the model or the data)
+/// or, without it, to `stdout`.
 pub fn run(
+    model: &Path,
+    data: &Path,
+    output: Option<&Path>,
+    keep: &[String],
+    stdout: &mut dyn Write,
+) -> Result<Summary, PredictError> {
+    check_output(model, data, output)?;
+    Ok(predict(model, data, output, keep, stdout)?)
+}
+
+fn predict(
     model: &Path,
     data: &Path,
     output: Option<&Path>,

@@ -16,6 +16,7 @@ use std::sync::mpsc;
 use serde_json::Value;
 
 use super::exit::{CliError, Status};
+use crate::io::guard::{self, IoError};
 
 /// Why `nnt test` cannot start, or could not write its JUnit report.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -35,6 +36,15 @@ pub enum TestError {
         path: String,
         source: std::io::Error,
     },
+    /// `nnt test /dev/null` (`nnt::io::not_a_file`: a recipe that is not a
+    /// regular file), `nnt test t.nnt --junit t.nnt` or `--junit
+    /// snapshots/t.jsonl` (`nnt::io::output_is_input`: the report would replace a
+    /// recipe or a snapshot). Nothing is run or written.
+    /// Test: tests/cli_outputs_guard.rs `test_junit_never_replaces_a_recipe_or_a_snapshot`,
+    /// `test_refuses_a_recipe_that_is_not_a_file`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
 }
 
 /// How many differences the report shows per recipe.
@@ -46,7 +56,7 @@ pub const SNAPSHOT_WIDTH: usize = 100;
 #[derive(clap::Args, Debug, Clone)]
 pub struct TestArgs {
     /// Recipes, or directories searched recursively for `*.nnt` (hidden
-    /// directories and `snapshots/` skipped).
+    /// directories, `snapshots/` and links to directories skipped).
     #[arg(value_name = "PATH", default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// Write the snapshots of failing and new recipes (and remove their `.new` files).
@@ -159,7 +169,10 @@ pub fn main(args: &TestArgs, out: &mut dyn Write) -> Result<Status, CliError> {
     if args.jobs == Some(0) {
         return Err(usage("--jobs must be at least 1".into()));
     }
-    let recipes = discover(&args.paths).map_err(usage)?;
+    let recipes = discover(&args.paths).map_err(CliError::usage)?;
+    if let Some(junit) = &args.junit {
+        junit_is_not_an_input(junit, &recipes).map_err(CliError::failure)?;
+    }
     let exe = std::env::current_exe().map_err(|e| CliError::usage(TestError::NoExecutable(e)))?;
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -207,25 +220,68 @@ pub fn main(args: &TestArgs, out: &mut dyn Write) -> Result<Status, CliError> {
     Ok(status)
 }
 
+/// Refuses a JUnit report that would replace a recipe being tested or one of
+/// the snapshot files (`NAME.jsonl`, `NAME.jsonl.new`) the run reads or writes,
+/// also through links, `..`, or a `snapshots/` folder not created yet.
+pub fn junit_is_not_an_input(junit: &Path, recipes: &[PathBuf]) -> Result<(), IoError> {
+    let files: Vec<[PathBuf; 2]> = recipes
+        .iter()
+        .map(|r| [snapshot_path(r), new_path(r)])
+        .collect();
+    let mut inputs: Vec<(&str, &Path)> = Vec::with_capacity(recipes.len() * 3);
+    for (r, [snap, new]) in recipes.iter().zip(&files) {
+        inputs.push(("recipe", r));
+        inputs.push(("snapshot", snap));
+        inputs.push(("actual-output file", new));
+    }
+    guard::outputs_are_not_paths(&[("JUnit report", junit)], &inputs)
+}
+
 // ------------------------------------------------------------------ discovery
 
-/// The recipes under `paths`, in path order, each once.
-pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+/// The recipes under `paths`, in path order, each once (two paths of one
+/// recipe, `a/x.nnt` and `b/../a/x.nnt` or a link to `a`, count once: they
+/// share a snapshot). A path that is neither a directory nor a regular file
+/// (`/dev/null`, a FIFO) is refused.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, TestError> {
     let mut found = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        let meta = std::fs::metadata(p)
+            .map_err(|e| TestError::Usage(format!("cannot read {}: {e}", p.display())))?;
         if meta.is_dir() {
-            walk(p, &mut found).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            walk(p, &mut found)
+                .map_err(|e| TestError::Usage(format!("cannot read {}: {e}", p.display())))?;
         } else {
+            guard::check_regular("recipe", p)?;
             found.push(p.clone());
         }
     }
-    let mut found: Vec<PathBuf> = found.into_iter().map(|p| tidy(&p)).collect();
+    // Of the paths of one recipe, the shortest is kept.
+    let mut keyed: Vec<(PathBuf, usize, PathBuf)> = found
+        .into_iter()
+        .map(|p| {
+            let p = tidy(&p);
+            (identity(&p), p.as_os_str().len(), p)
+        })
+        .collect();
+    keyed.sort();
+    keyed.dedup_by(|b, a| a.0 == b.0);
+    let mut found: Vec<PathBuf> = keyed.into_iter().map(|(_, _, p)| p).collect();
     found.sort();
-    found.dedup();
     Ok(found)
 }
 
+/// What makes two recipe paths one recipe: the canonical directory (where its
+/// snapshot lives) and the file name.
+fn identity(recipe: &Path) -> PathBuf {
+    let dir = recipe_dir(recipe);
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    dir.join(recipe.file_name().unwrap_or_default())
+}
+
+/// Collects the `*.nnt` under `dir`. Links to directories are not followed (a
+/// link to `.` or `..` would loop, and any other finds recipes found elsewhere);
+/// links to files are recipes like files.
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries = std::fs::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
     entries.sort_by_key(|e| e.file_name());
@@ -234,12 +290,13 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let name = name.to_string_lossy();
         let path = e.path();
         let kind = e.file_type()?;
-        let is_dir = kind.is_dir() || (kind.is_symlink() && path.is_dir());
-        if is_dir {
+        if kind.is_dir() {
             if name.starts_with('.') || name == "snapshots" {
                 continue;
             }
             walk(&path, found)?;
+        } else if kind.is_symlink() && path.is_dir() {
+            continue;
         } else if path.extension().is_some_and(|x| x == "nnt") {
             found.push(path);
         }
@@ -337,6 +394,11 @@ impl Runner {
             write_error: None,
             seconds: 0.0,
         };
+        if let Err(e) = guard::check_regular("recipe", recipe) {
+            result.verdict = Verdict::Error(coded(&e));
+            result.seconds = started.elapsed().as_secs_f64();
+            return result;
+        }
         let actual = match self.output_of(recipe) {
             Ok(a) => a,
             Err(e) => {
@@ -347,7 +409,9 @@ impl Runner {
         };
         let snap_path = snapshot_path(recipe);
         let new = new_path(recipe);
-        result.verdict = match std::fs::read(&snap_path) {
+        // A regular file only (a FIFO would block, a device never ends), read
+        // within the size of a log.
+        result.verdict = match guard::read_regular("snapshot", &snap_path, guard::LOG_LIMIT) {
             Ok(snapshot) => {
                 let diffs = compare(&snapshot, &actual, self.tolerance);
                 if diffs.is_empty() {
@@ -356,30 +420,41 @@ impl Runner {
                     Verdict::Failed(diffs)
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Verdict::New,
-            Err(e) => Verdict::Error(format!("cannot read {}: {e}", snap_path.display())),
-        };
-        let write = |path: &Path, bytes: &[u8]| -> Result<(), String> {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            Err(IoError::Unreadable { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Verdict::New
             }
-            crate::io::atomic::write_atomic(path, bytes)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            Err(e) => Verdict::Error(coded(&e)),
+        };
+        let unwritable = |role: &str, path: &Path, source: std::io::Error| {
+            coded(&IoError::Unwritable {
+                role: role.to_string(),
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        let write = |role: &str, path: &Path, bytes: &[u8]| -> Result<(), String> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| unwritable(role, path, e))?;
+            }
+            crate::io::atomic::write_atomic(path, bytes).map_err(|e| unwritable(role, path, e))
         };
         let remove_new = || match std::fs::remove_file(&new) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(format!("cannot remove {}: {e}", new.display())),
+            Err(e) => Err(unwritable("actual-output file", &new, e)),
         };
         let written = match &result.verdict {
             Verdict::Passed => remove_new(),
             Verdict::Error(_) => Ok(()),
             Verdict::New | Verdict::Failed(_) if self.update => {
-                result.updated = true;
-                write(&snap_path, &actual).and_then(|()| remove_new())
+                // Reported as written only once it is.
+                let w = write("snapshot", &snap_path, &actual);
+                result.updated = w.is_ok();
+                w.and_then(|()| remove_new())
             }
-            Verdict::New | Verdict::Failed(_) => write(&new, &actual),
+            Verdict::New | Verdict::Failed(_) => write("actual-output file", &new, &actual),
         };
         result.write_error = written.err();
         result.seconds = started.elapsed().as_secs_f64();
@@ -428,6 +503,20 @@ impl Runner {
         }
         Ok(run.stdout)
     }
+}
+
+/// A diagnostic on one line for the report: `error[CODE]: message: cause`.
+fn coded(d: &dyn miette::Diagnostic) -> String {
+    let mut s = match d.code() {
+        Some(code) => format!("error[{code}]: {d}"),
+        None => format!("error: {d}"),
+    };
+    let mut cause = d.source();
+    while let Some(c) = cause {
+        s.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    s
 }
 
 // ------------------------------------------------------------------ comparing
@@ -637,6 +726,8 @@ pub fn report_entry(r: &RecipeResult) -> String {
             "new     {path}: snapshot written to {}\n",
             snapshot_path(&r.path).display()
         ),
+        // Nothing was written: the error line below says why.
+        Verdict::New if r.write_error.is_some() => format!("new     {path}: no snapshot\n"),
         Verdict::New => format!(
             "new     {path}: no snapshot; the output is in {}\n",
             new_path(&r.path).display()
@@ -645,6 +736,11 @@ pub fn report_entry(r: &RecipeResult) -> String {
             let mut s = if r.updated {
                 format!(
                     "FAILED  {path}: snapshot updated ({})\n",
+                    snapshot_path(&r.path).display()
+                )
+            } else if r.write_error.is_some() {
+                format!(
+                    "FAILED  {path}: the output differs from {}\n",
                     snapshot_path(&r.path).display()
                 )
             } else {
@@ -660,7 +756,7 @@ pub fn report_entry(r: &RecipeResult) -> String {
         Verdict::Error(e) => format!("ERROR   {path}: {e}\n"),
     };
     if let Some(e) = &r.write_error {
-        s.push_str(&format!("    error: {e}\n"));
+        s.push_str(&format!("    {e}\n"));
     }
     s
 }
@@ -716,11 +812,14 @@ pub fn junit_xml(results: &[RecipeResult]) -> String {
                 .map(|e| ("cannot write".to_owned(), e)),
             Verdict::New => Some((
                 "no snapshot".to_owned(),
-                format!(
-                    "no snapshot {}; the output is in {}",
-                    snapshot_path(&r.path).display(),
-                    new_path(&r.path).display()
-                ),
+                match &r.write_error {
+                    Some(e) => format!("no snapshot {}\n{e}", snapshot_path(&r.path).display()),
+                    None => format!(
+                        "no snapshot {}; the output is in {}",
+                        snapshot_path(&r.path).display(),
+                        new_path(&r.path).display()
+                    ),
+                },
             )),
             Verdict::Failed(d) => Some((
                 format!(
@@ -729,7 +828,10 @@ pub fn junit_xml(results: &[RecipeResult]) -> String {
                     d.len(),
                     if d.len() == 1 { "" } else { "s" }
                 ),
-                differences_text(d, ""),
+                differences_text(d, "")
+                    + &r.write_error
+                        .as_ref()
+                        .map_or(String::new(), |e| format!("{e}\n")),
             )),
             Verdict::Error(e) => Some(("error".to_owned(), e.clone())),
         };

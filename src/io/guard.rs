@@ -343,6 +343,72 @@ pub fn file_stamp(path: &Path) -> (Option<std::time::SystemTime>, Option<u64>) {
     )
 }
 
+/// The canonical form of a path of which only a leading part may exist: that
+/// part canonicalized (links resolved), then the missing rest appended as
+/// written (`.` dropped, `..` taken back; a missing component holds no link).
+pub fn canonical_lenient(p: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(p)
+    };
+    let parts: Vec<Component> = abs.components().collect();
+    for k in (1..=parts.len()).rev() {
+        let prefix: PathBuf = parts[..k].iter().collect();
+        if let Ok(mut out) = fs::canonicalize(&prefix) {
+            for c in &parts[k..] {
+                match c {
+                    Component::ParentDir => {
+                        out.pop();
+                    }
+                    Component::Normal(n) => out.push(n),
+                    _ => {}
+                }
+            }
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// Whether two paths name the same file, or would once created: [`same_file`],
+/// or equal [`canonical_lenient`] forms (so that `snap/x.jsonl` and
+/// `./snap/../snap/x.jsonl` are one path before `snap` exists).
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    if same_file(a, b) {
+        return true;
+    }
+    matches!(
+        (canonical_lenient(a), canonical_lenient(b)),
+        (Some(x), Some(y)) if x == y
+    )
+}
+
+/// [`outputs_are_not_inputs`] for inputs that may not exist yet (files the
+/// command itself writes and reads back: the snapshots of `nnt test`), compared
+/// with [`same_path`].
+pub fn outputs_are_not_paths(
+    outputs: &[(&str, &Path)],
+    inputs: &[(&str, &Path)],
+) -> Result<(), IoError> {
+    for (orole, out) in outputs {
+        let target = atomic::resolve_target(out).unwrap_or_else(|_| out.to_path_buf());
+        for (irole, inp) in inputs {
+            let inp_target = atomic::resolve_target(inp).unwrap_or_else(|_| inp.to_path_buf());
+            if same_path(&target, &inp_target) {
+                return Err(IoError::OutputIsInput {
+                    output_role: orole.to_string(),
+                    output: out.display().to_string(),
+                    input_role: irole.to_string(),
+                    input: inp.display().to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,5 +484,24 @@ mod tests {
         ));
         assert!(probe_checkpoint_dir(&dir.path().join("ck/sub")).is_ok());
         assert_eq!(fs::read_dir(dir.path().join("ck/sub")).unwrap().count(), 0);
+    }
+}
+
+#[cfg(test)]
+mod lenient_tests {
+    use super::*;
+
+    #[test]
+    fn same_path_sees_through_missing_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("snap/x.jsonl");
+        let b = dir.path().join("other/../snap/./x.jsonl");
+        // Neither the file nor its folder exists: only the lenient form matches.
+        assert!(!same_file(&a, &b));
+        assert!(same_path(&a, &b));
+        assert!(!same_path(&a, &dir.path().join("snap/y.jsonl")));
+        let err = outputs_are_not_paths(&[("JUnit report", &b)], &[("snapshot", &a)]).unwrap_err();
+        assert!(matches!(err, IoError::OutputIsInput { .. }), "{err:?}");
+        assert!(outputs_are_not_paths(&[("JUnit report", &a)], &[]).is_ok());
     }
 }
