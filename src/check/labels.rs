@@ -2,6 +2,7 @@
 //! that fit the loss and the output width, and batch_norm's one-row batches.
 
 use crate::ast::{SourceId, Span};
+use crate::data::prep::is_class_label;
 use crate::ir::{Batch, Data, Layer, LayerKind, Loss, Model, SourceFile, SourceSpec, Table};
 
 use super::data::RData;
@@ -225,7 +226,7 @@ fn labels(
             let mut smallest = f64::INFINITY;
             for (split, t, span) in splits(data, rdata) {
                 for (row, &y) in t.y.iter().enumerate() {
-                    if y.fract() != 0.0 || y < 0.0 || !y.is_finite() {
+                    if !is_class_label(y) {
                         cx.err(CheckError::LabelNotClass {
                             split: split.into(),
                             row: row + 1,

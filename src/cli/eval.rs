@@ -9,6 +9,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::model_use::{bind, in_precision, Loaded, Rows, UseError, CHUNK};
+use crate::io::model_file::ModelFileError;
 use crate::ir::Loss;
 use crate::report::number::json_number;
 use crate::train::metrics::{self, PerClass, RegressionScores, Scorer, TargetSums, Wants};
@@ -64,23 +65,36 @@ pub fn run(model: &Path, data: &Path) -> Result<Report, UseError> {
     let mut pred: Vec<f64> = vec![0.0; k];
     let mut unseen = 0usize;
     let mut n = 0usize;
+    let model_path = loaded.path.clone();
     let mut flush = |n: usize, x: &[f64], y: &[f64], scorer: &mut Scorer| {
         out.clear();
+        // `Loaded::read` checked the output width against the loss and labels;
+        // a chunk that still does not fit is the file's inconsistency.
         loaded
             .runner
-            .score(&x[..n * width], &y[..n * t], n, scorer, &mut out);
+            .score(&x[..n * width], &y[..n * t], n, scorer, &mut out)
+            .map_err(|reason| ModelFileError::BadMetadata {
+                path: model_path.clone(),
+                key: "nnt.layers".into(),
+                reason,
+            })?;
         for r in 0..n {
             if sums.is_empty() {
                 break;
             }
-            truth.copy_from_slice(&y[r * t..(r + 1) * t]);
+            let (Some(ys), Some(zs)) = (y.get(r * t..(r + 1) * t), out.get(r * k..(r + 1) * k))
+            else {
+                break;
+            };
+            truth.copy_from_slice(ys);
             prep.targets_to_original(&mut truth);
-            pred.copy_from_slice(&out[r * k..(r + 1) * k]);
+            pred.copy_from_slice(zs);
             prep.targets_to_original(&mut pred);
-            for (j, s) in sums.iter_mut().enumerate() {
-                s.add(truth[j], in_precision(precision, pred[j]));
+            for (s, (&a, &b)) in sums.iter_mut().zip(truth.iter().zip(&pred)) {
+                s.add(a, in_precision(precision, b));
             }
         }
+        Ok::<(), UseError>(())
     };
     while let Some(line) = rows.advance()? {
         let row = rows.record();
@@ -93,12 +107,12 @@ pub fn run(model: &Path, data: &Path) -> Result<Report, UseError> {
             .map_err(|issue| rows.cell_error(row, line, &issue))?;
         n += 1;
         if n == CHUNK {
-            flush(n, &x, &y, &mut scorer);
+            flush(n, &x, &y, &mut scorer)?;
             n = 0;
         }
     }
     if n > 0 {
-        flush(n, &x, &y, &mut scorer);
+        flush(n, &x, &y, &mut scorer)?;
     }
     if scorer.rows() == 0 {
         return Err(UseError::Empty { file: rows.file });

@@ -12,7 +12,7 @@ use flate2::read::MultiGzDecoder;
 use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
 
-use crate::data::prep::{Binding, CellIssue, CellIssueKind, Preparation};
+use crate::data::prep::{Binding, CellIssue, CellIssueKind, Classes, Preparation};
 use crate::data::LineSource;
 use crate::io::model_file::{ModelFile, ModelFileError, ModelMeta};
 use crate::io::weights::WeightsError;
@@ -136,6 +136,10 @@ impl Loaded {
                 .into());
             }
         }
+        check_outputs(&file.meta, prep.as_ref(), &shown)?;
+        // Every width is bounded by the file's tensors (`ModelFile::read`); the
+        // buffers of a chunk must still fit.
+        file.meta.check_run_size(&shown, CHUNK)?;
         let runner = Runner::new(&file).map_err(ModelFileError::from)?;
         Ok(Loaded {
             path: shown,
@@ -186,6 +190,101 @@ impl Loaded {
     }
 }
 
+/// The network's output width must be what the loss and the data preparation
+/// imply: one logit for binary cross-entropy, one per class for cross-entropy
+/// (the class count of the preparation), one per label column for a regression
+/// loss; classification has classes and one label column, regression none.
+fn check_outputs(
+    meta: &ModelMeta,
+    prep: Option<&Preparation>,
+    path: &str,
+) -> Result<(), ModelFileError> {
+    let width = meta.output_width();
+    let loss = meta.loss.name();
+    let task = meta.loss.task();
+    let bad = |key: &str, reason: String| ModelFileError::BadMetadata {
+        path: path.to_string(),
+        key: key.to_string(),
+        reason,
+    };
+    let outputs = |n: usize| format!("{n} output{}", if n == 1 { "" } else { "s" });
+    if task == Task::Binary && width != 1 {
+        return Err(bad(
+            "nnt.loss",
+            format!(
+                "{loss} takes one output (a logit), but the network has {}",
+                outputs(width)
+            ),
+        ));
+    }
+    let Some(p) = prep else {
+        return Ok(());
+    };
+    let labels = p.labels.len();
+    match (task, &p.classes) {
+        (Task::Regression, Some(_)) => {
+            return Err(bad(
+                "nnt.loss",
+                format!("{loss} is a regression loss, but the data preparation has classes"),
+            ))
+        }
+        (Task::Regression, None) if labels != width => {
+            return Err(bad(
+                "nnt.preparation",
+                format!(
+                    "it has {labels} label column{}, but the {loss} network has {} (one per label column)",
+                    if labels == 1 { "" } else { "s" },
+                    outputs(width)
+                ),
+            ))
+        }
+        (Task::Regression, None) => {}
+        (Task::Multiclass | Task::Binary, None) => {
+            return Err(bad(
+                "nnt.preparation",
+                format!("it has no classes, but {loss} is a classification loss"),
+            ))
+        }
+        (_, Some(_)) if labels != 1 => {
+            return Err(bad(
+                "nnt.preparation",
+                format!("it has {labels} label columns, but {loss} predicts one"),
+            ))
+        }
+        (_, Some(classes)) => {
+            let count = match classes {
+                Classes::Names { names } => names.len(),
+                Classes::Numeric { count } => *count,
+            };
+            let needed = if task == Task::Binary { 2 } else { width };
+            if count != needed {
+                let why = if task == Task::Binary {
+                    format!("{loss} has 2 classes")
+                } else {
+                    format!("the {loss} network has {} (one per class)", outputs(width))
+                };
+                return Err(bad(
+                    "nnt.preparation",
+                    format!("it has {count} classes, but {why}"),
+                ));
+            }
+        }
+    }
+    if let Some(t) = &p.targets {
+        if t.mean.len() != labels || t.std.len() != labels {
+            return Err(bad(
+                "nnt.preparation",
+                format!(
+                    "its target scaling has {} means and {} deviations for {labels} label columns",
+                    t.mean.len(),
+                    t.std.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The network in the model's precision.
 pub enum Runner {
     F32(Typed<f32>),
@@ -224,15 +323,23 @@ impl<T: Float> Typed<T> {
         out.extend(y.iter().map(|v| v.to_f64()));
     }
 
-    fn score(&mut self, x: &[f64], y: &[f64], n: usize, scorer: &mut Scorer, out: &mut Vec<f64>) {
+    fn score(
+        &mut self,
+        x: &[f64],
+        y: &[f64],
+        n: usize,
+        scorer: &mut Scorer,
+        out: &mut Vec<f64>,
+    ) -> Result<(), String> {
         for (dst, &v) in self.ev.input_mut(n).iter_mut().zip(x) {
             *dst = T::of(v);
         }
         self.y.clear();
         self.y.extend(y.iter().map(|&v| T::of(v)));
         let z = self.ev.forward(&mut self.net.layers, &self.net.params, n);
-        scorer.add(z, &self.y, n);
+        scorer.try_add(z, &self.y, n)?;
         out.extend(z.iter().map(|v| v.to_f64()));
+        Ok(())
     }
 }
 
@@ -253,7 +360,8 @@ impl Runner {
     }
 
     /// Scores `n ≤ CHUNK` prepared rows with their targets (training units); the
-    /// outputs are appended to `out`.
+    /// outputs are appended to `out`. Targets of a width the model's output and
+    /// loss do not take are an error (see [`Scorer::try_add`]).
     pub fn score(
         &mut self,
         x: &[f64],
@@ -261,7 +369,7 @@ impl Runner {
         n: usize,
         scorer: &mut Scorer,
         out: &mut Vec<f64>,
-    ) {
+    ) -> Result<(), String> {
         match self {
             Runner::F32(t) => t.score(x, y, n, scorer, out),
             Runner::F64(t) => t.score(x, y, n, scorer, out),
@@ -339,6 +447,8 @@ pub struct Rows {
     /// The header names (when the model's train file had a header).
     pub header: Option<Vec<String>>,
     record: csv::StringRecord,
+    /// The class count of numeric class labels (for messages).
+    classes: Option<usize>,
 }
 
 impl Rows {
@@ -378,12 +488,17 @@ impl Rows {
         } else {
             None
         };
+        let classes = match &prep.classes {
+            Some(Classes::Numeric { count }) => Some(*count),
+            _ => None,
+        };
         Ok(Rows {
             file,
             delimiter,
             rdr,
             header,
             record,
+            classes,
         })
     }
 
@@ -460,7 +575,16 @@ impl Rows {
             ),
             CellIssueKind::BadClass(t) => (
                 format!("holds `{t}`, which is not a class index of the model"),
-                "numeric class labels are whole numbers from 0 to the class count − 1".to_string(),
+                match self.classes {
+                    Some(1) => "the model has 1 class: its only label is 0".to_string(),
+                    Some(2) => "the model has 2 classes: labels are 0 or 1".to_string(),
+                    Some(c) if c > 0 => format!(
+                        "the model has {c} classes: labels are whole numbers from 0 to {}",
+                        c - 1
+                    ),
+                    _ => "numeric class labels are whole numbers from 0 to the class count − 1"
+                        .to_string(),
+                },
             ),
             CellIssueKind::NoCell => (
                 "is absent: the row is too short".to_string(),

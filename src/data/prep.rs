@@ -160,6 +160,14 @@ pub enum CellIssueKind {
     NoCell,
 }
 
+/// Whether a numeric label is a class label: a whole number from 0. Both
+/// `nnt check` (any other label of a cross-entropy model's data is
+/// `nnt::check::label_not_class`) and `nnt eval` (through
+/// [`Preparation::label_row`]) apply this rule.
+pub fn is_class_label(y: f64) -> bool {
+    y.is_finite() && y >= 0.0 && y.fract() == 0.0
+}
+
 /// Parses a trimmed numeric cell: `Ok(None)` when missing.
 pub fn parse_number(cell: &str) -> Result<Option<f64>, CellIssueKind> {
     if cell == "0" {
@@ -605,7 +613,9 @@ impl Preparation {
 
     /// Writes one row's targets into `out` (one value per label column): the
     /// class index for classification, else the number (standardised under
-    /// `normalize_targets`).
+    /// `normalize_targets`). A numeric class label must be a class of the
+    /// model, a whole number from 0 to the class count − 1
+    /// ([`CellIssueKind::BadClass`] otherwise); a class name one of its names.
     pub fn label_row<S: AsRef<str>>(
         &self,
         b: &Binding,
@@ -623,6 +633,11 @@ impl Preparation {
                 return Err(issue(CellIssueKind::Missing));
             }
             let v = self.label_value(j, cell).map_err(issue)?;
+            if let Some(Classes::Numeric { count }) = &self.classes {
+                if !is_class_label(v) || v >= *count as f64 {
+                    return Err(issue(CellIssueKind::BadClass(cell.to_string())));
+                }
+            }
             if let Some(o) = out.get_mut(j) {
                 *o = v;
             }

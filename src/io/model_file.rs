@@ -90,8 +90,14 @@ pub enum ModelFileError {
         version: String,
     },
 
-    /// A metadata value that does not parse (a hand-edited file).
-    /// Test: `foreign_newer_and_damaged_files_are_errors` below.
+    /// A metadata value that does not parse, or that disagrees with the rest of
+    /// the file (a hand-edited file): `nnt.layers` of `[{"index":0,…` (cut short);
+    /// a last layer of `"outputs": 1099511627776` where its tensor `2.weight` is
+    /// [2, 4]; `nnt.layers = []`; `nnt.loss = {"type":"mse"}` on a classifier; a
+    /// regression model with more outputs than `nnt.preparation` has labels;
+    /// `"classes": {"kind": "numeric", "count": 0}`.
+    /// Tests: `foreign_newer_and_damaged_files_are_errors` below and
+    /// tests/model_file_validation.rs.
     #[error("{path}: metadata `{key}` is not valid: {reason}")]
     #[diagnostic(
         code(nnt::io::bad_model),
@@ -102,7 +108,29 @@ pub enum ModelFileError {
         key: String,
         reason: String,
     },
+
+    /// A consistent model file whose network needs more memory to run than nnt
+    /// allows ([`RUN_LIMIT`]): e.g. `dense(65536)` on one input followed by 64
+    /// `relu` layers (evaluation keeps every layer's outputs for a chunk of rows).
+    /// Test: tests/model_file_validation.rs `a_model_too_large_to_run_is_refused`.
+    #[error(
+        "{path}: running this model needs {needed} of memory, more than the {limit} nnt allows"
+    )]
+    #[diagnostic(
+        code(nnt::io::model_too_large),
+        help("the layers are too wide or too many: train a smaller model")
+    )]
+    TooLarge {
+        path: String,
+        needed: String,
+        limit: String,
+    },
 }
+
+/// The most memory running a model file may take (its parameters, their
+/// gradients and the outputs of every layer for an evaluation chunk): 16 GiB,
+/// the bound `nnt check` puts on training.
+pub const RUN_LIMIT: u128 = 16 << 30;
 
 impl LayerMeta {
     fn of(l: &Layer) -> LayerMeta {
@@ -257,6 +285,9 @@ impl ModelMeta {
             }
             width = l.outputs;
         }
+        if input_width == 0 {
+            return Err(bad("nnt.input_width", "the model has no inputs".into()));
+        }
         Ok(ModelMeta {
             version,
             layout: layout_n,
@@ -266,6 +297,122 @@ impl ModelMeta {
             precision,
             preparation,
         })
+    }
+}
+
+impl ModelMeta {
+    /// Checks the layers against the file's tensors before anything is sized
+    /// from them: each layer is at its `nn.Sequential` index, has outputs, there
+    /// is a dense layer, and every dense, batch-norm and layer-norm layer has its
+    /// parameter tensors with exactly the shapes its widths imply. Every width is
+    /// then bounded by a tensor the file holds.
+    pub fn check_tensors(&self, file: &WeightsFile) -> Result<(), ModelFileError> {
+        let bad = |reason: String| ModelFileError::BadMetadata {
+            path: file.path.clone(),
+            key: "nnt.layers".into(),
+            reason,
+        };
+        if !self
+            .layers
+            .iter()
+            .any(|l| matches!(l.kind, LayerKind::Dense { .. }))
+        {
+            let what = if self.layers.is_empty() {
+                "it lists no layer"
+            } else {
+                "it lists no dense layer"
+            };
+            return Err(bad(format!(
+                "{what} (the file holds {} tensors); a model has at least one dense layer",
+                file.tensors.len()
+            )));
+        }
+        for (pos, l) in self.layers.iter().enumerate() {
+            if l.index != pos {
+                return Err(bad(format!(
+                    "layer {pos} has index {}; layers are numbered 0, 1, 2, …",
+                    l.index
+                )));
+            }
+            if l.outputs == 0 {
+                return Err(bad(format!("layer {pos} has no outputs")));
+            }
+            let (o, i) = (l.outputs, l.inputs);
+            let needed: Vec<(&str, Vec<usize>)> = match l.kind {
+                LayerKind::Dense { bias, .. } => {
+                    let mut v = vec![("weight", vec![o, i])];
+                    if bias {
+                        v.push(("bias", vec![o]));
+                    }
+                    v
+                }
+                // The other layers with parameters (batch and layer norm)
+                // have a weight and a bias per unit.
+                _ if l.kind.trainable(i, o) > 0 => {
+                    vec![("weight", vec![o]), ("bias", vec![o])]
+                }
+                _ => Vec::new(),
+            };
+            for (what, shape) in needed {
+                let name = format!("{pos}.{what}");
+                let kind = l.kind.name();
+                match file.tensors.get(&name) {
+                    None => {
+                        return Err(bad(format!(
+                            "layer {pos} ({kind}, {i} → {o}) needs tensor `{name}` {shape:?}, which the file does not have"
+                        )))
+                    }
+                    Some(t) if t.shape != shape => {
+                        return Err(bad(format!(
+                            "layer {pos} ({kind}) has {i} inputs and {o} outputs, so tensor `{name}` must have shape {shape:?}, but it has {:?}",
+                            t.shape
+                        )))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes running the model on chunks of `rows` rows takes: parameters
+    /// and their gradients, and every layer's outputs for `rows` rows (plus the
+    /// network's own one-row buffers).
+    pub fn run_bytes(&self, rows: usize) -> u128 {
+        let elem: u128 = match self.precision {
+            Precision::F32 => 4,
+            Precision::F64 => 8,
+        };
+        let mut params: u128 = 0;
+        let mut widths: u128 = self.input_width as u128;
+        for l in &self.layers {
+            let (i, o) = (l.inputs as u128, l.outputs as u128);
+            params += match l.kind {
+                LayerKind::Dense { bias, .. } => o * i + if bias { o } else { 0 },
+                // Weight and bias per unit, batch norm's running statistics.
+                _ => {
+                    l.kind.trainable(l.inputs, l.outputs) as u128
+                        + l.kind.buffers(l.outputs) as u128
+                }
+            };
+            widths += o;
+        }
+        elem * (2 * params + widths * (rows as u128 + 3))
+    }
+
+    /// [`ModelFileError::TooLarge`] when running on chunks of `rows` rows needs
+    /// more than [`RUN_LIMIT`].
+    pub fn check_run_size(&self, path: &str, rows: usize) -> Result<(), ModelFileError> {
+        let needed = self.run_bytes(rows);
+        if needed > RUN_LIMIT {
+            let gib = |b: u128| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64);
+            return Err(ModelFileError::TooLarge {
+                path: path.to_string(),
+                needed: gib(needed),
+                limit: gib(RUN_LIMIT),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -280,6 +427,7 @@ impl ModelFile {
     pub fn read(path: &Path) -> Result<ModelFile, ModelFileError> {
         let weights = WeightsFile::read(path)?;
         let meta = ModelMeta::from_file(&weights)?;
+        meta.check_tensors(&weights)?;
         Ok(ModelFile { meta, weights })
     }
 }
@@ -484,6 +632,109 @@ mod tests {
             layers.starts_with(r#"[{"index":0,"inputs":3,"outputs":4,"type":"dense","bias":true}"#),
             "{layers}"
         );
+    }
+
+    fn tensors(m: &Model) -> Vec<OutTensor> {
+        let t = |name: String, shape: Vec<usize>| OutTensor {
+            data: vec![0.5; shape.iter().product()],
+            name,
+            shape,
+        };
+        let mut v = Vec::new();
+        for l in &m.layers {
+            let (i, o) = (l.in_width, l.out_width);
+            match l.kind {
+                LayerKind::Dense { bias, .. } => {
+                    v.push(t(format!("{}.weight", l.index), vec![o, i]));
+                    if bias {
+                        v.push(t(format!("{}.bias", l.index), vec![o]));
+                    }
+                }
+                LayerKind::BatchNorm { .. } => {
+                    for n in ["weight", "bias", "running_mean", "running_var"] {
+                        v.push(t(format!("{}.{n}", l.index), vec![o]));
+                    }
+                }
+                _ => {}
+            }
+        }
+        v
+    }
+
+    /// The layers of `meta` checked against the tensors of `model`.
+    fn checked(meta: &ModelMeta, model: &Model) -> Result<(), ModelFileError> {
+        let bytes = serialize(&tensors(model), Dtype::F32, meta, 0, HashMap::new()).unwrap();
+        let file = WeightsFile::parse(&bytes, "m.safetensors".into()).unwrap();
+        let read = ModelMeta::from_file(&file)?;
+        read.check_tensors(&file)
+    }
+
+    fn reason(r: Result<(), ModelFileError>) -> String {
+        match r {
+            Err(ModelFileError::BadMetadata { reason, .. }) => reason,
+            other => panic!("expected bad metadata, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn layers_must_agree_with_the_tensors() {
+        let m = model();
+        let meta = ModelMeta::new(&m, &Loss::Mse, Precision::F32, None);
+        checked(&meta, &m).unwrap();
+        // A width that no tensor backs (2^40 outputs aborted allocating them).
+        let mut wide = meta.clone();
+        wide.layers[4].outputs = 1 << 40;
+        let r = reason(checked(&wide, &m));
+        assert!(
+            r.contains("`4.weight`") && r.contains("[1099511627776, 4]"),
+            "{r}"
+        );
+        // A missing bias, a batch norm without its weight.
+        let mut biased = meta.clone();
+        biased.layers[4].kind = LayerKind::Dense {
+            units: 2,
+            init: Init::Zeros,
+            bias: true,
+        };
+        assert!(reason(checked(&biased, &m)).contains("`4.bias`"));
+        let mut no_bn = m.clone();
+        no_bn.layers[1].kind = LayerKind::Relu;
+        assert!(reason(checked(&meta, &no_bn)).contains("`1.weight`"));
+        // No layer, no dense layer, a renumbered layer, a zero width.
+        let mut empty = meta.clone();
+        empty.layers.clear();
+        assert!(reason(checked(&empty, &m)).contains("no layer"));
+        let mut renumbered = meta.clone();
+        renumbered.layers[2].index = 7;
+        assert!(reason(checked(&renumbered, &m)).contains("index 7"));
+        let mut zero = meta.clone();
+        zero.input_width = 0;
+        zero.layers = vec![];
+        assert!(matches!(
+            checked(&zero, &m),
+            Err(ModelFileError::BadMetadata { key, .. }) if key == "nnt.input_width"
+        ));
+    }
+
+    #[test]
+    fn the_memory_to_run_a_model_is_bounded() {
+        let meta = ModelMeta::new(&model(), &Loss::Mse, Precision::F32, None);
+        // Parameters 3·4 + 4 + 4·4 + 4·2 = 40; widths 3 + 4·4 + 2 = 21.
+        assert_eq!(meta.run_bytes(1024), 4 * (2 * 40 + 21 * 1027));
+        meta.check_run_size("m", 1024).unwrap();
+        let mut wide = meta.clone();
+        let relu = |index| LayerMeta {
+            index,
+            inputs: 1 << 22,
+            outputs: 1 << 22,
+            kind: LayerKind::Relu,
+        };
+        wide.layers = (0..2).map(relu).collect();
+        wide.input_width = 1 << 22;
+        assert!(matches!(
+            wide.check_run_size("m", 1024),
+            Err(ModelFileError::TooLarge { .. })
+        ));
     }
 
     #[test]

@@ -304,9 +304,29 @@ impl Scorer {
     }
 
     /// Adds a chunk of `n` rows: `out` the model output (`k × n`), `y` the targets
-    /// (`targets × n`), both column-major as the engine holds them.
+    /// (`targets × n`), both column-major as the engine holds them. A chunk of
+    /// other shapes (which [`Scorer::try_add`] refuses) counts its rows with an
+    /// undefined loss: nothing is read out of bounds.
     pub fn add<T: Float>(&mut self, out: &[T], y: &[T], n: usize) {
+        if self.try_add(out, y, n).is_err() {
+            self.rows += n;
+            self.loss_sum = f64::NAN;
+        }
+    }
+
+    /// [`Scorer::add`], or why the chunk does not fit the scorer: an output
+    /// narrower than `k × n` values or fewer than `targets × n` targets (a model
+    /// whose output width disagrees with its loss and labels).
+    pub fn try_add<T: Float>(&mut self, out: &[T], y: &[T], n: usize) -> Result<(), String> {
         let (k, t) = (self.k, self.targets);
+        if k == 0 || out.len() < k.saturating_mul(n) || y.len() < t.saturating_mul(n) {
+            return Err(format!(
+                "{} needs {t} target value(s) and {k} output(s) a row; {n} rows came with {} targets and {} outputs",
+                self.loss.name(),
+                y.len(),
+                out.len()
+            ));
+        }
         let bl = losses::evaluate(&self.loss, out, y, k, n, None);
         self.loss_sum += bl.mean * n as f64;
         self.correct += bl.correct;
@@ -343,6 +363,7 @@ impl Scorer {
                 }
             }
         }
+        Ok(())
     }
 
     pub fn rows(&self) -> usize {
@@ -409,6 +430,35 @@ impl Scorer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A chunk whose targets or outputs are narrower than the scorer's shapes
+    /// (a model with more outputs than label columns) is an error, never an
+    /// out-of-bounds read; `add` counts it with an undefined loss.
+    #[test]
+    fn chunks_of_the_wrong_shape_are_refused_not_read_out_of_bounds() {
+        let wants = Wants::all(&Loss::Mse);
+        let mut sc = Scorer::new(Loss::Mse, 2, wants);
+        // Two rows, two outputs each, but one target a row.
+        let out = [0.5f64, 1.0, 1.5, 2.0];
+        let y = [0.0f64, 1.0];
+        assert!(sc.try_add(&out, &y, 2).is_err());
+        assert_eq!(sc.rows(), 0);
+        sc.add(&out, &y, 2);
+        assert_eq!(sc.rows(), 2);
+        assert!(sc.loss().is_nan());
+        // The right shapes still score.
+        let mut sc = Scorer::new(Loss::Mse, 2, wants);
+        sc.try_add(&out, &[0.5, 1.0, 1.5, 2.0], 2).unwrap();
+        assert_eq!(sc.loss(), 0.0);
+        // A classifier's chunk with too few outputs, and a zero-width model.
+        let ce = Loss::CrossEntropy {
+            label_smoothing: 0.0,
+        };
+        let mut sc = Scorer::new(ce, 3, Wants::all(&ce));
+        assert!(sc.try_add(&[0.0f64; 5], &[0.0, 1.0], 2).is_err());
+        let mut sc = Scorer::new(Loss::BinaryCrossEntropy, 0, Wants::all(&ce));
+        assert!(sc.try_add::<f64>(&[], &[1.0], 1).is_err());
+    }
 
     fn close(a: f64, b: f64) {
         assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} != {b}");

@@ -19,6 +19,9 @@ use crate::train::vmath;
 const BLOCK: usize = 256;
 
 pub fn forward_backward<T: Float>(z: &[T], y: &[T], n: usize, dz: Option<&mut [T]>) -> BatchLoss {
+    if !super::fits(n, z.len(), y.len(), dz.as_deref().map(<[T]>::len)) {
+        return BatchLoss::UNDEFINED;
+    }
     let inv_n = 1.0 / n as f64;
     let (total, correct) = rows(&z[..n], &y[..n], inv_n, dz);
     BatchLoss {

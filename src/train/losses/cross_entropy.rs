@@ -19,6 +19,12 @@ pub fn forward_backward<T: Float>(
     n: usize,
     dz: Option<&mut [T]>,
 ) -> BatchLoss {
+    let values = c.saturating_mul(n);
+    let dz_len = dz.as_deref().map(<[T]>::len);
+    // Logits and gradients: c × n values; labels: n.
+    if !super::fits(values, z.len(), values, dz_len) || y.len() < n {
+        return BatchLoss::UNDEFINED;
+    }
     let inv_n = 1.0 / n as f64;
     // Two exponentials a logit make this pass costly next to its size: a large
     // batch runs as two halves of columns (each summed in order, then the two

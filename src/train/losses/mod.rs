@@ -24,6 +24,20 @@ pub struct BatchLoss {
     pub correct: usize,
 }
 
+impl BatchLoss {
+    /// The loss of a batch whose slices are shorter than its shape says (a
+    /// caller's mismatch): NaN, with nothing read or written out of bounds.
+    pub const UNDEFINED: BatchLoss = BatchLoss {
+        mean: f64::NAN,
+        correct: 0,
+    };
+}
+
+/// Whether slices of lengths `z`, `y` and `dz` (when given) hold `len` values each.
+fn fits(len: usize, z: usize, y: usize, dz: Option<usize>) -> bool {
+    z >= len && y >= len && dz.is_none_or(|d| d >= len)
+}
+
 /// Loss of a batch of `n` rows, and dz = ∂mean/∂z when `dz` is given.
 pub fn evaluate<T: Float>(
     loss: &Loss,
@@ -57,7 +71,7 @@ pub fn target_width(loss: &Loss, k: usize) -> usize {
 /// cross-entropy, `logit > 0` for binary cross-entropy.
 pub fn predict<T: Float>(loss: &Loss, z: &[T]) -> usize {
     match loss {
-        Loss::BinaryCrossEntropy => usize::from(z[0] > T::zero()),
+        Loss::BinaryCrossEntropy => usize::from(z.first().is_some_and(|&v| v > T::zero())),
         _ => {
             let mut best = 0;
             for (c, &v) in z.iter().enumerate() {
@@ -67,5 +81,46 @@ pub fn predict<T: Float>(loss: &Loss, z: &[T]) -> usize {
             }
             best
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Slices shorter than the shapes say give an undefined loss, with nothing
+    /// read or written out of bounds (`eval` of a model with more outputs than
+    /// label columns panicked in mse.rs).
+    #[test]
+    fn short_slices_are_an_undefined_loss_not_a_panic() {
+        let z = [0.5f64, 1.0, 1.5, 2.0];
+        let y = [0.0f64, 1.0];
+        let ce = Loss::CrossEntropy {
+            label_smoothing: 0.0,
+        };
+        for loss in [Loss::Mse, Loss::Mae, Loss::Huber { delta: 1.0 }] {
+            // k = 2, n = 2: four targets needed, two given.
+            assert!(
+                evaluate(&loss, &z, &y, 2, 2, None).mean.is_nan(),
+                "{loss:?}"
+            );
+            let mut dz = [0.0f64; 4];
+            assert!(evaluate(&loss, &z, &y, 2, 2, Some(&mut dz)).mean.is_nan());
+            assert_eq!(dz, [0.0; 4]);
+        }
+        // Three classes × two rows need six logits; one label for two rows.
+        assert!(evaluate(&ce, &z, &y, 3, 2, None).mean.is_nan());
+        assert!(evaluate(&ce, &z, &y[..1], 2, 2, None).mean.is_nan());
+        assert!(evaluate(&Loss::BinaryCrossEntropy, &z[..1], &y, 1, 2, None)
+            .mean
+            .is_nan());
+        // A short gradient buffer.
+        let mut dz = [0.0f64; 3];
+        assert!(evaluate(&ce, &z, &y, 2, 2, Some(&mut dz)).mean.is_nan());
+        // The right shapes are unchanged.
+        assert_eq!(evaluate(&Loss::Mse, &z, &z, 2, 2, None).mean, 0.0);
+        assert!(evaluate(&ce, &z, &y, 2, 2, None).mean.is_finite());
+        // An empty output predicts class 0.
+        assert_eq!(predict::<f64>(&Loss::BinaryCrossEntropy, &[]), 0);
     }
 }

@@ -10,6 +10,9 @@ pub fn forward_backward<T: Float>(
     len: usize,
     mut dz: Option<&mut [T]>,
 ) -> BatchLoss {
+    if !super::fits(len, z.len(), y.len(), dz.as_deref().map(<[T]>::len)) {
+        return BatchLoss::UNDEFINED;
+    }
     let mut total = 0.0f64;
     let inv = 1.0 / len as f64;
     for i in 0..len {
