@@ -129,10 +129,20 @@ pub fn outputs_are_not_inputs(
     outputs: &[(&str, &Path)],
     inputs: &[(&str, &Path)],
 ) -> Result<(), IoError> {
+    first_output_that_is_input(outputs, inputs, same_file)
+}
+
+/// The `OutputIsInput` error for the first output whose link-resolved target
+/// `is` one of the inputs (by the caller's comparison).
+fn first_output_that_is_input(
+    outputs: &[(&str, &Path)],
+    inputs: &[(&str, &Path)],
+    is: impl Fn(&Path, &Path) -> bool,
+) -> Result<(), IoError> {
     for (orole, out) in outputs {
         let target = atomic::resolve_target(out).unwrap_or_else(|_| out.to_path_buf());
         for (irole, inp) in inputs {
-            if same_file(&target, inp) {
+            if is(&target, inp) {
                 return Err(IoError::OutputIsInput {
                     output_role: orole.to_string(),
                     output: out.display().to_string(),
@@ -392,21 +402,10 @@ pub fn outputs_are_not_paths(
     outputs: &[(&str, &Path)],
     inputs: &[(&str, &Path)],
 ) -> Result<(), IoError> {
-    for (orole, out) in outputs {
-        let target = atomic::resolve_target(out).unwrap_or_else(|_| out.to_path_buf());
-        for (irole, inp) in inputs {
-            let inp_target = atomic::resolve_target(inp).unwrap_or_else(|_| inp.to_path_buf());
-            if same_path(&target, &inp_target) {
-                return Err(IoError::OutputIsInput {
-                    output_role: orole.to_string(),
-                    output: out.display().to_string(),
-                    input_role: irole.to_string(),
-                    input: inp.display().to_string(),
-                });
-            }
-        }
-    }
-    Ok(())
+    first_output_that_is_input(outputs, inputs, |target, inp| {
+        let inp_target = atomic::resolve_target(inp).unwrap_or_else(|_| inp.to_path_buf());
+        same_path(target, &inp_target)
+    })
 }
 
 #[cfg(test)]
