@@ -45,7 +45,7 @@
 // in `memory`, the binary's allocator (the system's, large blocks advised as
 // wanting huge pages).
 #![deny(unsafe_code)]
-// Library code returns errors; tests/tidy.rs checks that this line stays.
+// Library code returns errors; tests/it/tidy.rs checks that this line stays.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

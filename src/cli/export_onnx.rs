@@ -434,7 +434,7 @@ pub enum ExportOnnxError {
     Use(#[from] UseError),
     /// `nnt export onnx m.safetensors -o m.safetensors` (or a link to it): an
     /// output that would replace the model (`nnt::io::output_is_input`).
-    /// Test: tests/cli_outputs_guard.rs
+    /// Test: tests/it/cli_outputs_guard.rs
     /// `predict_and_export_onnx_never_replace_their_inputs`.
     #[error(transparent)]
     #[diagnostic(transparent)]

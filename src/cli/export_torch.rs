@@ -65,7 +65,7 @@ pub enum ExportError {
     /// `train.py`, `data.safetensors` or `model_meta.json` in DIR (also through a
     /// link); or two files of the export that are one (`nnt::io::outputs_collide`:
     /// `DIR/init.safetensors` a link to `DIR/data.safetensors`).
-    /// Test: tests/cli_outputs_guard.rs `export_torch_never_replaces_the_recipe_inputs`.
+    /// Test: tests/it/cli_outputs_guard.rs `export_torch_never_replaces_the_recipe_inputs`.
     #[error(transparent)]
     #[diagnostic(transparent)]
     Io(#[from] IoError),

@@ -36,7 +36,7 @@ pub enum UseError {
     Model(#[from] ModelFileError),
 
     /// The data file cannot be opened or read.
-    /// Test: tests/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
+    /// Test: tests/it/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
     #[error("cannot read data file `{file}`: {reason}")]
     #[diagnostic(code(nnt::predict::unreadable))]
     Unreadable { file: String, reason: String },
@@ -51,7 +51,7 @@ pub enum UseError {
     NoPreparation { path: String },
 
     /// The file lacks a column the model needs (a feature, a label for `eval`, or
-    /// a `--keep` column). Test: tests/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
+    /// a `--keep` column). Test: tests/it/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
     #[error("data file `{file}` has no column `{column}`, which {role}")]
     #[diagnostic(code(nnt::predict::missing_column), help("{help}"))]
     MissingColumn {
@@ -63,7 +63,7 @@ pub enum UseError {
 
     /// A cell that cannot be prepared as training did (not a number, missing
     /// where the model has no fill, an unknown class).
-    /// Test: tests/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
+    /// Test: tests/it/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
     #[error(transparent)]
     #[diagnostic(transparent)]
     BadCell(Box<BadCell>),
@@ -74,7 +74,7 @@ pub enum UseError {
     Empty { file: String },
 
     /// The output cannot be written (`-o` in a missing directory, a closed pipe).
-    /// Test: tests/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
+    /// Test: tests/it/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
     #[error("cannot write {path}: {reason}")]
     #[diagnostic(code(nnt::predict::write_failed))]
     Write { path: String, reason: String },

@@ -40,7 +40,7 @@ pub enum PredictError {
     Use(#[from] UseError),
     /// `nnt predict m.safetensors d.csv -o d.csv` (or `-o m.safetensors`, or a
     /// link to either): an output that would replace an input
-    /// (`nnt::io::output_is_input`). Test: tests/cli_outputs_guard.rs
+    /// (`nnt::io::output_is_input`). Test: tests/it/cli_outputs_guard.rs
     /// `predict_and_export_onnx_never_replace_their_inputs`.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -40,7 +40,7 @@ pub enum TestError {
     /// regular file), `nnt test t.nnt --junit t.nnt` or `--junit
     /// snapshots/t.jsonl` (`nnt::io::output_is_input`: the report would replace a
     /// recipe or a snapshot). Nothing is run or written.
-    /// Test: tests/cli_outputs_guard.rs `test_junit_never_replaces_a_recipe_or_a_snapshot`,
+    /// Test: tests/it/cli_outputs_guard.rs `test_junit_never_replaces_a_recipe_or_a_snapshot`,
     /// `test_refuses_a_recipe_that_is_not_a_file`.
     #[error(transparent)]
     #[diagnostic(transparent)]

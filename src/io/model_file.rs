@@ -67,7 +67,7 @@ pub enum ModelFileError {
 
     /// A safetensors file without nnt's metadata (e.g. written by PyTorch, or an
     /// nnt weights file of a version before model files).
-    /// Test: tests/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
+    /// Test: tests/it/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
     #[error(
         "{path} is a safetensors file but not an nnt model: its metadata has no `{LAYOUT_KEY}`"
     )]
@@ -78,7 +78,7 @@ pub enum ModelFileError {
     NotAModel { path: String },
 
     /// A model file written by a newer nnt, in a layout this build does not know.
-    /// Test: tests/model_use.rs `newer_layout`.
+    /// Test: tests/it/model_use.rs `newer_layout`.
     #[error("{path} uses model-file layout {found}; this nnt reads layouts up to {LAYOUT}")]
     #[diagnostic(
         code(nnt::io::newer_layout),
@@ -97,7 +97,7 @@ pub enum ModelFileError {
     /// regression model with more outputs than `nnt.preparation` has labels;
     /// `"classes": {"kind": "numeric", "count": 0}`.
     /// Tests: `foreign_newer_and_damaged_files_are_errors` below and
-    /// tests/model_file_validation.rs.
+    /// tests/it/model_file_validation.rs.
     #[error("{path}: metadata `{key}` is not valid: {reason}")]
     #[diagnostic(
         code(nnt::io::bad_model),
@@ -112,7 +112,7 @@ pub enum ModelFileError {
     /// A consistent model file whose network needs more memory to run than nnt
     /// allows ([`RUN_LIMIT`]): e.g. `dense(65536)` on one input followed by 64
     /// `relu` layers (evaluation keeps every layer's outputs for a chunk of rows).
-    /// Test: tests/model_file_validation.rs `a_model_too_large_to_run_is_refused`.
+    /// Test: tests/it/model_file_validation.rs `a_model_too_large_to_run_is_refused`.
     #[error(
         "{path}: running this model needs {needed} of memory, more than the {limit} nnt allows"
     )]

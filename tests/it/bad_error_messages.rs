@@ -1,0 +1,72 @@
+//! Diagnostics that are correct but not yet as helpful as they should be (after
+//! PRQL's `bad_error_messages.rs`). Each case is an input, what nnt says today
+//! (the snapshot `bad_error_messages__NAME.snap`) and, in its comment, what it
+//! should say. Improving a message changes its snapshot: review it, and when the
+//! message is good, move the case to the fixtures of `tests/it/check_fixtures.rs`
+//! (`tests/fixtures/invalid/`) and delete it here.
+
+use crate::common;
+
+use std::path::Path;
+
+use nnt::check::{check_recipe, CheckOptions};
+
+/// Every error and warning of checking `bytes`, rendered as users see them.
+fn messages(name: &str, bytes: &[u8], dir: &Path) -> String {
+    let report = check_recipe(name, bytes, dir, &CheckOptions::default());
+    assert!(
+        !report.errors.is_empty(),
+        "{name}: a known-weak message needs an error to show"
+    );
+    let mut out = String::new();
+    for d in report.errors.iter().chain(&report.warnings) {
+        out.push_str(&common::render(d.as_ref()));
+        out.push('\n');
+    }
+    out
+}
+
+/// An unclosed call followed by a layer. nnt says ``expected `,` or `)`, found
+/// `relu` `` at line 3. It should also point at the `(` on line 2 as the bracket
+/// left open: inside `( )` newlines are insignificant, so the real mistake is on
+/// the line before.
+#[test]
+fn unclosed_call_before_a_layer() {
+    let recipe = "model {\n    dense(4\n    relu\n}\n";
+    insta::assert_snapshot!(
+        "unclosed_call_before_a_layer",
+        messages("r.nnt", recipe.as_bytes(), Path::new("."))
+    );
+}
+
+/// Invalid UTF-8 at the very start of a file. The position (`r.nnt:1:1`) is
+/// right (the excerpt's line number, once `0`, now is too), but the excerpt is the
+/// lossy text (`��seed = 1`). It should show a hex excerpt of the offending bytes.
+#[test]
+fn invalid_utf8_at_the_start() {
+    let mut recipe = vec![0xff, 0xfe];
+    recipe.extend_from_slice(b"seed = 1\n");
+    insta::assert_snapshot!(
+        "invalid_utf8_at_the_start",
+        messages("r.nnt", &recipe, Path::new("."))
+    );
+}
+
+/// A label that is not a class. `ir::Table` keeps each row's file line, so the
+/// message names it (``row … (line … of `…`)``), but the label underlines the
+/// recipe's data source; a second, file-side label with the offending line as its
+/// source (as the `nnt::data::*` errors have) would show the value itself.
+#[test]
+fn label_errors_point_at_the_recipe_not_the_file() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/label_not_class.nnt");
+    let bytes = std::fs::read(&path).unwrap();
+    insta::assert_snapshot!(
+        "label_errors_point_at_the_recipe_not_the_file",
+        messages(
+            "invalid/label_not_class.nnt",
+            &bytes,
+            path.parent().unwrap()
+        )
+    );
+}
