@@ -1,15 +1,23 @@
 //! The `nnt` binary's global allocator: large allocations on huge pages.
 //!
-//! [`HugePages`] is the system allocator, except that an allocation of at least
+//! [`HugePages`] is the system allocator, except for blocks of at least
 //! [`LARGE`] bytes (2 MiB: a network's parameters, gradients and optimizer
-//! state, a data set, faer's packing buffers) starts on a 2 MiB boundary and is
-//! advised to the kernel as wanting transparent huge pages
+//! state, a data set, faer's packing buffers). On Linux those are mapped from
+//! the kernel directly, as the C library maps its own large blocks, but
+//! starting on a 2 MiB boundary and advised as wanting transparent huge pages
 //! (`madvise(MADV_HUGEPAGE)`). Where the kernel leaves huge pages to such
 //! advice (`/sys/kernel/mm/transparent_hugepage/enabled` is `madvise`, the
 //! default of many distributions), the matrix products then walk 2 MiB pages
 //! instead of 4 KiB ones: one TLB entry where 512 were (BENCHMARKS.md, round
-//! 12, has the measurements). Elsewhere (THP `never`, other systems) the advice
-//! is ignored and only the alignment remains.
+//! 12, has the measurements).
+//!
+//! Mapping them ourselves keeps what the C library's large blocks have: a
+//! zeroed block is fresh pages, touched only when used, and a growing block
+//! (a vector being pushed into, a data set being read) moves with `mremap`
+//! instead of being copied, so the peak is the new size, not old plus new.
+//! (Advising part of a block the C library mapped splits its mapping, and its
+//! `realloc` then copies: a check of a 5-million-line recipe peaked at 98 MB
+//! instead of 73.) Elsewhere the system allocator serves every block.
 //!
 //! Nothing else changes: the values, and so every log, are the same bits with
 //! or without it. The binary installs it (`#[global_allocator]` in
@@ -17,129 +25,199 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
-/// Allocations of at least this many bytes start on a huge-page boundary and are
-/// advised as wanting huge pages. Smaller ones could not fill a huge page.
+/// Blocks of at least this many bytes are mapped on huge pages. Smaller ones
+/// could not fill a huge page.
 pub const LARGE: usize = HUGE_PAGE;
 
 /// The size (and alignment) of an x86-64 or AArch64 transparent huge page.
 const HUGE_PAGE: usize = 1 << 21;
 
-/// The system allocator, large allocations on transparent huge pages (see the
-/// module documentation).
+/// The smallest page of the systems nnt runs on: what a moved mapping's start
+/// is aligned to.
+const PAGE: usize = 4096;
+
+/// The system allocator, large blocks mapped on transparent huge pages (see
+/// the module documentation).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HugePages;
 
 impl HugePages {
-    /// The layout the system allocator is asked for: `layout`, aligned to a huge
-    /// page when it is large. A function of `layout` alone, so that `dealloc`
-    /// and `realloc` find the layout `alloc` used.
-    fn system_layout(layout: Layout) -> Layout {
-        if layout.size() >= LARGE && layout.align() < HUGE_PAGE {
-            Layout::from_size_align(layout.size(), HUGE_PAGE).unwrap_or(layout)
-        } else {
-            layout
-        }
+    /// Whether a block of `layout` is one of ours (mapped) rather than the
+    /// system allocator's. A function of the layout alone, so that `dealloc`
+    /// and `realloc` know where a block came from.
+    fn mapped(layout: Layout) -> bool {
+        cfg!(target_os = "linux") && layout.size() >= LARGE && layout.align() <= HUGE_PAGE
     }
 }
 
-// SAFETY (the trait's contract): every block comes from `System` with the
-// layout `system_layout` derives from the caller's, which is at least as large
-// and as aligned as the caller's, and goes back to `System` with the same
-// derived layout. `advise` only passes whole pages inside the block to
-// `madvise`, which changes how the kernel backs them, never their contents.
+// SAFETY (the trait's contract): a block whose layout is `mapped` is a private
+// anonymous mapping of `map_len(size)` bytes starting at the pointer (see
+// `map`), readable and writable, which nothing else uses, unmapped only by
+// `dealloc` or moved only by `realloc` with that same length; every other
+// block comes from `System` and goes back to it with the caller's layout.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for HugePages {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let system = Self::system_layout(layout);
-        // SAFETY: `system` has a non-zero size (at least `layout`'s, which the
-        // caller guarantees non-zero).
-        let p = unsafe { System.alloc(system) };
-        if system.size() >= LARGE {
-            advise(p, system.size());
+        if Self::mapped(layout) {
+            return map(layout.size());
         }
-        p
+        // SAFETY: the caller's layout has a non-zero size.
+        unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let system = Self::system_layout(layout);
-        if system.size() < LARGE {
-            // SAFETY: as in `alloc`.
-            return unsafe { System.alloc_zeroed(system) };
+        if Self::mapped(layout) {
+            // Fresh anonymous pages read as zeros.
+            return map(layout.size());
         }
-        // Advised before the zeros are written, so that the first touch of
-        // each page faults in a huge page (the system allocator would zero a
-        // block this aligned by writing it, in 4 KiB pages).
         // SAFETY: as in `alloc`.
-        let p = unsafe { System.alloc(system) };
-        if !p.is_null() {
-            advise(p, system.size());
-            // SAFETY: `p` points to `system.size()` writable bytes.
-            unsafe { std::ptr::write_bytes(p, 0, system.size()) };
-        }
-        p
+        unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc`/`alloc_zeroed`/`realloc` with this
-        // same derived layout.
-        unsafe { System.dealloc(ptr, Self::system_layout(layout)) }
+        if Self::mapped(layout) {
+            unmap(ptr, layout.size());
+            return;
+        }
+        // SAFETY: `ptr` came from `System` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let old = Self::system_layout(layout);
         let Ok(wanted) = Layout::from_size_align(new_size, layout.align()) else {
             return std::ptr::null_mut();
         };
-        let new = Self::system_layout(wanted);
-        if new.align() == old.align() {
-            // SAFETY: `ptr` was allocated with `old`; `new_size` is non-zero
-            // and, rounded to the alignment, does not overflow (checked by
-            // `from_size_align` above).
-            let p = unsafe { System.realloc(ptr, old, new_size) };
-            if new.size() >= LARGE {
-                advise(p, new.size());
+        match (Self::mapped(layout), Self::mapped(wanted)) {
+            (false, false) => {
+                // SAFETY: `ptr` came from `System` with `layout`; `new_size` is
+                // non-zero and does not overflow when rounded to the alignment
+                // (checked by `from_size_align` above).
+                unsafe { System.realloc(ptr, layout, new_size) }
             }
-            return p;
-        }
-        // Across the threshold the alignment changes, which the system's
-        // `realloc` cannot do: a new block, the contents copied.
-        // SAFETY: `wanted` has a non-zero size.
-        let p = unsafe { self.alloc(wanted) };
-        if !p.is_null() {
-            // SAFETY: both blocks hold at least the smaller size and do not
-            // overlap (the new one is a fresh allocation); the old one is then
-            // freed with the layout it was allocated with.
-            unsafe {
-                std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
-                self.dealloc(ptr, layout);
+            // A moved mapping starts on a page, which serves any alignment
+            // up to a page.
+            (true, true) if layout.align() <= PAGE => remap(ptr, layout.size(), new_size),
+            _ => {
+                // Across the threshold (or a mapped block aligned beyond a
+                // page): a new block, the contents copied.
+                // SAFETY: `wanted` has a non-zero size.
+                let p = unsafe { self.alloc(wanted) };
+                if !p.is_null() {
+                    // SAFETY: both blocks hold at least the smaller size and do
+                    // not overlap (the new one is fresh); the old one is then
+                    // freed with the layout it was allocated with.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+                        self.dealloc(ptr, layout);
+                    }
+                }
+                p
             }
         }
-        p
     }
 }
 
-/// Advises the whole pages of `len` bytes from `p` as wanting huge pages; the
-/// kernel's answer is ignored (the advice is an optimisation).
+/// The length of the mapping that holds a block of `size` bytes: whole pages
+/// (`None` when that overflows). Not whole huge pages: the kernel backs the
+/// tail past the last whole huge page with small pages, where rounding up
+/// would make a block of 2 MiB and a bit take 4 MiB.
+fn map_len(size: usize) -> Option<usize> {
+    size.checked_next_multiple_of(PAGE)
+}
+
+/// A fresh, zeroed mapping of `map_len(size)` bytes starting on a huge page,
+/// advised as wanting huge pages; null when the kernel refuses (the caller's
+/// allocation fails, as the trait expects).
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn advise(p: *mut u8, len: usize) {
-    const PAGE: usize = 4096;
-    if p.is_null() {
-        return;
+fn map(size: usize) -> *mut u8 {
+    let Some(len) = map_len(size) else {
+        return std::ptr::null_mut();
+    };
+    // One huge page more than needed, so that an aligned start lies inside;
+    // the slack before and after it is unmapped again.
+    let Some(reserve) = len.checked_add(HUGE_PAGE) else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: a new private anonymous mapping; it overlaps nothing.
+    let raw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            reserve,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        return std::ptr::null_mut();
     }
-    let start = (p as usize).div_ceil(PAGE) * PAGE;
-    let end = (p as usize).saturating_add(len) / PAGE * PAGE;
-    if end > start {
-        // SAFETY: `start..end` lies inside a block the system allocator just
-        // handed out; MADV_HUGEPAGE changes no contents and no protection.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+    let raw = raw as usize;
+    let start = raw.next_multiple_of(HUGE_PAGE);
+    let (before, after) = (start - raw, raw + reserve - (start + len));
+    // SAFETY: both ranges are page-aligned parts of the mapping just made,
+    // outside the block handed out; unmapping them touches nothing else.
+    unsafe {
+        if before > 0 {
+            libc::munmap(raw as *mut libc::c_void, before);
         }
+        if after > 0 {
+            libc::munmap((start + len) as *mut libc::c_void, after);
+        }
+        // Advice changes how the kernel backs the pages, never their contents.
+        libc::madvise(start as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+    }
+    start as *mut u8
+}
+
+/// Unmaps the block of `size` bytes `map` (or `remap`) returned at `ptr`.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn unmap(ptr: *mut u8, size: usize) {
+    if let Some(len) = map_len(size) {
+        // SAFETY: `ptr` starts the mapping of `len` bytes made for this block,
+        // which its owner has just given up.
+        unsafe { libc::munmap(ptr.cast(), len) };
     }
 }
 
+/// The block of `old_size` bytes at `ptr`, grown or shrunk to `new_size` by
+/// moving its pages (`mremap`), not copying them; null (the old block intact)
+/// when the kernel refuses. The moved block may start anywhere on a page, not
+/// on a huge page: the kernel keeps the advice with the pages, and only the
+/// whole huge pages inside the block can be huge.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn remap(ptr: *mut u8, old_size: usize, new_size: usize) -> *mut u8 {
+    let (Some(old), Some(new)) = (map_len(old_size), map_len(new_size)) else {
+        return std::ptr::null_mut();
+    };
+    if old == new {
+        return ptr;
+    }
+    // SAFETY: `ptr` starts this block's mapping of `old` bytes; MAYMOVE lets
+    // the kernel pick a new place, and the caller uses the returned pointer.
+    let p = unsafe { libc::mremap(ptr.cast(), old, new, libc::MREMAP_MAYMOVE) };
+    if p == libc::MAP_FAILED {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: `p` starts the moved mapping of `new` bytes.
+    unsafe { libc::madvise(p, new, libc::MADV_HUGEPAGE) };
+    p.cast()
+}
+
+// Elsewhere `mapped` is always false and these are never called.
 #[cfg(not(target_os = "linux"))]
-fn advise(_: *mut u8, _: usize) {}
+fn map(_: usize) -> *mut u8 {
+    std::ptr::null_mut()
+}
+#[cfg(not(target_os = "linux"))]
+fn unmap(_: *mut u8, _: usize) {}
+#[cfg(not(target_os = "linux"))]
+fn remap(_: *mut u8, _: usize, _: usize) -> *mut u8 {
+    std::ptr::null_mut()
+}
 
 #[cfg(test)]
 #[allow(unsafe_code)]
@@ -230,9 +308,6 @@ mod tests {
                 assert!(!p.is_null(), "to {size} bytes");
                 assert!(holds(p, kept, 3), "to {size} bytes");
                 layout = Layout::from_size_align(size, align).expect("a valid layout");
-                if size >= LARGE {
-                    assert_eq!(p as usize % HUGE_PAGE, 0);
-                }
                 fill(p, size, 3);
             }
             a.dealloc(p, layout);
@@ -240,5 +315,45 @@ mod tests {
         // The system allocator is still sound: a Vec through it works.
         let v: Vec<u64> = (0..100_000).collect();
         assert_eq!(v.iter().sum::<u64>(), 99_999 * 100_000 / 2);
+    }
+
+    /// A large block growing by doubling (a vector being pushed into) keeps
+    /// its contents; each step moves pages rather than copying them, and the
+    /// block ends where a page starts. Shrinking within large sizes too; a
+    /// large block aligned beyond a page keeps its alignment when it grows.
+    #[test]
+    fn large_blocks_grow_and_shrink_keeping_their_contents() {
+        let a = HugePages;
+        let mut layout = Layout::from_size_align(LARGE, 8).expect("a valid layout");
+        // SAFETY: every realloc passes the block's current layout; the block is
+        // freed once, with its last layout.
+        unsafe {
+            let mut p = a.alloc(layout);
+            assert!(!p.is_null());
+            fill(p, LARGE, 5);
+            for size in [2 * LARGE, 4 * LARGE + 100, 16 * LARGE, 3 * LARGE] {
+                let kept = layout.size().min(size);
+                p = a.realloc(p, layout, size);
+                assert!(!p.is_null(), "to {size} bytes");
+                assert_eq!(p as usize % PAGE, 0, "to {size} bytes");
+                assert!(holds(p, kept, 5), "to {size} bytes");
+                layout = Layout::from_size_align(size, 8).expect("a valid layout");
+                fill(p, size, 5);
+            }
+            a.dealloc(p, layout);
+
+            let wide = Layout::from_size_align(LARGE, 1 << 16).expect("a valid layout");
+            let q = a.alloc_zeroed(wide);
+            assert!(!q.is_null());
+            fill(q, LARGE, 9);
+            let q = a.realloc(q, wide, 8 * LARGE);
+            assert!(!q.is_null());
+            assert_eq!(q as usize % (1 << 16), 0);
+            assert!(holds(q, LARGE, 9));
+            a.dealloc(
+                q,
+                Layout::from_size_align(8 * LARGE, 1 << 16).expect("a valid layout"),
+            );
+        }
     }
 }

@@ -618,8 +618,10 @@ fn check_is_linear_in_layers_and_lines() {
     std::fs::write(&blank, big_recipe(1, 5_000_000)).unwrap();
     let (o, peak_kb) = check_with_peak_memory(&blank, 120);
     assert_eq!(o.code, Some(0), "{}", o.stderr);
-    // Was ~600 MB; now the text, a copy of it and small change.
-    assert!(peak_kb < 100_000, "5 M blank lines took {peak_kb} kB");
+    // Was ~600 MB; now ~73 MB: the text, a copy of it and the line index. (A
+    // global allocator that copies growing blocks instead of moving their
+    // pages took 98 MB.)
+    assert!(peak_kb < 85_000, "5 M blank lines took {peak_kb} kB");
 }
 
 // ---------------------------------------------------------------- item 12
