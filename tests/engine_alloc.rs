@@ -258,21 +258,21 @@ fn mnist_size_steps_do_not_allocate() {
             // Warm up once: the pool's threads, faer's per-thread scratch, and the
             // first work-stealing of the pool's second thread (which registers it
             // with crossbeam's epoch collector) allocate, once per thread.
-            mnist_size_allocations(hidden, 64, 32, opt);
+            mnist_size_allocations(hidden, 64, 4, opt);
             // The fewest of three runs each: the team's second thread, left
             // spinning by the previous run, now and then makes a stray allocation
             // inside the next run's window (one, either way). An allocating step
-            // would add at least 36 (12 more steps × 3 epochs) to every large run.
+            // would add at least 18 (6 more steps × 3 epochs) to every large run.
             let fewest = |steps| {
                 (0..3)
                     .map(|_| mnist_size_allocations(hidden, 64, steps, opt))
                     .min()
                     .unwrap_or(usize::MAX)
             };
-            let (small, large) = (fewest(4), fewest(16));
+            let (small, large) = (fewest(2), fewest(8));
             assert_eq!(
                 small, large,
-                "784-{hidden:?}-10 {opt:?}: 4 steps per epoch made {small} allocations, 16 made {large}"
+                "784-{hidden:?}-10 {opt:?}: 2 steps per epoch made {small} allocations, 8 made {large}"
             );
         }
     }
