@@ -8,16 +8,21 @@
 #
 #   scripts/verify-onnx.sh            (uses target/release/nnt, else target/debug/nnt)
 #
-# Creates its own Python environment (onnx, onnxruntime, numpy, safetensors) in
-# ${VENV:-target/onnx-venv}.
+# Creates its own Python environment (onnx, onnxruntime, numpy, safetensors from
+# the package registry) outside the repository, in
+# ${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/nnt/onnx-venv}; a given VENV that lacks
+# any of them gets them installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NNT=${NNT:-$( [ -x target/release/nnt ] && echo target/release/nnt || echo target/debug/nnt )}
-VENV=${VENV:-target/onnx-venv}
+VENV=${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/nnt/onnx-venv}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 if [ ! -x "$VENV/bin/python" ]; then
+    mkdir -p "$(dirname "$VENV")"
     python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import onnx, onnxruntime, numpy, safetensors' 2>/dev/null; then
     "$VENV/bin/pip" install -q onnx onnxruntime numpy safetensors
 fi
 status=0
