@@ -447,6 +447,9 @@ fn cmd_run(args: RunArgs) -> Outcome {
             .collect(),
         threads,
     };
+    // The data's preparation is done: its freed working copies go back to the
+    // kernel instead of staying resident through training.
+    nnt::memory::return_free_heap();
     let mut log = String::new();
     let (outcome, log_error) = {
         let mut stderr_diags = RunDiagnosticPrinter {

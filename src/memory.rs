@@ -117,6 +117,22 @@ unsafe impl GlobalAlloc for HugePages {
     }
 }
 
+/// Hands the free memory of the C library's heap back to the kernel. Reading
+/// and preparing a data set leaves its working copies (one vector a column)
+/// freed on the heap; the run's large blocks are mappings of their own and
+/// never reuse that space, so without this it stayed resident for the whole
+/// run (25 MB of the benchmarks' rich network, whose peak it raised from 111
+/// to 139 MB). `main.rs` calls it once the program is built, before training.
+pub fn return_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: `malloc_trim` only releases pages of free chunks; no live block
+    // is touched.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// The length of the mapping that holds a block of `size` bytes: whole pages
 /// (`None` when that overflows). Not whole huge pages: the kernel backs the
 /// tail past the last whole huge page with small pages, where rounding up
