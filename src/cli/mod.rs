@@ -18,6 +18,7 @@ pub mod model_use;
 pub mod options;
 pub mod output;
 pub mod predict;
+pub mod recipe_files;
 pub mod sweep;
 pub mod test;
 pub mod version;

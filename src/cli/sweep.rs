@@ -352,62 +352,13 @@ fn seed_of(recipe: &Recipe) -> u64 {
 /// reads (`csv` data, `init_from`) point back to where they are, relative to `to`;
 /// files it writes (`save`, the checkpoint folder) land inside `to`.
 fn relocate(recipe: &mut Recipe, from: &Path, to: &Path) {
-    let read = |s: &mut String| *s = relative_to(&from.join(&*s), to);
-    let write = |s: &mut String| {
-        if let Some(name) = Path::new(s.as_str()).file_name() {
+    super::recipe_files::paths_mut(recipe, |use_, s| {
+        if use_.is_read() {
+            *s = relative_to(&from.join(&*s), to);
+        } else if let Some(name) = Path::new(s.as_str()).file_name() {
             *s = name.to_string_lossy().into_owned();
         }
-    };
-    for item in &mut recipe.items {
-        match item {
-            Item::Setting(st) if st.name.name == "init_from" => string_mut(&mut st.value, read),
-            Item::Setting(st) if st.name.name == "save" => string_mut(&mut st.value, write),
-            Item::Section(sec) if sec.name.name == "data" => {
-                for e in &mut sec.entries {
-                    if let Entry::Setting(st) = e {
-                        csv_path_mut(&mut st.value, read);
-                    }
-                }
-            }
-            Item::Section(sec) if sec.name.name == "checkpoint" => {
-                for e in &mut sec.entries {
-                    match e {
-                        Entry::Setting(st) if st.name.name == "path" => {
-                            string_mut(&mut st.value, write)
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-fn string_mut(e: &mut Expr, f: impl Fn(&mut String)) {
-    if let ExprKind::String(s) = &mut e.kind {
-        f(s);
-    }
-}
-
-/// The path of a `csv(…)` call: its first positional argument or `path = …`.
-fn csv_path_mut(e: &mut Expr, f: impl Fn(&mut String)) {
-    let ExprKind::Call(c) = &mut e.kind else {
-        return;
-    };
-    if c.name.name != "csv" {
-        return;
-    }
-    let slot = match c.args.first() {
-        Some(a) if a.name.is_none() => Some(0),
-        _ => c
-            .args
-            .iter()
-            .position(|a| a.name.as_ref().is_some_and(|n| n.name == "path")),
-    };
-    if let Some(i) = slot {
-        string_mut(&mut c.args[i].value, f);
-    }
+    });
 }
 
 /// `target` as a path relative to the folder `base` (both absolute); `target` as

@@ -37,11 +37,56 @@ pub enum TestError {
         source: std::io::Error,
     },
     /// `nnt test /dev/null` (`nnt::io::not_a_file`: a recipe that is not a
-    /// regular file), `nnt test t.nnt --junit t.nnt` or `--junit
-    /// snapshots/t.jsonl` (`nnt::io::output_is_input`: the report would replace a
-    /// recipe or a snapshot). Nothing is run or written.
+    /// regular file), `nnt test t.nnt --junit t.nnt`, `--junit
+    /// snapshots/t.jsonl` or `--junit data.csv` where `t.nnt` reads `data.csv`
+    /// (`nnt::io::output_is_input`: the report would replace a recipe, a
+    /// snapshot, or a data or `init_from` file of a recipe). Nothing is run or
+    /// written.
     /// Test: tests/it/cli_outputs_guard.rs `test_junit_never_replaces_a_recipe_or_a_snapshot`,
+    /// `test_junit_never_replaces_a_file_a_recipe_reads`,
     /// `test_refuses_a_recipe_that_is_not_a_file`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Io(#[from] IoError),
+}
+
+/// Why one recipe could not be run: its `ERROR` line of the report and its
+/// JUnit failure (as `error[CODE]: message: cause`); the other recipes still run.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ChildError {
+    /// The child `nnt run` (or `nnt check`) cannot be started: the executable
+    /// was removed while the tests ran, or no process can be created. Test:
+    /// tests/it/cli_test.rs `test_reports_a_child_that_cannot_start_or_is_killed`
+    /// (a [`Runner`] whose `exe` is a missing file).
+    #[error("cannot run {exe}")]
+    #[diagnostic(
+        code(nnt::test::cannot_run),
+        help("nnt test runs each recipe with its own executable: check that it still exists and that processes can be started")
+    )]
+    CannotRun {
+        exe: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The child ended by a signal, not with an exit status: the kernel's
+    /// out-of-memory killer, `kill -9`, a crash. Test: tests/it/cli_test.rs
+    /// `test_reports_a_child_that_cannot_start_or_is_killed` (a [`Runner`] whose
+    /// `exe` is `/bin/sh`, running a script named `run` that kills itself).
+    #[error("`nnt {command} {recipe}` was killed ({status})")]
+    #[diagnostic(
+        code(nnt::test::killed),
+        help("run `nnt {command} {recipe}` in the recipe's folder to see it end; a recipe too large for the memory is killed by the system")
+    )]
+    Killed {
+        /// `run`, or `check` for the rendering of a rejected recipe.
+        command: &'static str,
+        recipe: String,
+        /// How it ended (`signal: 9 (SIGKILL)`).
+        status: String,
+    },
+    /// A recipe path without a file name (`nnt::io::not_a_file`); discovery
+    /// only yields files, so only a caller of [`Runner::test_one`] can give one,
+    /// and its regular-file check refuses it first.
     #[error(transparent)]
     #[diagnostic(transparent)]
     Io(#[from] IoError),
@@ -220,20 +265,27 @@ pub fn main(args: &TestArgs, out: &mut dyn Write) -> Result<Status, CliError> {
     Ok(status)
 }
 
-/// Refuses a JUnit report that would replace a recipe being tested or one of
+/// Refuses a JUnit report that would replace a recipe being tested, one of
 /// the snapshot files (`NAME.jsonl`, `NAME.jsonl.new`) the run reads or writes,
-/// also through links, `..`, or a `snapshots/` folder not created yet.
+/// or a file a recipe reads (its `csv` data, its `init_from` weights), also
+/// through links, `..`, or a `snapshots/` folder not created yet. A recipe that
+/// does not parse names no files here; its run reports it.
 pub fn junit_is_not_an_input(junit: &Path, recipes: &[PathBuf]) -> Result<(), IoError> {
     let files: Vec<[PathBuf; 2]> = recipes
         .iter()
         .map(|r| [snapshot_path(r), new_path(r)])
         .collect();
-    let mut inputs: Vec<(&str, &Path)> = Vec::with_capacity(recipes.len() * 3);
+    let reads: Vec<(&str, PathBuf)> = recipes
+        .iter()
+        .flat_map(|r| super::recipe_files::read_files(r))
+        .collect();
+    let mut inputs: Vec<(&str, &Path)> = Vec::with_capacity(recipes.len() * 3 + reads.len());
     for (r, [snap, new]) in recipes.iter().zip(&files) {
         inputs.push(("recipe", r));
         inputs.push(("snapshot", snap));
         inputs.push(("actual-output file", new));
     }
+    inputs.extend(reads.iter().map(|(role, p)| (*role, p.as_path())));
     guard::outputs_are_not_paths(&[("JUnit report", junit)], &inputs)
 }
 
@@ -402,7 +454,7 @@ impl Runner {
         let actual = match self.output_of(recipe) {
             Ok(a) => a,
             Err(e) => {
-                result.verdict = Verdict::Error(e);
+                result.verdict = Verdict::Error(coded(&e));
                 result.seconds = started.elapsed().as_secs_f64();
                 return result;
             }
@@ -463,11 +515,12 @@ impl Runner {
 
     /// What the recipe prints: its JSONL log, or its check's diagnostics when
     /// its check fails.
-    fn output_of(&self, recipe: &Path) -> Result<Vec<u8>, String> {
+    fn output_of(&self, recipe: &Path) -> Result<Vec<u8>, ChildError> {
         let dir = recipe_dir(recipe);
-        let name = recipe
-            .file_name()
-            .ok_or_else(|| format!("{} is not a file name", recipe.display()))?;
+        let name = recipe.file_name().ok_or_else(|| IoError::NotAFile {
+            path: recipe.display().to_string(),
+            what: "no file name".to_string(),
+        })?;
         let child = |args: &[&std::ffi::OsStr]| {
             Command::new(&self.exe)
                 .args(args)
@@ -477,7 +530,17 @@ impl Runner {
                 .env("COLUMNS", SNAPSHOT_WIDTH.to_string())
                 .stdin(Stdio::null())
                 .output()
-                .map_err(|e| format!("cannot run {}: {e}", self.exe.display()))
+                .map_err(|source| ChildError::CannotRun {
+                    exe: self.exe.display().to_string(),
+                    source,
+                })
+        };
+        // A child ended by a signal printed only part of its output: never a
+        // snapshot, and never compared with one.
+        let killed = |command: &'static str, status: std::process::ExitStatus| ChildError::Killed {
+            command,
+            recipe: name.to_string_lossy().into_owned(),
+            status: status.to_string(),
         };
         let threads = super::options::child_threads(self.jobs).to_string();
         let run = child(&[
@@ -490,16 +553,15 @@ impl Runner {
         ])?;
         if run.status.code() == Some(1) && run.stdout.is_empty() {
             let check = child(&["check".as_ref(), name])?;
+            if check.status.code().is_none() {
+                return Err(killed("check", check.status));
+            }
             if !check.status.success() {
                 return Ok(check.stderr);
             }
         }
         if run.status.code().is_none() {
-            return Err(format!(
-                "`nnt run {}` was killed ({})",
-                name.to_string_lossy(),
-                run.status
-            ));
+            return Err(killed("run", run.status));
         }
         Ok(run.stdout)
     }

@@ -296,6 +296,79 @@ fn test_junit_never_replaces_a_recipe_or_a_snapshot() {
     );
 }
 
+/// Nor a file a tested recipe reads: its `csv` data or its `init_from` weights,
+/// named directly, through a link or `..`, from a recipe in another folder, or
+/// by a recipe that does not check. A recipe that does not parse names no files
+/// and does not stop the check of the others.
+#[cfg(unix)]
+#[test]
+fn test_junit_never_replaces_a_file_a_recipe_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    const WEIGHTS: &str = "not really weights";
+    fs::write(d.join("d.csv"), CSV).unwrap();
+    fs::write(d.join("e.csv"), CSV).unwrap();
+    fs::write(d.join("w.safetensors"), WEIGHTS).unwrap();
+    fs::write(d.join("c.nnt"), csv_recipe("d.csv")).unwrap();
+    fs::create_dir(d.join("sub")).unwrap();
+    fs::write(
+        d.join("sub/i.nnt"),
+        format!("init_from = \"../w.safetensors\"\n{RECIPE}"),
+    )
+    .unwrap();
+    // Fails its check (an unknown normalisation), and still names `../e.csv`.
+    fs::create_dir(d.join("bad")).unwrap();
+    fs::write(
+        d.join("bad/b.nnt"),
+        csv_recipe("../e.csv").replace("label\")\n", "label\")\n    normalize = bogus\n"),
+    )
+    .unwrap();
+    assert!(fs::read_to_string(d.join("bad/b.nnt"))
+        .unwrap()
+        .contains("normalize = bogus"));
+    fs::write(d.join("broken.nnt"), "data {\n    train = csv(\"d.csv\"\n").unwrap();
+    symlink("d.csv", &d.join("link.csv"));
+    fs::create_dir(d.join("x")).unwrap();
+    let before = listing(d);
+    for args in [
+        ["test", "c.nnt", "--junit", "d.csv"].as_slice(),
+        &["test", "c.nnt", "--junit", "link.csv"],
+        &["test", "c.nnt", "--junit", "./x/../d.csv"],
+        &["test", "broken.nnt", "c.nnt", "--junit", "d.csv"],
+        &["test", "sub/i.nnt", "--junit", "w.safetensors"],
+        &["test", "sub", "--junit", "x/../w.safetensors"],
+        &["test", "bad", "--junit", "e.csv"],
+        &["test", "--update", "--junit", "link.csv"],
+    ] {
+        let r = run_in(d, args);
+        assert_refused(&r, "nnt::io::output_is_input", args);
+        assert!(r.stdout.is_empty(), "{args:?}: nothing run: {}", r.all());
+        assert_eq!(fs::read_to_string(d.join("d.csv")).unwrap(), CSV);
+        assert_eq!(fs::read_to_string(d.join("e.csv")).unwrap(), CSV);
+        assert_eq!(
+            fs::read_to_string(d.join("w.safetensors")).unwrap(),
+            WEIGHTS
+        );
+        assert_eq!(listing(d), before, "{args:?}");
+    }
+    let r = run_in(d, &["test", "c.nnt", "--junit", "d.csv"]);
+    assert!(
+        r.stderr
+            .contains("the JUnit report d.csv is the same file as the data file d.csv"),
+        "{}",
+        r.all()
+    );
+    // Any other path gets the report, the broken recipe one failure of it.
+    let r = run_in(d, &["test", "--junit", "x/report.xml"]);
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    let xml = fs::read_to_string(d.join("x/report.xml")).unwrap();
+    assert!(
+        xml.contains("<testsuites") && xml.contains("broken.nnt"),
+        "{xml}"
+    );
+    assert_eq!(fs::read_to_string(d.join("d.csv")).unwrap(), CSV);
+}
+
 // ------------------------------------------------------------ nnt test: walking
 
 /// The recipes a report names (`new     PATH: …` lines and the like).

@@ -253,6 +253,63 @@ fn test_junit_report_is_well_formed() {
     );
 }
 
+/// A child that cannot be started, or that a signal ends, is an `ERROR` line
+/// with its code (in the report and the JUnit failure), and nothing is written
+/// beside the snapshot, even under `--update`. `nnt test` always starts its own
+/// executable, so the children are swapped through the library's `Runner`.
+#[cfg(unix)]
+#[test]
+fn test_reports_a_child_that_cannot_start_or_is_killed() {
+    use nnt::cli::test::{junit_xml, report_entry, Runner, Verdict};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let r = dir.join("r.nnt");
+    write(&r, &recipe("0.5", 1));
+    let runner = |exe: std::path::PathBuf| Runner {
+        exe,
+        update: true,
+        tolerance: None,
+        jobs: 1,
+    };
+    let error = |v: &Verdict| match v {
+        Verdict::Error(e) => e.clone(),
+        other => panic!("expected an error, got {other:?}"),
+    };
+    // An executable that does not exist.
+    let missing = runner(dir.join("no-such-nnt")).test_one(&r);
+    let e = error(&missing.verdict);
+    assert!(
+        e.starts_with("error[nnt::test::cannot_run]: cannot run ")
+            && e.contains("no-such-nnt: No such file or directory"),
+        "{e}"
+    );
+    // `/bin/sh run r.nnt …` runs the script `run` of the recipe's folder, which
+    // kills its own shell: `nnt run` ended by SIGKILL.
+    write(&dir.join("run"), "kill -9 $$\n");
+    let killed = runner("/bin/sh".into()).test_one(&r);
+    let e = error(&killed.verdict);
+    assert!(
+        e.starts_with("error[nnt::test::killed]: `nnt run r.nnt` was killed (signal: 9"),
+        "{e}"
+    );
+    let line = report_entry(&killed);
+    assert!(
+        line.starts_with(&format!("ERROR   {}: {e}", r.display())),
+        "{line}"
+    );
+    assert!(junit_xml(&[killed]).contains("error[nnt::test::killed]"));
+    // A run that fails with nothing on stdout is rendered by `nnt check`: the
+    // check killed is reported too, not taken as the recipe's diagnostics.
+    write(&dir.join("run"), "exit 1\n");
+    write(&dir.join("check"), "echo partial >&2\nkill -9 $$\n");
+    let e = error(&runner("/bin/sh".into()).test_one(&r).verdict);
+    assert!(
+        e.starts_with("error[nnt::test::killed]: `nnt check r.nnt` was killed (signal: 9"),
+        "{e}"
+    );
+    assert!(!dir.join("snapshots").exists());
+}
+
 #[test]
 fn test_usage_errors_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
