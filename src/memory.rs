@@ -33,7 +33,7 @@ pub const LARGE: usize = HUGE_PAGE;
 const HUGE_PAGE: usize = 1 << 21;
 
 /// The smallest page of the systems nnt runs on: what a moved mapping's start
-/// is aligned to.
+/// is aligned to at least (`page_size` is the actual one).
 const PAGE: usize = 4096;
 
 /// The system allocator, large blocks mapped on transparent huge pages (see
@@ -137,8 +137,33 @@ pub fn return_free_heap() {
 /// (`None` when that overflows). Not whole huge pages: the kernel backs the
 /// tail past the last whole huge page with small pages, where rounding up
 /// would make a block of 2 MiB and a bit take 4 MiB.
+#[cfg(target_os = "linux")]
 fn map_len(size: usize) -> Option<usize> {
-    size.checked_next_multiple_of(PAGE)
+    size.checked_next_multiple_of(page_size())
+}
+
+/// The system's page size (4 KiB on x86-64; 4, 16 or 64 KiB on AArch64), asked
+/// once: the ends of a mapping, and of what is unmapped of it, must fall on
+/// pages. A size that is not a power of two dividing a huge page (never seen)
+/// is taken as a huge page, a multiple of every page.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn page_size() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SIZE: AtomicUsize = AtomicUsize::new(0);
+    let known = SIZE.load(Ordering::Relaxed);
+    if known != 0 {
+        return known;
+    }
+    // SAFETY: `sysconf` reads a value the kernel handed the process at start;
+    // it allocates nothing (this runs inside the allocator).
+    let asked = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let size = usize::try_from(asked)
+        .ok()
+        .filter(|&s| s >= PAGE && s.is_power_of_two() && HUGE_PAGE.is_multiple_of(s))
+        .unwrap_or(HUGE_PAGE);
+    SIZE.store(size, Ordering::Relaxed);
+    size
 }
 
 /// A fresh, zeroed mapping of `map_len(size)` bytes starting on a huge page,
