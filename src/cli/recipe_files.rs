@@ -2,7 +2,7 @@
 //! `csv` data and `init_from` weights it reads, the `save` file and checkpoint
 //! folder it writes. `nnt sweep` rewrites these paths for each run's folder;
 //! `nnt test --junit` refuses a report path that is a file a tested recipe
-//! reads. Both need them also for a recipe that does not check (a bad
+//! reads or writes. Both need them also for a recipe that does not check (a bad
 //! `normalize` must not hide the data file next to it), which the checker's
 //! resolved paths (`CheckReport::data_files`, `Program::init_from`) cannot give.
 
@@ -103,12 +103,12 @@ fn csv_path_mut(e: &mut Expr, f: impl FnOnce(&mut String)) {
     }
 }
 
-/// The files the recipe at `path` reads (its data files and `init_from`
-/// weights), as (role, path) with each path joined to the recipe's folder the
-/// way the checker resolves it. Empty when the recipe cannot be read, is not
-/// UTF-8 or does not parse: such a recipe never runs, and its failure is
-/// reported where it is run.
-pub fn read_files(path: &Path) -> Vec<(&'static str, PathBuf)> {
+/// The paths the recipe at `path` names (its data files, `init_from` weights,
+/// `save` file and checkpoint folder), as (use, path) in item order with each
+/// path joined to the recipe's folder the way the checker resolves it. Empty
+/// when the recipe cannot be read, is not UTF-8 or does not parse: such a
+/// recipe never runs, and its failure is reported where it is run.
+pub fn named_files(path: &Path) -> Vec<(PathUse, PathBuf)> {
     let Ok(bytes) = read_regular("recipe", path, RECIPE_LIMIT) else {
         return Vec::new();
     };
@@ -124,11 +124,7 @@ pub fn read_files(path: &Path) -> Vec<(&'static str, PathBuf)> {
     let dir = path.parent().unwrap_or(Path::new(""));
     let mut files = Vec::new();
     // `join` keeps an absolute path as it is, as the checker does.
-    paths_mut(&mut recipe, |use_, s| {
-        if use_.is_read() {
-            files.push((use_.role(), dir.join(&*s)));
-        }
-    });
+    paths_mut(&mut recipe, |use_, s| files.push((use_, dir.join(&*s))));
     files
 }
 
@@ -137,7 +133,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_what_a_recipe_reads_even_when_it_does_not_check() {
+    fn finds_what_a_recipe_names_even_when_it_does_not_check() {
         let dir = tempfile::tempdir().unwrap();
         let r = dir.path().join("r.nnt");
         // `normalize = bogus` fails the check; the files are still found.
@@ -151,15 +147,17 @@ mod tests {
         .unwrap();
         let d = dir.path();
         assert_eq!(
-            read_files(&r),
+            named_files(&r),
             [
-                ("init_from weights", d.join("w.safetensors")),
-                ("data file", d.join("a.csv")),
-                ("data file", PathBuf::from("/abs/t.csv")),
+                (PathUse::InitFrom, d.join("w.safetensors")),
+                (PathUse::Save, d.join("m.safetensors")),
+                (PathUse::Data, d.join("a.csv")),
+                (PathUse::Data, PathBuf::from("/abs/t.csv")),
+                (PathUse::Checkpoint, d.join("ck")),
             ]
         );
         std::fs::write(&r, "data {\n    train = csv(\"a.csv\"\n").unwrap();
-        assert!(read_files(&r).is_empty(), "a recipe that does not parse");
-        assert!(read_files(&d.join("missing.nnt")).is_empty());
+        assert!(named_files(&r).is_empty(), "a recipe that does not parse");
+        assert!(named_files(&d.join("missing.nnt")).is_empty());
     }
 }

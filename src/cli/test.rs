@@ -40,10 +40,15 @@ pub enum TestError {
     /// regular file), `nnt test t.nnt --junit t.nnt`, `--junit
     /// snapshots/t.jsonl` or `--junit data.csv` where `t.nnt` reads `data.csv`
     /// (`nnt::io::output_is_input`: the report would replace a recipe, a
-    /// snapshot, or a data or `init_from` file of a recipe). Nothing is run or
-    /// written.
+    /// snapshot, or a data or `init_from` file of a recipe); `--junit
+    /// model.safetensors` where `t.nnt` has `save = "model.safetensors"`, or
+    /// `--junit ck` where it has `checkpoint { path = "ck" }`
+    /// (`nnt::io::outputs_collide`: the report would replace a file a recipe
+    /// writes), `--junit ck/report.xml` (`nnt::io::output_in_checkpoint_dir`).
+    /// Nothing is run or written.
     /// Test: tests/it/cli_outputs_guard.rs `test_junit_never_replaces_a_recipe_or_a_snapshot`,
     /// `test_junit_never_replaces_a_file_a_recipe_reads`,
+    /// `test_junit_never_replaces_a_file_a_recipe_writes`,
     /// `test_refuses_a_recipe_that_is_not_a_file`.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -267,26 +272,40 @@ pub fn main(args: &TestArgs, out: &mut dyn Write) -> Result<Status, CliError> {
 
 /// Refuses a JUnit report that would replace a recipe being tested, one of
 /// the snapshot files (`NAME.jsonl`, `NAME.jsonl.new`) the run reads or writes,
-/// or a file a recipe reads (its `csv` data, its `init_from` weights), also
-/// through links, `..`, or a `snapshots/` folder not created yet. A recipe that
-/// does not parse names no files here; its run reports it.
+/// or a file a recipe reads (its `csv` data, its `init_from` weights)
+/// (`nnt::io::output_is_input`); or a file a recipe writes: its `save` file or
+/// its checkpoint directory (`nnt::io::outputs_collide`), or a path inside that
+/// directory (`nnt::io::output_in_checkpoint_dir`). Also through links, `..`,
+/// or a folder (`snapshots/`, the checkpoint directory) or file not created
+/// yet. A recipe that does not parse names no files here; its run reports it.
 pub fn junit_is_not_an_input(junit: &Path, recipes: &[PathBuf]) -> Result<(), IoError> {
+    use super::recipe_files::{named_files, PathUse};
     let files: Vec<[PathBuf; 2]> = recipes
         .iter()
         .map(|r| [snapshot_path(r), new_path(r)])
         .collect();
-    let reads: Vec<(&str, PathBuf)> = recipes
-        .iter()
-        .flat_map(|r| super::recipe_files::read_files(r))
-        .collect();
-    let mut inputs: Vec<(&str, &Path)> = Vec::with_capacity(recipes.len() * 3 + reads.len());
+    let named: Vec<(PathUse, PathBuf)> = recipes.iter().flat_map(|r| named_files(r)).collect();
+    let mut inputs: Vec<(&str, &Path)> = Vec::with_capacity(recipes.len() * 3 + named.len());
     for (r, [snap, new]) in recipes.iter().zip(&files) {
         inputs.push(("recipe", r));
         inputs.push(("snapshot", snap));
         inputs.push(("actual-output file", new));
     }
-    inputs.extend(reads.iter().map(|(role, p)| (*role, p.as_path())));
-    guard::outputs_are_not_paths(&[("JUnit report", junit)], &inputs)
+    let named_for = |keep: fn(PathUse) -> bool| {
+        named
+            .iter()
+            .filter(move |(u, _)| keep(*u))
+            .map(|(u, p)| (u.role(), p.as_path()))
+    };
+    inputs.extend(named_for(PathUse::is_read));
+    let report = [("JUnit report", junit)];
+    guard::outputs_are_not_paths(&report, &inputs)?;
+    let saves: Vec<(&str, &Path)> = named_for(|u| u == PathUse::Save).collect();
+    guard::outputs_are_not_written_paths(&report, &saves)?;
+    let checkpoints: Vec<&Path> = named_for(|u| u == PathUse::Checkpoint)
+        .map(|(_, p)| p)
+        .collect();
+    guard::outputs_are_outside_checkpoint_dirs(&report, &checkpoints)
 }
 
 // ------------------------------------------------------------------ discovery

@@ -37,6 +37,21 @@ pub enum IoError {
         b_role: String,
         b: String,
     },
+    /// `nnt test t.nnt --junit ck/report.xml` where `t.nnt` has `checkpoint {
+    /// path = "ck" }`: an output inside the checkpoint directory of a run, which
+    /// that run owns (it locks it, removes stale temporary files from it, and
+    /// `keep` prunes it). The directory itself is `OutputsCollide`. Test:
+    /// tests/it/cli_outputs_guard.rs `test_junit_never_replaces_a_file_a_recipe_writes`.
+    #[error("the {role} {path} is inside the checkpoint directory {dir}")]
+    #[diagnostic(
+        code(nnt::io::output_in_checkpoint_dir),
+        help("choose a path for the {role} outside the checkpoint directory; it holds the files of the run that writes into it")
+    )]
+    OutputInCheckpointDir {
+        role: String,
+        path: String,
+        dir: String,
+    },
     /// An output whose directory is missing, read-only, or which is not a file.
     #[error("cannot write the {role} {path}")]
     #[diagnostic(
@@ -408,6 +423,71 @@ pub fn outputs_are_not_paths(
     })
 }
 
+/// `p` with the links of its last component followed, in [`canonical_lenient`]
+/// form (what a write to `p` replaces, before it exists).
+fn lenient_target(p: &Path) -> Option<PathBuf> {
+    canonical_lenient(&atomic::resolve_target(p).unwrap_or_else(|_| p.to_path_buf()))
+}
+
+/// Refuses an output that is one of the files another writer writes (role,
+/// path pairs: the `save` file of a recipe that `nnt test` runs), compared with
+/// [`same_path`] so that a file not written yet counts too.
+pub fn outputs_are_not_written_paths(
+    outputs: &[(&str, &Path)],
+    written: &[(&str, &Path)],
+) -> Result<(), IoError> {
+    for (orole, out) in outputs {
+        let target = atomic::resolve_target(out).unwrap_or_else(|_| out.to_path_buf());
+        for (wrole, w) in written {
+            let w_target = atomic::resolve_target(w).unwrap_or_else(|_| w.to_path_buf());
+            if same_path(&target, &w_target) {
+                return Err(IoError::OutputsCollide {
+                    a_role: orole.to_string(),
+                    a: out.display().to_string(),
+                    b_role: wrole.to_string(),
+                    b: w.display().to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an output that is one of the checkpoint directories `dirs` of other
+/// runs (`OutputsCollide`) or a path inside one (`OutputInCheckpointDir`), also
+/// through links, `..`, or folders not created yet.
+pub fn outputs_are_outside_checkpoint_dirs(
+    outputs: &[(&str, &Path)],
+    dirs: &[&Path],
+) -> Result<(), IoError> {
+    for (role, out) in outputs {
+        let target = lenient_target(out);
+        for dir in dirs {
+            let dir_target = lenient_target(dir);
+            let same = same_path(out, dir)
+                || matches!((&target, &dir_target), (Some(t), Some(d)) if t == d);
+            if same {
+                return Err(IoError::OutputsCollide {
+                    a_role: role.to_string(),
+                    a: out.display().to_string(),
+                    b_role: "checkpoint directory".to_string(),
+                    b: dir.display().to_string(),
+                });
+            }
+            if let (Some(t), Some(d)) = (&target, &dir_target) {
+                if t.starts_with(d) {
+                    return Err(IoError::OutputInCheckpointDir {
+                        role: role.to_string(),
+                        path: out.display().to_string(),
+                        dir: dir.display().to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,5 +582,43 @@ mod lenient_tests {
         let err = outputs_are_not_paths(&[("JUnit report", &b)], &[("snapshot", &a)]).unwrap_err();
         assert!(matches!(err, IoError::OutputIsInput { .. }), "{err:?}");
         assert!(outputs_are_not_paths(&[("JUnit report", &a)], &[]).is_ok());
+    }
+
+    #[test]
+    fn outputs_stay_clear_of_written_files_and_checkpoint_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let save = d.join("m.safetensors");
+        let ck = d.join("ck");
+        let out = |p: &Path| {
+            let o = [("JUnit report", p)];
+            outputs_are_not_written_paths(&o, &[("save path", &save)])
+                .and_then(|()| outputs_are_outside_checkpoint_dirs(&o, &[&ck]))
+        };
+        // Neither the save file nor the checkpoint directory exists yet.
+        for p in [save.clone(), d.join("x/../m.safetensors"), ck.clone()] {
+            let e = out(&p).unwrap_err();
+            assert!(matches!(e, IoError::OutputsCollide { .. }), "{p:?}: {e:?}");
+        }
+        for p in [ck.join("r.xml"), d.join("ck/./sub/../r.xml")] {
+            let e = out(&p).unwrap_err();
+            assert!(
+                matches!(e, IoError::OutputInCheckpointDir { .. }),
+                "{p:?}: {e:?}"
+            );
+        }
+        assert!(out(&d.join("ck2/r.xml")).is_ok());
+        assert!(out(&d.join("m.safetensors.xml")).is_ok());
+        fs::create_dir(&ck).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&ck, d.join("l")).unwrap();
+            let e = out(&d.join("l/r.xml")).unwrap_err();
+            assert!(matches!(e, IoError::OutputInCheckpointDir { .. }), "{e:?}");
+            assert!(matches!(
+                out(&d.join("l")),
+                Err(IoError::OutputsCollide { .. })
+            ));
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! End-to-end tests: `nnt predict -o`, `nnt export onnx -o`, `nnt export torch -o`
-//! and `nnt test --junit` never replace their own inputs, and `nnt test` neither
-//! loops through linked directories nor opens what is not a regular file, and
-//! codes every file error it reports.
+//! and `nnt test --junit` never replace their own inputs (nor, for `--junit`,
+//! what a tested recipe writes), and `nnt test` neither loops through linked
+//! directories nor opens what is not a regular file, and codes every file error
+//! it reports.
 //!
 //! `NNT_TEST_EXE=/path/to/nnt` runs these against another build (to see them
 //! fail on one without the fixes); by default they run this crate's binary.
@@ -367,6 +368,146 @@ fn test_junit_never_replaces_a_file_a_recipe_reads() {
         "{xml}"
     );
     assert_eq!(fs::read_to_string(d.join("d.csv")).unwrap(), CSV);
+}
+
+/// Nor a file a tested recipe writes: its `save` file (existing or not yet,
+/// named directly, through a link or `..`, from a recipe in another folder), its
+/// checkpoint directory or a path inside it (existing or not yet). Nothing runs,
+/// and a recipe that does not parse still names no files.
+#[cfg(unix)]
+#[test]
+fn test_junit_never_replaces_a_file_a_recipe_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    const SAVED: &str = "the model a run saved";
+    let writes = format!(
+        "save = \"model.safetensors\"\ncheckpoint {{\n    every = 1\n    path = \"ck\"\n}}\n{RECIPE}"
+    );
+    fs::write(d.join("x.nnt"), &writes).unwrap();
+    fs::create_dir(d.join("sub")).unwrap();
+    fs::write(
+        d.join("sub/s.nnt"),
+        format!("save = \"out/m.safetensors\"\n{RECIPE}"),
+    )
+    .unwrap();
+    fs::write(
+        d.join("broken.nnt"),
+        "save = \"other.safetensors\"\ndata {\n",
+    )
+    .unwrap();
+    fs::create_dir(d.join("x")).unwrap();
+    symlink("model.safetensors", &d.join("link.xml"));
+    let refused = |args: &[&str], code: &str| {
+        let before = listing(d);
+        let saved = fs::read_to_string(d.join("model.safetensors")).ok();
+        let r = run_in(d, args);
+        assert_refused(&r, code, args);
+        assert!(r.stdout.is_empty(), "{args:?}: nothing run: {}", r.all());
+        assert!(!d.join("snapshots").exists(), "{args:?}");
+        assert!(!d.join("sub/snapshots").exists(), "{args:?}");
+        assert_eq!(
+            fs::read_to_string(d.join("model.safetensors")).ok(),
+            saved,
+            "{args:?}"
+        );
+        assert_eq!(listing(d), before, "{args:?}");
+        r
+    };
+    const COLLIDE: &str = "nnt::io::outputs_collide";
+    const INSIDE: &str = "nnt::io::output_in_checkpoint_dir";
+    // Neither the save file nor the checkpoint directory exists yet.
+    for (args, code) in [
+        (
+            ["test", "x.nnt", "--junit", "model.safetensors"].as_slice(),
+            COLLIDE,
+        ),
+        (
+            &["test", "x.nnt", "--junit", "./x/../model.safetensors"],
+            COLLIDE,
+        ),
+        (&["test", "x.nnt", "--junit", "link.xml"], COLLIDE),
+        (
+            &["test", "sub", "--junit", "sub/out/m.safetensors"],
+            COLLIDE,
+        ),
+        (
+            &[
+                "test",
+                "broken.nnt",
+                "x.nnt",
+                "--junit",
+                "model.safetensors",
+            ],
+            COLLIDE,
+        ),
+        (&["test", "x.nnt", "--junit", "ck"], COLLIDE),
+        (&["test", "x.nnt", "--junit", "ck/report.xml"], INSIDE),
+        (
+            &["test", "--update", "--junit", "x/../ck/sub/report.xml"],
+            INSIDE,
+        ),
+    ] {
+        refused(args, code);
+    }
+    assert!(!d.join("ck").exists() && !d.join("model.safetensors").exists());
+    // Both exist: the save file is left as it was.
+    fs::write(d.join("model.safetensors"), SAVED).unwrap();
+    fs::create_dir(d.join("ck")).unwrap();
+    for (args, code) in [
+        (
+            ["test", "x.nnt", "--junit", "model.safetensors"].as_slice(),
+            COLLIDE,
+        ),
+        (
+            &["test", "x.nnt", "--junit", "./x/../model.safetensors"],
+            COLLIDE,
+        ),
+        (&["test", "x.nnt", "--junit", "link.xml"], COLLIDE),
+        (&["test", "x.nnt", "--junit", "ck"], COLLIDE),
+        (&["test", "x.nnt", "--junit", "./ck/"], COLLIDE),
+        (&["test", "x.nnt", "--junit", "ck/report.xml"], INSIDE),
+    ] {
+        refused(args, code);
+        assert_eq!(
+            fs::read_to_string(d.join("model.safetensors")).unwrap(),
+            SAVED
+        );
+        assert_eq!(listing(&d.join("ck")), Vec::<String>::new(), "{args:?}");
+    }
+    let r = refused(&["test", "x.nnt", "--junit", "model.safetensors"], COLLIDE);
+    assert!(
+        r.stderr.contains(
+            "the JUnit report model.safetensors is the same file as the save path model.safetensors"
+        ),
+        "{}",
+        r.all()
+    );
+    let r = refused(&["test", "x.nnt", "--junit", "ck/report.xml"], INSIDE);
+    assert!(
+        r.stderr
+            .contains("the JUnit report ck/report.xml is inside the checkpoint directory ck"),
+        "{}",
+        r.all()
+    );
+    // A recipe that does not parse never runs, so what it would save is not
+    // written: the report may take that path.
+    fs::write(d.join("other.safetensors"), SAVED).unwrap();
+    let r = run_in(d, &["test", "broken.nnt", "--junit", "other.safetensors"]);
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    assert!(fs::read_to_string(d.join("other.safetensors"))
+        .unwrap()
+        .contains("<testsuites"));
+    // Any other path gets the report; the run saves its model and checkpoint.
+    let r = run_in(d, &["test", "x.nnt", "--update", "--junit", "x/report.xml"]);
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    assert!(fs::read_to_string(d.join("x/report.xml"))
+        .unwrap()
+        .contains("<testsuites"));
+    assert_ne!(
+        fs::read(d.join("model.safetensors")).unwrap(),
+        SAVED.as_bytes()
+    );
+    assert!(d.join("ck/epoch-1.safetensors").is_file());
 }
 
 // ------------------------------------------------------------ nnt test: walking
