@@ -144,30 +144,54 @@ pub fn outputs_are_not_inputs(
     outputs: &[(&str, &Path)],
     inputs: &[(&str, &Path)],
 ) -> Result<(), IoError> {
-    first_output_that_is_input(outputs, inputs, same_file)
+    first_output_that_is(outputs, inputs, same_file, output_is_input)
 }
 
-/// The `OutputIsInput` error for the first output whose link-resolved target
-/// `is` one of the inputs (by the caller's comparison).
-fn first_output_that_is_input(
+/// The caller's error (`error(output role, output, other role, other)`) for
+/// the first output whose link-resolved target `is` one of `others` (by the
+/// caller's comparison).
+fn first_output_that_is(
     outputs: &[(&str, &Path)],
-    inputs: &[(&str, &Path)],
+    others: &[(&str, &Path)],
     is: impl Fn(&Path, &Path) -> bool,
+    error: fn(&str, &Path, &str, &Path) -> IoError,
 ) -> Result<(), IoError> {
     for (orole, out) in outputs {
         let target = atomic::resolve_target(out).unwrap_or_else(|_| out.to_path_buf());
-        for (irole, inp) in inputs {
-            if is(&target, inp) {
-                return Err(IoError::OutputIsInput {
-                    output_role: orole.to_string(),
-                    output: out.display().to_string(),
-                    input_role: irole.to_string(),
-                    input: inp.display().to_string(),
-                });
+        for (role, other) in others {
+            if is(&target, other) {
+                return Err(error(orole, out, role, other));
             }
         }
     }
     Ok(())
+}
+
+/// `OutputIsInput`: the output would replace the input.
+fn output_is_input(output_role: &str, output: &Path, input_role: &str, input: &Path) -> IoError {
+    IoError::OutputIsInput {
+        output_role: output_role.to_string(),
+        output: output.display().to_string(),
+        input_role: input_role.to_string(),
+        input: input.display().to_string(),
+    }
+}
+
+/// `OutputsCollide`: two outputs land on one file.
+fn outputs_collide(a_role: &str, a: &Path, b_role: &str, b: &Path) -> IoError {
+    IoError::OutputsCollide {
+        a_role: a_role.to_string(),
+        a: a.display().to_string(),
+        b_role: b_role.to_string(),
+        b: b.display().to_string(),
+    }
+}
+
+/// Whether an output's link-resolved `target` is `other` once `other`'s own
+/// links are followed, by [`same_path`] (so a file not created yet counts).
+fn same_target(target: &Path, other: &Path) -> bool {
+    let other_target = atomic::resolve_target(other).unwrap_or_else(|_| other.to_path_buf());
+    same_path(target, &other_target)
 }
 
 /// Refuses two outputs that are one file (role, path pairs).
@@ -177,12 +201,7 @@ pub fn outputs_are_distinct(outputs: &[(&str, &Path)]) -> Result<(), IoError> {
         for (brole, b) in &outputs[i + 1..] {
             let tb = atomic::resolve_target(b).unwrap_or_else(|_| b.to_path_buf());
             if same_file(&ta, &tb) {
-                return Err(IoError::OutputsCollide {
-                    a_role: arole.to_string(),
-                    a: a.display().to_string(),
-                    b_role: brole.to_string(),
-                    b: b.display().to_string(),
-                });
+                return Err(outputs_collide(arole, a, brole, b));
             }
         }
     }
@@ -417,10 +436,7 @@ pub fn outputs_are_not_paths(
     outputs: &[(&str, &Path)],
     inputs: &[(&str, &Path)],
 ) -> Result<(), IoError> {
-    first_output_that_is_input(outputs, inputs, |target, inp| {
-        let inp_target = atomic::resolve_target(inp).unwrap_or_else(|_| inp.to_path_buf());
-        same_path(target, &inp_target)
-    })
+    first_output_that_is(outputs, inputs, same_target, output_is_input)
 }
 
 /// `p` with the links of its last component followed, in [`canonical_lenient`]
@@ -436,21 +452,7 @@ pub fn outputs_are_not_written_paths(
     outputs: &[(&str, &Path)],
     written: &[(&str, &Path)],
 ) -> Result<(), IoError> {
-    for (orole, out) in outputs {
-        let target = atomic::resolve_target(out).unwrap_or_else(|_| out.to_path_buf());
-        for (wrole, w) in written {
-            let w_target = atomic::resolve_target(w).unwrap_or_else(|_| w.to_path_buf());
-            if same_path(&target, &w_target) {
-                return Err(IoError::OutputsCollide {
-                    a_role: orole.to_string(),
-                    a: out.display().to_string(),
-                    b_role: wrole.to_string(),
-                    b: w.display().to_string(),
-                });
-            }
-        }
-    }
-    Ok(())
+    first_output_that_is(outputs, written, same_target, outputs_collide)
 }
 
 /// Refuses an output that is one of the checkpoint directories `dirs` of other
@@ -467,12 +469,7 @@ pub fn outputs_are_outside_checkpoint_dirs(
             let same = same_path(out, dir)
                 || matches!((&target, &dir_target), (Some(t), Some(d)) if t == d);
             if same {
-                return Err(IoError::OutputsCollide {
-                    a_role: role.to_string(),
-                    a: out.display().to_string(),
-                    b_role: "checkpoint directory".to_string(),
-                    b: dir.display().to_string(),
-                });
+                return Err(outputs_collide(role, out, "checkpoint directory", dir));
             }
             if let (Some(t), Some(d)) = (&target, &dir_target) {
                 if t.starts_with(d) {
