@@ -758,10 +758,10 @@ pub fn wt_dy<T: Float>(
     product(dx, Read::AsIs, false, wt, Read::AsIs, dy, Read::AsIs);
 }
 
-/// Σ v², in f64, over 8 interleaved lanes (so it vectorises) added up in a fixed
-/// order: the same bits on every run and any number of threads. A vector of at
-/// least [`PAR_ELEMENTS`] values is summed as two fixed halves (on both threads)
-/// added at the end.
+/// Σ v², in f64, over 32 interleaved lanes (so it vectorises, as four
+/// independent chains of additions) added up in a fixed order: the same bits on
+/// every run and any number of threads. A vector of at least [`PAR_ELEMENTS`]
+/// values is summed as two fixed halves (on both threads) added at the end.
 pub fn sum_squares<T: Float>(v: &[T]) -> f64 {
     if v.len() >= PAR_ELEMENTS {
         let (a, b) = v.split_at(v.len() / 2);
@@ -772,109 +772,61 @@ pub fn sum_squares<T: Float>(v: &[T]) -> f64 {
     sum_squares_block(v)
 }
 
+/// Lanes of [`sum_squares_block`]: four vectors of eight f64.
+const SQUARE_LANES: usize = 32;
+
 multiversion! {
     /// Σ v² on the calling thread, in the fixed order [`sum_squares`] uses for each
-    /// of its parts.
+    /// of its parts: lane l (of 32) adds the squares of values l, l + 32, l + 64,
+    /// … in turn; the four groups of eight lanes are added as (0 + 1) + (2 + 3),
+    /// and the eight lanes of that as ((0+4) + (1+5)) + ((2+6) + (3+7)).
+    ///
+    /// Why 32 lanes: each lane is a chain of dependent additions (3–4 cycles
+    /// each), and one vector of eight lanes left the adders idle most of the
+    /// time; four vectors are four chains in flight. On the 64-32-10 network
+    /// at batch 16 the pass over the gradient took a tenth of the step with
+    /// eight lanes (round 14, BENCHMARKS.md). (The square of an f32 is exact in
+    /// f64, so only the order of the additions decides the bits.)
     pub fn sum_squares_block<T: Float>(v: &[T]) -> f64 {
-        // The eight lanes as two arrays of four: two chains of additions of
-        // four lanes each (two 256-bit vectors), not one of eight. Where a
-        // 256-bit addition takes half the time of a 512-bit one (Intel's
-        // Golden Cove and later: 2 cycles against 4), this halves a pass that
-        // is one long chain of dependent additions; elsewhere it costs
-        // nothing. Each lane adds the same values in the same order.
-        let (mut lo, mut hi) = ([0.0f64; 4], [0.0f64; 4]);
-        let chunks = v.chunks_exact(8);
+        let mut acc = [[0.0f64; 8]; 4];
+        let chunks = v.chunks_exact(SQUARE_LANES);
         let rest = chunks.remainder();
         for c in chunks {
-            let (a, b) = c.split_at(4);
-            for (l, &x) in lo.iter_mut().zip(a) {
-                let x = x.to_f64();
-                *l += x * x;
+            for (a, part) in acc.iter_mut().zip(c.chunks_exact(8)) {
+                for (l, &x) in a.iter_mut().zip(part) {
+                    let x = x.to_f64();
+                    *l += x * x;
+                }
             }
-            for (l, &x) in hi.iter_mut().zip(b) {
+        }
+        for (a, part) in acc.iter_mut().zip(rest.chunks(8)) {
+            for (l, &x) in a.iter_mut().zip(part) {
                 let x = x.to_f64();
                 *l += x * x;
             }
         }
-        for (l, &x) in lo.iter_mut().chain(hi.iter_mut()).zip(rest) {
-            let x = x.to_f64();
-            *l += x * x;
-        }
-        // Through memory, as in `sum_squares_four`: whole vectors in the loop.
-        let (lo, hi) = std::hint::black_box((lo, hi));
-        let lanes = [lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]];
-        ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
-            + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+        // Through memory: whole vectors in the loop (pairing lanes there leads
+        // the compiler to shuffle them every step).
+        let [a0, a1, a2, a3] = std::hint::black_box(acc);
+        let l: [f64; 8] = std::array::from_fn(|j| (a0[j] + a1[j]) + (a2[j] + a3[j]));
+        ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]))
     }
 }
-
-multiversion! {
-    /// [`sum_squares_block`] of each of four slices of one length, the same bits:
-    /// each slice's eight lanes add in the same order, but the four slices' sums
-    /// are independent chains of additions that overlap, where one slice's eight
-    /// lanes (one AVX-512 vector of f64) wait for each addition before the next.
-    pub fn sum_squares_four<T: Float>(v: [&[T]; 4]) -> [f64; 4] {
-        let len = v[0].len();
-        if !len.is_multiple_of(8) || v.iter().any(|s| s.len() != len) {
-            return v.map(sum_squares_block);
-        }
-        #[inline(always)]
-        fn add<T: Float>(lanes: &mut [f64; 8], chunk: &[T]) {
-            for (l, &x) in lanes.iter_mut().zip(chunk) {
-                let x = x.to_f64();
-                *l += x * x;
-            }
-        }
-        let (mut l0, mut l1, mut l2, mut l3) = ([0.0f64; 8], [0.0f64; 8], [0.0f64; 8], [0.0f64; 8]);
-        let mut i = 0;
-        while i < len {
-            add(&mut l0, &v[0][i..i + 8]);
-            add(&mut l1, &v[1][i..i + 8]);
-            add(&mut l2, &v[2][i..i + 8]);
-            add(&mut l3, &v[3][i..i + 8]);
-            i += 8;
-        }
-        // Through memory: the pairing of the lanes below otherwise leads the
-        // compiler to keep the lanes shuffled in the loop (twice the work there).
-        let lanes = std::hint::black_box([l0, l1, l2, l3]);
-        lanes.map(|l| ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])))
-    }
-}
-
-/// Rows of a column sum summed in one vector by [`sum_columns`].
-const SMALL: usize = 8;
 
 multiversion! {
     /// db ← Σ over the n columns of dy (`units × n`) of rows first.., in column
     /// order (a dense layer's bias gradient, batch norm's means).
-    /// At most [`SMALL`] rows are summed in one vector of that many lanes (a
-    /// loop over so few rows costs more in its control than in its adds); the
-    /// lanes past the rows read the next column's values and are never stored.
+    ///
+    /// Up to 32 rows are summed in registers ([`sum_columns_narrow`]), more
+    /// through `db` itself. Each row's sum is the same chain of additions
+    /// either way, so the bits do not depend on the path.
     pub fn sum_columns<T: Float>(dy: &[T], db: &mut [T], units: usize, first: usize, n: usize) {
         let dy = &dy[..units * n];
-        if db.len() <= SMALL {
-            let mut acc = [T::zero(); SMALL];
-            // Columns whose SMALL values from `first` lie within dy.
-            let whole = match dy.len().checked_sub(first + SMALL) {
-                Some(room) => (room / units.max(1) + 1).min(n),
-                None => 0,
-            };
-            for j in 0..whole {
-                let at = j * units + first;
-                for (a, &d) in acc.iter_mut().zip(&dy[at..at + SMALL]) {
-                    *a += d;
-                }
-            }
-            for j in whole..n {
-                let rest = dy.get(j * units + first..).unwrap_or(&[]);
-                for (a, &d) in acc.iter_mut().zip(rest) {
-                    *a += d;
-                }
-            }
-            for (g, &a) in db.iter_mut().zip(&acc) {
-                *g = a;
-            }
-            return;
+        match db.len() {
+            0..=8 => return sum_columns_narrow::<T, 8>(dy, db, units, first, n),
+            9..=16 => return sum_columns_narrow::<T, 16>(dy, db, units, first, n),
+            17..=32 => return sum_columns_narrow::<T, 32>(dy, db, units, first, n),
+            _ => {}
         }
         db.fill(T::zero());
         for col in dy.chunks_exact(units.max(1)) {
@@ -882,6 +834,41 @@ multiversion! {
                 *g += d;
             }
         }
+    }
+}
+
+/// [`sum_columns`] of at most `W` rows in `W` lanes that stay in registers
+/// across the columns (through `db` each column's additions wait on a store
+/// and a load: 4 % of the 64-32-10 network's step, round 14). The lanes past
+/// the rows read the next column's values and are never stored.
+#[inline(always)]
+fn sum_columns_narrow<T: Float, const W: usize>(
+    dy: &[T],
+    db: &mut [T],
+    units: usize,
+    first: usize,
+    n: usize,
+) {
+    let mut acc = [T::zero(); W];
+    // Columns whose W values from `first` lie within dy.
+    let whole = match dy.len().checked_sub(first + W) {
+        Some(room) => (room / units.max(1) + 1).min(n),
+        None => 0,
+    };
+    for j in 0..whole {
+        let at = j * units + first;
+        for (a, &d) in acc.iter_mut().zip(&dy[at..at + W]) {
+            *a += d;
+        }
+    }
+    for j in whole..n {
+        let rest = dy.get(j * units + first..).unwrap_or(&[]);
+        for (a, &d) in acc.iter_mut().zip(rest) {
+            *a += d;
+        }
+    }
+    for (g, &a) in db.iter_mut().zip(&acc) {
+        *g = a;
     }
 }
 
@@ -1505,58 +1492,75 @@ mod tests {
         }
     }
 
-    /// Four slices at once are each slice alone, bit for bit, at every SIMD
-    /// level (slices of one length, a multiple of 8, and the others).
+    /// The order the logged gradient norms' bits depend on: lane l (of 32) adds
+    /// the squares of values l, l + 32, l + 64, … in turn, the four groups of
+    /// eight lanes are added as (0 + 1) + (2 + 3), and the eight lanes of that
+    /// are paired (0+4, 1+5, 2+6, 3+7) and added as a tree; at every level, on
+    /// values whose sums round.
     #[test]
-    fn sum_squares_four_is_sum_squares_block() {
-        use crate::train::simd::{force, Level};
-        let v: Vec<f32> = (0..4 * 4096 + 40)
-            .map(|i| ((i as f32) * 0.731).sin() * 1e3)
-            .collect();
-        for level in [Level::Baseline, Level::V3, Level::V4] {
-            force(Some(level));
-            for (len, skew) in [(4096, 0), (8, 0), (0, 0), (4096, 5), (13, 0)] {
-                let parts: [&[f32]; 4] = std::array::from_fn(|k| {
-                    &v[k * len..(k + 1) * len + if k == 3 { skew } else { 0 }]
-                });
-                let got = sum_squares_four(parts);
-                let want = parts.map(sum_squares_block);
-                assert_eq!(
-                    got.map(f64::to_bits),
-                    want.map(f64::to_bits),
-                    "{level:?} {len} {skew}"
-                );
-            }
-        }
-        force(None);
-    }
-
-    /// The order the logged gradient norms' bits depend on: lane l adds the
-    /// squares of values l, l + 8, l + 16, … in turn, and the lanes are paired
-    /// (0+4, 1+5, 2+6, 3+7) and added as a tree; at every level, on values whose
-    /// sums round.
-    #[test]
-    fn sum_squares_block_is_eight_lanes_in_order() {
+    fn sum_squares_block_is_32_lanes_in_order() {
         use crate::train::simd::{force, Level};
         let v: Vec<f32> = (0..1000)
             .map(|i| ((i as f32) * 0.377).sin() * 1e3 + 1e-3)
             .collect();
         for level in [Level::Baseline, Level::V3, Level::V4] {
             force(Some(level));
-            for len in [0, 1, 5, 8, 9, 15, 16, 17, 999, 1000] {
+            for len in [0, 1, 5, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 999, 1000] {
                 let part = &v[..len];
-                let mut lanes = [0.0f64; 8];
+                let mut lanes = [0.0f64; 32];
                 for (i, &x) in part.iter().enumerate() {
                     let x = f64::from(x);
-                    lanes[i % 8] += x * x;
+                    lanes[i % 32] += x * x;
                 }
-                let l = lanes;
-                let want = ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]));
+                let g: Vec<f64> = (0..8)
+                    .map(|j| (lanes[j] + lanes[8 + j]) + (lanes[16 + j] + lanes[24 + j]))
+                    .collect();
+                let want = ((g[0] + g[4]) + (g[1] + g[5])) + ((g[2] + g[6]) + (g[3] + g[7]));
                 assert_eq!(
                     sum_squares_block(part).to_bits(),
                     want.to_bits(),
                     "{level:?} {len}"
                 );
+            }
+        }
+        force(None);
+    }
+
+    /// Every path of `sum_columns` (8, 16 and 32 lanes in registers, wider
+    /// through `db`) gives each row's sum over the columns in column order,
+    /// bit for bit, at every level: a row range from `first`, the last rows of
+    /// the matrix (lanes past the end), and values whose sums round.
+    #[test]
+    fn sum_columns_is_each_row_in_column_order() {
+        use crate::train::simd::{force, Level};
+        for level in [Level::Baseline, Level::V3, Level::V4] {
+            force(Some(level));
+            for (units, first, len, n) in [
+                (10, 0, 10, 16),
+                (32, 0, 32, 16),
+                (40, 3, 33, 5),
+                (40, 30, 10, 7),
+                (7, 2, 5, 1),
+                (64, 32, 32, 9),
+                (100, 0, 100, 3),
+                (17, 0, 17, 0),
+            ] {
+                let dy: Vec<f32> = (0..units * n)
+                    .map(|i| ((i as f32) * 0.377).sin() * 1e3 + 1e-3)
+                    .collect();
+                let want: Vec<u32> = (first..first + len)
+                    .map(|r| {
+                        let mut s = 0.0f32;
+                        for j in 0..n {
+                            s += dy[j * units + r];
+                        }
+                        s.to_bits()
+                    })
+                    .collect();
+                let mut db = vec![f32::NAN; len];
+                sum_columns(&dy, &mut db, units, first, n);
+                let got: Vec<u32> = db.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(got, want, "{level:?} {units} {first} {len} {n}");
             }
         }
         force(None);

@@ -387,20 +387,8 @@ fn blocks<T: Float>(p: &mut [T], g: &[T], bufs: [&mut [T]; 3], update: &Update<'
     let mut m = Measure::default();
     let mut start = 0;
     while start < p.len() {
-        // Four whole blocks at a time where there are: their sums are
-        // independent chains that overlap (`sum_squares_four`), added to the
-        // total in block order as one block at a time would.
-        let r = if start + GROUP * BLOCK <= p.len() {
-            let parts = std::array::from_fn(|k| &g[start + k * BLOCK..start + (k + 1) * BLOCK]);
-            for s in linalg::sum_squares_four(parts) {
-                m.sq += s;
-            }
-            start..start + GROUP * BLOCK
-        } else {
-            let r = start..(start + BLOCK).min(p.len());
-            m.sq += linalg::sum_squares_block(&g[r.clone()]);
-            r
-        };
+        let r = start..(start + BLOCK).min(p.len());
+        m.sq += linalg::sum_squares_block(&g[r.clone()]);
         update(
             &mut p[r.clone()],
             &g[r.clone()],
@@ -411,9 +399,6 @@ fn blocks<T: Float>(p: &mut [T], g: &[T], bufs: [&mut [T]; 3], update: &Update<'
     }
     m
 }
-
-/// Blocks measured together by [`blocks`].
-const GROUP: usize = 4;
 
 /// The first `n` values of a state buffer and the rest (an empty buffer stays
 /// empty).
