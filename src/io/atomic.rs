@@ -1,6 +1,7 @@
 //! Writes that never leave a half-written file and never replace what is not a
 //! file: resolve symbolic links to the file they name, refuse a target that exists
-//! and is not a regular file (a device, a FIFO, a directory), write a temporary
+//! and is not a regular file (a device, a FIFO, a directory) or is read-only (no
+//! write permission bit: the rename would replace it anyway), write a temporary
 //! file in the target's directory, give it the replaced file's mode (and owner,
 //! where the process may), sync it, then rename it over the target.
 //!
@@ -108,12 +109,27 @@ pub fn not_regular(path: &Path, m: &fs::Metadata) -> io::Error {
     )
 }
 
+/// The error for a target that is a regular file no one may write (no write
+/// permission bit): a rename would replace it all the same (it needs only the
+/// directory's permission), so nnt refuses, as an editor or `cp` would.
+pub fn read_only(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "{} is read-only; nnt does not replace a file protected from writing \
+             (make it writable, or write elsewhere)",
+            path.display()
+        ),
+    )
+}
+
 /// Checks that a write to `path` could replace what is there: nothing, or a
-/// regular file (through symbolic links). Returns the resolved target and its
-/// metadata when it exists.
+/// regular file (through symbolic links) that is not read-only. Returns the
+/// resolved target and its metadata when it exists.
 pub fn check_target(path: &Path) -> io::Result<(PathBuf, Option<fs::Metadata>)> {
     let target = resolve_target(path)?;
     match fs::metadata(&target) {
+        Ok(m) if m.is_file() && m.permissions().readonly() => Err(read_only(&target)),
         Ok(m) if m.is_file() => Ok((target, Some(m))),
         Ok(m) => Err(not_regular(&target, &m)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((target, None)),
@@ -340,6 +356,32 @@ mod tests {
         write_atomic(&p, b"new").unwrap();
         let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn refuses_a_read_only_file_and_leaves_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kept.txt");
+        fs::write(&path, b"mine").unwrap();
+        let mut perms = fs::metadata(&path).unwrap().permissions();
+        perms.set_readonly(true);
+        fs::set_permissions(&path, perms).unwrap();
+        // Through a link too.
+        let link = dir.path().join("link.txt");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        #[cfg(not(unix))]
+        let link = path.clone();
+        for target in [&path, &link] {
+            let e = write_atomic(target, b"new").unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+            assert!(e.to_string().contains("read-only"), "{e}");
+            let e = write_atomic_with(target, |out| out.write_all(b"new")).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+        }
+        assert_eq!(fs::read(&path).unwrap(), b"mine");
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 2, "no temporary file left");
     }
 
     #[test]

@@ -52,6 +52,16 @@ pub enum IoError {
         path: String,
         dir: String,
     },
+    /// `--save w.safetensors` where `w.safetensors` exists with no write
+    /// permission bit (`chmod a-w`): a rename would replace it all the same,
+    /// so nnt refuses before training. Test: tests/it/hardening_io.rs
+    /// `outputs_never_replace_a_read_only_file`.
+    #[error("the {role} {path} is read-only")]
+    #[diagnostic(
+        code(nnt::io::read_only),
+        help("nothing was trained: make the file writable (chmod u+w) or choose another path; nnt does not replace a file protected from writing")
+    )]
+    ReadOnly { role: String, path: String },
     /// An output whose directory is missing, read-only, or which is not a file.
     #[error("cannot write the {role} {path}")]
     #[diagnostic(
@@ -217,6 +227,15 @@ pub fn probe_file(role: &str, path: &Path) -> Result<(), IoError> {
         path: path.display().to_string(),
         source,
     };
+    let read_only = atomic::resolve_target(path)
+        .and_then(fs::metadata)
+        .is_ok_and(|m| m.is_file() && m.permissions().readonly());
+    if read_only {
+        return Err(IoError::ReadOnly {
+            role: role.to_string(),
+            path: path.display().to_string(),
+        });
+    }
     let (target, _) = atomic::check_target(path).map_err(unwritable)?;
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

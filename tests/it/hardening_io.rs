@@ -97,6 +97,60 @@ fn outputs_never_replace_a_fifo() {
     assert!(is_fifo(&d.join("w.safetensors")));
 }
 
+/// A read-only file is not replaced, though a rename could (it needs only the
+/// directory's permission): the save file before training starts, the plot
+/// and the formatted recipe, each with a diagnostic that names it.
+#[cfg(unix)]
+#[test]
+fn outputs_never_replace_a_read_only_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(d, "r.nnt", &recipe(""));
+    let protect = |name: &str| {
+        fs::write(d.join(name), b"kept").unwrap();
+        fs::set_permissions(d.join(name), fs::Permissions::from_mode(0o444)).unwrap();
+    };
+    protect("w.safetensors");
+    protect("p.svg");
+    for args in [
+        &["run", "r.nnt", "--save", "w.safetensors"][..],
+        &["run", "r.nnt", "--plot", "p.svg"][..],
+    ] {
+        let o = run_in(d, args);
+        assert_ne!(o.status.code(), Some(0), "{args:?}");
+        let err = stderr(&o);
+        assert!(err.contains("nnt::io::"), "{err}");
+        assert!(err.contains("read-only"), "{err}");
+    }
+    // Both are refused before any epoch runs, with their own code.
+    for flag in ["--save", "--plot"] {
+        let file = if flag == "--save" {
+            "w.safetensors"
+        } else {
+            "p.svg"
+        };
+        let o = run_in(d, &["run", "r.nnt", flag, file, "--format", "jsonl"]);
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("\"event\":\"epoch\""));
+        assert!(stderr(&o).contains("nnt::io::read_only"), "{}", stderr(&o));
+    }
+    // A read-only recipe that `nnt fmt` would reformat.
+    let messy = write_recipe(
+        d,
+        "messy.nnt",
+        &recipe("").replace("    dense(4)", "dense(4)"),
+    );
+    fs::set_permissions(&messy, fs::Permissions::from_mode(0o444)).unwrap();
+    let before = fs::read(&messy).unwrap();
+    let o = run_in(d, &["fmt", "messy.nnt"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("read-only"), "{}", stderr(&o));
+    assert_eq!(fs::read(&messy).unwrap(), before);
+    for name in ["w.safetensors", "p.svg"] {
+        assert_eq!(fs::read(d.join(name)).unwrap(), b"kept", "{name}");
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn fmt_keeps_mode_and_link() {
