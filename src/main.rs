@@ -7,7 +7,7 @@
 //! also decides colour (`NO_COLOR`, a terminal); with `data`, `io` and `cli` this
 //! is one of the only places that touch files.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +23,7 @@ use nnt::events::EndReason;
 use nnt::ir::Program;
 use nnt::report::diagnostic::Renderer;
 use nnt::report::observers::{LogRecorder, RunDiagnosticPrinter, Tee};
+use nnt::report::paced::PACE;
 
 /// Large blocks (parameters, gradients, data, faer's packing buffers) on
 /// transparent huge pages: `nnt::memory`.
@@ -462,21 +463,32 @@ fn cmd_run(args: RunArgs) -> Outcome {
             log: &mut log,
         };
         match args.format {
+            // Into a pipe or a file the epoch lines go on at a pace, not one
+            // write a line (nnt::report::paced); a terminal sees each at once.
             Format::Jsonl => {
                 let stdout = std::io::stdout();
-                let mut jsonl = nnt::report::jsonl::JsonlObserver::new(stdout);
+                let mut jsonl = if stdout.is_terminal() {
+                    nnt::report::jsonl::JsonlObserver::new(stdout)
+                } else {
+                    nnt::report::jsonl::JsonlObserver::paced(stdout, PACE)
+                };
                 let mut tee = Tee(vec![&mut jsonl, &mut stderr_diags, &mut recorder]);
                 let outcome = nnt::train::run(&program, &opts, &mut tee);
-                (outcome, jsonl.take_error())
+                (outcome, jsonl.finish())
             }
             Format::Text => {
                 let stdout = std::io::stdout();
                 let options = nnt::report::text::TextOptions::detect(args.timings);
-                let mut text = nnt::report::text::TextObserver::new(stdout, options)
-                    .saving_to(program.save.as_ref().map(|p| p.display().to_string()));
+                let text = if stdout.is_terminal() {
+                    nnt::report::text::TextObserver::new(stdout, options)
+                } else {
+                    nnt::report::text::TextObserver::paced(stdout, options, PACE)
+                };
+                let mut text =
+                    text.saving_to(program.save.as_ref().map(|p| p.display().to_string()));
                 let mut tee = Tee(vec![&mut text, &mut recorder]);
                 let outcome = nnt::train::run(&program, &opts, &mut tee);
-                (outcome, text.take_error())
+                (outcome, text.finish())
             }
         }
     };

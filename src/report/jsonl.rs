@@ -5,20 +5,46 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::number::json_number;
+use super::paced::Paced;
 use crate::events::{EndEvent, EpochEvent, Event, Observer, RunDiagnostic, StartEvent};
 
-/// Writes each event as one JSON line and flushes it, so a pipe sees it at once.
+/// Writes each event as one JSON line and flushes it, so a pipe sees it at once;
+/// [`JsonlObserver::paced`] passes epoch lines on at a pace instead
+/// ([`super::paced`]).
 ///
 /// A write error (a closed pipe) never panics: the first one is kept (see
 /// [`JsonlObserver::error`]) and later events are dropped.
 pub struct JsonlObserver<W: Write> {
-    out: W,
+    out: Paced<W>,
     error: Option<io::Error>,
 }
 
 impl<W: Write> JsonlObserver<W> {
+    /// Every line passed on (and flushed) as it is written.
     pub fn new(out: W) -> Self {
-        JsonlObserver { out, error: None }
+        JsonlObserver {
+            out: Paced::every_line(out),
+            error: None,
+        }
+    }
+
+    /// Epoch lines passed on at most `pace` apart while they come faster than
+    /// that; the start, diagnostics and the end at once. Call
+    /// [`JsonlObserver::finish`] when the run is over.
+    pub fn paced(out: W, pace: std::time::Duration) -> Self {
+        JsonlObserver {
+            out: Paced::at_pace(out, pace),
+            error: None,
+        }
+    }
+
+    /// Passes on what is held (a run that stopped without its end event) and
+    /// returns the first write error, if any.
+    pub fn finish(&mut self) -> Option<io::Error> {
+        if self.error.is_none() {
+            self.error = self.out.pass().err();
+        }
+        self.error.take()
     }
 
     /// The first write error, if any.
@@ -32,7 +58,7 @@ impl<W: Write> JsonlObserver<W> {
     }
 
     pub fn into_inner(self) -> W {
-        self.out
+        self.out.into_inner()
     }
 }
 
@@ -43,10 +69,11 @@ impl<W: Write> Observer for JsonlObserver<W> {
         }
         let mut line = event_line(event);
         line.push('\n');
-        let result = self
-            .out
-            .write_all(line.as_bytes())
-            .and_then(|()| self.out.flush());
+        let out = &mut self.out;
+        let result = out.write_all(line.as_bytes()).and_then(|()| match event {
+            Event::Epoch(_) => out.flush(),
+            _ => out.pass(),
+        });
         if let Err(e) = result {
             self.error = Some(e);
         }

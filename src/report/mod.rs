@@ -12,6 +12,7 @@ pub mod glyphs;
 pub mod jsonl;
 pub mod number;
 pub mod observers;
+pub mod paced;
 pub mod plot;
 pub mod text;
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::number::human;
+use super::paced::Paced;
 use crate::events::{
     EndEvent, EndReason, EpochEvent, Event, Observer, RunDiagnostic, Severity, StartEvent,
 };
@@ -42,7 +43,7 @@ impl TextOptions {
 
 /// Renders events for people.
 pub struct TextObserver<W: Write> {
-    out: W,
+    out: Paced<W>,
     opts: TextOptions,
     error: Option<io::Error>,
     bar: Option<ProgressBar>,
@@ -75,7 +76,19 @@ struct Columns {
 const REDRAW: Duration = Duration::from_millis(100);
 
 impl<W: Write> TextObserver<W> {
+    /// Every line passed on (and flushed) as it is written.
     pub fn new(out: W, opts: TextOptions) -> Self {
+        Self::with_out(Paced::every_line(out), opts)
+    }
+
+    /// The epoch table's rows passed on at most `pace` apart while they come
+    /// faster than that ([`super::paced`]); everything else at once. Call
+    /// [`TextObserver::finish`] when the run is over.
+    pub fn paced(out: W, opts: TextOptions, pace: Duration) -> Self {
+        Self::with_out(Paced::at_pace(out, pace), opts)
+    }
+
+    fn with_out(out: Paced<W>, opts: TextOptions) -> Self {
         TextObserver {
             out,
             opts,
@@ -106,17 +119,35 @@ impl<W: Write> TextObserver<W> {
         self.error.take()
     }
 
-    pub fn into_inner(self) -> W {
-        self.out
+    /// Passes on what is held (a run that stopped without its end event) and
+    /// returns the first write error, if any.
+    pub fn finish(&mut self) -> Option<io::Error> {
+        if self.error.is_none() {
+            self.error = self.out.pass().err();
+        }
+        self.error.take()
     }
 
-    /// Writes lines, with the bar (if any) hidden meanwhile.
+    pub fn into_inner(self) -> W {
+        self.out.into_inner()
+    }
+
+    /// Writes lines and passes them on, with the bar (if any) hidden meanwhile.
     fn emit(&mut self, text: &str) {
+        self.emit_paced(text, false);
+    }
+
+    /// Writes lines; a row of the epoch table (`row`) is passed on when its
+    /// pace says (see [`TextObserver::paced`]), anything else at once.
+    fn emit_paced(&mut self, text: &str, row: bool) {
         if self.error.is_some() {
             return;
         }
         let out = &mut self.out;
-        let mut write = || out.write_all(text.as_bytes()).and_then(|()| out.flush());
+        let mut write = || {
+            out.write_all(text.as_bytes())
+                .and_then(|()| if row { out.flush() } else { out.pass() })
+        };
         let result = match &self.bar {
             Some(bar) => bar.suspend(write),
             None => write(),
@@ -187,7 +218,7 @@ impl<W: Write> TextObserver<W> {
                 self.columns = Some(c.clone());
                 let header = self.header(&c);
                 let header = self.paint(&header, "1");
-                self.emit(&format!("{header}\n"));
+                self.emit_paced(&format!("{header}\n"), true);
                 c
             }
         };
@@ -233,7 +264,7 @@ impl<W: Write> TextObserver<W> {
             line.push_str(&format!("  {:>8}", e.seconds.map_or("-".into(), seconds)));
         }
         line.push('\n');
-        self.emit(&line);
+        self.emit_paced(&line, true);
         if let (Some(bar), Some(s)) = (&self.bar, &self.start) {
             bar.set_position((e.epoch * s.steps_per_epoch) as u64);
             bar.set_prefix(format!(
