@@ -773,7 +773,7 @@ pub fn sum_squares<T: Float>(v: &[T]) -> f64 {
 }
 
 /// Lanes of [`sum_squares_block`]: four vectors of eight f64.
-const SQUARE_LANES: usize = 32;
+pub(crate) const SQUARE_LANES: usize = 32;
 
 multiversion! {
     /// Σ v² on the calling thread, in the fixed order [`sum_squares`] uses for each
@@ -788,26 +788,59 @@ multiversion! {
     /// eight lanes (round 14, BENCHMARKS.md). (The square of an f32 is exact in
     /// f64, so only the order of the additions decides the bits.)
     pub fn sum_squares_block<T: Float>(v: &[T]) -> f64 {
-        let mut acc = [[0.0f64; 8]; 4];
+        let mut lanes = SquareLanes::new();
         let chunks = v.chunks_exact(SQUARE_LANES);
         let rest = chunks.remainder();
         for c in chunks {
-            for (a, part) in acc.iter_mut().zip(c.chunks_exact(8)) {
-                for (l, &x) in a.iter_mut().zip(part) {
-                    let x = x.to_f64();
-                    *l += x * x;
-                }
-            }
+            lanes.add_chunk(c);
         }
-        for (a, part) in acc.iter_mut().zip(rest.chunks(8)) {
+        lanes.add_rest(rest);
+        lanes.total()
+    }
+}
+
+/// The 32 lanes of [`sum_squares_block`], for a pass that sums the squares of
+/// what it reads while doing something else with it (the fused sgd update):
+/// chunks of [`SQUARE_LANES`] values in order, then the rest, then
+/// [`SquareLanes::total`] give the bits of `sum_squares_block` of the values.
+pub(crate) struct SquareLanes([[f64; 8]; 4]);
+
+impl SquareLanes {
+    #[inline(always)]
+    pub(crate) fn new() -> Self {
+        SquareLanes([[0.0; 8]; 4])
+    }
+
+    /// Adds the squares of one chunk of [`SQUARE_LANES`] values (more are
+    /// ignored).
+    #[inline(always)]
+    pub(crate) fn add_chunk<T: Float>(&mut self, c: &[T]) {
+        for (a, part) in self.0.iter_mut().zip(c.chunks_exact(8)) {
             for (l, &x) in a.iter_mut().zip(part) {
                 let x = x.to_f64();
                 *l += x * x;
             }
         }
+    }
+
+    /// Adds the squares of the last values (fewer than a chunk), lane by lane
+    /// from the first.
+    #[inline(always)]
+    pub(crate) fn add_rest<T: Float>(&mut self, rest: &[T]) {
+        for (a, part) in self.0.iter_mut().zip(rest.chunks(8)) {
+            for (l, &x) in a.iter_mut().zip(part) {
+                let x = x.to_f64();
+                *l += x * x;
+            }
+        }
+    }
+
+    /// The lanes added in their fixed order.
+    #[inline(always)]
+    pub(crate) fn total(self) -> f64 {
         // Through memory: whole vectors in the loop (pairing lanes there leads
         // the compiler to shuffle them every step).
-        let [a0, a1, a2, a3] = std::hint::black_box(acc);
+        let [a0, a1, a2, a3] = std::hint::black_box(self.0);
         let l: [f64; 8] = std::array::from_fn(|j| (a0[j] + a1[j]) + (a2[j] + a3[j]));
         ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]))
     }

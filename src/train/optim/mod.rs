@@ -339,6 +339,29 @@ fn measured<T: Float>(
     sq: &mut [f64],
     update: &Update<'_, T>,
 ) -> bool {
+    measured_fused(params, grads, bufs, tensors, sq, &|p, g, bufs| {
+        let sq = linalg::sum_squares_block(g);
+        update(p, g, bufs);
+        Measure {
+            sq,
+            finite: finite_block(p),
+        }
+    })
+}
+
+/// [`measured`] with each block's three passes (Σ g², the update, the
+/// finiteness check) done by `block` (one fused pass where a rule has one:
+/// sgd's, `sgd::update_measured`). `block` must sum the squares as
+/// [`linalg::sum_squares_block`] does, so that the norms' bits do not depend on
+/// the path.
+pub(crate) fn measured_fused<T: Float>(
+    params: &mut [T],
+    grads: &[T],
+    bufs: [&mut [T]; 3],
+    tensors: &[ParamTensor],
+    sq: &mut [f64],
+    block: &Update<'_, T, Measure>,
+) -> bool {
     let [mut b0, mut b1, mut b2] = bufs;
     let (mut p, mut g) = (params, grads);
     let mut finite = true;
@@ -352,7 +375,7 @@ fn measured<T: Float>(
         (x1, b1) = take(b1, t.len);
         (x2, b2) = take(b2, t.len);
         let (s0, s1) = in_halves(pt, gt, [x0, x1, x2], &|p, g, bufs| {
-            blocks(p, g, bufs, update)
+            blocks(p, g, bufs, block)
         });
         finite &= s0.finite && s1.finite;
         if let Some(v) = sq.get_mut(t.layer) {
@@ -362,12 +385,12 @@ fn measured<T: Float>(
     finite
 }
 
-/// What [`blocks`] measured over a range.
-struct Measure {
+/// What a pass over a range measured of it.
+pub(crate) struct Measure {
     /// Σ g² of the range.
-    sq: f64,
+    pub(crate) sq: f64,
     /// Whether every updated parameter of the range is finite.
-    finite: bool,
+    pub(crate) finite: bool,
 }
 
 impl Default for Measure {
@@ -380,21 +403,27 @@ impl Default for Measure {
     }
 }
 
-/// Σ g² of one range, summed and updated block by block; each block's new
-/// parameters are checked for finiteness while they are in the cache.
-fn blocks<T: Float>(p: &mut [T], g: &[T], bufs: [&mut [T]; 3], update: &Update<'_, T>) -> Measure {
+/// Σ g² of one range, summed and updated block by block (`block`); each
+/// block's new parameters are checked for finiteness while they are in the
+/// cache.
+fn blocks<T: Float>(
+    p: &mut [T],
+    g: &[T],
+    bufs: [&mut [T]; 3],
+    block: &Update<'_, T, Measure>,
+) -> Measure {
     let [b0, b1, b2] = bufs;
     let mut m = Measure::default();
     let mut start = 0;
     while start < p.len() {
         let r = start..(start + BLOCK).min(p.len());
-        m.sq += linalg::sum_squares_block(&g[r.clone()]);
-        update(
+        let b = block(
             &mut p[r.clone()],
             &g[r.clone()],
             [part(b0, &r), part(b1, &r), part(b2, &r)],
         );
-        m.finite &= finite_block(&p[r.clone()]);
+        m.sq += b.sq;
+        m.finite &= b.finite;
         start = r.end;
     }
     m
@@ -544,6 +573,13 @@ mod tests {
                 dampening: 0.0,
                 nesterov: false,
                 weight_decay: 0.0,
+            },
+            Optimizer::Sgd {
+                lr: 0.1,
+                momentum: 0.0,
+                dampening: 0.0,
+                nesterov: false,
+                weight_decay: 0.01,
             },
             Optimizer::Sgd {
                 lr: 0.1,
