@@ -15,6 +15,10 @@
 //! what must not wait (the start, diagnostics, the end), and everything when
 //! the run is over ([`Paced::pass`]). A terminal gets every line at once
 //! ([`Paced::every_line`]); so does anything when the pace is zero.
+//!
+//! Nothing passes a held line on while the run is inside an epoch (there is
+//! no timer thread): when epochs that came fast suddenly become slow, the
+//! last fast line waits for the next one, at most one epoch.
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
