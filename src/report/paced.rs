@@ -67,11 +67,12 @@ impl<W: Write> Paced<W> {
     /// Passes everything held on to `out` now, and flushes it.
     pub fn pass(&mut self) -> io::Result<()> {
         self.last_pass = Some(Instant::now());
-        // Whatever happens, what was held is not tried twice (the observers
+        let result = self
+            .out
+            .write_all(&self.held)
+            .and_then(|()| self.out.flush());
+        // Whatever happened, what was held is not tried twice (the observers
         // stop writing after the first error).
-        let held = std::mem::take(&mut self.held);
-        let result = self.out.write_all(&held).and_then(|()| self.out.flush());
-        self.held = held;
         self.held.clear();
         result
     }

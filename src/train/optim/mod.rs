@@ -340,18 +340,30 @@ fn measured<T: Float>(
     update: &Update<'_, T>,
 ) -> bool {
     measured_fused(params, grads, bufs, tensors, sq, &|p, g, bufs| {
-        let sq = linalg::sum_squares_block(g);
-        update(p, g, bufs);
-        Measure {
-            sq,
-            finite: finite_block(p),
-        }
+        three_passes(p, g, bufs, update)
     })
+}
+
+/// One block's Σ g² ([`linalg::sum_squares_block`]), `update`, and the
+/// finiteness check of the new parameters, as three passes over the cached
+/// block (the `block` of [`measured_fused`] for a rule without a fused pass).
+pub(crate) fn three_passes<T: Float>(
+    p: &mut [T],
+    g: &[T],
+    bufs: [&mut [T]; 3],
+    update: &Update<'_, T>,
+) -> Measure {
+    let sq = linalg::sum_squares_block(g);
+    update(p, g, bufs);
+    Measure {
+        sq,
+        finite: finite_block(p),
+    }
 }
 
 /// [`measured`] with each block's three passes (Σ g², the update, the
 /// finiteness check) done by `block` (one fused pass where a rule has one:
-/// sgd's, `sgd::update_measured`). `block` must sum the squares as
+/// plain sgd's, `sgd::update_measured_plain`). `block` must sum the squares as
 /// [`linalg::sum_squares_block`] does, so that the norms' bits do not depend on
 /// the path.
 pub(crate) fn measured_fused<T: Float>(

@@ -3,9 +3,8 @@
 //! d = g + μ·b (nesterov) or b; without momentum d = g; θ ← θ − lr·d.
 
 use super::Measure;
-use crate::train::finite::finite_block;
 use crate::train::float::Float;
-use crate::train::linalg::{self, SquareLanes, SQUARE_LANES};
+use crate::train::linalg::{SquareLanes, SQUARE_LANES};
 use crate::train::simd::multiversion;
 
 #[derive(Debug, Clone)]
@@ -90,8 +89,32 @@ impl<T: Float> SgdStep<T> {
 multiversion! {
     /// The sgd update of one range (AVX-512, AVX2 or baseline: the same bits).
     fn sgd_update<T: Float>(k: SgdStep<T>, params: &mut [T], grads: &[T], buf: &mut [T]) {
-        apply(k, params, grads, buf);
+        if !k.momentum {
+            for (p, &g) in params.iter_mut().zip(grads) {
+                *p = plain(k, *p, g);
+            }
+            return;
+        }
+        for ((p, &g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
+            let g = if k.use_wd { g + k.wd * *p } else { g };
+            *b = if k.first {
+                g
+            } else {
+                (k.mu * *b + k.damp * g).flush()
+            };
+            let d = if k.nesterov { g + k.mu * *b } else { *b };
+            *p -= k.lr * d;
+        }
     }
+}
+
+/// A parameter `p` after a plain sgd step (no momentum) with gradient `g`:
+/// `p − lr·(g + wd·p)`, the one formula of [`sgd_update`] and
+/// [`update_measured_plain`].
+#[inline(always)]
+fn plain<T: Float>(k: SgdStep<T>, p: T, g: T) -> T {
+    let g = if k.use_wd { g + k.wd * p } else { g };
+    p - k.lr * g
 }
 
 multiversion! {
@@ -114,8 +137,8 @@ multiversion! {
         for (pc, gc) in (&mut p_chunks).zip(&mut g_chunks) {
             lanes.add_chunk(gc);
             for ((p, &g), f) in pc.iter_mut().zip(gc).zip(finite.iter_mut()) {
-                let g = if k.use_wd { g + k.wd * *p } else { g };
-                let v = *p - k.lr * g;
+                // From the register, not read back (a store-forwarding stall).
+                let v = plain(k, *p, g);
                 *p = v;
                 *f += v * zero;
             }
@@ -124,36 +147,13 @@ multiversion! {
         lanes.add_rest(g_rest);
         let mut rest_ok = true;
         for (p, &g) in p_rest.iter_mut().zip(g_rest) {
-            let g = if k.use_wd { g + k.wd * *p } else { g };
-            *p -= k.lr * g;
+            *p = plain(k, *p, g);
             rest_ok &= p.is_finite();
         }
         Measure {
             sq: lanes.total(),
             finite: finite.iter().fold(rest_ok, |ok, l| ok & l.is_finite()),
         }
-    }
-}
-
-/// The sgd update of one range, inlined into each caller's loop.
-#[inline(always)]
-fn apply<T: Float>(k: SgdStep<T>, params: &mut [T], grads: &[T], buf: &mut [T]) {
-    if !k.momentum {
-        for (p, &g) in params.iter_mut().zip(grads) {
-            let g = if k.use_wd { g + k.wd * *p } else { g };
-            *p -= k.lr * g;
-        }
-        return;
-    }
-    for ((p, &g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
-        let g = if k.use_wd { g + k.wd * *p } else { g };
-        *b = if k.first {
-            g
-        } else {
-            (k.mu * *b + k.damp * g).flush()
-        };
-        let d = if k.nesterov { g + k.mu * *b } else { *b };
-        *p -= k.lr * d;
     }
 }
 
@@ -173,14 +173,10 @@ impl<T: Float> super::Rule<T> for Sgd<T> {
     ) -> Option<bool> {
         let k = self.begin(lr);
         let buf = &mut self.momentum_buf;
-        let block = |p: &mut [T], g: &[T], [b, _, _]: [&mut [T]; 3]| {
+        let update = |p: &mut [T], g: &[T], [b, _, _]: [&mut [T]; 3]| k.update(p, g, b);
+        let block = |p: &mut [T], g: &[T], bufs: [&mut [T]; 3]| {
             if k.momentum {
-                let sq = linalg::sum_squares_block(g);
-                k.update(p, g, b);
-                Measure {
-                    sq,
-                    finite: finite_block(p),
-                }
+                super::three_passes(p, g, bufs, &update)
             } else {
                 update_measured_plain(k, p, g)
             }
@@ -231,6 +227,8 @@ pub fn torch(lr: f64, momentum: f64, dampening: f64, nesterov: bool, weight_deca
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::finite::finite_block;
+    use crate::train::linalg;
     use crate::train::simd::{self, Level};
 
     /// The fused pass of plain sgd is the three passes it replaces, bit for
