@@ -35,10 +35,15 @@ pub fn forward_backward<T: Float>(
             let (y0, y1) = y[..n].split_at(h);
             let (d0, d1) = dz[..c * n].split_at_mut(c * h);
             let (mut a, mut b) = ((0.0, 0), (0.0, 0));
-            linalg::both(
-                || a = columns(eps, z0, y0, c, inv_n, Some(d0)),
-                || b = columns(eps, z1, y1, c, inv_n, Some(d1)),
-            );
+            let mut first = || a = columns(eps, z0, y0, c, inv_n, Some(d0));
+            let mut second = || b = columns(eps, z1, y1, c, inv_n, Some(d1));
+            // The same halves either way: where they run changes no bit.
+            if c * n >= TWO_THREADS_LOGITS {
+                linalg::both(first, second);
+            } else {
+                first();
+                second();
+            }
             (a.0 + b.0, a.1 + b.1)
         }
         (_, dz) => columns(eps, &z[..c * n], &y[..n], c, inv_n, dz),
@@ -49,11 +54,19 @@ pub fn forward_backward<T: Float>(
     }
 }
 
-/// Logits in a batch from which the training pass splits between two threads
+/// Logits in a batch from which the training pass runs as two halves
 /// (chosen at ~25 ns a logit with scalar `exp`, against ~1 µs to hand half to
 /// the second thread). The two halves' sums are added at the end, so moving
 /// the cut would change the logged loss's last bits.
 const PAR_LOGITS: usize = 1 << 9;
+
+/// Logits from which the two halves run on two threads. With the vectorised
+/// `exp` a logit costs ~2.6 ns (10 × 16 in 420 ns, `benches/elementwise.rs`),
+/// and handing a half to the other thread costs ~1–2 µs of the leader's time
+/// (its `futex` wake, the barrier at the end, measured in the 784-128-10 sgd
+/// step): below ~1 500 logits the split cannot pay, so smaller batches run
+/// both halves here, in order (round 15).
+const TWO_THREADS_LOGITS: usize = 1 << 12;
 
 /// Logits whose exponentials are computed in one vectorised loop: whole rows
 /// of up to this many classes at a time (a wider row goes in pieces).
