@@ -4,8 +4,10 @@
 # and under `torchrun --nproc_per_node=2` (gloo on CPU, nccl on GPU), and its
 # events and saved tensors are compared at the conformance tolerances.
 #
-# usage: scripts/verify-torch-export.sh [--device cpu|cuda|auto] [--modes single,ddp,ddp3] [CASE_DIR ...]
-#        (modes: single = one process, ddp = torchrun with 2 processes, ddpN = N)
+# usage: scripts/verify-torch-export.sh [--device cpu|cuda|auto] [--modes single,ddp,ddp3,resume] [--jobs N] [CASE_DIR ...]
+#        (modes: single = one process, ddp = torchrun with 2 processes, ddpN = N,
+#        ddp1 = the data-parallel path in one process (nccl on one GPU),
+#        resume = checkpoint and --resume of examples with dropout: identical results)
 #
 # Environment:
 #   VENV  the Python environment to use, created (torch, numpy, safetensors from

@@ -3,16 +3,20 @@
 (one process, and under `torchrun --nproc_per_node=2`), and compare its events and
 saved tensors with the case's PyTorch reference at the conformance tolerances.
 
-usage: verify_torch_export.py NNT [--device cpu|cuda|auto] [--modes single,ddp] [CASE_DIR ...]
+usage: verify_torch_export.py NNT [--device cpu|cuda|auto] [--modes single,ddp,resume] [--jobs N] [CASE_DIR ...]
 
 Modes: `single` (python train.py), `ddp` (torchrun with 2 processes), `ddpN`
-(torchrun with N processes).
+(torchrun with N processes; `ddp1` runs the data-parallel path in one process,
+which is how one GPU checks nccl), `resume` (the examples with dropout, shuffled
+batches and batch norm: 8 epochs uninterrupted against 4, then `--resume` from
+the 4th epoch's checkpoint; events and saved weights must be identical).
 
 Run through scripts/verify-torch-export.sh, which prepares the Python environment.
 Each case directory holds recipe.nnt, its data, init.safetensors, expected.jsonl
 (epoch events from float64 PyTorch) and expected.safetensors (the final parameters).
 """
 import argparse
+import concurrent.futures
 import json
 import math
 import os
@@ -147,12 +151,74 @@ def run_case(nnt, case, mode, device, python, torchrun):
 # Cases whose torchrun launch was retried after a rank's SIGABRT.
 RETRIED = []
 
+# Recipes of examples/ for the resume mode: dropout (so the generator state must
+# survive the checkpoint), shuffled batches, batch norm, a warmup schedule.
+RESUME_EXAMPLES = ["breast_cancer.nnt", "iris.nnt"]
+RESUME_EPOCHS, RESUME_FROM = 8, 4
+
+
+def run_resume(nnt, recipe, device, python):
+    """Train RESUME_EPOCHS epochs in one go, then resume from RESUME_FROM's checkpoint:
+    the resumed run's later events and its saved weights must equal the first run's."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = os.path.join(tmp, "export")
+        sets = [f"train.epochs={RESUME_EPOCHS}", "checkpoint.every=1", 'checkpoint.path="ck"',
+                f"checkpoint.keep={RESUME_EPOCHS}"]
+        cmd = [nnt, "export", "torch", recipe, "-o", out_dir]
+        for s in sets:
+            cmd += ["--set", s]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            return [f"export failed ({p.returncode}): {p.stderr.strip()[-800:]}"]
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        train = os.path.join(out_dir, "train.py")
+        whole_file, resumed_file = os.path.join(tmp, "whole.safetensors"), os.path.join(tmp, "resumed.safetensors")
+        runs = []
+        for extra, saved in (([], whole_file),
+                             (["--resume", os.path.join(out_dir, "ck", f"epoch-{RESUME_FROM}.pt")], resumed_file)):
+            try:
+                p = subprocess.run([python, train, "--device", device, "--save", saved] + extra,
+                                   capture_output=True, text=True, timeout=900, env=env)
+            except subprocess.TimeoutExpired:
+                return ["timed out after 900 s"]
+            if p.returncode != 0:
+                return [f"exit status {p.returncode}: {p.stderr.strip()[-1500:]}"]
+            runs.append(p.stdout.splitlines())
+        whole, resumed = runs
+
+        def tail(lines):
+            keep = []
+            for line in lines:
+                e = json.loads(line)
+                if e.get("event") == "end" or (e.get("event") == "epoch" and e["epoch"] > RESUME_FROM):
+                    keep.append(line)
+            return keep
+
+        problems = []
+        a, b = tail(whole), tail(resumed)
+        if not any('"event":"epoch"' in line.replace(" ", "") for line in a):
+            problems.append(f"the uninterrupted run logged no epoch after {RESUME_FROM} (stopped early?)")
+        for i in range(max(len(a), len(b))):
+            la = a[i] if i < len(a) else "(none)"
+            lb = b[i] if i < len(b) else "(none)"
+            if la != lb:
+                problems.append(f"event differs:\n       whole:   {la[:300]}\n       resumed: {lb[:300]}")
+        ta, tb = load_file(whole_file), load_file(resumed_file)
+        for name in sorted(set(ta) | set(tb)):
+            if name not in ta or name not in tb:
+                problems.append(f"{name} is in one saved file only")
+            elif ta[name].shape != tb[name].shape or not (ta[name] == tb[name]).all():
+                err = float(abs(ta[name].astype("float64") - tb[name].astype("float64")).max())
+                problems.append(f"{name}: resumed weights differ (max |diff| {err:.3g})")
+        return problems
+
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("nnt")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     ap.add_argument("--modes", default="single,ddp")
+    ap.add_argument("--jobs", type=int, default=1, help="cases run at once")
     ap.add_argument("cases", nargs="*")
     args = ap.parse_intermixed_args()
     nnt = os.path.abspath(args.nnt)
@@ -161,11 +227,27 @@ def main():
                                  if os.path.isfile(os.path.join(root, d, "recipe.nnt")))
     python = sys.executable
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or shutil.which("torchrun")
-    passed = failed = 0
+    examples = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
+    jobs = []
     for mode in args.modes.split(","):
-        for case in cases:
+        if mode == "resume":
+            jobs += [(mode, os.path.join(examples, name)) for name in RESUME_EXAMPLES]
+        elif mode == "single" or (mode.startswith("ddp") and (mode[3:] == "" or mode[3:].isdigit())):
+            jobs += [(mode, case) for case in cases]
+        else:
+            ap.error(f"unknown mode {mode!r} (single, ddp, ddpN, resume)")
+
+    def one(job):
+        mode, case = job
+        if mode == "resume":
+            return run_resume(nnt, case, args.device, python)
+        return run_case(nnt, case, mode, args.device, python, torchrun)
+
+    passed = failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        # Results in the order of the jobs, whatever order they finish in.
+        for (mode, case), problems in zip(jobs, pool.map(one, jobs)):
             name = os.path.basename(os.path.normpath(case))
-            problems = run_case(nnt, case, mode, args.device, python, torchrun)
             label = f"{mode:6} {args.device:4} {name}"
             if problems:
                 failed += 1

@@ -378,3 +378,23 @@ fn model_meta_json_is_the_metadata_nnt_writes_into_a_model_file() {
     let exported: HashMap<String, String> = serde_json::from_str(&json).unwrap();
     assert_eq!(exported, saved.metadata);
 }
+
+/// A checkpoint written on a GPU resumes there: generator states are loaded as
+/// CPU byte tensors (`map_location="cpu"`; with the device as map location
+/// `Generator.set_state` raised "RNG state must be a torch.ByteTensor" on CUDA,
+/// seen on an H200 with torch 2.11), and the device's generator, from which
+/// dropout draws on a GPU, is saved and restored. The run itself is checked by
+/// `scripts/verify-torch-export.sh --device cuda --modes resume`.
+#[test]
+fn checkpoints_resume_on_the_device_they_were_written_on() {
+    let dir = export(&root().join("examples/breast_cancer.nnt"), &[]);
+    let py = std::fs::read_to_string(dir.path().join("export/train.py")).unwrap();
+    assert!(py.contains("torch.load(args.resume, map_location=\"cpu\", weights_only=False)"));
+    assert!(!py.contains("map_location=device"));
+    assert!(py.contains(
+        "\"cuda_rng\": torch.cuda.get_rng_state(device) if device.type == \"cuda\" else None,"
+    ));
+    assert!(py.contains("torch.cuda.set_rng_state(ck[\"cuda_rng\"], device)"));
+    // torchrun with one process takes the data-parallel path (nccl on one GPU).
+    assert!(py.contains("distributed = \"RANK\" in os.environ\n"));
+}

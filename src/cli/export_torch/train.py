@@ -351,7 +351,9 @@ def main():
     else:
         device = torch.device(args.device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    distributed = world > 1
+    # Launched by torchrun (which sets RANK), even with one process: the same
+    # data-parallel path runs for any number of processes.
+    distributed = "RANK" in os.environ
     rank = 0
     if distributed:
         if device.type == "cuda":
@@ -404,7 +406,10 @@ def main():
     done = 0
     stopped = False
     if args.resume:
-        ck = torch.load(args.resume, map_location=device, weights_only=False)
+        # Loaded onto the CPU: the generator states must stay CPU byte tensors;
+        # load_state_dict copies the model's and the optimizer's tensors to
+        # their parameters' device.
+        ck = torch.load(args.resume, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
         optimizer.load_state_dict(ck["optimizer"])
         if scheduler is not None:
@@ -416,6 +421,9 @@ def main():
         shuffle_gen.set_state(ck["shuffle"])
         if leader:
             torch.set_rng_state(ck["rng"])
+            # On a GPU dropout draws from the device's generator.
+            if device.type == "cuda" and ck.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(ck["cuda_rng"], device)
         else:
             torch.manual_seed(seed + rank + 7919 * done)
 
@@ -548,6 +556,7 @@ def main():
                 "stopper": stopper.state_dict() if stopper is not None else None,
                 "best": best_state, "epoch": epoch, "stopped": stopped,
                 "shuffle": shuffle_gen.get_state(), "rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             }, epoch)
         epoch += 1
 
