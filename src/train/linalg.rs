@@ -253,10 +253,37 @@ fn gemm<T: Float>(
         T::matmul(c, accumulate, a, b);
         return;
     }
-    let pieces = piece_count(work, PIECE_WORK).max(2).min(most);
+    let pieces = product_piece_count(work).min(most);
     run_parts(product_pieces(a, b, c, pieces, cut), |_, (a, b, c)| {
         T::matmul(c, accumulate, a, b)
     });
+}
+
+/// Into how many pieces a product of `work` multiply-adds is cut on a team
+/// large enough (1: it runs whole), by shape alone: threads beyond the most
+/// pieces of any product of a step have no piece of it to run.
+pub fn product_piece_count(work: usize) -> usize {
+    if work < PAR_WORK {
+        1
+    } else {
+        piece_count(work, PIECE_WORK).max(2)
+    }
+}
+
+/// The most threads a step whose matrix products do `works` multiply-adds
+/// each keeps busy: the most pieces of any of them, at least two (a step
+/// worth a team at all splits something). A larger team only adds threads to
+/// every hand-off and barrier: on 16 cores the 784-128-10 network at batch 64
+/// (products in 2 pieces) took 5 712 steps a second with 2 threads and 4 437
+/// with 16, while 784-512-512-10 at batch 256 (16 pieces) gained up to 16
+/// threads (BENCHMARKS.md, round 17). Results never depend on it.
+pub fn useful_threads(works: impl IntoIterator<Item = usize>) -> usize {
+    works
+        .into_iter()
+        .map(product_piece_count)
+        .max()
+        .unwrap_or(1)
+        .max(2)
 }
 
 /// The most pieces a product is cut into now. Unlike a sum, a product's value
@@ -1490,6 +1517,19 @@ mod tests {
     }
 
     /// Piece counts are powers of two from 1 to MAX_PIECES, and the cuts tile.
+    /// The team a network keeps busy: its largest product's pieces.
+    #[test]
+    fn useful_threads_follow_the_largest_product() {
+        let step =
+            |n: usize, widths: &[usize]| useful_threads(widths.windows(2).map(|w| w[0] * w[1] * n));
+        assert_eq!(step(64, &[784, 128, 10]), 2);
+        assert_eq!(step(128, &[784, 256, 128, 10]), 4);
+        assert_eq!(step(256, &[784, 512, 512, 10]), 16);
+        assert_eq!(step(1024, &[4096, 4096]), MAX_PIECES);
+        assert_eq!(step(16, &[64, 32, 10]), 2);
+        assert_eq!(useful_threads([]), 2);
+    }
+
     #[test]
     fn piece_counts_and_cuts() {
         assert_eq!(piece_count(0, PIECE_WORK), 1);

@@ -219,7 +219,8 @@ impl<'p, T: Float> Trainer<'p, T> {
     /// enough to split (see `linalg::pool`).
     pub fn run(self, observer: &mut (dyn Observer + Send)) -> Result<RunOutcome, TrainError> {
         let threads = if self.worth_a_team() {
-            self.opts.threads.unwrap_or_else(linalg::default_threads)
+            let asked = self.opts.threads.unwrap_or_else(linalg::default_threads);
+            asked.min(self.useful_threads())
         } else {
             1
         };
@@ -235,6 +236,19 @@ impl<'p, T: Float> Trainer<'p, T> {
                 l.in_width.max(l.out_width) * n >= linalg::PAR_ELEMENTS
                     || l.in_width * l.out_width * n >= linalg::PAR_WORK
             })
+    }
+
+    /// The most threads a step keeps busy ([`linalg::useful_threads`] of its
+    /// dense layers' products).
+    fn useful_threads(&self) -> usize {
+        let n = self.batch;
+        linalg::useful_threads(
+            self.net
+                .layers
+                .iter()
+                .filter(|l| matches!(l.node, crate::train::layers::Node::Dense(_)))
+                .map(|l| l.in_width * l.out_width * n),
+        )
     }
 
     fn run_on_pool(mut self, observer: &mut dyn Observer) -> Result<RunOutcome, TrainError> {
