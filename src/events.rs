@@ -137,6 +137,9 @@ pub struct EndEvent {
     /// Only with `--timings`.
     pub seconds: Option<f64>,
     pub steps_per_second: Option<f64>,
+    /// Only with `--timings` (an extension of §10): the threads of the run's
+    /// team (1 when it ran alone); results never depend on it.
+    pub threads: Option<usize>,
     /// Some `expect { … }` item was not met (§16): logged as `"expectations":"failed"`.
     pub expectations_failed: bool,
 }

@@ -181,6 +181,9 @@ fn end(o: &mut Obj, e: &EndEvent) {
     }
     o.opt_num("seconds", e.seconds);
     o.opt_num("steps_per_second", e.steps_per_second);
+    if let Some(t) = e.threads {
+        o.num("threads", t as f64);
+    }
 }
 
 /// A JSON object written in key order, compact (no spaces), as in §10.

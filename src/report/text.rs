@@ -408,6 +408,10 @@ impl<W: Write> TextObserver<W> {
                 if let Some(r) = e.steps_per_second {
                     text.push_str(&format!(", {} steps/s", human(r, 4)));
                 }
+                if let Some(t) = e.threads {
+                    let s = if t == 1 { "" } else { "s" };
+                    text.push_str(&format!(" on {t} thread{s}"));
+                }
                 text.push('\n');
             }
         }

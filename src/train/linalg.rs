@@ -110,6 +110,12 @@ pub fn leads_team() -> bool {
     LEADS.with(|t| t.get())
 }
 
+/// The threads of the team the calling thread leads (1 outside [`pool`]), also
+/// while it is set aside ([`use_team`]).
+pub fn team_size() -> usize {
+    TEAM_SIZE.with(|t| t.get())
+}
+
 /// Whether the calling thread hands pieces to its team now.
 pub fn team_in_use() -> bool {
     IN_TEAM.with(|t| t.get())

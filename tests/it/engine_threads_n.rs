@@ -160,3 +160,51 @@ fn bad_thread_counts_are_usage_errors() {
         assert!(out.stdout.is_empty(), "{bad}: nothing trained");
     }
 }
+
+/// `--timings` reports the team the run had: `--threads N`, but never more
+/// threads than the step's largest product has pieces (784-128-10 at batch 64:
+/// 2; 784-512-512-10 at batch 256: 16), and 1 for a network with nothing to
+/// split.
+#[test]
+fn the_team_is_at_most_the_pieces_of_the_largest_product() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let small = PLAIN
+        .replace("dense(512)\n    relu\n    dense(512)", "dense(128)")
+        .replace("batch = 256", "batch = 64");
+    let tiny = PLAIN
+        .replace("features = 784", "features = 8")
+        .replace("dense(512)\n    relu\n    dense(512)", "dense(4)");
+    for (name, text, threads, want) in [
+        ("plain.nnt", PLAIN.to_string(), "3", 3),
+        ("plain8.nnt", PLAIN.to_string(), "8", 8),
+        ("small.nnt", small, "8", 2),
+        ("tiny.nnt", tiny, "8", 1),
+    ] {
+        let recipe = dir.path().join(name);
+        std::fs::write(&recipe, text).expect("recipe written");
+        let out = nnt()
+            .args([
+                "run",
+                "--format",
+                "jsonl",
+                "--timings",
+                "--set",
+                "train.epochs=1",
+            ])
+            .args(["--threads", threads])
+            .arg(&recipe)
+            .output()
+            .expect("nnt runs");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let log = String::from_utf8(out.stdout).expect("utf-8");
+        let end = log.lines().last().unwrap_or_default();
+        assert!(
+            end.ends_with(&format!(",\"threads\":{want}}}")),
+            "{name} with --threads {threads}: {end}"
+        );
+    }
+}

@@ -76,6 +76,7 @@ fn classification_run() -> Vec<Event> {
         save: Some("out/model.safetensors".into()),
         seconds: None,
         steps_per_second: None,
+        threads: None,
         expectations_failed: false,
     }));
     events
@@ -132,6 +133,7 @@ fn regression_run() -> Vec<Event> {
             save: None,
             seconds: Some(0.5),
             steps_per_second: Some(12.0),
+            threads: Some(2),
             expectations_failed: false,
         }),
     ]

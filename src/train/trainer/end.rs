@@ -37,6 +37,7 @@ impl<T: Float> Trainer<'_, T> {
             save: None,
             seconds: None,
             steps_per_second: None,
+            threads: None,
             expectations_failed: false,
         };
         let finished = matches!(reason, EndReason::Completed | EndReason::EarlyStop);
@@ -91,6 +92,7 @@ impl<T: Float> Trainer<'_, T> {
             } else {
                 0.0
             });
+            end.threads = Some(crate::train::linalg::team_size());
         }
         if finished {
             let kept_epoch = end.best_epoch.unwrap_or(progress.epochs_logged);
