@@ -111,13 +111,21 @@ def compare(case, stdout, saved):
     return problems
 
 
+def export(nnt, recipe, out_dir, sets=()):
+    """`nnt export torch RECIPE -o OUT_DIR [--set S]...`: the problems (none when it worked)."""
+    cmd = [nnt, "export", "torch", recipe, "-o", out_dir]
+    for s in sets:
+        cmd += ["--set", s]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    return [] if p.returncode == 0 else [f"export failed ({p.returncode}): {p.stderr.strip()[-800:]}"]
+
+
 def run_case(nnt, case, mode, device, python, torchrun):
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = os.path.join(tmp, "export")
-        p = subprocess.run([nnt, "export", "torch", os.path.join(case, "recipe.nnt"), "-o", out_dir],
-                           capture_output=True, text=True)
-        if p.returncode != 0:
-            return [f"export failed ({p.returncode}): {p.stderr.strip()[-800:]}"]
+        failed = export(nnt, os.path.join(case, "recipe.nnt"), out_dir)
+        if failed:
+            return failed
         with open(os.path.join(out_dir, "train.py")) as f:
             if os.path.abspath(case) in f.read():
                 return ["train.py holds the case's absolute path"]
@@ -164,12 +172,9 @@ def run_resume(nnt, recipe, device, python):
         out_dir = os.path.join(tmp, "export")
         sets = [f"train.epochs={RESUME_EPOCHS}", "checkpoint.every=1", 'checkpoint.path="ck"',
                 f"checkpoint.keep={RESUME_EPOCHS}"]
-        cmd = [nnt, "export", "torch", recipe, "-o", out_dir]
-        for s in sets:
-            cmd += ["--set", s]
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
-            return [f"export failed ({p.returncode}): {p.stderr.strip()[-800:]}"]
+        failed = export(nnt, recipe, out_dir, sets)
+        if failed:
+            return failed
         env = dict(os.environ, OMP_NUM_THREADS="1")
         train = os.path.join(out_dir, "train.py")
         whole_file, resumed_file = os.path.join(tmp, "whole.safetensors"), os.path.join(tmp, "resumed.safetensors")
@@ -196,7 +201,7 @@ def run_resume(nnt, recipe, device, python):
 
         problems = []
         a, b = tail(whole), tail(resumed)
-        if not any('"event":"epoch"' in line.replace(" ", "") for line in a):
+        if not any(json.loads(line).get("event") == "epoch" for line in a):
             problems.append(f"the uninterrupted run logged no epoch after {RESUME_FROM} (stopped early?)")
         for i in range(max(len(a), len(b))):
             la = a[i] if i < len(a) else "(none)"

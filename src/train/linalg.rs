@@ -1522,7 +1522,6 @@ mod tests {
         pieces_give_the_whole_product::<f64>();
     }
 
-    /// Piece counts are powers of two from 1 to MAX_PIECES, and the cuts tile.
     /// The team a network keeps busy: its largest product's pieces.
     #[test]
     fn useful_threads_follow_the_largest_product() {
@@ -1536,6 +1535,7 @@ mod tests {
         assert_eq!(useful_threads([]), 2);
     }
 
+    /// Piece counts are powers of two from 1 to MAX_PIECES, and the cuts tile.
     #[test]
     fn piece_counts_and_cuts() {
         assert_eq!(piece_count(0, PIECE_WORK), 1);
