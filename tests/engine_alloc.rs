@@ -1,8 +1,8 @@
 //! The training step allocates nothing: a run with four times as many steps per
 //! epoch makes exactly as many heap allocations, for a small network (faer's
 //! small-matrix kernels, on one thread) and for an MNIST-size one (faer's
-//! kernels, products split over the two-thread pool). The counter sees every
-//! thread.
+//! kernels, products split over the two-thread pool), and not even the first
+//! step of a run on a fresh thread allocates. The counter sees every thread.
 
 mod engine_support;
 
@@ -10,6 +10,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use engine_support::*;
+use nnt::events::{Event, Observer};
 use nnt::ir::*;
 use nnt::train::{run, RunOptions};
 
@@ -81,6 +82,7 @@ fn allocations(copies: usize, optimizer: Optimizer, extra: Vec<LayerKind>) -> us
 fn steps_do_not_allocate() {
     small_steps_do_not_allocate();
     mnist_size_steps_do_not_allocate();
+    the_first_step_allocates_nothing();
 }
 
 fn small_steps_do_not_allocate() {
@@ -214,6 +216,89 @@ fn mnist_size_allocations(
     let before = ALLOCATIONS.load(Ordering::SeqCst);
     run(&p, &RunOptions::default(), &mut rec).expect("run");
     ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+/// Counts the allocations made between the run's start event (sent once the
+/// run is set up) and the end of its first step. Allocates nothing itself.
+struct FirstStep {
+    at_start: usize,
+    after_first_step: Option<usize>,
+}
+
+impl Observer for FirstStep {
+    fn event(&mut self, event: &Event) {
+        if matches!(event, Event::Start(_)) {
+            self.at_start = ALLOCATIONS.load(Ordering::SeqCst);
+        }
+    }
+    fn step(&mut self, epoch: usize, step: usize, _steps: usize, _loss: f64) {
+        if (epoch, step) == (1, 1) {
+            self.after_first_step = Some(ALLOCATIONS.load(Ordering::SeqCst));
+        }
+    }
+}
+
+/// A run set up on a thread that never trained before makes what its first
+/// step needs before the start event: faer's per-thread workspace (made by a
+/// thread's first product through its packing kernels) is prepared on every
+/// thread of the team, so even the first step allocates nothing (nor takes
+/// the page faults of fresh memory). Without `linalg::prepare_threads` the
+/// first step of each run here allocates that workspace.
+fn the_first_step_allocates_nothing() {
+    // 784-128-10 at batch 8 on one thread (products through faer, none
+    // split) and at batch 64 on two (the first layer's split).
+    for (batch, threads) in [(8, 1), (64, 2)] {
+        let made = std::thread::spawn(move || {
+            let mut p = program(
+                "iris_adam_tanh",
+                ("train.csv", None, None),
+                &["label"],
+                Normalize::None,
+                vec![dense(128), LayerKind::Relu, dense(10)],
+                Loss::CrossEntropy {
+                    label_smoothing: 0.0,
+                },
+                Optimizer::Sgd {
+                    lr: 0.01,
+                    momentum: 0.0,
+                    dampening: 0.0,
+                    nesterov: false,
+                    weight_decay: 0.0,
+                },
+                plan(1, Batch::Size(batch)),
+            );
+            p.init_from = None;
+            let (features, rows) = (784, batch * 2);
+            p.data.train = Table {
+                rows,
+                features,
+                targets: 1,
+                x: (0..rows * features)
+                    .map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0)
+                    .collect(),
+                y: (0..rows).map(|r| (r % 10) as f64).collect(),
+                lines: Vec::new(),
+            };
+            p.model = layers(features, vec![dense(128), LayerKind::Relu, dense(10)], 1);
+            let mut seen = FirstStep {
+                at_start: 0,
+                after_first_step: None,
+            };
+            let opts = RunOptions {
+                threads: Some(threads),
+                ..RunOptions::default()
+            };
+            run(&p, &opts, &mut seen).expect("run");
+            seen.after_first_step.map(|after| after - seen.at_start)
+        })
+        .join()
+        .expect("the run's thread");
+        assert_eq!(
+            made,
+            Some(0),
+            "784-128-10 at batch {batch} on {threads} thread(s): allocations in the first step"
+        );
+    }
 }
 
 fn mnist_size_steps_do_not_allocate() {

@@ -253,6 +253,7 @@ impl<'p, T: Float> Trainer<'p, T> {
 
     fn run_on_pool(mut self, observer: &mut dyn Observer) -> Result<RunOutcome, TrainError> {
         let program = self.program;
+        linalg::prepare_threads::<T>();
         self.start(observer);
         let mut progress = Progress {
             epochs_logged: self.done,
