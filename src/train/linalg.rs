@@ -137,6 +137,10 @@ pub fn use_team(on: bool) {
     IN_TEAM.with(|t| t.set(on));
 }
 
+/// Products of at most this many multiply-adds go to faer's tiny-matrix
+/// kernels (`nano-gemm`, 16³), which use no workspace.
+pub const FAER_TINY_WORK: usize = 16 * 16 * 16;
+
 /// Makes, on every thread of the team (or the calling thread alone), what a
 /// thread's first matrix product makes: faer's packing workspace (a
 /// thread-local block sized by the cache, 4 MiB here, mapped on huge pages by
@@ -147,9 +151,10 @@ pub fn use_team(on: bool) {
 /// fresh huge pages), 2–3 % of its 300-epoch benchmark. Changes no value.
 pub fn prepare_threads<T: Float>() {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    /// The side of the product: 32³ multiply-adds is above faer's threshold
-    /// for its tiny-matrix kernels (16³), which use no workspace.
+    /// The side of the product: 32³ multiply-adds is above
+    /// [`FAER_TINY_WORK`].
     const SIDE: usize = 32;
+    const { assert!(SIDE * SIDE * SIDE > FAER_TINY_WORK) };
     /// A number per call, so that a thread of a team kept from an earlier run
     /// counts again.
     static CALLS: AtomicUsize = AtomicUsize::new(0);

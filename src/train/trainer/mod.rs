@@ -251,9 +251,23 @@ impl<'p, T: Float> Trainer<'p, T> {
         )
     }
 
+    /// Whether a step has a product large enough for faer's packing kernels
+    /// (and their per-thread workspace, [`linalg::prepare_threads`]): the
+    /// 10-5-2 network's never are, and preparing them anyway cost its run 2 MB
+    /// of resident memory for nothing.
+    fn products_reach_faer(&self) -> bool {
+        let n = self.batch;
+        self.net.layers.iter().any(|l| {
+            matches!(l.node, crate::train::layers::Node::Dense(_))
+                && l.in_width * l.out_width * n > linalg::FAER_TINY_WORK
+        })
+    }
+
     fn run_on_pool(mut self, observer: &mut dyn Observer) -> Result<RunOutcome, TrainError> {
         let program = self.program;
-        linalg::prepare_threads::<T>();
+        if self.products_reach_faer() {
+            linalg::prepare_threads::<T>();
+        }
         self.start(observer);
         let mut progress = Progress {
             epochs_logged: self.done,
