@@ -145,16 +145,9 @@ fn small_steps_do_not_allocate() {
     }
 }
 
-/// A 784-`hidden`-10 network on `steps` batches of `batch` synthetic rows: its
-/// products go through faer (784-128-10 at batch 64: on one thread; 784-512-512-10
-/// at batch 64: the first layer's split between the pool's two threads, the
-/// second layer's backward pair side by side).
-fn mnist_size_allocations(
-    hidden: &[usize],
-    batch: usize,
-    steps: usize,
-    optimizer: Optimizer,
-) -> usize {
+/// A 784-128-10 relu network on `steps` batches of `batch` synthetic rows
+/// (784 features, 10 classes), `epochs` epochs, without shuffling.
+fn mnist_size_program(batch: usize, steps: usize, epochs: usize, optimizer: Optimizer) -> Program {
     let mut p = program(
         "iris_adam_tanh",
         ("train.csv", None, None),
@@ -165,7 +158,7 @@ fn mnist_size_allocations(
             label_smoothing: 0.0,
         },
         optimizer,
-        plan(3, Batch::Size(batch)),
+        plan(epochs, Batch::Size(batch)),
     );
     p.init_from = None;
     let (features, rows) = (784, batch * steps);
@@ -179,6 +172,22 @@ fn mnist_size_allocations(
         y: (0..rows).map(|r| (r % 10) as f64).collect(),
         lines: Vec::new(),
     };
+    p.model = layers(features, vec![dense(128), LayerKind::Relu, dense(10)], 1);
+    p
+}
+
+/// A 784-`hidden`-10 network on `steps` batches of `batch` synthetic rows: its
+/// products go through faer (784-128-10 at batch 64: on one thread; 784-512-512-10
+/// at batch 64: the first layer's split between the pool's two threads, the
+/// second layer's backward pair side by side).
+fn mnist_size_allocations(
+    hidden: &[usize],
+    batch: usize,
+    steps: usize,
+    optimizer: Optimizer,
+) -> usize {
+    let mut p = mnist_size_program(batch, steps, 3, optimizer);
+    let features = p.data.train.features;
     let mut kinds = Vec::new();
     // The nadam runs also put a layer_norm after each hidden dense layer; the
     // adamw runs are the benchmarks' "rich" network: batch_norm, gelu (which
@@ -252,37 +261,14 @@ fn the_first_step_allocates_nothing() {
     // split) and at batch 64 on two (the first layer's split).
     for (batch, threads) in [(8, 1), (64, 2)] {
         let made = std::thread::spawn(move || {
-            let mut p = program(
-                "iris_adam_tanh",
-                ("train.csv", None, None),
-                &["label"],
-                Normalize::None,
-                vec![dense(128), LayerKind::Relu, dense(10)],
-                Loss::CrossEntropy {
-                    label_smoothing: 0.0,
-                },
-                Optimizer::Sgd {
-                    lr: 0.01,
-                    momentum: 0.0,
-                    dampening: 0.0,
-                    nesterov: false,
-                    weight_decay: 0.0,
-                },
-                plan(1, Batch::Size(batch)),
-            );
-            p.init_from = None;
-            let (features, rows) = (784, batch * 8);
-            p.data.train = Table {
-                rows,
-                features,
-                targets: 1,
-                x: (0..rows * features)
-                    .map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0)
-                    .collect(),
-                y: (0..rows).map(|r| (r % 10) as f64).collect(),
-                lines: Vec::new(),
+            let sgd = Optimizer::Sgd {
+                lr: 0.01,
+                momentum: 0.0,
+                dampening: 0.0,
+                nesterov: false,
+                weight_decay: 0.0,
             };
-            p.model = layers(features, vec![dense(128), LayerKind::Relu, dense(10)], 1);
+            let p = mnist_size_program(batch, 8, 1, sgd);
             let mut seen = FirstSteps {
                 at_start: 0,
                 after_first_epoch: None,

@@ -164,16 +164,17 @@ pub fn prepare_threads<T: Float>() {
     let call = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
     let a = vec![T::zero(); SIDE * SIDE];
     let b = vec![T::zero(); SIDE * SIDE];
-    let outs: Vec<std::sync::Mutex<Vec<T>>> = (0..MAX_PIECES)
+    let team = if team_in_use() { team_size() } else { 1 };
+    let parts = team.min(MAX_PIECES);
+    let outs: Vec<std::sync::Mutex<Vec<T>>> = (0..parts)
         .map(|_| std::sync::Mutex::new(vec![T::zero(); SIDE * SIDE]))
         .collect();
-    let team = if team_in_use() { team_size() } else { 1 };
     let prepared = AtomicUsize::new(0);
     let prepare = |i: usize| {
         if PREPARED_IN.with(|c| c.replace(call)) == call {
             return;
         }
-        let Ok(mut out) = outs[i % MAX_PIECES].lock() else {
+        let Some(Ok(mut out)) = outs.get(i).map(|o| o.lock()) else {
             return;
         };
         let a = MatRef::from_column_major_slice(&a, SIDE, SIDE);
@@ -186,14 +187,18 @@ pub fn prepare_threads<T: Float>() {
         );
         prepared.fetch_add(1, Ordering::Relaxed);
     };
-    // Which thread runs which part is the team's choice: a few rounds until
-    // every thread has had one (a worker held up elsewhere is left to make
-    // its own at its first product, as before).
-    for _ in 0..8 {
-        if prepared.load(Ordering::Relaxed) >= team {
-            break;
+    // Which thread runs which part is the team's choice, and a team's
+    // workers start in the background (a fresh pool's worker was still
+    // starting, and took no part, in every round of a quick loop): rounds
+    // until every thread has had one, for at most PATIENCE (a worker held up
+    // longer, on a busy machine, makes its own at its first product).
+    const PATIENCE: std::time::Duration = std::time::Duration::from_millis(50);
+    let since = std::time::Instant::now();
+    while prepared.load(Ordering::Relaxed) < team && since.elapsed() < PATIENCE {
+        run_parts(0..parts, |_, i| prepare(i));
+        if prepared.load(Ordering::Relaxed) < team {
+            std::thread::yield_now();
         }
-        run_parts(0..team.min(MAX_PIECES), |_, i| prepare(i));
     }
 }
 
