@@ -26,7 +26,7 @@ use miette::Diagnostic;
 use safetensors::Dtype;
 use thiserror::Error;
 
-use crate::io::atomic::write_atomic;
+use crate::io::atomic::write_atomic_all;
 use crate::io::guard::{self, IoError};
 use crate::io::model_file::ModelMeta;
 use crate::io::weights::{self, OutTensor, WeightsError, WeightsFile};
@@ -132,19 +132,29 @@ pub fn export(
 ) -> Result<Vec<PathBuf>, ExportError> {
     check_outputs(program, dir, inputs)?;
     let export = build(program)?;
+    let existed = dir.exists();
     std::fs::create_dir_all(dir).map_err(|source| ExportError::Write {
         path: dir.display().to_string(),
         source,
     })?;
-    let mut written = Vec::new();
-    for (name, bytes) in &export.files {
-        let path = dir.join(name);
-        write_atomic(&path, bytes).map_err(|source| ExportError::Write {
+    // The files belong together (train.py reads the data and weights beside
+    // it): all of them or none, never a new train.py beside an old export's
+    // data after a full disk.
+    let written: Vec<PathBuf> = export.files.iter().map(|(n, _)| dir.join(n)).collect();
+    let files = written
+        .iter()
+        .zip(&export.files)
+        .map(|(path, (_, bytes))| (path.as_path(), bytes.as_slice()));
+    write_atomic_all(files).map_err(|(path, source)| {
+        if !existed {
+            // The folder this call made, empty again: gone (never one that was there).
+            let _ = std::fs::remove_dir(dir);
+        }
+        ExportError::Write {
             path: path.display().to_string(),
             source,
-        })?;
-        written.push(path);
-    }
+        }
+    })?;
     Ok(written)
 }
 

@@ -140,6 +140,75 @@ pub fn check_target(path: &Path) -> io::Result<(PathBuf, Option<fs::Metadata>)> 
 /// Writes `bytes` to `path` atomically (temporary file + rename), through
 /// symbolic links, keeping the replaced file's mode and owner.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let (tmp, target) = stage(path, bytes)?;
+    let result = fs::rename(&tmp, &target);
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    sync_dir(&target);
+    Ok(())
+}
+
+/// Writes every file of a set or none (`nnt export torch`'s program, whose
+/// files belong together): each is written to its temporary file first, as
+/// [`write_atomic`] writes one, and the temporaries are renamed over their
+/// targets only once all of them are written and synced. An error before the
+/// renames (a full disk, a target that is not a regular file) removes every
+/// temporary and leaves every target as it was. Returns the path that failed
+/// with its error. Two paths that resolve to one file are refused before
+/// anything is written.
+pub fn write_atomic_all<'a>(
+    files: impl IntoIterator<Item = (&'a Path, &'a [u8])>,
+) -> Result<(), (PathBuf, io::Error)> {
+    let files: Vec<(&Path, &[u8])> = files.into_iter().collect();
+    let mut targets = Vec::with_capacity(files.len());
+    for (path, _) in &files {
+        let target = resolve_target(path).map_err(|e| (path.to_path_buf(), e))?;
+        if targets.contains(&target) {
+            let e = io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "two files of the set are the same file",
+            );
+            return Err((path.to_path_buf(), e));
+        }
+        targets.push(target);
+    }
+    let remove = |staged: &[(PathBuf, PathBuf)]| {
+        for (tmp, _) in staged {
+            let _ = fs::remove_file(tmp);
+        }
+    };
+    let mut staged = Vec::with_capacity(files.len());
+    for (path, bytes) in &files {
+        match stage(path, bytes) {
+            Ok(pair) => staged.push(pair),
+            Err(e) => {
+                remove(&staged);
+                return Err((path.to_path_buf(), e));
+            }
+        }
+    }
+    for (i, (tmp, target)) in staged.iter().enumerate() {
+        // A rename within a directory needs no space; should one fail anyway,
+        // the files renamed before it stay new and the rest stay old.
+        if let Err(e) = fs::rename(tmp, target) {
+            remove(&staged[i..]);
+            return Err((target.clone(), e));
+        }
+    }
+    for (_, target) in &staged {
+        sync_dir(target);
+    }
+    Ok(())
+}
+
+/// The first half of an atomic write: `bytes` in a fresh, synced temporary file
+/// beside the target of `path` (through symbolic links; a target that exists
+/// must be a regular file that is not read-only) with the replaced file's mode
+/// and owner. Returns the temporary and the target; on an error nothing is
+/// left behind.
+fn stage(path: &Path, bytes: &[u8]) -> io::Result<(PathBuf, PathBuf)> {
     let (target, existing) = check_target(path)?;
     let tmp = temp_path(&target);
     let result = (|| {
@@ -155,15 +224,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         }
         f.write_all(bytes)?;
         f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, &target)?;
-        sync_dir(&target);
         Ok(())
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match result {
+        Ok(()) => Ok((tmp, target)),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result
 }
 
 /// Gives the new file the owner (where allowed: as root, or a group the user is
@@ -303,6 +372,61 @@ fn remove_stale_temps_where(dir: &Path, select: impl Fn(&str) -> bool) -> Vec<Pa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A set is written whole; when one of its files cannot be written, no
+    /// file of the set changes and no temporary is left.
+    #[test]
+    fn a_set_is_written_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a.txt"),
+            dir.path().join("b.txt"),
+            dir.path().join("c.txt"),
+        );
+        let set = |x: &'static [u8]| [(a.as_path(), x), (b.as_path(), x), (c.as_path(), x)];
+        write_atomic_all(set(b"old")).unwrap();
+        for p in [&a, &b, &c] {
+            assert_eq!(fs::read(p).unwrap(), b"old");
+        }
+        // The last file cannot be written (a folder stands at its name).
+        fs::remove_file(&c).unwrap();
+        fs::create_dir(&c).unwrap();
+        let (path, e) = write_atomic_all(set(b"new")).unwrap_err();
+        assert_eq!(path, c);
+        assert!(e.to_string().contains("only replaces regular files"), "{e}");
+        assert_eq!(fs::read(&a).unwrap(), b"old", "written before the failure");
+        assert_eq!(fs::read(&b).unwrap(), b"old");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names.len(), 3, "no temporary file left: {names:?}");
+    }
+
+    /// Two paths of a set that name one file (here through a link) are
+    /// refused before anything is written.
+    #[cfg(unix)]
+    #[test]
+    fn a_set_naming_one_file_twice_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, link, other) = (
+            dir.path().join("a.txt"),
+            dir.path().join("link.txt"),
+            dir.path().join("other.txt"),
+        );
+        fs::write(&a, b"old").unwrap();
+        std::os::unix::fs::symlink(&a, &link).unwrap();
+        let set = [
+            (other.as_path(), &b"x"[..]),
+            (a.as_path(), &b"one"[..]),
+            (link.as_path(), &b"two"[..]),
+        ];
+        let (path, e) = write_atomic_all(set).unwrap_err();
+        assert_eq!(path, link);
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(fs::read(&a).unwrap(), b"old");
+        assert!(!other.exists());
+    }
 
     #[test]
     fn writes_and_replaces() {

@@ -238,6 +238,53 @@ fn a_recipe_nnt_check_rejects_is_not_exported() {
     assert!(!out.exists(), "nothing is written for an invalid recipe");
 }
 
+/// The files of an export belong together: when one cannot be written, none
+/// of the others is (never a new train.py beside an earlier export's data), and
+/// the earlier export stays whole.
+#[test]
+fn an_export_is_written_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("export");
+    let seed = root().join("tests/fixtures/conformance/seed_sgd/recipe.nnt");
+    let export_to = |recipe: &Path| {
+        nnt(&[
+            "export",
+            "torch",
+            recipe.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+    };
+    assert!(export_to(&seed).status.success());
+    let before: Vec<Vec<u8>> = FILES
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    // The third file cannot be replaced: a folder stands at its name.
+    std::fs::remove_file(out.join(FILES[2])).unwrap();
+    std::fs::create_dir(out.join(FILES[2])).unwrap();
+    let other = root().join("tests/fixtures/conformance/iris_adam_tanh/recipe.nnt");
+    let r = export_to(&other);
+    assert_eq!(r.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(stderr.contains("nnt::export::write"), "{stderr}");
+    for (i, f) in FILES.iter().enumerate() {
+        if i != 2 {
+            let now = std::fs::read(out.join(f)).unwrap();
+            assert!(now == before[i], "{f} was replaced by a failed export");
+        }
+    }
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        names.len(),
+        FILES.len(),
+        "no temporary file left: {names:?}"
+    );
+}
+
 #[test]
 fn data_files_hold_exactly_the_rows_nnt_selects_and_prepares() {
     let recipes = [
