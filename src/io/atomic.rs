@@ -140,7 +140,8 @@ pub fn check_target(path: &Path) -> io::Result<(PathBuf, Option<fs::Metadata>)> 
 /// Writes `bytes` to `path` atomically (temporary file + rename), through
 /// symbolic links, keeping the replaced file's mode and owner.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let (tmp, target) = stage(path, bytes)?;
+    let (target, existing) = check_target(path)?;
+    let tmp = stage(&target, existing.as_ref(), bytes)?;
     let result = fs::rename(&tmp, &target);
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -153,36 +154,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Writes every file of a set or none (`nnt export torch`'s program, whose
 /// files belong together): each is written to its temporary file first, as
 /// [`write_atomic`] writes one, and the temporaries are renamed over their
-/// targets only once all of them are written and synced. An error before the
-/// renames (a full disk, a target that is not a regular file) removes every
-/// temporary and leaves every target as it was. Returns the path that failed
-/// with its error. Two paths that resolve to one file are refused before
-/// anything is written.
+/// targets only once all of them are written and synced. Every target is
+/// checked as [`check_target`] checks one before anything is written, and two
+/// paths that resolve to one file are refused; an error before the renames
+/// (a full disk, a target that is not a regular file) removes every temporary
+/// and leaves every target as it was. Returns the path that failed with its
+/// error.
 pub fn write_atomic_all<'a>(
     files: impl IntoIterator<Item = (&'a Path, &'a [u8])>,
 ) -> Result<(), (PathBuf, io::Error)> {
-    let files: Vec<(&Path, &[u8])> = files.into_iter().collect();
-    let mut targets = Vec::with_capacity(files.len());
-    for (path, _) in &files {
-        let target = resolve_target(path).map_err(|e| (path.to_path_buf(), e))?;
-        if targets.contains(&target) {
+    let mut checked: Vec<(&Path, &[u8], PathBuf, Option<fs::Metadata>)> = Vec::new();
+    for (path, bytes) in files {
+        let (target, existing) = check_target(path).map_err(|e| (path.to_path_buf(), e))?;
+        if checked.iter().any(|(_, _, t, _)| *t == target) {
             let e = io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "two files of the set are the same file",
             );
             return Err((path.to_path_buf(), e));
         }
-        targets.push(target);
+        checked.push((path, bytes, target, existing));
     }
     let remove = |staged: &[(PathBuf, PathBuf)]| {
         for (tmp, _) in staged {
             let _ = fs::remove_file(tmp);
         }
     };
-    let mut staged = Vec::with_capacity(files.len());
-    for (path, bytes) in &files {
-        match stage(path, bytes) {
-            Ok(pair) => staged.push(pair),
+    let mut staged = Vec::with_capacity(checked.len());
+    for (path, bytes, target, existing) in checked {
+        match stage(&target, existing.as_ref(), bytes) {
+            Ok(tmp) => staged.push((tmp, target)),
             Err(e) => {
                 remove(&staged);
                 return Err((path.to_path_buf(), e));
@@ -204,13 +205,11 @@ pub fn write_atomic_all<'a>(
 }
 
 /// The first half of an atomic write: `bytes` in a fresh, synced temporary file
-/// beside the target of `path` (through symbolic links; a target that exists
-/// must be a regular file that is not read-only) with the replaced file's mode
-/// and owner. Returns the temporary and the target; on an error nothing is
-/// left behind.
-fn stage(path: &Path, bytes: &[u8]) -> io::Result<(PathBuf, PathBuf)> {
-    let (target, existing) = check_target(path)?;
-    let tmp = temp_path(&target);
+/// beside `target` (as [`check_target`] resolved and checked it, `existing`
+/// its metadata when it exists) with the replaced file's mode and owner.
+/// Returns the temporary; on an error nothing is left behind.
+fn stage(target: &Path, existing: Option<&fs::Metadata>, bytes: &[u8]) -> io::Result<PathBuf> {
+    let tmp = temp_path(target);
     let result = (|| {
         // A fresh file: never one planted at the temporary name (a link would
         // be followed by a plain create).
@@ -219,7 +218,7 @@ fn stage(path: &Path, bytes: &[u8]) -> io::Result<(PathBuf, PathBuf)> {
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        if let Some(m) = &existing {
+        if let Some(m) = existing {
             keep_owner_and_mode(&f, m)?;
         }
         f.write_all(bytes)?;
@@ -227,7 +226,7 @@ fn stage(path: &Path, bytes: &[u8]) -> io::Result<(PathBuf, PathBuf)> {
         Ok(())
     })();
     match result {
-        Ok(()) => Ok((tmp, target)),
+        Ok(()) => Ok(tmp),
         Err(e) => {
             let _ = fs::remove_file(&tmp);
             Err(e)
