@@ -383,13 +383,34 @@ fn cmd_check(args: &CheckArgs) -> Outcome {
     }
     let args = &args.recipe;
     let (program, data_files) = load_program(args, None)?;
-    // The files the run would read and write, without writing any.
     let opts = nnt::train::RunOptions {
         inputs: run_inputs(&args.recipe, data_files),
         ..Default::default()
     };
-    nnt::train::preflight::check(&program, &opts).map_err(CliError::failure)?;
+    check_files(args, false, &program, &opts)?;
     Ok(Status::Success)
+}
+
+/// The recipe's files as a run would find them, without writing any
+/// (`nnt::cli::check::file_problem`), shown at the recipe's line as the
+/// checker's errors are.
+fn check_files(
+    args: &RecipeArgs,
+    save_option: bool,
+    program: &Program,
+    opts: &nnt::train::RunOptions,
+) -> Result<(), CliError> {
+    let recipe = &args.recipe;
+    let text = read_recipe(recipe).map_err(|e| CliError::boxed(e, Status::Usage))?;
+    let name = recipe.display().to_string();
+    let text = String::from_utf8_lossy(&text);
+    let given = (args.set.as_slice(), save_option);
+    if let Some(e) = nnt::cli::check::file_problem(program, opts, &name, &text, given) {
+        show(e.as_ref());
+        nnt::cli::output::eprint(&format!("{name}: 1 error\n"));
+        return Err(CliError::Reported(Status::Failure));
+    }
+    Ok(())
 }
 
 /// The recipe and the data files, as the run's inputs.
@@ -448,6 +469,7 @@ fn cmd_run(args: RunArgs) -> Outcome {
             .collect(),
         threads,
     };
+    check_files(&args.recipe, args.save.is_some(), &program, &opts)?;
     // The data's preparation is done: its freed working copies go back to the
     // kernel instead of staying resident through training.
     nnt::memory::return_free_heap();

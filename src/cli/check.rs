@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::exit::{CliError, Status};
 use super::output::{Stdout, StdoutError};
 use crate::check::BoxedDiagnostic;
+use crate::train::preflight::Concerns;
 
 /// How `nnt check` prints its diagnostics.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -164,6 +165,100 @@ pub fn print(
     out.finish()
 }
 
+/// What `nnt check` finds about the files of a recipe that checks
+/// ([`crate::train::preflight::check`]: no output replaces an input, outputs
+/// can replace what is at their paths, `init_from` loads into the model, the
+/// checkpoint path is a directory), as a diagnostic shown at the recipe item
+/// it concerns. Every format of `nnt check` and the editor server ask it, so
+/// all of them report what a run would refuse before training.
+/// `opts` name the run's inputs (the recipe's path and its data files, the
+/// checkpoint resumed) and command-line outputs; `name` and `text` the recipe
+/// as the diagnostic shows it; `given` the `--set` overrides and whether
+/// `--save` was given (an item given on the command line has no place in the
+/// recipe).
+pub fn file_problem(
+    program: &crate::ir::Program,
+    opts: &crate::train::RunOptions,
+    name: &str,
+    text: &str,
+    given: (&[String], bool),
+) -> Option<BoxedDiagnostic> {
+    let problem = crate::train::preflight::check(program, opts).err()?;
+    let error: BoxedDiagnostic = Box::new(problem.error);
+    let (overrides, save_option) = given;
+    let key = match problem.concerns {
+        Concerns::InitFrom => "init_from",
+        Concerns::Save => "save",
+        Concerns::CheckpointPath => "checkpoint",
+        Concerns::CommandLine => "",
+    };
+    let on_command_line = (problem.concerns == Concerns::Save && save_option)
+        || overrides.iter().any(|o| {
+            o.split('=')
+                .next()
+                .is_some_and(|k| k.trim() == key || k.trim().starts_with(&format!("{key}.")))
+        });
+    let span = if on_command_line {
+        None
+    } else {
+        item_span(text, problem.concerns)
+    };
+    let Some(span) = span else {
+        return Some(error);
+    };
+    // The message with its causes ("…: Is a directory"), as the text view
+    // shows them under the error.
+    let mut message = error.to_string();
+    let mut cause = std::error::Error::source(&*error);
+    while let Some(c) = cause {
+        message.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    let mut diag = miette::MietteDiagnostic::new(message).with_label(
+        miette::LabeledSpan::new_primary_with_span(Some("this file".into()), span),
+    );
+    if let Some(code) = error.code() {
+        diag = diag.with_code(code.to_string());
+    }
+    if let Some(help) = error.help() {
+        diag = diag.with_help(help.to_string());
+    }
+    Some(Box::new(crate::check::Sourced::new(
+        Box::new(diag),
+        name,
+        std::sync::Arc::new(text.to_owned()),
+    )))
+}
+
+/// Where the recipe gives the item a file problem concerns: the value of
+/// `init_from`, `save` or the checkpoint's `path` (none when `--set` or a
+/// command-line option gave it).
+fn item_span(text: &str, concerns: Concerns) -> Option<SourceSpan> {
+    use crate::ast::{Entry, Item};
+    let recipe = crate::syntax::parse(text, crate::ast::SourceId(0)).ok()?;
+    let setting = |name: &str| {
+        recipe.items.iter().rev().find_map(|i| match i {
+            Item::Setting(s) if s.name.name == name => Some(s.value.span),
+            _ => None,
+        })
+    };
+    let span = match concerns {
+        Concerns::InitFrom => setting("init_from")?,
+        Concerns::Save => setting("save")?,
+        Concerns::CheckpointPath => recipe.items.iter().rev().find_map(|i| match i {
+            Item::Section(s) if s.name.name == "checkpoint" => {
+                s.entries.iter().rev().find_map(|e| match e {
+                    Entry::Setting(s) if s.name.name == "path" => Some(s.value.span),
+                    _ => None,
+                })
+            }
+            _ => None,
+        })?,
+        Concerns::CommandLine => return None,
+    };
+    Some((span.start, span.len()).into())
+}
+
 /// `nnt check --format json|github`: checks the recipe and prints its
 /// diagnostics: [`Status::Success`] when it is valid, [`Status::Failure`] when it
 /// is not, a usage error when it cannot be read.
@@ -184,7 +279,24 @@ pub fn main(
         seed,
         save: None,
     };
-    let report = crate::check::check_recipe(&name, &bytes, &dir, &opts);
+    let mut report = crate::check::check_recipe(&name, &bytes, &dir, &opts);
+    if let Some(program) = report.program.as_ref().filter(|_| report.errors.is_empty()) {
+        let mut inputs = vec![("recipe".to_string(), recipe.to_path_buf())];
+        inputs.extend(
+            report
+                .data_files
+                .iter()
+                .map(|p| ("data file".to_string(), p.clone())),
+        );
+        let text = String::from_utf8_lossy(&bytes);
+        let opts = crate::train::RunOptions {
+            inputs,
+            ..Default::default()
+        };
+        if let Some(e) = file_problem(program, &opts, &name, &text, (overrides, false)) {
+            report.errors.push(e);
+        }
+    }
     let status = if report.errors.is_empty() && report.program.is_some() {
         Status::Success
     } else {

@@ -222,11 +222,22 @@ pub fn outputs_are_distinct(outputs: &[(&str, &Path)]) -> Result<(), IoError> {
 /// or a regular file (through links), and a file can be created and removed in
 /// its directory.
 pub fn probe_file(role: &str, path: &Path) -> Result<(), IoError> {
-    let unwritable = |source: io::Error| IoError::Unwritable {
+    let target = check_output(role, path)?;
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    probe_dir(&dir).map_err(|source| IoError::Unwritable {
         role: role.to_string(),
         path: path.display().to_string(),
         source,
-    };
+    })
+}
+
+/// The part of [`probe_file`] that writes nothing (what `nnt check` can ask):
+/// `path` is nothing yet, or a regular file (through links) that is not
+/// read-only. Returns the resolved target.
+pub fn check_output(role: &str, path: &Path) -> Result<PathBuf, IoError> {
     let read_only = atomic::resolve_target(path)
         .and_then(fs::metadata)
         .is_ok_and(|m| m.is_file() && m.permissions().readonly());
@@ -236,12 +247,12 @@ pub fn probe_file(role: &str, path: &Path) -> Result<(), IoError> {
             path: path.display().to_string(),
         });
     }
-    let (target, _) = atomic::check_target(path).map_err(unwritable)?;
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    probe_dir(&dir).map_err(unwritable)
+    let (target, _) = atomic::check_target(path).map_err(|source| IoError::Unwritable {
+        role: role.to_string(),
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(target)
 }
 
 /// Creates and removes a file in `dir`.

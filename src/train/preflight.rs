@@ -10,7 +10,7 @@ use crate::io::checkpoint;
 use crate::io::guard::{self, DirLock, IoError};
 use crate::io::weights::WeightsError;
 use crate::ir::Program;
-use crate::train::{RunOptions, TrainError};
+use crate::train::{snapshot, RunOptions, TrainError};
 
 /// The files a run reads (role, path): the caller's (recipe, data files), then
 /// `init_from` and the checkpoint resumed.
@@ -33,62 +33,138 @@ fn inputs<'a>(program: &'a Program, opts: &'a RunOptions) -> Vec<(&'a str, &'a P
 fn outputs<'a>(program: &'a Program, opts: &'a RunOptions) -> Vec<(&'a str, &'a Path)> {
     let mut v: Vec<(&str, &Path)> = Vec::new();
     if let Some(p) = &program.save {
-        v.push(("save path", p));
+        v.push((SAVE_ROLE, p));
     }
     v.extend(opts.outputs.iter().map(|(r, p)| (r.as_str(), p.as_path())));
     v
 }
 
-/// Checks that need no writing (`nnt check` runs these too): outputs are not
-/// inputs, `init_from` is a readable regular file, the checkpoint path is not a
-/// file.
-pub fn check(program: &Program, opts: &RunOptions) -> Result<(), TrainError> {
+/// The recipe item a file problem concerns, so that `nnt check` and the
+/// editor server can show it at that item's line (an output given on the
+/// command line, `--plot` or `--log`, has none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concerns {
+    /// `init_from = "…"`.
+    InitFrom,
+    /// `save = "…"`.
+    Save,
+    /// `checkpoint { path = "…" }`.
+    CheckpointPath,
+    /// Nothing in the recipe: a command-line output, or the checkpoint resumed.
+    CommandLine,
+}
+
+/// A problem [`check`] found, and the recipe item it concerns.
+#[derive(Debug)]
+pub struct Problem {
+    pub error: TrainError,
+    pub concerns: Concerns,
+}
+
+impl From<Problem> for TrainError {
+    fn from(p: Problem) -> Self {
+        p.error
+    }
+}
+
+/// The role of `save` among the outputs (how [`check`] tells that an output
+/// problem is `save`'s).
+const SAVE_ROLE: &str = "save path";
+/// The role of the checkpoint directory among the outputs.
+const CHECKPOINT_ROLE: &str = "checkpoint directory";
+
+/// Checks that need no writing (`nnt check` runs these too, in every format,
+/// and so does the editor server): outputs are not inputs and can replace what
+/// is at their path, `init_from` loads into the model (a regular file of
+/// safetensors holding every tensor with its shape, finite in the run's
+/// precision), the checkpoint path is not a file.
+pub fn check(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
     let ins = inputs(program, opts);
     let outs = outputs(program, opts);
-    guard::outputs_are_not_inputs(&outs, &ins)?;
+    let of_role = |role: &str| {
+        if role == SAVE_ROLE {
+            Concerns::Save
+        } else if role == CHECKPOINT_ROLE {
+            Concerns::CheckpointPath
+        } else {
+            Concerns::CommandLine
+        }
+    };
+    let at = |concerns: Concerns| {
+        move |e: IoError| Problem {
+            error: e.into(),
+            concerns,
+        }
+    };
+    if let Err(e) = guard::outputs_are_not_inputs(&outs, &ins) {
+        let concerns = match &e {
+            IoError::OutputIsInput { output_role, .. } => of_role(output_role),
+            _ => Concerns::CommandLine,
+        };
+        return Err(at(concerns)(e));
+    }
     let mut all_outs = outs.clone();
     if let Some(ck) = &program.checkpoint {
-        all_outs.push(("checkpoint directory", &ck.path));
+        all_outs.push((CHECKPOINT_ROLE, &ck.path));
     }
-    guard::outputs_are_distinct(&all_outs)?;
+    if let Err(e) = guard::outputs_are_distinct(&all_outs) {
+        // The recipe's own item when one of the two is the recipe's.
+        let concerns = match &e {
+            IoError::OutputsCollide { a_role, b_role, .. } => {
+                match (of_role(a_role), of_role(b_role)) {
+                    (Concerns::CommandLine, c) | (c, _) => c,
+                }
+            }
+            _ => Concerns::CommandLine,
+        };
+        return Err(at(concerns)(e));
+    }
+    for (role, p) in &outs {
+        guard::check_output(role, p).map_err(at(of_role(role)))?;
+    }
     if let Some(p) = &program.init_from {
+        let init_from = |error: TrainError| Problem {
+            error,
+            concerns: Concerns::InitFrom,
+        };
         match guard::check_regular("init_from weights", p) {
             Err(IoError::Unreadable { source, .. }) => {
-                return Err(WeightsError::Unreadable {
-                    path: p.display().to_string(),
-                    source,
-                }
-                .into())
+                return Err(init_from(
+                    WeightsError::Unreadable {
+                        path: p.display().to_string(),
+                        source,
+                    }
+                    .into(),
+                ))
             }
-            other => {
-                other?;
-            }
+            Err(e) => return Err(init_from(e.into())),
+            Ok(_) => {}
         }
+        snapshot::check_init_from(program, p).map_err(|e| init_from(e.into()))?;
     }
     if let Some(ck) = &program.checkpoint {
-        guard::check_checkpoint_path(&ck.path)?;
+        let at_checkpoint = at(Concerns::CheckpointPath);
+        guard::check_checkpoint_path(&ck.path).map_err(at_checkpoint)?;
         // A checkpoint this run may write must not be one of the inputs (the
         // checkpoint resumed is checked once its epoch is known).
         for (role, p) in &outs {
             if let Some(e) = checkpoint_epoch_in(&ck.path, p) {
-                return Err(IoError::OutputsCollide {
+                return Err(at_checkpoint(IoError::OutputsCollide {
                     a_role: role.to_string(),
                     a: p.display().to_string(),
                     b_role: "checkpoint".to_string(),
                     b: checkpoint::path_for(&ck.path, e).display().to_string(),
-                }
-                .into());
+                }));
             }
         }
         for (role, p) in ins.iter().filter(|(r, _)| *r != "checkpoint resumed") {
             if let Some(e) = checkpoint_epoch_in(&ck.path, p) {
-                return Err(IoError::OutputIsInput {
+                return Err(at_checkpoint(IoError::OutputIsInput {
                     output_role: "checkpoint".to_string(),
                     output: checkpoint::path_for(&ck.path, e).display().to_string(),
                     input_role: role.to_string(),
                     input: p.display().to_string(),
-                }
-                .into());
+                }));
             }
         }
     }

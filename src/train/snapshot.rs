@@ -97,6 +97,21 @@ pub fn load_parameters<T: Float>(
     Ok(())
 }
 
+/// Whether the weights file at `path` loads into `program`'s model as
+/// `init_from` does at the start of a run (every tensor there with its shape,
+/// finite in the run's precision), without a run: for `nnt check`.
+pub fn check_init_from(program: &Program, path: &std::path::Path) -> Result<(), WeightsError> {
+    let file = WeightsFile::read(path)?;
+    match program.precision {
+        crate::ir::Precision::F32 => {
+            load_parameters(&mut Network::<f32>::new(&program.model, 1), &file, "")
+        }
+        crate::ir::Precision::F64 => {
+            load_parameters(&mut Network::<f64>::new(&program.model, 1), &file, "")
+        }
+    }
+}
+
 /// Copies a file's values into the run's precision; a value that is not finite
 /// there (NaN, ±inf, or an F64 beyond F32's range) is an error naming the tensor.
 fn convert<T: Float>(

@@ -688,6 +688,82 @@ fn check_format_github_annotates_lines() {
     );
 }
 
+/// What a run would refuse about the recipe's files (a checkpoint path that is
+/// a file, an `init_from` that does not fit the model, a `save` path that is a
+/// directory) is a check error in every format, at the recipe item's line:
+/// json and github once printed nothing and exited 0 where the text view
+/// failed, and none of them pointed at the line.
+#[test]
+fn check_reports_file_problems_in_every_format_at_the_item() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // weights for dense(5): init_from into dense(4) does not fit
+    write(
+        &dir.join("w.nnt"),
+        &(recipe("0.5", 1).replace("dense(4)", "dense(5)") + "save = \"w5.safetensors\"\n"),
+    );
+    assert_eq!(run(dir, &["run", "w.nnt"]).status.code(), Some(0));
+    write(&dir.join("cfile"), "x");
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    for (item, code) in [
+        (
+            "checkpoint { every = 1; path = \"cfile\" }",
+            "nnt::io::checkpoint_not_dir",
+        ),
+        ("init_from = \"w5.safetensors\"", "nnt::io::wrong_shape"),
+        ("init_from = \"none.safetensors\"", "nnt::io::unreadable"),
+        ("save = \"sub\"", "nnt::io::write_failed"),
+    ] {
+        let text = recipe("0.5", 1) + item + "\n";
+        write(&dir.join("r.nnt"), &text);
+        let line = text.lines().count();
+        let value = item.find('"').unwrap() + 1;
+        let o = run(dir, &["check", "r.nnt", "--format", "json"]);
+        assert_eq!(o.status.code(), Some(1), "{item}: {}", stdout(&o));
+        let d: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+        assert_eq!(d["code"], code, "{item}: {d}");
+        assert_eq!(d["line"], line, "{item}: {d}");
+        assert_eq!(d["column"], value, "{item}: {d}");
+        let o = run(dir, &["check", "r.nnt", "--format", "github"]);
+        assert_eq!(o.status.code(), Some(1), "{item}");
+        assert!(
+            stdout(&o).starts_with(&format!("::error file=r.nnt,line={line},col={value},")),
+            "{item}: {}",
+            stdout(&o)
+        );
+        let o = run(dir, &["check", "r.nnt"]);
+        assert_eq!(o.status.code(), Some(1), "{item}");
+        assert!(stderr(&o).contains(code), "{item}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("[r.nnt:{line}:{value}]")),
+            "{item}: {}",
+            stderr(&o)
+        );
+        // `nnt run` refuses the same, at the same place, before training
+        let o = run(dir, &["run", "r.nnt"]);
+        assert_eq!(o.status.code(), Some(1), "{item}");
+        assert!(
+            stderr(&o).contains(&format!("[r.nnt:{line}:{value}]")),
+            "{item}: {}",
+            stderr(&o)
+        );
+        assert!(!stdout(&o).contains("epoch"), "{item}: {}", stdout(&o));
+    }
+    // given on the command line, the item has no place in the recipe
+    write(&dir.join("r.nnt"), &recipe("0.5", 1));
+    let o = run(
+        dir,
+        &["check", "r.nnt", "--set", "init_from=\"w5.safetensors\""],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("nnt::io::wrong_shape"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("[r.nnt:"), "{}", stderr(&o));
+}
+
 // ------------------------------------------------------------------ portable bits
 
 #[test]

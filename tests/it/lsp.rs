@@ -567,3 +567,33 @@ fn data_errors_point_into_the_data_file() {
     assert!(diags.is_empty(), "{diags:?}");
     c.shutdown();
 }
+
+/// The editor shows what `nnt check` reports about the recipe's files (here a
+/// checkpoint path that is a file) at the item's line, and clears it once the
+/// file is out of the way.
+#[test]
+fn file_problems_show_at_the_item() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("ck"), "x").expect("write");
+    let recipe = "data {\n    train = xor(n = 16)\n}\nmodel {\n    dense(2)\n}\nloss = cross_entropy\noptimizer = sgd(lr = 0.1)\ntrain { epochs = 1 }\ncheckpoint { every = 1; path = \"ck\" }\n";
+    let path = dir.path().join("r.nnt");
+    std::fs::write(&path, recipe).expect("write");
+    let uri = uri_of(&path);
+    let mut c = Client::start();
+    let diags = c.open(&uri, recipe);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0]["code"], "nnt::io::checkpoint_not_dir");
+    let (line, col) = pos_of(recipe, "\"ck\"");
+    assert_eq!(
+        diags[0]["range"]["start"],
+        json!({"line": line, "character": col})
+    );
+    std::fs::remove_file(dir.path().join("ck")).expect("remove");
+    c.notify(
+        "textDocument/didSave",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let diags = c.diagnostics(&uri);
+    assert!(diags.is_empty(), "{diags:?}");
+    c.shutdown();
+}

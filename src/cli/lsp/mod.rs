@@ -315,7 +315,31 @@ impl Server {
         let bytes = doc.text.as_bytes();
         let (errors, warnings) = if with_data {
             let start = Instant::now();
-            let report = crate::check::check_recipe(&doc.name, bytes, &doc.dir, &opts);
+            let mut report = crate::check::check_recipe(&doc.name, bytes, &doc.dir, &opts);
+            // What `nnt check` finds about the recipe's files (init_from,
+            // save, the checkpoint path), as it reports them.
+            if let Some(program) = report.program.as_ref().filter(|_| report.errors.is_empty()) {
+                let mut inputs = vec![("recipe".to_string(), PathBuf::from(&doc.name))];
+                inputs.extend(
+                    report
+                        .data_files
+                        .iter()
+                        .map(|p| ("data file".to_string(), p.clone())),
+                );
+                let opts = crate::train::RunOptions {
+                    inputs,
+                    ..Default::default()
+                };
+                if let Some(e) = crate::cli::check::file_problem(
+                    program,
+                    &opts,
+                    &doc.name,
+                    &doc.text,
+                    (&[], false),
+                ) {
+                    report.errors.push(e);
+                }
+            }
             doc.full_cost = start.elapsed();
             if report.model.is_some() {
                 doc.model = report.model;
