@@ -588,7 +588,7 @@ fn cmd_plot(args: &PlotArgs) -> Outcome {
     let format = plot_format(&args.output).map_err(CliError::usage)?;
     let mut texts = Vec::new();
     for path in &args.logs {
-        let text = read_log(path).map_err(|e| CliError::boxed(e, Status::Failure))?;
+        let text = read_log(path).map_err(|(e, status)| CliError::boxed(e, status))?;
         texts.push((path.display().to_string(), text));
     }
     let inputs: Vec<(&str, &Path)> = args.logs.iter().map(|p| ("log", p.as_path())).collect();
@@ -659,8 +659,10 @@ fn cmd_fmt(args: &FmtArgs) -> Outcome {
         let bytes = match read_recipe(path) {
             Ok(b) => b,
             Err(e) => {
+                // A path that names no recipe is a usage error, as for every
+                // other command (§12).
                 show(e.as_ref());
-                status = status.max(Status::Failure);
+                status = status.max(Status::Usage);
                 continue;
             }
         };

@@ -269,7 +269,15 @@ pub fn main(
     format: CheckFormat,
 ) -> Result<Status, CliError> {
     let name = recipe.display().to_string();
-    let bytes = super::files::read_recipe(recipe).map_err(|e| CliError::boxed(e, Status::Usage))?;
+    // A recipe that cannot be read is reported in the format asked for too
+    // (a CI job collecting JSON gets an object), with the usage status.
+    let bytes = match super::files::read_recipe(recipe) {
+        Ok(b) => b,
+        Err(e) => {
+            print(format, &name, &[], &[e]).map_err(|e| CliError::new(e, Status::Usage))?;
+            return Ok(Status::Usage);
+        }
+    };
     let dir = match recipe.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),

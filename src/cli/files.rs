@@ -6,6 +6,8 @@
 use std::io;
 use std::path::Path;
 
+use super::exit::Status;
+
 use miette::Diagnostic;
 use thiserror::Error;
 
@@ -27,7 +29,10 @@ pub fn read_recipe(path: &Path) -> Result<Vec<u8>, ReadError> {
 }
 
 /// The text of a JSONL log (a regular UTF-8 file of at most [`LOG_LIMIT`] bytes).
-pub fn read_log(path: &Path) -> Result<String, ReadError> {
+/// The error comes with its exit status (§12): usage when the path names no
+/// file that can be read (as for a recipe), failure when the file's bytes are
+/// not UTF-8 text.
+pub fn read_log(path: &Path) -> Result<String, (ReadError, Status)> {
     let unreadable = |error| {
         Box::new(FileError::UnreadableLog {
             path: path.display().to_string(),
@@ -35,10 +40,14 @@ pub fn read_log(path: &Path) -> Result<String, ReadError> {
         }) as ReadError
     };
     match read_regular("log", path, LOG_LIMIT) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map_err(|e| unreadable(io::Error::new(io::ErrorKind::InvalidData, e))),
-        Err(IoError::Unreadable { source, .. }) => Err(unreadable(source)),
-        Err(e) => Err(Box::new(e)),
+        Ok(bytes) => String::from_utf8(bytes).map_err(|e| {
+            (
+                unreadable(io::Error::new(io::ErrorKind::InvalidData, e)),
+                Status::Failure,
+            )
+        }),
+        Err(IoError::Unreadable { source, .. }) => Err((unreadable(source), Status::Usage)),
+        Err(e) => Err((Box::new(e), Status::Usage)),
     }
 }
 
@@ -119,17 +128,19 @@ mod tests {
             "nnt::cli::unreadable_recipe"
         );
         assert_eq!(
-            code(&read_log(&missing).unwrap_err()),
+            code(&read_log(&missing).unwrap_err().0),
             "nnt::plot::unreadable_log"
         );
+        assert_eq!(read_log(&missing).unwrap_err().1, Status::Usage);
         // A directory is refused before it is opened.
         assert!(code(&read_recipe(dir.path()).unwrap_err()).starts_with("nnt::io::"));
         let latin1 = dir.path().join("log.jsonl");
         std::fs::write(&latin1, b"{\"a\": \"\xe9\"}\n").unwrap();
         assert_eq!(
-            code(&read_log(&latin1).unwrap_err()),
+            code(&read_log(&latin1).unwrap_err().0),
             "nnt::plot::unreadable_log"
         );
+        assert_eq!(read_log(&latin1).unwrap_err().1, Status::Failure);
         let ok = dir.path().join("r.nnt");
         std::fs::write(&ok, "seed = 1\n").unwrap();
         assert_eq!(read_recipe(&ok).unwrap(), b"seed = 1\n");

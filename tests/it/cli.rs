@@ -65,6 +65,24 @@ fn usage_errors_exit_2() {
         run(&["run", "examples/no-such-recipe.nnt"]).status.code(),
         Some(2)
     );
+    // A path that names no file is a usage error for every command (`fmt` and
+    // `plot` once said 1, "the recipe is invalid"), and `check --format json`
+    // says so in JSON.
+    for args in [
+        &["fmt", "examples/no-such-recipe.nnt"][..],
+        &["fmt", "--check", "examples/no-such-recipe.nnt"],
+        &["plot", "no-such-log.jsonl", "-o", "never.svg"],
+        &["explain", "examples/no-such-recipe.nnt"],
+        &["check", "examples/no-such-recipe.nnt"],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+    let o = run(&["check", "examples/no-such-recipe.nnt", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let d: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON object");
+    assert_eq!(d["code"], "nnt::cli::unreadable_recipe");
+    assert_eq!(d["file"], "examples/no-such-recipe.nnt");
 }
 
 #[test]
