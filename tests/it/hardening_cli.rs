@@ -366,8 +366,9 @@ fn plot_refuses_other_extensions() {
 fn fmt_and_plot_file_errors_have_codes() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.nnt");
+    // A path that names no file is a usage error (§12), as for `run` and `check`.
     let o = run_within(&["fmt", missing.to_str().unwrap()], 30);
-    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
     assert!(
         o.stderr.contains("nnt::cli::unreadable_recipe"),
         "{}",
@@ -383,7 +384,7 @@ fn fmt_and_plot_file_errors_have_codes() {
         ],
         30,
     );
-    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
     assert!(
         o.stderr.contains("nnt::plot::unreadable_log"),
         "{}",
