@@ -426,7 +426,7 @@ pub const BUILTINS: &[Builtin] = &[
     call(Layer, "elu", &[opt("alpha", "1.0", ANY, "alpha")], "elu(1.0)", Build::Layer(m::elu), "x for x > 0, alpha·(eˣ − 1) otherwise (`nn.ELU`)."),
     call(Layer, "dropout", &[req("p", UNIT_OPEN, "the dropout probability")], "dropout(0.1)", Build::Layer(m::dropout), "In training zeroes each unit with probability p and scales the rest by 1/(1−p) (`nn.Dropout`)."),
     call(Layer, "batch_norm", &[opt("momentum", "0.1", UNIT, "the batch_norm momentum"), opt("eps", "1e-5", POSITIVE, "eps")], "batch_norm(momentum = 0.1)", Build::Layer(m::batch_norm), "Batch normalisation (`nn.BatchNorm1d`)."),
-    call(Layer, "layer_norm", &[opt("eps", "1e-5", POSITIVE, "eps")], "layer_norm(eps = 1e-5)", Build::Layer(|cx, b| Some(ir::LayerKind::LayerNorm { eps: b.float(cx, "eps")? })), "Normalises each row over its features, then scales and shifts (`nn.LayerNorm`)."),
+    call(Layer, "layer_norm", &[opt("eps", "1e-5", POSITIVE, "eps")], "layer_norm(eps = 1e-5)", Build::Layer(|cx, b| Some(ir::LayerKind::LayerNorm { eps: b.float(cx, "eps").unwrap_or(1e-5) })), "Normalises each row over its features, then scales and shifts (`nn.LayerNorm`)."),
     call(Layer, "input", &[req("features", SIZE, "the input width")], "input(4)", Build::Input, "Optional first layer: the number of features, checked against the data."),
     call(Init, "he_uniform", &[], "he_uniform", Build::Init(m::he_uniform), "U(±√(6/fan_in))."),
     call(Init, "he_normal", &[], "he_normal", Build::Init(m::he_normal), "Normal, mean 0, variance 2/fan_in."),

@@ -28,8 +28,15 @@ pub struct RModel {
     pub span: Span,
 }
 
+/// The model section as far as it can be resolved. A layer whose arguments
+/// have errors still gives its kind when its width is known (placeholder values
+/// where an argument is wrong; its errors are reported and no program is
+/// built), so that the checks that need the data (input width, class count)
+/// are still made and a recipe reports all its errors at once (§13). `None`
+/// when some entry gives no layer at all (an unknown name, `dense` without a
+/// valid width), since no width after it is known.
 pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
-    let before = cx.errors.len();
+    let mut complete = true;
     let mut input = None;
     let mut layers: Vec<RLayer> = Vec::new();
     let mut explicit_init: Vec<bool> = Vec::new();
@@ -46,13 +53,16 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
                     span: s.name.span,
                     help,
                 });
+                complete = false;
                 continue;
             }
             Entry::Layer(e) => e,
         };
         let Some((decl, _)) = values::declared(cx, e, Kind::Layer, "layer", "dense(16)") else {
+            complete = false;
             continue;
         };
+        let before = cx.errors.len();
         let b = bind(cx, e, decl);
         match decl.build.layer() {
             // `input(features)`, the one layer declaration that builds no layer.
@@ -60,24 +70,31 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
                 let n = b.count(cx, "features");
                 if pos != 0 || input.is_some() {
                     cx.err(CheckError::InputNotFirst { span: e.span });
+                    complete = false;
                 } else if let Some(n) = n {
                     input = Some((n, e.span));
+                } else {
+                    complete = false;
                 }
             }
             Some(build) => {
                 if let Some(kind) = build(cx, &b) {
                     let init_span = b.get("init").map(|x| x.span);
-                    explicit_init.push(init_span.is_some());
+                    // A layer with errors gets the default initialiser, so that
+                    // no lint judges a placeholder.
+                    explicit_init.push(init_span.is_some() && cx.errors.len() == before);
                     layers.push(RLayer {
                         kind,
                         span: e.span,
                         init_span,
                     });
+                } else {
+                    complete = false;
                 }
             }
         }
     }
-    if cx.errors.len() > before {
+    if !complete {
         return None;
     }
     if !layers
@@ -125,16 +142,14 @@ pub fn default_init(next: Option<&LayerKind>) -> Init {
 /// are reported; the default initialiser is chosen once the next layer is known.
 pub(super) fn dense(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
     let units = b.count(cx, "units");
-    let init = match b.get("init") {
-        Some(x) => init(cx, x).map(Some),
-        None => Some(None),
-    };
+    // A wrong `init` or `bias` is reported and leaves a placeholder: the width
+    // is what the checks after the model need ([`resolve`]).
+    let init = b.get("init").and_then(|x| init(cx, x));
     let bias = b.boolean(cx, "bias");
-    let (init, bias) = (init?, bias?);
     Some(LayerKind::Dense {
         units: units?,
         init: init.unwrap_or(Init::XavierUniform),
-        bias,
+        bias: bias.unwrap_or(true),
     })
 }
 
@@ -159,23 +174,24 @@ pub(super) fn softmax(_: &mut Cx, _: &Args) -> Option<LayerKind> {
 }
 
 pub(super) fn leaky_relu(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
-    let slope = b.float(cx, "slope")?;
+    // Placeholders after an error: the width is what [`resolve`] needs.
+    let slope = b.float(cx, "slope").unwrap_or(0.01);
     Some(LayerKind::LeakyRelu { slope })
 }
 
 pub(super) fn elu(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
-    let alpha = b.float(cx, "alpha")?;
+    let alpha = b.float(cx, "alpha").unwrap_or(1.0);
     Some(LayerKind::Elu { alpha })
 }
 
 pub(super) fn dropout(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
-    let p = b.float(cx, "p")?;
+    let p = b.float(cx, "p").unwrap_or(0.0);
     Some(LayerKind::Dropout { p })
 }
 
 pub(super) fn batch_norm(cx: &mut Cx, b: &Args) -> Option<LayerKind> {
-    let momentum = b.float(cx, "momentum")?;
-    let eps = b.float(cx, "eps")?;
+    let momentum = b.float(cx, "momentum").unwrap_or(0.1);
+    let eps = b.float(cx, "eps").unwrap_or(1e-5);
     Some(LayerKind::BatchNorm { momentum, eps })
 }
 

@@ -34,6 +34,42 @@ fn all_errors_are_reported_at_once() {
     );
 }
 
+/// A layer whose arguments are wrong still has a width, so the errors that
+/// need the data (input width, class count) are reported with its own: they
+/// were hidden until the layer was fixed. Every argument error of one layer
+/// is reported too (batch_norm stopped at the first).
+#[test]
+fn layer_argument_errors_do_not_hide_the_data_errors() {
+    let text = GOOD.replace(
+        "dense(8); relu; dense(3)",
+        "input(5); dense(8, init = foo, bias = 3); dropout(2); batch_norm(momentum = 3, eps = -1); layer_norm(eps = 0); dense(2)",
+    );
+    let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+    assert!(r.program.is_none());
+    let mut got = codes(&r.errors);
+    got.sort();
+    let mut want = [
+        "nnt::check::input_width",
+        "nnt::check::class_count",
+        "nnt::check::unknown_name",
+        "nnt::check::wrong_type",
+        "nnt::check::out_of_range",
+        "nnt::check::out_of_range",
+        "nnt::check::out_of_range",
+        "nnt::check::out_of_range",
+    ];
+    want.sort();
+    assert_eq!(got, want, "{:#?}", r.errors);
+    // A layer that gives no width (an unknown name) leaves the widths after it
+    // unknown: no guess about them.
+    let text = GOOD.replace(
+        "dense(8); relu; dense(3)",
+        "input(5); dense(8); rleu; dense(2)",
+    );
+    let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+    assert_eq!(codes(&r.errors), ["nnt::check::unknown_name"]);
+}
+
 #[test]
 fn warnings_do_not_block_the_program() {
     let text = GOOD.replace("dense(3) }", "dense(3); softmax }");

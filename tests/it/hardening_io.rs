@@ -890,7 +890,8 @@ fn readers_refuse_fifos_and_devices() {
     for args in cases {
         let o = run_bounded(d, &args);
         assert_ne!(o.status.code(), Some(0), "{args:?}");
-        let err = stderr(&o);
+        // `check --format json|github` report on stdout, in their format.
+        let err = stderr(&o) + &String::from_utf8_lossy(&o.stdout);
         assert!(err.contains("nnt::io::not_a_file"), "{args:?}: {err}");
     }
     assert!(!d.join("p.svg").exists());
