@@ -883,7 +883,8 @@ impl Default for DiagnoseConfig {
 /// One item of `expect { … }` (§16): a logged field and the bound it must reach.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expectation {
-    /// An epoch field (`valid_accuracy`, `train_loss`, …) or an end field (`test_*`).
+    /// An epoch field (`valid_accuracy`, `train_loss`, a metric's `valid_f1`, …)
+    /// or an end field (`test_*`, a metric's `test_f1` too).
     pub field: String,
     pub bound: Bound,
     /// The whole item (`valid_accuracy = at_least(0.9)`).

@@ -356,7 +356,13 @@ pub enum CheckError {
         help: Option<String>,
     },
 
-    /// `expect { valid_accuracy = at_least(0.9) }` without `valid = …`.
+    /// `expect { valid_accuracy = at_least(0.9) }` without `valid = …`;
+    /// `expect { valid_f1 = at_least(0.5) }` without `f1` in `train { metrics
+    /// = [...] }`, or `valid_rmse` with a classification loss.
+    /// Fixtures: tests/fixtures/invalid/expect_test_accuracy_regression.nnt,
+    /// tests/fixtures/invalid/expect_metric_not_listed.nnt; tests/it/cli_test.rs
+    /// `expectations_on_metric_fields_read_the_log`, tests/it/check_api.rs
+    /// `every_expect_error_is_reported_at_once`.
     #[error("`{field}` is not logged by this run: {reason}")]
     #[diagnostic(code(nnt::check::not_logged))]
     NotLogged {

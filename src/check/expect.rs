@@ -1,9 +1,14 @@
 //! The `expect` section (§16): `expect { valid_accuracy = at_least(0.9) }`.
 //! Each item names a field the run logs and the bound it must reach; a field this
 //! recipe's run cannot log is a check error.
+//!
+//! The fields are declared here once: [`EPOCH_FIELDS`], [`END_FIELDS`] and the
+//! `valid_NAME`/`test_NAME` fields of each metric (`ir::Metric`, logged when
+//! `train { metrics = [NAME] }` lists it); [`fields`] is every one of them, and
+//! `train::expect::field` reads each from the events.
 
 use crate::ast::{Entry, Section, Span};
-use crate::ir::{Bound, Loss, Regularize};
+use crate::ir::{Bound, Loss, Metric, Regularize};
 
 use super::args::{bind, Args};
 use super::catalog::Kind;
@@ -26,6 +31,42 @@ pub const EPOCH_FIELDS: &[&str] = &[
 /// Fields of the end event.
 pub const END_FIELDS: &[&str] = &["test_loss", "test_accuracy"];
 
+/// Every field `expect` can name: the epoch fields, each metric's `valid_NAME`,
+/// the end fields, each metric's `test_NAME`.
+pub fn fields() -> Vec<&'static str> {
+    EPOCH_FIELDS
+        .iter()
+        .copied()
+        .chain(Metric::ALL.iter().map(Metric::valid_name))
+        .chain(END_FIELDS.iter().copied())
+        .chain(Metric::ALL.iter().map(Metric::test_name))
+        .collect()
+}
+
+/// The metric whose `valid_NAME` or `test_NAME` field `field` is.
+pub fn metric_of(field: &str) -> Option<Metric> {
+    Metric::ALL
+        .into_iter()
+        .find(|m| m.valid_name() == field || m.test_name() == field)
+}
+
+/// The help for an unknown name with no close match: the epoch and end
+/// fields, the fields of the metrics this recipe lists (`listed`), and how a
+/// metric's fields are logged.
+fn known_help(listed: &[Metric]) -> String {
+    let shown: Vec<&str> = EPOCH_FIELDS
+        .iter()
+        .copied()
+        .chain(listed.iter().map(Metric::valid_name))
+        .chain(END_FIELDS.iter().copied())
+        .chain(listed.iter().map(Metric::test_name))
+        .collect();
+    format!(
+        "expected one of: {}; a metric NAME in `train {{ metrics = [...] }}` is logged as valid_NAME and test_NAME",
+        shown.join(", ")
+    )
+}
+
 /// One resolved item, before it is checked against the data, loss and penalties.
 #[derive(Debug, Clone)]
 pub struct RExpect {
@@ -35,9 +76,13 @@ pub struct RExpect {
     pub name_span: Span,
 }
 
-pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<Vec<RExpect>> {
+/// The items of the section whose field and bound are valid, and whether every
+/// item is: the fields of the valid ones are still checked against the recipe
+/// ([`loggable`]), so that one bad item hides no other error (§13). `listed`:
+/// the metrics of `train { metrics = [...] }`, for the help.
+pub fn resolve(cx: &mut Cx, sec: &Section, listed: &[Metric]) -> (Vec<RExpect>, bool) {
     let before = cx.errors.len();
-    let known: Vec<&str> = EPOCH_FIELDS.iter().chain(END_FIELDS).copied().collect();
+    let known = fields();
     let mut out: Vec<RExpect> = Vec::new();
     for e in &sec.entries {
         let s = match e {
@@ -56,8 +101,10 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<Vec<RExpect>> {
                 what: "logged field".into(),
                 name: name.name.clone(),
                 span: name.span,
-                help: suggest::help(&name.name, &known)
-                    .or_else(|| Some(format!("the fields are: {}", known.join(", ")))),
+                help: Some(match suggest::closest(&name.name, &known) {
+                    Some(k) => format!("did you mean `{k}`?"),
+                    None => known_help(listed),
+                }),
             });
             continue;
         }
@@ -90,7 +137,8 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<Vec<RExpect>> {
             name_span: name.span,
         });
     }
-    (cx.errors.len() == before).then_some(out)
+    let ok = cx.errors.len() == before;
+    (out, ok)
 }
 
 // The builders of the expectations declared in `catalog`. The bound is any number
@@ -106,46 +154,79 @@ pub(super) fn at_most(cx: &mut Cx, b: &Args) -> Option<Bound> {
     Some(Bound::AtMost(x))
 }
 
-/// Reports the fields that this recipe's run does not log.
+/// Reports the fields that this recipe's run does not log. `metrics`: the
+/// metrics `train` lists (`None` when `train` does not check: no metric field
+/// is judged then).
 pub fn loggable(
     cx: &mut Cx,
     items: &[RExpect],
     data: Option<&RData>,
     loss: Option<Loss>,
     regularize: Option<&Regularize>,
+    metrics: Option<&[Metric]>,
 ) {
     for item in items {
         let f = item.field.as_str();
+        let metric = metric_of(f);
+        let unlisted = metric.filter(|m| metrics.is_some_and(|l| !l.contains(m)));
+        let unfit = metric.filter(|m| loss.is_some_and(|l| !m.fits(&l)));
         let missing = if f.starts_with("valid_") && data.is_some_and(|d| d.spec.valid.is_none()) {
             Some((
-                "the recipe has no valid split",
-                "add `valid = split(train, 0.2)` to `data`",
+                "the recipe has no valid split".to_string(),
+                "add `valid = split(train, 0.2)` to `data`".to_string(),
             ))
         } else if f.starts_with("test_") && data.is_some_and(|d| d.spec.test.is_none()) {
             Some((
-                "the recipe has no test split",
-                "add `test = split(train, 0.2)` to `data`",
+                "the recipe has no test split".to_string(),
+                "add `test = split(train, 0.2)` to `data`".to_string(),
             ))
         } else if f.ends_with("_accuracy") && loss.is_some_and(|l| !l.is_classification()) {
             Some((
-                "accuracy is only measured for classification losses",
-                "expect a loss instead, e.g. `valid_loss = at_most(0.1)`",
+                "accuracy is only measured for classification losses".to_string(),
+                "expect a loss instead, e.g. `valid_loss = at_most(0.1)`".to_string(),
             ))
         } else if f == "penalty" && regularize.is_some_and(|r| !r.has_penalty) {
             Some((
-                "`regularize` holds no l1 or l2 penalty",
-                "add `regularize = [l2(1e-4)]`, or expect another field",
+                "`regularize` holds no l1 or l2 penalty".to_string(),
+                "add `regularize = [l2(1e-4)]`, or expect another field".to_string(),
             ))
+        } else if let (Some(m), Some(l)) = (unfit, loss) {
+            // A listed metric that does not fit is `metric_loss` at the list.
+            unlisted.map(|_| {
+                (
+                    format!("`{}` is not measured for {}", m.name(), l.name()),
+                    fitting_help(&l),
+                )
+            })
         } else {
-            None
+            unlisted.map(|m| {
+                (
+                    format!("`train` has no `{}` in `metrics`", m.name()),
+                    format!("add `metrics = [{}]` to `train`", m.name()),
+                )
+            })
         };
         if let Some((reason, help)) = missing {
             cx.err(CheckError::NotLogged {
                 field: item.field.clone(),
-                reason: reason.into(),
+                reason,
                 span: item.name_span,
-                help: Some(help.into()),
+                help: Some(help),
             });
         }
     }
+}
+
+/// The metrics a run with `loss` can log, as a help.
+fn fitting_help(loss: &Loss) -> String {
+    let names: Vec<&str> = Metric::ALL
+        .iter()
+        .filter(|m| m.fits(loss))
+        .map(Metric::name)
+        .collect();
+    format!(
+        "a run with {} can log {} (as valid_NAME and test_NAME)",
+        loss.name(),
+        names.join(", ")
+    )
 }

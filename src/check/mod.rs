@@ -455,19 +455,24 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
         None => Some(DiagnoseConfig::default()),
     };
 
+    // Every item with a known field and a valid bound is checked against the
+    // recipe, even beside a bad one (§13: all errors at once).
+    let listed = train.as_ref().map(|t| t.plan.metrics.as_slice());
     let expect = match lay.sections.get("expect") {
-        Some(s) => expect::resolve(cx, s),
+        Some(s) => {
+            let (items, ok) = expect::resolve(cx, s, listed.unwrap_or_default());
+            expect::loggable(
+                cx,
+                &items,
+                data.as_ref(),
+                loss.map(|(l, _)| l),
+                regularize.as_ref().map(|r| &r.reg),
+                listed,
+            );
+            ok.then_some(items)
+        }
         None => Some(Vec::new()),
     };
-    if let Some(items) = &expect {
-        expect::loggable(
-            cx,
-            items,
-            data.as_ref(),
-            loss.map(|(l, _)| l),
-            regularize.as_ref().map(|r| &r.reg),
-        );
-    }
 
     // A `valid_*` monitor needs a valid split; accuracy needs a classification loss.
     if let (Some(d), Some(t)) = (&data, &train) {

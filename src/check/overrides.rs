@@ -32,7 +32,8 @@ pub fn apply(
         let source = SourceId(id);
         sources.push((format!("--set {text}"), Arc::new(text.clone())));
         let key = text.split_once('=').map_or(text.as_str(), |(k, _)| k);
-        if list[..i].iter().any(|t| key_of(t) == key.trim()) {
+        let normal = key_of(text);
+        if list[..i].iter().any(|t| key_of(t) == normal) {
             let start = key.len() - key.trim_start().len();
             let span = Span::new(source, start, start + key.trim().len());
             bad(
@@ -476,14 +477,14 @@ pub fn params_of(ctx: Context, call: &str) -> Option<Vec<&'static str>> {
         .map(|b| b.param_names())
 }
 
-/// The first key given twice among `--set` texts (`KEY=VALUE`; spaces around the
-/// key do not count), for the command line to refuse as a usage error.
+/// The first key given twice among `--set` texts (`KEY=VALUE`, keys compared in
+/// their [`normal_key`] form), for the command line to refuse as a usage error.
 pub fn duplicate_key(list: &[String]) -> Option<String> {
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for text in list {
         let key = key_of(text);
         if seen.contains(&key) {
-            return Some(key.to_string());
+            return Some(key);
         }
         seen.push(key);
     }
@@ -497,9 +498,24 @@ fn first_item(section: &str) -> &'static str {
         .unwrap_or("item")
 }
 
-/// The key of a `KEY=VALUE` text, without surrounding spaces.
-fn key_of(text: &str) -> &str {
-    text.split_once('=').map_or(text, |(k, _)| k).trim()
+/// The key of a `KEY=VALUE` text in its [`normal_key`] form.
+fn key_of(text: &str) -> String {
+    normal_key(text.split_once('=').map_or(text, |(k, _)| k))
+}
+
+/// A `--set` key as keys are compared for "a key given twice" (§18): without
+/// whitespace (`train . epochs` is `train.epochs`) and with a layer index read
+/// as the number it is (`model.00.units` and `model.0.units` name one layer).
+pub fn normal_key(key: &str) -> String {
+    let key: String = key.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let is_index = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() > 1 && parts[0] == "model" && is_index(parts[1]) {
+        // Leading zeros dropped (not parsed: any length stays one index).
+        let digits = parts[1].trim_start_matches('0');
+        parts[1] = if digits.is_empty() { "0" } else { digits };
+    }
+    parts.join(".")
 }
 
 /// When every value of `key` is the same call with its arguments in the same

@@ -17,12 +17,13 @@ pub struct ConflictingOptions {
     pub hint: String,
 }
 
-/// The key of a `--set KEY=VALUE`, without whitespace (`train . epochs` is
-/// `train.epochs`); `None` for text without `=` (the checker reports it).
+/// The key of a `--set KEY=VALUE` as keys are compared
+/// (`crate::check::overrides::normal_key`: no whitespace, so `train . epochs`
+/// is `train.epochs`; a layer index as a number, so `model.00.units` is
+/// `model.0.units`); `None` for text without `=` (the checker reports it).
 fn key_of(text: &str) -> Option<(String, &str)> {
     let (key, value) = text.split_once('=')?;
-    let key: String = key.chars().filter(|c| !c.is_whitespace()).collect();
-    Some((key, value.trim()))
+    Some((crate::check::overrides::normal_key(key), value.trim()))
 }
 
 /// The first conflict among `--seed` and the `--set` overrides, if any.
@@ -118,6 +119,13 @@ mod tests {
         assert_eq!(e.key, "seed");
         let e = conflict(&sets(&["train.epochs=3", "train . epochs=4"]), None).unwrap();
         assert_eq!(e.key, "train.epochs");
+        // One layer index spelled two ways is one key.
+        let e = conflict(&sets(&["model.0.units=5", "model.00.units=6"]), None).unwrap();
+        assert_eq!(e.key, "model.0.units");
+        let e = conflict(&sets(&["model.10=dense(3)", "model.010=dense(4)"]), None).unwrap();
+        assert_eq!(e.key, "model.10");
+        assert!(conflict(&sets(&["model.0.units=5", "model.1.units=6"]), None).is_none());
+        assert!(conflict(&sets(&["model.10.units=5", "model.100.units=6"]), None).is_none());
         assert_eq!(
             e.code().map(|c| c.to_string()).as_deref(),
             Some("nnt::cli::conflicting_options")

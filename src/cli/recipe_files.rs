@@ -2,8 +2,10 @@
 //! `csv` data and `init_from` weights it reads, the `save` file and checkpoint
 //! folder it writes. `nnt sweep` rewrites these paths for each run's folder;
 //! `nnt test --junit` refuses a report path that is a file a tested recipe
-//! reads or writes. Both need them also for a recipe that does not check (a bad
-//! `normalize` must not hide the data file next to it), which the checker's
+//! reads or writes; `nnt test` and `nnt sweep` refuse to write a snapshot, a
+//! run's file or a summary over a file a recipe reads. They need them also for
+//! a recipe that does not check (a bad `normalize` must not hide the data file
+//! next to it), which the checker's
 //! resolved paths (`CheckReport::data_files`, `Program::init_from`) cannot give.
 
 use std::path::{Path, PathBuf};
@@ -117,11 +119,18 @@ pub fn named_files(path: &Path) -> Vec<(PathUse, PathBuf)> {
     };
     // A byte-order mark is not part of the recipe (as in the checker).
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let Ok(mut recipe) = crate::syntax::parse(text, SourceId::RECIPE) else {
+    let Ok(recipe) = crate::syntax::parse(text, SourceId::RECIPE) else {
         return Vec::new();
     };
     // `r.nnt` reading `d.csv` names it `d.csv`, not `./d.csv`, in messages.
-    let dir = path.parent().unwrap_or(Path::new(""));
+    files_of(&recipe, path.parent().unwrap_or(Path::new("")))
+}
+
+/// The paths `recipe` names (as [`named_files`]), each joined to `dir`, the
+/// recipe's folder: for a recipe already parsed, with its `--set` overrides
+/// applied (`nnt sweep`'s runs).
+pub fn files_of(recipe: &Recipe, dir: &Path) -> Vec<(PathUse, PathBuf)> {
+    let mut recipe = recipe.clone();
     let mut files = Vec::new();
     // `join` keeps an absolute path as it is, as the checker does.
     paths_mut(&mut recipe, |use_, s| files.push((use_, dir.join(&*s))));

@@ -19,7 +19,8 @@
 //! A run is complete only when its marker exists, its log ends with an `end` event and
 //! its saved recipe is the one this sweep would write; anything else is rerun from
 //! the start (never half-counted). Every file is written through
-//! [`crate::io::atomic`].
+//! [`crate::io::atomic`], and none over a file the runs read (the recipe, its
+//! data, `init_from`): such a sweep is refused before it writes anything.
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
@@ -37,6 +38,7 @@ use crate::io::atomic::write_atomic;
 use crate::ir::{Metric, Monitor};
 
 use super::exit::Status;
+use super::recipe_files::{files_of, PathUse};
 
 /// What `nnt sweep R.nnt …` was asked to do.
 #[derive(Debug, Clone)]
@@ -300,6 +302,10 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
             )
         })?;
     let mut runs = Vec::new();
+    // What the runs read (the recipe, each run's data and `init_from` files
+    // after its overrides) and what the sweep and its runs write.
+    let mut inputs: Vec<(&'static str, PathBuf)> = vec![("recipe", opts.recipe.clone())];
+    let mut outputs: Vec<(&'static str, PathBuf)> = vec![("sweep summary", opts.out.join(SUMMARY))];
     for (k, &index) in planned.iter().enumerate() {
         if let Some((i, n)) = opts.shard {
             if k % n != i {
@@ -315,15 +321,32 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
         let mut overrides = opts.set.clone();
         overrides.extend(values.iter().map(|(key, v)| format!("{key}={v}")));
         let mut recipe = resolve(overrides)?;
+        inputs.extend(
+            files_of(&recipe, &recipe_dir)
+                .into_iter()
+                .filter(|(u, _)| u.is_read())
+                .map(|(u, p)| (u.role(), p)),
+        );
         let run_name = format!("run-{k}");
         relocate(&mut recipe, &from, &out_abs.join(&run_name));
+        let dir = opts.out.join(&run_name);
+        outputs.extend(RUN_FILES.iter().map(|(role, f)| (*role, dir.join(f))));
+        outputs.extend(
+            files_of(&recipe, &dir)
+                .into_iter()
+                .filter(|(u, _)| *u == PathUse::Save)
+                .map(|(u, p)| (u.role(), p)),
+        );
         runs.push(Run {
             k,
             values,
-            dir: opts.out.join(&run_name),
+            dir,
             recipe_text: super::format::format_ast(&recipe, &text),
         });
     }
+    inputs.sort();
+    inputs.dedup();
+    outputs_are_not_inputs(&outputs, &inputs).map_err(|e| refuse(Box::new(e), Status::Failure))?;
     std::fs::create_dir_all(&opts.out).map_err(|e| {
         refuse(
             usage(format!("cannot create {}: {e}", opts.out.display()), None),
@@ -332,6 +355,32 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
     })?;
     Ok(runs)
 }
+
+/// Refuses, before anything is written, a file of the sweep (`summary.csv`, a
+/// run's `recipe.nnt`, `sweep.json`, `log.jsonl`, `stderr.txt`, marker or `save`
+/// file) that is one of its inputs, also through a link or a linked run folder
+/// (`nnt::io::output_is_input`). Test: tests/it/cli_outputs_guard.rs
+/// `sweep_never_writes_over_an_input`.
+fn outputs_are_not_inputs(
+    outputs: &[(&'static str, PathBuf)],
+    inputs: &[(&'static str, PathBuf)],
+) -> Result<(), crate::io::guard::IoError> {
+    let outputs: Vec<(&str, &Path)> = outputs.iter().map(|(r, p)| (*r, p.as_path())).collect();
+    let inputs: Vec<(&str, &Path)> = inputs.iter().map(|(r, p)| (*r, p.as_path())).collect();
+    crate::io::guard::outputs_are_not_paths(&outputs, &inputs)
+}
+
+/// The files the sweep writes in each run's folder, with their roles.
+const RUN_FILES: &[(&str, &str)] = &[
+    ("run's recipe", RECIPE),
+    ("run's sweep.json", "sweep.json"),
+    ("run's log", LOG),
+    ("run's stderr.txt", "stderr.txt"),
+    ("run's marker", MARKER),
+];
+
+/// The summary's file name in the sweep folder.
+const SUMMARY: &str = "summary.csv";
 
 /// The recipe's `seed` (0 when it has none), for `--random`.
 fn seed_of(recipe: &Recipe) -> u64 {
@@ -701,13 +750,21 @@ pub fn summarize(dir: &Path) -> Result<Summary, BoxedDiagnostic> {
         keys,
         metrics,
     };
-    write_atomic(&dir.join("summary.csv"), summary.csv().as_bytes()).map_err(|e| {
+    // The summary never replaces what it was read from (a link to a run's log).
+    let read: Vec<(&'static str, PathBuf)> = summary
+        .rows
+        .iter()
+        .flat_map(|r| {
+            let run = dir.join(format!("run-{}", r.k));
+            RUN_FILES.iter().map(move |(role, f)| (*role, run.join(f)))
+        })
+        .collect();
+    outputs_are_not_inputs(&[("sweep summary", dir.join(SUMMARY))], &read)
+        .map_err(|e| Box::new(e) as BoxedDiagnostic)?;
+    write_atomic(&dir.join(SUMMARY), summary.csv().as_bytes()).map_err(|e| {
         Box::new(
-            MietteDiagnostic::new(format!(
-                "cannot write {}: {e}",
-                dir.join("summary.csv").display()
-            ))
-            .with_code("nnt::cli::sweep_folder"),
+            MietteDiagnostic::new(format!("cannot write {}: {e}", dir.join(SUMMARY).display()))
+                .with_code("nnt::cli::sweep_folder"),
         ) as BoxedDiagnostic
     })?;
     Ok(summary)

@@ -44,9 +44,13 @@ pub enum TestError {
     /// model.safetensors` where `t.nnt` has `save = "model.safetensors"`, or
     /// `--junit ck` where it has `checkpoint { path = "ck" }`
     /// (`nnt::io::outputs_collide`: the report would replace a file a recipe
-    /// writes), `--junit ck/report.xml` (`nnt::io::output_in_checkpoint_dir`).
+    /// writes), `--junit ck/report.xml` (`nnt::io::output_in_checkpoint_dir`);
+    /// `snapshots/t.jsonl.new` a link to `../t.nnt` or to `data.csv` (or, with
+    /// `--update`, `snapshots/t.jsonl` such a link) (`nnt::io::output_is_input`:
+    /// the snapshot or `.new` file would replace an input).
     /// Nothing is run or written.
     /// Test: tests/it/cli_outputs_guard.rs `test_junit_never_replaces_a_recipe_or_a_snapshot`,
+    /// `test_never_writes_a_snapshot_over_an_input`,
     /// `test_junit_never_replaces_a_file_a_recipe_reads`,
     /// `test_junit_never_replaces_a_file_a_recipe_writes`,
     /// `test_refuses_a_recipe_that_is_not_a_file`.
@@ -223,6 +227,7 @@ pub fn main(args: &TestArgs, out: &mut dyn Write) -> Result<Status, CliError> {
     if let Some(junit) = &args.junit {
         junit_is_not_an_input(junit, &recipes).map_err(CliError::failure)?;
     }
+    snapshots_are_not_inputs(&recipes, args.update).map_err(CliError::failure)?;
     let exe = std::env::current_exe().map_err(|e| CliError::usage(TestError::NoExecutable(e)))?;
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -306,6 +311,51 @@ pub fn junit_is_not_an_input(junit: &Path, recipes: &[PathBuf]) -> Result<(), Io
         .map(|(_, p)| p)
         .collect();
     guard::outputs_are_outside_checkpoint_dirs(&report, &checkpoints)
+}
+
+/// What the recipes of one `nnt test` read: each recipe, the files it names
+/// that a run reads (`csv` data, `init_from` weights), and, when `snapshots`,
+/// each snapshot (read and compared, not written, without `--update`), as
+/// (role, path) pairs.
+fn inputs_of(recipes: &[PathBuf], snapshots: bool) -> Vec<(&'static str, PathBuf)> {
+    use super::recipe_files::named_files;
+    let mut inputs = Vec::new();
+    for r in recipes {
+        inputs.push(("recipe", r.clone()));
+        if snapshots {
+            inputs.push(("snapshot", snapshot_path(r)));
+        }
+        inputs.extend(
+            named_files(r)
+                .into_iter()
+                .filter(|(u, _)| u.is_read())
+                .map(|(u, p)| (u.role(), p)),
+        );
+    }
+    inputs
+}
+
+/// The files `nnt test` may write for `recipe`: its snapshot with `--update`,
+/// else its `.new` file.
+fn outputs_of(recipe: &Path, update: bool) -> (&'static str, PathBuf) {
+    if update {
+        ("snapshot", snapshot_path(recipe))
+    } else {
+        ("actual-output file", new_path(recipe))
+    }
+}
+
+/// Refuses, before any recipe runs, a file `nnt test` may write (a snapshot
+/// with `--update`, else a `.new` file) that is one of its inputs: a recipe, a
+/// file a recipe reads, or (without `--update`) a snapshot, also through a
+/// link (`snapshots/r.jsonl.new` linked to `../r.nnt` or to its data)
+/// (`nnt::io::output_is_input`). A link to any other file is written through.
+pub fn snapshots_are_not_inputs(recipes: &[PathBuf], update: bool) -> Result<(), IoError> {
+    let inputs = inputs_of(recipes, !update);
+    let inputs: Vec<(&str, &Path)> = inputs.iter().map(|(r, p)| (*r, p.as_path())).collect();
+    let outputs: Vec<(&str, PathBuf)> = recipes.iter().map(|r| outputs_of(r, update)).collect();
+    let outputs: Vec<(&str, &Path)> = outputs.iter().map(|(r, p)| (*r, p.as_path())).collect();
+    guard::outputs_are_not_paths(&outputs, &inputs)
 }
 
 // ------------------------------------------------------------------ discovery
@@ -506,6 +556,12 @@ impl Runner {
             })
         };
         let write = |role: &str, path: &Path, bytes: &[u8]| -> Result<(), String> {
+            // Checked for all recipes before they run; again here, just before
+            // the write, for this recipe's own inputs (a link made meanwhile).
+            let inputs = inputs_of(&[recipe.to_path_buf()], !self.update);
+            let inputs: Vec<(&str, &Path)> =
+                inputs.iter().map(|(r, p)| (*r, p.as_path())).collect();
+            guard::outputs_are_not_paths(&[(role, path)], &inputs).map_err(|e| coded(&e))?;
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| unwritable(role, path, e))?;
             }

@@ -2,13 +2,23 @@
 //! on the epoch whose parameters the run keeps (or, for `test_*`, the end event).
 
 use crate::events::{EndEvent, EpochEvent, RunDiagnostic, Severity};
-use crate::ir::Expectation;
+use crate::ir::{Expectation, Metric};
 
 /// The code of an unmet expectation.
 pub const CODE: &str = "nnt::run::expectation";
 
-/// The value of a logged field, when the event has it.
+/// The value of a logged field, when the event has it: a `test_*` field from
+/// the end event, any other from `epoch`; a metric's `valid_NAME` and
+/// `test_NAME` (§15) from the event's metric values.
 pub fn field(name: &str, epoch: Option<&EpochEvent>, end: &EndEvent) -> Option<f64> {
+    let value_of =
+        |list: &[(Metric, f64)], m: Metric| list.iter().find(|(x, _)| *x == m).map(|(_, v)| *v);
+    if let Some(m) = Metric::ALL.into_iter().find(|m| m.test_name() == name) {
+        return value_of(&end.test_metrics, m);
+    }
+    if let Some(m) = Metric::ALL.into_iter().find(|m| m.valid_name() == name) {
+        return value_of(&epoch?.valid_metrics, m);
+    }
     match name {
         "test_loss" => end.test_loss,
         "test_accuracy" => end.test_accuracy,

@@ -68,6 +68,43 @@ fn layer_argument_errors_do_not_hide_the_data_errors() {
     );
     let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
     assert_eq!(codes(&r.errors), ["nnt::check::unknown_name"]);
+
+/// §13: an unknown field in `expect` does not hide the fields this run does
+/// not log; every one is reported in one check, in recipe order.
+#[test]
+fn every_expect_error_is_reported_at_once() {
+    let text = format!(
+        "seed = 1\ndata {{ train = xor(n = 20) }}\nmodel {{ dense(3); tanh; dense(2) }}\nloss = cross_entropy\noptimizer = adam(lr = 0.01)\ntrain {{ epochs = 2 }}\n{}",
+        "expect { valid_accuracy = at_least(0.9); test_loss = at_most(0.3); penalty = at_most(1); foo = at_most(1) }\n"
+    );
+    let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+    assert!(r.program.is_none());
+    assert_eq!(
+        codes(&r.errors),
+        [
+            "nnt::check::not_logged",
+            "nnt::check::not_logged",
+            "nnt::check::not_logged",
+            "nnt::check::unknown_name",
+        ]
+    );
+    // And each bad bound beside them.
+    let text = text.replace("at_most(0.3)", "at_most(\"low\")");
+    let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+    let mut got = codes(&r.errors);
+    got.sort();
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert_eq!(
+        got.iter()
+            .filter(|c| *c == "nnt::check::not_logged")
+            .count(),
+        2,
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&"nnt::check::unknown_name".to_string()),
+        "{got:?}"
+    );
 }
 
 #[test]

@@ -1,8 +1,8 @@
-//! End-to-end tests: `nnt predict -o`, `nnt export onnx -o`, `nnt export torch -o`
-//! and `nnt test --junit` never replace their own inputs (nor, for `--junit`,
-//! what a tested recipe writes), and `nnt test` neither loops through linked
-//! directories nor opens what is not a regular file, and codes every file error
-//! it reports.
+//! End-to-end tests: `nnt predict -o`, `nnt export onnx -o`, `nnt export torch -o`,
+//! `nnt test --junit`, `nnt test`'s snapshots and `nnt sweep`'s files never
+//! replace their own inputs (nor, for `--junit`, what a tested recipe writes),
+//! and `nnt test` neither loops through linked directories nor opens what is
+//! not a regular file, and codes every file error it reports.
 //!
 //! `NNT_TEST_EXE=/path/to/nnt` runs these against another build (to see them
 //! fail on one without the fixes); by default they run this crate's binary.
@@ -662,4 +662,179 @@ fn test_file_errors_have_codes_and_success_follows_the_write() {
         r.all()
     );
     assert!(!d.join("missing").exists());
+}
+
+// ------------------------------------------------------------ nnt test, nnt sweep
+
+/// A folder with `a.nnt` (generated data) and `r.nnt` reading `d.csv`.
+#[cfg(unix)]
+fn two_recipes() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("a.nnt"), RECIPE).unwrap();
+    fs::write(d.join("r.nnt"), csv_recipe("d.csv")).unwrap();
+    fs::write(d.join("d.csv"), CSV).unwrap();
+    dir
+}
+
+/// `nnt test` never writes a `.new` file (or, with `--update`, a snapshot)
+/// over one of its inputs through a link: a recipe, a recipe's data, another
+/// recipe's snapshot. Nothing runs, and the input is untouched. A link to any
+/// other file is written through.
+#[cfg(unix)]
+#[test]
+fn test_never_writes_a_snapshot_over_an_input() {
+    for (link, target, args) in [
+        ("a.jsonl.new", "../a.nnt", ["test"].as_slice()),
+        ("r.jsonl.new", "../d.csv", &["test"]),
+        ("a.jsonl.new", "../r.nnt", &["test", "."]),
+        ("a.jsonl.new", "r.jsonl", &["test"]),
+        ("a.jsonl", "../a.nnt", &["test", "--update"]),
+        ("r.jsonl", "../d.csv", &["test", "--update", "r.nnt"]),
+    ] {
+        let dir = two_recipes();
+        let d = dir.path();
+        fs::create_dir(d.join("snapshots")).unwrap();
+        fs::write(d.join("snapshots/r.jsonl"), "a snapshot\n").unwrap();
+        if link == "r.jsonl" {
+            fs::remove_file(d.join("snapshots/r.jsonl")).unwrap();
+        }
+        symlink(target, &d.join("snapshots").join(link));
+        let snaps = listing(&d.join("snapshots"));
+        let r = run_in(d, args);
+        let what = format!("{link} -> {target}, {args:?}");
+        assert_eq!(r.code, Some(1), "{what}: {}", r.all());
+        assert!(
+            r.stderr.contains("nnt::io::output_is_input"),
+            "{what}: {}",
+            r.all()
+        );
+        assert!(r.stdout.is_empty(), "{what}: nothing run: {}", r.all());
+        assert_eq!(fs::read_to_string(d.join("a.nnt")).unwrap(), RECIPE);
+        assert_eq!(
+            fs::read_to_string(d.join("r.nnt")).unwrap(),
+            csv_recipe("d.csv")
+        );
+        assert_eq!(fs::read_to_string(d.join("d.csv")).unwrap(), CSV);
+        if link != "r.jsonl" {
+            assert_eq!(
+                fs::read_to_string(d.join("snapshots/r.jsonl")).unwrap(),
+                "a snapshot\n"
+            );
+        }
+        assert_eq!(listing(&d.join("snapshots")), snaps, "{what}");
+        assert!(fs::symlink_metadata(d.join("snapshots").join(link))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+    let dir = two_recipes();
+    let d = dir.path();
+    fs::create_dir(d.join("snapshots")).unwrap();
+    symlink("../a.nnt", &d.join("snapshots/a.jsonl.new"));
+    let r = run_in(d, &["test", "a.nnt"]);
+    assert!(
+        r.stderr.contains(
+            "the actual-output file snapshots/a.jsonl.new is the same file as the recipe a.nnt"
+        ),
+        "{}",
+        r.all()
+    );
+    // Links to files that are not inputs are written through.
+    let dir = two_recipes();
+    let d = dir.path();
+    fs::create_dir(d.join("snapshots")).unwrap();
+    fs::create_dir(d.join("store")).unwrap();
+    symlink("../store/a.new", &d.join("snapshots/a.jsonl.new"));
+    let r = run_in(d, &["test", "a.nnt"]);
+    assert_eq!(r.code, Some(1), "new: {}", r.all());
+    let log = fs::read_to_string(d.join("store/a.new")).unwrap();
+    assert!(log.starts_with("{\"event\":\"start\""), "{log}");
+    symlink("../store/a.jsonl", &d.join("snapshots/a.jsonl"));
+    let r = run_in(d, &["test", "a.nnt", "--update"]);
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    assert_eq!(fs::read_to_string(d.join("store/a.jsonl")).unwrap(), log);
+    assert_eq!(fs::read_to_string(d.join("a.nnt")).unwrap(), RECIPE);
+}
+
+/// `nnt sweep` never writes its summary or a run's file (recipe, log, marker,
+/// `save` file) over the recipe or a file it reads, through a linked file or a
+/// linked run folder: refused before anything is written, the input untouched.
+/// A link to any other file is written through.
+#[cfg(unix)]
+#[test]
+fn sweep_never_writes_over_an_input() {
+    const GRID: &str = "optimizer.lr=[0.1]";
+    let saving = format!("save = \"m.safetensors\"\n{}", csv_recipe("d.csv"));
+    for (recipe, text, link, target) in [
+        ("a.nnt", RECIPE.to_string(), "S/summary.csv", "../a.nnt"),
+        (
+            "a.nnt",
+            RECIPE.to_string(),
+            "S/run-0/recipe.nnt",
+            "../../a.nnt",
+        ),
+        (
+            "r.nnt",
+            csv_recipe("d.csv"),
+            "S/run-0/log.jsonl",
+            "../../d.csv",
+        ),
+        ("r.nnt", csv_recipe("d.csv"), "S/run-0/done", "../../d.csv"),
+        (
+            "s.nnt",
+            saving.clone(),
+            "S/run-0/m.safetensors",
+            "../../d.csv",
+        ),
+        ("recipe.nnt", RECIPE.to_string(), "S/run-0", ".."),
+    ] {
+        let dir = two_recipes();
+        let d = dir.path();
+        fs::write(d.join(recipe), &text).unwrap();
+        let link = d.join(link);
+        fs::create_dir_all(link.parent().unwrap()).unwrap();
+        symlink(target, &link);
+        let before = listing(d);
+        let s_before = listing(&d.join("S"));
+        let args = ["sweep", recipe, "--grid", GRID, "-o", "S"];
+        let r = run_in(d, &args);
+        assert_refused(&r, "nnt::io::output_is_input", &args);
+        assert!(r.stdout.is_empty(), "{args:?}: nothing run: {}", r.all());
+        assert_eq!(fs::read_to_string(d.join(recipe)).unwrap(), text);
+        assert_eq!(fs::read_to_string(d.join("d.csv")).unwrap(), CSV);
+        assert_eq!(listing(d), before, "{args:?}");
+        assert_eq!(listing(&d.join("S")), s_before, "{args:?}");
+    }
+    let dir = two_recipes();
+    let d = dir.path();
+    fs::create_dir(d.join("S")).unwrap();
+    symlink("../a.nnt", &d.join("S/summary.csv"));
+    let r = run_in(d, &["sweep", "a.nnt", "--grid", GRID, "-o", "S"]);
+    assert!(
+        r.stderr
+            .contains("the sweep summary S/summary.csv is the same file as the recipe a.nnt"),
+        "{}",
+        r.all()
+    );
+    // Links to files that are not inputs are written through.
+    fs::remove_file(d.join("S/summary.csv")).unwrap();
+    symlink("../elsewhere.csv", &d.join("S/summary.csv"));
+    let r = run_in(d, &["sweep", "a.nnt", "--grid", GRID, "-o", "S"]);
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    assert!(fs::read_to_string(d.join("elsewhere.csv"))
+        .unwrap()
+        .starts_with("k,optimizer.lr,"));
+    assert_eq!(fs::read_to_string(d.join("a.nnt")).unwrap(), RECIPE);
+    // `--summarize` never writes the summary over a run's log it reads.
+    let log = fs::read_to_string(d.join("S/run-0/log.jsonl")).unwrap();
+    fs::remove_file(d.join("S/summary.csv")).unwrap();
+    symlink("run-0/log.jsonl", &d.join("S/summary.csv"));
+    let args = ["sweep", "--summarize", "S"];
+    let r = run_in(d, &args);
+    assert_refused(&r, "nnt::io::output_is_input", &args);
+    assert_eq!(
+        fs::read_to_string(d.join("S/run-0/log.jsonl")).unwrap(),
+        log
+    );
 }

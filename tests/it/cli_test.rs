@@ -589,6 +589,87 @@ fn test_expectations_check_and_nnt_test_snapshot() {
     assert_eq!(snap, o.stdout);
 }
 
+/// `expect` names the metric fields the run logs (`metrics = [f1]` logs
+/// `valid_f1` each epoch and `test_f1` at the end, §15): the check accepts
+/// them, the run compares them with the values it logs (exit 4 when unmet),
+/// `nnt test` snapshots that log, and a metric the run does not compute is
+/// `nnt::check::not_logged`, not an unknown name.
+#[test]
+fn expectations_on_metric_fields_read_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let with_test = |expect: &str, extra_train: &str| {
+        with_expect(expect, extra_train).replace(
+            "    valid = split(train, 0.25)\n",
+            "    valid = split(train, 0.25)\n    test = split(train, 0.25)\n",
+        )
+    };
+    let metrics = "    metrics = [f1]\n";
+    write(
+        &dir.join("met.nnt"),
+        &with_test(
+            "expect {\n    valid_f1 = at_least(0.0)\n    test_f1 = at_least(0.0)\n}\n",
+            metrics,
+        ),
+    );
+    let o = run(dir, &["check", "met.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(dir, &["run", "met.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let ev = events(&o);
+    assert!(ev.iter().all(|e| e["event"] != "diagnostic"), "{ev:?}");
+    let end = ev.last().unwrap();
+    assert!(end.get("expectations").is_none());
+    let f1 = ev.iter().rfind(|e| e["event"] == "epoch").unwrap()["valid_f1"]
+        .as_f64()
+        .unwrap();
+    let test_f1 = end["test_f1"].as_f64().unwrap();
+
+    // Bounds the logged values miss: one diagnostic each, with the logged value.
+    let text = with_test(
+        "expect {\n    valid_f1 = at_least(1.5)\n    test_f1 = at_most(-1)\n}\n",
+        metrics,
+    );
+    write(&dir.join("met.nnt"), &text);
+    let o = run(dir, &["run", "met.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let ev = events(&o);
+    let end = ev.last().unwrap();
+    assert_eq!(end["expectations"], "failed");
+    let messages: Vec<&str> = ev
+        .iter()
+        .filter(|e| e["event"] == "diagnostic" && e["code"] == "nnt::run::expectation")
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            format!("expectation not met: `valid_f1` is {f1} at epoch 6, expected at least 1.5"),
+            format!("expectation not met: `test_f1` is {test_f1} at the end, expected at most -1"),
+        ],
+    );
+    // nnt test runs it and snapshots that log, failed expectations included.
+    assert_eq!(run(dir, &["test", "--update"]).status.code(), Some(0));
+    assert_eq!(
+        std::fs::read(dir.join("snapshots/met.jsonl")).unwrap(),
+        o.stdout
+    );
+    let t = run(dir, &["test"]);
+    assert_eq!(t.status.code(), Some(0), "{}", stdout(&t));
+
+    // Without `f1` in `metrics` the run logs neither field.
+    write(
+        &dir.join("met.nnt"),
+        &with_test("expect {\n    valid_f1 = at_least(0.0)\n}\n", ""),
+    );
+    let o = run(dir, &["check", "met.nnt"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("nnt::check::not_logged"), "{err}");
+    assert!(err.contains("add `metrics = [f1]` to `train`"), "{err}");
+    assert!(!err.contains("unknown_name"), "{err}");
+}
+
 #[test]
 fn fmt_keeps_the_expect_section() {
     let tmp = tempfile::tempdir().unwrap();

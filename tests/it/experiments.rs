@@ -162,6 +162,83 @@ fn a_key_given_twice_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// One layer index spelled two ways (`model.0` and `model.00`) is one key
+/// given twice: a usage error for `nnt run` (nothing trained), for `nnt sweep`
+/// (between `--set` and `--grid`; no folder made) and for the checker's own
+/// `--set` list (`nnt::check::bad_override`).
+#[test]
+fn a_layer_index_spelled_twice_is_one_key() {
+    let (dir, _) = workspace();
+    let o = run(
+        dir.path(),
+        &[
+            "run",
+            "xor.nnt",
+            "--set",
+            "model.0.units=5",
+            "--set",
+            "model.00.units=6",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("nnt::cli::conflicting_options"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(o.stdout.is_empty());
+    assert!(!dir.path().join("model.safetensors").exists());
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "xor.nnt",
+            "--set",
+            "model.000.units=5",
+            "--grid",
+            "model.0.units=[4, 8]",
+            "-o",
+            "out",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("more than once"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!dir.path().join("out").exists());
+    // Different layers stay different keys.
+    let o = run(
+        dir.path(),
+        &[
+            "check",
+            "xor.nnt",
+            "--set",
+            "model.0.units=5",
+            "--set",
+            "model.2.units=2",
+        ],
+    );
+    ok(&o);
+    // The checker refuses the pair too when it is handed both.
+    let report = nnt::check::check_recipe(
+        "xor.nnt",
+        &std::fs::read(dir.path().join("xor.nnt")).unwrap(),
+        dir.path(),
+        &nnt::check::CheckOptions {
+            overrides: vec!["model.0.units=5".into(), "model.00.units=6".into()],
+            ..nnt::check::CheckOptions::default()
+        },
+    );
+    let codes: Vec<String> = report
+        .errors
+        .iter()
+        .filter_map(|e| e.code().map(|c| c.to_string()))
+        .collect();
+    assert_eq!(codes, ["nnt::check::bad_override"], "{codes:?}");
+}
+
 // ------------------------------------------------------------------ sweeps
 
 const GRID_LR: &str = "optimizer.lr=[0.1, 0.01]";
