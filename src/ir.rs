@@ -24,6 +24,17 @@ pub enum Precision {
 
 impl Precision {
     pub const ALL: [Precision; 2] = [Precision::F32, Precision::F64];
+
+    /// Whether `v` is finite in this precision (an f64 beyond f32's range is
+    /// not: it becomes infinite there).
+    #[inline]
+    pub fn holds(self, v: f64) -> bool {
+        match self {
+            Precision::F32 => (v as f32).is_finite(),
+            Precision::F64 => v.is_finite(),
+        }
+    }
+
     /// The recipe name (`precision = …`).
     pub fn name(&self) -> &'static str {
         match self {
@@ -121,6 +132,10 @@ pub struct DataSpec {
     /// model's output width; 2 for binary cross-entropy), so label cells may be
     /// class names. `None`: regression.
     pub classification: Option<usize>,
+    /// Set by the checker from `precision`: every prepared value (normalised
+    /// feature, target in training units) must be finite in it, since the
+    /// network gets it so.
+    pub precision: Precision,
 }
 
 impl DataSpec {
@@ -137,6 +152,7 @@ impl DataSpec {
             missing: Missing::Error,
             normalize_targets: false,
             classification: None,
+            precision: Precision::F32,
         }
     }
 }

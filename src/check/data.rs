@@ -126,6 +126,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
             missing: missing?,
             normalize_targets: normalize_targets?,
             classification: None,
+            precision: crate::ir::Precision::F32,
         },
         train_span: e.value("train").map(|x| x.span)?,
         valid_span: e.value("valid").map(|x| x.span),

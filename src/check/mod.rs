@@ -293,6 +293,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                 Task::Binary => Some(2),
                 Task::Regression => None,
             });
+            spec.precision = st.precision.unwrap_or_default();
             let loaded = data_cache::load_all(&spec, st.seed.unwrap_or(0));
             for e in loaded.errors {
                 match located::locate(e, rdata) {

@@ -48,8 +48,9 @@ pub struct Regression {
 pub fn run(model: &Path, data: &Path) -> Result<Report, UseError> {
     let mut loaded = Loaded::read(model)?;
     let prep = loaded.prep()?.clone();
-    let mut rows = Rows::open(data, &prep)?;
+    let mut rows = Rows::open(data, &prep, loaded.meta.precision)?;
     let binding = bind(&rows, &prep, true)?;
+    rows.read_columns(&binding, &[]);
     let loss = loaded.loss();
     let precision = loaded.meta.precision;
     let width = prep.input_width();
@@ -97,14 +98,14 @@ pub fn run(model: &Path, data: &Path) -> Result<Report, UseError> {
         Ok::<(), UseError>(())
     };
     while let Some(line) = rows.advance()? {
-        let row = rows.record();
-        let cells: Vec<&str> = row.iter().collect();
+        let cells = rows.cells()?;
         let xs = &mut x[n * width..(n + 1) * width];
         prep.prepare_row(&binding, &cells, xs, &mut unseen)
-            .map_err(|issue| rows.cell_error(row, line, &issue))?;
+            .map_err(|issue| rows.cell_error(&cells, line, &issue))?;
         let ys = &mut y[n * t..(n + 1) * t];
         prep.label_row(&binding, &cells, ys)
-            .map_err(|issue| rows.cell_error(row, line, &issue))?;
+            .map_err(|issue| rows.cell_error(&cells, line, &issue))?;
+        rows.check_prepared(&prep, &binding, &cells, line, xs, Some(ys))?;
         n += 1;
         if n == CHUNK {
             flush(n, &x, &y, &mut scorer)?;

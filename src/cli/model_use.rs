@@ -3,17 +3,14 @@
 //! reader of CSV rows matched to the model's columns, and the diagnostics of
 //! using a model on a file.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
-use flate2::read::MultiGzDecoder;
 use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
 
 use crate::data::prep::{Binding, CellIssue, CellIssueKind, Classes, Preparation};
-use crate::data::LineSource;
+use crate::data::{DataError, LineSource, RowStream};
 use crate::io::model_file::{ModelFile, ModelFileError, ModelMeta};
 use crate::io::weights::WeightsError;
 use crate::ir::Task;
@@ -35,11 +32,19 @@ pub enum UseError {
     #[diagnostic(transparent)]
     Model(#[from] ModelFileError),
 
-    /// The data file cannot be opened or read.
+    /// The data file does not exist: `nnt predict m.safetensors missing.csv`.
     /// Test: tests/it/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
     #[error("cannot read data file `{file}`: {reason}")]
     #[diagnostic(code(nnt::predict::unreadable))]
     Unreadable { file: String, reason: String },
+
+    /// The data file read as the train file is (`nnt::data::*`): not a regular
+    /// file (`/dev/zero`, a FIFO), a line over the limit, a ragged row, a cell
+    /// that is not UTF-8, a used column named twice, a damaged gzip stream.
+    /// Test: tests/it/model_use.rs `data_files_are_read_as_training_reads_them`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Data(Box<DataError>),
 
     /// The model was trained on synthetic data: there is no column schema to
     /// match a file against.
@@ -78,6 +83,19 @@ pub enum UseError {
     #[error("cannot write {path}: {reason}")]
     #[diagnostic(code(nnt::predict::write_failed))]
     Write { path: String, reason: String },
+}
+
+impl From<DataError> for UseError {
+    fn from(e: DataError) -> UseError {
+        match e {
+            // Its help speaks of a recipe's directory: here there is none.
+            DataError::FileNotFound { file, .. } => UseError::Unreadable {
+                file,
+                reason: "no such file".into(),
+            },
+            other => UseError::Data(Box::new(other)),
+        }
+    }
 }
 
 /// A cell of a data file that cannot be prepared, with its line as source.
@@ -439,123 +457,91 @@ pub fn positive_probability(p: Precision, logit: f64) -> f64 {
 
 // ---------------------------------------------------------------- reading rows
 
-/// A CSV file read row by row, with each row's line number.
+/// A CSV file read row by row with each row's line number: the data stage's
+/// [`RowStream`] (the checks of a train file, one row in memory), and the cells
+/// the model uses.
 pub struct Rows {
     pub file: String,
-    delimiter: u8,
-    rdr: csv::Reader<Box<dyn Read>>,
-    /// The header names (when the model's train file had a header).
-    pub header: Option<Vec<String>>,
-    record: csv::StringRecord,
+    stream: RowStream,
+    /// The columns whose cells are read (they must be UTF-8).
+    used: Vec<bool>,
     /// The class count of numeric class labels (for messages).
     classes: Option<usize>,
+    /// The model's precision: every prepared value must be finite in it.
+    precision: Precision,
 }
 
 impl Rows {
-    pub fn open(path: &Path, prep: &Preparation) -> Result<Rows, UseError> {
+    pub fn open(path: &Path, prep: &Preparation, precision: Precision) -> Result<Rows, UseError> {
         let file = path.display().to_string();
-        let unreadable = |e: &dyn std::fmt::Display| UseError::Unreadable {
-            file: file.clone(),
-            reason: e.to_string(),
-        };
-        let f = File::open(path).map_err(|e| unreadable(&e))?;
-        let buffered = BufReader::with_capacity(1 << 16, f);
-        let gz = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-        let source: Box<dyn Read> = if gz {
-            Box::new(BufReader::with_capacity(
-                1 << 16,
-                MultiGzDecoder::new(buffered),
-            ))
-        } else {
-            Box::new(buffered)
-        };
         let delimiter = prep.delimiter.bytes().next().unwrap_or(b',');
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(delimiter)
-            .buffer_capacity(1 << 16)
-            .from_reader(source);
-        let mut record = csv::StringRecord::new();
-        let header = if prep.header {
-            match rdr.read_record(&mut record) {
-                Ok(true) => Some(record.iter().map(|s| s.trim().to_string()).collect()),
-                Ok(false) => return Err(UseError::Empty { file }),
-                Err(e) => return Err(unreadable(&e)),
-            }
-        } else {
-            None
-        };
+        let stream = RowStream::open(path, &file, delimiter, prep.header)?;
         let classes = match &prep.classes {
             Some(Classes::Numeric { count }) => Some(*count),
             _ => None,
         };
         Ok(Rows {
+            used: vec![false; stream.columns()],
             file,
-            delimiter,
-            rdr,
-            header,
-            record,
+            stream,
             classes,
+            precision,
         })
     }
 
-    /// Reads the next row (then in [`Rows::record`]); its 1-based line, or
-    /// `None` at the end.
-    pub fn advance(&mut self) -> Result<Option<usize>, UseError> {
-        match self.rdr.read_record(&mut self.record) {
-            Ok(true) => Ok(Some(
-                self.record
-                    .position()
-                    .map_or(0, |p| usize::try_from(p.line()).unwrap_or(0)),
-            )),
-            Ok(false) => Ok(None),
-            Err(e) => Err(UseError::Unreadable {
-                file: self.file.clone(),
-                reason: e.to_string(),
-            }),
+    /// Checks a prepared row (and its targets): every value the network gets
+    /// must be finite in the model's precision (`1e39` is not in f32).
+    pub fn check_prepared(
+        &self,
+        prep: &Preparation,
+        binding: &Binding,
+        cells: &[&str],
+        line: usize,
+        row: &[f64],
+        targets: Option<&[f64]>,
+    ) -> Result<(), UseError> {
+        let p = self.precision;
+        prep.check_row(binding, cells, row, targets, |v| p.holds(v))
+            .map_err(|issue| self.cell_error(cells, line, &issue))
+    }
+
+    /// The header names (when the model's train file had a header).
+    pub fn header(&self) -> Option<&[String]> {
+        self.stream.header()
+    }
+
+    /// Marks the columns of `binding` (features, and labels that are bound) and
+    /// `keep` as read.
+    pub fn read_columns(&mut self, binding: &Binding, keep: &[usize]) {
+        let bound = binding.labels.iter().flatten();
+        for &c in binding.features.iter().chain(bound).chain(keep) {
+            if let Some(u) = self.used.get_mut(c) {
+                *u = true;
+            }
         }
     }
 
-    /// The row last read.
-    pub fn record(&self) -> &csv::StringRecord {
-        &self.record
+    /// Reads the next row; its 1-based line, or `None` at the end.
+    pub fn advance(&mut self) -> Result<Option<usize>, UseError> {
+        Ok(self.stream.advance()?)
     }
 
-    /// The column's name in this file (header name, or `#i` without one).
+    /// The cells of the row last read (those not read may be empty).
+    pub fn cells(&self) -> Result<Vec<&str>, UseError> {
+        Ok(self.stream.cells(&self.used)?)
+    }
+
+    /// The column's name in this file (header name, or its 1-based number).
     fn column_name(&self, i: usize) -> String {
-        match self.header.as_ref().and_then(|h| h.get(i)) {
+        match self.header().and_then(|h| h.get(i)) {
             Some(n) => format!("`{n}`"),
             None => format!("{}", i + 1),
         }
     }
 
-    /// The diagnostic of a bad cell in `record` (at `line`).
-    pub fn cell_error(
-        &self,
-        record: &csv::StringRecord,
-        line: usize,
-        issue: &CellIssue,
-    ) -> UseError {
-        let sep = char::from(self.delimiter).to_string();
-        let mut text = String::new();
-        let mut span = (0, 0);
-        for (i, cell) in record.iter().enumerate() {
-            if i > 0 {
-                text.push_str(&sep);
-            }
-            if i == issue.column {
-                span = (text.len(), cell.len().max(1));
-            }
-            text.push_str(cell);
-        }
-        if issue.column >= record.len() {
-            span = (text.len(), 0);
-            text.push(' ');
-        }
-        let cell = record.get(issue.column).unwrap_or("").trim().to_string();
+    /// The diagnostic of a bad cell of the row `cells` (at `line`).
+    pub fn cell_error(&self, cells: &[&str], line: usize, issue: &CellIssue) -> UseError {
+        let cell = cells.get(issue.column).map_or("", |c| c.trim());
         let (what, help) = match &issue.kind {
             CellIssueKind::Missing => (
                 format!("is missing: `{cell}`"),
@@ -586,31 +572,46 @@ impl Rows {
                         .to_string(),
                 },
             ),
+            CellIssueKind::TooLarge(t) => (
+                format!(
+                    "is too large for the model's {} precision: `{t}`",
+                    self.precision.name()
+                ),
+                format!(
+                    "the model computes in {0}: this value, prepared as training did (normalised), is beyond {0}'s range",
+                    self.precision.name()
+                ),
+            ),
             CellIssueKind::NoCell => (
                 "is absent: the row is too short".to_string(),
-                "every row needs a cell for each column of the header".to_string(),
+                "every row needs a cell for each column the model was trained on".to_string(),
             ),
         };
+        let (src, span, line) = self.stream.cell_source(line, issue.column);
         UseError::BadCell(Box::new(BadCell {
             file: self.file.clone(),
             line,
             column: self.column_name(issue.column),
             what,
             help,
-            src: Arc::new(LineSource::new(&self.file, text, line, 0)),
-            span: SourceSpan::from(span),
+            src,
+            span,
         }))
     }
 }
 
-/// Matches a file's header to the model's columns; a missing column names itself.
+/// Matches a file's header to the model's columns; a missing column names
+/// itself, a used one named twice is `nnt::data::ambiguous_column` (columns the
+/// model does not use may repeat, as in a valid or test file).
 pub fn bind(rows: &Rows, prep: &Preparation, need_labels: bool) -> Result<Binding, UseError> {
-    prep.bind(rows.header.as_deref(), need_labels).map_err(|e| {
-        let known = rows
-            .header
-            .as_ref()
-            .map(|h| h.join(", "))
-            .unwrap_or_default();
+    if prep.header {
+        let labels = prep.labels.iter().filter(|_| need_labels);
+        for c in prep.features.iter().map(|f| &f.column).chain(labels) {
+            rows.stream.find(&c.name)?;
+        }
+    }
+    prep.bind(rows.header(), need_labels).map_err(|e| {
+        let known = rows.header().map(|h| h.join(", ")).unwrap_or_default();
         UseError::MissingColumn {
             file: rows.file.clone(),
             column: e.column,
@@ -631,17 +632,23 @@ pub fn bind(rows: &Rows, prep: &Preparation, need_labels: bool) -> Result<Bindin
 /// The file column of a `--keep` column: by header name, or a 0-based index
 /// without a header.
 pub fn keep_column(rows: &Rows, name: &str) -> Result<usize, UseError> {
-    let found = match &rows.header {
-        Some(h) => h.iter().position(|n| n == name),
-        None => name.parse::<usize>().ok(),
+    let found = match rows.header() {
+        Some(_) => rows.stream.find(name)?,
+        None => name
+            .parse::<usize>()
+            .ok()
+            .filter(|&i| i < rows.stream.columns()),
     };
     found.ok_or_else(|| UseError::MissingColumn {
         file: rows.file.clone(),
         column: name.to_string(),
         role: "`--keep` names".into(),
-        help: match &rows.header {
+        help: match rows.header() {
             Some(h) => format!("the file's columns are: {}", h.join(", ")),
-            None => "without a header, `--keep` takes a 0-based column index".into(),
+            None => format!(
+                "without a header, `--keep` takes a 0-based column index (this file has {} columns)",
+                rows.stream.columns()
+            ),
         },
     })
 }

@@ -81,7 +81,7 @@ fn predict(
     stdout: &mut dyn Write,
 ) -> Result<Summary, UseError> {
     let mut loaded = Loaded::read(model)?;
-    let mut rows = Rows::open(data, loaded.prep()?)?;
+    let mut rows = Rows::open(data, loaded.prep()?, loaded.meta.precision)?;
     match output {
         None => {
             let s = stream(&mut loaded, &mut rows, keep, stdout)?;
@@ -125,6 +125,7 @@ fn stream(
         .iter()
         .map(|k| keep_column(rows, k))
         .collect::<Result<Vec<usize>, _>>()?;
+    rows.read_columns(&binding, &keep_cols);
     let loss = loaded.loss();
     let precision = loaded.meta.precision;
     let width = prep.input_width();
@@ -203,15 +204,15 @@ fn stream(
         Ok(())
     };
     while let Some(line) = rows.advance()? {
-        let row = rows.record();
+        let cells = rows.cells()?;
         let slot = &mut x[n * width..(n + 1) * width];
-        let cells: Vec<&str> = row.iter().collect();
         if let Err(issue) = prep.prepare_row(&binding, &cells, slot, &mut summary.unseen_categories)
         {
-            return Err(rows.cell_error(row, line, &issue));
+            return Err(rows.cell_error(&cells, line, &issue));
         }
+        rows.check_prepared(&prep, &binding, &cells, line, slot, None)?;
         for &c in &keep_cols {
-            kept.push(row.get(c).unwrap_or("").to_string());
+            kept.push(cells.get(c).copied().unwrap_or("").to_string());
         }
         n += 1;
         summary.rows += 1;

@@ -61,7 +61,7 @@ impl Layout {
 /// Reads the train file: resolves the layout from its header and the data
 /// section, then reads its rows.
 pub fn read_train(spec: &CsvSpec, data: &DataSpec) -> Result<(Layout, RawTable), Vec<DataError>> {
-    let mut file = Opened::open(spec).map_err(|e| vec![e])?;
+    let mut file = Opened::open(spec, true).map_err(|e| vec![e])?;
     let (first, header, columns) = file.first_line(spec).map_err(|e| vec![e])?;
     let layout = resolve_layout(spec, data, header, columns, first).map_err(|e| vec![e])?;
     let cols = Columns {
@@ -82,27 +82,15 @@ pub fn read_other(
     missing: Missing,
     split: &'static str,
 ) -> Result<RawTable, Vec<DataError>> {
-    let mut file = Opened::open(spec).map_err(|e| vec![e])?;
+    let mut file = Opened::open(spec, true).map_err(|e| vec![e])?;
     let (first, header, columns) = file.first_line(spec).map_err(|e| vec![e])?;
     let cols = match (&layout.header, &header) {
         (Some(train), Some(names)) => {
             let find = |i: usize| -> Result<usize, DataError> {
                 let name = train.get(i).cloned().unwrap_or_default();
-                let mut found = names.iter().enumerate().filter(|(_, n)| **n == name);
-                match (found.next(), found.next()) {
-                    (Some((at, _)), None) => Ok(at),
-                    (Some((a, _)), Some((b, _))) => {
-                        let (src, span, _) = source_line(spec, first, Mark::Field(b));
-                        Err(DataError::AmbiguousColumn {
-                            file: spec.display.clone(),
-                            name,
-                            first: a + 1,
-                            second: b + 1,
-                            src,
-                            span,
-                        })
-                    }
-                    _ => {
+                match unique_column(spec, names, first, &name, BY_NAME)? {
+                    Some(at) => Ok(at),
+                    None => {
                         let (src, span, _) = source_line(spec, first, Mark::Line);
                         Err(DataError::MissingColumn {
                             file: spec.display.clone(),
@@ -230,30 +218,69 @@ struct LineCounter<R> {
     breaks: Rc<RefCell<Breaks>>,
 }
 
+impl Breaks {
+    /// `len` bytes of the stream from offset `at`, none of which ends a line.
+    fn plain(&mut self, at: u64, len: usize) -> io::Result<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        // A lone `\r` ended the line before.
+        if self.pending_cr {
+            self.starts.push_back(at);
+            self.since_break = 0;
+            self.pending_cr = false;
+        }
+        self.since_break += len;
+        if self.since_break > MAX_LINE {
+            return Err(io::Error::other(TooLong));
+        }
+        Ok(())
+    }
+
+    /// The byte `\n` or `\r` at `at`.
+    fn line_end(&mut self, at: u64, byte: u8) -> io::Result<()> {
+        if self.pending_cr && byte != b'\n' {
+            self.starts.push_back(at);
+            self.since_break = 0;
+        }
+        let after_cr = self.pending_cr;
+        self.pending_cr = byte == b'\r';
+        if byte == b'\n' {
+            // After `\r` the line starts at the `\n` already: the CSV reader
+            // may report a record's start at the `\n` of a `\r\n`.
+            self.starts.push_back(if after_cr { at } else { at + 1 });
+            self.since_break = 0;
+            Ok(())
+        } else {
+            self.plain_cr()
+        }
+    }
+
+    /// A `\r` counts in its line's length until a `\n` may follow it.
+    fn plain_cr(&mut self) -> io::Result<()> {
+        self.since_break += 1;
+        if self.since_break > MAX_LINE {
+            return Err(io::Error::other(TooLong));
+        }
+        Ok(())
+    }
+}
+
 impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        let data = &buf[..n];
         let mut b = self.breaks.borrow_mut();
-        for (i, &byte) in buf[..n].iter().enumerate() {
-            let at = b.offset + i as u64;
-            if b.pending_cr && byte != b'\n' {
-                b.starts.push_back(at);
-                b.since_break = 0;
-            }
-            let after_cr = b.pending_cr;
-            b.pending_cr = byte == b'\r';
-            if byte == b'\n' {
-                // After `\r` the line starts at the `\n` already: the CSV reader
-                // may report a record's start at the `\n` of a `\r\n`.
-                b.starts.push_back(if after_cr { at } else { at + 1 });
-                b.since_break = 0;
-            } else {
-                b.since_break += 1;
-                if b.since_break > MAX_LINE {
-                    return Err(io::Error::other(TooLong));
-                }
-            }
+        let base = b.offset;
+        // Only the line ends are visited (found a word at a time); the bytes
+        // between them are counted as runs.
+        let mut from = 0;
+        for p in memchr::memchr2_iter(b'\n', b'\r', data) {
+            b.plain(base + from as u64, p - from)?;
+            b.line_end(base + p as u64, data[p])?;
+            from = p + 1;
         }
+        b.plain(base + from as u64, n - from)?;
         b.offset += n as u64;
         Ok(n)
     }
@@ -328,7 +355,9 @@ struct Opened {
 }
 
 impl Opened {
-    fn open(spec: &CsvSpec) -> Result<Opened, DataError> {
+    /// Opens the file; `trim` trims every cell of spaces (training reads trimmed
+    /// cells; the streaming reader keeps them as written, for `--keep`).
+    fn open(spec: &CsvSpec, trim: bool) -> Result<Opened, DataError> {
         let breaks = Rc::new(RefCell::new(Breaks::default()));
         let counted: Box<dyn Read> = Box::new(LineCounter {
             inner: open(spec)?,
@@ -338,7 +367,11 @@ impl Opened {
             .has_headers(false)
             .flexible(true)
             .delimiter(spec.delimiter)
-            .trim(::csv::Trim::All)
+            .trim(if trim {
+                ::csv::Trim::All
+            } else {
+                ::csv::Trim::None
+            })
             .buffer_capacity(1 << 16)
             .from_reader(counted);
         Ok(Opened {
@@ -399,6 +432,24 @@ impl Opened {
         &mut self,
         spec: &CsvSpec,
     ) -> Result<(usize, Option<Vec<String>>, usize), DataError> {
+        let (first, columns) = self.first_record(spec)?;
+        if !spec.header {
+            return Ok((first, None, columns));
+        }
+        let names = self.names(spec, first)?;
+        if !self.next(spec, first)? {
+            let (src, span, _) = source_line(spec, first, Mark::Line);
+            return Err(DataError::HeaderOnly {
+                file: spec.display.clone(),
+                src,
+                span,
+            });
+        }
+        Ok((first, Some(names), columns))
+    }
+
+    /// Reads the first record: its line and its number of fields.
+    fn first_record(&mut self, spec: &CsvSpec) -> Result<(usize, usize), DataError> {
         if !self.next(spec, 0)? {
             return Err(DataError::EmptyFile {
                 file: spec.display.clone(),
@@ -412,28 +463,23 @@ impl Opened {
                 limit: MAX_COLUMNS,
             });
         }
-        let columns = self.record.len();
-        if !spec.header {
-            return Ok((first, None, columns));
-        }
+        Ok((first, self.record.len()))
+    }
+
+    /// The current record (at `line`) as header names, trimmed.
+    fn names(&mut self, spec: &CsvSpec, line: usize) -> Result<Vec<String>, DataError> {
+        // What a trimming reader already did (a no-op then).
+        self.record.trim();
         let mut names = Vec::with_capacity(self.record.len());
         for (i, field) in self.record.iter().enumerate() {
             match std::str::from_utf8(field) {
                 // Excel's "CSV UTF-8" starts with a byte-order mark.
                 Ok(s) if i == 0 => names.push(s.trim_start_matches('\u{feff}').trim().to_string()),
                 Ok(s) => names.push(s.to_string()),
-                Err(_) => return Err(invalid_utf8(spec, None, first, i)),
+                Err(_) => return Err(invalid_utf8(spec, None, line, i)),
             }
         }
-        if !self.next(spec, first)? {
-            let (src, span, _) = source_line(spec, first, Mark::Line);
-            return Err(DataError::HeaderOnly {
-                file: spec.display.clone(),
-                src,
-                span,
-            });
-        }
-        Ok((first, Some(names), columns))
+        Ok(names)
     }
 
     /// Reads every row from the current record on. Errors are collected (up to
@@ -542,6 +588,126 @@ impl Opened {
             feature_columns: cols.features.iter().map(|&(i, _)| i).collect(),
             label_columns: cols.labels.clone(),
         })
+    }
+}
+
+// ---------------------------------------------------------------- streaming
+
+/// A CSV file read one row at a time, for `nnt predict` and `nnt eval` (§15):
+/// the train file's reader (regular files only, plain or gzip, lines of at most
+/// [`MAX_LINE`] bytes counted from byte positions, header names trimmed, every
+/// row as long as the first line), keeping only the current row. Cells are kept
+/// as written (not trimmed).
+pub struct RowStream {
+    spec: CsvSpec,
+    file: Opened,
+    header: Option<Vec<String>>,
+    /// Line of the first record (the header, when there is one).
+    first: usize,
+    /// Fields of the first line: every row has as many.
+    columns: usize,
+    /// Line of the current row (the first line's before any row).
+    line: usize,
+    /// The first record is a row not yet handed out (no header).
+    pending: bool,
+}
+
+impl RowStream {
+    /// Opens `path` (named `display` in messages) and reads its header when
+    /// `header`. A file with no line is `nnt::data::empty_file`.
+    pub fn open(
+        path: &std::path::Path,
+        display: &str,
+        delimiter: u8,
+        header: bool,
+    ) -> Result<RowStream, DataError> {
+        let spec = CsvSpec {
+            path: path.to_path_buf(),
+            display: display.to_string(),
+            label: Vec::new(),
+            header,
+            delimiter,
+        };
+        let mut file = Opened::open(&spec, false)?;
+        let (first, columns) = file.first_record(&spec)?;
+        let header = if header {
+            Some(file.names(&spec, first)?)
+        } else {
+            None
+        };
+        Ok(RowStream {
+            pending: header.is_none(),
+            spec,
+            file,
+            header,
+            first,
+            columns,
+            line: first,
+        })
+    }
+
+    /// The header's names (`None` without a header).
+    pub fn header(&self) -> Option<&[String]> {
+        self.header.as_deref()
+    }
+
+    /// The number of fields of every row.
+    pub fn columns(&self) -> usize {
+        self.columns
+    }
+
+    /// The column named `name` in the header (`None` when absent or without a
+    /// header); a name given to two columns is `nnt::data::ambiguous_column`.
+    pub fn find(&self, name: &str) -> Result<Option<usize>, DataError> {
+        match &self.header {
+            Some(names) => unique_column(&self.spec, names, self.first, name, BY_NAME),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads the next row; its 1-based line, or `None` at the end. A row with
+    /// another number of fields than the first line is `nnt::data::ragged_row`;
+    /// an over-long line `nnt::data::line_too_long`.
+    pub fn advance(&mut self) -> Result<Option<usize>, DataError> {
+        if self.pending {
+            self.pending = false;
+        } else if !self.file.next(&self.spec, self.line)? {
+            return Ok(None);
+        }
+        self.line = self.file.line(self.line + 1);
+        let found = self.file.record.len();
+        if found != self.columns {
+            return Err(ragged(&self.spec, self.line, self.columns, found));
+        }
+        Ok(Some(self.line))
+    }
+
+    /// The current row's cells as text. The columns marked in `used` must be
+    /// UTF-8 (`nnt::data::invalid_utf8` at the cell otherwise); any other cell
+    /// that is not reads as empty (as training ignores unused columns).
+    pub fn cells(&self, used: &[bool]) -> Result<Vec<&str>, DataError> {
+        let mut out = Vec::with_capacity(self.columns);
+        for (i, field) in self.file.record.iter().enumerate() {
+            match std::str::from_utf8(field) {
+                Ok(t) => out.push(t),
+                Err(_) if used.get(i).copied().unwrap_or(false) => {
+                    return Err(invalid_utf8(
+                        &self.spec,
+                        self.header.as_deref(),
+                        self.line,
+                        i,
+                    ))
+                }
+                Err(_) => out.push(""),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The text of `line` and the span of its cell in `column`, for a
+    /// diagnostic (reads the file again up to that line: the error path only).
+    pub fn cell_source(&self, line: usize, column: usize) -> (Arc<LineSource>, SourceSpan, usize) {
+        cell_source(&self.spec, line, column)
     }
 }
 
@@ -743,18 +909,7 @@ fn resolve_layout(
     // Columns are matched by name in other files: a used name must be unique.
     if let Some(h) = names {
         for &i in features.iter().chain(&labels) {
-            if let Some(second) = (0..columns).find(|&k| k != i && h[k] == h[i]) {
-                let (a, b) = (i.min(second), i.max(second));
-                let (src, span, _) = source_line(spec, first_line, Mark::Field(b));
-                return Err(DataError::AmbiguousColumn {
-                    file: spec.display.clone(),
-                    name: h[i].clone(),
-                    first: a + 1,
-                    second: b + 1,
-                    src,
-                    span,
-                });
-            }
+            unique_column(spec, h, first_line, &h[i], IN_RECIPE)?;
         }
     }
     Ok(Layout {
@@ -815,6 +970,39 @@ fn resolve_column(
     }
 }
 
+/// The help of an ambiguous column of the train file.
+const IN_RECIPE: &str = "rename one of them, or name the label by its 0-based index";
+/// The help of an ambiguous column of a file matched to the train file by name.
+const BY_NAME: &str = "rename one of them: columns are matched to the train file's by header name";
+
+/// The one column of the header `names` (at `line`) called `name`; `None` when
+/// there is none. A name given to two columns is `nnt::data::ambiguous_column`
+/// at the second: files are matched by name, so a used name must be unique.
+fn unique_column(
+    spec: &CsvSpec,
+    names: &[String],
+    line: usize,
+    name: &str,
+    help: &'static str,
+) -> Result<Option<usize>, DataError> {
+    let mut found = names.iter().enumerate().filter(|(_, n)| *n == name);
+    match (found.next(), found.next()) {
+        (Some((a, _)), Some((b, _))) => {
+            let (src, span, _) = source_line(spec, line, Mark::Field(b));
+            Err(DataError::AmbiguousColumn {
+                file: spec.display.clone(),
+                name: name.to_string(),
+                first: a + 1,
+                second: b + 1,
+                help,
+                src,
+                span,
+            })
+        }
+        (first, _) => Ok(first.map(|(a, _)| a)),
+    }
+}
+
 fn columns_help(name: &str, names: &[String]) -> String {
     match closest(name, names) {
         Some(c) => format!("did you mean `{c}`?"),
@@ -872,21 +1060,9 @@ fn resolve_labels(
                         name: name.clone(),
                     });
                 };
-                let mut found = names.iter().enumerate().filter(|(_, n)| *n == name);
-                match (found.next(), found.next()) {
-                    (Some((first, _)), None) => first,
-                    (Some((first, _)), Some((second, _))) => {
-                        let (src, span, _) = source_line(spec, first_line, Mark::Field(second));
-                        return Err(DataError::AmbiguousColumn {
-                            file: file.clone(),
-                            name: name.clone(),
-                            first: first + 1,
-                            second: second + 1,
-                            src,
-                            span,
-                        });
-                    }
-                    _ => {
+                match unique_column(spec, names, first_line, name, IN_RECIPE)? {
+                    Some(at) => at,
+                    None => {
                         let (src, span, _) = source_line(spec, first_line, Mark::Line);
                         return Err(DataError::UnknownColumn {
                             file: file.clone(),
@@ -1012,6 +1188,28 @@ pub fn cell_source(
     index: usize,
 ) -> (Arc<LineSource>, SourceSpan, usize) {
     source_line(spec, line, Mark::Field(index))
+}
+
+/// `nnt::data::too_large` at the cell of file column `index` on `line`.
+pub fn too_large(
+    spec: &CsvSpec,
+    line: usize,
+    index: usize,
+    column: String,
+    precision: &'static str,
+    help: String,
+) -> DataError {
+    let (src, span, line) = source_line(spec, line, Mark::Field(index));
+    DataError::TooLarge {
+        file: spec.display.clone(),
+        line,
+        column,
+        text: cell_text(&src, span),
+        precision,
+        help,
+        src,
+        span,
+    }
 }
 
 fn invalid_utf8(spec: &CsvSpec, names: Option<&[String]>, line: usize, index: usize) -> DataError {
@@ -1271,5 +1469,38 @@ mod tests {
             [b.line_of(0), b.line_of(3), b.line_of(5), b.line_of(7)],
             [1, 2, 3, 4]
         );
+    }
+
+    /// The line starts do not depend on how reads cut the bytes (a `\r` at
+    /// the end of one read, its `\n` at the start of the next).
+    #[test]
+    fn line_starts_do_not_depend_on_reads() {
+        struct Bytes<'a>(&'a [u8], usize);
+        impl Read for Bytes<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.1.min(buf.len()).min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let text = b"a,b\r\n1,2\r\r3,4\n\n\r5\r\n\r\n6,\"x\ny\"\r";
+        let starts = |step: usize| {
+            let breaks = Rc::new(RefCell::new(Breaks::default()));
+            let mut counter = LineCounter {
+                inner: Bytes(text, step),
+                breaks: breaks.clone(),
+            };
+            let mut out = Vec::new();
+            counter.read_to_end(&mut out).expect("read");
+            assert_eq!(out, text);
+            let b = breaks.borrow();
+            (b.starts.clone(), b.pending_cr, b.since_break)
+        };
+        let whole = starts(text.len());
+        assert_eq!(whole.0, [4, 9, 10, 14, 15, 16, 18, 20, 26]);
+        for step in 1..text.len() {
+            assert_eq!(starts(step), whole, "reads of {step} bytes");
+        }
     }
 }

@@ -141,6 +141,38 @@ pub enum DataError {
         span: SourceSpan,
     },
 
+    /// A finite cell whose value as the network gets it (normalised, or a
+    /// target in training units) the run's precision cannot hold:
+    /// `x,y\n1,0\n1e39,1\n` with `precision = f32` (the default).
+    /// Test: tests/it/data_errors.rs `too_large`.
+    #[error(
+        "{file}:{line}: column {column} is too large for the run's {precision} precision: `{text}`"
+    )]
+    #[diagnostic(code(nnt::data::too_large), help("{help}"))]
+    TooLarge {
+        file: String,
+        line: usize,
+        column: String,
+        text: String,
+        precision: &'static str,
+        help: String,
+        #[source_code]
+        src: Arc<LineSource>,
+        #[label("beyond {precision}")]
+        span: SourceSpan,
+    },
+
+    /// A normalisation statistic beyond f64's range: `normalize = minmax` on
+    /// `x,y\n-1e308,0\n1.5e308,1\n` (the range is 2.5e308).
+    /// Test: tests/it/data_errors.rs `statistic_overflow`.
+    #[error("column `{column}` of the train split cannot be normalised: its {what} overflows f64")]
+    #[diagnostic(code(nnt::data::statistic_overflow), help("{help}"))]
+    StatisticOverflow {
+        column: String,
+        what: &'static str,
+        help: String,
+    },
+
     /// `label = "z"` for the header `x,y`.
     #[error("data file `{file}` has no column named `{name}`")]
     #[diagnostic(code(nnt::data::unknown_column), help("{help}"))]
@@ -154,19 +186,19 @@ pub enum DataError {
         span: SourceSpan,
     },
 
-    /// `label = "x"` for the header `x,x,y`.
+    /// `label = "x"` for the header `x,x,y`; for `nnt predict` and `nnt eval`, a
+    /// column the model uses named twice (tests/it/model_use.rs
+    /// `data_files_are_read_as_training_reads_them`).
     #[error(
         "data file `{file}` has several columns named `{name}` (columns {first} and {second})"
     )]
-    #[diagnostic(
-        code(nnt::data::ambiguous_column),
-        help("rename one of them, or name the label by its 0-based index")
-    )]
+    #[diagnostic(code(nnt::data::ambiguous_column), help("{help}"))]
     AmbiguousColumn {
         file: String,
         name: String,
         first: usize,
         second: usize,
+        help: &'static str,
         #[source_code]
         src: Arc<LineSource>,
         #[label("second `{name}`")]
@@ -395,6 +427,7 @@ impl DataError {
             | DataError::NotANumber { line, .. }
             | DataError::NotFinite { line, .. }
             | DataError::LineTooLong { line, .. }
+            | DataError::TooLarge { line, .. }
             | DataError::UnknownClass { line, .. } => *line,
             _ => 0,
         }

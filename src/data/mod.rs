@@ -19,6 +19,7 @@ pub mod split;
 pub mod synthetic;
 pub mod table;
 
+pub use csv::RowStream;
 pub use error::{DataError, DataWarning, InSplit, LineSource, Split};
 
 use crate::ir::{CsvSpec, Data, DataSpec, Missing, SourceSpec, Table};
@@ -219,6 +220,23 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
         delimiter,
     };
     let prep = Preparation::fit(&train, &feature_names, &label_names, ignored, &opts);
+    if let Some((column, what)) = prep.non_finite() {
+        let help = match spec.normalize {
+            crate::ir::Normalize::MinMax => {
+                "the column's values span more than f64 can hold: use `normalize = standard`, or scale the column down"
+            }
+            _ => "scale the column down",
+        };
+        out.errors.push(InSplit::new(
+            Split::Train,
+            DataError::StatisticOverflow {
+                column,
+                what,
+                help: help.into(),
+            },
+        ));
+        return out;
+    }
 
     // ---- labels of the other splits must be train classes
     for part in &sides {
@@ -272,7 +290,14 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
         } else {
             unseen_examples(&prep, &part.raw)
         };
+        let columns = (
+            part.raw.feature_columns.clone(),
+            part.raw.label_columns.clone(),
+        );
         let (table, unseen) = prep.transform(part.raw);
+        if let Some(e) = too_large(&prep, &table, part.file.as_ref(), &columns, spec) {
+            out.errors.push(InSplit::new(part.split, e));
+        }
         if unseen > 0 {
             unseen_total += unseen;
             let one = unseen == 1;
@@ -289,6 +314,9 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
             ));
         }
         tables.push((part.split, table));
+    }
+    if !out.errors.is_empty() {
+        return out;
     }
     let class_counts = class_counts(&prep, &tables);
     let mut iter = tables.into_iter();
@@ -457,10 +485,7 @@ fn unknown_class(prep: &Preparation, part: &Part) -> Option<DataError> {
             Some(DataError::UnknownClass {
                 file: file.display.clone(),
                 line,
-                column: match prep.labels.first() {
-                    Some(l) if prep.header => format!("{} (`{}`)", column_index + 1, l.name),
-                    _ => format!("{}", column_index + 1),
-                },
+                column: column_label(prep, column_index, prep.labels.first()),
                 name,
                 more,
                 help,
@@ -470,6 +495,83 @@ fn unknown_class(prep: &Preparation, part: &Part) -> Option<DataError> {
         }
         None => None,
     }
+}
+
+/// How messages name file column `index` (0-based) of a split's file: "3
+/// (`name`)" with a header, else "3".
+fn column_label(prep: &Preparation, index: usize, column: Option<&Column>) -> String {
+    match column {
+        Some(c) if prep.header => format!("{} (`{}`)", index + 1, c.name),
+        _ => format!("{}", index + 1),
+    }
+}
+
+/// The first value of a prepared split (`t`, read from `file` with these file
+/// columns of its features and labels) that the run's precision cannot hold,
+/// as an error at its cell. Generated data (no file) is not checked: its
+/// values are small.
+fn too_large(
+    prep: &Preparation,
+    t: &Table,
+    file: Option<&CsvSpec>,
+    (features, labels): &(Vec<usize>, Vec<usize>),
+    spec: &DataSpec,
+) -> Option<DataError> {
+    let file = file?;
+    let holds = |v: f64| spec.precision.holds(v);
+    // Blocks checked whole (a pass that vectorises), then the failing one's values.
+    let first = |values: &[f64]| -> Option<usize> {
+        let mut at = 0;
+        for block in values.chunks(4096) {
+            if !block.iter().fold(true, |ok, &v| ok & holds(v)) {
+                return block.iter().position(|&v| !holds(v)).map(|i| at + i);
+            }
+            at += block.len();
+        }
+        None
+    };
+    let (row, j, label) = match first(&t.x) {
+        Some(i) => {
+            let k = i % t.features;
+            let mut end = 0;
+            let j = prep.features.iter().position(|f| {
+                end += f.width();
+                k < end
+            })?;
+            (i / t.features, j, false)
+        }
+        None => {
+            let i = first(&t.y)?;
+            (i / t.targets, i % t.targets, true)
+        }
+    };
+    let (index, column) = if label {
+        (*labels.get(j)?, prep.labels.get(j))
+    } else {
+        (*features.get(j)?, prep.features.get(j).map(|f| &f.column))
+    };
+    let line = t.lines.get(row).copied()?;
+    let help = match spec.precision {
+        crate::ir::Precision::F32 => {
+            let normalize = if spec.normalize == crate::ir::Normalize::None && !label {
+                "`normalize = standard` or "
+            } else {
+                ""
+            };
+            format!("the network gets this value as f32, whose largest number is about 3.4e38: use {normalize}`precision = f64`, or scale the column down")
+        }
+        crate::ir::Precision::F64 => {
+            "normalised, this value is beyond f64's range: scale the column down".to_string()
+        }
+    };
+    Some(csv::too_large(
+        file,
+        line,
+        index,
+        column_label(prep, index, column),
+        spec.precision.name(),
+        help,
+    ))
 }
 
 /// Up to three categories of a split that train does not have.

@@ -158,6 +158,9 @@ pub enum CellIssueKind {
     BadClass(String),
     /// The row has fewer cells than the column needs.
     NoCell,
+    /// A finite number whose prepared value (normalised, or in training units)
+    /// the model's precision cannot hold: `1e39` for an f32 model.
+    TooLarge(String),
 }
 
 /// Whether a numeric label is a class label: a whole number from 0. Both
@@ -312,13 +315,23 @@ impl RawTable {
 // ---------------------------------------------------------------- fit
 
 /// Population statistics of a numeric column's non-missing values.
-fn mean_of(values: impl Iterator<Item = f64>) -> Option<f64> {
+fn mean_of(values: impl Iterator<Item = f64> + Clone) -> Option<f64> {
     let (mut sum, mut n) = (0.0f64, 0usize);
-    for v in values {
+    for v in values.clone() {
         sum += v;
         n += 1;
     }
-    (n > 0).then(|| sum / n as f64)
+    if n == 0 {
+        return None;
+    }
+    let mean = sum / n as f64;
+    if mean.is_finite() {
+        return Some(mean);
+    }
+    // The sum overflowed (values near f64's limit): the mean of the values
+    // scaled into [-1, 1], scaled back. Only then, so other data keep their bits.
+    let s = values.clone().fold(0.0f64, |m, v| m.max(v.abs()));
+    Some(values.map(|v| v / s).sum::<f64>() / n as f64 * s)
 }
 
 /// The median (the mean of the two middle values for an even count).
@@ -331,12 +344,26 @@ pub fn median_of(mut values: Vec<f64>) -> Option<f64> {
     Some(if n % 2 == 1 {
         values[n / 2]
     } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
+        let (a, b) = (values[n / 2 - 1], values[n / 2]);
+        let m = (a + b) / 2.0;
+        // Halves first when the sum overflows.
+        if m.is_finite() {
+            m
+        } else {
+            a / 2.0 + b / 2.0
+        }
     })
 }
 
 /// Normalisation statistics of one (filled) numeric column, exactly as §4 says:
 /// returns (shift, divisor).
+///
+/// Where the plain formulas overflow (values near f64's limit: a sum, a
+/// difference or a square beyond it), the mean and the standard deviation are
+/// computed again on the values scaled into [-1, 1], then scaled back; other
+/// columns keep exactly the bits of the plain formulas. A minmax range beyond
+/// f64 (from -1e308 to 1.5e308) stays infinite: [`Preparation::non_finite`]
+/// reports it.
 fn norm_stats(col: &[f64], how: Normalize) -> (f64, f64) {
     if col.is_empty() {
         return (0.0, 1.0);
@@ -354,25 +381,59 @@ fn norm_stats(col: &[f64], how: Normalize) -> (f64, f64) {
         Normalize::MinMax => (min, if max > min { max - min } else { 0.0 }),
         Normalize::Standard => {
             let n = col.len() as f64;
-            let mean = sum / n;
+            let mut mean = sum / n;
             let mut ss = 0.0f64;
             for &v in col {
                 let d = v - mean;
                 ss += d * d;
             }
-            let std = (ss / n).sqrt();
+            let mut std = (ss / n).sqrt();
+            if !mean.is_finite() || !std.is_finite() {
+                (mean, std) = scaled_stats(col, mean, min, max);
+            }
             (mean, if max > min && std > 0.0 { std } else { 1.0 })
         }
     }
 }
 
-/// The normalised value of x (a divisor of 0 gives 0).
+/// Mean and population standard deviation of `col` (finite values from `min`
+/// to `max`) computed on the values scaled into [-1, 1], for columns where the
+/// plain formulas overflow; `mean` is kept when it is finite.
+fn scaled_stats(col: &[f64], mean: f64, min: f64, max: f64) -> (f64, f64) {
+    let s = min.abs().max(max.abs());
+    if !(s > 0.0 && s.is_finite()) {
+        return (mean, f64::NAN);
+    }
+    let n = col.len() as f64;
+    let mean = if mean.is_finite() {
+        mean
+    } else {
+        col.iter().map(|v| v / s).sum::<f64>() / n * s
+    };
+    let m = mean / s;
+    let ss: f64 = col
+        .iter()
+        .map(|v| {
+            let d = v / s - m;
+            d * d
+        })
+        .sum();
+    (mean, (ss / n).sqrt() * s)
+}
+
+/// The normalised value of x (a divisor of 0 gives 0). Where x − shift
+/// overflows (both near f64's limit, of opposite signs), each is divided first.
 #[inline]
 fn scale(x: f64, shift: f64, divisor: f64) -> f64 {
     if divisor == 0.0 {
         0.0
     } else {
-        (x - shift) / divisor
+        let v = (x - shift) / divisor;
+        if v.is_finite() {
+            v
+        } else {
+            x / divisor - shift / divisor
+        }
     }
 }
 
@@ -645,6 +706,85 @@ impl Preparation {
         Ok(())
     }
 
+    /// Checks a row prepared by [`Self::prepare_row`] (`row`) and, when given,
+    /// [`Self::label_row`] (`targets`): every value must be one that `holds`
+    /// (finite in the model's precision). The first that is not is a
+    /// [`CellIssueKind::TooLarge`] at its file column, with the cell's text.
+    pub fn check_row<S: AsRef<str>>(
+        &self,
+        b: &Binding,
+        cells: &[S],
+        row: &[f64],
+        targets: Option<&[f64]>,
+        holds: impl Fn(f64) -> bool,
+    ) -> Result<(), CellIssue> {
+        let issue = |col: usize| CellIssue {
+            column: col,
+            kind: CellIssueKind::TooLarge(
+                cells.get(col).map_or("", |c| c.as_ref().trim()).to_string(),
+            ),
+        };
+        let mut at = 0;
+        for (f, &col) in self.features.iter().zip(&b.features) {
+            let w = f.width();
+            if row
+                .get(at..at + w)
+                .is_some_and(|v| !v.iter().all(|&x| holds(x)))
+            {
+                return Err(issue(col));
+            }
+            at += w;
+        }
+        for (y, col) in targets.unwrap_or(&[]).iter().zip(&b.labels) {
+            if let (false, Some(col)) = (holds(*y), col) {
+                return Err(issue(*col));
+            }
+        }
+        Ok(())
+    }
+
+    /// The first statistic that is not finite (a minmax range beyond f64's:
+    /// the column's values span more than it), as (column name, what it is);
+    /// such a preparation cannot be applied nor written.
+    pub fn non_finite(&self) -> Option<(String, &'static str)> {
+        for f in &self.features {
+            if let FeatureKind::Numeric {
+                fill,
+                shift,
+                divisor,
+                ..
+            } = &f.kind
+            {
+                let what = if !shift.is_finite() {
+                    Some("shift")
+                } else if !divisor.is_finite() {
+                    Some(match self.normalize {
+                        Normalize::MinMax => "range (max − min)",
+                        Normalize::Standard | Normalize::None => "standard deviation",
+                    })
+                } else if fill.is_some_and(|v| !v.is_finite()) {
+                    Some("missing-value fill")
+                } else {
+                    None
+                };
+                if let Some(what) = what {
+                    return Some((f.column.name.clone(), what));
+                }
+            }
+        }
+        let t = self.targets.as_ref()?;
+        for (j, l) in self.labels.iter().enumerate() {
+            let (m, s) = (t.mean.get(j), t.std.get(j));
+            if m.is_some_and(|v| !v.is_finite()) {
+                return Some((l.name.clone(), "target mean"));
+            }
+            if s.is_some_and(|v| !v.is_finite()) {
+                return Some((l.name.clone(), "target standard deviation"));
+            }
+        }
+        None
+    }
+
     /// The training value of a label cell (not missing) of label column `j`.
     pub fn label_value(&self, j: usize, cell: &str) -> Result<f64, CellIssueKind> {
         match &self.classes {
@@ -665,7 +805,7 @@ impl Preparation {
     fn target_value(&self, j: usize, v: f64) -> f64 {
         match &self.targets {
             Some(t) => match (t.mean.get(j), t.std.get(j)) {
-                (Some(&m), Some(&s)) => (v - m) / s,
+                (Some(&m), Some(&s)) => scale(v, m, s),
                 _ => v,
             },
             None => v,

@@ -442,6 +442,19 @@ pub fn batches_tracked(meta: &ModelMeta) -> Vec<String> {
         .collect()
 }
 
+/// Never write a data preparation that the model's readers (`predict`, `eval`,
+/// `explain`) would refuse: a non-finite statistic becomes JSON `null`, which
+/// does not read back as a number. The data stage refuses such statistics
+/// (`nnt::data::statistic_overflow`); this is the last guard.
+fn refuse_unreadable_preparation(meta: &ModelMeta) -> Result<(), String> {
+    match &meta.preparation {
+        Some(p) => serde_json::from_value::<crate::data::prep::Preparation>(p.clone())
+            .map(|_| ())
+            .map_err(|e| format!("its data preparation would not read back: {e}")),
+        None => Ok(()),
+    }
+}
+
 /// The bytes of a model file: `tensors` in `dtype` (F32 or F64), the
 /// `num_batches_tracked` scalars (value `steps`), and the metadata of `meta`
 /// plus `extra_meta` (a checkpoint's state; `tensors` then holds its further
@@ -458,6 +471,7 @@ pub fn serialize(
     extra_meta: HashMap<String, String>,
 ) -> Result<Vec<u8>, String> {
     crate::io::weights::refuse_non_finite(tensors, dtype)?;
+    refuse_unreadable_preparation(meta)?;
     let f64s = dtype == Dtype::F64;
     let (dtype_name, size) = if f64s { ("F64", 8) } else { ("F32", 4) };
     let mut header = serde_json::Map::new();
@@ -609,7 +623,7 @@ mod tests {
             &model(),
             &Loss::Huber { delta: 0.5 },
             Precision::F64,
-            Some(serde_json::json!({"features": ["a", "b", "c"]})),
+            Some(preparation(2.5)),
         );
         let bytes = serialize(&[], Dtype::F64, &meta, 7, HashMap::new()).unwrap();
         let file = WeightsFile::parse(&bytes, "m".into()).unwrap();
@@ -632,6 +646,66 @@ mod tests {
             layers.starts_with(r#"[{"index":0,"inputs":3,"outputs":4,"type":"dense","bias":true}"#),
             "{layers}"
         );
+    }
+
+    /// A data preparation of three numeric features (the last with `divisor`),
+    /// as model files hold it.
+    fn preparation(divisor: f64) -> serde_json::Value {
+        use crate::data::prep::{Column, Feature, FeatureKind, Preparation, PREP_VERSION};
+        let feature = |name: &str, index, divisor| Feature {
+            column: Column {
+                name: name.into(),
+                index,
+            },
+            kind: FeatureKind::Numeric {
+                fill: None,
+                shift: 1.0,
+                divisor,
+                missing_in_train: 0,
+            },
+        };
+        let p = Preparation {
+            version: PREP_VERSION,
+            header: true,
+            delimiter: ",".into(),
+            features: vec![
+                feature("a", 0, 1.0),
+                feature("b", 1, 1.0),
+                feature("c", 2, divisor),
+            ],
+            ignored: Vec::new(),
+            labels: vec![Column {
+                name: "y".into(),
+                index: 3,
+            }],
+            classes: None,
+            targets: None,
+            missing: crate::ir::Missing::Error,
+            normalize: crate::ir::Normalize::Standard,
+        };
+        serde_json::to_value(p).unwrap()
+    }
+
+    /// A statistic that is not finite would be written as `null`, which no
+    /// reader takes back (`predict` failed with `nnt::io::bad_model`): the
+    /// writer refuses it.
+    #[test]
+    fn a_non_finite_statistic_is_never_written() {
+        let meta = |divisor| {
+            ModelMeta::new(
+                &model(),
+                &Loss::Mse,
+                Precision::F32,
+                Some(preparation(divisor)),
+            )
+        };
+        let m = model();
+        assert!(serialize(&tensors(&m), Dtype::F32, &meta(3.0), 0, HashMap::new()).is_ok());
+        for bad in [f64::INFINITY, f64::NAN] {
+            let err = serialize(&tensors(&m), Dtype::F32, &meta(bad), 0, HashMap::new());
+            let err = err.expect_err("refused");
+            assert!(err.contains("would not read back"), "{err}");
+        }
     }
 
     fn tensors(m: &Model) -> Vec<OutTensor> {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use miette::Diagnostic;
 use nnt::data::{load, DataError};
-use nnt::ir::{ColumnRef, CsvSpec, DataSpec, SourceSpec};
+use nnt::ir::{ColumnRef, CsvSpec, DataSpec, Normalize, SourceSpec};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -122,6 +122,47 @@ fn not_a_number_in_a_wide_row_shows_the_cell() {
 #[test]
 fn not_finite() {
     check("not_finite.csv", "nnt::data::not_finite");
+}
+
+/// A finite cell the run's precision cannot hold: `1e39` reaches an f32
+/// network as infinity (the run used to stop "diverged"); f64 holds it, and
+/// so does f32 once the column is normalised.
+#[test]
+fn too_large() {
+    let s = spec(csv("too_large.csv", vec![name("y")], true));
+    assert_eq!(s.precision, nnt::ir::Precision::F32, "the recipe's default");
+    let rendered = fails(&s, "nnt::data::too_large");
+    assert!(
+        rendered.contains(
+            "too_large.csv:3: column 1 (`x`) is too large for the run's f32 precision: `1e39`"
+        ),
+        "{rendered}"
+    );
+    insta::assert_snapshot!("too_large_csv", rendered);
+    let mut f64s = s.clone();
+    f64s.precision = nnt::ir::Precision::F64;
+    assert_eq!(load(&f64s, 0).unwrap().train.x, [1.0, 1e39]);
+    let mut normalised = s.clone();
+    normalised.normalize = Normalize::Standard;
+    assert_eq!(load(&normalised, 0).unwrap().train.x, [-1.0, 1.0]);
+}
+
+/// A minmax range beyond f64's (from -1e308 to 1.5e308) cannot be
+/// normalised (every value used to become 0, and the model file held `null`);
+/// `standard` can.
+#[test]
+fn statistic_overflow() {
+    let mut s = spec(csv("statistic_overflow.csv", vec![name("y")], true));
+    s.precision = nnt::ir::Precision::F64;
+    s.normalize = Normalize::MinMax;
+    let rendered = fails(&s, "nnt::data::statistic_overflow");
+    insta::assert_snapshot!("statistic_overflow_csv", rendered);
+    s.normalize = Normalize::Standard;
+    let x = load(&s, 0).unwrap().train.x;
+    assert!(
+        (x[0] + 1.0).abs() < 1e-12 && (x[1] - 1.0).abs() < 1e-12,
+        "{x:?}"
+    );
 }
 
 #[test]

@@ -238,3 +238,101 @@ fn the_preparation_round_trips_through_json() {
     let back: Preparation = serde_json::from_str(&json).expect("deserialise");
     assert_eq!(back, p);
 }
+
+/// One numeric feature `x` holding `values`, and a numeric label.
+fn one_column(values: &[f64]) -> RawTable {
+    RawTable {
+        rows: values.len(),
+        lines: (2..2 + values.len()).collect(),
+        features: vec![numeric(values)],
+        labels: vec![numeric(&vec![0.0; values.len()])],
+        feature_columns: vec![0],
+        label_columns: vec![1],
+    }
+}
+
+fn stats(values: &[f64], missing: Missing, normalize: Normalize) -> (Preparation, f64, f64) {
+    let raw = one_column(values);
+    let mut o = opts(missing, normalize);
+    o.classification = None;
+    let p = Preparation::fit(&raw, &names(&["x"]), &names(&["y"]), vec![], &o);
+    let FeatureKind::Numeric { shift, divisor, .. } = p.features[0].kind else {
+        panic!("numeric")
+    };
+    (p, shift, divisor)
+}
+
+/// Values near f64's limit: the sum of squares (1e160²), the sum (1e308 +
+/// 1.5e308) or a difference (1.5e308 − (−1e308)) overflow in the plain
+/// formulas; `standard` still gives a finite mean and deviation, so the
+/// prepared values are the z-scores of the column, where every feature used
+/// to become 0 (an infinite divisor) or the run diverged.
+#[test]
+fn standard_statistics_survive_values_near_the_f64_limit() {
+    let (p, shift, divisor) = stats(&[1e160, 2e160, 3e160], Missing::Error, Normalize::Standard);
+    assert_eq!(shift, 2e160);
+    let std = (2.0f64 / 3.0).sqrt() * 1e160;
+    assert!((divisor / std - 1.0).abs() < 1e-15, "{divisor} vs {std}");
+    let (t, _) = p.transform(one_column(&[1e160, 2e160, 3e160]));
+    let z = 1.5f64.sqrt();
+    for (got, want) in t.x.iter().zip([-z, 0.0, z]) {
+        assert!((got - want).abs() < 1e-12, "{:?}", t.x);
+    }
+    assert!(p.non_finite().is_none());
+
+    let values = [1e308, 1.5e308, -1e308];
+    let (p, shift, divisor) = stats(&values, Missing::Error, Normalize::Standard);
+    let mean = 0.5e308;
+    assert!((shift / mean - 1.0).abs() < 1e-15, "{shift}");
+    let (t, _) = p.transform(one_column(&values));
+    let sd = (values
+        .iter()
+        .map(|v| (v / 1e308 - 0.5).powi(2))
+        .sum::<f64>()
+        / 3.0)
+        .sqrt();
+    assert!((divisor / (sd * 1e308) - 1.0).abs() < 1e-15, "{divisor}");
+    for (got, v) in t.x.iter().zip(values) {
+        let want = (v / 1e308 - 0.5) / sd;
+        assert!((got - want).abs() < 1e-12, "{:?}", t.x);
+    }
+    // The mean fill of a missing cell too.
+    let (p, _, _) = stats(&[1e308, 1.5e308, f64::NAN], Missing::Mean, Normalize::None);
+    let FeatureKind::Numeric { fill, .. } = p.features[0].kind else {
+        panic!("numeric")
+    };
+    assert!((fill.unwrap() / 1.25e308 - 1.0).abs() < 1e-15, "{fill:?}");
+    let (p, _, _) = stats(
+        &[1e308, 1.5e308, f64::NAN],
+        Missing::Median,
+        Normalize::None,
+    );
+    let FeatureKind::Numeric { fill, .. } = p.features[0].kind else {
+        panic!("numeric")
+    };
+    assert!((fill.unwrap() / 1.25e308 - 1.0).abs() < 1e-15, "{fill:?}");
+}
+
+/// Ordinary columns keep exactly the bits of §4's formulas (the scaled
+/// computation runs only where those overflow).
+#[test]
+fn ordinary_statistics_keep_their_bits() {
+    let values = [0.1, 2.7, -3.3, 1e10, 4.2e-3, 17.0, -1e-7];
+    let (_, shift, divisor) = stats(&values, Missing::Error, Normalize::Standard);
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let ss: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
+    assert_eq!(shift.to_bits(), mean.to_bits());
+    assert_eq!(divisor.to_bits(), (ss / n).sqrt().to_bits());
+    let (_, shift, divisor) = stats(&values, Missing::Error, Normalize::MinMax);
+    assert_eq!((shift, divisor), (-3.3, 1e10 + 3.3));
+}
+
+/// A minmax range beyond f64 cannot be represented: the preparation says so
+/// (the data stage then refuses it, `nnt::data::statistic_overflow`).
+#[test]
+fn a_range_beyond_f64_is_reported() {
+    let (p, _, divisor) = stats(&[1e308, 1.5e308, -1e308], Missing::Error, Normalize::MinMax);
+    assert!(divisor.is_infinite());
+    assert_eq!(p.non_finite(), Some(("x".to_string(), "range (max − min)")));
+}

@@ -4,8 +4,10 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::common::{finish, Done};
 
 fn nnt() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_nnt"));
@@ -13,51 +15,6 @@ fn nnt() -> Command {
         .env("NO_COLOR", "1")
         .env_remove("CLICOLOR_FORCE");
     c
-}
-
-/// What a finished command left: its status and both streams.
-struct Done {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Waits for `child` at most `secs` seconds (killing it and failing past that),
-/// reading both streams while it runs.
-fn finish(mut child: Child, secs: u64, what: &str) -> Done {
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
-    let out_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        if let Some(o) = out.as_mut() {
-            let _ = o.read_to_end(&mut s);
-        }
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        if let Some(e) = err.as_mut() {
-            let _ = e.read_to_end(&mut s);
-        }
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(secs) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: still running after {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Done {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
-    }
 }
 
 fn manifest() -> &'static Path {

@@ -617,3 +617,255 @@ fn export_onnx_writes_the_graph() {
         .dim;
     assert_eq!(dims[1].dim_value, Some(5));
 }
+
+// ---------------------------------------------------------------- reading files
+
+/// `nnt ARGS` in `dir`, at most 30 seconds (a read that never ends fails the
+/// test instead of hanging it).
+fn nnt_in(dir: &Path, args: &[&str]) -> crate::common::Done {
+    let child = Command::new(env!("CARGO_BIN_EXE_nnt"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env_remove("CLICOLOR_FORCE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the nnt binary runs");
+    crate::common::finish(child, 30, &args.join(" "))
+}
+
+/// Runs each command in `dir`, checks that it fails with `code` and writes no
+/// row to stdout, and returns the diagnostics as shown (for a snapshot).
+fn failures(dir: &Path, cases: &[(Vec<&str>, &str)]) -> String {
+    let mut shown = String::new();
+    for (args, code) in cases {
+        let done = nnt_in(dir, args);
+        assert_eq!(done.code, Some(1), "{args:?}: {}", done.stderr);
+        assert!(done.stderr.contains(code), "{args:?}: {}", done.stderr);
+        // Without `-o`, predict may have printed its header: no row.
+        assert!(
+            done.stdout.lines().count() <= 1,
+            "{args:?}: {}",
+            done.stdout
+        );
+        shown.push_str(&format!("$ nnt {}\n{}\n", args.join(" "), done.stderr));
+    }
+    shown
+}
+
+/// `predict` and `eval` read a file as training reads its train file (§15):
+/// a device or a pipe is refused before it is read, a line has a bounded
+/// length, and a ragged row, a used column named twice or a cell that is not
+/// UTF-8 is the data stage's error at its file, line and column; `-o` is then
+/// not written. Columns the model does not use may repeat or hold any bytes,
+/// as in a valid or test file.
+#[test]
+fn data_files_are_read_as_training_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    train("colors", d);
+    let write = |name: &str, bytes: &[u8]| std::fs::write(d.join(name), bytes).unwrap();
+    #[cfg(unix)]
+    {
+        let made = Command::new("mkfifo").arg(d.join("pipe.csv")).status();
+        assert!(made.unwrap().success());
+    }
+    let mut long = b"x1,color,x2\n".to_vec();
+    long.resize(long.len() + (9 << 20), b'1');
+    write("long.csv", &long);
+    write("extra.csv", b"x2,color,x1\n1,red,0.5\n2,red,1,5\n");
+    write("short.csv", b"x2,color,x1,y\n1,red,0.5,cat\n2,red\n");
+    write("dup.csv", b"x1,color,x2,x1\n0.5,red,1.0,3.3\n");
+    write("dup_label.csv", b"x1,color,x2,y,y\n0.5,red,1.0,cat,dog\n");
+    write("dup_keep.csv", b"id,x1,color,x2,id\n1,0.5,red,1.0,2\n");
+    write("utf8.csv", b"x1,color,x2\n0.5,r\xffed,1.0\n");
+    write("utf8_label.csv", b"x1,color,x2,y\n0.5,red,1.0,c\xffat\n");
+    let m = "colors.safetensors";
+    let mut cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["predict", m, "/dev/zero"], "nnt::data::not_a_file"),
+        (vec!["eval", m, "/dev/zero"], "nnt::data::not_a_file"),
+        (vec!["predict", m, "long.csv"], "nnt::data::line_too_long"),
+        (
+            vec!["predict", m, "extra.csv", "-o", "out.csv"],
+            "nnt::data::ragged_row",
+        ),
+        (vec!["eval", m, "short.csv"], "nnt::data::ragged_row"),
+        (
+            vec!["predict", m, "dup.csv", "-o", "out.csv"],
+            "nnt::data::ambiguous_column",
+        ),
+        (
+            vec!["eval", m, "dup_label.csv"],
+            "nnt::data::ambiguous_column",
+        ),
+        (
+            vec!["predict", m, "dup_keep.csv", "--keep", "id"],
+            "nnt::data::ambiguous_column",
+        ),
+        (
+            vec!["predict", m, "utf8.csv", "-o", "out.csv"],
+            "nnt::data::invalid_utf8",
+        ),
+        (vec!["eval", m, "utf8_label.csv"], "nnt::data::invalid_utf8"),
+    ];
+    if cfg!(unix) {
+        cases.push((vec!["predict", m, "pipe.csv"], "nnt::data::not_a_file"));
+        cases.push((vec!["eval", m, "pipe.csv"], "nnt::data::not_a_file"));
+    }
+    let shown = failures(d, &cases);
+    assert!(!d.join("out.csv").exists());
+    assert!(
+        shown.contains("extra.csv:3: expected 3 fields, found 4"),
+        "{shown}"
+    );
+    assert!(shown.contains("[utf8.csv:2:5]"), "{shown}");
+    assert!(
+        shown.contains("column 2 (`color`) is not valid UTF-8"),
+        "{shown}"
+    );
+    insta::assert_snapshot!(shown);
+
+    // What the model does not use may repeat or be any bytes: a repeated
+    // ignored column, a repeated label (predict does not read it), bytes that
+    // are not UTF-8 in the ignored column.
+    write(
+        "dup_ignored.csv",
+        b"id,x1,color,x2,id,y,y\n1,0.5,red,1.0,2,cat,dog\n",
+    );
+    write(
+        "bytes_ignored.csv",
+        b"id,x1,color,x2,y\n\xff\xfe,0.5,red,1.0,cat\n",
+    );
+    for file in ["dup_ignored.csv", "bytes_ignored.csv"] {
+        let done = nnt_in(d, &["predict", m, file]);
+        assert_eq!(done.code, Some(0), "{file}: {}", done.stderr);
+        assert_eq!(done.stdout.lines().count(), 2, "{file}: {}", done.stdout);
+    }
+    let done = nnt_in(d, &["eval", m, "bytes_ignored.csv", "--format", "json"]);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    // The cells the model reads are kept as written (`--keep` copies them).
+    write("spaces.csv", b"x1,color,x2,note\n0.5, red ,1.0, a b \n");
+    let done = nnt_in(d, &["predict", m, "spaces.csv", "--keep", "note"]);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let row = done.stdout.lines().nth(1).unwrap();
+    assert!(
+        row.starts_with("\" a b \",") || row.starts_with(" a b ,"),
+        "{row}"
+    );
+}
+
+/// A finite cell whose prepared value the model's precision cannot hold
+/// (`1e39` in an f32 model) is an error at its file, line and column: predict
+/// printed `nan` probabilities and eval a `null` loss. Training refuses such a
+/// cell at check time (`nnt::data::too_large`), where the run used to stop
+/// "diverged".
+#[test]
+fn values_beyond_the_model_precision_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    train("colors", d);
+    let write = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap();
+    write("big.csv", "x1,color,x2\n0.5,red,1.0\n1e39,red,1.0\n");
+    write(
+        "big_label.csv",
+        "x1,color,x2,y\n0.5,red,1.0,cat\n0.5,blue,-4e38,dog\n",
+    );
+    let m = "colors.safetensors";
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["predict", m, "big.csv", "-o", "out.csv"],
+            "nnt::predict::bad_cell",
+        ),
+        (vec!["eval", m, "big_label.csv"], "nnt::predict::bad_cell"),
+    ];
+    let shown = failures(d, &cases);
+    assert!(!d.join("out.csv").exists());
+    assert!(
+        shown.contains("big.csv:3: column `x1` is too large for the model's f32 precision: `1e39`"),
+        "{shown}"
+    );
+    assert!(shown.contains("big_label.csv:3: column `x2`"), "{shown}");
+
+    // Training: the same cell in the train file, with the default precision.
+    let train_csv = std::fs::read_to_string(fixture("data/colors_train.csv")).unwrap();
+    write("train.csv", &train_csv.replacen("\n1,0.5,", "\n1,1e39,", 1));
+    let recipe = std::fs::read_to_string(fixture("colors.nnt"))
+        .unwrap()
+        .replace("data/colors_train.csv", "train.csv")
+        .replace("normalize = standard", "normalize = none");
+    write("big.nnt", &recipe);
+    let done = nnt_in(d, &["check", "big.nnt"]);
+    assert_eq!(done.code, Some(1), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("nnt::data::too_large")
+            && done.stderr.contains(
+                "train.csv:2: column 2 (`x1`) is too large for the run's f32 precision: `1e39`"
+            ),
+        "{}",
+        done.stderr
+    );
+    let shown = format!("{shown}$ nnt check big.nnt\n{}", done.stderr);
+    insta::assert_snapshot!(shown);
+    // In f64, or normalised, the network gets a finite value.
+    for set in ["precision=f64", "data.normalize=standard"] {
+        let done = nnt_in(d, &["check", "big.nnt", "--set", set]);
+        assert_eq!(done.code, Some(0), "{set}: {}", done.stderr);
+    }
+}
+
+/// Values near f64's limit: `standard` computes its statistics without
+/// overflow (every feature used to become 0, the divisor was saved as `null`
+/// and predict, eval and explain refused the model file); a minmax range
+/// beyond f64 is a check error naming the column.
+#[test]
+fn values_near_the_f64_limit_train_and_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("hv.csv"), "x,y\n1e160,0\n2e160,1\n3e160,0\n").unwrap();
+    std::fs::write(d.join("edge.csv"), "x,y\n1e308,0\n1.5e308,1\n-1e308,0\n").unwrap();
+    let recipe = |file: &str, normalize: &str| {
+        format!(
+            "data {{\n    train = csv(\"{file}\", label = \"y\")\n    normalize = {normalize}\n}}\n\
+             model {{\n    dense(2)\n}}\nloss = cross_entropy\noptimizer = sgd(lr = 0.1)\n\
+             train {{\n    epochs = 1\n}}\nsave = \"h.safetensors\"\n"
+        )
+    };
+    for file in ["hv.csv", "edge.csv"] {
+        std::fs::write(d.join("h.nnt"), recipe(file, "standard")).unwrap();
+        let done = nnt_in(d, &["run", "h.nnt", "--format", "jsonl"]);
+        assert_eq!(done.code, Some(0), "{file}: {}", done.stderr);
+        let model = nnt::io::model_file::ModelFile::read(&d.join("h.safetensors")).unwrap();
+        let prep = model.meta.preparation.unwrap();
+        let divisor = &prep["features"][0]["kind"]["divisor"];
+        assert!(
+            divisor.as_f64().is_some_and(|v| v > 1e150),
+            "{file}: {prep}"
+        );
+        let predicted = nnt_in(d, &["predict", "h.safetensors", file]);
+        assert_eq!(predicted.code, Some(0), "{file}: {}", predicted.stderr);
+        assert!(!predicted.stdout.contains("nan"), "{}", predicted.stdout);
+        for command in [
+            &["eval", "h.safetensors", file][..],
+            &["explain", "h.safetensors"],
+        ] {
+            let done = nnt_in(d, command);
+            assert_eq!(done.code, Some(0), "{command:?}: {}", done.stderr);
+        }
+    }
+    std::fs::write(d.join("h.nnt"), recipe("edge.csv", "minmax")).unwrap();
+    std::fs::remove_file(d.join("h.safetensors")).unwrap();
+    let done = nnt_in(d, &["check", "h.nnt"]);
+    assert_eq!(done.code, Some(1), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("nnt::data::statistic_overflow")
+            && done
+                .stderr
+                .contains("column `x` of the train split cannot be normalised"),
+        "{}",
+        done.stderr
+    );
+    assert!(!d.join("h.safetensors").exists());
+}
