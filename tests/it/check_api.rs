@@ -68,6 +68,7 @@ fn layer_argument_errors_do_not_hide_the_data_errors() {
     );
     let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
     assert_eq!(codes(&r.errors), ["nnt::check::unknown_name"]);
+}
 
 /// §13: an unknown field in `expect` does not hide the fields this run does
 /// not log; every one is reported in one check, in recipe order.
