@@ -47,7 +47,7 @@ pub fn evaluate<T: Float>(
     n: usize,
     dz: Option<&mut [T]>,
 ) -> BatchLoss {
-    match *loss {
+    let mut bl = match *loss {
         Loss::CrossEntropy { label_smoothing } => {
             cross_entropy::forward_backward(label_smoothing, z, y, k, n, dz)
         }
@@ -55,7 +55,15 @@ pub fn evaluate<T: Float>(
         Loss::Mse => mse::forward_backward(z, y, k * n, dz),
         Loss::Mae => mae::forward_backward(z, y, k * n, dz),
         Loss::Huber { delta } => huber::forward_backward(delta, z, y, k * n, dz),
+    };
+    // The sums run in f64 (PyTorch's accuracy where it accumulates wider), but
+    // a loss beyond the run's precision is not finite there (§3: the precision
+    // is that of all training arithmetic; §10: printed `null`, a divergence):
+    // an f32 run's MSE of outputs near 1e37 is inf, not 1e74.
+    if bl.mean.is_finite() && !T::of(bl.mean).is_finite() {
+        bl.mean = f64::INFINITY.copysign(bl.mean);
     }
+    bl
 }
 
 /// Width of the target rows the loss expects for a model output of width `k`.
@@ -86,6 +94,24 @@ pub fn predict<T: Float>(loss: &Loss, z: &[T]) -> usize {
 
 #[cfg(test)]
 mod tests {
+    /// A loss beyond f32's range is not finite in an f32 run (it was logged as
+    /// 4.6e74); the same batch in f64 keeps its value.
+    #[test]
+    fn a_loss_beyond_the_precision_is_not_finite() {
+        let loss = crate::ir::Loss::Mse;
+        let z32 = [1e37f32, -3e37];
+        let y32 = [0.0f32, 0.0];
+        let bl = super::evaluate(&loss, &z32, &y32, 1, 2, None);
+        assert_eq!(bl.mean, f64::INFINITY);
+        let z64 = [1e37f64, -3e37];
+        let y64 = [0.0f64, 0.0];
+        let bl = super::evaluate(&loss, &z64, &y64, 1, 2, None);
+        assert!(bl.mean.is_finite() && bl.mean > 1e74, "{}", bl.mean);
+        // Within the range nothing changes.
+        let bl = super::evaluate(&loss, &[3.0f32, 1.0], &[1.0f32, 1.0], 1, 2, None);
+        assert_eq!(bl.mean, 2.0);
+    }
+
     use super::*;
 
     /// Slices shorter than the shapes say give an undefined loss, with nothing
