@@ -12,10 +12,36 @@ pub struct LineIndex {
 }
 
 impl LineIndex {
+    /// Lines end at `\n`, `\r\n` or a lone `\r`, as LSP counts them (3.17,
+    /// "Text Documents"): the editor's lines, whatever the parser makes of a `\r`.
     pub fn new(text: &str) -> LineIndex {
+        let b = text.as_bytes();
         let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'\n' => starts.push(i + 1),
+                b'\r' if b.get(i + 1) == Some(&b'\n') => {
+                    starts.push(i + 2);
+                    i += 1;
+                }
+                b'\r' => starts.push(i + 1),
+                _ => {}
+            }
+            i += 1;
+        }
         LineIndex { starts }
+    }
+
+    /// Where line `line` (which exists) ends, before its line terminator.
+    fn line_end(&self, text: &str, line: usize) -> usize {
+        match self.starts.get(line + 1) {
+            Some(&next) if text.as_bytes().get(next.wrapping_sub(2)..next) == Some(b"\r\n") => {
+                next - 2
+            }
+            Some(&next) => next - 1,
+            None => text.len(),
+        }
     }
 
     /// The position of byte `offset` (clamped to the text, rounded down to a
@@ -27,6 +53,8 @@ impl LineIndex {
         }
         let line = self.starts.partition_point(|&s| s <= offset) - 1;
         let start = self.starts[line];
+        // An offset inside the line's terminator is the line's end.
+        let offset = offset.min(self.line_end(text, line)).max(start);
         let col: usize = text[start..offset].chars().map(char::len_utf16).sum();
         Position::new(line as u32, col as u32)
     }
@@ -37,10 +65,7 @@ impl LineIndex {
         let Some(&start) = self.starts.get(pos.line as usize) else {
             return text.len();
         };
-        let end = self
-            .starts
-            .get(pos.line as usize + 1)
-            .map_or(text.len(), |&e| e - 1);
+        let end = self.line_end(text, pos.line as usize);
         let mut units = 0usize;
         for (i, c) in text[start..end].char_indices() {
             if units >= pos.character as usize {
@@ -94,16 +119,18 @@ pub fn tokens(text: &str) -> Vec<Tok> {
                 i += 1;
                 TokKind::Newline
             }
+            // A comment or an unterminated string ends before the line's
+            // terminator (`\r\n` or a lone `\r` too): a token never spans lines.
             b'#' => {
-                while i < n && b[i] != b'\n' {
+                while i < n && b[i] != b'\n' && b[i] != b'\r' {
                     i += 1;
                 }
                 TokKind::Comment
             }
             b'"' => {
                 i += 1;
-                while i < n && b[i] != b'"' && b[i] != b'\n' {
-                    i += if b[i] == b'\\' && i + 1 < n && b[i + 1] != b'\n' {
+                while i < n && b[i] != b'"' && b[i] != b'\n' && b[i] != b'\r' {
+                    i += if b[i] == b'\\' && i + 1 < n && b[i + 1] != b'\n' && b[i + 1] != b'\r' {
                         2
                     } else {
                         1
@@ -368,6 +395,36 @@ mod tests {
         let at = text.find(marker).unwrap_or(0);
         let clean = text.replacen(marker, "", 1);
         context(&clean, &tokens(&clean), at)
+    }
+
+    /// Lines end at `\n`, `\r\n` and a lone `\r` (LSP 3.17); a position past a
+    /// line's end, or an offset inside its terminator, is the line's end, before
+    /// the terminator.
+    #[test]
+    fn every_line_terminator_ends_a_line() {
+        let text = "ab\r\ncd\ref\ngh";
+        let idx = LineIndex::new(text);
+        let at = |o: usize| {
+            let p = idx.position(text, o);
+            (p.line, p.character)
+        };
+        assert_eq!(at(2), (0, 2)); // the \r of \r\n
+        assert_eq!(at(3), (0, 2)); // inside \r\n: the line's end
+        assert_eq!(at(4), (1, 0));
+        assert_eq!(at(6), (1, 2)); // the lone \r
+        assert_eq!(at(7), (2, 0));
+        assert_eq!(at(10), (3, 0));
+        assert_eq!(idx.end(text), Position::new(3, 2));
+        assert_eq!(idx.offset(text, Position::new(0, 9)), 2);
+        assert_eq!(idx.offset(text, Position::new(1, 9)), 6);
+        assert_eq!(idx.offset(text, Position::new(2, 1)), 8);
+        assert_eq!(idx.offset(text, Position::new(9, 0)), text.len());
+        // A comment or an unterminated string stops before the terminator.
+        let text = "# c\r\nx = \"s\r\n# d\r";
+        let toks = tokens(text);
+        for t in &toks {
+            assert!(!text[t.start..t.end].contains('\r'), "{t:?}");
+        }
     }
 
     #[test]
