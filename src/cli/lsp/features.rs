@@ -594,9 +594,10 @@ pub fn semantic_tokens(text: &str) -> Vec<SemanticToken> {
             cx_toks.push((*t, ty));
         }
     }
+    let mut at = idx.positions(text);
     for (t, ty) in cx_toks {
-        let start = idx.position(text, t.start);
-        let end = idx.position(text, t.end);
+        let start = at.at(t.start);
+        let end = at.at(t.end);
         if end.line != start.line {
             continue;
         }
@@ -626,7 +627,11 @@ pub fn semantic_tokens(text: &str) -> Vec<SemanticToken> {
 pub fn symbols(text: &str) -> Option<Vec<DocumentSymbol>> {
     let recipe = crate::syntax::parse(text, SourceId::RECIPE).ok()?;
     let idx = LineIndex::new(text);
-    let range = |s: Span| Range::new(idx.position(text, s.start), idx.position(text, s.end));
+    let at = std::cell::RefCell::new(idx.positions(text));
+    let range = |s: Span| {
+        let mut at = at.borrow_mut();
+        Range::new(at.at(s.start), at.at(s.end))
+    };
     // A setting, at the top level or in a section.
     let setting = |s: &crate::ast::Setting| DocumentSymbol {
         name: s.name.name.clone(),
