@@ -84,21 +84,37 @@ pub fn format_ast(recipe: &Recipe, text: &str, order: &[&str]) -> String {
         .min()
         .unwrap_or(text.len());
     let first_line = lines.line(first_start);
-    let header: Vec<usize> = comments
+    let before_first: Vec<usize> = comments
         .iter()
         .enumerate()
         .filter(|(_, c)| c.comment.span.start < first_start)
         .map(|(i, _)| i)
         .collect();
-    if let Some(&last) = header.last() {
-        let last_line = lines.line(comments[last].comment.span.start);
-        let separated = recipe.items.is_empty() || lines.blank_between(last_line, first_line);
-        if separated {
-            for &i in &header {
-                push_comment(&mut out, "", comments[i].comment);
-                comments[i].used = true;
-            }
-        }
+    // The header ends at the last blank line before the first item: the
+    // comments after that blank line lead the first item (wherever the
+    // canonical order puts it). Cutting at the last blank line, not only at one
+    // right before the item, keeps the layout a fixed point: once an item with
+    // its own leading comments has been moved first, formatting again finds
+    // the same header.
+    let header_len = if recipe.items.is_empty() {
+        before_first.len()
+    } else {
+        let line_of = |j: usize| lines.line(comments[before_first[j]].comment.span.start);
+        (0..before_first.len())
+            .filter(|&j| {
+                let next = if j + 1 < before_first.len() {
+                    line_of(j + 1)
+                } else {
+                    first_line
+                };
+                lines.blank_between(line_of(j), next)
+            })
+            .last()
+            .map_or(0, |j| j + 1)
+    };
+    for &i in &before_first[..header_len] {
+        push_comment(&mut out, "", comments[i].comment);
+        comments[i].used = true;
     }
 
     // Top-level items in the canonical order of §3, from their declarations.
