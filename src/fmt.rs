@@ -101,7 +101,8 @@ pub fn format_ast(recipe: &Recipe, text: &str, order: &[&str]) -> String {
     } else {
         let line_of = |j: usize| lines.line(comments[before_first[j]].comment.span.start);
         (0..before_first.len())
-            .filter(|&j| {
+            .rev()
+            .find(|&j| {
                 let next = if j + 1 < before_first.len() {
                     line_of(j + 1)
                 } else {
@@ -109,7 +110,6 @@ pub fn format_ast(recipe: &Recipe, text: &str, order: &[&str]) -> String {
                 };
                 lines.blank_between(line_of(j), next)
             })
-            .last()
             .map_or(0, |j| j + 1)
     };
     for &i in &before_first[..header_len] {
