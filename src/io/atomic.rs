@@ -6,7 +6,8 @@
 //! where the process may), sync it, then rename it over the target.
 //!
 //! Temporary files are named `.{name}.tmp-{pid}`; [`remove_stale_temps`] deletes
-//! those of processes that no longer run (a run killed with SIGKILL leaves them).
+//! those of processes that no longer run (a run killed with SIGKILL leaves them),
+//! for the names of the files nnt writes there and no others.
 
 use std::fs;
 use std::io::{self, Write};
@@ -37,8 +38,8 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
             } else {
                 dir
             };
-            let prefix = format!(".{}.tmp-", name.to_string_lossy());
-            remove_stale_temps_where(dir, |n| n.starts_with(&prefix));
+            let name = name.to_string_lossy();
+            remove_stale_temps(dir, |n| n == name);
         }
     }
     write_atomic(path, bytes).map_err(|source| WriteError {
@@ -318,6 +319,12 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
+/// The `name` in a temporary file's name `.{name}.tmp-{pid}`.
+fn temp_target(file_name: &str) -> Option<&str> {
+    let (head, _) = file_name.rsplit_once(".tmp-")?;
+    head.strip_prefix('.')
+}
+
 /// The pid in a temporary file's name `.{name}.tmp-{pid}`.
 fn temp_pid(file_name: &str) -> Option<u32> {
     if !file_name.starts_with('.') {
@@ -342,22 +349,21 @@ pub fn alive(pid: u32) -> bool {
     Path::new("/proc").join(pid.to_string()).exists()
 }
 
-/// Deletes the temporary files of dead processes (`.{name}.tmp-{pid}` regular
-/// files whose pid no longer runs) in `dir`; returns what was removed. Nothing
-/// else is touched, and failures are ignored: this is tidying, not the run.
-pub fn remove_stale_temps(dir: &Path) -> Vec<PathBuf> {
-    remove_stale_temps_where(dir, |_| true)
-}
-
-/// [`remove_stale_temps`] for the names that `select` accepts.
-fn remove_stale_temps_where(dir: &Path, select: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+/// Deletes the temporary files that dead processes left for the files of
+/// `dir` that `select` names (`.{name}.tmp-{pid}` regular files, `select(name)`,
+/// whose pid no longer runs); returns what was removed. Only nnt's own outputs
+/// are ever selected: another program's `.notes.txt.tmp-123` in the same folder
+/// has the same shape and is not nnt's to remove (it once was removed by any
+/// run writing there). Nothing else is touched, and failures are ignored: this
+/// is tidying, not the run.
+pub fn remove_stale_temps(dir: &Path, select: impl Fn(&str) -> bool) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     let Ok(entries) = fs::read_dir(dir) else {
         return removed;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = temp_pid(&name).filter(|_| select(&name)) else {
+        let Some(pid) = temp_pid(&name).filter(|_| temp_target(&name).is_some_and(&select)) else {
             continue;
         };
         let is_file = entry.file_type().is_ok_and(|t| t.is_file());
@@ -544,12 +550,14 @@ mod tests {
             .path()
             .join(format!(".w.safetensors.tmp-{}", std::process::id()));
         let other = dir.path().join("w.tmp-9999999");
-        for p in [&dead, &mine, &other] {
+        // Another program's temporary of the same shape: not nnt's.
+        let foreign = dir.path().join(".thesis.tex.tmp-9999999");
+        for p in [&dead, &mine, &other, &foreign] {
             fs::write(p, b"x").unwrap();
         }
-        let removed = remove_stale_temps(dir.path());
+        let removed = remove_stale_temps(dir.path(), |n| n == "w.safetensors");
         assert_eq!(removed, vec![dead.clone()]);
-        assert!(!dead.exists() && mine.exists() && other.exists());
+        assert!(!dead.exists() && mine.exists() && other.exists() && foreign.exists());
         // A write of one file removes that file's stale temporaries only.
         let dead_a = dir.path().join(".a.svg.tmp-9999999");
         let dead_b = dir.path().join(".b.svg.tmp-9999999");

@@ -196,14 +196,18 @@ pub fn prepare(program: &Program, opts: &RunOptions) -> Result<Option<DirLock>, 
                 Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
                 _ => PathBuf::from("."),
             };
-            atomic::remove_stale_temps(&dir);
+            // Only this output's own temporaries: the folder is the user's.
+            if let Some(name) = t.file_name().map(|n| n.to_string_lossy().into_owned()) {
+                atomic::remove_stale_temps(&dir, |n| n == name);
+            }
         }
     }
     match &program.checkpoint {
         Some(ck) => {
             guard::probe_checkpoint_dir(&ck.path)?;
             let lock = guard::lock_dir(&ck.path)?;
-            atomic::remove_stale_temps(&ck.path);
+            // Only temporaries of checkpoints (`epoch-N.safetensors`).
+            atomic::remove_stale_temps(&ck.path, |n| checkpoint::parse_name(n).is_some());
             Ok(Some(lock))
         }
         None => Ok(None),

@@ -807,9 +807,14 @@ fn stale_temporary_files_of_dead_runs_are_removed() {
         d.join("out/.w.safetensors.tmp-9999999"),
         d.join("out/.p.svg.tmp-9999998"),
     ];
+    // Another program's temporaries of the same shape, beside nnt's outputs
+    // and in the checkpoint directory, are not nnt's to remove (they were).
     let kept = [
         d.join("out/.w.safetensors.tmp-1"),
         d.join("out/notes.tmp-9999999"),
+        d.join("out/.thesis.tex.tmp-9999999"),
+        d.join("ck/.notes.txt.tmp-9999999"),
+        d.join(".thesis.tex.tmp-9999999"),
     ];
     for p in dead.iter().chain(&kept) {
         fs::write(p, b"partial").unwrap();
