@@ -1,5 +1,6 @@
 //! Checkpoint files (§11): `PATH/epoch-N.safetensors`, written atomically, keeping
-//! only the newest `keep` that the run itself wrote. What goes inside (parameters, optimizer state, metadata)
+//! only the newest `keep` that the run itself wrote (with, when it resumed, those of
+//! the run it continues). What goes inside (parameters, optimizer state, metadata)
 //! is the trainer's business; this module names, writes, rotates and reads files.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +14,8 @@ pub fn path_for(dir: &Path, epoch: usize) -> PathBuf {
 }
 
 /// Writes the serialised checkpoint of `epoch` into `dir` (created if needed).
-/// Rotation is [`rotate`]'s, over the files the run itself wrote.
+/// Rotation is [`rotate`]'s, over the files the run itself wrote (and those of the
+/// run it resumed).
 pub fn write(dir: &Path, epoch: usize, bytes: &[u8]) -> Result<PathBuf, WeightsError> {
     let path = path_for(dir, epoch);
     let shown = path.display().to_string();

@@ -790,6 +790,58 @@ fn sigterm_checkpoints_like_ctrl_c() {
     assert!(written[0].starts_with("epoch-"), "{written:?}");
 }
 
+/// `keep` counts the checkpoints of the run a resumed run continues: resuming
+/// epoch 4 of a `keep = 2` run to 8 epochs left epochs 3, 4, 7 and 8 (and a
+/// restart loop piled them up). A checkpoint of another run in the directory
+/// (another seed) is never counted, so never deleted.
+#[test]
+fn keep_counts_the_checkpoints_of_the_run_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ck = "checkpoint { every = 1; path = \"ck\"; keep = 2 }\n";
+    write_recipe(d, "r.nnt", &recipe(ck).replace("epochs = 3", "epochs = 4"));
+    write_recipe(
+        d,
+        "other.nnt",
+        &recipe(&ck.replace("\"ck\"", "\"ck_other\"")).replace("seed = 3", "seed = 4"),
+    );
+    let o = run_in(d, &["run", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run_in(d, &["run", "other.nnt", "--set", "train.epochs=1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    fs::copy(
+        d.join("ck_other/epoch-1.safetensors"),
+        d.join("ck/epoch-1.safetensors"),
+    )
+    .unwrap();
+    let o = run_in(
+        d,
+        &[
+            "run",
+            "r.nnt",
+            "--set",
+            "train.epochs=8",
+            "--resume",
+            "ck/epoch-4.safetensors",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut left: Vec<String> = fs::read_dir(d.join("ck"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".safetensors"))
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "epoch-1.safetensors",
+            "epoch-7.safetensors",
+            "epoch-8.safetensors"
+        ]
+    );
+}
+
 #[test]
 fn stale_temporary_files_of_dead_runs_are_removed() {
     let dir = tempfile::tempdir().unwrap();

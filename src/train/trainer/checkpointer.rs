@@ -21,17 +21,24 @@ pub(crate) struct Checkpointer<'p> {
     interruptible: bool,
     /// Serialised state after the last finished epoch not yet written, for Ctrl-C.
     pending: Option<(usize, Vec<u8>)>,
-    /// The checkpoints this run wrote, oldest first: the only ones rotation deletes.
+    /// The checkpoints this run wrote, after those of the run it resumed,
+    /// oldest first: the only ones rotation deletes.
     written: Vec<PathBuf>,
 }
 
 impl<'p> Checkpointer<'p> {
-    pub(crate) fn new(plan: Option<&'p CheckpointPlan>, interruptible: bool) -> Self {
+    /// `resumed`: the checkpoints of the run this one continues (in its
+    /// checkpoint directory, oldest first), which `keep` counts with its own.
+    pub(crate) fn new(
+        plan: Option<&'p CheckpointPlan>,
+        interruptible: bool,
+        resumed: Vec<PathBuf>,
+    ) -> Self {
         Checkpointer {
             plan,
             interruptible,
             pending: None,
-            written: Vec::new(),
+            written: resumed,
         }
     }
 

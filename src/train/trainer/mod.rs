@@ -87,6 +87,10 @@ pub struct Trainer<'p, T> {
     pub(crate) diag: Diagnoser,
     /// What checkpoints depend on (empty when the run neither writes nor reads one).
     pub(crate) fingerprint: Vec<(&'static str, String)>,
+    /// The checkpoints of the run resumed that lie in this run's checkpoint
+    /// directory (its epochs up to the one resumed, same fingerprint), oldest
+    /// first: this run continues that one, so `keep` counts them with its own.
+    pub(crate) resumed_checkpoints: Vec<std::path::PathBuf>,
     /// The evaluation-mode pass (valid and test splits).
     evaluator: Evaluator<T>,
     /// Whether the team of threads helps now (measured; see [`team`]).
@@ -187,6 +191,7 @@ impl<'p, T: Float> Trainer<'p, T> {
             } else {
                 Vec::new()
             },
+            resumed_checkpoints: Vec::new(),
         };
         if let Some(path) = &opts.resume {
             let file = checkpoint::read(path)?;
@@ -204,10 +209,37 @@ impl<'p, T: Float> Trainer<'p, T> {
                         }
                         .into());
                     }
+                    trainer.resumed_checkpoints = trainer.checkpoints_continued(&ck.path);
                 }
             }
         }
         Ok(trainer)
+    }
+
+    /// The checkpoints in `dir` (the run's checkpoint directory, where the
+    /// checkpoint resumed lies) of epochs up to the one resumed whose run state
+    /// has this run's fingerprint: the run this one continues wrote them. Any
+    /// other file, or one that cannot be read, is not counted (and so never
+    /// deleted by rotation).
+    fn checkpoints_continued(&self, dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        checkpoint::list(dir)
+            .into_iter()
+            .filter(|&e| e <= self.done)
+            .map(|e| checkpoint::path_for(dir, e))
+            .filter(|p| {
+                checkpoint::read(p)
+                    .ok()
+                    .and_then(|f| snapshot::read_state(&f.metadata).ok())
+                    .is_some_and(|state| {
+                        !state.fingerprint.is_empty()
+                            && crate::train::fingerprint::differences(
+                                &self.fingerprint,
+                                &state.fingerprint,
+                            )
+                            .is_empty()
+                    })
+            })
+            .collect()
     }
 
     fn steps_per_epoch(&self) -> usize {
@@ -275,8 +307,11 @@ impl<'p, T: Float> Trainer<'p, T> {
             seconds: 0.0,
             steps: 0,
         };
-        let mut checkpoints =
-            Checkpointer::new(program.checkpoint.as_ref(), self.opts.interrupt.is_some());
+        let mut checkpoints = Checkpointer::new(
+            program.checkpoint.as_ref(),
+            self.opts.interrupt.is_some(),
+            std::mem::take(&mut self.resumed_checkpoints),
+        );
         let mut reason = if self.stopped {
             EndReason::EarlyStop
         } else {
