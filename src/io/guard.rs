@@ -359,8 +359,11 @@ impl Drop for DirLock {
 pub const LOCK_NAME: &str = ".nnt.lock";
 
 /// Takes the lock of a checkpoint directory (created if needed): a file created
-/// exclusively, holding this process's pid. A lock whose pid no longer runs is
-/// taken over; a live one is an error.
+/// exclusively, holding this process's pid and its start time (Linux: the
+/// 22nd field of `/proc/PID/stat`). A lock whose pid no longer runs, or runs
+/// a process started at another time (the pid was reused: a run killed in a
+/// container and restarted there finds its old pid taken by another process,
+/// even by one of its own threads), is taken over; a live one is an error.
 pub fn lock_dir(dir: &Path) -> Result<DirLock, IoError> {
     let unwritable = |source: io::Error| IoError::Unwritable {
         role: "checkpoint directory".to_string(),
@@ -378,16 +381,26 @@ pub fn lock_dir(dir: &Path) -> Result<DirLock, IoError> {
         {
             Ok(mut f) => {
                 use std::io::Write;
-                f.write_all(format!("{me}\n").as_bytes())
-                    .map_err(unwritable)?;
+                let line = match start_time(me) {
+                    Some(t) => format!("{me} {t}\n"),
+                    None => format!("{me}\n"),
+                };
+                f.write_all(line.as_bytes()).map_err(unwritable)?;
                 return Ok(DirLock { path });
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let holder = fs::read_to_string(&path)
-                    .ok()
-                    .and_then(|s| s.trim().parse::<u32>().ok());
+                let text = fs::read_to_string(&path).unwrap_or_default();
+                let mut fields = text.split_whitespace();
+                let holder = fields.next().and_then(|s| s.parse::<u32>().ok());
+                let started = fields.next().and_then(|s| s.parse::<u64>().ok());
+                // The same process only when its start time agrees too (a
+                // lock without one, from an older nnt, goes by the pid).
+                let same_process = |pid: u32| match (started, start_time(pid)) {
+                    (Some(recorded), Some(now)) => recorded == now,
+                    _ => true,
+                };
                 match holder {
-                    Some(pid) if pid != me && atomic::alive(pid) => {
+                    Some(pid) if pid != me && atomic::alive(pid) && same_process(pid) => {
                         return Err(IoError::Locked {
                             dir: dir.display().to_string(),
                             pid,
@@ -405,6 +418,15 @@ pub fn lock_dir(dir: &Path) -> Result<DirLock, IoError> {
     Err(unwritable(io::Error::other(
         "the lock file keeps reappearing",
     )))
+}
+
+/// When process `pid` started (clock ticks after boot, the 22nd field of
+/// `/proc/PID/stat`), where `/proc` tells.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// A file's modification time and size, when it can be read (for caches that must
@@ -574,6 +596,37 @@ mod tests {
             drop(again);
         }
         assert!(!ck.join(LOCK_NAME).exists());
+    }
+
+    /// A lock names its process by pid and start time: a live pid that started
+    /// at another time is a reused pid, and the lock is stale (a run killed in a
+    /// container and restarted there was refused by its own old lock).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_lock_of_a_reused_pid_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let ck = dir.path().join("ck");
+        let lock = lock_dir(&ck).unwrap();
+        let text = fs::read_to_string(ck.join(LOCK_NAME)).unwrap();
+        let me = std::process::id();
+        let started = start_time(me).expect("/proc/self/stat");
+        assert_eq!(text, format!("{me} {started}\n"));
+        drop(lock);
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let child_started = start_time(pid).expect("the child's start time");
+        fs::create_dir_all(&ck).unwrap();
+        fs::write(ck.join(LOCK_NAME), format!("{pid} {child_started}\n")).unwrap();
+        let e = lock_dir(&ck).unwrap_err();
+        assert!(matches!(e, IoError::Locked { .. }), "{e:?}");
+        fs::write(ck.join(LOCK_NAME), format!("{pid} {}\n", child_started + 1)).unwrap();
+        let taken = lock_dir(&ck);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(taken.is_ok(), "{taken:?}");
     }
 
     #[test]
