@@ -327,6 +327,9 @@ impl SavedEvent {
 pub enum StateError {
     #[error("it was not written by this version of nnt")]
     NotACheckpoint,
+    /// `--resume model.safetensors`, a file `save` wrote: a model, no run state.
+    #[error("it is a model file (what `save` writes), not a checkpoint: it holds no optimizer or run state to continue from; resume from a checkpoint (`checkpoint {{ path = … }}` writes them), or start a run from the model with `init_from`")]
+    ModelFile,
     #[error("it was written by an earlier nnt (checkpoint format {found}; this nnt reads format {RUN_STATE_VERSION}): train from the start, or resume it with the nnt that wrote it")]
     OldFormat { found: String },
     #[error("metadata `{0}` is missing")]
@@ -461,6 +464,9 @@ pub fn read_state(metadata: &HashMap<String, String>) -> Result<RunState, StateE
             return Err(StateError::OldFormat {
                 found: v.to_string(),
             })
+        }
+        None if metadata.contains_key(crate::io::model_file::LAYOUT_KEY) => {
+            return Err(StateError::ModelFile)
         }
         _ => return Err(StateError::NotACheckpoint),
     }
@@ -705,6 +711,14 @@ mod tests {
         let future: HashMap<String, String> =
             [(CHECKPOINT_KEY.to_string(), "3".to_string())].into();
         assert_eq!(read_state(&future), Err(StateError::NotACheckpoint));
+        // A model file (`save`) says what it is, not "another version of nnt".
+        let model: HashMap<String, String> = [(
+            crate::io::model_file::LAYOUT_KEY.to_string(),
+            "1".to_string(),
+        )]
+        .into();
+        assert_eq!(read_state(&model), Err(StateError::ModelFile));
+        assert!(StateError::ModelFile.to_string().contains("model file"));
     }
 
     #[test]
