@@ -65,6 +65,11 @@ pub struct Facts {
     pub he_fed: Vec<usize>,
     /// Every dense layer does.
     pub all_he: bool,
+    /// Regression: the train loss of the best constant prediction (per target,
+    /// the mean for mse, the median for mae and huber), what "accuracy is still
+    /// low" means without classes (§13): a loss above half of it has learnt
+    /// little. `None` for classification.
+    pub constant_loss: Option<f64>,
 }
 
 impl Facts {
@@ -92,8 +97,54 @@ impl Facts {
                 .any(|l| matches!(l.kind, LayerKind::BatchNorm { .. })),
             he_fed,
             all_he,
+            constant_loss: constant_loss(&program.loss, &program.data.train),
         }
     }
+}
+
+/// The train loss of the best constant prediction of a regression loss (see
+/// [`Facts::constant_loss`]), averaged over targets; `None` for classification
+/// or without rows.
+fn constant_loss(loss: &crate::ir::Loss, t: &Table) -> Option<f64> {
+    use crate::ir::Loss;
+    let (rows, k) = (t.rows, t.targets);
+    if rows == 0 || k == 0 || t.y.len() < rows * k {
+        return None;
+    }
+    let mut total = 0.0;
+    for j in 0..k {
+        let mut col: Vec<f64> = (0..rows).map(|r| t.y[r * k + j]).collect();
+        let n = rows as f64;
+        total += match *loss {
+            Loss::Mse => {
+                let mean = col.iter().sum::<f64>() / n;
+                col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n
+            }
+            Loss::Mae | Loss::Huber { .. } => {
+                col.sort_by(f64::total_cmp);
+                let median = col[rows / 2];
+                let d = |v: f64| (v - median).abs();
+                match *loss {
+                    Loss::Huber { delta } => {
+                        col.iter()
+                            .map(|&v| {
+                                let a = d(v);
+                                if a < delta {
+                                    0.5 * a * a
+                                } else {
+                                    delta * (a - 0.5 * delta)
+                                }
+                            })
+                            .sum::<f64>()
+                            / n
+                    }
+                    _ => col.iter().map(|&v| d(v)).sum::<f64>() / n,
+                }
+            }
+            Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy => return None,
+        };
+    }
+    Some(total / k as f64)
 }
 
 /// Whether every feature column of `t` is standardised (mean 0, standard
@@ -779,18 +830,29 @@ impl Diagnoser {
         let best = window[1..].iter().cloned().fold(f64::INFINITY, f64::min);
         let improvement = (window[0] - best) / base / n as f64;
         let flat = improvement < limit;
-        let poor = match accuracy {
-            Some(a) => a < POOR_ACCURACY,
-            None => loss > 0.5 * l[0],
+        // Without accuracy (regression): worse than half of what predicting a
+        // constant achieves; without that either, half of epoch 1's loss (a
+        // linear fit that is good from epoch 1 on is not a plateau).
+        let baseline = self
+            .facts
+            .constant_loss
+            .filter(|b| b.is_finite() && *b > 0.0);
+        let poor = match (accuracy, baseline) {
+            (Some(a), _) => a < POOR_ACCURACY,
+            (None, Some(b)) => loss > 0.5 * b,
+            (None, None) => loss > 0.5 * l[0],
         };
         if !(flat && poor && loss.is_finite()) {
             return;
         }
         self.state.reported.insert(Detector::Plateau, None);
         let (causes, pos) = self.plateau_causes(n, window, limit);
-        let state = match accuracy {
-            Some(a) => format!("train accuracy is only {a:.3}"),
-            None => format!(
+        let state = match (accuracy, baseline) {
+            (Some(a), _) => format!("train accuracy is only {a:.3}"),
+            (None, Some(b)) => format!(
+                "train loss {loss:.4} is still above half of what predicting a constant gives ({b:.4})"
+            ),
+            (None, None) => format!(
                 "train loss {loss:.4} is still above half of epoch 1's ({:.4})",
                 l[0]
             ),
@@ -1184,6 +1246,63 @@ mod tests {
         }
     }
 
+    /// Regression (no accuracy): a flat loss is premature convergence only
+    /// while it is above half of what predicting a constant gives. A linear
+    /// fit at its noise floor from epoch 1 on (loss 1.01, constant 5.0) is not
+    /// one; it was reported as "still above half of epoch 1's".
+    #[test]
+    fn a_regression_plateau_is_judged_against_a_constant_prediction() {
+        let w = [1.0, 0.0, 1.0];
+        let run = |constant: Option<f64>| {
+            let mut d = Diagnoser::new(DiagnoseConfig::default(), layers()).with_facts(Facts {
+                constant_loss: constant,
+                ..Facts::default()
+            });
+            let mut found = vec![];
+            for e in 1..=8 {
+                found.extend(epoch(&mut d, e, 10, &[1.0, 0.0, 1.0], 1.01, None, &w));
+            }
+            found
+        };
+        assert!(run(Some(5.0)).is_empty(), "{:?}", run(Some(5.0)));
+        let found = run(Some(1.5));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0]
+                .message
+                .contains("predicting a constant gives (1.5000)"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    /// The constant prediction's loss: the variance for mse, the mean absolute
+    /// deviation from the median for mae, averaged over targets.
+    #[test]
+    fn constant_losses() {
+        let t = Table {
+            rows: 4,
+            features: 0,
+            targets: 2,
+            x: vec![],
+            y: vec![1.0, 10.0, 2.0, 10.0, 3.0, 10.0, 6.0, 10.0],
+            lines: vec![],
+        };
+        // target 0: mean 3, variance (4 + 1 + 0 + 9) / 4 = 3.5; target 1: 0
+        assert_eq!(constant_loss(&crate::ir::Loss::Mse, &t), Some(1.75));
+        // target 0: median (upper) 3, |d| = 2, 1, 0, 3 → 1.5; target 1: 0
+        assert_eq!(constant_loss(&crate::ir::Loss::Mae, &t), Some(0.75));
+        assert_eq!(
+            constant_loss(
+                &crate::ir::Loss::CrossEntropy {
+                    label_smoothing: 0.0
+                },
+                &t
+            ),
+            None
+        );
+    }
+
     #[test]
     fn plateau_spans_at_least_fifty_steps() {
         // Full batch: one step per epoch, so five flat epochs are not enough.
@@ -1308,6 +1427,7 @@ mod tests {
             batch_norm: true,
             he_fed: vec![0, 1, 2],
             all_he: true,
+            constant_loss: None,
         });
         assert_eq!(exploding, "lower the learning rate");
         assert_eq!(
