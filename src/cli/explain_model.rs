@@ -33,19 +33,31 @@ pub fn explain(path: &Path) -> Result<String, UseError> {
     );
     let _ = writeln!(s, "loss: {}", meta.loss.name());
     let _ = writeln!(s);
+    // The kind column as wide as its widest entry (`batch_norm(0.1, 0.00001)`
+    // once pushed its row's numbers out of their columns).
+    let kinds: Vec<String> = meta
+        .layers
+        .iter()
+        .map(|l| layers::concept(&l.kind).model_text())
+        .collect();
+    let w = kinds
+        .iter()
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(22);
     let _ = writeln!(
         s,
-        "{:<7} {:<22} {:>8} {:>10}",
+        "{:<7} {:<w$} {:>8} {:>10}",
         "layer", "kind", "output", "parameters"
     );
     let _ = writeln!(
         s,
-        "{:<7} {:<22} {:>8} {:>10}",
+        "{:<7} {:<w$} {:>8} {:>10}",
         "input", "", meta.input_width, ""
     );
     let mut total = 0usize;
-    for l in &meta.layers {
-        let kind = layers::concept(&l.kind).model_text();
+    for (l, kind) in meta.layers.iter().zip(kinds) {
         let params = l.kind.trainable(l.inputs, l.outputs);
         total += params;
         let shown = if params > 0 {
@@ -55,7 +67,7 @@ pub fn explain(path: &Path) -> Result<String, UseError> {
         };
         let _ = writeln!(
             s,
-            "{:<7} {:<22} {:>8} {:>10}",
+            "{:<7} {:<w$} {:>8} {:>10}",
             l.index, kind, l.outputs, shown
         );
     }
@@ -76,15 +88,15 @@ pub fn explain(path: &Path) -> Result<String, UseError> {
     };
     let _ = writeln!(
         s,
-        "data: columns matched {}, delimiter `{}`, missing = {:?}, normalize = {:?}",
+        "data: columns matched {}, delimiter `{}`, missing = {}, normalize = {}",
         if p.header {
             "by header name"
         } else {
             "by position"
         },
         p.delimiter,
-        p.missing,
-        p.normalize
+        p.missing.name(),
+        p.normalize.name()
     );
     let _ = writeln!(s, "model inputs, in order (the ONNX input `features`):");
     let mut at = 0usize;

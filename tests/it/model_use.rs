@@ -305,6 +305,23 @@ fn predict_agrees_with_the_logged_valid_accuracy() {
         explained.contains("classes: Adelie, Chinstrap, Gentoo"),
         "{explained}"
     );
+    // The layer table's columns line up, also with a kind wider than the
+    // header's column (`dropout(0.1) (identity)` pushed its row out), and the
+    // data line speaks recipe syntax (it said `missing = Mean`).
+    let table: Vec<&str> = explained
+        .lines()
+        .skip_while(|l| !l.starts_with("layer"))
+        .take_while(|l| !l.starts_with("total"))
+        .collect();
+    assert!(table.len() >= 5, "{explained}");
+    assert!(
+        table.iter().all(|l| l.len() == table[0].len()),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("missing = mean, normalize = standard"),
+        "{explained}"
+    );
 }
 
 /// A model with layer_norm evaluates more rows at once than it was trained with
