@@ -594,11 +594,26 @@ fn cmd_plot(args: &PlotArgs) -> Outcome {
     let inputs: Vec<(&str, &Path)> = args.logs.iter().map(|p| ("log", p.as_path())).collect();
     nnt::io::guard::outputs_are_not_inputs(&[("picture", args.output.as_path())], &inputs)
         .map_err(CliError::failure)?;
-    let title = match texts.as_slice() {
+    // A file holding several runs (logs written one after the other) is
+    // drawn as that many series, named `FILE (run K)`.
+    let mut runs: Vec<(String, &str)> = Vec::new();
+    for (name, text) in &texts {
+        let parts = nnt::report::plot::split_runs(text);
+        let several = parts.len() > 1;
+        for (k, part) in parts.into_iter().enumerate() {
+            let shown = if several {
+                format!("{name} (run {})", k + 1)
+            } else {
+                name.clone()
+            };
+            runs.push((shown, part));
+        }
+    }
+    let title = match runs.as_slice() {
         [(name, log)] => title_from_log(log).unwrap_or_else(|| name.clone()),
         _ => String::new(),
     };
-    let logs: Vec<nnt::report::plot::Log> = texts
+    let logs: Vec<nnt::report::plot::Log> = runs
         .iter()
         .map(|(name, text)| nnt::report::plot::Log { name, text })
         .collect();

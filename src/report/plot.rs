@@ -91,6 +91,31 @@ pub struct Log<'a> {
     pub text: &'a str,
 }
 
+/// The runs of one log text: a new run starts at each `start` event after the
+/// first (logs written one after the other into one file, `cat a.jsonl
+/// b.jsonl`), so that each is drawn as its own series instead of one line that
+/// jumps back to epoch 1. A text with at most one `start` event is one run.
+pub fn split_runs(text: &str) -> Vec<&str> {
+    let mut starts = Vec::new();
+    let mut at = 0usize;
+    for line in text.split_inclusive('\n') {
+        let is_start = line.contains("\"start\"")
+            && serde_json::from_str::<serde_json::Value>(line.trim())
+                .is_ok_and(|v| v["event"] == "start");
+        if is_start {
+            starts.push(at);
+        }
+        at += line.len();
+    }
+    if starts.len() < 2 {
+        return vec![text];
+    }
+    // Anything before the first start belongs to the first run.
+    starts[0] = 0;
+    starts.push(text.len());
+    starts.windows(2).map(|w| &text[w[0]..w[1]]).collect()
+}
+
 /// The log as an SVG document.
 pub fn render_svg(log: &str, title: &str) -> Result<String, PlotError> {
     let one = [Log {

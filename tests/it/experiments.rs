@@ -765,6 +765,12 @@ fn several_logs_plot_into_one_picture() {
     ok(&run(dir.path(), &args));
     let png = std::fs::read(dir.path().join("compare.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
+    // The same logs written one after the other into one file are the same
+    // runs: the same picture (it was one line jumping back to epoch 1).
+    let joined: String = logs.iter().map(|l| read(dir.path().join(l))).collect();
+    std::fs::write(dir.path().join("all.jsonl"), joined).unwrap();
+    ok(&run(dir.path(), &["plot", "all.jsonl", "-o", "joined.svg"]));
+    assert_eq!(read(dir.path().join("joined.svg")), svg);
 }
 
 /// A sweep monitored by a §15 score ranks it highest first (the direction is
