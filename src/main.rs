@@ -384,7 +384,7 @@ fn cmd_check(args: &CheckArgs) -> Outcome {
     let args = &args.recipe;
     let (program, data_files) = load_program(args, None)?;
     let opts = nnt::train::RunOptions {
-        inputs: run_inputs(&args.recipe, data_files),
+        inputs: nnt::cli::check::run_inputs(&args.recipe, data_files),
         ..Default::default()
     };
     check_files(args, false, &program, &opts)?;
@@ -400,24 +400,14 @@ fn check_files(
     program: &Program,
     opts: &nnt::train::RunOptions,
 ) -> Result<(), CliError> {
-    let recipe = &args.recipe;
-    let text = read_recipe(recipe).map_err(|e| CliError::boxed(e, Status::Usage))?;
-    let name = recipe.display().to_string();
-    let text = String::from_utf8_lossy(&text);
     let given = (args.set.as_slice(), save_option);
-    if let Some(e) = nnt::cli::check::file_problem(program, opts, &name, &text, given) {
+    if let Some(e) = nnt::cli::check::file_problem(program, opts, given) {
         show(e.as_ref());
+        let name = &program.source.name;
         nnt::cli::output::eprint(&format!("{name}: 1 error\n"));
         return Err(CliError::Reported(Status::Failure));
     }
     Ok(())
-}
-
-/// The recipe and the data files, as the run's inputs.
-fn run_inputs(recipe: &Path, data_files: Vec<PathBuf>) -> Vec<(String, PathBuf)> {
-    let mut v = vec![("recipe".to_string(), recipe.to_path_buf())];
-    v.extend(data_files.into_iter().map(|p| ("data file".to_string(), p)));
-    v
 }
 
 fn cmd_explain(args: &RecipeArgs) -> Outcome {
@@ -460,7 +450,7 @@ fn cmd_run(args: RunArgs) -> Outcome {
         resume: args.resume.clone(),
         timings: args.timings,
         interrupt: Some(interrupt),
-        inputs: run_inputs(&args.recipe.recipe, data_files),
+        inputs: nnt::cli::check::run_inputs(&args.recipe.recipe, data_files),
         outputs: args
             .plot
             .iter()
@@ -656,7 +646,7 @@ fn cmd_sweep(args: SweepArgs) -> Outcome {
 
 fn cmd_export_torch(args: &ExportTorchArgs) -> Outcome {
     let (program, data_files) = load_program(&args.recipe, None)?;
-    let inputs = run_inputs(&args.recipe.recipe, data_files);
+    let inputs = nnt::cli::check::run_inputs(&args.recipe.recipe, data_files);
     let files = nnt::cli::export_torch::export(&program, &args.output, &inputs)
         .map_err(CliError::failure)?;
     for f in files {

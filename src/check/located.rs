@@ -26,9 +26,21 @@ pub fn locate<E: Diagnostic + Send + Sync + 'static>(
         return Err(Box::new(inner));
     }
     let span = source_span(inner.split, rdata);
-    let mut diag = MietteDiagnostic::new(inner.to_string()).with_label(
-        LabeledSpan::new_primary_with_span(Some("while reading this data".into()), span),
-    );
+    let diag = relabel(&inner, inner.to_string(), "while reading this data", span);
+    Ok((span, diag))
+}
+
+/// `inner` shown with `message` at `span` of the recipe, labelled `label`: a
+/// plain [`MietteDiagnostic`] with the same code, severity, help and url (for
+/// a diagnostic that names no place in the recipe of its own).
+pub fn relabel(
+    inner: &dyn Diagnostic,
+    message: String,
+    label: &str,
+    span: impl Into<miette::SourceSpan>,
+) -> MietteDiagnostic {
+    let mut diag = MietteDiagnostic::new(message)
+        .with_label(LabeledSpan::new_primary_with_span(Some(label.into()), span));
     if let Some(code) = inner.code() {
         diag = diag.with_code(code.to_string());
     }
@@ -41,7 +53,7 @@ pub fn locate<E: Diagnostic + Send + Sync + 'static>(
     if let Some(url) = inner.url() {
         diag = diag.with_url(url.to_string());
     }
-    Ok((span, diag))
+    diag
 }
 
 /// Where the recipe gives the source of `split` (train's, when the recipe has no

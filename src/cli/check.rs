@@ -166,25 +166,22 @@ pub fn print(
 }
 
 /// What `nnt check` finds about the files of a recipe that checks
-/// ([`crate::train::preflight::check`]: no output replaces an input, outputs
-/// can replace what is at their paths, `init_from` loads into the model, the
-/// checkpoint path is a directory), as a diagnostic shown at the recipe item
-/// it concerns. Every format of `nnt check` and the editor server ask it, so
-/// all of them report what a run would refuse before training.
-/// `opts` name the run's inputs (the recipe's path and its data files, the
-/// checkpoint resumed) and command-line outputs; `name` and `text` the recipe
-/// as the diagnostic shows it; `given` the `--set` overrides and whether
-/// `--save` was given (an item given on the command line has no place in the
-/// recipe).
+/// ([`crate::train::preflight::check_files`]: no output replaces an input,
+/// outputs can replace what is at their paths, `init_from` loads into the
+/// model, the checkpoint path is a directory), as a diagnostic shown at the
+/// recipe item it concerns (in the recipe's own text, `program.source`). Every
+/// format of `nnt check`, `nnt run` and the editor server ask it, so all of
+/// them report what a run would refuse before training.
+/// `opts` name the run's inputs ([`run_inputs`], the checkpoint resumed) and
+/// command-line outputs; `given` the `--set` overrides and whether `--save`
+/// was given (an item given on the command line has no place in the recipe).
 pub fn file_problem(
     program: &crate::ir::Program,
     opts: &crate::train::RunOptions,
-    name: &str,
-    text: &str,
     given: (&[String], bool),
 ) -> Option<BoxedDiagnostic> {
-    let problem = crate::train::preflight::check(program, opts).err()?;
-    let error: BoxedDiagnostic = Box::new(problem.error);
+    let problem = crate::train::preflight::check_files(program, opts).err()?;
+    let error = problem.error;
     let (overrides, save_option) = given;
     let key = match problem.concerns {
         Concerns::InitFrom => "init_from",
@@ -193,41 +190,43 @@ pub fn file_problem(
         Concerns::CommandLine => "",
     };
     let on_command_line = (problem.concerns == Concerns::Save && save_option)
-        || overrides.iter().any(|o| {
-            o.split('=')
-                .next()
-                .is_some_and(|k| k.trim() == key || k.trim().starts_with(&format!("{key}.")))
-        });
-    let span = if on_command_line {
-        None
-    } else {
-        item_span(text, problem.concerns)
-    };
+        || overrides
+            .iter()
+            .filter_map(|o| o.split_once('='))
+            .map(|(k, _)| crate::check::overrides::normal_key(k))
+            .any(|k| k == key || k.starts_with(&format!("{key}.")));
+    let source = &program.source;
+    let span = (!on_command_line)
+        .then(|| item_span(&source.text, problem.concerns))
+        .flatten();
     let Some(span) = span else {
-        return Some(error);
+        return Some(Box::new(error));
     };
     // The message with its causes ("…: Is a directory"), as the text view
     // shows them under the error.
     let mut message = error.to_string();
-    let mut cause = std::error::Error::source(&*error);
+    let mut cause = std::error::Error::source(&error);
     while let Some(c) = cause {
         message.push_str(&format!(": {c}"));
         cause = c.source();
     }
-    let mut diag = miette::MietteDiagnostic::new(message).with_label(
-        miette::LabeledSpan::new_primary_with_span(Some("this file".into()), span),
-    );
-    if let Some(code) = error.code() {
-        diag = diag.with_code(code.to_string());
-    }
-    if let Some(help) = error.help() {
-        diag = diag.with_help(help.to_string());
-    }
+    let diag = crate::check::located::relabel(&error, message, "this file", span);
     Some(Box::new(crate::check::Sourced::new(
         Box::new(diag),
-        name,
-        std::sync::Arc::new(text.to_owned()),
+        &source.name,
+        source.text.clone(),
     )))
+}
+
+/// The files a run of the recipe at `recipe` reads, as (role, path) pairs for
+/// [`crate::train::RunOptions::inputs`]: the recipe, then its data files.
+pub fn run_inputs(
+    recipe: &std::path::Path,
+    data_files: impl IntoIterator<Item = std::path::PathBuf>,
+) -> Vec<(String, std::path::PathBuf)> {
+    let mut v = vec![("recipe".to_string(), recipe.to_path_buf())];
+    v.extend(data_files.into_iter().map(|p| ("data file".to_string(), p)));
+    v
 }
 
 /// Where the recipe gives the item a file problem concerns: the value of
@@ -289,19 +288,11 @@ pub fn main(
     };
     let mut report = crate::check::check_recipe(&name, &bytes, &dir, &opts);
     if let Some(program) = report.program.as_ref().filter(|_| report.errors.is_empty()) {
-        let mut inputs = vec![("recipe".to_string(), recipe.to_path_buf())];
-        inputs.extend(
-            report
-                .data_files
-                .iter()
-                .map(|p| ("data file".to_string(), p.clone())),
-        );
-        let text = String::from_utf8_lossy(&bytes);
         let opts = crate::train::RunOptions {
-            inputs,
+            inputs: run_inputs(recipe, report.data_files.iter().cloned()),
             ..Default::default()
         };
-        if let Some(e) = file_problem(program, &opts, &name, &text, (overrides, false)) {
+        if let Some(e) = file_problem(program, &opts, (overrides, false)) {
             report.errors.push(e);
         }
     }

@@ -346,7 +346,11 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
     }
     inputs.sort();
     inputs.dedup();
-    outputs_are_not_inputs(&outputs, &inputs).map_err(|e| refuse(Box::new(e), Status::Failure))?;
+    // Refused before anything is written, also through a link or a linked
+    // run folder. Test: tests/it/cli_outputs_guard.rs
+    // `sweep_never_writes_over_an_input`.
+    crate::io::guard::outputs_are_not_paths(&outputs, &inputs)
+        .map_err(|e| refuse(Box::new(e), Status::Failure))?;
     std::fs::create_dir_all(&opts.out).map_err(|e| {
         refuse(
             usage(format!("cannot create {}: {e}", opts.out.display()), None),
@@ -354,20 +358,6 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
         )
     })?;
     Ok(runs)
-}
-
-/// Refuses, before anything is written, a file of the sweep (`summary.csv`, a
-/// run's `recipe.nnt`, `sweep.json`, `log.jsonl`, `stderr.txt`, marker or `save`
-/// file) that is one of its inputs, also through a link or a linked run folder
-/// (`nnt::io::output_is_input`). Test: tests/it/cli_outputs_guard.rs
-/// `sweep_never_writes_over_an_input`.
-fn outputs_are_not_inputs(
-    outputs: &[(&'static str, PathBuf)],
-    inputs: &[(&'static str, PathBuf)],
-) -> Result<(), crate::io::guard::IoError> {
-    let outputs: Vec<(&str, &Path)> = outputs.iter().map(|(r, p)| (*r, p.as_path())).collect();
-    let inputs: Vec<(&str, &Path)> = inputs.iter().map(|(r, p)| (*r, p.as_path())).collect();
-    crate::io::guard::outputs_are_not_paths(&outputs, &inputs)
 }
 
 /// The files the sweep writes in each run's folder, with their roles.
@@ -759,7 +749,7 @@ pub fn summarize(dir: &Path) -> Result<Summary, BoxedDiagnostic> {
             RUN_FILES.iter().map(move |(role, f)| (*role, run.join(f)))
         })
         .collect();
-    outputs_are_not_inputs(&[("sweep summary", dir.join(SUMMARY))], &read)
+    crate::io::guard::outputs_are_not_paths(&[("sweep summary", dir.join(SUMMARY))], &read)
         .map_err(|e| Box::new(e) as BoxedDiagnostic)?;
     write_atomic(&dir.join(SUMMARY), summary.csv().as_bytes()).map_err(|e| {
         Box::new(

@@ -352,9 +352,7 @@ fn outputs_of(recipe: &Path, update: bool) -> (&'static str, PathBuf) {
 /// (`nnt::io::output_is_input`). A link to any other file is written through.
 pub fn snapshots_are_not_inputs(recipes: &[PathBuf], update: bool) -> Result<(), IoError> {
     let inputs = inputs_of(recipes, !update);
-    let inputs: Vec<(&str, &Path)> = inputs.iter().map(|(r, p)| (*r, p.as_path())).collect();
     let outputs: Vec<(&str, PathBuf)> = recipes.iter().map(|r| outputs_of(r, update)).collect();
-    let outputs: Vec<(&str, &Path)> = outputs.iter().map(|(r, p)| (*r, p.as_path())).collect();
     guard::outputs_are_not_paths(&outputs, &inputs)
 }
 
@@ -559,8 +557,6 @@ impl Runner {
             // Checked for all recipes before they run; again here, just before
             // the write, for this recipe's own inputs (a link made meanwhile).
             let inputs = inputs_of(&[recipe.to_path_buf()], !self.update);
-            let inputs: Vec<(&str, &Path)> =
-                inputs.iter().map(|(r, p)| (*r, p.as_path())).collect();
             guard::outputs_are_not_paths(&[(role, path)], &inputs).map_err(|e| coded(&e))?;
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| unwritable(role, path, e))?;

@@ -405,10 +405,11 @@ fn scaled_stats(col: &[f64], mean: f64, min: f64, max: f64) -> (f64, f64) {
         return (mean, f64::NAN);
     }
     let n = col.len() as f64;
+    // `mean_of` falls back to the scaled mean where the plain one overflows.
     let mean = if mean.is_finite() {
         mean
     } else {
-        col.iter().map(|v| v / s).sum::<f64>() / n * s
+        mean_of(col.iter().copied()).unwrap_or(mean)
     };
     let m = mean / s;
     let ss: f64 = col

@@ -151,26 +151,27 @@ fn canonical(p: &Path) -> Option<PathBuf> {
 /// Refuses an output that is one of the inputs. `outputs` and `inputs` are
 /// (role, path) pairs.
 pub fn outputs_are_not_inputs(
-    outputs: &[(&str, &Path)],
-    inputs: &[(&str, &Path)],
+    outputs: &[(impl AsRef<str>, impl AsRef<Path>)],
+    inputs: &[(impl AsRef<str>, impl AsRef<Path>)],
 ) -> Result<(), IoError> {
     first_output_that_is(outputs, inputs, same_file, output_is_input)
 }
 
 /// The caller's error (`error(output role, output, other role, other)`) for
 /// the first output whose link-resolved target `is` one of `others` (by the
-/// caller's comparison).
+/// caller's comparison). Roles and paths may be owned or borrowed.
 fn first_output_that_is(
-    outputs: &[(&str, &Path)],
-    others: &[(&str, &Path)],
+    outputs: &[(impl AsRef<str>, impl AsRef<Path>)],
+    others: &[(impl AsRef<str>, impl AsRef<Path>)],
     is: impl Fn(&Path, &Path) -> bool,
     error: fn(&str, &Path, &str, &Path) -> IoError,
 ) -> Result<(), IoError> {
     for (orole, out) in outputs {
+        let out = out.as_ref();
         let target = atomic::resolve_target(out).unwrap_or_else(|_| out.to_path_buf());
         for (role, other) in others {
-            if is(&target, other) {
-                return Err(error(orole, out, role, other));
+            if is(&target, other.as_ref()) {
+                return Err(error(orole.as_ref(), out, role.as_ref(), other.as_ref()));
             }
         }
     }
@@ -485,8 +486,8 @@ pub fn same_path(a: &Path, b: &Path) -> bool {
 /// command itself writes and reads back: the snapshots of `nnt test`), compared
 /// with [`same_path`].
 pub fn outputs_are_not_paths(
-    outputs: &[(&str, &Path)],
-    inputs: &[(&str, &Path)],
+    outputs: &[(impl AsRef<str>, impl AsRef<Path>)],
+    inputs: &[(impl AsRef<str>, impl AsRef<Path>)],
 ) -> Result<(), IoError> {
     first_output_that_is(outputs, inputs, same_target, output_is_input)
 }
@@ -501,8 +502,8 @@ fn lenient_target(p: &Path) -> Option<PathBuf> {
 /// path pairs: the `save` file of a recipe that `nnt test` runs), compared with
 /// [`same_path`] so that a file not written yet counts too.
 pub fn outputs_are_not_written_paths(
-    outputs: &[(&str, &Path)],
-    written: &[(&str, &Path)],
+    outputs: &[(impl AsRef<str>, impl AsRef<Path>)],
+    written: &[(impl AsRef<str>, impl AsRef<Path>)],
 ) -> Result<(), IoError> {
     first_output_that_is(outputs, written, same_target, outputs_collide)
 }
@@ -661,7 +662,7 @@ mod lenient_tests {
         assert!(!same_path(&a, &dir.path().join("snap/y.jsonl")));
         let err = outputs_are_not_paths(&[("JUnit report", &b)], &[("snapshot", &a)]).unwrap_err();
         assert!(matches!(err, IoError::OutputIsInput { .. }), "{err:?}");
-        assert!(outputs_are_not_paths(&[("JUnit report", &a)], &[]).is_ok());
+        assert!(outputs_are_not_paths(&[("JUnit report", &a)], &[] as &[(&str, &Path)]).is_ok());
     }
 
     #[test]

@@ -73,11 +73,26 @@ const SAVE_ROLE: &str = "save path";
 /// The role of the checkpoint directory among the outputs.
 const CHECKPOINT_ROLE: &str = "checkpoint directory";
 
-/// Checks that need no writing (`nnt check` runs these too, in every format,
-/// and so does the editor server): outputs are not inputs and can replace what
-/// is at their path, `init_from` loads into the model (a regular file of
-/// safetensors holding every tensor with its shape, finite in the run's
-/// precision), the checkpoint path is not a file.
+/// [`check`], then that `init_from` loads into the model (safetensors holding
+/// every tensor with its shape, finite in the run's precision), without a run:
+/// what `nnt check` (every format), `nnt run` before it trains and the editor
+/// server ask (`cli::check::file_problem`). A run itself loads `init_from`
+/// once, when it builds its network (`Trainer::new`), so [`prepare`] does not
+/// read it again.
+pub fn check_files(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
+    check(program, opts)?;
+    if let Some(p) = &program.init_from {
+        snapshot::check_init_from(program, p).map_err(|e| Problem {
+            error: e.into(),
+            concerns: Concerns::InitFrom,
+        })?;
+    }
+    Ok(())
+}
+
+/// Checks that need no writing and read no file: outputs are not inputs and
+/// can replace what is at their path, `init_from` is a readable regular file,
+/// the checkpoint path is not a file.
 pub fn check(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
     let ins = inputs(program, opts);
     let outs = outputs(program, opts);
@@ -140,7 +155,6 @@ pub fn check(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
             Err(e) => return Err(init_from(e.into())),
             Ok(_) => {}
         }
-        snapshot::check_init_from(program, p).map_err(|e| init_from(e.into()))?;
     }
     if let Some(ck) = &program.checkpoint {
         let at_checkpoint = at(Concerns::CheckpointPath);

@@ -319,24 +319,15 @@ impl Server {
             // What `nnt check` finds about the recipe's files (init_from,
             // save, the checkpoint path), as it reports them.
             if let Some(program) = report.program.as_ref().filter(|_| report.errors.is_empty()) {
-                let mut inputs = vec![("recipe".to_string(), PathBuf::from(&doc.name))];
-                inputs.extend(
-                    report
-                        .data_files
-                        .iter()
-                        .map(|p| ("data file".to_string(), p.clone())),
-                );
+                let recipe = PathBuf::from(&doc.name);
                 let opts = crate::train::RunOptions {
-                    inputs,
+                    inputs: crate::cli::check::run_inputs(
+                        &recipe,
+                        report.data_files.iter().cloned(),
+                    ),
                     ..Default::default()
                 };
-                if let Some(e) = crate::cli::check::file_problem(
-                    program,
-                    &opts,
-                    &doc.name,
-                    &doc.text,
-                    (&[], false),
-                ) {
+                if let Some(e) = crate::cli::check::file_problem(program, &opts, (&[], false)) {
                     report.errors.push(e);
                 }
             }
