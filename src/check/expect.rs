@@ -43,6 +43,15 @@ pub fn fields() -> Vec<&'static str> {
         .collect()
 }
 
+/// The fields that measure the model, in [`fields`]' order: every field but the
+/// run's own gradient norm and learning rate (a sweep's summary columns, §18).
+pub fn metric_fields() -> Vec<&'static str> {
+    fields()
+        .into_iter()
+        .filter(|f| !matches!(*f, "grad_norm" | "lr"))
+        .collect()
+}
+
 /// The metric whose `valid_NAME` or `test_NAME` field `field` is.
 pub fn metric_of(field: &str) -> Option<Metric> {
     Metric::ALL

@@ -35,7 +35,7 @@ use rand::Rng;
 use crate::ast::{Entry, Expr, ExprKind, Item, Recipe, SourceId};
 use crate::check::{resolve_recipe, BoxedDiagnostic, CheckOptions, Sourced};
 use crate::io::atomic::write_atomic;
-use crate::ir::{Metric, Monitor};
+use crate::ir::Monitor;
 
 use super::exit::Status;
 use super::recipe_files::{files_of, PathUse};
@@ -640,15 +640,6 @@ pub struct Summary {
     pub metrics: Vec<&'static str>,
 }
 
-const METRICS: &[&str] = &[
-    "train_loss",
-    "train_accuracy",
-    "valid_loss",
-    "valid_accuracy",
-    "penalty",
-];
-const TEST_METRICS: &[&str] = &["test_loss", "test_accuracy"];
-
 /// Reads every complete run of `dir` and writes `DIR/summary.csv`.
 pub fn summarize(dir: &Path) -> Result<Summary, BoxedDiagnostic> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
@@ -711,14 +702,10 @@ pub fn summarize(dir: &Path) -> Result<Summary, BoxedDiagnostic> {
         rows.iter()
             .any(|r| !r.end["best"][m].is_null() || !r.end[m].is_null())
     };
-    // The logged fields, then the §15 metrics as the runs logged them
-    // (`valid_NAME` of the kept epoch, `test_NAME` of the end event).
-    let metrics: Vec<&'static str> = METRICS
-        .iter()
-        .copied()
-        .chain(Metric::ALL.iter().map(Metric::valid_name))
-        .chain(TEST_METRICS.iter().copied())
-        .chain(Metric::ALL.iter().map(Metric::test_name))
+    // The fields `expect` can name that measure the model (the kept epoch's,
+    // then the end event's), those some run logged.
+    let metrics: Vec<&'static str> = crate::check::expect::metric_fields()
+        .into_iter()
         .filter(|m| has(m))
         .collect();
     let monitor = monitor.unwrap_or_else(|| {

@@ -49,6 +49,37 @@ pub fn read(path: &Path) -> Result<WeightsFile, WeightsError> {
     WeightsFile::read(path)
 }
 
+/// The metadata of a checkpoint (its header's `__metadata__`), read without its
+/// tensors: what deciding whether a file belongs to a run needs. `None` for
+/// anything that is not a regular safetensors file with string metadata.
+pub fn read_metadata(path: &Path) -> Option<std::collections::HashMap<String, String>> {
+    use std::io::Read;
+    // The largest header the safetensors reader accepts.
+    const HEADER_LIMIT: u64 = 100_000_000;
+    super::guard::check_regular("checkpoint", path).ok()?;
+    let mut file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).ok()?;
+    let n = u64::from_le_bytes(len);
+    if n > HEADER_LIMIT {
+        return None;
+    }
+    let mut header = Vec::with_capacity(n as usize);
+    file.take(n).read_to_end(&mut header).ok()?;
+    if header.len() as u64 != n {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    let fields = value.get("__metadata__")?.as_object()?;
+    fields
+        .iter()
+        .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect()
+}
+
 /// The epoch of a checkpoint file name `epoch-N.safetensors`, N written as nnt
 /// writes it (no sign, no leading zero): `epoch-00002.safetensors` is not one.
 pub fn parse_name(name: &str) -> Option<usize> {
@@ -99,6 +130,30 @@ mod tests {
         assert_eq!(list(&sub), vec![0, 8, 10, 20]);
         assert!(sub.join("epoch-00002.safetensors").exists());
         assert_eq!(written, vec![path_for(&sub, 8), path_for(&sub, 10)]);
+    }
+
+    #[test]
+    fn metadata_is_read_from_the_header_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta: std::collections::HashMap<String, String> =
+            [("nnt_state".to_string(), "{\"epoch\":3}".to_string())].into();
+        let tensors = vec![crate::io::weights::OutTensor {
+            name: "w".into(),
+            shape: vec![2],
+            data: vec![1.0, 2.0],
+        }];
+        let bytes = crate::io::weights::serialize(&tensors, safetensors::Dtype::F32, Some(meta.clone()));
+        let p = write(dir.path(), 3, &bytes.unwrap()).unwrap();
+        assert_eq!(read_metadata(&p), Some(read(&p).unwrap().metadata));
+        assert_eq!(read_metadata(&p).unwrap()["nnt_state"], "{\"epoch\":3}");
+        // Not a safetensors file, a header longer than the file, a directory.
+        std::fs::write(dir.path().join("junk"), b"12345678{").unwrap();
+        assert_eq!(read_metadata(&dir.path().join("junk")), None);
+        let mut short = 1000u64.to_le_bytes().to_vec();
+        short.extend_from_slice(b"{}");
+        std::fs::write(dir.path().join("short"), short).unwrap();
+        assert_eq!(read_metadata(&dir.path().join("short")), None);
+        assert_eq!(read_metadata(dir.path()), None);
     }
 
     #[test]

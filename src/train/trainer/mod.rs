@@ -227,9 +227,9 @@ impl<'p, T: Float> Trainer<'p, T> {
             .filter(|&e| e <= self.done)
             .map(|e| checkpoint::path_for(dir, e))
             .filter(|p| {
-                checkpoint::read(p)
-                    .ok()
-                    .and_then(|f| snapshot::read_state(&f.metadata).ok())
+                // The header alone: a checkpoint's tensors may be large.
+                checkpoint::read_metadata(p)
+                    .and_then(|metadata| snapshot::read_state(&metadata).ok())
                     .is_some_and(|state| {
                         !state.fingerprint.is_empty()
                             && crate::train::fingerprint::differences(
