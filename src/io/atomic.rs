@@ -133,7 +133,17 @@ pub fn check_target(path: &Path) -> io::Result<(PathBuf, Option<fs::Metadata>)> 
         Ok(m) if m.is_file() && m.permissions().readonly() => Err(read_only(&target)),
         Ok(m) if m.is_file() => Ok((target, Some(m))),
         Ok(m) => Err(not_regular(&target, &m)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((target, None)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::metadata(path) {
+            // A link the kernel follows but whose text names no path
+            // (`/dev/stdout` → `/proc/self/fd/1` → `pipe:[…]`): what it leads
+            // to is refused as what it is, never replaced by a new file.
+            Ok(m) if !m.is_file() => Err(not_regular(path, &m)),
+            Ok(_) => Err(io::Error::other(format!(
+                "{} leads to a file through a link that names no path",
+                path.display()
+            ))),
+            Err(_) => Ok((target, None)),
+        },
         Err(e) => Err(e),
     }
 }

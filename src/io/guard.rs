@@ -248,11 +248,35 @@ pub fn check_output(role: &str, path: &Path) -> Result<PathBuf, IoError> {
             path: path.display().to_string(),
         });
     }
-    let (target, _) = atomic::check_target(path).map_err(|source| IoError::Unwritable {
+    let unwritable = |source: io::Error| IoError::Unwritable {
         role: role.to_string(),
         path: path.display().to_string(),
         source,
-    })?;
+    };
+    let (target, existing) = atomic::check_target(path).map_err(unwritable)?;
+    if existing.is_none() {
+        // A new file needs its folder: found now, not after training.
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        match fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(unwritable(io::Error::other(format!(
+                    "{} is not a directory",
+                    dir.display()
+                ))))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(unwritable(io::Error::new(
+                    e.kind(),
+                    format!("the directory {} does not exist", dir.display()),
+                )))
+            }
+            Err(e) => return Err(unwritable(e)),
+        }
+    }
     Ok(target)
 }
 

@@ -794,6 +794,9 @@ fn check_reports_file_problems_in_every_format_at_the_item() {
         ("init_from = \"w5.safetensors\"", "nnt::io::wrong_shape"),
         ("init_from = \"none.safetensors\"", "nnt::io::unreadable"),
         ("save = \"sub\"", "nnt::io::write_failed"),
+        // a folder that does not exist; a link to a pipe (stdout is one here)
+        ("save = \"nodir/m.safetensors\"", "nnt::io::write_failed"),
+        ("save = \"/dev/stdout\"", "nnt::io::write_failed"),
     ] {
         let text = recipe("0.5", 1) + item + "\n";
         write(&dir.join("r.nnt"), &text);
