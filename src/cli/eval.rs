@@ -87,7 +87,11 @@ pub fn run(model: &Path, data: &Path) -> Result<Report, UseError> {
             else {
                 break;
             };
-            truth.copy_from_slice(ys);
+            // The target as the network's precision holds it, as training's
+            // validation reads it (an f32 model's 0.1 is 0.1f32 in both).
+            for (t, &v) in truth.iter_mut().zip(ys) {
+                *t = in_precision(precision, v);
+            }
             prep.targets_to_original(&mut truth);
             pred.copy_from_slice(zs);
             prep.targets_to_original(&mut pred);

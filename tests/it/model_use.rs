@@ -423,6 +423,34 @@ fn regression_predictions_are_in_original_units() {
     }
 }
 
+/// In f32, eval reads each target as the network holds it, as training's
+/// validation does: the logged rmse, mae and r2 (standardised targets and
+/// plain ones) are eval's bit for bit (they differed in the 8th digit).
+#[test]
+fn f32_regression_metrics_are_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let valid = data("reg_valid.csv");
+    for extra in [&[][..], &["--set", "data.normalize_targets=none"][..]] {
+        let model = dir.path().join("p32.safetensors");
+        let mut args = vec![
+            "--set",
+            "precision=f32",
+            "--save",
+            model.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let ev = run_jsonl(&fixture("prices.nnt"), &args);
+        let last = kept(&ev);
+        let m = model.to_str().unwrap();
+        let json: Value =
+            serde_json::from_str(&ok(&nnt(&["eval", m, &valid, "--format", "json"]))).unwrap();
+        assert_eq!(json["loss"], last["valid_loss"], "{extra:?}");
+        for k in ["rmse", "mae", "r2"] {
+            assert_eq!(json[k], last[format!("valid_{k}").as_str()], "{k} {extra:?}");
+        }
+    }
+}
+
 #[test]
 fn numeric_labels_predict_class_indices() {
     let dir = tempfile::tempdir().unwrap();
