@@ -439,20 +439,28 @@ pub enum ExportOnnxError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Io(#[from] IoError),
+    /// `-o` in a folder that does not exist, a device (`/dev/full`), a full disk.
+    /// Test: tests/it/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
+    #[error("cannot write {path}: {source}")]
+    #[diagnostic(
+        code(nnt::export::write),
+        help("give -o a file in a folder that exists and is writable")
+    )]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Exports the model at `model` to `out` (written atomically, never over the
 /// model itself).
 pub fn run(model: &Path, out: &Path) -> Result<(), ExportOnnxError> {
     guard::outputs_are_not_inputs(&[("ONNX file", out)], &[("model", model)])?;
-    Ok(write(model, out)?)
-}
-
-fn write(model: &Path, out: &Path) -> Result<(), UseError> {
     let loaded = Loaded::read(model)?;
     let bytes = model_bytes(&loaded)?;
-    write_atomic(out, &bytes).map_err(|e| UseError::Write {
+    write_atomic(out, &bytes).map_err(|source| ExportOnnxError::Write {
         path: out.display().to_string(),
-        reason: e.to_string(),
+        source,
     })
 }

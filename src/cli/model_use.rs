@@ -141,6 +141,19 @@ impl Loaded {
             None => None,
         };
         if let Some(p) = &prep {
+            // A newer layout may mean something this nnt would misread.
+            if p.version != crate::data::prep::PREP_VERSION {
+                return Err(ModelFileError::BadMetadata {
+                    path: shown,
+                    key: "nnt.preparation".into(),
+                    reason: format!(
+                        "its version is {}; this nnt reads version {}",
+                        p.version,
+                        crate::data::prep::PREP_VERSION
+                    ),
+                }
+                .into());
+            }
             if p.input_width() != file.meta.input_width {
                 return Err(ModelFileError::BadMetadata {
                     path: shown,

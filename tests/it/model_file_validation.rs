@@ -237,6 +237,16 @@ fn inconsistent_files_that_used_to_load_are_refused() {
         "nnt::io::bad_model",
         "it has no classes",
     );
+    // A preparation layout this nnt does not know would be misread.
+    let newer = edited(&class, "newer_prep.safetensors", |_, _, prep| {
+        prep["version"] = json!(99);
+    });
+    refused_everywhere(
+        dir.path(),
+        &newer,
+        "nnt::io::bad_model",
+        "its version is 99; this nnt reads version 1",
+    );
 }
 
 /// A safetensors file of one F32 tensor `0.weight` [rows, cols] (zeros) and

@@ -589,6 +589,11 @@ fn bad_inputs_are_diagnostics_and_nothing_is_half_written() {
         "nnt::predict::write_failed",
         &["out.csv"],
     );
+    // An ONNX file that cannot be written is the export's error.
+    let nowhere = dir.path().join("no/such/dir/m.onnx");
+    for out in [nowhere.to_str().unwrap(), "/dev/full"] {
+        expect_error(&["export", "onnx", m, "-o", out], "nnt::export::write", &[out]);
+    }
 }
 
 #[test]
