@@ -310,6 +310,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
             }
             if let Some(data) = loaded.data {
                 tabular::lints(&mut cx, &data, rdata, st.loss.map(|(l, _)| l));
+                let before = cx.errors.len();
                 let model = labels::check(
                     &mut cx,
                     &source,
@@ -319,6 +320,9 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                     st.loss,
                     st.train.as_ref(),
                 );
+                if cx.errors.len() == before && st.loss.is_some_and(|(l, _)| l.is_classification()) {
+                    tabular::empty_classes(&mut cx, &data, rdata);
+                }
                 checked_model = model.clone();
                 program = assemble(&st, &source, data, model, opts);
                 if let (Some(p), Some(m)) = (&program, &st.model) {

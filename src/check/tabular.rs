@@ -120,6 +120,19 @@ pub enum TabularLint {
         span: Span,
     },
 
+    /// A class the model is built for with no row in the train split: labels
+    /// `{0, 2}` for `dense(3)`, or a class a split took all the rows of.
+    /// Fixture: tests/fixtures/tabular/empty_class.nnt
+    #[error("{classes} no rows in the train split: the model cannot learn to predict {them}")]
+    #[diagnostic(code(nnt::data::empty_class), severity(Warning), help("{help}"))]
+    EmptyClass {
+        classes: String,
+        them: &'static str,
+        help: String,
+        #[label(primary, "this data")]
+        span: Span,
+    },
+
     /// One class holds most of the train rows.
     #[error("class `{class}` holds {percent}% of the train rows: accuracy is misleading (always predicting it scores {percent}%)")]
     #[diagnostic(
@@ -317,4 +330,58 @@ pub fn lints(cx: &mut Cx, data: &Data, rdata: &RData, loss: Option<Loss>) {
             }
         }
     }
+}
+
+/// The classes of `data.class_counts` with no train row, in one warning (after
+/// the labels are found to be classes: a label that is not one is its own error).
+pub fn empty_classes(cx: &mut Cx, data: &Data, rdata: &RData) {
+    let counts = &data.class_counts;
+    let empty: Vec<&str> = counts
+        .iter()
+        .filter(|(_, c)| c.first() == Some(&0))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if empty.is_empty() || empty.len() == counts.len() {
+        // No train rows at all is an error of its own.
+        return;
+    }
+    // Classes past the last one any split uses: the output is wider than the labels.
+    let used = counts
+        .iter()
+        .rposition(|(_, c)| c.iter().any(|&n| n > 0))
+        .map_or(0, |i| i + 1);
+    let past_the_labels = counts[used..].len() == empty.len();
+    let shown: Vec<String> = empty.iter().take(8).map(|n| format!("`{n}`")).collect();
+    let more = if empty.len() > 8 {
+        format!(" and {} more", empty.len() - 8)
+    } else {
+        String::new()
+    };
+    let classes = if empty.len() == 1 {
+        format!("class {} has", shown.join(""))
+    } else {
+        format!("classes {}{more} have", shown.join(", "))
+    };
+    let split_taken = [rdata.valid_span, rdata.test_span].iter().any(Option::is_some)
+        && counts.iter().any(|(_, c)| c.first() == Some(&0) && c.iter().any(|&n| n > 0));
+    let help = if past_the_labels {
+        format!(
+            "the labels use {used} classes (0 to {}): make the output layer dense({used})",
+            used.saturating_sub(1)
+        )
+    } else if split_taken {
+        "a split took every row of the class: keep each class in train with `split(train, f, stratify = true)`, or use more data".to_string()
+    } else {
+        "class labels are 0-based indices: check that the labels are numbered from 0 with no gap".to_string()
+    };
+    let span = rdata.train_span;
+    cx.warn_any(
+        span,
+        Box::new(TabularLint::EmptyClass {
+            classes,
+            them: if empty.len() == 1 { "it" } else { "them" },
+            help,
+            span,
+        }),
+    );
 }

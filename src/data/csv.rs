@@ -63,7 +63,7 @@ impl Layout {
 pub fn read_train(spec: &CsvSpec, data: &DataSpec) -> Result<(Layout, RawTable), Vec<DataError>> {
     let mut file = Opened::open(spec, true).map_err(|e| vec![e])?;
     let (first, header, columns) = file.first_line(spec).map_err(|e| vec![e])?;
-    let layout = resolve_layout(spec, data, header, columns, first).map_err(|e| vec![e])?;
+    let layout = resolve_layout(spec, data, header, columns, first)?;
     let cols = Columns {
         features: layout.features.clone(),
         labels: layout.labels.clone(),
@@ -509,8 +509,9 @@ impl Opened {
         let mut lines = Vec::new();
         let mut rows = 0usize;
         let mut errors: Vec<DataError> = Vec::new();
-        // Per read column: the first problem cell and how many there are.
-        let mut problems: Vec<Option<ColumnProblem>> = vec![None; nf + cols.labels.len()];
+        // Per read column and kind of problem (missing, not a number, …): the
+        // first such cell and how many there are.
+        let mut problems: Vec<Vec<ColumnProblem>> = vec![Vec::new(); nf + cols.labels.len()];
         let mut last_line = first;
         // With no header the first record is a row; with one it is already the
         // first row after the header (read by `first_line`).
@@ -538,13 +539,25 @@ impl Opened {
                                 && (missing == Missing::Drop
                                     || (!label && missing != Missing::Error));
                             if !missing_ok {
-                                let p = problems[k].get_or_insert_with(|| ColumnProblem {
-                                    line,
-                                    index: i,
-                                    kind: kind.clone(),
-                                    count: 0,
-                                    seen: Vec::new(),
-                                });
+                                let of_kind = &mut problems[k];
+                                let same = std::mem::discriminant(&kind);
+                                let at = match of_kind
+                                    .iter()
+                                    .position(|p| std::mem::discriminant(&p.kind) == same)
+                                {
+                                    Some(at) => at,
+                                    None => {
+                                        of_kind.push(ColumnProblem {
+                                            line,
+                                            index: i,
+                                            kind: kind.clone(),
+                                            count: 0,
+                                            seen: Vec::new(),
+                                        });
+                                        of_kind.len() - 1
+                                    }
+                                };
+                                let p = &mut of_kind[at];
                                 p.count += 1;
                                 if let Problem::NotANumber(t) | Problem::NotFinite(t) = &kind {
                                     if p.seen.len() < 5 && !p.seen.contains(t) {
@@ -570,8 +583,8 @@ impl Opened {
                 }
             }
         }
-        for (k, p) in problems.into_iter().enumerate() {
-            if let Some(p) = p {
+        for (k, of_kind) in problems.into_iter().enumerate() {
+            for p in of_kind {
                 errors.push(cell_error(spec, names, &p, k >= nf, missing));
             }
         }
@@ -731,7 +744,7 @@ enum Problem {
     NotFinite(String),
 }
 
-/// The first problem cell of a column, and how many there are.
+/// The first cell of a column with one kind of problem, and how many there are.
 #[derive(Debug, Clone)]
 struct ColumnProblem {
     line: usize,
@@ -808,23 +821,30 @@ fn push_cell(
     }
 }
 
-/// Resolves the columns of the train file.
+/// Resolves the columns of the train file. Every problem with the columns the
+/// recipe names is reported (a wrong name in `ignore` does not hide one in
+/// `categorical`); a column with a problem takes no part in what follows.
 fn resolve_layout(
     spec: &CsvSpec,
     data: &DataSpec,
     header: Option<Vec<String>>,
     columns: usize,
     first_line: usize,
-) -> Result<Layout, DataError> {
+) -> Result<Layout, Vec<DataError>> {
     let names = header.as_deref();
-    let roles = resolve_labels(spec, names, columns, first_line)?;
+    let roles = resolve_labels(spec, names, columns, first_line).map_err(|e| vec![e])?;
     let mut labels = vec![0usize; spec.label.len()];
     for (i, r) in roles.iter().enumerate() {
         if let Role::Target(j) = r {
             labels[*j] = i;
         }
     }
-    let resolve = |c: &ColumnRef| resolve_column(spec, names, columns, first_line, c);
+    let mut errors: Vec<DataError> = Vec::new();
+    let resolve = |c: &ColumnRef, errors: &mut Vec<DataError>| {
+        resolve_column(spec, names, columns, first_line, c)
+            .map_err(|e| errors.push(e))
+            .ok()
+    };
     // A column named in two roles (or twice in one).
     let conflict = |i: usize, first: &'static str, second: &'static str| DataError::ColumnRoles {
         file: spec.display.clone(),
@@ -837,30 +857,34 @@ fn resolve_layout(
     let mut is_ignored = vec![false; columns];
     let mut ignored = Vec::new();
     for c in &data.ignore {
-        let i = resolve(c)?;
+        let Some(i) = resolve(c, &mut errors) else {
+            continue;
+        };
         if is_label(i) {
-            return Err(conflict(i, "label", "ignore"));
+            errors.push(conflict(i, "label", "ignore"));
+        } else if is_ignored[i] {
+            errors.push(conflict(i, "ignore", "ignore"));
+        } else {
+            is_ignored[i] = true;
+            ignored.push(i);
         }
-        if is_ignored[i] {
-            return Err(conflict(i, "ignore", "ignore"));
-        }
-        is_ignored[i] = true;
-        ignored.push(i);
     }
     let mut is_feature = vec![false; columns];
     let mut features: Vec<usize> = Vec::new();
     match &data.features {
         Some(list) => {
             for c in list {
-                let i = resolve(c)?;
+                let Some(i) = resolve(c, &mut errors) else {
+                    continue;
+                };
                 if is_label(i) {
-                    return Err(conflict(i, "label", "features"));
+                    errors.push(conflict(i, "label", "features"));
+                } else if is_feature[i] {
+                    errors.push(conflict(i, "features", "features"));
+                } else {
+                    is_feature[i] = true;
+                    features.push(i);
                 }
-                if is_feature[i] {
-                    return Err(conflict(i, "features", "features"));
-                }
-                is_feature[i] = true;
-                features.push(i);
             }
             for i in 0..columns {
                 if !is_feature[i] && !is_label(i) {
@@ -878,19 +902,17 @@ fn resolve_layout(
             }
         }
     }
-    if features.is_empty() {
-        return Err(DataError::NoFeatureColumns {
-            file: spec.display.clone(),
-        });
-    }
     let mut categorical = vec![false; columns];
     for c in &data.categorical {
-        let i = resolve(c)?;
+        let Some(i) = resolve(c, &mut errors) else {
+            continue;
+        };
         if data.features.is_some() && !is_feature[i] && !is_label(i) {
-            return Err(DataError::CategoricalNotFeature {
+            errors.push(DataError::CategoricalNotFeature {
                 file: spec.display.clone(),
                 column: column_name(names, i),
             });
+            continue;
         }
         let role = if is_label(i) {
             Some("label")
@@ -901,16 +923,34 @@ fn resolve_layout(
         } else {
             None
         };
-        if let Some(first) = role {
-            return Err(conflict(i, first, "categorical"));
+        match role {
+            Some(first) => errors.push(conflict(i, first, "categorical")),
+            None => categorical[i] = true,
         }
-        categorical[i] = true;
+    }
+    if features.is_empty() && errors.is_empty() {
+        errors.push(DataError::NoFeatureColumns {
+            file: spec.display.clone(),
+        });
     }
     // Columns are matched by name in other files: a used name must be unique.
     if let Some(h) = names {
-        for &i in features.iter().chain(&labels) {
-            unique_column(spec, h, first_line, &h[i], IN_RECIPE)?;
+        // Counted once (a file may have 131 072 columns); each name reported once.
+        let mut count: HashMap<&str, usize> = HashMap::new();
+        for n in h {
+            *count.entry(n.as_str()).or_default() += 1;
         }
+        for &i in features.iter().chain(&labels) {
+            if count.get(h[i].as_str()).is_some_and(|&c| c > 1) {
+                if let Err(e) = unique_column(spec, h, first_line, &h[i], IN_RECIPE) {
+                    errors.push(e);
+                }
+                count.remove(h[i].as_str());
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
     Ok(Layout {
         header,

@@ -356,7 +356,7 @@ pub enum DataError {
     },
 
     /// `label = "y"` with `ignore = ["y"]`, or a column listed twice.
-    #[error("data file `{file}`: column {column} is named in `{first}` and in `{second}`")]
+    #[error("data file `{file}`: column {column} is named {}", if first == second { format!("twice in `{first}`") } else { format!("in `{first}` and in `{second}`") })]
     #[diagnostic(
         code(nnt::data::column_roles),
         help("a column has one role: a feature, a label or ignored (and a feature may be categorical); name it once")

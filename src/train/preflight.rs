@@ -134,9 +134,6 @@ pub fn check(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
         };
         return Err(at(concerns)(e));
     }
-    for (role, p) in &outs {
-        guard::check_output(role, p).map_err(at(of_role(role)))?;
-    }
     if let Some(p) = &program.init_from {
         let init_from = |error: TrainError| Problem {
             error,
@@ -161,8 +158,10 @@ pub fn check(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
         guard::check_checkpoint_path(&ck.path).map_err(at_checkpoint)?;
         // A checkpoint this run may write must not be one of the inputs (the
         // checkpoint resumed is checked once its epoch is known).
+        // Only the epochs this run has (a checkpoint on Ctrl-C may be any).
+        let writes = |e: usize| (1..=program.train.epochs).contains(&e);
         for (role, p) in &outs {
-            if let Some(e) = checkpoint_epoch_in(&ck.path, p) {
+            if let Some(e) = checkpoint_epoch_in(&ck.path, p).filter(|&e| writes(e)) {
                 return Err(at_checkpoint(IoError::OutputsCollide {
                     a_role: role.to_string(),
                     a: p.display().to_string(),
@@ -172,7 +171,7 @@ pub fn check(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
             }
         }
         for (role, p) in ins.iter().filter(|(r, _)| *r != "checkpoint resumed") {
-            if let Some(e) = checkpoint_epoch_in(&ck.path, p) {
+            if let Some(e) = checkpoint_epoch_in(&ck.path, p).filter(|&e| writes(e)) {
                 return Err(at_checkpoint(IoError::OutputIsInput {
                     output_role: "checkpoint".to_string(),
                     output: checkpoint::path_for(&ck.path, e).display().to_string(),
@@ -181,6 +180,11 @@ pub fn check(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
                 }));
             }
         }
+    }
+    // After the collisions with checkpoints: `ck/epoch-2.safetensors` is one
+    // before its folder is found missing (the run creates the checkpoint folder).
+    for (role, p) in &outs {
+        guard::check_output(role, p).map_err(at(of_role(role)))?;
     }
     Ok(())
 }

@@ -995,6 +995,11 @@ fn outputs_never_replace_each_other_and_plot_never_replaces_its_log() {
     assert!(fs::read_to_string(d.join("log.svg"))
         .unwrap()
         .contains("\"end\""));
+    // A checkpoint name of an epoch this 3-epoch run never reaches is a file
+    // like any other (it was refused as colliding with a checkpoint).
+    let o = run_in(d, &["run", "r.nnt", "--save", "ck/epoch-100.safetensors"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(d.join("ck/epoch-100.safetensors").is_file());
 }
 
 #[cfg(unix)]

@@ -59,8 +59,8 @@ const EVERYTHING_CASES: &[(&str, &str, &str)] = &[
     ("data.train.label=3", "label = 4", "label = 3"),
     (
         "data.valid.fraction=0.3",
-        "split(train, 0.2)",
-        "split(train, 0.3)",
+        "split(train, 0.2, stratify = true)",
+        "split(train, 0.3, stratify = true)",
     ),
     // Layers by §5 index (`input` not counted).
     ("model.0.units=16", "linear(12,", "linear(16,"),
