@@ -278,7 +278,7 @@ fn value_info(name: &str, width: usize) -> ValueInfoProto {
 }
 
 /// The ONNX model bytes of a loaded model file.
-pub fn model_bytes(m: &Loaded) -> Result<Vec<u8>, UseError> {
+pub fn model_bytes(m: &Loaded) -> Result<Vec<u8>, ExportOnnxError> {
     let meta = &m.meta;
     let width = meta.input_width;
     let mut b = Builder {
@@ -346,13 +346,17 @@ pub fn model_bytes(m: &Loaded) -> Result<Vec<u8>, UseError> {
         h = match concept.onnx(&mut graph, l.index, l.inputs, l.outputs, h) {
             Ok(out) => out,
             Err(MissingTensor) => {
-                return Err(graph.error.take().unwrap_or_else(|| {
-                    UseError::Model(ModelFileError::BadMetadata {
-                        path: m.path.clone(),
-                        key: "nnt.layers".into(),
-                        reason: format!("layer {} cannot be exported", l.index),
+                return Err(graph
+                    .error
+                    .take()
+                    .unwrap_or_else(|| {
+                        UseError::Model(ModelFileError::BadMetadata {
+                            path: m.path.clone(),
+                            key: "nnt.layers".into(),
+                            reason: format!("layer {} cannot be exported", l.index),
+                        })
                     })
-                }))
+                    .into())
             }
         };
     }
@@ -392,6 +396,19 @@ pub fn model_bytes(m: &Loaded) -> Result<Vec<u8>, UseError> {
             ("targets", k)
         }
     };
+    // The graph is float32: a weight or statistic beyond its range (an f64
+    // model's 1e300, a shift of 1e39) would be ±inf there and every output NaN.
+    // The fill's NaN marks an input with no fill, and is meant.
+    for t in &b.inits {
+        let allowed = |v: f32| v.is_finite() || (t.name == "fill" && v.is_nan());
+        if let Some(&v) = t.float_data.iter().find(|&&v| !allowed(v)) {
+            return Err(ExportOnnxError::NotFloat32 {
+                path: m.path.clone(),
+                tensor: t.name.clone(),
+                value: v,
+            });
+        }
+    }
     let model = ModelProto {
         ir_version: IR_VERSION,
         producer_name: "nnt".into(),
@@ -439,6 +456,20 @@ pub enum ExportOnnxError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Io(#[from] IoError),
+    /// A model whose weights or normalisation statistics do not fit the
+    /// float32 graph: an f64 model trained to weights of 1e300, or an f32
+    /// model of standardised inputs around 1e39 (its shift is inf in f32).
+    /// Test: tests/it/model_use.rs `values_beyond_float32_are_not_exported`.
+    #[error("{path}: `{tensor}` would hold {value} in the float32 ONNX graph")]
+    #[diagnostic(
+        code(nnt::export::not_finite),
+        help("an ONNX model from nnt computes in float32, and this value is beyond its range; use the model with `nnt predict`, or retrain it with inputs and weights of a smaller scale")
+    )]
+    NotFloat32 {
+        path: String,
+        tensor: String,
+        value: f32,
+    },
     /// `-o` in a folder that does not exist, a device (`/dev/full`), a full disk.
     /// Test: tests/it/model_use.rs `bad_inputs_are_diagnostics_and_nothing_is_half_written`.
     #[error("cannot write {path}: {source}")]

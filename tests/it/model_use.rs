@@ -919,3 +919,32 @@ fn values_near_the_f64_limit_train_and_predict() {
     );
     assert!(!d.join("h.safetensors").exists());
 }
+
+/// An f32 model of standardised inputs around 1e39 trains and predicts (the
+/// statistics are f64), but its shift is inf in float32: `export onnx` wrote
+/// that inf into the graph (every output NaN) and exited 0. It is refused.
+#[test]
+fn values_beyond_float32_are_not_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut csv = String::from("a,b,label\n");
+    for i in 0..40 {
+        let big = (1.0 + (i % 2) as f64 + i as f64 / 100.0) * 1e39;
+        csv.push_str(&format!("{big:e},{},{}\n", i as f64 / 40.0, i % 2));
+    }
+    std::fs::write(d.join("big.csv"), &csv).unwrap();
+    std::fs::write(
+        d.join("b.nnt"),
+        "seed = 1\ndata {\n    train = csv(\"big.csv\", label = \"label\")\n    normalize = standard\n}\nmodel {\n    dense(2)\n}\nloss = cross_entropy\noptimizer = adam(lr = 0.01)\ntrain {\n    epochs = 2\n}\nsave = \"b.safetensors\"\n",
+    )
+    .unwrap();
+    let trained = nnt_in(d, &["run", "b.nnt"]);
+    assert_eq!(trained.code, Some(0), "{}", trained.stderr);
+    let predicted = nnt_in(d, &["predict", "b.safetensors", "big.csv"]);
+    assert_eq!(predicted.code, Some(0), "{}", predicted.stderr);
+    let out = nnt_in(d, &["export", "onnx", "b.safetensors", "-o", "b.onnx"]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("nnt::export::not_finite"), "{}", out.stderr);
+    assert!(out.stderr.contains("`shift`"), "{}", out.stderr);
+    assert!(!d.join("b.onnx").exists());
+}
