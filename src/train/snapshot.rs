@@ -350,6 +350,8 @@ pub enum StateError {
     PlateauRate(f64),
     #[error("its detector state is for a different model")]
     DetectorShape,
+    #[error("`optim.{0}` holds a negative value, but it is a running sum of squares")]
+    NegativeSquares(&'static str),
 }
 
 /// Why the trainer's state could not be serialised.
@@ -519,11 +521,31 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
             epochs: tr.program.train.epochs,
         }));
     }
+    // A checkpoint is written after an epoch (epoch 0 is the untrained model),
+    // and no run takes more optimizer steps than its epochs' batches.
+    if state.epoch == 0 {
+        return Err(bad(StateError::Invalid {
+            field: "epoch",
+            value: "0".into(),
+        }));
+    }
+    let most_steps = (state.epoch as u64).saturating_mul(tr.steps_per_epoch() as u64);
+    if state.optimizer.steps > most_steps {
+        return Err(bad(StateError::Invalid {
+            field: "optimizer.steps",
+            value: state.optimizer.steps.to_string(),
+        }));
+    }
     for (name, buf) in tr.optim.buffers_mut() {
         if !buf.is_empty() {
-            let name = format!("optim.{name}");
-            let values = file.get(&name, &[buf.len()])?;
-            convert(buf, values, file, &name)?;
+            let key = format!("optim.{name}");
+            let values = file.get(&key, &[buf.len()])?;
+            convert(buf, values, file, &key)?;
+            if crate::train::optim::SQUARE_BUFFERS.contains(&name)
+                && buf.iter().any(|v| v.to_f64() < 0.0)
+            {
+                return Err(bad(StateError::NegativeSquares(name)));
+            }
         }
     }
     tr.optim.set_steps(state.optimizer.steps);

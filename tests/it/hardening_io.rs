@@ -644,6 +644,23 @@ fn tampered_checkpoint_state_is_refused() {
         assert!(err.contains("nnt::io::bad_checkpoint"), "{err}");
         assert!(err.contains("run state is not valid"), "{err}");
     }
+    // Epoch 0 (no checkpoint is written before an epoch) and more optimizer
+    // steps than the epochs have batches.
+    for (field, value) in [
+        ("epoch", serde_json::json!(0)),
+        ("optimizer.steps", serde_json::json!(u64::MAX)),
+    ] {
+        let edited = tamper(&ck, |s| match field.split_once('.') {
+            Some((a, b)) => s[a][b] = value.clone(),
+            None => s[field] = value.clone(),
+        });
+        fs::write(d.join("t.safetensors"), edited).unwrap();
+        let o = run_in(d, &["run", "r.nnt", "--resume", "t.safetensors"]);
+        assert_eq!(o.status.code(), Some(1), "{field}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("nnt::io::bad_checkpoint"), "{field}: {err}");
+        assert!(err.contains(&format!("`{field}`")), "{field}: {err}");
+    }
     // A checkpoint without a fingerprint (as an older nnt wrote them).
     let edited = tamper(&ck, |s| s["fingerprint"] = serde_json::json!({}));
     fs::write(d.join("t.safetensors"), edited).unwrap();
@@ -651,6 +668,33 @@ fn tampered_checkpoint_state_is_refused() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("no fingerprint"), "{}", stderr(&o));
     // The untouched checkpoint resumes.
+    let o = run_in(d, &["run", "r.nnt", "--resume", "ck/epoch-2.safetensors"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// Adam's running average of squared gradients edited to a negative value:
+/// it was resumed, and the square root of it reported as a divergence at the
+/// next step ("lower the learning rate").
+#[test]
+fn a_negative_running_square_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = recipe("checkpoint { every = 1; path = \"ck\" }\n")
+        .replace("sgd(lr = 0.1)", "adam(lr = 0.01)");
+    write_recipe(d, "r.nnt", &text);
+    let o = run_in(d, &["run", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bytes = fs::read(d.join("ck/epoch-2.safetensors")).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let at = 8 + n + header["optim.v"]["data_offsets"][0].as_u64().unwrap() as usize;
+    let mut edited = bytes.clone();
+    edited[at..at + 4].copy_from_slice(&(-1.0f32).to_le_bytes());
+    fs::write(d.join("t.safetensors"), edited).unwrap();
+    let o = run_in(d, &["run", "r.nnt", "--resume", "t.safetensors"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nnt::io::bad_checkpoint"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("`optim.v`"), "{}", stderr(&o));
     let o = run_in(d, &["run", "r.nnt", "--resume", "ck/epoch-2.safetensors"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }

@@ -73,6 +73,11 @@ pub trait Rule<T: Float> {
     }
 }
 
+/// The state buffers that are running sums or averages of squared gradients
+/// (Adam's `v` and `vmax`, RMSprop's `square_avg`, Adagrad's `sum`): never
+/// negative, so a checkpoint holding a negative one was tampered with.
+pub const SQUARE_BUFFERS: &[&str] = &["v", "vmax", "square_avg", "sum"];
+
 /// `$body` with `$o` bound to the rule inside `$optim`, whatever its variant.
 macro_rules! each_optim {
     ($optim:expr, $o:ident => $body:expr) => {

@@ -242,7 +242,7 @@ impl<'p, T: Float> Trainer<'p, T> {
             .collect()
     }
 
-    fn steps_per_epoch(&self) -> usize {
+    pub(crate) fn steps_per_epoch(&self) -> usize {
         self.train.rows.div_ceil(self.batch).max(1)
     }
 
