@@ -28,6 +28,10 @@ use crate::ir::{ColumnRef, CsvSpec, DataSpec, Missing};
 pub const MAX_LINE: usize = 8 << 20;
 /// The most columns a file may have.
 pub const MAX_COLUMNS: usize = 1 << 17;
+/// The most values (rows × used columns) read from one file: as many as the
+/// largest synthetic set (4 GiB of f64 while read); small in unit tests, so
+/// that they can reach it.
+pub const MAX_VALUES: usize = if cfg!(test) { 3000 } else { 1 << 29 };
 /// At most this many errors are collected from one file.
 pub const MAX_FILE_ERRORS: usize = 20;
 
@@ -570,6 +574,14 @@ impl Opened {
                 }
                 rows += 1;
                 lines.push(line);
+                if rows.saturating_mul(cols.features.len() + cols.labels.len()) > MAX_VALUES {
+                    errors.push(DataError::TooManyValues {
+                        file: spec.display.clone(),
+                        line,
+                        limit: MAX_VALUES,
+                    });
+                    break;
+                }
             }
             if errors.len() >= MAX_FILE_ERRORS {
                 break;
@@ -1482,6 +1494,35 @@ fn trim_range(raw: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file of more values than a run holds (a small `.gz` of millions of
+    /// rows grew to the memory limit and aborted) stops at the limit.
+    #[test]
+    fn reading_stops_at_the_values_limit() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("many.csv");
+        let rows = MAX_VALUES / 3 + 1;
+        std::fs::write(&path, format!("a,b,y\n{}", "1,2,0\n".repeat(rows))).expect("write");
+        let spec = CsvSpec {
+            path: path.clone(),
+            display: "many.csv".into(),
+            label: vec![ColumnRef::Name("y".into())],
+            header: true,
+            delimiter: b',',
+        };
+        let data = DataSpec::new(crate::ir::SourceSpec::Csv(spec.clone()));
+        let errors = match read_train(&spec, &data) {
+            Ok(_) => panic!("{rows} rows of 3 values read"),
+            Err(e) => e,
+        };
+        assert!(
+            matches!(errors.as_slice(), [DataError::TooManyValues { line, .. }] if *line == rows + 1),
+            "{errors:?}"
+        );
+        // One row fewer is read.
+        std::fs::write(&path, format!("a,b,y\n{}", "1,2,0\n".repeat(rows - 1))).expect("write");
+        assert!(read_train(&spec, &data).is_ok());
+    }
 
     #[test]
     fn field_ranges_respect_quotes() {

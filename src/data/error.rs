@@ -343,6 +343,20 @@ pub enum DataError {
         limit: usize,
     },
 
+    /// A file with more values than a run can hold: a 1.4 MB `.gz` of 120 million
+    /// short rows (it grew to the memory limit and aborted).
+    /// Test: src/data/csv.rs `reading_stops_at_the_values_limit`.
+    #[error("data file `{file}` holds more than {limit} values (at line {line})")]
+    #[diagnostic(
+        code(nnt::data::too_many_values),
+        help("train on a sample of the file: nnt holds the whole data set in memory")
+    )]
+    TooManyValues {
+        file: String,
+        line: usize,
+        limit: usize,
+    },
+
     /// A first line with more columns than the limit.
     #[error("data file `{file}` has {found} columns, more than the limit of {limit}")]
     #[diagnostic(
