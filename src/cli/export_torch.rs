@@ -276,6 +276,10 @@ pub fn render_train_py(program: &Program) -> String {
         .replace("__NNT_LOSS__", &render_loss(&program.loss))
         .replace("__NNT_OPTIMIZER__", &optim::torch(&program.optimizer))
         .replace("__NNT_SCHEDULER__", &render_scheduler(program))
+        .replace(
+            "__NNT_DIVERGED_HELP__",
+            &py_str(&crate::train::diagnose::Facts::of(program).divergence_help()),
+        )
 }
 
 fn render_config(program: &Program, recipe: &str) -> String {

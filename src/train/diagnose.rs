@@ -79,6 +79,18 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// The help of `nnt::train::diverged`: the fixes this recipe does not have yet.
+    pub fn divergence_help(&self) -> String {
+        let mut fixes = vec!["lower the learning rate"];
+        if !self.clip {
+            fixes.push("add `clip = norm(1.0)` to the train section");
+        }
+        if !self.inputs_normalized {
+            fixes.push("normalise the inputs (`normalize = standard`)");
+        }
+        alternatives(&fixes)
+    }
+
     pub fn of(program: &Program) -> Self {
         let replaced = program.init_from.is_some();
         let mut he_fed = Vec::new();
@@ -1489,6 +1501,27 @@ mod tests {
         assert!(!exploding.contains("normalise"), "{exploding}");
         assert!(!dead.contains("normalise"), "{dead}");
         assert!(dead.contains("he_uniform"), "{dead}");
+    }
+
+    /// The divergence help left out what the recipe already has (it said "add
+    /// `clip = norm(1.0)`" to a recipe that clips).
+    #[test]
+    fn the_divergence_help_fits_the_recipe() {
+        assert_eq!(
+            Facts::default().divergence_help(),
+            "lower the learning rate, add `clip = norm(1.0)` to the train section, or normalise the inputs (`normalize = standard`)"
+        );
+        let both = Facts {
+            inputs_normalized: true,
+            clip: true,
+            ..Facts::default()
+        };
+        assert_eq!(both.divergence_help(), "lower the learning rate");
+        let clips = Facts {
+            clip: true,
+            ..Facts::default()
+        };
+        assert!(!clips.divergence_help().contains("clip"));
     }
 
     #[test]

@@ -507,7 +507,7 @@ def main():
                     ("event", "diagnostic"), ("severity", "error"), ("code", "nnt::train::diverged"),
                     ("epoch", epoch), ("step", step), ("layer", layer),
                     ("message", f"training diverged at epoch {epoch}, step {step}: {what}"),
-                    ("help", "lower the learning rate, add `clip = norm(1.0)`, or normalise the data (`normalize = standard`)"),
+                    ("help", __NNT_DIVERGED_HELP__),
                 ])
             reason = "diverged"
             break

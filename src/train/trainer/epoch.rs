@@ -286,7 +286,7 @@ impl<T: Float> Trainer<'_, T> {
             layer,
             line,
             message,
-            help: Some("lower the learning rate, add `clip = norm(1.0)`, or normalise the data (`normalize = standard`)".to_string()),
+            help: Some(self.diag.facts.divergence_help()),
         }
     }
 }
