@@ -340,10 +340,14 @@ fn run() -> Outcome {
         Command::Plot(args) => cmd_plot(&args),
         Command::Sweep(args) => cmd_sweep(args),
         Command::Fmt(args) => cmd_fmt(&args),
-        Command::Lsp => Ok(match nnt::cli::lsp::run_stdio() {
-            0 => Status::Success,
-            _ => Status::Failure,
-        }),
+        Command::Lsp => match nnt::cli::lsp::run_stdio() {
+            Ok(0) => Ok(Status::Success),
+            Ok(_) => Ok(Status::Failure),
+            Err(source) => Err(CliError::new(
+                nnt::cli::output::StdoutError { source },
+                Status::Failure,
+            )),
+        },
         Command::Man => {
             // Generated in memory, then written like any other output.
             let mut page = Vec::new();

@@ -210,6 +210,27 @@ fn a_full_stdout_is_a_diagnostic() {
     }
 }
 
+/// The editor server's answers into a full stdout: it stopped with exit 1 and
+/// said nothing; it now reports `nnt::io::stdout_failed` as every command does.
+#[test]
+fn the_editor_server_reports_a_full_stdout() {
+    use std::io::Write;
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+    let mut child = nnt()
+        .arg("lsp")
+        .stdin(Stdio::piped())
+        .stdout(dev_full())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    drop(stdin);
+    let o = finish(child, 30, "lsp");
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(o.stderr.contains("nnt::io::stdout_failed"), "{}", o.stderr);
+}
+
 // ---------------------------------------------------------------- item 17
 
 /// A diverged run exits 3 with `--plot`, whether its plot can be drawn or not.

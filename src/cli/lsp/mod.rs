@@ -80,11 +80,45 @@ impl Default for Server {
 }
 
 /// Runs the server on stdin/stdout until `exit` or the end of the input; returns
-/// the process's exit status (0 after `shutdown`, 1 otherwise, as LSP says).
-pub fn run_stdio() -> u8 {
+/// the process's exit status (0 after `shutdown`, 1 otherwise, as LSP says), or
+/// the error that ended it when stdout could not be written (a full disk; a
+/// closed pipe is the client gone, and ends it quietly with 1).
+pub fn run_stdio() -> Result<u8, std::io::Error> {
     let stdin = std::io::stdin();
-    let stdout = std::io::stdout();
-    serve(&mut stdin.lock(), &mut stdout.lock())
+    let mut stdout = Recorded {
+        inner: std::io::stdout().lock(),
+        error: None,
+    };
+    let code = serve(&mut stdin.lock(), &mut stdout);
+    match stdout.error {
+        Some(e) if !crate::cli::output::is_closed_pipe(&e) => Err(e),
+        _ => Ok(code),
+    }
+}
+
+/// A writer that keeps the first error it met (to report it once the server
+/// has stopped).
+struct Recorded<W> {
+    inner: W,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> Write for Recorded<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.keep(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().map_err(|e| self.keep(e))
+    }
+}
+
+impl<W> Recorded<W> {
+    fn keep(&mut self, e: std::io::Error) -> std::io::Error {
+        let copy = std::io::Error::new(e.kind(), e.to_string());
+        self.error.get_or_insert(e);
+        copy
+    }
 }
 
 /// Runs the server on any pair of streams.
