@@ -452,7 +452,7 @@ pub const BUILTINS: &[Builtin] = &[
     call(Optimizer, "nadam", &[LR, BETA1, BETA2, EPS8, WD0, opt("momentum_decay", "0.004", NON_NEGATIVE, "momentum_decay")], "nadam(lr = 0.002)", Build::Optimizer(|cx, b| { let (lr, weight_decay) = o::lr_and_decay(cx, b); let (beta1, beta2, eps) = (b.float(cx, "beta1"), b.float(cx, "beta2"), b.float(cx, "eps")); let momentum_decay = b.float(cx, "momentum_decay"); Some(ir::Optimizer::NAdam { lr: lr?, beta1: beta1?, beta2: beta2?, eps: eps?, weight_decay: weight_decay?, momentum_decay: momentum_decay? }) }), "Adam with Nesterov momentum (`torch.optim.NAdam`)."),
     // ------------------------------------------------------------ regularize (§8)
     call(Regularizer, "l1", &[req("lambda", NON_NEGATIVE, "lambda")], "l1(1e-5)", Build::Penalty(o::l1), "Adds lambda · Σ |w| over the dense weights to the objective."),
-    call(Regularizer, "l2", &[req("lambda", NON_NEGATIVE, "lambda")], "l2(1e-4)", Build::Penalty(o::l2), "Adds lambda · Σ |w| over the dense weights to the objective."),
+    call(Regularizer, "l2", &[req("lambda", NON_NEGATIVE, "lambda")], "l2(1e-4)", Build::Penalty(o::l2), "Adds lambda · Σ w² over the dense weights to the objective."),
     call(Regularizer, "max_norm", &[req("c", POSITIVE, "the max_norm limit")], "max_norm(3.0)", Build::Penalty(o::max_norm), "After each step, rescales each unit's incoming weights to L2 norm ≤ c."),
     // ------------------------------------------------------------ train (§9)
     item(Item("train"), "epochs", None, "Passes over the train split, ≥ 1 (required)."),
@@ -621,7 +621,9 @@ pub fn reference() -> String {
                 let d = k.describe();
                 let mut c = d.chars();
                 c.next().map_or(d.clone(), |f| {
-                    format!("{}{}s", f.to_uppercase(), c.as_str())
+                    // `loss` → `Losses`, `layer` → `Layers`.
+                    let plural = if d.ends_with('s') { "es" } else { "s" };
+                    format!("{}{}{plural}", f.to_uppercase(), c.as_str())
                 })
             }
         };

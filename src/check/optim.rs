@@ -79,20 +79,34 @@ pub(super) fn sgd(cx: &mut Cx, b: &Args) -> Option<Optimizer> {
     let nesterov = b.boolean(cx, "nesterov");
     let (momentum, dampening, nesterov) = (momentum?, dampening?, nesterov?);
     if nesterov {
+        // Both conditions are reported, and the help speaks of what is written
+        // (a momentum given as 0 is set, not added; nesterov may be positional).
         let span = b.get("nesterov").map_or(b.span, |x| x.span);
+        let mut ok = true;
         if momentum <= 0.0 {
+            let fix = if b.get("momentum").is_some() {
+                "set `momentum` above 0 (for example 0.9)"
+            } else {
+                "add `momentum = 0.9`"
+            };
             cx.err(CheckError::Nesterov {
                 reason: "momentum > 0".into(),
                 span,
-                help: Some("add `momentum = 0.9`, or remove `nesterov = true`".into()),
+                help: Some(format!("{fix}, or turn nesterov off (`nesterov = false`)")),
             });
-            return None;
-        } else if dampening != 0.0 {
+            ok = false;
+        }
+        if dampening != 0.0 {
             cx.err(CheckError::Nesterov {
                 reason: "dampening = 0".into(),
                 span,
-                help: Some("remove `dampening`, or remove `nesterov = true`".into()),
+                help: Some(
+                    "set `dampening = 0`, or turn nesterov off (`nesterov = false`)".into(),
+                ),
             });
+            ok = false;
+        }
+        if !ok {
             return None;
         }
     }
