@@ -88,6 +88,40 @@ pub fn read_other(
 ) -> Result<RawTable, Vec<DataError>> {
     let mut file = Opened::open(spec, true).map_err(|e| vec![e])?;
     let (first, header, columns) = file.first_line(spec).map_err(|e| vec![e])?;
+    // The split's `label` must name train's label columns (the file is read
+    // by train's layout: a different label would be ignored in silence).
+    // By name when both files have a header (as the columns are matched), else
+    // by position.
+    let by_name = layout.header.is_some() && header.is_some();
+    let named = |c: &ColumnRef| match (c, &header) {
+        (ColumnRef::Name(n), Some(h)) if !by_name => h
+            .iter()
+            .position(|x| x == n)
+            .map_or_else(|| n.clone(), |i| i.to_string()),
+        (ColumnRef::Name(n), _) => n.clone(),
+        (ColumnRef::Index(i), Some(h)) if by_name => {
+            h.get(*i).cloned().unwrap_or_else(|| i.to_string())
+        }
+        (ColumnRef::Index(i), _) => i.to_string(),
+    };
+    let given: Vec<String> = spec.label.iter().map(named).collect();
+    let train: Vec<String> = layout
+        .labels
+        .iter()
+        .map(|&i| if by_name { layout.name(i) } else { i.to_string() })
+        .collect();
+    if given != train {
+        let list = |v: &[String]| match v {
+            [one] => format!("`{one}`"),
+            many => format!("[{}]", many.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+        };
+        return Err(vec![DataError::SplitLabel {
+            file: spec.display.clone(),
+            split,
+            given: list(&given),
+            train: list(&train),
+        }]);
+    }
     let cols = match (&layout.header, &header) {
         (Some(train), Some(names)) => {
             let find = |i: usize| -> Result<usize, DataError> {

@@ -343,6 +343,22 @@ pub enum DataError {
         limit: usize,
     },
 
+    /// `valid = csv("v.csv", label = "petal_length")` where train's label is
+    /// `species`: a split is read with train's columns, so its own `label` was
+    /// ignored in silence (an index past the file's columns too).
+    /// Fixture: tests/fixtures/tabular/split_label.nnt
+    #[error("`{split}`'s label {given} in `{file}` is not train's label {train}")]
+    #[diagnostic(
+        code(nnt::data::split_label),
+        help("every split is read with the train file's columns: give it train's label, {train}")
+    )]
+    SplitLabel {
+        file: String,
+        split: &'static str,
+        given: String,
+        train: String,
+    },
+
     /// A file with more values than a run can hold: a 1.4 MB `.gz` of 120 million
     /// short rows (it grew to the memory limit and aborted).
     /// Test: src/data/csv.rs `reading_stops_at_the_values_limit`.
