@@ -226,11 +226,21 @@ pub(super) fn csv(cx: &mut Cx, b: &Args, at: &SourceCx) -> Option<SourceSpec> {
             }
         }
     }
-    let display = path?;
-    let resolved = if Path::new(&display).is_absolute() {
-        Path::new(&display).to_path_buf()
+    let written = path?;
+    let resolved = if Path::new(&written).is_absolute() {
+        Path::new(&written).to_path_buf()
     } else {
-        at.dir.join(&display)
+        at.dir.join(&written)
+    };
+    // Diagnostics name the file as it is opened from the current directory
+    // (`proj/d.csv` for `nnt check proj/r.nnt`), so that CI annotations and
+    // editors find it; a recipe named by an absolute path (the editor server,
+    // tests) keeps the recipe's own spelling.
+    let from_here = at.dir.is_relative() && !matches!(at.dir.to_str(), Some("" | "."));
+    let display = if from_here && Path::new(&written).is_relative() {
+        resolved.display().to_string()
+    } else {
+        written
     };
     Some(SourceSpec::Csv(CsvSpec {
         path: resolved,

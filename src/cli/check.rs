@@ -3,8 +3,8 @@
 //! `json` prints one JSON object per diagnostic (warnings first, then errors, as
 //! the text view shows them): `code`, `severity`, `message`, `help`, `file`,
 //! `line`, `column`, `end_line`, `end_column`, positions 1-based (columns in
-//! bytes, as in the text view's `[file:line:column]`; the end is the position just
-//! after the span), `null` where a diagnostic has no place.
+//! characters, as editors and GitHub's annotations count them; the end is the
+//! position just after the span), `null` where a diagnostic has no place.
 //! `github` prints GitHub Actions workflow commands
 //! (`::error file=F,line=L,col=C,endLine=…,endColumn=…,title=CODE::MESSAGE`).
 
@@ -62,7 +62,23 @@ pub fn flatten(d: &dyn Diagnostic, recipe: &str) -> Flat {
         let end = src.read_span(&end_at, 0, 0);
         if let (Ok(s), Ok(e)) = (start, end) {
             file = s.name().map(str::to_owned);
-            range = Some((s.line() + 1, s.column() + 1, e.line() + 1, e.column() + 1));
+            // Columns in characters: the text from the line's start to the place.
+            let column = |offset: usize, bytes: usize| {
+                if bytes == 0 || bytes > offset {
+                    // The line's start (an empty read would give a whole line),
+                    // or a window of a long line: bytes, as the text view.
+                    return bytes + 1;
+                }
+                let before: SourceSpan = (offset - bytes, bytes).into();
+                src.read_span(&before, 0, 0)
+                    .map_or(bytes + 1, |c| char_column(c.data()))
+            };
+            range = Some((
+                s.line() + 1,
+                column(span.offset(), s.column()),
+                e.line() + 1,
+                column(end_at.offset(), e.column()),
+            ));
         }
     }
     Flat {
@@ -73,6 +89,12 @@ pub fn flatten(d: &dyn Diagnostic, recipe: &str) -> Flat {
         file: file.or_else(|| Some(recipe.to_owned())),
         range,
     }
+}
+
+/// The 1-based column, in characters, after `before` (a line's text up to a
+/// place): `é` and `日` are one column each, as editors and GitHub count them.
+fn char_column(before: &[u8]) -> usize {
+    String::from_utf8_lossy(before).chars().count() + 1
 }
 
 /// One JSON object (one line) per diagnostic.

@@ -848,6 +848,49 @@ fn check_reports_file_problems_in_every_format_at_the_item() {
     assert!(!stderr(&o).contains("[r.nnt:"), "{}", stderr(&o));
 }
 
+/// Columns of the machine formats count characters, as editors and GitHub's
+/// annotations do: `é` is one column (it counted its two bytes).
+#[test]
+fn machine_columns_count_characters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(&dir.join("u.nnt"), "seed = \"é\"\n");
+    let o = run(dir, &["check", "u.nnt", "--format", "json"]);
+    let first = stdout(&o).lines().next().unwrap_or_default().to_string();
+    let d: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(d["code"], "nnt::check::wrong_type", "{d}");
+    assert_eq!((&d["column"], &d["end_column"]), (&8.into(), &11.into()), "{d}");
+    let o = run(dir, &["check", "u.nnt", "--format", "github"]);
+    assert!(
+        stdout(&o).contains("line=1,col=8,endLine=1,endColumn=11,"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// A data file's diagnostics name it as opened from the current directory
+/// (`proj/d.csv` for `nnt check proj/r.nnt`): CI annotations named `d.csv`,
+/// a file that is not there from the repository's root.
+#[test]
+fn data_files_are_named_from_the_current_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("proj")).unwrap();
+    write(&dir.join("proj/d.csv"), "a,label\n1,0\nx,1\n");
+    write(
+        &dir.join("proj/r.nnt"),
+        "data {\n    train = csv(\"d.csv\", label = \"label\")\n}\nmodel { dense(2) }\nloss = cross_entropy\noptimizer = sgd(lr = 0.1)\ntrain { epochs = 1 }\n",
+    );
+    let o = run(dir, &["check", "proj/r.nnt", "--format", "github"]);
+    assert!(
+        stdout(&o).starts_with("::error file=proj/d.csv,line=3,col=1,"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&dir.join("proj"), &["check", "r.nnt", "--format", "json"]);
+    assert!(stdout(&o).contains("\"file\":\"d.csv\""), "{}", stdout(&o));
+}
+
 // ------------------------------------------------------------------ portable bits
 
 #[test]
