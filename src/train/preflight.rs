@@ -153,9 +153,22 @@ pub fn check(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
             Ok(_) => {}
         }
     }
+    // The checkpoint resumed, before anything is created for the run (its
+    // checkpoint folder).
+    if let Some(p) = &opts.resume {
+        guard::check_regular("checkpoint to resume", p).map_err(at(Concerns::CommandLine))?;
+    }
     if let Some(ck) = &program.checkpoint {
         let at_checkpoint = at(Concerns::CheckpointPath);
         guard::check_checkpoint_path(&ck.path).map_err(at_checkpoint)?;
+        // A checkpoint this run may write over must be a regular file (a FIFO
+        // named `epoch-3.safetensors` was found after three epochs).
+        for e in checkpoint::list(&ck.path) {
+            if (1..=program.train.epochs).contains(&e) {
+                let p = checkpoint::path_for(&ck.path, e);
+                guard::check_output("checkpoint", &p).map_err(at_checkpoint)?;
+            }
+        }
         // A checkpoint this run may write must not be one of the inputs (the
         // checkpoint resumed is checked once its epoch is known).
         // Only the epochs this run has (a checkpoint on Ctrl-C may be any).

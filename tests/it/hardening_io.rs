@@ -1064,3 +1064,33 @@ fn fmt_as_root_keeps_the_owner() {
     assert!(fs::read_to_string(&real).unwrap().contains("    dense(4)"));
     assert_eq!((m.uid(), m.gid()), (1234, 2345));
 }
+
+/// What a run would find only later is found before it trains: a FIFO with
+/// the name of a checkpoint the run writes (found after three epochs, the log
+/// cut without an `end` event), and a checkpoint to resume that is not there
+/// (the checkpoint folder was created all the same).
+#[cfg(unix)]
+#[test]
+fn checkpoint_problems_are_found_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(
+        d,
+        "r.nnt",
+        &recipe("checkpoint { every = 1; path = \"ck\" }\n"),
+    );
+    let o = run_in(d, &["run", "r.nnt", "--resume", "nope.safetensors"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nnt::io::unreadable"), "{}", stderr(&o));
+    assert!(!d.join("ck").exists(), "the checkpoint folder was created");
+    fs::create_dir(d.join("ck")).unwrap();
+    mkfifo(&d.join("ck/epoch-3.safetensors"));
+    let o = run_in(d, &["run", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nnt::io::write_failed"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is a FIFO"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "it trained: {}", String::from_utf8_lossy(&o.stdout));
+    // `nnt check` says so too.
+    let o = run_in(d, &["check", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
