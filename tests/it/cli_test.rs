@@ -846,6 +846,32 @@ fn check_reports_file_problems_in_every_format_at_the_item() {
         stderr(&o)
     );
     assert!(!stderr(&o).contains("[r.nnt:"), "{}", stderr(&o));
+    // … but the override's value is the place, as for any error of an override.
+    assert!(
+        stderr(&o).contains("[--set init_from=\"w5.safetensors\":1:11]"),
+        "{}",
+        stderr(&o)
+    );
+    write(&dir.join("cfile2"), "x");
+    write(
+        &dir.join("r.nnt"),
+        &(recipe("0.5", 1) + "checkpoint { every = 1; path = \"ck\" }\n"),
+    );
+    let o = run(
+        dir,
+        &[
+            "check",
+            "r.nnt",
+            "--set",
+            "checkpoint.path=\"cfile2\"",
+            "--format",
+            "json",
+        ],
+    );
+    let d: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(d["code"], "nnt::io::checkpoint_not_dir", "{d}");
+    assert_eq!(d["file"], "--set checkpoint.path=\"cfile2\"", "{d}");
+    assert_eq!((&d["line"], &d["column"]), (&1.into(), &17.into()), "{d}");
 }
 
 /// Columns of the machine formats count characters, as editors and GitHub's
