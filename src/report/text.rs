@@ -2,8 +2,9 @@
 //! table row per epoch, readable diagnostics and a summary with the confusion
 //! matrix.
 //!
-//! Without a terminal (piped, CI) there is no bar, no escape code and no carriage
-//! return: only plain lines, identical on every run unless `--timings` is given.
+//! Without a terminal (piped, CI), or with `NO_COLOR` set, there is no bar, no
+//! escape code and no carriage return: only plain lines, identical on every run
+//! unless `--timings` is given.
 
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -29,13 +30,31 @@ pub struct TextOptions {
 }
 
 impl TextOptions {
-    /// For a run printing to stdout: a bar when stdout and stderr are terminals,
-    /// colour as [`super::diagnostic::stdout_color`] decides (`NO_COLOR`, a terminal).
+    /// For a run printing to stdout in this process: [`TextOptions::decide`]
+    /// with `NO_COLOR` and whether stdout and stderr are terminals.
     pub fn detect(timings: bool) -> Self {
-        let tty = io::stdout().is_terminal() && io::stderr().is_terminal();
+        Self::decide(
+            std::env::var_os("NO_COLOR").as_deref(),
+            io::stdout().is_terminal(),
+            io::stderr().is_terminal(),
+            timings,
+        )
+    }
+
+    /// A bar when stdout and stderr are terminals and `NO_COLOR` (its value, if
+    /// set) allows colour: with `NO_COLOR`, as piped, plain lines only (no escape
+    /// code, no carriage return); colour as
+    /// [`super::diagnostic::color_allowed`] decides for stdout.
+    pub fn decide(
+        no_color: Option<&std::ffi::OsStr>,
+        stdout_terminal: bool,
+        stderr_terminal: bool,
+        timings: bool,
+    ) -> Self {
+        use super::diagnostic::color_allowed;
         TextOptions {
-            tty,
-            color: super::diagnostic::stdout_color(),
+            tty: color_allowed(no_color, stdout_terminal && stderr_terminal),
+            color: color_allowed(no_color, stdout_terminal),
             timings,
         }
     }
