@@ -421,6 +421,27 @@ fn bad_input_does_not_kill_the_server() {
     c.shutdown();
 }
 
+/// A request whose id is neither an integer nor a string is an invalid request,
+/// answered with a null id (the id was echoed) and not carried out.
+#[test]
+fn a_request_with_an_id_of_another_type_is_invalid() {
+    let mut c = Client::start();
+    for id in [json!({"a": 1}), json!([1]), json!(1.5), json!(true)] {
+        c.send(&json!({"jsonrpc": "2.0", "id": id.clone(), "method": "shutdown"}));
+        let m = c.recv();
+        assert_eq!(m["id"], Value::Null, "{id}: {m}");
+        assert_eq!(m["error"]["code"], -32600, "{id}: {m}");
+        assert!(m.get("result").is_none(), "{id}: {m}");
+    }
+    // Integers and strings are ids; the server did not shut down above.
+    c.send(&json!({"jsonrpc": "2.0", "id": "seven", "method": "workspace/frobnicate"}));
+    let m = c.response(json!("seven"));
+    assert_eq!(m["error"]["code"], -32601);
+    let r = c.request("textDocument/hover", json!({"textDocument": 5}));
+    assert_eq!(r["error"]["code"], -32602, "not shutting down: {r}");
+    c.shutdown();
+}
+
 /// A `didChange` whose range is not a range leaves the document as it was and
 /// says so (it replaced the whole document with the change's text).
 #[test]

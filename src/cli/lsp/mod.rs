@@ -11,10 +11,12 @@
 //! ([`crate::check::resolve_recipe`]) until the next open or save.
 //!
 //! Bad input never ends the server: a message that is not JSON is answered with a
-//! parse error, an unknown request with "method not found", bad parameters with
-//! "invalid params", and a panic in a handler with an internal error. A
-//! `didChange` with a change it cannot apply (a range that is not one) leaves
-//! the document as it was and says so in a `window/logMessage`.
+//! parse error, a request whose `id` is neither an integer nor a string with
+//! "invalid request" and a null id (JSON-RPC 2.0), an unknown request with
+//! "method not found", bad parameters with "invalid params", and a panic in a
+//! handler with an internal error. A `didChange` with a change it cannot apply
+//! (a range that is not one) leaves the document as it was and says so in a
+//! `window/logMessage`.
 
 pub mod features;
 pub mod text;
@@ -165,7 +167,27 @@ impl Server {
             );
             return None;
         };
-        let id = obj.get("id").cloned();
+        let id = match obj.get("id") {
+            // JSON-RPC allows a null id; LSP's ids are integers or strings.
+            Some(id) if id.is_null() || id.is_string() || id.is_i64() || id.is_u64() => {
+                Some(id.clone())
+            }
+            Some(_) if obj.contains_key("result") || obj.contains_key("error") => {
+                // A response to a request of ours: there are none to match.
+                return None;
+            }
+            Some(_) => {
+                // Not echoed: the answer's id is null when the request's could
+                // not be read (JSON-RPC 2.0, "Invalid Request").
+                self.error(
+                    Value::Null,
+                    INVALID_REQUEST,
+                    "a request's `id` must be an integer or a string",
+                );
+                return None;
+            }
+            None => None,
+        };
         let Some(method) = obj
             .get("method")
             .and_then(Value::as_str)
