@@ -220,6 +220,35 @@ fn version_names_the_simd_level() {
     }
 }
 
+/// README's installation section shows what `--version` prints for the
+/// default build: portable, baseline x86-64 (`.cargo/config.toml`), SIMD
+/// chosen at run time (it said the binary is built for the CPU it is compiled
+/// on, and showed `built for avx512f`).
+#[test]
+fn the_readme_shows_what_version_prints() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("nnt --version"))
+        .expect("README shows `nnt --version`");
+    let shown = line
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no example output in {line:?}"));
+    let built = shown
+        .strip_prefix("nnt ")
+        .and_then(|rest| rest.split_once(" (SIMD: "))
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .and_then(|rest| rest.split_once("; built for "))
+        .map(|(_, built)| built)
+        .unwrap_or_else(|| panic!("not the shape of --version: {shown:?}"));
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(built, "sse2", "{line}");
+    let _ = built;
+    assert!(!readme.contains("built for the CPU it is"), "README");
+}
+
 #[test]
 fn the_man_page_documents_every_command() {
     let out = Command::new(BIN).arg("man").output().expect("nnt runs");
