@@ -63,13 +63,14 @@ pub fn finish(mut child: std::process::Child, secs: u64, what: &str) -> Done {
 
 /// Runs `cmd` with its stdout and stderr on one pseudo-terminal (80 × 24, bytes
 /// passed as written: no `\n` to `\r\n` translation) for at most `secs` seconds;
-/// its exit code and everything it wrote there.
+/// its exit code and everything it wrote there; `None` where no pseudo-terminal
+/// can be opened (a sandbox without `/dev/ptmx`).
 #[cfg(target_os = "linux")]
 pub fn on_terminal(
     mut cmd: std::process::Command,
     secs: u64,
     what: &str,
-) -> (Option<i32>, Vec<u8>) {
+) -> Option<(Option<i32>, Vec<u8>)> {
     use std::io::Read;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let (mut master, mut slave) = (-1, -1);
@@ -89,7 +90,10 @@ pub fn on_terminal(
             &size,
         )
     };
-    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    if rc != 0 {
+        eprintln!("openpty: {}", std::io::Error::last_os_error());
+        return None;
+    }
     // SAFETY: both descriptors were just opened and nothing else owns them.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
     // SAFETY: a termios read from and written back to a descriptor we own.
@@ -117,5 +121,5 @@ pub fn on_terminal(
         all
     });
     let done = finish(child, secs, what);
-    (done.code, reader.join().unwrap())
+    Some((done.code, reader.join().unwrap()))
 }
