@@ -62,7 +62,10 @@ enum Command {
     Check(CheckArgs),
     /// Show the plan: layers, shapes, parameters, rows, batches and learning rates (of a recipe, or of a saved .safetensors model with its data schema).
     #[command(
-        after_help = "Examples:\n  nnt explain examples/iris.nnt\n  nnt explain iris.safetensors"
+        after_help = "Examples:\n  nnt explain examples/iris.nnt\n  nnt explain iris.safetensors",
+        mut_arg("recipe", |a| a
+            .help("The recipe file, or a model file written by `save` or `--save`")
+            .add(nnt::cli::complete::recipes_and_models()))
     )]
     Explain(RecipeArgs),
     /// Predict with a saved model: one CSV row per row of DATA (spec §15).
@@ -187,6 +190,7 @@ struct RunArgs {
 #[derive(clap::Args, Debug)]
 struct PredictArgs {
     /// A model file written by `save` or `--save`.
+    #[arg(value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::weights())]
     model: PathBuf,
     /// The rows to predict (CSV; label columns may be absent).
     data: PathBuf,
@@ -201,6 +205,7 @@ struct PredictArgs {
 #[derive(clap::Args, Debug)]
 struct EvalArgs {
     /// A model file written by `save` or `--save`.
+    #[arg(value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::weights())]
     model: PathBuf,
     /// A labelled CSV file.
     data: PathBuf,
@@ -215,6 +220,7 @@ enum ExportCommand {
     #[command(after_help = "Example:\n  nnt export onnx iris.safetensors -o iris.onnx")]
     Onnx {
         /// A model file written by `save` or `--save`.
+        #[arg(value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::weights())]
         model: PathBuf,
         /// The ONNX file to write.
         #[arg(short, long, value_name = "OUT.onnx")]
@@ -249,13 +255,13 @@ struct PlotArgs {
 #[derive(clap::Args, Debug)]
 struct SweepArgs {
     /// The recipe file.
-    #[arg(required_unless_present = "summarize")]
+    #[arg(required_unless_present = "summarize", value_hint = clap::ValueHint::FilePath, add = nnt::cli::complete::recipes())]
     recipe: Option<PathBuf>,
     /// Values of one key, in recipe syntax: `optimizer.lr=[0.1, 0.01]`; the last grid varies fastest.
     #[arg(long, value_name = "KEY=LIST", required_unless_present = "summarize")]
     grid: Vec<String>,
     /// Override a setting in every run (as in `nnt run`).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE", value_hint = clap::ValueHint::Other, add = nnt::cli::complete::setting_keys())]
     set: Vec<String>,
     /// Run N combinations drawn with the recipe's seed instead of all of them.
     #[arg(long, value_name = "N")]

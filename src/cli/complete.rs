@@ -1,8 +1,9 @@
 //! Shell completion (`nnt completions SHELL`): clap_complete's dynamic completion.
 //! The script a shell sources calls back into `nnt` (with `COMPLETE=SHELL` set) on
 //! every TAB, so completions know what the command line means: recipe arguments
-//! complete `.nnt` files, weights arguments `.safetensors` files, `--set` the
-//! setting keys of the catalog, and `--seed` nothing.
+//! complete `.nnt` files, model and weights arguments `.safetensors` files,
+//! `nnt explain` either, `--set` the setting keys of the catalog, and `--seed`
+//! nothing.
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -27,6 +28,14 @@ pub fn recipes() -> ArgValueCompleter {
 /// Weights and checkpoint files (`.safetensors`), and directories to reach them.
 pub fn weights() -> ArgValueCompleter {
     ArgValueCompleter::new(PathCompleter::any().filter(|p| has_extension(p, "safetensors")))
+}
+
+/// Recipe files (`.nnt`) and model files (`.safetensors`), and directories to
+/// reach them: what `nnt explain` reads.
+pub fn recipes_and_models() -> ArgValueCompleter {
+    ArgValueCompleter::new(
+        PathCompleter::any().filter(|p| has_extension(p, "nnt") || has_extension(p, "safetensors")),
+    )
 }
 
 /// `KEY=` for every key `--set` accepts (`seed=`, `train.epochs=`, …) that starts

@@ -3,7 +3,8 @@
 //! fitted to the values. Several logs share one picture, one colour per log, with a
 //! legend of what differs between their configs (else their file names). The best
 //! epoch of an early-stopped run is marked, and so are learning-rate changes;
-//! `--log-y` draws losses on a log scale. PNG text goes through
+//! a series of one point (a run of one epoch) is a dot; a panel with nothing
+//! to list has no legend; `--log-y` draws losses on a log scale. PNG text goes through
 //! [`super::glyphs::TextFix`] (letters spaced by their own bearings).
 //!
 //! The picture is returned as bytes; the binary writes it. Text is drawn with the
@@ -28,12 +29,15 @@ pub const HEIGHT: u32 = 640;
 #[derive(Debug, Error, Diagnostic)]
 pub enum PlotError {
     /// An empty file, or one of blank lines only.
-    #[error("the log is empty")]
+    #[error("the log{} is empty", named(.log))]
     #[diagnostic(
         code(nnt::plot::empty_log),
         help("write a log with `nnt run R.nnt --format jsonl > LOG.jsonl`")
     )]
-    EmptyLog,
+    EmptyLog {
+        /// The file, when the log is one (`nnt plot`; not a run's own `--plot`).
+        log: Option<String>,
+    },
 
     /// A line that is not JSON: `{"event":"epoch",`.
     #[error("line {line} of the log is not valid JSON: {message}")]
@@ -63,17 +67,26 @@ pub enum PlotError {
     },
 
     /// A log with no epoch event: `{"event":"start",...}` alone.
-    #[error("the log has no epoch events: nothing to plot")]
+    #[error("the log{} has no epoch events: nothing to plot", named(.log))]
     #[diagnostic(
         code(nnt::plot::no_epochs),
         help("a run prints one epoch event per finished epoch")
     )]
-    NoEpochs,
+    NoEpochs {
+        /// The file, as for [`PlotError::EmptyLog`].
+        log: Option<String>,
+    },
 
     /// The drawing library failed (e.g. a font could not be loaded).
     #[error("cannot draw the plot: {0}")]
     #[diagnostic(code(nnt::plot::draw_failed))]
     Draw(String),
+}
+
+/// ` NAME` for an error about a named log, nothing for a run's own log.
+fn named(log: &Option<String>) -> String {
+    log.as_ref()
+        .map_or(String::new(), |name| format!(" {name}"))
 }
 
 /// How to draw.
@@ -84,7 +97,8 @@ pub struct PlotOptions {
 }
 
 /// One log to draw: its name (the file, for errors and for a legend when the
-/// configs do not tell the logs apart) and its text.
+/// configs do not tell the logs apart; empty for a run's own log, which
+/// [`render_svg`] and [`render_png`] draw) and its text.
 #[derive(Debug, Clone, Copy)]
 pub struct Log<'a> {
     pub name: &'a str,
@@ -119,7 +133,7 @@ pub fn split_runs(text: &str) -> Vec<&str> {
 /// The log as an SVG document.
 pub fn render_svg(log: &str, title: &str) -> Result<String, PlotError> {
     let one = [Log {
-        name: "log",
+        name: "",
         text: log,
     }];
     render_svg_logs(&one, title, &PlotOptions::default())
@@ -128,7 +142,7 @@ pub fn render_svg(log: &str, title: &str) -> Result<String, PlotError> {
 /// The log as a PNG image of [`WIDTH`] × [`HEIGHT`] pixels.
 pub fn render_png(log: &str, title: &str) -> Result<Vec<u8>, PlotError> {
     let one = [Log {
-        name: "log",
+        name: "",
         text: log,
     }];
     render_png_logs(&one, title, &PlotOptions::default())
@@ -306,16 +320,18 @@ fn parse(log: &str, name: &str) -> Result<Curves, PlotError> {
             _ => {}
         }
     }
+    let log = (!name.is_empty()).then(|| name.to_string());
     if !any {
-        return Err(PlotError::EmptyLog);
+        return Err(PlotError::EmptyLog { log });
     }
     if curves.epochs == 0 {
-        return Err(PlotError::NoEpochs);
+        return Err(PlotError::NoEpochs { log });
     }
     Ok(curves)
 }
 
 fn source(name: &str, text: &str, line: usize) -> Arc<LineSource> {
+    let name = if name.is_empty() { "log" } else { name };
     Arc::new(LineSource::new(name, text.to_string(), line, 0))
 }
 
@@ -598,6 +614,8 @@ where
         }
     }
     let mut best_labelled = false;
+    // Whether the chart has a legend entry (an empty legend box is not drawn).
+    let mut labelled = lr_labelled;
     // Values far outside the range (an accuracy of -1.7e308 in a damaged log) are
     // drawn at its edge's neighbourhood: their pixel coordinates would overflow.
     let span = hi - lo;
@@ -620,7 +638,18 @@ where
             }
             let dashed = several && is_train && !valid.is_empty();
             let style = colour.stroke_width(if dashed { 1 } else { 2 });
-            let anno = if dashed {
+            let anno = if points.len() == 1 {
+                // A line needs two points: one epoch is a dot (hollow where the
+                // line would be dashed).
+                let dot = if dashed {
+                    colour.stroke_width(1)
+                } else {
+                    colour.filled()
+                };
+                chart
+                    .draw_series(points.iter().map(clamp).map(|p| Circle::new(p, 4, dot)))
+                    .map_err(draw_error)?
+            } else if dashed {
                 chart
                     .draw_series(DashedLineSeries::new(points.iter().map(clamp), 6, 4, style))
                     .map_err(draw_error)?
@@ -630,11 +659,13 @@ where
                     .map_err(draw_error)?
             };
             if !several {
+                labelled = true;
                 let name = if is_train { "train" } else { "valid" };
                 anno.label(format!("{name} {what}"))
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
             } else if !named && metric == Metric::Loss {
                 named = true;
+                labelled = true;
                 let solid = colour.stroke_width(2);
                 anno.label(labels[i].clone())
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], solid));
@@ -650,6 +681,7 @@ where
                     .map_err(draw_error)?;
                 if !best_labelled {
                     best_labelled = true;
+                    labelled = true;
                     let text = if c.stopped_early {
                         "best epoch (early stop)"
                     } else {
@@ -662,6 +694,7 @@ where
         }
     }
     if several && metric == Metric::Loss && all.iter().any(|c| !c.valid_loss.is_empty()) {
+        labelled = true;
         let style = BLACK.stroke_width(1);
         chart
             .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
@@ -672,6 +705,9 @@ where
                     + PathElement::new(vec![(0, 0), (6, 0)], style)
                     + PathElement::new(vec![(10, 0), (16, 0)], style)
             });
+    }
+    if !labelled {
+        return Ok(());
     }
     chart
         .configure_series_labels()

@@ -2,8 +2,9 @@
 //! table row per epoch, readable diagnostics and a summary with the confusion
 //! matrix.
 //!
-//! Without a terminal (piped, CI) there is no bar, no escape code and no carriage
-//! return: only plain lines, identical on every run unless `--timings` is given.
+//! Without a terminal (piped, CI), or with `NO_COLOR` set, there is no bar, no
+//! escape code and no carriage return: only plain lines, identical on every run
+//! unless `--timings` is given.
 
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -29,13 +30,31 @@ pub struct TextOptions {
 }
 
 impl TextOptions {
-    /// For a run printing to stdout: a bar when stdout and stderr are terminals,
-    /// colour as [`super::diagnostic::stdout_color`] decides (`NO_COLOR`, a terminal).
+    /// For a run printing to stdout in this process: [`TextOptions::decide`]
+    /// with `NO_COLOR` and whether stdout and stderr are terminals.
     pub fn detect(timings: bool) -> Self {
-        let tty = io::stdout().is_terminal() && io::stderr().is_terminal();
+        Self::decide(
+            std::env::var_os("NO_COLOR").as_deref(),
+            io::stdout().is_terminal(),
+            io::stderr().is_terminal(),
+            timings,
+        )
+    }
+
+    /// A bar when stdout and stderr are terminals and `NO_COLOR` (its value, if
+    /// set) allows colour: with `NO_COLOR`, as piped, plain lines only (no escape
+    /// code, no carriage return); colour as
+    /// [`super::diagnostic::color_allowed`] decides for stdout.
+    pub fn decide(
+        no_color: Option<&std::ffi::OsStr>,
+        stdout_terminal: bool,
+        stderr_terminal: bool,
+        timings: bool,
+    ) -> Self {
+        use super::diagnostic::color_allowed;
         TextOptions {
-            tty,
-            color: super::diagnostic::stdout_color(),
+            tty: color_allowed(no_color, stdout_terminal && stderr_terminal),
+            color: color_allowed(no_color, stdout_terminal),
             timings,
         }
     }
@@ -51,7 +70,10 @@ pub struct TextObserver<W: Write> {
     columns: Option<Columns>,
     best_valid_loss: f64,
     last_draw: Option<Instant>,
-    /// The bar's position at the first step this view saw (not 0 when resuming).
+    /// The epoch of the bar's text as last drawn.
+    drawn_epoch: Option<usize>,
+    /// The bar's position when its clock started: at the end of the first step
+    /// this view saw (not 0 when resuming). The rate counts the steps after it.
     first_position: Option<u64>,
     /// Every epoch event so far (the summary names the kept epoch's values).
     epochs: Vec<EpochEvent>,
@@ -72,8 +94,13 @@ struct Columns {
 }
 
 /// How often the bar's text is refreshed: formatting it every step would cost more
-/// than a small network's step.
+/// than a small network's step. It is also refreshed at the last step of every
+/// epoch and at the first step of the next, so a short run's bar is never stale.
 const REDRAW: Duration = Duration::from_millis(100);
+
+/// How long the bar's clock runs before it shows a rate: a rate over the first
+/// microseconds of a run (one step over 0.2 µs: "3215434 steps/s") means nothing.
+const RATE_AFTER: Duration = Duration::from_millis(500);
 
 impl<W: Write> TextObserver<W> {
     /// Every line passed on (and flushed) as it is written.
@@ -98,6 +125,7 @@ impl<W: Write> TextObserver<W> {
             columns: None,
             best_valid_loss: f64::INFINITY,
             last_draw: None,
+            drawn_epoch: None,
             first_position: None,
             epochs: Vec::new(),
             saved_to: None,
@@ -454,37 +482,60 @@ impl<W: Write> Observer for TextObserver<W> {
         if self.first_position.is_none() {
             // A resumed run starts mid-way: the jump from 0 is not progress, so the
             // eta (which read it as instant progress: "eta 0s") and the rate start
-            // here (issue 11, item 21).
-            self.first_position = Some(position.saturating_sub(1));
+            // here (issue 11, item 21), at the end of this step.
+            self.first_position = Some(position);
             bar.reset_eta();
             bar.reset_elapsed();
         }
         let now = Instant::now();
-        if self
-            .last_draw
-            .is_none_or(|t| now.duration_since(t) >= REDRAW)
-        {
+        let due = self.drawn_epoch != Some(epoch)
+            || step >= steps_per_epoch
+            || self
+                .last_draw
+                .is_none_or(|t| now.duration_since(t) >= REDRAW);
+        if due {
             self.last_draw = Some(now);
-            // Throughput over the run so far (indicatif's own rate prints four
-            // decimals: too wide for an 80-column terminal).
-            let elapsed = bar.elapsed().as_secs_f64();
-            let done = bar.position() - self.first_position.unwrap_or(0).min(bar.position());
-            let rate = if elapsed > 0.0 {
-                format!(", {} steps/s", human(done as f64 / elapsed, 3))
-            } else {
-                String::new()
-            };
+            self.drawn_epoch = Some(epoch);
+            let done = position.saturating_sub(self.first_position.unwrap_or(position));
             // The epoch of this step (the prefix said "epoch 1" until the first
             // epoch event of a resumed run).
             if let Some(s) = &self.start {
                 bar.set_prefix(format!("epoch {epoch}/{}", s.epochs.max(epoch)));
             }
-            bar.set_message(format!(
-                "step {step}/{steps_per_epoch}, loss {}{rate},",
-                loss(running_loss)
+            bar.set_message(progress_message(
+                step,
+                steps_per_epoch,
+                running_loss,
+                done,
+                bar.elapsed(),
             ));
         }
     }
+}
+
+/// The bar's text: the step, the running loss and, once the clock has run
+/// [`RATE_AFTER`] and counted a step, the throughput over the run so far
+/// (`done` steps in `elapsed`; indicatif's own rate prints four decimals: too
+/// wide for an 80-column terminal).
+fn progress_message(
+    step: usize,
+    steps_per_epoch: usize,
+    running_loss: f64,
+    done: u64,
+    elapsed: Duration,
+) -> String {
+    let rate = if done > 0 && elapsed >= RATE_AFTER {
+        format!(
+            ", {} steps/s",
+            human(done as f64 / elapsed.as_secs_f64(), 3)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "step {step}/{steps_per_epoch}, loss {}{rate},",
+        loss(running_loss)
+    )
 }
 
 /// Losses with four decimals (aligned in the table), exponent form when tiny or
@@ -590,10 +641,8 @@ fn confusion_table(m: &[Vec<u64>], names: Option<&[String]>) -> String {
 mod tests {
     use super::*;
 
-    /// Issue 11, item 21: a resumed run's first step shows its own epoch, not
-    /// "epoch 1", and does not count the steps before it as progress.
-    #[test]
-    fn a_resumed_run_shows_its_epoch() {
+    /// A view drawing a bar, started for 10 epochs of 4 steps (`spe`).
+    fn terminal_view(spe: usize) -> TextObserver<Vec<u8>> {
         let mut obs = TextObserver::new(
             Vec::new(),
             TextOptions {
@@ -615,13 +664,65 @@ mod tests {
             class_names: None,
             classes: None,
             epochs: 10,
-            steps_per_epoch: 4,
+            steps_per_epoch: spe,
         });
+        obs
+    }
+
+    /// Issue 11, item 21: a resumed run's first step shows its own epoch, not
+    /// "epoch 1", and does not count the steps before it as progress.
+    #[test]
+    fn a_resumed_run_shows_its_epoch() {
+        let mut obs = terminal_view(4);
         obs.step(7, 1, 4, 0.5);
         let bar = obs.bar.as_ref().unwrap();
         assert_eq!(bar.prefix(), "epoch 7/10");
         assert_eq!(bar.position(), 25);
-        assert_eq!(obs.first_position, Some(24));
+        assert_eq!(obs.first_position, Some(25));
         bar.finish_and_clear();
+    }
+
+    /// The first draw has no rate: its clock started at that very step (it
+    /// showed one step over a fraction of a microsecond: "3215434 steps/s").
+    #[test]
+    fn the_first_draw_shows_no_rate() {
+        let mut obs = terminal_view(8);
+        obs.step(1, 1, 8, 1.8163);
+        let bar = obs.bar.as_ref().unwrap();
+        assert_eq!(bar.message(), "step 1/8, loss 1.8163,");
+        bar.finish_and_clear();
+    }
+
+    /// A run shorter than the redraw interval still shows its last step at
+    /// each epoch's end and the new epoch's first step (it stayed at "epoch 1
+    /// step 1" for the whole run).
+    #[test]
+    fn the_bar_is_redrawn_at_each_epoch_end_and_start() {
+        let mut obs = terminal_view(8);
+        for step in 1..=8 {
+            obs.step(1, step, 8, 1.0 / step as f64);
+        }
+        let bar = obs.bar.clone().unwrap();
+        assert_eq!(bar.message(), "step 8/8, loss 0.1250,");
+        obs.step(2, 1, 8, 0.5);
+        assert_eq!(bar.message(), "step 1/8, loss 0.5000,");
+        assert_eq!(bar.prefix(), "epoch 2/10");
+        bar.finish_and_clear();
+    }
+
+    #[test]
+    fn the_rate_waits_for_a_meaningful_clock() {
+        let at = |done, elapsed| progress_message(3, 8, 1.0, done, elapsed);
+        assert_eq!(at(1, Duration::from_nanos(200)), "step 3/8, loss 1.0000,");
+        assert_eq!(at(0, Duration::from_secs(5)), "step 3/8, loss 1.0000,");
+        assert_eq!(at(10, RATE_AFTER / 2), "step 3/8, loss 1.0000,");
+        assert_eq!(
+            at(10, Duration::from_secs(2)),
+            "step 3/8, loss 1.0000, 5 steps/s,"
+        );
+        assert_eq!(
+            at(1, Duration::from_secs(8)),
+            "step 3/8, loss 1.0000, 0.125 steps/s,"
+        );
     }
 }

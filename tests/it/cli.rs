@@ -296,3 +296,42 @@ train {
     assert_eq!(resumed_tail.len(), 3, "epochs 7 and 8, then the end event");
     assert_eq!(full_tail[full_tail.len() - 3..], resumed_tail[..]);
 }
+
+/// With `NO_COLOR` a terminal gets what a pipe gets: plain lines, no progress
+/// bar, no escape code, no carriage return.
+#[cfg(target_os = "linux")]
+#[test]
+fn no_color_on_a_terminal_draws_no_bar() {
+    let args = ["run", "examples/iris.nnt", "--set", "train.epochs=3"];
+    let on_terminal = |no_color: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_nnt"));
+        c.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("TERM", "xterm")
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .args(args);
+        if let Some(v) = no_color {
+            c.env("NO_COLOR", v);
+        }
+        let (code, out) = crate::common::on_terminal(c, 120, "nnt run")?;
+        assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&out));
+        Some(String::from_utf8(out).unwrap())
+    };
+    // The terminal is one: without NO_COLOR (or with an empty one, which does
+    // not count) the bar is drawn and cleared.
+    for no_color in [None, Some("")] {
+        let Some(out) = on_terminal(no_color) else {
+            eprintln!("no pseudo-terminal: skipped");
+            return;
+        };
+        assert!(out.contains("\r\u{1b}[2K"), "{no_color:?}: {out:?}");
+    }
+    let piped = run(&args);
+    assert_eq!(piped.status.code(), Some(0), "{}", stderr(&piped));
+    for no_color in ["1", "true"] {
+        let out = on_terminal(Some(no_color)).expect("a pseudo-terminal, as above");
+        assert!(!out.contains('\u{1b}'), "{no_color}: {out:?}");
+        assert!(!out.contains('\r'), "{no_color}: {out:?}");
+        assert_eq!(out, stdout(&piped), "{no_color}");
+    }
+}

@@ -60,3 +60,66 @@ pub fn finish(mut child: std::process::Child, secs: u64, what: &str) -> Done {
         stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
     }
 }
+
+/// Runs `cmd` with its stdout and stderr on one pseudo-terminal (80 × 24, bytes
+/// passed as written: no `\n` to `\r\n` translation) for at most `secs` seconds;
+/// its exit code and everything it wrote there; `None` where no pseudo-terminal
+/// can be opened (a sandbox without `/dev/ptmx`).
+#[cfg(target_os = "linux")]
+pub fn on_terminal(
+    mut cmd: std::process::Command,
+    secs: u64,
+    what: &str,
+) -> Option<(Option<i32>, Vec<u8>)> {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (-1, -1);
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two descriptors, which are owned from here on.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    if rc != 0 {
+        eprintln!("openpty: {}", std::io::Error::last_os_error());
+        return None;
+    }
+    // SAFETY: both descriptors were just opened and nothing else owns them.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    // SAFETY: a termios read from and written back to a descriptor we own.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(slave.as_raw_fd(), &mut t), 0);
+        t.c_oflag &= !libc::OPOST;
+        assert_eq!(libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &t), 0);
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave);
+    let child = cmd.spawn().unwrap();
+    // The command holds its copies of the terminal's end until dropped: the
+    // reader below sees the end of output only once every copy is closed.
+    drop(cmd);
+    let mut master = std::fs::File::from(master);
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut chunk = [0u8; 4096];
+        // A pseudo-terminal whose other end is closed reads as an error (EIO).
+        while let Ok(n @ 1..) = master.read(&mut chunk) {
+            all.extend_from_slice(&chunk[..n]);
+        }
+        all
+    });
+    let done = finish(child, secs, what);
+    Some((done.code, reader.join().unwrap()))
+}

@@ -49,8 +49,9 @@ fn recipe_arguments_complete_nnt_files() {
     for words in [
         &["nnt", "run", ""][..],
         &["nnt", "check", ""],
-        &["nnt", "explain", ""],
         &["nnt", "fmt", ""],
+        &["nnt", "sweep", ""],
+        &["nnt", "sweep", "--grid", "seed=[1, 2]", ""],
     ] {
         let c = complete(dir.path(), words);
         assert!(has(&c, "a.nnt") && has(&c, "sub/"), "{words:?}: {c:?}");
@@ -73,6 +74,46 @@ fn weights_arguments_complete_safetensors_files() {
     }
 }
 
+/// The model of `predict`, `eval` and `export onnx` is a `.safetensors` file
+/// (every file was offered).
+#[test]
+fn model_arguments_complete_safetensors_files() {
+    let dir = workdir();
+    for words in [
+        &["nnt", "predict", ""][..],
+        &["nnt", "eval", ""],
+        &["nnt", "export", "onnx", ""],
+        &["nnt", "export", "onnx", "-o", "m.onnx", ""],
+    ] {
+        let c = complete(dir.path(), words);
+        assert!(
+            has(&c, "w.safetensors") && has(&c, "sub/"),
+            "{words:?}: {c:?}"
+        );
+        assert!(
+            !has(&c, "a.nnt") && !has(&c, "b.csv") && !has(&c, "log.jsonl"),
+            "{words:?}: {c:?}"
+        );
+    }
+}
+
+/// `nnt explain` reads a recipe or a saved model: it offers both (it offered
+/// only recipes).
+#[test]
+fn explain_completes_recipes_and_models() {
+    let dir = workdir();
+    let c = complete(dir.path(), &["nnt", "explain", ""]);
+    assert!(
+        has(&c, "a.nnt") && has(&c, "w.safetensors") && has(&c, "sub/"),
+        "{c:?}"
+    );
+    assert!(!has(&c, "b.csv") && !has(&c, "log.jsonl"), "{c:?}");
+    assert_eq!(
+        complete(dir.path(), &["nnt", "explain", "sub/"]),
+        ["sub/c.nnt"]
+    );
+}
+
 #[test]
 fn seed_completes_nothing_and_set_completes_keys() {
     let dir = workdir();
@@ -84,8 +125,16 @@ fn seed_completes_nothing_and_set_completes_keys() {
         assert!(has(&c, &format!("{k}=")), "{k}: {c:?}");
     }
     assert!(keys.len() > 20);
-    let c = complete(dir.path(), &["nnt", "check", "a.nnt", "--set", "train.e"]);
-    assert_eq!(c, ["train.epochs=", "train.early_stop="]);
+    // `nnt sweep --set` takes the same keys (it completed nothing).
+    let c = complete(dir.path(), &["nnt", "sweep", "a.nnt", "--set", ""]);
+    assert_eq!(c.len(), keys.len(), "{c:?}");
+    for words in [
+        &["nnt", "check", "a.nnt", "--set", "train.e"][..],
+        &["nnt", "sweep", "a.nnt", "--set", "train.e"],
+    ] {
+        let c = complete(dir.path(), words);
+        assert_eq!(c, ["train.epochs=", "train.early_stop="], "{words:?}");
+    }
     // Once the key is written, the value is the user's.
     assert!(complete(dir.path(), &["nnt", "run", "a.nnt", "--set", "seed="]).is_empty());
 }
@@ -169,6 +218,35 @@ fn version_names_the_simd_level() {
         };
         assert_eq!(runtime, detected);
     }
+}
+
+/// README's installation section shows what `--version` prints for the
+/// default build: portable, baseline x86-64 (`.cargo/config.toml`), SIMD
+/// chosen at run time (it said the binary is built for the CPU it is compiled
+/// on, and showed `built for avx512f`).
+#[test]
+fn the_readme_shows_what_version_prints() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("nnt --version"))
+        .expect("README shows `nnt --version`");
+    let shown = line
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no example output in {line:?}"));
+    let built = shown
+        .strip_prefix("nnt ")
+        .and_then(|rest| rest.split_once(" (SIMD: "))
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .and_then(|rest| rest.split_once("; built for "))
+        .map(|(_, built)| built)
+        .unwrap_or_else(|| panic!("not the shape of --version: {shown:?}"));
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(built, "sse2", "{line}");
+    let _ = built;
+    assert!(!readme.contains("built for the CPU it is"), "README");
 }
 
 #[test]

@@ -421,6 +421,61 @@ fn bad_input_does_not_kill_the_server() {
     c.shutdown();
 }
 
+/// A request whose id is neither an integer nor a string is an invalid request,
+/// answered with a null id (the id was echoed) and not carried out.
+#[test]
+fn a_request_with_an_id_of_another_type_is_invalid() {
+    let mut c = Client::start();
+    for id in [json!({"a": 1}), json!([1]), json!(1.5), json!(true)] {
+        c.send(&json!({"jsonrpc": "2.0", "id": id.clone(), "method": "shutdown"}));
+        let m = c.recv();
+        assert_eq!(m["id"], Value::Null, "{id}: {m}");
+        assert_eq!(m["error"]["code"], -32600, "{id}: {m}");
+        assert!(m.get("result").is_none(), "{id}: {m}");
+    }
+    // Integers and strings are ids; the server did not shut down above.
+    c.send(&json!({"jsonrpc": "2.0", "id": "seven", "method": "workspace/frobnicate"}));
+    let m = c.response(json!("seven"));
+    assert_eq!(m["error"]["code"], -32601);
+    let r = c.request("textDocument/hover", json!({"textDocument": 5}));
+    assert_eq!(r["error"]["code"], -32602, "not shutting down: {r}");
+    c.shutdown();
+}
+
+/// A `didChange` whose range is not a range leaves the document as it was and
+/// says so (it replaced the whole document with the change's text).
+#[test]
+fn a_change_with_a_malformed_range_is_ignored_and_logged() {
+    let uri = "file:///tmp/nnt-lsp-ranges/r.nnt";
+    let mut c = Client::start();
+    assert_eq!(c.open(uri, RECIPE).len(), 1);
+    let (line, col) = pos_of(RECIPE, "adamm");
+    for range in [
+        json!({"start": {"line": line, "character": -1}, "end": {"line": line, "character": col}}),
+        json!({"start": {"line": line, "character": col + 5}, "end": {"line": line, "character": col}}),
+        json!({"start": {"line": line, "character": 0.5}, "end": {"line": line, "character": col}}),
+    ] {
+        c.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"range": range, "text": "model {"}]}),
+        );
+        let m = c.recv();
+        assert_eq!(m["method"], "window/logMessage", "{range}: {m}");
+        let said = m["params"]["message"].as_str().unwrap_or("");
+        assert!(said.contains(uri) && said.contains("range"), "{said}");
+    }
+    // The text is still the opened one: fixing the name by range clears the
+    // diagnostics.
+    let fix = json!({"start": {"line": line, "character": col}, "end": {"line": line, "character": col + 5}});
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"range": fix, "text": "adam"}]}),
+    );
+    let diags = c.diagnostics(uri);
+    assert!(diags.is_empty(), "{diags:?}");
+    c.shutdown();
+}
+
 /// A 200-line recipe: how long a keystroke takes to come back as diagnostics.
 #[test]
 fn a_keystroke_on_a_200_line_recipe_answers_quickly() {

@@ -4,8 +4,10 @@
 use crate::common;
 
 use miette::Diagnostic;
-use nnt::report::plot::{HEIGHT, WIDTH};
-use nnt::report::{render_png, render_svg, PlotError};
+use nnt::report::plot::{Log, HEIGHT, WIDTH};
+use nnt::report::{
+    render_png, render_png_logs, render_svg, render_svg_logs, PlotError, PlotOptions,
+};
 
 /// A classification log with train and valid loss and accuracy, a diagnostic, a
 /// `null` and an end event.
@@ -123,6 +125,93 @@ fn png_decodes_with_the_right_size() {
             render_png(&regression_log(), "fit.nnt").unwrap(),
         )
         .unwrap();
+    }
+}
+
+/// The classification log cut to its first epoch (an end event without
+/// `best_epoch`, so nothing else is drawn at that epoch).
+fn one_epoch_log() -> String {
+    let mut log: String = classification_log()
+        .lines()
+        .filter(|l| !l.contains("\"epoch\":") || l.contains("\"epoch\":1,"))
+        .filter(|l| !l.contains("\"end\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    log.push_str("{\"event\":\"end\",\"reason\":\"completed\",\"epochs\":1}\n");
+    log
+}
+
+/// The `<circle>` elements filled with `colour`.
+fn dots(svg: &str, colour: &str) -> usize {
+    svg.split("<circle")
+        .skip(1)
+        .filter(|c| {
+            c.split('>')
+                .next()
+                .unwrap_or("")
+                .contains(&format!("fill=\"{colour}\""))
+        })
+        .count()
+}
+
+/// A series of one point (a run of one epoch) is a dot: a line through one
+/// point drew nothing, so the legend named series that were not there.
+#[test]
+fn a_single_epoch_is_drawn_as_dots() {
+    let log = one_epoch_log();
+    assert_eq!(log.matches("\"event\":\"epoch\"").count(), 1, "{log}");
+    let svg = render_svg(&log, "iris.nnt").unwrap();
+    // train and valid, on the loss and on the accuracy panel.
+    assert_eq!(dots(&svg, TRAIN), 2, "train dots");
+    assert_eq!(dots(&svg, VALID), 2, "valid dots");
+    assert_eq!(
+        dots(&render_svg(&classification_log(), "").unwrap(), TRAIN),
+        0
+    );
+    // In the PNG too: train-coloured pixels around the middle of the x axis,
+    // far from the legend's samples (on the right).
+    let png = render_png(&log, "iris.nnt").unwrap();
+    let mut reader = png::Decoder::new(std::io::Cursor::new(&png))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    reader.next_frame(&mut buf).unwrap();
+    let middle = buf
+        .chunks_exact(3)
+        .enumerate()
+        .filter(|(i, p)| {
+            let x = i % WIDTH as usize;
+            (350..650).contains(&x) && p == &[31, 119, 180]
+        })
+        .count();
+    assert!(middle > 20, "{middle} train pixels in the middle");
+}
+
+/// With several logs, an error says which one.
+#[test]
+fn errors_name_the_log_of_several() {
+    let good = classification_log();
+    for (bad, said) in [
+        ("\n", "the log empty.jsonl is empty"),
+        (
+            "{\"event\":\"start\"}\n",
+            "the log empty.jsonl has no epoch events: nothing to plot",
+        ),
+    ] {
+        let logs = [
+            Log {
+                name: "good.jsonl",
+                text: &good,
+            },
+            Log {
+                name: "empty.jsonl",
+                text: bad,
+            },
+        ];
+        let err = render_svg_logs(&logs, "", &PlotOptions::default()).unwrap_err();
+        assert_eq!(err.to_string(), said);
+        let err = render_png_logs(&logs, "", &PlotOptions::default()).unwrap_err();
+        assert_eq!(err.to_string(), said);
     }
 }
 

@@ -121,6 +121,48 @@ fn without_configs_the_legend_names_the_files() {
     assert!(t.contains(&"runs/b.jsonl".to_string()), "{t:?}");
 }
 
+/// The legend boxes of a picture (each a black border).
+fn legend_boxes(svg: &str) -> usize {
+    svg.matches("fill=\"none\" stroke=\"#000000\"").count()
+}
+
+/// The accuracy panel of several logs has nothing to list when no run has a
+/// best epoch: it gets no legend (it got an empty box).
+#[test]
+fn a_panel_with_nothing_to_list_has_no_legend() {
+    let a = log(CONFIG, 1.0, 0.95, None);
+    let b = log(&CONFIG.replace("dense(8)", "dense(16)"), 2.0, 0.9, None);
+    let logs = [
+        Log {
+            name: "a.jsonl",
+            text: &a,
+        },
+        Log {
+            name: "b.jsonl",
+            text: &b,
+        },
+    ];
+    let svg = render_svg_logs(&logs, "", &PlotOptions::default()).unwrap();
+    // The loss panel's legend only.
+    assert_eq!(legend_boxes(&svg), 1, "{svg}");
+    // A best epoch is listed on both panels.
+    let a = log(CONFIG, 1.0, 0.95, Some(4));
+    let logs = [
+        Log {
+            name: "a.jsonl",
+            text: &a,
+        },
+        Log {
+            name: "b.jsonl",
+            text: &b,
+        },
+    ];
+    let svg = render_svg_logs(&logs, "", &PlotOptions::default()).unwrap();
+    assert_eq!(legend_boxes(&svg), 2);
+    // One log: both panels list its series.
+    assert_eq!(legend_boxes(&render_svg(&b, "").unwrap()), 2);
+}
+
 /// The fractional tick labels drawn after the accuracy panel's description (its
 /// y axis; the epochs on its x axis are whole numbers).
 fn accuracy_ticks(svg: &str) -> Vec<f64> {

@@ -11,8 +11,12 @@
 //! ([`crate::check::resolve_recipe`]) until the next open or save.
 //!
 //! Bad input never ends the server: a message that is not JSON is answered with a
-//! parse error, an unknown request with "method not found", bad parameters with
-//! "invalid params", and a panic in a handler with an internal error.
+//! parse error, a request whose `id` is neither an integer nor a string with
+//! "invalid request" and a null id (JSON-RPC 2.0), an unknown request with
+//! "method not found", bad parameters with "invalid params", and a panic in a
+//! handler with an internal error. A `didChange` with a change it cannot apply
+//! (a range that is not one) leaves the document as it was and says so in a
+//! `window/logMessage`.
 
 pub mod features;
 pub mod text;
@@ -197,7 +201,27 @@ impl Server {
             );
             return None;
         };
-        let id = obj.get("id").cloned();
+        let id = match obj.get("id") {
+            // JSON-RPC allows a null id; LSP's ids are integers or strings.
+            Some(id) if id.is_null() || id.is_string() || id.is_i64() || id.is_u64() => {
+                Some(id.clone())
+            }
+            Some(_) if obj.contains_key("result") || obj.contains_key("error") => {
+                // A response to a request of ours: there are none to match.
+                return None;
+            }
+            Some(_) => {
+                // Not echoed: the answer's id is null when the request's could
+                // not be read (JSON-RPC 2.0, "Invalid Request").
+                self.error(
+                    Value::Null,
+                    INVALID_REQUEST,
+                    "a request's `id` must be an integer or a string",
+                );
+                return None;
+            }
+            None => None,
+        };
         let Some(method) = obj
             .get("method")
             .and_then(Value::as_str)
@@ -307,12 +331,29 @@ impl Server {
                 let Some(changes) = params["contentChanges"].as_array() else {
                     return;
                 };
-                for change in changes {
-                    apply_change(&mut doc.text, change);
+                // All the changes or none: a change that cannot be applied
+                // leaves the document as it was (later changes are relative to
+                // a text that would include it), and is logged, never guessed.
+                let mut text = doc.text.clone();
+                let problem = changes.iter().enumerate().find_map(|(i, change)| {
+                    apply_change(&mut text, change).err().map(|why| (i, why))
+                });
+                let uri = uri.to_string();
+                if let Some((i, why)) = problem {
+                    let message = format!(
+                        "nnt: ignored a change of {uri}: change {} of {}: {why}; the document is left as it was",
+                        i + 1,
+                        changes.len()
+                    );
+                    self.notify(
+                        "window/logMessage",
+                        json!({"type": lsp_types::MessageType::WARNING, "message": message}),
+                    );
+                    return;
                 }
+                doc.text = text;
                 doc.version = params["textDocument"]["version"].as_i64();
                 let full = doc.full_cost <= FULL_CHECK_BUDGET;
-                let uri = uri.to_string();
                 self.check(&uri, full);
             }
             "textDocument/didSave" => {
@@ -490,21 +531,36 @@ impl Server {
     }
 }
 
-/// Applies one `contentChanges` entry: the whole text (the synchronisation this
-/// server asks for), or, from a client that sends them anyway, a range's new text.
-fn apply_change(text: &mut String, change: &Value) {
-    let Some(new) = change["text"].as_str() else {
-        return;
+/// Applies one `contentChanges` entry: without a `range` (or with a null one),
+/// the whole text (the synchronisation this server asks for); from a client
+/// that sends them anyway, a range's new text, a position past the end of its
+/// line or of the text standing for that end (as LSP says). A change without
+/// its text, or whose range is not a range (a negative or fractional position,
+/// a start after the end), is not applied: why, in words.
+fn apply_change(text: &mut String, change: &Value) -> Result<(), String> {
+    let Some(new) = change.get("text").and_then(Value::as_str) else {
+        return Err("it has no `text`".into());
     };
-    match serde_json::from_value::<Range>(change["range"].clone()) {
-        Ok(r) => {
-            let idx = LineIndex::new(text);
-            let start = idx.offset(text, r.start);
-            let end = idx.offset(text, r.end).max(start);
-            text.replace_range(start..end, new);
+    let range = match change.get("range") {
+        None | Some(Value::Null) => {
+            *text = new.to_string();
+            return Ok(());
         }
-        Err(_) => *text = new.to_string(),
+        Some(range) => range,
+    };
+    let r = serde_json::from_value::<Range>(range.clone())
+        .map_err(|e| format!("its range is not valid: {e}"))?;
+    if r.start > r.end {
+        return Err(format!(
+            "its range starts ({}:{}) after it ends ({}:{})",
+            r.start.line, r.start.character, r.end.line, r.end.character
+        ));
     }
+    let idx = LineIndex::new(text);
+    let start = idx.offset(text, r.start);
+    let end = idx.offset(text, r.end).max(start);
+    text.replace_range(start..end, new);
+    Ok(())
 }
 
 fn flatten(tokens: &[lsp_types::SemanticToken]) -> Vec<u32> {
@@ -584,20 +640,59 @@ mod tests {
     #[test]
     fn changes_apply_whole_or_by_range() {
         let mut t = "seed = 1\nloss = mse\n".to_string();
-        apply_change(
+        let change = |t: &mut String, v: Value| apply_change(t, &v);
+        change(
             &mut t,
-            &json!({"range": {"start": {"line": 1, "character": 7}, "end": {"line": 1, "character": 10}}, "text": "mae"}),
-        );
+            json!({"range": {"start": {"line": 1, "character": 7}, "end": {"line": 1, "character": 10}}, "text": "mae"}),
+        )
+        .unwrap();
         assert_eq!(t, "seed = 1\nloss = mae\n");
-        apply_change(
+        change(
             &mut t,
-            &json!({"range": {"start": {"line": 0, "character": 7}, "end": {"line": 0, "character": 7}}, "text": "2"}),
-        );
+            json!({"range": {"start": {"line": 0, "character": 7}, "end": {"line": 0, "character": 7}}, "text": "2"}),
+        )
+        .unwrap();
         assert_eq!(t, "seed = 21\nloss = mae\n");
-        apply_change(&mut t, &json!({"text": "seed = 3\n"}));
+        change(&mut t, json!({"text": "seed = 3\n"})).unwrap();
         assert_eq!(t, "seed = 3\n");
-        apply_change(&mut t, &json!({"range": 5}));
-        assert_eq!(t, "seed = 3\n");
+        change(&mut t, json!({"range": null, "text": "seed = 4\n"})).unwrap();
+        assert_eq!(t, "seed = 4\n");
+        assert!(change(&mut t, json!({"range": 5})).is_err());
+        assert_eq!(t, "seed = 4\n");
+        // Past the end of a line, or of the text: that end (LSP's clamping).
+        change(
+            &mut t,
+            json!({"range": {"start": {"line": 0, "character": 99}, "end": {"line": 7, "character": 0}}, "text": "# end\n"}),
+        )
+        .unwrap();
+        assert_eq!(t, "seed = 4# end\n");
+    }
+
+    /// A range that is not one is not applied (it replaced the whole text).
+    #[test]
+    fn a_change_with_a_malformed_range_is_not_applied() {
+        let text = "seed = 1\nloss = mse\n";
+        let at = |line: Value, character: Value| json!({"line": line, "character": character});
+        for range in [
+            json!({"start": at(json!(0), json!(-1)), "end": at(json!(0), json!(2))}),
+            json!({"start": at(json!(0), json!(1.5)), "end": at(json!(0), json!(2))}),
+            json!({"start": at(json!(0), json!("1")), "end": at(json!(0), json!(2))}),
+            json!({"start": at(json!(-1), json!(0)), "end": at(json!(0), json!(2))}),
+            json!({"start": at(json!(0), json!(0))}),
+            json!({"start": at(json!(1), json!(0)), "end": at(json!(0), json!(4))}),
+            json!({"start": at(json!(0), json!(5)), "end": at(json!(0), json!(4))}),
+            json!([0, 1]),
+            json!("0:1-0:2"),
+            json!(5),
+        ] {
+            let mut t = text.to_string();
+            let change = json!({"range": range.clone(), "text": "x"});
+            assert!(apply_change(&mut t, &change).is_err(), "{range}");
+            assert_eq!(t, text, "{range}");
+        }
+        let mut t = text.to_string();
+        assert!(apply_change(&mut t, &json!("seed = 2\n")).is_err());
+        assert_eq!(t, text);
     }
 
     /// The server in-process: requests answered in order, `exit` ends it.
