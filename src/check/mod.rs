@@ -320,7 +320,8 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                     st.loss,
                     st.train.as_ref(),
                 );
-                if cx.errors.len() == before && st.loss.is_some_and(|(l, _)| l.is_classification()) {
+                if cx.errors.len() == before && st.loss.is_some_and(|(l, _)| l.is_classification())
+                {
                     tabular::empty_classes(&mut cx, &data, rdata);
                 }
                 checked_model = model.clone();

@@ -100,9 +100,7 @@ pub(super) fn sgd(cx: &mut Cx, b: &Args) -> Option<Optimizer> {
             cx.err(CheckError::Nesterov {
                 reason: "dampening = 0".into(),
                 span,
-                help: Some(
-                    "set `dampening = 0`, or turn nesterov off (`nesterov = false`)".into(),
-                ),
+                help: Some("set `dampening = 0`, or turn nesterov off (`nesterov = false`)".into()),
             });
             ok = false;
         }

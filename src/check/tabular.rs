@@ -362,8 +362,12 @@ pub fn empty_classes(cx: &mut Cx, data: &Data, rdata: &RData) {
     } else {
         format!("classes {}{more} have", shown.join(", "))
     };
-    let split_taken = [rdata.valid_span, rdata.test_span].iter().any(Option::is_some)
-        && counts.iter().any(|(_, c)| c.first() == Some(&0) && c.iter().any(|&n| n > 0));
+    let split_taken = [rdata.valid_span, rdata.test_span]
+        .iter()
+        .any(Option::is_some)
+        && counts
+            .iter()
+            .any(|(_, c)| c.first() == Some(&0) && c.iter().any(|&n| n > 0));
     let help = if past_the_labels {
         format!(
             "the labels use {used} classes (0 to {}): make the output layer dense({used})",
@@ -372,7 +376,8 @@ pub fn empty_classes(cx: &mut Cx, data: &Data, rdata: &RData) {
     } else if split_taken {
         "a split took every row of the class: keep each class in train with `split(train, f, stratify = true)`, or use more data".to_string()
     } else {
-        "class labels are 0-based indices: check that the labels are numbered from 0 with no gap".to_string()
+        "class labels are 0-based indices: check that the labels are numbered from 0 with no gap"
+            .to_string()
     };
     let span = rdata.train_span;
     cx.warn_any(

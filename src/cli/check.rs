@@ -220,27 +220,29 @@ pub fn file_problem(
     let source = &program.source;
     // Where the path is written: the recipe's item, or the value of the last
     // `--set` that gave it (`--set save="dir"`, `--set checkpoint.path="f"`).
-    let (name, text, span) = if on_command_line {
-        let given = overrides.iter().rev().find_map(|o| {
-            let (k, v) = o.split_once('=')?;
-            let k = crate::check::overrides::normal_key(k);
-            (!key.is_empty() && (k == key || k.starts_with(&format!("{key}."))))
-                .then_some((o, k.len(), v))
-        });
-        match given {
-            Some((o, _, v)) => {
-                let start = o.len() - v.len() + (v.len() - v.trim_start().len());
-                let span: SourceSpan = (start, v.trim().len()).into();
-                (format!("--set {o}"), std::sync::Arc::new(o.clone()), span)
+    let (name, text, span) =
+        if on_command_line {
+            let given =
+                overrides.iter().rev().find_map(|o| {
+                    let (k, v) = o.split_once('=')?;
+                    let k = crate::check::overrides::normal_key(k);
+                    (!key.is_empty() && (k == key || k.starts_with(&format!("{key}."))))
+                        .then_some((o, k.len(), v))
+                });
+            match given {
+                Some((o, _, v)) => {
+                    let start = o.len() - v.len() + (v.len() - v.trim_start().len());
+                    let span: SourceSpan = (start, v.trim().len()).into();
+                    (format!("--set {o}"), std::sync::Arc::new(o.clone()), span)
+                }
+                None => return Some(Box::new(error)),
             }
-            None => return Some(Box::new(error)),
-        }
-    } else {
-        match item_span(&source.text, problem.concerns) {
-            Some(span) => (source.name.clone(), source.text.clone(), span),
-            None => return Some(Box::new(error)),
-        }
-    };
+        } else {
+            match item_span(&source.text, problem.concerns) {
+                Some(span) => (source.name.clone(), source.text.clone(), span),
+                None => return Some(Box::new(error)),
+            }
+        };
     // The message with its causes ("…: Is a directory"), as the text view
     // shows them under the error.
     let mut message = error.to_string();

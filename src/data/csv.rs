@@ -108,12 +108,24 @@ pub fn read_other(
     let train: Vec<String> = layout
         .labels
         .iter()
-        .map(|&i| if by_name { layout.name(i) } else { i.to_string() })
+        .map(|&i| {
+            if by_name {
+                layout.name(i)
+            } else {
+                i.to_string()
+            }
+        })
         .collect();
     if given != train {
         let list = |v: &[String]| match v {
             [one] => format!("`{one}`"),
-            many => format!("[{}]", many.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+            many => format!(
+                "[{}]",
+                many.iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
         return Err(vec![DataError::SplitLabel {
             file: spec.display.clone(),

@@ -885,7 +885,11 @@ fn machine_columns_count_characters() {
     let first = stdout(&o).lines().next().unwrap_or_default().to_string();
     let d: serde_json::Value = serde_json::from_str(&first).unwrap();
     assert_eq!(d["code"], "nnt::check::wrong_type", "{d}");
-    assert_eq!((&d["column"], &d["end_column"]), (&8.into(), &11.into()), "{d}");
+    assert_eq!(
+        (&d["column"], &d["end_column"]),
+        (&8.into(), &11.into()),
+        "{d}"
+    );
     let o = run(dir, &["check", "u.nnt", "--format", "github"]);
     assert!(
         stdout(&o).contains("line=1,col=8,endLine=1,endColumn=11,"),

@@ -693,7 +693,11 @@ fn a_negative_running_square_is_refused() {
     fs::write(d.join("t.safetensors"), edited).unwrap();
     let o = run_in(d, &["run", "r.nnt", "--resume", "t.safetensors"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("nnt::io::bad_checkpoint"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nnt::io::bad_checkpoint"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("`optim.v`"), "{}", stderr(&o));
     let o = run_in(d, &["run", "r.nnt", "--resume", "ck/epoch-2.safetensors"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -1087,9 +1091,17 @@ fn checkpoint_problems_are_found_before_training() {
     mkfifo(&d.join("ck/epoch-3.safetensors"));
     let o = run_in(d, &["run", "r.nnt"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("nnt::io::write_failed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nnt::io::write_failed"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("is a FIFO"), "{}", stderr(&o));
-    assert!(o.stdout.is_empty(), "it trained: {}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        o.stdout.is_empty(),
+        "it trained: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     // `nnt check` says so too.
     let o = run_in(d, &["check", "r.nnt"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

@@ -432,12 +432,7 @@ fn f32_regression_metrics_are_the_logs() {
     let valid = data("reg_valid.csv");
     for extra in [&[][..], &["--set", "data.normalize_targets=none"][..]] {
         let model = dir.path().join("p32.safetensors");
-        let mut args = vec![
-            "--set",
-            "precision=f32",
-            "--save",
-            model.to_str().unwrap(),
-        ];
+        let mut args = vec!["--set", "precision=f32", "--save", model.to_str().unwrap()];
         args.extend_from_slice(extra);
         let ev = run_jsonl(&fixture("prices.nnt"), &args);
         let last = kept(&ev);
@@ -446,7 +441,11 @@ fn f32_regression_metrics_are_the_logs() {
             serde_json::from_str(&ok(&nnt(&["eval", m, &valid, "--format", "json"]))).unwrap();
         assert_eq!(json["loss"], last["valid_loss"], "{extra:?}");
         for k in ["rmse", "mae", "r2"] {
-            assert_eq!(json[k], last[format!("valid_{k}").as_str()], "{k} {extra:?}");
+            assert_eq!(
+                json[k],
+                last[format!("valid_{k}").as_str()],
+                "{k} {extra:?}"
+            );
         }
     }
 }
@@ -592,7 +591,11 @@ fn bad_inputs_are_diagnostics_and_nothing_is_half_written() {
     // An ONNX file that cannot be written is the export's error.
     let nowhere = dir.path().join("no/such/dir/m.onnx");
     for out in [nowhere.to_str().unwrap(), "/dev/full"] {
-        expect_error(&["export", "onnx", m, "-o", out], "nnt::export::write", &[out]);
+        expect_error(
+            &["export", "onnx", m, "-o", out],
+            "nnt::export::write",
+            &[out],
+        );
     }
 }
 
@@ -944,7 +947,11 @@ fn values_beyond_float32_are_not_exported() {
     assert_eq!(predicted.code, Some(0), "{}", predicted.stderr);
     let out = nnt_in(d, &["export", "onnx", "b.safetensors", "-o", "b.onnx"]);
     assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert!(out.stderr.contains("nnt::export::not_finite"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("nnt::export::not_finite"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("`shift`"), "{}", out.stderr);
     assert!(!d.join("b.onnx").exists());
 }
