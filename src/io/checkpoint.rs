@@ -142,7 +142,8 @@ mod tests {
             shape: vec![2],
             data: vec![1.0, 2.0],
         }];
-        let bytes = crate::io::weights::serialize(&tensors, safetensors::Dtype::F32, Some(meta.clone()));
+        let bytes =
+            crate::io::weights::serialize(&tensors, safetensors::Dtype::F32, Some(meta.clone()));
         let p = write(dir.path(), 3, &bytes.unwrap()).unwrap();
         assert_eq!(read_metadata(&p), Some(read(&p).unwrap().metadata));
         assert_eq!(read_metadata(&p).unwrap()["nnt_state"], "{\"epoch\":3}");
