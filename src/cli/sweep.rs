@@ -466,6 +466,14 @@ fn read_end(dir: &Path) -> Option<serde_json::Value> {
     (v["event"] == "end").then_some(v)
 }
 
+/// Most runs a message names one by one.
+const SHOWN_RUNS: usize = 10;
+
+/// Whether a run's end event says that an `expect` item was not met.
+fn missed_expectations(end: &serde_json::Value) -> bool {
+    end["expectations"] == "failed"
+}
+
 /// What became of one run.
 enum Outcome {
     Skipped,
@@ -549,6 +557,41 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
             status = Status::Failure;
         }
     }
+    // Complete runs (run now or before) that missed an `expect` item: a result
+    // each, in the summary, and the sweep's status is 4 as a run's would be
+    // (unless a run failed), on every rerun alike.
+    let missed: Vec<usize> = runs
+        .iter()
+        .filter(|r| read_end(&r.dir).is_some_and(|end| missed_expectations(&end)))
+        .map(|r| r.k)
+        .collect();
+    if !missed.is_empty() {
+        let mut names: Vec<String> = missed
+            .iter()
+            .take(SHOWN_RUNS)
+            .map(|k| format!("run-{k}"))
+            .collect();
+        if missed.len() > SHOWN_RUNS {
+            names.push(format!("… and {} more", missed.len() - SHOWN_RUNS));
+        }
+        print(
+            &MietteDiagnostic::new(format!(
+                "{} of {} run(s) missed their expectations: {}",
+                missed.len(),
+                runs.len(),
+                names.join(", ")
+            ))
+            .with_code("nnt::cli::expectations_missed")
+            .with_severity(miette::Severity::Warning)
+            .with_help(format!(
+                "they are complete and in the summary (column `expectations`); see each run's stderr.txt, e.g. {}",
+                opts.out.join(format!("run-{}/stderr.txt", missed[0])).display()
+            )),
+        );
+        if status == Status::Success {
+            status = Status::ExpectationFailed;
+        }
+    }
     let ran = outcomes
         .iter()
         .filter(|(_, o)| matches!(o, Outcome::Done))
@@ -608,9 +651,10 @@ fn start_run(exe: &Path, run: &Run, threads: usize) -> Result<(), String> {
         write_atomic(&run.dir.join("stderr.txt"), &out.stderr)
             .map_err(|e| io("write stderr.txt", e))?;
     }
-    // 0: completed or stopped early; 3: diverged (a result too).
+    // 0: completed or stopped early; 3: diverged; 4: an `expect` item not met
+    // (the run finished and its log ends with its end event): each a result.
     let code = out.status.code();
-    if !matches!(code, Some(0) | Some(3)) || read_end(&run.dir).is_none() {
+    if !matches!(code, Some(0 | 3 | 4)) || read_end(&run.dir).is_none() {
         return Err(match code {
             Some(c) => format!("`nnt run` exited with status {c}"),
             None => "`nnt run` was killed".to_string(),
@@ -638,6 +682,9 @@ pub struct Summary {
     pub higher_is_better: bool,
     /// The kept epoch's metric columns present in some run.
     pub metrics: Vec<&'static str>,
+    /// Whether some run missed an `expect` item: the `expectations` column
+    /// (`met` or `failed`) after `reason`.
+    pub expectations: bool,
 }
 
 /// Reads every complete run of `dir` and writes `DIR/summary.csv`.
@@ -722,6 +769,7 @@ pub fn summarize(dir: &Path) -> Result<Summary, BoxedDiagnostic> {
             .iter()
             .find(|m| m.name() == monitor)
             .is_some_and(Monitor::higher_is_better),
+        expectations: rows.iter().any(|r| missed_expectations(&r.end)),
         monitor,
         rows,
         keys,
@@ -818,7 +866,11 @@ impl Summary {
     fn header(&self) -> Vec<String> {
         let mut h = vec!["k".to_string()];
         h.extend(self.keys.iter().cloned());
-        h.extend(["reason", "epochs", "kept_epoch"].map(String::from));
+        h.push("reason".to_string());
+        if self.expectations {
+            h.push("expectations".to_string());
+        }
+        h.extend(["epochs", "kept_epoch"].map(String::from));
         h.extend(self.metrics.iter().map(|m| m.to_string()));
         h
     }
@@ -827,6 +879,18 @@ impl Summary {
         let mut c = vec![r.k.to_string()];
         c.extend(self.keys.iter().map(|key| r.value(key).to_string()));
         c.push(cell(&r.end["reason"]));
+        if self.expectations {
+            // The runs of one sweep share their `expect` section: a run
+            // whose end event does not say `failed` met it.
+            c.push(
+                if missed_expectations(&r.end) {
+                    "failed"
+                } else {
+                    "met"
+                }
+                .to_string(),
+            );
+        }
         c.push(cell(&r.end["epochs"]));
         c.push(cell(&r.end["best"]["epoch"]));
         c.extend(self.metrics.iter().map(|m| cell(r.metric(m))));

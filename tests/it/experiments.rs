@@ -741,6 +741,44 @@ fn sweep_usage_and_recipe_errors() {
     );
 }
 
+/// A run that misses an `expect` item (exit 4) finished: it is complete
+/// (marker, summary row, skipped on a rerun); the sweep names it and exits 4.
+#[test]
+fn a_run_that_misses_its_expectations_is_complete() {
+    let (dir, recipe) = workspace();
+    let mut text_of = read(&recipe);
+    text_of.push_str("\nexpect {\n    lr = at_most(0.05)\n}\n");
+    std::fs::write(&recipe, text_of).unwrap();
+    let args = ["sweep", "xor.nnt", "--grid", GRID_LR, "-o", "out"];
+    let o = run(dir.path(), &args);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(!err.contains("failed:"), "{err}");
+    assert!(err.contains("nnt::cli::expectations_missed"), "{err}");
+    assert!(
+        err.contains("1 of 2 run(s) missed their expectations: run-0"),
+        "{err}"
+    );
+    let out = dir.path().join("out");
+    assert!(out.join("run-0/done").is_file());
+    assert!(out.join("run-1/done").is_file());
+    let rows = summary(&out);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["optimizer.lr"], "0.1");
+    assert_eq!(rows[0]["expectations"], "failed");
+    assert_eq!(rows[1]["expectations"], "met");
+    assert!(!rows[0]["train_loss"].is_empty());
+    // Nothing is trained again, and the status says the same.
+    let o = run(dir.path(), &args);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("(0 run now, 2 skipped)"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(text(&o.stderr).contains("run-0"), "{}", text(&o.stderr));
+}
+
 #[test]
 fn several_logs_plot_into_one_picture() {
     let (dir, _) = workspace();
