@@ -33,16 +33,25 @@ pub fn apply(
         sources.push((format!("--set {text}"), Arc::new(text.clone())));
         let key = text.split_once('=').map_or(text.as_str(), |(k, _)| k);
         let normal = key_of(text);
-        if list[..i].iter().any(|t| key_of(t) == normal) {
+        if let Some(earlier) = list[..i]
+            .iter()
+            .map(|t| key_of(t))
+            .find(|k| keys_overlap(k, &normal))
+        {
             let start = key.len() - key.trim_start().len();
             let span = Span::new(source, start, start + key.trim().len());
-            bad(
-                cx,
-                text,
-                span,
-                "this key is given more than once",
-                Some("give each key once".into()),
-            );
+            let (reason, help) = if earlier == normal {
+                (
+                    "this key is given more than once".to_string(),
+                    "give each key once".to_string(),
+                )
+            } else {
+                (
+                    format!("this key and `{earlier}`, given before it, set the same value (one is a part of the other)"),
+                    "give either the whole value or its part".to_string(),
+                )
+            };
+            bad(cx, text, span, &reason, Some(help));
             continue;
         }
         apply_one(cx, recipe, text, source);
@@ -477,18 +486,17 @@ pub fn params_of(ctx: Context, call: &str) -> Option<Vec<&'static str>> {
         .map(|b| b.param_names())
 }
 
-/// The first key given twice among `--set` texts (`KEY=VALUE`, keys compared in
-/// their [`normal_key`] form), for the command line to refuse as a usage error.
-pub fn duplicate_key(list: &[String]) -> Option<String> {
-    let mut seen: Vec<String> = Vec::new();
-    for text in list {
-        let key = key_of(text);
-        if seen.contains(&key) {
-            return Some(key);
-        }
-        seen.push(key);
-    }
-    None
+/// Whether two keys in [`normal_key`] form set the same thing (§18: "a key
+/// given twice"): equal keys, or a whole value and one of its own parts, the
+/// one key a prefix of the other at a `.` (`model.0` and `model.0.units`,
+/// `optimizer` and `optimizer.lr`): which of the two wins would depend on
+/// their order.
+pub fn keys_overlap(a: &str, b: &str) -> bool {
+    let within = |whole: &str, part: &str| {
+        part.strip_prefix(whole)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    };
+    within(a, b) || within(b, a)
 }
 
 /// The item of `section` that help texts show, from the section's declaration.

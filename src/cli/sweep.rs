@@ -232,16 +232,16 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
             Status::Usage,
         ));
     }
-    let mut keys = opts.set.clone();
-    keys.extend(grids.iter().map(|g| format!("{}=", g.key)));
-    if let Some(key) = crate::check::overrides::duplicate_key(&keys) {
-        return Err(refuse(
-            usage(
-                format!("`{key}` is given more than once"),
-                Some("give each key once, in --grid or in --set".into()),
-            ),
-            Status::Usage,
-        ));
+    // A key given twice, or a whole value with one of its parts, in `--set`
+    // or `--grid` alike.
+    let options: Vec<(&str, &str)> = opts
+        .set
+        .iter()
+        .map(|t| ("--set", t.as_str()))
+        .chain(opts.grid.iter().map(|t| ("--grid", t.as_str())))
+        .collect();
+    if let Some(e) = super::options::conflict_among(&options, None) {
+        return Err(refuse(Box::new(e), Status::Usage));
     }
     let bytes = super::files::read_recipe(&opts.recipe).map_err(|e| refuse(e, Status::Usage))?;
     let name = opts.recipe.display().to_string();

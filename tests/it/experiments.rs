@@ -203,7 +203,9 @@ fn a_layer_index_spelled_twice_is_one_key() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(
-        text(&o.stderr).contains("more than once"),
+        text(&o.stderr).contains(
+            "--set model.000.units=5 and --grid model.0.units=[4, 8] both set `model.0.units`"
+        ),
         "{}",
         text(&o.stderr)
     );
@@ -237,6 +239,148 @@ fn a_layer_index_spelled_twice_is_one_key() {
         .filter_map(|e| e.code().map(|c| c.to_string()))
         .collect();
     assert_eq!(codes, ["nnt::check::bad_override"], "{codes:?}");
+}
+
+/// A whole value and one of its own parts (`model.0` and `model.0.units`,
+/// `optimizer` and `optimizer.lr`) set one thing twice: which one won depended
+/// on their order. A usage error naming both, in every command that takes
+/// `--set` and in `nnt sweep` between `--set` and `--grid` keys; nothing runs.
+#[test]
+fn a_whole_value_and_its_part_are_one_key_given_twice() {
+    let (dir, _) = workspace();
+    let pairs = [
+        ["model.0.units=3", "model.0=dense(5)"],
+        ["optimizer.lr=0.1", "optimizer=adam"],
+        [
+            "train.early_stop=patience(3)",
+            "train.early_stop.monitor=valid_loss",
+        ],
+    ];
+    let commands: [&[&str]; 6] = [
+        &["run", "xor.nnt"],
+        &["check", "xor.nnt"],
+        &["check", "xor.nnt", "--format", "json"],
+        &["explain", "xor.nnt"],
+        &["export", "torch", "xor.nnt", "-o", "exported"],
+        &[
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            "train.epochs=[1]",
+            "-o",
+            "out",
+        ],
+    ];
+    for [a, b] in pairs {
+        for (first, second) in [(a, b), (b, a)] {
+            for command in commands {
+                let mut args = command.to_vec();
+                args.extend(["--set", first, "--set", second]);
+                let o = run(dir.path(), &args);
+                let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+                assert_eq!(o.status.code(), Some(2), "{args:?}\n{all}");
+                assert!(
+                    all.contains("nnt::cli::conflicting_options"),
+                    "{args:?}\n{all}"
+                );
+                assert!(
+                    all.contains(&format!("--set {first} and --set {second} both set")),
+                    "{args:?}\n{all}"
+                );
+                assert!(!dir.path().join("model.safetensors").exists());
+                assert!(!dir.path().join("exported").exists());
+                assert!(!dir.path().join("out").exists());
+            }
+        }
+    }
+    // Between --grid keys, and between --set and --grid.
+    for (flags, want) in [
+        (
+            [
+                "--grid",
+                "model.0=[dense(3)]",
+                "--grid",
+                "model.0.units=[2]",
+            ],
+            "--grid model.0=[dense(3)] and --grid model.0.units=[2] both set `model.0.units`",
+        ),
+        (
+            [
+                "--grid",
+                "optimizer.lr=[0.1]",
+                "--grid",
+                "optimizer=[adam(0.1)]",
+            ],
+            "--grid optimizer.lr=[0.1] and --grid optimizer=[adam(0.1)] both set `optimizer.lr`",
+        ),
+        (
+            [
+                "--set",
+                "model.0=dense(3)",
+                "--grid",
+                "model.0.units=[2, 4]",
+            ],
+            "--set model.0=dense(3) and --grid model.0.units=[2, 4] both set `model.0.units`",
+        ),
+        (
+            [
+                "--set",
+                "optimizer.lr=0.1",
+                "--grid",
+                "optimizer=[adam(0.1)]",
+            ],
+            "--set optimizer.lr=0.1 and --grid optimizer=[adam(0.1)] both set `optimizer.lr`",
+        ),
+    ] {
+        let mut args = vec!["sweep", "xor.nnt", "-o", "out"];
+        args.extend(flags);
+        let o = run(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}\n{}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains(want),
+            "{args:?}\n{}",
+            text(&o.stderr)
+        );
+        assert!(!dir.path().join("out").exists());
+    }
+    // Keys that only start alike are different keys.
+    let o = run(
+        dir.path(),
+        &[
+            "check",
+            "xor.nnt",
+            "--set",
+            "model.1=relu",
+            "--set",
+            "model.2.units=3",
+        ],
+    );
+    ok(&o);
+    // The checker refuses the pair too when it is handed both.
+    let report = nnt::check::check_recipe(
+        "xor.nnt",
+        &std::fs::read(dir.path().join("xor.nnt")).unwrap(),
+        dir.path(),
+        &nnt::check::CheckOptions {
+            overrides: vec!["model.0=dense(5)".into(), "model.0.units=3".into()],
+            ..nnt::check::CheckOptions::default()
+        },
+    );
+    let codes: Vec<String> = report
+        .errors
+        .iter()
+        .map(|e| {
+            format!(
+                "{}: {e}",
+                e.code().map(|c| c.to_string()).unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        ["nnt::check::bad_override: bad override `model.0.units=3`: this key and `model.0`, given before it, set the same value (one is a part of the other)"],
+        "{codes:?}"
+    );
 }
 
 // ------------------------------------------------------------------ sweeps
