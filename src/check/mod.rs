@@ -456,15 +456,15 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
         None => Some(DiagnoseConfig::default()),
     };
 
-    // Every item with a known field and a valid bound is checked against the
-    // recipe, even beside a bad one (§13: all errors at once).
+    // Every item with a known field is checked against the recipe, even
+    // beside a bad one or with a bad bound (§13: all errors at once).
     let listed = train.as_ref().map(|t| t.plan.metrics.as_slice());
     let expect = match lay.sections.get("expect") {
         Some(s) => {
-            let (items, ok) = expect::resolve(cx, s, listed.unwrap_or_default());
+            let (items, named, ok) = expect::resolve(cx, s, listed.unwrap_or_default());
             expect::loggable(
                 cx,
-                &items,
+                &named,
                 data.as_ref(),
                 loss.map(|(l, _)| l),
                 regularize.as_ref().map(|r| &r.reg),
