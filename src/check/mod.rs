@@ -54,6 +54,9 @@ pub use sourced::Sourced;
 pub struct CheckOptions {
     /// `--set KEY=VALUE`, in order.
     pub overrides: Vec<String>,
+    /// A sweep run's values of its `--grid` keys (`KEY=VALUE`), applied after
+    /// `overrides` as they are, and shown as `--grid KEY=VALUE`.
+    pub grid: Vec<String>,
     /// `--seed N`: the same as `--set seed=N`.
     pub seed: Option<u64>,
     /// `--save PATH`: replaces the recipe's `save` (taken as given, not recipe-relative).
@@ -248,10 +251,14 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
             return done(cx, &sources, None, None);
         }
     };
-    let mut list = opts.overrides.clone();
-    if let Some(seed) = opts.seed {
-        list.push(format!("seed={seed}"));
-    }
+    let seed = opts.seed.map(|seed| format!("seed={seed}"));
+    let list: Vec<(&str, &str)> = opts
+        .overrides
+        .iter()
+        .map(|t| ("--set", t.as_str()))
+        .chain(opts.grid.iter().map(|t| ("--grid", t.as_str())))
+        .chain(seed.as_deref().map(|t| ("--set", t)))
+        .collect();
     overrides::apply(&mut cx, &mut recipe, &list, &mut sources.0);
     // Missing items are reported at the end of the recipe's last line of text.
     let last = text.trim_end().len();

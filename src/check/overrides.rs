@@ -17,25 +17,27 @@ use super::error::CheckError;
 use super::suggest;
 use super::Cx;
 
-/// Applies `list` to `recipe`; each override's text is appended to `sources`
-/// (its `SourceId` is its index there).
+/// Applies `list` to `recipe`, each override the option that gave it (`--set`,
+/// or `--grid` for a sweep's run) and its `KEY=VALUE` text; each text is
+/// appended to `sources`, named `OPTION TEXT` (its `SourceId` is its index
+/// there).
 pub fn apply(
     cx: &mut Cx,
     recipe: &mut Recipe,
-    list: &[String],
+    list: &[(&str, &str)],
     sources: &mut Vec<(String, Arc<String>)>,
 ) {
-    for (i, text) in list.iter().enumerate() {
+    for (i, &(option, text)) in list.iter().enumerate() {
         let Ok(id) = u16::try_from(sources.len()) else {
             break;
         };
         let source = SourceId(id);
-        sources.push((format!("--set {text}"), Arc::new(text.clone())));
-        let key = text.split_once('=').map_or(text.as_str(), |(k, _)| k);
+        sources.push((format!("{option} {text}"), Arc::new(text.to_string())));
+        let key = text.split_once('=').map_or(text, |(k, _)| k);
         let normal = key_of(text);
         if let Some(earlier) = list[..i]
             .iter()
-            .map(|t| key_of(t))
+            .map(|(_, t)| key_of(t))
             .find(|k| keys_overlap(k, &normal))
         {
             let start = key.len() - key.trim_start().len();

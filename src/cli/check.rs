@@ -290,6 +290,7 @@ pub fn main(
     };
     let opts = crate::check::CheckOptions {
         overrides: overrides.to_vec(),
+        grid: Vec::new(),
         seed,
         save: None,
     };

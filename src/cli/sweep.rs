@@ -251,22 +251,25 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let resolve = |overrides: Vec<String>| -> Result<Recipe, Refusal> {
+    // The recipe with the `--set` overrides and a run's `--grid` values
+    // (`KEY=VALUE`, shown as `--grid KEY=VALUE` in its errors).
+    let resolve = |grid: Vec<String>| -> Result<Recipe, Vec<BoxedDiagnostic>> {
         let report = resolve_recipe(
             &name,
             &bytes,
             &recipe_dir,
             &CheckOptions {
-                overrides,
+                overrides: opts.set.clone(),
+                grid,
                 ..CheckOptions::default()
             },
         );
         match report.recipe {
             Some(r) if report.errors.is_empty() => Ok(r),
-            _ => Err((report.errors, Status::Failure)),
+            _ => Err(report.errors),
         }
     };
-    let base = resolve(opts.set.clone())?;
+    let base = resolve(Vec::new()).map_err(|e| (e, Status::Failure))?;
     match total(&grids) {
         Some(t) if t <= MAX_RUNS || opts.random.is_some() => {}
         _ => {
@@ -302,6 +305,7 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
             )
         })?;
     let mut runs = Vec::new();
+    let mut invalid = Invalid::default();
     // What the runs read (the recipe, each run's data and `init_from` files
     // after its overrides) and what the sweep and its runs write.
     let mut inputs: Vec<(&'static str, PathBuf)> = vec![("recipe", opts.recipe.clone())];
@@ -318,9 +322,14 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
             .zip(&choice)
             .map(|(g, &c)| (g.key.clone(), g.values[c].clone()))
             .collect();
-        let mut overrides = opts.set.clone();
-        overrides.extend(values.iter().map(|(key, v)| format!("{key}={v}")));
-        let mut recipe = resolve(overrides)?;
+        let mut recipe = match resolve(values.iter().map(|(key, v)| format!("{key}={v}")).collect())
+        {
+            Ok(r) => r,
+            Err(errors) => {
+                invalid.add(k, errors);
+                continue;
+            }
+        };
         inputs.extend(
             files_of(&recipe, &recipe_dir)
                 .into_iter()
@@ -344,6 +353,12 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
             recipe_text: super::format::format_ast(&recipe, &text),
         });
     }
+    if !invalid.runs.is_empty() {
+        return Err((
+            invalid.diagnostics(planned_here(opts, planned.len())),
+            Status::Failure,
+        ));
+    }
     inputs.sort();
     inputs.dedup();
     // Refused before anything is written, also through a link or a linked
@@ -358,6 +373,85 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
         )
     })?;
     Ok(runs)
+}
+
+/// Most distinct errors shown for the runs whose recipe does not check.
+const SHOWN_ERRORS: usize = 20;
+
+/// The runs whose recipe does not check: every failing combination's errors
+/// are reported (a bad value of one grid hides none of another's), each
+/// distinct diagnostic once (a bad value is in many runs), at most
+/// [`SHOWN_ERRORS`] of them.
+#[derive(Default)]
+struct Invalid {
+    /// The runs that do not check.
+    runs: Vec<usize>,
+    shown: Vec<BoxedDiagnostic>,
+    /// The rendering of each diagnostic shown (what "distinct" compares).
+    seen: HashSet<String>,
+    /// Whether some distinct diagnostic was left out.
+    more: bool,
+}
+
+impl Invalid {
+    fn add(&mut self, k: usize, errors: Vec<BoxedDiagnostic>) {
+        self.runs.push(k);
+        for e in errors {
+            if self.more {
+                // Past the limit: nothing more is rendered.
+                break;
+            }
+            let text = crate::report::diagnostic::Renderer::plain().render(e.as_ref());
+            if self.seen.contains(&text) {
+                continue;
+            }
+            if self.shown.len() == SHOWN_ERRORS {
+                self.more = true;
+                break;
+            }
+            self.seen.insert(text);
+            self.shown.push(e);
+        }
+    }
+
+    /// The distinct errors, then how many of `planned` runs do not check.
+    fn diagnostics(self, planned: usize) -> Vec<BoxedDiagnostic> {
+        let mut out = self.shown;
+        let shown = out.len();
+        let mut names: Vec<String> = self
+            .runs
+            .iter()
+            .take(SHOWN_RUNS)
+            .map(|k| format!("run-{k}"))
+            .collect();
+        if self.runs.len() > SHOWN_RUNS {
+            names.push(format!("… and {} more", self.runs.len() - SHOWN_RUNS));
+        }
+        let message = format!(
+            "{} of {planned} run(s) do not check ({}); nothing was run",
+            self.runs.len(),
+            names.join(", ")
+        );
+        let help = if self.more {
+            format!("the first {shown} distinct errors are shown above; fix them and check again")
+        } else {
+            "each distinct error is shown once above".to_string()
+        };
+        out.push(Box::new(
+            MietteDiagnostic::new(message)
+                .with_code("nnt::cli::sweep_invalid_runs")
+                .with_help(help),
+        ));
+        out
+    }
+}
+
+/// How many of the `planned` runs this shard runs.
+fn planned_here(opts: &SweepOptions, planned: usize) -> usize {
+    match opts.shard {
+        Some((i, n)) => (0..planned).filter(|k| k % n == i).count(),
+        None => planned,
+    }
 }
 
 /// The files the sweep writes in each run's folder, with their roles.

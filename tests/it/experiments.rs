@@ -826,7 +826,7 @@ fn sweep_usage_and_recipe_errors() {
         text(&o.stderr)
     );
     assert!(
-        text(&o.stderr).contains("--set optimizer.lrr=0.1"),
+        text(&o.stderr).contains("--grid optimizer.lrr=0.1"),
         "{}",
         text(&o.stderr)
     );
@@ -921,6 +921,108 @@ fn a_run_that_misses_its_expectations_is_complete() {
         text(&o.stdout)
     );
     assert!(text(&o.stderr).contains("run-0"), "{}", text(&o.stderr));
+}
+
+/// Every run whose recipe does not check is reported before anything runs:
+/// each distinct error once (a bad value is in several runs), shown on the
+/// `--grid` value that caused it, then how many runs do not check.
+#[test]
+fn every_run_that_does_not_check_is_reported() {
+    let (dir, _) = workspace();
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            "optimizer.lr=[1, -1, 0]",
+            "--grid",
+            "model.0.units=[0, 2]",
+            "-o",
+            "out",
+        ],
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!dir.path().join("out").exists());
+    for (value, message) in [
+        ("model.0.units=0", "units must be at least 1, found 0"),
+        (
+            "optimizer.lr=-1",
+            "the learning rate must be greater than 0, found -1",
+        ),
+        (
+            "optimizer.lr=0",
+            "the learning rate must be greater than 0, found 0",
+        ),
+    ] {
+        assert_eq!(err.matches(message).count(), 1, "{message}\n{err}");
+        assert!(
+            err.contains(&format!("[--grid {value}:1:")),
+            "{value}\n{err}"
+        );
+    }
+    assert!(!err.contains("--set"), "{err}");
+    assert!(
+        err.contains(
+            "5 of 6 run(s) do not check (run-0, run-2, run-3, run-4, run-5); nothing was run"
+        ),
+        "{err}"
+    );
+    // A --set value keeps its own label; a shard reports its own runs.
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "xor.nnt",
+            "--set",
+            "train.epochs=0",
+            "--grid",
+            "optimizer.lr=[1, -1]",
+            "--shard",
+            "1/2",
+            "-o",
+            "out",
+        ],
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("[--set train.epochs=0:1:"), "{err}");
+    assert!(!err.contains("--grid"), "{err}");
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            "optimizer.lr=[1, -1, -2]",
+            "--shard",
+            "1/2",
+            "-o",
+            "out",
+        ],
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("1 of 1 run(s) do not check (run-1)"), "{err}");
+    assert!(!err.contains("found -2"), "{err}");
+    assert!(!dir.path().join("out").exists());
+    // Many distinct errors: the first 20, and a word about the rest.
+    let many: Vec<String> = (1..=30).map(|i| format!("-{i}")).collect();
+    let grid = format!("optimizer.lr=[{}]", many.join(", "));
+    let o = run(
+        dir.path(),
+        &["sweep", "xor.nnt", "--grid", &grid, "-o", "out"],
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("nnt::check::out_of_range").count(), 20, "{err}");
+    assert!(err.contains("30 of 30 run(s) do not check"), "{err}");
+    assert!(err.contains("… and 20 more"), "{err}");
+    assert!(
+        err.contains("the first 20 distinct errors are shown"),
+        "{err}"
+    );
 }
 
 #[test]
