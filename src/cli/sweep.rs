@@ -79,10 +79,15 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{n}` is not a shard count"))?;
-    if n == 0 || i >= n {
+    if n == 0 {
+        return Err(format!(
+            "the shard count must be at least 1, found `{s}`: I/N with N ≥ 1, such as 0/4"
+        ));
+    }
+    if i >= n {
         return Err(format!(
             "the shard index must be below the count: 0/{n} to {}/{n}",
-            n.max(1) - 1
+            n - 1
         ));
     }
     Ok((i, n))
@@ -1112,7 +1117,17 @@ mod tests {
         assert!(parse_grid("x=[1,").is_err());
         assert_eq!(parse_shard("1/4"), Ok((1, 4)));
         assert!(parse_shard("4/4").is_err());
-        assert!(parse_shard("0/0").is_err());
+        assert_eq!(
+            parse_shard("0/0"),
+            Err(
+                "the shard count must be at least 1, found `0/0`: I/N with N ≥ 1, such as 0/4"
+                    .into()
+            )
+        );
+        assert_eq!(
+            parse_shard("4/4"),
+            Err("the shard index must be below the count: 0/4 to 3/4".into())
+        );
         assert!(parse_shard("a/2").is_err());
     }
 

@@ -1025,6 +1025,29 @@ fn every_run_that_does_not_check_is_reported() {
     );
 }
 
+/// `--shard I/0` names the count that is wrong, never a range `0/0 to 0/0`.
+#[test]
+fn a_shard_count_of_zero_is_named() {
+    let (dir, _) = workspace();
+    for (shard, want) in [
+        ("0/0", "the shard count must be at least 1, found `0/0`"),
+        ("3/0", "the shard count must be at least 1, found `3/0`"),
+        ("2/2", "the shard index must be below the count: 0/2 to 1/2"),
+    ] {
+        let o = run(
+            dir.path(),
+            &[
+                "sweep", "xor.nnt", "--grid", GRID_LR, "--shard", shard, "-o", "out",
+            ],
+        );
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(want), "{shard}: {err}");
+        assert!(!err.contains("0/0 to"), "{err}");
+        assert!(!dir.path().join("out").exists());
+    }
+}
+
 #[test]
 fn several_logs_plot_into_one_picture() {
     let (dir, _) = workspace();
