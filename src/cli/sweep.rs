@@ -179,7 +179,70 @@ pub fn plan(grids: &[Grid], random: Option<usize>, seed: u64) -> Option<Vec<u64>
     }
 }
 
-/// Most runs one sweep may plan without `--random`.
+/// The combinations a sweep runs, in run order (run k is the k-th).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Planned {
+    /// Product indices in increasing order ([`plan`]): a product that fits a `u64`.
+    Product(Vec<u64>),
+    /// Each grid's value index, in product order ([`draw`]): `--random N` over
+    /// a product too large for a `u64`.
+    Drawn(Vec<Vec<usize>>),
+}
+
+impl Planned {
+    pub fn len(&self) -> usize {
+        match self {
+            Planned::Product(v) => v.len(),
+            Planned::Drawn(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value index of each grid in run `k`.
+    pub fn choice(&self, grids: &[Grid], k: usize) -> Vec<usize> {
+        match self {
+            Planned::Product(v) => combination(grids, v[k]),
+            Planned::Drawn(v) => v[k].clone(),
+        }
+    }
+}
+
+/// `n` distinct combinations of a product too large to number in a `u64`,
+/// drawn with `seed`: each grid's value index uniformly and independently, the
+/// grids in order; sorted in the product's order (the last grid fastest). The
+/// same for every shard and `--jobs`: it depends on the grids and the seed only.
+pub fn draw(grids: &[Grid], n: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = crate::rng::generator(seed, crate::rng::Stream::Sweep);
+    let mut picked: HashSet<Vec<usize>> = HashSet::new();
+    // The product has more than u64::MAX combinations, so n distinct ones exist.
+    while picked.len() < n {
+        picked.insert(
+            grids
+                .iter()
+                .map(|g| rng.gen_range(0..g.values.len()))
+                .collect(),
+        );
+    }
+    let mut v: Vec<Vec<usize>> = picked.into_iter().collect();
+    v.sort_unstable();
+    v
+}
+
+/// The runs of a sweep: [`plan`] for a product that fits a `u64` (so the
+/// draws of existing sweeps stay the same), [`draw`] for `--random N` over a
+/// larger one; `None` for all the combinations of a larger one.
+pub fn planned(grids: &[Grid], random: Option<usize>, seed: u64) -> Option<Planned> {
+    match (total(grids), random) {
+        (Some(_), _) => plan(grids, random, seed).map(Planned::Product),
+        (None, Some(n)) => Some(Planned::Drawn(draw(grids, n, seed))),
+        (None, None) => None,
+    }
+}
+
+/// Most runs one sweep may plan (all of the combinations, or `--random N`).
 const MAX_RUNS: u64 = 1_000_000;
 
 /// One run of the sweep, ready to start.
@@ -193,7 +256,12 @@ struct Run {
 /// Runs a sweep; `print` shows a diagnostic. Returns the exit status.
 pub fn sweep(opts: &SweepOptions, print: &dyn Fn(&dyn Diagnostic)) -> Status {
     match prepare(opts) {
-        Ok(runs) => execute(opts, runs, print),
+        Ok((runs, notes)) => {
+            for d in &notes {
+                print(d.as_ref());
+            }
+            execute(opts, runs, print)
+        }
         Err((diags, code)) => {
             for d in &diags {
                 print(d.as_ref());
@@ -211,7 +279,8 @@ fn refuse(d: BoxedDiagnostic, code: Status) -> Refusal {
 
 /// Parses the grids, checks every run's recipe (without its data) and writes
 /// nothing: a sweep that cannot run starts no run.
-fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
+/// Returns the runs and the warnings to show before they start.
+fn prepare(opts: &SweepOptions) -> Result<(Vec<Run>, Vec<BoxedDiagnostic>), Refusal> {
     if opts.jobs == 0 {
         return Err(refuse(
             usage("--jobs must be at least 1", None),
@@ -275,19 +344,40 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
         }
     };
     let base = resolve(Vec::new()).map_err(|e| (e, Status::Failure))?;
-    match total(&grids) {
-        Some(t) if t <= MAX_RUNS || opts.random.is_some() => {}
-        _ => {
-            return Err(refuse(
-                usage(
-                    "the grids have too many combinations to run them all",
-                    Some("draw some of them with `--random N`".into()),
-                ),
-                Status::Usage,
-            ))
+    let combinations = total(&grids);
+    // The runs planned: all the combinations, or N of them.
+    let count = match (combinations, opts.random) {
+        (Some(t), Some(n)) => t.min(n as u64),
+        (None, Some(n)) => n as u64,
+        (t, None) => t.unwrap_or(u64::MAX),
+    };
+    if count > MAX_RUNS {
+        let (message, help) = match opts.random {
+            Some(n) => (
+                format!("--random {n} is more runs than one sweep plans (at most {MAX_RUNS})"),
+                "draw fewer, or split the grids over several sweeps".to_string(),
+            ),
+            None => (
+                "the grids have too many combinations to run them all".to_string(),
+                format!("draw at most {MAX_RUNS} of them with `--random N`"),
+            ),
+        };
+        return Err(refuse(usage(message, Some(help)), Status::Usage));
+    }
+    let mut notes: Vec<BoxedDiagnostic> = Vec::new();
+    if let (Some(t), Some(n)) = (combinations, opts.random) {
+        if n as u64 > t {
+            notes.push(Box::new(
+                MietteDiagnostic::new(format!(
+                    "--random {n} asks for more runs than the grids have combinations ({t}): all {t} are run"
+                ))
+                .with_code("nnt::cli::random_exceeds_grid")
+                .with_severity(miette::Severity::Warning)
+                .with_help("leave out `--random` to run every combination"),
+            ));
         }
     }
-    let Some(planned) = plan(&grids, opts.random, seed_of(&base)) else {
+    let Some(planned) = planned(&grids, opts.random, seed_of(&base)) else {
         return Err(refuse(
             usage("the grids have too many combinations", None),
             Status::Usage,
@@ -315,13 +405,13 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
     // after its overrides) and what the sweep and its runs write.
     let mut inputs: Vec<(&'static str, PathBuf)> = vec![("recipe", opts.recipe.clone())];
     let mut outputs: Vec<(&'static str, PathBuf)> = vec![("sweep summary", opts.out.join(SUMMARY))];
-    for (k, &index) in planned.iter().enumerate() {
+    for k in 0..planned.len() {
         if let Some((i, n)) = opts.shard {
             if k % n != i {
                 continue;
             }
         }
-        let choice = combination(&grids, index);
+        let choice = planned.choice(&grids, k);
         let values: Vec<(String, String)> = grids
             .iter()
             .zip(&choice)
@@ -377,7 +467,7 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
             Status::Failure,
         )
     })?;
-    Ok(runs)
+    Ok((runs, notes))
 }
 
 /// Most distinct errors shown for the runs whose recipe does not check.
@@ -1104,6 +1194,31 @@ mod tests {
         assert_eq!(a, plan(&g, Some(7), 3).unwrap());
         assert_ne!(a, plan(&g, Some(7), 4).unwrap());
         assert_eq!(plan(&g, Some(50), 3).unwrap(), (0..20).collect::<Vec<_>>());
+    }
+
+    /// `--random N` over a product too large for a `u64`: N distinct
+    /// combinations, in product order, the same for the same seed.
+    #[test]
+    fn draws_over_a_product_beyond_u64() {
+        let g: Vec<Grid> = (0..7).map(|i| grid(&format!("k{i}"), 1000)).collect();
+        assert_eq!(total(&g), None);
+        let Some(Planned::Drawn(a)) = planned(&g, Some(50), 3) else {
+            panic!("expected drawn combinations");
+        };
+        assert_eq!(a.len(), 50);
+        assert!(a.windows(2).all(|w| w[0] < w[1]), "{a:?}");
+        assert!(a
+            .iter()
+            .all(|c| c.len() == 7 && c.iter().all(|&i| i < 1000)));
+        assert_eq!(planned(&g, Some(50), 3), Some(Planned::Drawn(a.clone())));
+        assert_ne!(planned(&g, Some(50), 4), Some(Planned::Drawn(a)));
+        assert_eq!(planned(&g, None, 3), None);
+        // A product that fits keeps its draws by product index.
+        let small = [grid("a", 4), grid("b", 5)];
+        assert_eq!(
+            planned(&small, Some(7), 3),
+            Some(Planned::Product(plan(&small, Some(7), 3).unwrap()))
+        );
     }
 
     #[test]

@@ -713,7 +713,7 @@ fn random_draws_distinct_combinations_with_the_seed() {
     let distinct: std::collections::HashSet<_> = a.iter().collect();
     assert_eq!(distinct.len(), 3, "{a:?}");
     assert_eq!(a, pairs("b"), "the recipe's seed decides the draw");
-    // More draws than combinations: all of them.
+    // More draws than combinations: all of them, and a warning says so.
     let o = run(
         dir.path(),
         &[
@@ -722,6 +722,97 @@ fn random_draws_distinct_combinations_with_the_seed() {
     );
     ok(&o);
     assert_eq!(summary(&dir.path().join("c")).len(), 2);
+    assert!(
+        text(&o.stderr).contains(
+            "--random 5 asks for more runs than the grids have combinations (2): all 2 are run"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+    // As many as there are: no warning.
+    let o = run(
+        dir.path(),
+        &[
+            "sweep", "xor.nnt", "--grid", GRID_LR, "--random", "2", "-o", "c",
+        ],
+    );
+    ok(&o);
+    assert!(!text(&o.stderr).contains("random"), "{}", text(&o.stderr));
+}
+
+/// `--random N` needs no count of the combinations: seven grids of 1000
+/// values (10^21 combinations, more than a u64 holds) still draw N runs, the
+/// same ones for every shard. Without `--random` they are refused.
+#[test]
+fn random_draws_from_grids_too_large_to_count() {
+    let (dir, _) = workspace();
+    let list = |f: &dyn Fn(usize) -> String| {
+        let v: Vec<String> = (1..=1000).map(f).collect();
+        format!("[{}]", v.join(", "))
+    };
+    let grids = [
+        format!(
+            "optimizer.lr={}",
+            list(&|i| format!("{}", i as f64 / 1000.0))
+        ),
+        format!(
+            "optimizer.momentum={}",
+            list(&|i| format!("{}", (i - 1) as f64 / 1000.0))
+        ),
+        format!("model.0.units={}", list(&|i| i.to_string())),
+        format!(
+            "data.train.noise={}",
+            list(&|i| format!("{}", i as f64 / 10000.0))
+        ),
+        format!("seed={}", list(&|i| i.to_string())),
+        format!(
+            "data.valid.fraction={}",
+            list(&|i| format!("{}", 0.1 + i as f64 / 5000.0))
+        ),
+        format!("data.train.n={}", list(&|i| (63 + i).to_string())),
+    ];
+    let args = |extra: &[&str], out: &str| {
+        let mut a: Vec<String> = vec!["sweep".into(), "xor.nnt".into()];
+        for g in &grids {
+            a.push("--grid".into());
+            a.push(g.clone());
+        }
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.extend(["-o".to_string(), out.to_string()]);
+        a
+    };
+    let go = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(dir.path(), &a)
+    };
+    let o = go(args(&[], "all"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("too many combinations to run them all"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!dir.path().join("all").exists());
+    let o = go(args(&["--random", "2"], "a"));
+    ok(&o);
+    assert_eq!(run_dirs(&dir.path().join("a")), ["run-0", "run-1"]);
+    let rows = summary(&dir.path().join("a"));
+    assert_eq!(rows.len(), 2);
+    assert_ne!(rows[0]["model.0.units"], rows[1]["model.0.units"]);
+    // The same runs, also split over two shards.
+    for shard in ["0/2", "1/2"] {
+        ok(&go(args(&["--random", "2", "--shard", shard], "b")));
+    }
+    for k in 0..2 {
+        assert_eq!(
+            read(dir.path().join(format!("a/run-{k}/recipe.nnt"))),
+            read(dir.path().join(format!("b/run-{k}/recipe.nnt")))
+        );
+    }
+    // More runs than one sweep plans: refused, whatever the grids.
+    let o = go(args(&["--random", "1000001"], "c"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(!dir.path().join("c").exists());
 }
 
 #[test]
