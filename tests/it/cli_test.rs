@@ -621,6 +621,41 @@ fn unmet_expectation_exits_4_after_save_and_log() {
     assert_eq!(o.status.code(), Some(4));
 }
 
+/// The numbers of an unmet expectation's message are spelt as the log spells
+/// them: `9.790207371165547e19`, not 97902073711655470000; a bound of 1e-7 as
+/// `1e-7`, not 0.0000001.
+#[test]
+fn unmet_expectation_numbers_read_as_in_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = recipe("1e20", 3) + "expect {\n    train_loss = at_most(1e-7)\n}\n";
+    write(&dir.join("r.nnt"), &text);
+    let o = run(dir, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let out = stdout(&o);
+    let end = out.lines().last().unwrap();
+    // The kept epoch's train_loss as the log writes it.
+    let logged = end
+        .split("\"train_loss\":")
+        .nth(1)
+        .and_then(|r| r.split([',', '}']).next())
+        .unwrap();
+    assert!(
+        logged.contains('e'),
+        "a huge loss is logged with an exponent: {end}"
+    );
+    let diag = out
+        .lines()
+        .find(|l| l.contains("nnt::run::expectation"))
+        .unwrap();
+    assert!(
+        diag.contains(&format!(
+            "`train_loss` is {logged} at epoch 3, expected at most 1e-7"
+        )),
+        "{diag}\n{end}"
+    );
+}
+
 #[test]
 fn expectations_read_the_kept_epoch_under_early_stop() {
     let tmp = tempfile::tempdir().unwrap();
