@@ -35,25 +35,20 @@ pub fn apply(
         sources.push((format!("{option} {text}"), Arc::new(text.to_string())));
         let key = text.split_once('=').map_or(text, |(k, _)| k);
         let normal = key_of(text);
-        if let Some(earlier) = list[..i]
-            .iter()
-            .map(|(_, t)| key_of(t))
-            .find(|k| keys_overlap(k, &normal))
-        {
+        // The same key twice. A whole value and one of its parts
+        // (`keys_overlap`) apply in order here, the part refining the whole:
+        // the command line refuses such a pair before the checker runs
+        // (`cli::options::conflict`), where the order is not meant to matter.
+        if list[..i].iter().any(|(_, t)| key_of(t) == normal) {
             let start = key.len() - key.trim_start().len();
             let span = Span::new(source, start, start + key.trim().len());
-            let (reason, help) = if earlier == normal {
-                (
-                    "this key is given more than once".to_string(),
-                    "give each key once".to_string(),
-                )
-            } else {
-                (
-                    format!("this key and `{earlier}`, given before it, set the same value (one is a part of the other)"),
-                    "give either the whole value or its part".to_string(),
-                )
-            };
-            bad(cx, text, span, &reason, Some(help));
+            bad(
+                cx,
+                text,
+                span,
+                "this key is given more than once",
+                Some("give each key once".into()),
+            );
             continue;
         }
         apply_one(cx, recipe, text, source);
