@@ -933,11 +933,4 @@ impl Bound {
                 Bound::AtMost(x) => value <= x,
             }
     }
-    /// `at least 0.9`, `at most 0.3`.
-    pub fn describe(&self) -> String {
-        match *self {
-            Bound::AtLeast(x) => format!("at least {x}"),
-            Bound::AtMost(x) => format!("at most {x}"),
-        }
-    }
 }

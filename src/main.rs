@@ -721,6 +721,7 @@ fn load_program(
     let dir = recipe_dir(&args.recipe);
     let opts = nnt::check::CheckOptions {
         overrides: args.set.clone(),
+        grid: Vec::new(),
         seed: args.seed,
         save,
     };

@@ -76,23 +76,34 @@ fn known_help(listed: &[Metric]) -> String {
     )
 }
 
-/// One resolved item, before it is checked against the data, loss and penalties.
+/// One valid item: a known field, named once, and its bound.
 #[derive(Debug, Clone)]
 pub struct RExpect {
     pub field: String,
     pub bound: Bound,
     pub span: Span,
-    pub name_span: Span,
 }
 
-/// The items of the section whose field and bound are valid, and whether every
-/// item is: the fields of the valid ones are still checked against the recipe
-/// ([`loggable`]), so that one bad item hides no other error (§13). `listed`:
-/// the metrics of `train { metrics = [...] }`, for the help.
-pub fn resolve(cx: &mut Cx, sec: &Section, listed: &[Metric]) -> (Vec<RExpect>, bool) {
+/// A known field named by an item (its first item when it is named twice),
+/// whatever its bound: what [`loggable`] judges.
+#[derive(Debug, Clone)]
+pub struct Named {
+    pub field: String,
+    pub span: Span,
+}
+
+/// The items of the section whose field and bound are valid, the fields named
+/// (each known field once, also of an item whose bound is wrong), and whether
+/// every item is valid. Each part of an item is checked on its own (the field
+/// is known, not named before, and its bound valid), and the named fields are
+/// still checked against the recipe ([`loggable`]), so that one error hides no
+/// other (§13). `listed`: the metrics of `train { metrics = [...] }`, for the
+/// help.
+pub fn resolve(cx: &mut Cx, sec: &Section, listed: &[Metric]) -> (Vec<RExpect>, Vec<Named>, bool) {
     let before = cx.errors.len();
     let known = fields();
     let mut out: Vec<RExpect> = Vec::new();
+    let mut named: Vec<Named> = Vec::new();
     for e in &sec.entries {
         let s = match e {
             Entry::Layer(expr) => {
@@ -105,6 +116,8 @@ pub fn resolve(cx: &mut Cx, sec: &Section, listed: &[Metric]) -> (Vec<RExpect>, 
             Entry::Setting(s) => s,
         };
         let name = &s.name;
+        // The field: known, and named once.
+        let mut field_ok = false;
         if !known.contains(&name.name.as_str()) {
             cx.err(CheckError::UnknownName {
                 what: "logged field".into(),
@@ -115,16 +128,20 @@ pub fn resolve(cx: &mut Cx, sec: &Section, listed: &[Metric]) -> (Vec<RExpect>, 
                     None => known_help(listed),
                 }),
             });
-            continue;
-        }
-        if let Some(prev) = out.iter().find(|r| r.field == name.name) {
+        } else if let Some(prev) = named.iter().find(|r| r.field == name.name) {
             cx.err(CheckError::DuplicateItem {
                 name: name.name.clone(),
                 span: name.span,
-                first: Some(prev.name_span).filter(|p| p.source == name.span.source),
+                first: Some(prev.span).filter(|p| p.source == name.span.source),
             });
-            continue;
+        } else {
+            named.push(Named {
+                field: name.name.clone(),
+                span: name.span,
+            });
+            field_ok = true;
         }
+        // The bound, whatever the field.
         let Some((decl, _)) = values::declared(
             cx,
             &s.value,
@@ -136,18 +153,17 @@ pub fn resolve(cx: &mut Cx, sec: &Section, listed: &[Metric]) -> (Vec<RExpect>, 
         };
         let b = bind(cx, &s.value, decl);
         let bound = decl.build.expectation().and_then(|build| build(cx, &b));
-        let Some(bound) = bound else {
+        let (Some(bound), true) = (bound, field_ok) else {
             continue;
         };
         out.push(RExpect {
             field: name.name.clone(),
             bound,
             span: s.span,
-            name_span: name.span,
         });
     }
     let ok = cx.errors.len() == before;
-    (out, ok)
+    (out, named, ok)
 }
 
 // The builders of the expectations declared in `catalog`. The bound is any number
@@ -168,7 +184,7 @@ pub(super) fn at_most(cx: &mut Cx, b: &Args) -> Option<Bound> {
 /// is judged then).
 pub fn loggable(
     cx: &mut Cx,
-    items: &[RExpect],
+    items: &[Named],
     data: Option<&RData>,
     loss: Option<Loss>,
     regularize: Option<&Regularize>,
@@ -219,7 +235,7 @@ pub fn loggable(
             cx.err(CheckError::NotLogged {
                 field: item.field.clone(),
                 reason,
-                span: item.name_span,
+                span: item.span,
                 help: Some(help),
             });
         }

@@ -54,6 +54,9 @@ pub use sourced::Sourced;
 pub struct CheckOptions {
     /// `--set KEY=VALUE`, in order.
     pub overrides: Vec<String>,
+    /// A sweep run's values of its `--grid` keys (`KEY=VALUE`), applied after
+    /// `overrides` as they are, and shown as `--grid KEY=VALUE`.
+    pub grid: Vec<String>,
     /// `--seed N`: the same as `--set seed=N`.
     pub seed: Option<u64>,
     /// `--save PATH`: replaces the recipe's `save` (taken as given, not recipe-relative).
@@ -248,10 +251,14 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
             return done(cx, &sources, None, None);
         }
     };
-    let mut list = opts.overrides.clone();
-    if let Some(seed) = opts.seed {
-        list.push(format!("seed={seed}"));
-    }
+    let seed = opts.seed.map(|seed| format!("seed={seed}"));
+    let list: Vec<(&str, &str)> = opts
+        .overrides
+        .iter()
+        .map(|t| ("--set", t.as_str()))
+        .chain(opts.grid.iter().map(|t| ("--grid", t.as_str())))
+        .chain(seed.as_deref().map(|t| ("--set", t)))
+        .collect();
     overrides::apply(&mut cx, &mut recipe, &list, &mut sources.0);
     // Missing items are reported at the end of the recipe's last line of text.
     let last = text.trim_end().len();
@@ -461,15 +468,15 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
         None => Some(DiagnoseConfig::default()),
     };
 
-    // Every item with a known field and a valid bound is checked against the
-    // recipe, even beside a bad one (§13: all errors at once).
+    // Every item with a known field is checked against the recipe, even
+    // beside a bad one or with a bad bound (§13: all errors at once).
     let listed = train.as_ref().map(|t| t.plan.metrics.as_slice());
     let expect = match lay.sections.get("expect") {
         Some(s) => {
-            let (items, ok) = expect::resolve(cx, s, listed.unwrap_or_default());
+            let (items, named, ok) = expect::resolve(cx, s, listed.unwrap_or_default());
             expect::loggable(
                 cx,
-                &items,
+                &named,
                 data.as_ref(),
                 loss.map(|(l, _)| l),
                 regularize.as_ref().map(|r| &r.reg),

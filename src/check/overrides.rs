@@ -17,23 +17,29 @@ use super::error::CheckError;
 use super::suggest;
 use super::Cx;
 
-/// Applies `list` to `recipe`; each override's text is appended to `sources`
-/// (its `SourceId` is its index there).
+/// Applies `list` to `recipe`, each override the option that gave it (`--set`,
+/// or `--grid` for a sweep's run) and its `KEY=VALUE` text; each text is
+/// appended to `sources`, named `OPTION TEXT` (its `SourceId` is its index
+/// there).
 pub fn apply(
     cx: &mut Cx,
     recipe: &mut Recipe,
-    list: &[String],
+    list: &[(&str, &str)],
     sources: &mut Vec<(String, Arc<String>)>,
 ) {
-    for (i, text) in list.iter().enumerate() {
+    for (i, &(option, text)) in list.iter().enumerate() {
         let Ok(id) = u16::try_from(sources.len()) else {
             break;
         };
         let source = SourceId(id);
-        sources.push((format!("--set {text}"), Arc::new(text.clone())));
-        let key = text.split_once('=').map_or(text.as_str(), |(k, _)| k);
+        sources.push((format!("{option} {text}"), Arc::new(text.to_string())));
+        let key = text.split_once('=').map_or(text, |(k, _)| k);
         let normal = key_of(text);
-        if list[..i].iter().any(|t| key_of(t) == normal) {
+        // The same key twice. A whole value and one of its parts
+        // (`keys_overlap`) apply in order here, the part refining the whole:
+        // the command line refuses such a pair before the checker runs
+        // (`cli::options::conflict`), where the order is not meant to matter.
+        if list[..i].iter().any(|(_, t)| key_of(t) == normal) {
             let start = key.len() - key.trim_start().len();
             let span = Span::new(source, start, start + key.trim().len());
             bad(
@@ -477,18 +483,17 @@ pub fn params_of(ctx: Context, call: &str) -> Option<Vec<&'static str>> {
         .map(|b| b.param_names())
 }
 
-/// The first key given twice among `--set` texts (`KEY=VALUE`, keys compared in
-/// their [`normal_key`] form), for the command line to refuse as a usage error.
-pub fn duplicate_key(list: &[String]) -> Option<String> {
-    let mut seen: Vec<String> = Vec::new();
-    for text in list {
-        let key = key_of(text);
-        if seen.contains(&key) {
-            return Some(key);
-        }
-        seen.push(key);
-    }
-    None
+/// Whether two keys in [`normal_key`] form set the same thing (§18: "a key
+/// given twice"): equal keys, or a whole value and one of its own parts, the
+/// one key a prefix of the other at a `.` (`model.0` and `model.0.units`,
+/// `optimizer` and `optimizer.lr`): which of the two wins would depend on
+/// their order.
+pub fn keys_overlap(a: &str, b: &str) -> bool {
+    let within = |whole: &str, part: &str| {
+        part.strip_prefix(whole)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    };
+    within(a, b) || within(b, a)
 }
 
 /// The item of `section` that help texts show, from the section's declaration.

@@ -309,6 +309,13 @@ pub fn main(
     format: CheckFormat,
 ) -> Result<Status, CliError> {
     let name = recipe.display().to_string();
+    // Options that set one thing twice are a usage error, as in the text
+    // format, reported in the format asked for.
+    if let Some(e) = super::options::conflict(overrides, seed) {
+        let e: BoxedDiagnostic = Box::new(e);
+        print(format, &name, &[], &[e]).map_err(|e| CliError::new(e, Status::Usage))?;
+        return Ok(Status::Usage);
+    }
     // A recipe that cannot be read is reported in the format asked for too
     // (a CI job collecting JSON gets an object), with the usage status.
     let bytes = match super::files::read_recipe(recipe) {
@@ -324,6 +331,7 @@ pub fn main(
     };
     let opts = crate::check::CheckOptions {
         overrides: overrides.to_vec(),
+        grid: Vec::new(),
         seed,
         save: None,
     };

@@ -1,7 +1,10 @@
 //! Options that contradict each other (issue 11, item 22): `--seed 3` with
 //! `--set seed=4`, or one `--set` key given twice (spec §18: "a key given twice is
-//! a usage error", even with the same value). nnt used to keep one of them
-//! silently; it is a usage error (exit 2), found before the recipe is read.
+//! a usage error", even with the same value), or a whole value with one of its
+//! parts (`model.0=dense(5)` with `model.0.units=3`: the later one won). nnt
+//! used to keep one of them silently; it is a usage error (exit 2), found
+//! before the recipe is read. Test: tests/it/experiments.rs
+//! `a_whole_value_and_its_part_are_one_key_given_twice`.
 
 use miette::Diagnostic;
 use thiserror::Error;
@@ -21,41 +24,61 @@ pub struct ConflictingOptions {
 /// (`crate::check::overrides::normal_key`: no whitespace, so `train . epochs`
 /// is `train.epochs`; a layer index as a number, so `model.00.units` is
 /// `model.0.units`); `None` for text without `=` (the checker reports it).
-fn key_of(text: &str) -> Option<(String, &str)> {
-    let (key, value) = text.split_once('=')?;
-    Some((crate::check::overrides::normal_key(key), value.trim()))
+fn key_of(text: &str) -> Option<String> {
+    let (key, _) = text.split_once('=')?;
+    Some(crate::check::overrides::normal_key(key))
 }
 
 /// The first conflict among `--seed` and the `--set` overrides, if any.
 pub fn conflict(sets: &[String], seed: Option<u64>) -> Option<ConflictingOptions> {
-    let mut seen: Vec<(String, &str, &str)> = Vec::new();
-    for text in sets {
-        let Some((key, value)) = key_of(text) else {
+    let options: Vec<(&str, &str)> = sets.iter().map(|t| ("--set", t.as_str())).collect();
+    conflict_among(&options, seed)
+}
+
+/// The first conflict among `--seed` and `options`, each an option's name
+/// (`--set`, or `nnt sweep`'s `--grid`) and its `KEY=…` text: two keys that
+/// set the same thing, equal or one the whole value of the other's part
+/// (`crate::check::overrides::keys_overlap`: `model.0` and `model.0.units`),
+/// whichever the order.
+pub fn conflict_among(options: &[(&str, &str)], seed: Option<u64>) -> Option<ConflictingOptions> {
+    use crate::check::overrides::keys_overlap;
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for (flag, text) in options {
+        let Some(key) = key_of(text) else {
             continue;
         };
+        let given = format!("{flag} {}", text.trim());
         if key == "seed" {
             if let Some(n) = seed {
                 return Some(ConflictingOptions {
                     key,
                     first: format!("--seed {n}"),
-                    second: format!("--set {}", text.trim()),
+                    second: given,
                     hint: "`--seed N` is the same as `--set seed=N`".into(),
                 });
             }
         }
-        if let Some((_, earlier, _)) = seen.iter().find(|(k, _, _)| *k == key) {
+        if let Some((earlier_key, earlier)) = seen.iter().find(|(k, _)| keys_overlap(k, &key)) {
+            let keep = format!("keep either `{earlier}` or `{given}`");
+            // What both set: the part (the longer key).
+            let (whole, part) = if earlier_key.len() <= key.len() {
+                (earlier_key.clone(), key.clone())
+            } else {
+                (key.clone(), earlier_key.clone())
+            };
+            let hint = if whole == part {
+                keep
+            } else {
+                format!("`{whole}` sets the whole value, `{part}` included; {keep}")
+            };
             return Some(ConflictingOptions {
-                hint: format!(
-                    "keep either `--set {}` or `--set {}`",
-                    earlier.trim(),
-                    text.trim()
-                ),
-                first: format!("--set {}", earlier.trim()),
-                second: format!("--set {}", text.trim()),
-                key,
+                key: part,
+                first: earlier.clone(),
+                second: given,
+                hint,
             });
         }
-        seen.push((key, text, value));
+        seen.push((key, given));
     }
     None
 }
@@ -126,6 +149,39 @@ mod tests {
         assert_eq!(e.key, "model.10");
         assert!(conflict(&sets(&["model.0.units=5", "model.1.units=6"]), None).is_none());
         assert!(conflict(&sets(&["model.10.units=5", "model.100.units=6"]), None).is_none());
+        // A whole value and one of its parts, in either order.
+        for pair in [
+            ["model.0.units=3", "model.0=dense(5)"],
+            ["model.0=dense(5)", "model.00 . units=3"],
+        ] {
+            let e = conflict(&sets(&pair), None).unwrap();
+            assert_eq!(e.key, "model.0.units");
+            assert!(
+                e.hint.starts_with("`model.0` sets the whole value"),
+                "{}",
+                e.hint
+            );
+        }
+        let e = conflict(&sets(&["optimizer.lr=0.1", "optimizer=adam"]), None).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "--set optimizer.lr=0.1 and --set optimizer=adam both set `optimizer.lr`"
+        );
+        // Not a part: a key that only starts with the same letters.
+        assert!(conflict(&sets(&["model.1=relu", "model.10.units=2"]), None).is_none());
+        assert!(conflict(&sets(&["train.epochs=2", "train.epochs_x=3"]), None).is_none());
+        let e = conflict_among(
+            &[
+                ("--set", "model.0=dense(3)"),
+                ("--grid", "model.0.units=[2]"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "--set model.0=dense(3) and --grid model.0.units=[2] both set `model.0.units`"
+        );
         assert_eq!(
             e.code().map(|c| c.to_string()).as_deref(),
             Some("nnt::cli::conflicting_options")

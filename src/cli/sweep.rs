@@ -79,10 +79,15 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{n}` is not a shard count"))?;
-    if n == 0 || i >= n {
+    if n == 0 {
+        return Err(format!(
+            "the shard count must be at least 1, found `{s}`: I/N with N ≥ 1, such as 0/4"
+        ));
+    }
+    if i >= n {
         return Err(format!(
             "the shard index must be below the count: 0/{n} to {}/{n}",
-            n.max(1) - 1
+            n - 1
         ));
     }
     Ok((i, n))
@@ -174,7 +179,70 @@ pub fn plan(grids: &[Grid], random: Option<usize>, seed: u64) -> Option<Vec<u64>
     }
 }
 
-/// Most runs one sweep may plan without `--random`.
+/// The combinations a sweep runs, in run order (run k is the k-th).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Planned {
+    /// Product indices in increasing order ([`plan`]): a product that fits a `u64`.
+    Product(Vec<u64>),
+    /// Each grid's value index, in product order ([`draw`]): `--random N` over
+    /// a product too large for a `u64`.
+    Drawn(Vec<Vec<usize>>),
+}
+
+impl Planned {
+    pub fn len(&self) -> usize {
+        match self {
+            Planned::Product(v) => v.len(),
+            Planned::Drawn(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value index of each grid in run `k`.
+    pub fn choice(&self, grids: &[Grid], k: usize) -> Vec<usize> {
+        match self {
+            Planned::Product(v) => combination(grids, v[k]),
+            Planned::Drawn(v) => v[k].clone(),
+        }
+    }
+}
+
+/// `n` distinct combinations of a product too large to number in a `u64`,
+/// drawn with `seed`: each grid's value index uniformly and independently, the
+/// grids in order; sorted in the product's order (the last grid fastest). The
+/// same for every shard and `--jobs`: it depends on the grids and the seed only.
+pub fn draw(grids: &[Grid], n: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = crate::rng::generator(seed, crate::rng::Stream::Sweep);
+    let mut picked: HashSet<Vec<usize>> = HashSet::new();
+    // The product has more than u64::MAX combinations, so n distinct ones exist.
+    while picked.len() < n {
+        picked.insert(
+            grids
+                .iter()
+                .map(|g| rng.gen_range(0..g.values.len()))
+                .collect(),
+        );
+    }
+    let mut v: Vec<Vec<usize>> = picked.into_iter().collect();
+    v.sort_unstable();
+    v
+}
+
+/// The runs of a sweep: [`plan`] for a product that fits a `u64` (so the
+/// draws of existing sweeps stay the same), [`draw`] for `--random N` over a
+/// larger one; `None` for all the combinations of a larger one.
+pub fn planned(grids: &[Grid], random: Option<usize>, seed: u64) -> Option<Planned> {
+    match (total(grids), random) {
+        (Some(_), _) => plan(grids, random, seed).map(Planned::Product),
+        (None, Some(n)) => Some(Planned::Drawn(draw(grids, n, seed))),
+        (None, None) => None,
+    }
+}
+
+/// Most runs one sweep may plan (all of the combinations, or `--random N`).
 const MAX_RUNS: u64 = 1_000_000;
 
 /// One run of the sweep, ready to start.
@@ -188,7 +256,12 @@ struct Run {
 /// Runs a sweep; `print` shows a diagnostic. Returns the exit status.
 pub fn sweep(opts: &SweepOptions, print: &dyn Fn(&dyn Diagnostic)) -> Status {
     match prepare(opts) {
-        Ok(runs) => execute(opts, runs, print),
+        Ok((runs, notes)) => {
+            for d in &notes {
+                print(d.as_ref());
+            }
+            execute(opts, runs, print)
+        }
         Err((diags, code)) => {
             for d in &diags {
                 print(d.as_ref());
@@ -206,7 +279,8 @@ fn refuse(d: BoxedDiagnostic, code: Status) -> Refusal {
 
 /// Parses the grids, checks every run's recipe (without its data) and writes
 /// nothing: a sweep that cannot run starts no run.
-fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
+/// Returns the runs and the warnings to show before they start.
+fn prepare(opts: &SweepOptions) -> Result<(Vec<Run>, Vec<BoxedDiagnostic>), Refusal> {
     if opts.jobs == 0 {
         return Err(refuse(
             usage("--jobs must be at least 1", None),
@@ -232,16 +306,16 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
             Status::Usage,
         ));
     }
-    let mut keys = opts.set.clone();
-    keys.extend(grids.iter().map(|g| format!("{}=", g.key)));
-    if let Some(key) = crate::check::overrides::duplicate_key(&keys) {
-        return Err(refuse(
-            usage(
-                format!("`{key}` is given more than once"),
-                Some("give each key once, in --grid or in --set".into()),
-            ),
-            Status::Usage,
-        ));
+    // A key given twice, or a whole value with one of its parts, in `--set`
+    // or `--grid` alike.
+    let options: Vec<(&str, &str)> = opts
+        .set
+        .iter()
+        .map(|t| ("--set", t.as_str()))
+        .chain(opts.grid.iter().map(|t| ("--grid", t.as_str())))
+        .collect();
+    if let Some(e) = super::options::conflict_among(&options, None) {
+        return Err(refuse(Box::new(e), Status::Usage));
     }
     let bytes = super::files::read_recipe(&opts.recipe).map_err(|e| refuse(e, Status::Usage))?;
     let name = opts.recipe.display().to_string();
@@ -251,35 +325,59 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let resolve = |overrides: Vec<String>| -> Result<Recipe, Refusal> {
+    // The recipe with the `--set` overrides and a run's `--grid` values
+    // (`KEY=VALUE`, shown as `--grid KEY=VALUE` in its errors).
+    let resolve = |grid: Vec<String>| -> Result<Recipe, Vec<BoxedDiagnostic>> {
         let report = resolve_recipe(
             &name,
             &bytes,
             &recipe_dir,
             &CheckOptions {
-                overrides,
+                overrides: opts.set.clone(),
+                grid,
                 ..CheckOptions::default()
             },
         );
         match report.recipe {
             Some(r) if report.errors.is_empty() => Ok(r),
-            _ => Err((report.errors, Status::Failure)),
+            _ => Err(report.errors),
         }
     };
-    let base = resolve(opts.set.clone())?;
-    match total(&grids) {
-        Some(t) if t <= MAX_RUNS || opts.random.is_some() => {}
-        _ => {
-            return Err(refuse(
-                usage(
-                    "the grids have too many combinations to run them all",
-                    Some("draw some of them with `--random N`".into()),
-                ),
-                Status::Usage,
-            ))
+    let base = resolve(Vec::new()).map_err(|e| (e, Status::Failure))?;
+    let combinations = total(&grids);
+    // The runs planned: all the combinations, or N of them.
+    let count = match (combinations, opts.random) {
+        (Some(t), Some(n)) => t.min(n as u64),
+        (None, Some(n)) => n as u64,
+        (t, None) => t.unwrap_or(u64::MAX),
+    };
+    if count > MAX_RUNS {
+        let (message, help) = match opts.random {
+            Some(n) => (
+                format!("--random {n} is more runs than one sweep plans (at most {MAX_RUNS})"),
+                "draw fewer, or split the grids over several sweeps".to_string(),
+            ),
+            None => (
+                "the grids have too many combinations to run them all".to_string(),
+                format!("draw at most {MAX_RUNS} of them with `--random N`"),
+            ),
+        };
+        return Err(refuse(usage(message, Some(help)), Status::Usage));
+    }
+    let mut notes: Vec<BoxedDiagnostic> = Vec::new();
+    if let (Some(t), Some(n)) = (combinations, opts.random) {
+        if n as u64 > t {
+            notes.push(Box::new(
+                MietteDiagnostic::new(format!(
+                    "--random {n} asks for more runs than the grids have combinations ({t}): all {t} are run"
+                ))
+                .with_code("nnt::cli::random_exceeds_grid")
+                .with_severity(miette::Severity::Warning)
+                .with_help("leave out `--random` to run every combination"),
+            ));
         }
     }
-    let Some(planned) = plan(&grids, opts.random, seed_of(&base)) else {
+    let Some(planned) = planned(&grids, opts.random, seed_of(&base)) else {
         return Err(refuse(
             usage("the grids have too many combinations", None),
             Status::Usage,
@@ -302,25 +400,31 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
             )
         })?;
     let mut runs = Vec::new();
+    let mut invalid = Invalid::default();
     // What the runs read (the recipe, each run's data and `init_from` files
     // after its overrides) and what the sweep and its runs write.
     let mut inputs: Vec<(&'static str, PathBuf)> = vec![("recipe", opts.recipe.clone())];
     let mut outputs: Vec<(&'static str, PathBuf)> = vec![("sweep summary", opts.out.join(SUMMARY))];
-    for (k, &index) in planned.iter().enumerate() {
+    for k in 0..planned.len() {
         if let Some((i, n)) = opts.shard {
             if k % n != i {
                 continue;
             }
         }
-        let choice = combination(&grids, index);
+        let choice = planned.choice(&grids, k);
         let values: Vec<(String, String)> = grids
             .iter()
             .zip(&choice)
             .map(|(g, &c)| (g.key.clone(), g.values[c].clone()))
             .collect();
-        let mut overrides = opts.set.clone();
-        overrides.extend(values.iter().map(|(key, v)| format!("{key}={v}")));
-        let mut recipe = resolve(overrides)?;
+        let mut recipe = match resolve(values.iter().map(|(key, v)| format!("{key}={v}")).collect())
+        {
+            Ok(r) => r,
+            Err(errors) => {
+                invalid.add(k, errors);
+                continue;
+            }
+        };
         inputs.extend(
             files_of(&recipe, &recipe_dir)
                 .into_iter()
@@ -344,6 +448,12 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
             recipe_text: super::format::format_ast(&recipe, &text),
         });
     }
+    if !invalid.runs.is_empty() {
+        return Err((
+            invalid.diagnostics(planned_here(opts, planned.len())),
+            Status::Failure,
+        ));
+    }
     inputs.sort();
     inputs.dedup();
     // Refused before anything is written, also through a link or a linked
@@ -357,7 +467,86 @@ fn prepare(opts: &SweepOptions) -> Result<Vec<Run>, Refusal> {
             Status::Failure,
         )
     })?;
-    Ok(runs)
+    Ok((runs, notes))
+}
+
+/// Most distinct errors shown for the runs whose recipe does not check.
+const SHOWN_ERRORS: usize = 20;
+
+/// The runs whose recipe does not check: every failing combination's errors
+/// are reported (a bad value of one grid hides none of another's), each
+/// distinct diagnostic once (a bad value is in many runs), at most
+/// [`SHOWN_ERRORS`] of them.
+#[derive(Default)]
+struct Invalid {
+    /// The runs that do not check.
+    runs: Vec<usize>,
+    shown: Vec<BoxedDiagnostic>,
+    /// The rendering of each diagnostic shown (what "distinct" compares).
+    seen: HashSet<String>,
+    /// Whether some distinct diagnostic was left out.
+    more: bool,
+}
+
+impl Invalid {
+    fn add(&mut self, k: usize, errors: Vec<BoxedDiagnostic>) {
+        self.runs.push(k);
+        for e in errors {
+            if self.more {
+                // Past the limit: nothing more is rendered.
+                break;
+            }
+            let text = crate::report::diagnostic::Renderer::plain().render(e.as_ref());
+            if self.seen.contains(&text) {
+                continue;
+            }
+            if self.shown.len() == SHOWN_ERRORS {
+                self.more = true;
+                break;
+            }
+            self.seen.insert(text);
+            self.shown.push(e);
+        }
+    }
+
+    /// The distinct errors, then how many of `planned` runs do not check.
+    fn diagnostics(self, planned: usize) -> Vec<BoxedDiagnostic> {
+        let mut out = self.shown;
+        let shown = out.len();
+        let mut names: Vec<String> = self
+            .runs
+            .iter()
+            .take(SHOWN_RUNS)
+            .map(|k| format!("run-{k}"))
+            .collect();
+        if self.runs.len() > SHOWN_RUNS {
+            names.push(format!("… and {} more", self.runs.len() - SHOWN_RUNS));
+        }
+        let message = format!(
+            "{} of {planned} run(s) do not check ({}); nothing was run",
+            self.runs.len(),
+            names.join(", ")
+        );
+        let help = if self.more {
+            format!("the first {shown} distinct errors are shown above; fix them and check again")
+        } else {
+            "each distinct error is shown once above".to_string()
+        };
+        out.push(Box::new(
+            MietteDiagnostic::new(message)
+                .with_code("nnt::cli::sweep_invalid_runs")
+                .with_help(help),
+        ));
+        out
+    }
+}
+
+/// How many of the `planned` runs this shard runs.
+fn planned_here(opts: &SweepOptions, planned: usize) -> usize {
+    match opts.shard {
+        Some((i, n)) => (0..planned).filter(|k| k % n == i).count(),
+        None => planned,
+    }
 }
 
 /// The files the sweep writes in each run's folder, with their roles.
@@ -466,6 +655,14 @@ fn read_end(dir: &Path) -> Option<serde_json::Value> {
     (v["event"] == "end").then_some(v)
 }
 
+/// Most runs a message names one by one.
+const SHOWN_RUNS: usize = 10;
+
+/// Whether a run's end event says that an `expect` item was not met.
+fn missed_expectations(end: &serde_json::Value) -> bool {
+    end["expectations"] == "failed"
+}
+
 /// What became of one run.
 enum Outcome {
     Skipped,
@@ -549,6 +746,41 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
             status = Status::Failure;
         }
     }
+    // Complete runs (run now or before) that missed an `expect` item: a result
+    // each, in the summary, and the sweep's status is 4 as a run's would be
+    // (unless a run failed), on every rerun alike.
+    let missed: Vec<usize> = runs
+        .iter()
+        .filter(|r| read_end(&r.dir).is_some_and(|end| missed_expectations(&end)))
+        .map(|r| r.k)
+        .collect();
+    if !missed.is_empty() {
+        let mut names: Vec<String> = missed
+            .iter()
+            .take(SHOWN_RUNS)
+            .map(|k| format!("run-{k}"))
+            .collect();
+        if missed.len() > SHOWN_RUNS {
+            names.push(format!("… and {} more", missed.len() - SHOWN_RUNS));
+        }
+        print(
+            &MietteDiagnostic::new(format!(
+                "{} of {} run(s) missed their expectations: {}",
+                missed.len(),
+                runs.len(),
+                names.join(", ")
+            ))
+            .with_code("nnt::cli::expectations_missed")
+            .with_severity(miette::Severity::Warning)
+            .with_help(format!(
+                "they are complete and in the summary (column `expectations`); see each run's stderr.txt, e.g. {}",
+                opts.out.join(format!("run-{}/stderr.txt", missed[0])).display()
+            )),
+        );
+        if status == Status::Success {
+            status = Status::ExpectationFailed;
+        }
+    }
     let ran = outcomes
         .iter()
         .filter(|(_, o)| matches!(o, Outcome::Done))
@@ -608,9 +840,10 @@ fn start_run(exe: &Path, run: &Run, threads: usize) -> Result<(), String> {
         write_atomic(&run.dir.join("stderr.txt"), &out.stderr)
             .map_err(|e| io("write stderr.txt", e))?;
     }
-    // 0: completed or stopped early; 3: diverged (a result too).
+    // 0: completed or stopped early; 3: diverged; 4: an `expect` item not met
+    // (the run finished and its log ends with its end event): each a result.
     let code = out.status.code();
-    if !matches!(code, Some(0) | Some(3)) || read_end(&run.dir).is_none() {
+    if !matches!(code, Some(0 | 3 | 4)) || read_end(&run.dir).is_none() {
         return Err(match code {
             Some(c) => format!("`nnt run` exited with status {c}"),
             None => "`nnt run` was killed".to_string(),
@@ -638,6 +871,9 @@ pub struct Summary {
     pub higher_is_better: bool,
     /// The kept epoch's metric columns present in some run.
     pub metrics: Vec<&'static str>,
+    /// Whether some run missed an `expect` item: the `expectations` column
+    /// (`met` or `failed`) after `reason`.
+    pub expectations: bool,
 }
 
 /// Reads every complete run of `dir` and writes `DIR/summary.csv`.
@@ -722,6 +958,7 @@ pub fn summarize(dir: &Path) -> Result<Summary, BoxedDiagnostic> {
             .iter()
             .find(|m| m.name() == monitor)
             .is_some_and(Monitor::higher_is_better),
+        expectations: rows.iter().any(|r| missed_expectations(&r.end)),
         monitor,
         rows,
         keys,
@@ -818,7 +1055,11 @@ impl Summary {
     fn header(&self) -> Vec<String> {
         let mut h = vec!["k".to_string()];
         h.extend(self.keys.iter().cloned());
-        h.extend(["reason", "epochs", "kept_epoch"].map(String::from));
+        h.push("reason".to_string());
+        if self.expectations {
+            h.push("expectations".to_string());
+        }
+        h.extend(["epochs", "kept_epoch"].map(String::from));
         h.extend(self.metrics.iter().map(|m| m.to_string()));
         h
     }
@@ -827,6 +1068,18 @@ impl Summary {
         let mut c = vec![r.k.to_string()];
         c.extend(self.keys.iter().map(|key| r.value(key).to_string()));
         c.push(cell(&r.end["reason"]));
+        if self.expectations {
+            // The runs of one sweep share their `expect` section: a run
+            // whose end event does not say `failed` met it.
+            c.push(
+                if missed_expectations(&r.end) {
+                    "failed"
+                } else {
+                    "met"
+                }
+                .to_string(),
+            );
+        }
         c.push(cell(&r.end["epochs"]));
         c.push(cell(&r.end["best"]["epoch"]));
         c.extend(self.metrics.iter().map(|m| cell(r.metric(m))));
@@ -943,6 +1196,31 @@ mod tests {
         assert_eq!(plan(&g, Some(50), 3).unwrap(), (0..20).collect::<Vec<_>>());
     }
 
+    /// `--random N` over a product too large for a `u64`: N distinct
+    /// combinations, in product order, the same for the same seed.
+    #[test]
+    fn draws_over_a_product_beyond_u64() {
+        let g: Vec<Grid> = (0..7).map(|i| grid(&format!("k{i}"), 1000)).collect();
+        assert_eq!(total(&g), None);
+        let Some(Planned::Drawn(a)) = planned(&g, Some(50), 3) else {
+            panic!("expected drawn combinations");
+        };
+        assert_eq!(a.len(), 50);
+        assert!(a.windows(2).all(|w| w[0] < w[1]), "{a:?}");
+        assert!(a
+            .iter()
+            .all(|c| c.len() == 7 && c.iter().all(|&i| i < 1000)));
+        assert_eq!(planned(&g, Some(50), 3), Some(Planned::Drawn(a.clone())));
+        assert_ne!(planned(&g, Some(50), 4), Some(Planned::Drawn(a)));
+        assert_eq!(planned(&g, None, 3), None);
+        // A product that fits keeps its draws by product index.
+        let small = [grid("a", 4), grid("b", 5)];
+        assert_eq!(
+            planned(&small, Some(7), 3),
+            Some(Planned::Product(plan(&small, Some(7), 3).unwrap()))
+        );
+    }
+
     #[test]
     fn grids_and_shards_parse() {
         let g = parse_grid("optimizer.lr=[0.1, 1e-2, adam(lr = 0.1)]").unwrap();
@@ -954,7 +1232,17 @@ mod tests {
         assert!(parse_grid("x=[1,").is_err());
         assert_eq!(parse_shard("1/4"), Ok((1, 4)));
         assert!(parse_shard("4/4").is_err());
-        assert!(parse_shard("0/0").is_err());
+        assert_eq!(
+            parse_shard("0/0"),
+            Err(
+                "the shard count must be at least 1, found `0/0`: I/N with N ≥ 1, such as 0/4"
+                    .into()
+            )
+        );
+        assert_eq!(
+            parse_shard("4/4"),
+            Err("the shard index must be below the count: 0/4 to 3/4".into())
+        );
         assert!(parse_shard("a/2").is_err());
     }
 

@@ -93,6 +93,25 @@ pub enum ChildError {
         /// How it ended (`signal: 9 (SIGKILL)`).
         status: String,
     },
+    /// `nnt run` ended with a status that is no result (not 0, 3 diverged, 4
+    /// an expectation not met, or 130 interrupted) while `nnt check` accepts
+    /// the recipe: a failure only the run finds (a `save` folder that does not
+    /// exist, a checkpoint folder locked by another run). Its output is never a
+    /// snapshot; the message holds what the run printed on stderr (its last
+    /// lines). Test: tests/it/cli_test.rs
+    /// `test_reports_a_recipe_that_checks_but_cannot_run`.
+    #[error("`nnt run {recipe}` failed with exit status {code}{stderr}")]
+    #[diagnostic(
+        code(nnt::test::run_failed),
+        help("a run that fails is never a snapshot: run `nnt run {recipe}` in the recipe's folder to see why; its snapshot is left as it is")
+    )]
+    RunFailed {
+        recipe: String,
+        code: i32,
+        /// The run's stderr, each line indented, after a line break (empty
+        /// when it printed nothing).
+        stderr: String,
+    },
     /// A recipe path without a file name (`nnt::io::not_a_file`); discovery
     /// only yields files, so only a caller of [`Runner::test_one`] can give one,
     /// and its regular-file check refuses it first.
@@ -585,7 +604,8 @@ impl Runner {
     }
 
     /// What the recipe prints: its JSONL log, or its check's diagnostics when
-    /// its check fails.
+    /// its check fails; a run that fails otherwise (an exit status other than
+    /// 0, 3, 4 and 130) is [`ChildError::RunFailed`].
     fn output_of(&self, recipe: &Path) -> Result<Vec<u8>, ChildError> {
         let dir = recipe_dir(recipe);
         let name = recipe.file_name().ok_or_else(|| IoError::NotAFile {
@@ -622,7 +642,16 @@ impl Runner {
             "--threads".as_ref(),
             threads.as_ref(),
         ])?;
-        if run.status.code() == Some(1) && run.stdout.is_empty() {
+        let code = match run.status.code() {
+            None => return Err(killed("run", run.status)),
+            // A result: completed, diverged, an expectation not met, or
+            // interrupted (its log up to there).
+            Some(0 | 3 | 4 | 130) => return Ok(run.stdout),
+            Some(code) => code,
+        };
+        // A recipe that fails its check prints nothing on stdout: its snapshot
+        // is the check's rendering.
+        if code == 1 && run.stdout.is_empty() {
             let check = child(&["check".as_ref(), name])?;
             if check.status.code().is_none() {
                 return Err(killed("check", check.status));
@@ -631,11 +660,40 @@ impl Runner {
                 return Ok(check.stderr);
             }
         }
-        if run.status.code().is_none() {
-            return Err(killed("run", run.status));
-        }
-        Ok(run.stdout)
+        // The check passes but the run failed: no output to compare.
+        Err(ChildError::RunFailed {
+            recipe: name.to_string_lossy().into_owned(),
+            code,
+            stderr: indented_tail(&run.stderr),
+        })
     }
+}
+
+/// Most lines of a failed run's stderr that its `ERROR` entry shows (the last
+/// ones: the error ends it).
+const SHOWN_STDERR_LINES: usize = 40;
+
+/// The last [`SHOWN_STDERR_LINES`] lines of `stderr`, each indented by four
+/// spaces, after a line break; empty for no text.
+fn indented_tail(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    if lines.iter().all(|l| l.trim().is_empty()) {
+        return String::new();
+    }
+    let skipped = lines.len().saturating_sub(SHOWN_STDERR_LINES);
+    let mut out = String::from(":");
+    if skipped > 0 {
+        out.push_str(&format!("\n    … {skipped} earlier line(s)"));
+    }
+    for l in &lines[skipped..] {
+        out.push('\n');
+        if !l.trim().is_empty() {
+            out.push_str("    ");
+            out.push_str(l.trim_end());
+        }
+    }
+    out
 }
 
 /// A diagnostic on one line for the report: `error[CODE]: message: cause`.

@@ -2,7 +2,8 @@
 //! on the epoch whose parameters the run keeps (or, for `test_*`, the end event).
 
 use crate::events::{EndEvent, EpochEvent, RunDiagnostic, Severity};
-use crate::ir::{Expectation, Metric};
+use crate::ir::{Bound, Expectation, Metric};
+use crate::report::number::json_number;
 
 /// The code of an unmet expectation.
 pub const CODE: &str = "nnt::run::expectation";
@@ -38,6 +39,14 @@ pub fn field(name: &str, epoch: Option<&EpochEvent>, end: &EndEvent) -> Option<f
     }
 }
 
+/// `at least 0.9`, `at most 1e-7`: the bound as the log would spell it.
+fn describe(bound: &Bound) -> String {
+    match *bound {
+        Bound::AtLeast(x) => format!("at least {}", json_number(x)),
+        Bound::AtMost(x) => format!("at most {}", json_number(x)),
+    }
+}
+
 /// One diagnostic per unmet expectation, in recipe order. `kept` is the epoch
 /// whose parameters the run keeps (the best under early stopping, else the last).
 pub fn unmet(
@@ -59,8 +68,9 @@ pub fn unmet(
                 None => "with no epoch logged".to_string(),
             }
         };
+        // Numbers spelt as the log spells them (`1.2906609516685523e38`).
         let got = match value {
-            Some(v) if v.is_finite() => format!("{v}"),
+            Some(v) if v.is_finite() => json_number(v),
             Some(_) => "not a finite number".to_string(),
             None => "not logged".to_string(),
         };
@@ -74,7 +84,7 @@ pub fn unmet(
             message: format!(
                 "expectation not met: `{}` is {got} {at}, expected {}",
                 x.field,
-                x.bound.describe()
+                describe(&x.bound)
             ),
             help: None,
         });

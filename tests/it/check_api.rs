@@ -89,23 +89,57 @@ fn every_expect_error_is_reported_at_once() {
             "nnt::check::unknown_name",
         ]
     );
-    // And each bad bound beside them.
+    // And each bad bound beside them: its field is still judged (the test
+    // split is missing too).
     let text = text.replace("at_most(0.3)", "at_most(\"low\")");
     let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
     let mut got = codes(&r.errors);
     got.sort();
-    assert_eq!(got.len(), 4, "{got:?}");
     assert_eq!(
-        got.iter()
-            .filter(|c| *c == "nnt::check::not_logged")
-            .count(),
-        2,
+        got,
+        [
+            "nnt::check::not_logged",
+            "nnt::check::not_logged",
+            "nnt::check::not_logged",
+            "nnt::check::unknown_name",
+            "nnt::check::wrong_type",
+        ],
         "{got:?}"
     );
-    assert!(
-        got.contains(&"nnt::check::unknown_name".to_string()),
-        "{got:?}"
-    );
+}
+
+/// §13: the parts of an `expect` item are checked on their own. A wrong bound
+/// does not hide that its field is not logged, an unknown bound does not hide
+/// that its field is named again, and a duplicate does not hide its own wrong
+/// bound.
+#[test]
+fn an_expect_items_field_and_bound_are_checked_apart() {
+    let base = "seed = 1\ndata { train = xor(n = 20) }\nmodel { dense(3); tanh; dense(2) }\nloss = cross_entropy\noptimizer = adam(lr = 0.01)\ntrain { epochs = 2 }\n";
+    for (expect, want) in [
+        (
+            "expect { valid_accuracy = at_least(\"x\") }",
+            &["nnt::check::not_logged", "nnt::check::wrong_type"][..],
+        ),
+        (
+            "expect { train_loss = between(0, 1)\ntrain_loss = at_most(2) }",
+            &["nnt::check::duplicate_item", "nnt::check::unknown_name"],
+        ),
+        (
+            "expect { train_loss = at_most(1)\ntrain_loss = at_most() }",
+            &["nnt::check::duplicate_item", "nnt::check::missing_argument"],
+        ),
+        (
+            "expect { trian_loss = at_most() }",
+            &["nnt::check::missing_argument", "nnt::check::unknown_name"],
+        ),
+    ] {
+        let text = format!("{base}{expect}\n");
+        let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+        assert!(r.program.is_none());
+        let mut got = codes(&r.errors);
+        got.sort();
+        assert_eq!(got, want, "{expect}");
+    }
 }
 
 #[test]

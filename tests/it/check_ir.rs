@@ -77,6 +77,7 @@ fn overrides_seed_and_save_apply() {
         ],
         seed: Some(99),
         save: Some("elsewhere.safetensors".into()),
+        ..CheckOptions::default()
     };
     let p = program("iris_like.nnt", &opts);
     assert_eq!(p.seed, 99);

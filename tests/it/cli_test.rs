@@ -310,6 +310,108 @@ fn test_reports_a_child_that_cannot_start_or_is_killed() {
     assert!(!dir.join("snapshots").exists());
 }
 
+/// A run that fails although its check passes (here: a checkpoint folder
+/// locked by a live process, which only the run takes) is an `ERROR` line with
+/// the run's diagnostics, never an empty snapshot that later passes.
+#[test]
+fn test_reports_a_recipe_that_checks_but_cannot_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let r = dir.join("r.nnt");
+    write(
+        &r,
+        &format!(
+            "{}checkpoint {{\n    every = 1\n    path = \"ck\"\n}}\n",
+            recipe("0.5", 2)
+        ),
+    );
+    // This test process holds the lock: alive, and not the run's.
+    write(
+        &dir.join("ck/.nnt.lock"),
+        &format!("{}\n", std::process::id()),
+    );
+    assert_eq!(run(dir, &["check", "r.nnt"]).status.code(), Some(0));
+    assert_eq!(
+        run(dir, &["run", "r.nnt", "--format", "jsonl"])
+            .status
+            .code(),
+        Some(1)
+    );
+    for args in [vec!["test", "--update"], vec!["test"]] {
+        let o = run(dir, &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stdout(&o));
+        let out = stdout(&o);
+        assert!(
+            out.starts_with(
+                "ERROR   r.nnt: error[nnt::test::run_failed]: `nnt run r.nnt` failed with exit status 1:\n    nnt::io::locked\n"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("is in use by another nnt run"), "{out}");
+        assert_eq!(last_line(&o), "0 passed, 1 failed");
+        assert!(!dir.join("snapshots").exists(), "{args:?}");
+    }
+    let o = run(dir, &["test", "--junit", "report.xml"]);
+    assert_eq!(o.status.code(), Some(1));
+    let xml = std::fs::read_to_string(dir.join("report.xml")).unwrap();
+    assert!(xml.contains("error[nnt::test::run_failed]"), "{xml}");
+}
+
+/// Any exit status but a result's (0, 3, 4, 130) is an error once the check
+/// passes: shown with the run's stderr, nothing written.
+#[test]
+fn test_reports_a_failed_run_whatever_its_status() {
+    use nnt::cli::test::{Runner, Verdict};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let r = dir.join("r.nnt");
+    write(&r, &recipe("0.5", 1));
+    let runner = Runner {
+        exe: "/bin/sh".into(),
+        update: true,
+        tolerance: None,
+        jobs: 1,
+    };
+    // `/bin/sh run r.nnt …` and `/bin/sh check r.nnt` run these scripts.
+    write(&dir.join("check"), "exit 0\n");
+    for (script, code) in [
+        ("echo 'nnt::io::write_failed' >&2\nexit 1\n", 1),
+        (
+            "echo '{\"event\":\"start\"}'\necho 'nnt::io::write_failed' >&2\nexit 1\n",
+            1,
+        ),
+        ("echo 'bad usage' >&2\nexit 2\n", 2),
+        ("exit 5\n", 5),
+    ] {
+        write(&dir.join("run"), script);
+        match runner.test_one(&r).verdict {
+            Verdict::Error(e) => {
+                assert!(
+                    e.starts_with(&format!(
+                        "error[nnt::test::run_failed]: `nnt run r.nnt` failed with exit status {code}"
+                    )),
+                    "{e}"
+                );
+                let shown = script
+                    .lines()
+                    .find_map(|l| l.strip_prefix("echo '")?.strip_suffix("' >&2"));
+                if let Some(shown) = shown {
+                    assert!(e.contains(&format!(":\n    {shown}")), "{e}");
+                }
+            }
+            other => panic!("{script}: expected an error, got {other:?}"),
+        }
+        assert!(!dir.join("snapshots").exists(), "{script}");
+    }
+    // The statuses of a result are compared as before.
+    write(&dir.join("run"), "echo '{\"event\":\"end\"}'\nexit 4\n");
+    assert!(matches!(runner.test_one(&r).verdict, Verdict::New));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("snapshots/r.jsonl")).unwrap(),
+        "{\"event\":\"end\"}\n"
+    );
+}
+
 #[test]
 fn test_usage_errors_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
@@ -517,6 +619,41 @@ fn unmet_expectation_exits_4_after_save_and_log() {
     // the text view exits 4 as well
     let o = run(dir, &["run", "r.nnt"]);
     assert_eq!(o.status.code(), Some(4));
+}
+
+/// The numbers of an unmet expectation's message are spelt as the log spells
+/// them: `9.790207371165547e19`, not 97902073711655470000; a bound of 1e-7 as
+/// `1e-7`, not 0.0000001.
+#[test]
+fn unmet_expectation_numbers_read_as_in_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = recipe("1e20", 3) + "expect {\n    train_loss = at_most(1e-7)\n}\n";
+    write(&dir.join("r.nnt"), &text);
+    let o = run(dir, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let out = stdout(&o);
+    let end = out.lines().last().unwrap();
+    // The kept epoch's train_loss as the log writes it.
+    let logged = end
+        .split("\"train_loss\":")
+        .nth(1)
+        .and_then(|r| r.split([',', '}']).next())
+        .unwrap();
+    assert!(
+        logged.contains('e'),
+        "a huge loss is logged with an exponent: {end}"
+    );
+    let diag = out
+        .lines()
+        .find(|l| l.contains("nnt::run::expectation"))
+        .unwrap();
+    assert!(
+        diag.contains(&format!(
+            "`train_loss` is {logged} at epoch 3, expected at most 1e-7"
+        )),
+        "{diag}\n{end}"
+    );
 }
 
 #[test]

@@ -203,7 +203,9 @@ fn a_layer_index_spelled_twice_is_one_key() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(
-        text(&o.stderr).contains("more than once"),
+        text(&o.stderr).contains(
+            "--set model.000.units=5 and --grid model.0.units=[4, 8] both set `model.0.units`"
+        ),
         "{}",
         text(&o.stderr)
     );
@@ -237,6 +239,137 @@ fn a_layer_index_spelled_twice_is_one_key() {
         .filter_map(|e| e.code().map(|c| c.to_string()))
         .collect();
     assert_eq!(codes, ["nnt::check::bad_override"], "{codes:?}");
+}
+
+/// A whole value and one of its own parts (`model.0` and `model.0.units`,
+/// `optimizer` and `optimizer.lr`) set one thing twice: which one won depended
+/// on their order. A usage error naming both, in every command that takes
+/// `--set` and in `nnt sweep` between `--set` and `--grid` keys; nothing runs.
+#[test]
+fn a_whole_value_and_its_part_are_one_key_given_twice() {
+    let (dir, _) = workspace();
+    let pairs = [
+        ["model.0.units=3", "model.0=dense(5)"],
+        ["optimizer.lr=0.1", "optimizer=adam"],
+        [
+            "train.early_stop=patience(3)",
+            "train.early_stop.monitor=valid_loss",
+        ],
+    ];
+    let commands: [&[&str]; 6] = [
+        &["run", "xor.nnt"],
+        &["check", "xor.nnt"],
+        &["check", "xor.nnt", "--format", "json"],
+        &["explain", "xor.nnt"],
+        &["export", "torch", "xor.nnt", "-o", "exported"],
+        &[
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            "train.epochs=[1]",
+            "-o",
+            "out",
+        ],
+    ];
+    for [a, b] in pairs {
+        for (first, second) in [(a, b), (b, a)] {
+            for command in commands {
+                let mut args = command.to_vec();
+                args.extend(["--set", first, "--set", second]);
+                let o = run(dir.path(), &args);
+                let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+                assert_eq!(o.status.code(), Some(2), "{args:?}\n{all}");
+                assert!(
+                    all.contains("nnt::cli::conflicting_options"),
+                    "{args:?}\n{all}"
+                );
+                assert!(
+                    all.contains(&format!("--set {first} and --set {second} both set")),
+                    "{args:?}\n{all}"
+                );
+                assert!(!dir.path().join("model.safetensors").exists());
+                assert!(!dir.path().join("exported").exists());
+                assert!(!dir.path().join("out").exists());
+            }
+        }
+    }
+    // Between --grid keys, and between --set and --grid.
+    for (flags, want) in [
+        (
+            [
+                "--grid",
+                "model.0=[dense(3)]",
+                "--grid",
+                "model.0.units=[2]",
+            ],
+            "--grid model.0=[dense(3)] and --grid model.0.units=[2] both set `model.0.units`",
+        ),
+        (
+            [
+                "--grid",
+                "optimizer.lr=[0.1]",
+                "--grid",
+                "optimizer=[adam(0.1)]",
+            ],
+            "--grid optimizer.lr=[0.1] and --grid optimizer=[adam(0.1)] both set `optimizer.lr`",
+        ),
+        (
+            [
+                "--set",
+                "model.0=dense(3)",
+                "--grid",
+                "model.0.units=[2, 4]",
+            ],
+            "--set model.0=dense(3) and --grid model.0.units=[2, 4] both set `model.0.units`",
+        ),
+        (
+            [
+                "--set",
+                "optimizer.lr=0.1",
+                "--grid",
+                "optimizer=[adam(0.1)]",
+            ],
+            "--set optimizer.lr=0.1 and --grid optimizer=[adam(0.1)] both set `optimizer.lr`",
+        ),
+    ] {
+        let mut args = vec!["sweep", "xor.nnt", "-o", "out"];
+        args.extend(flags);
+        let o = run(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}\n{}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains(want),
+            "{args:?}\n{}",
+            text(&o.stderr)
+        );
+        assert!(!dir.path().join("out").exists());
+    }
+    // Keys that only start alike are different keys.
+    let o = run(
+        dir.path(),
+        &[
+            "check",
+            "xor.nnt",
+            "--set",
+            "model.1=relu",
+            "--set",
+            "model.2.units=3",
+        ],
+    );
+    ok(&o);
+    // The checker's own list (a library caller's) applies such a pair in
+    // order: the part refines the whole.
+    let report = nnt::check::check_recipe(
+        "xor.nnt",
+        &std::fs::read(dir.path().join("xor.nnt")).unwrap(),
+        dir.path(),
+        &nnt::check::CheckOptions {
+            overrides: vec!["model.0=dense(5)".into(), "model.0.units=3".into()],
+            ..nnt::check::CheckOptions::default()
+        },
+    );
+    assert!(report.errors.is_empty());
+    let program = report.program.unwrap();
+    assert_eq!(program.model.layers[0].out_width, 3);
 }
 
 // ------------------------------------------------------------------ sweeps
@@ -569,7 +702,7 @@ fn random_draws_distinct_combinations_with_the_seed() {
     let distinct: std::collections::HashSet<_> = a.iter().collect();
     assert_eq!(distinct.len(), 3, "{a:?}");
     assert_eq!(a, pairs("b"), "the recipe's seed decides the draw");
-    // More draws than combinations: all of them.
+    // More draws than combinations: all of them, and a warning says so.
     let o = run(
         dir.path(),
         &[
@@ -578,6 +711,97 @@ fn random_draws_distinct_combinations_with_the_seed() {
     );
     ok(&o);
     assert_eq!(summary(&dir.path().join("c")).len(), 2);
+    assert!(
+        text(&o.stderr).contains(
+            "--random 5 asks for more runs than the grids have combinations (2): all 2 are run"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+    // As many as there are: no warning.
+    let o = run(
+        dir.path(),
+        &[
+            "sweep", "xor.nnt", "--grid", GRID_LR, "--random", "2", "-o", "c",
+        ],
+    );
+    ok(&o);
+    assert!(!text(&o.stderr).contains("random"), "{}", text(&o.stderr));
+}
+
+/// `--random N` needs no count of the combinations: seven grids of 1000
+/// values (10^21 combinations, more than a u64 holds) still draw N runs, the
+/// same ones for every shard. Without `--random` they are refused.
+#[test]
+fn random_draws_from_grids_too_large_to_count() {
+    let (dir, _) = workspace();
+    let list = |f: &dyn Fn(usize) -> String| {
+        let v: Vec<String> = (1..=1000).map(f).collect();
+        format!("[{}]", v.join(", "))
+    };
+    let grids = [
+        format!(
+            "optimizer.lr={}",
+            list(&|i| format!("{}", i as f64 / 1000.0))
+        ),
+        format!(
+            "optimizer.momentum={}",
+            list(&|i| format!("{}", (i - 1) as f64 / 1000.0))
+        ),
+        format!("model.0.units={}", list(&|i| i.to_string())),
+        format!(
+            "data.train.noise={}",
+            list(&|i| format!("{}", i as f64 / 10000.0))
+        ),
+        format!("seed={}", list(&|i| i.to_string())),
+        format!(
+            "data.valid.fraction={}",
+            list(&|i| format!("{}", 0.1 + i as f64 / 5000.0))
+        ),
+        format!("data.train.n={}", list(&|i| (63 + i).to_string())),
+    ];
+    let args = |extra: &[&str], out: &str| {
+        let mut a: Vec<String> = vec!["sweep".into(), "xor.nnt".into()];
+        for g in &grids {
+            a.push("--grid".into());
+            a.push(g.clone());
+        }
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.extend(["-o".to_string(), out.to_string()]);
+        a
+    };
+    let go = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(dir.path(), &a)
+    };
+    let o = go(args(&[], "all"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("too many combinations to run them all"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!dir.path().join("all").exists());
+    let o = go(args(&["--random", "2"], "a"));
+    ok(&o);
+    assert_eq!(run_dirs(&dir.path().join("a")), ["run-0", "run-1"]);
+    let rows = summary(&dir.path().join("a"));
+    assert_eq!(rows.len(), 2);
+    assert_ne!(rows[0]["model.0.units"], rows[1]["model.0.units"]);
+    // The same runs, also split over two shards.
+    for shard in ["0/2", "1/2"] {
+        ok(&go(args(&["--random", "2", "--shard", shard], "b")));
+    }
+    for k in 0..2 {
+        assert_eq!(
+            read(dir.path().join(format!("a/run-{k}/recipe.nnt"))),
+            read(dir.path().join(format!("b/run-{k}/recipe.nnt")))
+        );
+    }
+    // More runs than one sweep plans: refused, whatever the grids.
+    let o = go(args(&["--random", "1000001"], "c"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(!dir.path().join("c").exists());
 }
 
 #[test]
@@ -682,7 +906,7 @@ fn sweep_usage_and_recipe_errors() {
         text(&o.stderr)
     );
     assert!(
-        text(&o.stderr).contains("--set optimizer.lrr=0.1"),
+        text(&o.stderr).contains("--grid optimizer.lrr=0.1"),
         "{}",
         text(&o.stderr)
     );
@@ -739,6 +963,169 @@ fn sweep_usage_and_recipe_errors() {
         "{}",
         text(&o.stdout)
     );
+}
+
+/// A run that misses an `expect` item (exit 4) finished: it is complete
+/// (marker, summary row, skipped on a rerun); the sweep names it and exits 4.
+#[test]
+fn a_run_that_misses_its_expectations_is_complete() {
+    let (dir, recipe) = workspace();
+    let mut text_of = read(&recipe);
+    text_of.push_str("\nexpect {\n    lr = at_most(0.05)\n}\n");
+    std::fs::write(&recipe, text_of).unwrap();
+    let args = ["sweep", "xor.nnt", "--grid", GRID_LR, "-o", "out"];
+    let o = run(dir.path(), &args);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(!err.contains("failed:"), "{err}");
+    assert!(err.contains("nnt::cli::expectations_missed"), "{err}");
+    assert!(
+        err.contains("1 of 2 run(s) missed their expectations: run-0"),
+        "{err}"
+    );
+    let out = dir.path().join("out");
+    assert!(out.join("run-0/done").is_file());
+    assert!(out.join("run-1/done").is_file());
+    let rows = summary(&out);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["optimizer.lr"], "0.1");
+    assert_eq!(rows[0]["expectations"], "failed");
+    assert_eq!(rows[1]["expectations"], "met");
+    assert!(!rows[0]["train_loss"].is_empty());
+    // Nothing is trained again, and the status says the same.
+    let o = run(dir.path(), &args);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("(0 run now, 2 skipped)"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(text(&o.stderr).contains("run-0"), "{}", text(&o.stderr));
+}
+
+/// Every run whose recipe does not check is reported before anything runs:
+/// each distinct error once (a bad value is in several runs), shown on the
+/// `--grid` value that caused it, then how many runs do not check.
+#[test]
+fn every_run_that_does_not_check_is_reported() {
+    let (dir, _) = workspace();
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            "optimizer.lr=[1, -1, 0]",
+            "--grid",
+            "model.0.units=[0, 2]",
+            "-o",
+            "out",
+        ],
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!dir.path().join("out").exists());
+    for (value, message) in [
+        ("model.0.units=0", "units must be at least 1, found 0"),
+        (
+            "optimizer.lr=-1",
+            "the learning rate must be greater than 0, found -1",
+        ),
+        (
+            "optimizer.lr=0",
+            "the learning rate must be greater than 0, found 0",
+        ),
+    ] {
+        assert_eq!(err.matches(message).count(), 1, "{message}\n{err}");
+        assert!(
+            err.contains(&format!("[--grid {value}:1:")),
+            "{value}\n{err}"
+        );
+    }
+    assert!(!err.contains("--set"), "{err}");
+    assert!(
+        err.contains(
+            "5 of 6 run(s) do not check (run-0, run-2, run-3, run-4, run-5); nothing was run"
+        ),
+        "{err}"
+    );
+    // A --set value keeps its own label; a shard reports its own runs.
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "xor.nnt",
+            "--set",
+            "train.epochs=0",
+            "--grid",
+            "optimizer.lr=[1, -1]",
+            "--shard",
+            "1/2",
+            "-o",
+            "out",
+        ],
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("[--set train.epochs=0:1:"), "{err}");
+    assert!(!err.contains("--grid"), "{err}");
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "xor.nnt",
+            "--grid",
+            "optimizer.lr=[1, -1, -2]",
+            "--shard",
+            "1/2",
+            "-o",
+            "out",
+        ],
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("1 of 1 run(s) do not check (run-1)"), "{err}");
+    assert!(!err.contains("found -2"), "{err}");
+    assert!(!dir.path().join("out").exists());
+    // Many distinct errors: the first 20, and a word about the rest.
+    let many: Vec<String> = (1..=30).map(|i| format!("-{i}")).collect();
+    let grid = format!("optimizer.lr=[{}]", many.join(", "));
+    let o = run(
+        dir.path(),
+        &["sweep", "xor.nnt", "--grid", &grid, "-o", "out"],
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("nnt::check::out_of_range").count(), 20, "{err}");
+    assert!(err.contains("30 of 30 run(s) do not check"), "{err}");
+    assert!(err.contains("… and 20 more"), "{err}");
+    assert!(
+        err.contains("the first 20 distinct errors are shown"),
+        "{err}"
+    );
+}
+
+/// `--shard I/0` names the count that is wrong, never a range `0/0 to 0/0`.
+#[test]
+fn a_shard_count_of_zero_is_named() {
+    let (dir, _) = workspace();
+    for (shard, want) in [
+        ("0/0", "the shard count must be at least 1, found `0/0`"),
+        ("3/0", "the shard count must be at least 1, found `3/0`"),
+        ("2/2", "the shard index must be below the count: 0/2 to 1/2"),
+    ] {
+        let o = run(
+            dir.path(),
+            &[
+                "sweep", "xor.nnt", "--grid", GRID_LR, "--shard", shard, "-o", "out",
+            ],
+        );
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(want), "{shard}: {err}");
+        assert!(!err.contains("0/0 to"), "{err}");
+        assert!(!dir.path().join("out").exists());
+    }
 }
 
 #[test]

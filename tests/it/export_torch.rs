@@ -72,6 +72,7 @@ fn program(recipe: &Path, sets: &[&str]) -> nnt::ir::Program {
         overrides: sets.iter().map(|s| s.to_string()).collect(),
         seed: None,
         save: None,
+        ..nnt::check::CheckOptions::default()
     };
     let report = nnt::check::check_recipe(
         &recipe.display().to_string(),
