@@ -808,10 +808,26 @@ fn start_run(exe: &Path, run: &Run, threads: usize) -> Result<(), String> {
     let io = |what: &str, e: std::io::Error| format!("cannot {what}: {e}");
     std::fs::create_dir_all(&run.dir).map_err(|e| io("create the run's folder", e))?;
     // The marker goes first: whatever happens next, the run is not complete.
+    // Only regular files of the run's own names are removed: a link, FIFO or
+    // device there is the user's, and the run refuses to go on.
     for f in [MARKER, LOG, "stderr.txt"] {
         let p = run.dir.join(f);
-        if p.exists() {
-            std::fs::remove_file(&p).map_err(|e| io(&format!("remove {}", p.display()), e))?;
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_file() => {
+                std::fs::remove_file(&p).map_err(|e| io(&format!("remove {}", p.display()), e))?;
+            }
+            Ok(m) => {
+                return Err(format!(
+                    "{} is {}; a sweep only replaces its own regular files",
+                    p.display(),
+                    if m.file_type().is_symlink() {
+                        "a symbolic link"
+                    } else {
+                        crate::io::atomic::kind_of(&m)
+                    }
+                ))
+            }
+            Err(_) => {}
         }
     }
     write_atomic(&run.dir.join(RECIPE), run.recipe_text.as_bytes())

@@ -1208,3 +1208,38 @@ fn a_sweep_monitored_by_a_score_ranks_high_first() {
     );
     assert!(ranked[0] > ranked[3], "the runs differ: {ranked:?}");
 }
+
+/// What lies at a run's file names and is not a regular file is the user's: a
+/// sweep replaced a FIFO and a device with files and deleted a link. The run is
+/// refused; the things are left as they were.
+#[cfg(unix)]
+#[test]
+fn a_sweep_never_removes_what_is_not_its_file() {
+    use std::os::unix::fs::FileTypeExt;
+    let (dir, _) = workspace();
+    let run0 = dir.path().join("out/run-0");
+    std::fs::create_dir_all(&run0).unwrap();
+    let st = Command::new("mkfifo")
+        .arg(run0.join("done"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(dir.path().join("mine.txt"), "mine").unwrap();
+    std::os::unix::fs::symlink("../../mine.txt", run0.join("stderr.txt")).unwrap();
+    let o = sweep(dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("run-0 failed"),
+        "{}",
+        text(&o.stderr)
+    );
+    let kind = std::fs::symlink_metadata(run0.join("done"))
+        .unwrap()
+        .file_type();
+    assert!(kind.is_fifo(), "the FIFO was replaced");
+    let link = std::fs::symlink_metadata(run0.join("stderr.txt")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was removed");
+    assert_eq!(read(dir.path().join("mine.txt")), "mine");
+    // The other runs ran.
+    assert!(dir.path().join("out/run-1/done").is_file());
+}
