@@ -212,12 +212,12 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "{} on {}: {} rows, {} loss {:.4}",
+            "{} on {}: {} rows, {} loss {}",
             self.model,
             self.data,
             self.rows,
             loss.name(),
-            self.loss
+            fixed4(self.loss)
         );
         if let Some(c) = &self.classification {
             let _ = writeln!(s, "accuracy {:.1}%", c.accuracy * 100.0);
@@ -295,15 +295,25 @@ impl Report {
             for (name, m) in rows {
                 let _ = writeln!(
                     s,
-                    "{name:<w$}  {:>12}  {:>12}  {:>12}  {:>9.4}",
+                    "{name:<w$}  {:>12}  {:>12}  {:>12}  {:>9}",
                     crate::report::number::human(m.mse, 6),
                     crate::report::number::human(m.rmse, 6),
                     crate::report::number::human(m.mae, 6),
-                    m.r2
+                    fixed4(m.r2)
                 );
             }
         }
         s
+    }
+}
+
+/// Four decimals, as the report shows a loss or r² (`0.3012`); a magnitude of a
+/// million or more in exponent form (`{:.4}` of 1e300 wrote 300 digits).
+fn fixed4(v: f64) -> String {
+    if v.abs() < 1e6 || !v.is_finite() {
+        format!("{v:.4}")
+    } else {
+        crate::report::number::human(v, 5)
     }
 }
 
@@ -341,4 +351,20 @@ fn confusion_table(names: &[String], m: &[Vec<u64>]) -> String {
         s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixed4;
+
+    /// A loss or r² of any magnitude in a few characters (`{:.4}` of 1e300
+    /// wrote 300 digits); the usual ones as before.
+    #[test]
+    fn report_numbers_stay_short() {
+        assert_eq!(fixed4(0.30123), "0.3012");
+        assert_eq!(fixed4(-2.5), "-2.5000");
+        assert_eq!(fixed4(1e300), "1e300");
+        assert_eq!(fixed4(-3.25e12), "-3.25e12");
+        assert_eq!(fixed4(f64::NAN), "NaN");
+    }
 }

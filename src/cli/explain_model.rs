@@ -108,13 +108,18 @@ pub fn explain(path: &Path) -> Result<String, UseError> {
                 divisor,
                 ..
             } => {
+                // Shortest round-trip, in exponent form at the extremes (a
+                // divisor of 1e-300 printed 300 digits).
+                let num = |v: f64| crate::report::number::shortest(v, 1e-5..1e16);
                 let fill = fill.map_or("a missing cell is an error".to_string(), |v| {
-                    format!("missing → {v}")
+                    format!("missing → {}", num(v))
                 });
                 let _ = writeln!(
                     s,
-                    "  {at:>4}  {:<20} numeric, (x − {shift}) / {divisor}, {fill}",
-                    f.column.name
+                    "  {at:>4}  {:<20} numeric, (x − {}) / {}, {fill}",
+                    f.column.name,
+                    num(*shift),
+                    num(*divisor)
                 );
                 at += 1;
             }
