@@ -270,8 +270,19 @@ pub struct Layer {
     pub out_width: usize,
     /// Where the layer is written, for run-time diagnostics.
     pub span: Span,
-    /// 1-based line of the layer in the recipe.
+    /// 1-based line of the layer in the recipe; 0 for a layer an override
+    /// (`--set model.0=dense(5)`) gave.
     pub line: usize,
+}
+
+/// Where a layer is written, in words: `line 7`, or `--set` for a layer an
+/// override gave (its line is 0: it is in no line of the recipe).
+pub fn layer_place(line: usize) -> String {
+    if line == 0 {
+        "--set".to_string()
+    } else {
+        format!("line {line}")
+    }
 }
 
 impl Layer {

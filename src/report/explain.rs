@@ -59,7 +59,12 @@ fn write_plan(out: &mut String, p: &Program) -> std::fmt::Result {
         rows.push([
             layer.index.to_string(),
             layer_text(&layer.kind),
-            layer.line.to_string(),
+            // A layer an override gave is on no line of the recipe.
+            if layer.line == 0 {
+                "--set".to_string()
+            } else {
+                layer.line.to_string()
+            },
             format!("[batch, {}]", layer.out_width),
             params.to_string(),
             // Only a dense layer has an initialiser; `init_from` replaces

@@ -594,7 +594,12 @@ impl Diagnoser {
 
     fn describe(&self, pos: usize) -> String {
         let l = &self.layers[pos];
-        format!("layer {} ({}, line {})", l.index, l.name, l.line)
+        format!(
+            "layer {} ({}, {})",
+            l.index,
+            l.name,
+            crate::ir::layer_place(l.line)
+        )
     }
 
     fn diagnostic(
@@ -612,7 +617,7 @@ impl Diagnoser {
             epoch,
             step,
             layer: Some(self.layers[pos].index),
-            line: Some(self.layers[pos].line),
+            line: Some(self.layers[pos].line).filter(|&l| l > 0),
             message,
             help: Some(help.to_string()),
         }

@@ -1243,3 +1243,22 @@ fn a_sweep_never_removes_what_is_not_its_file() {
     // The other runs ran.
     assert!(dir.path().join("out/run-1/done").is_file());
 }
+
+/// A layer given by `--set model.K=…` is on no line of the recipe: explain's
+/// table said `line 0`; it says `--set`.
+#[test]
+fn a_layer_from_an_override_is_shown_as_such() {
+    let (dir, _) = workspace();
+    let o = run(
+        dir.path(),
+        &["explain", "xor.nnt", "--set", "model.0=dense(5)"],
+    );
+    ok(&o);
+    let row = text(&o.stdout)
+        .lines()
+        .find(|l| l.contains("dense(5)"))
+        .unwrap_or_default()
+        .to_string();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells.get(2), Some(&"--set"), "{row}");
+}

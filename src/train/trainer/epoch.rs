@@ -243,8 +243,13 @@ impl<T: Float> Trainer<'_, T> {
             let s = &self.net.layers[pos];
             (
                 Some(s.index),
-                Some(s.line),
-                format!("layer {} ({}, line {})", s.index, s.name, s.line),
+                Some(s.line).filter(|&l| l > 0),
+                format!(
+                    "layer {} ({}, {})",
+                    s.index,
+                    s.name,
+                    crate::ir::layer_place(s.line)
+                ),
             )
         };
         let (layer, line, message) = match where_ {
