@@ -759,8 +759,14 @@ pub fn compare(snapshot: &[u8], actual: &[u8], tolerance: Option<f64>) -> Vec<Di
     diffs
 }
 
+/// A line as the report shows it: quoted and escaped, a `\r` before its line
+/// end visible and a last line without one said to be so (a snapshot with CRLF
+/// line ends, or without its final newline, looked the same as the output).
 fn show_line(l: &str) -> String {
-    format!("{:?}", l.trim_end_matches(['\n', '\r']))
+    match l.strip_suffix('\n') {
+        Some(body) => format!("{body:?}"),
+        None => format!("{l:?} (no line end)"),
+    }
 }
 
 /// A JSON object with its keys in written order.
@@ -1063,6 +1069,19 @@ pub fn xml_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Line ends are part of what is shown: a CRLF snapshot, or one without its
+    /// final newline, differed from the output with two identical strings.
+    #[test]
+    fn line_end_differences_are_visible() {
+        let d = compare(b"x\r\ny\n", b"x\ny\n", None);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_ne!(d[0].snapshot, d[0].actual, "{d:?}");
+        assert_eq!(d[0].snapshot.as_deref(), Some("\"x\\r\""));
+        let d = compare(b"x\ny", b"x\ny\n", None);
+        assert_eq!(d[0].snapshot.as_deref(), Some("\"y\" (no line end)"));
+        assert_eq!(d[0].actual.as_deref(), Some("\"y\""));
+    }
 
     #[test]
     fn equal_bytes_pass() {
