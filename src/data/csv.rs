@@ -757,8 +757,16 @@ impl RowStream {
     /// UTF-8 (`nnt::data::invalid_utf8` at the cell otherwise); any other cell
     /// that is not reads as empty (as training ignores unused columns).
     pub fn cells(&self, used: &[bool]) -> Result<Vec<&str>, DataError> {
+        let record = &self.file.record;
         let mut out = Vec::with_capacity(self.columns);
-        for (i, field) in self.file.record.iter().enumerate() {
+        // The row checked once (one pass over its bytes, not one call a cell);
+        // a cell is cut from it where its bounds are character bounds.
+        let whole = std::str::from_utf8(record.as_slice()).ok();
+        for (i, field) in record.iter().enumerate() {
+            if let Some(t) = whole.and_then(|w| w.get(record.range(i)?)) {
+                out.push(t);
+                continue;
+            }
             match std::str::from_utf8(field) {
                 Ok(t) => out.push(t),
                 Err(_) if used.get(i).copied().unwrap_or(false) => {
