@@ -69,8 +69,18 @@ pub struct Facts {
     /// Layer indices whose nearest dense layer (itself or before it) starts from
     /// he_uniform or he_normal, or from `init_from` (no initialiser at all).
     pub he_fed: Vec<usize>,
-    /// Every dense layer does.
+    /// Every hidden dense layer does (the output layer, which feeds no
+    /// activation, keeps its own initialiser).
     pub all_he: bool,
+    /// The model has activations and every one is of the relu family (relu,
+    /// leaky_relu, elu, gelu).
+    pub relu_family: bool,
+    /// The learning rate follows a schedule.
+    pub schedule: bool,
+    /// The optimizer is plain sgd (the help may suggest adam).
+    pub sgd: bool,
+    /// Every layer is a dense layer (no activation, nothing between layers to add).
+    pub single_dense: bool,
     /// Regression: the train loss of the best constant prediction (per target,
     /// the mean for mse, the median for mae and huber), what "accuracy is still
     /// low" means without classes (§13): a loss above half of it has learnt
@@ -95,18 +105,39 @@ impl Facts {
         let replaced = program.init_from.is_some();
         let mut he_fed = Vec::new();
         let mut fed = false;
+        let layers = &program.model.layers;
+        let last_dense = layers
+            .iter()
+            .rposition(|l| matches!(l.kind, LayerKind::Dense { .. }));
         let mut all_he = true;
-        for layer in &program.model.layers {
+        for (at, layer) in layers.iter().enumerate() {
             if let LayerKind::Dense { init, .. } = &layer.kind {
                 fed = replaced || matches!(init, Init::HeUniform | Init::HeNormal);
-                all_he &= fed;
+                if Some(at) != last_dense {
+                    all_he &= fed;
+                }
             }
             if fed {
                 he_fed.push(layer.index);
             }
         }
+        use crate::ir::Family;
+        let activations: Vec<Family> = layers
+            .iter()
+            .map(|l| l.kind.family())
+            .filter(|f| matches!(f, Family::ReluLike | Family::Saturating))
+            .collect();
+        let relu_family =
+            !activations.is_empty() && activations.iter().all(|f| *f == Family::ReluLike);
         Facts {
-            inputs_normalized: unit_scale(&program.data.train),
+            // The recipe's `normalize` says so (a constant column it only
+            // centres is not unit-scale when measured), else the data itself.
+            inputs_normalized: program
+                .data
+                .prep
+                .as_ref()
+                .is_some_and(|p| p.normalize != crate::ir::Normalize::None)
+                || unit_scale(&program.data.train),
             clip: program.train.clip.is_some(),
             batch_norm: program
                 .model
@@ -115,6 +146,10 @@ impl Facts {
                 .any(|l| matches!(l.kind, LayerKind::BatchNorm { .. })),
             he_fed,
             all_he,
+            relu_family,
+            schedule: !matches!(program.train.lr_schedule, crate::ir::Schedule::Constant),
+            sgd: matches!(program.optimizer, crate::ir::Optimizer::Sgd { .. }),
+            single_dense: layers.len() == 1,
             constant_loss: constant_loss(&program.loss, &program.data.train),
         }
     }
@@ -185,6 +220,11 @@ pub fn unit_scale(t: &Table) -> bool {
             return true;
         }
         if lo == 0.0 && hi == 1.0 {
+            return true;
+        }
+        // A constant column of small magnitude (a one-hot column of a single
+        // category, a centred constant) is no scale problem.
+        if hi - lo <= 1e-12 * hi.abs().max(lo.abs()).max(1.0) && hi.abs().max(lo.abs()) <= 1.0 {
             return true;
         }
         let mean = sum / rows as f64;
@@ -357,31 +397,50 @@ impl PlateauCause {
     }
 
     /// The fix, without what the recipe already does (`facts`).
-    fn help(&self, facts: &Facts) -> &'static str {
+    fn help(&self, facts: &Facts) -> String {
         let (he, bn) = (facts.all_he, facts.batch_norm);
+        let mut fixes: Vec<&str> = Vec::new();
         match self {
             PlateauCause::StillWeights { .. } => {
-                "raise the learning rate (e.g. 10×) or use adam(lr = 0.001)"
-            }
-            PlateauCause::DeadRelu { .. } if he => "lower the learning rate, or use leaky_relu",
-            PlateauCause::DeadRelu { .. } => {
-                "lower the learning rate, use leaky_relu, or initialise with he_uniform"
-            }
-            PlateauCause::Vanishing { .. } => match (he, bn) {
-                (false, false) => {
-                    "use relu with he_uniform init, or add batch_norm between the layers"
+                fixes.push("raise the learning rate (e.g. 10×)");
+                if facts.sgd {
+                    fixes.push("use adam(lr = 0.001)");
                 }
-                (false, true) => "use relu with he_uniform init",
-                (true, false) => "use relu, or add batch_norm between the layers",
-                (true, true) => "use relu, or make the model shallower",
-            },
+            }
+            PlateauCause::DeadRelu { .. } => {
+                fixes.extend(["lower the learning rate", "use leaky_relu"]);
+                if !he {
+                    fixes.push("initialise with he_uniform");
+                }
+            }
+            PlateauCause::Vanishing { .. } => {
+                match (facts.relu_family, he) {
+                    (false, false) => fixes.push("use relu with he_uniform init"),
+                    (false, true) => fixes.push("use relu"),
+                    (true, false) => fixes.push("initialise the dense layers with he_uniform"),
+                    (true, true) => {}
+                }
+                if !bn {
+                    fixes.push("add batch_norm between the layers");
+                }
+                if fixes.len() < 2 {
+                    fixes.push("make the model shallower");
+                }
+            }
             PlateauCause::Swinging { .. } => {
-                "lower the learning rate or add a schedule (`lr_schedule = cosine`)"
+                fixes.push("lower the learning rate");
+                if !facts.schedule {
+                    fixes.push("add a schedule (`lr_schedule = cosine`)");
+                }
             }
             PlateauCause::Unexplained => {
-                "widen or deepen the model, or train with a larger learning rate"
+                fixes.extend([
+                    "widen or deepen the model",
+                    "train with a larger learning rate",
+                ]);
             }
         }
+        alternatives(&fixes)
     }
 }
 
@@ -668,7 +727,7 @@ impl Diagnoser {
         if !f.inputs_normalized {
             fixes.push("normalise the inputs (`normalize = standard`)");
         }
-        if !f.batch_norm {
+        if !f.batch_norm && !f.single_dense {
             fixes.push("add batch_norm between layers");
         }
         self.diagnostic(
@@ -771,11 +830,14 @@ impl Diagnoser {
             self.per_layer(&self.state.ratios, true)
         );
         let f = &self.facts;
-        let mut fixes = vec![if f.all_he {
-            "use relu-family activations (relu, leaky_relu, gelu)"
-        } else {
-            "use relu-family activations (relu, leaky_relu, gelu) with he_uniform init"
-        }];
+        let mut fixes = Vec::new();
+        match (f.relu_family, f.all_he) {
+            (false, true) => fixes.push("use relu-family activations (relu, leaky_relu, gelu)"),
+            (false, false) => fixes
+                .push("use relu-family activations (relu, leaky_relu, gelu) with he_uniform init"),
+            (true, false) => fixes.push("initialise the dense layers with he_uniform"),
+            (true, true) => {}
+        }
         if !f.batch_norm {
             fixes.push("add batch_norm between the layers");
         }
@@ -908,7 +970,7 @@ impl Diagnoser {
             .map_or(PlateauCause::Unexplained.help(&self.facts), |c| {
                 c.help(&self.facts)
             });
-        out.push(self.diagnostic("nnt::train::plateau", epoch, None, pos, message, help));
+        out.push(self.diagnostic("nnt::train::plateau", epoch, None, pos, message, &help));
     }
 
     /// Likely causes of a plateau, from what the detectors have seen, and the
@@ -1488,12 +1550,24 @@ mod tests {
             batch_norm: true,
             he_fed: vec![0, 1, 2],
             all_he: true,
-            constant_loss: None,
+            ..Facts::default()
         });
         assert_eq!(exploding, "lower the learning rate");
         assert_eq!(
             vanishing,
             "use relu-family activations (relu, leaky_relu, gelu), or make the model shallower"
+        );
+        // A relu model whose hidden layers start from he_uniform is told
+        // neither (its output layer keeps xavier: it feeds no activation).
+        let (_, vanishing, _) = findings(Facts {
+            he_fed: vec![0, 1, 2],
+            all_he: true,
+            relu_family: true,
+            ..Facts::default()
+        });
+        assert_eq!(
+            vanishing,
+            "add batch_norm between the layers, or make the model shallower"
         );
         assert_eq!(
             dead,

@@ -455,3 +455,52 @@ fn conformance_recipes_are_silent() {
         assert_silent(&p);
     }
 }
+
+/// Run-time help leaves out what the recipe has. A relu network whose hidden
+/// layer starts from he_uniform was told to "use relu … with he_uniform" (the
+/// output layer, which keeps xavier, counted), and `normalize = standard` with
+/// a constant column (only centred, so not unit-scale when measured) was told
+/// to "normalise the inputs".
+#[test]
+fn run_time_help_leaves_out_what_the_recipe_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let he = dir.path().join("he.nnt");
+    std::fs::write(
+        &he,
+        "seed = 3\ndata {\n    train = blobs(n = 512, features = 2, classes = 4, spread = 20.0)\n    normalize = standard\n}\nmodel {\n    dense(16, init = he_uniform)\n    relu\n    dense(4)\n}\nloss = cross_entropy\noptimizer = sgd(lr = 5.0)\ntrain {\n    epochs = 10\n    batch = 32\n}\n",
+    )
+    .unwrap();
+    let o = run(&he, &[]);
+    let found = diagnostics(&o);
+    assert!(!found.is_empty(), "{}", text(&o.stdout));
+    for d in &found {
+        let help = d["help"].as_str().unwrap_or_default();
+        assert!(!help.contains("he_uniform"), "{d}");
+        assert!(!help.contains("use relu"), "{d}");
+    }
+    // A constant column beside standardised ones.
+    let mut csv = String::from("a,b,k,label\n");
+    for i in 0..512u32 {
+        let c = i % 4;
+        let noise = f64::from((i * 7919) % 101) / 50.0 - 1.0;
+        csv.push_str(&format!(
+            "{:.4},{:.4},0.1,{c}\n",
+            f64::from(c) + noise,
+            -f64::from(c) - noise
+        ));
+    }
+    std::fs::write(dir.path().join("c.csv"), csv).unwrap();
+    let dead = dir.path().join("dead.nnt");
+    std::fs::write(
+        &dead,
+        "seed = 2\ndata {\n    train = csv(\"c.csv\", label = \"label\")\n    normalize = standard\n}\nmodel {\n    dense(64)\n    relu\n    dense(64)\n    relu\n    dense(4)\n}\nloss = cross_entropy\noptimizer = adam(lr = 0.3)\ntrain {\n    epochs = 10\n    batch = 32\n}\n",
+    )
+    .unwrap();
+    let o = run(&dead, &[]);
+    let found = diagnostics(&o);
+    assert!(!found.is_empty(), "{}", text(&o.stdout));
+    for d in &found {
+        let help = d["help"].as_str().unwrap_or_default();
+        assert!(!help.contains("normalise"), "{d}");
+    }
+}
