@@ -316,7 +316,12 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                 }
             }
             if let Some(data) = loaded.data {
-                tabular::lints(&mut cx, &data, rdata, st.loss.map(|(l, _)| l));
+                let metrics: Vec<crate::ir::Metric> = st
+                    .train
+                    .as_ref()
+                    .map(|t| t.metrics.iter().map(|(m, _)| *m).collect())
+                    .unwrap_or_default();
+                tabular::lints(&mut cx, &data, rdata, st.loss.map(|(l, _)| l), &metrics);
                 let before = cx.errors.len();
                 let model = labels::check(
                     &mut cx,
