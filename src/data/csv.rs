@@ -50,6 +50,8 @@ pub struct Layout {
     pub label_text: bool,
     /// The ignored columns (named, or left over from `features = [...]`).
     pub ignored: Vec<usize>,
+    /// Which column lists the recipe writes.
+    pub lists: Lists,
 }
 
 impl Layout {
@@ -73,6 +75,7 @@ pub fn read_train(spec: &CsvSpec, data: &DataSpec) -> Result<(Layout, RawTable),
         labels: layout.labels.clone(),
         label_text: layout.label_text,
         columns,
+        lists: layout.lists,
     };
     let raw = file.rows(spec, &cols, layout.header.as_deref(), first, data.missing)?;
     Ok((layout, raw))
@@ -179,6 +182,7 @@ pub fn read_other(
                 labels,
                 label_text: layout.label_text,
                 columns,
+                lists: layout.lists,
             }
         }
         _ => {
@@ -195,6 +199,7 @@ pub fn read_other(
                 labels: layout.labels.clone(),
                 label_text: layout.label_text,
                 columns,
+                lists: layout.lists,
             }
         }
     };
@@ -212,6 +217,28 @@ struct Columns {
     label_text: bool,
     /// Fields every row must have.
     columns: usize,
+    /// Which column lists the recipe writes (for help that fits it).
+    lists: Lists,
+}
+
+/// Which of `features`, `ignore` and `categorical` the recipe's data section
+/// writes: a help says "add it to `categorical`" to a recipe that has the list,
+/// "add `categorical = [...]`" to one that has not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lists {
+    pub features: bool,
+    pub ignore: bool,
+    pub categorical: bool,
+}
+
+impl Lists {
+    fn of(data: &DataSpec) -> Lists {
+        Lists {
+            features: data.features.is_some(),
+            ignore: !data.ignore.is_empty(),
+            categorical: !data.categorical.is_empty(),
+        }
+    }
 }
 
 fn is_gz(spec: &CsvSpec) -> bool {
@@ -643,7 +670,7 @@ impl Opened {
         }
         for (k, of_kind) in problems.into_iter().enumerate() {
             for p in of_kind {
-                errors.push(cell_error(spec, names, &p, k >= nf, missing));
+                errors.push(cell_error(spec, names, &p, k >= nf, missing, cols.lists));
             }
         }
         if !errors.is_empty() {
@@ -1025,6 +1052,7 @@ fn resolve_layout(
         labels,
         label_text: data.classification.is_some(),
         ignored,
+        lists: Lists::of(data),
     })
 }
 
@@ -1204,6 +1232,7 @@ fn cell_error(
     p: &ColumnProblem,
     label: bool,
     missing: Missing,
+    lists: Lists,
 ) -> DataError {
     let file = spec.display.clone();
     let column = column_name(names, p.index);
@@ -1270,7 +1299,24 @@ fn cell_error(
             let help = if label {
                 format!("a regression target must be a number (this column holds {seen}); for class names use `cross_entropy` or `binary_cross_entropy`")
             } else {
-                format!("this column holds text ({seen}): if it is a category, add `categorical = [{bare}]` to `data`; if the text means \"no value\", write an empty cell or NA and set `missing = mean` (or `drop`, `median`, `zero`); or leave the column out with `ignore = [{bare}]`")
+                let category = if lists.categorical {
+                    format!("add {bare} to `categorical`")
+                } else {
+                    format!("add `categorical = [{bare}]` to `data`")
+                };
+                let no_value = if missing == Missing::Error {
+                    "write an empty cell or NA and set `missing = mean` (or `drop`, `median`, `zero`)".to_string()
+                } else {
+                    format!("write an empty cell or NA (`missing = {}` then fills it)", missing.name())
+                };
+                let out = if lists.features {
+                    format!("remove {bare} from `features`")
+                } else if lists.ignore {
+                    format!("add {bare} to `ignore`")
+                } else {
+                    format!("leave the column out with `ignore = [{bare}]`")
+                };
+                format!("this column holds text ({seen}): if it is a category, {category}; if the text means \"no value\", {no_value}; or {out}")
             };
             DataError::NotANumber {
                 file,
