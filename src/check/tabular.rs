@@ -135,11 +135,7 @@ pub enum TabularLint {
 
     /// One class holds most of the train rows.
     #[error("class `{class}` holds {percent}% of the train rows: accuracy is misleading (always predicting it scores {percent}%)")]
-    #[diagnostic(
-        code(nnt::lint::class_imbalance),
-        severity(Warning),
-        help("{help}")
-    )]
+    #[diagnostic(code(nnt::lint::class_imbalance), severity(Warning), help("{help}"))]
     ClassImbalance {
         class: String,
         percent: usize,
@@ -327,13 +323,21 @@ pub fn lints(cx: &mut Cx, data: &Data, rdata: &RData, loss: Option<Loss>, metric
                         fixes.push("judge the model by per-class metrics: `train { metrics = [f1, precision, recall] }` (and `nnt eval`)");
                     }
                     let unstratified = [&rdata.spec.valid, &rdata.spec.test].iter().any(|s| {
-                        matches!(s, Some(crate::ir::SourceSpec::Split { stratify: false, .. }))
+                        matches!(
+                            s,
+                            Some(crate::ir::SourceSpec::Split {
+                                stratify: false,
+                                ..
+                            })
+                        )
                     });
                     if unstratified {
                         fixes.push("keep every class in each split with `split(train, f, stratify = true)`");
                     }
                     let help = match fixes.as_slice() {
-                        [] => "per-class metrics and `nnt eval` show how each class fares".to_string(),
+                        [] => {
+                            "per-class metrics and `nnt eval` show how each class fares".to_string()
+                        }
                         parts => parts.join(", and "),
                     };
                     cx.warn_any(
@@ -381,12 +385,14 @@ pub fn empty_classes(cx: &mut Cx, data: &Data, rdata: &RData) {
     } else {
         format!("classes {}{more} have", shown.join(", "))
     };
-    let split_taken = [rdata.valid_span, rdata.test_span]
+    // A split taken from train (not a file of its own) holds a class train lacks.
+    let taken = [&rdata.spec.valid, &rdata.spec.test]
         .iter()
-        .any(Option::is_some)
-        && counts
-            .iter()
-            .any(|(_, c)| c.first() == Some(&0) && c.iter().any(|&n| n > 0));
+        .any(|s| matches!(s, Some(crate::ir::SourceSpec::Split { .. })));
+    let elsewhere = counts
+        .iter()
+        .any(|(_, c)| c.first() == Some(&0) && c.iter().any(|&n| n > 0));
+    let split_taken = taken && elsewhere;
     let help = if past_the_labels {
         format!(
             "the labels use {used} classes (0 to {}): make the output layer dense({used})",
@@ -394,6 +400,8 @@ pub fn empty_classes(cx: &mut Cx, data: &Data, rdata: &RData) {
         )
     } else if split_taken {
         "a split took every row of the class: keep each class in train with `split(train, f, stratify = true)`, or use more data".to_string()
+    } else if elsewhere {
+        "the valid or test file has rows of it, the train file none: give the train file rows of every class".to_string()
     } else {
         "class labels are 0-based indices: check that the labels are numbered from 0 with no gap"
             .to_string()

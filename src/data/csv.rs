@@ -1307,7 +1307,10 @@ fn cell_error(
                 let no_value = if missing == Missing::Error {
                     "write an empty cell or NA and set `missing = mean` (or `drop`, `median`, `zero`)".to_string()
                 } else {
-                    format!("write an empty cell or NA (`missing = {}` then fills it)", missing.name())
+                    format!(
+                        "write an empty cell or NA (`missing = {}` then fills it)",
+                        missing.name()
+                    )
                 };
                 let out = if lists.features {
                     format!("remove {bare} from `features`")

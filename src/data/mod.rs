@@ -60,6 +60,8 @@ struct Part {
     raw: RawTable,
     file: Option<CsvSpec>,
     split: Split,
+    /// Rows taken from train by `split(train, f)` (not a file of their own).
+    taken: bool,
 }
 
 /// Loads every split, collecting the errors of all files.
@@ -132,6 +134,7 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
                         raw: train.take(&chosen),
                         file: train_file.clone(),
                         split,
+                        taken: true,
                     }),
                     Err(e) => out.errors.push(blame(e)),
                 }
@@ -159,6 +162,7 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
                             raw,
                             file: Some(c.clone()),
                             split,
+                            taken: false,
                         })
                     }
                     Err(e) => out.errors.extend(e.into_iter().map(blame)),
@@ -173,6 +177,7 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
                             raw,
                             file: None,
                             split,
+                            taken: false,
                         }),
                     }
                 }
@@ -281,6 +286,7 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
         raw: train,
         file: train_file,
         split: Split::Train,
+        taken: false,
     };
     let mut tables: Vec<(Split, Table)> = Vec::new();
     let mut unseen_total = 0;
@@ -453,6 +459,7 @@ fn unknown_class(prep: &Preparation, part: &Part) -> Option<DataError> {
         .filter(|(_, &id)| bad.get(id as usize).copied().unwrap_or(false));
     let (row, &id) = rows.next()?;
     let more_rows = rows.count();
+    let taken_from_train = part.taken;
     let name = names.get(id as usize)?.clone();
     let known = match &prep.classes {
         Some(Classes::Names { names }) => names
@@ -464,8 +471,11 @@ fn unknown_class(prep: &Preparation, part: &Part) -> Option<DataError> {
         _ => "numbers".into(),
     };
     let help = match &prep.classes {
-        Some(Classes::Names { .. }) => format!(
+        Some(Classes::Names { .. }) if taken_from_train => format!(
             "the classes are the label names of the train split: {known}; a split taken with `split(train, f)` can take every row of a rare class: use `stratify = true`"
+        ),
+        Some(Classes::Names { .. }) => format!(
+            "the classes are the label names of the train split: {known}; give the train file rows of every class"
         ),
         _ => "the train split's labels are all numbers, so every label must be a class number".into(),
     };
