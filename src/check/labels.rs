@@ -418,13 +418,17 @@ fn batch_norm(cx: &mut Cx, data: &Data, model: &RModel, train: &RTrain) {
     } else {
         return;
     };
-    let help = if size == 1 {
-        "use a batch of at least 2 rows, or remove batch_norm".to_string()
-    } else {
-        format!(
-            "use a batch size that does not leave one row over, such as {}",
-            size + 1
-        )
+    // A size that works: the nearest above (then below) that leaves no
+    // one-row batch (`rows % s != 1`), checked rather than guessed (7 rows in
+    // batches of 3 leave one row too).
+    let fits = |s: usize| s >= 2 && rows % s != 1;
+    let works = (size + 1..=rows)
+        .find(|&s| fits(s))
+        .or_else(|| (2..size).rev().find(|&s| fits(s)));
+    let help = match (works, size) {
+        (Some(s), 1) => format!("use a batch of at least 2 rows, such as `batch = {s}`, or remove batch_norm"),
+        (Some(s), _) => format!("use a batch size that does not leave one row over, such as {s}"),
+        (None, _) => "remove batch_norm, or train on more rows".to_string(),
     };
     cx.err(CheckError::BatchNormOneRow {
         why,
