@@ -426,7 +426,9 @@ fn batch_norm(cx: &mut Cx, data: &Data, model: &RModel, train: &RTrain) {
         .find(|&s| fits(s))
         .or_else(|| (2..size).rev().find(|&s| fits(s)));
     let help = match (works, size) {
-        (Some(s), 1) => format!("use a batch of at least 2 rows, such as `batch = {s}`, or remove batch_norm"),
+        (Some(s), 1) => {
+            format!("use a batch of at least 2 rows, such as `batch = {s}`, or remove batch_norm")
+        }
         (Some(s), _) => format!("use a batch size that does not leave one row over, such as {s}"),
         (None, _) => "remove batch_norm, or train on more rows".to_string(),
     };

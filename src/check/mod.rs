@@ -551,11 +551,33 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
         for (m, span) in &t.monitors {
             if let Monitor::Valid(metric) = m {
                 if !t.metrics.iter().any(|(x, _)| x == metric) {
+                    // A metric the loss has not (f1 of a regression) cannot be
+                    // added; a list the recipe has is added to, not given twice.
+                    let fits = loss.as_ref().is_none_or(|(l, _)| metric.fits(l));
+                    let help = match &loss {
+                        Some((l, _)) if !fits => {
+                            let names: Vec<String> = crate::ir::Metric::ALL
+                                .iter()
+                                .filter(|x| x.fits(l))
+                                .map(|x| format!("valid_{}", x.name()))
+                                .collect();
+                            format!(
+                                "`{}` is not measured for {}: monitor `valid_loss`, or one of {} (listed in `metrics`)",
+                                metric.name(),
+                                l.name(),
+                                names.join(", ")
+                            )
+                        }
+                        _ if t.metrics.is_empty() => {
+                            format!("add `metrics = [{}]` to `train`", metric.name())
+                        }
+                        _ => format!("add `{}` to `train`'s `metrics`", metric.name()),
+                    };
                     cx.err(CheckError::MonitorNotLogged {
                         monitor: m.name().to_string(),
                         metric: metric.name().to_string(),
                         span: *span,
-                        help: Some(format!("add `metrics = [{}]` to `train`", metric.name())),
+                        help: Some(help),
                     });
                 }
             }
