@@ -388,6 +388,12 @@ fn class_count_help(smallest: f64, largest: f64, width: usize) -> String {
             "the labels run from 1 to {width}: they look 1-based, while class labels count from 0; subtract 1 from every label (0 to {}), or, if there really are {needed} classes, make the output layer `dense({needed})`",
             width.saturating_sub(1)
         )
+    } else if needed as i64 > super::values::MAX_SIZE {
+        // No output layer can be that wide: the labels are no class indices.
+        format!(
+            "class labels are 0-based class indices, and a label of {largest} would need more output units than a layer can have ({}): is the label column an id or a measurement? for a numeric target use a regression loss such as `mse`",
+            super::values::MAX_SIZE
+        )
     } else {
         format!("make the output layer `dense({needed})`")
     }
