@@ -402,7 +402,7 @@ fn cmd_check(args: &CheckArgs) -> Outcome {
 }
 
 /// The recipe's files as a run would find them, without writing any
-/// (`nnt::cli::check::file_problem`), shown at the recipe's line as the
+/// (`nnt::cli::check::file_problems`), shown at the recipe's line as the
 /// checker's errors are.
 fn check_files(
     args: &RecipeArgs,
@@ -411,13 +411,18 @@ fn check_files(
     opts: &nnt::train::RunOptions,
 ) -> Result<(), CliError> {
     let given = (args.set.as_slice(), save_option);
-    if let Some(e) = nnt::cli::check::file_problem(program, opts, given) {
-        show(e.as_ref());
-        let name = &program.source.name;
-        nnt::cli::output::eprint(&format!("{name}: 1 error\n"));
-        return Err(CliError::Reported(Status::Failure));
+    let problems = nnt::cli::check::file_problems(program, opts, given);
+    if problems.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    for e in &problems {
+        show(e.as_ref());
+    }
+    let name = &program.source.name;
+    let n = problems.len();
+    let errors = if n == 1 { "error" } else { "errors" };
+    nnt::cli::output::eprint(&format!("{name}: {n} {errors}\n"));
+    Err(CliError::Reported(Status::Failure))
 }
 
 fn cmd_explain(args: &RecipeArgs) -> Outcome {

@@ -197,12 +197,24 @@ pub fn print(
 /// `opts` name the run's inputs ([`run_inputs`], the checkpoint resumed) and
 /// command-line outputs; `given` the `--set` overrides and whether `--save`
 /// was given (an item given on the command line has no place in the recipe).
-pub fn file_problem(
+/// Every problem is reported, one per item.
+pub fn file_problems(
     program: &crate::ir::Program,
     opts: &crate::train::RunOptions,
     given: (&[String], bool),
-) -> Option<BoxedDiagnostic> {
-    let problem = crate::train::preflight::check_files(program, opts).err()?;
+) -> Vec<BoxedDiagnostic> {
+    crate::train::preflight::check_files(program, opts)
+        .into_iter()
+        .map(|p| file_problem(program, p, given))
+        .collect()
+}
+
+/// One problem of [`file_problems`] as a diagnostic at its place.
+fn file_problem(
+    program: &crate::ir::Program,
+    problem: crate::train::preflight::Problem,
+    given: (&[String], bool),
+) -> BoxedDiagnostic {
     let error = problem.error;
     let (overrides, save_option) = given;
     let key = match problem.concerns {
@@ -235,12 +247,12 @@ pub fn file_problem(
                     let span: SourceSpan = (start, v.trim().len()).into();
                     (format!("--set {o}"), std::sync::Arc::new(o.clone()), span)
                 }
-                None => return Some(Box::new(error)),
+                None => return Box::new(error),
             }
         } else {
             match item_span(&source.text, problem.concerns) {
                 Some(span) => (source.name.clone(), source.text.clone(), span),
-                None => return Some(Box::new(error)),
+                None => return Box::new(error),
             }
         };
     // The message with its causes ("…: Is a directory"), as the text view
@@ -252,11 +264,7 @@ pub fn file_problem(
         cause = c.source();
     }
     let diag = crate::check::located::relabel(&error, message, "this file", span);
-    Some(Box::new(crate::check::Sourced::new(
-        Box::new(diag),
-        &name,
-        text,
-    )))
+    Box::new(crate::check::Sourced::new(Box::new(diag), &name, text))
 }
 
 /// The files a run of the recipe at `recipe` reads, as (role, path) pairs for
@@ -341,9 +349,9 @@ pub fn main(
             inputs: run_inputs(recipe, report.data_files.iter().cloned()),
             ..Default::default()
         };
-        if let Some(e) = file_problem(program, &opts, (overrides, false)) {
-            report.errors.push(e);
-        }
+        report
+            .errors
+            .extend(file_problems(program, &opts, (overrides, false)));
     }
     let status = if report.errors.is_empty() && report.program.is_some() {
         Status::Success

@@ -76,24 +76,46 @@ const CHECKPOINT_ROLE: &str = "checkpoint directory";
 /// [`check`], then that `init_from` loads into the model (safetensors holding
 /// every tensor with its shape, finite in the run's precision), without a run:
 /// what `nnt check` (every format), `nnt run` before it trains and the editor
-/// server ask (`cli::check::file_problem`). A run itself loads `init_from`
+/// server ask (`cli::check::file_problems`). A run itself loads `init_from`
 /// once, when it builds its network (`Trainer::new`), so [`prepare`] does not
 /// read it again.
-pub fn check_files(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
-    check(program, opts)?;
-    if let Some(p) = &program.init_from {
-        snapshot::check_init_from(program, p).map_err(|e| Problem {
-            error: e.into(),
-            concerns: Concerns::InitFrom,
-        })?;
+pub fn check_files(program: &Program, opts: &RunOptions) -> Vec<Problem> {
+    let mut problems = check_all(program, opts);
+    let init_from_read = !problems.iter().any(|p| p.concerns == Concerns::InitFrom);
+    if let (Some(p), true) = (&program.init_from, init_from_read) {
+        if let Err(e) = snapshot::check_init_from(program, p) {
+            problems.push(Problem {
+                error: e.into(),
+                concerns: Concerns::InitFrom,
+            });
+        }
     }
-    Ok(())
+    problems
+}
+
+/// The first problem of [`check_all`]: what a run refuses before it trains.
+pub fn check(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
+    match check_all(program, opts).into_iter().next() {
+        Some(p) => Err(p),
+        None => Ok(()),
+    }
 }
 
 /// Checks that need no writing and read no file: outputs are not inputs and
 /// can replace what is at their path, `init_from` is a readable regular file,
-/// the checkpoint path is not a file.
-pub fn check(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
+/// the checkpoint path is not a file. Every problem is reported (one per
+/// recipe item: a `save` that collides is not also said to be unwritable).
+pub fn check_all(program: &Program, opts: &RunOptions) -> Vec<Problem> {
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut report = |p: Problem| {
+        let seen = problems.iter().any(|q| {
+            (q.concerns == p.concerns && p.concerns != Concerns::CommandLine)
+                || q.error.to_string() == p.error.to_string()
+        });
+        if !seen {
+            problems.push(p);
+        }
+    };
     let ins = inputs(program, opts);
     let outs = outputs(program, opts);
     let of_role = |role: &str| {
@@ -116,7 +138,7 @@ pub fn check(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
             IoError::OutputIsInput { output_role, .. } => of_role(output_role),
             _ => Concerns::CommandLine,
         };
-        return Err(at(concerns)(e));
+        report(at(concerns)(e));
     }
     let mut all_outs = outs.clone();
     if let Some(ck) = &program.checkpoint {
@@ -132,7 +154,7 @@ pub fn check(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
             }
             _ => Concerns::CommandLine,
         };
-        return Err(at(concerns)(e));
+        report(at(concerns)(e));
     }
     if let Some(p) = &program.init_from {
         let init_from = |error: TrainError| Problem {
@@ -140,66 +162,84 @@ pub fn check(program: &Program, opts: &RunOptions) -> Result<(), Problem> {
             concerns: Concerns::InitFrom,
         };
         match guard::check_regular("init_from weights", p) {
-            Err(IoError::Unreadable { source, .. }) => {
-                return Err(init_from(
-                    WeightsError::Unreadable {
-                        path: p.display().to_string(),
-                        source,
-                    }
-                    .into(),
-                ))
-            }
-            Err(e) => return Err(init_from(e.into())),
+            Err(IoError::Unreadable { source, .. }) => report(init_from(
+                WeightsError::Unreadable {
+                    path: p.display().to_string(),
+                    source,
+                }
+                .into(),
+            )),
+            Err(e) => report(init_from(e.into())),
             Ok(_) => {}
         }
     }
     // The checkpoint resumed, before anything is created for the run (its
     // checkpoint folder).
     if let Some(p) = &opts.resume {
-        guard::check_regular("checkpoint to resume", p).map_err(at(Concerns::CommandLine))?;
+        if let Err(e) = guard::check_regular("checkpoint to resume", p) {
+            report(at(Concerns::CommandLine)(e));
+        }
     }
-    if let Some(ck) = &program.checkpoint {
-        let at_checkpoint = at(Concerns::CheckpointPath);
-        guard::check_checkpoint_path(&ck.path).map_err(at_checkpoint)?;
-        // A checkpoint this run may write over must be a regular file (a FIFO
-        // named `epoch-3.safetensors` was found after three epochs).
-        for e in checkpoint::list(&ck.path) {
-            if (1..=program.train.epochs).contains(&e) {
-                let p = checkpoint::path_for(&ck.path, e);
-                guard::check_output("checkpoint", &p).map_err(at_checkpoint)?;
-            }
-        }
-        // A checkpoint this run may write must not be one of the inputs (the
-        // checkpoint resumed is checked once its epoch is known).
-        // Only the epochs this run has (a checkpoint on Ctrl-C may be any).
-        let writes = |e: usize| (1..=program.train.epochs).contains(&e);
-        for (role, p) in &outs {
-            if let Some(e) = checkpoint_epoch_in(&ck.path, p).filter(|&e| writes(e)) {
-                return Err(at_checkpoint(IoError::OutputsCollide {
-                    a_role: role.to_string(),
-                    a: p.display().to_string(),
-                    b_role: "checkpoint".to_string(),
-                    b: checkpoint::path_for(&ck.path, e).display().to_string(),
-                }));
-            }
-        }
-        for (role, p) in ins.iter().filter(|(r, _)| *r != "checkpoint resumed") {
-            if let Some(e) = checkpoint_epoch_in(&ck.path, p).filter(|&e| writes(e)) {
-                return Err(at_checkpoint(IoError::OutputIsInput {
-                    output_role: "checkpoint".to_string(),
-                    output: checkpoint::path_for(&ck.path, e).display().to_string(),
-                    input_role: role.to_string(),
-                    input: p.display().to_string(),
-                }));
-            }
-        }
+    if let Some(ck) = checkpoint_problem(program, &ins, &outs) {
+        report(at(Concerns::CheckpointPath)(ck));
     }
     // After the collisions with checkpoints: `ck/epoch-2.safetensors` is one
     // before its folder is found missing (the run creates the checkpoint folder).
     for (role, p) in &outs {
-        guard::check_output(role, p).map_err(at(of_role(role)))?;
+        if let Err(e) = guard::check_output(role, p) {
+            report(at(of_role(role))(e));
+        }
     }
-    Ok(())
+    problems
+}
+
+/// The first problem of the checkpoint folder: a path that is not a folder, a
+/// checkpoint the run would write over that is not a regular file, an output
+/// or input that is one of the run's checkpoints.
+fn checkpoint_problem(
+    program: &Program,
+    ins: &[(&str, &Path)],
+    outs: &[(&str, &Path)],
+) -> Option<IoError> {
+    let ck = program.checkpoint.as_ref()?;
+    if let Err(e) = guard::check_checkpoint_path(&ck.path) {
+        return Some(e);
+    }
+    // A checkpoint this run may write over must be a regular file (a FIFO
+    // named `epoch-3.safetensors` was found after three epochs).
+    for e in checkpoint::list(&ck.path) {
+        if (1..=program.train.epochs).contains(&e) {
+            let p = checkpoint::path_for(&ck.path, e);
+            if let Err(e) = guard::check_output("checkpoint", &p) {
+                return Some(e);
+            }
+        }
+    }
+    // A checkpoint this run may write must not be one of the inputs (the
+    // checkpoint resumed is checked once its epoch is known).
+    // Only the epochs this run has (a checkpoint on Ctrl-C may be any).
+    let writes = |e: usize| (1..=program.train.epochs).contains(&e);
+    for (role, p) in outs {
+        if let Some(e) = checkpoint_epoch_in(&ck.path, p).filter(|&e| writes(e)) {
+            return Some(IoError::OutputsCollide {
+                a_role: role.to_string(),
+                a: p.display().to_string(),
+                b_role: "checkpoint".to_string(),
+                b: checkpoint::path_for(&ck.path, e).display().to_string(),
+            });
+        }
+    }
+    for (role, p) in ins.iter().filter(|(r, _)| *r != "checkpoint resumed") {
+        if let Some(e) = checkpoint_epoch_in(&ck.path, p).filter(|&e| writes(e)) {
+            return Some(IoError::OutputIsInput {
+                output_role: "checkpoint".to_string(),
+                output: checkpoint::path_for(&ck.path, e).display().to_string(),
+                input_role: role.to_string(),
+                input: p.display().to_string(),
+            });
+        }
+    }
+    None
 }
 
 /// The epoch of `file` when it is a checkpoint name (`epoch-N.safetensors`) in

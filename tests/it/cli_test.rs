@@ -970,6 +970,22 @@ fn check_reports_file_problems_in_every_format_at_the_item() {
         );
         assert!(!stdout(&o).contains("epoch"), "{item}: {}", stdout(&o));
     }
+    // every problem at once, each at its item
+    let text = recipe("0.5", 1)
+        + "init_from = \"none.safetensors\"\nsave = \"nodir/m.safetensors\"\ncheckpoint { every = 1; path = \"cfile\" }\n";
+    write(&dir.join("r.nnt"), &text);
+    let o = run(dir, &["check", "r.nnt", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let codes: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["code"].to_string())
+        .collect();
+    assert_eq!(codes.len(), 3, "{}", stdout(&o));
+    for code in ["unreadable", "write_failed", "checkpoint_not_dir"] {
+        assert!(codes.iter().any(|c| c.contains(code)), "{code}: {codes:?}");
+    }
+    let o = run(dir, &["run", "r.nnt"]);
+    assert!(stderr(&o).contains("r.nnt: 3 errors"), "{}", stderr(&o));
     // given on the command line, the item has no place in the recipe
     write(&dir.join("r.nnt"), &recipe("0.5", 1));
     let o = run(

@@ -402,9 +402,11 @@ impl Server {
                     ),
                     ..Default::default()
                 };
-                if let Some(e) = crate::cli::check::file_problem(program, &opts, (&[], false)) {
-                    report.errors.push(e);
-                }
+                report.errors.extend(crate::cli::check::file_problems(
+                    program,
+                    &opts,
+                    (&[], false),
+                ));
             }
             doc.full_cost = start.elapsed();
             if report.model.is_some() {
