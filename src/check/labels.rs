@@ -224,9 +224,17 @@ fn labels(
         Task::Multiclass => {
             let mut largest: Option<(f64, &str, &Table, usize)> = None;
             let mut smallest = f64::INFINITY;
+            // Each split's first label that is not a class, and the class count
+            // of the others, all at once (§13): one split's bad label does not
+            // hide another's, nor a label past the output width.
             for (split, t, span) in splits(data, rdata) {
+                let mut reported = false;
                 for (row, &y) in t.y.iter().enumerate() {
                     if !is_class_label(y) {
+                        if reported {
+                            continue;
+                        }
+                        reported = true;
                         cx.err(CheckError::LabelNotClass {
                             split: split.into(),
                             row: row + 1,
@@ -241,7 +249,7 @@ fn labels(
                                     .into(),
                             ),
                         });
-                        return;
+                        continue;
                     }
                     if largest.is_none_or(|(m, ..)| y > m) {
                         largest = Some((y, split, t, row));
@@ -285,6 +293,7 @@ fn labels(
                 });
             }
             let values = distinct_labels(data);
+            // Each split's first label other than 0 and 1 (§13: all at once).
             for (split, t, span) in splits(data, rdata) {
                 if let Some((row, &y)) = t.y.iter().enumerate().find(|(_, &y)| y != 0.0 && y != 1.0)
                 {
@@ -299,7 +308,6 @@ fn labels(
                         loss: same_source(span, Some(loss_span)),
                         help: Some(binary_label_help(&values)),
                     });
-                    return;
                 }
             }
         }
