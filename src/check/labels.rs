@@ -401,7 +401,33 @@ fn class_count_help(smallest: f64, largest: f64, width: usize) -> String {
     }
 }
 
+/// `batch = 1` with batch_norm, which needs no data: checked before the data
+/// is read, so that a data error does not hide it (§13).
+pub fn batch_norm_batch_one(cx: &mut Cx, model: &RModel, train: &RTrain) {
+    if train.plan.batch != Batch::Size(1) {
+        return;
+    }
+    let Some(bn) = model
+        .layers
+        .iter()
+        .find(|l| matches!(l.kind, LayerKind::BatchNorm { .. }))
+    else {
+        return;
+    };
+    cx.err(CheckError::BatchNormOneRow {
+        why: "`batch = 1` trains on one row at a time".to_string(),
+        span: bn.span,
+        batch: same_source(bn.span, train.batch_span),
+        help: Some("use a batch of at least 2 rows, or remove batch_norm".to_string()),
+    });
+}
+
+/// batch_norm with a one-row batch that the train split's row count makes
+/// (`batch = 1` is [`batch_norm_batch_one`]'s).
 fn batch_norm(cx: &mut Cx, data: &Data, model: &RModel, train: &RTrain) {
+    if train.plan.batch == Batch::Size(1) {
+        return;
+    }
     let Some(bn) = model
         .layers
         .iter()
@@ -415,10 +441,7 @@ fn batch_norm(cx: &mut Cx, data: &Data, model: &RModel, train: &RTrain) {
     }
     let size = train.plan.batch.rows(rows);
     let why = if size == 1 {
-        match train.plan.batch {
-            Batch::Size(_) => "`batch = 1` trains on one row at a time".to_string(),
-            Batch::Full => "the train split has a single row".to_string(),
-        }
+        "the train split has a single row".to_string()
     } else if rows % size == 1 {
         format!(
             "the train split has {rows} rows, so batches of {size} leave a last batch of one row"

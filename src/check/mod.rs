@@ -542,6 +542,9 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
             }
         }
     }
+    if let (Some(m), Some(t)) = (&model, &train) {
+        labels::batch_norm_batch_one(cx, m, t);
+    }
     if let Some(t) = &train {
         for (m, span) in &t.monitors {
             if let Monitor::Valid(metric) = m {
