@@ -252,6 +252,9 @@ pub(super) fn csv(cx: &mut Cx, b: &Args, at: &SourceCx) -> Option<SourceSpec> {
 }
 
 pub(super) fn split(cx: &mut Cx, b: &Args, _: &SourceCx) -> Option<SourceSpec> {
+    // The source, the fraction and stratify are each checked, whatever the
+    // others hold (§13: all errors at once).
+    let mut from_ok = true;
     if let Some(x) = b.get("from") {
         match values::bare_name(x) {
             Some(n) if n.name == "train" => {}
@@ -264,7 +267,7 @@ pub(super) fn split(cx: &mut Cx, b: &Args, _: &SourceCx) -> Option<SourceSpec> {
                         "rows can only be split off `train`: write `split(train, 0.2)`".into(),
                     ),
                 });
-                return None;
+                from_ok = false;
             }
             None => {
                 cx.err(CheckError::WrongType {
@@ -273,12 +276,16 @@ pub(super) fn split(cx: &mut Cx, b: &Args, _: &SourceCx) -> Option<SourceSpec> {
                     span: x.span,
                     help: Some("write `split(train, 0.2)`".into()),
                 });
-                return None;
+                from_ok = false;
             }
         }
     }
     let stratify = b.boolean(cx, "stratify");
-    let fraction = b.float(cx, "fraction")?;
+    let fraction = b.float(cx, "fraction");
+    if !from_ok {
+        return None;
+    }
+    let fraction = fraction?;
     Some(SourceSpec::Split {
         fraction,
         stratify: stratify?,

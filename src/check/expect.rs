@@ -195,7 +195,9 @@ pub fn loggable(
         let metric = metric_of(f);
         let unlisted = metric.filter(|m| metrics.is_some_and(|l| !l.contains(m)));
         let unfit = metric.filter(|m| loss.is_some_and(|l| !m.fits(&l)));
-        let missing = if f.starts_with("valid_") && data.is_some_and(|d| d.spec.valid.is_none()) {
+        // The split the field is measured on, and what the field needs besides:
+        // every reason is given at once (§13), the split's first.
+        let split = if f.starts_with("valid_") && data.is_some_and(|d| d.spec.valid.is_none()) {
             Some((
                 "the recipe has no valid split".to_string(),
                 "add `valid = split(train, 0.2)` to `data`".to_string(),
@@ -205,7 +207,10 @@ pub fn loggable(
                 "the recipe has no test split".to_string(),
                 "add `test = split(train, 0.2)` to `data`".to_string(),
             ))
-        } else if f.ends_with("_accuracy") && loss.is_some_and(|l| !l.is_classification()) {
+        } else {
+            None
+        };
+        let other = if f.ends_with("_accuracy") && loss.is_some_and(|l| !l.is_classification()) {
             Some((
                 "accuracy is only measured for classification losses".to_string(),
                 "expect a loss instead, e.g. `valid_loss = at_most(0.1)`".to_string(),
@@ -231,12 +236,13 @@ pub fn loggable(
                 )
             })
         };
-        if let Some((reason, help)) = missing {
+        let (reasons, helps): (Vec<String>, Vec<String>) = split.into_iter().chain(other).unzip();
+        if !reasons.is_empty() {
             cx.err(CheckError::NotLogged {
                 field: item.field.clone(),
-                reason,
+                reason: reasons.join(", and "),
                 span: item.span,
-                help: Some(help),
+                help: Some(helps.join("; ")),
             });
         }
     }

@@ -224,9 +224,17 @@ fn labels(
         Task::Multiclass => {
             let mut largest: Option<(f64, &str, &Table, usize)> = None;
             let mut smallest = f64::INFINITY;
+            // Each split's first label that is not a class, and the class count
+            // of the others, all at once (§13): one split's bad label does not
+            // hide another's, nor a label past the output width.
             for (split, t, span) in splits(data, rdata) {
+                let mut reported = false;
                 for (row, &y) in t.y.iter().enumerate() {
                     if !is_class_label(y) {
+                        if reported {
+                            continue;
+                        }
+                        reported = true;
                         cx.err(CheckError::LabelNotClass {
                             split: split.into(),
                             row: row + 1,
@@ -241,7 +249,7 @@ fn labels(
                                     .into(),
                             ),
                         });
-                        return;
+                        continue;
                     }
                     if largest.is_none_or(|(m, ..)| y > m) {
                         largest = Some((y, split, t, row));
@@ -285,6 +293,7 @@ fn labels(
                 });
             }
             let values = distinct_labels(data);
+            // Each split's first label other than 0 and 1 (§13: all at once).
             for (split, t, span) in splits(data, rdata) {
                 if let Some((row, &y)) = t.y.iter().enumerate().find(|(_, &y)| y != 0.0 && y != 1.0)
                 {
@@ -299,7 +308,6 @@ fn labels(
                         loss: same_source(span, Some(loss_span)),
                         help: Some(binary_label_help(&values)),
                     });
-                    return;
                 }
             }
         }
@@ -399,7 +407,33 @@ fn class_count_help(smallest: f64, largest: f64, width: usize) -> String {
     }
 }
 
+/// `batch = 1` with batch_norm, which needs no data: checked before the data
+/// is read, so that a data error does not hide it (§13).
+pub fn batch_norm_batch_one(cx: &mut Cx, model: &RModel, train: &RTrain) {
+    if train.plan.batch != Batch::Size(1) {
+        return;
+    }
+    let Some(bn) = model
+        .layers
+        .iter()
+        .find(|l| matches!(l.kind, LayerKind::BatchNorm { .. }))
+    else {
+        return;
+    };
+    cx.err(CheckError::BatchNormOneRow {
+        why: "`batch = 1` trains on one row at a time".to_string(),
+        span: bn.span,
+        batch: same_source(bn.span, train.batch_span),
+        help: Some("use a batch of at least 2 rows, or remove batch_norm".to_string()),
+    });
+}
+
+/// batch_norm with a one-row batch that the train split's row count makes
+/// (`batch = 1` is [`batch_norm_batch_one`]'s).
 fn batch_norm(cx: &mut Cx, data: &Data, model: &RModel, train: &RTrain) {
+    if train.plan.batch == Batch::Size(1) {
+        return;
+    }
     let Some(bn) = model
         .layers
         .iter()
@@ -413,10 +447,7 @@ fn batch_norm(cx: &mut Cx, data: &Data, model: &RModel, train: &RTrain) {
     }
     let size = train.plan.batch.rows(rows);
     let why = if size == 1 {
-        match train.plan.batch {
-            Batch::Size(_) => "`batch = 1` trains on one row at a time".to_string(),
-            Batch::Full => "the train split has a single row".to_string(),
-        }
+        "the train split has a single row".to_string()
     } else if rows % size == 1 {
         format!(
             "the train split has {rows} rows, so batches of {size} leave a last batch of one row"

@@ -343,6 +343,18 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                         cx.err(e);
                     }
                 }
+            } else if let Some(data) = loaded.partial {
+                // A valid or test source failed: what depends only on the data
+                // that loaded is still checked (§13); no program is built.
+                labels::check(
+                    &mut cx,
+                    &source,
+                    &data,
+                    rdata,
+                    st.model.as_ref(),
+                    st.loss,
+                    st.train.as_ref(),
+                );
             }
         }
     }
@@ -546,6 +558,9 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
                 });
             }
         }
+    }
+    if let (Some(m), Some(t)) = (&model, &train) {
+        labels::batch_norm_batch_one(cx, m, t);
     }
     if let Some(t) = &train {
         for (m, span) in &t.monitors {

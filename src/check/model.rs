@@ -40,7 +40,10 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
     let mut input = None;
     let mut layers: Vec<RLayer> = Vec::new();
     let mut explicit_init: Vec<bool> = Vec::new();
-    for (pos, entry) in sec.entries.iter().enumerate() {
+    // Layers seen so far (known or not), settings left out: `input` comes first
+    // among the layers whatever setting is misplaced before it.
+    let mut pos = 0;
+    for entry in &sec.entries {
         let e = match entry {
             Entry::Setting(s) => {
                 let help = if super::catalog::items("train").contains(&s.name.name.as_str()) {
@@ -53,10 +56,14 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
                     span: s.name.span,
                     help,
                 });
-                complete = false;
+                // A misplaced setting changes no width: the checks that need
+                // the data are still made (§13).
                 continue;
             }
-            Entry::Layer(e) => e,
+            Entry::Layer(e) => {
+                pos += 1;
+                e
+            }
         };
         let Some((decl, _)) = values::declared(cx, e, Kind::Layer, "layer", "dense(16)") else {
             complete = false;
@@ -68,7 +75,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RModel> {
             // `input(features)`, the one layer declaration that builds no layer.
             None => {
                 let n = b.count(cx, "features");
-                if pos != 0 || input.is_some() {
+                if pos != 1 || input.is_some() {
                     cx.err(CheckError::InputNotFirst { span: e.span });
                     complete = false;
                 } else if let Some(n) = n {

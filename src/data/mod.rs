@@ -35,6 +35,12 @@ pub const MAX_DATA_ERRORS: usize = 40;
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub data: Option<Data>,
+    /// When only the valid or test sources failed and the train split is what
+    /// it would have been without them: the data prepared without the splits
+    /// that failed, so that the checks that need only what loaded (input width,
+    /// class count, batch_norm's last batch) are still made (§13). Never
+    /// trained on: `errors` is not empty then.
+    pub partial: Option<Data>,
     pub errors: Vec<InSplit<DataError>>,
     pub warnings: Vec<InSplit<DataWarning>>,
 }
@@ -107,6 +113,9 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
         },
     };
     let train_ok = out.errors.is_empty();
+    // Whether the train split is final: a split taken off it that failed
+    // leaves it with rows it would not have.
+    let mut train_final = train_ok;
     let mut dropped = 0usize;
     if spec.missing == Missing::Drop {
         dropped += drop_missing(&mut train);
@@ -136,7 +145,10 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
                         split,
                         taken: true,
                     }),
-                    Err(e) => out.errors.push(blame(e)),
+                    Err(e) => {
+                        out.errors.push(blame(e));
+                        train_final = false;
+                    }
                 }
             }
             SourceSpec::Csv(c) => {
@@ -185,9 +197,15 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
             },
         }
     }
+    // The errors of the valid and test sources, when train is final: the rest is
+    // prepared without them, as `partial`.
+    let mut side_errors = Vec::new();
     if !out.errors.is_empty() {
         out.errors.truncate(MAX_DATA_ERRORS);
-        return out;
+        if !train_final {
+            return out;
+        }
+        side_errors = std::mem::take(&mut out.errors);
     }
 
     // ---- fit on the final train split
@@ -240,7 +258,7 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
                 help: help.into(),
             },
         ));
-        return out;
+        return with_side_errors(out, side_errors);
     }
 
     // ---- labels of the other splits must be train classes
@@ -253,7 +271,7 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
         }
     }
     if !out.errors.is_empty() {
-        return out;
+        return with_side_errors(out, side_errors);
     }
 
     // ---- warnings about categories
@@ -322,12 +340,12 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
         tables.push((part.split, table));
     }
     if !out.errors.is_empty() {
-        return out;
+        return with_side_errors(out, side_errors);
     }
     let class_counts = class_counts(&prep, &tables);
     let mut iter = tables.into_iter();
     let Some((_, train)) = iter.next() else {
-        return out;
+        return with_side_errors(out, side_errors);
     };
     let mut data = Data {
         train,
@@ -345,7 +363,22 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
             data.test = Some(t);
         }
     }
-    out.data = Some(data);
+    if side_errors.is_empty() {
+        out.data = Some(data);
+    } else {
+        out.partial = Some(data);
+    }
+    with_side_errors(out, side_errors)
+}
+
+/// `out` with the errors of the valid and test sources first (they were found
+/// first), at most [`MAX_DATA_ERRORS`] in all.
+fn with_side_errors(mut out: Loaded, mut side_errors: Vec<InSplit<DataError>>) -> Loaded {
+    if !side_errors.is_empty() {
+        side_errors.append(&mut out.errors);
+        side_errors.truncate(MAX_DATA_ERRORS);
+        out.errors = side_errors;
+    }
     out
 }
 
