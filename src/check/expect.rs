@@ -213,12 +213,22 @@ pub fn loggable(
         let other = if f.ends_with("_accuracy") && loss.is_some_and(|l| !l.is_classification()) {
             Some((
                 "accuracy is only measured for classification losses".to_string(),
-                "expect a loss instead, e.g. `valid_loss = at_most(0.1)`".to_string(),
+                format!(
+                    "expect a loss instead, e.g. `{}_loss = at_most(0.1)`",
+                    f.split('_').next().unwrap_or("valid")
+                ),
             ))
         } else if f == "penalty" && regularize.is_some_and(|r| !r.has_penalty) {
+            // A list the recipe has (with max_norm) is added to, not given twice.
+            let listed = regularize.is_some_and(|r| r.max_norm.is_some());
             Some((
                 "`regularize` holds no l1 or l2 penalty".to_string(),
-                "add `regularize = [l2(1e-4)]`, or expect another field".to_string(),
+                if listed {
+                    "add `l2(1e-4)` to the `regularize` list, or expect another field"
+                } else {
+                    "add `regularize = [l2(1e-4)]`, or expect another field"
+                }
+                .to_string(),
             ))
         } else if let (Some(m), Some(l)) = (unfit, loss) {
             // A listed metric that does not fit is `metric_loss` at the list.
@@ -232,7 +242,11 @@ pub fn loggable(
             unlisted.map(|m| {
                 (
                     format!("`train` has no `{}` in `metrics`", m.name()),
-                    format!("add `metrics = [{}]` to `train`", m.name()),
+                    if metrics.is_some_and(|l| !l.is_empty()) {
+                        format!("add `{}` to `train`'s `metrics`", m.name())
+                    } else {
+                        format!("add `metrics = [{}]` to `train`", m.name())
+                    },
                 )
             })
         };
