@@ -1318,16 +1318,13 @@ fn sigterm_stops_the_sweep_and_its_runs_and_a_rerun_completes_them() {
     for k in 0..2 {
         let run = out.join(format!("run-{k}"));
         assert!(!run.join("done").exists(), "run-{k} is not complete");
-        assert!(!lock(k).exists(), "run-{k} gave its lock back");
-        // Stopped as an interrupted run stops: the last finished epoch kept.
-        let ck: Vec<String> = std::fs::read_dir(run.join("ck"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert!(
-            ck.len() == 1 && ck[0].starts_with("epoch-"),
-            "run-{k}: {ck:?}"
-        );
+        // Stopped as an interrupted run stops: its log ends there (the
+        // checkpoint holds the last finished epoch, when one had finished)
+        // and the lock is given back; a run ended at once leaves it.
+        assert!(!lock(k).exists(), "run-{k} kept its lock");
+        let log = read(run.join("log.jsonl"));
+        let end = events(&log).pop().unwrap();
+        assert_eq!(end["reason"], "interrupted", "run-{k}");
     }
     assert!(
         !out.join("run-2").exists(),
@@ -1349,7 +1346,7 @@ fn sigterm_stops_the_sweep_and_its_runs_and_a_rerun_completes_them() {
 
 /// Ctrl-C on a terminal reaches the sweep and its runs at once, and the sweep
 /// passes it on: each run takes the two as one request and stops as an
-/// interrupted run does (a checkpoint, not an exit at once).
+/// interrupted run does (its log and its lock given back), not at once.
 #[cfg(target_os = "linux")]
 #[test]
 fn ctrl_c_to_the_process_group_stops_each_run_once() {
@@ -1358,7 +1355,12 @@ fn ctrl_c_to_the_process_group_stops_each_run_once() {
     use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("long.nnt"), long_recipe(1_000_000)).unwrap();
+    // Wide layers: a step takes longer than the sweep takes to pass the
+    // signal on, so the second one comes while the run is stopping.
+    let wide = long_recipe(1_000_000)
+        .replace("n = 64", "n = 16")
+        .replace("dense(4)", "dense(1000)\n    tanh\n    dense(1000)");
+    std::fs::write(d.join("long.nnt"), wide).unwrap();
     let mut sweep = nnt(d)
         .args([
             "sweep",
@@ -1387,13 +1389,8 @@ fn ctrl_c_to_the_process_group_stops_each_run_once() {
     assert_eq!(done.code, Some(130), "stderr:\n{}", done.stderr);
     assert!(left.is_empty(), "runs left training: {left:?}");
     for k in 0..2 {
-        let ck: Vec<String> = std::fs::read_dir(d.join(format!("out/run-{k}/ck")))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert!(
-            ck.len() == 1 && ck[0].starts_with("epoch-"),
-            "run-{k} stopped at once: {ck:?}"
-        );
+        assert!(!lock(k).exists(), "run-{k} ended at once: it kept its lock");
+        let log = read(d.join(format!("out/run-{k}/log.jsonl")));
+        assert_eq!(events(&log).pop().unwrap()["reason"], "interrupted");
     }
 }
