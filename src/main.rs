@@ -10,8 +10,6 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use miette::Diagnostic;
@@ -106,7 +104,7 @@ enum Command {
     Man,
     /// Run recipes and compare what they print with their stored snapshots.
     #[command(
-        after_help = "Examples:\n  nnt test                      # every recipe under the current directory\n  nnt test examples --update    # write missing and changed snapshots\n  nnt test --tolerance 1e-6 --junit report.xml\n\nExit status: 0 when every recipe passes (or with --update), 1 when one fails, 2 usage error."
+        after_help = "Examples:\n  nnt test                      # every recipe under the current directory\n  nnt test examples --update    # write missing and changed snapshots\n  nnt test --tolerance 1e-6 --junit report.xml\n\nExit status: 0 when every recipe passes (or with --update), 1 when one fails, 2 usage error, 130 interrupted (Ctrl-C, SIGTERM: the running recipes are stopped and not compared)."
     )]
     Test(nnt::cli::test::TestArgs),
     /// Print a shell completion script.
@@ -367,7 +365,11 @@ fn run() -> Outcome {
             out.write_bytes(&page);
             finish_stdout(out, Status::Success)
         }
-        Command::Test(args) => nnt::cli::test::main(&args, &mut std::io::stdout()),
+        Command::Test(args) => nnt::cli::test::main(
+            &args,
+            &mut std::io::stdout(),
+            nnt::cli::child::Interrupt::on_signals(),
+        ),
         Command::Completions { shell } => {
             // Generated in memory: a failed write must not panic or leave half a script.
             let mut script = Vec::new();
@@ -451,16 +453,9 @@ fn cmd_run(args: RunArgs) -> Outcome {
         .transpose()
         .map_err(CliError::usage)?;
     let (program, data_files) = load_program(&args.recipe, args.save.clone())?;
-    let interrupt = Arc::new(AtomicBool::new(false));
-    {
-        let flag = Arc::clone(&interrupt);
-        // A second Ctrl-C while the first is being handled ends the process at once.
-        let _ = ctrlc::set_handler(move || {
-            if flag.swap(true, Ordering::SeqCst) {
-                std::process::exit(i32::from(Status::Interrupted.code()));
-            }
-        });
-    }
+    // Ctrl-C, SIGTERM or SIGHUP stops training after the current step; a
+    // second signal (not the same one delivered twice) ends the run at once.
+    let interrupt = nnt::cli::child::Interrupt::on_signals().flag();
     let opts = nnt::train::RunOptions {
         resume: args.resume.clone(),
         timings: args.timings,
@@ -655,6 +650,7 @@ fn cmd_sweep(args: SweepArgs) -> Outcome {
         shard: args.shard,
         out,
         progress: true,
+        interrupt: nnt::cli::child::Interrupt::on_signals(),
     };
     Ok(sweep::sweep(&opts, &print))
 }

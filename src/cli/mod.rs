@@ -5,6 +5,7 @@
 //! Like `data`, `io` and `main.rs`, this module may touch files and start processes.
 
 pub mod check;
+pub mod child;
 pub mod complete;
 pub mod eval;
 pub mod exit;

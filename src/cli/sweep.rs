@@ -18,7 +18,10 @@
 //!
 //! A run is complete only when its marker exists, its log ends with an `end` event and
 //! its saved recipe is the one this sweep would write; anything else is rerun from
-//! the start (never half-counted). Every file is written through
+//! the start (never half-counted). A signal (Ctrl-C, SIGTERM, SIGHUP) starts no
+//! more runs, is passed on to the running ones ([`super::child`]), which stop
+//! without their marker, waits for them, and writes the summary of the complete
+//! ones; the sweep exits with 130. Every file is written through
 //! [`crate::io::atomic`], and none over a file the runs read (the recipe, its
 //! data, `init_from`): such a sweep is refused before it writes anything.
 
@@ -37,6 +40,7 @@ use crate::check::{resolve_recipe, BoxedDiagnostic, CheckOptions, Sourced};
 use crate::io::atomic::write_atomic;
 use crate::ir::Monitor;
 
+use super::child::Interrupt;
 use super::exit::Status;
 use super::recipe_files::{files_of, PathUse};
 
@@ -57,6 +61,9 @@ pub struct SweepOptions {
     pub out: PathBuf,
     /// Show a progress display (on a terminal only).
     pub progress: bool,
+    /// Set by SIGINT, SIGTERM or SIGHUP ([`Interrupt::on_signals`]): no run
+    /// starts after it, and the running ones are stopped and waited for.
+    pub interrupt: Interrupt,
 }
 
 /// One `--grid KEY=LIST`: the key and each value in recipe syntax.
@@ -668,6 +675,17 @@ enum Outcome {
     Skipped,
     Done,
     Failed(String),
+    /// Stopped by a signal before its end (no marker: it is run again next
+    /// time), or never started after one.
+    Interrupted,
+}
+
+/// How a run that started ended, when it did not fail.
+enum Ended {
+    /// Complete: its marker is written.
+    Done,
+    /// Stopped by the interrupt: no marker.
+    Interrupted,
 }
 
 fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic)) -> Status {
@@ -707,12 +725,17 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.min(todo.len().max(1)) {
             s.spawn(|| loop {
+                // After a signal no run starts.
+                if opts.interrupt.is_set() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(run) = todo.get(i) else {
                     break;
                 };
-                let outcome = match start_run(&exe, run, threads) {
-                    Ok(()) => Outcome::Done,
+                let outcome = match start_run(&exe, run, threads, &opts.interrupt) {
+                    Ok(Ended::Done) => Outcome::Done,
+                    Ok(Ended::Interrupted) => Outcome::Interrupted,
                     Err(e) => Outcome::Failed(e),
                 };
                 bar.inc(1);
@@ -725,6 +748,20 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
     });
     bar.finish_and_clear();
     let mut outcomes = outcomes.into_inner().unwrap_or_default();
+    // The runs a signal stopped, and those it kept from starting.
+    let mut stopped: Vec<usize> = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Interrupted))
+        .map(|(k, _)| *k)
+        .collect();
+    stopped.sort_unstable();
+    let started: HashSet<usize> = outcomes.iter().map(|(k, _)| *k).collect();
+    let not_started: Vec<usize> = todo
+        .iter()
+        .map(|r| r.k)
+        .filter(|k| !started.contains(k))
+        .collect();
+    outcomes.extend(not_started.iter().map(|&k| (k, Outcome::Interrupted)));
     outcomes.extend(
         runs.iter()
             .filter(|r| !todo.iter().any(|t| t.k == r.k))
@@ -785,26 +822,65 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
         .iter()
         .filter(|(_, o)| matches!(o, Outcome::Done))
         .count();
+    // A signal that came once every run had ended changed nothing.
+    if !stopped.is_empty() || !not_started.is_empty() {
+        print(&interrupted(&stopped, not_started.len()));
+        status = Status::Interrupted;
+    }
+    // The summary of the complete runs is written after a signal too; the
+    // status stays 130 then.
     match summarize(&opts.out) {
         Ok(summary) => {
             let mut out = super::output::Stdout::new();
             out.print(&summary.table(Some((ran, skipped))));
             if let Err(e) = out.finish() {
                 print(&e);
-                status = Status::Failure;
+                status = status.max(Status::Failure);
             }
         }
         Err(e) => {
             print(e.as_ref());
-            status = Status::Failure;
+            status = status.max(Status::Failure);
         }
     }
     status
 }
 
+/// What the sweep says after a signal: the runs it stopped (`stopped`, by
+/// number) and how many it did not start.
+fn interrupted(stopped: &[usize], not_started: usize) -> MietteDiagnostic {
+    let mut names: Vec<String> = stopped
+        .iter()
+        .take(SHOWN_RUNS)
+        .map(|k| format!("run-{k}"))
+        .collect();
+    if stopped.len() > SHOWN_RUNS {
+        names.push(format!("… and {} more", stopped.len() - SHOWN_RUNS));
+    }
+    let stopped_text = if stopped.is_empty() {
+        "no run was stopped".to_string()
+    } else {
+        format!("{} run(s) stopped ({})", stopped.len(), names.join(", "))
+    };
+    MietteDiagnostic::new(format!(
+        "the sweep was interrupted: {stopped_text}, {not_started} not started"
+    ))
+    .with_code("nnt::cli::sweep_interrupted")
+    .with_severity(miette::Severity::Warning)
+    .with_help(
+        "the summary holds the complete runs; run the same command again to run the others (complete runs are skipped)",
+    )
+}
+
 /// Runs one training as a child `nnt run` of its saved recipe; writes the marker
-/// when its log is complete.
-fn start_run(exe: &Path, run: &Run, threads: usize) -> Result<(), String> {
+/// when its log is complete. A run stopped by `interrupt` (SIGTERM passed on to
+/// it) gets no marker.
+fn start_run(
+    exe: &Path,
+    run: &Run,
+    threads: usize,
+    interrupt: &Interrupt,
+) -> Result<Ended, String> {
     let io = |what: &str, e: std::io::Error| format!("cannot {what}: {e}");
     std::fs::create_dir_all(&run.dir).map_err(|e| io("create the run's folder", e))?;
     // The marker goes first: whatever happens next, the run is not complete.
@@ -840,7 +916,8 @@ fn start_run(exe: &Path, run: &Run, threads: usize) -> Result<(), String> {
     let meta = serde_json::json!({ "k": run.k, "values": values });
     write_atomic(&run.dir.join("sweep.json"), format!("{meta}\n").as_bytes())
         .map_err(|e| io("write sweep.json", e))?;
-    let out = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .arg("run")
         .arg(run.dir.join(RECIPE))
         .args(["--format", "jsonl", "--log"])
@@ -849,9 +926,8 @@ fn start_run(exe: &Path, run: &Run, threads: usize) -> Result<(), String> {
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| io("start nnt", e))?;
+        .stderr(Stdio::piped());
+    let out = super::child::run(&mut command, interrupt).map_err(|e| io("start nnt", e))?;
     if !out.stderr.is_empty() {
         write_atomic(&run.dir.join("stderr.txt"), &out.stderr)
             .map_err(|e| io("write stderr.txt", e))?;
@@ -860,12 +936,16 @@ fn start_run(exe: &Path, run: &Run, threads: usize) -> Result<(), String> {
     // (the run finished and its log ends with its end event): each a result.
     let code = out.status.code();
     if !matches!(code, Some(0 | 3 | 4)) || read_end(&run.dir).is_none() {
+        if out.stopped() {
+            return Ok(Ended::Interrupted);
+        }
         return Err(match code {
             Some(c) => format!("`nnt run` exited with status {c}"),
             None => "`nnt run` was killed".to_string(),
         });
     }
-    write_atomic(&run.dir.join(MARKER), b"complete\n").map_err(|e| io("write the marker", e))
+    write_atomic(&run.dir.join(MARKER), b"complete\n").map_err(|e| io("write the marker", e))?;
+    Ok(Ended::Done)
 }
 
 /// One complete run, as read back from its folder.

@@ -6,6 +6,12 @@
 //! snapshotted as the diagnostics `nnt check NAME.nnt` renders there without
 //! colour at width 100. The output is compared with `snapshots/NAME.jsonl`
 //! byte for byte, or number by number within `--tolerance`.
+//!
+//! A signal (Ctrl-C, SIGTERM, SIGHUP) starts no more recipes and is passed on
+//! to the running children ([`super::child`]), which are waited for; a recipe
+//! they did not finish is `interrupted` in the report: never compared, nothing
+//! written for it (no snapshot, no `.new` file), neither passed nor failed.
+//! The report of the others is printed and `nnt test` exits with 130.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +21,7 @@ use std::sync::mpsc;
 
 use serde_json::Value;
 
+use super::child::Interrupt;
 use super::exit::{CliError, Status};
 use crate::io::guard::{self, IoError};
 
@@ -112,6 +119,17 @@ pub enum ChildError {
         /// when it printed nothing).
         stderr: String,
     },
+    /// `nnt test` was interrupted (Ctrl-C, SIGTERM, SIGHUP) before this
+    /// recipe's run ended, or before it started: its output is partial or
+    /// absent, so it is never compared, and nothing is written for it. Test:
+    /// tests/it/cli_test.rs `sigterm_stops_nnt_test_and_writes_no_snapshot`.
+    #[error("interrupted before `nnt {command} {recipe}` ended")]
+    #[diagnostic(code(nnt::test::interrupted))]
+    Interrupted {
+        /// `run`, or `check` for the rendering of a rejected recipe.
+        command: &'static str,
+        recipe: String,
+    },
     /// A recipe path without a file name (`nnt::io::not_a_file`); discovery
     /// only yields files, so only a caller of [`Runner::test_one`] can give one,
     /// and its regular-file check refuses it first.
@@ -196,6 +214,9 @@ pub enum Verdict {
     Failed(Vec<Difference>),
     /// The recipe could not be run at all (the executable did not start, …).
     Error(String),
+    /// A signal stopped `nnt test` before the recipe's run ended (or began):
+    /// not compared, nothing written, neither passed nor failed.
+    Interrupted,
 }
 
 /// One recipe's result.
@@ -225,12 +246,21 @@ pub struct Runner {
     pub update: bool,
     pub tolerance: Option<f64>,
     pub jobs: usize,
+    /// Set by a signal ([`Interrupt::on_signals`]): no recipe starts after it,
+    /// and the running ones are stopped.
+    pub interrupt: Interrupt,
 }
 
 /// `nnt test`: prints the report on `out`; [`Status::Success`] when every
 /// recipe passed (or `--update` wrote the snapshots), [`Status::Failure`] when
-/// one failed or had no snapshot, a usage error when it cannot start.
-pub fn main(args: &TestArgs, out: &mut dyn Write) -> Result<Status, CliError> {
+/// one failed or had no snapshot, a usage error when it cannot start,
+/// [`Status::Interrupted`] when `interrupt` stopped a recipe or kept one from
+/// starting.
+pub fn main(
+    args: &TestArgs,
+    out: &mut dyn Write,
+    interrupt: Interrupt,
+) -> Result<Status, CliError> {
     let usage = |m: String| CliError::usage(TestError::Usage(m));
     if let Some(t) = args.tolerance {
         if !(t.is_finite() && t >= 0.0) {
@@ -258,6 +288,7 @@ pub fn main(args: &TestArgs, out: &mut dyn Write) -> Result<Status, CliError> {
         update: args.update,
         tolerance: args.tolerance,
         jobs,
+        interrupt,
     };
     // A closed pipe ends the report quietly; any other write error is reported.
     let mut sink = super::output::Stdout::new();
@@ -268,7 +299,10 @@ pub fn main(args: &TestArgs, out: &mut dyn Write) -> Result<Status, CliError> {
     let errors = results
         .iter()
         .any(|r| matches!(r.verdict, Verdict::Error(_)));
-    let status = if !errors
+    let interrupted = results.iter().any(|r| r.verdict == Verdict::Interrupted);
+    let status = if interrupted {
+        Status::Interrupted
+    } else if !errors
         && (args.update || results.iter().all(RecipeResult::passed))
         && !results.iter().any(|r| r.write_error.is_some())
     {
@@ -488,7 +522,8 @@ fn recipe_dir(recipe: &Path) -> PathBuf {
 
 impl Runner {
     /// Runs every recipe, up to `jobs` at a time; `report` sees each result in
-    /// path order as soon as it and all before it are done.
+    /// path order as soon as it and all before it are done. After the
+    /// interrupt no recipe starts: those left are [`Verdict::Interrupted`].
     pub fn run_all(
         &self,
         recipes: &[PathBuf],
@@ -497,11 +532,15 @@ impl Runner {
         let next = AtomicUsize::new(0);
         let (tx, rx) = mpsc::channel::<(usize, RecipeResult)>();
         let mut slots: Vec<Option<RecipeResult>> = vec![None; recipes.len()];
+        let mut printed = 0;
         std::thread::scope(|scope| {
             for _ in 0..self.jobs.min(recipes.len()).max(1) {
                 let tx = tx.clone();
                 let next = &next;
                 scope.spawn(move || loop {
+                    if self.interrupt.is_set() {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(recipe) = recipes.get(i) else { break };
                     if tx.send((i, self.test_one(recipe))).is_err() {
@@ -510,7 +549,6 @@ impl Runner {
                 });
             }
             drop(tx);
-            let mut printed = 0;
             for (i, r) in rx {
                 slots[i] = Some(r);
                 while let Some(Some(r)) = slots.get(printed) {
@@ -519,7 +557,24 @@ impl Runner {
                 }
             }
         });
-        slots.into_iter().flatten().collect()
+        // The recipes a signal kept from starting.
+        let results: Vec<RecipeResult> = slots
+            .into_iter()
+            .zip(recipes)
+            .map(|(slot, recipe)| {
+                slot.unwrap_or_else(|| RecipeResult {
+                    path: recipe.clone(),
+                    verdict: Verdict::Interrupted,
+                    updated: false,
+                    write_error: None,
+                    seconds: 0.0,
+                })
+            })
+            .collect();
+        for r in results.iter().skip(printed) {
+            report(r);
+        }
+        results
     }
 
     /// Runs one recipe and compares its output with its snapshot.
@@ -539,6 +594,12 @@ impl Runner {
         }
         let actual = match self.output_of(recipe) {
             Ok(a) => a,
+            // A partial output: never compared, nothing written.
+            Err(ChildError::Interrupted { .. }) => {
+                result.verdict = Verdict::Interrupted;
+                result.seconds = started.elapsed().as_secs_f64();
+                return result;
+            }
             Err(e) => {
                 result.verdict = Verdict::Error(coded(&e));
                 result.seconds = started.elapsed().as_secs_f64();
@@ -589,7 +650,7 @@ impl Runner {
         };
         let written = match &result.verdict {
             Verdict::Passed => remove_new(),
-            Verdict::Error(_) => Ok(()),
+            Verdict::Error(_) | Verdict::Interrupted => Ok(()),
             Verdict::New | Verdict::Failed(_) if self.update => {
                 // Reported as written only once it is.
                 let w = write("snapshot", &snap_path, &actual);
@@ -605,26 +666,45 @@ impl Runner {
 
     /// What the recipe prints: its JSONL log, or its check's diagnostics when
     /// its check fails; a run that fails otherwise (an exit status other than
-    /// 0, 3, 4 and 130) is [`ChildError::RunFailed`].
+    /// 0, 3, 4 and 130) is [`ChildError::RunFailed`], and one that the
+    /// interrupt stopped (or kept from starting) [`ChildError::Interrupted`].
     fn output_of(&self, recipe: &Path) -> Result<Vec<u8>, ChildError> {
         let dir = recipe_dir(recipe);
         let name = recipe.file_name().ok_or_else(|| IoError::NotAFile {
             path: recipe.display().to_string(),
             what: "no file name".to_string(),
         })?;
-        let child = |args: &[&std::ffi::OsStr]| {
-            Command::new(&self.exe)
-                .args(args)
-                .current_dir(&dir)
-                .env("NO_COLOR", "1")
-                .env_remove("CLICOLOR_FORCE")
-                .env("COLUMNS", SNAPSHOT_WIDTH.to_string())
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|source| ChildError::CannotRun {
-                    exe: self.exe.display().to_string(),
-                    source,
-                })
+        let interrupted = |command: &'static str| ChildError::Interrupted {
+            command,
+            recipe: name.to_string_lossy().into_owned(),
+        };
+        let child = |command: &'static str, args: &[&std::ffi::OsStr]| {
+            // After a signal no child starts.
+            if self.interrupt.is_set() {
+                return Err(interrupted(command));
+            }
+            let ended = super::child::run(
+                Command::new(&self.exe)
+                    .arg(command)
+                    .args(args)
+                    .current_dir(&dir)
+                    .env("NO_COLOR", "1")
+                    .env_remove("CLICOLOR_FORCE")
+                    .env("COLUMNS", SNAPSHOT_WIDTH.to_string())
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped()),
+                &self.interrupt,
+            )
+            .map_err(|source| ChildError::CannotRun {
+                exe: self.exe.display().to_string(),
+                source,
+            })?;
+            // Stopped by the signal: its output is partial.
+            if ended.stopped() {
+                return Err(interrupted(command));
+            }
+            Ok(ended)
         };
         // A child ended by a signal printed only part of its output: never a
         // snapshot, and never compared with one.
@@ -634,14 +714,16 @@ impl Runner {
             status: status.to_string(),
         };
         let threads = super::options::child_threads(self.jobs).to_string();
-        let run = child(&[
-            "run".as_ref(),
-            name,
-            "--format".as_ref(),
-            "jsonl".as_ref(),
-            "--threads".as_ref(),
-            threads.as_ref(),
-        ])?;
+        let run = child(
+            "run",
+            &[
+                name,
+                "--format".as_ref(),
+                "jsonl".as_ref(),
+                "--threads".as_ref(),
+                threads.as_ref(),
+            ],
+        )?;
         let code = match run.status.code() {
             None => return Err(killed("run", run.status)),
             // A result: completed, diverged, an expectation not met, or
@@ -652,7 +734,7 @@ impl Runner {
         // A recipe that fails its check prints nothing on stdout: its snapshot
         // is the check's rendering.
         if code == 1 && run.stdout.is_empty() {
-            let check = child(&["check".as_ref(), name])?;
+            let check = child("check", &[name])?;
             if check.status.code().is_none() {
                 return Err(killed("check", check.status));
             }
@@ -951,6 +1033,9 @@ pub fn report_entry(r: &RecipeResult) -> String {
             s
         }
         Verdict::Error(e) => format!("ERROR   {path}: {e}\n"),
+        Verdict::Interrupted => {
+            format!("stopped {path}: interrupted before it ended; not compared, nothing written\n")
+        }
     };
     if let Some(e) = &r.write_error {
         s.push_str(&format!("    {e}\n"));
@@ -973,15 +1058,31 @@ fn differences_text(diffs: &[Difference], indent: &str) -> String {
     s
 }
 
-/// The report's last line: `N passed, M failed`.
+/// The report's last line: `N passed, M failed`, and `, K interrupted` when a
+/// signal stopped some (neither passed nor failed).
 pub fn summary_line(results: &[RecipeResult]) -> String {
     let passed = results.iter().filter(|r| r.passed()).count();
-    format!("{passed} passed, {} failed\n", results.len() - passed)
+    let interrupted = interrupted_count(results);
+    let failed = results.len() - passed - interrupted;
+    if interrupted == 0 {
+        format!("{passed} passed, {failed} failed\n")
+    } else {
+        format!("{passed} passed, {failed} failed, {interrupted} interrupted\n")
+    }
 }
 
-/// A JUnit XML report: one test case per recipe.
+fn interrupted_count(results: &[RecipeResult]) -> usize {
+    results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Interrupted)
+        .count()
+}
+
+/// A JUnit XML report: one test case per recipe (`<skipped>` for one a signal
+/// stopped).
 pub fn junit_xml(results: &[RecipeResult]) -> String {
-    let failures = results.iter().filter(|r| !r.passed()).count();
+    let skipped = interrupted_count(results);
+    let failures = results.iter().filter(|r| !r.passed()).count() - skipped;
     let total: f64 = results.iter().map(|r| r.seconds).sum();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.push_str(&format!(
@@ -989,7 +1090,7 @@ pub fn junit_xml(results: &[RecipeResult]) -> String {
         results.len()
     ));
     x.push_str(&format!(
-        "  <testsuite name=\"nnt test\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{total:.3}\">\n",
+        "  <testsuite name=\"nnt test\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{total:.3}\">\n",
         results.len()
     ));
     for r in results {
@@ -1002,8 +1103,14 @@ pub fn junit_xml(results: &[RecipeResult]) -> String {
             xml_escape(&path),
             r.seconds
         ));
+        if r.verdict == Verdict::Interrupted {
+            x.push_str(
+                ">\n      <skipped message=\"interrupted before it ended\"/>\n    </testcase>\n",
+            );
+            continue;
+        }
         let failure = match &r.verdict {
-            Verdict::Passed => r
+            Verdict::Passed | Verdict::Interrupted => r
                 .write_error
                 .clone()
                 .map(|e| ("cannot write".to_owned(), e)),

@@ -219,6 +219,83 @@ fn test_report_does_not_depend_on_jobs() {
     assert_eq!(last_line(&one), "4 passed, 2 failed");
 }
 
+/// Issue 11, item 18: SIGTERM to `nnt test` ended it at once and left the
+/// running recipes training. Now no recipe starts after it, the running ones
+/// are stopped (SIGTERM passed on) and waited for, a recipe they did not
+/// finish is `stopped` in the report and in the JUnit file (`<skipped>`):
+/// neither passed nor failed, and nothing is written for it, not even under
+/// `--update`; the recipes that finished are reported, and `nnt test` exits
+/// with 130.
+#[cfg(target_os = "linux")]
+#[test]
+fn sigterm_stops_nnt_test_and_writes_no_snapshot() {
+    use crate::common;
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(&dir.join("a.nnt"), &recipe("0.5", 3));
+    assert_eq!(run(dir, &["test", "--update"]).status.code(), Some(0));
+    // Three recipes that train far longer than the test waits; each holds the
+    // lock of its checkpoint folder while it trains.
+    let long = |name: &str| {
+        recipe("0.5", 1_000_000).replace("batch = full", "batch = 1")
+            + &format!("checkpoint {{\n    every = 1000000\n    path = \"ck_{name}\"\n}}\n")
+    };
+    for name in ["b", "c", "d"] {
+        write(&dir.join(format!("{name}.nnt")), &long(name));
+    }
+    let mut test = nnt(dir)
+        .args(["test", "--update", "--jobs", "2", "--junit", "report.xml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = |name: &str| dir.join(format!("ck_{name}/.nnt.lock"));
+    // c starts once a has finished.
+    common::wait_for(&mut test, 120, "b and c training", || {
+        lock("b").exists() && lock("c").exists()
+    });
+    let runs = common::children_of(test.id());
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    common::send_signal("TERM", &test.id().to_string());
+    let done = common::finish(test, 120, "nnt test after SIGTERM");
+    let left = common::left_running(&runs);
+    assert_eq!(
+        done.code,
+        Some(130),
+        "stdout:\n{}\nstderr:\n{}",
+        done.stdout,
+        done.stderr
+    );
+    assert!(left.is_empty(), "recipes left training: {left:?}");
+    let stopped = "interrupted before it ended; not compared, nothing written";
+    assert_eq!(
+        done.stdout,
+        format!(
+            "ok      a.nnt\nstopped b.nnt: {stopped}\nstopped c.nnt: {stopped}\n\
+             stopped d.nnt: {stopped}\n1 passed, 0 failed, 3 interrupted\n"
+        )
+    );
+    let snapshots: Vec<String> = std::fs::read_dir(dir.join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(snapshots, ["a.jsonl"], "no snapshot of a partial output");
+    assert!(!dir.join("ck_d").exists(), "d never started");
+    for name in ["b", "c"] {
+        assert!(!lock(name).exists(), "{name} gave its lock back");
+    }
+    let xml = std::fs::read_to_string(dir.join("report.xml")).unwrap();
+    assert!(
+        xml.contains("tests=\"4\" failures=\"0\" errors=\"0\" skipped=\"3\"")
+            && xml
+                .matches("<skipped message=\"interrupted before it ended\"/>")
+                .count()
+                == 3,
+        "{xml}"
+    );
+}
+
 #[test]
 fn test_junit_report_is_well_formed() {
     let tmp = tempfile::tempdir().unwrap();
@@ -270,6 +347,7 @@ fn test_reports_a_child_that_cannot_start_or_is_killed() {
         update: true,
         tolerance: None,
         jobs: 1,
+        interrupt: nnt::cli::child::Interrupt::new(),
     };
     let error = |v: &Verdict| match v {
         Verdict::Error(e) => e.clone(),
@@ -371,6 +449,7 @@ fn test_reports_a_failed_run_whatever_its_status() {
         update: true,
         tolerance: None,
         jobs: 1,
+        interrupt: nnt::cli::child::Interrupt::new(),
     };
     // `/bin/sh run r.nnt …` and `/bin/sh check r.nnt` run these scripts.
     write(&dir.join("check"), "exit 0\n");

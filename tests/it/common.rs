@@ -123,3 +123,93 @@ pub fn on_terminal(
     let done = finish(child, secs, what);
     Some((done.code, reader.join().unwrap()))
 }
+
+/// A process as `/proc/PID/stat` shows it: its parent and its start time (so
+/// that a process id the system has since reused is not taken for it).
+#[cfg(target_os = "linux")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    pub parent: u32,
+    pub started: u64,
+}
+
+#[cfg(target_os = "linux")]
+fn process(pid: u32) -> Option<Process> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `PID (COMMAND) STATE PPID …`: the command may hold spaces and parentheses.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+    if fields.first() == Some(&"Z") {
+        return None;
+    }
+    Some(Process {
+        pid,
+        parent: fields.get(1)?.parse().ok()?,
+        started: fields.get(19)?.parse().ok()?,
+    })
+}
+
+/// The live processes whose parent is `pid`.
+#[cfg(target_os = "linux")]
+pub fn children_of(pid: u32) -> Vec<Process> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(process)
+        .filter(|p| p.parent == pid)
+        .collect()
+}
+
+/// Whether `p` still runs (the same process: same id and start time, not a zombie).
+#[cfg(target_os = "linux")]
+pub fn still_runs(p: &Process) -> bool {
+    process(p.pid).is_some_and(|now| now.started == p.started)
+}
+
+/// Sends `signal` (`TERM`, `INT`, `KILL`) to `target` (a process id, or `-PGID`
+/// for a process group) with kill(1).
+pub fn send_signal(signal: &str, target: &str) {
+    let st = std::process::Command::new("kill")
+        .args(["-s", signal, "--", target])
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -s {signal} {target}");
+}
+
+/// Waits at most `secs` seconds for `ready`; past that, kills `child` and its
+/// children and fails with `what`.
+#[cfg(target_os = "linux")]
+pub fn wait_for(
+    child: &mut std::process::Child,
+    secs: u64,
+    what: &str,
+    mut ready: impl FnMut() -> bool,
+) {
+    let start = std::time::Instant::now();
+    while !ready() {
+        if start.elapsed() > std::time::Duration::from_secs(secs) {
+            for p in children_of(child.id()) {
+                send_signal("KILL", &p.pid.to_string());
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: not after {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Of `processes`, those that still run; each is killed (so that a failing
+/// test leaves none behind).
+#[cfg(target_os = "linux")]
+pub fn left_running(processes: &[Process]) -> Vec<Process> {
+    let left: Vec<Process> = processes.iter().copied().filter(still_runs).collect();
+    for p in &left {
+        let _ = std::process::Command::new("kill")
+            .args(["-s", "KILL", &p.pid.to_string()])
+            .status();
+    }
+    left
+}

@@ -1261,4 +1261,154 @@ fn a_layer_from_an_override_is_shown_as_such() {
         .to_string();
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cells.get(2), Some(&"--set"), "{row}");
+
+// ------------------------------------------------------------------ signals
+
+/// A recipe whose every run trains for a second or two (a debug build) and
+/// checkpoints only when interrupted, holding the lock `ck/.nnt.lock` while it
+/// trains (taken once its own signal handler is in place).
+#[cfg(target_os = "linux")]
+fn long_recipe(epochs: usize) -> String {
+    format!(
+        "seed = 3\ndata {{\n    train = xor(n = 64, noise = 0.1)\n    valid = split(train, 0.25)\n}}\n\
+         model {{\n    dense(4)\n    tanh\n    dense(2)\n}}\n\
+         loss = cross_entropy\noptimizer = sgd(lr = 0.1)\n\
+         train {{\n    epochs = {epochs}\n    batch = 1\n}}\n\
+         checkpoint {{\n    every = 1000000\n    path = \"ck\"\n}}\n"
+    )
+}
+
+/// Issue 11, item 18: SIGTERM (what `timeout`, Docker and Slurm send) to `nnt
+/// sweep --jobs 2` ended the sweep at once and left both runs training. Now no
+/// run starts after it, it is passed on to the two running ones, which stop as
+/// an interrupted `nnt run` does (a checkpoint, the lock given back), the sweep
+/// waits for them, writes the summary of what is complete and exits with 130;
+/// the runs it stopped have no marker, and the same command runs them again.
+#[cfg(target_os = "linux")]
+#[test]
+fn sigterm_stops_the_sweep_and_its_runs_and_a_rerun_completes_them() {
+    use crate::common;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("long.nnt"), long_recipe(800)).unwrap();
+    let args = [
+        "sweep",
+        "long.nnt",
+        "--grid",
+        "optimizer.lr=[0.1, 0.2, 0.3]",
+        "-o",
+        "out",
+    ];
+    let mut sweep = nnt(d)
+        .args(args)
+        .args(["--jobs", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = d.join("out");
+    let lock = |k: usize| out.join(format!("run-{k}/ck/.nnt.lock"));
+    common::wait_for(&mut sweep, 120, "both runs training", || {
+        lock(0).exists() && lock(1).exists()
+    });
+    let runs = common::children_of(sweep.id());
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    common::send_signal("TERM", &sweep.id().to_string());
+    let done = common::finish(sweep, 120, "nnt sweep after SIGTERM");
+    let left = common::left_running(&runs);
+    assert_eq!(done.code, Some(130), "stderr:\n{}", done.stderr);
+    assert!(left.is_empty(), "runs left training: {left:?}");
+    assert!(
+        done.stderr
+            .contains("the sweep was interrupted: 2 run(s) stopped (run-0, run-1), 1 not started"),
+        "{}",
+        done.stderr
+    );
+    assert!(!done.stderr.contains("failed"), "{}", done.stderr);
+    assert!(
+        done.stdout
+            .starts_with("0 complete run(s) (0 run now, 0 skipped)"),
+        "{}",
+        done.stdout
+    );
+    assert!(out.join("summary.csv").is_file());
+    for k in 0..2 {
+        let run = out.join(format!("run-{k}"));
+        assert!(!run.join("done").exists(), "run-{k} is not complete");
+        // Stopped as an interrupted run stops: its log ends there (the
+        // checkpoint holds the last finished epoch, when one had finished)
+        // and the lock is given back; a run ended at once leaves it.
+        assert!(!lock(k).exists(), "run-{k} kept its lock");
+        let log = read(run.join("log.jsonl"));
+        let end = events(&log).pop().unwrap();
+        assert_eq!(end["reason"], "interrupted", "run-{k}");
+    }
+    assert!(
+        !out.join("run-2").exists(),
+        "no run starts after the signal"
+    );
+
+    // The same command runs the three (more at once: `--jobs` is no part of a run).
+    let o = run(d, &[&args[..], &["--jobs", "3"]].concat());
+    ok(&o);
+    assert!(
+        text(&o.stdout).starts_with("3 complete run(s) (3 run now, 0 skipped)"),
+        "{}",
+        text(&o.stdout)
+    );
+    for k in 0..3 {
+        assert!(out.join(format!("run-{k}/done")).is_file(), "run-{k}");
+    }
+}
+
+/// Ctrl-C on a terminal reaches the sweep and its runs at once, and the sweep
+/// passes it on: each run takes the two as one request and stops as an
+/// interrupted run does (its log and its lock given back), not at once.
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_to_the_process_group_stops_each_run_once() {
+    use crate::common;
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Wide layers: a step takes longer than the sweep takes to pass the
+    // signal on, so the second one comes while the run is stopping.
+    let wide = long_recipe(1_000_000)
+        .replace("n = 64", "n = 16")
+        .replace("dense(4)", "dense(1000)\n    tanh\n    dense(1000)");
+    std::fs::write(d.join("long.nnt"), wide).unwrap();
+    let mut sweep = nnt(d)
+        .args([
+            "sweep",
+            "long.nnt",
+            "--grid",
+            "optimizer.lr=[0.1, 0.2]",
+            "--jobs",
+            "2",
+            "-o",
+            "out",
+        ])
+        // A group of its own, as a terminal's foreground job.
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = |k: usize| d.join(format!("out/run-{k}/ck/.nnt.lock"));
+    common::wait_for(&mut sweep, 120, "both runs training", || {
+        lock(0).exists() && lock(1).exists()
+    });
+    let runs = common::children_of(sweep.id());
+    common::send_signal("INT", &format!("-{}", sweep.id()));
+    let done = common::finish(sweep, 120, "nnt sweep after Ctrl-C");
+    let left = common::left_running(&runs);
+    assert_eq!(done.code, Some(130), "stderr:\n{}", done.stderr);
+    assert!(left.is_empty(), "runs left training: {left:?}");
+    for k in 0..2 {
+        assert!(!lock(k).exists(), "run-{k} ended at once: it kept its lock");
+        let log = read(d.join(format!("out/run-{k}/log.jsonl")));
+        assert_eq!(events(&log).pop().unwrap()["reason"], "interrupted");
+    }
 }

@@ -838,6 +838,52 @@ fn sigterm_checkpoints_like_ctrl_c() {
     assert!(written[0].starts_with("epoch-"), "{written:?}");
 }
 
+/// One request often arrives twice: Ctrl-C reaches a run and the `nnt sweep`
+/// or `nnt test` that passes it on, Slurm and systemd signal every process of
+/// a job. A second signal right after the first is the same request: the run
+/// still stops with its checkpoint and its `end` event, not at once.
+#[cfg(target_os = "linux")]
+#[test]
+fn sigterm_twice_at_once_is_one_request() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Wide layers: stopping (the step under way, the checkpoint) takes longer
+    // than the time between the two signals.
+    let text = recipe("checkpoint { every = 100000; path = \"ck\" }\n")
+        .replace("n = 64", "n = 16")
+        .replace("epochs = 3", "epochs = 100000")
+        .replace("batch = 16", "batch = 1")
+        .replace("dense(4)", "dense(1000)\n    tanh\n    dense(1000)");
+    write_recipe(d, "r.nnt", &text);
+    let mut child = nnt(d)
+        .args(["run", "r.nnt", "--format", "jsonl"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // One epoch finished: the checkpoint has an epoch to keep.
+    while !lines.next().unwrap().unwrap().contains("\"epoch\"") {}
+    // The child is not waited for until both are sent: its id stays its own.
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(st.success());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        rest.last().is_some_and(|l| l.contains("\"interrupted\"")),
+        "{rest:?}"
+    );
+    let written = names_in(&d.join("ck"));
+    assert_eq!(written.len(), 1, "{written:?}");
+}
+
 /// `keep` counts the checkpoints of the run a resumed run continues: resuming
 /// epoch 4 of a `keep = 2` run to 8 epochs left epochs 3, 4, 7 and 8 (and a
 /// restart loop piled them up). A checkpoint of another run in the directory
