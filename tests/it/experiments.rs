@@ -1261,6 +1261,7 @@ fn a_layer_from_an_override_is_shown_as_such() {
         .to_string();
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cells.get(2), Some(&"--set"), "{row}");
+}
 
 // ------------------------------------------------------------------ signals
 
