@@ -704,7 +704,12 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
         .filter(|r| !is_complete(&r.dir, Some(&r.recipe_text)))
         .collect();
     let skipped = runs.len() - todo.len();
-    let bar = if opts.progress && std::io::stderr().is_terminal() {
+    // A bar only on a terminal, and not with NO_COLOR (as `nnt run`'s).
+    let live = crate::report::diagnostic::color_allowed(
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::io::stderr().is_terminal(),
+    );
+    let bar = if opts.progress && live {
         let bar = indicatif::ProgressBar::new(todo.len() as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
             "{spinner} sweep {bar:30} {pos}/{len} runs {elapsed_precise} {msg}",
@@ -717,7 +722,13 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
         indicatif::ProgressBar::hidden()
     };
     if skipped > 0 {
-        bar.println(format!("{skipped} run(s) already complete, skipped"));
+        // A hidden bar prints nothing: say it on stderr all the same.
+        let line = format!("{skipped} run(s) already complete, skipped");
+        if bar.is_hidden() {
+            crate::cli::output::eprint(&format!("{line}\n"));
+        } else {
+            bar.println(line);
+        }
     }
     let next = AtomicUsize::new(0);
     let outcomes: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());

@@ -534,6 +534,12 @@ fn a_rerun_trains_nothing_and_a_killed_run_is_rerun() {
         "{}",
         text(&o.stdout)
     );
+    // Said on stderr without a terminal too (it went to a hidden bar).
+    assert!(
+        text(&o.stderr).contains("4 run(s) already complete, skipped"),
+        "{}",
+        text(&o.stderr)
+    );
     assert_eq!(
         (0..4).map(stamp).collect::<Vec<_>>(),
         before,
