@@ -400,6 +400,8 @@ pub fn empty_classes(cx: &mut Cx, data: &Data, rdata: &RData) {
         )
     } else if split_taken {
         "a split took every row of the class: keep each class in train with `split(train, f, stratify = true)`, or use more data".to_string()
+    } else if counts.len() == 2 {
+        "a binary classifier learns from rows of both classes, 0 and 1: give the train split rows of each".to_string()
     } else if elsewhere {
         "the valid or test file has rows of it, the train file none: give the train file rows of every class".to_string()
     } else {

@@ -263,7 +263,12 @@ fn file_problem(
         message.push_str(&format!(": {c}"));
         cause = c.source();
     }
-    let diag = crate::check::located::relabel(&error, message, "this file", span);
+    let what = if problem.concerns == Concerns::CheckpointPath {
+        "this folder"
+    } else {
+        "this file"
+    };
+    let diag = crate::check::located::relabel(&error, message, what, span);
     Box::new(crate::check::Sourced::new(Box::new(diag), &name, text))
 }
 

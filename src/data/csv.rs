@@ -1453,11 +1453,20 @@ fn source_line_cell(
         Mark::End => (raw.len(), raw.len()),
     };
     // Cut long lines around the cell, at char boundaries of the lossy text.
+    // A UTF-8 continuation byte (0b10xxxxxx) is inside a character: the cut
+    // moves to the character's start, or past its end (no U+FFFD of half a
+    // character in the excerpt).
+    let continuation = |i: usize| raw.get(i).is_some_and(|b| b & 0xC0 == 0x80);
     let (cut_start, cut_end) = if raw.len() > MAX_SHOWN {
-        (
-            start.saturating_sub(CONTEXT),
-            (end + CONTEXT).min(raw.len()),
-        )
+        let mut a = start.saturating_sub(CONTEXT);
+        while a > 0 && continuation(a) {
+            a -= 1;
+        }
+        let mut b = (end + CONTEXT).min(raw.len());
+        while b < raw.len() && continuation(b) {
+            b += 1;
+        }
+        (a, b)
     } else {
         (0, raw.len())
     };

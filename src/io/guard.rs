@@ -81,6 +81,18 @@ pub enum IoError {
         help("wait for that run to end, or give this run another checkpoint `path`; a lock left by a run that no longer exists is taken over")
     )]
     Locked { dir: String, pid: u32 },
+    /// An output path where a device, a FIFO or a directory is (`--save
+    /// /dev/null`, `--log somedir`, a FIFO named as a checkpoint).
+    #[error("cannot write the {role} {path}: {what}")]
+    #[diagnostic(
+        code(nnt::io::write_failed),
+        help("nothing was trained: give a path where a regular file is, or nothing yet; nnt never replaces a device, FIFO or directory")
+    )]
+    OutputNotAFile {
+        role: String,
+        path: String,
+        what: String,
+    },
     /// An input that is a device, a FIFO or a directory.
     #[error("{path} is not a regular file ({what})")]
     #[diagnostic(code(nnt::io::not_a_file), help("give the path of a file"))]
@@ -253,7 +265,18 @@ pub fn check_output(role: &str, path: &Path) -> Result<PathBuf, IoError> {
         path: path.display().to_string(),
         source,
     };
-    let (target, existing) = atomic::check_target(path).map_err(unwritable)?;
+    let (target, existing) = atomic::check_target(path).map_err(|e| {
+        // `atomic::not_regular`'s kind: what is there is no file to replace.
+        if e.kind() == io::ErrorKind::InvalidInput {
+            IoError::OutputNotAFile {
+                role: role.to_string(),
+                path: path.display().to_string(),
+                what: e.to_string(),
+            }
+        } else {
+            unwritable(e)
+        }
+    })?;
     if existing.is_none() {
         // A new file needs its folder: found now, not after training.
         let dir = match target.parent() {

@@ -79,7 +79,7 @@ pub struct Facts {
     pub schedule: bool,
     /// The optimizer is plain sgd (the help may suggest adam).
     pub sgd: bool,
-    /// Every layer is a dense layer (no activation, nothing between layers to add).
+    /// The model has one dense layer (no "between layers" to add anything to).
     pub single_dense: bool,
     /// Regression: the train loss of the best constant prediction (per target,
     /// the mean for mse, the median for mae and huber), what "accuracy is still
@@ -149,7 +149,11 @@ impl Facts {
             relu_family,
             schedule: !matches!(program.train.lr_schedule, crate::ir::Schedule::Constant),
             sgd: matches!(program.optimizer, crate::ir::Optimizer::Sgd { .. }),
-            single_dense: layers.len() == 1,
+            single_dense: layers
+                .iter()
+                .filter(|l| matches!(l.kind, LayerKind::Dense { .. }))
+                .count()
+                <= 1,
             constant_loss: constant_loss(&program.loss, &program.data.train),
         }
     }

@@ -185,9 +185,22 @@ pub fn check_all(program: &Program, opts: &RunOptions) -> Vec<Problem> {
     }
     // After the collisions with checkpoints: `ck/epoch-2.safetensors` is one
     // before its folder is found missing (the run creates the checkpoint folder).
+    // An output in the checkpoint folder needs no folder yet: the run makes it.
+    let in_checkpoint_folder = |p: &Path| {
+        program.checkpoint.as_ref().is_some_and(|ck| {
+            let parent = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            parent == ck.path || guard::same_file(parent, &ck.path)
+        })
+    };
     for (role, p) in &outs {
-        if let Err(e) = guard::check_output(role, p) {
-            report(at(of_role(role))(e));
+        match guard::check_output(role, p) {
+            Err(IoError::Unwritable { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && in_checkpoint_folder(p) => {}
+            Err(e) => report(at(of_role(role))(e)),
+            Ok(_) => {}
         }
     }
     problems
@@ -260,6 +273,10 @@ pub fn checkpoint_epoch_in(dir: &Path, file: &Path) -> Option<usize> {
 /// lock is released when the returned guard is dropped.
 pub fn prepare(program: &Program, opts: &RunOptions) -> Result<Option<DirLock>, TrainError> {
     check(program, opts)?;
+    // The checkpoint folder first: an output may be written into it.
+    if let Some(ck) = &program.checkpoint {
+        guard::probe_checkpoint_dir(&ck.path)?;
+    }
     for (role, p) in outputs(program, opts) {
         guard::probe_file(role, p)?;
         if let Ok(t) = atomic::resolve_target(p) {
@@ -275,7 +292,6 @@ pub fn prepare(program: &Program, opts: &RunOptions) -> Result<Option<DirLock>, 
     }
     match &program.checkpoint {
         Some(ck) => {
-            guard::probe_checkpoint_dir(&ck.path)?;
             let lock = guard::lock_dir(&ck.path)?;
             // Only temporaries of checkpoints (`epoch-N.safetensors`).
             atomic::remove_stale_temps(&ck.path, |n| checkpoint::parse_name(n).is_some());

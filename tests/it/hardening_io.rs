@@ -1144,6 +1144,12 @@ fn checkpoint_problems_are_found_before_training() {
     );
     assert!(stderr(&o).contains("is a FIFO"), "{}", stderr(&o));
     assert!(
+        stderr(&o).contains("never replaces a device, FIFO or directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("this folder"), "{}", stderr(&o));
+    assert!(
         o.stdout.is_empty(),
         "it trained: {}",
         String::from_utf8_lossy(&o.stdout)
@@ -1151,4 +1157,37 @@ fn checkpoint_problems_are_found_before_training() {
     // `nnt check` says so too.
     let o = run_in(d, &["check", "r.nnt"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
+/// A `save` in the checkpoint folder the run creates is written there (it was
+/// refused: the folder did not exist yet); one that is a checkpoint's name is
+/// one error, not also "the directory does not exist".
+#[test]
+fn a_save_in_the_checkpoint_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_recipe(
+        d,
+        "r.nnt",
+        &recipe("checkpoint { every = 1; path = \"ck\" }\nsave = \"ck/final.safetensors\"\n"),
+    );
+    let o = run_in(d, &["run", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(d.join("ck/final.safetensors").is_file());
+    let d2 = d.join("two");
+    fs::create_dir(&d2).unwrap();
+    write_recipe(
+        &d2,
+        "r.nnt",
+        &recipe("checkpoint { every = 1; path = \"ck\" }\nsave = \"ck/epoch-1.safetensors\"\n"),
+    );
+    let o = run_in(&d2, &["check", "r.nnt"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nnt::io::outputs_collide"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("r.nnt: 1 error"), "{}", stderr(&o));
 }

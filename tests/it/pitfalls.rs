@@ -503,4 +503,18 @@ fn run_time_help_leaves_out_what_the_recipe_has() {
         let help = d["help"].as_str().unwrap_or_default();
         assert!(!help.contains("normalise"), "{d}");
     }
+    // One dense layer (a dropout before it): nothing is "between layers".
+    let one = dir.path().join("one.nnt");
+    std::fs::write(
+        &one,
+        "seed = 1\ndata {\n    train = linear(n = 256, features = 4)\n}\nmodel {\n    dropout(0.1)\n    dense(1)\n}\nloss = mse\noptimizer = sgd(lr = 5.0)\ntrain {\n    epochs = 5\n}\n",
+    )
+    .unwrap();
+    let o = run(&one, &[]);
+    let found = diagnostics(&o);
+    assert!(!found.is_empty(), "{}", text(&o.stdout));
+    for d in &found {
+        let help = d["help"].as_str().unwrap_or_default();
+        assert!(!help.contains("between layers"), "{d}");
+    }
 }
