@@ -773,9 +773,11 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
         .filter(|k| !started.contains(k))
         .collect();
     outcomes.extend(not_started.iter().map(|&k| (k, Outcome::Interrupted)));
+    // A set, not a scan of `todo` per run (a sweep may have a million runs).
+    let to_run: std::collections::HashSet<usize> = todo.iter().map(|r| r.k).collect();
     outcomes.extend(
         runs.iter()
-            .filter(|r| !todo.iter().any(|t| t.k == r.k))
+            .filter(|r| !to_run.contains(&r.k))
             .map(|r| (r.k, Outcome::Skipped)),
     );
     outcomes.sort_by_key(|(k, _)| *k);
