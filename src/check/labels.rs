@@ -407,17 +407,21 @@ fn class_count_help(smallest: f64, largest: f64, width: usize) -> String {
     }
 }
 
+/// The model's first batch_norm layer (where its one-row errors point).
+fn first_batch_norm(model: &RModel) -> Option<&super::model::RLayer> {
+    model
+        .layers
+        .iter()
+        .find(|l| matches!(l.kind, LayerKind::BatchNorm { .. }))
+}
+
 /// `batch = 1` with batch_norm, which needs no data: checked before the data
 /// is read, so that a data error does not hide it (§13).
 pub fn batch_norm_batch_one(cx: &mut Cx, model: &RModel, train: &RTrain) {
     if train.plan.batch != Batch::Size(1) {
         return;
     }
-    let Some(bn) = model
-        .layers
-        .iter()
-        .find(|l| matches!(l.kind, LayerKind::BatchNorm { .. }))
-    else {
+    let Some(bn) = first_batch_norm(model) else {
         return;
     };
     cx.err(CheckError::BatchNormOneRow {
@@ -434,11 +438,7 @@ fn batch_norm(cx: &mut Cx, data: &Data, model: &RModel, train: &RTrain) {
     if train.plan.batch == Batch::Size(1) {
         return;
     }
-    let Some(bn) = model
-        .layers
-        .iter()
-        .find(|l| matches!(l.kind, LayerKind::BatchNorm { .. }))
-    else {
+    let Some(bn) = first_batch_norm(model) else {
         return;
     };
     let rows = data.train.rows;

@@ -315,6 +315,19 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                     cx.warn_any(span, Box::new(d));
                 }
             }
+            // The label and width checks of the data that loaded (all of it,
+            // or train and the sources that loaded beside a failed one).
+            let check_labels = |cx: &mut Cx, data: &crate::ir::Data| {
+                labels::check(
+                    cx,
+                    &source,
+                    data,
+                    rdata,
+                    st.model.as_ref(),
+                    st.loss,
+                    st.train.as_ref(),
+                )
+            };
             if let Some(data) = loaded.data {
                 let metrics: Vec<crate::ir::Metric> = st
                     .train
@@ -323,15 +336,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                     .unwrap_or_default();
                 tabular::lints(&mut cx, &data, rdata, st.loss.map(|(l, _)| l), &metrics);
                 let before = cx.errors.len();
-                let model = labels::check(
-                    &mut cx,
-                    &source,
-                    &data,
-                    rdata,
-                    st.model.as_ref(),
-                    st.loss,
-                    st.train.as_ref(),
-                );
+                let model = check_labels(&mut cx, &data);
                 if cx.errors.len() == before && st.loss.is_some_and(|(l, _)| l.is_classification())
                 {
                     tabular::empty_classes(&mut cx, &data, rdata);
@@ -346,15 +351,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
             } else if let Some(data) = loaded.partial {
                 // A valid or test source failed: what depends only on the data
                 // that loaded is still checked (§13); no program is built.
-                labels::check(
-                    &mut cx,
-                    &source,
-                    &data,
-                    rdata,
-                    st.model.as_ref(),
-                    st.loss,
-                    st.train.as_ref(),
-                );
+                check_labels(&mut cx, &data);
             }
         }
     }

@@ -520,19 +520,10 @@ impl Invalid {
     fn diagnostics(self, planned: usize) -> Vec<BoxedDiagnostic> {
         let mut out = self.shown;
         let shown = out.len();
-        let mut names: Vec<String> = self
-            .runs
-            .iter()
-            .take(SHOWN_RUNS)
-            .map(|k| format!("run-{k}"))
-            .collect();
-        if self.runs.len() > SHOWN_RUNS {
-            names.push(format!("… and {} more", self.runs.len() - SHOWN_RUNS));
-        }
         let message = format!(
             "{} of {planned} run(s) do not check ({}); nothing was run",
             self.runs.len(),
-            names.join(", ")
+            run_names(&self.runs)
         );
         let help = if self.more {
             format!("the first {shown} distinct errors are shown above; fix them and check again")
@@ -664,6 +655,19 @@ fn read_end(dir: &Path) -> Option<serde_json::Value> {
 
 /// Most runs a message names one by one.
 const SHOWN_RUNS: usize = 10;
+
+/// `run-0, run-3, … and 4 more`: the runs `ks`, at most [`SHOWN_RUNS`] by name.
+fn run_names(ks: &[usize]) -> String {
+    let mut names: Vec<String> = ks
+        .iter()
+        .take(SHOWN_RUNS)
+        .map(|k| format!("run-{k}"))
+        .collect();
+    if ks.len() > SHOWN_RUNS {
+        names.push(format!("… and {} more", ks.len() - SHOWN_RUNS));
+    }
+    names.join(", ")
+}
 
 /// Whether a run's end event says that an `expect` item was not met.
 fn missed_expectations(end: &serde_json::Value) -> bool {
@@ -805,20 +809,12 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
         .map(|r| r.k)
         .collect();
     if !missed.is_empty() {
-        let mut names: Vec<String> = missed
-            .iter()
-            .take(SHOWN_RUNS)
-            .map(|k| format!("run-{k}"))
-            .collect();
-        if missed.len() > SHOWN_RUNS {
-            names.push(format!("… and {} more", missed.len() - SHOWN_RUNS));
-        }
         print(
             &MietteDiagnostic::new(format!(
                 "{} of {} run(s) missed their expectations: {}",
                 missed.len(),
                 runs.len(),
-                names.join(", ")
+                run_names(&missed)
             ))
             .with_code("nnt::cli::expectations_missed")
             .with_severity(miette::Severity::Warning)
@@ -862,18 +858,10 @@ fn execute(opts: &SweepOptions, runs: Vec<Run>, print: &dyn Fn(&dyn Diagnostic))
 /// What the sweep says after a signal: the runs it stopped (`stopped`, by
 /// number) and how many it did not start.
 fn interrupted(stopped: &[usize], not_started: usize) -> MietteDiagnostic {
-    let mut names: Vec<String> = stopped
-        .iter()
-        .take(SHOWN_RUNS)
-        .map(|k| format!("run-{k}"))
-        .collect();
-    if stopped.len() > SHOWN_RUNS {
-        names.push(format!("… and {} more", stopped.len() - SHOWN_RUNS));
-    }
     let stopped_text = if stopped.is_empty() {
         "no run was stopped".to_string()
     } else {
-        format!("{} run(s) stopped ({})", stopped.len(), names.join(", "))
+        format!("{} run(s) stopped ({})", stopped.len(), run_names(stopped))
     };
     MietteDiagnostic::new(format!(
         "the sweep was interrupted: {stopped_text}, {not_started} not started"

@@ -91,6 +91,12 @@ pub struct Facts {
 impl Facts {
     /// The help of `nnt::train::diverged`: the fixes this recipe does not have yet.
     pub fn divergence_help(&self) -> String {
+        alternatives(&self.blowup_fixes())
+    }
+
+    /// What tames a gradient that blows up, less what the recipe already does:
+    /// the divergence's help, and the start of the exploding gradient's.
+    fn blowup_fixes(&self) -> Vec<&'static str> {
         let mut fixes = vec!["lower the learning rate"];
         if !self.clip {
             fixes.push("add `clip = norm(1.0)` to the train section");
@@ -98,7 +104,7 @@ impl Facts {
         if !self.inputs_normalized {
             fixes.push("normalise the inputs (`normalize = standard`)");
         }
-        alternatives(&fixes)
+        fixes
     }
 
     pub fn of(program: &Program) -> Self {
@@ -724,13 +730,7 @@ impl Diagnoser {
             self.per_layer(&norms, false)
         );
         let f = &self.facts;
-        let mut fixes = vec!["lower the learning rate"];
-        if !f.clip {
-            fixes.push("add `clip = norm(1.0)` to the train section");
-        }
-        if !f.inputs_normalized {
-            fixes.push("normalise the inputs (`normalize = standard`)");
-        }
+        let mut fixes = f.blowup_fixes();
         if !f.batch_norm && !f.single_dense {
             fixes.push("add batch_norm between layers");
         }
