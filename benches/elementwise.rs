@@ -122,10 +122,9 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
-    // Cross-entropy with label smoothing: the digits row's 10 classes × 16 rows
-    // and the rich row's 10 × 128.
-    for rows in [16usize, 128] {
-        let classes = 10;
+    // Cross-entropy with label smoothing: the tiny row's 2 classes × 32 rows,
+    // the digits row's 10 × 16 and the rich row's 10 × 128.
+    for (classes, rows) in [(2usize, 32usize), (10, 16), (10, 128)] {
         let z = &x[..classes * rows];
         let labels: Vec<f32> = (0..rows).map(|i| (i * 7 % classes) as f32).collect();
         let mut dz = vec![0.0f32; classes * rows];
