@@ -455,7 +455,11 @@ fn cmd_run(args: RunArgs) -> Outcome {
     let (program, data_files) = load_program(&args.recipe, args.save.clone())?;
     // Ctrl-C, SIGTERM or SIGHUP stops training after the current step; a
     // second signal (not the same one delivered twice) ends the run at once.
-    let interrupt = nnt::cli::child::Interrupt::on_signals().flag();
+    let interrupt = nnt::cli::child::Interrupt::on_signals();
+    // A run of `nnt sweep` or `nnt test` stops, as on SIGTERM, when the parent
+    // that started it is killed outright.
+    nnt::cli::child::follow_parent(&interrupt);
+    let interrupt = interrupt.flag();
     let opts = nnt::train::RunOptions {
         resume: args.resume.clone(),
         timings: args.timings,

@@ -10,6 +10,11 @@
 //! waits for it: no run is left training, and holding its checkpoint lock,
 //! after the command that started it has ended.
 //!
+//! A parent killed outright (SIGKILL, the OOM killer) cannot pass anything on:
+//! each child started by [`run`] learns its parent's process id from
+//! [`PARENT_ENV`] and, through [`follow_parent`], asks the kernel for SIGTERM
+//! when that parent dies (Linux), so it stops as an interrupted run does.
+//!
 //! One request often arrives twice: Ctrl-C reaches the whole foreground process
 //! group, and Slurm or systemd signal every process of a job, so a child gets
 //! the signal from there and again from its parent a few milliseconds later.
@@ -27,6 +32,10 @@ use super::exit::Status;
 /// Signals this close to the first one are the same request (see the module's
 /// documentation): a parent passes a signal on to its children well within it.
 pub const ONE_REQUEST: Duration = Duration::from_secs(1);
+
+/// The environment variable through which [`run`] tells a child its parent's
+/// process id (read by [`follow_parent`]).
+pub const PARENT_ENV: &str = "NNT_PARENT_PID";
 
 /// How often a running child is looked at for the interrupt flag.
 const POLL: Duration = Duration::from_millis(50);
@@ -134,7 +143,9 @@ impl Ended {
 /// once (killed where there are no signals) and it is waited for: `nnt run`
 /// then writes its checkpoint and exits with 130.
 pub fn run(cmd: &mut Command, interrupt: &Interrupt) -> std::io::Result<Ended> {
-    let mut child = cmd.spawn()?;
+    let mut child = cmd
+        .env(PARENT_ENV, std::process::id().to_string())
+        .spawn()?;
     // Each reader says when its stream ends, which is when the child exits:
     // the wait below wakes then, not at its next look at the flag.
     let (ended, streams_ended) = mpsc::channel::<()>();
@@ -202,6 +213,33 @@ fn wait(
             }
         }
     }
+}
+
+/// In a child started by [`run`] (its parent's id in [`PARENT_ENV`]): asks the
+/// kernel for SIGTERM when the parent dies, which sets `interrupt` as any
+/// SIGTERM does (call [`Interrupt::on_signals`] first). A parent that is
+/// already gone (it died before the request was made) sets it at once. The
+/// signal comes when the parent's thread that started the child ends: [`run`]
+/// waits for the child on that thread, so only the parent's death ends it
+/// early. Elsewhere than Linux, nothing is asked.
+pub fn follow_parent(interrupt: &Interrupt) {
+    let Some(parent) = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    else {
+        return;
+    };
+    #[cfg(target_os = "linux")]
+    {
+        if nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).is_err() {
+            return;
+        }
+        if std::os::unix::process::parent_id() != parent {
+            interrupt.set();
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (parent, interrupt);
 }
 
 /// Asks a running child to stop: SIGTERM. It has not been waited for

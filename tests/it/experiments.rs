@@ -1369,6 +1369,67 @@ fn sigterm_stops_the_sweep_and_its_runs_and_a_rerun_completes_them() {
     }
 }
 
+/// SIGKILL (the OOM killer, `kill -9`) to `nnt sweep` leaves no run training
+/// without it: each run asked the kernel for SIGTERM when its parent dies, and
+/// stops as an interrupted run does (its log ends "interrupted", its lock is
+/// given back), where before it trained on, orphaned, to its last epoch.
+#[cfg(target_os = "linux")]
+#[test]
+fn sigkill_to_the_sweep_stops_its_runs() {
+    use crate::common;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("long.nnt"), long_recipe(800)).unwrap();
+    let mut sweep = nnt(d)
+        .args(["sweep", "long.nnt", "--grid", "optimizer.lr=[0.1, 0.2]"])
+        .args(["--jobs", "2", "-o", "out"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = d.join("out");
+    let lock = |k: usize| out.join(format!("run-{k}/ck/.nnt.lock"));
+    common::wait_for(&mut sweep, 120, "both runs training", || {
+        lock(0).exists() && lock(1).exists()
+    });
+    let runs = common::children_of(sweep.id());
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    common::send_signal("KILL", &sweep.id().to_string());
+    let _ = common::finish(sweep, 60, "nnt sweep after SIGKILL");
+    let start = std::time::Instant::now();
+    while runs.iter().any(common::still_runs) && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let left = common::left_running(&runs);
+    assert!(left.is_empty(), "runs left training: {left:?}");
+    for k in 0..2 {
+        assert!(!lock(k).exists(), "run-{k} kept its lock");
+        let log = read(out.join(format!("run-{k}/log.jsonl")));
+        let end = events(&log).pop().unwrap();
+        assert_eq!(end["reason"], "interrupted", "run-{k}");
+    }
+}
+
+/// A run told that its parent is a process that is not (the parent died before
+/// the run could ask for the signal) stops at once, as an interrupted run.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_run_whose_parent_is_gone_stops_as_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("long.nnt"), long_recipe(800)).unwrap();
+    let o = nnt(d)
+        .args(["run", "long.nnt", "--format", "jsonl"])
+        .env("NNT_PARENT_PID", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o.stderr));
+    let end = events(&text(&o.stdout)).pop().unwrap();
+    assert_eq!(end["reason"], "interrupted");
+    assert_eq!(end["epochs"], 0);
+}
+
 /// Ctrl-C on a terminal reaches the sweep and its runs at once, and the sweep
 /// passes it on: each run takes the two as one request and stops as an
 /// interrupted run does (its log and its lock given back), not at once.
