@@ -155,9 +155,13 @@ pub fn github_line(f: &Flat) -> String {
     format!("::{command}{props}::{}", escape_data(&message))
 }
 
-/// GitHub's escaping of a command's message: `%`, `\r`, `\n`.
+/// GitHub's escaping of a command's message: `%`, `\r`, `\n`; other control
+/// characters (a data file's escape sequences) as `\u{1b}` ([`printable`]).
+///
+/// [`printable`]: crate::report::diagnostic::printable
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    crate::report::diagnostic::printable(s)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }

@@ -589,6 +589,9 @@ impl<E: Diagnostic> Diagnostic for InSplit<E> {
 pub struct LineSource {
     name: String,
     text: String,
+    /// `text` as the excerpt shows it: a data file's control characters (a
+    /// terminal's escape sequences) as `?`, byte for byte, so spans still fit.
+    shown: String,
     /// 0-based line of `text` in the file.
     line: usize,
     /// Bytes of the real line cut off on the left (minus the ellipsis shown).
@@ -600,6 +603,7 @@ impl LineSource {
     pub(crate) fn new(name: &str, text: String, line: usize, column_offset: usize) -> Self {
         LineSource {
             name: name.to_string(),
+            shown: crate::report::diagnostic::printable_in_place(&text),
             text,
             line: line.saturating_sub(1),
             column_offset,
@@ -620,7 +624,7 @@ impl SourceCode for LineSource {
         context_lines_after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
         let inner = self
-            .text
+            .shown
             .read_span(span, context_lines_before, context_lines_after)?;
         Ok(Box::new(MietteSpanContents::new_named(
             self.name.clone(),

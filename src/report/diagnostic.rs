@@ -74,13 +74,138 @@ impl Renderer {
         }
     }
 
-    /// The diagnostic as text (its message alone if miette cannot render it).
+    /// The diagnostic as text (its message alone if miette cannot render it),
+    /// its message, help and labels [`printable`].
     pub fn render(&self, diag: &dyn Diagnostic) -> String {
+        let shown = Printable::new(diag);
         let mut out = String::new();
-        if self.handler().render_report(&mut out, diag).is_err() {
-            out = format!("{diag}\n");
+        if self.handler().render_report(&mut out, &shown).is_err() {
+            out = format!("{shown}\n");
         }
         out
+    }
+}
+
+/// Whether a character of a diagnostic's text is shown escaped: a control
+/// character other than a line break or a tab. Messages quote data cells,
+/// column names and labels, which a file from elsewhere can fill with a
+/// terminal's escape sequences (colours, a cleared screen, a changed title).
+fn hidden(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+}
+
+/// `text` with each [`hidden`] character written as Rust writes it in a
+/// string (`\u{1b}`).
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// `text` with each byte of a [`hidden`] character as `?`: the same length,
+/// so the spans into a source excerpt still point where they did.
+pub fn printable_in_place(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if hidden(c) {
+                "?".repeat(c.len_utf8())
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A diagnostic as [`Renderer::render`] shows it: its message, help, labels
+/// and those of its related diagnostics [`printable`]; its code, severity and
+/// source as they are.
+struct Printable<'a> {
+    inner: &'a dyn Diagnostic,
+    related: Vec<Printable<'a>>,
+}
+
+impl<'a> Printable<'a> {
+    fn new(inner: &'a dyn Diagnostic) -> Self {
+        Printable {
+            inner,
+            related: inner
+                .related()
+                .map(|r| r.map(Printable::new).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl std::fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&printable(&self.inner.to_string()))
+    }
+}
+
+impl std::fmt::Debug for Printable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for Printable<'_> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner.source()
+    }
+}
+
+impl Diagnostic for Printable<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.inner.code()
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        self.inner.severity()
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        let help = self.inner.help()?.to_string();
+        Some(Box::new(printable(&help).into_owned()))
+    }
+
+    fn url<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.inner.url()
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.inner.source_code()
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let labels = self.inner.labels()?.map(|l| {
+            let text = l.label().map(|t| printable(t).into_owned());
+            if l.primary() {
+                miette::LabeledSpan::new_primary_with_span(text, *l.inner())
+            } else {
+                miette::LabeledSpan::new_with_span(text, *l.inner())
+            }
+        });
+        Some(Box::new(labels.collect::<Vec<_>>().into_iter()))
+    }
+
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn Diagnostic> + 'b>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.related.iter().map(|r| r as &dyn Diagnostic)))
+    }
+
+    fn diagnostic_source(&self) -> Option<&dyn Diagnostic> {
+        self.inner.diagnostic_source()
     }
 }
 
@@ -115,6 +240,29 @@ mod tests {
         }
         .render(&d);
         assert!(colored.contains('\u{1b}'), "{colored}");
+    }
+
+    /// Control characters other than line breaks and tabs are escaped in
+    /// messages, and replaced byte for byte by `?` in excerpts (their spans
+    /// still fit); text without them is borrowed as it is.
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        let text = "a\u{1b}[31mb\tc\nd\u{9b}e\u{7f}";
+        assert_eq!(printable(text), "a\\u{1b}[31mb\tc\nd\\u{9b}e\\u{7f}");
+        let in_place = printable_in_place(text);
+        assert_eq!(in_place, "a?[31mb\tc\nd??e?");
+        assert_eq!(in_place.len(), text.len());
+        assert!(matches!(
+            printable("plain\ttext\r\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let d = MietteDiagnostic::new("bad `\u{1b}[2J`")
+            .with_help("see \u{7}")
+            .with_label(miette::LabeledSpan::at(0..1, "here \u{1b}"));
+        let shown = Renderer::plain().render(&d);
+        assert!(!shown.contains(['\u{1b}', '\u{7}']), "{shown:?}");
+        assert!(shown.contains("bad `\\u{1b}[2J`"), "{shown}");
+        assert!(shown.contains("see \\u{7}"), "{shown}");
     }
 
     #[test]

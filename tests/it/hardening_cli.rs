@@ -740,3 +740,62 @@ fn csv_excerpts_insert_nothing() {
     assert!(o.stderr.contains("│ 1,,0\n"), "{}", o.stderr);
     assert!(o.stderr.contains("d.csv:2:3]"), "{}", o.stderr);
 }
+
+// ---------------------------------------------------------------- control characters
+
+/// A data file from elsewhere can hold a terminal's escape sequences (ESC, the
+/// C1 CSI) in a cell or a column name. The diagnostics that quote them, and
+/// their excerpt of the line, show them escaped (`\u{1b}`) or as `?`, never
+/// raw: a cell could otherwise recolour, clear or retitle the terminal.
+#[test]
+fn control_characters_of_a_data_file_are_not_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("d.csv"),
+        "x,y\u{1b}]0;title\u{7},label\n1,2,0\n3,\u{1b}[2J\u{9b}31m,1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("r.nnt"),
+        "data {\n    train = csv(\"d.csv\", label = \"label\")\n    features = [\"x\", \"nope\"]\n}\n\
+         model {\n    dense(2)\n}\nloss = cross_entropy\noptimizer = sgd(lr = 0.1)\n\
+         train {\n    epochs = 1\n    batch = 2\n}\n",
+    )
+    .unwrap();
+    for recipe in [vec!["check", "r.nnt"], vec!["run", "r.nnt"]] {
+        let out = nnt().current_dir(d).args(&recipe).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            !err.contains(['\u{1b}', '\u{7}', '\u{9b}']),
+            "a control character echoed raw:\n{err:?}"
+        );
+        assert!(
+            err.contains(r"the columns are: x, y\u{1b}]0;title\u{7}, label"),
+            "{err}"
+        );
+        assert!(err.contains("x,y?]0;title?,label"), "{err}");
+    }
+    // The bad cell alone: its message escapes it, its excerpt shows `?`s.
+    std::fs::write(
+        d.join("r.nnt"),
+        "data {\n    train = csv(\"d.csv\", label = \"label\")\n}\n\
+         model {\n    dense(2)\n}\nloss = cross_entropy\noptimizer = sgd(lr = 0.1)\n\
+         train {\n    epochs = 1\n    batch = 2\n}\n",
+    )
+    .unwrap();
+    let out = nnt()
+        .current_dir(d)
+        .args(["check", "r.nnt"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains(['\u{1b}', '\u{7}', '\u{9b}']), "{err:?}");
+    assert!(
+        err.contains(r"is not a number: `\u{1b}[2J\u{9b}31m`"),
+        "{err}"
+    );
+    assert!(err.contains("3,?[2J??31m,1"), "{err}");
+}
