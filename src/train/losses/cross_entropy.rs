@@ -97,7 +97,7 @@ multiversion! {
     ) -> (f64, usize) {
         // A row of a few classes as a constant: its loops unrolled, where the
         // loop overhead of every short row cost more than its arithmetic (2 ×
-        // 32 logits, the 10-5-2 network's batch, took 510 ns against 340; from
+        // 32 logits, the 10-5-2 network's batch, took 500 ns against 358; from
         // about 8 classes unrolling gains nothing). The same operations in
         // the same order either way.
         match c {
