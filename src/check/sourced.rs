@@ -26,6 +26,12 @@ impl Sourced {
         name: &str,
         text: Arc<String>,
     ) -> Sourced {
+        // The excerpt shows control characters (a terminal's escape sequences
+        // in a string) as `?`, byte for byte: the labels' offsets still fit.
+        let text = match crate::report::diagnostic::printable_in_place(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(shown) => Arc::new(shown),
+        };
         let labels: Vec<LabeledSpan> = inner.labels().map(|l| l.collect()).unwrap_or_default();
         let far = labels.iter().any(|l| {
             let start = l.offset().min(text.len());

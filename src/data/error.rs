@@ -590,7 +590,8 @@ pub struct LineSource {
     name: String,
     text: String,
     /// `text` as the excerpt shows it: a data file's control characters (a
-    /// terminal's escape sequences) as `?`, byte for byte, so spans still fit.
+    /// terminal's escape sequences) as `?`, byte for byte, so spans still fit
+    /// ([`crate::report::diagnostic::printable_in_place`]).
     shown: String,
     /// 0-based line of `text` in the file.
     line: usize,
@@ -603,7 +604,7 @@ impl LineSource {
     pub(crate) fn new(name: &str, text: String, line: usize, column_offset: usize) -> Self {
         LineSource {
             name: name.to_string(),
-            shown: crate::report::diagnostic::printable_in_place(&text),
+            shown: crate::report::diagnostic::printable_in_place(&text).into_owned(),
             text,
             line: line.saturating_sub(1),
             column_offset,

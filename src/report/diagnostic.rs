@@ -113,16 +113,21 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// `text` with each byte of a [`hidden`] character as `?`: the same length,
 /// so the spans into a source excerpt still point where they did.
-pub fn printable_in_place(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if hidden(c) {
-                "?".repeat(c.len_utf8())
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+pub fn printable_in_place(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if hidden(c) {
+                    "?".repeat(c.len_utf8())
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 /// A diagnostic as [`Renderer::render`] shows it: its message, help, labels
@@ -249,7 +254,7 @@ mod tests {
     fn control_characters_are_shown_escaped() {
         let text = "a\u{1b}[31mb\tc\nd\u{9b}e\u{7f}";
         assert_eq!(printable(text), "a\\u{1b}[31mb\tc\nd\\u{9b}e\\u{7f}");
-        let in_place = printable_in_place(text);
+        let in_place = printable_in_place(text).into_owned();
         assert_eq!(in_place, "a?[31mb\tc\nd??e?");
         assert_eq!(in_place.len(), text.len());
         assert!(matches!(

@@ -798,4 +798,21 @@ fn control_characters_of_a_data_file_are_not_echoed() {
         "{err}"
     );
     assert!(err.contains("3,?[2J??31m,1"), "{err}");
+    // A recipe's own string: its excerpt shows `?`s, its message escapes.
+    std::fs::write(
+        d.join("r.nnt"),
+        "data {\n    train = csv(\"no\u{1b}[2J.csv\", label = \"label\")\n}\n\
+         model {\n    dense(2)\n}\nloss = cross_entropy\noptimizer = sgd(lr = 0.1)\n\
+         train {\n    epochs = 1\n    batch = 2\n}\n",
+    )
+    .unwrap();
+    let out = nnt()
+        .current_dir(d)
+        .args(["check", "r.nnt"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(err.contains(r#"csv("no?[2J.csv""#), "{err}");
 }
