@@ -844,6 +844,15 @@ impl Monitor {
         .chain(Metric::ALL.map(Monitor::Valid))
         .collect()
     }
+    /// Whether a run with `loss` measures the monitor (accuracy and the
+    /// metrics per [`Metric::fits`]; the losses always).
+    pub fn fits(&self, loss: &Loss) -> bool {
+        match self {
+            Monitor::TrainLoss | Monitor::ValidLoss => true,
+            Monitor::ValidAccuracy => loss.is_classification(),
+            Monitor::Valid(m) => m.fits(loss),
+        }
+    }
     pub fn higher_is_better(&self) -> bool {
         match self {
             Monitor::ValidAccuracy => true,

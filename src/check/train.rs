@@ -2,7 +2,7 @@
 
 use crate::ast::ExprKind;
 use crate::ast::{Expr, Section, Span};
-use crate::ir::{Batch, Clip, EarlyStop, Metric, Monitor, Schedule, TrainPlan};
+use crate::ir::{Batch, Clip, EarlyStop, Loss, Metric, Monitor, Schedule, TrainPlan};
 
 use super::args::{bind, Args};
 use super::catalog::Kind;
@@ -11,8 +11,14 @@ use super::layout;
 use super::values;
 use super::Cx;
 
-/// Every `monitor` in use, with where it is written or where its default applies.
-pub type Monitors = Vec<(Monitor, Span)>;
+/// Every `monitor` in use, with where it is written or where its default
+/// applies; and the recipe's loss, when it resolved, so that "did you mean"
+/// suggests only monitors the run measures.
+#[derive(Debug, Default)]
+pub struct Monitors {
+    pub named: Vec<(Monitor, Span)>,
+    pub loss: Option<Loss>,
+}
 
 #[derive(Debug, Clone)]
 pub struct RTrain {
@@ -26,11 +32,14 @@ pub struct RTrain {
     pub metrics: Vec<(Metric, Span)>,
 }
 
-pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RTrain> {
+pub fn resolve(cx: &mut Cx, sec: &Section, loss: Option<Loss>) -> Option<RTrain> {
     let before = cx.errors.len();
     let e = layout::entries(cx, sec);
     let get = |name: &str| e.value(name);
-    let mut monitors = Vec::new();
+    let mut monitors = Monitors {
+        named: Vec::new(),
+        loss,
+    };
     let epochs = match get("epochs") {
         Some(x) => values::count(cx, x, "epochs", 1),
         None => {
@@ -77,7 +86,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section) -> Option<RTrain> {
             metrics: metrics.iter().map(|(m, _)| *m).collect(),
         },
         batch_span: get("batch").map(|x| x.span),
-        monitors,
+        monitors: monitors.named,
         metrics,
     })
 }
@@ -134,13 +143,9 @@ fn batch(cx: &mut Cx, e: &Expr) -> Option<Batch> {
     values::count(cx, e, "the batch size", 1).map(Batch::Size)
 }
 
-fn monitor(
-    cx: &mut Cx,
-    e: Option<&Expr>,
-    at: Span,
-    out: &mut Vec<(Monitor, Span)>,
-) -> Option<Monitor> {
+fn monitor(cx: &mut Cx, e: Option<&Expr>, at: Span, out: &mut Monitors) -> Option<Monitor> {
     let m = match e {
+        Some(x) if unknown_for_loss(cx, x, out.loss.as_ref()) => return None,
         Some(x) => values::declared_value(
             cx,
             x,
@@ -151,8 +156,36 @@ fn monitor(
         )?,
         None => Monitor::ValidLoss,
     };
-    out.push((m, e.map_or(at, |x| x.span)));
+    out.named.push((m, e.map_or(at, |x| x.span)));
     Some(m)
+}
+
+/// Reports a monitor name that is no monitor at all, suggesting only the
+/// monitors a run with `loss` measures (a regression's `valid_acuracy` is not
+/// `valid_accuracy`, which it does not measure): `true` when reported. Known
+/// names, and any name when the loss did not resolve, are left to
+/// [`values::declared_value`].
+fn unknown_for_loss(cx: &mut Cx, e: &Expr, loss: Option<&Loss>) -> bool {
+    let (Some(id), Some(loss)) = (values::bare_name(e), loss) else {
+        return false;
+    };
+    let known = super::catalog::names(Kind::Value("monitor"));
+    if known.contains(&id.name.as_str()) {
+        return false;
+    }
+    let measured: Vec<&str> = Monitor::all()
+        .iter()
+        .filter(|m| m.fits(loss))
+        .map(Monitor::name)
+        .filter(|n| known.contains(n))
+        .collect();
+    cx.err(CheckError::UnknownName {
+        what: "monitor".to_string(),
+        name: id.name.clone(),
+        span: id.span,
+        help: super::suggest::help(&id.name, &measured),
+    });
+    true
 }
 
 fn schedule(cx: &mut Cx, e: &Expr, inner: bool, monitors: &mut Monitors) -> Option<Schedule> {

@@ -351,3 +351,30 @@ fn label_errors_name_the_file_line_through_splits() {
         "{message}"
     );
 }
+
+/// A misspelt monitor is suggested only among those the run measures: a
+/// regression's `valid_acuracy` is not told `did you mean valid_accuracy`,
+/// which regressions do not measure (it was, the train section being checked
+/// without the loss); a classification's is.
+#[test]
+fn a_monitor_typo_is_suggested_among_the_measured_monitors() {
+    let regression = std::fs::read_to_string(dir().join("regression.nnt"))
+        .unwrap()
+        .replace("monitor = train_loss)\n}", "monitor = valid_acuracy)\n}");
+    let classification = GOOD.replace(
+        "epochs = 2",
+        "epochs = 2\n    early_stop = patience(2, monitor = valid_acuracy)",
+    );
+    for (text, suggested) in [
+        (regression, "expected one of: train_loss, valid_loss"),
+        (classification, "did you mean `valid_accuracy`?"),
+    ] {
+        let r = check_recipe("r.nnt", text.as_bytes(), &dir(), &CheckOptions::default());
+        assert_eq!(codes(&r.errors), ["nnt::check::unknown_name"], "{text}");
+        let help = r.errors[0]
+            .help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        assert!(help.starts_with(suggested), "{help}");
+    }
+}
