@@ -461,7 +461,7 @@ fn resolve(cx: &mut Cx, recipe: &Recipe, dir: &Path, end: Span) -> Static {
         None => Some(optim::RRegularize::default()),
     };
     let train = match lay.sections.get("train") {
-        Some(s) => train::resolve(cx, s, loss.as_ref().map(|(l, _)| l.clone())),
+        Some(s) => train::resolve(cx, s, loss.as_ref().map(|&(l, _)| l)),
         None => {
             if !lay.present.contains(&"train") {
                 layout::missing(cx, end, "train", true);
