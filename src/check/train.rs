@@ -14,7 +14,7 @@ use super::Cx;
 /// Every `monitor` in use, with where it is written or where its default
 /// applies; and the recipe's loss, when it resolved, so that "did you mean"
 /// suggests only monitors the run measures.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Monitors {
     pub named: Vec<(Monitor, Span)>,
     pub loss: Option<Loss>,
@@ -179,12 +179,8 @@ fn unknown_for_loss(cx: &mut Cx, e: &Expr, loss: Option<&Loss>) -> bool {
         .map(Monitor::name)
         .filter(|n| known.contains(n))
         .collect();
-    cx.err(CheckError::UnknownName {
-        what: "monitor".to_string(),
-        name: id.name.clone(),
-        span: id.span,
-        help: super::suggest::help(&id.name, &measured),
-    });
+    // Not among them either: reported with the closest of them.
+    let _ = values::lookup(cx, id, "monitor", &measured);
     true
 }
 

@@ -191,15 +191,14 @@ impl Diagnostic for Printable<'_> {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        let labels = self.inner.labels()?.map(|l| {
+        Some(Box::new(self.inner.labels()?.map(|l| {
             let text = l.label().map(|t| printable(t).into_owned());
             if l.primary() {
                 miette::LabeledSpan::new_primary_with_span(text, *l.inner())
             } else {
                 miette::LabeledSpan::new_with_span(text, *l.inner())
             }
-        });
-        Some(Box::new(labels.collect::<Vec<_>>().into_iter()))
+        })))
     }
 
     fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn Diagnostic> + 'b>> {

@@ -464,19 +464,25 @@ fn conformance_recipes_are_silent() {
 #[test]
 fn run_time_help_leaves_out_what_the_recipe_has() {
     let dir = tempfile::tempdir().unwrap();
-    let he = dir.path().join("he.nnt");
-    std::fs::write(
-        &he,
+    // The helps of the run-time diagnostics of `source` (trained as `name`),
+    // after checking that there are some.
+    let helps = |name: &str, source: &str| -> Vec<String> {
+        let recipe = dir.path().join(name);
+        std::fs::write(&recipe, source).unwrap();
+        let o = run(&recipe, &[]);
+        let found = diagnostics(&o);
+        assert!(!found.is_empty(), "{}", text(&o.stdout));
+        found
+            .iter()
+            .map(|d| d["help"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    for help in helps(
+        "he.nnt",
         "seed = 3\ndata {\n    train = blobs(n = 512, features = 2, classes = 4, spread = 20.0)\n    normalize = standard\n}\nmodel {\n    dense(16, init = he_uniform)\n    relu\n    dense(4)\n}\nloss = cross_entropy\noptimizer = sgd(lr = 5.0)\ntrain {\n    epochs = 10\n    batch = 32\n}\n",
-    )
-    .unwrap();
-    let o = run(&he, &[]);
-    let found = diagnostics(&o);
-    assert!(!found.is_empty(), "{}", text(&o.stdout));
-    for d in &found {
-        let help = d["help"].as_str().unwrap_or_default();
-        assert!(!help.contains("he_uniform"), "{d}");
-        assert!(!help.contains("use relu"), "{d}");
+    ) {
+        assert!(!help.contains("he_uniform"), "{help}");
+        assert!(!help.contains("use relu"), "{help}");
     }
     // A constant column beside standardised ones.
     let mut csv = String::from("a,b,k,label\n");
@@ -490,31 +496,17 @@ fn run_time_help_leaves_out_what_the_recipe_has() {
         ));
     }
     std::fs::write(dir.path().join("c.csv"), csv).unwrap();
-    let dead = dir.path().join("dead.nnt");
-    std::fs::write(
-        &dead,
+    for help in helps(
+        "dead.nnt",
         "seed = 2\ndata {\n    train = csv(\"c.csv\", label = \"label\")\n    normalize = standard\n}\nmodel {\n    dense(64)\n    relu\n    dense(64)\n    relu\n    dense(4)\n}\nloss = cross_entropy\noptimizer = adam(lr = 0.3)\ntrain {\n    epochs = 10\n    batch = 32\n}\n",
-    )
-    .unwrap();
-    let o = run(&dead, &[]);
-    let found = diagnostics(&o);
-    assert!(!found.is_empty(), "{}", text(&o.stdout));
-    for d in &found {
-        let help = d["help"].as_str().unwrap_or_default();
-        assert!(!help.contains("normalise"), "{d}");
+    ) {
+        assert!(!help.contains("normalise"), "{help}");
     }
     // One dense layer (a dropout before it): nothing is "between layers".
-    let one = dir.path().join("one.nnt");
-    std::fs::write(
-        &one,
+    for help in helps(
+        "one.nnt",
         "seed = 1\ndata {\n    train = linear(n = 256, features = 4)\n}\nmodel {\n    dropout(0.1)\n    dense(1)\n}\nloss = mse\noptimizer = sgd(lr = 5.0)\ntrain {\n    epochs = 5\n}\n",
-    )
-    .unwrap();
-    let o = run(&one, &[]);
-    let found = diagnostics(&o);
-    assert!(!found.is_empty(), "{}", text(&o.stdout));
-    for d in &found {
-        let help = d["help"].as_str().unwrap_or_default();
-        assert!(!help.contains("between layers"), "{d}");
+    ) {
+        assert!(!help.contains("between layers"), "{help}");
     }
 }
