@@ -623,6 +623,39 @@ fn data_errors_point_into_the_data_file() {
     c.shutdown();
 }
 
+/// A data file's control characters (here a terminal escape in a cell) reach
+/// the editor escaped, as `nnt check` prints them, in the message and in the
+/// related information.
+#[test]
+fn control_characters_of_a_data_file_reach_the_editor_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = "a,b,label\n1,2,0\n3,\u{1b}[2Jx,1\n";
+    std::fs::write(dir.path().join("d.csv"), csv).expect("write");
+    let recipe = "data {\n    train = csv(\"d.csv\", label = \"label\")\n}\nmodel {\n    dense(2)\n}\nloss = cross_entropy\noptimizer = sgd(lr = 0.1)\ntrain { epochs = 1 }\n";
+    let path = dir.path().join("r.nnt");
+    std::fs::write(&path, recipe).expect("write");
+    let mut c = Client::start();
+    let diags = c.open(&uri_of(&path), recipe);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    let d = &diags[0];
+    assert_eq!(d["code"], "nnt::data::not_a_number");
+    // Every string the editor gets, as it decodes them.
+    fn strings(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    strings(d, &mut all);
+    assert!(all.iter().all(|s| !s.contains('\u{1b}')), "{all:?}");
+    let message = d["message"].as_str().expect("message");
+    assert!(message.contains("\\u{1b}[2Jx"), "{message}");
+    c.shutdown();
+}
+
 /// The editor shows what `nnt check` reports about the recipe's files (here a
 /// checkpoint path that is a file) at the item's line, and clears it once the
 /// file is out of the way.

@@ -15,6 +15,7 @@ use crate::ast::{Entry, ExprKind, Item, SourceId, Span};
 use crate::check::catalog::{self, Builtin, Kind};
 use crate::check::{BoxedDiagnostic, Sourced};
 use crate::ir::Model;
+use crate::report::diagnostic::printable;
 
 /// A converted diagnostic and, when its help suggests a replacement, the fix.
 pub struct Converted {
@@ -100,7 +101,7 @@ fn convert_one(
             }
             related.push(json!({
                 "location": {"uri": uri, "range": range_of(l)},
-                "message": l.label().unwrap_or("here"),
+                "message": printable(l.label().unwrap_or("here")),
             }));
         }
     } else if let Some(src) = d.source_code() {
@@ -120,7 +121,7 @@ fn convert_one(
                 let pos = Position::new(c.line() as u32, c.column() as u32);
                 related.push(json!({
                     "location": {"uri": file_uri(&place.dir.join(&file).to_string_lossy()), "range": Range::new(pos, pos)},
-                    "message": l.label().unwrap_or("here"),
+                    "message": printable(l.label().unwrap_or("here")),
                 }));
             }
         }
@@ -141,7 +142,10 @@ fn convert_one(
         severity: Some(severity),
         code: d.code().map(|c| NumberOrString::String(c.to_string())),
         source: Some("nnt".into()),
-        message,
+        // Data cells, column names and labels quoted in the message are
+        // escaped as the terminal's renderer escapes them: an editor need
+        // not show control characters from a file as they are.
+        message: printable(&message).into_owned(),
         related_information: if related.is_empty() {
             None
         } else {
