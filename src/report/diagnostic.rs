@@ -97,37 +97,32 @@ fn hidden(c: char) -> bool {
 /// `text` with each [`hidden`] character written as Rust writes it in a
 /// string (`\u{1b}`).
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    replace_hidden(text, |c, out| out.extend(c.escape_unicode()))
+}
+
+/// `text` with each byte of a [`hidden`] character as `?`: the same length,
+/// so the spans into a source excerpt still point where they did.
+pub fn printable_in_place(text: &str) -> std::borrow::Cow<'_, str> {
+    replace_hidden(text, |c, out| {
+        out.extend(std::iter::repeat_n('?', c.len_utf8()));
+    })
+}
+
+/// `text` with each [`hidden`] character replaced by what `put` writes for
+/// it; borrowed as it is when it has none.
+fn replace_hidden(text: &str, put: impl Fn(char, &mut String)) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(hidden) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         if hidden(c) {
-            out.extend(c.escape_unicode());
+            put(c, &mut out);
         } else {
             out.push(c);
         }
     }
     std::borrow::Cow::Owned(out)
-}
-
-/// `text` with each byte of a [`hidden`] character as `?`: the same length,
-/// so the spans into a source excerpt still point where they did.
-pub fn printable_in_place(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(hidden) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    std::borrow::Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if hidden(c) {
-                    "?".repeat(c.len_utf8())
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
 }
 
 /// A diagnostic as [`Renderer::render`] shows it: its message, help, labels

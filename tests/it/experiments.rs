@@ -1285,6 +1285,33 @@ fn long_recipe(epochs: usize) -> String {
     )
 }
 
+/// `nnt ARGS --jobs 2` in `d` over `long.nnt` (an 800-epoch recipe, written
+/// here), once its first two runs train (each holds its checkpoint lock in
+/// `out/run-K/ck`): the sweep and its two runs.
+#[cfg(target_os = "linux")]
+fn sweep_with_two_runs_training(
+    d: &Path,
+    args: &[&str],
+) -> (std::process::Child, Vec<crate::common::Process>) {
+    use crate::common;
+    use std::process::Stdio;
+    std::fs::write(d.join("long.nnt"), long_recipe(800)).unwrap();
+    let mut sweep = nnt(d)
+        .args(args)
+        .args(["--jobs", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = |k: usize| d.join(format!("out/run-{k}/ck/.nnt.lock"));
+    common::wait_for(&mut sweep, 120, "both runs training", || {
+        lock(0).exists() && lock(1).exists()
+    });
+    let runs = common::children_of(sweep.id());
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    (sweep, runs)
+}
+
 /// Issue 11, item 18: SIGTERM (what `timeout`, Docker and Slurm send) to `nnt
 /// sweep --jobs 2` ended the sweep at once and left both runs training. Now no
 /// run starts after it, it is passed on to the two running ones, which stop as
@@ -1295,10 +1322,8 @@ fn long_recipe(epochs: usize) -> String {
 #[test]
 fn sigterm_stops_the_sweep_and_its_runs_and_a_rerun_completes_them() {
     use crate::common;
-    use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("long.nnt"), long_recipe(800)).unwrap();
     let args = [
         "sweep",
         "long.nnt",
@@ -1307,20 +1332,9 @@ fn sigterm_stops_the_sweep_and_its_runs_and_a_rerun_completes_them() {
         "-o",
         "out",
     ];
-    let mut sweep = nnt(d)
-        .args(args)
-        .args(["--jobs", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (sweep, runs) = sweep_with_two_runs_training(d, &args);
     let out = d.join("out");
     let lock = |k: usize| out.join(format!("run-{k}/ck/.nnt.lock"));
-    common::wait_for(&mut sweep, 120, "both runs training", || {
-        lock(0).exists() && lock(1).exists()
-    });
-    let runs = common::children_of(sweep.id());
-    assert_eq!(runs.len(), 2, "{runs:?}");
     common::send_signal("TERM", &sweep.id().to_string());
     let done = common::finish(sweep, 120, "nnt sweep after SIGTERM");
     let left = common::left_running(&runs);
@@ -1377,24 +1391,19 @@ fn sigterm_stops_the_sweep_and_its_runs_and_a_rerun_completes_them() {
 #[test]
 fn sigkill_to_the_sweep_stops_its_runs() {
     use crate::common;
-    use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("long.nnt"), long_recipe(800)).unwrap();
-    let mut sweep = nnt(d)
-        .args(["sweep", "long.nnt", "--grid", "optimizer.lr=[0.1, 0.2]"])
-        .args(["--jobs", "2", "-o", "out"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args = [
+        "sweep",
+        "long.nnt",
+        "--grid",
+        "optimizer.lr=[0.1, 0.2]",
+        "-o",
+        "out",
+    ];
+    let (sweep, runs) = sweep_with_two_runs_training(d, &args);
     let out = d.join("out");
     let lock = |k: usize| out.join(format!("run-{k}/ck/.nnt.lock"));
-    common::wait_for(&mut sweep, 120, "both runs training", || {
-        lock(0).exists() && lock(1).exists()
-    });
-    let runs = common::children_of(sweep.id());
-    assert_eq!(runs.len(), 2, "{runs:?}");
     common::send_signal("KILL", &sweep.id().to_string());
     let _ = common::finish(sweep, 60, "nnt sweep after SIGKILL");
     let start = std::time::Instant::now();

@@ -586,6 +586,16 @@ fn the_vscode_package_is_consistent() {
     assert!(js.contains("args: [\"lsp\"]"));
 }
 
+/// Writes `csv` as `d.csv` and a recipe training on it as `r.nnt` in `dir`:
+/// the recipe's path and text.
+fn recipe_over_csv(dir: &Path, csv: &str) -> (std::path::PathBuf, &'static str) {
+    std::fs::write(dir.join("d.csv"), csv).expect("write");
+    let recipe = "data {\n    train = csv(\"d.csv\", label = \"label\")\n}\nmodel {\n    dense(2)\n}\nloss = cross_entropy\noptimizer = sgd(lr = 0.1)\ntrain { epochs = 1 }\n";
+    let path = dir.join("r.nnt");
+    std::fs::write(&path, recipe).expect("write");
+    (path, recipe)
+}
+
 /// An error in a data file is shown at the recipe's `data` section with the file's
 /// place as related information; fixing the file and saving clears it (the data
 /// cache notices the file changed).
@@ -593,10 +603,7 @@ fn the_vscode_package_is_consistent() {
 fn data_errors_point_into_the_data_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let csv = "a,b,label\n1,2,0\n3,x,1\n";
-    std::fs::write(dir.path().join("d.csv"), csv).expect("write");
-    let recipe = "data {\n    train = csv(\"d.csv\", label = \"label\")\n}\nmodel {\n    dense(2)\n}\nloss = cross_entropy\noptimizer = sgd(lr = 0.1)\ntrain { epochs = 1 }\n";
-    let path = dir.path().join("r.nnt");
-    std::fs::write(&path, recipe).expect("write");
+    let (path, recipe) = recipe_over_csv(dir.path(), csv);
     let uri = uri_of(&path);
     let mut c = Client::start();
     let diags = c.open(&uri, recipe);
@@ -629,11 +636,7 @@ fn data_errors_point_into_the_data_file() {
 #[test]
 fn control_characters_of_a_data_file_reach_the_editor_escaped() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let csv = "a,b,label\n1,2,0\n3,\u{1b}[2Jx,1\n";
-    std::fs::write(dir.path().join("d.csv"), csv).expect("write");
-    let recipe = "data {\n    train = csv(\"d.csv\", label = \"label\")\n}\nmodel {\n    dense(2)\n}\nloss = cross_entropy\noptimizer = sgd(lr = 0.1)\ntrain { epochs = 1 }\n";
-    let path = dir.path().join("r.nnt");
-    std::fs::write(&path, recipe).expect("write");
+    let (path, recipe) = recipe_over_csv(dir.path(), "a,b,label\n1,2,0\n3,\u{1b}[2Jx,1\n");
     let mut c = Client::start();
     let diags = c.open(&uri_of(&path), recipe);
     assert_eq!(diags.len(), 1, "{diags:?}");
