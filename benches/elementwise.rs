@@ -141,13 +141,60 @@ fn bench(c: &mut Criterion) {
                 )
             })
         });
+        g.bench_function("by class", |b| {
+            b.iter(|| {
+                nnt::train::losses::cross_entropy::forward_backward_by_class(
+                    0.1,
+                    black_box(z),
+                    &labels,
+                    classes,
+                    rows,
+                    Some(&mut dz),
+                )
+            })
+        });
         g.finish();
     }
+}
+
+fn dense_forward(c: &mut Criterion) {
+    use nnt::train::{linalg, view};
+    let w2: Vec<f32> = (0..320).map(|i| ((i as f32) * 0.37).sin()).collect();
+    let h: Vec<f32> = (0..512).map(|i| ((i as f32) * 0.11).cos()).collect();
+    let mut z = vec![0.5f32; 160];
+    // The digits network's output product (10 units × 32 inputs, batch 16),
+    // its output by row and by unit (`Network::lay_output_by_unit`).
+    let mut g = c.benchmark_group("dense forward 10x32x16 f32");
+    g.bench_function("by row", |b| {
+        b.iter(|| {
+            let wt = view::cols(black_box(&w2), 32, 10);
+            let xv = view::cols(&h, 32, 16);
+            let mut yv = view::cols_mut(&mut z, 10, 16);
+            linalg::w_x(wt, xv, &mut yv, true);
+        })
+    });
+    g.bench_function("by unit", |b| {
+        b.iter(|| {
+            let wt = view::cols(black_box(&w2), 32, 10);
+            let xv = view::cols(&h, 32, 16);
+            let mut yt = view::cols_mut(&mut z, 16, 10);
+            linalg::product(
+                &mut yt,
+                view::Read::Transposed,
+                true,
+                wt,
+                view::Read::Transposed,
+                xv,
+                view::Read::AsIs,
+            );
+        })
+    });
+    g.finish();
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(2));
-    targets = bench
+    targets = bench, dense_forward
 }
 criterion_main!(benches);

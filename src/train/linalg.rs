@@ -762,6 +762,32 @@ pub fn w_x<T: Float>(
     );
 }
 
+/// [`w_x`] into y laid out by unit (`m × n` row-major: each unit's n values
+/// side by side), given as `yt`, its `n × m` column-major view. Each value is
+/// the same chain of multiply-adds over `k` (faer's order for `k` ≤
+/// [`small_product::MAX_DEPTH`](crate::train::small_product::MAX_DEPTH)
+/// whatever the output's layout), added to y when `accumulate`.
+pub fn w_x_by_unit<T: Float>(
+    wt: DMatrixView<'_, T>,
+    x: DMatrixView<'_, T>,
+    yt: &mut DMatrixViewMut<'_, T>,
+    accumulate: bool,
+) {
+    let (k, m, n) = (wt.nrows(), wt.ncols(), x.ncols());
+    if !agree(x.nrows() == k && yt.shape() == (n, m)) {
+        return;
+    }
+    product(
+        yt,
+        Read::Transposed,
+        accumulate,
+        wt,
+        Read::Transposed,
+        x,
+        Read::AsIs,
+    );
+}
+
 /// Weight gradient of a dense layer: dW (`m × k`, given as `dwt` like W in
 /// [`w_x`]: Wᵀ's `k × m` column-major view of the row-major storage) ← dy
 /// (`m × n`) · xᵀ (x `k × n`). Overwrites dW.
@@ -770,7 +796,22 @@ pub fn dy_xt<T: Float>(
     x: DMatrixView<'_, T>,
     dwt: &mut DMatrixViewMut<'_, T>,
 ) {
-    let (m, n, k) = (dy.nrows(), dy.ncols(), x.nrows());
+    dy_xt_read(dy, Read::AsIs, x, dwt);
+}
+
+/// [`dy_xt`] with dy read as `dy_read` says (`Transposed`: `dy` is the `n ×
+/// m` column-major view of a dy laid out by unit).
+pub fn dy_xt_read<T: Float>(
+    dy: DMatrixView<'_, T>,
+    dy_read: Read,
+    x: DMatrixView<'_, T>,
+    dwt: &mut DMatrixViewMut<'_, T>,
+) {
+    let (m, n) = match dy_read {
+        Read::AsIs => (dy.nrows(), dy.ncols()),
+        Read::Transposed => (dy.ncols(), dy.nrows()),
+    };
+    let k = x.nrows();
     if !agree(x.ncols() == n && dwt.shape() == (k, m)) {
         return;
     }
@@ -779,7 +820,7 @@ pub fn dy_xt<T: Float>(
         Read::Transposed,
         false,
         dy,
-        Read::AsIs,
+        dy_read,
         x,
         Read::Transposed,
         dw_cut(n, k),
@@ -849,11 +890,25 @@ pub fn wt_dy<T: Float>(
     dy: DMatrixView<'_, T>,
     dx: &mut DMatrixViewMut<'_, T>,
 ) {
-    let (k, m, n) = (wt.nrows(), wt.ncols(), dy.ncols());
-    if !agree(dy.nrows() == m && dx.shape() == (k, n)) {
+    wt_dy_read(wt, dy, Read::AsIs, dx);
+}
+
+/// [`wt_dy`] with dy read as `dy_read` says (as in [`dy_xt_read`]).
+pub fn wt_dy_read<T: Float>(
+    wt: DMatrixView<'_, T>,
+    dy: DMatrixView<'_, T>,
+    dy_read: Read,
+    dx: &mut DMatrixViewMut<'_, T>,
+) {
+    let (dy_rows, n) = match dy_read {
+        Read::AsIs => (dy.nrows(), dy.ncols()),
+        Read::Transposed => (dy.ncols(), dy.nrows()),
+    };
+    let (k, m) = (wt.nrows(), wt.ncols());
+    if !agree(dy_rows == m && dx.shape() == (k, n)) {
         return;
     }
-    product(dx, Read::AsIs, false, wt, Read::AsIs, dy, Read::AsIs);
+    product(dx, Read::AsIs, false, wt, Read::AsIs, dy, dy_read);
 }
 
 /// Σ v², in f64, over 32 interleaved lanes (so it vectorises, as four

@@ -100,7 +100,16 @@ pub struct Network<T> {
     pub capacity: usize,
     acts: Vec<Vec<T>>,
     dacts: Vec<Vec<T>>,
+    /// Whether a training pass lays the output out by unit
+    /// ([`Network::lay_output_by_unit`]).
+    output_by_unit: bool,
 }
+
+/// The most rows of a batch whose output a training pass lays out by unit:
+/// the depth of the weight gradient's product, up to which faer computes
+/// each value as one chain in order whatever the layout of its operands
+/// (`small_product::MAX_DEPTH`), so the layout changes no bit.
+const BY_UNIT_ROWS: usize = crate::train::small_product::MAX_DEPTH;
 
 impl<T: Float> Network<T> {
     /// Lays out the parameters (zero) and allocates every buffer for batches of up to
@@ -151,7 +160,34 @@ impl<T: Float> Network<T> {
             capacity,
             acts,
             dacts,
+            output_by_unit: false,
         }
+    }
+
+    /// Lets training passes lay the last layer's output (and its gradient)
+    /// out by unit, `output_width × n` row-major, where `by_unit` (the loss
+    /// takes it: cross-entropy over classes side by side,
+    /// [`crate::train::losses::takes_output_by_unit`]) and the network's
+    /// shape keeps every bit: the last layer is dense, f32, at most
+    /// [`small_product::MAX_DEPTH`](crate::train::small_product::MAX_DEPTH)
+    /// inputs and units wide (faer's products are one chain a value there
+    /// whatever the operands' layout). The pass then costs less: the product
+    /// writes a batch-long vector a unit, and the loss takes 16 rows a
+    /// vector where a row of 10 classes filled a vector badly (digits,
+    /// 64-32-10 at batch 16: the output product 0.25 against 0.35 µs, the
+    /// loss 0.38 against 0.52 µs, `benches/elementwise.rs`).
+    pub fn lay_output_by_unit(&mut self, by_unit: bool) {
+        let depth = crate::train::small_product::MAX_DEPTH;
+        let fits = self.layers.last().is_some_and(|l| {
+            matches!(l.node, Node::Dense(_)) && l.in_width <= depth && l.out_width <= depth
+        });
+        self.output_by_unit = by_unit && fits && T::DTYPE == safetensors::Dtype::F32;
+    }
+
+    /// Whether the training pass over a batch of n rows lays the output and its
+    /// gradient out by unit (`output_width × n` row-major) instead of by row.
+    pub fn output_is_by_unit(&self, n: usize) -> bool {
+        self.output_by_unit && (1..=BY_UNIT_ROWS).contains(&n)
     }
 
     /// The input buffer for a batch of n rows (`input_width × n`), to fill.
@@ -195,6 +231,8 @@ impl<T: Float> Network<T> {
         train: bool,
         dropout_rng: &mut ChaCha8Rng,
     ) {
+        let by_unit = train && self.output_is_by_unit(n);
+        let last = self.layers.len().wrapping_sub(1);
         let mut mode = if train {
             Mode::Train(dropout_rng)
         } else {
@@ -212,7 +250,10 @@ impl<T: Float> Network<T> {
                 out_width: slot.out_width,
                 n,
             };
-            slot.node.forward(&self.params, x, y, shape, &mut mode);
+            match &slot.node {
+                Node::Dense(d) if by_unit && i == last => d.forward_by_unit(&self.params, x, y, n),
+                _ => slot.node.forward(&self.params, x, y, shape, &mut mode),
+            }
         }
     }
 
@@ -224,6 +265,8 @@ impl<T: Float> Network<T> {
 
     /// [`Network::backward`] after [`Network::forward_from`] with the same `input`.
     pub fn backward_from(&mut self, input: Option<&[T]>, n: usize) {
+        let by_unit = self.output_is_by_unit(n);
+        let last = self.layers.len().wrapping_sub(1);
         for i in (0..self.layers.len()).rev() {
             let slot = &mut self.layers[i];
             let (dbefore, dafter) = self.dacts.split_at_mut(i + 1);
@@ -243,8 +286,14 @@ impl<T: Float> Network<T> {
                 out_width: slot.out_width,
                 n,
             };
-            slot.node
-                .backward(&self.params, &mut self.grads, x, y, dy, dx, shape);
+            match &slot.node {
+                Node::Dense(d) if by_unit && i == last => {
+                    d.backward_by_unit(&self.params, &mut self.grads, x, dy, dx, n)
+                }
+                _ => slot
+                    .node
+                    .backward(&self.params, &mut self.grads, x, y, dy, dx, shape),
+            }
         }
     }
 
@@ -280,5 +329,139 @@ impl<T: Float> Network<T> {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::ir::{Init, LayerKind, Loss};
+    use crate::train::losses;
+    use crate::train::simd::{force, Level};
+
+    fn layer(index: usize, kind: LayerKind, in_width: usize, out_width: usize) -> crate::ir::Layer {
+        crate::ir::Layer {
+            index,
+            kind,
+            in_width,
+            out_width,
+            span: Default::default(),
+            line: index + 1,
+        }
+    }
+
+    /// One training pass (forward, cross-entropy, backward) with the output
+    /// laid out by unit or by row: the loss's bits, the count, every gradient's
+    /// bits, and the input gradient of the last layer's input.
+    fn pass(
+        net: &mut Network<f32>,
+        by_unit: bool,
+        x: &[f32],
+        y: &[f32],
+        n: usize,
+    ) -> (u64, usize, Vec<u32>) {
+        let loss = Loss::CrossEntropy {
+            label_smoothing: 0.1,
+        };
+        let k = net.output_width;
+        net.lay_output_by_unit(by_unit);
+        assert_eq!(net.output_is_by_unit(n), by_unit, "{k} classes, {n} rows");
+        let features = net.input_width;
+        net.input_mut(n).copy_from_slice(&x[..features * n]);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        net.forward(n, true, &mut rng);
+        let (out, dout) = net.output_and_grad(n);
+        let bl = if by_unit {
+            losses::evaluate_by_unit(&loss, out, y, k, n, Some(dout))
+        } else {
+            losses::evaluate(&loss, out, y, k, n, Some(dout))
+        };
+        net.backward(n);
+        let hidden = net.layers.len() - 1;
+        let dh = net.dacts[hidden].iter().map(|v| v.to_bits());
+        let bits = net.grads.iter().map(|v| v.to_bits()).chain(dh).collect();
+        (bl.mean.to_bits(), bl.correct, bits)
+    }
+
+    /// Laying the last dense layer's output out by unit changes no bit of the
+    /// loss, the count or any gradient, at every SIMD level, for the shapes it
+    /// takes: the digits network, one row, a full 64 × 64 × 64 last layer, a
+    /// ragged batch, no bias.
+    #[test]
+    fn output_by_unit_keeps_every_bit() {
+        let mut seed = 11u64;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            ((seed >> 33) as f64 / (1u64 << 31) as f64) as f32 * 2.0 - 1.0
+        };
+        for &(inputs, hidden, classes, n, bias) in &[
+            (64, 32, 10, 16, true),
+            (7, 16, 6, 1, false),
+            (12, 64, 64, 64, true),
+            (5, 9, 7, 33, true),
+        ] {
+            let dense = |units| LayerKind::Dense {
+                units,
+                init: Init::Zeros,
+                bias,
+            };
+            let model = Model {
+                input_width: inputs,
+                layers: vec![
+                    layer(0, dense(hidden), inputs, hidden),
+                    layer(1, LayerKind::Relu, hidden, hidden),
+                    layer(2, dense(classes), hidden, classes),
+                ],
+            };
+            let mut net = Network::<f32>::new(&model, 64);
+            for p in &mut net.params {
+                *p = next() * 0.5;
+            }
+            let x: Vec<f32> = (0..inputs * n).map(|_| next() * 3.0).collect();
+            let y: Vec<f32> = (0..n).map(|i| (i * 7 % classes) as f32).collect();
+            for level in [Level::Baseline, Level::V3, Level::V4] {
+                force(Some(level));
+                let by_row = pass(&mut net, false, &x, &y, n);
+                let by_unit = pass(&mut net, true, &x, &y, n);
+                force(None);
+                assert_eq!(
+                    by_row, by_unit,
+                    "{inputs}-{hidden}-{classes} × {n} {level:?}"
+                );
+            }
+        }
+    }
+
+    /// The layout is by unit only where it keeps the bits: a dense last layer
+    /// of f32 up to 64 wide, batches of 1 to 64 rows.
+    #[test]
+    fn output_by_unit_only_where_it_is_exact() {
+        let dense = |units| LayerKind::Dense {
+            units,
+            init: Init::Zeros,
+            bias: true,
+        };
+        let model = |last: usize, kind: LayerKind| Model {
+            input_width: 4,
+            layers: vec![layer(0, dense(last), 4, last), layer(1, kind, last, last)],
+        };
+        let mut net = Network::<f32>::new(&model(10, dense(10)), 100);
+        net.lay_output_by_unit(true);
+        assert!(
+            net.output_is_by_unit(64) && !net.output_is_by_unit(65) && !net.output_is_by_unit(0)
+        );
+        net.lay_output_by_unit(false);
+        assert!(!net.output_is_by_unit(16));
+        let mut relu_last = Network::<f32>::new(&model(10, LayerKind::Relu), 16);
+        relu_last.lay_output_by_unit(true);
+        assert!(!relu_last.output_is_by_unit(16));
+        let mut wide = Network::<f32>::new(&model(65, dense(65)), 16);
+        wide.lay_output_by_unit(true);
+        assert!(!wide.output_is_by_unit(16));
+        let mut f64_net = Network::<f64>::new(&model(10, dense(10)), 16);
+        f64_net.lay_output_by_unit(true);
+        assert!(!f64_net.output_is_by_unit(16));
     }
 }

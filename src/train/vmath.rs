@@ -196,6 +196,48 @@ pub fn exp_for_f32(x: f64) -> f64 {
     pick(x.is_nan(), x, y)
 }
 
+/// [`exp_for_f32`] of every value of `x`, in place, with the same bits: the
+/// same operations, each taken over all N lanes before the next. Compiled
+/// as vector code, each step is N/8 independent vector operations side by
+/// side, where a loop over [`exp_for_f32`] runs one vector's ~45 dependent
+/// operations after another and the processor's window holds only two or
+/// three of those chains (10 × 16 logits: 20 vector exponentials in ~200 ns;
+/// side by side: the cross-entropy pass of 10 × 16 logits by class 411 →
+/// 383 ns, by row 550 → 515 ns, `benches/elementwise.rs`).
+#[inline(always)]
+pub fn exp_for_f32_lanes<const N: usize>(x: &mut [f64; N]) {
+    const M: f64 = 6_755_399_441_055_744.0;
+    let mut xc = [0.0f64; N];
+    let mut kf = [0.0f64; N];
+    let mut k = [0i32; N];
+    let mut r = [0.0f64; N];
+    let mut p = [0.0f64; N];
+    for i in 0..N {
+        xc[i] = x[i].clamp(-745.2, 709.8);
+    }
+    for i in 0..N {
+        let t = xc[i] * INVLN2 + M;
+        kf[i] = t - M;
+        k[i] = (t.to_bits() as u32 as i32).clamp(-1075, 1024);
+    }
+    for i in 0..N {
+        r[i] = (xc[i] - kf[i] * LN2HI) - kf[i] * LN2LO;
+        p[i] = INV_FACT[9];
+    }
+    for &c in INV_FACT[..9].iter().rev() {
+        for i in 0..N {
+            p[i] = p[i] * r[i] + c;
+        }
+    }
+    for i in 0..N {
+        let half = k[i] >> 1;
+        let y = p[i] * pow2(half) * pow2(k[i] - half);
+        let y = pick(x[i] > 709.782_712_893_383_973_096, f64::INFINITY, y);
+        let y = pick(x[i] < -745.133_219_101_941_108_42, 0.0, y);
+        x[i] = pick(x[i].is_nan(), x[i], y);
+    }
+}
+
 const LN2_HI_F: f32 = 6.931_457_519_5e-1;
 const LN2_LO_F: f32 = 1.428_606_765_3e-6;
 const INV_LN2_F: f32 = 1.442_695_021_6e0;
@@ -924,6 +966,25 @@ mod tests {
         // The largest logit of a row gives e⁰: exactly 1.
         assert_eq!(exp_for_f32(0.0), 1.0);
         assert_eq!(exp_for_f32(-0.0), 1.0);
+    }
+
+    /// The side-by-side form gives [`exp_for_f32`]'s bits on every value,
+    /// through `Float::exps_at_precision` (whole groups and a remainder). (In
+    /// vector code at every SIMD level: the cross-entropy tests, against a
+    /// scalar loop.)
+    #[test]
+    fn exp_for_f32_lanes_has_the_bits_of_exp_for_f32() {
+        use crate::train::float::Float;
+        let mut xs = specials64();
+        xs.extend(f64_sweep(1e-300, 800.0, 20_000));
+        xs.extend(f64_sweep(-1e-300, -800.0, 20_000));
+        xs.extend((-20_000..20_001).map(|i| i as f64 * 1.37e-3));
+        assert!(!xs.len().is_multiple_of(32), "a remainder is tested too");
+        let want: Vec<u64> = xs.iter().map(|&x| exp_for_f32(x).to_bits()).collect();
+        let mut got = xs;
+        <f32 as Float>::exps_at_precision(&mut got);
+        let got: Vec<u64> = got.iter().map(|v| v.to_bits()).collect();
+        assert!(got == want);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use nalgebra::{DMatrixView, DMatrixViewMut, DVectorView};
 use crate::train::float::Float;
 use crate::train::linalg;
 use crate::train::network::{ParamKind, ParamLayout};
-use crate::train::view;
+use crate::train::view::{self, Read};
 
 /// A dense layer: where its parameters live in the flat parameter vector.
 #[derive(Debug, Clone)]
@@ -94,6 +94,60 @@ impl Dense {
         if let Some(off) = self.bias {
             let db = &mut grads[off..off + self.units];
             self.bias_grad(dy, db);
+        }
+    }
+
+    /// [`Dense::forward`] with y laid out by unit (`units × n` row-major: each
+    /// unit's n values side by side), as a training step lays out the last
+    /// layer's output for cross-entropy
+    /// ([`crate::train::network::Network::lay_output_by_unit`]): the same
+    /// values, the bias first and the product's chain added to it once.
+    pub fn forward_by_unit<T: Float>(&self, params: &[T], x: &[T], y: &mut [T], n: usize) {
+        let y = &mut y[..self.units * n];
+        let accumulate = match self.bias {
+            Some(off) => {
+                for (row, &b) in y
+                    .chunks_exact_mut(n.max(1))
+                    .zip(&params[off..off + self.units])
+                {
+                    row.fill(b);
+                }
+                true
+            }
+            None => false,
+        };
+        let x = view::cols(x, self.inputs, n);
+        let mut yt = view::cols_mut(y, n, self.units);
+        linalg::w_x_by_unit(self.wt(params), x, &mut yt, accumulate);
+    }
+
+    /// [`Dense::backward`] given dy laid out by unit (`units × n` row-major,
+    /// after [`Dense::forward_by_unit`]); dx is laid out as usual. The same
+    /// values: each product's chains run over the same operands in the same
+    /// order, and each unit's bias gradient sums its row in column order.
+    pub fn backward_by_unit<T: Float>(
+        &self,
+        params: &[T],
+        grads: &mut [T],
+        x: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        n: usize,
+    ) {
+        let (x, dyt) = (view::cols(x, self.inputs, n), view::cols(dy, n, self.units));
+        {
+            let mut dwt = view::cols_mut(&mut grads[self.weight..], self.inputs, self.units);
+            linalg::dy_xt_read(dyt, Read::Transposed, x, &mut dwt);
+        }
+        if let Some(dx) = dx {
+            let mut dx = view::cols_mut(dx, self.inputs, n);
+            linalg::wt_dy_read(self.wt(params), dyt, Read::Transposed, &mut dx);
+        }
+        if let Some(off) = self.bias {
+            let rows = dy[..self.units * n].chunks_exact(n.max(1));
+            for (g, row) in grads[off..off + self.units].iter_mut().zip(rows) {
+                *g = row.iter().fold(T::zero(), |s, &d| s + d);
+            }
         }
     }
 

@@ -54,6 +54,227 @@ pub fn forward_backward<T: Float>(
     }
 }
 
+/// [`forward_backward`] for logits laid out by class: z and dz `c × n`
+/// row-major (each class's n values side by side), as the last dense layer
+/// of a training step writes them when this loss follows it
+/// ([`crate::train::network::Network::lay_output_by_unit`]). Every row's
+/// values are computed as [`columns`] computes them, in the same order, with
+/// the vector lanes over 16 rows instead of along a row: the same bits, in
+/// less time where a row's classes fill a vector badly (10 × 16 logits: 0.38
+/// against 0.52 µs, `benches/elementwise.rs`). The loss is summed over the
+/// rows in order, in the two halves [`forward_backward`] makes (here both on
+/// the calling thread).
+pub fn forward_backward_by_class<T: Float>(
+    eps: f64,
+    z: &[T],
+    y: &[T],
+    c: usize,
+    n: usize,
+    dz: Option<&mut [T]>,
+) -> BatchLoss {
+    let values = c.saturating_mul(n);
+    let dz_len = dz.as_deref().map(<[T]>::len);
+    if !super::fits(values, z.len(), values, dz_len) || y.len() < n {
+        return BatchLoss::UNDEFINED;
+    }
+    let inv_n = 1.0 / n as f64;
+    let (total, correct) = match ((c * n >= PAR_LOGITS && n >= 2).then_some(n / 2), dz) {
+        (Some(h), Some(dz)) => {
+            let a = by_class(eps, z, y, c, n, 0, h, inv_n, Some(&mut *dz));
+            let b = by_class(eps, z, y, c, n, h, n, inv_n, Some(dz));
+            (a.0 + b.0, a.1 + b.1)
+        }
+        (_, dz) => by_class(eps, z, y, c, n, 0, n, inv_n, dz),
+    };
+    BatchLoss {
+        mean: total * inv_n,
+        correct,
+    }
+}
+
+/// Rows of a block of [`by_class`]: the vector lanes of its passes (two
+/// AVX-512 vectors of f64).
+const LANES: usize = 16;
+
+/// Classes whose exponentials [`by_class`] computes in one loop and keeps
+/// for the gradient.
+const CHUNK: usize = 16;
+
+/// The first w values of `z` in f64, as LANES lanes (those past w: 0).
+#[inline(always)]
+fn class_lanes<T: Float>(z: &[T], w: usize) -> [f64; LANES] {
+    let mut v = [0.0f64; LANES];
+    for (o, x) in v.iter_mut().zip(&z[..w]) {
+        *o = x.to_f64();
+    }
+    v
+}
+
+/// e[jj·LANES + l] ← exp(z − max) of class j0 + jj and row k0 + l of
+/// class-major logits (`· × n`), for the m classes from j0 and the w rows
+/// from k0 (lanes past w: of 0).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn exps<T: Float>(
+    e: &mut [f64; CHUNK * LANES],
+    z: &[T],
+    n: usize,
+    k0: usize,
+    w: usize,
+    j0: usize,
+    m: usize,
+    max: &[f64; LANES],
+) {
+    for (jj, er) in e[..m * LANES].chunks_exact_mut(LANES).enumerate() {
+        let v = class_lanes(&z[(j0 + jj) * n + k0..], w);
+        for l in 0..LANES {
+            er[l] = v[l] - max[l];
+        }
+    }
+    T::exps_at_precision(&mut e[..m * LANES]);
+}
+
+multiversion! {
+    /// [`columns`] over the rows `from..to` of class-major logits (`c × n`
+    /// row-major): Σ of their losses in row order and the rows predicted
+    /// correctly; dz (when given) gets their gradient of the batch mean.
+    fn by_class<T: Float>(
+        eps: f64,
+        z: &[T],
+        y: &[T],
+        c: usize,
+        n: usize,
+        from: usize,
+        to: usize,
+        inv_n: f64,
+        dz: Option<&mut [T]>,
+    ) -> (f64, usize) {
+        let mut dz = dz;
+        let cf = c as f64;
+        let at = Targets { eps, base: eps / cf, hit: (1.0 - eps) + eps / cf, inv_n };
+        let mut sums = (0.0f64, 0usize);
+        let mut e = [0.0f64; CHUNK * LANES];
+        let mut k0 = from;
+        while k0 < to {
+            // A whole block with its width as a constant: its loops over the
+            // lanes have no remainder.
+            let w = (to - k0).min(LANES);
+            let block = (z, y, c, n, k0);
+            if w == LANES {
+                rows_by_class(block, LANES, at, &mut e, dz.as_deref_mut(), &mut sums);
+            } else {
+                rows_by_class(block, w, at, &mut e, dz.as_deref_mut(), &mut sums);
+            }
+            k0 += w;
+        }
+        sums
+    }
+}
+
+/// The targets of a cross-entropy pass: ε, ε/C, (1 − ε) + ε/C, and 1/n.
+#[derive(Clone, Copy)]
+struct Targets {
+    eps: f64,
+    base: f64,
+    hit: f64,
+    inv_n: f64,
+}
+
+/// [`by_class`] on the w (≤ LANES) rows from k0 of `(z, y, c, n, k0)`: their
+/// losses added to `sums.0` in row order, their correct predictions to
+/// `sums.1`, their gradient into dz.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn rows_by_class<T: Float>(
+    (z, y, c, n, k0): (&[T], &[T], usize, usize, usize),
+    w: usize,
+    at: Targets,
+    e: &mut [f64; CHUNK * LANES],
+    dz: Option<&mut [T]>,
+    sums: &mut (f64, usize),
+) {
+    let Targets {
+        eps,
+        base,
+        hit,
+        inv_n,
+    } = at;
+    let cf = c as f64;
+    // The running sums in registers (through `sums` each row's addition
+    // would wait on a store and a load).
+    let (mut total, mut correct) = *sums;
+    // A class's logits of the block's rows (lanes past w hold 0 and
+    // are never read out).
+    let load = |j: usize| class_lanes(&z[j * n + k0..], w);
+    // Each row's max, first argmax and Σ z in class order, as
+    // [`Row::of`] takes them.
+    let (mut max, mut arg, mut sum_z) =
+        ([f64::NEG_INFINITY; LANES], [0u64; LANES], [0.0f64; LANES]);
+    for j in 0..c {
+        let v = load(j);
+        for l in 0..LANES {
+            let bigger = v[l] > max[l];
+            max[l] = if bigger { v[l] } else { max[l] };
+            arg[l] = if bigger { j as u64 } else { arg[l] };
+            sum_z[l] += v[l];
+        }
+    }
+    // s = Σ exp(z − m) in class order. The exponentials of up to
+    // CHUNK classes go into `e` in one vectorised loop (one long
+    // chain of arithmetic each: the loop keeps several in flight);
+    // with more classes than that, they are computed again, chunk by
+    // chunk, for the gradient (the same function of the same value).
+    let mut s = [0.0f64; LANES];
+    for j0 in (0..c).step_by(CHUNK) {
+        let m = (c - j0).min(CHUNK);
+        exps::<T>(e, z, n, k0, w, j0, m, &max);
+        for er in e[..m * LANES].chunks_exact(LANES) {
+            for l in 0..LANES {
+                s[l] += er[l];
+            }
+        }
+    }
+    let mut inv = [0.0f64; LANES];
+    for l in 0..LANES {
+        inv[l] = 1.0 / s[l];
+        s[l] = vmath::ln(s[l]);
+    }
+    let labels = &y[k0..k0 + w];
+    for (l, &yl) in labels.iter().enumerate() {
+        let label = yl.to_f64() as usize;
+        let z_label = if label < c {
+            z[label * n + k0 + l].to_f64()
+        } else {
+            f64::NAN
+        };
+        correct += usize::from(arg[l] == label as u64);
+        let lse = max[l] + s[l];
+        total += (1.0 - eps) * (lse - z_label) + base * (cf * lse - sum_z[l]);
+    }
+    if let Some(dz) = dz {
+        for j0 in (0..c).step_by(CHUNK) {
+            let m = (c - j0).min(CHUNK);
+            if c > CHUNK {
+                exps::<T>(e, z, n, k0, w, j0, m, &max);
+            }
+            for (jj, er) in e[..m * LANES].chunks_exact(LANES).enumerate() {
+                let start = (j0 + jj) * n + k0;
+                for (l, o) in dz[start..start + w].iter_mut().enumerate() {
+                    *o = gradient::<T>(er[l] * inv[l], base, inv_n);
+                }
+            }
+            for (l, &yl) in labels.iter().enumerate() {
+                let label = yl.to_f64() as usize;
+                if (j0..j0 + m).contains(&label) {
+                    let q = e[(label - j0) * LANES + l];
+                    dz[label * n + k0 + l] = gradient::<T>(q * inv[l], hit, inv_n);
+                }
+            }
+        }
+    }
+    *sums = (total, correct);
+}
+
 /// Logits in a batch from which the training pass runs as two halves
 /// (chosen at ~25 ns a logit with scalar `exp`, against ~1 µs to hand half to
 /// the second thread). The two halves' sums are added at the end, so moving
@@ -161,9 +382,7 @@ fn blocks<T: Float, const C: usize>(
             }
             // e = exp(z − m) over the whole block in one vectorised loop;
             // e stays for the gradient.
-            for x in eb.iter_mut() {
-                *x = T::exp_at_precision(*x);
-            }
+            T::exps_at_precision(eb);
             for (s, er) in sums[..rows].iter_mut().zip(eb.chunks_exact(c)) {
                 *s = er.iter().fold(0.0, |s, &v| s + v);
             }
@@ -446,6 +665,29 @@ mod tests {
                     );
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&want), bits(&got), "c {c} n {n} eps {eps} {level:?}");
+                    // The same logits by class: the same loss, count and
+                    // gradient (read back by row).
+                    let by_class = |v: &[f32]| {
+                        (0..c * n)
+                            .map(|i| v[(i % n) * c + i / n])
+                            .collect::<Vec<f32>>()
+                    };
+                    let zc = by_class(&z);
+                    let mut gc = vec![0.0f32; c * n];
+                    force(Some(level));
+                    let b = forward_backward_by_class(eps, &zc, &y, c, n, Some(&mut gc));
+                    let whole = forward_backward(eps, &z, &y, c, n, Some(&mut got));
+                    force(None);
+                    assert_eq!(
+                        (whole.mean.to_bits(), whole.correct),
+                        (b.mean.to_bits(), b.correct),
+                        "by class: c {c} n {n} eps {eps} {level:?}"
+                    );
+                    assert_eq!(
+                        bits(&by_class(&got)),
+                        bits(&gc),
+                        "by class: c {c} n {n} eps {eps} {level:?}"
+                    );
                 }
             }
         }

@@ -66,6 +66,35 @@ pub fn evaluate<T: Float>(
     bl
 }
 
+/// Whether the loss takes a training pass's output laid out by unit
+/// ([`crate::train::network::Network::lay_output_by_unit`]): cross-entropy
+/// over rows of 6 classes or more (up to 5 its rows unrolled are faster).
+pub fn takes_output_by_unit(loss: &Loss, k: usize) -> bool {
+    matches!(loss, Loss::CrossEntropy { .. }) && k >= 6
+}
+
+/// [`evaluate`] on an output laid out by unit (`k × n` row-major), for a loss
+/// that [`takes_output_by_unit`] (another gets [`BatchLoss::UNDEFINED`]).
+pub fn evaluate_by_unit<T: Float>(
+    loss: &Loss,
+    z: &[T],
+    y: &[T],
+    k: usize,
+    n: usize,
+    dz: Option<&mut [T]>,
+) -> BatchLoss {
+    let mut bl = match *loss {
+        Loss::CrossEntropy { label_smoothing } if takes_output_by_unit(loss, k) => {
+            cross_entropy::forward_backward_by_class(label_smoothing, z, y, k, n, dz)
+        }
+        _ => return BatchLoss::UNDEFINED,
+    };
+    if bl.mean.is_finite() && !T::of(bl.mean).is_finite() {
+        bl.mean = f64::INFINITY.copysign(bl.mean);
+    }
+    bl
+}
+
 /// Width of the target rows the loss expects for a model output of width `k`.
 pub fn target_width(loss: &Loss, k: usize) -> usize {
     if loss.is_classification() {

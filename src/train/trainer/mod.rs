@@ -106,6 +106,10 @@ impl<'p, T: Float> Trainer<'p, T> {
         let batch = program.train.batch.rows(train_rows).min(train_rows.max(1));
         let capacity = program.row_capacity();
         let mut net = Network::<T>::new(&program.model, capacity);
+        net.lay_output_by_unit(losses::takes_output_by_unit(
+            &program.loss,
+            net.output_width,
+        ));
 
         // Initialise dense layers from the Init stream, layer by layer.
         let mut rng = generator(program.seed, Stream::Init);

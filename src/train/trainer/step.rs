@@ -163,8 +163,14 @@ impl<T: Float> Stepper<T> {
             let width = net.layers[pos].out_width;
             watch.relu(pos, net.layer_output(pos, n), width);
         }
+        let by_unit = net.output_is_by_unit(n);
         let (out, dout) = net.output_and_grad(n);
-        let bl = losses::evaluate(plan.loss, out, &self.ybuf[..targets * n], k, n, Some(dout));
+        let y = &self.ybuf[..targets * n];
+        let bl = if by_unit {
+            losses::evaluate_by_unit(plan.loss, out, y, k, n, Some(dout))
+        } else {
+            losses::evaluate(plan.loss, out, y, k, n, Some(dout))
+        };
         if !bl.mean.is_finite() {
             return Err(match net.first_nonfinite_output(n) {
                 Some(p) => Blowup::Forward(p),
