@@ -1,11 +1,11 @@
 //! The floating-point type of a run: `f32` by default, `f64` under `precision = f64`.
 //! Everything in the engine is generic over [`Float`]; `run` picks the type once.
 
-/// Element type of parameters, activations, gradients and optimizer state.
 /// Values whose exponentials [`Float::exps_at_precision`] computes side by
 /// side (f32 runs): four AVX-512 vectors of f64.
 const EXP_GROUP: usize = 32;
 
+/// Element type of parameters, activations, gradients and optimizer state.
 pub trait Float:
     nalgebra::RealField + Copy + Default + std::fmt::Debug + Send + Sync + 'static
 {

@@ -47,7 +47,7 @@ pub fn evaluate<T: Float>(
     n: usize,
     dz: Option<&mut [T]>,
 ) -> BatchLoss {
-    let mut bl = match *loss {
+    let bl = match *loss {
         Loss::CrossEntropy { label_smoothing } => {
             cross_entropy::forward_backward(label_smoothing, z, y, k, n, dz)
         }
@@ -56,10 +56,15 @@ pub fn evaluate<T: Float>(
         Loss::Mae => mae::forward_backward(z, y, k * n, dz),
         Loss::Huber { delta } => huber::forward_backward(delta, z, y, k * n, dz),
     };
-    // The sums run in f64 (PyTorch's accuracy where it accumulates wider), but
-    // a loss beyond the run's precision is not finite there (§3: the precision
-    // is that of all training arithmetic; §10: printed `null`, a divergence):
-    // an f32 run's MSE of outputs near 1e37 is inf, not 1e74.
+    within_precision::<T>(bl)
+}
+
+/// The batch loss as the run's precision holds it. The sums run in f64
+/// (PyTorch's accuracy where it accumulates wider), but a loss beyond the
+/// run's precision is not finite there (§3: the precision is that of all
+/// training arithmetic; §10: printed `null`, a divergence): an f32 run's MSE
+/// of outputs near 1e37 is inf, not 1e74.
+fn within_precision<T: Float>(mut bl: BatchLoss) -> BatchLoss {
     if bl.mean.is_finite() && !T::of(bl.mean).is_finite() {
         bl.mean = f64::INFINITY.copysign(bl.mean);
     }
@@ -83,16 +88,19 @@ pub fn evaluate_by_unit<T: Float>(
     n: usize,
     dz: Option<&mut [T]>,
 ) -> BatchLoss {
-    let mut bl = match *loss {
+    match *loss {
         Loss::CrossEntropy { label_smoothing } if takes_output_by_unit(loss, k) => {
-            cross_entropy::forward_backward_by_class(label_smoothing, z, y, k, n, dz)
+            within_precision::<T>(cross_entropy::forward_backward_by_class(
+                label_smoothing,
+                z,
+                y,
+                k,
+                n,
+                dz,
+            ))
         }
-        _ => return BatchLoss::UNDEFINED,
-    };
-    if bl.mean.is_finite() && !T::of(bl.mean).is_finite() {
-        bl.mean = f64::INFINITY.copysign(bl.mean);
+        _ => BatchLoss::UNDEFINED,
     }
-    bl
 }
 
 /// Width of the target rows the loss expects for a model output of width `k`.
