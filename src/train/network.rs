@@ -4,7 +4,9 @@
 //! Buffers: `acts[i]` is the input of layer i (`acts[0]` the batch, `acts[L]` the
 //! output), `width_i × capacity`, column-major; a batch of n rows uses the first
 //! `width_i · n` elements. `dacts[i]` is ∂loss/∂acts[i] (`dacts[0]` is never needed
-//! and stays empty).
+//! and stays empty). One exception: a training pass may lay the last layer's
+//! output and its gradient out by unit, `output_width × n` row-major
+//! ([`Network::lay_output_by_unit`], [`Network::output_is_by_unit`]).
 
 use rand_chacha::ChaCha8Rng;
 
@@ -201,7 +203,9 @@ impl<T: Float> Network<T> {
         &self.acts[last][..self.output_width * n]
     }
 
-    /// The output and the buffer for ∂loss/∂output, to fill from the loss.
+    /// The output and the buffer for ∂loss/∂output, to fill from the loss
+    /// (after a training pass over n rows, both by unit when
+    /// [`Network::output_is_by_unit`]).
     pub fn output_and_grad(&mut self, n: usize) -> (&[T], &mut [T]) {
         let last = self.acts.len() - 1;
         let k = self.output_width * n;
