@@ -58,7 +58,7 @@ pub fn forward_backward<T: Float>(
 /// row-major (each class's n values side by side), as the last dense layer
 /// of a training step writes them when this loss follows it
 /// ([`crate::train::network::Network::lay_output_by_unit`]). Every row's
-/// values are computed as [`columns`] computes them, in the same order, with
+/// values are computed as `columns` computes them, in the same order, with
 /// the vector lanes over 16 rows instead of along a row: the same bits, in
 /// less time where a row's classes fill a vector badly (10 × 16 logits: 0.38
 /// against 0.52 µs, `benches/elementwise.rs`). The loss is summed over the
