@@ -62,6 +62,29 @@ train {
 }
 "#;
 
+/// A small network whose training passes lay the output out by unit
+/// (`Network::lay_output_by_unit`: a dense(12) over 48 inputs, 12 classes,
+/// batch 48), its first layer's products large enough to be cut into pieces
+/// (8 192 features).
+const BY_UNIT: &str = r#"seed = 9
+data {
+    train = blobs(n = 192, features = 8192, classes = 12)
+    normalize = standard
+}
+model {
+    dense(48)
+    relu
+    dense(12)
+}
+loss = cross_entropy(label_smoothing = 0.05)
+optimizer = sgd(lr = 0.001, momentum = 0.9)
+train {
+    epochs = 2
+    batch = 48
+    shuffle = true
+}
+"#;
+
 fn run(recipe: &Path, threads: &str) -> Output {
     nnt()
         .args(["run", "--format", "jsonl", "--threads", threads])
@@ -207,4 +230,9 @@ fn the_team_is_at_most_the_pieces_of_the_largest_product() {
             "{name} with --threads {threads}: {end}"
         );
     }
+}
+
+#[test]
+fn logs_of_an_output_by_unit_are_identical_for_1_2_3_and_8_threads() {
+    same_log_for_any_thread_count("by_unit.nnt", BY_UNIT);
 }
