@@ -177,33 +177,19 @@ const INV_FACT: [f64; 10] = [
 /// −745.13 the result is 0, above 709.78 it is ∞, NaN stays NaN.
 #[inline(always)]
 pub fn exp_for_f32(x: f64) -> f64 {
-    const M: f64 = 6_755_399_441_055_744.0;
-    // Every lane's k stays in [−1075, 1024] (NaN lanes get some k in it too);
-    // lanes out of range are selected away below.
-    let xc = x.clamp(-745.2, 709.8);
-    let t = xc * INVLN2 + M;
-    let kf = t - M;
-    let k = (t.to_bits() as u32 as i32).clamp(-1075, 1024);
-    let r = (xc - kf * LN2HI) - kf * LN2LO;
-    let mut p = INV_FACT[9];
-    for &c in INV_FACT[..9].iter().rev() {
-        p = p * r + c;
-    }
-    let half = k >> 1;
-    let y = p * pow2(half) * pow2(k - half);
-    let y = pick(x > 709.782_712_893_383_973_096, f64::INFINITY, y);
-    let y = pick(x < -745.133_219_101_941_108_42, 0.0, y);
-    pick(x.is_nan(), x, y)
+    let mut one = [x];
+    exp_for_f32_lanes(&mut one);
+    one[0]
 }
 
-/// [`exp_for_f32`] of every value of `x`, in place, with the same bits: the
-/// same operations, each taken over all N lanes before the next. Compiled
-/// as vector code, each step is N/8 independent vector operations side by
-/// side, where a loop over [`exp_for_f32`] runs one vector's ~45 dependent
-/// operations after another and the processor's window holds only two or
-/// three of those chains (10 × 16 logits: 20 vector exponentials in ~200 ns;
-/// side by side: the cross-entropy pass of 10 × 16 logits by class 411 →
-/// 383 ns, by row 550 → 515 ns, `benches/elementwise.rs`).
+/// [`exp_for_f32`] of every value of `x`, in place (`exp_for_f32` is this
+/// with one lane): each operation taken over all N lanes before the next.
+/// Compiled as vector code, each step is N/8 independent vector operations
+/// side by side, where a loop over [`exp_for_f32`] runs one vector's ~45
+/// dependent operations after another and the processor's window holds only
+/// two or three of those chains (10 × 16 logits: 20 vector exponentials in
+/// ~200 ns; side by side: the cross-entropy pass of 10 × 16 logits by class
+/// 411 → 383 ns, by row 550 → 515 ns, `benches/elementwise.rs`).
 #[inline(always)]
 pub fn exp_for_f32_lanes<const N: usize>(x: &mut [f64; N]) {
     const M: f64 = 6_755_399_441_055_744.0;
@@ -215,6 +201,8 @@ pub fn exp_for_f32_lanes<const N: usize>(x: &mut [f64; N]) {
     for i in 0..N {
         xc[i] = x[i].clamp(-745.2, 709.8);
     }
+    // Every lane's k stays in [−1075, 1024] (NaN lanes get some k in it too);
+    // lanes out of range are selected away below.
     for i in 0..N {
         let t = xc[i] * INVLN2 + M;
         kf[i] = t - M;
