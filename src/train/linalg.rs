@@ -740,77 +740,46 @@ fn agree(ok: bool) -> bool {
 
 /// Forward of a dense layer: y (`m × n`) ← W·x, added to y when `accumulate`
 /// (y holds the bias), with W `m × k` given as `wt`, its row-major storage seen
-/// column-major (Wᵀ, `k × m`), and x `k × n`.
+/// column-major (Wᵀ, `k × m`), and x `k × n`. y is read as `y_read` says:
+/// `AsIs`, the usual `m × n` column-major view; `Transposed`, the `n × m`
+/// column-major view of a y laid out by unit (`m × n` row-major: each unit's
+/// n values side by side). Each value is the same chain of multiply-adds over
+/// `k` either way (faer's order for `k` ≤
+/// [`small_product::MAX_DEPTH`](crate::train::small_product::MAX_DEPTH),
+/// whatever the output's layout).
 pub fn w_x<T: Float>(
     wt: DMatrixView<'_, T>,
     x: DMatrixView<'_, T>,
     y: &mut DMatrixViewMut<'_, T>,
+    y_read: Read,
     accumulate: bool,
 ) {
     let (k, m, n) = (wt.nrows(), wt.ncols(), x.ncols());
-    if !agree(x.nrows() == k && y.shape() == (m, n)) {
+    if !agree(x.nrows() == k && read_shape(y.shape(), y_read) == (m, n)) {
         return;
     }
-    product(
-        y,
-        Read::AsIs,
-        accumulate,
-        wt,
-        Read::Transposed,
-        x,
-        Read::AsIs,
-    );
+    product(y, y_read, accumulate, wt, Read::Transposed, x, Read::AsIs);
 }
 
-/// [`w_x`] into y laid out by unit (`m × n` row-major: each unit's n values
-/// side by side), given as `yt`, its `n × m` column-major view. Each value is
-/// the same chain of multiply-adds over `k` (faer's order for `k` ≤
-/// [`small_product::MAX_DEPTH`](crate::train::small_product::MAX_DEPTH)
-/// whatever the output's layout), added to y when `accumulate`.
-pub fn w_x_by_unit<T: Float>(
-    wt: DMatrixView<'_, T>,
-    x: DMatrixView<'_, T>,
-    yt: &mut DMatrixViewMut<'_, T>,
-    accumulate: bool,
-) {
-    let (k, m, n) = (wt.nrows(), wt.ncols(), x.ncols());
-    if !agree(x.nrows() == k && yt.shape() == (n, m)) {
-        return;
+/// The shape of a view read as `read` says.
+fn read_shape((rows, cols): (usize, usize), read: Read) -> (usize, usize) {
+    match read {
+        Read::AsIs => (rows, cols),
+        Read::Transposed => (cols, rows),
     }
-    product(
-        yt,
-        Read::Transposed,
-        accumulate,
-        wt,
-        Read::Transposed,
-        x,
-        Read::AsIs,
-    );
 }
 
 /// Weight gradient of a dense layer: dW (`m × k`, given as `dwt` like W in
 /// [`w_x`]: Wᵀ's `k × m` column-major view of the row-major storage) ← dy
-/// (`m × n`) · xᵀ (x `k × n`). Overwrites dW.
+/// (`m × n`, read as `dy_read` says, as y in [`w_x`]) · xᵀ (x `k × n`).
+/// Overwrites dW.
 pub fn dy_xt<T: Float>(
-    dy: DMatrixView<'_, T>,
-    x: DMatrixView<'_, T>,
-    dwt: &mut DMatrixViewMut<'_, T>,
-) {
-    dy_xt_read(dy, Read::AsIs, x, dwt);
-}
-
-/// [`dy_xt`] with dy read as `dy_read` says (`Transposed`: `dy` is the `n ×
-/// m` column-major view of a dy laid out by unit).
-pub fn dy_xt_read<T: Float>(
     dy: DMatrixView<'_, T>,
     dy_read: Read,
     x: DMatrixView<'_, T>,
     dwt: &mut DMatrixViewMut<'_, T>,
 ) {
-    let (m, n) = match dy_read {
-        Read::AsIs => (dy.nrows(), dy.ncols()),
-        Read::Transposed => (dy.ncols(), dy.nrows()),
-    };
+    let (m, n) = read_shape(dy.shape(), dy_read);
     let k = x.nrows();
     if !agree(x.ncols() == n && dwt.shape() == (k, m)) {
         return;
@@ -828,28 +797,30 @@ pub fn dy_xt_read<T: Float>(
 }
 
 /// Both backward products of a dense layer: dW ← dy·xᵀ ([`dy_xt`]) and, when
-/// asked, dx ← Wᵀ·dy ([`wt_dy`]). A large pair runs as one set of pieces: each
+/// asked, dx ← Wᵀ·dy ([`wt_dy`]), dy read as `dy_read` says. A large pair runs as one set of pieces: each
 /// product whole (or, when larger than [`PIECE_WORK`], in pieces of its own),
 /// side by side on the team's threads, which beats splitting each in two (fewer
 /// operands packed twice); a product's values do not depend on the cut, so the
 /// bits do not depend on the number of threads.
 pub fn dense_backward<T: Float>(
     dy: DMatrixView<'_, T>,
+    dy_read: Read,
     x: DMatrixView<'_, T>,
     wt: DMatrixView<'_, T>,
     dwt: &mut DMatrixViewMut<'_, T>,
     dx: Option<&mut DMatrixViewMut<'_, T>>,
 ) {
-    let work = dy.nrows() * x.nrows() * dy.ncols();
+    let (m, n) = read_shape(dy.shape(), dy_read);
+    let work = m * x.nrows() * n;
     match dx {
         Some(dx) if work >= PAR_WORK => {
-            let (m, k, n) = (dy.nrows(), x.nrows(), dy.ncols());
+            let k = x.nrows();
             let shapes = x.ncols() == n && wt.shape() == (k, m) && dwt.shape() == (k, m);
             if !agree(shapes && dx.shape() == (k, n)) {
                 return;
             }
             let read = (
-                view::faer_ref(dy, Read::AsIs),
+                view::faer_ref(dy, dy_read),
                 view::faer_ref(x, Read::Transposed),
                 view::faer_ref(wt, Read::AsIs),
             );
@@ -870,41 +841,29 @@ pub fn dense_backward<T: Float>(
                     return;
                 }
             }
-            dy_xt(dy, x, dwt);
-            wt_dy(wt, dy, dx);
+            dy_xt(dy, dy_read, x, dwt);
+            wt_dy(wt, dy, dy_read, dx);
         }
         dx => {
-            dy_xt(dy, x, dwt);
+            dy_xt(dy, dy_read, x, dwt);
             if let Some(dx) = dx {
-                wt_dy(wt, dy, dx);
+                wt_dy(wt, dy, dy_read, dx);
             }
         }
     }
 }
 
 /// Input gradient of a dense layer: dx (`k × n`) ← Wᵀ · dy, with Wᵀ `k × m` (the
-/// column-major view of W's row-major storage, as in [`w_x`]) and dy `m × n`.
-/// Overwrites dx.
+/// column-major view of W's row-major storage, as in [`w_x`]) and dy `m × n`
+/// (read as `dy_read` says, as y in [`w_x`]). Overwrites dx.
 pub fn wt_dy<T: Float>(
-    wt: DMatrixView<'_, T>,
-    dy: DMatrixView<'_, T>,
-    dx: &mut DMatrixViewMut<'_, T>,
-) {
-    wt_dy_read(wt, dy, Read::AsIs, dx);
-}
-
-/// [`wt_dy`] with dy read as `dy_read` says (as in [`dy_xt_read`]).
-pub fn wt_dy_read<T: Float>(
     wt: DMatrixView<'_, T>,
     dy: DMatrixView<'_, T>,
     dy_read: Read,
     dx: &mut DMatrixViewMut<'_, T>,
 ) {
-    let (dy_rows, n) = match dy_read {
-        Read::AsIs => (dy.nrows(), dy.ncols()),
-        Read::Transposed => (dy.ncols(), dy.nrows()),
-    };
-    let (k, m) = (wt.nrows(), wt.ncols());
+    let (k, m) = wt.shape();
+    let (dy_rows, n) = read_shape(dy.shape(), dy_read);
     if !agree(dy_rows == m && dx.shape() == (k, n)) {
         return;
     }
@@ -1229,6 +1188,7 @@ mod tests {
                 view::cols(&w, k, m),
                 view::cols(&x, k, n),
                 &mut view::cols_mut(&mut y, m, n),
+                Read::AsIs,
                 true,
             );
             naive(
@@ -1245,6 +1205,7 @@ mod tests {
             let mut want = vec![0.0; m * k];
             dy_xt(
                 view::cols(&dy, m, n),
+                Read::AsIs,
                 view::cols(&x, k, n),
                 &mut view::cols_mut(&mut dw, k, m),
             );
@@ -1263,6 +1224,7 @@ mod tests {
             wt_dy(
                 view::cols(&w, k, m),
                 view::cols(&dy, m, n),
+                Read::AsIs,
                 &mut view::cols_mut(&mut dx, k, n),
             );
             naive(
@@ -1345,11 +1307,13 @@ mod tests {
                 view::cols(&w, k, m),
                 view::cols(&x, k, n),
                 &mut view::cols_mut(&mut y, m, n),
+                Read::AsIs,
                 true,
             );
             let mut dw = vec![T::of(9.0); m * k];
             dy_xt(
                 view::cols(&dy, m, n),
+                Read::AsIs,
                 view::cols(&x, k, n),
                 &mut view::cols_mut(&mut dw, k, m),
             );
@@ -1357,6 +1321,7 @@ mod tests {
             wt_dy(
                 view::cols(&w, k, m),
                 view::cols(&dy, m, n),
+                Read::AsIs,
                 &mut view::cols_mut(&mut dx, k, n),
             );
             let close = |got: &[T], want: &[f64], what: &str| {
@@ -1398,10 +1363,22 @@ mod tests {
             .collect();
         let (wt, xv) = (view::cols(&w, k, m), view::cols(&x, k, n));
         let mut alone = vec![0.0f32; m * n];
-        w_x(wt, xv, &mut view::cols_mut(&mut alone, m, n), false);
+        w_x(
+            wt,
+            xv,
+            &mut view::cols_mut(&mut alone, m, n),
+            Read::AsIs,
+            false,
+        );
         let mut pooled = vec![0.0f32; m * n];
         pool(2, || {
-            w_x(wt, xv, &mut view::cols_mut(&mut pooled, m, n), false)
+            w_x(
+                wt,
+                xv,
+                &mut view::cols_mut(&mut pooled, m, n),
+                Read::AsIs,
+                false,
+            )
         });
         assert_eq!(alone, pooled);
         let mut wide = vec![0.0f32; m * n];
@@ -1410,6 +1387,7 @@ mod tests {
         wt_dy(
             wt,
             view::cols(&alone, m, n),
+            Read::AsIs,
             &mut view::cols_mut(&mut alone_t, k, n),
         );
         let mut pooled_t = vec![0.0f32; k * n];
@@ -1417,6 +1395,7 @@ mod tests {
             wt_dy(
                 wt,
                 view::cols(&pooled, m, n),
+                Read::AsIs,
                 &mut view::cols_mut(&mut pooled_t, k, n),
             )
         });
@@ -1579,6 +1558,7 @@ mod tests {
                         let mut want = vec![7.0; units * inputs];
                         dy_xt(
                             view::cols(&dy, units, n),
+                            Read::AsIs,
                             view::cols(x, inputs, n),
                             &mut view::cols_mut(&mut dw, inputs, units),
                         );
@@ -1605,6 +1585,7 @@ mod tests {
                         wt_dy(
                             view::cols(&w, inputs, units),
                             view::cols(&dy, units, n),
+                            Read::AsIs,
                             &mut view::cols_mut(&mut dx, inputs, n),
                         );
                         by_faer(

@@ -1285,20 +1285,27 @@ fn long_recipe(epochs: usize) -> String {
     )
 }
 
-/// `nnt ARGS --jobs 2` in `d` over `long.nnt` (an 800-epoch recipe, written
-/// here), once its first two runs train (each holds its checkpoint lock in
-/// `out/run-K/ck`): the sweep and its two runs.
+/// `nnt ARGS --jobs 2` in `d` over `long.nnt` (`recipe`, written here; in a
+/// process group of its own with `own_group`, as a terminal's foreground
+/// job), once its first two runs train (each holds its checkpoint lock in
+/// `out/run-K/ck`): the sweep and the processes it runs.
 #[cfg(target_os = "linux")]
 fn sweep_with_two_runs_training(
     d: &Path,
+    recipe: &str,
     args: &[&str],
+    own_group: bool,
 ) -> (std::process::Child, Vec<crate::common::Process>) {
     use crate::common;
+    use std::os::unix::process::CommandExt;
     use std::process::Stdio;
-    std::fs::write(d.join("long.nnt"), long_recipe(800)).unwrap();
-    let mut sweep = nnt(d)
-        .args(args)
-        .args(["--jobs", "2"])
+    std::fs::write(d.join("long.nnt"), recipe).unwrap();
+    let mut cmd = nnt(d);
+    cmd.args(args).args(["--jobs", "2"]);
+    if own_group {
+        cmd.process_group(0);
+    }
+    let mut sweep = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1308,7 +1315,6 @@ fn sweep_with_two_runs_training(
         lock(0).exists() && lock(1).exists()
     });
     let runs = common::children_of(sweep.id());
-    assert_eq!(runs.len(), 2, "{runs:?}");
     (sweep, runs)
 }
 
@@ -1332,7 +1338,8 @@ fn sigterm_stops_the_sweep_and_its_runs_and_a_rerun_completes_them() {
         "-o",
         "out",
     ];
-    let (sweep, runs) = sweep_with_two_runs_training(d, &args);
+    let (sweep, runs) = sweep_with_two_runs_training(d, &long_recipe(800), &args, false);
+    assert_eq!(runs.len(), 2, "{runs:?}");
     let out = d.join("out");
     let lock = |k: usize| out.join(format!("run-{k}/ck/.nnt.lock"));
     common::send_signal("TERM", &sweep.id().to_string());
@@ -1401,7 +1408,8 @@ fn sigkill_to_the_sweep_stops_its_runs() {
         "-o",
         "out",
     ];
-    let (sweep, runs) = sweep_with_two_runs_training(d, &args);
+    let (sweep, runs) = sweep_with_two_runs_training(d, &long_recipe(800), &args, false);
+    assert_eq!(runs.len(), 2, "{runs:?}");
     let out = d.join("out");
     let lock = |k: usize| out.join(format!("run-{k}/ck/.nnt.lock"));
     common::send_signal("KILL", &sweep.id().to_string());
@@ -1446,8 +1454,6 @@ fn a_run_whose_parent_is_gone_stops_as_interrupted() {
 #[test]
 fn ctrl_c_to_the_process_group_stops_each_run_once() {
     use crate::common;
-    use std::os::unix::process::CommandExt;
-    use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // Wide layers: a step takes longer than the sweep takes to pass the
@@ -1455,29 +1461,17 @@ fn ctrl_c_to_the_process_group_stops_each_run_once() {
     let wide = long_recipe(1_000_000)
         .replace("n = 64", "n = 16")
         .replace("dense(4)", "dense(1000)\n    tanh\n    dense(1000)");
-    std::fs::write(d.join("long.nnt"), wide).unwrap();
-    let mut sweep = nnt(d)
-        .args([
-            "sweep",
-            "long.nnt",
-            "--grid",
-            "optimizer.lr=[0.1, 0.2]",
-            "--jobs",
-            "2",
-            "-o",
-            "out",
-        ])
-        // A group of its own, as a terminal's foreground job.
-        .process_group(0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args = [
+        "sweep",
+        "long.nnt",
+        "--grid",
+        "optimizer.lr=[0.1, 0.2]",
+        "-o",
+        "out",
+    ];
+    // A group of its own, as a terminal's foreground job.
+    let (sweep, runs) = sweep_with_two_runs_training(d, &wide, &args, true);
     let lock = |k: usize| d.join(format!("out/run-{k}/ck/.nnt.lock"));
-    common::wait_for(&mut sweep, 120, "both runs training", || {
-        lock(0).exists() && lock(1).exists()
-    });
-    let runs = common::children_of(sweep.id());
     common::send_signal("INT", &format!("-{}", sweep.id()));
     let done = common::finish(sweep, 120, "nnt sweep after Ctrl-C");
     let left = common::left_running(&runs);

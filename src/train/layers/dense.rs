@@ -62,16 +62,16 @@ impl Dense {
     /// y (`units × n`) ← W·x + b. The bias is broadcast into y first and the product
     /// accumulated on top of it, so the bias add costs no extra pass.
     pub fn forward<T: Float>(&self, params: &[T], x: &[T], y: &mut [T], n: usize) {
-        let x = view::cols(x, self.inputs, n);
-        let mut y = view::cols_mut(y, self.units, n);
-        let accumulate = match self.b(params) {
-            Some(b) => {
-                broadcast(b, &mut y);
-                true
-            }
-            None => false,
-        };
-        linalg::w_x(self.wt(params), x, &mut y, accumulate);
+        self.forward_laid_out(params, x, y, n, Read::AsIs);
+    }
+
+    /// [`Dense::forward`] with y laid out by unit (`units × n` row-major: each
+    /// unit's n values side by side), as a training step lays out the last
+    /// layer's output for cross-entropy
+    /// ([`crate::train::network::Network::lay_output_by_unit`]): the same
+    /// values, the bias first and the product's chain added to it once.
+    pub fn forward_by_unit<T: Float>(&self, params: &[T], x: &[T], y: &mut [T], n: usize) {
+        self.forward_laid_out(params, x, y, n, Read::Transposed);
     }
 
     /// Given dy (`units × n`): writes dW = dy·xᵀ and db = Σ_columns dy into `grads`
@@ -85,40 +85,7 @@ impl Dense {
         dx: Option<&mut [T]>,
         n: usize,
     ) {
-        let (x, dy) = (view::cols(x, self.inputs, n), view::cols(dy, self.units, n));
-        let mut dx = dx.map(|dx| view::cols_mut(dx, self.inputs, n));
-        {
-            let mut dwt = view::cols_mut(&mut grads[self.weight..], self.inputs, self.units);
-            linalg::dense_backward(dy, x, self.wt(params), &mut dwt, dx.as_mut());
-        }
-        if let Some(off) = self.bias {
-            let db = &mut grads[off..off + self.units];
-            self.bias_grad(dy, db);
-        }
-    }
-
-    /// [`Dense::forward`] with y laid out by unit (`units × n` row-major: each
-    /// unit's n values side by side), as a training step lays out the last
-    /// layer's output for cross-entropy
-    /// ([`crate::train::network::Network::lay_output_by_unit`]): the same
-    /// values, the bias first and the product's chain added to it once.
-    pub fn forward_by_unit<T: Float>(&self, params: &[T], x: &[T], y: &mut [T], n: usize) {
-        let y = &mut y[..self.units * n];
-        let accumulate = match self.bias {
-            Some(off) => {
-                for (row, &b) in y
-                    .chunks_exact_mut(n.max(1))
-                    .zip(&params[off..off + self.units])
-                {
-                    row.fill(b);
-                }
-                true
-            }
-            None => false,
-        };
-        let x = view::cols(x, self.inputs, n);
-        let mut yt = view::cols_mut(y, n, self.units);
-        linalg::w_x_by_unit(self.wt(params), x, &mut yt, accumulate);
+        self.backward_laid_out(params, grads, x, dy, dx, n, Read::AsIs);
     }
 
     /// [`Dense::backward`] given dy laid out by unit (`units × n` row-major,
@@ -134,19 +101,82 @@ impl Dense {
         dx: Option<&mut [T]>,
         n: usize,
     ) {
-        let (x, dyt) = (view::cols(x, self.inputs, n), view::cols(dy, n, self.units));
+        self.backward_laid_out(params, grads, x, dy, dx, n, Read::Transposed);
+    }
+
+    /// A view of y or dy (`units × n`) as `read` says: `AsIs` by row (the
+    /// usual column-major `units × n`), `Transposed` by unit (the `n × units`
+    /// column-major view of its row-major storage).
+    fn output_view<'a, T: Float>(&self, y: &'a [T], n: usize, read: Read) -> DMatrixView<'a, T> {
+        match read {
+            Read::AsIs => view::cols(y, self.units, n),
+            Read::Transposed => view::cols(y, n, self.units),
+        }
+    }
+
+    /// [`Dense::forward`] with y laid out as `y_read` says ([`Dense::output_view`]).
+    fn forward_laid_out<T: Float>(
+        &self,
+        params: &[T],
+        x: &[T],
+        y: &mut [T],
+        n: usize,
+        y_read: Read,
+    ) {
+        let x = view::cols(x, self.inputs, n);
+        let accumulate = self.bias.is_some();
+        if let Some(b) = self.b(params) {
+            match y_read {
+                Read::AsIs => broadcast(b, &mut view::cols_mut(y, self.units, n)),
+                Read::Transposed => {
+                    let rows = y[..self.units * n].chunks_exact_mut(n.max(1));
+                    for (row, &b) in rows.zip(b.as_slice()) {
+                        row.fill(b);
+                    }
+                }
+            }
+        }
+        let mut y = match y_read {
+            Read::AsIs => view::cols_mut(y, self.units, n),
+            Read::Transposed => view::cols_mut(y, n, self.units),
+        };
+        linalg::w_x(self.wt(params), x, &mut y, y_read, accumulate);
+    }
+
+    /// [`Dense::backward`] with dy laid out as `dy_read` says ([`Dense::output_view`]).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_laid_out<T: Float>(
+        &self,
+        params: &[T],
+        grads: &mut [T],
+        x: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        n: usize,
+        dy_read: Read,
+    ) {
+        let (x, dyv) = (
+            view::cols(x, self.inputs, n),
+            self.output_view(dy, n, dy_read),
+        );
+        let mut dx = dx.map(|dx| view::cols_mut(dx, self.inputs, n));
         {
             let mut dwt = view::cols_mut(&mut grads[self.weight..], self.inputs, self.units);
-            linalg::dy_xt_read(dyt, Read::Transposed, x, &mut dwt);
-        }
-        if let Some(dx) = dx {
-            let mut dx = view::cols_mut(dx, self.inputs, n);
-            linalg::wt_dy_read(self.wt(params), dyt, Read::Transposed, &mut dx);
+            linalg::dense_backward(dyv, dy_read, x, self.wt(params), &mut dwt, dx.as_mut());
         }
         if let Some(off) = self.bias {
-            let rows = dy[..self.units * n].chunks_exact(n.max(1));
-            for (g, row) in grads[off..off + self.units].iter_mut().zip(rows) {
-                *g = row.iter().fold(T::zero(), |s, &d| s + d);
+            let db = &mut grads[off..off + self.units];
+            match dy_read {
+                Read::AsIs => self.bias_grad(dyv, db),
+                // Each unit's row in column order.
+                Read::Transposed => {
+                    for (g, row) in db
+                        .iter_mut()
+                        .zip(dy[..self.units * n].chunks_exact(n.max(1)))
+                    {
+                        *g = row.iter().fold(T::zero(), |s, &d| s + d);
+                    }
+                }
             }
         }
     }

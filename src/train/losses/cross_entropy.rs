@@ -19,17 +19,11 @@ pub fn forward_backward<T: Float>(
     n: usize,
     dz: Option<&mut [T]>,
 ) -> BatchLoss {
-    let values = c.saturating_mul(n);
-    let dz_len = dz.as_deref().map(<[T]>::len);
-    // Logits and gradients: c × n values; labels: n.
-    if !super::fits(values, z.len(), values, dz_len) || y.len() < n {
+    if !holds(z, y, c, n, dz.as_deref()) {
         return BatchLoss::UNDEFINED;
     }
     let inv_n = 1.0 / n as f64;
-    // Two exponentials a logit make this pass costly next to its size: a large
-    // batch runs as two halves of columns (each summed in order, then the two
-    // sums added), cut by shape alone.
-    let (total, correct) = match ((c * n >= PAR_LOGITS && n >= 2).then_some(n / 2), dz) {
+    let (total, correct) = match (half(c, n), dz) {
         (Some(h), Some(dz)) => {
             let (z0, z1) = z[..c * n].split_at(c * h);
             let (y0, y1) = y[..n].split_at(h);
@@ -72,13 +66,11 @@ pub fn forward_backward_by_class<T: Float>(
     n: usize,
     dz: Option<&mut [T]>,
 ) -> BatchLoss {
-    let values = c.saturating_mul(n);
-    let dz_len = dz.as_deref().map(<[T]>::len);
-    if !super::fits(values, z.len(), values, dz_len) || y.len() < n {
+    if !holds(z, y, c, n, dz.as_deref()) {
         return BatchLoss::UNDEFINED;
     }
     let inv_n = 1.0 / n as f64;
-    let (total, correct) = match ((c * n >= PAR_LOGITS && n >= 2).then_some(n / 2), dz) {
+    let (total, correct) = match (half(c, n), dz) {
         (Some(h), Some(dz)) => {
             let a = by_class(eps, z, y, c, n, 0, h, inv_n, Some(&mut *dz));
             let b = by_class(eps, z, y, c, n, h, n, inv_n, Some(dz));
@@ -90,6 +82,20 @@ pub fn forward_backward_by_class<T: Float>(
         mean: total * inv_n,
         correct,
     }
+}
+
+/// Whether z and dz (when given) hold c × n logits and y n labels.
+fn holds<T: Float>(z: &[T], y: &[T], c: usize, n: usize, dz: Option<&[T]>) -> bool {
+    let values = c.saturating_mul(n);
+    super::fits(values, z.len(), values, dz.map(<[T]>::len)) && y.len() >= n
+}
+
+/// Where a training pass cuts a batch of n rows of c logits into two halves
+/// of rows (each summed in order, then the two sums added), by shape alone:
+/// two exponentials a logit make the pass costly next to its size. None: the
+/// batch is summed whole.
+fn half(c: usize, n: usize) -> Option<usize> {
+    (c * n >= PAR_LOGITS && n >= 2).then_some(n / 2)
 }
 
 /// Rows of a block of [`by_class`]: the vector lanes of its passes (two
