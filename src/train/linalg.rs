@@ -428,13 +428,9 @@ fn small<T: Float>(
     b: DMatrixView<'_, T>,
     b_read: Read,
 ) -> bool {
-    let flip = |r| match r {
-        Read::AsIs => Read::Transposed,
-        Read::Transposed => Read::AsIs,
-    };
     let (a, a_read, b, b_read) = match dst_read {
         Read::AsIs => (a, a_read, b, b_read),
-        Read::Transposed => (b, flip(b_read), a, flip(a_read)),
+        Read::Transposed => (b, b_read.flip(), a, a_read.flip()),
     };
     if a_read != Read::AsIs {
         return false;
@@ -738,27 +734,51 @@ fn agree(ok: bool) -> bool {
     ok
 }
 
+/// A dense layer's weight W (`m × k`: units × inputs), or its gradient, over
+/// its storage: `view` read as `read` is W. Stored as PyTorch keeps it
+/// (row-major, [`Weight::rows`]), the view is Wᵀ (`k × m` column-major) read
+/// transposed; stored by input (column-major, each input's `m` weights side
+/// by side, as a training step may lay out the first layer's weight:
+/// [`crate::train::network::Network::lay_first_weight_by_input`]), it is W's
+/// own `m × k` view read as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Weight<V> {
+    pub view: V,
+    pub read: Read,
+}
+
+impl<V> Weight<V> {
+    /// A row-major weight (or gradient), given as Wᵀ's `k × m` column-major view.
+    pub fn rows(wt: V) -> Self {
+        Weight {
+            view: wt,
+            read: Read::Transposed,
+        }
+    }
+}
+
 /// Forward of a dense layer: y (`m × n`) ← W·x, added to y when `accumulate`
-/// (y holds the bias), with W `m × k` given as `wt`, its row-major storage seen
-/// column-major (Wᵀ, `k × m`), and x `k × n`. y is read as `y_read` says:
-/// `AsIs`, the usual `m × n` column-major view; `Transposed`, the `n × m`
-/// column-major view of a y laid out by unit (`m × n` row-major: each unit's
-/// n values side by side). Each value is the same chain of multiply-adds over
-/// `k` either way (faer's order for `k` ≤
-/// [`small_product::MAX_DEPTH`](crate::train::small_product::MAX_DEPTH),
-/// whatever the output's layout).
+/// (y holds the bias), with W (`m × k`) as `w` says and x `k × n`. y is read
+/// as `y_read` says: `AsIs`, the usual `m × n` column-major view;
+/// `Transposed`, the `n × m` column-major view of a y laid out by unit (`m ×
+/// n` row-major: each unit's n values side by side). Each value is the same
+/// chain of multiply-adds over `k` whatever the layouts of W and y (faer's
+/// order for `k` ≤
+/// [`small_product::MAX_DEPTH`](crate::train::small_product::MAX_DEPTH) and
+/// a batch of at least two rows).
 pub fn w_x<T: Float>(
-    wt: DMatrixView<'_, T>,
+    w: Weight<DMatrixView<'_, T>>,
     x: DMatrixView<'_, T>,
     y: &mut DMatrixViewMut<'_, T>,
     y_read: Read,
     accumulate: bool,
 ) {
-    let (k, m, n) = (wt.nrows(), wt.ncols(), x.ncols());
+    let (m, k) = read_shape(w.view.shape(), w.read);
+    let n = x.ncols();
     if !agree(x.nrows() == k && read_shape(y.shape(), y_read) == (m, n)) {
         return;
     }
-    product(y, y_read, accumulate, wt, Read::Transposed, x, Read::AsIs);
+    product(y, y_read, accumulate, w.view, w.read, x, Read::AsIs);
 }
 
 /// The shape of a view read as `read` says.
@@ -769,24 +789,23 @@ fn read_shape((rows, cols): (usize, usize), read: Read) -> (usize, usize) {
     }
 }
 
-/// Weight gradient of a dense layer: dW (`m × k`, given as `dwt` like W in
-/// [`w_x`]: Wᵀ's `k × m` column-major view of the row-major storage) ← dy
-/// (`m × n`, read as `dy_read` says, as y in [`w_x`]) · xᵀ (x `k × n`).
-/// Overwrites dW.
+/// Weight gradient of a dense layer: dW (`m × k`, laid out as `dw` says, as W
+/// in [`w_x`]) ← dy (`m × n`, read as `dy_read` says, as y in [`w_x`]) · xᵀ
+/// (x `k × n`). Overwrites dW.
 pub fn dy_xt<T: Float>(
     dy: DMatrixView<'_, T>,
     dy_read: Read,
     x: DMatrixView<'_, T>,
-    dwt: &mut DMatrixViewMut<'_, T>,
+    dw: Weight<&mut DMatrixViewMut<'_, T>>,
 ) {
     let (m, n) = read_shape(dy.shape(), dy_read);
     let k = x.nrows();
-    if !agree(x.ncols() == n && dwt.shape() == (k, m)) {
+    if !agree(x.ncols() == n && read_shape(dw.view.shape(), dw.read) == (m, k)) {
         return;
     }
     product_cut(
-        dwt,
-        Read::Transposed,
+        dw.view,
+        dw.read,
         false,
         dy,
         dy_read,
@@ -806,8 +825,8 @@ pub fn dense_backward<T: Float>(
     dy: DMatrixView<'_, T>,
     dy_read: Read,
     x: DMatrixView<'_, T>,
-    wt: DMatrixView<'_, T>,
-    dwt: &mut DMatrixViewMut<'_, T>,
+    w: Weight<DMatrixView<'_, T>>,
+    dw: Weight<&mut DMatrixViewMut<'_, T>>,
     dx: Option<&mut DMatrixViewMut<'_, T>>,
 ) {
     let (m, n) = read_shape(dy.shape(), dy_read);
@@ -815,18 +834,20 @@ pub fn dense_backward<T: Float>(
     match dx {
         Some(dx) if work >= PAR_WORK => {
             let k = x.nrows();
-            let shapes = x.ncols() == n && wt.shape() == (k, m) && dwt.shape() == (k, m);
+            let shapes = x.ncols() == n
+                && read_shape(w.view.shape(), w.read) == (m, k)
+                && read_shape(dw.view.shape(), dw.read) == (m, k);
             if !agree(shapes && dx.shape() == (k, n)) {
                 return;
             }
             let read = (
                 view::faer_ref(dy, dy_read),
                 view::faer_ref(x, Read::Transposed),
-                view::faer_ref(wt, Read::AsIs),
+                view::faer_ref(w.view, w.read.flip()),
             );
             if let (Some(dyv), Some(xtv), Some(wtv)) = read {
                 let write = (
-                    view::faer_mut(dwt, Read::Transposed),
+                    view::faer_mut(dw.view, dw.read),
                     view::faer_mut(dx, Read::AsIs),
                 );
                 if let (Some(dwv), Some(dxv)) = write {
@@ -841,33 +862,33 @@ pub fn dense_backward<T: Float>(
                     return;
                 }
             }
-            dy_xt(dy, dy_read, x, dwt);
-            wt_dy(wt, dy, dy_read, dx);
+            dy_xt(dy, dy_read, x, dw);
+            wt_dy(w, dy, dy_read, dx);
         }
         dx => {
-            dy_xt(dy, dy_read, x, dwt);
+            dy_xt(dy, dy_read, x, dw);
             if let Some(dx) = dx {
-                wt_dy(wt, dy, dy_read, dx);
+                wt_dy(w, dy, dy_read, dx);
             }
         }
     }
 }
 
-/// Input gradient of a dense layer: dx (`k × n`) ← Wᵀ · dy, with Wᵀ `k × m` (the
-/// column-major view of W's row-major storage, as in [`w_x`]) and dy `m × n`
-/// (read as `dy_read` says, as y in [`w_x`]). Overwrites dx.
+/// Input gradient of a dense layer: dx (`k × n`) ← Wᵀ · dy, with W (`m × k`)
+/// as `w` says (as in [`w_x`]) and dy `m × n` (read as `dy_read` says, as y in
+/// [`w_x`]). Overwrites dx.
 pub fn wt_dy<T: Float>(
-    wt: DMatrixView<'_, T>,
+    w: Weight<DMatrixView<'_, T>>,
     dy: DMatrixView<'_, T>,
     dy_read: Read,
     dx: &mut DMatrixViewMut<'_, T>,
 ) {
-    let (k, m) = wt.shape();
+    let (m, k) = read_shape(w.view.shape(), w.read);
     let (dy_rows, n) = read_shape(dy.shape(), dy_read);
     if !agree(dy_rows == m && dx.shape() == (k, n)) {
         return;
     }
-    product(dx, Read::AsIs, false, wt, Read::AsIs, dy, dy_read);
+    product(dx, Read::AsIs, false, w.view, w.read.flip(), dy, dy_read);
 }
 
 /// Σ v², in f64, over 32 interleaved lanes (so it vectorises, as four
@@ -1185,7 +1206,7 @@ mod tests {
             let mut y = vec![1.0; m * n];
             let mut want = y.clone();
             w_x(
-                view::cols(&w, k, m),
+                Weight::rows(view::cols(&w, k, m)),
                 view::cols(&x, k, n),
                 &mut view::cols_mut(&mut y, m, n),
                 Read::AsIs,
@@ -1207,7 +1228,7 @@ mod tests {
                 view::cols(&dy, m, n),
                 Read::AsIs,
                 view::cols(&x, k, n),
-                &mut view::cols_mut(&mut dw, k, m),
+                Weight::rows(&mut view::cols_mut(&mut dw, k, m)),
             );
             naive(
                 &dy,
@@ -1222,7 +1243,7 @@ mod tests {
             let mut dx = vec![f64::NAN; k * n];
             let mut want = vec![0.0; k * n];
             wt_dy(
-                view::cols(&w, k, m),
+                Weight::rows(view::cols(&w, k, m)),
                 view::cols(&dy, m, n),
                 Read::AsIs,
                 &mut view::cols_mut(&mut dx, k, n),
@@ -1304,7 +1325,7 @@ mod tests {
             let want = reference_dense(&w, &x, &dy, (m, k, n));
             let mut y = vec![T::of(0.25); m * n];
             w_x(
-                view::cols(&w, k, m),
+                Weight::rows(view::cols(&w, k, m)),
                 view::cols(&x, k, n),
                 &mut view::cols_mut(&mut y, m, n),
                 Read::AsIs,
@@ -1315,11 +1336,11 @@ mod tests {
                 view::cols(&dy, m, n),
                 Read::AsIs,
                 view::cols(&x, k, n),
-                &mut view::cols_mut(&mut dw, k, m),
+                Weight::rows(&mut view::cols_mut(&mut dw, k, m)),
             );
             let mut dx = vec![T::of(9.0); k * n];
             wt_dy(
-                view::cols(&w, k, m),
+                Weight::rows(view::cols(&w, k, m)),
                 view::cols(&dy, m, n),
                 Read::AsIs,
                 &mut view::cols_mut(&mut dx, k, n),
@@ -1364,7 +1385,7 @@ mod tests {
         let (wt, xv) = (view::cols(&w, k, m), view::cols(&x, k, n));
         let mut alone = vec![0.0f32; m * n];
         w_x(
-            wt,
+            Weight::rows(wt),
             xv,
             &mut view::cols_mut(&mut alone, m, n),
             Read::AsIs,
@@ -1373,7 +1394,7 @@ mod tests {
         let mut pooled = vec![0.0f32; m * n];
         pool(2, || {
             w_x(
-                wt,
+                Weight::rows(wt),
                 xv,
                 &mut view::cols_mut(&mut pooled, m, n),
                 Read::AsIs,
@@ -1385,7 +1406,7 @@ mod tests {
         // a product wider than tall splits by columns
         let mut alone_t = vec![0.0f32; k * n];
         wt_dy(
-            wt,
+            Weight::rows(wt),
             view::cols(&alone, m, n),
             Read::AsIs,
             &mut view::cols_mut(&mut alone_t, k, n),
@@ -1393,7 +1414,7 @@ mod tests {
         let mut pooled_t = vec![0.0f32; k * n];
         pool(2, || {
             wt_dy(
-                wt,
+                Weight::rows(wt),
                 view::cols(&pooled, m, n),
                 Read::AsIs,
                 &mut view::cols_mut(&mut pooled_t, k, n),
@@ -1560,7 +1581,7 @@ mod tests {
                             view::cols(&dy, units, n),
                             Read::AsIs,
                             view::cols(x, inputs, n),
-                            &mut view::cols_mut(&mut dw, inputs, units),
+                            Weight::rows(&mut view::cols_mut(&mut dw, inputs, units)),
                         );
                         by_faer(
                             &dy,
@@ -1583,7 +1604,7 @@ mod tests {
                         let mut dx = vec![f32::NAN; inputs * n];
                         let mut want = vec![0.0; inputs * n];
                         wt_dy(
-                            view::cols(&w, inputs, units),
+                            Weight::rows(view::cols(&w, inputs, units)),
                             view::cols(&dy, units, n),
                             Read::AsIs,
                             &mut view::cols_mut(&mut dx, inputs, n),

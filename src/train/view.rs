@@ -36,6 +36,17 @@ pub enum Read {
     Transposed,
 }
 
+impl Read {
+    /// The other way round: how the transpose of an operand read this way
+    /// reads the same view.
+    pub fn flip(self) -> Read {
+        match self {
+            Read::AsIs => Read::Transposed,
+            Read::Transposed => Read::AsIs,
+        }
+    }
+}
+
 /// The column-major `nrows × ncols` view of the first `nrows·ncols` values of `s`.
 #[inline]
 pub fn cols<T: Scalar>(s: &[T], nrows: usize, ncols: usize) -> DMatrixView<'_, T> {

@@ -69,13 +69,16 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-fn check_dense(bias: bool) {
+/// A dense layer's gradients against finite differences, its weight stored as
+/// declared or by input (`Dense::by_input`, column-major).
+fn check_dense(bias: bool, by_input: bool) {
     let (inputs, units, n) = (7, 6, 9);
     let d = Dense {
         inputs,
         units,
         weight: 0,
         bias: bias.then_some(units * inputs),
+        by_input,
     };
     let mut params = random(units * inputs + if bias { units } else { 0 }, 1);
     let mut x = random(inputs * n, 2);
@@ -101,8 +104,14 @@ fn check_dense(bias: bool) {
 
 #[test]
 fn dense_with_and_without_bias() {
-    check_dense(true);
-    check_dense(false);
+    check_dense(true, false);
+    check_dense(false, false);
+}
+
+#[test]
+fn dense_stored_by_input() {
+    check_dense(true, true);
+    check_dense(false, true);
 }
 
 #[test]
@@ -113,6 +122,7 @@ fn dense_tiny_shapes() {
         units: 2,
         weight: 0,
         bias: Some(6),
+        by_input: false,
     };
     let mut params = random(8, 4);
     let x = random(3 * 4, 5);

@@ -6,12 +6,14 @@
 //! ([`crate::train::view`], no copies): x, y, dy, dx as `width × n` views, W and
 //! dW as Wᵀ (`inputs × units`: their row-major storage read column-major),
 //! which the products read transposed; products go to faer's kernels through
-//! [`linalg`] (in pieces on the team's threads when large).
+//! [`linalg`] (in pieces on the team's threads when large). One exception: in
+//! training the first layer's W and dW may be stored by input (column-major,
+//! [`Dense::by_input`]), and are then read as they are.
 
 use nalgebra::{DMatrixView, DMatrixViewMut, DVectorView};
 
 use crate::train::float::Float;
-use crate::train::linalg;
+use crate::train::linalg::{self, Weight};
 use crate::train::network::{ParamKind, ParamLayout};
 use crate::train::view::{self, Read};
 
@@ -24,6 +26,11 @@ pub struct Dense {
     pub weight: usize,
     /// Offset of the bias `[units]`, absent with `bias = false`.
     pub bias: Option<usize>,
+    /// Whether W and dW are stored by input (column-major: each input's
+    /// `units` weights side by side, the row-major storage of Wᵀ) instead of
+    /// as declared, as a training run lays out the first layer's weight
+    /// ([`crate::train::network::Network::lay_first_weight_by_input`]).
+    pub by_input: bool,
 }
 
 impl Dense {
@@ -37,6 +44,7 @@ impl Dense {
             units,
             weight,
             bias,
+            by_input: false,
         }
     }
 
@@ -44,10 +52,19 @@ impl Dense {
         self.units * self.inputs
     }
 
-    /// Wᵀ (`inputs × units`): the weight's row-major storage in `params`, read
-    /// column-major.
-    fn wt<'a, T: Float>(&self, params: &'a [T]) -> DMatrixView<'a, T> {
-        view::cols(&params[self.weight..], self.inputs, self.units)
+    /// W (`units × inputs`) over its storage in `params` (or dW in `grads`):
+    /// as declared, Wᵀ's column-major view read transposed; by input, W's own
+    /// column-major view.
+    fn w<'a, T: Float>(&self, params: &'a [T]) -> Weight<DMatrixView<'a, T>> {
+        let w = &params[self.weight..];
+        if self.by_input {
+            Weight {
+                view: view::cols(w, self.units, self.inputs),
+                read: Read::AsIs,
+            }
+        } else {
+            Weight::rows(view::cols(w, self.inputs, self.units))
+        }
     }
 
     /// b (`[units]`), when the layer has one.
@@ -140,7 +157,7 @@ impl Dense {
             Read::AsIs => view::cols_mut(y, self.units, n),
             Read::Transposed => view::cols_mut(y, n, self.units),
         };
-        linalg::w_x(self.wt(params), x, &mut y, y_read, accumulate);
+        linalg::w_x(self.w(params), x, &mut y, y_read, accumulate);
     }
 
     /// [`Dense::backward`] with dy laid out as `dy_read` says ([`Dense::output_view`]).
@@ -161,8 +178,20 @@ impl Dense {
         );
         let mut dx = dx.map(|dx| view::cols_mut(dx, self.inputs, n));
         {
-            let mut dwt = view::cols_mut(&mut grads[self.weight..], self.inputs, self.units);
-            linalg::dense_backward(dyv, dy_read, x, self.wt(params), &mut dwt, dx.as_mut());
+            let dw = &mut grads[self.weight..];
+            let (mut dw, read) = if self.by_input {
+                (view::cols_mut(dw, self.units, self.inputs), Read::AsIs)
+            } else {
+                (
+                    view::cols_mut(dw, self.inputs, self.units),
+                    Read::Transposed,
+                )
+            };
+            let dw = Weight {
+                view: &mut dw,
+                read,
+            };
+            linalg::dense_backward(dyv, dy_read, x, self.w(params), dw, dx.as_mut());
         }
         if let Some(off) = self.bias {
             let db = &mut grads[off..off + self.units];

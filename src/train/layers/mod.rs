@@ -329,6 +329,7 @@ mod tests {
                 units: 2,
                 weight: 0,
                 bias: None,
+                by_input: false,
             }),
         ] {
             assert!(node.running_stats().is_empty());
