@@ -7,6 +7,12 @@
 //! and stays empty). One exception: a training pass may lay the last layer's
 //! output and its gradient out by unit, `output_width × n` row-major
 //! ([`Network::lay_output_by_unit`], [`Network::output_is_by_unit`]).
+//!
+//! Parameters: each tensor in its declared layout (PyTorch's), one after
+//! another. One exception: a training run may store the first layer's weight
+//! by input ([`Network::lay_first_weight_by_input`]); what reads or writes
+//! the parameters (or a vector laid out like them) from outside a step goes
+//! through [`Network::declared`] and [`Storage::from_declared`].
 
 use rand_chacha::ChaCha8Rng;
 
@@ -105,6 +111,43 @@ pub struct Network<T> {
     /// Whether a training pass lays the output out by unit
     /// ([`Network::lay_output_by_unit`]).
     output_by_unit: bool,
+    /// How the parameters are stored ([`Network::lay_first_weight_by_input`]).
+    storage: Storage,
+    /// The weight stored by input while [`Network::declared_while`] lays it
+    /// out as declared (allocated once, by `lay_first_weight_by_input`).
+    stored_weight: Vec<T>,
+}
+
+/// How a network's parameters are stored: each tensor as declared, but for
+/// the weight stored by input, when there is one
+/// ([`Network::lay_first_weight_by_input`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Storage {
+    /// The weight stored by input: its offset, units and inputs.
+    by_input: Option<(usize, usize, usize)>,
+}
+
+impl Storage {
+    /// Puts `buf` (a vector laid out like the parameters, each tensor as
+    /// declared) into this storage, in place.
+    pub fn from_declared<T: Copy>(self, buf: &mut [T]) {
+        if let Some((offset, units, inputs)) = self.by_input {
+            if let Some(w) = buf.get_mut(offset..offset + units * inputs) {
+                let declared = w.to_vec();
+                transpose(&declared, units, inputs, w);
+            }
+        }
+    }
+}
+
+/// dst (`cols × rows` row-major) ← the transpose of src (`rows × cols`
+/// row-major).
+fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    for (r, row) in src.chunks_exact(cols.max(1)).take(rows).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            dst[c * rows + r] = v;
+        }
+    }
 }
 
 /// The most rows of a batch whose output a training pass lays out by unit:
@@ -163,6 +206,8 @@ impl<T: Float> Network<T> {
             acts,
             dacts,
             output_by_unit: false,
+            storage: Storage::default(),
+            stored_weight: Vec::new(),
         }
     }
 
@@ -184,6 +229,101 @@ impl<T: Float> Network<T> {
             matches!(l.node, Node::Dense(_)) && l.in_width <= depth && l.out_width <= depth
         });
         self.output_by_unit = by_unit && fits && T::DTYPE == safetensors::Dtype::F32;
+    }
+
+    /// Stores the first layer's weight by input (column-major: each input's
+    /// units side by side, [`Dense::by_input`](crate::train::layers::dense::Dense::by_input))
+    /// for training in batches of up to `batch` rows, where that changes no
+    /// bit of the products and lets the small-product kernels take them
+    /// without a copy: the first layer is dense, f32, a whole number of
+    /// vectors of units (16), at most
+    /// [`small_product::MAX_DEPTH`](crate::train::small_product::MAX_DEPTH)
+    /// inputs, and its products at most
+    /// [`small_product::SMALL_WORK`](crate::train::small_product::SMALL_WORK)
+    /// multiply-adds. The parameters are transposed in place; `true` when
+    /// the weight is now stored by input.
+    ///
+    /// Why: stored as declared, the forward product W·x reads W transposed,
+    /// which faer copies into its own layout first (pack) at every step; on
+    /// the digits network (64-32-10, batch 16) that copy and faer's set-up
+    /// were a quarter of the first layer's forward pass, and the step ran
+    /// 1.09× faster stored by input (BENCHMARKS.md, round 26). Each product
+    /// value is the same chain of multiply-adds either way; what the layout
+    /// changes is the order in which the weight's squared gradient (the
+    /// logged `grad_norm`) and squared values (the detectors' weight norms)
+    /// are summed.
+    pub fn lay_first_weight_by_input(&mut self, batch: usize) -> bool {
+        use crate::train::small_product::{MAX_DEPTH, SMALL_WORK};
+        if self.storage.by_input.is_some() || T::DTYPE != safetensors::Dtype::F32 {
+            return self.storage.by_input.is_some();
+        }
+        let Some(Node::Dense(d)) = self.layers.first_mut().map(|l| &mut l.node) else {
+            return false;
+        };
+        let fits = d.units % 16 == 0
+            && (2..=MAX_DEPTH).contains(&d.inputs)
+            && d.units * d.inputs * batch.max(1) <= SMALL_WORK;
+        if !fits {
+            return false;
+        }
+        d.by_input = true;
+        self.storage.by_input = Some((d.weight, d.units, d.inputs));
+        self.stored_weight = vec![T::zero(); d.units * d.inputs];
+        self.storage.from_declared(&mut self.params);
+        true
+    }
+
+    /// Runs `f` with every tensor stored as declared, then puts the storage
+    /// back as it was, bit for bit (nothing allocated). Evaluation passes and
+    /// a training pass over one row run so: over one row faer computes W·x
+    /// as a matrix-vector product, whose order of additions follows W's
+    /// layout (as declared: the order every other build and `nnt predict`
+    /// have).
+    pub fn declared_while<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        let Some((offset, units, inputs)) = self.storage.by_input else {
+            return f(self);
+        };
+        let range = offset..offset + units * inputs;
+        let set = |net: &mut Self, by_input: bool| {
+            if let Some(Node::Dense(d)) = net.layers.first_mut().map(|l| &mut l.node) {
+                d.by_input = by_input;
+            }
+            net.storage.by_input = by_input.then_some((offset, units, inputs));
+        };
+        self.stored_weight
+            .copy_from_slice(&self.params[range.clone()]);
+        transpose(
+            &self.stored_weight,
+            inputs,
+            units,
+            &mut self.params[range.clone()],
+        );
+        set(self, false);
+        let out = f(self);
+        set(self, true);
+        self.params[range].copy_from_slice(&self.stored_weight);
+        out
+    }
+
+    /// How the parameters are stored now.
+    pub fn storage(&self) -> Storage {
+        self.storage
+    }
+
+    /// `buf` (a vector laid out like the parameters: the parameters, a copy
+    /// of them, an optimizer's buffer) with every tensor as declared.
+    pub fn declared<'a>(&self, buf: &'a [T]) -> std::borrow::Cow<'a, [T]> {
+        let Some((offset, units, inputs)) = self.storage.by_input else {
+            return std::borrow::Cow::Borrowed(buf);
+        };
+        let mut out = buf.to_vec();
+        if let (Some(stored), Some(w)) = (
+            buf.get(offset..offset + units * inputs),
+            out.get_mut(offset..offset + units * inputs),
+        ) {
+            transpose(stored, inputs, units, w);
+        }
+        std::borrow::Cow::Owned(out)
     }
 
     /// Whether the training pass over a batch of n rows lays the output and its
@@ -235,6 +375,9 @@ impl<T: Float> Network<T> {
         train: bool,
         dropout_rng: &mut ChaCha8Rng,
     ) {
+        if n == 1 && self.storage.by_input.is_some() {
+            return self.declared_while(|net| net.forward_from(input, n, train, dropout_rng));
+        }
         let by_unit = train && self.output_is_by_unit(n);
         let last = self.layers.len().wrapping_sub(1);
         let mut mode = if train {
@@ -385,7 +528,8 @@ mod tests {
         net.backward(n);
         let hidden = net.layers.len() - 1;
         let dh = net.dacts[hidden].iter().map(|v| v.to_bits());
-        let bits = net.grads.iter().map(|v| v.to_bits()).chain(dh).collect();
+        let grads = net.declared(&net.grads);
+        let bits = grads.iter().map(|v| v.to_bits()).chain(dh).collect();
         (bl.mean.to_bits(), bl.correct, bits)
     }
 
@@ -467,5 +611,122 @@ mod tests {
         let mut f64_net = Network::<f64>::new(&model(10, dense(10)), 16);
         f64_net.lay_output_by_unit(true);
         assert!(!f64_net.output_is_by_unit(16));
+    }
+
+    /// Storing the first layer's weight by input changes no bit of the loss,
+    /// the count, any gradient (read back as declared) or the output of an
+    /// evaluation pass, at every SIMD level: the digits network, one row, a
+    /// ragged batch, no bias, with the output by row and by unit; and the
+    /// parameters read back as declared are the ones laid in.
+    #[test]
+    fn first_weight_by_input_keeps_every_bit() {
+        let mut seed = 5u64;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            ((seed >> 33) as f64 / (1u64 << 31) as f64) as f32 * 2.0 - 1.0
+        };
+        for &(inputs, hidden, classes, n, bias) in &[
+            (64, 32, 10, 16, true),
+            (7, 16, 6, 1, false),
+            (12, 48, 5, 33, true),
+            (3, 16, 4, 2, true),
+        ] {
+            let dense = |units| LayerKind::Dense {
+                units,
+                init: Init::Zeros,
+                bias,
+            };
+            let model = Model {
+                input_width: inputs,
+                layers: vec![
+                    layer(0, dense(hidden), inputs, hidden),
+                    layer(1, LayerKind::Relu, hidden, hidden),
+                    layer(2, dense(classes), hidden, classes),
+                ],
+            };
+            let eval_rows = 100;
+            let mut declared = Network::<f32>::new(&model, eval_rows);
+            for p in &mut declared.params {
+                *p = next() * 0.5;
+            }
+            let mut by_input = declared.clone();
+            assert!(by_input.lay_first_weight_by_input(n), "{inputs}-{hidden}");
+            assert_ne!(by_input.params, declared.params);
+            assert_eq!(*by_input.declared(&by_input.params), declared.params[..]);
+            let x: Vec<f32> = (0..inputs * eval_rows).map(|_| next() * 3.0).collect();
+            let y: Vec<f32> = (0..n).map(|i| (i * 7 % classes) as f32).collect();
+            for level in [Level::Baseline, Level::V3, Level::V4] {
+                force(Some(level));
+                for by_unit in [false, true] {
+                    let want = pass(&mut declared, by_unit, &x, &y, n);
+                    let got = pass(&mut by_input, by_unit, &x, &y, n);
+                    assert_eq!(want, got, "{inputs}-{hidden}-{classes} × {n} {level:?}");
+                }
+                for rows in [1, 2, n, eval_rows] {
+                    let mut rng = ChaCha8Rng::seed_from_u64(1);
+                    let [want, got] = [&mut declared, &mut by_input].map(|net| {
+                        net.input_mut(rows).copy_from_slice(&x[..inputs * rows]);
+                        net.forward(rows, false, &mut rng);
+                        net.output(rows)
+                            .iter()
+                            .map(|v| v.to_bits())
+                            .collect::<Vec<_>>()
+                    });
+                    assert_eq!(want, got, "eval {inputs}-{hidden} × {rows} {level:?}");
+                }
+                force(None);
+            }
+        }
+    }
+
+    /// The weight is stored by input only where the small products take it:
+    /// f32, a dense first layer of whole vectors of units, at most 64 inputs
+    /// and 32 768 multiply-adds a product.
+    #[test]
+    fn first_weight_by_input_only_where_it_fits() {
+        let model = |inputs: usize, units: usize| Model {
+            input_width: inputs,
+            layers: vec![layer(
+                0,
+                LayerKind::Dense {
+                    units,
+                    init: Init::Zeros,
+                    bias: true,
+                },
+                inputs,
+                units,
+            )],
+        };
+        let lays = |inputs, units, batch| {
+            Network::<f32>::new(&model(inputs, units), batch).lay_first_weight_by_input(batch)
+        };
+        assert!(lays(64, 32, 16) && lays(2, 16, 1024));
+        assert!(!lays(64, 32, 17), "past 32 768 multiply-adds");
+        assert!(!lays(65, 16, 1), "deeper than 64");
+        assert!(!lays(1, 16, 4), "one input");
+        assert!(!lays(8, 24, 4), "not a whole number of vectors");
+        assert!(!Network::<f64>::new(&model(8, 16), 4).lay_first_weight_by_input(4));
+        let relu_first = Model {
+            input_width: 16,
+            layers: vec![layer(0, LayerKind::Relu, 16, 16)],
+        };
+        assert!(!Network::<f32>::new(&relu_first, 4).lay_first_weight_by_input(4));
+        let mut net = Network::<f32>::new(&model(3, 16), 4);
+        net.params
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, p)| *p = i as f32);
+        let declared = net.params.clone();
+        assert!(net.lay_first_weight_by_input(4));
+        // Input 1's 16 weights side by side, then the bias as it was.
+        assert_eq!(
+            net.params[16..32],
+            (0..16).map(|u| (u * 3 + 1) as f32).collect::<Vec<_>>()[..]
+        );
+        assert_eq!(net.params[48..], declared[48..]);
+        let mut back = net.declared(&net.params).into_owned();
+        assert_eq!(back, declared);
+        net.storage().from_declared(&mut back);
+        assert_eq!(back, net.params);
     }
 }

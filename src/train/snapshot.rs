@@ -42,13 +42,14 @@ pub fn model_meta(program: &Program) -> ModelMeta {
 /// norm `k.weight`, `k.bias`, `k.running_mean`, `k.running_var`.
 pub fn model_tensors<T: Float>(net: &Network<T>) -> Vec<OutTensor> {
     let stats = net.running_stats();
+    let params = net.declared(&net.params);
     let mut out = Vec::new();
     for (pos, slot) in net.layers.iter().enumerate() {
         for t in net.tensors.iter().filter(|t| t.layer == pos) {
             out.push(OutTensor {
                 name: t.name.clone(),
                 shape: t.shape.clone(),
-                data: net.params[t.offset..t.offset + t.len]
+                data: params[t.offset..t.offset + t.len]
                     .iter()
                     .map(|v| v.to_f64())
                     .collect(),
@@ -87,6 +88,7 @@ pub fn load_parameters<T: Float>(
         let values = file.get(&name, &shape)?;
         convert(&mut net.params[off..off + len], values, file, &name)?;
     }
+    net.storage().from_declared(&mut net.params);
     for (name, buf) in net.running_stats_mut() {
         let shape = [buf.len()];
         let name = format!("{prefix}{name}");
@@ -411,16 +413,19 @@ impl<T: Float> Trainer<'_, T> {
 /// `best.{name}`, and the [`RunState`] in the metadata.
 pub fn serialize<T: Float>(tr: &Trainer<'_, T>) -> Result<Vec<u8>, SnapshotError> {
     let mut tensors = model_tensors(&tr.net);
+    // The optimizer's buffers and the best epoch's parameters are laid out
+    // like the parameters: written as declared, whatever the storage.
     for (name, buf) in tr.optim.buffers() {
         if !buf.is_empty() {
             tensors.push(OutTensor {
                 name: format!("optim.{name}"),
                 shape: vec![buf.len()],
-                data: buf.iter().map(|v| v.to_f64()).collect(),
+                data: tr.net.declared(buf).iter().map(|v| v.to_f64()).collect(),
             });
         }
     }
     if let Some((params, stats)) = &tr.best {
+        let params = tr.net.declared(params);
         for t in &tr.net.tensors {
             tensors.push(OutTensor {
                 name: format!("best.{}", t.name),
@@ -536,11 +541,13 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
             value: state.optimizer.steps.to_string(),
         }));
     }
+    let storage = tr.net.storage();
     for (name, buf) in tr.optim.buffers_mut() {
         if !buf.is_empty() {
             let key = format!("optim.{name}");
             let values = file.get(&key, &[buf.len()])?;
             convert(buf, values, file, &key)?;
+            storage.from_declared(buf);
             if crate::train::optim::SQUARE_BUFFERS.contains(&name)
                 && buf.iter().any(|v| v.to_f64() < 0.0)
             {
@@ -603,6 +610,7 @@ pub fn restore<T: Float>(tr: &mut Trainer<'_, T>, file: &WeightsFile) -> Result<
             let values = file.get(&name, &t.shape)?;
             convert(&mut params[t.offset..t.offset + t.len], values, file, &name)?;
         }
+        tr.net.storage().from_declared(&mut params);
         let mut stats = Vec::new();
         for (name, cur) in tr.net.running_stats() {
             let name = format!("best.{name}");

@@ -613,3 +613,89 @@ proptest::proptest! {
         }
     }
 }
+
+/// Storing the first layer's weight by input
+/// (`Network::lay_first_weight_by_input`) changes no value a run keeps: with
+/// it (no penalty, no max_norm) and without it (a max_norm too large to act,
+/// which keeps the weight as declared) the same epochs are logged but for the
+/// last bits of `grad_norm` (whose squares are summed in storage order), and
+/// every checkpoint holds the same model, optimizer (Adam's m, v and vmax) and
+/// best-epoch tensors, as declared; resuming after any epoch gives the rest of
+/// the run and the saved model bit for bit.
+#[test]
+fn first_weight_by_input_keeps_runs_and_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut by_input = iris(8);
+    by_input.regularize = Regularize {
+        l1: 0.0,
+        l2: 0.0,
+        has_penalty: false,
+        max_norm: None,
+    };
+    let laid =
+        nnt::train::network::Network::<f32>::new(&by_input.model, 16).lay_first_weight_by_input(16);
+    assert!(laid, "the first layer's weight is stored by input");
+    let mut declared = by_input.clone();
+    declared.regularize.max_norm = Some(1e30);
+    let mut runs = Vec::new();
+    for (name, p) in [("by_input", &mut by_input), ("declared", &mut declared)] {
+        p.checkpoint = Some(CheckpointPlan {
+            every: 1,
+            path: dir.path().join(name),
+            keep: 100,
+        });
+        p.save = Some(dir.path().join(format!("{name}.safetensors")));
+        runs.push(record(p, &RunOptions::default()));
+    }
+    let strip = |r: &Recorder| {
+        r.epochs()
+            .into_iter()
+            .map(|mut e| (std::mem::replace(&mut e.grad_norm, 0.0), e))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (strip(&runs[0]), strip(&runs[1]));
+    assert_eq!(a.len(), 8);
+    for ((na, ea), (nb, eb)) in a.iter().zip(&b) {
+        assert_eq!(ea, eb);
+        assert!((na - nb).abs() <= 1e-12 * nb, "grad_norm {na} against {nb}");
+    }
+    for epoch in 1..=8 {
+        let read = |name: &str| {
+            let path = nnt::io::checkpoint::path_for(&dir.path().join(name), epoch);
+            let mut t: Vec<_> = nnt::io::checkpoint::read(&path)
+                .unwrap()
+                .tensors
+                .into_iter()
+                .collect();
+            t.sort_by(|x, y| x.0.cmp(&y.0));
+            t
+        };
+        let (got, want) = (read("by_input"), read("declared"));
+        assert!(
+            got.iter().any(|(n, _)| n == "optim.vmax")
+                && got.iter().any(|(n, _)| n.starts_with("best."))
+        );
+        assert_eq!(got, want, "checkpoint of epoch {epoch}");
+    }
+    let saved = |name: &str| std::fs::read(dir.path().join(format!("{name}.safetensors"))).unwrap();
+    assert_eq!(saved("by_input"), saved("declared"));
+    for k in [1, 4, 7] {
+        let mut q = by_input.clone();
+        let save_resumed = dir.path().join(format!("resumed-{k}.safetensors"));
+        q.save = Some(save_resumed.clone());
+        let opts = RunOptions {
+            resume: Some(nnt::io::checkpoint::path_for(
+                &dir.path().join("by_input"),
+                k,
+            )),
+            ..Default::default()
+        };
+        let resumed = record(&q, &opts);
+        assert_eq!(
+            resumed.epochs(),
+            runs[0].epochs()[k..].to_vec(),
+            "resumed from epoch {k}"
+        );
+        assert_eq!(std::fs::read(&save_resumed).unwrap(), saved("by_input"));
+    }
+}

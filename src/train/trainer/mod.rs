@@ -133,6 +133,12 @@ impl<'p, T: Float> Trainer<'p, T> {
             let file = WeightsFile::read(path)?;
             snapshot::load_parameters(&mut net, &file, "")?;
         }
+        // The penalties and max_norm read the weights as declared (sums over
+        // them, rows of them) at every step: with them the weight stays so.
+        let reg = &program.regularize;
+        if !reg.has_penalty && reg.l1 == 0.0 && reg.l2 == 0.0 && reg.max_norm.is_none() {
+            net.lay_first_weight_by_input(batch);
+        }
 
         let targets = losses::target_width(&program.loss, net.output_width);
         let infos: Vec<LayerInfo> = net
@@ -400,11 +406,20 @@ impl<'p, T: Float> Trainer<'p, T> {
         {
             scorer = scorer.with_target_scaling(t.mean.clone(), t.std.clone());
         }
-        let (layers, params) = (&mut self.net.layers, &self.net.params);
-        self.evaluator
-            .run(layers, params, &split.x, split.rows, |start, n, out| {
-                scorer.add(out, &split.y[start * targets..(start + n) * targets], n);
-            });
+        // As declared: the bits of `nnt eval` on the saved model, for any
+        // number of rows ([`Network::declared_while`]).
+        let evaluator = &mut self.evaluator;
+        self.net.declared_while(|net| {
+            evaluator.run(
+                &mut net.layers,
+                &net.params,
+                &split.x,
+                split.rows,
+                |start, n, out| {
+                    scorer.add(out, &split.y[start * targets..(start + n) * targets], n);
+                },
+            )
+        });
         scorer
     }
 }
