@@ -13,7 +13,7 @@ use nnt::train::layers::Node;
 use nnt::train::network::Network;
 use nnt::train::optim::Optim;
 use nnt::train::trainer::{Split, StepPlan, Stepper};
-use nnt::train::{init, linalg, losses};
+use nnt::train::{init, linalg};
 
 /// (name, widths input..output, batch, adam?)
 const NETWORKS: [(&str, &[usize], usize, bool); 5] = [
@@ -119,9 +119,8 @@ fn step(c: &mut Criterion) {
         let loss = Loss::CrossEntropy {
             label_smoothing: 0.0,
         };
-        // As the trainer sets the network up for its loss.
-        net.lay_output_by_unit(losses::takes_output_by_unit(&loss, classes));
         let regularize = Regularize::default();
+        net.lay_out_for_training(&loss, &regularize, batch);
         let plan = StepPlan {
             loss: &loss,
             regularize: &regularize,

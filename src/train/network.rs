@@ -16,7 +16,7 @@
 
 use rand_chacha::ChaCha8Rng;
 
-use crate::ir::Model;
+use crate::ir::{Loss, Model, Regularize};
 use crate::train::float::Float;
 use crate::train::layers::{self, Layer, Mode, Node, Shape};
 
@@ -208,6 +208,25 @@ impl<T: Float> Network<T> {
             output_by_unit: false,
             storage: Storage::default(),
             stored_weight: Vec::new(),
+        }
+    }
+
+    /// Lays the network out for training with `loss` and `regularize` in
+    /// batches of up to `batch` rows, once its parameters are set (the
+    /// trainer, and `benches/step.rs` as the trainer does): the output by
+    /// unit where the loss takes it ([`Network::lay_output_by_unit`]), the
+    /// first weight by input where it fits and nothing reads it as declared
+    /// at every step ([`Network::lay_first_weight_by_input`]: the penalties
+    /// sum over the weights and max_norm rescales their rows).
+    pub fn lay_out_for_training(&mut self, loss: &Loss, regularize: &Regularize, batch: usize) {
+        let width = self.output_width;
+        self.lay_output_by_unit(crate::train::losses::takes_output_by_unit(loss, width));
+        let reads_weights = regularize.has_penalty
+            || regularize.l1 != 0.0
+            || regularize.l2 != 0.0
+            || regularize.max_norm.is_some();
+        if !reads_weights {
+            self.lay_first_weight_by_input(batch);
         }
     }
 

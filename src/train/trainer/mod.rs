@@ -106,10 +106,6 @@ impl<'p, T: Float> Trainer<'p, T> {
         let batch = program.train.batch.rows(train_rows).min(train_rows.max(1));
         let capacity = program.row_capacity();
         let mut net = Network::<T>::new(&program.model, capacity);
-        net.lay_output_by_unit(losses::takes_output_by_unit(
-            &program.loss,
-            net.output_width,
-        ));
 
         // Initialise dense layers from the Init stream, layer by layer.
         let mut rng = generator(program.seed, Stream::Init);
@@ -133,12 +129,7 @@ impl<'p, T: Float> Trainer<'p, T> {
             let file = WeightsFile::read(path)?;
             snapshot::load_parameters(&mut net, &file, "")?;
         }
-        // The penalties and max_norm read the weights as declared (sums over
-        // them, rows of them) at every step: with them the weight stays so.
-        let reg = &program.regularize;
-        if !reg.has_penalty && reg.l1 == 0.0 && reg.l2 == 0.0 && reg.max_norm.is_none() {
-            net.lay_first_weight_by_input(batch);
-        }
+        net.lay_out_for_training(&program.loss, &program.regularize, batch);
 
         let targets = losses::target_width(&program.loss, net.output_width);
         let infos: Vec<LayerInfo> = net
