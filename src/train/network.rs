@@ -255,7 +255,7 @@ impl<T: Float> Network<T> {
     /// for training in batches of up to `batch` rows, where that changes no
     /// bit of the products and lets the small-product kernels take them
     /// without a copy: the first layer is dense, f32, a whole number of
-    /// vectors of units (16), at most
+    /// vectors of units ([`small_product::LANES`](crate::train::small_product::LANES)), at most
     /// [`small_product::MAX_DEPTH`](crate::train::small_product::MAX_DEPTH)
     /// inputs, and its products at most
     /// [`small_product::SMALL_WORK`](crate::train::small_product::SMALL_WORK)
@@ -265,21 +265,22 @@ impl<T: Float> Network<T> {
     /// Why: stored as declared, the forward product W·x reads W transposed,
     /// which faer copies into its own layout first (pack) at every step; on
     /// the digits network (64-32-10, batch 16) that copy and faer's set-up
-    /// were a quarter of the first layer's forward pass, and the step ran
-    /// 1.09× faster stored by input (BENCHMARKS.md, round 26). Each product
+    /// were a quarter of the first layer's forward pass, and the whole run
+    /// took 1.07× the steps a second stored by input (BENCHMARKS.md, round
+    /// 26). Each product
     /// value is the same chain of multiply-adds either way; what the layout
     /// changes is the order in which the weight's squared gradient (the
     /// logged `grad_norm`) and squared values (the detectors' weight norms)
     /// are summed.
     pub fn lay_first_weight_by_input(&mut self, batch: usize) -> bool {
-        use crate::train::small_product::{MAX_DEPTH, SMALL_WORK};
+        use crate::train::small_product::{LANES, MAX_DEPTH, SMALL_WORK};
         if self.storage.by_input.is_some() || T::DTYPE != safetensors::Dtype::F32 {
             return self.storage.by_input.is_some();
         }
         let Some(Node::Dense(d)) = self.layers.first_mut().map(|l| &mut l.node) else {
             return false;
         };
-        let fits = d.units % 16 == 0
+        let fits = d.units % LANES == 0
             && (2..=MAX_DEPTH).contains(&d.inputs)
             && d.units * d.inputs * batch.max(1) <= SMALL_WORK;
         if !fits {
@@ -747,5 +748,10 @@ mod tests {
         assert_eq!(back, declared);
         net.storage().from_declared(&mut back);
         assert_eq!(back, net.params);
+        // declared_while: as declared inside, as stored again after.
+        let inside = net.declared_while(|net| (net.params.clone(), net.storage()));
+        assert_eq!(inside, (declared, Storage::default()));
+        assert_eq!(net.params, back);
+        assert!(net.storage() != Storage::default());
     }
 }

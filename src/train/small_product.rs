@@ -38,7 +38,7 @@ pub const MAX_DEPTH: usize = 64;
 /// Rows of `C` a vector holds (AVX-512, f32). Only products whose rows are
 /// whole vectors are taken: one value at a time, the rows left over cost more
 /// than faer's `nano-gemm` (the 10-5-2 network ran at 0.6× its speed).
-const LANES: usize = 16;
+pub const LANES: usize = 16;
 
 /// Where a product's operands lie: `A` column-major with column stride `lda`,
 /// `B` column-major (`b_rows` false: column stride `ldb`) or row-major (`b_rows`
