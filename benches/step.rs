@@ -120,7 +120,7 @@ fn step(c: &mut Criterion) {
             label_smoothing: 0.0,
         };
         let regularize = Regularize::default();
-        net.lay_out_for_training(&loss, &regularize, batch);
+        net.lay_out_for_training(&loss, &regularize, None, batch);
         let plan = StepPlan {
             loss: &loss,
             regularize: &regularize,

@@ -16,7 +16,7 @@
 
 use rand_chacha::ChaCha8Rng;
 
-use crate::ir::{Loss, Model, Regularize};
+use crate::ir::{Clip, Loss, Model, Regularize};
 use crate::train::float::Float;
 use crate::train::layers::{self, Layer, Mode, Node, Shape};
 
@@ -211,21 +211,31 @@ impl<T: Float> Network<T> {
         }
     }
 
-    /// Lays the network out for training with `loss` and `regularize` in
-    /// batches of up to `batch` rows, once its parameters are set (the
-    /// trainer, and `benches/step.rs` as the trainer does): the output by
-    /// unit where the loss takes it ([`Network::lay_output_by_unit`]), the
-    /// first weight by input where it fits and nothing reads it as declared
-    /// at every step ([`Network::lay_first_weight_by_input`]: the penalties
-    /// sum over the weights and max_norm rescales their rows).
-    pub fn lay_out_for_training(&mut self, loss: &Loss, regularize: &Regularize, batch: usize) {
+    /// Lays the network out for training with `loss`, `regularize` and
+    /// `clip` in batches of up to `batch` rows, once its parameters are set
+    /// (the trainer, and `benches/step.rs` as the trainer does): the output
+    /// by unit where the loss takes it ([`Network::lay_output_by_unit`]),
+    /// the first weight by input where it fits
+    /// ([`Network::lay_first_weight_by_input`]) and nothing at every step
+    /// depends on the order of its values: the penalties sum over the
+    /// weights, max_norm rescales their rows, and norm clipping scales
+    /// every gradient by the global norm (whose last bits follow the
+    /// storage order).
+    pub fn lay_out_for_training(
+        &mut self,
+        loss: &Loss,
+        regularize: &Regularize,
+        clip: Option<&Clip>,
+        batch: usize,
+    ) {
         let width = self.output_width;
         self.lay_output_by_unit(crate::train::losses::takes_output_by_unit(loss, width));
-        let reads_weights = regularize.has_penalty
+        let order_matters = regularize.has_penalty
             || regularize.l1 != 0.0
             || regularize.l2 != 0.0
-            || regularize.max_norm.is_some();
-        if !reads_weights {
+            || regularize.max_norm.is_some()
+            || matches!(clip, Some(Clip::Norm(_)));
+        if !order_matters {
             self.lay_first_weight_by_input(batch);
         }
     }
@@ -753,5 +763,47 @@ mod tests {
         assert_eq!(inside, (declared, Storage::default()));
         assert_eq!(net.params, back);
         assert!(net.storage() != Storage::default());
+    }
+
+    /// A training run stores the first weight by input only where nothing at
+    /// every step depends on the order of its values: not with l1 or l2, not
+    /// with max_norm, not with norm clipping (value clipping is element by
+    /// element).
+    #[test]
+    fn training_layout_keeps_the_weight_as_declared_where_order_matters() {
+        let model = Model {
+            input_width: 8,
+            layers: vec![layer(
+                0,
+                LayerKind::Dense {
+                    units: 16,
+                    init: Init::Zeros,
+                    bias: true,
+                },
+                8,
+                16,
+            )],
+        };
+        let loss = Loss::Mse;
+        let plain = Regularize::default();
+        let by_input = |regularize: &Regularize, clip: Option<&Clip>| {
+            let mut net = Network::<f32>::new(&model, 16);
+            net.lay_out_for_training(&loss, regularize, clip, 16);
+            net.storage() != Storage::default()
+        };
+        assert!(by_input(&plain, None));
+        assert!(by_input(&plain, Some(&Clip::Value(1.0))));
+        assert!(!by_input(&plain, Some(&Clip::Norm(1.0))));
+        let l2 = Regularize {
+            l2: 1e-4,
+            has_penalty: true,
+            ..plain
+        };
+        assert!(!by_input(&l2, None));
+        let max_norm = Regularize {
+            max_norm: Some(3.0),
+            ..plain
+        };
+        assert!(!by_input(&max_norm, None));
     }
 }

@@ -129,7 +129,12 @@ impl<'p, T: Float> Trainer<'p, T> {
             let file = WeightsFile::read(path)?;
             snapshot::load_parameters(&mut net, &file, "")?;
         }
-        net.lay_out_for_training(&program.loss, &program.regularize, batch);
+        net.lay_out_for_training(
+            &program.loss,
+            &program.regularize,
+            program.train.clip.as_ref(),
+            batch,
+        );
 
         let targets = losses::target_width(&program.loss, net.output_width);
         let infos: Vec<LayerInfo> = net
