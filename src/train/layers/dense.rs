@@ -52,18 +52,23 @@ impl Dense {
         self.units * self.inputs
     }
 
-    /// W (`units × inputs`) over its storage in `params` (or dW in `grads`):
-    /// as declared, Wᵀ's column-major view read transposed; by input, W's own
-    /// column-major view.
-    fn w<'a, T: Float>(&self, params: &'a [T]) -> Weight<DMatrixView<'a, T>> {
-        let w = &params[self.weight..];
+    /// How W (and dW) is stored: the shape of its column-major view and how
+    /// the products read that view as W (`units × inputs`). As declared, Wᵀ
+    /// read transposed; by input, W as it is.
+    fn stored(&self) -> ((usize, usize), Read) {
         if self.by_input {
-            Weight {
-                view: view::cols(w, self.units, self.inputs),
-                read: Read::AsIs,
-            }
+            ((self.units, self.inputs), Read::AsIs)
         } else {
-            Weight::rows(view::cols(w, self.inputs, self.units))
+            ((self.inputs, self.units), Read::Transposed)
+        }
+    }
+
+    /// W over its storage in `params`.
+    fn w<'a, T: Float>(&self, params: &'a [T]) -> Weight<DMatrixView<'a, T>> {
+        let ((rows, cols), read) = self.stored();
+        Weight {
+            view: view::cols(&params[self.weight..], rows, cols),
+            read,
         }
     }
 
@@ -178,15 +183,8 @@ impl Dense {
         );
         let mut dx = dx.map(|dx| view::cols_mut(dx, self.inputs, n));
         {
-            let dw = &mut grads[self.weight..];
-            let (mut dw, read) = if self.by_input {
-                (view::cols_mut(dw, self.units, self.inputs), Read::AsIs)
-            } else {
-                (
-                    view::cols_mut(dw, self.inputs, self.units),
-                    Read::Transposed,
-                )
-            };
+            let ((rows, cols), read) = self.stored();
+            let mut dw = view::cols_mut(&mut grads[self.weight..], rows, cols);
             let dw = Weight {
                 view: &mut dw,
                 read,
