@@ -304,7 +304,9 @@ impl<T: Float> Network<T> {
     }
 
     /// Runs `f` with every tensor stored as declared, then puts the storage
-    /// back as it was, bit for bit (nothing allocated). Evaluation passes and
+    /// back as it was, bit for bit (nothing allocated): `f` reads the
+    /// parameters, it must not change them (what it wrote into the weight
+    /// would be lost). Evaluation passes and
     /// a training pass over one row run so: over one row faer computes W·x
     /// as a matrix-vector product, whose order of additions follows W's
     /// layout (as declared: the order every other build and `nnt predict`
