@@ -12,7 +12,7 @@
 //! another. One exception: a training run may store the first layer's weight
 //! by input ([`Network::lay_first_weight_by_input`]); what reads or writes
 //! the parameters (or a vector laid out like them) from outside a step goes
-//! through [`Network::declared`] and [`Storage::from_declared`].
+//! through [`Storage::declared`] and [`Storage::from_declared`].
 
 use rand_chacha::ChaCha8Rng;
 
@@ -128,6 +128,21 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// `buf` (a vector laid out like the parameters in this storage: the
+    /// parameters, a copy of them, an optimizer's buffer) with every tensor
+    /// as declared.
+    pub fn declared<T: Copy>(self, buf: &[T]) -> std::borrow::Cow<'_, [T]> {
+        let Some((offset, units, inputs)) = self.by_input else {
+            return std::borrow::Cow::Borrowed(buf);
+        };
+        let mut out = buf.to_vec();
+        let range = offset..offset + units * inputs;
+        if let (Some(stored), Some(w)) = (buf.get(range.clone()), out.get_mut(range)) {
+            transpose(stored, inputs, units, w);
+        }
+        std::borrow::Cow::Owned(out)
+    }
+
     /// Puts `buf` (a vector laid out like the parameters, each tensor as
     /// declared) into this storage, in place.
     pub fn from_declared<T: Copy>(self, buf: &mut [T]) {
@@ -342,22 +357,6 @@ impl<T: Float> Network<T> {
         self.storage
     }
 
-    /// `buf` (a vector laid out like the parameters: the parameters, a copy
-    /// of them, an optimizer's buffer) with every tensor as declared.
-    pub fn declared<'a>(&self, buf: &'a [T]) -> std::borrow::Cow<'a, [T]> {
-        let Some((offset, units, inputs)) = self.storage.by_input else {
-            return std::borrow::Cow::Borrowed(buf);
-        };
-        let mut out = buf.to_vec();
-        if let (Some(stored), Some(w)) = (
-            buf.get(offset..offset + units * inputs),
-            out.get_mut(offset..offset + units * inputs),
-        ) {
-            transpose(stored, inputs, units, w);
-        }
-        std::borrow::Cow::Owned(out)
-    }
-
     /// Whether the training pass over a batch of n rows lays the output and its
     /// gradient out by unit (`output_width × n` row-major) instead of by row.
     pub fn output_is_by_unit(&self, n: usize) -> bool {
@@ -531,6 +530,43 @@ mod tests {
         }
     }
 
+    /// Values uniform in [−1, 1) from a fixed linear congruential sequence.
+    fn uniform(mut seed: u64) -> impl FnMut() -> f32 {
+        move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            ((seed >> 33) as f64 / (1u64 << 31) as f64) as f32 * 2.0 - 1.0
+        }
+    }
+
+    /// dense(hidden) → relu → dense(classes) over `inputs` features, for
+    /// batches of up to `capacity` rows, its parameters drawn from `next`
+    /// (halved).
+    fn relu_network(
+        (inputs, hidden, classes): (usize, usize, usize),
+        bias: bool,
+        capacity: usize,
+        next: &mut impl FnMut() -> f32,
+    ) -> Network<f32> {
+        let dense = |units| LayerKind::Dense {
+            units,
+            init: Init::Zeros,
+            bias,
+        };
+        let model = Model {
+            input_width: inputs,
+            layers: vec![
+                layer(0, dense(hidden), inputs, hidden),
+                layer(1, LayerKind::Relu, hidden, hidden),
+                layer(2, dense(classes), hidden, classes),
+            ],
+        };
+        let mut net = Network::<f32>::new(&model, capacity);
+        for p in &mut net.params {
+            *p = next() * 0.5;
+        }
+        net
+    }
+
     /// One training pass (forward, cross-entropy, backward) with the output
     /// laid out by unit or by row: the loss's bits, the count, every gradient's
     /// bits, and the input gradient of the last layer's input.
@@ -560,7 +596,7 @@ mod tests {
         net.backward(n);
         let hidden = net.layers.len() - 1;
         let dh = net.dacts[hidden].iter().map(|v| v.to_bits());
-        let grads = net.declared(&net.grads);
+        let grads = net.storage().declared(&net.grads);
         let bits = grads.iter().map(|v| v.to_bits()).chain(dh).collect();
         (bl.mean.to_bits(), bl.correct, bits)
     }
@@ -571,34 +607,14 @@ mod tests {
     /// ragged batch, no bias.
     #[test]
     fn output_by_unit_keeps_every_bit() {
-        let mut seed = 11u64;
-        let mut next = move || {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            ((seed >> 33) as f64 / (1u64 << 31) as f64) as f32 * 2.0 - 1.0
-        };
+        let mut next = uniform(11);
         for &(inputs, hidden, classes, n, bias) in &[
             (64, 32, 10, 16, true),
             (7, 16, 6, 1, false),
             (12, 64, 64, 64, true),
             (5, 9, 7, 33, true),
         ] {
-            let dense = |units| LayerKind::Dense {
-                units,
-                init: Init::Zeros,
-                bias,
-            };
-            let model = Model {
-                input_width: inputs,
-                layers: vec![
-                    layer(0, dense(hidden), inputs, hidden),
-                    layer(1, LayerKind::Relu, hidden, hidden),
-                    layer(2, dense(classes), hidden, classes),
-                ],
-            };
-            let mut net = Network::<f32>::new(&model, 64);
-            for p in &mut net.params {
-                *p = next() * 0.5;
-            }
+            let mut net = relu_network((inputs, hidden, classes), bias, 64, &mut next);
             let x: Vec<f32> = (0..inputs * n).map(|_| next() * 3.0).collect();
             let y: Vec<f32> = (0..n).map(|i| (i * 7 % classes) as f32).collect();
             for level in [Level::Baseline, Level::V3, Level::V4] {
@@ -645,6 +661,19 @@ mod tests {
         assert!(!f64_net.output_is_by_unit(16));
     }
 
+    /// One dense layer of `units` (with bias) over `inputs` features.
+    fn one_dense(inputs: usize, units: usize) -> Model {
+        let dense = LayerKind::Dense {
+            units,
+            init: Init::Zeros,
+            bias: true,
+        };
+        Model {
+            input_width: inputs,
+            layers: vec![layer(0, dense, inputs, units)],
+        }
+    }
+
     /// Storing the first layer's weight by input changes no bit of the loss,
     /// the count, any gradient (read back as declared) or the output of an
     /// evaluation pass, at every SIMD level: the digits network, one row, a
@@ -652,39 +681,22 @@ mod tests {
     /// parameters read back as declared are the ones laid in.
     #[test]
     fn first_weight_by_input_keeps_every_bit() {
-        let mut seed = 5u64;
-        let mut next = move || {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            ((seed >> 33) as f64 / (1u64 << 31) as f64) as f32 * 2.0 - 1.0
-        };
+        let mut next = uniform(5);
         for &(inputs, hidden, classes, n, bias) in &[
             (64, 32, 10, 16, true),
             (7, 16, 6, 1, false),
             (12, 48, 5, 33, true),
             (3, 16, 4, 2, true),
         ] {
-            let dense = |units| LayerKind::Dense {
-                units,
-                init: Init::Zeros,
-                bias,
-            };
-            let model = Model {
-                input_width: inputs,
-                layers: vec![
-                    layer(0, dense(hidden), inputs, hidden),
-                    layer(1, LayerKind::Relu, hidden, hidden),
-                    layer(2, dense(classes), hidden, classes),
-                ],
-            };
             let eval_rows = 100;
-            let mut declared = Network::<f32>::new(&model, eval_rows);
-            for p in &mut declared.params {
-                *p = next() * 0.5;
-            }
+            let mut declared = relu_network((inputs, hidden, classes), bias, eval_rows, &mut next);
             let mut by_input = declared.clone();
             assert!(by_input.lay_first_weight_by_input(n), "{inputs}-{hidden}");
             assert_ne!(by_input.params, declared.params);
-            assert_eq!(*by_input.declared(&by_input.params), declared.params[..]);
+            assert_eq!(
+                *by_input.storage().declared(&by_input.params),
+                declared.params[..]
+            );
             let x: Vec<f32> = (0..inputs * eval_rows).map(|_| next() * 3.0).collect();
             let y: Vec<f32> = (0..n).map(|i| (i * 7 % classes) as f32).collect();
             for level in [Level::Baseline, Level::V3, Level::V4] {
@@ -716,19 +728,7 @@ mod tests {
     /// and 32 768 multiply-adds a product.
     #[test]
     fn first_weight_by_input_only_where_it_fits() {
-        let model = |inputs: usize, units: usize| Model {
-            input_width: inputs,
-            layers: vec![layer(
-                0,
-                LayerKind::Dense {
-                    units,
-                    init: Init::Zeros,
-                    bias: true,
-                },
-                inputs,
-                units,
-            )],
-        };
+        let model = one_dense;
         let lays = |inputs, units, batch| {
             Network::<f32>::new(&model(inputs, units), batch).lay_first_weight_by_input(batch)
         };
@@ -756,7 +756,7 @@ mod tests {
             (0..16).map(|u| (u * 3 + 1) as f32).collect::<Vec<_>>()[..]
         );
         assert_eq!(net.params[48..], declared[48..]);
-        let mut back = net.declared(&net.params).into_owned();
+        let mut back = net.storage().declared(&net.params).into_owned();
         assert_eq!(back, declared);
         net.storage().from_declared(&mut back);
         assert_eq!(back, net.params);
@@ -773,19 +773,7 @@ mod tests {
     /// element).
     #[test]
     fn training_layout_keeps_the_weight_as_declared_where_order_matters() {
-        let model = Model {
-            input_width: 8,
-            layers: vec![layer(
-                0,
-                LayerKind::Dense {
-                    units: 16,
-                    init: Init::Zeros,
-                    bias: true,
-                },
-                8,
-                16,
-            )],
-        };
+        let model = one_dense(8, 16);
         let loss = Loss::Mse;
         let plain = Regularize::default();
         let by_input = |regularize: &Regularize, clip: Option<&Clip>| {

@@ -42,7 +42,7 @@ pub fn model_meta(program: &Program) -> ModelMeta {
 /// norm `k.weight`, `k.bias`, `k.running_mean`, `k.running_var`.
 pub fn model_tensors<T: Float>(net: &Network<T>) -> Vec<OutTensor> {
     let stats = net.running_stats();
-    let params = net.declared(&net.params);
+    let params = net.storage().declared(&net.params);
     let mut out = Vec::new();
     for (pos, slot) in net.layers.iter().enumerate() {
         for t in net.tensors.iter().filter(|t| t.layer == pos) {
@@ -420,12 +420,18 @@ pub fn serialize<T: Float>(tr: &Trainer<'_, T>) -> Result<Vec<u8>, SnapshotError
             tensors.push(OutTensor {
                 name: format!("optim.{name}"),
                 shape: vec![buf.len()],
-                data: tr.net.declared(buf).iter().map(|v| v.to_f64()).collect(),
+                data: tr
+                    .net
+                    .storage()
+                    .declared(buf)
+                    .iter()
+                    .map(|v| v.to_f64())
+                    .collect(),
             });
         }
     }
     if let Some((params, stats)) = &tr.best {
-        let params = tr.net.declared(params);
+        let params = tr.net.storage().declared(params);
         for t in &tr.net.tensors {
             tensors.push(OutTensor {
                 name: format!("best.{}", t.name),
