@@ -57,13 +57,13 @@ pub trait Float:
         b: faer::MatRef<'_, Self>,
     );
 
-    /// `dst ← a·b` (or `+=` when `accumulate`) for a small product with `a` and
-    /// `dst` column-major, by [`crate::train::small_product`]'s kernels with
-    /// faer's bits; `false`, having written nothing, where they do not take it
-    /// (f64, the shape, the CPU), and the caller goes to [`Float::matmul`].
+    /// `dst ← start + a·b` for a small product with `dst` column-major, by
+    /// [`crate::train::small_product`]'s kernels with faer's bits; `false`,
+    /// having written nothing, where they do not take it (f64, the shape, the
+    /// CPU), and the caller goes to [`Float::matmul`].
     fn small_product(
         _dst: &mut [Self],
-        _accumulate: bool,
+        _start: crate::train::small_product::Start<'_, Self>,
         _a: &[Self],
         _b: &[Self],
         _shape: (usize, usize, usize),
@@ -147,13 +147,13 @@ impl Float for f32 {
     }
     fn small_product(
         dst: &mut [Self],
-        accumulate: bool,
+        start: crate::train::small_product::Start<'_, Self>,
         a: &[Self],
         b: &[Self],
         shape: (usize, usize, usize),
         strides: crate::train::small_product::Strides,
     ) -> bool {
-        crate::train::small_product::product(dst, accumulate, a, b, shape, strides)
+        crate::train::small_product::product(dst, start, a, b, shape, strides)
     }
 }
 

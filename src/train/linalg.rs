@@ -26,6 +26,7 @@ use nalgebra::{DMatrixView, DMatrixViewMut};
 
 use super::float::Float;
 use super::simd::multiversion;
+use super::small_product::Start;
 use super::view::{self, Read};
 
 /// Products with at least this many multiply-adds (m·k·n) are cut into pieces of
@@ -399,7 +400,12 @@ fn product_cut<T: Float>(
     b_read: Read,
     cut: Cut,
 ) {
-    if small(dst, dst_read, accumulate, a, a_read, b, b_read) {
+    let start = if accumulate {
+        Start::Accumulate
+    } else {
+        Start::Zero
+    };
+    if small(dst, dst_read, start, a, a_read, b, b_read) {
         return;
     }
     if let (Some(fa), Some(fb)) = (view::faer_ref(a, a_read), view::faer_ref(b, b_read)) {
@@ -417,25 +423,37 @@ fn product_cut<T: Float>(
 /// per call), when it takes it: `true` when done. An output read transposed is
 /// the transposed product, `Cᵀ ← Bᵀ·Aᵀ` (each output value is the same sum over
 /// `k` in the same order), so that dW ← dy·xᵀ, written into Wᵀ's column-major
-/// view, is x·dyᵀ. The left operand must then be read as it is (column-major);
-/// the forward product W·x, whose W is row-major, goes to faer.
+/// view, is x·dyᵀ. A left operand read transposed (row-major) is copied
+/// column-major first, within [`super::small_product::MAX_TRANSPOSED`] values:
+/// the forward product of an output laid out by unit, yᵀ ← xᵀ·Wᵀ, reads the
+/// examples' values by example.
 fn small<T: Float>(
     dst: &mut DMatrixViewMut<'_, T>,
     dst_read: Read,
-    accumulate: bool,
+    start: Start<'_, T>,
     a: DMatrixView<'_, T>,
     a_read: Read,
     b: DMatrixView<'_, T>,
     b_read: Read,
 ) -> bool {
-    let (a, a_read, b, b_read) = match dst_read {
-        Read::AsIs => (a, a_read, b, b_read),
-        Read::Transposed => (b, b_read.flip(), a, a_read.flip()),
+    let (a, a_read, b, b_read, start) = match dst_read {
+        Read::AsIs => (a, a_read, b, b_read, start),
+        Read::Transposed => {
+            let start = match start {
+                Start::RowBias(bias) => Start::ColumnBias(bias),
+                Start::ColumnBias(bias) => Start::RowBias(bias),
+                other => other,
+            };
+            (b, b_read.flip(), a, a_read.flip(), start)
+        }
     };
-    if a_read != Read::AsIs {
-        return false;
-    }
-    let ((m, k), (c_rows, c_cols)) = (a.shape(), dst.shape());
+    // A read as it is is column-major (column stride: its rows); read
+    // transposed, it is the row-major m × k of the stored k × m.
+    let (m, k, a_rows) = match a_read {
+        Read::AsIs => (a.nrows(), a.ncols(), false),
+        Read::Transposed => (a.ncols(), a.nrows(), true),
+    };
+    let (c_rows, c_cols) = dst.shape();
     // B read as it is is column-major (column stride: its rows); read
     // transposed, it is the row-major k × n of the stored n × k.
     let (b_k, n, b_rows) = match b_read {
@@ -446,7 +464,8 @@ fn small<T: Float>(
         return false;
     }
     let strides = super::small_product::Strides {
-        lda: m,
+        lda: a.nrows(),
+        a_rows,
         ldb: b.nrows(),
         b_rows,
         ldc: m,
@@ -457,7 +476,7 @@ fn small<T: Float>(
     let Some(c) = view::slice_mut(dst) else {
         return false;
     };
-    T::small_product(c, accumulate, a, b, (m, n, k), strides)
+    T::small_product(c, start, a, b, (m, n, k), strides)
 }
 
 /// Along which side of its output a product is cut into pieces.
@@ -779,6 +798,24 @@ pub fn w_x<T: Float>(
         return;
     }
     product(y, y_read, accumulate, w.view, w.read, x, Read::AsIs);
+}
+
+/// [`w_x`] with y starting from the bias b (`[m]`, one value a unit) instead
+/// of 0, where the small-product kernels take the product: `false`, having
+/// written nothing, where they do not (the caller broadcasts b into y and
+/// accumulates). Each value is b plus the product's sum, as broadcasting and
+/// accumulating gives it.
+pub fn w_x_bias<T: Float>(
+    w: Weight<DMatrixView<'_, T>>,
+    x: DMatrixView<'_, T>,
+    b: &[T],
+    y: &mut DMatrixViewMut<'_, T>,
+    y_read: Read,
+) -> bool {
+    let (m, k) = read_shape(w.view.shape(), w.read);
+    let n = x.ncols();
+    let shapes = x.nrows() == k && read_shape(y.shape(), y_read) == (m, n) && b.len() == m;
+    shapes && small(y, y_read, Start::RowBias(b), w.view, w.read, x, Read::AsIs)
 }
 
 /// The shape of a view read as `read` says.
@@ -1560,7 +1597,11 @@ mod tests {
                                 && small(
                                     &mut view::cols_mut(&mut again, rows, width),
                                     Read::AsIs,
-                                    accumulate,
+                                    if accumulate {
+                                        Start::Accumulate
+                                    } else {
+                                        Start::Zero
+                                    },
                                     view::cols(&a, rows, depth),
                                     Read::AsIs,
                                     bv,
@@ -1622,6 +1663,131 @@ mod tests {
                             bits(&dx),
                             bits(&want),
                             "dx {units}×{inputs}, batch {n}, at {level:?}"
+                        );
+                        // The forward product with the output by unit, yᵀ ← b +
+                        // xᵀ·Wᵀ (`width` units, `depth` inputs, batch `rows`): x
+                        // by example is a row-major xᵀ, copied column-major.
+                        let (units, inputs, n) = (width, depth, rows);
+                        let w: Vec<f32> = (0..units * inputs).map(|i| val(i, 23, 113)).collect();
+                        let bias: Vec<f32> = (0..units).map(|i| val(i, 29, 127)).collect();
+                        let x = &a;
+                        let mut want: Vec<f32> = (0..units * n).map(|i| bias[i / n]).collect();
+                        by_faer(
+                            x,
+                            Mat::cols(inputs, n).t(),
+                            &w,
+                            Mat::rows(units, inputs).t(),
+                            &mut want,
+                            Mat::cols(n, units),
+                            true,
+                        );
+                        let mut y = vec![f32::NAN; units * n];
+                        let took = w_x_bias(
+                            Weight::rows(view::cols(&w, inputs, units)),
+                            view::cols(x, inputs, n),
+                            &bias,
+                            &mut view::cols_mut(&mut y, n, units),
+                            Read::Transposed,
+                        );
+                        assert_eq!(took, simd::level() == Level::V4, "{units}×{inputs}");
+                        if took {
+                            taken += 1;
+                        } else {
+                            // Declined, nothing written: as the dense layer
+                            // then does, the bias broadcast and accumulated onto.
+                            assert!(y.iter().all(|v| v.is_nan()), "declined but wrote");
+                            for (u, row) in y.chunks_exact_mut(n).enumerate() {
+                                row.fill(bias[u]);
+                            }
+                            w_x(
+                                Weight::rows(view::cols(&w, inputs, units)),
+                                view::cols(x, inputs, n),
+                                &mut view::cols_mut(&mut y, n, units),
+                                Read::Transposed,
+                                true,
+                            );
+                        }
+                        // Without the bias, through w_x.
+                        let mut plain = vec![f32::NAN; units * n];
+                        w_x(
+                            Weight::rows(view::cols(&w, inputs, units)),
+                            view::cols(x, inputs, n),
+                            &mut view::cols_mut(&mut plain, n, units),
+                            Read::Transposed,
+                            false,
+                        );
+                        let mut plain_want = vec![0.0f32; units * n];
+                        by_faer(
+                            x,
+                            Mat::cols(inputs, n).t(),
+                            &w,
+                            Mat::rows(units, inputs).t(),
+                            &mut plain_want,
+                            Mat::cols(n, units),
+                            false,
+                        );
+                        assert_eq!(
+                            bits(&plain),
+                            bits(&plain_want),
+                            "yᵀ ← xᵀ·Wᵀ, {units}×{inputs}"
+                        );
+                        assert_eq!(
+                            bits(&y),
+                            bits(&want),
+                            "yᵀ ← b + xᵀ·Wᵀ, {units}×{inputs}, batch {n}, at {level:?}"
+                        );
+                        // The forward product with W stored by input and y by
+                        // example, y ← b + W·x (`rows` units, `depth` inputs,
+                        // batch `width`): the bias a value per row of y.
+                        let (units, inputs, n) = (rows, depth, width);
+                        let w_by_input = &a;
+                        let x: Vec<f32> = (0..inputs * n).map(|i| val(i, 37, 131)).collect();
+                        let bias: Vec<f32> = (0..units).map(|i| val(i, 41, 137)).collect();
+                        let mut by_example_want: Vec<f32> =
+                            (0..units * n).map(|i| bias[i % units]).collect();
+                        by_faer(
+                            w_by_input,
+                            Mat::cols(units, inputs),
+                            &x,
+                            Mat::cols(inputs, n),
+                            &mut by_example_want,
+                            Mat::cols(units, n),
+                            true,
+                        );
+                        let by_input = Weight {
+                            view: view::cols(w_by_input, units, inputs),
+                            read: Read::AsIs,
+                        };
+                        let mut y = vec![f32::NAN; units * n];
+                        let took = w_x_bias(
+                            by_input,
+                            view::cols(&x, inputs, n),
+                            &bias,
+                            &mut view::cols_mut(&mut y, units, n),
+                            Read::AsIs,
+                        );
+                        assert_eq!(
+                            took,
+                            simd::level() == Level::V4,
+                            "{units}×{inputs} by input"
+                        );
+                        if !took {
+                            assert!(y.iter().all(|v| v.is_nan()), "declined but wrote");
+                            for col in y.chunks_exact_mut(units) {
+                                col.copy_from_slice(&bias);
+                            }
+                            w_x(
+                                by_input,
+                                view::cols(&x, inputs, n),
+                                &mut view::cols_mut(&mut y, units, n),
+                                Read::AsIs,
+                                true,
+                            );
+                        }
+                        assert_eq!(
+                            bits(&y),
+                            bits(&by_example_want),
+                            "y ← b + W·x, {units}×{inputs} by input, batch {n}, at {level:?}"
                         );
                     }
                 }

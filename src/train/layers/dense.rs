@@ -148,6 +148,15 @@ impl Dense {
         let x = view::cols(x, self.inputs, n);
         let accumulate = self.bias.is_some();
         if let Some(b) = self.b(params) {
+            let mut y = match y_read {
+                Read::AsIs => view::cols_mut(y, self.units, n),
+                Read::Transposed => view::cols_mut(y, n, self.units),
+            };
+            if linalg::w_x_bias(self.w(params), x, b.as_slice(), &mut y, y_read) {
+                return;
+            }
+        }
+        if let Some(b) = self.b(params) {
             match y_read {
                 Read::AsIs => broadcast(b, &mut view::cols_mut(y, self.units, n)),
                 Read::Transposed => {
