@@ -1544,7 +1544,7 @@ mod tests {
     fn small_products_have_faer_bits() {
         use crate::train::simd::{self, Level};
         let val = |i: usize, m: usize, p: usize| ((i * m) % p) as f32 / (p / 2) as f32 - 1.0 + 1e-3;
-        let mut taken = 0;
+        let (mut taken, mut taken_transposed) = (0, 0);
         let levels = [Level::V4, Level::V3, Level::Baseline];
         for level in levels {
             simd::force(Some(level));
@@ -1689,9 +1689,8 @@ mod tests {
                             &mut view::cols_mut(&mut y, n, units),
                             Read::Transposed,
                         );
-                        assert_eq!(took, simd::level() == Level::V4, "{units}×{inputs}");
                         if took {
-                            taken += 1;
+                            taken_transposed += 1;
                         } else {
                             // Declined, nothing written: as the dense layer
                             // then does, the bias broadcast and accumulated onto.
@@ -1766,12 +1765,9 @@ mod tests {
                             &mut view::cols_mut(&mut y, units, n),
                             Read::AsIs,
                         );
-                        assert_eq!(
-                            took,
-                            simd::level() == Level::V4,
-                            "{units}×{inputs} by input"
-                        );
-                        if !took {
+                        if took {
+                            taken += 1;
+                        } else {
                             assert!(y.iter().all(|v| v.is_nan()), "declined but wrote");
                             for col in y.chunks_exact_mut(units) {
                                 col.copy_from_slice(&bias);
@@ -1797,6 +1793,10 @@ mod tests {
         // (Other tests force levels too, for moments: most of these, not all.)
         if simd::detected() == Level::V4 {
             assert!(taken > 100, "the small kernel took only {taken} products");
+            assert!(
+                taken_transposed > 20,
+                "the small kernel took only {taken_transposed} products of a row-major A"
+            );
         }
     }
 
