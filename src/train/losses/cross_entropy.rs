@@ -245,17 +245,26 @@ fn rows_by_class<T: Float>(
         inv[l] = 1.0 / s[l];
         s[l] = vmath::ln(s[l]);
     }
+    // Each row's label and its logit, then every row's loss side by side,
+    // then their sum in row order (one loop computing and adding them kept
+    // the running total in memory, a store and a load on its chain each row).
     let labels = &y[k0..k0 + w];
+    let (mut label_of, mut z_label) = ([usize::MAX; LANES], [f64::NAN; LANES]);
     for (l, &yl) in labels.iter().enumerate() {
         let label = yl.to_f64() as usize;
-        let z_label = if label < c {
-            z[label * n + k0 + l].to_f64()
-        } else {
-            f64::NAN
-        };
+        label_of[l] = label;
+        if label < c {
+            z_label[l] = z[label * n + k0 + l].to_f64();
+        }
         correct += usize::from(arg[l] == label as u64);
+    }
+    let mut row_loss = [0.0f64; LANES];
+    for l in 0..LANES {
         let lse = max[l] + s[l];
-        total += (1.0 - eps) * (lse - z_label) + base * (cf * lse - sum_z[l]);
+        row_loss[l] = (1.0 - eps) * (lse - z_label[l]) + base * (cf * lse - sum_z[l]);
+    }
+    for &loss in &row_loss[..w] {
+        total += loss;
     }
     if let Some(dz) = dz {
         for j0 in (0..c).step_by(CHUNK) {
@@ -269,8 +278,7 @@ fn rows_by_class<T: Float>(
                     *o = gradient::<T>(er[l] * inv[l], base, inv_n);
                 }
             }
-            for (l, &yl) in labels.iter().enumerate() {
-                let label = yl.to_f64() as usize;
+            for (l, &label) in label_of[..w].iter().enumerate() {
                 if (j0..j0 + m).contains(&label) {
                     let q = e[(label - j0) * LANES + l];
                     dz[label * n + k0 + l] = gradient::<T>(q * inv[l], hit, inv_n);
