@@ -2,8 +2,24 @@
 //! Everything in the engine is generic over [`Float`]; `run` picks the type once.
 
 /// Values whose exponentials [`Float::exps_at_precision`] computes side by
-/// side (f32 runs): four AVX-512 vectors of f64.
+/// side (f32 runs): four AVX-512 vectors of f64, after groups of twice as many
+/// (eight vectors, whose chains of dependent operations overlap where four
+/// waited on them: the 64-32-10 step ~0.5 % faster). Each value's exponential
+/// is the same function of it in any group.
 const EXP_GROUP: usize = 32;
+
+/// [`crate::train::vmath::exp_for_f32_lanes`] over the whole groups of N
+/// values of `x`; the values left over (fewer than N) are returned.
+#[inline(always)]
+fn exps_in_groups<const N: usize>(x: &mut [f64]) -> &mut [f64] {
+    let mut groups = x.chunks_exact_mut(N);
+    for g in &mut groups {
+        if let Ok(g) = <&mut [f64; N]>::try_from(g) {
+            crate::train::vmath::exp_for_f32_lanes(g);
+        }
+    }
+    groups.into_remainder()
+}
 
 /// Element type of parameters, activations, gradients and optimizer state.
 pub trait Float:
@@ -99,13 +115,9 @@ impl Float for f32 {
     }
     #[inline(always)]
     fn exps_at_precision(x: &mut [f64]) {
-        let mut groups = x.chunks_exact_mut(EXP_GROUP);
-        for g in &mut groups {
-            if let Ok(g) = <&mut [f64; EXP_GROUP]>::try_from(g) {
-                crate::train::vmath::exp_for_f32_lanes(g);
-            }
-        }
-        for v in groups.into_remainder() {
+        let rest = exps_in_groups::<{ 2 * EXP_GROUP }>(x);
+        let rest = exps_in_groups::<EXP_GROUP>(rest);
+        for v in rest {
             *v = crate::train::vmath::exp_for_f32(*v);
         }
     }
