@@ -70,14 +70,14 @@ pub fn forward_backward_by_class<T: Float>(
         return BatchLoss::UNDEFINED;
     }
     let inv_n = 1.0 / n as f64;
-    let (total, correct) = match (half(c, n), dz) {
+    let (total, correct) = with_exps(|e| match (half(c, n), dz) {
         (Some(h), Some(dz)) => {
-            let a = by_class(eps, z, y, c, n, 0, h, inv_n, Some(&mut *dz));
-            let b = by_class(eps, z, y, c, n, h, n, inv_n, Some(dz));
+            let a = by_class(eps, z, y, c, n, 0, h, inv_n, Some(&mut *dz), e);
+            let b = by_class(eps, z, y, c, n, h, n, inv_n, Some(dz), e);
             (a.0 + b.0, a.1 + b.1)
         }
-        (_, dz) => by_class(eps, z, y, c, n, 0, n, inv_n, dz),
-    };
+        (_, dz) => by_class(eps, z, y, c, n, 0, n, inv_n, dz, e),
+    });
     BatchLoss {
         mean: total * inv_n,
         correct,
@@ -105,6 +105,24 @@ const LANES: usize = 16;
 /// Classes whose exponentials [`by_class`] computes in one loop and keeps
 /// for the gradient.
 const CHUNK: usize = 16;
+
+/// The exponentials [`by_class`] keeps for a block's gradient: CHUNK classes
+/// of LANES rows.
+type Exps = [f64; CHUNK * LANES];
+
+std::thread_local! {
+    /// Each thread's [`Exps`], kept: a fresh one on the stack was zeroed
+    /// (a `memset` of 2 KB) at every call.
+    static EXPS: std::cell::RefCell<Exps> = const { std::cell::RefCell::new([0.0; CHUNK * LANES]) };
+}
+
+/// `f` with this thread's [`Exps`] (a fresh one if it is already lent).
+fn with_exps<R>(f: impl FnOnce(&mut Exps) -> R) -> R {
+    EXPS.with(|kept| match kept.try_borrow_mut() {
+        Ok(mut e) => f(&mut e),
+        Err(_) => f(&mut [0.0; CHUNK * LANES]),
+    })
+}
 
 /// The first w values of `z` in f64, as LANES lanes (those past w: 0).
 #[inline(always)]
@@ -154,12 +172,12 @@ multiversion! {
         to: usize,
         inv_n: f64,
         dz: Option<&mut [T]>,
+        e: &mut Exps,
     ) -> (f64, usize) {
         let mut dz = dz;
         let cf = c as f64;
         let at = Targets { eps, base: eps / cf, hit: (1.0 - eps) + eps / cf, inv_n };
         let mut sums = (0.0f64, 0usize);
-        let mut e = [0.0f64; CHUNK * LANES];
         let mut k0 = from;
         while k0 < to {
             // A whole block with its width as a constant: its loops over the
@@ -167,9 +185,9 @@ multiversion! {
             let w = (to - k0).min(LANES);
             let block = (z, y, c, n, k0);
             if w == LANES {
-                rows_by_class(block, LANES, at, &mut e, dz.as_deref_mut(), &mut sums);
+                rows_by_class(block, LANES, at, e, dz.as_deref_mut(), &mut sums);
             } else {
-                rows_by_class(block, w, at, &mut e, dz.as_deref_mut(), &mut sums);
+                rows_by_class(block, w, at, e, dz.as_deref_mut(), &mut sums);
             }
             k0 += w;
         }
