@@ -1008,7 +1008,7 @@ impl SquareLanes {
     /// The lanes added in their fixed order.
     #[inline(always)]
     pub(crate) fn total(self) -> f64 {
-        // In registers. (Round 23 passed the lanes through `black_box`, so
+        // In registers. (An earlier round passed the lanes through `black_box`, so
         // that the compiler kept whole vectors in the loop; today's compiler
         // does so without it, and the lanes no longer start each call as
         // zeros stored to the stack and loaded back: the 64-32-10 step's fused
