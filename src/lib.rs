@@ -41,9 +41,12 @@
 //! ```
 // Unsafe code is denied everywhere but in `train::simd` (and the functions its
 // `multiversion!` defines) and `train::small_product`'s dispatch: calling a
-// function compiled for AVX2 or AVX-512, after the CPU was checked for it; and
-// in `memory`, the binary's allocator (the system's, large blocks advised as
-// wanting huge pages).
+// function compiled for AVX2 or AVX-512, after the CPU was checked for it;
+// `train::small_product`'s kernels, which read their operands through
+// pointers within the shape checked when the product was made (the bounds
+// checks held them at ~80 % of the multiply-add peak); and in `memory`, the
+// binary's allocator (the system's, large blocks advised as wanting huge
+// pages).
 #![deny(unsafe_code)]
 // Library code returns errors; tests/it/tidy.rs checks that this line stays.
 #![cfg_attr(
