@@ -400,12 +400,15 @@ fn product_cut<T: Float>(
     b_read: Read,
     cut: Cut,
 ) {
-    let start = if accumulate {
-        Start::Accumulate
-    } else {
-        Start::Zero
-    };
-    if small(dst, dst_read, start, a, a_read, b, b_read) {
+    if small(
+        dst,
+        dst_read,
+        Start::accumulating(accumulate),
+        a,
+        a_read,
+        b,
+        b_read,
+    ) {
         return;
     }
     if let (Some(fa), Some(fb)) = (view::faer_ref(a, a_read), view::faer_ref(b, b_read)) {
@@ -1600,11 +1603,7 @@ mod tests {
                                 && small(
                                     &mut view::cols_mut(&mut again, rows, width),
                                     Read::AsIs,
-                                    if accumulate {
-                                        Start::Accumulate
-                                    } else {
-                                        Start::Zero
-                                    },
+                                    Start::accumulating(accumulate),
                                     view::cols(&a, rows, depth),
                                     Read::AsIs,
                                     bv,

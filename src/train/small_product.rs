@@ -28,9 +28,11 @@
 //! faer is as fast or faster, hence [`SMALL_WORK`]. In the digits step, timed
 //! in place: 0.35 against 0.50, 0.35 against 0.47 and 1.12 against 1.16 µs
 //! (BENCHMARKS.md, round 11). Round 27 sent the output layer's forward product
-//! here too (its examples transposed first, its bias folded in), and the first
-//! layer's bias: the digits step took 2.93–2.98 µs against 3.03–3.10
-//! (`cargo bench --bench step`, interleaved runs).
+//! here too (its examples transposed first, its bias folded in), folded the
+//! first layer's bias in, and took the bounds checks out of the inner loop:
+//! the digits step 3.03–3.10 → 2.91–2.98 µs with the first two, → 2.83 µs
+//! with the third (`cargo bench --bench step`, interleaved runs; BENCHMARKS.md,
+//! round 27).
 
 use super::simd::{self, Level};
 
@@ -41,8 +43,8 @@ pub const SMALL_WORK: usize = 1 << 15;
 pub const MAX_DEPTH: usize = 64;
 
 /// The most values of a row-major `A` taken here: it is first transposed into
-/// a column-major copy on the stack (16 KB at most), 16 × 16 values at a time
-/// in registers. The output layer's forward product of the 64-32-10 network
+/// a column-major copy in a buffer each thread keeps (16 KB), 16 × 16 values
+/// at a time in registers. The output layer's forward product of the 64-32-10 network
 /// (A = the hidden values by example, 16 × 32) then costs the copy and the
 /// kernel instead of faer's set-up.
 pub const MAX_TRANSPOSED: usize = 1 << 12;
@@ -79,6 +81,17 @@ pub enum Start<'a, T> {
     RowBias(&'a [T]),
     /// `C[i, j] ← b[j] + (A·B)[i, j]`: a value per column of `C` (`n`).
     ColumnBias(&'a [T]),
+}
+
+impl<T> Start<'_, T> {
+    /// `Accumulate` when `accumulate`, else `Zero`.
+    pub fn accumulating(accumulate: bool) -> Self {
+        if accumulate {
+            Start::Accumulate
+        } else {
+            Start::Zero
+        }
+    }
 }
 
 /// `c ← start + a·b` ([`Start`]) for an `m × k` by `k × n` product laid out as

@@ -136,6 +136,19 @@ impl Dense {
         }
     }
 
+    /// [`Dense::output_view`], writable.
+    fn output_view_mut<'a, T: Float>(
+        &self,
+        y: &'a mut [T],
+        n: usize,
+        read: Read,
+    ) -> DMatrixViewMut<'a, T> {
+        match read {
+            Read::AsIs => view::cols_mut(y, self.units, n),
+            Read::Transposed => view::cols_mut(y, n, self.units),
+        }
+    }
+
     /// [`Dense::forward`] with y laid out as `y_read` says ([`Dense::output_view`]).
     fn forward_laid_out<T: Float>(
         &self,
@@ -148,15 +161,12 @@ impl Dense {
         let x = view::cols(x, self.inputs, n);
         let accumulate = self.bias.is_some();
         if let Some(b) = self.b(params) {
-            let mut y = match y_read {
-                Read::AsIs => view::cols_mut(y, self.units, n),
-                Read::Transposed => view::cols_mut(y, n, self.units),
-            };
-            if linalg::w_x_bias(self.w(params), x, b.as_slice(), &mut y, y_read) {
+            // The small kernels add the bias as they write y; else it is
+            // broadcast into y first and the product accumulated onto it.
+            let mut yv = self.output_view_mut(y, n, y_read);
+            if linalg::w_x_bias(self.w(params), x, b.as_slice(), &mut yv, y_read) {
                 return;
             }
-        }
-        if let Some(b) = self.b(params) {
             match y_read {
                 Read::AsIs => broadcast(b, &mut view::cols_mut(y, self.units, n)),
                 Read::Transposed => {
@@ -167,10 +177,7 @@ impl Dense {
                 }
             }
         }
-        let mut y = match y_read {
-            Read::AsIs => view::cols_mut(y, self.units, n),
-            Read::Transposed => view::cols_mut(y, n, self.units),
-        };
+        let mut y = self.output_view_mut(y, n, y_read);
         linalg::w_x(self.w(params), x, &mut y, y_read, accumulate);
     }
 
