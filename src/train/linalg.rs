@@ -1535,6 +1535,36 @@ mod tests {
         f32::matmul(cm.view_mut(c).expect("view"), accumulate, fa, fb);
     }
 
+    /// y (`m × n`, all NaN, laid out as `y_read` says) ← b + W·x by
+    /// [`w_x_bias`]; where it declines (having written nothing, checked), as
+    /// the dense layer then does: b broadcast into y and the product
+    /// accumulated onto it. Whether the small kernel took it.
+    fn biased_forward(
+        w: Weight<DMatrixView<'_, f32>>,
+        x: DMatrixView<'_, f32>,
+        bias: &[f32],
+        y: &mut [f32],
+        y_read: Read,
+    ) -> bool {
+        let (m, n) = (bias.len(), x.ncols());
+        let (rows, cols) = match y_read {
+            Read::AsIs => (m, n),
+            Read::Transposed => (n, m),
+        };
+        if w_x_bias(w, x, bias, &mut view::cols_mut(y, rows, cols), y_read) {
+            return true;
+        }
+        assert!(y.iter().all(|v| v.is_nan()), "declined but wrote");
+        for (i, v) in y.iter_mut().enumerate() {
+            *v = match y_read {
+                Read::AsIs => bias[i % m],
+                Read::Transposed => bias[i / n],
+            };
+        }
+        w_x(w, x, &mut view::cols_mut(y, rows, cols), y_read, true);
+        false
+    }
+
     /// The bits of each value.
     fn bits(v: &[f32]) -> Vec<u32> {
         v.iter().map(|v| v.to_bits()).collect()
@@ -1684,29 +1714,10 @@ mod tests {
                             true,
                         );
                         let mut y = vec![f32::NAN; units * n];
-                        let took = w_x_bias(
-                            Weight::rows(view::cols(&w, inputs, units)),
-                            view::cols(x, inputs, n),
-                            &bias,
-                            &mut view::cols_mut(&mut y, n, units),
-                            Read::Transposed,
-                        );
-                        if took {
+                        let w_rows = Weight::rows(view::cols(&w, inputs, units));
+                        let x_view = view::cols(x, inputs, n);
+                        if biased_forward(w_rows, x_view, &bias, &mut y, Read::Transposed) {
                             taken_transposed += 1;
-                        } else {
-                            // Declined, nothing written: as the dense layer
-                            // then does, the bias broadcast and accumulated onto.
-                            assert!(y.iter().all(|v| v.is_nan()), "declined but wrote");
-                            for (u, row) in y.chunks_exact_mut(n).enumerate() {
-                                row.fill(bias[u]);
-                            }
-                            w_x(
-                                Weight::rows(view::cols(&w, inputs, units)),
-                                view::cols(x, inputs, n),
-                                &mut view::cols_mut(&mut y, n, units),
-                                Read::Transposed,
-                                true,
-                            );
                         }
                         // Without the bias, through w_x.
                         let mut plain = vec![f32::NAN; units * n];
@@ -1760,27 +1771,9 @@ mod tests {
                             read: Read::AsIs,
                         };
                         let mut y = vec![f32::NAN; units * n];
-                        let took = w_x_bias(
-                            by_input,
-                            view::cols(&x, inputs, n),
-                            &bias,
-                            &mut view::cols_mut(&mut y, units, n),
-                            Read::AsIs,
-                        );
-                        if took {
+                        let x_view = view::cols(&x, inputs, n);
+                        if biased_forward(by_input, x_view, &bias, &mut y, Read::AsIs) {
                             taken += 1;
-                        } else {
-                            assert!(y.iter().all(|v| v.is_nan()), "declined but wrote");
-                            for col in y.chunks_exact_mut(units) {
-                                col.copy_from_slice(&bias);
-                            }
-                            w_x(
-                                by_input,
-                                view::cols(&x, inputs, n),
-                                &mut view::cols_mut(&mut y, units, n),
-                                Read::AsIs,
-                                true,
-                            );
                         }
                         assert_eq!(
                             bits(&y),
