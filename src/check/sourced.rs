@@ -5,14 +5,23 @@
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceCode};
+use miette::{Diagnostic, LabeledSpan, Severity, SourceCode};
+
+use crate::report::excerpt::{floor, Excerpt};
 
 /// A diagnostic together with the text its labels point into.
 pub struct Sourced {
     inner: Box<dyn Diagnostic + Send + Sync + 'static>,
-    src: NamedSource<Arc<String>>,
-    /// Labels moved into a window of a very long line (see [`Sourced::new`]).
-    window_labels: Option<Vec<LabeledSpan>>,
+    /// The whole text the inner diagnostic's labels point into.
+    whole: Excerpt,
+    /// What is shown of a very long line instead (see [`Sourced::new`]).
+    window: Option<Window>,
+}
+
+/// A window of one very long line, and the labels moved into it.
+struct Window {
+    src: Excerpt,
+    labels: Vec<LabeledSpan>,
 }
 
 /// Labels further right than this on their line are shown in a window of the line:
@@ -26,12 +35,6 @@ impl Sourced {
         name: &str,
         text: Arc<String>,
     ) -> Sourced {
-        // The excerpt shows control characters (a terminal's escape sequences
-        // in a string) as `?`, byte for byte: the labels' offsets still fit.
-        let text = match crate::report::diagnostic::printable_in_place(&text) {
-            std::borrow::Cow::Borrowed(_) => text,
-            std::borrow::Cow::Owned(shown) => Arc::new(shown),
-        };
         let labels: Vec<LabeledSpan> = inner.labels().map(|l| l.collect()).unwrap_or_default();
         let far = labels.iter().any(|l| {
             let start = l.offset().min(text.len());
@@ -41,11 +44,12 @@ impl Sourced {
         if !far {
             return Sourced {
                 inner,
-                src: NamedSource::new(name, text),
-                window_labels: None,
+                whole: Excerpt::file(name, text),
+                window: None,
             };
         }
-        // Show one window of the primary label's line, with the real position in the name.
+        // Show one window of the primary label's line; the excerpt reports the
+        // real line and column of what it shows.
         let main = labels.iter().find(|l| l.primary()).or(labels.first());
         let at = main.map_or(0, |l| l.offset()).min(text.len());
         let line_start = text[..floor(&text, at)].rfind('\n').map_or(0, |i| i + 1);
@@ -58,15 +62,13 @@ impl Sourced {
         )
         .max(ws);
         let line = text[..line_start].matches('\n').count() + 1;
-        // Blank lines before the excerpt keep the line number right in the header.
-        let pad = line - 1;
-        let window = format!("{}{}", "\n".repeat(pad), &text[ws..we]);
+        let cut = text[line_start..ws].chars().count() as isize;
         let moved = labels
             .iter()
             .filter(|l| l.offset() < we && l.offset() + l.len() >= ws)
             .map(|l| {
-                let s = l.offset().max(ws) - ws + pad;
-                let e = (l.offset() + l.len()).min(we) - ws + pad;
+                let s = l.offset().max(ws) - ws;
+                let e = (l.offset() + l.len()).min(we) - ws;
                 let mut n = LabeledSpan::new(l.label().map(String::from), s, e.saturating_sub(s));
                 if l.primary() {
                     n = LabeledSpan::new_primary_with_span(
@@ -77,10 +79,11 @@ impl Sourced {
                 n
             })
             .collect();
+        let src = Excerpt::lines(name, Arc::new(text[ws..we].to_string()), line, cut);
         Sourced {
             inner,
-            src: NamedSource::new(name, Arc::new(window)),
-            window_labels: Some(moved),
+            whole: Excerpt::file(name, text),
+            window: Some(Window { src, labels: moved }),
         }
     }
 }
@@ -94,17 +97,14 @@ impl Sourced {
 
     /// The name of the text the labels point into.
     pub fn source_name(&self) -> &str {
-        self.src.name()
+        self.whole.name()
     }
-}
 
-/// The largest char boundary at or before `i`.
-fn floor(text: &str, i: usize) -> usize {
-    let mut i = i.min(text.len());
-    while i > 0 && !text.is_char_boundary(i) {
-        i -= 1;
+    /// The whole text the labels of [`Sourced::inner`] point into (what is
+    /// rendered may be a window of it).
+    pub fn whole(&self) -> &Excerpt {
+        &self.whole
     }
-    i
 }
 
 impl fmt::Debug for Sourced {
@@ -135,11 +135,14 @@ impl Diagnostic for Sourced {
         self.inner.url()
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.src)
+        match &self.window {
+            Some(w) => Some(&w.src),
+            None => Some(&self.whole),
+        }
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        match &self.window_labels {
-            Some(l) => Some(Box::new(l.clone().into_iter())),
+        match &self.window {
+            Some(w) => Some(Box::new(w.labels.clone().into_iter())),
             None => self.inner.labels(),
         }
     }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::exit::{CliError, Status};
 use super::output::{Stdout, StdoutError};
-use crate::check::BoxedDiagnostic;
+use crate::check::{BoxedDiagnostic, Sourced};
 use crate::train::preflight::Concerns;
 
 /// How `nnt check` prints its diagnostics.
@@ -41,7 +41,7 @@ pub struct Flat {
 }
 
 /// Flattens a diagnostic; `recipe` names the file when the diagnostic has no source.
-pub fn flatten(d: &dyn Diagnostic, recipe: &str) -> Flat {
+pub fn flatten(d: &(dyn Diagnostic + 'static), recipe: &str) -> Flat {
     let severity = match d.severity() {
         Some(miette::Severity::Warning) => "warning",
         Some(miette::Severity::Advice) => "notice",
@@ -49,36 +49,30 @@ pub fn flatten(d: &dyn Diagnostic, recipe: &str) -> Flat {
     };
     let mut file = None;
     let mut range = None;
-    let label = d
-        .labels()
+    // A recipe's diagnostic may render a window of a very long line: the
+    // machine formats give the place of its labels in the whole text.
+    let (labels, source) = match (d as &dyn std::error::Error).downcast_ref::<Sourced>() {
+        Some(s) => (
+            s.inner().labels(),
+            Some(s.whole() as &dyn miette::SourceCode),
+        ),
+        None => (d.labels(), d.source_code()),
+    };
+    let label = labels
         .and_then(|mut ls| {
             let all: Vec<_> = ls.by_ref().collect();
             all.iter().find(|l| l.primary()).or(all.first()).cloned()
         })
         .map(|l| *l.inner());
-    if let (Some(span), Some(src)) = (label, d.source_code()) {
+    if let (Some(span), Some(src)) = (label, source) {
         let start = src.read_span(&span, 0, 0);
         let end_at: SourceSpan = (span.offset() + span.len(), 0).into();
         let end = src.read_span(&end_at, 0, 0);
         if let (Ok(s), Ok(e)) = (start, end) {
             file = s.name().map(str::to_owned);
-            // Columns in characters: the text from the line's start to the place.
-            let column = |offset: usize, bytes: usize| {
-                if bytes == 0 || bytes > offset {
-                    // The line's start (an empty read would give a whole line),
-                    // or a window of a long line: bytes, as the text view.
-                    return bytes + 1;
-                }
-                let before: SourceSpan = (offset - bytes, bytes).into();
-                src.read_span(&before, 0, 0)
-                    .map_or(bytes + 1, |c| char_column(c.data()))
-            };
-            range = Some((
-                s.line() + 1,
-                column(span.offset(), s.column()),
-                e.line() + 1,
-                column(end_at.offset(), e.column()),
-            ));
+            // Our sources ([`crate::report::excerpt::Excerpt`]) give the real
+            // line and the column in characters, as editors and GitHub count.
+            range = Some((s.line() + 1, s.column() + 1, e.line() + 1, e.column() + 1));
         }
     }
     Flat {
@@ -89,12 +83,6 @@ pub fn flatten(d: &dyn Diagnostic, recipe: &str) -> Flat {
         file: file.or_else(|| Some(recipe.to_owned())),
         range,
     }
-}
-
-/// The 1-based column, in characters, after `before` (a line's text up to a
-/// place): `é` and `日` are one column each, as editors and GitHub count them.
-fn char_column(before: &[u8]) -> usize {
-    String::from_utf8_lossy(before).chars().count() + 1
 }
 
 /// One JSON object (one line) per diagnostic.

@@ -10,11 +10,12 @@ use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
 
 use crate::data::prep::{Binding, CellIssue, CellIssueKind, Classes, Preparation};
-use crate::data::{DataError, LineSource, RowStream};
+use crate::data::{DataError, RowStream};
 use crate::io::model_file::{ModelFile, ModelFileError, ModelMeta};
 use crate::io::weights::WeightsError;
 use crate::ir::Task;
 use crate::ir::{Loss, Precision};
+use crate::report::excerpt::Excerpt;
 use crate::train::float::Float;
 use crate::train::infer::Evaluator;
 use crate::train::layers::activation::sigmoid;
@@ -109,7 +110,7 @@ pub struct BadCell {
     pub what: String,
     pub help: String,
     #[source_code]
-    pub src: Arc<LineSource>,
+    pub src: Arc<Excerpt>,
     #[label("here")]
     pub span: SourceSpan,
 }

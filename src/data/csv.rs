@@ -20,9 +20,10 @@ use std::sync::Arc;
 use flate2::read::MultiGzDecoder;
 use miette::SourceSpan;
 
-use super::error::{closest, DataError, LineSource};
+use super::error::{closest, DataError};
 use super::prep::{RawColumn, RawTable, MISSING_ID, MISSING_TOKENS};
 use crate::ir::{ColumnRef, CsvSpec, DataSpec, Missing};
+use crate::report::excerpt::Excerpt;
 
 /// The longest line (or quoted record) read, in bytes.
 pub const MAX_LINE: usize = 8 << 20;
@@ -812,7 +813,7 @@ impl RowStream {
 
     /// The text of `line` and the span of its cell in `column`, for a
     /// diagnostic (reads the file again up to that line: the error path only).
-    pub fn cell_source(&self, line: usize, column: usize) -> (Arc<LineSource>, SourceSpan, usize) {
+    pub fn cell_source(&self, line: usize, column: usize) -> (Arc<Excerpt>, SourceSpan, usize) {
         cell_source(&self.spec, line, column)
     }
 }
@@ -1337,11 +1338,7 @@ fn cell_error(
 
 /// The located source of a cell, for errors found after reading (a class name
 /// that train does not have): the line's text and the cell's span.
-pub fn cell_source(
-    spec: &CsvSpec,
-    line: usize,
-    index: usize,
-) -> (Arc<LineSource>, SourceSpan, usize) {
+pub fn cell_source(spec: &CsvSpec, line: usize, index: usize) -> (Arc<Excerpt>, SourceSpan, usize) {
     source_line(spec, line, Mark::Field(index))
 }
 
@@ -1404,7 +1401,7 @@ pub fn column_name(names: Option<&[String]>, index: usize) -> String {
 }
 
 /// The trimmed text under the span (for the message).
-fn cell_text(src: &LineSource, span: SourceSpan) -> String {
+fn cell_text(src: &Excerpt, span: SourceSpan) -> String {
     let text = src.text();
     let start = span.offset().min(text.len());
     let end = (span.offset() + span.len()).min(text.len());
@@ -1431,10 +1428,10 @@ enum Mark {
     End,
 }
 
-/// The text of `line` (1-based) as a [`LineSource`], and the span of `mark` in it.
+/// The text of `line` (1-based) as an [`Excerpt`], and the span of `mark` in it.
 ///
 /// Reads the file again up to that line: only ever called on the error path.
-fn source_line(spec: &CsvSpec, line: usize, mark: Mark) -> (Arc<LineSource>, SourceSpan, usize) {
+fn source_line(spec: &CsvSpec, line: usize, mark: Mark) -> (Arc<Excerpt>, SourceSpan, usize) {
     let (src, span, line, _) = source_line_cell(spec, line, mark);
     (src, span, line)
 }
@@ -1445,7 +1442,7 @@ fn source_line_cell(
     spec: &CsvSpec,
     line: usize,
     mark: Mark,
-) -> (Arc<LineSource>, SourceSpan, usize, bool) {
+) -> (Arc<Excerpt>, SourceSpan, usize, bool) {
     let (line, raw) = raw_line(spec, line).unwrap_or((line, Vec::new()));
     let (start, end) = match mark {
         Mark::Line => (0, raw.len()),
@@ -1501,14 +1498,20 @@ fn source_line_cell(
             span_len = 1;
         }
     }
-    // The column miette reports counts the bytes before the cell in the real line.
-    let column_offset = shift
-        + if cut_start > 0 {
-            cut_start - ELLIPSIS.len()
-        } else {
-            0
-        };
-    let src = Arc::new(LineSource::new(&spec.display, text, line, column_offset));
+    // The column counts the characters before the cell in the real line: those
+    // cut off stand in for the ellipsis, and a span moved onto the character
+    // before an empty cell still names the cell.
+    let chars = |b: &[u8]| String::from_utf8_lossy(b).chars().count() as isize;
+    let mut first_line_shift = isize::from(shift > 0);
+    if cut_start > 0 {
+        first_line_shift += chars(&raw[..cut_start]) - ELLIPSIS.chars().count() as isize;
+    }
+    let src = Arc::new(Excerpt::lines(
+        &spec.display,
+        Arc::new(text),
+        line,
+        first_line_shift,
+    ));
     (
         src,
         SourceSpan::from((span_start, span_len)),

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use miette::{Diagnostic, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
+use miette::{Diagnostic, SourceCode, SourceSpan};
+
+use crate::report::excerpt::Excerpt;
 use thiserror::Error;
 
 /// An error found while reading, splitting or generating data.
@@ -34,7 +36,7 @@ pub enum DataError {
         line: usize,
         column: String,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("not UTF-8")]
         span: SourceSpan,
     },
@@ -53,7 +55,7 @@ pub enum DataError {
     HeaderOnly {
         file: String,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("only this line")]
         span: SourceSpan,
     },
@@ -70,7 +72,7 @@ pub enum DataError {
         expected: usize,
         found: usize,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("{}", if found > expected { "extra field" } else { "missing field" })]
         span: SourceSpan,
     },
@@ -86,7 +88,7 @@ pub enum DataError {
         more: String,
         help: String,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("empty cell")]
         span: SourceSpan,
     },
@@ -103,7 +105,7 @@ pub enum DataError {
         more: String,
         help: String,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("missing value")]
         span: SourceSpan,
     },
@@ -119,7 +121,7 @@ pub enum DataError {
         more: String,
         help: String,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("not a number")]
         span: SourceSpan,
     },
@@ -136,7 +138,7 @@ pub enum DataError {
         column: String,
         text: String,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("not finite")]
         span: SourceSpan,
     },
@@ -157,7 +159,7 @@ pub enum DataError {
         precision: &'static str,
         help: String,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("beyond {precision}")]
         span: SourceSpan,
     },
@@ -181,7 +183,7 @@ pub enum DataError {
         name: String,
         help: String,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("the header")]
         span: SourceSpan,
     },
@@ -200,7 +202,7 @@ pub enum DataError {
         second: usize,
         help: &'static str,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("second `{name}`")]
         span: SourceSpan,
     },
@@ -227,7 +229,7 @@ pub enum DataError {
         columns: usize,
         last: usize,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("{columns} columns")]
         span: SourceSpan,
     },
@@ -302,7 +304,7 @@ pub enum DataError {
         name: String,
         help: String,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("the header")]
         span: SourceSpan,
     },
@@ -426,7 +428,7 @@ pub enum DataError {
         more: String,
         help: String,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("not a train class")]
         span: SourceSpan,
     },
@@ -577,64 +579,6 @@ impl<E: Diagnostic> Diagnostic for InSplit<E> {
     }
     fn diagnostic_source(&self) -> Option<&dyn Diagnostic> {
         self.error.diagnostic_source()
-    }
-}
-
-/// One line of a data file as miette source code, numbered as in the file.
-///
-/// Why not a `NamedSource` of the whole file: data files are large (tens of MB);
-/// the diagnostic keeps only the offending line (cut around the offending cell when
-/// it is long) and reports its real line and column through [`SpanContents`].
-#[derive(Debug, Clone)]
-pub struct LineSource {
-    name: String,
-    text: String,
-    /// `text` as the excerpt shows it: a data file's control characters (a
-    /// terminal's escape sequences) as `?`, byte for byte, so spans still fit
-    /// ([`crate::report::diagnostic::printable_in_place`]).
-    shown: String,
-    /// 0-based line of `text` in the file.
-    line: usize,
-    /// Bytes of the real line cut off on the left (minus the ellipsis shown).
-    column_offset: usize,
-}
-
-impl LineSource {
-    /// `line` is 1-based; `column_offset` is added to the column miette computes.
-    pub(crate) fn new(name: &str, text: String, line: usize, column_offset: usize) -> Self {
-        LineSource {
-            name: name.to_string(),
-            shown: crate::report::diagnostic::printable_in_place(&text).into_owned(),
-            text,
-            line: line.saturating_sub(1),
-            column_offset,
-        }
-    }
-
-    /// The text shown (the line, possibly cut around the cell).
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-}
-
-impl SourceCode for LineSource {
-    fn read_span<'a>(
-        &'a self,
-        span: &SourceSpan,
-        context_lines_before: usize,
-        context_lines_after: usize,
-    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let inner = self
-            .shown
-            .read_span(span, context_lines_before, context_lines_after)?;
-        Ok(Box::new(MietteSpanContents::new_named(
-            self.name.clone(),
-            inner.data(),
-            *inner.span(),
-            inner.line() + self.line,
-            inner.column() + self.column_offset,
-            inner.line_count(),
-        )))
     }
 }
 

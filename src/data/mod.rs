@@ -20,7 +20,7 @@ pub mod synthetic;
 pub mod table;
 
 pub use csv::RowStream;
-pub use error::{DataError, DataWarning, InSplit, LineSource, Split};
+pub use error::{DataError, DataWarning, InSplit, Split};
 
 use crate::ir::{CsvSpec, Data, DataSpec, Missing, SourceSpec, Table};
 use crate::rng::{generator, ChaCha8Rng, Stream};

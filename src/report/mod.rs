@@ -7,6 +7,7 @@
 
 pub mod data_plan;
 pub mod diagnostic;
+pub mod excerpt;
 pub mod explain;
 pub mod glyphs;
 pub mod jsonl;

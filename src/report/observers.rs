@@ -57,9 +57,9 @@ impl<W: Write> Observer for RunDiagnosticPrinter<'_, W> {
     fn event(&mut self, event: &Event) {
         if let Event::Diagnostic(d) = event {
             let diag = run_diagnostic(self.program, d);
-            let report = miette::Report::new(diag).with_source_code(miette::NamedSource::new(
-                self.program.source.name.clone(),
-                self.program.source.text.to_string(),
+            let report = miette::Report::new(diag).with_source_code(super::excerpt::Excerpt::file(
+                &self.program.source.name,
+                std::sync::Arc::clone(&self.program.source.text),
             ));
             let text = self.renderer.render(report.as_ref());
             let _ = self

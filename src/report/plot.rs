@@ -19,7 +19,7 @@ use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use thiserror::Error;
 
-use crate::data::LineSource;
+use crate::report::excerpt::Excerpt;
 
 /// Width and height of every plot, in pixels.
 pub const WIDTH: u32 = 900;
@@ -49,7 +49,7 @@ pub enum PlotError {
         line: usize,
         message: String,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("here")]
         span: SourceSpan,
     },
@@ -61,7 +61,7 @@ pub enum PlotError {
         line: usize,
         message: String,
         #[source_code]
-        src: Arc<LineSource>,
+        src: Arc<Excerpt>,
         #[label("this line")]
         span: SourceSpan,
     },
@@ -330,9 +330,9 @@ fn parse(log: &str, name: &str) -> Result<Curves, PlotError> {
     Ok(curves)
 }
 
-fn source(name: &str, text: &str, line: usize) -> Arc<LineSource> {
+fn source(name: &str, text: &str, line: usize) -> Arc<Excerpt> {
     let name = if name.is_empty() { "log" } else { name };
-    Arc::new(LineSource::new(name, text.to_string(), line, 0))
+    Arc::new(Excerpt::lines(name, Arc::new(text.to_string()), line, 0))
 }
 
 /// serde_json's message without its " at line 1 column 17" (the line of the log

@@ -1130,6 +1130,71 @@ fn machine_columns_count_characters() {
     );
 }
 
+/// On lines too long to show whole (a data line past 100 bytes shown around
+/// its cell, a recipe line past 2 000 columns shown in a window), every format
+/// gives the place in the real line, in characters: the machine formats
+/// counted bytes there, and a recipe's window reported columns from the
+/// window's start.
+#[test]
+fn places_on_long_lines_are_real_columns_in_characters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // Line 3: 150 `é` (300 bytes), then the cell `zz` at column 152.
+    write(
+        &dir.join("d.csv"),
+        &format!("name,x,label\na,1,0\n{},zz,1\n", "é".repeat(150)),
+    );
+    write(
+        &dir.join("r.nnt"),
+        "data {\n    train = csv(\"d.csv\", label = \"label\")\n    features = [\"x\"]\n}\nmodel { dense(2) }\nloss = cross_entropy\noptimizer = sgd(lr = 0.1)\ntrain { epochs = 1\n batch = 2 }\n",
+    );
+    let o = run(dir, &["check", "r.nnt", "--format", "json"]);
+    let d: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(d["code"], "nnt::data::not_a_number", "{d}");
+    assert_eq!(
+        (&d["line"], &d["column"], &d["end_column"]),
+        (&3.into(), &152.into(), &154.into()),
+        "{d}"
+    );
+    let o = run(dir, &["check", "r.nnt"]);
+    assert!(stderr(&o).contains("[d.csv:3:152]"), "{}", stderr(&o));
+
+    // A string of 2 100 `é` starting at column 44, then `bogus` at 2 158.
+    let line = format!(
+        "optimizer = sgd(momentum = 0.5, nesterov = \"{}\", lr = 0.1, bogus = 3)",
+        "é".repeat(2100)
+    );
+    write(
+        &dir.join("far.nnt"),
+        &format!("data {{ train = xor(n = 40) }}\nmodel {{ dense(2) }}\nloss = cross_entropy\n{line}\ntrain {{ epochs = 1 }}\n"),
+    );
+    let o = run(dir, &["check", "far.nnt", "--format", "json"]);
+    let found: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |code: &str| {
+        let d = found.iter().find(|d| d["code"] == code);
+        let d = d.unwrap_or_else(|| panic!("no {code} in {found:?}"));
+        (
+            d["line"].clone(),
+            d["column"].clone(),
+            d["end_column"].clone(),
+        )
+    };
+    assert_eq!(
+        at("nnt::check::wrong_type"),
+        (4.into(), 44.into(), (44 + 2102).into())
+    );
+    assert_eq!(
+        at("nnt::check::unknown_argument"),
+        (4.into(), 2158.into(), 2163.into())
+    );
+    let o = run(dir, &["check", "far.nnt"]);
+    assert!(stderr(&o).contains("[far.nnt:4:2158]"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("[far.nnt:4:44]"), "{}", stderr(&o));
+}
+
 /// A data file's diagnostics name it as opened from the current directory
 /// (`proj/d.csv` for `nnt check proj/r.nnt`): CI annotations named `d.csv`,
 /// a file that is not there from the repository's root.
