@@ -8,7 +8,7 @@
 //! each through its declared type, range and default, and calls the declared
 //! builder. The language server's hover and completion, the shell completion of
 //! `--set` keys and the reference table `docs/REFERENCE.md` (generated from
-//! [`reference`], kept in step by a test) read it too.
+//! [`reference()`], kept in step by a test) read it too.
 
 use crate::ir;
 

@@ -448,7 +448,7 @@ pub enum CheckError {
     },
 
     /// A model whose parameters, optimizer state and activations need more memory
-    /// than [`super::memory::LIMIT`] (100 × `dense(16384)` with sgd: 213 GB).
+    /// than `super::memory::LIMIT` (100 × `dense(16384)` with sgd: 213 GB).
     /// Minimal recipe: model_too_large.nnt.
     #[error(
         "this model needs {needed} of memory to train ({parts}), more than the limit of {limit}"

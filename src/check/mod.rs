@@ -2,11 +2,11 @@
 //! the data loaded and every width and label checked. All errors of a recipe are
 //! collected in one run; warnings (lints) come along.
 //!
-//! One concern per file: [`layout`] (which items exist), [`args`] (argument
-//! binding), [`values`] (typed values), [`model`], [`optim`] (loss, optimizer,
-//! regularize), [`train`], [`data`], [`diagnose`], [`top`] (small settings),
-//! [`labels`] (facts that need the data), [`lints`] (warnings), [`overrides`]
-//! (`--set`), [`error`] (the error kinds), [`sourced`] (attaching source text).
+//! One concern per file: `layout` (which items exist), [`args`] (argument
+//! binding), `values` (typed values), `model`, [`optim`] (loss, optimizer,
+//! regularize), `train`, [`data`], `diagnose`, `top` (small settings),
+//! `labels` (facts that need the data), `lints` (warnings), [`overrides`]
+//! (`--set`), `error` (the error kinds), `sourced` (attaching source text).
 
 // The checker's internals are `pub(crate)`; public are what the integration
 // tests and tools use (`catalog`, `optim::OPTIMIZERS`, `overrides`), and `args`,

@@ -12,7 +12,7 @@
 //! diagnostic `nnt::io::stdout_failed` and exit status 1, since output the user
 //! wanted is lost.
 //!
-//! Diagnostics go to stderr through [`eprint`], which ignores errors: there is
+//! Diagnostics go to stderr through [`eprint()`], which ignores errors: there is
 //! nowhere left to report them.
 
 use std::io::{self, Write};

@@ -694,7 +694,7 @@ impl Opened {
 
 /// A CSV file read one row at a time, for `nnt predict` and `nnt eval` (§15):
 /// the train file's reader (regular files only, plain or gzip, lines of at most
-/// [`MAX_LINE`] bytes counted from byte positions, header names trimmed, every
+/// `MAX_LINE` bytes counted from byte positions, header names trimmed, every
 /// row as long as the first line), keeping only the current row. Cells are kept
 /// as written (not trimmed).
 pub struct RowStream {

@@ -94,13 +94,13 @@ fn hidden(c: char) -> bool {
     c.is_control() && !matches!(c, '\n' | '\r' | '\t')
 }
 
-/// `text` with each [`hidden`] character written as Rust writes it in a
+/// `text` with each `hidden` character written as Rust writes it in a
 /// string (`\u{1b}`).
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     replace_hidden(text, |c, out| out.extend(c.escape_unicode()))
 }
 
-/// `text` with each byte of a [`hidden`] character as `?`: the same length,
+/// `text` with each byte of a `hidden` character as `?`: the same length,
 /// so the spans into a source excerpt still point where they did.
 pub fn printable_in_place(text: &str) -> std::borrow::Cow<'_, str> {
     replace_hidden(text, |c, out| {

@@ -1,6 +1,6 @@
 //! The report stage: renders the [`crate::events`] of a run for people and
 //! machines: the JSONL log of §10 ([`jsonl`]), the terminal view ([`text`]),
-//! pictures of a log ([`plot`]) and the plan of `nnt explain` ([`explain`]).
+//! pictures of a log ([`plot`]) and the plan of `nnt explain` ([`explain`](mod@explain)).
 //!
 //! Nothing here touches files: observers write to a `std::io::Write` they are
 //! given, and plots are returned as bytes for the binary to write.

@@ -2,7 +2,7 @@
 //!
 //! Two passes: [`lexer::scan`] checks the tokens (and collects comments), then the
 //! pest grammar (`grammar/nnt.pest`) decides structure. A pest failure is turned
-//! into words by [`expect`]; pest rule names never reach users.
+//! into words by `expect`; pest rule names never reach users.
 
 mod error;
 mod expect;

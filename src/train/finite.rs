@@ -1,10 +1,10 @@
 //! Whether values are finite: the check of every update (issue 11: a step that
 //! leaves a parameter NaN or infinite stops the run, naming the layer).
 //!
-//! [`finite_block`] is one vectorised pass; the optimizers that measure the
+//! `finite_block` is one vectorised pass; the optimizers that measure the
 //! gradient while they update (`optim::measured`) also run it over each block
 //! they have just written, while it is in the cache, so the step needs no
-//! separate pass over the parameters ([`all_finite`] is for the others).
+//! separate pass over the parameters (`all_finite` is for the others).
 
 use crate::train::float::Float;
 use crate::train::linalg;

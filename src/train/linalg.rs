@@ -1026,7 +1026,7 @@ multiversion! {
     /// db ← Σ over the n columns of dy (`units × n`) of rows first.., in column
     /// order (a dense layer's bias gradient, batch norm's means).
     ///
-    /// Up to 32 rows are summed in registers ([`sum_columns_narrow`]), more
+    /// Up to 32 rows are summed in registers (`sum_columns_narrow`), more
     /// through `db` itself. Each row's sum is the same chain of additions
     /// either way, so the bits do not depend on the path.
     pub fn sum_columns<T: Float>(dy: &[T], db: &mut [T], units: usize, first: usize, n: usize) {

@@ -1,5 +1,5 @@
-//! The training engine: runs a checked [`Program`](crate::ir::Program) and reports
-//! what happens through an [`Observer`](crate::events::Observer).
+//! The training engine: runs a checked [`crate::ir::Program`] and reports
+//! what happens through an [`crate::events::Observer`].
 //!
 //! Layout: one concept per file. `layers/`, `losses/`, `optim/` hold the numerical
 //! pieces (forward and backward side by side); `network` owns the parameters and

@@ -3,7 +3,7 @@
 //!
 //! Buffers: `acts[i]` is the input of layer i (`acts[0]` the batch, `acts[L]` the
 //! output), `width_i × capacity`, column-major; a batch of n rows uses the first
-//! `width_i · n` elements. `dacts[i]` is ∂loss/∂acts[i] (`dacts[0]` is never needed
+//! `width_i · n` elements. `dacts[i]` is ∂loss/∂`acts[i]` (`dacts[0]` is never needed
 //! and stays empty). One exception: a training pass may lay the last layer's
 //! output and its gradient out by unit, `output_width × n` row-major
 //! ([`Network::lay_output_by_unit`], [`Network::output_is_by_unit`]).

@@ -2,7 +2,7 @@
 //!
 //! The default build targets baseline x86-64, so one binary runs on every x86-64
 //! machine. The hot element-wise loops (optimizer updates, activations, the
-//! loss, gradient norms) are compiled three times by [`multiversion!`]: for
+//! loss, gradient norms) are compiled three times by `multiversion!`: for
 //! AVX-512, for AVX2+FMA and for the baseline, and each call takes the best
 //! the CPU has (detected once).
 //!

@@ -15,8 +15,8 @@
 //!
 //! [`Activation::Gelu`] is the form without kept terms that evaluation,
 //! `predict` and the gradient check use; its passes are [`forward_values`] and
-//! [`backward_values`], on the same formulas ([`erf_terms`], [`value`],
-//! [`slope`]).
+//! [`backward_values`], on the same formulas (`erf_terms`, `value`,
+//! `slope`).
 
 use std::f64::consts::FRAC_1_SQRT_2;
 

@@ -15,7 +15,7 @@
 //! nodes) is the [`Concept`] trait, implemented in the same file. Adding a
 //! layer: its declaration in `check::catalog`, its `ir::LayerKind` variant, its
 //! file here with `impl Layer` and `impl Concept`, and its arms in this file
-//! ([`Node`], [`each_node!`], [`node`], [`concept`]).
+//! ([`Node`], `each_node!`, [`node`], [`concept`]).
 
 pub mod activation;
 pub mod batch_norm;

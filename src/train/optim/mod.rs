@@ -7,7 +7,7 @@
 //! Each file also writes its optimizer's `torch.optim` line for `nnt export
 //! torch` ([`torch`] dispatches). Adding an optimizer: its declaration in
 //! `check::catalog`, its `ir::Optimizer` variant, its file here with `impl Rule`
-//! and `torch`, and its arms in this file ([`Optim`], [`each_optim!`],
+//! and `torch`, and its arms in this file ([`Optim`], `each_optim!`,
 //! [`Optim::new`], [`torch`]).
 
 pub mod adagrad;

@@ -1,7 +1,7 @@
-//! The run (§9, §10), in parts: [`step`] is one training step, [`epoch`] an
+//! The run (§9, §10), in parts: [`step`] is one training step, `epoch` an
 //! epoch's steps and what follows them (valid split, events, schedule, early
-//! stopping), [`end`] the end of the run (kept parameters, `save`, test split,
-//! `expect`), [`checkpointer`] when checkpoints are written. This file builds the
+//! stopping), `end` the end of the run (kept parameters, `save`, test split,
+//! `expect`), `checkpointer` when checkpoints are written. This file builds the
 //! run's state and drives the epochs.
 
 mod checkpointer;

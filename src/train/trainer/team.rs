@@ -165,7 +165,7 @@ impl Chooser {
     }
 
     /// Whether the current window, `elapsed` seconds so far, has already lost:
-    /// longer than [`GIVE_UP`] windows of the other way (a team's window on a
+    /// longer than `GIVE_UP` windows of the other way (a team's window on a
     /// busy machine would otherwise cost the steps of many windows).
     pub fn lost(&self, elapsed: f64) -> bool {
         self.speed(self.now.other())
