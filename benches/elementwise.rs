@@ -174,7 +174,13 @@ fn dense_forward(c: &mut Criterion) {
                 let wt = view::cols(black_box(&w2), 32, 10);
                 let xv = view::cols(&h, 32, 16);
                 let mut y = view::cols_mut(&mut z, rows, cols);
-                linalg::w_x(linalg::Weight::rows(wt), xv, &mut y, read, true);
+                linalg::w_x(
+                    linalg::Weight::rows(wt),
+                    xv,
+                    &mut y,
+                    read,
+                    linalg::Start::Accumulate,
+                );
             })
         });
     }

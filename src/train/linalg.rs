@@ -26,7 +26,7 @@ use nalgebra::{DMatrixView, DMatrixViewMut};
 
 use super::float::Float;
 use super::simd::multiversion;
-use super::small_product::Start;
+pub use super::small_product::Start;
 use super::view::{self, Read};
 
 /// Products with at least this many multiply-adds (m·k·n) are cut into pieces of
@@ -779,13 +779,14 @@ impl<V> Weight<V> {
     }
 }
 
-/// Forward of a dense layer: y (`m × n`) ← W·x, added to y when `accumulate`
-/// (y holds the bias), with W (`m × k`) as `w` says and x `k × n`. y is read
-/// as `y_read` says: `AsIs`, the usual `m × n` column-major view;
-/// `Transposed`, the `n × m` column-major view of a y laid out by unit (`m ×
-/// n` row-major: each unit's n values side by side). Each value is the same
-/// chain of multiply-adds over `k` whatever the layouts of W and y (faer's
-/// order for `k` ≤
+/// Forward of a dense layer: y (`m × n`) ← start + W·x, with W (`m × k`) as
+/// `w` says and x `k × n`; y starts from 0 (`Zero`), from what it holds
+/// (`Accumulate`), from a value a unit (`RowBias`, `[m]`: the bias) or a value
+/// an example (`ColumnBias`, `[n]`). y is read as `y_read` says: `AsIs`, the
+/// usual `m × n` column-major view; `Transposed`, the `n × m` column-major
+/// view of a y laid out by unit (`m × n` row-major: each unit's n values side
+/// by side). Each value is its start plus the same chain of multiply-adds
+/// over `k` whatever the layouts of W and y (faer's order for `k` ≤
 /// [`small_product::MAX_DEPTH`](crate::train::small_product::MAX_DEPTH) and
 /// a batch of at least two rows).
 pub fn w_x<T: Float>(
@@ -793,32 +794,83 @@ pub fn w_x<T: Float>(
     x: DMatrixView<'_, T>,
     y: &mut DMatrixViewMut<'_, T>,
     y_read: Read,
-    accumulate: bool,
+    start: Start<'_, T>,
 ) {
     let (m, k) = read_shape(w.view.shape(), w.read);
     let n = x.ncols();
-    if !agree(x.nrows() == k && read_shape(y.shape(), y_read) == (m, n)) {
+    let start_fits = match start {
+        Start::RowBias(b) => b.len() == m,
+        Start::ColumnBias(b) => b.len() == n,
+        Start::Zero | Start::Accumulate => true,
+    };
+    if !agree(x.nrows() == k && read_shape(y.shape(), y_read) == (m, n) && start_fits) {
         return;
     }
+    let accumulate = match start {
+        Start::Zero => false,
+        Start::Accumulate => true,
+        Start::RowBias(_) | Start::ColumnBias(_) => {
+            // The small kernels add the bias as they write y; else it is
+            // broadcast into y first and the product accumulated onto it,
+            // which gives each value the same bits.
+            if small(y, y_read, start, w.view, w.read, x, Read::AsIs) {
+                return;
+            }
+            fill_start(y, y_read, start);
+            true
+        }
+    };
     product(y, y_read, accumulate, w.view, w.read, x, Read::AsIs);
 }
 
-/// [`w_x`] with y starting from the bias b (`[m]`, one value a unit) instead
-/// of 0, where the small-product kernels take the product: `false`, having
-/// written nothing, where they do not (the caller broadcasts b into y and
-/// accumulates). Each value is b plus the product's sum, as broadcasting and
-/// accumulating gives it.
-pub fn w_x_bias<T: Float>(
-    w: Weight<DMatrixView<'_, T>>,
-    x: DMatrixView<'_, T>,
-    b: &[T],
-    y: &mut DMatrixViewMut<'_, T>,
-    y_read: Read,
-) -> bool {
-    let (m, k) = read_shape(w.view.shape(), w.read);
-    let n = x.ncols();
-    let shapes = x.nrows() == k && read_shape(y.shape(), y_read) == (m, n) && b.len() == m;
-    shapes && small(y, y_read, Start::RowBias(b), w.view, w.read, x, Read::AsIs)
+/// y (`m × n`, read as `y_read` says, as in [`w_x`]) ← its start: a bias a
+/// row (`[m]`) or a column (`[n]`) broadcast; nothing for `Zero` or
+/// `Accumulate`.
+fn fill_start<T: Float>(y: &mut DMatrixViewMut<'_, T>, y_read: Read, start: Start<'_, T>) {
+    // What each column of y's storage holds: all of b, or one value of it.
+    let (b, whole_columns) = match (start, y_read) {
+        (Start::RowBias(b), Read::AsIs) | (Start::ColumnBias(b), Read::Transposed) => (b, true),
+        (Start::RowBias(b), Read::Transposed) | (Start::ColumnBias(b), Read::AsIs) => (b, false),
+        (Start::Zero | Start::Accumulate, _) => return,
+    };
+    let (rows, columns) = y.shape();
+    match (view::slice_mut(y), whole_columns) {
+        // Every column ← b, in pieces of columns on the team's threads for a
+        // large batch.
+        (Some(ys), true) => split_columns(b, 0, ys, rows, columns, |_, _, y| fill_columns(y, b)),
+        (Some(ys), false) => {
+            for (column, &v) in ys.chunks_exact_mut(rows.max(1)).zip(b) {
+                column.fill(v);
+            }
+        }
+        // A view that is not packed (the engine makes none): value by value.
+        (None, _) => {
+            for (j, mut column) in y.column_iter_mut().enumerate() {
+                for (i, v) in column.iter_mut().enumerate() {
+                    *v = if whole_columns { b[i] } else { b[j] };
+                }
+            }
+        }
+    }
+}
+
+/// Every whole column of `y` ← `b`: the first column, then the columns filled so
+/// far copied after them, doubling (a copy a column of a few units was a call
+/// to `memcpy` for a few bytes, 32 a step for a 32-row batch).
+fn fill_columns<T: Copy>(y: &mut [T], b: &[T]) {
+    let len = y.len() / b.len().max(1) * b.len();
+    let y = &mut y[..len];
+    let Some(first) = y.get_mut(..b.len()) else {
+        return;
+    };
+    first.copy_from_slice(b);
+    let mut filled = b.len();
+    while filled < len && filled > 0 {
+        let (done, rest) = y.split_at_mut(filled);
+        let more = filled.min(rest.len());
+        rest[..more].copy_from_slice(&done[..more]);
+        filled += more;
+    }
 }
 
 /// The shape of a view read as `read` says.
@@ -1253,7 +1305,7 @@ mod tests {
                 view::cols(&x, k, n),
                 &mut view::cols_mut(&mut y, m, n),
                 Read::AsIs,
-                true,
+                Start::Accumulate,
             );
             naive(
                 &w,
@@ -1372,7 +1424,7 @@ mod tests {
                 view::cols(&x, k, n),
                 &mut view::cols_mut(&mut y, m, n),
                 Read::AsIs,
-                true,
+                Start::Accumulate,
             );
             let mut dw = vec![T::of(9.0); m * k];
             dy_xt(
@@ -1432,7 +1484,7 @@ mod tests {
             xv,
             &mut view::cols_mut(&mut alone, m, n),
             Read::AsIs,
-            false,
+            Start::Zero,
         );
         let mut pooled = vec![0.0f32; m * n];
         pool(2, || {
@@ -1441,7 +1493,7 @@ mod tests {
                 xv,
                 &mut view::cols_mut(&mut pooled, m, n),
                 Read::AsIs,
-                false,
+                Start::Zero,
             )
         });
         assert_eq!(alone, pooled);
@@ -1535,10 +1587,9 @@ mod tests {
         f32::matmul(cm.view_mut(c).expect("view"), accumulate, fa, fb);
     }
 
-    /// y (`m × n`, all NaN, laid out as `y_read` says) ← b + W·x by
-    /// [`w_x_bias`]; where it declines (having written nothing, checked), as
-    /// the dense layer then does: b broadcast into y and the product
-    /// accumulated onto it. Whether the small kernel took it.
+    /// y (`m × n`, all NaN, laid out as `y_read` says) ← b + W·x by [`w_x`]
+    /// (the small kernel, or b broadcast into y and the product accumulated
+    /// onto it where the kernel declines). Whether the small kernel takes it.
     fn biased_forward(
         w: Weight<DMatrixView<'_, f32>>,
         x: DMatrixView<'_, f32>,
@@ -1551,18 +1602,99 @@ mod tests {
             Read::AsIs => (m, n),
             Read::Transposed => (n, m),
         };
-        if w_x_bias(w, x, bias, &mut view::cols_mut(y, rows, cols), y_read) {
-            return true;
+        let start = Start::RowBias(bias);
+        w_x(w, x, &mut view::cols_mut(y, rows, cols), y_read, start);
+        let mut probe = vec![f32::NAN; m * n];
+        let mut probe = view::cols_mut(&mut probe, rows, cols);
+        small(&mut probe, y_read, start, w.view, w.read, x, Read::AsIs)
+    }
+
+    /// `w_x` from a bias a unit or a value an example, with y by example or
+    /// by unit, gives each value the bits of the start written into y
+    /// value by value and the product accumulated onto it: where the small
+    /// kernel takes the product and where it does not (depth past its 64).
+    #[test]
+    fn every_start_of_w_x_is_the_start_plus_the_product() {
+        let val = |i: usize, a: usize| ((i * a) % 97) as f32 / 97.0 - 0.5;
+        for (m, k, n) in [
+            (10, 32, 16),
+            (32, 64, 16),
+            (5, 7, 3),
+            (24, 100, 16),
+            (16, 8, 1),
+        ] {
+            let w: Vec<f32> = (0..m * k).map(|i| val(i, 31)).collect();
+            let x: Vec<f32> = (0..k * n).map(|i| val(i, 17)).collect();
+            let by_unit: Vec<f32> = (0..m).map(|i| val(i, 13) * 4.0).collect();
+            let by_example: Vec<f32> = (0..n).map(|j| val(j, 11) * 4.0).collect();
+            for y_read in [Read::AsIs, Read::Transposed] {
+                let (rows, cols) = match y_read {
+                    Read::AsIs => (m, n),
+                    Read::Transposed => (n, m),
+                };
+                // Where logical y[i, j] sits in the storage.
+                let at = |i: usize, j: usize| match y_read {
+                    Read::AsIs => i + j * m,
+                    Read::Transposed => j + i * n,
+                };
+                for per_unit in [true, false] {
+                    let start = if per_unit {
+                        Start::RowBias(&by_unit[..])
+                    } else {
+                        Start::ColumnBias(&by_example[..])
+                    };
+                    let value = |i: usize, j: usize| {
+                        if per_unit {
+                            by_unit[i]
+                        } else {
+                            by_example[j]
+                        }
+                    };
+                    let w_view = || Weight::rows(view::cols(&w, k, m));
+                    let mut y = vec![f32::NAN; m * n];
+                    w_x(
+                        w_view(),
+                        view::cols(&x, k, n),
+                        &mut view::cols_mut(&mut y, rows, cols),
+                        y_read,
+                        start,
+                    );
+                    let mut want = vec![f32::NAN; m * n];
+                    for i in 0..m {
+                        for j in 0..n {
+                            want[at(i, j)] = value(i, j);
+                        }
+                    }
+                    let mut wv = view::cols_mut(&mut want, rows, cols);
+                    w_x(
+                        w_view(),
+                        view::cols(&x, k, n),
+                        &mut wv,
+                        y_read,
+                        Start::Accumulate,
+                    );
+                    assert_eq!(bits(&y), bits(&want), "{m}×{k}×{n}, {y_read:?}, {start:?}");
+                }
+            }
         }
-        assert!(y.iter().all(|v| v.is_nan()), "declined but wrote");
-        for (i, v) in y.iter_mut().enumerate() {
-            *v = match y_read {
-                Read::AsIs => bias[i % m],
-                Read::Transposed => bias[i / n],
-            };
+    }
+
+    /// Filling by doubling puts the bias in every whole column, for any number
+    /// of columns, and leaves a ragged tail alone.
+    #[test]
+    fn bias_fills_every_column() {
+        let b = [1.5f32, -2.0, 3.25];
+        for n in [0, 1, 2, 3, 5, 8, 33] {
+            let mut y = vec![9.0f32; 3 * n + 2];
+            fill_columns(&mut y, &b);
+            for col in y.chunks_exact(3) {
+                assert_eq!(col, b, "{n} columns");
+            }
+            assert_eq!(&y[3 * n..], [9.0, 9.0], "{n} columns");
         }
-        w_x(w, x, &mut view::cols_mut(y, rows, cols), y_read, true);
-        false
+        let mut none: [f32; 2] = [7.0, 7.0];
+        fill_columns(&mut none, &[]);
+        assert_eq!(none, [7.0, 7.0]);
     }
 
     /// The bits of each value.
@@ -1726,7 +1858,7 @@ mod tests {
                             view::cols(x, inputs, n),
                             &mut view::cols_mut(&mut plain, n, units),
                             Read::Transposed,
-                            false,
+                            Start::Zero,
                         );
                         let mut plain_want = vec![0.0f32; units * n];
                         by_faer(

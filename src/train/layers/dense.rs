@@ -10,10 +10,10 @@
 //! training the first layer's W and dW may be stored by input (column-major,
 //! [`Dense::by_input`]), and are then read as they are.
 
-use nalgebra::{DMatrixView, DMatrixViewMut, DVectorView};
+use nalgebra::{DMatrixView, DMatrixViewMut};
 
 use crate::train::float::Float;
-use crate::train::linalg::{self, Weight};
+use crate::train::linalg::{self, Start, Weight};
 use crate::train::network::{ParamKind, ParamLayout};
 use crate::train::view::{self, Read};
 
@@ -73,16 +73,13 @@ impl Dense {
     }
 
     /// b (`[units]`), when the layer has one.
-    fn b<'a, T: Float>(&self, params: &'a [T]) -> Option<DVectorView<'a, T>> {
+    fn b<'a, T: Float>(&self, params: &'a [T]) -> Option<&'a [T]> {
         let off = self.bias?;
-        Some(DVectorView::from_slice(
-            &params[off..off + self.units],
-            self.units,
-        ))
+        params.get(off..off + self.units)
     }
 
-    /// y (`units × n`) ← W·x + b. The bias is broadcast into y first and the product
-    /// accumulated on top of it, so the bias add costs no extra pass.
+    /// y (`units × n`) ← W·x + b: each value the bias plus the product's chain,
+    /// added once ([`linalg::w_x`] from `Start::RowBias`).
     pub fn forward<T: Float>(&self, params: &[T], x: &[T], y: &mut [T], n: usize) {
         self.forward_laid_out(params, x, y, n, Read::AsIs);
     }
@@ -159,26 +156,12 @@ impl Dense {
         y_read: Read,
     ) {
         let x = view::cols(x, self.inputs, n);
-        let accumulate = self.bias.is_some();
-        if let Some(b) = self.b(params) {
-            // The small kernels add the bias as they write y; else it is
-            // broadcast into y first and the product accumulated onto it.
-            let mut yv = self.output_view_mut(y, n, y_read);
-            if linalg::w_x_bias(self.w(params), x, b.as_slice(), &mut yv, y_read) {
-                return;
-            }
-            match y_read {
-                Read::AsIs => broadcast(b, &mut view::cols_mut(y, self.units, n)),
-                Read::Transposed => {
-                    let rows = y[..self.units * n].chunks_exact_mut(n.max(1));
-                    for (row, &b) in rows.zip(b.as_slice()) {
-                        row.fill(b);
-                    }
-                }
-            }
-        }
+        let start = match self.b(params) {
+            Some(b) => Start::RowBias(b),
+            None => Start::Zero,
+        };
         let mut y = self.output_view_mut(y, n, y_read);
-        linalg::w_x(self.w(params), x, &mut y, y_read, accumulate);
+        linalg::w_x(self.w(params), x, &mut y, y_read, start);
     }
 
     /// [`Dense::backward`] with dy laid out as `dy_read` says ([`Dense::output_view`]).
@@ -251,40 +234,6 @@ impl Dense {
         linalg::run_parts(parts, |_, (first, db)| {
             linalg::sum_columns(dys, db, units, first, n)
         });
-    }
-}
-
-/// Every column of y (`units × n`) ← b (`[units]`), in pieces of columns on the
-/// team's threads for a large batch.
-fn broadcast<T: Float>(b: DVectorView<'_, T>, y: &mut DMatrixViewMut<'_, T>) {
-    let (units, n) = (b.len().max(1), y.ncols());
-    let b_slice = b.as_slice();
-    if let Some(ys) = view::slice_mut(y) {
-        linalg::split_columns(b_slice, 0, ys, units, n, |_, _, y| fill_columns(y, b_slice));
-        return;
-    }
-    // A view that is not packed (the layer makes none): column by column.
-    for mut col in y.column_iter_mut() {
-        col.copy_from(&b);
-    }
-}
-
-/// Every whole column of `y` ← `b`: the first column, then the columns filled so
-/// far copied after them, doubling (a copy a column of a few units was a call
-/// to `memcpy` for a few bytes, 32 a step for a 32-row batch).
-fn fill_columns<T: Copy>(y: &mut [T], b: &[T]) {
-    let len = y.len() / b.len().max(1) * b.len();
-    let y = &mut y[..len];
-    let Some(first) = y.get_mut(..b.len()) else {
-        return;
-    };
-    first.copy_from_slice(b);
-    let mut filled = b.len();
-    while filled < len && filled > 0 {
-        let (done, rest) = y.split_at_mut(filled);
-        let more = filled.min(rest.len());
-        rest[..more].copy_from_slice(&done[..more]);
-        filled += more;
     }
 }
 
@@ -384,24 +333,6 @@ mod tests {
     /// The bias gradient of a few units (summed in one vector) has the bits of
     /// the plain sum over the columns in order, for every piece start, at
     /// every SIMD level, on values whose sums round.
-    /// Filling by doubling puts the bias in every whole column, for any number
-    /// of columns, and leaves a ragged tail alone.
-    #[test]
-    fn bias_fills_every_column() {
-        let b = [1.5f32, -2.0, 3.25];
-        for n in [0, 1, 2, 3, 5, 8, 33] {
-            let mut y = vec![9.0f32; 3 * n + 2];
-            fill_columns(&mut y, &b);
-            for col in y.chunks_exact(3) {
-                assert_eq!(col, b, "{n} columns");
-            }
-            assert_eq!(&y[3 * n..], [9.0, 9.0], "{n} columns");
-        }
-        let mut none: [f32; 2] = [7.0, 7.0];
-        fill_columns(&mut none, &[]);
-        assert_eq!(none, [7.0, 7.0]);
-    }
-
     #[test]
     fn small_bias_sums_keep_the_bits() {
         for (units, n) in [(1, 5), (2, 32), (5, 32), (8, 16), (7, 3), (9, 4), (3, 0)] {
