@@ -255,12 +255,55 @@ pub fn describe(
         }
         join(&words)
     };
-    SyntaxError::new(
+    // Inside `( )` and `[ ]` new lines do not end anything, so a bracket left
+    // open on an earlier line makes the next line part of the call or list:
+    // the mistake is the bracket, not what is found.
+    let open_before = innermost_open(text, scan, pos).filter(|&(open, at)| {
+        matches!(open, b'(' | b'[')
+            && (wants.contains(&Want::RParen) || wants.contains(&Want::RBrack))
+            && text
+                .get(at..found.span.start)
+                .is_some_and(|t| t.contains('\n'))
+    });
+    let related = open_before.map(|(open, at)| {
+        let close = if open == b'(' { ')' } else { ']' };
+        let line = text.get(..at).map_or(0, |t| t.matches('\n').count()) + 1;
+        help = Some(format!(
+            "is a `{close}` missing? the `{}` on line {line} is still open, and new lines inside brackets do not end it",
+            open as char
+        ));
+        Box::new((
+            Span::new(source, at, at + 1),
+            format!("this `{}` is still open", open as char),
+        ))
+    });
+    let mut err = SyntaxError::new(
         SyntaxErrorKind::Unexpected(Box::new(Unexpected {
             expected,
             found: found.what,
             help,
         })),
         found.span,
-    )
+    );
+    err.related = related;
+    err
+}
+
+/// The innermost bracket still open at byte `pos` (the bracket and where it
+/// is), from the tokens before it.
+fn innermost_open(text: &str, scan: &Scan, pos: usize) -> Option<(u8, usize)> {
+    let mut open: Vec<(u8, usize)> = Vec::new();
+    for t in scan.tokens.iter().take_while(|t| t.start < pos) {
+        if t.kind != TokenKind::Punct {
+            continue;
+        }
+        match text.as_bytes().get(t.start) {
+            Some(&b) if matches!(b, b'(' | b'[' | b'{') => open.push((b, t.start)),
+            Some(b')' | b']' | b'}') => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open.last().copied()
 }

@@ -26,19 +26,6 @@ fn messages(name: &str, bytes: &[u8], dir: &Path) -> String {
     out
 }
 
-/// An unclosed call followed by a layer. nnt says ``expected `,` or `)`, found
-/// `relu` `` at line 3. It should also point at the `(` on line 2 as the bracket
-/// left open: inside `( )` newlines are insignificant, so the real mistake is on
-/// the line before.
-#[test]
-fn unclosed_call_before_a_layer() {
-    let recipe = "model {\n    dense(4\n    relu\n}\n";
-    insta::assert_snapshot!(
-        "unclosed_call_before_a_layer",
-        messages("r.nnt", recipe.as_bytes(), Path::new("."))
-    );
-}
-
 /// Invalid UTF-8 at the very start of a file. The position (`r.nnt:1:1`) is
 /// right (the excerpt's line number, once `0`, now is too), but the excerpt is the
 /// lossy text (`��seed = 1`). It should show a hex excerpt of the offending bytes.
