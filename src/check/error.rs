@@ -2,10 +2,13 @@
 //! a minimal recipe that triggers it; that recipe is the fixture
 //! `tests/fixtures/invalid/<name>.nnt` (a full recipe around the shown line).
 
-use miette::Diagnostic;
+use std::sync::Arc;
+
+use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
 
 use crate::ast::Span;
+use crate::report::excerpt::Excerpt;
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum CheckError {
@@ -242,6 +245,9 @@ pub enum CheckError {
         width_minus_one: usize,
         #[label("cross-entropy: one output unit per class")]
         loss: Option<Span>,
+        /// The label's cell in its data file, when read from one.
+        #[related]
+        cell: Vec<LabelCell>,
         #[help]
         help: Option<String>,
     },
@@ -259,6 +265,9 @@ pub enum CheckError {
         span: Span,
         #[label("cross-entropy")]
         loss: Option<Span>,
+        /// The label's cell in its data file, when read from one.
+        #[related]
+        cell: Vec<LabelCell>,
         #[help]
         help: Option<String>,
     },
@@ -276,6 +285,9 @@ pub enum CheckError {
         span: Span,
         #[label("binary cross-entropy")]
         loss: Option<Span>,
+        /// The label's cell in its data file, when read from one.
+        #[related]
+        cell: Vec<LabelCell>,
         #[help]
         help: Option<String>,
     },
@@ -489,6 +501,21 @@ pub enum CheckError {
         #[help]
         help: Option<String>,
     },
+}
+
+/// Where a label named by a check error sits in its data file: the line, the
+/// label's cell underlined (shown below the error, as a related diagnostic).
+#[derive(Debug, Error, Diagnostic)]
+#[error("the label is on line {line} of `{file}`")]
+#[diagnostic(severity(Advice))]
+pub struct LabelCell {
+    pub file: String,
+    pub line: usize,
+    #[source_code]
+    pub src: Arc<Excerpt>,
+    #[label("label {value}")]
+    pub span: SourceSpan,
+    pub value: String,
 }
 
 impl CheckError {

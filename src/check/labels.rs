@@ -3,10 +3,12 @@
 
 use crate::ast::{SourceId, Span};
 use crate::data::prep::is_class_label;
-use crate::ir::{Batch, Data, Layer, LayerKind, Loss, Model, SourceFile, SourceSpec, Table};
+use crate::ir::{
+    Batch, CsvSpec, Data, Layer, LayerKind, Loss, Model, SourceFile, SourceSpec, Table,
+};
 
 use super::data::RData;
-use super::error::{plural, same_source, CheckError};
+use super::error::{plural, same_source, CheckError, LabelCell};
 use super::model::RModel;
 use super::train::RTrain;
 use super::Cx;
@@ -177,7 +179,12 @@ fn splits<'a>(data: &'a Data, rdata: &RData) -> Vec<(&'static str, &'a Table, Sp
 
 /// The line (1-based) and the file of a split's row, for splits read from a CSV
 /// file (directly or split off one); `None` for generated data.
-fn line_in_file(rdata: &RData, split: &str, t: &Table, row: usize) -> Option<(usize, String)> {
+fn line_in_file<'a>(
+    rdata: &'a RData,
+    split: &str,
+    t: &Table,
+    row: usize,
+) -> Option<(usize, &'a CsvSpec)> {
     // `split` is one of the names `splits` gives: train, valid, test.
     let source = if split == "valid" {
         rdata.spec.valid.as_ref()
@@ -194,7 +201,26 @@ fn line_in_file(rdata: &RData, split: &str, t: &Table, row: usize) -> Option<(us
         },
         _ => return None,
     };
-    Some((*t.lines.get(row)?, file.display.clone()))
+    Some((*t.lines.get(row)?, file))
+}
+
+/// The label's cell in its data file, for a label the check finds wrong: one
+/// related diagnostic showing the line, or none (generated data, more than one
+/// label column, or a file that changed since it was read).
+fn label_cell(found: Option<(usize, &CsvSpec)>, t: &Table, value: &str) -> Vec<LabelCell> {
+    let Some((line, spec)) = found.filter(|_| t.targets == 1) else {
+        return Vec::new();
+    };
+    crate::data::label_cell(spec, line, 0)
+        .map(|(src, span)| LabelCell {
+            file: spec.display.clone(),
+            line,
+            src,
+            span,
+            value: value.to_string(),
+        })
+        .into_iter()
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -235,13 +261,16 @@ fn labels(
                             continue;
                         }
                         reported = true;
+                        let found = line_in_file(rdata, split, t, row);
+                        let value = fmt(y);
                         cx.err(CheckError::LabelNotClass {
                             split: split.into(),
                             row: row + 1,
-                            at: line_in_file(rdata, split, t, row)
-                                .map(|(line, file)| format!(" (line {line} of `{file}`)"))
+                            at: found
+                                .map(|(line, f)| format!(" (line {line} of `{}`)", f.display))
                                 .unwrap_or_default(),
-                            value: fmt(y),
+                            cell: label_cell(found, t, &value),
+                            value,
                             span,
                             loss: same_source(span, Some(loss_span)),
                             help: Some(
@@ -260,15 +289,17 @@ fn labels(
             if let Some((m, split, t, row)) = largest {
                 // `as` saturates for absurd labels (1e300); the message stays truthful enough.
                 let needed = (m as usize).saturating_add(1);
+                let found = line_in_file(rdata, split, t, row);
                 if needed > out_width {
                     cx.err(CheckError::ClassCount {
                         width: out_width,
                         plural: plural(out_width),
                         needed,
                         largest: m as usize,
-                        at: line_in_file(rdata, split, t, row)
-                            .map(|(line, file)| format!(", found on line {line} of `{file}`"))
+                        at: found
+                            .map(|(line, f)| format!(", found on line {line} of `{}`", f.display))
                             .unwrap_or_default(),
+                        cell: label_cell(found, t, &fmt(m)),
                         span: out_span,
                         width_minus_one: out_width.saturating_sub(1),
                         loss: same_source(out_span, Some(loss_span)),
@@ -297,13 +328,16 @@ fn labels(
             for (split, t, span) in splits(data, rdata) {
                 if let Some((row, &y)) = t.y.iter().enumerate().find(|(_, &y)| y != 0.0 && y != 1.0)
                 {
+                    let found = line_in_file(rdata, split, t, row);
+                    let value = fmt(y);
                     cx.err(CheckError::BinaryLabel {
                         split: split.into(),
                         row: row + 1,
-                        at: line_in_file(rdata, split, t, row)
-                            .map(|(line, file)| format!(" (line {line} of `{file}`)"))
+                        at: found
+                            .map(|(line, f)| format!(" (line {line} of `{}`)", f.display))
                             .unwrap_or_default(),
-                        value: fmt(y),
+                        cell: label_cell(found, t, &value),
+                        value,
                         span,
                         loss: same_source(span, Some(loss_span)),
                         help: Some(binary_label_help(&values)),

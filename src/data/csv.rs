@@ -1342,6 +1342,23 @@ pub fn cell_source(spec: &CsvSpec, line: usize, index: usize) -> (Arc<Excerpt>, 
     source_line(spec, line, Mark::Field(index))
 }
 
+/// The text of `line` and the span of its cell of label `unit` (the recipe's
+/// `label`, by header name or index), for a diagnostic about a label's value
+/// found after reading; `None` where the file no longer has that column (it
+/// changed since). The error path only: reads the file again.
+pub fn label_cell(spec: &CsvSpec, line: usize, unit: usize) -> Option<(Arc<Excerpt>, SourceSpan)> {
+    let column = match spec.label.get(unit)? {
+        ColumnRef::Index(i) => *i,
+        ColumnRef::Name(name) => {
+            let mut file = Opened::open(spec, true).ok()?;
+            let (_, header, _) = file.first_line(spec).ok()?;
+            header?.iter().position(|n| n == name)?
+        }
+    };
+    let (src, span, _) = cell_source(spec, line, column);
+    Some((src, span))
+}
+
 /// `nnt::data::too_large` at the cell of file column `index` on `line`.
 pub fn too_large(
     spec: &CsvSpec,

@@ -19,7 +19,7 @@ pub mod split;
 pub mod synthetic;
 pub mod table;
 
-pub use csv::RowStream;
+pub use csv::{label_cell, RowStream};
 pub use error::{DataError, DataWarning, InSplit, Split};
 
 use crate::ir::{CsvSpec, Data, DataSpec, Missing, SourceSpec, Table};

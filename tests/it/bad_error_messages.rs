@@ -38,22 +38,3 @@ fn invalid_utf8_at_the_start() {
         messages("r.nnt", &recipe, Path::new("."))
     );
 }
-
-/// A label that is not a class. `ir::Table` keeps each row's file line, so the
-/// message names it (``row … (line … of `…`)``), but the label underlines the
-/// recipe's data source; a second, file-side label with the offending line as its
-/// source (as the `nnt::data::*` errors have) would show the value itself.
-#[test]
-fn label_errors_point_at_the_recipe_not_the_file() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/label_not_class.nnt");
-    let bytes = std::fs::read(&path).unwrap();
-    insta::assert_snapshot!(
-        "label_errors_point_at_the_recipe_not_the_file",
-        messages(
-            "invalid/label_not_class.nnt",
-            &bytes,
-            path.parent().unwrap()
-        )
-    );
-}
