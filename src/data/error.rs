@@ -375,6 +375,26 @@ pub enum DataError {
         limit: usize,
     },
 
+    /// Categorical columns whose one-hot inputs, times the rows, are more
+    /// values than a run can hold: 24 000 rows with a unique id each, the id
+    /// declared `categorical` (24 000 inputs a row; it aborted allocating 4.6 GB).
+    /// Test: src/data/mod.rs `one_hot_inputs_past_the_values_limit_are_refused`.
+    #[error("the inputs of `{file}` do not fit: {rows} rows × {width} inputs is more than {limit} values ({columns})")]
+    #[diagnostic(
+        code(nnt::data::too_many_inputs),
+        help("a column with a category for almost every row (an id, free text) is not a category: move {widest} from `categorical` to `ignore`")
+    )]
+    TooManyInputs {
+        file: String,
+        rows: usize,
+        width: usize,
+        limit: usize,
+        /// The categorical columns' input counts, widest first (`id: 24000 categories`).
+        columns: String,
+        /// The widest categorical column, quoted (`"id"`).
+        widest: String,
+    },
+
     /// A first line with more columns than the limit.
     #[error("data file `{file}` has {found} columns, more than the limit of {limit}")]
     #[diagnostic(

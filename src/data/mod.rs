@@ -318,6 +318,10 @@ pub fn load_all(spec: &DataSpec, seed: u64) -> Loaded {
             part.raw.feature_columns.clone(),
             part.raw.label_columns.clone(),
         );
+        if let Some(e) = too_many_inputs(&prep, part.raw.rows, part.file.as_ref()) {
+            out.errors.push(InSplit::new(part.split, e));
+            continue;
+        }
         let (table, unseen) = prep.transform(part.raw);
         if let Some(e) = too_large(&prep, &table, part.file.as_ref(), &columns, spec) {
             out.errors.push(InSplit::new(part.split, e));
@@ -549,6 +553,44 @@ fn column_label(prep: &Preparation, index: usize, column: Option<&Column>) -> St
     }
 }
 
+/// `nnt::data::too_many_inputs` when a split's rows times the model's inputs
+/// (one-hot columns included) are more values than [`csv::MAX_VALUES`]: the
+/// table would not fit in memory (the file's own values were within it).
+fn too_many_inputs(prep: &Preparation, rows: usize, file: Option<&CsvSpec>) -> Option<DataError> {
+    let width = prep.input_width();
+    if rows.saturating_mul(width) <= csv::MAX_VALUES {
+        return None;
+    }
+    let mut wide: Vec<(usize, &str)> = prep
+        .features
+        .iter()
+        .filter(|f| matches!(f.kind, FeatureKind::Categorical { .. }))
+        .map(|f| (f.width(), f.column.name.as_str()))
+        .collect();
+    wide.sort_by(|a, b| b.0.cmp(&a.0));
+    let columns = wide
+        .iter()
+        .take(3)
+        .map(|(w, name)| format!("`{name}`: {w} categories"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let file = file.map_or_else(|| "the data".to_string(), |f| f.display.clone());
+    Some(DataError::TooManyInputs {
+        file,
+        rows,
+        width,
+        limit: csv::MAX_VALUES,
+        columns: if columns.is_empty() {
+            "no categorical column".into()
+        } else {
+            columns
+        },
+        widest: wide
+            .first()
+            .map_or_else(|| "a column".into(), |(_, n)| format!("\"{n}\"")),
+    })
+}
+
 /// The first value of a prepared split (`t`, read from `file` with these file
 /// columns of its features and labels) that the run's precision cannot hold,
 /// as an error at its cell. Generated data (no file) is not checked: its
@@ -692,5 +734,53 @@ fn synthetic_source(
             targets,
             noise,
         } => synthetic::linear(seed, rng, n, features, targets, noise),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::ColumnRef;
+
+    /// A categorical id column (a category a row) makes rows × rows one-hot
+    /// values: past [`csv::MAX_VALUES`] it is refused, naming the column, before
+    /// the table is allocated (it aborted allocating 28.8 GB for 60 000 rows);
+    /// one row fewer loads.
+    #[test]
+    fn one_hot_inputs_past_the_values_limit_are_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("ids.csv");
+        // rows × (rows one-hot inputs + 1 numeric) against the limit.
+        let rows = (1..).find(|r| r * (r + 1) > csv::MAX_VALUES).unwrap_or(1);
+        let write = |rows: usize| {
+            let body: String = (0..rows)
+                .map(|i| format!("id{i},{i},{}\n", i % 2))
+                .collect();
+            std::fs::write(&path, format!("id,x,y\n{body}")).expect("write");
+        };
+        let spec = CsvSpec {
+            path: path.clone(),
+            display: "ids.csv".into(),
+            label: vec![ColumnRef::Name("y".into())],
+            header: true,
+            delimiter: b',',
+        };
+        let mut data = DataSpec::new(SourceSpec::Csv(spec));
+        data.categorical = vec![ColumnRef::Name("id".into())];
+        write(rows);
+        let loaded = load_all(&data, 1);
+        let found: Vec<&DataError> = loaded.errors.iter().map(|e| &e.error).collect();
+        assert!(
+            matches!(
+                found.as_slice(),
+                [DataError::TooManyInputs { width, columns, widest, .. }]
+                    if *width == rows + 1 && columns.contains("`id`") && widest == "\"id\""
+            ),
+            "{found:?}"
+        );
+        write(rows - 1);
+        let loaded = load_all(&data, 1);
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        assert_eq!(loaded.data.map(|d| d.train.features), Some(rows));
     }
 }
