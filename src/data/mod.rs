@@ -567,7 +567,7 @@ fn too_many_inputs(prep: &Preparation, rows: usize, file: Option<&CsvSpec>) -> O
         .filter(|f| matches!(f.kind, FeatureKind::Categorical { .. }))
         .map(|f| (f.width(), f.column.name.as_str()))
         .collect();
-    wide.sort_by(|a, b| b.0.cmp(&a.0));
+    wide.sort_by_key(|w| std::cmp::Reverse(w.0));
     let columns = wide
         .iter()
         .take(3)
