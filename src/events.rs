@@ -91,6 +91,9 @@ pub struct RunDiagnostic {
     pub layer: Option<usize>,
     /// 1-based recipe line of that layer (for the terminal rendering).
     pub line: Option<usize>,
+    /// The index in [`crate::ir::Program::expect`] of the expectation not met
+    /// (`nnt::run::expectation`; several can share a line). Not in the log.
+    pub expectation: Option<usize>,
     pub message: String,
     pub help: Option<String>,
 }

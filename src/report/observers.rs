@@ -101,10 +101,10 @@ pub fn run_diagnostic(program: &Program, d: &RunDiagnostic) -> MietteDiagnostic 
             ),
         };
         diag = diag.with_label(LabeledSpan::at(layer.span, where_));
-    } else if let Some(x) = program
-        .expect
-        .iter()
-        .find(|x| d.code == crate::train::expect::CODE && x.line.is_some() && x.line == d.line)
+    } else if let Some(x) = d
+        .expectation
+        .and_then(|i| program.expect.get(i))
+        .filter(|x| x.line.is_some())
     {
         diag = diag.with_label(LabeledSpan::at(x.span, "not met"));
     }
@@ -137,6 +137,7 @@ mod tests {
             step,
             layer,
             line: None,
+            expectation: None,
             message: "most units are dead".into(),
             help: Some("lower the learning rate".into()),
         }

@@ -690,6 +690,7 @@ impl Diagnoser {
             step,
             layer: Some(self.layers[pos].index),
             line: Some(self.layers[pos].line).filter(|&l| l > 0),
+            expectation: None,
             message,
             help: Some(help.to_string()),
         }

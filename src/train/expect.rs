@@ -55,7 +55,7 @@ pub fn unmet(
     end: &EndEvent,
 ) -> Vec<RunDiagnostic> {
     let mut out = Vec::new();
-    for x in expect {
+    for (i, x) in expect.iter().enumerate() {
         let value = field(&x.field, kept, end);
         if value.is_some_and(|v| x.bound.holds(v)) {
             continue;
@@ -81,6 +81,7 @@ pub fn unmet(
             step: None,
             layer: None,
             line: x.line,
+            expectation: Some(i),
             message: format!(
                 "expectation not met: `{}` is {got} {at}, expected {}",
                 x.field,

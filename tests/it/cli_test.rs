@@ -700,6 +700,27 @@ fn unmet_expectation_exits_4_after_save_and_log() {
     assert_eq!(o.status.code(), Some(4));
 }
 
+/// Two unmet expectations on one line (§16's own layout) are each shown at
+/// their own item: both were underlined at the line's first.
+#[test]
+fn unmet_expectations_on_one_line_point_at_their_items() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = with_expect(
+        "expect { valid_accuracy = at_least(1.5); train_loss = at_most(0) }\n",
+        "",
+    );
+    write(&dir.join("r.nnt"), &text);
+    let line = text.lines().position(|l| l.starts_with("expect")).unwrap() + 1;
+    let o = run(dir, &["run", "r.nnt", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let err = stderr(&o);
+    // `valid_accuracy` at column 10, `train_loss` at column 42.
+    let second = "expect { valid_accuracy = at_least(1.5); ".len() + 1;
+    assert!(err.contains(&format!("[r.nnt:{line}:10]")), "{err}");
+    assert!(err.contains(&format!("[r.nnt:{line}:{second}]")), "{err}");
+}
+
 /// The numbers of an unmet expectation's message are spelt as the log spells
 /// them: `9.790207371165547e19`, not 97902073711655470000; a bound of 1e-7 as
 /// `1e-7`, not 0.0000001.

@@ -48,6 +48,7 @@ fn classification_run() -> Vec<Event> {
                 step: None,
                 layer: Some(0),
                 line: Some(12),
+                expectation: None,
                 message: "layer 0's gradient is 1e-7 of its weights".into(),
                 help: Some("use relu or batch_norm".into()),
             }));
@@ -118,6 +119,7 @@ fn regression_run() -> Vec<Event> {
             step: Some(3),
             layer: Some(2),
             line: Some(9),
+            expectation: None,
             message: "the loss became NaN in the forward pass of layer 2".into(),
             help: None,
         }),

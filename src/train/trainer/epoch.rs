@@ -290,6 +290,7 @@ impl<T: Float> Trainer<'_, T> {
             step: Some(step),
             layer,
             line,
+            expectation: None,
             message,
             help: Some(self.diag.facts.divergence_help()),
         }
