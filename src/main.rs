@@ -434,8 +434,10 @@ fn cmd_explain(args: &RecipeArgs) -> Outcome {
         let (program, _) = load_program(args, None)?;
         nnt::report::explain::explain(&program)
     };
+    // Column and class names come from data files: their control characters
+    // (a terminal's escape sequences) are shown escaped, as in diagnostics.
     let mut out = Stdout::new();
-    out.print(&text);
+    out.print(&nnt::report::diagnostic::printable(&text));
     finish_stdout(out, Status::Success)
 }
 

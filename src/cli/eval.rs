@@ -219,7 +219,17 @@ impl Report {
             loss.name(),
             fixed4(self.loss)
         );
+        // Class and target names come from a data file: shown with their
+        // control characters escaped (a terminal's escape sequences), as
+        // diagnostics show them, and measured that way for the columns.
+        let shown = |names: &[String]| -> Vec<String> {
+            names
+                .iter()
+                .map(|n| crate::report::diagnostic::printable(n).into_owned())
+                .collect()
+        };
         if let Some(c) = &self.classification {
+            let classes = shown(&c.classes);
             let _ = writeln!(s, "accuracy {:.1}%", c.accuracy * 100.0);
             if let Some(auc) = c.auc {
                 let shown = if auc.is_finite() {
@@ -230,8 +240,7 @@ impl Report {
                 let _ = writeln!(s, "auc {shown}");
             }
             s.push('\n');
-            let w = c
-                .classes
+            let w = classes
                 .iter()
                 .map(|n| n.chars().count())
                 .chain(["weighted avg".len()])
@@ -243,7 +252,7 @@ impl Report {
                 "class", "precision", "recall", "f1", "support"
             );
             let p = &c.per_class;
-            for (i, name) in c.classes.iter().enumerate() {
+            for (i, name) in classes.iter().enumerate() {
                 let _ = writeln!(
                     s,
                     "{name:<w$}  {:>9.4}  {:>9.4}  {:>9.4}  {:>7}",
@@ -265,17 +274,17 @@ impl Report {
                 let _ = writeln!(
                     s,
                     "confusion matrix at threshold 0.5 (probability of `{}`; rows: true, columns: predicted)",
-                    c.classes.get(1).map_or("1", String::as_str)
+                    classes.get(1).map_or("1", String::as_str)
                 );
             } else {
                 let _ = writeln!(s, "confusion matrix (rows: true class, columns: predicted)");
             }
-            s.push_str(&confusion_table(&c.classes, &c.confusion));
+            s.push_str(&confusion_table(&classes, &c.confusion));
         }
         if let Some(r) = &self.regression {
+            let targets = shown(&r.targets);
             s.push('\n');
-            let w = r
-                .targets
+            let w = targets
                 .iter()
                 .map(|n| n.chars().count())
                 .chain(["average".len(), "target".len()])
@@ -286,8 +295,7 @@ impl Report {
                 "{:<w$}  {:>12}  {:>12}  {:>12}  {:>9}",
                 "target", "mse", "rmse", "mae", "r2"
             );
-            let rows = r
-                .targets
+            let rows = targets
                 .iter()
                 .map(String::as_str)
                 .zip(r.per_target.iter())

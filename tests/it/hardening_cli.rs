@@ -805,3 +805,45 @@ fn control_characters_of_a_data_file_are_not_echoed() {
     );
     assert!(err.contains(r#"csv("no?[2J.csv""#), "{err}");
 }
+
+/// Class and column names from a data file reach the reports of `nnt eval`
+/// and `nnt explain` (of the recipe and of the model file): their control
+/// characters are shown escaped there too (they were printed raw, so a class
+/// named with a terminal's escape sequence recoloured or retitled it).
+#[test]
+fn reports_escape_the_control_characters_of_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let class = "\u{1b}[31mred\u{1b}]0;T\u{7}";
+    std::fs::write(
+        d.join("d.csv"),
+        format!("x\u{1b}[2J,label\n1,{class}\n2,b\n3,{class}\n4,b\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("r.nnt"),
+        "data { train = csv(\"d.csv\", label = \"label\") }\nmodel { dense(2) }\n\
+         loss = cross_entropy\noptimizer = adam(lr = 0.01)\nsave = \"m.safetensors\"\n\
+         train { epochs = 1 }\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = nnt().current_dir(d).args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {text}");
+        text
+    };
+    run(&["run", "r.nnt"]);
+    for args in [
+        &["eval", "m.safetensors", "d.csv"][..],
+        &["explain", "m.safetensors"],
+        &["explain", "r.nnt"],
+    ] {
+        let out = run(args);
+        assert!(
+            !out.contains(['\u{1b}', '\u{7}']),
+            "{args:?} printed a control character raw:\n{out:?}"
+        );
+        assert!(out.contains(r"\u{1b}[31mred"), "{args:?}:\n{out}");
+    }
+}
