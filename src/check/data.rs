@@ -32,6 +32,17 @@ pub struct RData {
     pub normalize_span: Option<Span>,
     pub normalize_targets_span: Option<Span>,
     pub stratify_span: Option<Span>,
+    /// Where each entry of `features`, `ignore` and `categorical` is written,
+    /// by list name (for the data errors about a column's role).
+    pub list_spans: Vec<(&'static str, Vec<Span>)>,
+}
+
+impl RData {
+    /// Where entry `index` of the column list `list` is written.
+    pub fn list_entry_span(&self, list: &str, index: usize) -> Option<Span> {
+        let (_, spans) = self.list_spans.iter().find(|(name, _)| *name == list)?;
+        spans.get(index).copied()
+    }
 }
 
 pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
@@ -101,6 +112,16 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
     if cx.errors.len() > before {
         return None;
     }
+    let list_spans = ["features", "ignore", "categorical"]
+        .into_iter()
+        .map(|list| {
+            let spans = match e.value(list).map(|x| &x.kind) {
+                Some(ExprKind::List(items)) => items.iter().map(|x| x.span).collect(),
+                _ => Vec::new(),
+            };
+            (list, spans)
+        })
+        .collect();
     let stratify_span = [e.value("valid"), e.value("test")]
         .into_iter()
         .flatten()
@@ -134,6 +155,7 @@ pub fn resolve(cx: &mut Cx, sec: &Section, dir: &Path) -> Option<RData> {
         normalize_span: e.value("normalize").map(|x| x.span),
         normalize_targets_span: e.value("normalize_targets").map(|x| x.span),
         stratify_span,
+        list_spans,
     })
 }
 

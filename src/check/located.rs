@@ -6,24 +6,30 @@
 use miette::{Diagnostic, LabeledSpan, MietteDiagnostic};
 
 use crate::ast::Span;
-use crate::data::{InSplit, Split};
+use crate::data::{InSplit, ListEntry, Split};
 
 use super::data::RData;
 use super::BoxedDiagnostic;
 
 /// Relabels `inner` at the recipe's source of its split when it has no labels or
 /// source of its own (then returns the span it now points at); otherwise gives it
-/// back.
+/// back. An error about a column's role is shown at the entry of `features`,
+/// `ignore` or `categorical` that gives it (`entry`, when the data stage says
+/// which).
 ///
 /// The result is a plain [`MietteDiagnostic`] carrying the same message, code,
 /// severity, help and url, so no forwarding wrapper type is needed.
 pub fn locate<E: Diagnostic + Send + Sync + 'static>(
     inner: InSplit<E>,
     rdata: &RData,
+    entry: Option<ListEntry>,
 ) -> Result<(Span, MietteDiagnostic), BoxedDiagnostic> {
     let has_labels = inner.labels().is_some_and(|mut l| l.next().is_some());
     if has_labels || inner.source_code().is_some() {
         return Err(Box::new(inner));
+    }
+    if let Some(span) = entry.and_then(|e| rdata.list_entry_span(e.list, e.index)) {
+        return Ok((span, relabel(&inner, inner.to_string(), "this entry", span)));
     }
     let span = source_span(inner.split, rdata);
     let diag = relabel(&inner, inner.to_string(), "while reading this data", span);

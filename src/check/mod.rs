@@ -303,7 +303,8 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
             spec.precision = st.precision.unwrap_or_default();
             let loaded = data_cache::load_all(&spec, st.seed.unwrap_or(0));
             for e in loaded.errors {
-                match located::locate(e, rdata) {
+                let entry = e.error.list_entry();
+                match located::locate(e, rdata, entry) {
                     // No place of its own: shown at the recipe's data source.
                     Ok((span, d)) => cx.errors.push((span, Box::new(d))),
                     // The data module's errors with a place carry their own source.
@@ -311,7 +312,7 @@ fn run(name: &str, bytes: &[u8], dir: &Path, opts: &CheckOptions, with_data: boo
                 }
             }
             for w in loaded.warnings {
-                if let Ok((span, d)) = located::locate(w, rdata) {
+                if let Ok((span, d)) = located::locate(w, rdata, None) {
                     cx.warn_any(span, Box::new(d));
                 }
             }

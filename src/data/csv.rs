@@ -940,24 +940,28 @@ fn resolve_layout(
             .ok()
     };
     // A column named in two roles (or twice in one).
-    let conflict = |i: usize, first: &'static str, second: &'static str| DataError::ColumnRoles {
-        file: spec.display.clone(),
-        column: column_name(names, i),
-        first,
-        second,
+    // `entry` is the place in the recipe's list `second` that names it again.
+    let conflict = |i: usize, first: &'static str, second: &'static str, entry: usize| {
+        DataError::ColumnRoles {
+            file: spec.display.clone(),
+            column: column_name(names, i),
+            first,
+            second,
+            entry,
+        }
     };
     let is_label = |i: usize| matches!(roles[i], Role::Target(_));
     // Membership as flags, not list scans: a file may have 131 072 columns.
     let mut is_ignored = vec![false; columns];
     let mut ignored = Vec::new();
-    for c in &data.ignore {
+    for (entry, c) in data.ignore.iter().enumerate() {
         let Some(i) = resolve(c, &mut errors) else {
             continue;
         };
         if is_label(i) {
-            errors.push(conflict(i, "label", "ignore"));
+            errors.push(conflict(i, "label", "ignore", entry));
         } else if is_ignored[i] {
-            errors.push(conflict(i, "ignore", "ignore"));
+            errors.push(conflict(i, "ignore", "ignore", entry));
         } else {
             is_ignored[i] = true;
             ignored.push(i);
@@ -967,14 +971,14 @@ fn resolve_layout(
     let mut features: Vec<usize> = Vec::new();
     match &data.features {
         Some(list) => {
-            for c in list {
+            for (entry, c) in list.iter().enumerate() {
                 let Some(i) = resolve(c, &mut errors) else {
                     continue;
                 };
                 if is_label(i) {
-                    errors.push(conflict(i, "label", "features"));
+                    errors.push(conflict(i, "label", "features", entry));
                 } else if is_feature[i] {
-                    errors.push(conflict(i, "features", "features"));
+                    errors.push(conflict(i, "features", "features", entry));
                 } else {
                     is_feature[i] = true;
                     features.push(i);
@@ -997,7 +1001,7 @@ fn resolve_layout(
         }
     }
     let mut categorical = vec![false; columns];
-    for c in &data.categorical {
+    for (entry, c) in data.categorical.iter().enumerate() {
         let Some(i) = resolve(c, &mut errors) else {
             continue;
         };
@@ -1005,6 +1009,7 @@ fn resolve_layout(
             errors.push(DataError::CategoricalNotFeature {
                 file: spec.display.clone(),
                 column: column_name(names, i),
+                entry,
             });
             continue;
         }
@@ -1018,7 +1023,7 @@ fn resolve_layout(
             None
         };
         match role {
-            Some(first) => errors.push(conflict(i, first, "categorical")),
+            Some(first) => errors.push(conflict(i, first, "categorical", entry)),
             None => categorical[i] = true,
         }
     }

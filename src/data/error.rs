@@ -418,6 +418,8 @@ pub enum DataError {
         column: String,
         first: &'static str,
         second: &'static str,
+        /// Which entry of the recipe's list `second` names it again (0-based).
+        entry: usize,
     },
 
     /// `features = ["x"]` with `categorical = ["c"]`: a categorical column must be a feature.
@@ -426,7 +428,12 @@ pub enum DataError {
         code(nnt::data::categorical_not_feature),
         help("add it to `features`, or remove it from `categorical`")
     )]
-    CategoricalNotFeature { file: String, column: String },
+    CategoricalNotFeature {
+        file: String,
+        column: String,
+        /// Which entry of the recipe's `categorical` names it (0-based).
+        entry: usize,
+    },
 
     /// `features`, `ignore` or `categorical` next to generated data, whose columns
     /// have no names or categories.
@@ -599,6 +606,33 @@ impl<E: Diagnostic> Diagnostic for InSplit<E> {
     }
     fn diagnostic_source(&self) -> Option<&dyn Diagnostic> {
         self.error.diagnostic_source()
+    }
+}
+
+/// An entry of one of the data section's column lists (`features`, `ignore`,
+/// `categorical`): where a data error about a column's role belongs in the
+/// recipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListEntry {
+    pub list: &'static str,
+    /// 0-based, in the list as written.
+    pub index: usize,
+}
+
+impl DataError {
+    /// The recipe list entry this error is about, when it is about one.
+    pub fn list_entry(&self) -> Option<ListEntry> {
+        match self {
+            DataError::ColumnRoles { second, entry, .. } => Some(ListEntry {
+                list: second,
+                index: *entry,
+            }),
+            DataError::CategoricalNotFeature { entry, .. } => Some(ListEntry {
+                list: "categorical",
+                index: *entry,
+            }),
+            _ => None,
+        }
     }
 }
 

@@ -20,7 +20,7 @@ pub mod synthetic;
 pub mod table;
 
 pub use csv::{label_cell, RowStream};
-pub use error::{DataError, DataWarning, InSplit, Split};
+pub use error::{DataError, DataWarning, InSplit, ListEntry, Split};
 
 use crate::ir::{CsvSpec, Data, DataSpec, Missing, SourceSpec, Table};
 use crate::rng::{generator, ChaCha8Rng, Stream};
