@@ -69,6 +69,12 @@ pub fn footprint(program: &Program) -> Footprint {
     }
 }
 
+/// The rows of a training batch (the whole train split for `batch = full`).
+fn batch_rows(program: &Program) -> usize {
+    let train_rows = program.data.train.rows;
+    program.train.batch.rows(train_rows).min(train_rows.max(1))
+}
+
 /// A size for people: "214 GB", "1.5 GB", "16 GiB" for the limit.
 pub fn bytes(n: u128) -> String {
     const UNITS: [&str; 6] = ["bytes", "kB", "MB", "GB", "TB", "PB"];
@@ -105,10 +111,16 @@ pub fn check(program: &Program, span: Span) -> Option<CheckError> {
         ),
         limit: format!("{} (16 GiB)", bytes(LIMIT)),
         span,
-        help: Some(if f.activations > f.parameters + f.optimizer {
-            "use a smaller batch, or fewer or narrower layers".into()
-        } else {
+        help: Some(if f.activations <= f.parameters + f.optimizer {
             "use fewer or narrower layers".into()
+        } else if f.rows > batch_rows(program) {
+            // The rows are the valid or test evaluation's, not the batch's.
+            format!(
+                "use fewer or narrower layers: the valid and test splits are evaluated {} rows at a time, so a smaller batch does not help",
+                f.rows
+            )
+        } else {
+            "use a smaller batch, or fewer or narrower layers".into()
         }),
     })
 }
@@ -122,5 +134,41 @@ mod tests {
         assert_eq!(bytes(512), "512 bytes");
         assert_eq!(bytes(1_500_000_000), "1.5 GB");
         assert_eq!(bytes(214_000_000_000), "214 GB");
+    }
+
+    /// The help names what sets the activations' rows: the batch, or the
+    /// valid split's evaluation chunk (a smaller batch changed nothing there).
+    #[test]
+    fn the_help_names_what_sets_the_rows() {
+        let help = |valid: &str, batch: usize| {
+            let recipe = format!(
+                "data {{\n    train = blobs(n = 600, features = 2, classes = 2)\n{valid}}}\n\
+                 model {{\n    dense(4000000)\n    relu\n    dense(2)\n}}\nloss = cross_entropy\n\
+                 optimizer = sgd(lr = 0.01)\ntrain {{ epochs = 1; batch = {batch} }}\n"
+            );
+            let r = crate::check::check_recipe(
+                "r.nnt",
+                recipe.as_bytes(),
+                std::path::Path::new("."),
+                &crate::check::CheckOptions::default(),
+            );
+            let e = r.errors.iter().find(|e| {
+                e.code()
+                    .is_some_and(|c| c.to_string() == "nnt::check::model_too_large")
+            });
+            e.and_then(|e| e.help()).map(|h| h.to_string())
+        };
+        let with_valid = help("    valid = split(train, 0.5)\n", 32);
+        assert!(
+            with_valid
+                .as_deref()
+                .is_some_and(|h| h.contains("300 rows at a time")),
+            "{with_valid:?}"
+        );
+        let batch_only = help("", 2048);
+        assert_eq!(
+            batch_only.as_deref(),
+            Some("use a smaller batch, or fewer or narrower layers")
+        );
     }
 }
