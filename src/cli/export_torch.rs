@@ -48,7 +48,7 @@ pub enum ExportError {
     #[error("cannot write {path}: {source}")]
     #[diagnostic(
         code(nnt::export::write),
-        help("check that the output folder's parent exists and is writable")
+        help("`-o` names the folder to write into: a new folder, or a writable one that exists")
     )]
     Write {
         path: String,
@@ -133,7 +133,7 @@ pub fn export(
     check_outputs(program, dir, inputs)?;
     let export = build(program)?;
     let existed = dir.exists();
-    std::fs::create_dir_all(dir).map_err(|source| ExportError::Write {
+    crate::io::atomic::create_out_dir(dir).map_err(|source| ExportError::Write {
         path: dir.display().to_string(),
         source,
     })?;

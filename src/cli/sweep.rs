@@ -468,7 +468,7 @@ fn prepare(opts: &SweepOptions) -> Result<(Vec<Run>, Vec<BoxedDiagnostic>), Refu
     // `sweep_never_writes_over_an_input`.
     crate::io::guard::outputs_are_not_paths(&outputs, &inputs)
         .map_err(|e| refuse(Box::new(e), Status::Failure))?;
-    std::fs::create_dir_all(&opts.out).map_err(|e| {
+    crate::io::atomic::create_out_dir(&opts.out).map_err(|e| {
         refuse(
             usage(format!("cannot create {}: {e}", opts.out.display()), None),
             Status::Failure,

@@ -75,6 +75,22 @@ pub fn resolve_target(path: &Path) -> io::Result<PathBuf> {
     )))
 }
 
+/// Creates the folder `dir` (and its parents) that outputs are written into. A
+/// path that exists and is not a folder is said in words (`create_dir_all`
+/// says only "File exists").
+pub fn create_out_dir(dir: &Path) -> io::Result<()> {
+    match fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => {
+            let what = if m.is_file() { "a file" } else { kind_of(&m) };
+            Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists and is {what}, not a folder", dir.display()),
+            ))
+        }
+        _ => fs::create_dir_all(dir),
+    }
+}
+
 /// What kind of thing a non-file is, in words.
 pub fn kind_of(m: &fs::Metadata) -> &'static str {
     let t = m.file_type();

@@ -241,6 +241,54 @@ fn export_torch_never_replaces_the_recipe_inputs() {
     );
 }
 
+/// `-o` naming something that is not a folder (the recipe itself, a device)
+/// is refused in words, the file untouched: `export torch` and `sweep` said
+/// "File exists (os error 17)" with a help about the folder's parent.
+#[test]
+fn an_output_folder_that_is_a_file_is_refused_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("r.nnt"), RECIPE).unwrap();
+    for (args, code) in [
+        (
+            &["export", "torch", "r.nnt", "-o", "r.nnt"][..],
+            "nnt::export::write",
+        ),
+        (
+            &[
+                "sweep",
+                "r.nnt",
+                "--grid",
+                "optimizer.lr=[0.1]",
+                "-o",
+                "r.nnt",
+            ],
+            "nnt::cli::sweep_usage",
+        ),
+    ] {
+        let r = run_in(d, args);
+        assert_eq!(r.code, Some(1), "{args:?}: {}", r.all());
+        assert!(r.stderr.contains(code), "{args:?}: {}", r.all());
+        assert!(
+            r.stderr
+                .contains("r.nnt exists and is a file, not a folder"),
+            "{args:?}: {}",
+            r.all()
+        );
+        assert_eq!(fs::read_to_string(d.join("r.nnt")).unwrap(), RECIPE);
+    }
+    #[cfg(unix)]
+    {
+        let r = run_in(d, &["export", "torch", "r.nnt", "-o", "/dev/null"]);
+        assert!(
+            r.stderr
+                .contains("/dev/null exists and is a device, not a folder"),
+            "{}",
+            r.all()
+        );
+    }
+}
+
 // ------------------------------------------------------------ nnt test --junit
 
 #[cfg(unix)]
