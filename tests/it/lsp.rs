@@ -596,6 +596,41 @@ fn recipe_over_csv(dir: &Path, csv: &str) -> (std::path::PathBuf, &'static str) 
     (path, recipe)
 }
 
+/// A wrong label (found after the file is read) points into the data file too:
+/// its cell is the related information (the check error's related diagnostic).
+#[test]
+fn a_wrong_label_points_at_its_cell() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = "a,b,label\n1,2,0\n3,4,2.5\n";
+    let (path, recipe) = recipe_over_csv(dir.path(), csv);
+    let uri = uri_of(&path);
+    let mut c = Client::start();
+    let diags = c.open(&uri, recipe);
+    let d = diags
+        .iter()
+        .find(|d| d["code"] == "nnt::check::label_not_class")
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    let cell = d["relatedInformation"]
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|r| r["location"]["uri"] == uri_of(&dir.path().join("d.csv")))
+        })
+        .unwrap_or_else(|| panic!("{d}"));
+    let (line, col) = pos_of(csv, "2.5");
+    assert_eq!(
+        cell["location"]["range"],
+        json!({"start": {"line": line, "character": col}, "end": {"line": line, "character": col + 3}})
+    );
+    assert!(
+        cell["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("label 2.5")),
+        "{cell}"
+    );
+    c.shutdown();
+}
+
 /// An error in a data file is shown at the recipe's `data` section with the file's
 /// place as related information; fixing the file and saving clears it (the data
 /// cache notices the file changed).
@@ -616,8 +651,8 @@ fn data_errors_point_into_the_data_file() {
     assert_eq!(related["uri"], uri_of(&dir.path().join("d.csv")));
     let (line, col) = pos_of(csv, "x");
     assert_eq!(
-        related["range"]["start"],
-        json!({"line": line, "character": col})
+        related["range"],
+        json!({"start": {"line": line, "character": col}, "end": {"line": line, "character": col + 1}})
     );
 
     std::fs::write(dir.path().join("d.csv"), csv.replace('x', "55")).expect("write");

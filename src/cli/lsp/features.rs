@@ -108,20 +108,37 @@ fn convert_one(
         // A data file: point at the recipe's `data` section, and say where in the file.
         range = data_section_range(text, idx);
         for l in &labels {
-            if let Ok(c) = src.read_span(l.inner(), 0, 0) {
-                let file = c.name().unwrap_or("the data file").to_string();
+            if let Some((file, at)) = in_file(src, l) {
                 message.push_str(&format!(
                     "\n  at {file}:{}:{}",
-                    c.line() + 1,
-                    c.column() + 1
+                    at.start.line + 1,
+                    at.start.character + 1
                 ));
                 if let Some(t) = l.label() {
                     message.push_str(&format!(": {t}"));
                 }
-                let pos = Position::new(c.line() as u32, c.column() as u32);
                 related.push(json!({
-                    "location": {"uri": file_uri(&place.dir.join(&file).to_string_lossy()), "range": Range::new(pos, pos)},
+                    "location": {"uri": file_uri(&place.dir.join(&file).to_string_lossy()), "range": at},
                     "message": printable(l.label().unwrap_or("here")),
+                }));
+            }
+        }
+    }
+    // Related diagnostics with a source of their own (the line of a data file
+    // that holds a wrong label): where they point, with their message.
+    for r in d.related().into_iter().flatten() {
+        let Some(src) = r.source_code() else {
+            continue;
+        };
+        for l in r.labels().into_iter().flatten() {
+            if let Some((file, at)) = in_file(src, &l) {
+                let text = match l.label() {
+                    Some(t) => format!("{r}: {t}"),
+                    None => r.to_string(),
+                };
+                related.push(json!({
+                    "location": {"uri": file_uri(&place.dir.join(&file).to_string_lossy()), "range": at},
+                    "message": printable(&text),
                 }));
             }
         }
@@ -155,6 +172,23 @@ fn convert_one(
         ..Default::default()
     };
     Converted { diagnostic, fix }
+}
+
+/// The file a label of a diagnostic's own source points into, and the
+/// label's range there (lines and columns as the source reports them: the
+/// real line, the column in characters).
+fn in_file(src: &dyn miette::SourceCode, l: &miette::LabeledSpan) -> Option<(String, Range)> {
+    let start = src.read_span(l.inner(), 0, 0).ok()?;
+    let end_at: miette::SourceSpan = (l.offset() + l.len(), 0).into();
+    let end = src.read_span(&end_at, 0, 0).ok()?;
+    let file = start.name().unwrap_or("the data file").to_string();
+    let position = |c: &dyn miette::SpanContents<'_>| {
+        Position::new(
+            u32::try_from(c.line()).unwrap_or(u32::MAX),
+            u32::try_from(c.column()).unwrap_or(u32::MAX),
+        )
+    };
+    Some((file, Range::new(position(&*start), position(&*end))))
 }
 
 /// The range of the `data` section's name, or the start of the text.
