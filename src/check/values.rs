@@ -37,7 +37,11 @@ pub fn int(cx: &mut Cx, e: &Expr, what: &str) -> Option<i64> {
             Err(_) => {
                 cx.err(CheckError::OutOfRange {
                     what: what.to_string(),
-                    rule: "a reasonable integer".into(),
+                    rule: if n.text.starts_with('-') {
+                        format!("at least {}", i64::MIN)
+                    } else {
+                        format!("at most {}", i64::MAX)
+                    },
                     value: n.text.clone(),
                     span: e.span,
                     help: None,

@@ -378,3 +378,38 @@ fn a_monitor_typo_is_suggested_among_the_measured_monitors() {
         assert!(help.starts_with(suggested), "{help}");
     }
 }
+
+/// An integer past 64 bits names the limit it broke ("a reasonable integer"
+/// said nothing a user could act on).
+#[test]
+fn an_integer_past_64_bits_names_the_limit() {
+    for (text, limit) in [
+        (
+            "seed = 9223372036854775808\n",
+            "at most 9223372036854775807",
+        ),
+        (
+            "seed = -9223372036854775809\n",
+            "at least -9223372036854775808",
+        ),
+    ] {
+        let r = check_recipe(
+            "r.nnt",
+            format!("{text}{GOOD}").as_bytes(),
+            &dir(),
+            &CheckOptions::default(),
+        );
+        let message = r
+            .errors
+            .iter()
+            .find(|d| {
+                d.code()
+                    .is_some_and(|c| c.to_string() == "nnt::check::out_of_range")
+            })
+            .map(|d| d.to_string());
+        assert!(
+            message.as_deref().is_some_and(|m| m.contains(limit)),
+            "{message:?}"
+        );
+    }
+}
