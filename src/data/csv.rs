@@ -1496,7 +1496,8 @@ fn source_line_cell(
     text.push_str(&String::from_utf8_lossy(&raw[cut_start..start]));
     let mut span_start = text.len();
     let cell = String::from_utf8_lossy(&raw[start..end]);
-    let cell_empty = cell.trim().is_empty();
+    // Empty once trimmed, quoted or not (`"  "` is as empty as `  `, §14).
+    let cell_empty = cell.trim().trim_matches('"').trim().is_empty();
     text.push_str(&cell);
     let mut span_len = text.len() - span_start;
     text.push_str(&String::from_utf8_lossy(&raw[end..cut_end]));
