@@ -186,8 +186,22 @@ fn decode(bytes: &[u8]) -> Result<String, Box<(String, SyntaxError)>> {
             // points at the first replacement character (3 bytes in UTF-8).
             let lossy = String::from_utf8_lossy(bytes).into_owned();
             let end = (at + '\u{FFFD}'.len_utf8()).min(lossy.len());
+            // The bytes of the invalid sequence (at most 3), or of the rest of
+            // a file that ends inside one.
+            let bad = e.error_len().unwrap_or(bytes.len() - at).min(3);
+            let hex: Vec<String> = bytes[at..at + bad]
+                .iter()
+                .map(|b| format!("0x{b:02X}"))
+                .collect();
             let err = SyntaxError::new(
-                SyntaxErrorKind::InvalidUtf8,
+                SyntaxErrorKind::InvalidUtf8 {
+                    bytes: format!(
+                        "{} {}",
+                        if bad == 1 { "the byte" } else { "the bytes" },
+                        hex.join(" ")
+                    ),
+                    utf16: bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]),
+                },
                 Span::new(SourceId::RECIPE, at, end),
             );
             Err(Box::new((lossy, err)))

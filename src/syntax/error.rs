@@ -57,7 +57,12 @@ pub enum SyntaxErrorKind {
     TooDeep,
     /// Bytes that are not UTF-8.
     /// Minimal input: a recipe containing the byte 0xFF (syntax_invalid_utf8.nnt).
-    InvalidUtf8,
+    InvalidUtf8 {
+        /// The offending bytes in hex (`0xFF`, `0xE9 0x20`).
+        bytes: String,
+        /// The file starts with a UTF-16 byte order mark (FF FE or FE FF).
+        utf16: bool,
+    },
 }
 
 impl SyntaxError {
@@ -81,7 +86,7 @@ impl SyntaxError {
             SyntaxErrorKind::UnexpectedChar(_) => "unexpected_character",
             SyntaxErrorKind::NonAsciiIdent(_) => "non_ascii_name",
             SyntaxErrorKind::TooDeep => "too_deep",
-            SyntaxErrorKind::InvalidUtf8 => "invalid_utf8",
+            SyntaxErrorKind::InvalidUtf8 { .. } => "invalid_utf8",
         }
     }
 
@@ -100,7 +105,7 @@ impl SyntaxError {
             SyntaxErrorKind::UnexpectedChar(_) => "unexpected character".into(),
             SyntaxErrorKind::NonAsciiIdent(_) => "not an ASCII letter".into(),
             SyntaxErrorKind::TooDeep => "too deep".into(),
-            SyntaxErrorKind::InvalidUtf8 => "invalid UTF-8 here".into(),
+            SyntaxErrorKind::InvalidUtf8 { bytes, .. } => format!("{bytes}: not UTF-8"),
         }
     }
 }
@@ -166,7 +171,9 @@ impl std::fmt::Display for SyntaxError {
                     super::lexer::MAX_DEPTH
                 )
             }
-            SyntaxErrorKind::InvalidUtf8 => write!(f, "the recipe is not valid UTF-8"),
+            SyntaxErrorKind::InvalidUtf8 { bytes, .. } => {
+                write!(f, "the recipe is not valid UTF-8: {bytes}")
+            }
         }
     }
 }
@@ -208,7 +215,10 @@ impl Diagnostic for SyntaxError {
                 Some("names use only A-Z, a-z, 0-9 and `_`".into())
             }
             SyntaxErrorKind::TooDeep => Some("a recipe never needs this much nesting".into()),
-            SyntaxErrorKind::InvalidUtf8 => {
+            SyntaxErrorKind::InvalidUtf8 { utf16: true, .. } => Some(
+                "the file starts with a UTF-16 byte order mark: save the recipe as UTF-8 text".into(),
+            ),
+            SyntaxErrorKind::InvalidUtf8 { utf16: false, .. } => {
                 Some("save the recipe as UTF-8 text; is this really a recipe file?".into())
             }
         };

@@ -26,9 +26,10 @@ fn messages(name: &str, bytes: &[u8], dir: &Path) -> String {
     out
 }
 
-/// Invalid UTF-8 at the very start of a file. The position (`r.nnt:1:1`) is
-/// right (the excerpt's line number, once `0`, now is too), but the excerpt is the
-/// lossy text (`��seed = 1`). It should show a hex excerpt of the offending bytes.
+/// Invalid UTF-8 at the very start of a file (a UTF-16 byte order mark). The
+/// position (`r.nnt:1:1`) is right, the message and label name the byte
+/// (`0xFF`) and the help recognises UTF-16, but the excerpt is the lossy text
+/// (`��seed = 1`). It should show a hex excerpt of the offending bytes.
 #[test]
 fn invalid_utf8_at_the_start() {
     let mut recipe = vec![0xff, 0xfe];
