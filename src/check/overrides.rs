@@ -150,7 +150,7 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
             span: setting_span,
         };
         match recipe.items.iter_mut().find(|i| i.name().name == key) {
-            Some(item) => *item = Item::Setting(setting),
+            Some(item) => *item = Item::Setting(in_place_of(setting, item.span())),
             None => recipe.items.push(Item::Setting(setting)),
         }
         return;
@@ -234,7 +234,7 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
                 .iter_mut()
                 .find(|e| matches!(e, Entry::Setting(s) if s.name.name == item_name));
             match slot {
-                Some(e) => *e = Entry::Setting(setting),
+                Some(e) => *e = Entry::Setting(in_place_of(setting, e.span())),
                 None => sec.entries.push(Entry::Setting(setting)),
             }
         }
@@ -255,6 +255,18 @@ fn apply_one(cx: &mut Cx, recipe: &mut Recipe, text: &str, source: SourceId) {
             entries: vec![Entry::Setting(setting)],
             span: setting_span,
         })),
+    }
+}
+
+/// `setting` standing where the recipe's setting it replaces stood (`at`, the
+/// old one's whole span): `nnt fmt`'s layout of the recipe after overrides
+/// (the `start` event's `config`, a sweep's `recipe.nnt`) keeps that entry's
+/// blank lines and comments where they were. Its name and value keep their
+/// places in the override's text, where diagnostics about them point.
+fn in_place_of(setting: Setting, at: Span) -> Setting {
+    Setting {
+        span: at,
+        ..setting
     }
 }
 

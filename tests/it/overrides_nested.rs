@@ -400,3 +400,28 @@ fn positional_parameter_order_matches_the_checker() {
     }
     assert!(checked >= 30, "{checked}");
 }
+
+/// A setting replaced by `--set` keeps its place in the `config` layout (the
+/// `start` event's, a sweep's `recipe.nnt`): the blank lines and comments
+/// around it stay as the recipe has them. A blank line appeared after it and
+/// its comments moved to the next entry.
+#[test]
+fn a_replaced_setting_keeps_its_blank_lines_and_comments() {
+    let config = |text: &str, sets: &[&str]| {
+        let report = check_recipe("r.nnt", text.as_bytes(), &valid_dir(), &opts(sets));
+        let errors: Vec<String> = report.errors.iter().map(|e| format!("{e:?}")).collect();
+        assert!(errors.is_empty(), "{sets:?}: {errors:?}");
+        report.program.expect("a program").source.config
+    };
+    let text = "seed = 1  # fixed\n\ndata { train = xor(n = 8) }\nmodel { dense(2) }\n\
+                loss = cross_entropy\noptimizer = sgd(lr = 0.1)\n\ntrain {\n    # how long\n    \
+                epochs = 50  # quick\n\n    batch = 16\n    shuffle = false\n}\n";
+    let by_hand = text
+        .replace("seed = 1", "seed = 2")
+        .replace("epochs = 50", "epochs = 1")
+        .replace("batch = 16", "batch = 8");
+    assert_eq!(
+        config(text, &["train.epochs=1", "train.batch=8", "seed=2"]),
+        config(&by_hand, &[])
+    );
+}
