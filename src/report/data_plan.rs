@@ -11,6 +11,11 @@ use crate::ir::{Data, Missing, Normalize};
 /// At most this many categories are listed per column.
 const MAX_SHOWN: usize = 12;
 
+/// Feature columns listed one by one: a wider file (784 pixels) lists the
+/// first [`FEATURES_SHOWN`] and counts the rest on one line.
+const MAX_FEATURES: usize = 24;
+const FEATURES_SHOWN: usize = 16;
+
 fn list(items: &[String]) -> String {
     if items.len() > MAX_SHOWN {
         format!(
@@ -80,6 +85,24 @@ pub fn write(out: &mut String, p: &Preparation, d: &Data) -> std::fmt::Result {
                 rows.push([f.column.name.clone(), "categorical".into(), how]);
             }
         }
+    }
+    if rows.len() > MAX_FEATURES {
+        let hidden = rows.split_off(FEATURES_SHOWN);
+        // One line for the rest: their role and preparation when they share them.
+        let same = |i: usize| hidden.iter().all(|r| r[i] == hidden[0][i]);
+        rows.push([
+            format!("... {} more", hidden.len()),
+            if same(1) {
+                hidden[0][1].clone()
+            } else {
+                "features".into()
+            },
+            if same(2) {
+                hidden[0][2].clone()
+            } else {
+                String::new()
+            },
+        ]);
     }
     for (j, l) in p.labels.iter().enumerate() {
         let how = match &p.classes {

@@ -233,12 +233,14 @@ fn write_plan(out: &mut String, p: &Program) -> std::fmt::Result {
     Ok(())
 }
 
-/// True when the data uses something of §14 (class names, categories, chosen or
-/// ignored columns, missing-value handling, target normalisation): `explain` then
-/// shows the data plan. Numeric-only data keeps the short summary.
+/// True when the data was read from a CSV file (§14: `explain` lists its columns
+/// with their roles and the classes), or uses something of §14 (class names,
+/// categories, chosen or ignored columns, missing-value handling, target
+/// normalisation). Generated data keeps the short summary.
 fn is_tabular(p: &crate::data::prep::Preparation, d: &crate::ir::Data) -> bool {
     use crate::data::prep::FeatureKind;
-    p.class_names().is_some()
+    !d.train.lines.is_empty()
+        || p.class_names().is_some()
         || !p.ignored.is_empty()
         || p.targets.is_some()
         || p.missing != crate::ir::Missing::Error

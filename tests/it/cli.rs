@@ -161,6 +161,41 @@ fn explain_prints_the_plan() {
     insta::assert_snapshot!("explain_iris", stdout(&o));
 }
 
+/// §14: `explain` lists a CSV's columns with their roles and the classes, also
+/// for a plain numeric file; a wide one lists its first 16 features and
+/// counts the rest on one line (the label is always shown).
+#[test]
+fn explain_lists_the_columns_of_a_wide_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..30).map(|i| format!("f{i}")).collect();
+    let row = |i: usize| -> String {
+        let cells: Vec<String> = (0..30).map(|j| ((i * 7 + j) % 5).to_string()).collect();
+        format!("{},{}\n", cells.join(","), i % 2)
+    };
+    let body: String = (0..8).map(row).collect();
+    std::fs::write(
+        dir.path().join("w.csv"),
+        format!("{},label\n{body}", names.join(",")),
+    )
+    .unwrap();
+    let recipe = dir.path().join("w.nnt");
+    std::fs::write(
+        &recipe,
+        "data { train = csv(\"w.csv\", label = \"label\") }\nmodel { dense(2) }\n\
+         loss = cross_entropy\noptimizer = sgd(lr = 0.1)\ntrain { epochs = 1 }\n",
+    )
+    .unwrap();
+    let o = run(&["explain", &recipe.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("columns (30 inputs"), "{out}");
+    assert!(out.contains("  f15 "), "{out}");
+    assert!(!out.contains("  f16 "), "{out}");
+    assert!(out.contains("... 14 more  feature  numeric"), "{out}");
+    assert!(out.contains("  label "), "{out}");
+    assert!(out.contains("class "), "{out}");
+}
+
 #[test]
 fn plot_writes_an_svg() {
     let dir = tempfile::tempdir().unwrap();
