@@ -42,6 +42,9 @@ pub enum Normalize {
     #[default]
     None,
     Standard,
+    /// Spelt as the recipe spells it in a model file's metadata (`minmax`);
+    /// files written before read as `min_max` too.
+    #[serde(rename = "minmax", alias = "min_max")]
     MinMax,
 }
 
@@ -71,4 +74,22 @@ pub struct Table {
     /// The 1-based line of each row in its CSV file, so that a diagnostic about
     /// a value can name the line; empty for generated data.
     pub lines: Vec<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model file's metadata spells `normalize` as the recipe does
+    /// (model-files.md: "the recipe's settings"), and still reads the
+    /// `min_max` of files written before.
+    #[test]
+    fn normalize_is_stored_as_the_recipe_spells_it() {
+        for n in Normalize::ALL {
+            let stored = serde_json::to_string(&n).unwrap_or_default();
+            assert_eq!(stored, format!("\"{}\"", n.name()));
+        }
+        let old: Result<Normalize, _> = serde_json::from_str("\"min_max\"");
+        assert_eq!(old.ok(), Some(Normalize::MinMax));
+    }
 }
