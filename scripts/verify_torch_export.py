@@ -195,7 +195,12 @@ def run_resume(nnt, recipe, device, python):
             keep = []
             for line in lines:
                 e = json.loads(line)
-                if e.get("event") == "end" or (e.get("event") == "epoch" and e["epoch"] > RESUME_FROM):
+                if e.get("event") == "end":
+                    # The end event names the file each run saved to: the two
+                    # runs save to two files on purpose (compared below).
+                    e.pop("save", None)
+                    keep.append(json.dumps(e, separators=(",", ":")))
+                elif e.get("event") == "epoch" and e["epoch"] > RESUME_FROM:
                     keep.append(line)
             return keep
 

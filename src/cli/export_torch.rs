@@ -373,13 +373,37 @@ fn render_config(program: &Program, recipe: &str) -> String {
     kv("save", save);
     kv("dropped_rows", dropped);
     kv("target_scaling", target_scaling);
+    // Each layer's name and place in the recipe, as nnt's diagnostics name it.
     let layers: Vec<String> = program
         .model
         .layers
         .iter()
-        .map(|l| format!("{}: ({}, {})", l.index, py_str(l.kind.name()), l.line))
+        .map(|l| {
+            format!(
+                "{}: ({}, {})",
+                l.index,
+                py_str(l.kind.name()),
+                py_str(&crate::ir::layer_place(l.line))
+            )
+        })
         .collect();
     kv("layers", format!("{{{}}}", layers.join(", ")));
+    // `expect` (§16): the field, the bound (`at least` / `at most`) and its value.
+    let expect: Vec<String> = program
+        .expect
+        .iter()
+        .map(|x| {
+            let (how, v) = match x.bound {
+                crate::ir::Bound::AtLeast(v) => ("at least", v),
+                crate::ir::Bound::AtMost(v) => ("at most", v),
+            };
+            format!("({}, {}, {})", py_str(&x.field), py_str(how), py(v))
+        })
+        .collect();
+    kv("expect", format!("[{}]", expect.join(", ")));
+    // The start event's `nnt` and `config` (§18), as `nnt run` logs them.
+    kv("nnt", py_str(env!("CARGO_PKG_VERSION")));
+    kv("config", py_str(&program.source.config));
     s.push('}');
     s
 }

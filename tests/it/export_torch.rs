@@ -219,6 +219,31 @@ fn train_py_holds_the_layer_list_loss_and_optimizer_of_the_checked_program() {
         "torch.optim.RMSprop(params, lr=0.002, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=True)"
     ));
     assert!(py.contains("\"epochs\": 3,"));
+    // The start event's `nnt` and `config` as `nnt run` logs them (the recipe
+    // after the export's overrides), the layers' places for a divergence, and
+    // `expect`'s items with their bounds.
+    let recipe = conf.join("seed_sgd/recipe.nnt");
+    let sets = [
+        "train.epochs=3",
+        "expect.train_loss=at_most(0.5)",
+        "expect.valid_accuracy=at_least(1e-7)",
+    ];
+    let dir = export(&recipe, &sets);
+    let py = std::fs::read_to_string(dir.path().join("export/train.py")).unwrap();
+    let config = program(&recipe, &sets).source.config;
+    assert!(config.contains("epochs = 3"), "{config}");
+    assert!(
+        py.contains(&format!(
+            "\"config\": {},",
+            serde_json::to_string(&config).unwrap()
+        )),
+        "config"
+    );
+    assert!(py.contains(&format!("\"nnt\": \"{}\",", env!("CARGO_PKG_VERSION"))));
+    assert!(py.contains("0: (\"dense\", \"line "), "layer places");
+    assert!(py.contains(
+        "\"expect\": [(\"train_loss\", \"at most\", 0.5), (\"valid_accuracy\", \"at least\", 1e-7)],"
+    ));
 }
 
 #[test]

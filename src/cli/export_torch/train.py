@@ -115,22 +115,25 @@ def number(x):
     return f"{mantissa}e{int(exponent)}"
 
 
+def json_text(value):
+    """A value as nnt writes it in a log: numbers as `number`, strings in UTF-8,
+    objects with their keys in the given order (fields whose value is None left out)."""
+    if isinstance(value, bool) or isinstance(value, str) or value is None:
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return number(value)
+    if isinstance(value, dict):
+        value = list(value.items())
+    if value and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value):
+        return "{" + ",".join(f"{json.dumps(k)}:{json_text(v)}" for k, v in value if v is not None) + "}"
+    return "[" + ",".join(json_text(v) for v in value) + "]"
+
+
 def emit(fields):
     """One §10 event line: keys in the given order, compact."""
-    parts = []
-    for key, value in fields:
-        if value is None:
-            continue
-        if isinstance(value, bool) or isinstance(value, str):
-            text = json.dumps(value)
-        elif isinstance(value, int):
-            text = str(value)
-        elif isinstance(value, float):
-            text = number(value)
-        else:
-            text = json.dumps(value, separators=(",", ":"))
-        parts.append(f"{json.dumps(key)}:{text}")
-    sys.stdout.write("{" + ",".join(parts) + "}\n")
+    sys.stdout.write(json_text(list(fields)) + "\n")
     sys.stdout.flush()
 
 
@@ -339,6 +342,64 @@ def write_checkpoint(state, epoch):
 
 
 # ---------------------------------------------------------------- training
+def rng_state(model, device):
+    """The generators a forward pass draws from (dropout's: the CPU's, and the
+    device's on a GPU); None for a model that draws nothing."""
+    if not any(isinstance(m, nn.Dropout) for m in model):
+        return None
+    return (torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None)
+
+
+def first_nonfinite_output(model, x, rng, distributed):
+    """The nn.Sequential index of the first layer whose output on the step's
+    batch is not finite (on any rank), the forward pass run again from the
+    generators' state `rng` (the same dropout masks); None when every output
+    is finite. Only a step that blew up runs it: the run ends there."""
+    if rng is not None:
+        torch.set_rng_state(rng[0])
+        if rng[1] is not None:
+            torch.cuda.set_rng_state(rng[1], x.device)
+    with torch.no_grad():
+        h = x
+        for i, layer in enumerate(model):
+            h = layer(h)
+            finite = torch.isfinite(h).all().to(torch.int32).reshape(1)
+            if distributed:
+                dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+            if not bool(finite.item()):
+                return i
+    return None
+
+
+def unmet_expectations(kept, end, logged):
+    """The `nnt::run::expectation` diagnostics of the recipe's `expect` items
+    that the run did not meet (§16): each field is read from the kept epoch's
+    fields or, for `test_*`, from the end event."""
+    out = []
+    kept = dict(kept) if kept is not None else None
+    for field, how, bound in RECIPE["expect"]:
+        if field.startswith("test_"):
+            value, at = end.get(field), "at the end"
+        else:
+            value = kept.get(field) if kept is not None else None
+            at = f"at epoch {kept['epoch']}" if kept is not None else "with no epoch logged"
+        holds = value is not None and (value >= bound if how == "at least" else value <= bound)
+        if holds:
+            continue
+        if value is None:
+            got = "not logged"
+        elif math.isfinite(value):
+            got = number(value)
+        else:
+            got = "not a finite number"
+        out.append([
+            ("event", "diagnostic"), ("severity", "error"), ("code", "nnt::run::expectation"),
+            ("epoch", kept["epoch"] if kept is not None else logged),
+            ("message", f"expectation not met: `{field}` is {got} {at}, expected {how} {number(bound)}"),
+        ])
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
@@ -403,6 +464,9 @@ def main():
     es = RECIPE["early_stop"]
     stopper = EarlyStopping(es["patience"], es["min_delta"], es["higher"]) if es else None
     best_state = None
+    # The epoch fields of the kept epoch, for the end event's `best`: the
+    # early-stopping best, else the last logged.
+    best_event, last_event = None, None
     done = 0
     stopped = False
     if args.resume:
@@ -417,6 +481,7 @@ def main():
         if stopper is not None:
             stopper.load_state_dict(ck["stopper"])
         best_state = ck["best"]
+        best_event, last_event = ck.get("best_event"), ck.get("last_event")
         done, stopped = ck["epoch"], ck["stopped"]
         shuffle_gen.set_state(ck["shuffle"])
         if leader:
@@ -437,6 +502,8 @@ def main():
             ("test_rows", splits["test"][0].shape[0] if "test" in splits else None),
             ("seed", seed),
             ("dropped_rows", RECIPE["dropped_rows"]),
+            ("nnt", RECIPE["nnt"]),
+            ("config", RECIPE["config"]),
         ])
 
     reason = "early_stop" if stopped else "completed"
@@ -454,6 +521,10 @@ def main():
             n = idx.shape[0]
             lo, hi = shard(n, rank, world)
             xb, yb = x_train[idx[lo:hi]], y_train[idx[lo:hi]]
+            # The generators' state before the forward pass: a step that blows up
+            # is run again layer by layer, with the same dropout masks, to name
+            # the first layer whose output is not finite (as nnt does).
+            rng_before = rng_state(model, device)
             out = net(xb)
             mine = hi - lo
             data_loss = loss_fn(out, yb) if mine > 0 else out.sum() * 0.0
@@ -464,7 +535,8 @@ def main():
             if distributed:
                 dist.all_reduce(stats)
             if not math.isfinite(float(stats[0])):
-                diverged = (step, None, "the loss is not finite")
+                layer = first_nonfinite_output(model, xb, rng_before, distributed)
+                diverged = (step, layer, "forward" if layer is not None else "the loss is not finite")
                 break
             objective = data_loss
             if distributed:
@@ -479,9 +551,13 @@ def main():
             # Global L2 norm of the objective's gradient, before clipping.
             grad_norm = math.sqrt(sum(float(p.grad.double().pow(2).sum()) for p in params))
             if not math.isfinite(grad_norm):
-                bad = [int(name.split(".")[0]) for name, p in model.named_parameters()
-                       if not bool(torch.isfinite(p.grad).all())]
-                diverged = (step, bad[-1] if bad else None, None)
+                layer = first_nonfinite_output(model, xb, rng_before, distributed)
+                if layer is not None:
+                    diverged = (step, layer, "forward")
+                else:
+                    bad = [int(name.split(".")[0]) for name, p in model.named_parameters()
+                           if not bool(torch.isfinite(p.grad).all())]
+                    diverged = (step, bad[-1] if bad else None, "gradient")
                 break
             norm_sum += grad_norm
             clip = RECIPE["clip"]
@@ -492,16 +568,28 @@ def main():
             optimizer.step()
             if RECIPE["max_norm"] is not None:
                 apply_max_norm(model, RECIPE["max_norm"])
+            # An update can overflow the parameters while the gradient was
+            # finite (a huge learning rate): checked every step, as nnt does.
+            if not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
+                bad = [int(name.split(".")[0]) for name, p in model.named_parameters()
+                       if not bool(torch.isfinite(p).all())]
+                diverged = (step, bad[0] if bad else None, "update")
+                break
             loss_sum += float(stats[0])
             correct += int(stats[1])
         if diverged is not None:
             step, layer, what = diverged
-            if what is None:
-                if layer is not None:
-                    name, line = RECIPE["layers"][layer]
-                    what = f"the gradient of layer {layer} ({name}, line {line}) is not finite"
-                else:
-                    what = "a gradient is not finite"
+            if layer is not None:
+                name, place = RECIPE["layers"][layer]
+                described = f"layer {layer} ({name}, {place})"
+            if what == "forward":
+                what = f"the forward pass produced a non-finite value in the output of {described}"
+            elif what == "gradient":
+                what = (f"the gradient of {described} is not finite" if layer is not None
+                        else "a gradient is not finite")
+            elif what == "update":
+                what = (f"the update made the parameters of {described} non-finite" if layer is not None
+                        else "the update made a parameter non-finite")
             if leader:
                 emit([
                     ("event", "diagnostic"), ("severity", "error"), ("code", "nnt::train::diverged"),
@@ -531,6 +619,7 @@ def main():
             emit(event)
         logged = epoch
         values = dict(event)
+        last_event = event[1:]
 
         def monitored(name):
             v = values.get(name)
@@ -545,6 +634,7 @@ def main():
             improved, stop = stopper.observe(epoch, monitored(es["monitor"]))
             if improved:
                 best_state = copy.deepcopy(model.state_dict())
+                best_event = event[1:]
             if stop:
                 stopped, reason = True, "early_stop"
         done = epoch
@@ -555,6 +645,7 @@ def main():
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "stopper": stopper.state_dict() if stopper is not None else None,
                 "best": best_state, "epoch": epoch, "stopped": stopped,
+                "best_event": best_event, "last_event": last_event,
                 "shuffle": shuffle_gen.get_state(), "rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             }, epoch)
@@ -575,11 +666,21 @@ def main():
                 end.append(("test_" + m, scored[m]))
         elif "valid" in splits and RECIPE["task"] is not None:
             scored = evaluate(model, loss_fn, *splits["valid"], want_confusion=True)
+        unmet = unmet_expectations(best_event if stopper is not None else last_event, dict(end), logged)
+        if unmet:
+            end.append(("expectations", "failed"))
         if scored is not None and "confusion" in scored:
             end.append(("confusion", scored["confusion"]))
+        kept = best_event if stopper is not None else last_event
+        if kept is not None:
+            end.append(("best", list(kept)))
         save = args.save or (here(RECIPE["save"]) if RECIPE["save"] else None)
         if save and leader:
             save_model(model, save)
+            end.append(("save", save))
+        if leader:
+            for diagnostic in unmet:
+                emit(diagnostic)
     if leader:
         emit(end)
     if distributed:
@@ -587,7 +688,9 @@ def main():
         # rank leaving gloo early can abort its peer).
         dist.barrier()
         dist.destroy_process_group()
-    return 3 if reason == "diverged" else 0
+    if reason == "diverged":
+        return 3
+    return 4 if unmet else 0
 
 
 if __name__ == "__main__":
