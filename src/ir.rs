@@ -93,13 +93,19 @@ pub struct Program {
 pub const EVAL_CHUNK: usize = 512;
 
 impl Program {
+    /// The rows of a training batch (the whole train split for `batch = full`,
+    /// and never more than it).
+    pub fn batch_rows(&self) -> usize {
+        let train_rows = self.data.train.rows;
+        self.train.batch.rows(train_rows).min(train_rows.max(1))
+    }
+
     /// The rows the network's buffers hold: a training batch, or an evaluation
     /// chunk of the largest valid/test split, whichever is larger (at least 1).
     /// The trainer allocates this; the checker's memory bound counts it.
     pub fn row_capacity(&self) -> usize {
         let data = &self.data;
-        let train_rows = data.train.rows;
-        let batch = self.train.batch.rows(train_rows).min(train_rows.max(1));
+        let batch = self.batch_rows();
         let eval_rows = [data.valid.as_ref(), data.test.as_ref()]
             .iter()
             .flatten()

@@ -69,12 +69,6 @@ pub fn footprint(program: &Program) -> Footprint {
     }
 }
 
-/// The rows of a training batch (the whole train split for `batch = full`).
-fn batch_rows(program: &Program) -> usize {
-    let train_rows = program.data.train.rows;
-    program.train.batch.rows(train_rows).min(train_rows.max(1))
-}
-
 /// A size for people: "214 GB", "1.5 GB", "16 GiB" for the limit.
 pub fn bytes(n: u128) -> String {
     const UNITS: [&str; 6] = ["bytes", "kB", "MB", "GB", "TB", "PB"];
@@ -113,7 +107,7 @@ pub fn check(program: &Program, span: Span) -> Option<CheckError> {
         span,
         help: Some(if f.activations <= f.parameters + f.optimizer {
             "use fewer or narrower layers".into()
-        } else if f.rows > batch_rows(program) {
+        } else if f.rows > program.batch_rows() {
             // The rows are the valid or test evaluation's, not the batch's.
             format!(
                 "use fewer or narrower layers: the valid and test splits are evaluated {} rows at a time, so a smaller batch does not help",

@@ -64,16 +64,14 @@ pub fn flatten(d: &(dyn Diagnostic + 'static), recipe: &str) -> Flat {
             all.iter().find(|l| l.primary()).or(all.first()).cloned()
         })
         .map(|l| *l.inner());
-    if let (Some(span), Some(src)) = (label, source) {
-        let start = src.read_span(&span, 0, 0);
-        let end_at: SourceSpan = (span.offset() + span.len(), 0).into();
-        let end = src.read_span(&end_at, 0, 0);
-        if let (Ok(s), Ok(e)) = (start, end) {
-            file = s.name().map(str::to_owned);
-            // Our sources ([`crate::report::excerpt::Excerpt`]) give the real
-            // line and the column in characters, as editors and GitHub count.
-            range = Some((s.line() + 1, s.column() + 1, e.line() + 1, e.column() + 1));
-        }
+    if let Some(p) = label
+        .zip(source)
+        .and_then(|(span, src)| crate::report::excerpt::Place::of(src, span))
+    {
+        // Our sources ([`crate::report::excerpt::Excerpt`]) give the real
+        // line and the column in characters, as editors and GitHub count.
+        file = p.name;
+        range = Some((p.start.0 + 1, p.start.1 + 1, p.end.0 + 1, p.end.1 + 1));
     }
     Flat {
         code: d.code().map(|c| c.to_string()),

@@ -114,6 +114,29 @@ impl SourceCode for Excerpt {
     }
 }
 
+/// Where a span of a source is: the source's name, and the 0-based line and
+/// column of the span's start and of its end, as the source reports them (an
+/// [`Excerpt`]: the real line, the column in characters). `None` when the
+/// source cannot read the span.
+pub struct Place {
+    pub name: Option<String>,
+    pub start: (usize, usize),
+    pub end: (usize, usize),
+}
+
+impl Place {
+    pub fn of(src: &dyn SourceCode, span: SourceSpan) -> Option<Place> {
+        let start = src.read_span(&span, 0, 0).ok()?;
+        let end_at: SourceSpan = (span.offset() + span.len(), 0).into();
+        let end = src.read_span(&end_at, 0, 0).ok()?;
+        Some(Place {
+            name: start.name().map(str::to_owned),
+            start: (start.line(), start.column()),
+            end: (end.line(), end.column()),
+        })
+    }
+}
+
 /// The largest char boundary at or before `i`.
 pub(crate) fn floor(text: &str, i: usize) -> usize {
     let mut i = i.min(text.len());

@@ -178,17 +178,15 @@ fn convert_one(
 /// label's range there (lines and columns as the source reports them: the
 /// real line, the column in characters).
 fn in_file(src: &dyn miette::SourceCode, l: &miette::LabeledSpan) -> Option<(String, Range)> {
-    let start = src.read_span(l.inner(), 0, 0).ok()?;
-    let end_at: miette::SourceSpan = (l.offset() + l.len(), 0).into();
-    let end = src.read_span(&end_at, 0, 0).ok()?;
-    let file = start.name().unwrap_or("the data file").to_string();
-    let position = |c: &dyn miette::SpanContents<'_>| {
+    let p = crate::report::excerpt::Place::of(src, *l.inner())?;
+    let position = |(line, column): (usize, usize)| {
         Position::new(
-            u32::try_from(c.line()).unwrap_or(u32::MAX),
-            u32::try_from(c.column()).unwrap_or(u32::MAX),
+            u32::try_from(line).unwrap_or(u32::MAX),
+            u32::try_from(column).unwrap_or(u32::MAX),
         )
     };
-    Some((file, Range::new(position(&*start), position(&*end))))
+    let file = p.name.unwrap_or_else(|| "the data file".to_string());
+    Some((file, Range::new(position(p.start), position(p.end))))
 }
 
 /// The range of the `data` section's name, or the start of the text.

@@ -103,7 +103,7 @@ impl<'p, T: Float> Trainer<'p, T> {
     pub fn new(program: &'p Program, opts: &RunOptions) -> Result<Self, TrainError> {
         let data = &program.data;
         let train_rows = data.train.rows;
-        let batch = program.train.batch.rows(train_rows).min(train_rows.max(1));
+        let batch = program.batch_rows();
         let capacity = program.row_capacity();
         let mut net = Network::<T>::new(&program.model, capacity);
 
