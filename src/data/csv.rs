@@ -1352,14 +1352,10 @@ pub fn cell_source(spec: &CsvSpec, line: usize, index: usize) -> (Arc<Excerpt>, 
 /// found after reading; `None` where the file no longer has that column (it
 /// changed since). The error path only: reads the file again.
 pub fn label_cell(spec: &CsvSpec, line: usize, unit: usize) -> Option<(Arc<Excerpt>, SourceSpan)> {
-    let column = match spec.label.get(unit)? {
-        ColumnRef::Index(i) => *i,
-        ColumnRef::Name(name) => {
-            let mut file = Opened::open(spec, true).ok()?;
-            let (_, header, _) = file.first_line(spec).ok()?;
-            header?.iter().position(|n| n == name)?
-        }
-    };
+    let label = spec.label.get(unit)?;
+    let mut file = Opened::open(spec, true).ok()?;
+    let (first, header, columns) = file.first_line(spec).ok()?;
+    let column = resolve_column(spec, header.as_deref(), columns, first, label).ok()?;
     let (src, span, _) = cell_source(spec, line, column);
     Some((src, span))
 }

@@ -117,7 +117,7 @@ def number(x):
 
 def json_text(value):
     """A value as nnt writes it in a log: numbers as `number`, strings in UTF-8,
-    objects with their keys in the given order (fields whose value is None left out)."""
+    a dict's keys in their order (fields whose value is None left out)."""
     if isinstance(value, bool) or isinstance(value, str) or value is None:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, int):
@@ -125,15 +125,13 @@ def json_text(value):
     if isinstance(value, float):
         return number(value)
     if isinstance(value, dict):
-        value = list(value.items())
-    if value and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value):
-        return "{" + ",".join(f"{json.dumps(k)}:{json_text(v)}" for k, v in value if v is not None) + "}"
+        return "{" + ",".join(f"{json.dumps(k)}:{json_text(v)}" for k, v in value.items() if v is not None) + "}"
     return "[" + ",".join(json_text(v) for v in value) + "]"
 
 
 def emit(fields):
-    """One §10 event line: keys in the given order, compact."""
-    sys.stdout.write(json_text(list(fields)) + "\n")
+    """One §10 event line from (key, value) pairs: keys in the given order, compact."""
+    sys.stdout.write(json_text(dict(fields)) + "\n")
     sys.stdout.flush()
 
 
@@ -673,7 +671,7 @@ def main():
             end.append(("confusion", scored["confusion"]))
         kept = best_event if stopper is not None else last_event
         if kept is not None:
-            end.append(("best", list(kept)))
+            end.append(("best", dict(kept)))
         save = args.save or (here(RECIPE["save"]) if RECIPE["save"] else None)
         if save and leader:
             save_model(model, save)
